@@ -1,0 +1,236 @@
+/*
+ * rollmap analysis: signal conditioning, position along the hamstring,
+ * spectra (FFTW), dwell and tender-spot detection, session reports (JSON,
+ * text, HTML) and gnuplot graphs. Methods and thresholds: docs/ANALYSIS.md.
+ *
+ * The only public header of analysis/. Functions never print; they return
+ * an rm_status and fill an rm_error.
+ */
+#ifndef ROLLMAP_ANALYSIS_H
+#define ROLLMAP_ANALYSIS_H
+
+#include "rollmap_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct rm_analysis_config {
+    double analysis_rate_hz;     /**< conditioned series rate (default 100) */
+    double load_threshold_n;     /**< "under load" above this (default 20) */
+    double dwell_radius_cm;      /**< contact stays within +/- this (1.5) */
+    double dwell_min_s;          /**< shortest dwell (default 10) */
+    double target_hold_s;        /**< recommended hold (30, domain.md) */
+    double target_speed_cm_s;    /**< recommended pace (2.5) */
+    double tremor_lo_hz;         /**< guarding/tremor band (6) */
+    double tremor_hi_hz;         /**< (12) */
+    double mains_hz;             /**< 50 or 60; 0 = detect */
+    double creep_tau_s;          /**< FSR creep time constant (default 20) */
+    double profile_bin_cm;       /**< bin of the profile along the leg (1) */
+    double spot_min_score;       /**< report spots scoring at least (3) */
+    double spot_merge_cm;        /**< evidence within this is one spot (3) */
+} rm_analysis_config;
+
+void rm_analysis_config_default(rm_analysis_config *cfg);
+
+/* ------------------------------------------------------------------------ */
+/* Results                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** Medial/lateral on the leg: <0 medial, >0 lateral, in [-1, 1]. */
+typedef enum rm_ml_side { RM_ML_SIDE_CENTRE = 0, RM_ML_SIDE_MEDIAL = 1,
+                          RM_ML_SIDE_LATERAL = 2 } rm_ml_side;
+const char *rm_ml_side_name(rm_ml_side side); /* "medial" ... */
+
+/** Conditioned series at analysis_rate_hz (all arrays have n entries). */
+typedef struct rm_series {
+    size_t n;
+    double rate_hz;
+    double *t_s;            /**< seconds from session start */
+    double *force_n;        /**< total force, tared, drift removed */
+    double *pressure_kpa;   /**< mean pressure over loaded cells (NaN none) */
+    double *position_cm;    /**< from the most proximal point (NaN none) */
+    double *ml;             /**< centre of pressure, -1 medial .. +1 lateral */
+    double *speed_cm_s;     /**< signed: + distal */
+    double *tremor;         /**< tremor-band power over time (N^2) */
+    uint8_t *loaded;        /**< 1 when force >= load_threshold_n */
+    uint8_t *in_gap;        /**< 1 inside a recorded gap */
+} rm_series;
+
+typedef struct rm_dwell {
+    double start_s, end_s, duration_s;
+    double position_cm, position_pct;   /**< NaN without position */
+    double ml;                          /**< -1 .. 1 */
+    uint8_t side;                       /**< rm_ml_side */
+    double mean_force_n, peak_force_n;
+    double mean_pressure_kpa, peak_pressure_kpa; /**< NaN without cells */
+    double pressure_time_kpa_s;         /**< pressure-time integral */
+    double force_stability;             /**< coefficient of variation */
+    double tremor_power;                /**< 6-12 Hz band power, N^2 */
+    uint32_t marks;                     /**< marks inside it */
+} rm_dwell;
+
+/** Evidence behind a tender spot, each normalised 0..1. */
+typedef struct rm_spot_evidence {
+    double dwell_s;          /**< time dwelt here */
+    double slowing;          /**< speed drop on passes over it */
+    double unloading;        /**< force drop vs neighbours on the same pass */
+    double tremor;           /**< tremor/guarding power vs elsewhere */
+    uint32_t marks;          /**< user marks here */
+    double mark_rating;      /**< mean rating of marks (-1 none) */
+} rm_spot_evidence;
+
+typedef struct rm_spot {
+    double position_cm, position_pct;
+    double ml;
+    uint8_t side;            /**< rm_ml_side */
+    double score;            /**< 0-10 */
+    double confidence;       /**< 0-1 */
+    rm_spot_evidence evidence;
+    double threshold_force_n;     /**< force at marks here (PPT), NaN none */
+    double threshold_pressure_kpa;
+} rm_spot;
+
+typedef struct rm_mark {
+    double t_s;
+    double position_cm;      /**< NaN without position */
+    double force_n, pressure_kpa;
+    int rating;              /**< 0-10, -1 none */
+    int spot;                /**< index into spots, -1 none */
+} rm_mark;
+
+typedef struct rm_stroke {
+    double start_s, end_s;
+    double from_cm, to_cm;
+    double mean_speed_cm_s;
+    double mean_force_n;
+} rm_stroke;
+
+/** Profile along the leg: one bin per profile_bin_cm. */
+typedef struct rm_profile_bin {
+    double position_cm;
+    double time_s;           /**< time under load in the bin */
+    double mean_force_n, peak_force_n;
+    double mean_pressure_kpa;
+    double tenderness;       /**< 0-10 combined evidence */
+    double medial_force_n, lateral_force_n;
+} rm_profile_bin;
+
+typedef struct rm_spectrogram {
+    size_t frames, bins;
+    double dt_s, df_hz;
+    double *power;           /**< frames x bins, row-major, N^2/Hz */
+} rm_spectrogram;
+
+typedef struct rm_quality {
+    size_t gaps;
+    double gap_s;
+    uint64_t lost_samples;
+    uint64_t crc_errors;     /**< from the session's recorded stats */
+    double saturation_pct;
+    double calibration_age_days; /**< NaN if unknown */
+    bool calibration_stale;
+    bool mains_hum_removed;
+    double mains_hz;
+    uint64_t blocks_skipped; /**< file integrity */
+} rm_quality;
+
+typedef struct rm_summary {
+    double duration_s;
+    double rolled_length_cm;   /**< NaN without position */
+    double time_under_load_s;
+    double mean_force_n, peak_force_n;
+    double mean_pressure_kpa, peak_pressure_kpa;
+    size_t strokes;
+    double cadence_per_min;
+    double mean_speed_cm_s;
+    double time_too_fast_s;    /**< rolling faster than target speed */
+    double vibration_hz;       /**< vibrating roller frequency, 0 none */
+} rm_summary;
+
+typedef struct rm_analysis {
+    rm_device_info device;
+    rm_session_meta meta;
+    rm_analysis_config config;
+    bool has_position;         /**< false for balls and probes */
+    bool has_pressure;
+    rm_summary summary;
+    rm_quality quality;
+    rm_series series;
+    size_t dwell_count;  rm_dwell *dwells;
+    size_t spot_count;   rm_spot *spots;
+    size_t mark_count;   rm_mark *marks;
+    size_t stroke_count; rm_stroke *strokes;
+    size_t bin_count;    rm_profile_bin *profile;
+    size_t psd_bins; double psd_df_hz; double *psd; /**< Welch PSD of force */
+    rm_spectrogram spectrogram;
+    const rm_gap *gaps; size_t gap_count;      /**< copied, owned */
+} rm_analysis;
+
+/** Analyse a session file. */
+rm_status rm_analyse_session(rm_session *s, const rm_analysis_config *cfg,
+                             rm_analysis **out, rm_error *err);
+/** Analyse samples in memory (the simulator's, or a test's). */
+rm_status rm_analyse_samples(const rm_device_info *info,
+                             const rm_session_meta *meta,
+                             const rm_sample *samples, size_t n,
+                             const rm_event *events, size_t n_events,
+                             const rm_gap *gaps, size_t n_gaps,
+                             const rm_analysis_config *cfg,
+                             rm_analysis **out, rm_error *err);
+void rm_analysis_free(rm_analysis *a);
+
+/* ------------------------------------------------------------------------ */
+/* Spectra (FFTW; plans created once per size and reused)                   */
+/* ------------------------------------------------------------------------ */
+
+/** Welch PSD: Hann window of nfft, 50 % overlap, one-sided, density
+ *  scaling (units^2/Hz). psd must hold nfft/2+1 values. */
+rm_status rm_welch_psd(const double *x, size_t n, double rate_hz,
+                       size_t nfft, double *psd, rm_error *err);
+/** Power in [lo, hi] Hz of a one-sided PSD. */
+double rm_band_power(const double *psd, size_t bins, double df_hz,
+                     double lo_hz, double hi_hz);
+/** Free cached FFTW plans (at exit; optional). */
+void rm_spectra_cleanup(void);
+
+/* ------------------------------------------------------------------------ */
+/* Reports and graphs (docs/REPORT.md)                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef enum rm_graph_format { RM_GRAPH_PNG, RM_GRAPH_SVG, RM_GRAPH_PDF }
+    rm_graph_format;
+rm_status rm_graph_format_parse(const char *text, rm_graph_format *fmt);
+
+rm_status rm_report_json(const rm_analysis *a, FILE *out, rm_error *err);
+rm_status rm_report_text(const rm_analysis *a, FILE *out, rm_error *err);
+/** Self-contained HTML; svg_dir holds the SVG graphs to embed (or NULL). */
+rm_status rm_report_html(const rm_analysis *a, const char *svg_dir,
+                         FILE *out, rm_error *err);
+
+typedef struct rm_graphs_result {
+    bool gnuplot_found;
+    size_t rendered;
+    char message[256];      /**< e.g. why gnuplot did not run */
+} rm_graphs_result;
+
+/** Write graph data files and gnuplot scripts into dir and run gnuplot. */
+rm_status rm_graphs_render(const rm_analysis *a, const char *dir,
+                           rm_graph_format fmt, rm_graphs_result *res,
+                           rm_error *err);
+
+/** All of the above into dir: report.json, summary.txt, report.html and
+ *  graphs. gnuplot missing is not an error (res says so). */
+rm_status rm_report_write_dir(const rm_analysis *a, const char *dir,
+                              rm_graph_format fmt, rm_graphs_result *res,
+                              rm_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ROLLMAP_ANALYSIS_H */

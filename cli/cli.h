@@ -1,0 +1,44 @@
+/*
+ * The rollmap command: one file per subcommand (cmd_<name>.c), each a thin
+ * layer over the libraries. Commands print to stdout, errors to stderr as
+ * "rollmap <cmd>: message", and return the process exit status.
+ */
+#ifndef ROLLMAP_CLI_H
+#define ROLLMAP_CLI_H
+
+#include "rollmap_daemon.h"
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);  /* argv[0] is the command name */
+} cli_command;
+
+/** Exit statuses. */
+enum { CLI_OK = 0, CLI_FAILURE = 1, CLI_USAGE = 2 };
+
+/** Print "rollmap CMD: message" to stderr; returns CLI_FAILURE. */
+int cli_fail(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/** Print an rm_error as "rollmap CMD: message"; returns CLI_FAILURE. */
+int cli_fail_error(const char *cmd, const rm_error *err);
+/** true when argv holds -h or --help (before any "--"). */
+int cli_wants_help(int argc, char **argv);
+
+int cmd_help(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_live(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+/** The command table, terminated by a NULL name. */
+extern const cli_command cli_commands[];
+
+#endif /* ROLLMAP_CLI_H */

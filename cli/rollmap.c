@@ -1,0 +1,97 @@
+/* rollmap: entry point and subcommand dispatch. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const cli_command cli_commands[] = {
+    {"help", "show help for rollmap or a command", cmd_help},
+    {"version", "print the version", cmd_version},
+    {NULL, NULL, NULL},
+};
+
+int cli_fail(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "rollmap %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_FAILURE;
+}
+
+int cli_fail_error(const char *cmd, const rm_error *err)
+{
+    return cli_fail(cmd, "%s", err->message[0] ? err->message
+                                                : rm_strerror(err->code));
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return 1;
+    return 0;
+}
+
+static const cli_command *find_command(const char *name)
+{
+    for (const cli_command *c = cli_commands; c->name; c++)
+        if (!strcmp(c->name, name))
+            return c;
+    return NULL;
+}
+
+static void print_usage(FILE *out)
+{
+    fputs("usage: rollmap <command> [options]\n"
+          "       rollmap help <command>   (or rollmap <command> --help)\n\n"
+          "Commands:\n", out);
+    for (const cli_command *c = cli_commands; c->name; c++)
+        fprintf(out, "  %-11s %s\n", c->name, c->summary);
+    fputs("\nrollmap turns an instrumented foam roller into a measuring "
+          "instrument.\nSee rollmap(1) and docs/ for details.\n", out);
+}
+
+int cmd_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stdout);
+        return CLI_OK;
+    }
+    const cli_command *c = find_command(argv[1]);
+    if (!c)
+        return cli_fail("help", "unknown command '%s' (try 'rollmap help')",
+                        argv[1]);
+    char *help_argv[] = {(char *)c->name, "--help", NULL};
+    return c->run(2, help_argv);
+}
+
+int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("rollmap %s\n", ROLLMAP_VERSION);
+    return CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+        return cmd_version(0, NULL);
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+        return cmd_help(1, argv + 1);
+    const cli_command *c = find_command(argv[1]);
+    if (!c) {
+        fprintf(stderr, "rollmap: unknown command '%s'\n\n", argv[1]);
+        print_usage(stderr);
+        return CLI_USAGE;
+    }
+    return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,386 @@
+/*
+ * rollmap core: shared types, errors, the session file format and the small
+ * text formats (INI, JSON) every other module uses.
+ *
+ * This is the only public header of core/. Nothing here does I/O policy or
+ * threading; functions return an rm_status and, where an rm_error is given,
+ * leave a message that names the file, offset or field at fault.
+ */
+#ifndef ROLLMAP_CORE_H
+#define ROLLMAP_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RM_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum rm_status {
+    RM_OK = 0,
+    RM_ERR_ARG = -1,         /**< invalid argument or option value */
+    RM_ERR_NOMEM = -2,       /**< allocation failed */
+    RM_ERR_IO = -3,          /**< read/write/open failed (errno in message) */
+    RM_ERR_FORMAT = -4,      /**< input is not in the expected format */
+    RM_ERR_VERSION = -5,     /**< format version not supported */
+    RM_ERR_CRC = -6,         /**< checksum mismatch */
+    RM_ERR_TRUNCATED = -7,   /**< input ends early */
+    RM_ERR_NOT_FOUND = -8,   /**< no such device, file, key or record */
+    RM_ERR_TIMEOUT = -9,     /**< the peer did not answer in time */
+    RM_ERR_UNSUPPORTED = -10,/**< not supported here (platform, device) */
+    RM_ERR_NO_SPACE = -11,   /**< disk full or file size limit */
+    RM_ERR_AGAIN = -12,      /**< nothing available now, try later */
+    RM_ERR_EOF = -13,        /**< end of stream */
+    RM_ERR_BUSY = -14,       /**< resource in use (lock, socket, port) */
+    RM_ERR_CLOSED = -15      /**< device or peer went away */
+} rm_status;
+
+/** Detail for the last failure: filled by functions that take one. */
+typedef struct rm_error {
+    rm_status code;
+    char message[512];
+} rm_error;
+
+/** A short fixed phrase for a status ("checksum mismatch"). */
+const char *rm_strerror(rm_status status);
+
+/** Record a failure in err (which may be NULL) and return status. */
+rm_status rm_error_set(rm_error *err, rm_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Clear err (which may be NULL). */
+void rm_error_clear(rm_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Devices, channels and samples                                            */
+/* ------------------------------------------------------------------------ */
+
+/** Most force/pressure channels a device may have. */
+#define RM_MAX_CHANNELS 16
+
+typedef enum rm_device_kind {
+    RM_DEVICE_ROLLER = 0, /**< foam roller with encoder */
+    RM_DEVICE_BALL = 1,   /**< trigger-point ball: no encoder */
+    RM_DEVICE_PROBE = 2   /**< handheld probe / algometer: no encoder */
+} rm_device_kind;
+
+typedef enum rm_channel_kind {
+    RM_CHANNEL_LOAD_CELL = 0,    /**< total force through an end cap */
+    RM_CHANNEL_PRESSURE_CELL = 1 /**< FSR/pressure cell of known area */
+} rm_channel_kind;
+
+/** Counts-to-newtons polynomial: N = c[0] + c[1] x + c[2] x^2 + c[3] x^3,
+ *  where x = counts - tare_counts. A device INFO gives the linear part. */
+typedef struct rm_calibration {
+    double coef[4];
+    double tare_counts;
+    int64_t date_unix;   /**< when it was made; 0 = factory / unknown */
+    char origin[16];     /**< "device", "user", "profile" */
+} rm_calibration;
+
+typedef struct rm_channel_info {
+    uint8_t kind;              /**< rm_channel_kind */
+    float position_mm;         /**< across the roller width, from the left end */
+    float area_mm2;            /**< sensing area of a pressure cell, else 0 */
+    float gain_n_per_count;    /**< device calibration: N per ADC count */
+    float offset_counts;       /**< device calibration: counts at zero force */
+    rm_calibration cal;        /**< calibration in force for this session */
+} rm_channel_info;
+
+/** What a device says about itself (protocol INFO frame or a profile). */
+typedef struct rm_device_info {
+    char model[32];
+    char firmware[16];
+    char serial[32];
+    uint8_t device_kind;           /**< rm_device_kind */
+    uint32_t sample_rate_hz;
+    uint8_t channel_count;
+    rm_channel_info channels[RM_MAX_CHANNELS];
+    uint32_t encoder_counts_per_turn; /**< 0 = no encoder */
+    float roller_diameter_mm;
+    float roller_width_mm;
+    int8_t distal_direction;       /**< +1: rising encoder count moves the
+                                        contact point distally; -1 opposite */
+    uint16_t usb_vid, usb_pid;     /**< where known (0 otherwise) */
+} rm_device_info;
+
+/** Sample flags. */
+enum {
+    RM_SAMPLE_MARK = 1u << 0,      /**< user pressed the "tender here" button */
+    RM_SAMPLE_SATURATED = 1u << 1, /**< at least one channel at ADC full scale */
+    RM_SAMPLE_OVERLOAD = 1u << 2,  /**< device reports overload */
+    RM_SAMPLE_TARED = 1u << 3      /**< first sample after a tare */
+};
+
+/** One sample: raw counts as the device measured them. */
+typedef struct rm_sample {
+    uint64_t t_us;                  /**< device time, microseconds, unwrapped */
+    int32_t encoder;                /**< cumulative encoder count */
+    uint16_t flags;                 /**< RM_SAMPLE_* */
+    int32_t counts[RM_MAX_CHANNELS];
+} rm_sample;
+
+/** Force in newtons of one channel of a sample, with its calibration. */
+double rm_channel_newtons(const rm_channel_info *ch, int32_t counts);
+
+/** Fill the calibration of every channel from its device gain/offset. */
+void rm_device_info_default_calibration(rm_device_info *info);
+
+/* ------------------------------------------------------------------------ */
+/* Session metadata, events and gaps                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef enum rm_side {
+    RM_SIDE_UNKNOWN = 0,
+    RM_SIDE_LEFT = 1,
+    RM_SIDE_RIGHT = 2
+} rm_side;
+
+const char *rm_side_name(rm_side side);          /* "left", "right", "unknown" */
+rm_status rm_side_parse(const char *text, rm_side *side); /* l/left/r/right */
+
+typedef struct rm_session_meta {
+    char session_id[40];    /**< unique id, e.g. 20261124T060724Z-3f2a */
+    char client[64];        /**< pseudonymous client code */
+    uint8_t side;           /**< rm_side */
+    char muscle[32];        /**< "hamstring" by default */
+    int64_t start_unix_us;  /**< wall-clock start */
+    char notes[1024];
+} rm_session_meta;
+
+typedef enum rm_event_kind {
+    RM_EVENT_MARK = 1,       /**< "tender here"; value = rating 0-10 or -1 */
+    RM_EVENT_TARE = 2,
+    RM_EVENT_OVERLOAD = 3,
+    RM_EVENT_BUTTON = 4,
+    RM_EVENT_PLUG = 5,       /**< device (re)connected */
+    RM_EVENT_UNPLUG = 6,
+    RM_EVENT_NOTE = 7        /**< free text in event text */
+} rm_event_kind;
+
+typedef struct rm_event {
+    uint64_t t_us;         /**< on the session's sample clock */
+    uint8_t kind;          /**< rm_event_kind */
+    int32_t value;
+    char text[64];
+} rm_event;
+
+typedef enum rm_gap_reason {
+    RM_GAP_LOST_FRAMES = 1,  /**< sequence gap or CRC-rejected frames */
+    RM_GAP_UNPLUGGED = 2,
+    RM_GAP_OVERFLOW = 3,     /**< ring buffer overflow in the daemon */
+    RM_GAP_WRITE_ERROR = 4,  /**< samples lost to a failed write */
+    RM_GAP_DEVICE_RESET = 5
+} rm_gap_reason;
+
+typedef struct rm_gap {
+    uint64_t start_us, end_us; /**< time span with no samples */
+    uint64_t lost_samples;     /**< estimate (0 if unknown) */
+    uint8_t reason;            /**< rm_gap_reason */
+} rm_gap;
+
+const char *rm_gap_reason_name(rm_gap_reason reason);
+const char *rm_event_kind_name(rm_event_kind kind);
+
+/** A new unique session id from the wall clock and a random suffix. */
+void rm_session_id_new(char out[40], int64_t start_unix_us);
+
+/* ------------------------------------------------------------------------ */
+/* Session files (docs/FORMAT.md)                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct rm_writer_options {
+    uint32_t flush_interval_ms;  /**< default 500; never more than 1000 */
+    uint32_t block_samples;      /**< samples per block at most (default 512) */
+    bool fsync;                  /**< fsync after each flush (default true) */
+} rm_writer_options;
+
+void rm_writer_options_default(rm_writer_options *opt);
+
+typedef struct rm_session_writer rm_session_writer;
+
+/** Create a new session file (mode 0600; fails if it exists). */
+rm_status rm_session_writer_create(rm_session_writer **out, const char *path,
+                                   const rm_device_info *info,
+                                   const rm_session_meta *meta,
+                                   const rm_writer_options *opt, rm_error *err);
+
+/** Reopen an existing session file to append (resume after a crash or a
+ *  replug). Any torn block at the end is cut off first. */
+rm_status rm_session_writer_reopen(rm_session_writer **out, const char *path,
+                                   const rm_writer_options *opt, rm_error *err);
+
+/** Queue samples; they are written as a block when the block is full or the
+ *  flush interval has passed (checked on each call and on flush). */
+rm_status rm_session_writer_append(rm_session_writer *w, const rm_sample *s,
+                                   size_t count, rm_error *err);
+rm_status rm_session_writer_add_gap(rm_session_writer *w, const rm_gap *gap,
+                                    rm_error *err);
+rm_status rm_session_writer_add_event(rm_session_writer *w,
+                                      const rm_event *ev, rm_error *err);
+/** Append a metadata record: later records override earlier ones. */
+rm_status rm_session_writer_set_meta(rm_session_writer *w,
+                                     const rm_session_meta *meta,
+                                     rm_error *err);
+/** Write whatever is queued as a block now. On RM_ERR_NO_SPACE / RM_ERR_IO
+ *  the file is left ending at its last complete block and the samples stay
+ *  queued (up to a bound; beyond it they are counted as a write-error gap),
+ *  so a later flush can succeed when space returns. */
+rm_status rm_session_writer_flush(rm_session_writer *w, rm_error *err);
+/** Flush, write the closing index and close. Always frees w. */
+rm_status rm_session_writer_close(rm_session_writer *w, rm_error *err);
+uint64_t rm_session_writer_sample_count(const rm_session_writer *w);
+const char *rm_session_writer_path(const rm_session_writer *w);
+
+/** Append a metadata record to a closed session file (metadata after). */
+rm_status rm_session_file_set_meta(const char *path,
+                                   const rm_session_meta *meta, rm_error *err);
+
+/** What a reader found wrong with a file and skipped. */
+typedef struct rm_skipped_range {
+    uint64_t offset, length;   /**< bytes in the file */
+    char reason[64];           /**< "block CRC mismatch", "truncated block" */
+} rm_skipped_range;
+
+typedef struct rm_integrity {
+    uint64_t blocks_ok;
+    uint64_t blocks_skipped;
+    uint64_t bytes_skipped;
+    bool truncated;            /**< file ends inside a block */
+    bool closed_cleanly;       /**< the closing index is present and valid */
+    size_t skipped_count;
+    const rm_skipped_range *skipped;
+} rm_integrity;
+
+typedef struct rm_session rm_session;
+
+/** Open a session file for reading; recovers every intact block. A file
+ *  that is not a session file or has an unknown version is an error. */
+rm_status rm_session_open(rm_session **out, const char *path, rm_error *err);
+void rm_session_close(rm_session *s);
+
+const rm_device_info *rm_session_device(const rm_session *s);
+const rm_session_meta *rm_session_meta_of(const rm_session *s);
+uint32_t rm_session_format_version(const rm_session *s);
+uint64_t rm_session_sample_count(const rm_session *s);
+uint64_t rm_session_first_us(const rm_session *s);
+uint64_t rm_session_last_us(const rm_session *s);
+const rm_gap *rm_session_gaps(const rm_session *s, size_t *count);
+const rm_event *rm_session_events(const rm_session *s, size_t *count);
+const rm_integrity *rm_session_integrity(const rm_session *s);
+
+/** Copy samples [first, first+max) into out; *got is how many were read. */
+rm_status rm_session_read(rm_session *s, uint64_t first, rm_sample *out,
+                          size_t max, size_t *got, rm_error *err);
+/** Index of the first sample at or after t_us (the index makes it fast). */
+uint64_t rm_session_find_time(const rm_session *s, uint64_t t_us);
+
+/* ------------------------------------------------------------------------ */
+/* CSV import/export of sessions (docs/FORMAT.md)                           */
+/* ------------------------------------------------------------------------ */
+
+/** Write a session as CSV with a '#'-commented metadata header. */
+rm_status rm_session_export_csv(rm_session *s, FILE *out, rm_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Checksums                                                                */
+/* ------------------------------------------------------------------------ */
+
+/** CRC-32C (Castagnoli, reflected, init/xorout 0xFFFFFFFF). Pass 0 as crc
+ *  to start; feed the result back in to continue over more bytes. */
+uint32_t rm_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* INI files (device profiles, config)                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct rm_ini rm_ini;
+
+/** Parse an INI file: [section], key = value, '#' or ';' comments. */
+rm_status rm_ini_load(rm_ini **out, const char *path, rm_error *err);
+rm_status rm_ini_parse(rm_ini **out, const char *text, const char *name,
+                       rm_error *err);
+void rm_ini_free(rm_ini *ini);
+/** Value of key in section ("" for keys before any section), or NULL. */
+const char *rm_ini_get(const rm_ini *ini, const char *section,
+                       const char *key);
+/** Typed getters: RM_ERR_NOT_FOUND leaves *out untouched; a value that does
+ *  not parse is RM_ERR_FORMAT with "FILE:LINE: key: ..." in err. */
+rm_status rm_ini_get_double(const rm_ini *ini, const char *section,
+                            const char *key, double *out, rm_error *err);
+rm_status rm_ini_get_long(const rm_ini *ini, const char *section,
+                          const char *key, long *out, rm_error *err);
+rm_status rm_ini_get_bool(const rm_ini *ini, const char *section,
+                          const char *key, bool *out, rm_error *err);
+/** Section names in file order; count in *n. */
+const char *const *rm_ini_sections(const rm_ini *ini, size_t *n);
+
+/* ------------------------------------------------------------------------ */
+/* JSON: a streaming writer and a small DOM reader                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct rm_json_writer {
+    FILE *out;
+    int depth;
+    bool need_comma[32];
+    bool pretty;
+} rm_json_writer;
+
+void rm_json_begin(rm_json_writer *w, FILE *out, bool pretty);
+void rm_json_object_open(rm_json_writer *w);
+void rm_json_object_close(rm_json_writer *w);
+void rm_json_array_open(rm_json_writer *w);
+void rm_json_array_close(rm_json_writer *w);
+void rm_json_key(rm_json_writer *w, const char *key);
+void rm_json_string(rm_json_writer *w, const char *s);
+void rm_json_number(rm_json_writer *w, double v); /* NaN/inf -> null */
+void rm_json_int(rm_json_writer *w, int64_t v);
+void rm_json_bool(rm_json_writer *w, bool v);
+void rm_json_null(rm_json_writer *w);
+/** Finish the document (newline when pretty). */
+void rm_json_end(rm_json_writer *w);
+
+typedef enum rm_json_type {
+    RM_JSON_NULL, RM_JSON_BOOL, RM_JSON_NUMBER, RM_JSON_STRING,
+    RM_JSON_ARRAY, RM_JSON_OBJECT
+} rm_json_type;
+
+typedef struct rm_json rm_json;
+
+/** Parse text (len bytes) into a tree; errors name the byte offset. */
+rm_status rm_json_parse(rm_json **out, const char *text, size_t len,
+                        rm_error *err);
+void rm_json_free(rm_json *root);
+rm_json_type rm_json_type_of(const rm_json *v);
+/** Member of an object, or NULL. */
+const rm_json *rm_json_get(const rm_json *obj, const char *key);
+size_t rm_json_length(const rm_json *arr_or_obj);
+const rm_json *rm_json_at(const rm_json *arr, size_t i);
+double rm_json_as_number(const rm_json *v, double fallback);
+const char *rm_json_as_string(const rm_json *v, const char *fallback);
+bool rm_json_as_bool(const rm_json *v, bool fallback);
+
+/* ------------------------------------------------------------------------ */
+/* Time                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/** Monotonic clock, microseconds. */
+uint64_t rm_monotonic_us(void);
+/** Wall clock, microseconds since the Unix epoch. */
+int64_t rm_wallclock_us(void);
+/** Format a wall-clock time as ISO 8601 UTC ("2026-11-24T06:07:24Z"). */
+void rm_format_iso8601(char out[32], int64_t unix_us);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ROLLMAP_CORE_H */

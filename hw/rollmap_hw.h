@@ -1,0 +1,405 @@
+/*
+ * rollmap hw: the wire protocol codec (docs/PROTOCOL.md), text-mode device
+ * profiles, sources (serial, tty, file, simulator, stdin), USB discovery and
+ * hotplug, calibration storage, and the virtual roller.
+ *
+ * The only public header of hw/. The codec is pure: no I/O, no allocation
+ * per frame. Sources do I/O but never print; they report through rm_error.
+ */
+#ifndef ROLLMAP_HW_H
+#define ROLLMAP_HW_H
+
+#include "rollmap_core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Wire protocol: frames                                                    */
+/* ------------------------------------------------------------------------ */
+
+/** Largest frame body (type .. payload, before COBS and the delimiter). */
+#define RM_FRAME_MAX_BODY 1024
+/** Largest number of samples in one SAMPLES frame. */
+#define RM_FRAME_MAX_BATCH 32
+
+typedef enum rm_frame_type {
+    /* device -> host */
+    RM_FRAME_INFO = 0x01,
+    RM_FRAME_SAMPLES = 0x02,
+    RM_FRAME_EVENT = 0x03,
+    RM_FRAME_STATUS = 0x04,
+    RM_FRAME_ERROR = 0x05,
+    RM_FRAME_ACK = 0x06,
+    /* host -> device */
+    RM_CMD_IDENTIFY = 0x81,
+    RM_CMD_START = 0x82,
+    RM_CMD_STOP = 0x83,
+    RM_CMD_TARE = 0x84,
+    RM_CMD_SET_RATE = 0x85
+} rm_frame_type;
+
+typedef enum rm_device_event {
+    RM_DEV_EVENT_BUTTON = 1,
+    RM_DEV_EVENT_TARE_DONE = 2,
+    RM_DEV_EVENT_OVERLOAD = 3,
+    RM_DEV_EVENT_RESET = 4     /**< device (re)booted */
+} rm_device_event;
+
+typedef struct rm_frame_status {
+    uint8_t streaming;         /**< 1 while sending samples */
+    uint32_t sample_rate_hz;
+    uint32_t dropped;          /**< samples the device itself dropped */
+    uint16_t error_code;       /**< for ERROR frames */
+    char text[64];             /**< for ERROR frames */
+} rm_frame_status;
+
+/** A decoded frame. Which member is valid depends on type. */
+typedef struct rm_frame {
+    uint8_t type;              /**< rm_frame_type */
+    uint16_t seq;              /**< wraps at 65536 */
+    uint64_t t_us;             /**< device timestamp, unwrapped by decoder */
+    union {
+        rm_device_info info;
+        struct {
+            uint8_t channel_count;
+            uint8_t count;
+            rm_sample samples[RM_FRAME_MAX_BATCH];
+        } samples;
+        struct {
+            uint8_t kind;      /**< rm_device_event */
+            int32_t value;
+        } event;
+        rm_frame_status status;
+        struct {
+            uint8_t acked_type;
+            int16_t result;    /**< 0 ok, negative error */
+        } ack;
+        uint32_t rate_hz;      /**< RM_CMD_SET_RATE */
+    } u;
+} rm_frame;
+
+/** Decoder statistics: every kind of bad input is counted. */
+typedef struct rm_decoder_stats {
+    uint64_t bytes;
+    uint64_t frames_ok;
+    uint64_t crc_errors;
+    uint64_t malformed;        /**< bad COBS, bad length, unknown type */
+    uint64_t oversized;        /**< longer than RM_FRAME_MAX_BODY */
+    uint64_t seq_gaps;         /**< gaps in the sequence counter */
+    uint64_t frames_lost;      /**< frames missing according to seq */
+    uint64_t bytes_discarded;  /**< garbage skipped while resynchronising */
+} rm_decoder_stats;
+
+/** Streaming decoder; the caller owns the memory (no allocation). */
+typedef struct rm_decoder {
+    uint8_t buf[RM_FRAME_MAX_BODY + 16];
+    size_t len;
+    bool discarding;           /**< skipping an oversized frame */
+    bool have_seq;
+    uint16_t last_seq;
+    uint32_t last_t32;
+    uint64_t t_high;           /**< unwrap of the 32-bit device clock */
+    uint8_t channel_count;     /**< from INFO, for SAMPLES frames */
+    rm_decoder_stats stats;
+} rm_decoder;
+
+void rm_decoder_init(rm_decoder *d);
+/** Consume bytes until one frame is complete or the input runs out. Returns
+ *  the number of bytes consumed; *have_frame says whether *out holds a new
+ *  frame. Call again with the rest. Never fails: bad input is counted. */
+size_t rm_decoder_push(rm_decoder *d, const uint8_t *data, size_t len,
+                       rm_frame *out, bool *have_frame);
+
+/** Encode a frame (COBS, CRC-32C, trailing 0x00). Returns the number of
+ *  bytes written to out, or 0 if cap is too small or the frame is invalid. */
+size_t rm_frame_encode(const rm_frame *f, uint8_t *out, size_t cap);
+/** Upper bound of an encoded frame. */
+#define RM_FRAME_MAX_WIRE (RM_FRAME_MAX_BODY + RM_FRAME_MAX_BODY / 254 + 16)
+
+const char *rm_frame_type_name(rm_frame_type type);
+
+/* ------------------------------------------------------------------------ */
+/* Text mode (do-it-yourself devices) and device profiles                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum rm_column_kind {
+    RM_COL_IGNORE = 0,
+    RM_COL_TIME,          /**< scaled to microseconds by the profile */
+    RM_COL_CHANNEL,       /**< channel index in channel_index */
+    RM_COL_ENCODER,
+    RM_COL_POSITION_CM,   /**< converted to encoder counts via the geometry */
+    RM_COL_MARK
+} rm_column_kind;
+
+typedef struct rm_profile_column {
+    uint8_t kind;             /**< rm_column_kind */
+    uint8_t channel_index;
+    double scale;             /**< value * scale = counts / us / cm */
+} rm_profile_column;
+
+/** A device profile (INI, docs/PROTOCOL.md): what INFO would carry plus the
+ *  text-line column mapping. */
+typedef struct rm_profile {
+    rm_device_info info;
+    uint32_t baud;
+    char separator;           /**< ',' ';' or 0 for whitespace */
+    uint8_t column_count;
+    rm_profile_column columns[RM_MAX_CHANNELS + 4];
+    bool has_time_column;     /**< else time comes from sample_rate_hz */
+    uint32_t skip_lines;      /**< header lines to skip */
+} rm_profile;
+
+rm_status rm_profile_load(rm_profile *p, const char *path, rm_error *err);
+rm_status rm_profile_from_ini(rm_profile *p, const rm_ini *ini,
+                              const char *name, rm_error *err);
+
+typedef struct rm_text_stats {
+    uint64_t lines_ok;
+    uint64_t lines_bad;       /**< wrong column count, not a number */
+    uint64_t lines_too_long;
+} rm_text_stats;
+
+/** Streaming line decoder for text-mode devices. */
+typedef struct rm_text_decoder {
+    const rm_profile *profile;
+    char line[512];
+    size_t len;
+    bool overlong;
+    uint64_t index;           /**< samples produced (clock when no time col) */
+    rm_text_stats stats;
+} rm_text_decoder;
+
+void rm_text_decoder_init(rm_text_decoder *d, const rm_profile *profile);
+/** Like rm_decoder_push: consumes up to one line, *have_sample tells. */
+size_t rm_text_decoder_push(rm_text_decoder *d, const uint8_t *data,
+                            size_t len, rm_sample *out, bool *have_sample);
+
+/* ------------------------------------------------------------------------ */
+/* Sources                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum rm_source_kind {
+    RM_SOURCE_AUTO,    /**< "auto": the first roller found */
+    RM_SOURCE_SERIAL,  /**< "serial:/dev/ttyACM0[@baud]" (libserialport) */
+    RM_SOURCE_USB,     /**< "usb:VID:PID[:SERIAL]" (resolved to a serial port) */
+    RM_SOURCE_TTY,     /**< "tty:PATH": plain termios (ptys, socat) */
+    RM_SOURCE_FILE,    /**< "file:capture.bin": replay a raw byte capture */
+    RM_SOURCE_SIM,     /**< "sim:[key=value,...]": the virtual roller */
+    RM_SOURCE_STDIN    /**< "-" */
+} rm_source_kind;
+
+typedef struct rm_source_spec {
+    uint8_t kind;             /**< rm_source_kind */
+    char path[256];           /**< device path, file path */
+    uint32_t baud;            /**< 0 = default */
+    uint16_t vid, pid;
+    char serial[64];
+    char sim_options[256];    /**< the key=value list of sim: */
+    bool fast;                /**< file replay as fast as possible */
+    char profile_path[256];   /**< text-mode device profile, or "" */
+} rm_source_spec;
+
+/** Parse a source name; errors say which part is wrong. */
+rm_status rm_source_parse(const char *text, rm_source_spec *spec,
+                          rm_error *err);
+/** Format a spec back to its canonical name. */
+void rm_source_format(const rm_source_spec *spec, char *out, size_t cap);
+
+typedef struct rm_source rm_source;
+
+/** What a source delivers. */
+typedef enum rm_source_item {
+    RM_ITEM_NONE = 0,
+    RM_ITEM_SAMPLES,   /**< batch in samples/count */
+    RM_ITEM_INFO,      /**< device info (re)read */
+    RM_ITEM_EVENT,     /**< device event */
+    RM_ITEM_STATUS,
+    RM_ITEM_GAP        /**< frames lost: gap */
+} rm_source_item;
+
+typedef struct rm_source_output {
+    uint8_t item;               /**< rm_source_item */
+    size_t count;
+    rm_sample samples[RM_FRAME_MAX_BATCH];
+    rm_device_info info;
+    rm_event event;
+    rm_frame_status status;
+    rm_gap gap;
+} rm_source_output;
+
+/** Open a source. For device sources this identifies the device and
+ *  starts streaming (with timeouts and retries). */
+rm_status rm_source_open(rm_source **out, const rm_source_spec *spec,
+                         rm_error *err);
+void rm_source_close(rm_source *src);
+/** File descriptor to poll for input (-1 if none, e.g. in-process sim). */
+int rm_source_fd(const rm_source *src);
+/** Read what is available without blocking and decode the next item.
+ *  RM_ERR_AGAIN: nothing yet; RM_ERR_CLOSED: device gone (reconnect);
+ *  RM_ERR_EOF: end of a file or simulated session. */
+rm_status rm_source_next(rm_source *src, rm_source_output *out,
+                         rm_error *err);
+/** Wait up to timeout_ms for the source to have input. */
+rm_status rm_source_wait(rm_source *src, int timeout_ms, rm_error *err);
+const rm_device_info *rm_source_info(const rm_source *src);
+const rm_decoder_stats *rm_source_stats(const rm_source *src);
+/** Send a command (RM_CMD_*) with the given rate for SET_RATE. */
+rm_status rm_source_command(rm_source *src, rm_frame_type cmd, uint32_t arg,
+                            rm_error *err);
+
+/** Reconnect policy: exponential back-off between attempts. */
+typedef struct rm_reconnect_policy {
+    uint32_t initial_ms;      /**< first delay (default 100) */
+    uint32_t max_ms;          /**< cap (default 2000) */
+    uint32_t give_up_ms;      /**< total absence before giving up (0 never) */
+} rm_reconnect_policy;
+
+typedef struct rm_reconnect {
+    rm_reconnect_policy policy;
+    uint64_t lost_at_us;
+    uint32_t next_delay_ms;
+    uint64_t next_try_us;
+    uint32_t attempts;
+} rm_reconnect;
+
+void rm_reconnect_policy_default(rm_reconnect_policy *p);
+void rm_reconnect_start(rm_reconnect *r, const rm_reconnect_policy *p,
+                        uint64_t now_us);
+/** true when it is time for an attempt (and schedules the next one). */
+bool rm_reconnect_due(rm_reconnect *r, uint64_t now_us);
+/** true when the device has been absent longer than give_up_ms. */
+bool rm_reconnect_expired(const rm_reconnect *r, uint64_t now_us);
+
+/* ------------------------------------------------------------------------ */
+/* Discovery and hotplug                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct rm_port_info {
+    char path[256];
+    char transport[16];       /**< "usb", "native", "bluetooth" */
+    uint16_t vid, pid;
+    char manufacturer[64];
+    char product[64];
+    char serial[64];
+    bool known_id;            /**< VID:PID in the known list */
+    bool is_roller;           /**< answered identify with INFO */
+    rm_device_info info;      /**< valid when is_roller */
+} rm_port_info;
+
+/** List serial ports; with probe, ask each candidate for INFO. */
+rm_status rm_ports_list(rm_port_info **out, size_t *count, bool probe,
+                        rm_error *err);
+void rm_ports_free(rm_port_info *ports);
+
+/** VID:PIDs rollmap treats as candidate rollers (bridges and CDC boards). */
+typedef struct rm_usb_id { uint16_t vid, pid; const char *name; } rm_usb_id;
+const rm_usb_id *rm_known_usb_ids(size_t *count);
+/** Add a configured VID:PID ("1a86:7523"). */
+rm_status rm_usb_id_add(const char *text, rm_error *err);
+bool rm_usb_id_known(uint16_t vid, uint16_t pid);
+
+typedef struct rm_hotplug rm_hotplug;
+typedef enum rm_hotplug_event { RM_HOTPLUG_ARRIVED, RM_HOTPLUG_LEFT }
+    rm_hotplug_event;
+/** Called from rm_hotplug_poll(), never from libusb's own callback. */
+typedef void (*rm_hotplug_cb)(rm_hotplug_event ev, uint16_t vid, uint16_t pid,
+                              void *user);
+
+/** Watch for known devices: libusb hotplug where supported, else a rescan
+ *  about once a second. */
+rm_status rm_hotplug_open(rm_hotplug **out, rm_hotplug_cb cb, void *user,
+                          rm_error *err);
+/** Process pending events, waiting up to timeout_ms. */
+rm_status rm_hotplug_poll(rm_hotplug *h, int timeout_ms, rm_error *err);
+bool rm_hotplug_is_native(const rm_hotplug *h);
+void rm_hotplug_close(rm_hotplug *h);
+
+/* ------------------------------------------------------------------------ */
+/* Calibration store (per device serial, in the library folder)             */
+/* ------------------------------------------------------------------------ */
+
+/** Fit counts->newtons per channel from (counts, newtons) pairs; degree 1
+ *  (linear) or 3 (cubic). */
+rm_status rm_calibration_fit(const double *counts, const double *newtons,
+                             size_t n, int degree, rm_calibration *out,
+                             rm_error *err);
+rm_status rm_calibration_save(const char *dir, const char *serial,
+                              const rm_device_info *info, rm_error *err);
+/** Load the stored calibration of info->serial into info's channels. */
+rm_status rm_calibration_load(const char *dir, rm_device_info *info,
+                              rm_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* The virtual roller                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct rm_sim_config {
+    uint64_t seed;
+    double duration_s;            /**< session length */
+    uint32_t sample_rate_hz;      /**< default 1000 */
+    uint8_t device_kind;          /**< rm_device_kind */
+    uint8_t load_cells;           /**< end-cap load cells (0, 1 or 2) */
+    uint8_t pressure_cells;       /**< strip across the width */
+    double body_mass_kg;
+    double leg_length_cm;         /**< rolled hamstring length */
+    uint8_t side;                 /**< rm_side */
+    uint8_t spot_count;           /**< tender spots */
+    double noise_counts;          /**< ADC noise, counts RMS */
+    double hum_hz;                /**< 0, 50 or 60 */
+    double hum_counts;
+    double drop_rate;             /**< fraction of frames dropped */
+    double bit_error_rate;        /**< corrupted bits on the wire */
+    double unplug_at_s[32];       /**< unplug times */
+    double unplug_for_s;          /**< how long each unplug lasts */
+    uint8_t unplug_count;
+    double reset_at_s;            /**< device reset, <0 for none */
+} rm_sim_config;
+
+void rm_sim_config_default(rm_sim_config *c);
+/** Apply "key=value,key=value" (the sim: source options). */
+rm_status rm_sim_config_parse(rm_sim_config *c, const char *options,
+                              rm_error *err);
+
+typedef struct rm_sim_spot {
+    double position_cm;     /**< from the proximal end */
+    uint8_t side;           /**< medial = 1, lateral = 2 (rm_sim_ml) */
+    double severity;        /**< 0-1 */
+} rm_sim_spot;
+
+typedef struct rm_sim_dwell {
+    double start_s, end_s;
+    double position_cm;
+    int spot;               /**< index of the spot, -1 if elsewhere */
+} rm_sim_dwell;
+
+enum rm_sim_ml { RM_ML_CENTRE = 0, RM_ML_MEDIAL = 1, RM_ML_LATERAL = 2 };
+
+typedef struct rm_sim rm_sim;
+
+rm_status rm_sim_new(rm_sim **out, const rm_sim_config *c, rm_error *err);
+void rm_sim_free(rm_sim *sim);
+const rm_device_info *rm_sim_info(const rm_sim *sim);
+/** Produce the next sample of the physical model; false at the end. */
+bool rm_sim_next_sample(rm_sim *sim, rm_sample *out);
+/** Produce the next wire bytes (frames as firmware sends them, with the
+ *  configured faults); returns bytes written, 0 at the end. */
+size_t rm_sim_next_bytes(rm_sim *sim, uint8_t *out, size_t cap);
+/** Feed host->device bytes (commands) to the virtual device. */
+void rm_sim_receive(rm_sim *sim, const uint8_t *data, size_t len);
+/** Device time of the next sample, microseconds. */
+uint64_t rm_sim_time_us(const rm_sim *sim);
+/** Whether the virtual device is unplugged at its current time. */
+bool rm_sim_unplugged(const rm_sim *sim);
+/** Ground truth acted out so far. */
+const rm_sim_spot *rm_sim_spots(const rm_sim *sim, size_t *count);
+const rm_sim_dwell *rm_sim_dwells(const rm_sim *sim, size_t *count);
+/** Write the ground truth as JSON (docs/SIMULATOR.md). */
+rm_status rm_sim_write_truth(const rm_sim *sim, FILE *out, rm_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ROLLMAP_HW_H */

@@ -1,0 +1,27 @@
+/* Helpers shared by the unit tests (cmocka). */
+#ifndef ROLLMAP_TESTUTIL_H
+#define ROLLMAP_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "rollmap_daemon.h"
+
+/** A fresh temporary directory (removed by testutil_rmdir). */
+char *testutil_mkdtemp(void);
+/** Remove a directory tree. */
+void testutil_rmdir(const char *path);
+/** path = dir/name in a static-free malloc'd string. */
+char *testutil_path(const char *dir, const char *name);
+/** Read a whole file; *len gets its size. NULL on failure. */
+uint8_t *testutil_read_file(const char *path, size_t *len);
+/** Write a whole file. 0 on success. */
+int testutil_write_file(const char *path, const void *data, size_t len);
+
+#endif
