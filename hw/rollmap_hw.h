@@ -94,14 +94,16 @@ typedef struct rm_decoder_stats {
 
 /** Streaming decoder; the caller owns the memory (no allocation). */
 typedef struct rm_decoder {
-    uint8_t buf[RM_FRAME_MAX_BODY + 16];
-    size_t len;
+    uint8_t buf[RM_FRAME_MAX_BODY + 16]; /**< COBS-decoded body + CRC */
+    size_t len;                /**< decoded bytes of the current frame */
+    size_t wire_len;           /**< encoded bytes of the current frame */
+    uint8_t cobs_left;         /**< data bytes left in the current block */
+    bool cobs_zero_next;       /**< the current block ends with a 0x00 */
     bool discarding;           /**< skipping an oversized frame */
-    bool have_seq;
+    bool have_seq;             /**< a valid frame was seen (seq and clock) */
     uint16_t last_seq;
-    uint32_t last_t32;
-    uint64_t t_high;           /**< unwrap of the 32-bit device clock */
-    uint8_t channel_count;     /**< from INFO, for SAMPLES frames */
+    uint32_t last_t32;         /**< device clock of the last valid frame */
+    uint64_t last_t_us;        /**< the same, unwrapped to 64 bits */
     rm_decoder_stats stats;
 } rm_decoder;
 

@@ -1,0 +1,541 @@
+/* The binary wire protocol (docs/PROTOCOL.md): COBS framing with a 0x00
+ * delimiter, a 7-byte header, a payload per frame type and a CRC-32C.
+ *
+ * The decoder undoes COBS as bytes arrive, so it holds at most one decoded
+ * body and never allocates; any chunking of the input gives the same frames. */
+#include "rollmap_hw.h"
+
+#include <math.h>
+#include <string.h>
+
+/* type (1) + seq (2) + device time (4) */
+#define HEADER_SIZE 7
+#define CRC_SIZE 4
+/* The COBS code byte that announces 254 data bytes and no zero after them. */
+#define COBS_FULL_BLOCK 0xFF
+#define COBS_MAX_RUN 254
+
+/* Payload sizes and fields (docs/PROTOCOL.md, "Frame payloads"). */
+#define INFO_MODEL_SIZE 32
+#define INFO_FIRMWARE_SIZE 16
+#define INFO_SERIAL_SIZE 32
+#define INFO_FIXED_SIZE 99
+#define INFO_CHANNEL_SIZE 17
+#define SAMPLES_FIXED_SIZE 2
+#define SAMPLE_FIXED_SIZE 10 /* time offset, encoder, flags */
+#define EVENT_SIZE 5
+#define STATUS_SIZE 9
+#define ERROR_FIXED_SIZE 2
+#define ERROR_TEXT_MAX 63 /* rm_frame_status.text less its NUL */
+#define ACK_SIZE 3
+#define SET_RATE_SIZE 4
+
+/* ------------------------------------------------------------------------ */
+/* Little-endian fields                                                     */
+/* ------------------------------------------------------------------------ */
+
+static uint16_t get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static float get_f32(const uint8_t *p)
+{
+    uint32_t bits = get_u32(p);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static uint8_t *put_u8(uint8_t *p, uint8_t v)
+{
+    *p = v;
+    return p + 1;
+}
+
+static uint8_t *put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    return p + 2;
+}
+
+static uint8_t *put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+    return p + 4;
+}
+
+static uint8_t *put_f32(uint8_t *p, float v)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    return put_u32(p, bits);
+}
+
+static uint8_t *put_text(uint8_t *p, const char *text, size_t field_size)
+{
+    size_t n = strnlen(text, field_size - 1);
+    memcpy(p, text, n);
+    memset(p + n, 0, field_size - n);
+    return p + field_size;
+}
+
+static void get_text(char *out, size_t out_size, const uint8_t *p,
+                     size_t field_size)
+{
+    size_t n = strnlen((const char *)p, field_size);
+    if (n > out_size - 1)
+        n = out_size - 1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+/* ------------------------------------------------------------------------ */
+/* Names                                                                    */
+/* ------------------------------------------------------------------------ */
+
+const char *rm_frame_type_name(rm_frame_type type)
+{
+    switch (type) {
+    case RM_FRAME_INFO: return "INFO";
+    case RM_FRAME_SAMPLES: return "SAMPLES";
+    case RM_FRAME_EVENT: return "EVENT";
+    case RM_FRAME_STATUS: return "STATUS";
+    case RM_FRAME_ERROR: return "ERROR";
+    case RM_FRAME_ACK: return "ACK";
+    case RM_CMD_IDENTIFY: return "IDENTIFY";
+    case RM_CMD_START: return "START";
+    case RM_CMD_STOP: return "STOP";
+    case RM_CMD_TARE: return "TARE";
+    case RM_CMD_SET_RATE: return "SET_RATE";
+    }
+    return "unknown";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Encoding payloads                                                        */
+/* ------------------------------------------------------------------------ */
+
+static size_t samples_payload_size(unsigned channels, unsigned count)
+{
+    return SAMPLES_FIXED_SIZE + count * (SAMPLE_FIXED_SIZE + 4u * channels);
+}
+
+static uint8_t *encode_info(const rm_device_info *info, uint8_t *p)
+{
+    if (info->channel_count > RM_MAX_CHANNELS)
+        return NULL;
+    p = put_text(p, info->model, INFO_MODEL_SIZE);
+    p = put_text(p, info->firmware, INFO_FIRMWARE_SIZE);
+    p = put_text(p, info->serial, INFO_SERIAL_SIZE);
+    p = put_u8(p, info->device_kind);
+    p = put_u32(p, info->sample_rate_hz);
+    p = put_u8(p, info->channel_count);
+    p = put_u32(p, info->encoder_counts_per_turn);
+    p = put_f32(p, info->roller_diameter_mm);
+    p = put_f32(p, info->roller_width_mm);
+    p = put_u8(p, (uint8_t)info->distal_direction);
+    for (unsigned i = 0; i < info->channel_count; i++) {
+        const rm_channel_info *ch = &info->channels[i];
+        p = put_u8(p, ch->kind);
+        p = put_f32(p, ch->position_mm);
+        p = put_f32(p, ch->area_mm2);
+        p = put_f32(p, ch->gain_n_per_count);
+        p = put_f32(p, ch->offset_counts);
+    }
+    return p;
+}
+
+static uint8_t *encode_samples(const rm_frame *f, uint8_t *p)
+{
+    unsigned channels = f->u.samples.channel_count;
+    unsigned count = f->u.samples.count;
+    if (channels > RM_MAX_CHANNELS || count == 0 ||
+        count > RM_FRAME_MAX_BATCH ||
+        HEADER_SIZE + samples_payload_size(channels, count) > RM_FRAME_MAX_BODY)
+        return NULL;
+    p = put_u8(p, (uint8_t)channels);
+    p = put_u8(p, (uint8_t)count);
+    for (unsigned i = 0; i < count; i++) {
+        const rm_sample *s = &f->u.samples.samples[i];
+        if (s->t_us < f->t_us || s->t_us - f->t_us > UINT32_MAX)
+            return NULL;
+        p = put_u32(p, (uint32_t)(s->t_us - f->t_us));
+        p = put_u32(p, (uint32_t)s->encoder);
+        p = put_u16(p, s->flags);
+        for (unsigned c = 0; c < channels; c++)
+            p = put_u32(p, (uint32_t)s->counts[c]);
+    }
+    return p;
+}
+
+static uint8_t *encode_error(const rm_frame_status *st, uint8_t *p)
+{
+    size_t n = strnlen(st->text, ERROR_TEXT_MAX);
+    p = put_u16(p, st->error_code);
+    memcpy(p, st->text, n);
+    return p + n;
+}
+
+/* Writes the payload of f at p; returns its end, or NULL if f is invalid. */
+static uint8_t *encode_payload(const rm_frame *f, uint8_t *p)
+{
+    switch ((rm_frame_type)f->type) {
+    case RM_FRAME_INFO:
+        return encode_info(&f->u.info, p);
+    case RM_FRAME_SAMPLES:
+        return encode_samples(f, p);
+    case RM_FRAME_EVENT:
+        p = put_u8(p, f->u.event.kind);
+        return put_u32(p, (uint32_t)f->u.event.value);
+    case RM_FRAME_STATUS:
+        p = put_u8(p, f->u.status.streaming);
+        p = put_u32(p, f->u.status.sample_rate_hz);
+        return put_u32(p, f->u.status.dropped);
+    case RM_FRAME_ERROR:
+        return encode_error(&f->u.status, p);
+    case RM_FRAME_ACK:
+        p = put_u8(p, f->u.ack.acked_type);
+        return put_u16(p, (uint16_t)f->u.ack.result);
+    case RM_CMD_SET_RATE:
+        return put_u32(p, f->u.rate_hz);
+    case RM_CMD_IDENTIFY:
+    case RM_CMD_START:
+    case RM_CMD_STOP:
+    case RM_CMD_TARE:
+        return p;
+    }
+    return NULL;
+}
+
+/* COBS: every zero becomes the length of the run before it, so the only
+ * zero on the wire is the delimiter. */
+static size_t cobs_encode(const uint8_t *in, size_t len, uint8_t *out)
+{
+    size_t code_at = 0, o = 1;
+    uint8_t code = 1;
+    for (size_t i = 0; i < len; i++) {
+        if (in[i] == 0) {
+            out[code_at] = code;
+            code_at = o++;
+            code = 1;
+            continue;
+        }
+        out[o++] = in[i];
+        if (++code == COBS_FULL_BLOCK && i + 1 < len) {
+            out[code_at] = code;
+            code_at = o++;
+            code = 1;
+        }
+    }
+    out[code_at] = code;
+    return o;
+}
+
+size_t rm_frame_encode(const rm_frame *f, uint8_t *out, size_t cap)
+{
+    uint8_t body[RM_FRAME_MAX_BODY + CRC_SIZE];
+    uint8_t *p = put_u8(body, f->type);
+    p = put_u16(p, f->seq);
+    p = put_u32(p, (uint32_t)f->t_us);
+    p = encode_payload(f, p);
+    if (!p)
+        return 0;
+    size_t body_len = (size_t)(p - body);
+    put_u32(p, rm_crc32c(0, body, body_len));
+    body_len += CRC_SIZE;
+    /* COBS adds one byte per started 254-byte run, then the delimiter. */
+    size_t worst = body_len + body_len / COBS_MAX_RUN + 2;
+    if (cap < worst)
+        return 0;
+    size_t n = cobs_encode(body, body_len, out);
+    out[n++] = 0x00;
+    return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Decoding payloads                                                        */
+/* ------------------------------------------------------------------------ */
+
+static bool channel_valid(const rm_channel_info *ch)
+{
+    return ch->kind <= RM_CHANNEL_PRESSURE_CELL && isfinite(ch->position_mm) &&
+           isfinite(ch->area_mm2) && isfinite(ch->gain_n_per_count) &&
+           isfinite(ch->offset_counts);
+}
+
+static bool decode_info(const uint8_t *p, size_t len, rm_device_info *info)
+{
+    if (len < INFO_FIXED_SIZE)
+        return false;
+    unsigned channels = p[85];
+    if (channels > RM_MAX_CHANNELS ||
+        len != INFO_FIXED_SIZE + channels * INFO_CHANNEL_SIZE)
+        return false;
+    memset(info, 0, sizeof *info);
+    get_text(info->model, sizeof info->model, p, INFO_MODEL_SIZE);
+    get_text(info->firmware, sizeof info->firmware, p + 32, INFO_FIRMWARE_SIZE);
+    get_text(info->serial, sizeof info->serial, p + 48, INFO_SERIAL_SIZE);
+    info->device_kind = p[80];
+    info->sample_rate_hz = get_u32(p + 81);
+    info->channel_count = (uint8_t)channels;
+    info->encoder_counts_per_turn = get_u32(p + 86);
+    info->roller_diameter_mm = get_f32(p + 90);
+    info->roller_width_mm = get_f32(p + 94);
+    info->distal_direction = (int8_t)p[98];
+    if (info->device_kind > RM_DEVICE_PROBE ||
+        info->distal_direction < -1 || info->distal_direction > 1 ||
+        !isfinite(info->roller_diameter_mm) || !isfinite(info->roller_width_mm))
+        return false;
+    const uint8_t *c = p + INFO_FIXED_SIZE;
+    for (unsigned i = 0; i < channels; i++, c += INFO_CHANNEL_SIZE) {
+        rm_channel_info *ch = &info->channels[i];
+        ch->kind = c[0];
+        ch->position_mm = get_f32(c + 1);
+        ch->area_mm2 = get_f32(c + 5);
+        ch->gain_n_per_count = get_f32(c + 9);
+        ch->offset_counts = get_f32(c + 13);
+        if (!channel_valid(ch))
+            return false;
+    }
+    rm_device_info_default_calibration(info);
+    return true;
+}
+
+static bool decode_samples(const uint8_t *p, size_t len, rm_frame *f)
+{
+    if (len < SAMPLES_FIXED_SIZE)
+        return false;
+    unsigned channels = p[0], count = p[1];
+    if (channels > RM_MAX_CHANNELS || count == 0 ||
+        count > RM_FRAME_MAX_BATCH ||
+        len != samples_payload_size(channels, count))
+        return false;
+    f->u.samples.channel_count = (uint8_t)channels;
+    f->u.samples.count = (uint8_t)count;
+    p += SAMPLES_FIXED_SIZE;
+    for (unsigned i = 0; i < count; i++) {
+        rm_sample *s = &f->u.samples.samples[i];
+        s->t_us = f->t_us + get_u32(p);
+        s->encoder = (int32_t)get_u32(p + 4);
+        s->flags = get_u16(p + 8);
+        p += SAMPLE_FIXED_SIZE;
+        for (unsigned c = 0; c < channels; c++, p += 4)
+            s->counts[c] = (int32_t)get_u32(p);
+        memset(&s->counts[channels], 0,
+               (RM_MAX_CHANNELS - channels) * sizeof s->counts[0]);
+    }
+    return true;
+}
+
+static bool decode_error(const uint8_t *p, size_t len, rm_frame_status *st)
+{
+    if (len < ERROR_FIXED_SIZE || len > ERROR_FIXED_SIZE + ERROR_TEXT_MAX)
+        return false;
+    memset(st, 0, sizeof *st);
+    st->error_code = get_u16(p);
+    memcpy(st->text, p + ERROR_FIXED_SIZE, len - ERROR_FIXED_SIZE);
+    return memchr(st->text, '\0', len - ERROR_FIXED_SIZE) == NULL;
+}
+
+/* Fills f's payload from p; false when the length or a field is wrong for
+ * the type, or the type is unknown. */
+static bool decode_payload(const uint8_t *p, size_t len, rm_frame *f)
+{
+    switch ((rm_frame_type)f->type) {
+    case RM_FRAME_INFO:
+        return decode_info(p, len, &f->u.info);
+    case RM_FRAME_SAMPLES:
+        return decode_samples(p, len, f);
+    case RM_FRAME_EVENT:
+        f->u.event.kind = p[0];
+        f->u.event.value = (int32_t)get_u32(p + 1);
+        return len == EVENT_SIZE;
+    case RM_FRAME_STATUS:
+        if (len != STATUS_SIZE)
+            return false;
+        memset(&f->u.status, 0, sizeof f->u.status);
+        f->u.status.streaming = p[0];
+        f->u.status.sample_rate_hz = get_u32(p + 1);
+        f->u.status.dropped = get_u32(p + 5);
+        return true;
+    case RM_FRAME_ERROR:
+        return decode_error(p, len, &f->u.status);
+    case RM_FRAME_ACK:
+        f->u.ack.acked_type = p[0];
+        f->u.ack.result = (int16_t)get_u16(p + 1);
+        return len == ACK_SIZE;
+    case RM_CMD_SET_RATE:
+        f->u.rate_hz = get_u32(p);
+        return len == SET_RATE_SIZE;
+    case RM_CMD_IDENTIFY:
+    case RM_CMD_START:
+    case RM_CMD_STOP:
+    case RM_CMD_TARE:
+        return len == 0;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The streaming decoder                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* The decoded buffer holds a body of up to RM_FRAME_MAX_BODY bytes and the
+ * CRC; the fixed-size payloads read above stay inside it even when a frame
+ * is shorter than its type needs (the length check then rejects it). */
+#define DECODED_MAX (RM_FRAME_MAX_BODY + CRC_SIZE)
+
+void rm_decoder_init(rm_decoder *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+static void start_next_frame(rm_decoder *d)
+{
+    d->len = 0;
+    d->wire_len = 0;
+    d->cobs_left = 0;
+    d->cobs_zero_next = false;
+    d->discarding = false;
+}
+
+static void reject_frame(rm_decoder *d, uint64_t *counter)
+{
+    (*counter)++;
+    d->stats.bytes_discarded += d->wire_len;
+}
+
+/* The 64-bit time of a frame stamped t32: the last time plus the signed
+ * step of the 32-bit device clock, so it unwraps across 2^32 us and follows
+ * a clock that steps back (a device that reset its clock). */
+static uint64_t unwrapped_time(const rm_decoder *d, uint32_t t32)
+{
+    if (!d->have_seq)
+        return t32;
+    int64_t step = (int32_t)(t32 - d->last_t32);
+    if (step < 0 && (uint64_t)-step > d->last_t_us)
+        return t32;
+    return d->last_t_us + (uint64_t)step;
+}
+
+static bool is_reset_event(const rm_frame *f)
+{
+    return f->type == RM_FRAME_EVENT && f->u.event.kind == RM_DEV_EVENT_RESET;
+}
+
+static void track_sequence(rm_decoder *d, const rm_frame *f)
+{
+    if (d->have_seq && !is_reset_event(f)) {
+        uint16_t missing = (uint16_t)(f->seq - (uint16_t)(d->last_seq + 1));
+        if (missing) {
+            d->stats.seq_gaps++;
+            d->stats.frames_lost += missing;
+        }
+    }
+    d->last_seq = f->seq;
+    d->have_seq = true;
+}
+
+/* A delimiter arrived: check the collected body and turn it into *out. */
+static bool finish_frame(rm_decoder *d, rm_frame *out)
+{
+    if (d->discarding) {
+        reject_frame(d, &d->stats.oversized);
+        return false;
+    }
+    if (d->wire_len == 0)
+        return false; /* back-to-back delimiters carry nothing */
+    if (d->cobs_left != 0 || d->len < HEADER_SIZE + CRC_SIZE) {
+        reject_frame(d, &d->stats.malformed);
+        return false;
+    }
+    size_t body_len = d->len - CRC_SIZE;
+    if (rm_crc32c(0, d->buf, body_len) != get_u32(d->buf + body_len)) {
+        reject_frame(d, &d->stats.crc_errors);
+        return false;
+    }
+    out->type = d->buf[0];
+    out->seq = get_u16(d->buf + 1);
+    uint32_t t32 = get_u32(d->buf + 3);
+    out->t_us = unwrapped_time(d, t32);
+    if (!decode_payload(d->buf + HEADER_SIZE, body_len - HEADER_SIZE, out)) {
+        reject_frame(d, &d->stats.malformed);
+        return false;
+    }
+    if (is_reset_event(out)) {
+        d->have_seq = false; /* a new clock and sequence start here */
+        out->t_us = t32;
+    }
+    d->last_t32 = t32;
+    d->last_t_us = out->t_us;
+    track_sequence(d, out);
+    d->stats.frames_ok++;
+    return true;
+}
+
+/* Appends n decoded bytes, or switches to discarding when they do not fit. */
+static void append_decoded(rm_decoder *d, const uint8_t *src, size_t n)
+{
+    if (d->discarding)
+        return;
+    if (d->len + n > DECODED_MAX) {
+        d->discarding = true;
+        return;
+    }
+    memcpy(d->buf + d->len, src, n);
+    d->len += n;
+}
+
+/* Consumes the non-zero bytes at data[0..n) of the current frame. */
+static void take_frame_bytes(rm_decoder *d, const uint8_t *data, size_t n)
+{
+    d->wire_len += n;
+    while (n > 0) {
+        if (d->cobs_left == 0) {
+            static const uint8_t zero = 0;
+            if (d->cobs_zero_next)
+                append_decoded(d, &zero, 1);
+            d->cobs_left = (uint8_t)(*data - 1);
+            d->cobs_zero_next = *data != COBS_FULL_BLOCK;
+            data++;
+            n--;
+            continue;
+        }
+        size_t run = n < d->cobs_left ? n : d->cobs_left;
+        append_decoded(d, data, run);
+        d->cobs_left = (uint8_t)(d->cobs_left - run);
+        data += run;
+        n -= run;
+    }
+}
+
+size_t rm_decoder_push(rm_decoder *d, const uint8_t *data, size_t len,
+                       rm_frame *out, bool *have_frame)
+{
+    size_t used = 0;
+    *have_frame = false;
+    while (used < len && !*have_frame) {
+        const uint8_t *delim = memchr(data + used, 0x00, len - used);
+        size_t n = delim ? (size_t)(delim - (data + used)) : len - used;
+        take_frame_bytes(d, data + used, n);
+        used += n;
+        if (!delim)
+            break;
+        used++; /* the delimiter */
+        *have_frame = finish_frame(d, out);
+        start_next_frame(d);
+    }
+    d->stats.bytes += used;
+    return used;
+}
