@@ -327,10 +327,15 @@ const char *const *rm_ini_sections(const rm_ini *ini, size_t *n);
 /* JSON: a streaming writer and a small DOM reader                          */
 /* ------------------------------------------------------------------------ */
 
+/** Containers the writer tracks (as deep as the parser accepts); deeper
+ *  nesting shares the innermost comma slot and may be written wrongly. */
+#define RM_JSON_WRITER_DEPTH 64
+
 typedef struct rm_json_writer {
     FILE *out;
     int depth;
-    bool need_comma[32];
+    bool need_comma[RM_JSON_WRITER_DEPTH];
+    bool after_key;              /**< next value belongs to the last key */
     bool pretty;
 } rm_json_writer;
 
@@ -355,15 +360,26 @@ typedef enum rm_json_type {
 
 typedef struct rm_json rm_json;
 
-/** Parse text (len bytes) into a tree; errors name the byte offset. */
+/** Parser limits: nesting depth and input size (RM_ERR_FORMAT beyond). */
+#define RM_JSON_MAX_DEPTH 64
+#define RM_JSON_MAX_BYTES (64u * 1024 * 1024)
+
+/** Parse text (len bytes, strict RFC 8259, UTF-8) into a tree; errors name
+ *  the byte offset ("byte 17: expected ':' after an object key"). */
 rm_status rm_json_parse(rm_json **out, const char *text, size_t len,
                         rm_error *err);
+/** Read and parse a file; errors are prefixed with its path. */
+rm_status rm_json_load(rm_json **out, const char *path, rm_error *err);
 void rm_json_free(rm_json *root);
 rm_json_type rm_json_type_of(const rm_json *v);
 /** Member of an object, or NULL. */
 const rm_json *rm_json_get(const rm_json *obj, const char *key);
 size_t rm_json_length(const rm_json *arr_or_obj);
+/** Element i of an array, or value i of an object (file order); NULL past
+ *  the end. */
 const rm_json *rm_json_at(const rm_json *arr, size_t i);
+/** Key i of an object (file order), or NULL. */
+const char *rm_json_key_at(const rm_json *obj, size_t i);
 double rm_json_as_number(const rm_json *v, double fallback);
 const char *rm_json_as_string(const rm_json *v, const char *fallback);
 bool rm_json_as_bool(const rm_json *v, bool fallback);
