@@ -323,6 +323,21 @@ rm_status rm_ini_get_bool(const rm_ini *ini, const char *section,
 /** Section names in file order; count in *n. */
 const char *const *rm_ini_sections(const rm_ini *ini, size_t *n);
 
+/** One "key = value" line of an INI file. */
+typedef struct rm_ini_entry {
+    const char *section;       /**< "" before any [section] */
+    const char *key;
+    const char *value;         /**< trimmed; may be "" */
+    int line;                  /**< 1-based line in the file */
+} rm_ini_entry;
+
+/** Every entry in file order (to reject unknown keys); count in *n. */
+const rm_ini_entry *rm_ini_entries(const rm_ini *ini, size_t *n);
+/** The name given to rm_ini_parse (the path for rm_ini_load). */
+const char *rm_ini_name(const rm_ini *ini);
+/** Line of key in section, or 0 when absent: for "FILE:LINE:" messages. */
+int rm_ini_line(const rm_ini *ini, const char *section, const char *key);
+
 /* ------------------------------------------------------------------------ */
 /* JSON: a streaming writer and a small DOM reader                          */
 /* ------------------------------------------------------------------------ */
