@@ -153,14 +153,16 @@ typedef struct rm_profile {
     uint32_t skip_lines;      /**< header lines to skip */
 } rm_profile;
 
+/** Load a profile file; errors say "FILE:LINE: key: ...". */
 rm_status rm_profile_load(rm_profile *p, const char *path, rm_error *err);
-rm_status rm_profile_from_ini(rm_profile *p, const rm_ini *ini,
-                              const char *name, rm_error *err);
+/** The same from a parsed INI (errors name rm_ini_name(ini)). */
+rm_status rm_profile_from_ini(rm_profile *p, const rm_ini *ini, rm_error *err);
 
 typedef struct rm_text_stats {
     uint64_t lines_ok;
     uint64_t lines_bad;       /**< wrong column count, not a number */
     uint64_t lines_too_long;
+    uint64_t lines_skipped;   /**< skip_lines, headers before data, '#' */
 } rm_text_stats;
 
 /** Streaming line decoder for text-mode devices. */
@@ -168,7 +170,8 @@ typedef struct rm_text_decoder {
     const rm_profile *profile;
     char line[512];
     size_t len;
-    bool overlong;
+    bool overlong;            /**< the current line is too long: drop it */
+    uint64_t line_number;     /**< non-empty lines seen (for skip_lines) */
     uint64_t index;           /**< samples produced (clock when no time col) */
     rm_text_stats stats;
 } rm_text_decoder;
