@@ -1,0 +1,596 @@
+/* The live socket server and its client library, over real Unix sockets in
+ * a temporary folder: greeting, watch and decimation, commands, errors,
+ * oversized lines, stuck and stalled clients, many clients, status. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* ---- fixtures ---- */
+
+typedef struct calls {
+    int starts, stops, tags, marks, tares;
+    rm_session_meta meta;
+    char tag_key[64], tag_value[256];
+    int rating;
+    bool fail;               /* handlers refuse with a message */
+} calls;
+
+typedef struct fixture {
+    char *dir;
+    char path[108];
+    rm_server *srv;
+    calls calls;
+} fixture;
+
+static rm_status on_start(void *user, rm_session_meta *meta, rm_error *err)
+{
+    calls *c = user;
+    if (c->fail)
+        return rm_error_set(err, RM_ERR_NOT_FOUND, "start: no device connected");
+    c->starts++;
+    c->meta = *meta;
+    strcpy(meta->session_id, "20261124T062000Z-test");
+    return RM_OK;
+}
+
+static rm_status on_stop(void *user, rm_error *err)
+{
+    (void)err;
+    ((calls *)user)->stops++;
+    return RM_OK;
+}
+
+static rm_status on_tag(void *user, const char *key, const char *value,
+                        rm_error *err)
+{
+    (void)err;
+    calls *c = user;
+    c->tags++;
+    strcpy(c->tag_key, key);
+    strcpy(c->tag_value, value);
+    return RM_OK;
+}
+
+static rm_status on_mark(void *user, int rating, rm_error *err)
+{
+    (void)err;
+    calls *c = user;
+    c->marks++;
+    c->rating = rating;
+    return RM_OK;
+}
+
+static rm_status on_tare(void *user, rm_error *err)
+{
+    (void)err;
+    ((calls *)user)->tares++;
+    return RM_OK;
+}
+
+static fixture *open_fixture(uint32_t stall_timeout_ms)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = testutil_mkdtemp();
+    assert_non_null(f->dir);
+    snprintf(f->path, sizeof f->path, "%s/sub/live.sock", f->dir);
+    rm_server_options opt;
+    rm_server_options_default(&opt);
+    strcpy(opt.path, f->path);
+    if (stall_timeout_ms)
+        opt.stall_timeout_ms = stall_timeout_ms;
+    rm_server_handlers h = {.user = &f->calls, .start = on_start,
+                            .stop = on_stop, .tag = on_tag, .mark = on_mark,
+                            .tare = on_tare};
+    rm_error err = {0};
+    rm_status st = rm_server_open(&f->srv, &opt, &h, &err);
+    if (st != RM_OK)
+        fail_msg("rm_server_open: %s", err.message);
+    return f;
+}
+
+static int setup(void **state)
+{
+    *state = open_fixture(0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    rm_server_close(f->srv);
+    testutil_rmdir(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Two load cells (0.01 N/count), four 1 cm^2 pressure cells across a 40 cm
+ * roller, a 4096-count encoder on a 15 cm roller. */
+static void test_device(rm_device_info *info)
+{
+    memset(info, 0, sizeof *info);
+    strcpy(info->model, "test roller");
+    strcpy(info->serial, "T-1");
+    info->sample_rate_hz = 1000;
+    info->channel_count = 6;
+    for (int i = 0; i < 6; i++) {
+        rm_channel_info *ch = &info->channels[i];
+        ch->kind = i < 2 ? RM_CHANNEL_LOAD_CELL : RM_CHANNEL_PRESSURE_CELL;
+        ch->gain_n_per_count = 0.01f;
+        ch->position_mm = i < 2 ? (i == 0 ? 0 : 400) : 50 + 100 * (i - 2);
+        ch->area_mm2 = i < 2 ? 0 : 100;
+    }
+    info->encoder_counts_per_turn = 4096;
+    info->roller_diameter_mm = 150;
+    info->roller_width_mm = 400;
+    info->distal_direction = 1;
+    rm_device_info_default_calibration(info);
+}
+
+static rm_sample sample_at(uint64_t t_us, double force_n, int32_t encoder)
+{
+    rm_sample s = {.t_us = t_us, .encoder = encoder};
+    s.counts[0] = s.counts[1] = (int32_t)(force_n / 2 / 0.01);
+    for (int i = 2; i < 6; i++)
+        s.counts[i] = (int32_t)(force_n / 8 / 0.01);
+    return s;
+}
+
+/* Publish seconds of 1 kHz samples at a steady force, starting at t0_us. */
+static void publish_steady(rm_server *srv, uint64_t t0_us, double seconds)
+{
+    rm_sample batch[100];
+    size_t total = (size_t)(seconds * 1000);
+    for (size_t done = 0; done < total; done += 100) {
+        for (size_t i = 0; i < 100; i++)
+            batch[i] = sample_at(t0_us + (done + i) * 1000, 200, 0);
+        rm_server_publish_samples(srv, batch, 100);
+    }
+}
+
+static rm_client *connect_client(fixture *f)
+{
+    rm_client *c = NULL;
+    rm_error err = {0};
+    if (rm_client_connect(&c, f->path, &err) != RM_OK)
+        fail_msg("connect: %s", err.message);
+    return c;
+}
+
+static rm_json *request(rm_client *c, const char *req)
+{
+    rm_json *reply = NULL;
+    rm_error err = {0};
+    if (rm_client_request(c, req, &reply, 2000, &err) != RM_OK)
+        fail_msg("%s: %s", req, err.message);
+    return reply;
+}
+
+/* The ERROR message the server answers req with. */
+static void expect_error(rm_client *c, const char *req, const char *needle)
+{
+    rm_error err = {0};
+    assert_int_equal(rm_client_request(c, req, NULL, 2000, &err), RM_ERR_ARG);
+    if (!strstr(err.message, needle))
+        fail_msg("'%s' answered '%s', expected it to mention '%s'", req,
+                 err.message, needle);
+}
+
+static const char *class_of(const rm_json *doc)
+{
+    return rm_json_as_string(rm_json_get(doc, "class"), "");
+}
+
+/* Next line of the given class, skipping others; parsed. */
+static rm_json *next_of_class(rm_client *c, const char *cls)
+{
+    for (;;) {
+        const char *line;
+        rm_error err = {0};
+        if (rm_client_read_line(c, &line, 2000, &err) != RM_OK)
+            fail_msg("waiting for %s: %s", cls, err.message);
+        rm_json *doc = NULL;
+        assert_int_equal(rm_json_parse(&doc, line, strlen(line), NULL), RM_OK);
+        if (!strcmp(class_of(doc), cls))
+            return doc;
+        rm_json_free(doc);
+    }
+}
+
+static int raw_connect(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strcpy(addr.sun_path, path);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    return fd;
+}
+
+/* ---- tests ---- */
+
+static void greets_with_version_line(void **state)
+{
+    fixture *f = *state;
+    int fd = raw_connect(f->path);
+    char buf[512] = {0};
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 2000), 1);
+    ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+    assert_true(n > 0);
+    char *nl = strchr(buf, '\n');
+    assert_non_null(nl);
+    rm_json *doc = NULL;
+    assert_int_equal(rm_json_parse(&doc, buf, (size_t)(nl - buf), NULL), RM_OK);
+    assert_string_equal(class_of(doc), "VERSION");
+    assert_string_equal(rm_json_as_string(rm_json_get(doc, "release"), ""),
+                        RM_VERSION_STRING);
+    assert_int_equal(rm_json_as_number(rm_json_get(doc, "proto_major"), 0), 1);
+    rm_json_free(doc);
+    close(fd);
+}
+
+static void socket_is_group_accessible_only(void **state)
+{
+    fixture *f = *state;
+    struct stat st;
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0660);
+}
+
+static void second_server_on_live_socket_is_busy(void **state)
+{
+    fixture *f = *state;
+    rm_server_options opt;
+    rm_server_options_default(&opt);
+    strcpy(opt.path, f->path);
+    rm_server *other = NULL;
+    rm_error err = {0};
+    assert_int_equal(rm_server_open(&other, &opt, NULL, &err), RM_ERR_BUSY);
+    assert_non_null(strstr(err.message, "already listening"));
+}
+
+static void stale_socket_is_replaced(void **state)
+{
+    (void)state;
+    char *dir = testutil_mkdtemp();
+    char *path = testutil_path(dir, "stale.sock");
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strcpy(addr.sun_path, path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    close(fd); /* the file stays, nobody listens: a crashed daemon */
+    rm_server_options opt;
+    rm_server_options_default(&opt);
+    strcpy(opt.path, path);
+    rm_server *srv = NULL;
+    rm_error err = {0};
+    assert_int_equal(rm_server_open(&srv, &opt, NULL, &err), RM_OK);
+    rm_server_close(srv);
+    assert_int_equal(access(path, F_OK), -1); /* removed on close */
+    free(path);
+    testutil_rmdir(dir);
+    free(dir);
+}
+
+static void commands_reach_the_handlers(void **state)
+{
+    fixture *f = *state;
+    rm_client *c = connect_client(f);
+    rm_json *ok = request(c, "{\"cmd\":\"start\",\"client\":\"C12\","
+                             "\"side\":\"left\",\"notes\":\"after run\"}");
+    assert_string_equal(class_of(ok), "OK");
+    assert_string_equal(rm_json_as_string(rm_json_get(ok, "session_id"), ""),
+                        "20261124T062000Z-test");
+    rm_json_free(ok);
+    assert_int_equal(f->calls.starts, 1);
+    assert_string_equal(f->calls.meta.client, "C12");
+    assert_int_equal(f->calls.meta.side, RM_SIDE_LEFT);
+    assert_string_equal(f->calls.meta.muscle, "hamstring");
+    assert_string_equal(f->calls.meta.notes, "after run");
+
+    rm_json_free(request(c, "{\"cmd\":\"tag\",\"key\":\"shoe\",\"value\":\"none\"}"));
+    assert_int_equal(f->calls.tags, 1);
+    assert_string_equal(f->calls.tag_key, "shoe");
+    assert_string_equal(f->calls.tag_value, "none");
+    rm_json_free(request(c, "{\"cmd\":\"mark\",\"rating\":7}"));
+    assert_int_equal(f->calls.rating, 7);
+    rm_json_free(request(c, "{\"cmd\":\"mark\"}"));
+    assert_int_equal(f->calls.rating, -1);
+    assert_int_equal(f->calls.marks, 2);
+    rm_json_free(request(c, "{\"cmd\":\"tare\"}"));
+    assert_int_equal(f->calls.tares, 1);
+    rm_json_free(request(c, "{\"cmd\":\"stop\"}"));
+    assert_int_equal(f->calls.stops, 1);
+    rm_client_close(c);
+}
+
+static void handler_failure_is_an_error_answer(void **state)
+{
+    fixture *f = *state;
+    f->calls.fail = true;
+    rm_client *c = connect_client(f);
+    expect_error(c, "{\"cmd\":\"start\"}", "no device connected");
+    assert_int_equal(f->calls.starts, 0);
+    rm_client_close(c);
+}
+
+static void malformed_requests_get_errors_naming_the_fault(void **state)
+{
+    fixture *f = *state;
+    rm_client *c = connect_client(f);
+    expect_error(c, "{\"cmd\":", "not valid JSON");
+    expect_error(c, "[1,2]", "must be a JSON object");
+    expect_error(c, "{\"command\":\"stop\"}", "\"cmd\"");
+    expect_error(c, "{\"cmd\":\"dance\"}", "unknown cmd 'dance'");
+    expect_error(c, "{\"cmd\":\"mark\",\"rating\":11}", "'rating'");
+    expect_error(c, "{\"cmd\":\"mark\",\"rating\":2.5}", "'rating'");
+    expect_error(c, "{\"cmd\":\"watch\",\"rate\":0}", "'rate'");
+    expect_error(c, "{\"cmd\":\"watch\",\"samples\":\"yes\"}", "'samples'");
+    expect_error(c, "{\"cmd\":\"start\",\"side\":\"up\"}", "'side'");
+    expect_error(c, "{\"cmd\":\"tag\",\"value\":\"x\"}", "'key'");
+    assert_int_equal(f->calls.marks + f->calls.starts + f->calls.tags, 0);
+    rm_json_free(request(c, "{\"cmd\":\"stop\"}")); /* still connected */
+    rm_client_close(c);
+}
+
+static void oversized_line_is_discarded_and_connection_kept(void **state)
+{
+    fixture *f = *state;
+    rm_client *c = connect_client(f);
+    size_t len = RM_SERVER_MAX_REQUEST + 1000;
+    char *big = malloc(len + 1);
+    memset(big, 'a', len);
+    memcpy(big, "{\"cmd\":\"tag\",\"key\":\"", 20);
+    big[len] = '\0';
+    expect_error(c, big, "longer than 4096 bytes");
+    assert_int_equal(f->calls.tags, 0);
+    rm_json *status = request(c, "{\"cmd\":\"status\"}");
+    assert_string_equal(class_of(status), "STATUS");
+    rm_json_free(status);
+    free(big);
+    rm_client_close(c);
+}
+
+static void watch_decimates_samples_to_the_requested_rate(void **state)
+{
+    fixture *f = *state;
+    rm_device_info info;
+    test_device(&info);
+    rm_server_set_device(f->srv, &info);
+    rm_client *c = connect_client(f);
+    rm_json *w = request(c, "{\"cmd\":\"watch\",\"samples\":true,\"rate\":20,"
+                            "\"events\":false}");
+    assert_string_equal(class_of(w), "WATCH");
+    assert_int_equal(rm_json_as_number(rm_json_get(w, "rate"), 0), 20);
+    rm_json_free(w);
+    publish_steady(f->srv, 5000000, 2.0);
+    double last_t = -1;
+    for (int i = 0; i < 40; i++) {
+        rm_json *s = next_of_class(c, "SAMPLE");
+        double t = rm_json_as_number(rm_json_get(s, "t_s"), NAN);
+        if (last_t >= 0)
+            assert_float_equal(t - last_t, 0.05, 1e-6);
+        last_t = t;
+        assert_float_equal(rm_json_as_number(rm_json_get(s, "force_n"), NAN),
+                           200.0, 0.01);
+        /* 25 N on a 1 cm^2 cell is 250 kPa */
+        assert_float_equal(rm_json_as_number(rm_json_get(s, "pressure_kpa"), NAN),
+                           250.0, 0.01);
+        assert_true(rm_json_get(s, "position_cm") != NULL);
+        rm_json_free(s);
+    }
+    /* 2 s at 20 Hz is 40 lines, and no 41st */
+    const char *line;
+    rm_error err = {0};
+    assert_int_equal(rm_client_read_line(c, &line, 300, &err), RM_ERR_TIMEOUT);
+    assert_float_equal(last_t, 1.95, 1e-6);
+    rm_client_close(c);
+}
+
+static void mark_is_announced_to_event_watchers(void **state)
+{
+    fixture *f = *state;
+    rm_client *watcher = connect_client(f);
+    rm_json_free(request(watcher, "{\"cmd\":\"watch\",\"samples\":false}"));
+    rm_client *marker = connect_client(f);
+    rm_json_free(request(marker, "{\"cmd\":\"mark\",\"rating\":9}"));
+    rm_json *ev = next_of_class(watcher, "EVENT");
+    assert_string_equal(rm_json_as_string(rm_json_get(ev, "event"), ""), "mark");
+    assert_int_equal(rm_json_as_number(rm_json_get(ev, "rating"), -1), 9);
+    rm_json_free(ev);
+    rm_client_close(marker);
+    rm_client_close(watcher);
+}
+
+static double seconds_since(uint64_t start_us)
+{
+    return (double)(rm_monotonic_us() - start_us) / 1e6;
+}
+
+static size_t drain(int fd, char *seen, size_t cap, int quiet_ms)
+{
+    size_t total = 0;
+    char buf[65536];
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (poll(&p, 1, quiet_ms) == 1) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0)
+            break;
+        size_t keep = total + (size_t)n < cap ? (size_t)n : cap - total;
+        memcpy(seen + total, buf, keep);
+        total += keep;
+    }
+    seen[total] = '\0';
+    return total;
+}
+
+/* A client that asks for every sample and then never reads. */
+static int stuck_watcher(fixture *f)
+{
+    rm_device_info info;
+    test_device(&info);
+    rm_server_set_device(f->srv, &info);
+    int fd = raw_connect(f->path);
+    const char *watch = "{\"cmd\":\"watch\",\"rate\":1000}\n";
+    assert_int_equal(send(fd, watch, strlen(watch), 0), (ssize_t)strlen(watch));
+    usleep(100000); /* let the server take the watch */
+    return fd;
+}
+
+static void stuck_client_never_blocks_publish(void **state)
+{
+    fixture *f = *state;
+    int fd = stuck_watcher(f);
+    uint64_t start = rm_monotonic_us();
+    publish_steady(f->srv, 0, 100.0); /* 100k samples, ~15 MB of lines */
+    double elapsed = seconds_since(start);
+    print_message("published 100k samples in %.3f s with a stuck client\n",
+                  elapsed);
+    assert_true(elapsed < 10.0); /* a blocked publish would hang here */
+    assert_int_equal(rm_server_client_count(f->srv), 1);
+    /* the client wakes up, reads its backlog, and learns what it missed */
+    char *seen = malloc(1 << 20);
+    drain(fd, seen, (1 << 20) - 1, 300);
+    publish_steady(f->srv, 100000000, 0.5);
+    drain(fd, seen, (1 << 20) - 1, 300);
+    const char *notice = strstr(seen, "\"class\":\"NOTICE\",\"skipped\":");
+    assert_non_null(notice);
+    long skipped = atol(notice + strlen("\"class\":\"NOTICE\",\"skipped\":"));
+    assert_true(skipped > 50000);
+    assert_non_null(strstr(notice, "\"class\":\"SAMPLE\""));
+    free(seen);
+    close(fd);
+}
+
+static void stalled_client_is_dropped(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(300);
+    int fd = stuck_watcher(f);
+    publish_steady(f->srv, 0, 30.0);
+    uint64_t start = rm_monotonic_us();
+    while (rm_server_client_count(f->srv) > 0 && seconds_since(start) < 5)
+        usleep(20000);
+    assert_int_equal(rm_server_client_count(f->srv), 0);
+    close(fd);
+    void *s = f;
+    teardown(&s);
+}
+
+enum { MANY = 50 };
+
+static void fifty_clients_all_receive_events(void **state)
+{
+    fixture *f = *state;
+    rm_client *clients[MANY];
+    for (int i = 0; i < MANY; i++) {
+        clients[i] = connect_client(f);
+        rm_json_free(request(clients[i], "{\"cmd\":\"watch\",\"samples\":false}"));
+    }
+    assert_int_equal(rm_server_client_count(f->srv), MANY);
+    rm_live_event ev = {.kind = RM_LIVE_PLUG, .t_s = NAN, .position_cm = NAN,
+                        .rating = -1};
+    strcpy(ev.text, "serial T-1");
+    rm_server_publish_event(f->srv, &ev);
+    for (int i = 0; i < MANY; i++) {
+        rm_json *got = next_of_class(clients[i], "EVENT");
+        assert_string_equal(rm_json_as_string(rm_json_get(got, "event"), ""), "plug");
+        assert_string_equal(rm_json_as_string(rm_json_get(got, "text"), ""),
+                            "serial T-1");
+        rm_json_free(got);
+        rm_client_close(clients[i]);
+    }
+}
+
+static void status_answers_from_the_daemon_snapshot(void **state)
+{
+    fixture *f = *state;
+    rm_daemon_status st = {0};
+    strcpy(st.source, "sim:seed=3");
+    st.device_connected = true;
+    test_device(&st.device);
+    st.recording = true;
+    strcpy(st.session.session_id, "S-1");
+    strcpy(st.session.client, "C12");
+    st.session.side = RM_SIDE_RIGHT;
+    st.samples_recorded = 1234;
+    st.ring_dropped = 5;
+    st.crc_errors = 2;
+    st.measured_rate_hz = 999.5;
+    snprintf(st.library_dir, sizeof st.library_dir, "%s", f->dir);
+    rm_server_set_status(f->srv, &st);
+    rm_client *c = connect_client(f);
+    rm_json *doc = request(c, "{\"cmd\":\"status\"}");
+    assert_string_equal(class_of(doc), "STATUS");
+    assert_string_equal(rm_json_as_string(rm_json_get(doc, "source"), ""),
+                        "sim:seed=3");
+    const rm_json *dev = rm_json_get(doc, "device");
+    assert_true(rm_json_as_bool(rm_json_get(dev, "connected"), false));
+    assert_string_equal(rm_json_as_string(rm_json_get(dev, "serial"), ""), "T-1");
+    const rm_json *ses = rm_json_get(doc, "session");
+    assert_string_equal(rm_json_as_string(rm_json_get(ses, "side"), ""), "right");
+    assert_int_equal(rm_json_as_number(rm_json_get(ses, "samples"), 0), 1234);
+    assert_int_equal(rm_json_as_number(rm_json_get(rm_json_get(doc, "drops"), "ring"), 0), 5);
+    assert_int_equal(rm_json_as_number(rm_json_get(doc, "crc_errors"), 0), 2);
+    assert_int_equal(rm_json_as_number(rm_json_get(doc, "clients"), 0), 1);
+    const rm_json *lib = rm_json_get(doc, "library");
+    assert_true(rm_json_as_number(rm_json_get(lib, "free_bytes"), -1) > 0);
+    rm_json_free(doc);
+    rm_client_close(c);
+}
+
+static void client_reports_missing_daemon_clearly(void **state)
+{
+    (void)state;
+    rm_client *c = NULL;
+    rm_error err = {0};
+    assert_int_equal(rm_client_connect(&c, "/nonexistent/rollmapd.sock", &err),
+                     RM_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.message, "not running"));
+    assert_non_null(strstr(err.message, "/nonexistent/rollmapd.sock"));
+}
+
+static void client_sees_server_going_away(void **state)
+{
+    fixture *f = *state;
+    rm_client *c = connect_client(f);
+    rm_server_close(f->srv);
+    f->srv = NULL;
+    const char *line;
+    rm_error err = {0};
+    rm_status st;
+    while ((st = rm_client_read_line(c, &line, 2000, &err)) == RM_OK)
+        ; /* the goodbye notice */
+    assert_int_equal(st, RM_ERR_CLOSED);
+    rm_client_close(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(greets_with_version_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(socket_is_group_accessible_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(second_server_on_live_socket_is_busy, setup, teardown),
+        cmocka_unit_test(stale_socket_is_replaced),
+        cmocka_unit_test_setup_teardown(commands_reach_the_handlers, setup, teardown),
+        cmocka_unit_test_setup_teardown(handler_failure_is_an_error_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(malformed_requests_get_errors_naming_the_fault, setup, teardown),
+        cmocka_unit_test_setup_teardown(oversized_line_is_discarded_and_connection_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(watch_decimates_samples_to_the_requested_rate, setup, teardown),
+        cmocka_unit_test_setup_teardown(mark_is_announced_to_event_watchers, setup, teardown),
+        cmocka_unit_test_setup_teardown(stuck_client_never_blocks_publish, setup, teardown),
+        cmocka_unit_test(stalled_client_is_dropped),
+        cmocka_unit_test_setup_teardown(fifty_clients_all_receive_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(status_answers_from_the_daemon_snapshot, setup, teardown),
+        cmocka_unit_test(client_reports_missing_daemon_clearly),
+        cmocka_unit_test_setup_teardown(client_sees_server_going_away, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
