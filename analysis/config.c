@@ -16,4 +16,6 @@ void rm_analysis_config_default(rm_analysis_config *cfg)
     cfg->profile_bin_cm = 1.0;
     cfg->spot_min_score = 3.0;
     cfg->spot_merge_cm = 3.0;
+    cfg->fsr_creep_pct = 12.0;      /* domain.md: FSR 406 creep 5 s -> 60 s */
+    cfg->calibration_max_days = 180.0;
 }

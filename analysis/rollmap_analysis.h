@@ -33,6 +33,8 @@ typedef struct rm_analysis_config {
     double profile_bin_cm;       /**< bin of the profile along the leg (1) */
     double spot_min_score;       /**< report spots scoring at least (3) */
     double spot_merge_cm;        /**< evidence within this is one spot (3) */
+    double fsr_creep_pct;        /**< FSR reading loss 5 s -> 60 s (12) */
+    double calibration_max_days; /**< older calibration is stale (180) */
 } rm_analysis_config;
 
 void rm_analysis_config_default(rm_analysis_config *cfg);

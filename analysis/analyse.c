@@ -1,0 +1,461 @@
+/*
+ * The analysis driver: stream samples through conditioning, then derive
+ * position, spectra, strokes, dwells, marks, spots, summary and quality.
+ */
+#include "analysis_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Mains hum is looked for in the first seconds of the session. */
+#define HUM_PREFIX_S 4.0
+/* Frames of the force spectrogram / tremor power: 128 samples (1.28 s at
+ * 100 Hz) resolve 0.8 Hz, enough to tell the 6-12 Hz band from voluntary
+ * force changes below 4 Hz. */
+#define SPECTROGRAM_FRAME 128
+/* Welch PSD segment of the whole session's force (10 s at 100 Hz). */
+#define PSD_SEGMENT 1024
+/* A button press and a mark event within this are the same mark. */
+#define SAME_MARK_S 1.0
+/* Samples per read from a session file (80 kB). */
+#define READ_CHUNK 1024
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                            */
+/* ------------------------------------------------------------------------ */
+
+double ana_clamp(double x, double lo, double hi)
+{
+    return x < lo ? lo : x > hi ? hi : x;
+}
+
+static int compare_doubles(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+double ana_median_inplace(double *x, size_t n)
+{
+    if (n == 0)
+        return NAN;
+    qsort(x, n, sizeof *x, compare_doubles);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+double ana_quantile(const double *x, size_t n, double q)
+{
+    double *v = malloc(sizeof *v * (n ? n : 1));
+    if (!v)
+        return NAN;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i]))
+            v[m++] = x[i];
+    double result = NAN;
+    if (m > 0) {
+        qsort(v, m, sizeof *v, compare_doubles);
+        result = v[(size_t)lround(ana_clamp(q, 0.0, 1.0) * (double)(m - 1))];
+    }
+    free(v);
+    return result;
+}
+
+const char *rm_ml_side_name(rm_ml_side side)
+{
+    switch (side) {
+    case RM_ML_SIDE_MEDIAL: return "medial";
+    case RM_ML_SIDE_LATERAL: return "lateral";
+    case RM_ML_SIDE_CENTRE: break;
+    }
+    return "centre";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Results                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void series_free(rm_series *s)
+{
+    free(s->t_s);
+    free(s->force_n);
+    free(s->pressure_kpa);
+    free(s->position_cm);
+    free(s->ml);
+    free(s->speed_cm_s);
+    free(s->tremor);
+    free(s->loaded);
+    free(s->in_gap);
+    memset(s, 0, sizeof *s);
+}
+
+void rm_analysis_free(rm_analysis *a)
+{
+    if (!a)
+        return;
+    series_free(&a->series);
+    free(a->dwells);
+    free(a->spots);
+    free(a->marks);
+    free(a->strokes);
+    free(a->profile);
+    free(a->psd);
+    free(a->spectrogram.power);
+    free((rm_gap *)a->gaps);
+    free(a);
+}
+
+static rm_status series_alloc(rm_series *s, size_t n, double rate_hz)
+{
+    size_t m = n ? n : 1;
+    s->n = n;
+    s->rate_hz = rate_hz;
+    s->t_s = malloc(sizeof *s->t_s * m);
+    s->force_n = malloc(sizeof *s->force_n * m);
+    s->pressure_kpa = malloc(sizeof *s->pressure_kpa * m);
+    s->position_cm = malloc(sizeof *s->position_cm * m);
+    s->ml = malloc(sizeof *s->ml * m);
+    s->speed_cm_s = malloc(sizeof *s->speed_cm_s * m);
+    s->tremor = malloc(sizeof *s->tremor * m);
+    s->loaded = malloc(m);
+    s->in_gap = malloc(m);
+    bool ok = s->t_s && s->force_n && s->pressure_kpa && s->position_cm &&
+              s->ml && s->speed_cm_s && s->tremor && s->loaded && s->in_gap;
+    return ok ? RM_OK : RM_ERR_NOMEM;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Spectra of the conditioned force                                         */
+/* ------------------------------------------------------------------------ */
+
+static size_t pow2_at_most(size_t n, size_t cap)
+{
+    size_t p = 1;
+    while (p * 2 <= n && p * 2 <= cap)
+        p *= 2;
+    return p;
+}
+
+static rm_status force_spectra(rm_analysis *a, rm_error *err)
+{
+    rm_series *s = &a->series;
+    rm_status st = ana_spectrogram(s->force_n, s->n, s->rate_hz,
+                                   SPECTROGRAM_FRAME, &a->spectrogram, err);
+    if (st != RM_OK)
+        return st;
+    ana_band_power_series(&a->spectrogram, a->config.tremor_lo_hz,
+                          a->config.tremor_hi_hz, s->n, s->rate_hz, s->tremor);
+    size_t nfft = pow2_at_most(s->n, PSD_SEGMENT);
+    if (nfft < 16)
+        return RM_OK;      /* too short for a spectrum */
+    double *centred = malloc(sizeof *centred * s->n);
+    a->psd = malloc(sizeof *a->psd * (nfft / 2 + 1));
+    if (!centred || !a->psd) {
+        free(centred);
+        return rm_error_set(err, RM_ERR_NOMEM, "PSD: out of memory");
+    }
+    double mean = 0.0;
+    for (size_t i = 0; i < s->n; i++)
+        mean += s->force_n[i];
+    mean /= (double)s->n;
+    for (size_t i = 0; i < s->n; i++)
+        centred[i] = s->force_n[i] - mean;
+    st = rm_welch_psd(centred, s->n, s->rate_hz, nfft, a->psd, err);
+    free(centred);
+    if (st == RM_OK) {
+        a->psd_bins = nfft / 2 + 1;
+        a->psd_df_hz = s->rate_hz / (double)nfft;
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Marks: button presses and mark events merged                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct mark_list {
+    double *t_s;
+    int *rating;
+    size_t count;
+} mark_list;
+
+static rm_status merge_marks(const ana_raw_stats *raw, const rm_event *events,
+                             size_t n_events, mark_list *out)
+{
+    size_t cap = raw->mark_count + n_events + 1;
+    out->t_s = malloc(sizeof *out->t_s * cap);
+    out->rating = malloc(sizeof *out->rating * cap);
+    out->count = 0;
+    if (!out->t_s || !out->rating)
+        return RM_ERR_NOMEM;
+    for (size_t e = 0; e < n_events; e++) {
+        if (events[e].kind != RM_EVENT_MARK)
+            continue;
+        int rating = events[e].value >= 0 && events[e].value <= 10
+                         ? events[e].value : -1;
+        out->t_s[out->count] = (double)(int64_t)(events[e].t_us - raw->t0_us)
+                               / 1e6;
+        out->rating[out->count++] = rating;
+    }
+    size_t from_events = out->count;
+    for (size_t k = 0; k < raw->mark_count; k++) {
+        bool known = false;
+        for (size_t e = 0; e < from_events && !known; e++)
+            known = fabs(out->t_s[e] - raw->mark_t_s[k]) <= SAME_MARK_S;
+        if (!known) {
+            out->t_s[out->count] = raw->mark_t_s[k];
+            out->rating[out->count++] = -1;
+        }
+    }
+    /* Time order (insertion sort: marks are few). */
+    for (size_t i = 1; i < out->count; i++)
+        for (size_t j = i; j > 0 && out->t_s[j] < out->t_s[j - 1]; j--) {
+            double t = out->t_s[j];
+            int r = out->rating[j];
+            out->t_s[j] = out->t_s[j - 1], out->rating[j] = out->rating[j - 1];
+            out->t_s[j - 1] = t, out->rating[j - 1] = r;
+        }
+    return RM_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Summary and quality                                                      */
+/* ------------------------------------------------------------------------ */
+
+static void fill_force_summary(rm_analysis *a)
+{
+    const rm_series *s = &a->series;
+    rm_summary *m = &a->summary;
+    double force = 0.0, kpa = 0.0, dt = 1.0 / s->rate_hz;
+    size_t loaded = 0;
+    m->peak_force_n = 0.0;
+    m->peak_pressure_kpa = a->has_pressure ? 0.0 : NAN;
+    for (size_t i = 0; i < s->n; i++) {
+        m->peak_force_n = fmax(m->peak_force_n, s->force_n[i]);
+        if (a->has_pressure)
+            m->peak_pressure_kpa = fmax(m->peak_pressure_kpa,
+                                        s->pressure_kpa[i]);
+        if (!s->loaded[i])
+            continue;
+        loaded++;
+        force += s->force_n[i];
+        kpa += s->pressure_kpa[i];
+        if (a->has_position &&
+            fabs(s->speed_cm_s[i]) > a->config.target_speed_cm_s)
+            m->time_too_fast_s += dt;
+    }
+    m->time_under_load_s = (double)loaded * dt;
+    m->mean_force_n = loaded ? force / (double)loaded : 0.0;
+    m->mean_pressure_kpa = !a->has_pressure ? NAN
+                           : loaded ? kpa / (double)loaded : 0.0;
+}
+
+static void fill_stroke_summary(rm_analysis *a)
+{
+    rm_summary *m = &a->summary;
+    double distance = 0.0, time = 0.0;
+    for (size_t k = 0; k < a->stroke_count; k++) {
+        distance += a->strokes[k].to_cm - a->strokes[k].from_cm;
+        time += a->strokes[k].end_s - a->strokes[k].start_s;
+    }
+    m->strokes = a->stroke_count;
+    m->cadence_per_min = ana_cadence_per_min(a->strokes, a->stroke_count);
+    m->mean_speed_cm_s = time > 0.0 ? distance / time
+                                    : a->has_position ? 0.0 : NAN;
+}
+
+/** Age in days of the oldest dated channel calibration at session start. */
+static double calibration_age_days(const rm_device_info *info,
+                                   const rm_session_meta *meta)
+{
+    int64_t oldest = 0;
+    for (unsigned k = 0; k < info->channel_count; k++) {
+        int64_t d = info->channels[k].cal.date_unix;
+        if (d > 0 && (oldest == 0 || d < oldest))
+            oldest = d;
+    }
+    if (oldest == 0 || meta->start_unix_us <= 0)
+        return NAN;
+    return ((double)meta->start_unix_us / 1e6 - (double)oldest) / 86400.0;
+}
+
+static void fill_quality(rm_analysis *a, const ana_raw_stats *raw,
+                         const rm_gap *gaps, size_t n_gaps)
+{
+    rm_quality *q = &a->quality;
+    if (n_gaps > 0) {
+        q->gaps = n_gaps;
+        for (size_t k = 0; k < n_gaps; k++) {
+            q->gap_s += (double)(gaps[k].end_us - gaps[k].start_us) / 1e6;
+            q->lost_samples += gaps[k].lost_samples;
+        }
+    } else {
+        q->gaps = raw->gaps;
+        q->gap_s = raw->gap_s;
+        q->lost_samples = raw->filled;
+    }
+    q->saturation_pct = raw->samples
+        ? 100.0 * (double)raw->saturated / (double)raw->samples : 0.0;
+    q->calibration_age_days = calibration_age_days(&a->device, &a->meta);
+    q->calibration_stale = q->calibration_age_days >
+                           a->config.calibration_max_days;
+    q->mains_hum_removed = raw->hum_removed;
+    q->mains_hz = raw->hum_hz;
+}
+
+static rm_status copy_gaps(rm_analysis *a, const rm_gap *gaps, size_t n)
+{
+    if (n == 0)
+        return RM_OK;
+    rm_gap *copy = malloc(sizeof *copy * n);
+    if (!copy)
+        return RM_ERR_NOMEM;
+    memcpy(copy, gaps, sizeof *copy * n);
+    a->gaps = copy;
+    a->gap_count = n;
+    return RM_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* From conditioned channels to the whole analysis                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct session_parts {
+    const rm_device_info *info;
+    const rm_session_meta *meta;
+    const rm_event *events;
+    size_t n_events;
+    const rm_gap *gaps;
+    size_t n_gaps;
+} session_parts;
+
+static rm_status derive(rm_analysis *a, const session_parts *p,
+                        const ana_channels *ch, const ana_raw_stats *raw,
+                        rm_error *err)
+{
+    if (series_alloc(&a->series, ch->n, ch->rate_hz) != RM_OK ||
+        copy_gaps(a, p->gaps, p->n_gaps) != RM_OK)
+        return rm_error_set(err, RM_ERR_NOMEM, "analysis: out of memory");
+    ana_combine_channels(p->info, &a->config, ch, &a->series);
+    a->summary.rolled_length_cm = ana_position_fill(p->info, p->meta, ch,
+                                                    &a->series);
+    rm_status st = force_spectra(a, err);
+    if (st == RM_OK)
+        st = ana_find_strokes(&a->series, &a->strokes, &a->stroke_count, err);
+    mark_list marks = {0};
+    if (st == RM_OK && merge_marks(raw, p->events, p->n_events, &marks))
+        st = rm_error_set(err, RM_ERR_NOMEM, "marks: out of memory");
+    if (st == RM_OK)
+        st = ana_find_dwells(&a->series, a->has_position,
+                             a->summary.rolled_length_cm, &a->config,
+                             marks.t_s, marks.count, &a->dwells,
+                             &a->dwell_count, err);
+    if (st == RM_OK)
+        st = ana_find_spots(a, marks.t_s, marks.rating, marks.count, err);
+    free(marks.t_s);
+    free(marks.rating);
+    if (st != RM_OK)
+        return st;
+    a->summary.duration_s = raw->duration_s;
+    a->summary.vibration_hz = raw->vibration_hz;
+    fill_force_summary(a);
+    fill_stroke_summary(a);
+    fill_quality(a, raw, p->gaps, p->n_gaps);
+    return RM_OK;
+}
+
+static rm_status check_config(const rm_analysis_config *c, rm_error *err)
+{
+    struct { const char *name; double value; } positive[] = {
+        {"analysis_rate_hz", c->analysis_rate_hz},
+        {"dwell_radius_cm", c->dwell_radius_cm},
+        {"dwell_min_s", c->dwell_min_s},
+        {"target_hold_s", c->target_hold_s},
+        {"profile_bin_cm", c->profile_bin_cm},
+        {"spot_merge_cm", c->spot_merge_cm},
+    };
+    for (size_t k = 0; k < sizeof positive / sizeof positive[0]; k++)
+        if (!(positive[k].value > 0.0))
+            return rm_error_set(err, RM_ERR_ARG,
+                                "analysis config: %s = %g, must be > 0",
+                                positive[k].name, positive[k].value);
+    if (!(c->tremor_hi_hz > c->tremor_lo_hz))
+        return rm_error_set(err, RM_ERR_ARG,
+                            "analysis config: tremor band %g-%g Hz is empty",
+                            c->tremor_lo_hz, c->tremor_hi_hz);
+    return RM_OK;
+}
+
+/** Finish the conditioner and derive everything into a new analysis. */
+static rm_status conclude(ana_conditioner *c, const session_parts *p,
+                          const rm_analysis_config *cfg, rm_analysis **out,
+                          rm_error *err)
+{
+    ana_channels ch;
+    ana_raw_stats raw;
+    rm_status st = ana_conditioner_finish(c, &ch, &raw, err);
+    if (st != RM_OK)
+        return st;
+    rm_analysis *a = calloc(1, sizeof *a);
+    if (!a)
+        st = rm_error_set(err, RM_ERR_NOMEM, "analysis: out of memory");
+    if (a) {
+        a->device = *p->info;
+        a->meta = *p->meta;
+        a->config = *cfg;
+        a->has_position = ana_mm_per_count(p->info) > 0.0 &&
+                          p->info->device_kind == RM_DEVICE_ROLLER;
+        a->has_pressure = ana_has_pressure_cells(p->info);
+        st = derive(a, p, &ch, &raw, err);
+    }
+    ana_channels_free(&ch);
+    ana_raw_stats_free(&raw);
+    if (st != RM_OK) {
+        rm_analysis_free(a);
+        return st;
+    }
+    *out = a;
+    return RM_OK;
+}
+
+static size_t prefix_length(const rm_device_info *info, size_t available)
+{
+    size_t want = (size_t)(HUM_PREFIX_S * info->sample_rate_hz);
+    return want < available ? want : available;
+}
+
+rm_status rm_analyse_samples(const rm_device_info *info,
+                             const rm_session_meta *meta,
+                             const rm_sample *samples, size_t n,
+                             const rm_event *events, size_t n_events,
+                             const rm_gap *gaps, size_t n_gaps,
+                             const rm_analysis_config *cfg,
+                             rm_analysis **out, rm_error *err)
+{
+    rm_analysis_config defaults;
+    rm_session_meta no_meta = {0};
+    *out = NULL;
+    if (!cfg) {
+        rm_analysis_config_default(&defaults);
+        cfg = &defaults;
+    }
+    rm_status st = check_config(cfg, err);
+    if (st != RM_OK)
+        return st;
+    if (n == 0)
+        return rm_error_set(err, RM_ERR_FORMAT, "session has no samples");
+    session_parts parts = {info, meta ? meta : &no_meta, events, n_events,
+                           gaps, n_gaps};
+    ana_conditioner *c;
+    st = ana_conditioner_new(&c, info, cfg, samples, prefix_length(info, n),
+                             err);
+    if (st != RM_OK)
+        return st;
+    st = ana_conditioner_push(c, samples, n, err);
+    if (st != RM_OK) {
+        ana_conditioner_free(c);
+        return st;
+    }
+    return conclude(c, &parts, cfg, out, err);
+}

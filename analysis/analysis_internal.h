@@ -1,0 +1,180 @@
+/*
+ * Private interfaces between the analysis stages (not installed).
+ *
+ * The pipeline, one file per stage:
+ *   conditioning.c  raw counts -> newtons per channel, hum notch, decimation
+ *                   to the analysis rate, offset drift and FSR creep
+ *   position.c      encoder -> position along the leg, medial/lateral,
+ *                   speed, strokes, cadence
+ *   spectra.c       FFTW plans, Welch PSD, spectrogram, tremor power,
+ *                   vibration frequency
+ *   dwell.c         dwells (held contact under load)
+ *   spots.c         profile along the leg, marks, tender spots
+ *   analyse.c       the driver: rm_analyse_samples / rm_analyse_session
+ */
+#ifndef ROLLMAP_ANALYSIS_INTERNAL_H
+#define ROLLMAP_ANALYSIS_INTERNAL_H
+
+#include "rollmap_analysis.h"
+
+/* ------------------------------------------------------------------------ */
+/* Conditioning                                                             */
+/* ------------------------------------------------------------------------ */
+
+/** Per-channel series at the analysis rate, before they are combined. */
+typedef struct ana_channels {
+    size_t n, cap;
+    double rate_hz;
+    unsigned count;                      /**< force/pressure channels */
+    double *t_s;
+    double *newtons[RM_MAX_CHANNELS];
+    double *encoder;                     /**< low-passed encoder counts */
+    uint8_t *in_gap;
+    uint8_t *tared;                      /**< a device tare happened here */
+} ana_channels;
+
+/** Raw-rate facts gathered while streaming. */
+typedef struct ana_raw_stats {
+    uint64_t t0_us;                      /**< time of the first sample */
+    double duration_s;                   /**< first to last sample + 1 */
+    uint64_t samples;                    /**< real samples seen */
+    uint64_t saturated;                  /**< samples flagged saturated */
+    uint64_t filled;                     /**< samples filled into gaps */
+    size_t gaps;                         /**< time jumps in the stream */
+    double gap_s;
+    double *mark_t_s;                    /**< RM_SAMPLE_MARK presses */
+    size_t mark_count, mark_cap;
+    bool hum_removed;
+    double hum_hz;                       /**< mains frequency removed */
+    double vibration_hz;                 /**< 0 none */
+} ana_raw_stats;
+
+typedef struct ana_conditioner ana_conditioner;
+
+/** Prepare a conditioner. prefix (the first samples of the session, any
+ *  number) is used to detect mains hum before streaming starts. */
+rm_status ana_conditioner_new(ana_conditioner **out,
+                              const rm_device_info *info,
+                              const rm_analysis_config *cfg,
+                              const rm_sample *prefix, size_t prefix_n,
+                              rm_error *err);
+/** Feed samples in time order, any batch size. */
+rm_status ana_conditioner_push(ana_conditioner *c, const rm_sample *s,
+                               size_t n, rm_error *err);
+/** Flush the filters, remove offset drift and FSR creep, and hand over
+ *  the channel series and raw statistics (the conditioner is freed). */
+rm_status ana_conditioner_finish(ana_conditioner *c, ana_channels *ch,
+                                 ana_raw_stats *raw, rm_error *err);
+void ana_conditioner_free(ana_conditioner *c);
+void ana_channels_free(ana_channels *ch);
+void ana_raw_stats_free(ana_raw_stats *raw);
+
+/** Which channels carry total force: load cells when present. */
+bool ana_has_load_cells(const rm_device_info *info);
+bool ana_has_pressure_cells(const rm_device_info *info);
+
+/** Combine channels into total force and mean pressure (series fields
+ *  force_n, pressure_kpa, loaded). */
+void ana_combine_channels(const rm_device_info *info,
+                          const rm_analysis_config *cfg,
+                          const ana_channels *ch, rm_series *out);
+
+/** Remove the time-varying offset of x, estimated from stretches where
+ *  unloaded[i] is set; the estimate does not cross device tares. */
+void ana_remove_offset_drift(double *x, size_t n, double rate_hz,
+                             const uint8_t *unloaded, const uint8_t *tared);
+/** Undo FSR creep (first-order model, docs/ANALYSIS.md) in place. */
+void ana_undo_creep(double *x, size_t n, double rate_hz, double tau_s,
+                    double creep_fraction_5_to_60s);
+
+/* ------------------------------------------------------------------------ */
+/* Position                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/** Contact-point travel of one encoder count, mm (0 without an encoder). */
+double ana_mm_per_count(const rm_device_info *info);
+
+/** Fill position_cm, ml and speed_cm_s; returns the rolled length in cm
+ *  (NaN without position). */
+double ana_position_fill(const rm_device_info *info,
+                         const rm_session_meta *meta, const ana_channels *ch,
+                         rm_series *s);
+
+/** Strokes: each proximal-to-distal pass. *out is malloc'd. */
+rm_status ana_find_strokes(const rm_series *s, rm_stroke **out,
+                           size_t *count, rm_error *err);
+/** Strokes per minute from stroke start times (0 with fewer than 2). */
+double ana_cadence_per_min(const rm_stroke *strokes, size_t count);
+
+/* ------------------------------------------------------------------------ */
+/* Spectra                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** |X_k|^2 of the real FFT of x (n points) into power[0..n/2]. */
+rm_status ana_fft_power(const double *x, size_t n, double *power,
+                        rm_error *err);
+/** Hann window value i of n (periodic form used by Welch). */
+double ana_hann(size_t i, size_t n);
+
+/** Spectrogram of x: Hann frames of nfft, hop nfft/2, density scaling. */
+rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
+                          size_t nfft, rm_spectrogram *out, rm_error *err);
+/** Band power over time, interpolated from the spectrogram frames. */
+void ana_band_power_series(const rm_spectrogram *sg, double lo_hz,
+                           double hi_hz, size_t n, double rate_hz,
+                           double *out);
+
+/** Streaming accumulator of periodograms of the raw total force (for the
+ *  frequency of a vibrating roller, which can lie above the analysis rate's
+ *  Nyquist frequency). */
+typedef struct ana_psd_accumulator {
+    size_t nfft, fill, segments;
+    double rate_hz;
+    double *segment, *power, *sum;
+} ana_psd_accumulator;
+
+rm_status ana_psd_accumulator_init(ana_psd_accumulator *a, double rate_hz,
+                                   rm_error *err);
+rm_status ana_psd_accumulator_push(ana_psd_accumulator *a, double x,
+                                   rm_error *err);
+/** Frequency of a strong narrow peak between 15 Hz and Nyquist, skipping
+ *  ignore_hz and its harmonics (mains); 0 when there is none. */
+double ana_psd_accumulator_peak(const ana_psd_accumulator *a,
+                                double ignore_hz);
+void ana_psd_accumulator_free(ana_psd_accumulator *a);
+
+/* ------------------------------------------------------------------------ */
+/* Dwell, profile, spots                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* |ml| below this is the centre line: a centre-of-pressure shift under
+ * a quarter of the full scale is within what sway alone produces. */
+#define ANA_SIDE_THRESHOLD 0.25
+rm_ml_side ana_side_of(double ml);
+
+rm_status ana_find_dwells(const rm_series *s, bool has_position,
+                          double rolled_length_cm,
+                          const rm_analysis_config *cfg,
+                          const double *mark_t_s, size_t mark_count,
+                          rm_dwell **out, size_t *count, rm_error *err);
+
+/** Build profile, marks and spots into a (series, dwells, strokes and
+ *  has_position must be filled). */
+rm_status ana_find_spots(rm_analysis *a, const double *mark_t_s,
+                         const int *mark_rating, size_t mark_count,
+                         rm_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                            */
+/* ------------------------------------------------------------------------ */
+
+/** Median of x[0..n) (x is reordered); NaN for n == 0. */
+double ana_median_inplace(double *x, size_t n);
+/** Value at fraction q (0..1) of the sorted finite values of x, which is
+ *  copied first; NaN if none are finite. */
+double ana_quantile(const double *x, size_t n, double q);
+double ana_clamp(double x, double lo, double hi);
+/** Index of the series sample nearest t_s (clamped). */
+size_t ana_index_at(const rm_series *s, double t_s);
+
+#endif /* ROLLMAP_ANALYSIS_INTERNAL_H */

@@ -1,0 +1,196 @@
+/*
+ * Dwells: the contact point stays within +/- dwell_radius_cm for at least
+ * dwell_min_s under load. Without an encoder (balls, probes) a dwell is a
+ * sustained load in time. docs/ANALYSIS.md gives the reasoning.
+ */
+#include "analysis_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/** Monotonic deque of indices for a sliding-window minimum or maximum. */
+typedef struct extreme_queue {
+    size_t *idx;
+    size_t head, tail;
+    double sign;            /**< +1 tracks the maximum, -1 the minimum */
+} extreme_queue;
+
+static void queue_push(extreme_queue *q, const double *x, size_t i)
+{
+    while (q->tail > q->head &&
+           q->sign * x[q->idx[q->tail - 1]] <= q->sign * x[i])
+        q->tail--;
+    q->idx[q->tail++] = i;
+}
+
+static void queue_drop_before(extreme_queue *q, size_t first)
+{
+    while (q->tail > q->head && q->idx[q->head] < first)
+        q->head++;
+}
+
+static double queue_value(const extreme_queue *q, const double *x)
+{
+    return x[q->idx[q->head]];
+}
+
+/** Would adding x[j] keep the window's spread within limit? */
+static bool fits(const extreme_queue *hi, const extreme_queue *lo,
+                 const double *x, size_t j, double limit)
+{
+    if (hi->tail == hi->head)
+        return true;
+    double top = fmax(queue_value(hi, x), x[j]);
+    double bottom = fmin(queue_value(lo, x), x[j]);
+    return top - bottom <= limit;
+}
+
+typedef struct span { size_t from, to; } span;   /* [from, to) */
+
+typedef struct span_list {
+    span *items;
+    size_t count;
+} span_list;
+
+/** Greedy leftmost maximal windows of loaded samples whose position
+ *  spread stays within 2 * radius and which last min_len samples. */
+static rm_status held_position_spans(const rm_series *s, double radius_cm,
+                                     size_t min_len, span_list *out)
+{
+    const double *p = s->position_cm;
+    extreme_queue hi = {malloc(sizeof(size_t) * (s->n + 1)), 0, 0, 1.0};
+    extreme_queue lo = {malloc(sizeof(size_t) * (s->n + 1)), 0, 0, -1.0};
+    out->items = malloc(sizeof *out->items * (s->n / (min_len ? min_len : 1) + 1));
+    out->count = 0;
+    rm_status st = hi.idx && lo.idx && out->items ? RM_OK : RM_ERR_NOMEM;
+    size_t i = 0, j = 0;
+    while (st == RM_OK && i < s->n) {
+        if (j < i) {
+            j = i;
+            hi.head = hi.tail = lo.head = lo.tail = 0;
+        }
+        while (j < s->n && s->loaded[j] && fits(&hi, &lo, p, j, 2 * radius_cm)) {
+            queue_push(&hi, p, j);
+            queue_push(&lo, p, j);
+            j++;
+        }
+        if (j - i >= min_len && j > i) {
+            out->items[out->count++] = (span){i, j};
+            i = j;
+        } else {
+            i++;
+            queue_drop_before(&hi, i);
+            queue_drop_before(&lo, i);
+        }
+    }
+    free(hi.idx);
+    free(lo.idx);
+    return st;
+}
+
+/** Loaded stretches lasting min_len samples (devices without position). */
+static rm_status loaded_spans(const rm_series *s, size_t min_len,
+                              span_list *out)
+{
+    out->items = malloc(sizeof *out->items * (s->n / (min_len ? min_len : 1) + 1));
+    out->count = 0;
+    if (!out->items)
+        return RM_ERR_NOMEM;
+    size_t i = 0;
+    while (i < s->n) {
+        size_t j = i;
+        while (j < s->n && s->loaded[j])
+            j++;
+        if (j - i >= min_len && j > i)
+            out->items[out->count++] = (span){i, j};
+        i = j > i ? j : i + 1;
+    }
+    return RM_OK;
+}
+
+rm_ml_side ana_side_of(double ml)
+{
+    if (!isfinite(ml) || fabs(ml) < ANA_SIDE_THRESHOLD)
+        return RM_ML_SIDE_CENTRE;
+    return ml < 0.0 ? RM_ML_SIDE_MEDIAL : RM_ML_SIDE_LATERAL;
+}
+
+static uint32_t marks_between(const double *mark_t_s, size_t mark_count,
+                              double from_s, double to_s)
+{
+    uint32_t marks = 0;
+    for (size_t k = 0; k < mark_count; k++)
+        marks += mark_t_s[k] >= from_s && mark_t_s[k] <= to_s;
+    return marks;
+}
+
+/** Every field of one dwell from the series over [from, to). */
+static rm_dwell describe(const rm_series *s, span w, double rolled_cm)
+{
+    double dt = 1.0 / s->rate_hz, n = (double)(w.to - w.from);
+    rm_dwell d = {.start_s = s->t_s[w.from], .end_s = s->t_s[w.to - 1] + dt};
+    d.duration_s = d.end_s - d.start_s;
+    double pos = 0.0, ml = 0.0, f = 0.0, f2 = 0.0, kpa = 0.0, tremor = 0.0;
+    size_t ml_n = 0;
+    d.peak_pressure_kpa = -INFINITY;
+    for (size_t i = w.from; i < w.to; i++) {
+        pos += s->position_cm[i];
+        if (isfinite(s->ml[i]))
+            ml += s->ml[i], ml_n++;
+        f += s->force_n[i];
+        f2 += s->force_n[i] * s->force_n[i];
+        d.peak_force_n = fmax(d.peak_force_n, s->force_n[i]);
+        kpa += s->pressure_kpa[i];
+        d.peak_pressure_kpa = fmax(d.peak_pressure_kpa, s->pressure_kpa[i]);
+        tremor += s->tremor[i];
+    }
+    d.position_cm = pos / n;     /* NaN without position */
+    d.position_pct = rolled_cm > 0.0 ? 100.0 * d.position_cm / rolled_cm : NAN;
+    d.ml = ml_n ? ml / (double)ml_n : 0.0;
+    d.side = (uint8_t)ana_side_of(d.ml);
+    d.mean_force_n = f / n;
+    double var = fmax(f2 / n - d.mean_force_n * d.mean_force_n, 0.0);
+    d.force_stability = d.mean_force_n > 0.0 ? sqrt(var) / d.mean_force_n : NAN;
+    d.mean_pressure_kpa = kpa / n;
+    d.pressure_time_kpa_s = kpa * dt;
+    if (!isfinite(d.mean_pressure_kpa))
+        d.peak_pressure_kpa = NAN;
+    d.tremor_power = tremor / n;
+    return d;
+}
+
+rm_status ana_find_dwells(const rm_series *s, bool has_position,
+                          double rolled_length_cm,
+                          const rm_analysis_config *cfg,
+                          const double *mark_t_s, size_t mark_count,
+                          rm_dwell **out, size_t *count, rm_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    size_t min_len = (size_t)ceil(cfg->dwell_min_s * s->rate_hz);
+    if (min_len == 0)
+        min_len = 1;
+    span_list spans;
+    rm_status st = has_position
+        ? held_position_spans(s, cfg->dwell_radius_cm, min_len, &spans)
+        : loaded_spans(s, min_len, &spans);
+    if (st != RM_OK) {
+        free(spans.items);
+        return rm_error_set(err, RM_ERR_NOMEM, "dwells: out of memory");
+    }
+    rm_dwell *dwells = malloc(sizeof *dwells * (spans.count + 1));
+    if (!dwells) {
+        free(spans.items);
+        return rm_error_set(err, RM_ERR_NOMEM, "dwells: out of memory");
+    }
+    for (size_t k = 0; k < spans.count; k++) {
+        dwells[k] = describe(s, spans.items[k], rolled_length_cm);
+        dwells[k].marks = marks_between(mark_t_s, mark_count,
+                                        dwells[k].start_s, dwells[k].end_s);
+    }
+    *out = dwells;
+    *count = spans.count;
+    free(spans.items);
+    return RM_OK;
+}

@@ -1,0 +1,252 @@
+/*
+ * Position of the contact point along the leg (from the encoder), medial /
+ * lateral from the centre of pressure across the roller, speed, strokes and
+ * cadence. Conventions: docs/ANALYSIS.md and docs/SIMULATOR.md.
+ */
+#include "analysis_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The zero and the far end of the rolled length ignore positions visited
+ * under load for less than this in total (brief slips, a knee bump). */
+#define END_IGNORE_S 0.5
+/* Speed is the slope over +/- this window. */
+#define SPEED_HALF_WINDOW_S 0.1
+/* A centre-of-pressure shift of this much counts as fully medial or
+ * lateral (ml = -1 / +1): about a quarter of a thigh's width in contact. */
+#define ML_FULL_SCALE_MM 30.0
+/* Turning points of strokes need the position to come back this far. */
+#define STROKE_HYSTERESIS_CM 2.0
+/* A pass shorter than this is rocking, not a stroke. */
+#define STROKE_MIN_CM 4.0
+
+double ana_mm_per_count(const rm_device_info *info)
+{
+    if (info->encoder_counts_per_turn == 0 || !(info->roller_diameter_mm > 0))
+        return 0.0;
+    /* Rolling without slip moves the contact by r * theta = pi * d per
+     * turn. */
+    return M_PI * info->roller_diameter_mm / info->encoder_counts_per_turn;
+}
+
+/** Position below which only END_IGNORE_S of loaded time was spent, or
+ *  (from_top) above which. */
+static double robust_end(const rm_series *s, const double *raw_cm,
+                         bool from_top)
+{
+    double *v = malloc(sizeof *v * (s->n ? s->n : 1));
+    if (!v)
+        return NAN;
+    size_t m = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->loaded[i] && isfinite(raw_cm[i]))
+            v[m++] = raw_cm[i];
+    double end = NAN;
+    if (m > 0) {
+        size_t skip = (size_t)(END_IGNORE_S * s->rate_hz);
+        if (skip >= m)
+            skip = m / 2;
+        double q = (double)skip / (double)m;
+        end = ana_quantile(v, m, from_top ? 1.0 - q : q);
+    }
+    free(v);
+    return end;
+}
+
+/** Centre of pressure across the roller (mm from its left end) of sample
+ *  i from channels of one kind; NaN when they carry no load. */
+static double centre_of_pressure(const rm_device_info *info,
+                                 const ana_channels *ch, size_t i,
+                                 rm_channel_kind kind)
+{
+    double moment = 0.0, total = 0.0;
+    for (unsigned k = 0; k < ch->count; k++) {
+        if (info->channels[k].kind != kind)
+            continue;
+        double f = fmax(ch->newtons[k][i], 0.0);
+        moment += f * info->channels[k].position_mm;
+        total += f;
+    }
+    return total > 0.0 ? moment / total : NAN;
+}
+
+/** Channels of this kind at two or more places across the roller. */
+static bool spread_across(const rm_device_info *info, rm_channel_kind kind)
+{
+    bool seen = false;
+    float first = 0.0f;
+    for (unsigned k = 0; k < info->channel_count; k++) {
+        if (info->channels[k].kind != kind)
+            continue;
+        if (seen && info->channels[k].position_mm != first)
+            return true;
+        seen = true;
+        first = info->channels[k].position_mm;
+    }
+    return false;
+}
+
+/** +1 when a higher position_mm is lateral. Looking toward the feet, the
+ *  right leg's lateral side is to the right (higher position_mm); the left
+ *  leg's is to the left. An unknown side is taken as a right leg. */
+static double lateral_sign(const rm_session_meta *meta)
+{
+    return meta && meta->side == RM_SIDE_LEFT ? -1.0 : 1.0;
+}
+
+static void fill_ml(const rm_device_info *info, const rm_session_meta *meta,
+                    const ana_channels *ch, rm_series *s)
+{
+    rm_channel_kind kind = spread_across(info, RM_CHANNEL_PRESSURE_CELL)
+                               ? RM_CHANNEL_PRESSURE_CELL
+                               : RM_CHANNEL_LOAD_CELL;
+    bool usable = spread_across(info, kind);
+    double *cop = malloc(sizeof *cop * (s->n ? s->n : 1));
+    if (!usable || !cop) {
+        for (size_t i = 0; i < s->n; i++)
+            s->ml[i] = s->loaded[i] ? 0.0 : NAN;
+        free(cop);
+        return;
+    }
+    for (size_t i = 0; i < s->n; i++)
+        cop[i] = s->loaded[i] ? centre_of_pressure(info, ch, i, kind) : NAN;
+    /* The leg's own centre line is where the pressure usually is. */
+    double centre = ana_quantile(cop, s->n, 0.5);
+    double sign = lateral_sign(meta);
+    for (size_t i = 0; i < s->n; i++)
+        s->ml[i] = isfinite(cop[i]) ? ana_clamp(sign * (cop[i] - centre) /
+                                                ML_FULL_SCALE_MM, -1.0, 1.0)
+                                    : NAN;
+    free(cop);
+}
+
+static void fill_speed(rm_series *s)
+{
+    size_t k = (size_t)lround(SPEED_HALF_WINDOW_S * s->rate_hz);
+    if (k == 0)
+        k = 1;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t a = i >= k ? i - k : 0, b = i + k < s->n ? i + k : s->n - 1;
+        s->speed_cm_s[i] = b > a ? (s->position_cm[b] - s->position_cm[a]) *
+                                       s->rate_hz / (double)(b - a)
+                                 : 0.0;
+        if (!isfinite(s->speed_cm_s[i]))
+            s->speed_cm_s[i] = 0.0;
+    }
+}
+
+double ana_position_fill(const rm_device_info *info,
+                         const rm_session_meta *meta, const ana_channels *ch,
+                         rm_series *s)
+{
+    fill_ml(info, meta, ch, s);
+    double mm = ana_mm_per_count(info);
+    if (mm == 0.0) {
+        for (size_t i = 0; i < s->n; i++)
+            s->position_cm[i] = NAN, s->speed_cm_s[i] = NAN;
+        return NAN;
+    }
+    double direction = info->distal_direction < 0 ? -1.0 : 1.0;
+    for (size_t i = 0; i < s->n; i++)
+        s->position_cm[i] = direction * ch->encoder[i] * mm / 10.0;
+    double zero = robust_end(s, s->position_cm, false);
+    double far = robust_end(s, s->position_cm, true);
+    if (!isfinite(zero))   /* never loaded: zero at the start */
+        zero = far = s->n ? s->position_cm[0] : 0.0;
+    for (size_t i = 0; i < s->n; i++)
+        s->position_cm[i] -= zero;
+    fill_speed(s);
+    return far - zero;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Strokes                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** Turning points (alternating minima and maxima) with hysteresis. */
+static size_t turning_points(const double *p, size_t n, size_t *out)
+{
+    size_t count = 0, lowest = 0, highest = 0, extreme = 0;
+    int direction = 0;           /* +1 rising, -1 falling, 0 not yet known */
+    for (size_t i = 1; i < n; i++) {
+        if (direction == 0) {
+            lowest = p[i] < p[lowest] ? i : lowest;
+            highest = p[i] > p[highest] ? i : highest;
+            if (p[i] - p[lowest] >= STROKE_HYSTERESIS_CM)
+                direction = 1, out[count++] = lowest, extreme = i;
+            else if (p[highest] - p[i] >= STROKE_HYSTERESIS_CM)
+                direction = -1, out[count++] = highest, extreme = i;
+        } else if ((p[i] - p[extreme]) * direction > 0) {
+            extreme = i;         /* still going the same way */
+        } else if ((p[extreme] - p[i]) * direction >= STROKE_HYSTERESIS_CM) {
+            out[count++] = extreme;
+            direction = -direction;
+            extreme = i;
+        }
+    }
+    if (direction != 0)
+        out[count++] = extreme;
+    return count;
+}
+
+static rm_stroke make_stroke(const rm_series *s, size_t a, size_t b,
+                             size_t *loaded)
+{
+    rm_stroke st = {.start_s = s->t_s[a], .end_s = s->t_s[b],
+                    .from_cm = s->position_cm[a], .to_cm = s->position_cm[b]};
+    double force = 0.0;
+    *loaded = 0;
+    for (size_t i = a; i <= b; i++) {
+        force += s->force_n[i];
+        *loaded += s->loaded[i];
+    }
+    st.mean_force_n = force / (double)(b - a + 1);
+    st.mean_speed_cm_s = st.end_s > st.start_s
+        ? (st.to_cm - st.from_cm) / (st.end_s - st.start_s) : 0.0;
+    return st;
+}
+
+rm_status ana_find_strokes(const rm_series *s, rm_stroke **out,
+                           size_t *count, rm_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    if (s->n < 2 || !isfinite(s->position_cm[0]))
+        return RM_OK;
+    size_t *tp = malloc(sizeof *tp * (s->n + 1));
+    rm_stroke *strokes = malloc(sizeof *strokes * (s->n / 2 + 1));
+    if (!tp || !strokes) {
+        free(tp);
+        free(strokes);
+        return rm_error_set(err, RM_ERR_NOMEM, "strokes: out of memory");
+    }
+    size_t points = turning_points(s->position_cm, s->n, tp), found = 0;
+    for (size_t k = 0; k + 1 < points; k++) {
+        size_t a = tp[k], b = tp[k + 1], loaded;
+        if (s->position_cm[b] - s->position_cm[a] < STROKE_MIN_CM)
+            continue;    /* a proximal pass, or rocking */
+        rm_stroke st = make_stroke(s, a, b, &loaded);
+        if (2 * loaded >= b - a + 1)   /* mostly under load */
+            strokes[found++] = st;
+    }
+    free(tp);
+    *out = strokes;
+    *count = found;
+    return RM_OK;
+}
+
+double ana_cadence_per_min(const rm_stroke *strokes, size_t count)
+{
+    if (count < 2)
+        return 0.0;
+    double *intervals = malloc(sizeof *intervals * (count - 1));
+    if (!intervals)
+        return 0.0;
+    for (size_t i = 0; i + 1 < count; i++)
+        intervals[i] = strokes[i + 1].start_s - strokes[i].start_s;
+    double median = ana_median_inplace(intervals, count - 1);
+    free(intervals);
+    return median > 0.0 ? 60.0 / median : 0.0;
+}

@@ -1,0 +1,356 @@
+/*
+ * Spectra with FFTW: cached real-to-complex plans, Welch PSD, spectrogram,
+ * band power over time and the raw-rate periodogram accumulator that finds
+ * a vibrating roller's frequency.
+ */
+#include "analysis_internal.h"
+
+#include <fftw3.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* Plan cache                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Analyses use a handful of sizes (the Welch, spectrogram and raw segment
+ * lengths), so a small table is enough. */
+#define PLAN_CACHE_SIZE 16
+
+typedef struct cached_plan {
+    size_t n;
+    fftw_plan plan;
+} cached_plan;
+
+static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
+static cached_plan plan_cache[PLAN_CACHE_SIZE];
+static size_t plan_count;
+
+/* Planning is not thread-safe in FFTW; executing a plan on new arrays is. */
+static fftw_plan plan_for_size(size_t n, double *in, fftw_complex *out)
+{
+    fftw_plan plan = NULL;
+    pthread_mutex_lock(&plan_lock);
+    for (size_t i = 0; i < plan_count && !plan; i++)
+        if (plan_cache[i].n == n)
+            plan = plan_cache[i].plan;
+    if (!plan && plan_count < PLAN_CACHE_SIZE) {
+        plan = fftw_plan_dft_r2c_1d((int)n, in, out, FFTW_ESTIMATE);
+        if (plan)
+            plan_cache[plan_count++] = (cached_plan){n, plan};
+    }
+    pthread_mutex_unlock(&plan_lock);
+    return plan;
+}
+
+void rm_spectra_cleanup(void)
+{
+    pthread_mutex_lock(&plan_lock);
+    for (size_t i = 0; i < plan_count; i++)
+        fftw_destroy_plan(plan_cache[i].plan);
+    plan_count = 0;
+    fftw_cleanup();
+    pthread_mutex_unlock(&plan_lock);
+}
+
+/** One FFT size with its aligned buffers. */
+typedef struct fft_work {
+    size_t n;
+    fftw_plan plan;
+    double *in;
+    fftw_complex *out;
+} fft_work;
+
+static void fft_work_free(fft_work *w)
+{
+    fftw_free(w->in);
+    fftw_free(w->out);
+}
+
+static rm_status fft_work_init(fft_work *w, size_t n, rm_error *err)
+{
+    if (n < 2 || n > (1u << 24))
+        return rm_error_set(err, RM_ERR_ARG,
+                            "FFT size %zu: must be 2 .. 16777216", n);
+    w->n = n;
+    w->in = fftw_malloc(sizeof *w->in * n);
+    w->out = fftw_malloc(sizeof *w->out * (n / 2 + 1));
+    w->plan = (w->in && w->out) ? plan_for_size(n, w->in, w->out) : NULL;
+    if (!w->plan) {
+        fft_work_free(w);
+        return rm_error_set(err, RM_ERR_NOMEM, "FFT of %zu points: no plan",
+                            n);
+    }
+    return RM_OK;
+}
+
+/** |X_k|^2 of w->in into power[0..n/2]. */
+static void fft_work_power(fft_work *w, double *power)
+{
+    fftw_execute_dft_r2c(w->plan, w->in, w->out);
+    for (size_t k = 0; k <= w->n / 2; k++)
+        power[k] = w->out[k][0] * w->out[k][0] + w->out[k][1] * w->out[k][1];
+}
+
+rm_status ana_fft_power(const double *x, size_t n, double *power,
+                        rm_error *err)
+{
+    fft_work w;
+    rm_status st = fft_work_init(&w, n, err);
+    if (st != RM_OK)
+        return st;
+    memcpy(w.in, x, sizeof *x * n);
+    fft_work_power(&w, power);
+    fft_work_free(&w);
+    return RM_OK;
+}
+
+double ana_hann(size_t i, size_t n)
+{
+    return 0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Welch PSD                                                                */
+/* ------------------------------------------------------------------------ */
+
+static double hann_energy(size_t nfft)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < nfft; i++)
+        sum += ana_hann(i, nfft) * ana_hann(i, nfft);
+    return sum;
+}
+
+/** One-sided density scaling of a summed periodogram of `segments`. */
+static void scale_to_density(double *psd, size_t nfft, double rate_hz,
+                             size_t segments)
+{
+    double scale = 1.0 / (rate_hz * hann_energy(nfft) * (double)segments);
+    for (size_t k = 0; k <= nfft / 2; k++) {
+        bool unique = k == 0 || (nfft % 2 == 0 && k == nfft / 2);
+        psd[k] *= unique ? scale : 2.0 * scale;
+    }
+}
+
+/** Window segment x[0..nfft) into w->in; subtract its mean if asked. */
+static void load_segment(fft_work *w, const double *x, bool remove_mean)
+{
+    double mean = 0.0;
+    if (remove_mean) {
+        for (size_t i = 0; i < w->n; i++)
+            mean += x[i];
+        mean /= (double)w->n;
+    }
+    for (size_t i = 0; i < w->n; i++)
+        w->in[i] = (x[i] - mean) * ana_hann(i, w->n);
+}
+
+rm_status rm_welch_psd(const double *x, size_t n, double rate_hz,
+                       size_t nfft, double *psd, rm_error *err)
+{
+    if (!(rate_hz > 0.0))
+        return rm_error_set(err, RM_ERR_ARG, "Welch PSD: rate %g Hz", rate_hz);
+    if (nfft < 2 || n < nfft)
+        return rm_error_set(err, RM_ERR_ARG,
+                            "Welch PSD: %zu samples, segment of %zu", n, nfft);
+    fft_work w;
+    rm_status st = fft_work_init(&w, nfft, err);
+    if (st != RM_OK)
+        return st;
+    double *power = malloc(sizeof *power * (nfft / 2 + 1));
+    if (!power) {
+        fft_work_free(&w);
+        return rm_error_set(err, RM_ERR_NOMEM, "Welch PSD: out of memory");
+    }
+    size_t hop = nfft / 2, segments = (n - nfft) / hop + 1;
+    memset(psd, 0, sizeof *psd * (nfft / 2 + 1));
+    for (size_t s = 0; s < segments; s++) {
+        load_segment(&w, x + s * hop, false);
+        fft_work_power(&w, power);
+        for (size_t k = 0; k <= nfft / 2; k++)
+            psd[k] += power[k];
+    }
+    scale_to_density(psd, nfft, rate_hz, segments);
+    free(power);
+    fft_work_free(&w);
+    return RM_OK;
+}
+
+double rm_band_power(const double *psd, size_t bins, double df_hz,
+                     double lo_hz, double hi_hz)
+{
+    double sum = 0.0;
+    for (size_t k = 0; k < bins; k++) {
+        double f = (double)k * df_hz;
+        if (f >= lo_hz && f <= hi_hz)
+            sum += psd[k] * df_hz;
+    }
+    return sum;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Spectrogram and band power over time                                     */
+/* ------------------------------------------------------------------------ */
+
+rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
+                          size_t nfft, rm_spectrogram *out, rm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->bins = nfft / 2 + 1;
+    out->df_hz = rate_hz / (double)nfft;
+    out->dt_s = (double)(nfft / 2) / rate_hz;
+    if (n < nfft)
+        return RM_OK;  /* too short for one frame: an empty spectrogram */
+    size_t hop = nfft / 2;
+    out->frames = (n - nfft) / hop + 1;
+    out->power = malloc(sizeof *out->power * out->frames * out->bins);
+    if (!out->power)
+        return rm_error_set(err, RM_ERR_NOMEM, "spectrogram: out of memory");
+    fft_work w;
+    rm_status st = fft_work_init(&w, nfft, err);
+    if (st != RM_OK) {
+        free(out->power);
+        out->power = NULL;
+        return st;
+    }
+    for (size_t f = 0; f < out->frames; f++) {
+        double *row = out->power + f * out->bins;
+        load_segment(&w, x + f * hop, true);
+        fft_work_power(&w, row);
+        scale_to_density(row, nfft, rate_hz, 1);
+    }
+    fft_work_free(&w);
+    return RM_OK;
+}
+
+void ana_band_power_series(const rm_spectrogram *sg, double lo_hz,
+                           double hi_hz, size_t n, double rate_hz,
+                           double *out)
+{
+    if (sg->frames == 0) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = 0.0;
+        return;
+    }
+    double *frame_power = malloc(sizeof *frame_power * sg->frames);
+    if (!frame_power) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = NAN;
+        return;
+    }
+    for (size_t f = 0; f < sg->frames; f++)
+        frame_power[f] = rm_band_power(sg->power + f * sg->bins, sg->bins,
+                                       sg->df_hz, lo_hz, hi_hz);
+    /* Frame f is centred at (f + 1) * dt_s (its half-length is one hop). */
+    for (size_t i = 0; i < n; i++) {
+        double u = ((double)i / rate_hz) / sg->dt_s - 1.0;
+        if (u <= 0.0)
+            out[i] = frame_power[0];
+        else if (u >= (double)(sg->frames - 1))
+            out[i] = frame_power[sg->frames - 1];
+        else {
+            size_t f = (size_t)u;
+            double frac = u - (double)f;
+            out[i] = frame_power[f] * (1.0 - frac) + frame_power[f + 1] * frac;
+        }
+    }
+    free(frame_power);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Raw-rate periodogram accumulator                                         */
+/* ------------------------------------------------------------------------ */
+
+rm_status ana_psd_accumulator_init(ana_psd_accumulator *a, double rate_hz,
+                                   rm_error *err)
+{
+    memset(a, 0, sizeof *a);
+    a->rate_hz = rate_hz;
+    /* About one-second segments: 1 Hz resolution separates a vibration
+     * motor from mains hum; at least 64 points. */
+    a->nfft = 64;
+    while ((double)a->nfft < rate_hz)
+        a->nfft *= 2;
+    a->segment = malloc(sizeof *a->segment * a->nfft);
+    a->power = malloc(sizeof *a->power * (a->nfft / 2 + 1));
+    a->sum = calloc(a->nfft / 2 + 1, sizeof *a->sum);
+    if (!a->segment || !a->power || !a->sum) {
+        ana_psd_accumulator_free(a);
+        return rm_error_set(err, RM_ERR_NOMEM, "raw spectrum: out of memory");
+    }
+    return RM_OK;
+}
+
+rm_status ana_psd_accumulator_push(ana_psd_accumulator *a, double x,
+                                   rm_error *err)
+{
+    a->segment[a->fill++] = x;
+    if (a->fill < a->nfft)
+        return RM_OK;
+    a->fill = 0;
+    fft_work w;
+    rm_status st = fft_work_init(&w, a->nfft, err);
+    if (st != RM_OK)
+        return st;
+    load_segment(&w, a->segment, true);
+    fft_work_power(&w, a->power);
+    fft_work_free(&w);
+    for (size_t k = 0; k <= a->nfft / 2; k++)
+        a->sum[k] += a->power[k];
+    a->segments++;
+    return RM_OK;
+}
+
+static bool near_harmonic(double f, double base_hz, double tolerance_hz)
+{
+    if (base_hz <= 0.0)
+        return false;
+    double k = round(f / base_hz);
+    return k >= 1.0 && fabs(f - k * base_hz) <= tolerance_hz;
+}
+
+double ana_psd_accumulator_peak(const ana_psd_accumulator *a,
+                                double ignore_hz)
+{
+    /* Vibrating rollers run at about 20-60 Hz; 15 Hz keeps clear of the
+     * 6-12 Hz tremor band. */
+    const double lowest_hz = 15.0, mains_tolerance_hz = 2.0;
+    /* A motor's line stands far above the broadband floor: 100 x (20 dB)
+     * the median is never reached by the noise of averaged periodograms. */
+    const double prominence = 100.0;
+    if (a->segments == 0)
+        return 0.0;
+    double df = a->rate_hz / (double)a->nfft;
+    size_t bins = a->nfft / 2 + 1, used = 0, best = 0;
+    double *values = malloc(sizeof *values * bins);
+    if (!values)
+        return 0.0;
+    for (size_t k = 0; k + 1 < bins; k++) {
+        double f = (double)k * df;
+        if (f < lowest_hz || near_harmonic(f, ignore_hz, mains_tolerance_hz))
+            continue;
+        if (used == 0 || a->sum[k] > a->sum[best])
+            best = k;
+        values[used++] = a->sum[k];
+    }
+    double peak_hz = 0.0;
+    if (used >= 8) {
+        double top = a->sum[best];
+        double median = ana_median_inplace(values, used);
+        if (top > prominence * median && top > 0.0)
+            peak_hz = (double)best * df;
+    }
+    free(values);
+    return peak_hz;
+}
+
+void ana_psd_accumulator_free(ana_psd_accumulator *a)
+{
+    free(a->segment);
+    free(a->power);
+    free(a->sum);
+    a->segment = a->power = a->sum = NULL;
+}

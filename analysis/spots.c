@@ -1,0 +1,528 @@
+/*
+ * The profile along the leg, the user's marks and the tender spots.
+ *
+ * Evidence is gathered per profile bin: time dwelt, slowing and unloading
+ * on passes (each pass compared with itself), tremor/guarding power and
+ * marks with their ratings. Each kind is normalised to 0..1, smoothed along
+ * the leg, and combined into a 0-10 tenderness; peaks above spot_min_score
+ * are spots. docs/ANALYSIS.md documents every weight and threshold.
+ */
+#include "analysis_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Evidence that saturates (reaches 1) at: */
+#define SLOWING_FULL 0.5        /* half the pass's own speed */
+#define UNLOADING_FULL 0.3      /* 30 % less force than either side */
+#define TREMOR_RATIO_FULL 3.0   /* three times the session's usual power */
+#define MARK_UNRATED 0.7        /* an unrated mark: "tender" (7/10) */
+/* Weights of the evidence in the 0-10 tenderness. Marks are the person
+ * saying so; dwelling is what people do on tender spots but also a
+ * technique on its own, so it needs support from the passes. */
+#define W_MARK 0.35
+#define W_DWELL 0.2
+#define W_SLOWING 0.2
+#define W_UNLOADING 0.2
+#define W_TREMOR 0.05
+/* Passes: speed and force are compared with neighbours 2..6 cm away on the
+ * same pass; bins within 3 cm of a pass's turning points are slow anyway. */
+#define NEIGHBOUR_NEAR_CM 2.0
+#define NEIGHBOUR_FAR_CM 6.0
+#define PASS_END_SKIP_CM 3.0
+/* Evidence is smoothed along the leg with a Gaussian of this sigma. */
+#define SMOOTH_SIGMA_CM 1.0
+/* The force at a mark is the peak over the reaction time before it. */
+#define MARK_REACTION_S 0.5
+/* Confidence counts an evidence kind as present above this, and is full
+ * with this many passes over the spot. */
+#define EVIDENCE_PRESENT 0.25
+#define CONFIDENT_PASSES 5.0
+
+enum { EV_DWELL, EV_SLOWING, EV_UNLOADING, EV_TREMOR, EV_MARK, EV_KINDS };
+
+/** Everything gathered per profile bin. */
+typedef struct bin_acc {
+    double time_s, force_sum, force_peak, kpa_sum, medial, lateral;
+    double tremor_sum, ml_sum;
+    size_t samples, ml_samples;
+    double dwell_s, dwell_ml_weighted;
+    double slowing_sum, unloading_sum;
+    size_t slowing_n, unloading_n;
+    size_t passes;
+    uint32_t marks;
+    double rating_sum;
+    uint32_t rated;
+    double mark_ml_sum;
+    double ev[EV_KINDS];      /**< normalised, then smoothed */
+} bin_acc;
+
+typedef struct profile_work {
+    const rm_series *s;
+    const rm_analysis_config *cfg;
+    double bin_cm;
+    size_t bins;
+    bin_acc *acc;
+} profile_work;
+
+static size_t bin_of(const profile_work *w, double position_cm)
+{
+    double b = floor(position_cm / w->bin_cm);
+    if (!(b > 0.0))
+        return 0;
+    return b >= (double)w->bins ? w->bins - 1 : (size_t)b;
+}
+
+size_t ana_index_at(const rm_series *s, double t_s)
+{
+    if (s->n == 0)
+        return 0;
+    double i = round((t_s - s->t_s[0]) * s->rate_hz);
+    if (!(i > 0.0))
+        return 0;
+    return i >= (double)s->n ? s->n - 1 : (size_t)i;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Gathering                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void gather_samples(profile_work *w)
+{
+    const rm_series *s = w->s;
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->loaded[i])
+            continue;
+        bin_acc *b = &w->acc[bin_of(w, s->position_cm[i])];
+        double f = s->force_n[i];
+        double ml = isfinite(s->ml[i]) ? s->ml[i] : 0.0;
+        b->time_s += 1.0 / s->rate_hz;
+        b->force_sum += f;
+        b->force_peak = fmax(b->force_peak, f);
+        if (isfinite(s->pressure_kpa[i]))
+            b->kpa_sum += s->pressure_kpa[i];
+        b->medial += f * (1.0 - ml) / 2.0;
+        b->lateral += f * (1.0 + ml) / 2.0;
+        b->tremor_sum += s->tremor[i];
+        b->samples++;
+        if (isfinite(s->ml[i]))
+            b->ml_sum += s->ml[i], b->ml_samples++;
+    }
+}
+
+static void gather_dwells(profile_work *w, const rm_dwell *d, size_t count)
+{
+    for (size_t k = 0; k < count; k++) {
+        bin_acc *b = &w->acc[bin_of(w, d[k].position_cm)];
+        b->dwell_s += d[k].duration_s;
+        b->dwell_ml_weighted += d[k].ml * d[k].duration_s;
+    }
+}
+
+/** Per-bin speed and force of one pass. */
+typedef struct pass_bin { double speed, force; size_t n; } pass_bin;
+
+static double pass_neighbour_force(const profile_work *w, const pass_bin *pb,
+                                   size_t b, int side)
+{
+    double sum = 0.0;
+    size_t n = 0;
+    for (double d = NEIGHBOUR_NEAR_CM; d <= NEIGHBOUR_FAR_CM; d += w->bin_cm) {
+        long k = (long)b + side * (long)lround(d / w->bin_cm);
+        if (k < 0 || k >= (long)w->bins || pb[k].n == 0)
+            continue;
+        sum += pb[k].force / (double)pb[k].n;
+        n++;
+    }
+    return n ? sum / (double)n : NAN;
+}
+
+static void gather_pass(profile_work *w, const rm_stroke *st, pass_bin *pb)
+{
+    const rm_series *s = w->s;
+    memset(pb, 0, sizeof *pb * w->bins);
+    size_t a = ana_index_at(s, st->start_s), z = ana_index_at(s, st->end_s);
+    for (size_t i = a; i <= z; i++) {
+        if (!s->loaded[i])
+            continue;
+        pass_bin *p = &pb[bin_of(w, s->position_cm[i])];
+        p->speed += s->speed_cm_s[i];
+        p->force += s->force_n[i];
+        p->n++;
+    }
+    double pass_speed = st->mean_speed_cm_s;
+    for (size_t b = 0; b < w->bins; b++) {
+        double centre = ((double)b + 0.5) * w->bin_cm;
+        if (pb[b].n == 0 || centre < st->from_cm + PASS_END_SKIP_CM ||
+            centre > st->to_cm - PASS_END_SKIP_CM)
+            continue;
+        bin_acc *acc = &w->acc[b];
+        acc->passes++;
+        double v = pb[b].speed / (double)pb[b].n;
+        if (pass_speed > 0.0) {
+            acc->slowing_sum += ana_clamp(1.0 - v / pass_speed, 0.0, 1.0);
+            acc->slowing_n++;
+        }
+        double before = pass_neighbour_force(w, pb, b, -1);
+        double after = pass_neighbour_force(w, pb, b, +1);
+        if (isfinite(before) && isfinite(after) && before + after > 0.0) {
+            double f = pb[b].force / (double)pb[b].n;
+            acc->unloading_sum += ana_clamp(1.0 - 2.0 * f / (before + after),
+                                            0.0, 1.0);
+            acc->unloading_n++;
+        }
+    }
+}
+
+static rm_status gather_passes(profile_work *w, const rm_stroke *strokes,
+                               size_t count)
+{
+    pass_bin *pb = malloc(sizeof *pb * w->bins);
+    if (!pb)
+        return RM_ERR_NOMEM;
+    for (size_t k = 0; k < count; k++)
+        gather_pass(w, &strokes[k], pb);
+    free(pb);
+    return RM_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Marks                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static rm_mark describe_mark(const rm_series *s, double t_s, int rating)
+{
+    rm_mark m = {.t_s = t_s, .rating = rating, .spot = -1,
+                 .position_cm = NAN, .force_n = NAN, .pressure_kpa = NAN};
+    if (s->n == 0)
+        return m;
+    size_t at = ana_index_at(s, t_s);
+    size_t from = ana_index_at(s, t_s - MARK_REACTION_S);
+    m.position_cm = s->position_cm[at];
+    m.force_n = -INFINITY;
+    for (size_t i = from; i <= at; i++)
+        if (s->force_n[i] > m.force_n) {
+            m.force_n = s->force_n[i];
+            m.pressure_kpa = s->pressure_kpa[i];
+        }
+    return m;
+}
+
+static void gather_marks(profile_work *w, const rm_mark *marks, size_t count)
+{
+    for (size_t k = 0; k < count; k++) {
+        if (!isfinite(marks[k].position_cm))
+            continue;
+        bin_acc *b = &w->acc[bin_of(w, marks[k].position_cm)];
+        b->marks++;
+        if (marks[k].rating >= 0)
+            b->rating_sum += marks[k].rating, b->rated++;
+        size_t at = ana_index_at(w->s, marks[k].t_s);
+        b->mark_ml_sum += isfinite(w->s->ml[at]) ? w->s->ml[at] : 0.0;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Evidence and tenderness                                                  */
+/* ------------------------------------------------------------------------ */
+
+static double mark_evidence(const bin_acc *b)
+{
+    if (b->marks == 0)
+        return 0.0;
+    return b->rated ? b->rating_sum / b->rated / 10.0 : MARK_UNRATED;
+}
+
+/** The usual tremor power of a bin (median over bins with a second). */
+static double usual_tremor(const profile_work *w)
+{
+    double *v = malloc(sizeof *v * w->bins);
+    size_t n = 0;
+    if (!v)
+        return NAN;
+    for (size_t b = 0; b < w->bins; b++)
+        if (w->acc[b].time_s >= 1.0)
+            v[n++] = w->acc[b].tremor_sum / (double)w->acc[b].samples;
+    double usual = ana_median_inplace(v, n);
+    free(v);
+    return usual;
+}
+
+static void normalise_evidence(profile_work *w)
+{
+    double usual = usual_tremor(w);
+    for (size_t b = 0; b < w->bins; b++) {
+        bin_acc *a = &w->acc[b];
+        a->ev[EV_DWELL] = ana_clamp(a->dwell_s / w->cfg->target_hold_s, 0, 1);
+        a->ev[EV_SLOWING] = a->slowing_n
+            ? ana_clamp(a->slowing_sum / a->slowing_n / SLOWING_FULL, 0, 1) : 0;
+        a->ev[EV_UNLOADING] = a->unloading_n
+            ? ana_clamp(a->unloading_sum / a->unloading_n / UNLOADING_FULL,
+                        0, 1) : 0;
+        double ratio = a->samples && usual > 0.0
+            ? a->tremor_sum / (double)a->samples / usual : 0.0;
+        a->ev[EV_TREMOR] = ana_clamp((ratio - 1.0) / (TREMOR_RATIO_FULL - 1.0),
+                                     0, 1);
+        a->ev[EV_MARK] = mark_evidence(a);
+    }
+}
+
+/** Gaussian smoothing of one evidence kind along the leg; dwell and mark
+ *  evidence keep their peak height (they are located events). */
+static void smooth_evidence(profile_work *w, int kind, double *tmp)
+{
+    double sigma = SMOOTH_SIGMA_CM / w->bin_cm;
+    long reach = (long)ceil(3.0 * sigma);
+    bool keep_peak = kind == EV_DWELL || kind == EV_MARK;
+    for (size_t b = 0; b < w->bins; b++) {
+        double sum = 0.0, weights = 0.0, peak = 0.0;
+        for (long d = -reach; d <= reach; d++) {
+            long k = (long)b + d;
+            if (k < 0 || k >= (long)w->bins)
+                continue;
+            double g = exp(-0.5 * (double)(d * d) / (sigma * sigma));
+            sum += g * w->acc[k].ev[kind];
+            weights += g;
+            peak = fmax(peak, g * w->acc[k].ev[kind]);
+        }
+        tmp[b] = keep_peak ? peak : sum / weights;
+    }
+    for (size_t b = 0; b < w->bins; b++)
+        w->acc[b].ev[kind] = tmp[b];
+}
+
+static double tenderness_of(const bin_acc *a)
+{
+    double t = W_MARK * a->ev[EV_MARK] + W_DWELL * a->ev[EV_DWELL] +
+               W_SLOWING * a->ev[EV_SLOWING] +
+               W_UNLOADING * a->ev[EV_UNLOADING] + W_TREMOR * a->ev[EV_TREMOR];
+    return 10.0 * ana_clamp(t, 0.0, 1.0);
+}
+
+static void fill_profile(const profile_work *w, rm_profile_bin *out,
+                         double *tenderness)
+{
+    for (size_t b = 0; b < w->bins; b++) {
+        const bin_acc *a = &w->acc[b];
+        double n = a->samples ? (double)a->samples : NAN;
+        out[b] = (rm_profile_bin){
+            .position_cm = ((double)b + 0.5) * w->bin_cm,
+            .time_s = a->time_s,
+            .mean_force_n = a->samples ? a->force_sum / n : 0.0,
+            .peak_force_n = a->force_peak,
+            .mean_pressure_kpa = a->samples ? a->kpa_sum / n : 0.0,
+            .tenderness = tenderness[b],
+            .medial_force_n = a->samples ? a->medial / n : 0.0,
+            .lateral_force_n = a->samples ? a->lateral / n : 0.0};
+        if (!isfinite(w->s->pressure_kpa[0]) && w->s->n)
+            out[b].mean_pressure_kpa = NAN;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Spots                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/** medial/lateral of the evidence around bin b: dwells and marks say where
+ *  the person held or pressed; otherwise the passes' centre of pressure. */
+static double spot_ml(const profile_work *w, size_t b, long reach)
+{
+    double dwell_w = 0.0, dwell_ml = 0.0, mark_n = 0.0, mark_ml = 0.0;
+    double pass_n = 0.0, pass_ml = 0.0;
+    for (long d = -reach; d <= reach; d++) {
+        long k = (long)b + d;
+        if (k < 0 || k >= (long)w->bins)
+            continue;
+        const bin_acc *a = &w->acc[k];
+        dwell_w += a->dwell_s;
+        dwell_ml += a->dwell_ml_weighted;
+        mark_n += a->marks;
+        mark_ml += a->mark_ml_sum;
+        pass_n += (double)a->ml_samples;
+        pass_ml += a->ml_sum;
+    }
+    if (dwell_w > 0.0)
+        return dwell_ml / dwell_w;
+    if (mark_n > 0.0)
+        return mark_ml / mark_n;
+    return pass_n > 0.0 ? pass_ml / pass_n : 0.0;
+}
+
+static double spot_confidence(const bin_acc *a)
+{
+    int present = 0;
+    for (int k = 0; k < EV_KINDS; k++)
+        present += a->ev[k] >= EVIDENCE_PRESENT;
+    double agreement = (double)present / EV_KINDS;
+    double coverage = fmin(1.0, (double)a->passes / CONFIDENT_PASSES);
+    return 0.5 * agreement + 0.5 * fmax(coverage, a->marks ? 1.0 : 0.0);
+}
+
+static rm_spot describe_spot(const profile_work *w, size_t b,
+                             const double *tenderness, double rolled_cm)
+{
+    /* Refine the peak with a parabola through its neighbours. */
+    double offset = 0.0;
+    if (b > 0 && b + 1 < w->bins) {
+        double l = tenderness[b - 1], c = tenderness[b], r = tenderness[b + 1];
+        double curve = l - 2.0 * c + r;
+        offset = curve < 0.0 ? ana_clamp(0.5 * (l - r) / curve, -0.5, 0.5) : 0;
+    }
+    const bin_acc *a = &w->acc[b];
+    long reach = (long)ceil(w->cfg->spot_merge_cm / 2.0 / w->bin_cm);
+    rm_spot sp = {.position_cm = ((double)b + 0.5 + offset) * w->bin_cm,
+                  .score = tenderness[b],
+                  .threshold_force_n = NAN, .threshold_pressure_kpa = NAN};
+    sp.position_pct = rolled_cm > 0.0 ? 100.0 * sp.position_cm / rolled_cm : NAN;
+    sp.ml = spot_ml(w, b, reach);
+    sp.side = (uint8_t)ana_side_of(sp.ml);
+    sp.confidence = spot_confidence(a);
+    sp.evidence = (rm_spot_evidence){
+        .dwell_s = 0.0, .slowing = a->ev[EV_SLOWING],
+        .unloading = a->ev[EV_UNLOADING], .tremor = a->ev[EV_TREMOR],
+        .marks = 0, .mark_rating = -1.0};
+    for (long d = -reach; d <= reach; d++) {
+        long k = (long)b + d;
+        if (k >= 0 && k < (long)w->bins)
+            sp.evidence.dwell_s += w->acc[k].dwell_s;
+    }
+    return sp;
+}
+
+static bool is_peak(const double *t, size_t bins, size_t b)
+{
+    return (b == 0 || t[b] >= t[b - 1]) && (b + 1 == bins || t[b] > t[b + 1]);
+}
+
+/** Peaks at or above the minimum score, strongest first, none closer than
+ *  spot_merge_cm to a stronger one. */
+static size_t pick_peaks(const profile_work *w, const double *t,
+                         size_t *picked)
+{
+    size_t count = 0;
+    for (;;) {
+        size_t best = w->bins;
+        for (size_t b = 0; b < w->bins; b++) {
+            if (t[b] < w->cfg->spot_min_score || !is_peak(t, w->bins, b))
+                continue;
+            bool near = false;
+            for (size_t k = 0; k < count && !near; k++)
+                near = fabs((double)b - (double)picked[k]) * w->bin_cm <
+                       w->cfg->spot_merge_cm;
+            if (!near && (best == w->bins || t[b] > t[best]))
+                best = b;
+        }
+        if (best == w->bins)
+            return count;
+        picked[count++] = best;
+    }
+}
+
+/** Link marks to the nearest spot within spot_merge_cm; fill thresholds. */
+static void link_marks(rm_analysis *a, double merge_cm)
+{
+    for (size_t m = 0; m < a->mark_count; m++) {
+        rm_mark *mk = &a->marks[m];
+        double best = merge_cm;
+        for (size_t k = 0; k < a->spot_count; k++) {
+            double d = fabs(mk->position_cm - a->spots[k].position_cm);
+            if (d <= best)
+                best = d, mk->spot = (int)k;
+        }
+    }
+    for (size_t k = 0; k < a->spot_count; k++) {
+        rm_spot *sp = &a->spots[k];
+        double force = 0.0, kpa = 0.0, rating = 0.0;
+        uint32_t n = 0, rated = 0;
+        for (size_t m = 0; m < a->mark_count; m++) {
+            if (a->marks[m].spot != (int)k)
+                continue;
+            force += a->marks[m].force_n;
+            kpa += a->marks[m].pressure_kpa;
+            n++;
+            if (a->marks[m].rating >= 0)
+                rating += a->marks[m].rating, rated++;
+        }
+        sp->evidence.marks = n;
+        sp->evidence.mark_rating = rated ? rating / rated : -1.0;
+        sp->threshold_force_n = n ? force / n : NAN;
+        sp->threshold_pressure_kpa = n ? kpa / n : NAN;
+    }
+}
+
+static rm_status describe_marks(rm_analysis *a, const double *mark_t_s,
+                                const int *mark_rating, size_t mark_count)
+{
+    a->marks = malloc(sizeof *a->marks * (mark_count + 1));
+    if (!a->marks)
+        return RM_ERR_NOMEM;
+    a->mark_count = mark_count;
+    for (size_t k = 0; k < mark_count; k++)
+        a->marks[k] = describe_mark(&a->series, mark_t_s[k], mark_rating[k]);
+    return RM_OK;
+}
+
+static rm_status build_profile(rm_analysis *a, profile_work *w,
+                               double *tenderness)
+{
+    gather_samples(w);
+    gather_dwells(w, a->dwells, a->dwell_count);
+    gather_marks(w, a->marks, a->mark_count);
+    if (gather_passes(w, a->strokes, a->stroke_count) != RM_OK)
+        return RM_ERR_NOMEM;
+    normalise_evidence(w);
+    for (int kind = 0; kind < EV_KINDS; kind++)
+        smooth_evidence(w, kind, tenderness);
+    for (size_t b = 0; b < w->bins; b++)
+        tenderness[b] = tenderness_of(&w->acc[b]);
+    a->profile = malloc(sizeof *a->profile * w->bins);
+    if (!a->profile)
+        return RM_ERR_NOMEM;
+    a->bin_count = w->bins;
+    fill_profile(w, a->profile, tenderness);
+    return RM_OK;
+}
+
+static rm_status build_spots(rm_analysis *a, profile_work *w,
+                             const double *tenderness)
+{
+    size_t *picked = malloc(sizeof *picked * w->bins);
+    a->spots = malloc(sizeof *a->spots * w->bins);
+    if (!picked || !a->spots) {
+        free(picked);
+        return RM_ERR_NOMEM;
+    }
+    a->spot_count = pick_peaks(w, tenderness, picked);
+    for (size_t k = 0; k < a->spot_count; k++)
+        a->spots[k] = describe_spot(w, picked[k], tenderness,
+                                    a->summary.rolled_length_cm);
+    free(picked);
+    link_marks(a, a->config.spot_merge_cm);
+    return RM_OK;
+}
+
+rm_status ana_find_spots(rm_analysis *a, const double *mark_t_s,
+                         const int *mark_rating, size_t mark_count,
+                         rm_error *err)
+{
+    if (describe_marks(a, mark_t_s, mark_rating, mark_count) != RM_OK)
+        return rm_error_set(err, RM_ERR_NOMEM, "marks: out of memory");
+    double length = a->summary.rolled_length_cm;
+    if (!a->has_position || !(length >= 0.0) || a->series.n == 0)
+        return RM_OK;   /* no positions: no profile, no spots */
+    profile_work w = {.s = &a->series, .cfg = &a->config,
+                      .bin_cm = a->config.profile_bin_cm};
+    w.bins = (size_t)floor(length / w.bin_cm) + 1;
+    w.acc = calloc(w.bins, sizeof *w.acc);
+    double *tenderness = malloc(sizeof *tenderness * w.bins);
+    rm_status st = w.acc && tenderness ? build_profile(a, &w, tenderness)
+                                       : RM_ERR_NOMEM;
+    if (st == RM_OK)
+        st = build_spots(a, &w, tenderness);
+    free(w.acc);
+    free(tenderness);
+    if (st != RM_OK)
+        return rm_error_set(err, st, "tender spots: out of memory");
+    return RM_OK;
+}

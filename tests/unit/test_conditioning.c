@@ -1,0 +1,403 @@
+/* Conditioning: calibration, mains hum, anti-aliased decimation, offset
+ * drift, FSR creep, pressure, gaps, saturation, calibration age, vibration
+ * and the errors for bad input. Sessions are synthesised sample by sample
+ * from known forces, so every expected value is computed, not recorded. */
+#include "testutil.h"
+
+#include <math.h>
+
+#define RATE 1000
+#define LOAD_GAIN 0.05     /* N per count */
+#define LOAD_OFFSET 1000.0
+#define CELL_GAIN 0.01
+#define CELL_OFFSET 200.0
+#define CELL_AREA 100.0    /* mm^2 */
+
+typedef struct session {
+    rm_device_info info;
+    rm_session_meta meta;
+    rm_sample *s;
+    size_t n;
+    uint64_t noise;
+} session;
+
+/* Two end-cap load cells (at 0 and 400 mm) and/or pressure cells spread
+ * between 100 and 300 mm. */
+static void session_init(session *x, unsigned load_cells, unsigned cells,
+                         double seconds)
+{
+    memset(x, 0, sizeof *x);
+    rm_device_info *d = &x->info;
+    strcpy(d->model, "test roller");
+    d->sample_rate_hz = RATE;
+    d->encoder_counts_per_turn = 4096;
+    d->roller_diameter_mm = 150.0f;
+    d->roller_width_mm = 400.0f;
+    d->distal_direction = 1;
+    for (unsigned k = 0; k < load_cells; k++) {
+        rm_channel_info *c = &d->channels[d->channel_count++];
+        c->kind = RM_CHANNEL_LOAD_CELL;
+        c->position_mm = k ? 400.0f : 0.0f;
+        c->gain_n_per_count = (float)LOAD_GAIN;
+        c->offset_counts = (float)LOAD_OFFSET;
+    }
+    for (unsigned k = 0; k < cells; k++) {
+        rm_channel_info *c = &d->channels[d->channel_count++];
+        c->kind = RM_CHANNEL_PRESSURE_CELL;
+        c->position_mm = 100.0f + 200.0f * (float)k / (float)(cells - 1);
+        c->area_mm2 = (float)CELL_AREA;
+        c->gain_n_per_count = (float)CELL_GAIN;
+        c->offset_counts = (float)CELL_OFFSET;
+    }
+    rm_device_info_default_calibration(d);
+    x->n = (size_t)(seconds * RATE);
+    x->s = calloc(x->n, sizeof *x->s);
+    x->noise = 12345;
+    for (size_t i = 0; i < x->n; i++)
+        x->s[i].t_us = 5000000 + (uint64_t)i * (1000000 / RATE);
+}
+
+/* Up to half a count of dither, like an ADC's last bit. */
+static double dither(session *x)
+{
+    x->noise = x->noise * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(x->noise >> 11) / (double)(1ull << 53) - 0.5;
+}
+
+static void set_newtons(session *x, size_t i, unsigned ch, double newtons)
+{
+    const rm_channel_info *c = &x->info.channels[ch];
+    double counts = c->offset_counts + newtons / c->gain_n_per_count;
+    x->s[i].counts[ch] = (int32_t)lround(counts + dither(x));
+}
+
+static double t_of(size_t i)
+{
+    return (double)i / RATE;
+}
+
+static rm_analysis *analyse(session *x, const rm_analysis_config *cfg)
+{
+    rm_analysis *a = NULL;
+    rm_error err;
+    rm_status st = rm_analyse_samples(&x->info, &x->meta, x->s, x->n, NULL, 0,
+                                      NULL, 0, cfg, &a, &err);
+    if (st != RM_OK)
+        fail_msg("analysis failed: %s", err.message);
+    return a;
+}
+
+/* Mean and standard deviation of the force over [from_s, to_s). */
+static void force_stats(const rm_analysis *a, double from_s, double to_s,
+                        double *mean, double *sd)
+{
+    double sum = 0.0, sum2 = 0.0;
+    size_t n = 0;
+    for (size_t i = 0; i < a->series.n; i++)
+        if (a->series.t_s[i] >= from_s && a->series.t_s[i] < to_s) {
+            sum += a->series.force_n[i];
+            sum2 += a->series.force_n[i] * a->series.force_n[i];
+            n++;
+        }
+    assert_true(n > 0);
+    *mean = sum / (double)n;
+    *sd = sqrt(fmax(sum2 / (double)n - *mean * *mean, 0.0));
+}
+
+static void free_session(session *x)
+{
+    free(x->s);
+}
+
+static void uses_each_channels_calibration_polynomial(void **state)
+{
+    (void)state;
+    session x;
+    session_init(&x, 2, 0, 10.0);
+    for (unsigned k = 0; k < 2; k++) {
+        x.info.channels[k].cal.coef[1] = 0.05;
+        x.info.channels[k].cal.coef[2] = 2e-6;
+        x.info.channels[k].cal.tare_counts = 1000.0;
+    }
+    for (size_t i = 0; i < x.n; i++)
+        for (unsigned k = 0; k < 2; k++)
+            x.s[i].counts[k] = 1000 + 4000;   /* 200 N + 32 N each */
+    rm_analysis *a = analyse(&x, NULL);
+    double mean, sd;
+    force_stats(a, 2.0, 8.0, &mean, &sd);
+    assert_true(fabs(mean - 464.0) < 0.01);
+    assert_int_equal(a->has_pressure, false);
+    assert_true(isnan(a->summary.mean_pressure_kpa));
+    rm_analysis_free(a);
+    free_session(&x);
+}
+
+static rm_analysis *loaded_with_hum(double hum_hz, double hum_n)
+{
+    session x;
+    session_init(&x, 2, 4, 12.0);
+    for (size_t i = 0; i < x.n; i++) {
+        double hum = hum_n * sin(2.0 * M_PI * hum_hz * t_of(i));
+        for (unsigned k = 0; k < 2; k++)
+            set_newtons(&x, i, k, 150.0 + hum);
+        for (unsigned k = 2; k < 6; k++)
+            set_newtons(&x, i, k, 10.0 + hum / 10.0);
+    }
+    rm_analysis *a = analyse(&x, NULL);
+    free_session(&x);
+    return a;
+}
+
+static void detects_and_removes_mains_hum(void **state)
+{
+    (void)state;
+    static const double mains[] = {50.0, 60.0};
+    for (int k = 0; k < 2; k++) {
+        rm_analysis *a = loaded_with_hum(mains[k], 20.0);
+        double mean, sd;
+        assert_true(a->quality.mains_hum_removed);
+        assert_true(a->quality.mains_hz == mains[k]);
+        force_stats(a, 2.0, 10.0, &mean, &sd);
+        assert_true(fabs(mean - 300.0) < 0.2);
+        assert_true(sd < 0.2);      /* 40 N peak-to-peak hum before */
+        rm_analysis_free(a);
+    }
+    rm_analysis *clean = loaded_with_hum(50.0, 0.0);
+    assert_false(clean->quality.mains_hum_removed);
+    assert_true(clean->quality.mains_hz == 0.0);
+    rm_analysis_free(clean);
+}
+
+static void decimates_keeping_slow_force_and_rejecting_fast(void **state)
+{
+    (void)state;
+    session x;
+    session_init(&x, 2, 0, 20.0);
+    /* 5 Hz is in the band analysed; 73 Hz would alias to 27 Hz. */
+    for (size_t i = 0; i < x.n; i++) {
+        double f = 100.0 + 10.0 * sin(2.0 * M_PI * 5.0 * t_of(i)) +
+                   10.0 * sin(2.0 * M_PI * 73.0 * t_of(i));
+        set_newtons(&x, i, 0, f / 2.0);
+        set_newtons(&x, i, 1, f / 2.0);
+    }
+    rm_analysis *a = analyse(&x, NULL);
+    assert_true(a->series.rate_hz == 100.0);
+    assert_true(a->series.n >= 1990 && a->series.n <= 2010);
+    double err2 = 0.0;
+    size_t n = 0;
+    for (size_t i = 0; i < a->series.n; i++) {
+        double t = a->series.t_s[i];
+        if (t < 1.0 || t > 19.0)
+            continue;
+        double want = 100.0 + 10.0 * sin(2.0 * M_PI * 5.0 * t);
+        err2 += pow(a->series.force_n[i] - want, 2);
+        n++;
+    }
+    assert_true(sqrt(err2 / (double)n) < 0.1);
+    rm_analysis_free(a);
+    free_session(&x);
+}
+
+static void removes_offset_drift_seen_while_unloaded(void **state)
+{
+    (void)state;
+    session x;
+    session_init(&x, 2, 0, 130.0);   /* ends with a rest */
+    /* 5 s off, 20 s at 200 N, repeated; each cell's zero drifts 4 N (the
+     * total stays under half the load threshold, so rests are seen). */
+    for (size_t i = 0; i < x.n; i++) {
+        double t = t_of(i), drift = 4.0 * t / 125.0;
+        double load = fmod(t, 25.0) >= 5.0 ? 100.0 : 0.0;
+        set_newtons(&x, i, 0, load + drift);
+        set_newtons(&x, i, 1, load + drift);
+    }
+    rm_analysis *a = analyse(&x, NULL);
+    for (int rep = 0; rep < 5; rep++) {
+        double mean, sd, start = 25.0 * rep;
+        force_stats(a, start + 8.0, start + 22.0, &mean, &sd);
+        assert_true(fabs(mean - 200.0) < 0.3);
+        force_stats(a, start + 1.0, start + 4.0, &mean, &sd);
+        assert_true(fabs(mean) < 0.3);
+    }
+    rm_analysis_free(a);
+    free_session(&x);
+}
+
+static void undoes_fsr_creep_under_constant_load(void **state)
+{
+    (void)state;
+    session x;
+    session_init(&x, 0, 4, 100.0);
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    /* The datasheet's creep: the reading falls 12 % from 5 s to 60 s. */
+    double tau = cfg.creep_tau_s;
+    double c_inf = 0.12 / (exp(-5.0 / tau) - exp(-60.0 / tau));
+    for (size_t i = 0; i < x.n; i++) {
+        double t = t_of(i) - 10.0;
+        double reading = t < 0 ? 0.0 : 20.0 * (1.0 - c_inf * (1.0 - exp(-t / tau)));
+        for (unsigned k = 0; k < 4; k++)
+            set_newtons(&x, i, k, reading);
+    }
+    rm_analysis *a = analyse(&x, &cfg);
+    double at5, at60, sd;
+    force_stats(a, 14.5, 15.5, &at5, &sd);
+    force_stats(a, 69.5, 70.5, &at60, &sd);
+    assert_true(fabs(at5 - 80.0) < 0.8);
+    assert_true(fabs(at60 - 80.0) < 0.8);
+    /* Each loaded cell: 20 N over 100 mm^2 = 200 kPa. */
+    size_t i = 5000;
+    assert_true(fabs(a->series.pressure_kpa[i] - 200.0) < 2.0);
+    assert_true(a->has_pressure);
+    rm_analysis_free(a);
+    free_session(&x);
+}
+
+static void pressure_is_the_mean_over_loaded_cells(void **state)
+{
+    (void)state;
+    session x;
+    session_init(&x, 2, 4, 10.0);
+    for (size_t i = 0; i < x.n; i++) {
+        set_newtons(&x, i, 0, 60.0);
+        set_newtons(&x, i, 1, 60.0);
+        set_newtons(&x, i, 2, 10.0);   /* 100 kPa */
+        set_newtons(&x, i, 3, 30.0);   /* 300 kPa */
+        set_newtons(&x, i, 4, 0.0);
+        set_newtons(&x, i, 5, 0.0);
+    }
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.fsr_creep_pct = 0.0;      /* these cells hold their reading */
+    rm_analysis *a = analyse(&x, &cfg);
+    double mean, sd;
+    force_stats(a, 2.0, 8.0, &mean, &sd);
+    assert_true(fabs(mean - 120.0) < 0.1);   /* the load cells, not cells */
+    assert_true(fabs(a->series.pressure_kpa[500] - 200.0) < 1.0);
+    assert_true(fabs(a->summary.mean_pressure_kpa - 200.0) < 1.0);
+    rm_analysis_free(a);
+    free_session(&x);
+}
+
+static void fills_time_gaps_and_counts_them(void **state)
+{
+    (void)state;
+    session x;
+    session_init(&x, 2, 0, 20.0);
+    for (size_t i = 0; i < x.n; i++) {
+        set_newtons(&x, i, 0, 80.0);
+        set_newtons(&x, i, 1, 80.0);
+        if (i >= 10000)
+            x.s[i].t_us += 2000000;     /* 2 s with no samples */
+    }
+    rm_analysis *a = analyse(&x, NULL);
+    assert_int_equal(a->quality.gaps, 1);
+    assert_true(fabs(a->quality.gap_s - 2.0) < 0.01);
+    assert_true(a->quality.lost_samples >= 1999 && a->quality.lost_samples <= 2001);
+    assert_true(a->series.n >= 2195 && a->series.n <= 2205);
+    size_t flagged = 0;
+    for (size_t i = 0; i < a->series.n; i++) {
+        flagged += a->series.in_gap[i];
+        if (a->series.in_gap[i])
+            assert_false(a->series.loaded[i]);
+    }
+    assert_true(flagged >= 195 && flagged <= 210);
+    assert_true(fabs(a->summary.duration_s - 22.0) < 0.01);
+    rm_analysis_free(a);
+    free_session(&x);
+}
+
+static void reports_saturation_and_calibration_age(void **state)
+{
+    (void)state;
+    session x;
+    session_init(&x, 2, 0, 10.0);
+    x.meta.start_unix_us = (int64_t)1790000000 * 1000000;
+    x.info.channels[0].cal.date_unix = 1790000000 - 200 * 86400;
+    x.info.channels[1].cal.date_unix = 1790000000 - 10 * 86400;
+    for (size_t i = 0; i < x.n; i++) {
+        set_newtons(&x, i, 0, 50.0);
+        set_newtons(&x, i, 1, 50.0);
+        if (i % 10 == 0)
+            x.s[i].flags |= RM_SAMPLE_SATURATED;
+    }
+    rm_analysis *a = analyse(&x, NULL);
+    assert_true(fabs(a->quality.saturation_pct - 10.0) < 0.01);
+    assert_true(fabs(a->quality.calibration_age_days - 200.0) < 1e-6);
+    assert_true(a->quality.calibration_stale);
+    rm_analysis_free(a);
+    x.info.channels[0].cal.date_unix = 0;
+    a = analyse(&x, NULL);
+    assert_true(fabs(a->quality.calibration_age_days - 10.0) < 1e-6);
+    assert_false(a->quality.calibration_stale);
+    rm_analysis_free(a);
+    free_session(&x);
+}
+
+static void finds_a_vibrating_rollers_frequency(void **state)
+{
+    (void)state;
+    for (int vibrating = 0; vibrating < 2; vibrating++) {
+        session x;
+        session_init(&x, 2, 0, 30.0);
+        for (size_t i = 0; i < x.n; i++) {
+            double v = vibrating ? 8.0 * sin(2.0 * M_PI * 37.0 * t_of(i)) : 0.0;
+            double slow = 100.0 + 20.0 * sin(2.0 * M_PI * 0.5 * t_of(i));
+            set_newtons(&x, i, 0, slow + v);
+            set_newtons(&x, i, 1, slow + v);
+        }
+        rm_analysis *a = analyse(&x, NULL);
+        if (vibrating)
+            assert_true(fabs(a->summary.vibration_hz - 37.0) <= 1.0);
+        else
+            assert_true(a->summary.vibration_hz == 0.0);
+        rm_analysis_free(a);
+        free_session(&x);
+    }
+}
+
+static void rejects_bad_input_with_a_clear_message(void **state)
+{
+    (void)state;
+    session x;
+    session_init(&x, 2, 0, 1.0);
+    rm_analysis *a = NULL;
+    rm_error err;
+    x.info.sample_rate_hz = 0;
+    assert_int_equal(rm_analyse_samples(&x.info, NULL, x.s, x.n, NULL, 0, NULL,
+                                        0, NULL, &a, &err), RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "sample_rate_hz"));
+    assert_null(a);
+    x.info.sample_rate_hz = RATE;
+    x.s[500].t_us += (uint64_t)3 * 86400 * 1000000;   /* clock jumps 3 days */
+    assert_int_equal(rm_analyse_samples(&x.info, NULL, x.s, x.n, NULL, 0, NULL,
+                                        0, NULL, &a, &err), RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "sample 500"));
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.dwell_min_s = 0.0;
+    assert_int_equal(rm_analyse_samples(&x.info, NULL, x.s, x.n, NULL, 0, NULL,
+                                        0, &cfg, &a, &err), RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "dwell_min_s"));
+    assert_int_equal(rm_analyse_samples(&x.info, NULL, x.s, 0, NULL, 0, NULL,
+                                        0, NULL, &a, &err), RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "no samples"));
+    free_session(&x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(uses_each_channels_calibration_polynomial),
+        cmocka_unit_test(detects_and_removes_mains_hum),
+        cmocka_unit_test(decimates_keeping_slow_force_and_rejecting_fast),
+        cmocka_unit_test(removes_offset_drift_seen_while_unloaded),
+        cmocka_unit_test(undoes_fsr_creep_under_constant_load),
+        cmocka_unit_test(pressure_is_the_mean_over_loaded_cells),
+        cmocka_unit_test(fills_time_gaps_and_counts_them),
+        cmocka_unit_test(reports_saturation_and_calibration_age),
+        cmocka_unit_test(finds_a_vibrating_rollers_frequency),
+        cmocka_unit_test(rejects_bad_input_with_a_clear_message),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

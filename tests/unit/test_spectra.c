@@ -1,0 +1,176 @@
+/* Welch PSD against the textbook definition, Parseval, peaks, band power,
+ * argument checks and plan reuse across threads. */
+#include "testutil.h"
+
+#include <math.h>
+#include <pthread.h>
+
+/* A reproducible pseudo-random sequence, uniform in [-1, 1). */
+static double next_noise(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*state >> 11) / (double)(1ull << 52) - 1.0;
+}
+
+static double *noise(size_t n, uint64_t seed)
+{
+    double *x = malloc(sizeof *x * n);
+    for (size_t i = 0; i < n; i++)
+        x[i] = next_noise(&seed);
+    return x;
+}
+
+/* Welch by the book: naive DFT of each Hann-windowed segment (periodic
+ * window of length nfft), 50 % overlap, |X|^2 / (fs sum w^2), one-sided. */
+static void textbook_welch(const double *x, size_t n, double fs, size_t nfft,
+                           double *psd)
+{
+    size_t hop = nfft / 2, segments = (n - nfft) / hop + 1;
+    double w2 = 0.0;
+    for (size_t i = 0; i < nfft; i++) {
+        double w = 0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)nfft);
+        w2 += w * w;
+    }
+    for (size_t k = 0; k <= nfft / 2; k++) {
+        double sum = 0.0;
+        for (size_t s = 0; s < segments; s++) {
+            double re = 0.0, im = 0.0;
+            for (size_t i = 0; i < nfft; i++) {
+                double w = 0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)nfft);
+                double a = -2.0 * M_PI * (double)k * (double)i / (double)nfft;
+                re += w * x[s * hop + i] * cos(a);
+                im += w * x[s * hop + i] * sin(a);
+            }
+            sum += re * re + im * im;
+        }
+        double p = sum / (fs * w2 * (double)segments);
+        psd[k] = (k == 0 || k == nfft / 2) ? p : 2.0 * p;
+    }
+}
+
+static void welch_matches_textbook_definition(void **state)
+{
+    (void)state;
+    size_t n = 1000, nfft = 128;
+    double *x = noise(n, 7), got[65], want[65];
+    assert_int_equal(rm_welch_psd(x, n, 100.0, nfft, got, NULL), RM_OK);
+    textbook_welch(x, n, 100.0, nfft, want);
+    for (size_t k = 0; k <= nfft / 2; k++)
+        assert_true(fabs(got[k] - want[k]) <= 1e-9 * fabs(want[k]));
+    free(x);
+}
+
+static void integrated_psd_equals_variance(void **state)
+{
+    (void)state;
+    size_t n = 200000, nfft = 256;
+    double *x = noise(n, 11), psd[129], mean = 0.0, var = 0.0;
+    for (size_t i = 0; i < n; i++)
+        mean += x[i] / (double)n;
+    for (size_t i = 0; i < n; i++) {
+        x[i] -= mean;
+        var += x[i] * x[i] / (double)n;
+    }
+    double fs = 250.0;
+    assert_int_equal(rm_welch_psd(x, n, fs, nfft, psd, NULL), RM_OK);
+    double total = rm_band_power(psd, nfft / 2 + 1, fs / (double)nfft, 0.0,
+                                 fs / 2.0);
+    assert_true(fabs(total - var) < 0.02 * var);
+    free(x);
+}
+
+static void sine_peaks_at_its_frequency_with_its_power(void **state)
+{
+    (void)state;
+    size_t n = 4096, nfft = 512;
+    double fs = 100.0, f = 9.3, amp = 3.0, psd[257];
+    double *x = malloc(sizeof *x * n);
+    for (size_t i = 0; i < n; i++)
+        x[i] = amp * sin(2.0 * M_PI * f * (double)i / fs);
+    assert_int_equal(rm_welch_psd(x, n, fs, nfft, psd, NULL), RM_OK);
+    size_t peak = 0;
+    for (size_t k = 1; k <= nfft / 2; k++)
+        if (psd[k] > psd[peak])
+            peak = k;
+    double df = fs / (double)nfft;
+    assert_true(fabs((double)peak * df - f) <= df);
+    /* A sine of amplitude A carries A^2/2 of power. */
+    double band = rm_band_power(psd, nfft / 2 + 1, df, f - 2.0, f + 2.0);
+    assert_true(fabs(band - amp * amp / 2.0) < 0.02 * amp * amp / 2.0);
+    /* Nothing far from it. */
+    assert_true(rm_band_power(psd, nfft / 2 + 1, df, 20.0, 50.0) <
+                1e-6 * band);
+    free(x);
+}
+
+static void rejects_input_shorter_than_a_segment(void **state)
+{
+    (void)state;
+    double x[100] = {0}, psd[129];
+    rm_error err;
+    assert_int_equal(rm_welch_psd(x, 100, 100.0, 256, psd, &err), RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "100 samples"));
+    assert_int_equal(rm_welch_psd(x, 100, 0.0, 64, psd, &err), RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "rate"));
+}
+
+typedef struct thread_job {
+    const double *x;
+    size_t n, nfft;
+    double psd[513];
+    rm_status status;
+} thread_job;
+
+static void *run_welch(void *arg)
+{
+    thread_job *job = arg;
+    for (int repeat = 0; repeat < 20; repeat++)
+        job->status = rm_welch_psd(job->x, job->n, 100.0, job->nfft, job->psd,
+                                   NULL);
+    return NULL;
+}
+
+static void concurrent_callers_get_identical_results(void **state)
+{
+    (void)state;
+    size_t n = 8192;
+    double *x = noise(n, 3);
+    thread_job jobs[6];
+    pthread_t threads[6];
+    rm_spectra_cleanup();    /* every thread may race to plan */
+    for (int t = 0; t < 6; t++) {
+        jobs[t] = (thread_job){.x = x, .n = n, .nfft = t % 2 ? 1024 : 256};
+        assert_int_equal(pthread_create(&threads[t], NULL, run_welch,
+                                        &jobs[t]), 0);
+    }
+    for (int t = 0; t < 6; t++)
+        pthread_join(threads[t], NULL);
+    for (int t = 0; t < 6; t++) {
+        double alone[513];
+        assert_int_equal(jobs[t].status, RM_OK);
+        assert_int_equal(rm_welch_psd(x, n, 100.0, jobs[t].nfft, alone, NULL),
+                         RM_OK);
+        assert_memory_equal(alone, jobs[t].psd,
+                            sizeof(double) * (jobs[t].nfft / 2 + 1));
+    }
+    free(x);
+}
+
+static int cleanup(void **state)
+{
+    (void)state;
+    rm_spectra_cleanup();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(welch_matches_textbook_definition),
+        cmocka_unit_test(integrated_psd_equals_variance),
+        cmocka_unit_test(sine_peaks_at_its_frequency_with_its_power),
+        cmocka_unit_test(rejects_input_shorter_than_a_segment),
+        cmocka_unit_test(concurrent_callers_get_identical_results),
+    };
+    return cmocka_run_group_tests(tests, NULL, cleanup);
+}
