@@ -37,6 +37,233 @@ size_t rm_ring_used(const rm_ring *ring);
 uint64_t rm_ring_dropped(const rm_ring *ring);
 
 /* ------------------------------------------------------------------------ */
+/* Logging from the daemon library (the program decides where it goes)     */
+/* ------------------------------------------------------------------------ */
+
+typedef enum rm_log_level {
+    RM_LOG_ERROR = 0,
+    RM_LOG_WARNING = 1,
+    RM_LOG_INFO = 2,
+    RM_LOG_DEBUG = 3
+} rm_log_level;
+
+/** Receives one finished line (no newline). May be called from the capture
+ *  threads: it must be thread-safe. */
+typedef void (*rm_log_fn)(void *user, rm_log_level level, const char *line);
+
+/* ------------------------------------------------------------------------ */
+/* Session recorder: turns a sample stream into session files               */
+/* ------------------------------------------------------------------------ */
+
+typedef enum rm_recorder_state {
+    RM_RECORDER_IDLE = 0,      /**< no session open (armed for auto start) */
+    RM_RECORDER_RECORDING = 1, /**< a session file is open */
+    RM_RECORDER_SUSPENDED = 2  /**< device unplugged mid-session; waiting
+                                    resume_window_us for it to return */
+} rm_recorder_state;
+
+const char *rm_recorder_state_name(rm_recorder_state state);
+
+/** A session opened (started) or closed. Called with the capture lock
+ *  held: it must not call back into rm_capture. */
+typedef void (*rm_session_fn)(void *user, bool started,
+                              const rm_session_meta *meta, const char *path);
+
+typedef struct rm_recorder_options {
+    bool auto_start;           /**< open a session when load appears */
+    double start_threshold_n;  /**< total force that starts a session */
+    double stop_threshold_n;   /**< below this the roller counts as idle */
+    uint64_t idle_us;          /**< auto sessions end after this long idle
+                                    (device clock) */
+    uint64_t resume_window_us; /**< a replug within this resumes the
+                                    session (monotonic clock) */
+    char library[4096];        /**< folder for session files */
+    rm_writer_options writer;
+    rm_log_fn log;             /**< may be NULL */
+    void *log_user;
+    rm_session_fn session;     /**< may be NULL */
+    void *session_user;
+} rm_recorder_options;
+
+/** Defaults: auto start at 20 N, idle below 10 N for 30 s, resume window
+ *  60 s, the default library folder. */
+void rm_recorder_options_default(rm_recorder_options *o);
+
+typedef struct rm_recorder_status {
+    uint8_t state;             /**< rm_recorder_state */
+    bool explicit_session;     /**< started by a command, ends by one */
+    char session_id[40];
+    char path[4096];           /**< current session file, or "" */
+    char last_path[4096];      /**< last closed session file, or "" */
+    uint64_t session_samples;  /**< samples in the current session */
+    uint64_t session_span_us;  /**< first to last sample of it */
+    uint64_t sessions_closed;
+    uint64_t resumes;          /**< replugs that resumed a session */
+    uint64_t overflow_samples; /**< ring overflow written as gaps */
+    uint64_t write_failures;   /**< failed writes (each episode logged) */
+    bool write_failing;        /**< the last write failed; retrying */
+    char last_error[512];
+} rm_recorder_status;
+
+typedef struct rm_recorder rm_recorder;
+
+/** The recorder is single-threaded: one thread feeds it (rm_capture locks
+ *  around it). Times named now_us are rm_monotonic_us() values. */
+rm_status rm_recorder_new(rm_recorder **out, const rm_recorder_options *o,
+                          rm_error *err);
+/** Closes an open session cleanly, then frees. */
+void rm_recorder_free(rm_recorder *r);
+/** Change thresholds, idle and resume times and the library folder; an
+ *  open session keeps its file. */
+void rm_recorder_set_options(rm_recorder *r, const rm_recorder_options *o);
+/** A device (re)connected and said what it is. */
+void rm_recorder_device(rm_recorder *r, const rm_device_info *info,
+                        uint64_t now_us);
+/** The device went away: the session is suspended, not closed. */
+void rm_recorder_unplugged(rm_recorder *r, uint64_t now_us);
+void rm_recorder_samples(rm_recorder *r, const rm_sample *s, size_t n,
+                         uint64_t now_us);
+/** Samples lost upstream (ring overflow, rejected frames). */
+void rm_recorder_gap(rm_recorder *r, const rm_gap *gap);
+void rm_recorder_event(rm_recorder *r, const rm_event *ev);
+/** Timers: ends a suspended session after the resume window, retries
+ *  failed writes. Call a few times a second. */
+void rm_recorder_tick(rm_recorder *r, uint64_t now_us);
+/** Open a session now (explicit: it ends only by rm_recorder_stop or an
+ *  unplug beyond the window). path NULL: a new file in the library. */
+rm_status rm_recorder_start(rm_recorder *r, const rm_session_meta *meta,
+                            const char *path, rm_error *err);
+/** Close the current session. RM_ERR_NOT_FOUND when none is open. */
+rm_status rm_recorder_stop(rm_recorder *r, rm_error *err);
+/** Merge the non-empty fields of meta (client, muscle, notes; side unless
+ *  unknown) into the current session, or into the next one when idle. */
+rm_status rm_recorder_set_meta(rm_recorder *r, const rm_session_meta *meta,
+                               rm_error *err);
+/** Add an event (a mark, a note) at the session's latest sample time.
+ *  RM_ERR_NOT_FOUND when no session is recording. */
+rm_status rm_recorder_note(rm_recorder *r, rm_event_kind kind, int32_t value,
+                           const char *text, rm_error *err);
+void rm_recorder_get_status(const rm_recorder *r, rm_recorder_status *out);
+
+/* ------------------------------------------------------------------------ */
+/* Capture: I/O thread -> ring -> consumer thread -> recorder + live view   */
+/* ------------------------------------------------------------------------ */
+
+/** Called on the consumer thread, in stream order; must not block long. */
+typedef struct rm_capture_hooks {
+    void (*device)(void *user, const rm_device_info *info);
+    void (*samples)(void *user, const rm_sample *s, size_t n);
+    void (*event)(void *user, const rm_event *ev);
+    void (*gap)(void *user, const rm_gap *gap);
+    void (*connection)(void *user, bool connected);
+    void *user;
+} rm_capture_hooks;
+
+typedef struct rm_capture_options {
+    rm_source_spec source;
+    size_t ring_capacity;        /**< samples; see rm_capture_ring_size() */
+    rm_reconnect_policy reconnect;
+    bool end_at_eof;             /**< stop reading when the source ends
+                                      (else reopen it like an unplug) */
+    rm_recorder_options recorder;
+    rm_capture_hooks hooks;
+} rm_capture_options;
+
+/** Ring size that rides out a consumer stall of stall_s seconds at rate_hz
+ *  (at least 1024 samples). */
+size_t rm_capture_ring_size(uint32_t rate_hz, double stall_s);
+
+typedef struct rm_capture_status {
+    rm_recorder_status recorder;
+    bool connected;
+    bool source_ended;           /**< EOF seen and everything consumed */
+    rm_device_info device;       /**< valid when device_known */
+    bool device_known;
+    uint64_t samples_received;   /**< from the source */
+    uint64_t samples_consumed;   /**< taken from the ring */
+    uint64_t ring_dropped;       /**< overflow (also written as gaps) */
+    size_t ring_capacity;
+    size_t ring_high_water;      /**< most samples ever waiting */
+    uint64_t reconnects;
+    uint64_t frames_ok, frames_rejected, frames_lost;
+    char last_source_error[512];
+} rm_capture_status;
+
+typedef struct rm_capture rm_capture;
+
+/** Create the ring and recorder and start both threads. The source is
+ *  opened by the I/O thread (and reopened after an unplug). */
+rm_status rm_capture_start(rm_capture **out, const rm_capture_options *o,
+                           rm_error *err);
+/** Stop both threads, drain the ring into the recorder, close the session
+ *  cleanly and free. */
+void rm_capture_stop(rm_capture *c);
+/** Thread-safe: any thread (e.g. the live server's) may call these. */
+rm_status rm_capture_record_start(rm_capture *c, const rm_session_meta *meta,
+                                  const char *path, rm_error *err);
+rm_status rm_capture_record_stop(rm_capture *c, rm_error *err);
+rm_status rm_capture_record_meta(rm_capture *c, const rm_session_meta *meta,
+                                 rm_error *err);
+rm_status rm_capture_record_note(rm_capture *c, rm_event_kind kind,
+                                 int32_t value, const char *text,
+                                 rm_error *err);
+/** Ask the I/O thread to send TARE to the device (done within 100 ms). */
+void rm_capture_request_tare(rm_capture *c);
+void rm_capture_set_recorder_options(rm_capture *c,
+                                     const rm_recorder_options *o);
+void rm_capture_get_status(rm_capture *c, rm_capture_status *out);
+
+/* ------------------------------------------------------------------------ */
+/* rollmapd configuration (INI; docs/man/rollmapd.8)                        */
+/* ------------------------------------------------------------------------ */
+
+typedef enum rm_log_target { RM_LOG_TO_STDERR = 0, RM_LOG_TO_SYSLOG = 1 }
+    rm_log_target;
+
+typedef struct rm_daemon_config {
+    /* [device] */
+    char source[512];            /**< source name (rm_source_parse) */
+    char profile[256];           /**< text-mode device profile, or "" */
+    uint32_t reconnect_initial_ms;
+    uint32_t reconnect_max_ms;
+    uint32_t max_rate_hz;        /**< highest rate expected (ring size) */
+    double ring_stall_s;         /**< consumer stall the ring rides out */
+    /* [session] */
+    bool auto_record;
+    double start_threshold_n;
+    double stop_threshold_n;
+    double idle_s;
+    double resume_window_s;
+    char library[4096];
+    uint32_t flush_interval_ms;
+    bool fsync;
+    /* [socket] */
+    char socket_path[108];       /**< sockaddr_un limit */
+    /* [log] */
+    uint8_t log_target;          /**< rm_log_target */
+    uint8_t log_level;           /**< rm_log_level: this and more severe */
+} rm_daemon_config;
+
+void rm_daemon_config_default(rm_daemon_config *c);
+/** Apply an INI file over c; errors name the file, line and key, and
+ *  leave c unchanged. Unknown sections and keys are errors. */
+rm_status rm_daemon_config_load(rm_daemon_config *c, const char *path,
+                                rm_error *err);
+rm_status rm_daemon_config_apply(rm_daemon_config *c, const rm_ini *ini,
+                                 rm_error *err);
+/** One override "section.key=value" (rollmapd --set). */
+rm_status rm_daemon_config_set(rm_daemon_config *c, const char *assignment,
+                               rm_error *err);
+/** Capture options from a configuration (source parsed: errors say so). */
+rm_status rm_daemon_config_capture_options(const rm_daemon_config *c,
+                                           rm_capture_options *o,
+                                           rm_error *err);
+/** $XDG_DATA_HOME/rollmap/sessions, else ~/.local/share/rollmap/sessions. */
+void rm_default_library_dir(char *out, size_t cap);
+/** $XDG_CONFIG_HOME/rollmap/rollmapd.conf, else ~/.config/rollmap/... */
+void rm_default_config_path(char *out, size_t cap);
+
+/* ------------------------------------------------------------------------ */
 /* Live state: what the person on the roller sees (docs/LIVE.md)            */
 /* ------------------------------------------------------------------------ */
 
