@@ -1,0 +1,143 @@
+/* Wire protocol throughput: encodes a realistic capture (SAMPLES frames of
+ * 8 channels in batches, as the roller streams them) and decodes it, and
+ * prints MB/s and samples/s for each. Target: decode >= 200 MB/s on one core
+ * (docs/PERFORMANCE.md).
+ *
+ *   bench_decoder [MEGABYTES] [REPEATS]     defaults: 32 MB, best of 5 */
+#include "rollmap_hw.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define CHANNELS 8
+/* 1 kHz in frames of 20 samples: 50 frames a second, the virtual roller's
+ * default rate and a batch that keeps latency at 20 ms. */
+#define BATCH 20
+#define RATE_HZ 1000
+#define MB 1e6
+
+/* A sample as a load cell ADC gives it: a slow force plus noise, in 24-bit
+ * counts, and an encoder turning back and forth. */
+static void fake_sample(rm_sample *s, uint64_t t_us, uint32_t *noise)
+{
+    s->t_us = t_us;
+    s->encoder = (int32_t)((t_us / 997) % 4096) - 2048;
+    s->flags = 0;
+    for (unsigned c = 0; c < CHANNELS; c++) {
+        *noise = *noise * 1664525u + 1013904223u; /* Numerical Recipes LCG */
+        s->counts[c] = 400000 + (int32_t)(t_us / 1000 % 300000) +
+                       (int32_t)(*noise >> 22) - 512;
+    }
+}
+
+static void fill_frame(rm_frame *f, uint64_t frame_index, uint32_t *noise)
+{
+    f->type = RM_FRAME_SAMPLES;
+    f->seq = (uint16_t)frame_index;
+    f->t_us = frame_index * BATCH * 1000000u / RATE_HZ;
+    f->u.samples.channel_count = CHANNELS;
+    f->u.samples.count = BATCH;
+    for (unsigned i = 0; i < BATCH; i++)
+        fake_sample(&f->u.samples.samples[i], f->t_us + i * 1000000u / RATE_HZ,
+                    noise);
+}
+
+static double seconds_since(uint64_t start_us)
+{
+    return (double)(rm_monotonic_us() - start_us) / 1e6;
+}
+
+/* Encodes frames until cap is nearly full; returns the stream length. */
+static size_t encode_stream(uint8_t *out, size_t cap, rm_frame *frames,
+                            size_t frame_count, size_t *frames_written)
+{
+    size_t len = 0, n = 0;
+    while (cap - len >= RM_FRAME_MAX_WIRE) {
+        rm_frame *f = &frames[n % frame_count];
+        f->seq = (uint16_t)n; /* a gapless sequence, checked after decoding */
+        size_t w = rm_frame_encode(f, out + len, cap - len);
+        if (w == 0) {
+            fprintf(stderr, "bench_decoder: encoding failed\n");
+            exit(1);
+        }
+        len += w;
+        n++;
+    }
+    *frames_written = n;
+    return len;
+}
+
+static uint64_t decode_stream(const uint8_t *data, size_t len, rm_frame *f,
+                              rm_decoder_stats *stats)
+{
+    static rm_decoder d;
+    rm_decoder_init(&d);
+    uint64_t samples = 0;
+    size_t at = 0;
+    while (at < len) {
+        bool have;
+        at += rm_decoder_push(&d, data + at, len - at, f, &have);
+        if (have && f->type == RM_FRAME_SAMPLES)
+            samples += f->u.samples.count;
+    }
+    *stats = d.stats;
+    return samples;
+}
+
+static void report(const char *what, size_t bytes, uint64_t samples, double s)
+{
+    printf("%-7s %8.1f MB/s  %8.2f Msamples/s  (%.1f MB in %.3f s)\n", what,
+           bytes / MB / s, samples / 1e6 / s, bytes / MB, s);
+}
+
+int main(int argc, char **argv)
+{
+    size_t megabytes = argc > 1 ? strtoul(argv[1], NULL, 10) : 32;
+    int repeats = argc > 2 ? atoi(argv[2]) : 5;
+    if (megabytes == 0 || repeats <= 0) {
+        fprintf(stderr, "usage: bench_decoder [MEGABYTES] [REPEATS]\n");
+        return 2;
+    }
+    size_t cap = megabytes * 1000000;
+    uint8_t *stream = malloc(cap);
+    /* 250 distinct frames (5 s at 1 kHz) so the encoder sees varied data */
+    enum { DISTINCT = 250 };
+    rm_frame *frames = malloc(DISTINCT * sizeof *frames);
+    rm_frame *decoded = malloc(sizeof *decoded);
+    if (!stream || !frames || !decoded) {
+        fprintf(stderr, "bench_decoder: out of memory\n");
+        return 1;
+    }
+    uint32_t noise = 1;
+    for (size_t i = 0; i < DISTINCT; i++)
+        fill_frame(&frames[i], i, &noise);
+
+    printf("bench_decoder: SAMPLES frames, %d channels, %d samples a frame, "
+           "best of %d\n", CHANNELS, BATCH, repeats);
+    double best_encode = 1e9, best_decode = 1e9;
+    size_t len = 0, frame_count = 0;
+    uint64_t samples = 0;
+    rm_decoder_stats stats = {0};
+    for (int r = 0; r < repeats; r++) {
+        uint64_t t0 = rm_monotonic_us();
+        len = encode_stream(stream, cap, frames, DISTINCT, &frame_count);
+        double s = seconds_since(t0);
+        best_encode = s < best_encode ? s : best_encode;
+        t0 = rm_monotonic_us();
+        samples = decode_stream(stream, len, decoded, &stats);
+        s = seconds_since(t0);
+        best_decode = s < best_decode ? s : best_decode;
+    }
+    if (stats.frames_ok != frame_count || samples != frame_count * BATCH ||
+        stats.seq_gaps != 0) {
+        fprintf(stderr, "bench_decoder: decoded %llu of %zu frames\n",
+                (unsigned long long)stats.frames_ok, frame_count);
+        return 1;
+    }
+    report("encode", len, samples, best_encode);
+    report("decode", len, samples, best_decode);
+    free(decoded);
+    free(frames);
+    free(stream);
+    return 0;
+}
