@@ -340,32 +340,65 @@ rm_status rm_calibration_load(const char *dir, rm_device_info *info,
 /* The virtual roller                                                       */
 /* ------------------------------------------------------------------------ */
 
+/* Every field has a key for rm_sim_config_parse ("mass=80,spots=4"); the
+ * keys, defaults and sources are listed in docs/SIMULATOR.md. */
 typedef struct rm_sim_config {
-    uint64_t seed;
-    double duration_s;            /**< session length */
-    uint32_t sample_rate_hz;      /**< default 1000 */
-    uint8_t device_kind;          /**< rm_device_kind */
-    uint8_t load_cells;           /**< end-cap load cells (0, 1 or 2) */
-    uint8_t pressure_cells;       /**< strip across the width */
-    double body_mass_kg;
-    double leg_length_cm;         /**< rolled hamstring length */
-    uint8_t side;                 /**< rm_side */
-    uint8_t spot_count;           /**< tender spots */
-    double noise_counts;          /**< ADC noise, counts RMS */
-    double hum_hz;                /**< 0, 50 or 60 */
-    double hum_counts;
-    double drop_rate;             /**< fraction of frames dropped */
-    double bit_error_rate;        /**< corrupted bits on the wire */
-    double unplug_at_s[32];       /**< unplug times */
-    double unplug_for_s;          /**< how long each unplug lasts */
+    uint64_t seed;                /**< seed: every random choice follows it */
+    double duration_s;            /**< duration: session length */
+    uint32_t sample_rate_hz;      /**< rate: default 1000 */
+    uint8_t device_kind;          /**< kind: rm_device_kind */
+    uint8_t load_cells;           /**< load_cells: end-cap load cells (0-2) */
+    uint8_t pressure_cells;       /**< pressure_cells: strip across the width */
+    double body_mass_kg;          /**< mass */
+    double leg_length_cm;         /**< leg: rolled hamstring length */
+    uint8_t side;                 /**< side: rm_side (unknown acts as right) */
+    uint8_t spot_count;           /**< spots: tender spots */
+    double noise_counts;          /**< noise: ADC noise, counts RMS */
+    double hum_hz;                /**< hum: 0, 50 or 60 */
+    double hum_counts;            /**< hum_counts: hum amplitude */
+    double drop_rate;             /**< drop: fraction of frames dropped */
+    double bit_error_rate;        /**< ber: corrupted bits on the wire */
+    double unplug_at_s[32];       /**< unplug: times ("30/90") */
+    double unplug_for_s;          /**< unplug_for: how long each lasts */
     uint8_t unplug_count;
-    double reset_at_s;            /**< device reset, <0 for none */
+    double reset_at_s;            /**< reset: device reset, <0 for none */
+    /* the person */
+    double load_min_pct;          /**< load_min: session mean force, % BW */
+    double load_max_pct;          /**< load_max */
+    double stroke_speed_cm_s;     /**< speed: mean stroke speed */
+    double cadence_per_min;       /**< cadence: one-way strokes per minute */
+    double rest_min_s;            /**< rest_min: leg lifted between sets */
+    double rest_max_s;            /**< rest_max */
+    double dwell_min_s;           /**< dwell_min */
+    double dwell_max_s;           /**< dwell_max */
+    double other_dwell_chance;    /**< other_dwells: per set, away from spots */
+    double slowdown;              /**< slowdown: speed lost at a severe spot */
+    double unload;                /**< unload: force lost at a severe spot */
+    double tremor_pct;            /**< tremor: 6-12 Hz tremor at a severe
+                                       spot, % of force */
+    double mark_threshold;        /**< mark_at: severity from which the
+                                       person presses the mark button */
+    /* the sensor */
+    double fsr_creep;             /**< creep: FSR loss from 5 s to 60 s */
+    double fsr_hysteresis;        /**< hysteresis: FSR unloading excess */
+    double drift_counts_per_min;  /**< drift: offset drift, counts/min */
+    double roller_diameter_mm;    /**< diameter */
+    double roller_width_mm;       /**< width */
+    uint32_t encoder_counts_per_turn; /**< cpr */
+    int8_t distal_direction;      /**< distal: +1 or -1 */
+    /* the firmware */
+    uint8_t batch;                /**< batch: samples per SAMPLES frame */
+    bool autostart;               /**< autostart: stream without START */
 } rm_sim_config;
 
 void rm_sim_config_default(rm_sim_config *c);
-/** Apply "key=value,key=value" (the sim: source options). */
+/** Apply "key=value,key=value" (the sim: source options). Errors name the
+ *  key and the value at fault; c is left partly applied on error. */
 rm_status rm_sim_config_parse(rm_sim_config *c, const char *options,
                               rm_error *err);
+
+/** Most tender spots a session can have. */
+#define RM_SIM_MAX_SPOTS 16
 
 typedef struct rm_sim_spot {
     double position_cm;     /**< from the proximal end */
@@ -374,32 +407,60 @@ typedef struct rm_sim_spot {
 } rm_sim_spot;
 
 typedef struct rm_sim_dwell {
-    double start_s, end_s;
+    double start_s, end_s;  /**< model clock (rm_sample t_us / 1e6) */
     double position_cm;
     int spot;               /**< index of the spot, -1 if elsewhere */
 } rm_sim_dwell;
 
+typedef struct rm_sim_mark {
+    double t_s;             /**< model clock */
+    double position_cm;
+    int spot;
+} rm_sim_mark;
+
 enum rm_sim_ml { RM_ML_CENTRE = 0, RM_ML_MEDIAL = 1, RM_ML_LATERAL = 2 };
+
+/** What the virtual firmware did to the wire. */
+typedef struct rm_sim_wire_stats {
+    uint64_t frames_sent;       /**< frames that reached the wire */
+    uint64_t frames_dropped;    /**< SAMPLES frames never sent (seq gap) */
+    uint64_t frames_corrupted;  /**< sent frames with at least one bad bit */
+    uint64_t bits_flipped;
+    uint64_t boots;             /**< power-ups, replugs and resets */
+    uint64_t commands;          /**< host frames answered */
+} rm_sim_wire_stats;
 
 typedef struct rm_sim rm_sim;
 
 rm_status rm_sim_new(rm_sim **out, const rm_sim_config *c, rm_error *err);
 void rm_sim_free(rm_sim *sim);
+const rm_sim_config *rm_sim_config_of(const rm_sim *sim);
 const rm_device_info *rm_sim_info(const rm_sim *sim);
-/** Produce the next sample of the physical model; false at the end. */
+/** Produce the next sample of the physical model; false at the end. Its
+ *  t_us is the model clock, starting at 0. Use either this or
+ *  rm_sim_next_bytes on one rm_sim, not both. */
 bool rm_sim_next_sample(rm_sim *sim, rm_sample *out);
-/** Produce the next wire bytes (frames as firmware sends them, with the
- *  configured faults); returns bytes written, 0 at the end. */
+/** Run the virtual device for one batch period (batch samples at the
+ *  current rate) and write what it sends meanwhile: answers to commands,
+ *  INFO at power-up, EVENTs, STATUS, SAMPLES, with the configured faults.
+ *  Returns the bytes written: 0 when the device sent nothing in that period
+ *  (idle before START, unplugged, a dropped frame). If cap is too small the
+ *  rest stays queued and the next calls only drain it. Check
+ *  rm_sim_finished() for the end. Wire times restart at each boot. */
 size_t rm_sim_next_bytes(rm_sim *sim, uint8_t *out, size_t cap);
+/** true once the session is over and every byte has been taken. */
+bool rm_sim_finished(const rm_sim *sim);
 /** Feed host->device bytes (commands) to the virtual device. */
 void rm_sim_receive(rm_sim *sim, const uint8_t *data, size_t len);
-/** Device time of the next sample, microseconds. */
+/** Model time of the next sample, microseconds. */
 uint64_t rm_sim_time_us(const rm_sim *sim);
 /** Whether the virtual device is unplugged at its current time. */
 bool rm_sim_unplugged(const rm_sim *sim);
-/** Ground truth acted out so far. */
+const rm_sim_wire_stats *rm_sim_wire_stats_of(const rm_sim *sim);
+/** Ground truth acted out so far (the spots from the start). */
 const rm_sim_spot *rm_sim_spots(const rm_sim *sim, size_t *count);
 const rm_sim_dwell *rm_sim_dwells(const rm_sim *sim, size_t *count);
+const rm_sim_mark *rm_sim_marks(const rm_sim *sim, size_t *count);
 /** Write the ground truth as JSON (docs/SIMULATOR.md). */
 rm_status rm_sim_write_truth(const rm_sim *sim, FILE *out, rm_error *err);
 
