@@ -1,0 +1,682 @@
+/*
+ * report.html: one self-contained page a therapist can print on A4 and
+ * file. Graphs are embedded inline as SVG; there are no scripts and no
+ * external resources. Every string that came from outside (client, notes,
+ * muscle, device) is HTML-escaped.
+ *
+ * Also the report folder itself: rm_report_write_dir writes report.json,
+ * summary.txt, the graphs and report.html, each renamed into place only
+ * when complete.
+ */
+#include "report_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void report_html_escape(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", out); break;
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '"': fputs("&quot;", out); break;
+        case '\'': fputs("&#39;", out); break;
+        default: fputc(*s, out);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Files and folders                                                        */
+/* ------------------------------------------------------------------------ */
+
+rm_status report_file_open(report_file *rf, const char *dir, const char *name,
+                           rm_error *err)
+{
+    int n = snprintf(rf->path, sizeof rf->path, "%s/%s", dir, name);
+    int m = snprintf(rf->tmp_path, sizeof rf->tmp_path, "%s/.%s.tmp", dir, name);
+    if (n < 0 || m < 0 || (size_t)m >= sizeof rf->tmp_path)
+        return rm_error_set(err, RM_ERR_ARG, "%s/%s: path too long", dir, name);
+    rf->f = fopen(rf->tmp_path, "w");
+    if (!rf->f)
+        return rm_error_set(err, RM_ERR_IO, "%s: cannot create: %s",
+                            rf->tmp_path, strerror(errno));
+    return RM_OK;
+}
+
+rm_status report_file_commit(report_file *rf, rm_error *err)
+{
+    bool failed = ferror(rf->f) != 0;
+    int saved = errno;
+    if (fclose(rf->f) != 0) {
+        failed = true;
+        saved = errno;
+    }
+    rf->f = NULL;
+    if (!failed && rename(rf->tmp_path, rf->path) == 0)
+        return RM_OK;
+    if (!failed)
+        saved = errno;
+    unlink(rf->tmp_path);
+    return rm_error_set(err, saved == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO,
+                        "%s: write failed: %s", rf->path, strerror(saved));
+}
+
+void report_file_discard(report_file *rf)
+{
+    if (rf->f)
+        fclose(rf->f);
+    rf->f = NULL;
+    unlink(rf->tmp_path);
+}
+
+static rm_status make_one_dir(const char *path, rm_error *err)
+{
+    struct stat st;
+    if (mkdir(path, 0755) == 0 || (errno == EEXIST && stat(path, &st) == 0 &&
+                                   S_ISDIR(st.st_mode)))
+        return RM_OK;
+    if (errno == EEXIST)
+        return rm_error_set(err, RM_ERR_IO, "%s: exists and is not a folder",
+                            path);
+    return rm_error_set(err, RM_ERR_IO, "%s: cannot create folder: %s", path,
+                        strerror(errno));
+}
+
+rm_status report_make_dir(const char *dir, rm_error *err)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return rm_error_set(err, RM_ERR_ARG, "%s: path too long", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        rm_status st = make_one_dir(path, err);
+        *p = '/';
+        if (st != RM_OK)
+            return st;
+    }
+    return make_one_dir(path, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Page furniture                                                           */
+/* ------------------------------------------------------------------------ */
+
+static const char page_style[] =
+    "body{font-family:\"DejaVu Sans\",Arial,sans-serif;font-size:11pt;"
+    "color:#222;max-width:190mm;margin:1em auto;padding:0 1em}\n"
+    "h1{font-size:16pt;margin:0 0 .3em}h2{font-size:13pt;border-bottom:1px "
+    "solid #999;margin-top:1.4em}\n"
+    "table{border-collapse:collapse;margin:.4em 0}th,td{padding:2px 7px;"
+    "border-bottom:1px solid #ddd;text-align:right;vertical-align:top}\n"
+    "th{background:#f0f0f0}td.l,th.l{text-align:left}\n"
+    ".meta td{text-align:left}.note{color:#555;font-size:10pt}\n"
+    ".warn{color:#8a2a00}figure{margin:.6em 0}figure svg{width:100%;"
+    "height:auto;display:block}\n"
+    "figcaption{font-size:9.5pt;color:#444}.map{display:flex;gap:1.5em;"
+    "align-items:flex-start}\n.map svg{width:70mm;height:auto;flex:none}\n"
+    ".notes{white-space:pre-wrap;border-left:3px solid #ccc;padding-left:.6em}\n"
+    "@page{size:A4;margin:15mm 12mm}\n"
+    "@media print{body{font-size:10pt;margin:0;max-width:none;padding:0}"
+    "h2{break-after:avoid}figure,table,.map{break-inside:avoid}"
+    ".newpage{break-before:page}}\n";
+
+static void put_text(FILE *out, const char *tag, const char *text)
+{
+    fprintf(out, "<%s>", tag);
+    report_html_escape(out, text);
+    fprintf(out, "</%s>", tag);
+}
+
+static void put_row(FILE *out, const char *label, const char *value)
+{
+    fprintf(out, "<tr><th class=\"l\">%s</th>", label);
+    fputs("<td class=\"l\">", out);
+    report_html_escape(out, value);
+    fputs("</td></tr>\n", out);
+}
+
+static void put_quantity_row(FILE *out, const char *label, double value,
+                             int decimals, const char *unit)
+{
+    char text[64];
+    report_format_quantity(text, value, decimals, unit);
+    put_row(out, label, text);
+}
+
+static void put_clock_row(FILE *out, const char *label, double seconds)
+{
+    char text[24];
+    report_format_clock(text, seconds);
+    put_row(out, label, text);
+}
+
+static void put_cell(FILE *out, double value, int decimals)
+{
+    char text[32];
+    report_format_number(text, value, decimals);
+    fprintf(out, "<td>%s</td>", text);
+}
+
+static void put_clock_cell(FILE *out, double seconds)
+{
+    char text[24];
+    report_format_clock(text, seconds);
+    fprintf(out, "<td>%s</td>", text);
+}
+
+static void write_head(FILE *out, const rm_analysis *a)
+{
+    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+          "<title>rollmap report ", out);
+    report_html_escape(out, a->meta.client);
+    fputs(" ", out);
+    report_html_escape(out, a->meta.session_id);
+    fprintf(out, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", page_style);
+}
+
+static void write_identity(FILE *out, const rm_analysis *a)
+{
+    char start[32], duration[24];
+    rm_format_iso8601(start, a->meta.start_unix_us);
+    report_format_clock(duration, a->summary.duration_s);
+    fputs("<h1>Session report: ", out);
+    report_html_escape(out, a->meta.muscle[0] ? a->meta.muscle : "hamstring");
+    fprintf(out, ", %s side</h1>\n<table class=\"meta\">\n",
+            rm_side_name((rm_side)a->meta.side));
+    put_row(out, "Client", a->meta.client);
+    put_row(out, "Session", a->meta.session_id);
+    put_row(out, "Start (UTC)", start);
+    put_row(out, "Duration", duration);
+    put_row(out, "Device", a->device.model[0] ? a->device.model : "-");
+    put_row(out, "Device serial", a->device.serial[0] ? a->device.serial : "-");
+    fputs("</table>\n", out);
+    if (a->meta.notes[0]) {
+        fputs("<h2>Notes</h2>\n", out);
+        put_text(out, "p class=\"notes\"", a->meta.notes);
+        fputs("\n", out);
+    }
+}
+
+static void write_summary(FILE *out, const rm_analysis *a)
+{
+    const rm_summary *s = &a->summary;
+    char label[64];
+    fputs("<h2>Summary</h2>\n<table class=\"meta\">\n", out);
+    put_clock_row(out, "Time under load", s->time_under_load_s);
+    put_quantity_row(out, "Rolled length", a->has_position ? s->rolled_length_cm : NAN, 1, "cm");
+    put_quantity_row(out, "Mean force", s->mean_force_n, 1, "N");
+    put_quantity_row(out, "Peak force", s->peak_force_n, 1, "N");
+    put_quantity_row(out, "Mean pressure", a->has_pressure ? s->mean_pressure_kpa : NAN, 1, "kPa");
+    put_quantity_row(out, "Peak pressure", a->has_pressure ? s->peak_pressure_kpa : NAN, 1, "kPa");
+    put_quantity_row(out, "Strokes", (double)s->strokes, 0, "");
+    put_quantity_row(out, "Cadence", s->cadence_per_min, 1, "strokes/min");
+    put_quantity_row(out, "Mean speed", s->mean_speed_cm_s, 2, "cm/s");
+    snprintf(label, sizeof label, "Faster than %.1f cm/s", a->config.target_speed_cm_s);
+    put_clock_row(out, label, s->time_too_fast_s);
+    if (s->vibration_hz > 0)
+        put_quantity_row(out, "Vibration", s->vibration_hz, 1, "Hz");
+    else
+        put_row(out, "Vibration", "none");
+    fputs("</table>\n", out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The hamstring map: a drawing of the posterior thigh with the spots       */
+/* ------------------------------------------------------------------------ */
+
+/* Drawing geometry in SVG user units: the thigh is 180 wide at the
+ * gluteal fold narrowing to 120 at the knee, over 400 units of length. */
+enum { MAP_W = 260, MAP_H = 480, THIGH_TOP = 40, THIGH_LEN = 400,
+       THIGH_CX = 130, THIGH_HALF_TOP = 90, THIGH_HALF_KNEE = 60 };
+
+static double thigh_half_width(double fraction)
+{
+    return THIGH_HALF_TOP + (THIGH_HALF_KNEE - THIGH_HALF_TOP) * fraction;
+}
+
+/** Screen point of a place on the leg: pct 0 proximal .. 100 distal,
+ *  ml -1 medial .. +1 lateral. */
+static void map_point(const rm_analysis *a, double pct, double ml,
+                      double *x, double *y)
+{
+    double fraction = fmin(fmax(pct / 100.0, 0.0), 1.0);
+    double across = fmin(fmax(isfinite(ml) ? ml : 0.0, -1.0), 1.0);
+    if (report_lateral_on_left(a))
+        across = -across;
+    *x = THIGH_CX + across * thigh_half_width(fraction) * 0.85;
+    *y = THIGH_TOP + fraction * THIGH_LEN;
+}
+
+/** Yellow (score 0) to dark red (score 10). */
+static void score_colour(double score, char out[8])
+{
+    double t = fmin(fmax(score / 10.0, 0.0), 1.0);
+    snprintf(out, 8, "#%02x%02x%02x", (unsigned)(250 - 110 * t),
+             (unsigned)(200 * (1 - t)), (unsigned)(40 * (1 - t)));
+}
+
+static void write_thigh_outline(FILE *out, const rm_analysis *a)
+{
+    bool lateral_left = report_lateral_on_left(a);
+    int top = THIGH_TOP, bottom = THIGH_TOP + THIGH_LEN;
+    fprintf(out, "<path d=\"M%d,%d Q%d,%d %d,%d L%d,%d Q%d,%d %d,%d Z\" "
+            "fill=\"#f6e3d7\" stroke=\"#8c6d5a\" stroke-width=\"2\"/>\n",
+            THIGH_CX - THIGH_HALF_TOP, top, THIGH_CX, top - 25,
+            THIGH_CX + THIGH_HALF_TOP, top, THIGH_CX + THIGH_HALF_KNEE, bottom,
+            THIGH_CX, bottom + 18, THIGH_CX - THIGH_HALF_KNEE, bottom);
+    fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#b89c8a\" "
+            "stroke-dasharray=\"6 5\"/>\n", THIGH_CX, top, THIGH_CX, bottom);
+    fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"13\" text-anchor=\"middle\">"
+            "proximal (gluteal fold)</text>\n", THIGH_CX, top - 22);
+    fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"13\" text-anchor=\"middle\">"
+            "distal (knee)</text>\n", THIGH_CX, bottom + 34);
+    const char *left_label = lateral_left ? "lateral" : "medial";
+    const char *right_label = lateral_left ? "medial" : "lateral";
+    const char *left_muscle = lateral_left ? "biceps femoris" : "semitendinosus / -membranosus";
+    const char *right_muscle = lateral_left ? "semitendinosus / -membranosus" : "biceps femoris";
+    fprintf(out, "<text x=\"8\" y=\"%d\" font-size=\"13\" transform=\"rotate(-90 8 %d)\" "
+            "text-anchor=\"middle\" dy=\"8\">%s</text>\n", top + THIGH_LEN / 2,
+            top + THIGH_LEN / 2, left_label);
+    fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"13\" transform=\"rotate(90 %d %d)\" "
+            "text-anchor=\"middle\" dy=\"8\">%s</text>\n", MAP_W - 8,
+            top + THIGH_LEN / 2, MAP_W - 8, top + THIGH_LEN / 2, right_label);
+    fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"9\" fill=\"#8c6d5a\" "
+            "text-anchor=\"middle\">%s</text>\n", THIGH_CX - 45, bottom - 8, left_muscle);
+    fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"9\" fill=\"#8c6d5a\" "
+            "text-anchor=\"middle\">%s</text>\n", THIGH_CX + 45, bottom - 8, right_muscle);
+}
+
+static void write_map_dwells(FILE *out, const rm_analysis *a)
+{
+    for (size_t i = 0; i < a->dwell_count; i++) {
+        const rm_dwell *d = &a->dwells[i];
+        if (!isfinite(d->position_pct))
+            continue;
+        double x, y;
+        map_point(a, d->position_pct, d->ml, &x, &y);
+        fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" "
+                "fill=\"none\" stroke=\"#1f4e79\" stroke-width=\"1.5\"/>\n",
+                x - 5, y - 5);
+    }
+}
+
+static void write_map_spots(FILE *out, const rm_analysis *a)
+{
+    for (size_t i = 0; i < a->spot_count; i++) {
+        const rm_spot *s = &a->spots[i];
+        if (!isfinite(s->position_pct))
+            continue;
+        double x, y;
+        char colour[8];
+        map_point(a, s->position_pct, s->ml, &x, &y);
+        score_colour(s->score, colour);
+        fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%s\" "
+                "fill-opacity=\"0.85\" stroke=\"#222\"/>\n", x, y,
+                8 + fmin(fmax(s->score, 0), 10), colour);
+        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" "
+                "font-weight=\"bold\" text-anchor=\"middle\" dy=\"4\">%zu</text>\n",
+                x, y, i + 1);
+    }
+}
+
+static void write_map_legend(FILE *out, const rm_analysis *a)
+{
+    fprintf(out, "<div><p>The back of the %s thigh seen from behind, "
+            "proximal at the top. Circles are tender spots, numbered as in "
+            "the table below; larger and redder means a higher score. Squares "
+            "are dwells.</p>\n", rm_side_name((rm_side)a->meta.side));
+    if (a->meta.side == RM_SIDE_UNKNOWN)
+        fputs("<p class=\"warn\">The leg side was not recorded, so the map "
+              "assumes medial on the left; set the side to orient it.</p>\n",
+              out);
+    fprintf(out, "<p>%zu tender spot%s, %zu dwell%s.</p></div>\n", a->spot_count,
+            a->spot_count == 1 ? "" : "s", a->dwell_count,
+            a->dwell_count == 1 ? "" : "s");
+}
+
+static void write_hamstring_map(FILE *out, const rm_analysis *a)
+{
+    fputs("<h2>Hamstring map</h2>\n", out);
+    if (!a->has_position) {
+        fprintf(out, "<p class=\"warn\">No map: %s.</p>\n",
+                report_graph_missing_reason(a, REPORT_GRAPH_MAP));
+        return;
+    }
+    fprintf(out, "<div class=\"map\">\n<svg viewBox=\"0 0 %d %d\" role=\"img\" "
+            "aria-label=\"hamstring map\" font-family=\"sans-serif\">\n", MAP_W, MAP_H);
+    write_thigh_outline(out, a);
+    write_map_dwells(out, a);
+    write_map_spots(out, a);
+    fputs("</svg>\n", out);
+    write_map_legend(out, a);
+    fputs("</div>\n", out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Graphs: gnuplot SVGs embedded inline                                     */
+/* ------------------------------------------------------------------------ */
+
+static char *read_whole_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, used = 0, got;
+    do {
+        if (used + 65536 > cap) {
+            char *bigger = realloc(buf, cap = cap * 2 + 65536);
+            if (!bigger) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = bigger;
+        }
+        got = fread(buf + used, 1, cap - used - 1, f);
+        used += got;
+    } while (got > 0);
+    fclose(f);
+    buf[used] = '\0';
+    *len = used;
+    return buf;
+}
+
+/* Inline SVGs share the page's id namespace: each graph's ids (clip paths,
+ * point symbols) get its name as a prefix so they do not collide, and the
+ * namespace declarations, which HTML does not need, are dropped. */
+static const char *const svg_id_openers[] = {
+    " id='", " id=\"", "href='#", "href=\"#", "url(#"};
+static const char *const svg_dropped[] = {
+    " xmlns=\"http://www.w3.org/2000/svg\"",
+    " xmlns:xlink=\"http://www.w3.org/1999/xlink\"",
+    "\n xmlns=\"http://www.w3.org/2000/svg\"",
+    "\n xmlns:xlink=\"http://www.w3.org/1999/xlink\""};
+
+static size_t starts_with_any(const char *s, const char *const *list,
+                              size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strlen(list[i]);
+        if (!strncmp(s, list[i], len))
+            return len;
+    }
+    return 0;
+}
+
+static void copy_svg(FILE *out, const char *svg, const char *prefix)
+{
+    const size_t openers = sizeof svg_id_openers / sizeof *svg_id_openers;
+    const size_t dropped = sizeof svg_dropped / sizeof *svg_dropped;
+    for (const char *p = svg; *p;) {
+        size_t len = starts_with_any(p, svg_dropped, dropped);
+        if (len) {
+            p += len;
+            continue;
+        }
+        len = starts_with_any(p, svg_id_openers, openers);
+        if (len) {
+            fwrite(p, 1, len, out);
+            fprintf(out, "%s-", prefix);
+            p += len;
+            continue;
+        }
+        fputc(*p++, out);
+    }
+}
+
+/** Embed svg_dir/NAME.svg from its <svg element on; false if absent. */
+static bool embed_svg(FILE *out, const char *svg_dir, const char *name)
+{
+    char path[PATH_MAX];
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s.svg", svg_dir, name);
+    char *svg = read_whole_file(path, &len);
+    if (!svg)
+        return false;
+    const char *start = strstr(svg, "<svg");
+    if (start)
+        copy_svg(out, start, name);
+    free(svg);
+    return start != NULL;
+}
+
+static void write_graph(FILE *out, const rm_analysis *a, const char *svg_dir,
+                        report_graph_id id)
+{
+    const report_graph_desc *g = report_graph(id);
+    const char *reason = report_graph_missing_reason(a, id);
+    fprintf(out, "<figure id=\"graph-%s\">\n", g->name);
+    put_text(out, "h3", g->title);
+    fputc('\n', out);
+    if (reason)
+        fprintf(out, "<p class=\"warn\">Not drawn: %s.</p>\n", reason);
+    else if (!svg_dir || !embed_svg(out, svg_dir, g->name))
+        fprintf(out, "<p class=\"warn\">Not drawn: gnuplot did not render it "
+                "(is gnuplot installed?). Its script is %s/%s.gp.</p>\n",
+                REPORT_GRAPHS_SUBDIR, g->name);
+    fprintf(out, "<figcaption>%s</figcaption>\n</figure>\n", g->caption);
+}
+
+static void write_graphs(FILE *out, const rm_analysis *a, const char *svg_dir)
+{
+    fputs("<h2 class=\"newpage\">Graphs</h2>\n", out);
+    for (int id = 0; id < REPORT_GRAPH_COUNT; id++)
+        write_graph(out, a, svg_dir, (report_graph_id)id);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tables                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void write_dwell_table(FILE *out, const rm_analysis *a)
+{
+    fprintf(out, "<h2>Dwells</h2>\n<p class=\"note\">Contact held within "
+            "&plusmn;%.1f cm for at least %.0f s; recommended hold %.0f s.</p>\n",
+            a->config.dwell_radius_cm, a->config.dwell_min_s,
+            a->config.target_hold_s);
+    if (a->dwell_count == 0) {
+        fputs("<p>None.</p>\n", out);
+        return;
+    }
+    fputs("<table>\n<tr><th>#</th><th>start</th><th>end</th><th>duration (s)</th>"
+          "<th>position (cm)</th><th>position (%)</th><th class=\"l\">side</th>"
+          "<th>mean force (N)</th><th>peak force (N)</th><th>mean pressure (kPa)</th>"
+          "<th>force CV</th><th>marks</th></tr>\n", out);
+    for (size_t i = 0; i < a->dwell_count; i++) {
+        const rm_dwell *d = &a->dwells[i];
+        fprintf(out, "<tr><td>%zu</td>", i + 1);
+        put_clock_cell(out, d->start_s);
+        put_clock_cell(out, d->end_s);
+        put_cell(out, d->duration_s, 1);
+        put_cell(out, d->position_cm, 1);
+        put_cell(out, d->position_pct, 0);
+        fprintf(out, "<td class=\"l\">%s</td>", rm_ml_side_name((rm_ml_side)d->side));
+        put_cell(out, d->mean_force_n, 1);
+        put_cell(out, d->peak_force_n, 1);
+        put_cell(out, d->mean_pressure_kpa, 1);
+        put_cell(out, d->force_stability, 2);
+        fprintf(out, "<td>%u</td></tr>\n", d->marks);
+    }
+    fputs("</table>\n", out);
+}
+
+static void write_spot_row(FILE *out, size_t i, const rm_spot *s)
+{
+    const rm_spot_evidence *e = &s->evidence;
+    fprintf(out, "<tr><td>%zu</td>", i + 1);
+    put_cell(out, s->position_cm, 1);
+    put_cell(out, s->position_pct, 0);
+    fprintf(out, "<td class=\"l\">%s</td>", rm_ml_side_name((rm_ml_side)s->side));
+    put_cell(out, s->score, 1);
+    put_cell(out, s->confidence, 2);
+    put_cell(out, e->dwell_s, 1);
+    put_cell(out, e->slowing, 2);
+    put_cell(out, e->unloading, 2);
+    put_cell(out, e->tremor, 2);
+    fprintf(out, "<td>%u</td>", e->marks);
+    put_cell(out, e->mark_rating < 0 ? NAN : e->mark_rating, 1);
+    put_cell(out, s->threshold_force_n, 1);
+    fputs("</tr>\n", out);
+}
+
+static void write_spot_table(FILE *out, const rm_analysis *a)
+{
+    fprintf(out, "<h2>Tender spots</h2>\n<p class=\"note\">Score 0-10 combines "
+            "the evidence: time dwelt there (s); slowing and unloading on "
+            "passes over the spot and tremor (guarding), each 0-1; and the "
+            "client's marks with their mean rating. Spots from score %.1f are listed.</p>\n",
+            a->config.spot_min_score);
+    if (a->spot_count == 0) {
+        fputs("<p>None found.</p>\n", out);
+        return;
+    }
+    fputs("<table>\n<tr><th>#</th><th>position (cm)</th><th>position (%)</th>"
+          "<th class=\"l\">side</th><th>score</th><th>confidence</th>"
+          "<th>dwell (s)</th><th>slowing</th><th>unloading</th><th>tremor</th>"
+          "<th>marks</th><th>mark rating</th><th>force at marks (N)</th></tr>\n",
+          out);
+    for (size_t i = 0; i < a->spot_count; i++)
+        write_spot_row(out, i, &a->spots[i]);
+    fputs("</table>\n", out);
+}
+
+static void write_mark_table(FILE *out, const rm_analysis *a)
+{
+    if (a->mark_count == 0)
+        return;
+    fputs("<h2>Marks (&ldquo;tender here&rdquo; button)</h2>\n<table>\n<tr>"
+          "<th>#</th><th>time</th><th>position (cm)</th><th>force (N)</th>"
+          "<th>pressure (kPa)</th><th>rating</th><th>spot</th></tr>\n", out);
+    for (size_t i = 0; i < a->mark_count; i++) {
+        const rm_mark *m = &a->marks[i];
+        fprintf(out, "<tr><td>%zu</td>", i + 1);
+        put_clock_cell(out, m->t_s);
+        put_cell(out, m->position_cm, 1);
+        put_cell(out, m->force_n, 1);
+        put_cell(out, m->pressure_kpa, 1);
+        put_cell(out, m->rating < 0 ? NAN : m->rating, 0);
+        put_cell(out, m->spot < 0 ? NAN : m->spot + 1, 0);
+        fputs("</tr>\n", out);
+    }
+    fputs("</table>\n", out);
+}
+
+static void write_quality(FILE *out, const rm_analysis *a)
+{
+    const rm_quality *q = &a->quality;
+    char text[96], days[32];
+    fputs("<h2>Recording quality</h2>\n<table class=\"meta\">\n", out);
+    snprintf(text, sizeof text, "%zu (%.1f s, %llu samples lost)", q->gaps,
+             q->gap_s, (unsigned long long)q->lost_samples);
+    put_row(out, "Gaps", text);
+    snprintf(text, sizeof text, "%llu", (unsigned long long)q->crc_errors);
+    put_row(out, "CRC errors", text);
+    put_quantity_row(out, "Saturated samples", q->saturation_pct, 2, "%");
+    report_format_number(days, q->calibration_age_days, 0);
+    snprintf(text, sizeof text, "%s%s", isfinite(q->calibration_age_days) ? days
+             : "unknown", isfinite(q->calibration_age_days) ? " days" : "");
+    put_row(out, "Calibration age", text);
+    if (q->mains_hum_removed)
+        snprintf(text, sizeof text, "removed (%.0f Hz)", q->mains_hz);
+    put_row(out, "Mains hum", q->mains_hum_removed ? text : "none found");
+    snprintf(text, sizeof text, "%llu", (unsigned long long)q->blocks_skipped);
+    put_row(out, "Damaged file blocks", text);
+    fputs("</table>\n", out);
+    if (q->calibration_stale)
+        fputs("<p class=\"warn\">The calibration is old: forces may be off. "
+              "Recalibrate the device.</p>\n", out);
+}
+
+static void write_footer(FILE *out)
+{
+    fputs("<p class=\"note\">Generated by rollmap " ROLLMAP_VERSION
+          ". Data and graph scripts are beside this file (report.json, "
+          REPORT_GRAPHS_SUBDIR "/).</p>\n</body>\n</html>\n", out);
+}
+
+rm_status rm_report_html(const rm_analysis *a, const char *svg_dir, FILE *out,
+                         rm_error *err)
+{
+    write_head(out, a);
+    write_identity(out, a);
+    write_summary(out, a);
+    write_hamstring_map(out, a);
+    write_spot_table(out, a);
+    write_dwell_table(out, a);
+    write_mark_table(out, a);
+    write_quality(out, a);
+    write_graphs(out, a, svg_dir);
+    write_footer(out);
+    if (fflush(out) != 0 || ferror(out))
+        return rm_error_set(err, RM_ERR_IO, "HTML report: write failed: %s",
+                            strerror(errno));
+    return RM_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The report folder                                                        */
+/* ------------------------------------------------------------------------ */
+
+/** One file of the report; svg_dir is where the HTML finds the graphs. */
+typedef rm_status (*part_writer)(const rm_analysis *a, const char *svg_dir,
+                                 FILE *out, rm_error *err);
+
+static rm_status json_part(const rm_analysis *a, const char *svg_dir,
+                           FILE *out, rm_error *err)
+{
+    (void)svg_dir;
+    return rm_report_json(a, out, err);
+}
+
+static rm_status text_part(const rm_analysis *a, const char *svg_dir,
+                           FILE *out, rm_error *err)
+{
+    (void)svg_dir;
+    return rm_report_text(a, out, err);
+}
+
+static rm_status write_part(const rm_analysis *a, const char *dir,
+                            const char *name, part_writer writer,
+                            const char *svg_dir, rm_error *err)
+{
+    report_file rf;
+    rm_status st = report_file_open(&rf, dir, name, err);
+    if (st != RM_OK)
+        return st;
+    rm_error why = {0};
+    st = writer(a, svg_dir, rf.f, &why);
+    if (st != RM_OK) {
+        report_file_discard(&rf);
+        return rm_error_set(err, st, "%s: %s", rf.path, why.message);
+    }
+    return report_file_commit(&rf, err);
+}
+
+rm_status rm_report_write_dir(const rm_analysis *a, const char *dir,
+                              rm_graph_format fmt, rm_graphs_result *res,
+                              rm_error *err)
+{
+    char graphs_dir[PATH_MAX];
+    if (snprintf(graphs_dir, sizeof graphs_dir, "%s/%s", dir,
+                 REPORT_GRAPHS_SUBDIR) >= (int)sizeof graphs_dir)
+        return rm_error_set(err, RM_ERR_ARG, "%s: path too long", dir);
+    rm_status st = report_make_dir(dir, err);
+    if (st == RM_OK)
+        st = write_part(a, dir, "report.json", json_part, NULL, err);
+    if (st == RM_OK)
+        st = write_part(a, dir, "summary.txt", text_part, NULL, err);
+    if (st == RM_OK)
+        st = rm_graphs_render(a, graphs_dir, fmt, res, err);
+    if (st == RM_OK)
+        st = write_part(a, dir, "report.html", rm_report_html, graphs_dir, err);
+    return st;
+}

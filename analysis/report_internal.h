@@ -1,0 +1,86 @@
+/*
+ * Private helpers shared by the report writers (report_json.c,
+ * report_text.c, report_html.c) and the gnuplot renderer (graphs.c).
+ */
+#ifndef ROLLMAP_REPORT_INTERNAL_H
+#define ROLLMAP_REPORT_INTERNAL_H
+
+#include "rollmap_analysis.h"
+
+#include <limits.h>
+
+/** The graphs, in the order the reports show them. */
+typedef enum report_graph_id {
+    REPORT_GRAPH_FORCE,    /**< force and position over time */
+    REPORT_GRAPH_PROFILE,  /**< force/pressure along the hamstring */
+    REPORT_GRAPH_MAP,      /**< posterior thigh, position x medial-lateral */
+    REPORT_GRAPH_SPECTRUM, /**< spectrogram and PSD, tremor band shaded */
+    REPORT_GRAPH_DWELLS,   /**< duration and mean force of each dwell */
+    REPORT_GRAPH_COUNT
+} report_graph_id;
+
+typedef struct report_graph_desc {
+    const char *name;      /**< file stem: NAME.gp, NAME.dat, NAME.png */
+    const char *title;     /**< heading in the reports */
+    const char *caption;   /**< one sentence on how to read it */
+} report_graph_desc;
+
+const report_graph_desc *report_graph(report_graph_id id);
+
+/** Why a graph cannot be drawn for this analysis (no encoder, no dwell,
+ *  session too short), or NULL when it can. */
+const char *report_graph_missing_reason(const rm_analysis *a,
+                                        report_graph_id id);
+
+/** Folder of the graph scripts, data and images inside a report folder. */
+#define REPORT_GRAPHS_SUBDIR "graphs"
+
+/**
+ * Screen-resolution reduction of a uniformly sampled series: split the n
+ * samples into `columns` equal runs and keep, from each, the indices of its
+ * smallest and largest finite value in time order (one index when they
+ * coincide; the run's first index when it holds no finite value, so a NaN
+ * still breaks the plotted line). When n <= 2 * columns every index is
+ * kept. keep must hold min(n, 2 * columns) entries; returns how many were
+ * written.
+ */
+size_t report_minmax_reduce(const double *y, size_t n, size_t columns,
+                            size_t *keep);
+
+/** Write s with &, <, >, " and ' replaced by character references. */
+void report_html_escape(FILE *out, const char *s);
+
+/** "h:mm:ss" or "m:ss" for a duration or time in seconds; "-" for NaN. */
+void report_format_clock(char out[24], double seconds);
+
+/** value with `decimals` decimals, or "-" when it is NaN or infinite. */
+void report_format_number(char out[32], double value, int decimals);
+
+/** "value unit" (e.g. "12.5 kPa"), or "-" when value is NaN. */
+void report_format_quantity(char out[64], double value, int decimals,
+                            const char *unit);
+
+/** The leg as seen from behind: is the lateral side on the viewer's left?
+ *  True for a left leg; false for a right or unknown one (medial left). */
+bool report_lateral_on_left(const rm_analysis *a);
+
+/** A file written under a temporary name and renamed into place when
+ *  complete, so a failed report never leaves a half-written file. */
+typedef struct report_file {
+    FILE *f;
+    char path[PATH_MAX];
+    char tmp_path[PATH_MAX];
+} report_file;
+
+rm_status report_file_open(report_file *rf, const char *dir,
+                           const char *name, rm_error *err);
+/** Close, check for write errors and rename into place; on failure the
+ *  temporary file is removed and err names the file. */
+rm_status report_file_commit(report_file *rf, rm_error *err);
+/** Give up on the file (after an error elsewhere). */
+void report_file_discard(report_file *rf);
+
+/** Create dir and any missing parents (like mkdir -p). */
+rm_status report_make_dir(const char *dir, rm_error *err);
+
+#endif /* ROLLMAP_REPORT_INTERNAL_H */

@@ -1,0 +1,270 @@
+/*
+ * report.json: the analysis of one session as JSON (schema in
+ * docs/REPORT.md). Every quantity carries its unit in its key; a value that
+ * is unknown or not measurable (NaN) is written as null.
+ */
+#include "report_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+/** Bumped when a field changes meaning or disappears (not on additions). */
+#define REPORT_SCHEMA_VERSION 1
+
+static void put_number(rm_json_writer *w, const char *key, double v)
+{
+    rm_json_key(w, key);
+    rm_json_number(w, v);
+}
+
+static void put_int(rm_json_writer *w, const char *key, int64_t v)
+{
+    rm_json_key(w, key);
+    rm_json_int(w, v);
+}
+
+static void put_string(rm_json_writer *w, const char *key, const char *s)
+{
+    rm_json_key(w, key);
+    rm_json_string(w, s);
+}
+
+static void put_bool(rm_json_writer *w, const char *key, bool v)
+{
+    rm_json_key(w, key);
+    rm_json_bool(w, v);
+}
+
+/** An integer where a negative value means "none" (ratings, indices). */
+static void put_optional_int(rm_json_writer *w, const char *key, int64_t v)
+{
+    rm_json_key(w, key);
+    if (v < 0)
+        rm_json_null(w);
+    else
+        rm_json_int(w, v);
+}
+
+static const char *device_kind_name(uint8_t kind)
+{
+    switch (kind) {
+    case RM_DEVICE_ROLLER: return "roller";
+    case RM_DEVICE_BALL: return "ball";
+    case RM_DEVICE_PROBE: return "probe";
+    }
+    return "unknown";
+}
+
+static void write_session(rm_json_writer *w, const rm_analysis *a)
+{
+    char start[32];
+    rm_format_iso8601(start, a->meta.start_unix_us);
+    rm_json_key(w, "session");
+    rm_json_object_open(w);
+    put_string(w, "id", a->meta.session_id);
+    put_string(w, "client", a->meta.client);
+    put_string(w, "side", rm_side_name((rm_side)a->meta.side));
+    put_string(w, "muscle", a->meta.muscle);
+    put_string(w, "start", start);
+    put_int(w, "start_unix_us", a->meta.start_unix_us);
+    put_number(w, "duration_s", a->summary.duration_s);
+    put_string(w, "notes", a->meta.notes);
+    rm_json_object_close(w);
+}
+
+static void write_device(rm_json_writer *w, const rm_analysis *a)
+{
+    rm_json_key(w, "device");
+    rm_json_object_open(w);
+    put_string(w, "model", a->device.model);
+    put_string(w, "firmware", a->device.firmware);
+    put_string(w, "serial", a->device.serial);
+    put_string(w, "kind", device_kind_name(a->device.device_kind));
+    put_int(w, "sample_rate_hz", a->device.sample_rate_hz);
+    put_int(w, "channels", a->device.channel_count);
+    put_bool(w, "has_position", a->has_position);
+    put_bool(w, "has_pressure", a->has_pressure);
+    rm_json_object_close(w);
+}
+
+static void write_config(rm_json_writer *w, const rm_analysis_config *c)
+{
+    rm_json_key(w, "config");
+    rm_json_object_open(w);
+    put_number(w, "analysis_rate_hz", c->analysis_rate_hz);
+    put_number(w, "load_threshold_n", c->load_threshold_n);
+    put_number(w, "dwell_radius_cm", c->dwell_radius_cm);
+    put_number(w, "dwell_min_s", c->dwell_min_s);
+    put_number(w, "target_hold_s", c->target_hold_s);
+    put_number(w, "target_speed_cm_s", c->target_speed_cm_s);
+    put_number(w, "tremor_lo_hz", c->tremor_lo_hz);
+    put_number(w, "tremor_hi_hz", c->tremor_hi_hz);
+    put_number(w, "profile_bin_cm", c->profile_bin_cm);
+    put_number(w, "spot_min_score", c->spot_min_score);
+    put_number(w, "spot_merge_cm", c->spot_merge_cm);
+    rm_json_object_close(w);
+}
+
+static void write_summary(rm_json_writer *w, const rm_summary *s)
+{
+    rm_json_key(w, "summary");
+    rm_json_object_open(w);
+    put_number(w, "duration_s", s->duration_s);
+    put_number(w, "rolled_length_cm", s->rolled_length_cm);
+    put_number(w, "time_under_load_s", s->time_under_load_s);
+    put_number(w, "mean_force_n", s->mean_force_n);
+    put_number(w, "peak_force_n", s->peak_force_n);
+    put_number(w, "mean_pressure_kpa", s->mean_pressure_kpa);
+    put_number(w, "peak_pressure_kpa", s->peak_pressure_kpa);
+    put_int(w, "strokes", (int64_t)s->strokes);
+    put_number(w, "cadence_per_min", s->cadence_per_min);
+    put_number(w, "mean_speed_cm_s", s->mean_speed_cm_s);
+    put_number(w, "time_too_fast_s", s->time_too_fast_s);
+    put_number(w, "vibration_hz", s->vibration_hz);
+    rm_json_object_close(w);
+}
+
+/** Writes the fields of item i of one of the analysis's arrays. */
+typedef void (*item_writer)(rm_json_writer *w, const rm_analysis *a, size_t i);
+
+/** key: [ {item 0}, {item 1}, ... ] */
+static void write_array(rm_json_writer *w, const char *key, size_t count,
+                        item_writer item, const rm_analysis *a)
+{
+    rm_json_key(w, key);
+    rm_json_array_open(w);
+    for (size_t i = 0; i < count; i++) {
+        rm_json_object_open(w);
+        item(w, a, i);
+        rm_json_object_close(w);
+    }
+    rm_json_array_close(w);
+}
+
+static void dwell_item(rm_json_writer *w, const rm_analysis *a, size_t i)
+{
+    const rm_dwell *d = &a->dwells[i];
+    put_number(w, "start_s", d->start_s);
+    put_number(w, "end_s", d->end_s);
+    put_number(w, "duration_s", d->duration_s);
+    put_number(w, "position_cm", d->position_cm);
+    put_number(w, "position_pct", d->position_pct);
+    put_number(w, "ml", d->ml);
+    put_string(w, "side", rm_ml_side_name((rm_ml_side)d->side));
+    put_number(w, "mean_force_n", d->mean_force_n);
+    put_number(w, "peak_force_n", d->peak_force_n);
+    put_number(w, "mean_pressure_kpa", d->mean_pressure_kpa);
+    put_number(w, "peak_pressure_kpa", d->peak_pressure_kpa);
+    put_number(w, "pressure_time_kpa_s", d->pressure_time_kpa_s);
+    put_number(w, "force_cv", d->force_stability);
+    put_number(w, "tremor_power_n2", d->tremor_power);
+    put_int(w, "marks", d->marks);
+    put_bool(w, "reached_target_hold", d->duration_s >= a->config.target_hold_s);
+}
+
+static void write_evidence(rm_json_writer *w, const rm_spot_evidence *e)
+{
+    rm_json_key(w, "evidence");
+    rm_json_object_open(w);
+    put_number(w, "dwell_s", e->dwell_s);
+    put_number(w, "slowing", e->slowing);
+    put_number(w, "unloading", e->unloading);
+    put_number(w, "tremor", e->tremor);
+    put_int(w, "marks", e->marks);
+    put_number(w, "mark_rating", e->mark_rating < 0 ? NAN : e->mark_rating);
+    rm_json_object_close(w);
+}
+
+static void spot_item(rm_json_writer *w, const rm_analysis *a, size_t i)
+{
+    const rm_spot *s = &a->spots[i];
+    put_number(w, "position_cm", s->position_cm);
+    put_number(w, "position_pct", s->position_pct);
+    put_number(w, "ml", s->ml);
+    put_string(w, "side", rm_ml_side_name((rm_ml_side)s->side));
+    put_number(w, "score", s->score);
+    put_number(w, "confidence", s->confidence);
+    put_number(w, "threshold_force_n", s->threshold_force_n);
+    put_number(w, "threshold_pressure_kpa", s->threshold_pressure_kpa);
+    write_evidence(w, &s->evidence);
+}
+
+static void mark_item(rm_json_writer *w, const rm_analysis *a, size_t i)
+{
+    const rm_mark *m = &a->marks[i];
+    put_number(w, "t_s", m->t_s);
+    put_number(w, "position_cm", m->position_cm);
+    put_number(w, "force_n", m->force_n);
+    put_number(w, "pressure_kpa", m->pressure_kpa);
+    put_optional_int(w, "rating", m->rating);
+    put_optional_int(w, "spot", m->spot);
+}
+
+static void profile_item(rm_json_writer *w, const rm_analysis *a, size_t i)
+{
+    const rm_profile_bin *b = &a->profile[i];
+    put_number(w, "position_cm", b->position_cm);
+    put_number(w, "time_s", b->time_s);
+    put_number(w, "mean_force_n", b->mean_force_n);
+    put_number(w, "peak_force_n", b->peak_force_n);
+    put_number(w, "mean_pressure_kpa", b->mean_pressure_kpa);
+    put_number(w, "tenderness", b->tenderness);
+    put_number(w, "medial_force_n", b->medial_force_n);
+    put_number(w, "lateral_force_n", b->lateral_force_n);
+}
+
+static void gap_item(rm_json_writer *w, const rm_analysis *a, size_t i)
+{
+    const rm_gap *g = &a->gaps[i];
+    put_int(w, "start_us", (int64_t)g->start_us);
+    put_int(w, "end_us", (int64_t)g->end_us);
+    put_number(w, "duration_s", g->end_us > g->start_us
+                                    ? (double)(g->end_us - g->start_us) / 1e6 : 0.0);
+    put_int(w, "lost_samples", (int64_t)g->lost_samples);
+    put_string(w, "reason", rm_gap_reason_name((rm_gap_reason)g->reason));
+}
+
+static void write_quality(rm_json_writer *w, const rm_analysis *a)
+{
+    const rm_quality *q = &a->quality;
+    rm_json_key(w, "quality");
+    rm_json_object_open(w);
+    put_int(w, "gaps", (int64_t)q->gaps);
+    put_number(w, "gap_s", q->gap_s);
+    put_int(w, "lost_samples", (int64_t)q->lost_samples);
+    put_int(w, "crc_errors", (int64_t)q->crc_errors);
+    put_number(w, "saturation_pct", q->saturation_pct);
+    put_number(w, "calibration_age_days", q->calibration_age_days);
+    put_bool(w, "calibration_stale", q->calibration_stale);
+    put_bool(w, "mains_hum_removed", q->mains_hum_removed);
+    put_number(w, "mains_hz", q->mains_hum_removed ? q->mains_hz : NAN);
+    put_int(w, "blocks_skipped", (int64_t)q->blocks_skipped);
+    write_array(w, "gap_list", a->gap_count, gap_item, a);
+    rm_json_object_close(w);
+}
+
+rm_status rm_report_json(const rm_analysis *a, FILE *out, rm_error *err)
+{
+    rm_json_writer w;
+    rm_json_begin(&w, out, true);
+    rm_json_object_open(&w);
+    put_string(&w, "schema", "rollmap-report");
+    put_int(&w, "schema_version", REPORT_SCHEMA_VERSION);
+    put_string(&w, "generator", "rollmap " ROLLMAP_VERSION);
+    write_session(&w, a);
+    write_device(&w, a);
+    write_config(&w, &a->config);
+    write_summary(&w, &a->summary);
+    write_array(&w, "dwells", a->dwell_count, dwell_item, a);
+    write_array(&w, "tender_spots", a->spot_count, spot_item, a);
+    write_array(&w, "marks", a->mark_count, mark_item, a);
+    write_array(&w, "profile", a->bin_count, profile_item, a);
+    write_quality(&w, a);
+    rm_json_object_close(&w);
+    rm_json_end(&w);
+    if (fflush(out) != 0 || ferror(out))
+        return rm_error_set(err, RM_ERR_IO, "report JSON: write failed: %s",
+                            strerror(errno));
+    return RM_OK;
+}
