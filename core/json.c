@@ -236,6 +236,30 @@ void rm_json_null(rm_json_writer *w)
     fputs("null", w->out);
 }
 
+void rm_json_member_string(rm_json_writer *w, const char *key, const char *s)
+{
+    rm_json_key(w, key);
+    rm_json_string(w, s);
+}
+
+void rm_json_member_number(rm_json_writer *w, const char *key, double v)
+{
+    rm_json_key(w, key);
+    rm_json_number(w, v);
+}
+
+void rm_json_member_int(rm_json_writer *w, const char *key, int64_t v)
+{
+    rm_json_key(w, key);
+    rm_json_int(w, v);
+}
+
+void rm_json_member_bool(rm_json_writer *w, const char *key, bool v)
+{
+    rm_json_key(w, key);
+    rm_json_bool(w, v);
+}
+
 void rm_json_end(rm_json_writer *w)
 {
     if (w->pretty)

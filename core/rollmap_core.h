@@ -199,7 +199,11 @@ void rm_session_id_new(char out[40], int64_t start_unix_us);
 
 typedef struct rm_writer_options {
     uint32_t flush_interval_ms;  /**< default 500; never more than 1000 */
-    uint32_t block_samples;      /**< samples per block at most (default 512) */
+    uint32_t block_samples;      /**< samples per block at most (default 512,
+                                      at most 65535) */
+    uint32_t queue_limit_bytes;  /**< encoded blocks kept while writes fail
+                                      (default 8 MiB); samples beyond it are
+                                      dropped and recorded as a gap */
     bool fsync;                  /**< fsync after each flush (default true) */
 } rm_writer_options;
 
@@ -277,7 +281,16 @@ const rm_gap *rm_session_gaps(const rm_session *s, size_t *count);
 const rm_event *rm_session_events(const rm_session *s, size_t *count);
 const rm_integrity *rm_session_integrity(const rm_session *s);
 
-/** Copy samples [first, first+max) into out; *got is how many were read. */
+/** Check the CRC of every sample block's payload (open reads only block
+ *  headers) and drop bad blocks, reporting them in rm_session_integrity;
+ *  sample indices after a dropped block move down. Call it right after
+ *  open to read a damaged file without CRC errors later; costs one read of
+ *  the file. RM_OK even when blocks were dropped. */
+rm_status rm_session_verify(rm_session *s, rm_error *err);
+
+/** Copy samples [first, first+max) into out; *got is how many were read.
+ *  A block whose payload fails its CRC (not yet dropped by verify) stops
+ *  the read with RM_ERR_CRC naming the file, offset and samples lost. */
 rm_status rm_session_read(rm_session *s, uint64_t first, rm_sample *out,
                           size_t max, size_t *got, rm_error *err);
 /** Index of the first sample at or after t_us (the index makes it fast). */
@@ -365,6 +378,11 @@ void rm_json_number(rm_json_writer *w, double v); /* NaN/inf -> null */
 void rm_json_int(rm_json_writer *w, int64_t v);
 void rm_json_bool(rm_json_writer *w, bool v);
 void rm_json_null(rm_json_writer *w);
+/** A key and its value in one call (inside an object). */
+void rm_json_member_string(rm_json_writer *w, const char *key, const char *s);
+void rm_json_member_number(rm_json_writer *w, const char *key, double v);
+void rm_json_member_int(rm_json_writer *w, const char *key, int64_t v);
+void rm_json_member_bool(rm_json_writer *w, const char *key, bool v);
 /** Finish the document (newline when pretty). */
 void rm_json_end(rm_json_writer *w);
 

@@ -1,0 +1,142 @@
+/*
+ * Session file format internals shared by the writer, the reader and the
+ * CSV code (docs/FORMAT.md describes the bytes). All integers are little
+ * endian.
+ */
+#ifndef ROLLMAP_SESSION_INTERNAL_H
+#define ROLLMAP_SESSION_INTERNAL_H
+
+#include "rollmap_core.h"
+
+/* File header: magic, version, JSON length, JSON, CRC-32C of all before. */
+#define RM_FILE_MAGIC "\x89RMS\r\n\x1a\n" /* PNG-style: catches text-mode mangling */
+#define RM_FILE_MAGIC_SIZE 8
+#define RM_FORMAT_VERSION 1u
+#define RM_FILE_PREFIX_SIZE 16            /* magic + version + JSON length */
+#define RM_HEADER_JSON_MAX (1u << 20)     /* 1 MiB: far above any real header */
+
+/* Block header: 48 bytes, then the payload. */
+#define RM_BLOCK_MAGIC 0x4B424D52u        /* "RMBK" */
+#define RM_BLOCK_HEADER_SIZE 48
+#define RM_BLOCK_PAYLOAD_MAX (16u << 20)  /* 16 MiB: a sanity bound */
+#define RM_BLOCK_SAMPLES_MAX 65535u
+#define RM_SAMPLES_PREFIX_SIZE 8          /* period, channel count, reserved */
+
+/* Trailer after the closing index block. */
+#define RM_TRAILER_MAGIC 0x58494D52u      /* "RMIX" */
+#define RM_TRAILER_SIZE 16
+#define RM_INDEX_ENTRY_SIZE 48
+
+typedef enum rm_block_type {
+    RM_BLOCK_SAMPLES = 1,
+    RM_BLOCK_GAP = 2,
+    RM_BLOCK_EVENT = 3,
+    RM_BLOCK_META = 4,
+    RM_BLOCK_INDEX = 5
+} rm_block_type;
+
+/* One block as its header (or an index entry) describes it. */
+typedef struct rm_block_entry {
+    uint64_t offset;          /* of the block header in the file */
+    uint64_t first_sample;    /* writer's index of its first sample */
+    uint64_t t_first_us, t_last_us;
+    uint32_t payload_length;
+    uint32_t sample_count;
+    uint32_t payload_crc;
+    uint8_t type;             /* rm_block_type */
+} rm_block_entry;
+
+/* A growable byte buffer. */
+typedef struct rm_bytes {
+    uint8_t *data;
+    size_t len, cap;
+} rm_bytes;
+
+/* A sample block as the reader sees it. */
+typedef struct rm_sample_block {
+    rm_block_entry entry;
+    uint64_t first;           /* reader's index of its first sample */
+    bool verified;            /* payload CRC checked and decoded once */
+    bool bad;                 /* payload failed; reported in the integrity */
+} rm_sample_block;
+
+struct rm_session {
+    char *path;
+    int fd;
+    uint64_t file_size;
+    uint32_t version;
+    uint64_t header_end;      /* the first block starts here */
+    uint64_t good_end;        /* end of the last intact block */
+    rm_device_info info;
+    rm_session_meta meta;
+
+    rm_block_entry *blocks;   /* every intact block but the index */
+    size_t block_count, block_cap;
+    rm_sample_block *sample_blocks;
+    size_t sample_block_count, sample_block_cap;
+    uint64_t sample_count;
+
+    rm_gap *gaps;
+    size_t gap_count, gap_cap;
+    rm_event *events;
+    size_t event_count, event_cap;
+
+    rm_integrity integrity;
+    rm_skipped_range *skipped;
+    size_t skipped_cap;
+
+    /* The block decoded last, for sequential reads. */
+    size_t cached_block;      /* index into sample_blocks, or SIZE_MAX */
+    rm_sample *cache;
+    uint8_t *payload;
+    size_t payload_cap;
+};
+
+/* Byte order helpers. */
+void rm_put_le16(uint8_t *p, uint16_t v);
+void rm_put_le32(uint8_t *p, uint32_t v);
+void rm_put_le64(uint8_t *p, uint64_t v);
+uint16_t rm_get_le16(const uint8_t *p);
+uint32_t rm_get_le32(const uint8_t *p);
+uint64_t rm_get_le64(const uint8_t *p);
+
+bool rm_bytes_reserve(rm_bytes *b, size_t more);
+bool rm_bytes_add(rm_bytes *b, const void *data, size_t n);
+void rm_bytes_free(rm_bytes *b);
+
+/* Grow a malloc'd array of *cap items of size item so one more fits. */
+bool rm_array_grow(void **items, size_t count, size_t *cap, size_t item);
+
+/* Block header bytes for entry (payload CRC already in it). */
+void rm_block_header_encode(uint8_t out[RM_BLOCK_HEADER_SIZE],
+                            const rm_block_entry *e);
+/* Parse a block header at file offset; false if magic or CRC is wrong. */
+bool rm_block_header_decode(const uint8_t in[RM_BLOCK_HEADER_SIZE],
+                            uint64_t offset, rm_block_entry *e);
+
+/* Payload encoders (writer) and decoders (reader). */
+bool rm_samples_encode(rm_bytes *out, const rm_sample *s, size_t count,
+                       uint8_t channel_count, uint32_t period_us);
+/* Decode e->sample_count samples; false if the payload is malformed. */
+bool rm_samples_decode(const uint8_t *payload, const rm_block_entry *e,
+                       rm_sample *out);
+void rm_gap_encode(rm_bytes *out, const rm_gap *gap);
+bool rm_gap_decode(const uint8_t *payload, size_t len, rm_gap *gap);
+void rm_event_encode(rm_bytes *out, const rm_event *ev);
+bool rm_event_decode(const uint8_t *payload, size_t len, rm_event *ev);
+
+/* The device and session JSON of the header and metadata blocks. */
+void rm_json_write_device(rm_json_writer *w, const rm_device_info *info);
+void rm_json_write_meta(rm_json_writer *w, const rm_session_meta *meta);
+rm_status rm_json_read_device(const rm_json *obj, rm_device_info *info,
+                              const char *where, rm_error *err);
+void rm_json_read_meta(const rm_json *obj, rm_session_meta *meta);
+
+/* Nominal sample period in microseconds (0 when the rate is unknown). */
+uint32_t rm_period_us(const rm_device_info *info);
+
+/* Verify the payload CRC of every block not yet verified and drop bad
+ * sample blocks (used by rm_session_verify and the writer's reopen). */
+rm_status rm_session_verify_payloads(rm_session *s, rm_error *err);
+
+#endif

@@ -1,0 +1,722 @@
+/* Session files: round trips, crash recovery, corruption, versions, failed
+ * writes, reopening and time lookup, all on real files. */
+#include "testutil.h"
+#include "session_internal.h" /* block offsets, to damage the right bytes */
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PERIOD_US 1000
+#define FIRST_T_US 5000000u
+
+typedef struct fixture {
+    char *dir;
+    char *path;
+    rm_device_info info;
+    rm_session_meta meta;
+    rm_writer_options opt;
+} fixture;
+
+static void make_device(rm_device_info *info, unsigned channels)
+{
+    memset(info, 0, sizeof *info);
+    snprintf(info->model, sizeof info->model, "RM-Test");
+    snprintf(info->firmware, sizeof info->firmware, "1.2.3");
+    snprintf(info->serial, sizeof info->serial, "SN\"0042\"");
+    info->device_kind = RM_DEVICE_ROLLER;
+    info->sample_rate_hz = 1000000 / PERIOD_US;
+    info->channel_count = (uint8_t)channels;
+    for (unsigned i = 0; i < channels; i++) {
+        rm_channel_info *ch = &info->channels[i];
+        ch->kind = i < 2 ? RM_CHANNEL_LOAD_CELL : RM_CHANNEL_PRESSURE_CELL;
+        ch->position_mm = 10.5f + 40.0f * (float)i;
+        ch->area_mm2 = i < 2 ? 0.0f : 78.5f;
+        ch->gain_n_per_count = 0.0123f + 0.001f * (float)i;
+        ch->offset_counts = 1000.0f + (float)i;
+    }
+    rm_device_info_default_calibration(info);
+    info->channels[0].cal.coef[2] = 1e-9;
+    info->encoder_counts_per_turn = 4096;
+    info->roller_diameter_mm = 150.0f;
+    info->roller_width_mm = 330.0f;
+    info->distal_direction = -1;
+    info->usb_vid = 0x1209;
+    info->usb_pid = 0x0001;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = testutil_mkdtemp();
+    f->path = testutil_path(f->dir, "s.rms");
+    make_device(&f->info, 3);
+    snprintf(f->meta.session_id, sizeof f->meta.session_id, "20261124T060724Z-3f2a");
+    snprintf(f->meta.client, sizeof f->meta.client, "C-017");
+    f->meta.side = RM_SIDE_LEFT;
+    snprintf(f->meta.muscle, sizeof f->meta.muscle, "hamstring");
+    f->meta.start_unix_us = 1795500000000000;
+    snprintf(f->meta.notes, sizeof f->meta.notes, "line one\nline \xc3\xa9 two");
+    rm_writer_options_default(&f->opt);
+    f->opt.block_samples = 256;
+    f->opt.fsync = false;
+    f->opt.flush_interval_ms = 1000; /* tests flush explicitly */
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    testutil_rmdir(f->dir);
+    free(f->dir);
+    free(f->path);
+    free(f);
+    return 0;
+}
+
+/* Deterministic sample i: some jitter in time, drifting counts, a mark now
+ * and then, counts on channels the device does not have stay zero. */
+static rm_sample sample_at(uint64_t i, unsigned channels)
+{
+    rm_sample s;
+    memset(&s, 0, sizeof s);
+    s.t_us = FIRST_T_US + i * PERIOD_US + (i % 7 == 3 ? 13 : 0);
+    s.encoder = (int32_t)(i * 3) - 500;
+    s.flags = i % 97 == 0 ? RM_SAMPLE_MARK : 0;
+    for (unsigned c = 0; c < channels; c++)
+        s.counts[c] = (int32_t)(((i * 2654435761u) >> (c + 3)) % 4000) - 1000 +
+                      (int32_t)(c * 100000);
+    return s;
+}
+
+static rm_session_writer *create_writer(fixture *f)
+{
+    rm_session_writer *w = NULL;
+    rm_error err;
+    rm_status st = rm_session_writer_create(&w, f->path, &f->info, &f->meta, &f->opt, &err);
+    if (st != RM_OK)
+        fail_msg("create: %s", err.message);
+    return w;
+}
+
+static void append_range(rm_session_writer *w, uint64_t first, uint64_t count,
+                         unsigned channels)
+{
+    rm_error err;
+    for (uint64_t i = first; i < first + count; i++) {
+        rm_sample s = sample_at(i, channels);
+        if (rm_session_writer_append(w, &s, 1, &err) != RM_OK)
+            fail_msg("append: %s", err.message);
+    }
+}
+
+static rm_session *open_ok(const char *path)
+{
+    rm_session *s = NULL;
+    rm_error err;
+    if (rm_session_open(&s, path, &err) != RM_OK)
+        fail_msg("open: %s", err.message);
+    return s;
+}
+
+/* Samples [0, count) of the file must be generator samples [from, ...). */
+static void expect_samples(rm_session *s, uint64_t count, const uint64_t *source_index,
+                           unsigned channels)
+{
+    assert_int_equal(rm_session_sample_count(s), count);
+    rm_sample buf[300];
+    uint64_t at = 0;
+    while (at < count) {
+        size_t got = 0;
+        rm_error err;
+        if (rm_session_read(s, at, buf, 300, &got, &err) != RM_OK)
+            fail_msg("read: %s", err.message);
+        assert_true(got > 0);
+        for (size_t k = 0; k < got; k++) {
+            uint64_t src = source_index ? source_index[at + k] : at + k;
+            rm_sample want = sample_at(src, channels);
+            assert_memory_equal(&buf[k], &want, sizeof want);
+        }
+        at += got;
+    }
+    size_t got = 1;
+    assert_int_equal(rm_session_read(s, count, buf, 10, &got, NULL), RM_OK);
+    assert_int_equal(got, 0);
+}
+
+static void write_closed_session(fixture *f, uint64_t samples)
+{
+    rm_session_writer *w = create_writer(f);
+    append_range(w, 0, samples, f->info.channel_count);
+    rm_error err;
+    if (rm_session_writer_close(w, &err) != RM_OK)
+        fail_msg("close: %s", err.message);
+}
+
+/* The bytes a crash leaves: everything flushed, no closing index. */
+static uint8_t *crashed_session_bytes(fixture *f, uint64_t samples, size_t *len)
+{
+    rm_session_writer *w = create_writer(f);
+    append_range(w, 0, samples, f->info.channel_count);
+    rm_error err;
+    if (rm_session_writer_flush(w, &err) != RM_OK)
+        fail_msg("flush: %s", err.message);
+    uint8_t *bytes = testutil_read_file(f->path, len);
+    assert_non_null(bytes);
+    assert_int_equal(rm_session_writer_close(w, &err), RM_OK);
+    return bytes;
+}
+
+static void write_bytes(const char *path, const uint8_t *data, size_t len)
+{
+    unlink(path);
+    assert_int_equal(testutil_write_file(path, data, len), 0);
+}
+
+static void expect_same_device(const rm_device_info *a, const rm_device_info *b)
+{
+    assert_string_equal(a->model, b->model);
+    assert_string_equal(a->firmware, b->firmware);
+    assert_string_equal(a->serial, b->serial);
+    assert_int_equal(a->device_kind, b->device_kind);
+    assert_int_equal(a->sample_rate_hz, b->sample_rate_hz);
+    assert_int_equal(a->channel_count, b->channel_count);
+    assert_int_equal(a->encoder_counts_per_turn, b->encoder_counts_per_turn);
+    assert_true(a->roller_diameter_mm == b->roller_diameter_mm);
+    assert_true(a->roller_width_mm == b->roller_width_mm);
+    assert_int_equal(a->distal_direction, b->distal_direction);
+    assert_int_equal(a->usb_vid, b->usb_vid);
+    assert_int_equal(a->usb_pid, b->usb_pid);
+    for (unsigned i = 0; i < a->channel_count; i++) {
+        const rm_channel_info *x = &a->channels[i], *y = &b->channels[i];
+        assert_int_equal(x->kind, y->kind);
+        assert_true(x->position_mm == y->position_mm);
+        assert_true(x->area_mm2 == y->area_mm2);
+        assert_true(x->gain_n_per_count == y->gain_n_per_count);
+        assert_true(x->offset_counts == y->offset_counts);
+        assert_memory_equal(x->cal.coef, y->cal.coef, sizeof x->cal.coef);
+        assert_true(x->cal.tare_counts == y->cal.tare_counts);
+        assert_string_equal(x->cal.origin, y->cal.origin);
+    }
+}
+
+static void expect_same_meta(const rm_session_meta *a, const rm_session_meta *b)
+{
+    assert_string_equal(a->session_id, b->session_id);
+    assert_string_equal(a->client, b->client);
+    assert_int_equal(a->side, b->side);
+    assert_string_equal(a->muscle, b->muscle);
+    assert_int_equal(a->start_unix_us, b->start_unix_us);
+    assert_string_equal(a->notes, b->notes);
+}
+
+static void round_trip_keeps_samples_gaps_events_and_metadata(void **state)
+{
+    fixture *f = *state;
+    rm_session_writer *w = create_writer(f);
+    rm_error err;
+    append_range(w, 0, 1000, 3);
+    rm_gap gap = {.start_us = 6000000, .end_us = 6100000, .lost_samples = 100,
+                  .reason = RM_GAP_LOST_FRAMES};
+    assert_int_equal(rm_session_writer_add_gap(w, &gap, &err), RM_OK);
+    rm_event mark = {.t_us = 5500000, .kind = RM_EVENT_MARK, .value = 7};
+    rm_event note = {.t_us = 5600000, .kind = RM_EVENT_NOTE, .value = -1};
+    snprintf(note.text, sizeof note.text, "sharp, distal third");
+    assert_int_equal(rm_session_writer_add_event(w, &mark, &err), RM_OK);
+    assert_int_equal(rm_session_writer_add_event(w, &note, &err), RM_OK);
+    append_range(w, 1000, 1500, 3);
+    rm_session_meta later = f->meta;
+    snprintf(later.client, sizeof later.client, "C-018");
+    later.side = RM_SIDE_RIGHT;
+    assert_int_equal(rm_session_writer_set_meta(w, &later, &err), RM_OK);
+    append_range(w, 2500, 7, 3);
+    assert_int_equal(rm_session_writer_sample_count(w), 2507);
+    assert_string_equal(rm_session_writer_path(w), f->path);
+    assert_int_equal(rm_session_writer_close(w, &err), RM_OK);
+
+    rm_session *s = open_ok(f->path);
+    expect_samples(s, 2507, NULL, 3);
+    expect_same_device(rm_session_device(s), &f->info);
+    expect_same_meta(rm_session_meta_of(s), &later);
+    assert_int_equal(rm_session_format_version(s), 1);
+    assert_int_equal(rm_session_first_us(s), sample_at(0, 3).t_us);
+    assert_int_equal(rm_session_last_us(s), sample_at(2506, 3).t_us);
+    size_t n;
+    const rm_gap *gaps = rm_session_gaps(s, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(gaps[0].start_us, gap.start_us);
+    assert_int_equal(gaps[0].end_us, gap.end_us);
+    assert_int_equal(gaps[0].lost_samples, gap.lost_samples);
+    assert_int_equal(gaps[0].reason, gap.reason);
+    const rm_event *events = rm_session_events(s, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(events[0].kind, RM_EVENT_MARK);
+    assert_int_equal(events[0].value, 7);
+    assert_string_equal(events[1].text, "sharp, distal third");
+    const rm_integrity *in = rm_session_integrity(s);
+    assert_true(in->closed_cleanly);
+    assert_false(in->truncated);
+    assert_int_equal(in->blocks_skipped, 0);
+    assert_int_equal(in->skipped_count, 0);
+    /* Sample blocks: 3 full + 6 full + the 196 flushed by set_meta + the
+     * last 7; then a gap, two events and a metadata block. */
+    assert_int_equal(in->blocks_ok, 11 + 1 + 2 + 1);
+    rm_session_close(s);
+}
+
+static void samples_are_compact(void **state)
+{
+    fixture *f = *state;
+    make_device(&f->info, 8);
+    rm_session_writer *w = create_writer(f);
+    append_range(w, 0, 20000, 8);
+    assert_int_equal(rm_session_writer_close(w, NULL), RM_OK);
+    struct stat st;
+    assert_int_equal(stat(f->path, &st), 0);
+    /* In memory a sample takes 80 bytes; 8 channels of 12-bit noise plus
+     * time, encoder and flags must code in well under half of that. */
+    double per_sample = (double)st.st_size / 20000;
+    assert_true(per_sample < 24.0);
+    rm_session *s = open_ok(f->path);
+    expect_samples(s, 20000, NULL, 8);
+    rm_session_close(s);
+}
+
+static void file_is_private_and_never_overwritten(void **state)
+{
+    fixture *f = *state;
+    write_closed_session(f, 10);
+    struct stat st;
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    rm_session_writer *w = NULL;
+    rm_error err;
+    assert_int_equal(rm_session_writer_create(&w, f->path, &f->info, &f->meta, &f->opt, &err),
+                     RM_ERR_BUSY);
+    assert_null(w);
+    assert_non_null(strstr(err.message, f->path));
+    rm_session *s = open_ok(f->path);
+    assert_int_equal(rm_session_sample_count(s), 10);
+    rm_session_close(s);
+}
+
+static void bad_writer_options_are_refused(void **state)
+{
+    fixture *f = *state;
+    rm_session_writer *w = NULL;
+    rm_error err;
+    f->opt.flush_interval_ms = 1500;
+    assert_int_equal(rm_session_writer_create(&w, f->path, &f->info, &f->meta, &f->opt, &err),
+                     RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "flush interval 1500 ms"));
+    f->opt.flush_interval_ms = 500;
+    f->opt.block_samples = 70000;
+    assert_int_equal(rm_session_writer_create(&w, f->path, &f->info, &f->meta, &f->opt, &err),
+                     RM_ERR_ARG);
+    assert_int_equal(access(f->path, F_OK), -1);
+}
+
+static void crashed_file_opens_by_walking_block_headers(void **state)
+{
+    fixture *f = *state;
+    size_t len;
+    uint8_t *bytes = crashed_session_bytes(f, 1000, &len);
+    char *crashed = testutil_path(f->dir, "crashed.rms");
+    write_bytes(crashed, bytes, len);
+    rm_session *s = open_ok(crashed);
+    const rm_integrity *in = rm_session_integrity(s);
+    assert_false(in->closed_cleanly);
+    assert_false(in->truncated);
+    assert_int_equal(in->skipped_count, 0);
+    expect_samples(s, 1000, NULL, 3);
+    rm_session_close(s);
+    free(crashed);
+    free(bytes);
+}
+
+/* Sample block i of a file (a negative i counts from the end). Blocks
+ * are usually block_samples long, but a slow run may flush one early. */
+static rm_sample_block sample_block(const char *path, int i)
+{
+    rm_session *s = open_ok(path);
+    size_t at = i < 0 ? s->sample_block_count - (size_t)-i : (size_t)i;
+    assert_true(at < s->sample_block_count);
+    rm_sample_block b = s->sample_blocks[at];
+    rm_session_close(s);
+    return b;
+}
+
+/* Generator indices of a file whose sample block `lost` was dropped. */
+static uint64_t *indices_without(const rm_sample_block *lost, uint64_t total)
+{
+    uint64_t *idx = malloc(total * sizeof *idx);
+    for (uint64_t i = 0, k = 0; i < total; i++)
+        if (i < lost->first || i >= lost->first + lost->entry.sample_count)
+            idx[k++] = i;
+    return idx;
+}
+
+static void truncation_anywhere_in_the_last_block_keeps_earlier_blocks(void **state)
+{
+    fixture *f = *state;
+    size_t len;
+    uint8_t *bytes = crashed_session_bytes(f, 1000, &len);
+    char *torn = testutil_path(f->dir, "torn.rms");
+    write_bytes(torn, bytes, len);
+    rm_sample_block last_block = sample_block(torn, -1);
+    size_t last = (size_t)last_block.entry.offset;
+    for (size_t cut = last; cut < len; cut++) {
+        write_bytes(torn, bytes, cut);
+        rm_session *s = open_ok(torn);
+        const rm_integrity *in = rm_session_integrity(s);
+        assert_int_equal(in->truncated, cut > last);
+        assert_int_equal(in->blocks_skipped, cut > last);
+        if (cut > last) {
+            assert_int_equal(in->skipped[0].offset, last);
+            assert_int_equal(in->skipped[0].length, cut - last);
+        }
+        expect_samples(s, last_block.first, NULL, 3);
+        rm_session_close(s);
+    }
+    free(torn);
+    free(bytes);
+}
+
+static void truncated_closing_index_falls_back_to_walking(void **state)
+{
+    fixture *f = *state;
+    write_closed_session(f, 600);
+    size_t len;
+    uint8_t *bytes = testutil_read_file(f->path, &len);
+    char *cut_path = testutil_path(f->dir, "cut.rms");
+    rm_session *s = open_ok(f->path);
+    size_t data_end = (size_t)s->good_end; /* the index block starts here */
+    rm_session_close(s);
+    for (size_t cut = data_end; cut < len; cut++) {
+        write_bytes(cut_path, bytes, cut);
+        s = open_ok(cut_path);
+        assert_false(rm_session_integrity(s)->closed_cleanly);
+        expect_samples(s, 600, NULL, 3);
+        rm_session_close(s);
+    }
+    free(cut_path);
+    free(bytes);
+}
+
+static void corrupt_payload_in_the_middle_is_skipped_and_reported(void **state)
+{
+    fixture *f = *state;
+    write_closed_session(f, 1000);
+    rm_sample_block b = sample_block(f->path, 1);
+    uint64_t second = b.entry.offset;
+    uint32_t second_len = RM_BLOCK_HEADER_SIZE + b.entry.payload_length;
+    size_t len;
+    uint8_t *bytes = testutil_read_file(f->path, &len);
+    bytes[second + RM_BLOCK_HEADER_SIZE + 40] ^= 0x10;
+    write_bytes(f->path, bytes, len);
+
+    /* Reading straight through stops at the bad block and names it. */
+    rm_session *s = open_ok(f->path);
+    rm_sample buf[1000];
+    size_t got;
+    rm_error err;
+    assert_int_equal(rm_session_read(s, 0, buf, 1000, &got, &err), RM_ERR_CRC);
+    assert_int_equal(got, b.first);
+    char where[160];
+    snprintf(where, sizeof where, "samples %llu-%llu lost: block CRC mismatch in the "
+             "block at offset %llu", (unsigned long long)b.first,
+             (unsigned long long)(b.first + b.entry.sample_count - 1),
+             (unsigned long long)second);
+    assert_non_null(strstr(err.message, where));
+    rm_session_close(s);
+
+    /* Verified first, the file reads as the blocks that are intact. */
+    s = open_ok(f->path);
+    assert_int_equal(rm_session_verify(s, &err), RM_OK);
+    const rm_integrity *in = rm_session_integrity(s);
+    assert_true(in->closed_cleanly);
+    assert_int_equal(in->skipped_count, 1);
+    assert_int_equal(in->skipped[0].offset, second);
+    assert_int_equal(in->skipped[0].length, second_len);
+    assert_string_equal(in->skipped[0].reason, "block CRC mismatch");
+    uint64_t *sources = indices_without(&b, 1000);
+    expect_samples(s, 1000 - b.entry.sample_count, sources, 3);
+    rm_session_close(s);
+    free(sources);
+    free(bytes);
+}
+
+static void damaged_header_in_the_middle_is_skipped_and_later_blocks_recovered(void **state)
+{
+    fixture *f = *state;
+    size_t len;
+    uint8_t *bytes = crashed_session_bytes(f, 1000, &len);
+    char *damaged = testutil_path(f->dir, "damaged.rms");
+    write_bytes(damaged, bytes, len);
+    rm_sample_block b = sample_block(damaged, 1);
+    uint64_t second = b.entry.offset;
+    uint64_t third = sample_block(damaged, 2).entry.offset;
+    bytes[second + 20] ^= 0xFF; /* inside first_sample */
+    write_bytes(damaged, bytes, len);
+
+    rm_session *s = open_ok(damaged);
+    const rm_integrity *in = rm_session_integrity(s);
+    assert_false(in->truncated);
+    assert_int_equal(in->skipped_count, 1);
+    assert_int_equal(in->skipped[0].offset, second);
+    assert_int_equal(in->skipped[0].length, third - second);
+    assert_string_equal(in->skipped[0].reason, "damaged block header");
+    assert_int_equal(in->bytes_skipped, third - second);
+    uint64_t *sources = indices_without(&b, 1000);
+    expect_samples(s, 1000 - b.entry.sample_count, sources, 3);
+    rm_session_close(s);
+    free(sources);
+    free(damaged);
+    free(bytes);
+}
+
+static void expect_open_error(const char *path, rm_status status, const char *phrase)
+{
+    rm_session *s = (rm_session *)1;
+    rm_error err;
+    assert_int_equal(rm_session_open(&s, path, &err), status);
+    assert_null(s);
+    assert_non_null(strstr(err.message, path));
+    if (!strstr(err.message, phrase))
+        fail_msg("'%s' does not contain '%s'", err.message, phrase);
+}
+
+static void newer_format_version_is_a_clear_error(void **state)
+{
+    fixture *f = *state;
+    write_closed_session(f, 10);
+    size_t len;
+    uint8_t *bytes = testutil_read_file(f->path, &len);
+    bytes[8] = 2; /* version field */
+    write_bytes(f->path, bytes, len);
+    expect_open_error(f->path, RM_ERR_VERSION,
+                      "session format version 2 is not supported (this rollmap reads version 1)");
+    free(bytes);
+}
+
+static void other_files_are_not_session_files(void **state)
+{
+    fixture *f = *state;
+    const char *text = "t_s,ch0_N\n0.0,1.5\n";
+    write_bytes(f->path, (const uint8_t *)text, strlen(text));
+    expect_open_error(f->path, RM_ERR_FORMAT, "not a rollmap session file");
+    write_bytes(f->path, (const uint8_t *)"", 0);
+    expect_open_error(f->path, RM_ERR_FORMAT, "not a rollmap session file");
+    expect_open_error(f->dir, RM_ERR_FORMAT, "not a regular file");
+    char *missing = testutil_path(f->dir, "missing.rms");
+    expect_open_error(missing, RM_ERR_NOT_FOUND, "cannot open");
+    free(missing);
+}
+
+static void damaged_file_header_is_a_clear_error(void **state)
+{
+    fixture *f = *state;
+    write_closed_session(f, 10);
+    size_t len;
+    uint8_t *bytes = testutil_read_file(f->path, &len);
+    bytes[30] ^= 1; /* inside the header JSON */
+    write_bytes(f->path, bytes, len);
+    expect_open_error(f->path, RM_ERR_CRC, "header CRC mismatch");
+    write_bytes(f->path, bytes, 40);
+    expect_open_error(f->path, RM_ERR_TRUNCATED, "header truncated");
+    free(bytes);
+}
+
+/* Runs in a forked child: failures exit with a message. */
+#define CHILD_CHECK(cond)                                                     \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            fprintf(stderr, "%s:%d: %s (%s)\n", __FILE__, __LINE__, #cond,    \
+                    err.message);                                             \
+            _exit(1);                                                         \
+        }                                                                     \
+    } while (0)
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static void set_file_size_limit(rlim_t limit)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    rl.rlim_cur = limit;
+    setrlimit(RLIMIT_FSIZE, &rl);
+}
+
+static void fill_the_disk_then_recover(fixture *f)
+{
+    rm_error err;
+    rm_error_clear(&err);
+    signal(SIGXFSZ, SIG_IGN); /* get EFBIG instead of a signal */
+    f->opt.queue_limit_bytes = 8192;
+    rm_session_writer *w = NULL;
+    CHILD_CHECK(rm_session_writer_create(&w, f->path, &f->info, &f->meta, &f->opt,
+                                         &err) == RM_OK);
+    for (uint64_t i = 0; i < 1000; i++) {
+        rm_sample s = sample_at(i, 3);
+        CHILD_CHECK(rm_session_writer_append(w, &s, 1, &err) == RM_OK);
+    }
+    CHILD_CHECK(rm_session_writer_flush(w, &err) == RM_OK);
+    uint64_t good_size = file_size(f->path);
+    set_file_size_limit((rlim_t)good_size + 100);
+    for (uint64_t i = 1000; i < 3000; i++) {
+        rm_sample s = sample_at(i, 3);
+        rm_session_writer_append(w, &s, 1, &err);
+    }
+    CHILD_CHECK(rm_session_writer_flush(w, &err) == RM_ERR_NO_SPACE);
+    CHILD_CHECK(strstr(err.message, "File too large") != NULL);
+    CHILD_CHECK(file_size(f->path) == good_size); /* cut back to whole blocks */
+    rm_session *s = NULL;
+    CHILD_CHECK(rm_session_open(&s, f->path, &err) == RM_OK);
+    CHILD_CHECK(rm_session_sample_count(s) == 1000);
+    CHILD_CHECK(rm_session_integrity(s)->skipped_count == 0);
+    rm_session_close(s);
+
+    set_file_size_limit(RLIM_INFINITY);
+    CHILD_CHECK(rm_session_writer_flush(w, &err) == RM_OK);
+    CHILD_CHECK(rm_session_writer_close(w, &err) == RM_OK);
+    CHILD_CHECK(rm_session_open(&s, f->path, &err) == RM_OK);
+    uint64_t kept = rm_session_sample_count(s);
+    size_t gap_count;
+    const rm_gap *gaps = rm_session_gaps(s, &gap_count);
+    CHILD_CHECK(kept > 1000 && kept < 3000); /* the queue bound dropped some */
+    CHILD_CHECK(gap_count == 1 && gaps[0].reason == RM_GAP_WRITE_ERROR);
+    CHILD_CHECK(gaps[0].lost_samples == 3000 - kept);
+    CHILD_CHECK(gaps[0].start_us == sample_at(kept, 3).t_us);
+    CHILD_CHECK(gaps[0].end_us == sample_at(2999, 3).t_us);
+    rm_sample last;
+    size_t got;
+    CHILD_CHECK(rm_session_read(s, kept - 1, &last, 1, &got, &err) == RM_OK && got == 1);
+    rm_sample want = sample_at(kept - 1, 3);
+    CHILD_CHECK(!memcmp(&last, &want, sizeof want));
+    CHILD_CHECK(rm_session_integrity(s)->closed_cleanly);
+    rm_session_close(s);
+    _exit(0);
+}
+
+static void failed_flush_leaves_a_readable_file_and_a_later_flush_succeeds(void **state)
+{
+    fixture *f = *state;
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        fill_the_disk_then_recover(f);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void reopen_appends_after_a_clean_close(void **state)
+{
+    fixture *f = *state;
+    write_closed_session(f, 300);
+    rm_session_writer *w = NULL;
+    rm_error err;
+    assert_int_equal(rm_session_writer_reopen(&w, f->path, &f->opt, &err), RM_OK);
+    assert_int_equal(rm_session_writer_sample_count(w), 300);
+    append_range(w, 300, 400, 3);
+    assert_int_equal(rm_session_writer_close(w, &err), RM_OK);
+    rm_session *s = open_ok(f->path);
+    assert_true(rm_session_integrity(s)->closed_cleanly);
+    assert_int_equal(rm_session_integrity(s)->skipped_count, 0);
+    expect_samples(s, 700, NULL, 3);
+    rm_session_close(s);
+}
+
+static void reopen_cuts_a_torn_tail_before_appending(void **state)
+{
+    fixture *f = *state;
+    size_t len;
+    uint8_t *bytes = crashed_session_bytes(f, 600, &len);
+    write_bytes(f->path, bytes, len - 25); /* a torn last block */
+    rm_sample_block intact = sample_block(f->path, -1);
+    uint64_t kept = intact.first + intact.entry.sample_count;
+    rm_session_writer *w = NULL;
+    rm_error err;
+    assert_int_equal(rm_session_writer_reopen(&w, f->path, &f->opt, &err), RM_OK);
+    assert_int_equal(rm_session_writer_sample_count(w), kept);
+    append_range(w, kept, 100, 3);
+    assert_int_equal(rm_session_writer_close(w, &err), RM_OK);
+    rm_session *s = open_ok(f->path);
+    const rm_integrity *in = rm_session_integrity(s);
+    assert_true(in->closed_cleanly);
+    assert_int_equal(in->skipped_count, 0);
+    expect_samples(s, kept + 100, NULL, 3);
+    rm_session_close(s);
+    free(bytes);
+}
+
+static void metadata_set_after_close_overrides_the_header(void **state)
+{
+    fixture *f = *state;
+    write_closed_session(f, 50);
+    rm_session_meta after = f->meta;
+    snprintf(after.notes, sizeof after.notes, "tender at 12 cm, rated 8/10");
+    snprintf(after.muscle, sizeof after.muscle, "biceps femoris");
+    rm_error err;
+    assert_int_equal(rm_session_file_set_meta(f->path, &after, &err), RM_OK);
+    rm_session *s = open_ok(f->path);
+    expect_same_meta(rm_session_meta_of(s), &after);
+    assert_true(rm_session_integrity(s)->closed_cleanly);
+    expect_samples(s, 50, NULL, 3);
+    rm_session_close(s);
+}
+
+static void find_time_returns_the_first_sample_at_or_after(void **state)
+{
+    fixture *f = *state;
+    write_closed_session(f, 1000);
+    rm_session *s = open_ok(f->path);
+    assert_int_equal(rm_session_find_time(s, 0), 0);
+    assert_int_equal(rm_session_find_time(s, FIRST_T_US), 0);
+    assert_int_equal(rm_session_find_time(s, FIRST_T_US + 1), 1);
+    assert_int_equal(rm_session_find_time(s, UINT64_MAX), 1000);
+    srand(11);
+    for (int k = 0; k < 500; k++) {
+        uint64_t t = FIRST_T_US - 500 + (uint64_t)(rand() % 1002000);
+        uint64_t expected = 0;
+        while (expected < 1000 && sample_at(expected, 3).t_us < t)
+            expected++;
+        assert_int_equal(rm_session_find_time(s, t), expected);
+    }
+    rm_session_close(s);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(round_trip_keeps_samples_gaps_events_and_metadata),
+        T(samples_are_compact),
+        T(file_is_private_and_never_overwritten),
+        T(bad_writer_options_are_refused),
+        T(crashed_file_opens_by_walking_block_headers),
+        T(truncation_anywhere_in_the_last_block_keeps_earlier_blocks),
+        T(truncated_closing_index_falls_back_to_walking),
+        T(corrupt_payload_in_the_middle_is_skipped_and_reported),
+        T(damaged_header_in_the_middle_is_skipped_and_later_blocks_recovered),
+        T(newer_format_version_is_a_clear_error),
+        T(other_files_are_not_session_files),
+        T(damaged_file_header_is_a_clear_error),
+        T(failed_flush_leaves_a_readable_file_and_a_later_flush_succeeds),
+        T(reopen_appends_after_a_clean_close),
+        T(reopen_cuts_a_torn_tail_before_appending),
+        T(metadata_set_after_close_overrides_the_header),
+        T(find_time_returns_the_first_sample_at_or_after),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
