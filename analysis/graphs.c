@@ -529,7 +529,7 @@ static void write_force_script(FILE *f, const rm_analysis *a,
             "title \"force (N)\"", scale, COLOUR_FORCE);
     if (a->has_position)
         fprintf(f, ", \\\n     \"position.dat\" using ($1/%g):2 axes x1y2 with "
-                "lines lw 1 lc rgb \"%s\" title \"position (cm from gluteal fold)\"",
+                "lines lw 1 lc rgb \"%s\" title \"position (cm)\"",
                 scale, COLOUR_POSITION);
     if (a->mark_count > 0)
         fprintf(f, ", \\\n     \"marks.dat\" using ($1/%g):2 with points pt 11 "

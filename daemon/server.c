@@ -32,6 +32,8 @@
 #define PROTO_MINOR 0
 /* Longest line the server writes: a STATUS with 1 KiB of escaped notes. */
 #define LINE_MAX_BYTES 16384
+/* The low byte of rm_live_values.flags holds the RM_SAMPLE_* flags. */
+#define SAMPLE_FLAGS_MASK 0xffu
 /* Poll timeout: how often stalled clients are checked without traffic. */
 #define POLL_INTERVAL_MS 200
 
@@ -315,14 +317,17 @@ static void mark_from_button(rm_server *srv)
 static void offer_sample(rm_server *srv, client *c, const rm_sample *s,
                          const rm_live_values *v)
 {
-    c->pending_flags |= v->flags;
+    /* sample flags (a mark, an overload) must survive decimation; the live
+     * flags describe the moment of the line */
+    c->pending_flags |= v->flags & SAMPLE_FLAGS_MASK;
     if (s->t_us < c->next_sample_us)
         return;
     uint64_t period = 1000000u / c->rate_hz;
     c->next_sample_us = c->next_sample_us + period > s->t_us
                             ? c->next_sample_us + period
                             : s->t_us + period;
-    client_push(srv, c, srv->line, format_sample(srv, v, c->pending_flags));
+    uint16_t flags = c->pending_flags | (v->flags & ~SAMPLE_FLAGS_MASK);
+    client_push(srv, c, srv->line, format_sample(srv, v, flags));
     c->pending_flags = 0;
 }
 
