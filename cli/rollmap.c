@@ -8,6 +8,8 @@
 const cli_command cli_commands[] = {
     {"help", "show help for rollmap or a command", cmd_help},
     {"version", "print the version", cmd_version},
+    {"simulate", "run the virtual roller into a file, stdout or a pty",
+     cmd_simulate},
     {"live", "live view for the person on the roller", cmd_live},
     {"status", "what the running rollmapd is doing", cmd_status},
     {NULL, NULL, NULL},
