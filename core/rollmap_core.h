@@ -300,8 +300,47 @@ uint64_t rm_session_find_time(const rm_session *s, uint64_t t_us);
 /* CSV import/export of sessions (docs/FORMAT.md)                           */
 /* ------------------------------------------------------------------------ */
 
-/** Write a session as CSV with a '#'-commented metadata header. */
+/** Write a session as CSV with a '#'-commented metadata header, then the
+ *  columns t_s, ch<N>_N..., ch<N>_counts..., encoder, position_cm (devices
+ *  with an encoder) and mark. Reads the file once: verify it first to skip
+ *  damaged blocks instead of failing on them. */
 rm_status rm_session_export_csv(rm_session *s, FILE *out, rm_error *err);
+
+/** Reading CSV sample files. Lines starting with '#' are comments ("# key:
+ *  value" comments before the header row fill the session metadata); the
+ *  header row names the columns: t_s (required), ch<N>_N or ch<N>_counts
+ *  for channels 0..N, encoder or position_cm, mark. */
+typedef struct rm_csv_reader rm_csv_reader;
+
+rm_status rm_csv_reader_open(rm_csv_reader **out, const char *path,
+                             rm_error *err);
+void rm_csv_reader_close(rm_csv_reader *r);
+/** Channels the header row names (highest N + 1). */
+unsigned rm_csv_reader_channel_count(const rm_csv_reader *r);
+/** True when there is an encoder or a position_cm column. */
+bool rm_csv_reader_has_position(const rm_csv_reader *r);
+/** Metadata from "# client: C01"-style comments above the header row. */
+const rm_session_meta *rm_csv_reader_meta(const rm_csv_reader *r);
+/** The next row as a sample of device info: newtons become counts through
+ *  the inverse of each channel's calibration, position_cm becomes encoder
+ *  counts through the roller geometry. RM_ERR_EOF after the last row;
+ *  errors name the file, line and column. */
+rm_status rm_csv_reader_next(rm_csv_reader *r, const rm_device_info *info,
+                             rm_sample *out, rm_error *err);
+
+/** The device assumed for CSV data without a profile (docs/FORMAT.md):
+ *  load cells of 0.001 N per count, a 4096-count encoder on a 150 mm
+ *  roller when has_encoder, rate_hz as given (0 = unknown). */
+void rm_device_info_generic(rm_device_info *info, unsigned channels,
+                            uint32_t rate_hz, bool has_encoder);
+
+/** Import CSV into a new session file. info NULL: the generic device, its
+ *  rate estimated from the t_s column. Metadata comes from the CSV's
+ *  comments; the fields set in meta (non-empty, side known, start not 0)
+ *  override them; meta may be NULL. A missing session id is made up. */
+rm_status rm_session_import_csv(const char *csv_path, const char *session_path,
+                                const rm_device_info *info,
+                                const rm_session_meta *meta, rm_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Checksums                                                                */
