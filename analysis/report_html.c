@@ -114,18 +114,21 @@ static const char page_style[] =
     "color:#222;max-width:190mm;margin:1em auto;padding:0 1em}\n"
     "h1{font-size:16pt;margin:0 0 .3em}h2{font-size:13pt;border-bottom:1px "
     "solid #999;margin-top:1.4em}\n"
-    "table{border-collapse:collapse;margin:.4em 0}th,td{padding:2px 7px;"
+    "table{border-collapse:collapse;margin:.4em 0;font-size:9.5pt}"
+    "th,td{padding:2px 6px;"
     "border-bottom:1px solid #ddd;text-align:right;vertical-align:top}\n"
-    "th{background:#f0f0f0}td.l,th.l{text-align:left}\n"
+    "td{white-space:nowrap}th{background:#f0f0f0}td.l,th.l{text-align:left}\n"
     ".meta td{text-align:left}.note{color:#555;font-size:10pt}\n"
     ".warn{color:#8a2a00}figure{margin:.6em 0}figure svg{width:100%;"
     "height:auto;display:block}\n"
-    "figcaption{font-size:9.5pt;color:#444}.map{display:flex;gap:1.5em;"
-    "align-items:flex-start}\n.map svg{width:70mm;height:auto;flex:none}\n"
+    "figcaption{font-size:9.5pt;color:#444}\n"
+    ".overview{display:flex;gap:8mm;align-items:flex-start}"
+    ".overview>div{flex:1}\n.map svg{width:62mm;height:auto;display:block}\n"
+    ".map p{font-size:9.5pt;margin:.3em 0}#graph-map svg{width:62%;margin:auto}\n"
     ".notes{white-space:pre-wrap;border-left:3px solid #ccc;padding-left:.6em}\n"
     "@page{size:A4;margin:15mm 12mm}\n"
     "@media print{body{font-size:10pt;margin:0;max-width:none;padding:0}"
-    "h2{break-after:avoid}figure,table,.map{break-inside:avoid}"
+    "h2{break-after:avoid}figure,table,.overview{break-inside:avoid}"
     ".newpage{break-before:page}}\n";
 
 static void put_text(FILE *out, const char *tag, const char *text)
@@ -163,6 +166,24 @@ static void put_cell(FILE *out, double value, int decimals)
     char text[32];
     report_format_number(text, value, decimals);
     fprintf(out, "<td>%s</td>", text);
+}
+
+/** "from&ndash;to" as clock times. */
+static void put_span_cell(FILE *out, double from_s, double to_s)
+{
+    char from[24], to[24];
+    report_format_clock(from, from_s);
+    report_format_clock(to, to_s);
+    fprintf(out, "<td>%s&ndash;%s</td>", from, to);
+}
+
+/** "cm (pct %)" for a place along the leg. */
+static void put_position_cell(FILE *out, double cm, double pct)
+{
+    char text_cm[32], text_pct[32];
+    report_format_number(text_cm, cm, 1);
+    report_format_number(text_pct, pct, 0);
+    fprintf(out, "<td>%s (%s %%)</td>", text_cm, text_pct);
 }
 
 static void put_clock_cell(FILE *out, double seconds)
@@ -263,6 +284,24 @@ static void score_colour(double score, char out[8])
              (unsigned)(200 * (1 - t)), (unsigned)(40 * (1 - t)));
 }
 
+/** A muscle's name in two lines, centred at (x, y). */
+static void write_muscle_label(FILE *out, int x, int y, const char *first,
+                               const char *second)
+{
+    fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"9\" fill=\"#8c6d5a\" "
+            "text-anchor=\"middle\">%s<tspan x=\"%d\" dy=\"11\">%s</tspan>"
+            "</text>\n", x, y, first, x, second);
+}
+
+/** "medial" or "lateral" along one edge of the drawing, rotated. */
+static void write_side_label(FILE *out, int x, int angle, const char *side)
+{
+    int y = THIGH_TOP + THIGH_LEN / 2;
+    fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"13\" "
+            "transform=\"rotate(%d %d %d)\" text-anchor=\"middle\" "
+            "dy=\"5\">%s</text>\n", x, y, angle, x, y, side);
+}
+
 static void write_thigh_outline(FILE *out, const rm_analysis *a)
 {
     bool lateral_left = report_lateral_on_left(a);
@@ -278,20 +317,14 @@ static void write_thigh_outline(FILE *out, const rm_analysis *a)
             "proximal (gluteal fold)</text>\n", THIGH_CX, top - 22);
     fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"13\" text-anchor=\"middle\">"
             "distal (knee)</text>\n", THIGH_CX, bottom + 34);
-    const char *left_label = lateral_left ? "lateral" : "medial";
-    const char *right_label = lateral_left ? "medial" : "lateral";
-    const char *left_muscle = lateral_left ? "biceps femoris" : "semitendinosus / -membranosus";
-    const char *right_muscle = lateral_left ? "semitendinosus / -membranosus" : "biceps femoris";
-    fprintf(out, "<text x=\"8\" y=\"%d\" font-size=\"13\" transform=\"rotate(-90 8 %d)\" "
-            "text-anchor=\"middle\" dy=\"8\">%s</text>\n", top + THIGH_LEN / 2,
-            top + THIGH_LEN / 2, left_label);
-    fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"13\" transform=\"rotate(90 %d %d)\" "
-            "text-anchor=\"middle\" dy=\"8\">%s</text>\n", MAP_W - 8,
-            top + THIGH_LEN / 2, MAP_W - 8, top + THIGH_LEN / 2, right_label);
-    fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"9\" fill=\"#8c6d5a\" "
-            "text-anchor=\"middle\">%s</text>\n", THIGH_CX - 45, bottom - 8, left_muscle);
-    fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"9\" fill=\"#8c6d5a\" "
-            "text-anchor=\"middle\">%s</text>\n", THIGH_CX + 45, bottom - 8, right_muscle);
+    write_side_label(out, 10, -90, lateral_left ? "lateral" : "medial");
+    write_side_label(out, MAP_W - 10, 90, lateral_left ? "medial" : "lateral");
+    write_muscle_label(out, THIGH_CX - 45, top + 50,
+                       lateral_left ? "biceps" : "semitendinosus,",
+                       lateral_left ? "femoris" : "semimembranosus");
+    write_muscle_label(out, THIGH_CX + 45, top + 50,
+                       lateral_left ? "semitendinosus," : "biceps",
+                       lateral_left ? "semimembranosus" : "femoris");
 }
 
 static void write_map_dwells(FILE *out, const rm_analysis *a)
@@ -321,23 +354,25 @@ static void write_map_spots(FILE *out, const rm_analysis *a)
         fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%s\" "
                 "fill-opacity=\"0.85\" stroke=\"#222\"/>\n", x, y,
                 8 + fmin(fmax(s->score, 0), 10), colour);
+        /* Dark circles (score 5 and up) get a white number. */
         fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" "
-                "font-weight=\"bold\" text-anchor=\"middle\" dy=\"4\">%zu</text>\n",
-                x, y, i + 1);
+                "font-weight=\"bold\" text-anchor=\"middle\" dy=\"4\" "
+                "fill=\"%s\">%zu</text>\n", x, y,
+                s->score >= 5 ? "#fff" : "#000", i + 1);
     }
 }
 
 static void write_map_legend(FILE *out, const rm_analysis *a)
 {
-    fprintf(out, "<div><p>The back of the %s thigh seen from behind, "
+    fprintf(out, "<p>The back of the %s thigh seen from behind, "
             "proximal at the top. Circles are tender spots, numbered as in "
-            "the table below; larger and redder means a higher score. Squares "
+            "the spot table; larger and redder means a higher score. Squares "
             "are dwells.</p>\n", rm_side_name((rm_side)a->meta.side));
     if (a->meta.side == RM_SIDE_UNKNOWN)
         fputs("<p class=\"warn\">The leg side was not recorded, so the map "
               "assumes medial on the left; set the side to orient it.</p>\n",
               out);
-    fprintf(out, "<p>%zu tender spot%s, %zu dwell%s.</p></div>\n", a->spot_count,
+    fprintf(out, "<p>%zu tender spot%s, %zu dwell%s.</p>\n", a->spot_count,
             a->spot_count == 1 ? "" : "s", a->dwell_count,
             a->dwell_count == 1 ? "" : "s");
 }
@@ -487,18 +522,16 @@ static void write_dwell_table(FILE *out, const rm_analysis *a)
         fputs("<p>None.</p>\n", out);
         return;
     }
-    fputs("<table>\n<tr><th>#</th><th>start</th><th>end</th><th>duration (s)</th>"
-          "<th>position (cm)</th><th>position (%)</th><th class=\"l\">side</th>"
+    fputs("<table>\n<tr><th>#</th><th>time</th><th>duration (s)</th>"
+          "<th>position cm (% of length)</th><th class=\"l\">side</th>"
           "<th>mean force (N)</th><th>peak force (N)</th><th>mean pressure (kPa)</th>"
           "<th>force CV</th><th>marks</th></tr>\n", out);
     for (size_t i = 0; i < a->dwell_count; i++) {
         const rm_dwell *d = &a->dwells[i];
         fprintf(out, "<tr><td>%zu</td>", i + 1);
-        put_clock_cell(out, d->start_s);
-        put_clock_cell(out, d->end_s);
+        put_span_cell(out, d->start_s, d->end_s);
         put_cell(out, d->duration_s, 1);
-        put_cell(out, d->position_cm, 1);
-        put_cell(out, d->position_pct, 0);
+        put_position_cell(out, d->position_cm, d->position_pct);
         fprintf(out, "<td class=\"l\">%s</td>", rm_ml_side_name((rm_ml_side)d->side));
         put_cell(out, d->mean_force_n, 1);
         put_cell(out, d->peak_force_n, 1);
@@ -513,8 +546,7 @@ static void write_spot_row(FILE *out, size_t i, const rm_spot *s)
 {
     const rm_spot_evidence *e = &s->evidence;
     fprintf(out, "<tr><td>%zu</td>", i + 1);
-    put_cell(out, s->position_cm, 1);
-    put_cell(out, s->position_pct, 0);
+    put_position_cell(out, s->position_cm, s->position_pct);
     fprintf(out, "<td class=\"l\">%s</td>", rm_ml_side_name((rm_ml_side)s->side));
     put_cell(out, s->score, 1);
     put_cell(out, s->confidence, 2);
@@ -539,7 +571,7 @@ static void write_spot_table(FILE *out, const rm_analysis *a)
         fputs("<p>None found.</p>\n", out);
         return;
     }
-    fputs("<table>\n<tr><th>#</th><th>position (cm)</th><th>position (%)</th>"
+    fputs("<table>\n<tr><th>#</th><th>position cm (% of length)</th>"
           "<th class=\"l\">side</th><th>score</th><th>confidence</th>"
           "<th>dwell (s)</th><th>slowing</th><th>unloading</th><th>tremor</th>"
           "<th>marks</th><th>mark rating</th><th>force at marks (N)</th></tr>\n",
@@ -608,8 +640,12 @@ rm_status rm_report_html(const rm_analysis *a, const char *svg_dir, FILE *out,
 {
     write_head(out, a);
     write_identity(out, a);
+    /* Summary and map side by side, so both fit on the first page. */
+    fputs("<div class=\"overview\">\n<div>\n", out);
     write_summary(out, a);
+    fputs("</div>\n<div>\n", out);
     write_hamstring_map(out, a);
+    fputs("</div>\n</div>\n", out);
     write_spot_table(out, a);
     write_dwell_table(out, a);
     write_mark_table(out, a);
