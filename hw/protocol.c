@@ -484,40 +484,42 @@ static bool finish_frame(rm_decoder *d, rm_frame *out)
     return true;
 }
 
-/* Appends n decoded bytes, or switches to discarding when they do not fit. */
-static void append_decoded(rm_decoder *d, const uint8_t *src, size_t n)
-{
-    if (d->discarding)
-        return;
-    if (d->len + n > DECODED_MAX) {
-        d->discarding = true;
-        return;
-    }
-    memcpy(d->buf + d->len, src, n);
-    d->len += n;
-}
-
-/* Consumes the non-zero bytes at data[0..n) of the current frame. */
+/* Consumes the non-zero bytes at data[0..n) of the current frame, undoing
+ * COBS into d->buf. This is the decoder's inner loop: the state lives in
+ * locals and runs (usually a few bytes between zeros) are copied inline. */
 static void take_frame_bytes(rm_decoder *d, const uint8_t *data, size_t n)
 {
     d->wire_len += n;
-    while (n > 0) {
-        if (d->cobs_left == 0) {
-            static const uint8_t zero = 0;
-            if (d->cobs_zero_next)
-                append_decoded(d, &zero, 1);
-            d->cobs_left = (uint8_t)(*data - 1);
-            d->cobs_zero_next = *data != COBS_FULL_BLOCK;
-            data++;
-            n--;
+    if (d->discarding)
+        return;
+    const uint8_t *end = data + n;
+    uint8_t *buf = d->buf;
+    size_t len = d->len;
+    size_t left = d->cobs_left;
+    bool zero_next = d->cobs_zero_next;
+    while (data < end) {
+        if (left == 0) {
+            if (zero_next && len < DECODED_MAX)
+                buf[len++] = 0;
+            else if (zero_next)
+                break; /* too long: oversized */
+            left = (size_t)*data - 1;
+            zero_next = *data++ != COBS_FULL_BLOCK;
             continue;
         }
-        size_t run = n < d->cobs_left ? n : d->cobs_left;
-        append_decoded(d, data, run);
-        d->cobs_left = (uint8_t)(d->cobs_left - run);
+        size_t run = (size_t)(end - data) < left ? (size_t)(end - data) : left;
+        if (len + run > DECODED_MAX)
+            break;
+        for (size_t i = 0; i < run; i++)
+            buf[len + i] = data[i];
+        len += run;
         data += run;
-        n -= run;
+        left -= run;
     }
+    d->discarding = data < end;
+    d->len = len;
+    d->cobs_left = (uint8_t)left;
+    d->cobs_zero_next = zero_next;
 }
 
 size_t rm_decoder_push(rm_decoder *d, const uint8_t *data, size_t len,
