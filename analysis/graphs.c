@@ -649,22 +649,25 @@ static void write_dwells_script(FILE *f, const rm_analysis *a,
 {
     size_t slots = a->dwell_count > DWELL_MIN_SLOTS ? a->dwell_count
                                                     : DWELL_MIN_SLOTS;
+    bool labelled = a->dwell_count <= DWELL_TICK_LABELS_MAX;
+    double hold = a->config.target_hold_s;
     write_preamble(f, REPORT_GRAPH_DWELLS, fmt, 1000, 450);
-    fprintf(f, "set xrange [0.4:%zu.6]\nset xlabel \"dwell (number and position)\"\n"
+    fprintf(f, "set xrange [0.4:%zu.6]\nset xlabel \"%s\"\n"
             "set ylabel \"duration (s)\"\nset yrange [0:*]\nset ytics nomirror\n"
             "set y2label \"mean force (N)\"\nset y2range [0:*]\nset y2tics\n"
             "set style fill solid 0.85 noborder\nset boxwidth 0.36\n"
             "set key outside bottom center horizontal maxrows 1\n"
+            "set style textbox opaque noborder\n"
             "set arrow from graph 0, first %g to graph 1, first %g nohead dt 2 "
-            "lw 1.5 lc rgb \"%s\"\n"
-            "set label \"target hold %g s\" at graph 0.01, first %g offset 0,0.7\n",
-            slots, a->config.target_hold_s, a->config.target_hold_s,
-            COLOUR_MARK, a->config.target_hold_s, a->config.target_hold_s);
+            "lw 1.5 lc rgb \"%s\" front\n"
+            "set label \"target hold %g s\" at graph 0.01, first %g offset 0,0.7 "
+            "front boxed\n", slots,
+            labelled ? "dwell (number and position)" : "dwell number",
+            hold, hold, COLOUR_MARK, hold, hold);
     fprintf(f, "plot \"dwells.dat\" using ($1-0.19):2%s with boxes lc rgb \"%s\" "
             "title \"duration (s)\", \\\n     \"dwells.dat\" using ($1+0.19):3 "
             "axes x1y2 with boxes lc rgb \"%s\" title \"mean force (N)\"\n",
-            a->dwell_count <= DWELL_TICK_LABELS_MAX ? ":xtic(5)" : "",
-            COLOUR_POSITION, COLOUR_FORCE);
+            labelled ? ":xtic(5)" : "", COLOUR_POSITION, COLOUR_FORCE);
 }
 
 /* ------------------------------------------------------------------------ */
