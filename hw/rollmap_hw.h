@@ -206,7 +206,9 @@ typedef struct rm_source_spec {
     char profile_path[256];   /**< text-mode device profile, or "" */
 } rm_source_spec;
 
-/** Parse a source name; errors say which part is wrong. */
+/** Parse a source name; errors say which part is wrong. Any kind may end
+ *  in "?option,option": "fast" (replay without pacing) and "profile=PATH"
+ *  (a text-mode device profile), e.g. "file:cap.bin?fast". */
 rm_status rm_source_parse(const char *text, rm_source_spec *spec,
                           rm_error *err);
 /** Format a spec back to its canonical name. */
@@ -253,6 +255,11 @@ const rm_decoder_stats *rm_source_stats(const rm_source *src);
 /** Send a command (RM_CMD_*) with the given rate for SET_RATE. */
 rm_status rm_source_command(rm_source *src, rm_frame_type cmd, uint32_t arg,
                             rm_error *err);
+/** After RM_ERR_CLOSED: open the device again (a usb: or auto source is
+ *  looked up again), identify it and re-send START and the sample rate last
+ *  set. On success the next items are INFO, then an RM_GAP_UNPLUGGED gap
+ *  from the last sample before the loss to the first one after it. */
+rm_status rm_source_reopen(rm_source *src, rm_error *err);
 
 /** Reconnect policy: exponential back-off between attempts. */
 typedef struct rm_reconnect_policy {
@@ -300,8 +307,12 @@ void rm_ports_free(rm_port_info *ports);
 
 /** VID:PIDs rollmap treats as candidate rollers (bridges and CDC boards). */
 typedef struct rm_usb_id { uint16_t vid, pid; const char *name; } rm_usb_id;
+/** A pid that matches every product of the vendor ("239a:*"). */
+#define RM_USB_ANY_PID 0x0000
+/** Built-in ids followed by the added ones. Add ids at start-up only: the
+ *  list is process-wide and not locked. */
 const rm_usb_id *rm_known_usb_ids(size_t *count);
-/** Add a configured VID:PID ("1a86:7523"). */
+/** Add a configured VID:PID ("1a86:7523", or "239a:*" for a vendor). */
 rm_status rm_usb_id_add(const char *text, rm_error *err);
 bool rm_usb_id_known(uint16_t vid, uint16_t pid);
 
@@ -326,15 +337,43 @@ void rm_hotplug_close(rm_hotplug *h);
 /* ------------------------------------------------------------------------ */
 
 /** Fit counts->newtons per channel from (counts, newtons) pairs; degree 1
- *  (linear) or 3 (cubic). */
+ *  (linear) or 3 (cubic), least squares. tare_counts becomes the counts of
+ *  the lightest pair (the tare, at 0 N), x is measured from there; the date
+ *  is now and the origin "user". */
 rm_status rm_calibration_fit(const double *counts, const double *newtons,
                              size_t n, int degree, rm_calibration *out,
                              rm_error *err);
+/** Write the channels' calibrations as DIR/SERIAL.ini (DIR is created). */
 rm_status rm_calibration_save(const char *dir, const char *serial,
                               const rm_device_info *info, rm_error *err);
-/** Load the stored calibration of info->serial into info's channels. */
+/** Load the stored calibration of info->serial into info's channels.
+ *  RM_ERR_NOT_FOUND when none is stored (info is left as it was). */
 rm_status rm_calibration_load(const char *dir, rm_device_info *info,
                               rm_error *err);
+/** The library folder: $XDG_DATA_HOME/rollmap/calibration, else
+ *  ~/.local/share/rollmap/calibration. */
+rm_status rm_calibration_default_dir(char *out, size_t cap, rm_error *err);
+
+/** A stored calibration, as listed by rm_calibration_list. */
+typedef struct rm_calibration_entry {
+    char serial[64];
+    char model[32];
+    int64_t date_unix;        /**< when it was made */
+    unsigned channel_count;
+} rm_calibration_entry;
+
+/** Mean counts of every channel over `seconds` of device time, after
+ *  `settle_s` for the load to come to rest (any gap restarts the settling,
+ *  so samples that waited in a buffer never count). mean_counts has room
+ *  for RM_MAX_CHANNELS. RM_ERR_TIMEOUT after 5 s without samples. */
+rm_status rm_calibration_measure(rm_source *src, double settle_s,
+                                 double seconds, double *mean_counts,
+                                 rm_error *err);
+
+/** Every calibration stored in dir, by serial; a missing dir is empty. */
+rm_status rm_calibration_list(const char *dir, rm_calibration_entry **out,
+                              size_t *count, rm_error *err);
+void rm_calibration_list_free(rm_calibration_entry *entries);
 
 /* ------------------------------------------------------------------------ */
 /* The virtual roller                                                       */

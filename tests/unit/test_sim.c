@@ -8,6 +8,7 @@
 typedef struct wire_log {
     rm_decoder decoder;
     size_t samples, infos, resets, buttons, acks, statuses;
+    size_t tares_done, tared_samples;
     size_t sample_frames;
     rm_frame last_info;
     uint16_t first_seq_after_reset;
@@ -34,6 +35,9 @@ static void log_frame(wire_log *log, const rm_frame *f)
     switch (f->type) {
     case RM_FRAME_SAMPLES:
         log->samples += f->u.samples.count;
+        for (unsigned i = 0; i < f->u.samples.count; i++)
+            log->tared_samples +=
+                (f->u.samples.samples[i].flags & RM_SAMPLE_TARED) != 0;
         log->sample_frames++;
         break;
     case RM_FRAME_INFO:
@@ -43,6 +47,7 @@ static void log_frame(wire_log *log, const rm_frame *f)
     case RM_FRAME_EVENT:
         log->resets += f->u.event.kind == RM_DEV_EVENT_RESET;
         log->buttons += f->u.event.kind == RM_DEV_EVENT_BUTTON;
+        log->tares_done += f->u.event.kind == RM_DEV_EVENT_TARE_DONE;
         break;
     case RM_FRAME_ACK:
         log->acks++;
@@ -465,6 +470,74 @@ static void marks_flag_samples_at_severe_spots(void **state)
     rm_sim_free(sim);
 }
 
+/* FSR reading per newton on the load cell, averaged over 1 s from t_s. */
+static double fsr_per_newton(const recording *r, const rm_device_info *info,
+                             double t_s)
+{
+    size_t from = (size_t)(t_s * 1000), n = 0;
+    double ratio = 0;
+    for (size_t i = from; i < from + 1000 && i < r->n; i++, n++)
+        ratio += rm_channel_newtons(&info->channels[1], r->s[i].counts[1]) /
+                 r->force_n[i];
+    return ratio / n;
+}
+
+/* Ratio of the FSR's reading 60 s and 5 s into the first long press.
+ * Without tender spots the person does not lean: the load stays centred
+ * over the single pressure cell. */
+static double creep_over_a_press(const char *options)
+{
+    rm_sim *sim = new_sim(options);
+    const rm_device_info *info = rm_sim_info(sim);
+    recording r = record(sim, 0);
+    size_t loaded = 0;
+    while (loaded < r.n &&
+           rm_channel_newtons(&info->channels[1], r.s[loaded].counts[1]) < 0.5)
+        loaded++;
+    double t0 = (double)r.s[loaded].t_us / 1e6;
+    double ratio = fsr_per_newton(&r, info, t0 + 59.5) /
+                   fsr_per_newton(&r, info, t0 + 4.5);
+    recording_free(&r);
+    rm_sim_free(sim);
+    return ratio;
+}
+
+static void fsr_creeps_under_a_steady_press(void **state)
+{
+    (void)state;
+    const char *common = "kind=ball,pressure_cells=1,spots=0,other_dwells=0,"
+                         "dwell_min=80,dwell_max=85,duration=120,noise=0,"
+                         "unload=0,tremor=0,seed=8";
+    char options[256];
+    snprintf(options, sizeof options, "%s,creep=0.12", common);
+    double with_creep = creep_over_a_press(options);
+    snprintf(options, sizeof options, "%s,creep=0", common);
+    double without = creep_over_a_press(options);
+    assert_true(with_creep > 0.85 && with_creep < 0.91);
+    assert_true(without > 0.98 && without < 1.02);
+}
+
+static void unloaded_channels_show_the_mains_hum(void **state)
+{
+    (void)state;
+    rm_sim *sim = new_sim("hum=60,hum_counts=20,noise=0,drift=0");
+    rm_sample s;
+    int32_t first = 0;
+    size_t crossings = 0, n = 0;
+    bool above = false;
+    /* the leg is lifted for the first second */
+    for (; n < 900 && rm_sim_next_sample(sim, &s); n++) {
+        if (n == 0)
+            first = s.counts[0];
+        bool now = s.counts[0] > first;
+        crossings += n > 0 && now != above;
+        above = now;
+    }
+    /* 60 Hz: two crossings a cycle, 54 cycles in 0.9 s */
+    assert_true(crossings >= 104 && crossings <= 112);
+    rm_sim_free(sim);
+}
+
 /* ---- Wire faults ---------------------------------------------------------- */
 
 static void dropped_frames_show_as_sequence_gaps(void **state)
@@ -584,6 +657,22 @@ static void samples_flow_only_between_start_and_stop(void **state)
     rm_sim_free(sim);
 }
 
+static void tare_is_acknowledged_and_flags_the_next_sample(void **state)
+{
+    (void)state;
+    rm_sim *sim = new_sim("seed=20,duration=5,autostart=1");
+    wire_log log = {0};
+    rm_decoder_init(&log.decoder);
+    run_wire(sim, &log, 10);
+    assert_int_equal(log.tared_samples, 0);
+    send_command(sim, RM_CMD_TARE, 0);
+    run_wire(sim, &log, 20);
+    assert_int_equal(log.acks, 1);
+    assert_int_equal(log.tares_done, 1);
+    assert_int_equal(log.tared_samples, 1);
+    rm_sim_free(sim);
+}
+
 static void set_rate_changes_the_sample_clock(void **state)
 {
     (void)state;
@@ -699,12 +788,15 @@ int main(void)
         cmocka_unit_test(severe_spots_bring_more_tremor),
         cmocka_unit_test(ball_has_no_encoder_and_presses_in_time),
         cmocka_unit_test(marks_flag_samples_at_severe_spots),
+        cmocka_unit_test(fsr_creeps_under_a_steady_press),
+        cmocka_unit_test(unloaded_channels_show_the_mains_hum),
         cmocka_unit_test(dropped_frames_show_as_sequence_gaps),
         cmocka_unit_test(bit_errors_corrupt_frames_the_decoder_rejects),
         cmocka_unit_test(unplug_goes_quiet_then_the_device_boots_again),
         cmocka_unit_test(reset_restarts_sequence_and_resends_info),
         cmocka_unit_test(identify_is_answered_with_info),
         cmocka_unit_test(samples_flow_only_between_start_and_stop),
+        cmocka_unit_test(tare_is_acknowledged_and_flags_the_next_sample),
         cmocka_unit_test(set_rate_changes_the_sample_clock),
         cmocka_unit_test(config_keys_are_applied),
         cmocka_unit_test(bad_options_are_named_in_the_error),

@@ -1,0 +1,297 @@
+/* rollmap devices: serial ports, which of them are rollers, and the
+ * calibrations stored per device serial. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD "devices"
+/** Calibrations older than this are flagged stale (about six months). */
+#define DEFAULT_STALE_DAYS 180
+#define SECONDS_PER_DAY 86400
+
+typedef struct devices_options {
+    bool json;
+    bool probe;
+    long stale_days;
+    char dir[4096];
+} devices_options;
+
+static void usage(FILE *out)
+{
+    fputs("usage: rollmap devices [--json] [--no-probe] [--dir DIR]\n"
+          "                       [--stale-days N] [--usb-id VID:PID]...\n\n"
+          "List serial ports with their transport and USB details (VID:PID,\n"
+          "manufacturer, product, serial number), ask each USB port whether\n"
+          "it is a roller (identify -> INFO) and show what it reports, and\n"
+          "list the calibrations stored per device serial.\n\n"
+          "Options:\n"
+          "  --json            machine-readable output\n"
+          "  --no-probe        do not talk to the ports, only list them\n"
+          "  --dir DIR         calibration folder (default\n"
+          "                    $XDG_DATA_HOME/rollmap/calibration)\n"
+          "  --stale-days N    flag calibrations older than N days (default "
+          "180)\n"
+          "  --usb-id VID:PID  also treat this USB id as a candidate roller\n"
+          "                    (VID:* for every product of a vendor)\n"
+          "  -h, --help        this help\n\n"
+          "Example:\n"
+          "  rollmap devices --json --no-probe\n", out);
+}
+
+static int parse_options(int argc, char **argv, devices_options *o)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"no-probe", no_argument, NULL, 'n'},
+        {"dir", required_argument, NULL, 'd'},
+        {"stale-days", required_argument, NULL, 's'},
+        {"usb-id", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    rm_error err = {0};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'j': o->json = true; break;
+        case 'n': o->probe = false; break;
+        case 'd': snprintf(o->dir, sizeof o->dir, "%s", optarg); break;
+        case 's':
+            o->stale_days = strtol(optarg, &end, 10);
+            if (*end || !*optarg || o->stale_days < 0) {
+                cli_fail(CMD, "--stale-days '%s': expected a number of days",
+                         optarg);
+                return CLI_USAGE;
+            }
+            break;
+        case 'u':
+            if (rm_usb_id_add(optarg, &err) != RM_OK) {
+                cli_fail_error(CMD, &err);
+                return CLI_USAGE;
+            }
+            break;
+        case 'h': usage(stdout); return -1;
+        default: usage(stderr); return CLI_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_fail(CMD, "unexpected argument '%s'", argv[optind]);
+        return CLI_USAGE;
+    }
+    if (!o->dir[0] &&
+        rm_calibration_default_dir(o->dir, sizeof o->dir, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    return CLI_OK;
+}
+
+static const char *kind_name(uint8_t kind)
+{
+    switch ((rm_device_kind)kind) {
+    case RM_DEVICE_ROLLER: return "roller";
+    case RM_DEVICE_BALL: return "ball";
+    case RM_DEVICE_PROBE: return "probe";
+    }
+    return "unknown";
+}
+
+static long age_days(int64_t date_unix, int64_t now_unix)
+{
+    return date_unix ? (long)((now_unix - date_unix) / SECONDS_PER_DAY) : -1;
+}
+
+static bool is_stale(const rm_calibration_entry *e, const devices_options *o,
+                     int64_t now_unix)
+{
+    long age = age_days(e->date_unix, now_unix);
+    return age < 0 || age > o->stale_days;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Text output                                                              */
+/* ------------------------------------------------------------------------ */
+
+static void print_roller(const rm_device_info *info)
+{
+    printf("    roller: %s %s, firmware %s, serial %s: %u channels at %u Hz",
+           kind_name(info->device_kind), info->model, info->firmware,
+           info->serial[0] ? info->serial : "(none)", info->channel_count,
+           info->sample_rate_hz);
+    if (info->encoder_counts_per_turn)
+        printf(", encoder %u counts/turn, %.0f mm roller",
+               info->encoder_counts_per_turn, info->roller_diameter_mm);
+    putchar('\n');
+}
+
+static void print_port(const rm_port_info *p, bool probed)
+{
+    printf("  %-16s %-9s", p->path, p->transport);
+    if (!strcmp(p->transport, "usb"))
+        printf(" %04x:%04x  %s / %s  serial %s%s", p->vid, p->pid,
+               p->manufacturer[0] ? p->manufacturer : "?",
+               p->product[0] ? p->product : "?",
+               p->serial[0] ? p->serial : "(none)",
+               p->known_id ? "  [known id]" : "");
+    putchar('\n');
+    if (p->is_roller)
+        print_roller(&p->info);
+    else if (probed && !strcmp(p->transport, "usb"))
+        puts("    no answer to identify: not a rollmap device "
+             "(text-mode devices need a profile)");
+}
+
+static void print_text(const rm_port_info *ports, size_t n,
+                       const rm_calibration_entry *cals, size_t ncal,
+                       const devices_options *o, int64_t now_unix)
+{
+    printf("Serial ports (%zu):\n", n);
+    for (size_t i = 0; i < n; i++)
+        print_port(&ports[i], o->probe);
+    if (n == 0)
+        puts("  none found (see docs/DEVICES.md for permissions)");
+    printf("\nStored calibrations in %s (%zu):\n", o->dir, ncal);
+    for (size_t i = 0; i < ncal; i++) {
+        char date[32];
+        rm_format_iso8601(date, cals[i].date_unix * 1000000);
+        long age = age_days(cals[i].date_unix, now_unix);
+        printf("  %-20s %-16s %.10s  %ld days old%s\n", cals[i].serial,
+               cals[i].model[0] ? cals[i].model : "?",
+               cals[i].date_unix ? date : "unknown", age,
+               is_stale(&cals[i], o, now_unix) ? "  STALE: calibrate again"
+                                               : "");
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* JSON output                                                              */
+/* ------------------------------------------------------------------------ */
+
+static void json_hex4(rm_json_writer *w, const char *key, uint16_t value)
+{
+    char text[8];
+    snprintf(text, sizeof text, "%04x", value);
+    rm_json_key(w, key);
+    rm_json_string(w, text);
+}
+
+static void json_str(rm_json_writer *w, const char *key, const char *value)
+{
+    rm_json_key(w, key);
+    rm_json_string(w, value);
+}
+
+static void json_roller(rm_json_writer *w, const rm_device_info *info)
+{
+    rm_json_key(w, "info");
+    rm_json_object_open(w);
+    json_str(w, "kind", kind_name(info->device_kind));
+    json_str(w, "model", info->model);
+    json_str(w, "firmware", info->firmware);
+    json_str(w, "serial", info->serial);
+    rm_json_key(w, "channels");
+    rm_json_int(w, info->channel_count);
+    rm_json_key(w, "sample_rate_hz");
+    rm_json_int(w, info->sample_rate_hz);
+    rm_json_key(w, "encoder_counts_per_turn");
+    rm_json_int(w, info->encoder_counts_per_turn);
+    rm_json_object_close(w);
+}
+
+static void json_port(rm_json_writer *w, const rm_port_info *p)
+{
+    rm_json_object_open(w);
+    json_str(w, "path", p->path);
+    json_str(w, "transport", p->transport);
+    if (!strcmp(p->transport, "usb")) {
+        json_hex4(w, "vid", p->vid);
+        json_hex4(w, "pid", p->pid);
+        json_str(w, "manufacturer", p->manufacturer);
+        json_str(w, "product", p->product);
+        json_str(w, "serial", p->serial);
+    }
+    rm_json_key(w, "known_id");
+    rm_json_bool(w, p->known_id);
+    rm_json_key(w, "roller");
+    rm_json_bool(w, p->is_roller);
+    if (p->is_roller)
+        json_roller(w, &p->info);
+    rm_json_object_close(w);
+}
+
+static void json_calibration(rm_json_writer *w, const rm_calibration_entry *e,
+                             const devices_options *o, int64_t now_unix)
+{
+    char date[32];
+    rm_format_iso8601(date, e->date_unix * 1000000);
+    rm_json_object_open(w);
+    json_str(w, "serial", e->serial);
+    json_str(w, "model", e->model);
+    rm_json_key(w, "date");
+    if (e->date_unix)
+        rm_json_string(w, date);
+    else
+        rm_json_null(w);
+    rm_json_key(w, "age_days");
+    rm_json_int(w, age_days(e->date_unix, now_unix));
+    rm_json_key(w, "stale");
+    rm_json_bool(w, is_stale(e, o, now_unix));
+    rm_json_object_close(w);
+}
+
+static void print_json(const rm_port_info *ports, size_t n,
+                       const rm_calibration_entry *cals, size_t ncal,
+                       const devices_options *o, int64_t now_unix)
+{
+    rm_json_writer w;
+    rm_json_begin(&w, stdout, true);
+    rm_json_object_open(&w);
+    rm_json_key(&w, "probed");
+    rm_json_bool(&w, o->probe);
+    rm_json_key(&w, "ports");
+    rm_json_array_open(&w);
+    for (size_t i = 0; i < n; i++)
+        json_port(&w, &ports[i]);
+    rm_json_array_close(&w);
+    json_str(&w, "calibration_dir", o->dir);
+    rm_json_key(&w, "stale_days");
+    rm_json_int(&w, o->stale_days);
+    rm_json_key(&w, "calibrations");
+    rm_json_array_open(&w);
+    for (size_t i = 0; i < ncal; i++)
+        json_calibration(&w, &cals[i], o, now_unix);
+    rm_json_array_close(&w);
+    rm_json_object_close(&w);
+    rm_json_end(&w);
+}
+
+int cmd_devices(int argc, char **argv)
+{
+    devices_options o = {.probe = true, .stale_days = DEFAULT_STALE_DAYS};
+    int rc = parse_options(argc, argv, &o);
+    if (rc != CLI_OK)
+        return rc < 0 ? CLI_OK : rc;
+    rm_error err = {0};
+    rm_port_info *ports;
+    size_t n;
+    if (rm_ports_list(&ports, &n, o.probe, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    rm_calibration_entry *cals;
+    size_t ncal;
+    if (rm_calibration_list(o.dir, &cals, &ncal, &err) != RM_OK) {
+        rm_ports_free(ports);
+        return cli_fail_error(CMD, &err);
+    }
+    int64_t now_unix = rm_wallclock_us() / 1000000;
+    if (o.json)
+        print_json(ports, n, cals, ncal, &o, now_unix);
+    else
+        print_text(ports, n, cals, ncal, &o, now_unix);
+    rm_calibration_list_free(cals);
+    rm_ports_free(ports);
+    return fflush(stdout) == 0 ? CLI_OK
+                               : cli_fail(CMD, "cannot write the output");
+}

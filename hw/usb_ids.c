@@ -1,0 +1,80 @@
+/*
+ * USB vendor:product ids rollmap treats as candidate rollers: the common
+ * USB-serial bridges and the CDC-ACM boards firmware authors build on.
+ * Ids from the vendors' drivers and the Linux usb.ids list.
+ */
+#include "rollmap_hw.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/** Room for ids added from configuration ("usb_ids" in the config). */
+#define ADDED_MAX 32
+
+/** Built-in entries in the table below. */
+#define BUILTIN_COUNT 8
+
+/* Built-in entries first, then the added ones, in one table. */
+static rm_usb_id ids[] = {
+    {0x1a86, 0x7523, "QinHeng CH340 serial bridge"},
+    {0x10c4, 0xea60, "Silicon Labs CP210x serial bridge"},
+    {0x0403, 0x6001, "FTDI FT232R serial bridge"},
+    {0x0403, 0x6015, "FTDI FT231X serial bridge"},
+    {0x2341, 0x0043, "Arduino Uno (CDC-ACM)"},
+    {0x2e8a, 0x000a, "Raspberry Pi RP2040 (CDC-ACM)"},
+    {0x239a, RM_USB_ANY_PID, "Adafruit boards (CDC-ACM)"},
+    {0x0483, 0x5740, "STM32 virtual COM port (CDC-ACM)"},
+    [BUILTIN_COUNT + ADDED_MAX - 1] = {0, 0, NULL},
+};
+static size_t id_count = BUILTIN_COUNT;
+
+const rm_usb_id *rm_known_usb_ids(size_t *count)
+{
+    *count = id_count;
+    return ids;
+}
+
+bool rm_usb_id_known(uint16_t vid, uint16_t pid)
+{
+    for (size_t i = 0; i < id_count; i++)
+        if (ids[i].vid == vid &&
+            (ids[i].pid == pid || ids[i].pid == RM_USB_ANY_PID))
+            return true;
+    return false;
+}
+
+static bool parse_hex4(const char *s, size_t len, uint16_t *out)
+{
+    if (len != 4)
+        return false;
+    char digits[5];
+    memcpy(digits, s, 4);
+    digits[4] = '\0';
+    char *end;
+    unsigned long v = strtoul(digits, &end, 16);
+    if (*end || digits[0] == '-' || digits[0] == '+' || digits[0] == ' ')
+        return false;
+    *out = (uint16_t)v;
+    return true;
+}
+
+rm_status rm_usb_id_add(const char *text, rm_error *err)
+{
+    const char *colon = strchr(text, ':');
+    uint16_t vid, pid = RM_USB_ANY_PID;
+    if (!colon || !parse_hex4(text, (size_t)(colon - text), &vid) ||
+        (strcmp(colon + 1, "*") &&
+         !parse_hex4(colon + 1, strlen(colon + 1), &pid)))
+        return rm_error_set(err, RM_ERR_ARG,
+                            "USB id '%s': expected VID:PID as 4 hex digits "
+                            "each (1a86:7523) or VID:* for every product",
+                            text);
+    if (rm_usb_id_known(vid, pid))
+        return RM_OK;
+    if (id_count == sizeof ids / sizeof ids[0])
+        return rm_error_set(err, RM_ERR_NO_SPACE,
+                            "USB id '%s': at most %d ids can be added",
+                            text, ADDED_MAX);
+    ids[id_count++] = (rm_usb_id){vid, pid, "configured"};
+    return RM_OK;
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# rollmap's real libserialport code against an emulated USB CDC-ACM roller
+# (umockdev): listed with VID:PID and serial, probed, every frame decoded,
+# an unplug noticed and the replug recovered. See tests/umockdev/.
+# Exit 77 (skipped) only when umockdev cannot work in this environment.
+set -euo pipefail
+: "${ROLLMAP:?}" "${ROLLMAP_BUILD:?}" "${ROLLMAP_SOURCE:?}"
+
+description=$ROLLMAP_SOURCE/tests/umockdev/roller.umockdev
+shim=$ROLLMAP_BUILD/tests/libmodem_shim.so
+driver=$ROLLMAP_BUILD/tests/umockdev_roller
+
+skip() {
+    echo "**********************************************************" >&2
+    echo "SKIPPED: $*" >&2
+    echo "The USB/libserialport path was NOT tested." >&2
+    echo "**********************************************************" >&2
+    exit 77
+}
+
+command -v umockdev-run >/dev/null || skip "umockdev-run is not installed (apt-get install umockdev)"
+[ -x "$driver" ] && [ -f "$shim" ] || skip "built without libumockdev-dev (no $driver)"
+umockdev-run -d "$description" -- true 2>/dev/null ||
+    skip "umockdev-run cannot start a testbed here"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export XDG_DATA_HOME=$work/data
+
+echo "== rollmap devices --no-probe under umockdev-run"
+umockdev-run -d "$description" -- \
+    sh -c 'LD_PRELOAD="$0:$LD_PRELOAD" exec "$1" devices --no-probe' \
+    "$shim" "$ROLLMAP" >"$work/devices.txt"
+cat "$work/devices.txt"
+grep -q '/dev/ttyACM0 *usb *2341:0043' "$work/devices.txt" ||
+    { echo "FAIL: /dev/ttyACM0 not listed as usb 2341:0043" >&2; exit 1; }
+grep -q 'serial RM-UMOCK-0001' "$work/devices.txt" ||
+    { echo "FAIL: USB serial number not shown" >&2; exit 1; }
+grep -q 'known id' "$work/devices.txt" ||
+    { echo "FAIL: 2341:0043 not marked as a known id" >&2; exit 1; }
+
+echo "== without the modem shim, libserialport cannot open the port"
+umockdev-run -d "$description" -- "$ROLLMAP" devices --json >"$work/noshim.json"
+grep -q '"roller": false' "$work/noshim.json" ||
+    { echo "FAIL: probing worked without the shim: the shim test proves nothing" >&2; exit 1; }
+
+echo "== streaming, unplug and replug (tests/umockdev/umockdev_roller.c)"
+LD_PRELOAD="$shim:libumockdev-preload.so.0" "$driver" "$description" "$ROLLMAP"

@@ -1,0 +1,414 @@
+/*
+ * The USB roller without hardware: a umockdev testbed shows a USB CDC-ACM
+ * board (roller.umockdev: VID:PID 2341:0043, product, serial) whose
+ * /dev/ttyACM0 is a pty; a firmware thread feeds the virtual roller's bytes
+ * into it and answers its commands. rollmap's real libserialport code then
+ *   1. lists and probes it (`rollmap devices --json`, a child process),
+ *   2. opens serial:/dev/ttyACM0 and decodes every frame the firmware sent,
+ *   3. notices an emulated unplug (RM_ERR_CLOSED, hotplug "left"), and
+ *   4. reconnects after the replug (hotplug "arrived", INFO, an unplug gap,
+ *      every frame again).
+ *
+ * Run under umockdev's preload with tests/umockdev's modem shim first:
+ *   LD_PRELOAD=libmodem_shim.so:libumockdev-preload.so.0 \
+ *       umockdev_roller roller.umockdev /path/to/rollmap
+ * Exit 0: all passed, 1: a check failed, 77: umockdev cannot work here.
+ */
+#include "rollmap_hw.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <umockdev.h>
+#include <unistd.h>
+
+#define USB_DEVICE "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-2"
+#define INTERFACE USB_DEVICE "/1-2:1.0"
+/** The replugged board comes back as ttyACM1, as Linux names it while the
+ *  old port is still held open; the usb: source finds it by its ids. */
+#define SOURCE "usb:2341:0043:RM-UMOCK-0001"
+/** Virtual roller per plug-in: 1.5 s at 1 kHz, no faults, waits for START. */
+#define SIM_OPTIONS "seed=11,duration=1.5,autostart=0,drop=0,ber=0"
+#define SKIP 77
+
+static int failures;
+
+#define CHECK(cond, ...)                                                     \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);             \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fputc('\n', stderr);                                             \
+            failures++;                                                      \
+        }                                                                    \
+    } while (0)
+
+/* ------------------------------------------------------------------------ */
+/* The firmware on the pty master                                           */
+/* ------------------------------------------------------------------------ */
+
+typedef struct firmware {
+    int fd;
+    rm_sim *sim;
+    pthread_t thread;
+    atomic_bool stop;
+    atomic_bool done;            /**< the session is over, all bytes sent */
+    atomic_ullong samples_sent;  /**< counted by decoding what was written */
+    rm_decoder tap;
+} firmware;
+
+static void tap_written(firmware *fw, const uint8_t *p, size_t n)
+{
+    while (n) {
+        rm_frame f;
+        bool have;
+        size_t used = rm_decoder_push(&fw->tap, p, n, &f, &have);
+        if (have && f.type == RM_FRAME_SAMPLES)
+            fw->samples_sent += f.u.samples.count;
+        p += used;
+        n -= used;
+    }
+}
+
+static bool write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            poll(&pfd, 1, 10);
+            continue;
+        }
+        if (w < 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static void take_commands(firmware *fw)
+{
+    uint8_t buf[256];
+    struct pollfd pfd = {.fd = fw->fd, .events = POLLIN};
+    if (poll(&pfd, 1, 1) <= 0 || !(pfd.revents & POLLIN))
+        return;
+    ssize_t n = read(fw->fd, buf, sizeof buf);
+    if (n > 0)
+        rm_sim_receive(fw->sim, buf, (size_t)n);
+}
+
+static void *firmware_run(void *arg)
+{
+    firmware *fw = arg;
+    uint64_t start = rm_monotonic_us();
+    uint8_t buf[4096];
+    while (!fw->stop && !rm_sim_finished(fw->sim)) {
+        take_commands(fw);
+        while (!rm_sim_finished(fw->sim) &&
+               rm_sim_time_us(fw->sim) <= rm_monotonic_us() - start) {
+            size_t n = rm_sim_next_bytes(fw->sim, buf, sizeof buf);
+            tap_written(fw, buf, n);
+            if (!write_all(fw->fd, buf, n))
+                return NULL;
+        }
+    }
+    fw->done = true;
+    return NULL;
+}
+
+static bool firmware_start(firmware *fw, int fd)
+{
+    memset(fw, 0, sizeof *fw);
+    fw->fd = fd;
+    rm_decoder_init(&fw->tap);
+    rm_sim_config cfg;
+    rm_error err = {0};
+    rm_sim_config_default(&cfg);
+    if (rm_sim_config_parse(&cfg, SIM_OPTIONS, &err) != RM_OK ||
+        rm_sim_new(&fw->sim, &cfg, &err) != RM_OK) {
+        fprintf(stderr, "virtual roller: %s\n", err.message);
+        return false;
+    }
+    return pthread_create(&fw->thread, NULL, firmware_run, fw) == 0;
+}
+
+static void firmware_stop(firmware *fw)
+{
+    fw->stop = true;
+    pthread_join(fw->thread, NULL);
+    rm_sim_free(fw->sim);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Plugging                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/** The description with the tty named ttyACM<n>. */
+static char *description_for(const char *description, int n)
+{
+    char name[16];
+    snprintf(name, sizeof name, "ttyACM%d", n);
+    char **parts = g_strsplit(description, "ttyACM0", -1);
+    char *text = g_strjoinv(name, parts);
+    g_strfreev(parts);
+    return text;
+}
+
+static bool plug(UMockdevTestbed *tb, const char *description, int n,
+                 firmware *fw)
+{
+    GError *error = NULL;
+    char *text = description_for(description, n);
+    bool added = umockdev_testbed_add_from_string(tb, text, &error);
+    g_free(text);
+    if (!added) {
+        fprintf(stderr, "umockdev: %s\n", error->message);
+        g_error_free(error);
+        return false;
+    }
+    char node[32];
+    snprintf(node, sizeof node, "/dev/ttyACM%d", n);
+    int fd = umockdev_testbed_get_dev_fd(tb, node);
+    if (fd < 0) {
+        fprintf(stderr, "umockdev: no pty behind %s\n", node);
+        return false;
+    }
+    umockdev_testbed_uevent(tb, USB_DEVICE, "add");
+    return firmware_start(fw, fd);
+}
+
+/** Pull the cable: the devices vanish from sysfs and the tty hangs up. */
+static void unplug(UMockdevTestbed *tb, firmware *fw)
+{
+    firmware_stop(fw);
+    umockdev_testbed_uevent(tb, USB_DEVICE, "remove");
+    umockdev_testbed_remove_device(tb, INTERFACE "/tty/ttyACM0");
+    umockdev_testbed_remove_device(tb, INTERFACE);
+    umockdev_testbed_remove_device(tb, USB_DEVICE);
+    /* The pty master is the cable: closing it is what the tty driver does
+     * to an open port when the USB device goes. */
+    close(fw->fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The checks                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void check_devices_listing(const char *rollmap)
+{
+    char command[4096];
+    snprintf(command, sizeof command, "%s devices --json", rollmap);
+    FILE *p = popen(command, "r");
+    char out[16384];
+    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
+    out[n] = '\0';
+    int rc = p ? pclose(p) : -1;
+    CHECK(rc == 0, "rollmap devices exited with %d", rc);
+    CHECK(strstr(out, "\"path\": \"/dev/ttyACM0\""), "no ttyACM0 in:\n%s",
+          out);
+    CHECK(strstr(out, "\"vid\": \"2341\""), "no VID 2341 in:\n%s", out);
+    CHECK(strstr(out, "\"pid\": \"0043\""), "no PID 0043 in:\n%s", out);
+    CHECK(strstr(out, "\"serial\": \"RM-UMOCK-0001\""),
+          "no USB serial in:\n%s", out);
+    CHECK(strstr(out, "\"roller\": true"), "probe found no roller:\n%s", out);
+    printf("rollmap devices --json under umockdev:\n%s", out);
+}
+
+typedef struct tally {
+    uint64_t samples, gaps_unplugged, infos;
+} tally;
+
+static void on_hotplug(rm_hotplug_event ev, uint16_t vid, uint16_t pid,
+                       void *user)
+{
+    int *seen = user;
+    if (vid == 0x2341 && pid == 0x0043)
+        seen[ev]++;
+}
+
+/** Read until the firmware is done and every byte it sent was read. */
+static rm_status read_session(rm_source *src, firmware *fw, tally *t)
+{
+    rm_source_output *out = malloc(sizeof *out);
+    uint64_t quiet_since = 0;
+    rm_status st;
+    for (;;) {
+        rm_error err = {0};
+        st = rm_source_next(src, out, &err);
+        if (st == RM_OK) {
+            quiet_since = 0;
+            t->infos += out->item == RM_ITEM_INFO;
+            t->gaps_unplugged += out->item == RM_ITEM_GAP &&
+                                 out->gap.reason == RM_GAP_UNPLUGGED;
+            if (out->item == RM_ITEM_SAMPLES)
+                t->samples += out->count;
+            continue;
+        }
+        if (st != RM_ERR_AGAIN) {
+            fprintf(stderr, "source: %s\n", err.message);
+            break;
+        }
+        if (fw->done && t->samples == fw->samples_sent)
+            break;
+        if (!quiet_since)
+            quiet_since = rm_monotonic_us();
+        else if (rm_monotonic_us() - quiet_since > 2000000u)
+            break; /* 2 s of silence: the counts will tell */
+        rm_source_wait(src, 100, NULL);
+    }
+    free(out);
+    return st == RM_ERR_AGAIN ? RM_OK : st;
+}
+
+/** Poll hotplug until it reported ev once more, for up to 3 s (the
+ *  rescan runs once a second). */
+static bool await_hotplug(rm_hotplug *hp, const int *seen,
+                          rm_hotplug_event ev)
+{
+    int before = seen[ev];
+    uint64_t deadline = rm_monotonic_us() + 3000000u;
+    while (seen[ev] == before && rm_monotonic_us() < deadline) {
+        rm_error err = {0};
+        if (rm_hotplug_poll(hp, 100, &err) != RM_OK)
+            fprintf(stderr, "hotplug: %s\n", err.message);
+    }
+    return seen[ev] > before;
+}
+
+static rm_status await_closed(rm_source *src)
+{
+    rm_source_output *out = malloc(sizeof *out);
+    rm_status st = RM_ERR_AGAIN;
+    uint64_t deadline = rm_monotonic_us() + 3000000u;
+    while (st != RM_ERR_CLOSED && rm_monotonic_us() < deadline) {
+        st = rm_source_next(src, out, NULL);
+        if (st == RM_ERR_AGAIN)
+            rm_source_wait(src, 100, NULL);
+    }
+    free(out);
+    return st;
+}
+
+static bool reconnect(rm_source *src, rm_hotplug *hp)
+{
+    rm_reconnect_policy policy;
+    rm_reconnect r;
+    rm_reconnect_policy_default(&policy);
+    policy.give_up_ms = 10000;
+    rm_reconnect_start(&r, &policy, rm_monotonic_us());
+    while (!rm_reconnect_expired(&r, rm_monotonic_us())) {
+        rm_hotplug_poll(hp, 50, NULL);
+        if (!rm_reconnect_due(&r, rm_monotonic_us()))
+            continue;
+        rm_error err = {0};
+        if (rm_source_reopen(src, &err) == RM_OK) {
+            printf("reconnected after %u attempts\n", r.attempts);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void stream_unplug_replug(UMockdevTestbed *tb, const char *description,
+                                 firmware *fw)
+{
+    rm_source_spec spec;
+    rm_source *src;
+    rm_error err = {0};
+    rm_source_parse(SOURCE, &spec, &err);
+    rm_status st = rm_source_open(&src, &spec, &err);
+    CHECK(st == RM_OK, "open %s: %s", SOURCE, err.message);
+    if (st != RM_OK) {
+        firmware_stop(fw);
+        return;
+    }
+    tally first = {0};
+    read_session(src, fw, &first);
+    printf("first plug: %llu samples sent, %llu decoded, %llu lost, "
+           "%llu CRC errors\n", (unsigned long long)fw->samples_sent,
+           (unsigned long long)first.samples,
+           (unsigned long long)rm_source_stats(src)->frames_lost,
+           (unsigned long long)rm_source_stats(src)->crc_errors);
+    CHECK(fw->samples_sent > 1000, "the firmware sent only %llu samples",
+          (unsigned long long)fw->samples_sent);
+    CHECK(first.samples == fw->samples_sent, "decoded %llu of %llu samples",
+          (unsigned long long)first.samples,
+          (unsigned long long)fw->samples_sent);
+    CHECK(first.infos >= 1, "no INFO item");
+
+    int seen[2] = {0, 0};
+    rm_hotplug *hp;
+    setenv("ROLLMAP_HOTPLUG", "rescan", 1); /* no usbdevfs in the testbed */
+    CHECK(rm_hotplug_open(&hp, on_hotplug, seen, &err) == RM_OK,
+          "hotplug: %s", err.message);
+
+    unplug(tb, fw);
+    CHECK(await_closed(src) == RM_ERR_CLOSED, "unplug not noticed");
+    CHECK(await_hotplug(hp, seen, RM_HOTPLUG_LEFT), "hotplug saw no "
+          "departure");
+    CHECK(rm_source_reopen(src, &err) != RM_OK,
+          "reopened a device that is not there");
+
+    if (plug(tb, description, 1, fw)) {
+        CHECK(await_hotplug(hp, seen, RM_HOTPLUG_ARRIVED), "hotplug saw no "
+              "arrival");
+        CHECK(reconnect(src, hp), "no reconnect within 10 s");
+        tally second = {0};
+        read_session(src, fw, &second);
+        printf("after replug: %llu samples sent, %llu decoded, %llu unplug "
+               "gaps\n", (unsigned long long)fw->samples_sent,
+               (unsigned long long)second.samples,
+               (unsigned long long)second.gaps_unplugged);
+        CHECK(second.samples == fw->samples_sent,
+              "decoded %llu of %llu samples after the replug",
+              (unsigned long long)second.samples,
+              (unsigned long long)fw->samples_sent);
+        CHECK(second.gaps_unplugged == 1, "%llu unplug gaps",
+              (unsigned long long)second.gaps_unplugged);
+        CHECK(second.infos >= 1, "no INFO item after the replug");
+        firmware_stop(fw);
+    }
+    rm_hotplug_close(hp);
+    rm_source_close(src);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: umockdev_roller DESCRIPTION ROLLMAP\n");
+        return 2;
+    }
+    char *description;
+    if (!g_file_get_contents(argv[1], &description, NULL, NULL)) {
+        fprintf(stderr, "cannot read %s\n", argv[1]);
+        return 2;
+    }
+    UMockdevTestbed *tb = umockdev_testbed_new();
+    firmware fw;
+    if (!plug(tb, description, 0, &fw)) {
+        fprintf(stderr, "SKIP: umockdev cannot emulate the roller here\n");
+        return SKIP;
+    }
+    /* Only umockdev's preload library makes the testbed's /sys visible. */
+    if (access(INTERFACE "/tty/ttyACM0", F_OK) != 0) {
+        fprintf(stderr, "SKIP: the testbed's /sys is not visible: umockdev's "
+                        "preload library is not loaded (LD_PRELOAD)\n");
+        return SKIP;
+    }
+    check_devices_listing(argv[2]);
+    /* A fresh virtual roller for the stream: the probe started and
+     * stopped the first one. */
+    int fd = fw.fd;
+    firmware_stop(&fw);
+    if (firmware_start(&fw, fd))
+        stream_unplug_replug(tb, description, &fw);
+    g_object_unref(tb);
+    g_free(description);
+    printf("%s\n", failures ? "umockdev roller: FAILED" : "umockdev roller: ok");
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,318 @@
+/* Calibration: least-squares fits recover known polynomials, the store
+ * keeps one dated INI per serial and refuses bad files with their path,
+ * and a measurement averages a replayed capture after settling. */
+#include "testutil.h"
+
+#include <math.h>
+#include <sys/stat.h>
+
+static void linear_fit_recovers_gain_and_tare(void **state)
+{
+    (void)state;
+    /* 0 N at 8000 counts, 0.02 N per count. */
+    double counts[] = {8000, 10500, 13000, 18000};
+    double newtons[4];
+    for (int i = 0; i < 4; i++)
+        newtons[i] = 0.02 * (counts[i] - 8000);
+    rm_calibration cal;
+    rm_error err = {0};
+    assert_int_equal(rm_calibration_fit(counts, newtons, 4, 1, &cal, &err),
+                     RM_OK);
+    assert_float_equal(cal.tare_counts, 8000, 1e-9);
+    assert_float_equal(cal.coef[0], 0, 1e-9);
+    assert_float_equal(cal.coef[1], 0.02, 1e-12);
+    assert_float_equal(cal.coef[2], 0, 0);
+    assert_string_equal(cal.origin, "user");
+    assert_true(cal.date_unix > 1700000000);
+}
+
+static void linear_fit_of_noisy_points_is_least_squares(void **state)
+{
+    (void)state;
+    /* y = 2x with residuals +1, -1, -1, +1: the line stays y = 2x. */
+    double counts[] = {0, 100, 200, 300};
+    double newtons[] = {1, 199, 399, 601};
+    rm_calibration cal;
+    assert_int_equal(rm_calibration_fit(counts, newtons, 4, 1, &cal, NULL),
+                     RM_OK);
+    assert_float_equal(cal.coef[1], 2.0, 1e-9);
+    assert_float_equal(cal.coef[0], 0.0, 1e-9);
+}
+
+static void cubic_fit_recovers_a_curved_sensor(void **state)
+{
+    (void)state;
+    /* An FSR-like curve over millions of counts: conditioning matters. */
+    const double c0 = 1.5, c1 = 3e-5, c2 = -2e-12, c3 = 4e-19;
+    double counts[6], newtons[6];
+    for (int i = 0; i < 6; i++) {
+        counts[i] = 1e6 + i * 8e5;
+        double x = counts[i] - 1e6;
+        newtons[i] = c0 + c1 * x + c2 * x * x + c3 * x * x * x;
+    }
+    rm_calibration cal;
+    rm_error err = {0};
+    assert_int_equal(rm_calibration_fit(counts, newtons, 6, 3, &cal, &err),
+                     RM_OK);
+    rm_channel_info ch = {.cal = cal};
+    for (int i = 0; i < 6; i++)
+        assert_float_equal(rm_channel_newtons(&ch, (int32_t)counts[i]),
+                           newtons[i], 1e-6 * (1 + fabs(newtons[i])));
+    assert_float_equal(cal.coef[3], c3, 1e-22);
+}
+
+static void fits_refuse_too_few_or_flat_points(void **state)
+{
+    (void)state;
+    double counts[] = {100, 100, 100, 200};
+    double newtons[] = {0, 10, 20, 30};
+    rm_calibration cal;
+    rm_error err = {0};
+    assert_int_equal(rm_calibration_fit(counts, newtons, 3, 1, &cal, &err),
+                     RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "does the channel respond"));
+    assert_int_equal(rm_calibration_fit(counts, newtons, 4, 3, &cal, &err),
+                     RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "cubic fit needs 4 points"));
+    assert_int_equal(rm_calibration_fit(counts, newtons, 4, 2, &cal, &err),
+                     RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "degree 2"));
+    double nan_newtons[] = {0, NAN};
+    double two_counts[] = {0, 1};
+    assert_int_equal(rm_calibration_fit(two_counts, nan_newtons, 2, 1, &cal,
+                                        &err), RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "point 1"));
+}
+
+static rm_device_info two_channel_device(const char *serial)
+{
+    rm_device_info info;
+    memset(&info, 0, sizeof info);
+    snprintf(info.serial, sizeof info.serial, "%s", serial);
+    snprintf(info.model, sizeof info.model, "RM-2");
+    info.channel_count = 2;
+    for (int c = 0; c < 2; c++) {
+        info.channels[c].gain_n_per_count = 0.01f;
+        info.channels[c].offset_counts = 100;
+    }
+    rm_device_info_default_calibration(&info);
+    return info;
+}
+
+static void saved_calibration_loads_back_by_serial(void **state)
+{
+    (void)state;
+    char *dir = testutil_mkdtemp();
+    char *store = testutil_path(dir, "deep/er/calibration");
+    rm_device_info info = two_channel_device("RM-0042");
+    info.channels[1].cal = (rm_calibration){{0.5, 0.0123456789012345, 1e-9,
+                                             -2e-15}, 8123.25, 1790000000,
+                                            "user"};
+    rm_error err = {0};
+    assert_int_equal(rm_calibration_save(store, info.serial, &info, &err),
+                     RM_OK);
+
+    rm_device_info loaded = two_channel_device("RM-0042");
+    assert_int_equal(rm_calibration_load(store, &loaded, &err), RM_OK);
+    const rm_calibration *c = &loaded.channels[1].cal;
+    for (int k = 0; k < 4; k++)
+        assert_true(c->coef[k] == info.channels[1].cal.coef[k]);
+    assert_true(c->tare_counts == 8123.25);
+    assert_int_equal(c->date_unix, 1790000000);
+    assert_string_equal(c->origin, "user");
+    assert_string_equal(loaded.channels[0].cal.origin, "device");
+
+    rm_calibration_entry *list;
+    size_t n;
+    assert_int_equal(rm_calibration_list(store, &list, &n, &err), RM_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].serial, "RM-0042");
+    assert_string_equal(list[0].model, "RM-2");
+    assert_int_equal(list[0].date_unix, 1790000000);
+    assert_int_equal(list[0].channel_count, 2);
+    rm_calibration_list_free(list);
+    free(store);
+    testutil_rmdir(dir);
+    free(dir);
+}
+
+static void unknown_serial_is_not_found_and_leaves_info_alone(void **state)
+{
+    (void)state;
+    char *dir = testutil_mkdtemp();
+    rm_device_info info = two_channel_device("NEVER-SEEN");
+    rm_device_info before = info;
+    rm_error err = {0};
+    assert_int_equal(rm_calibration_load(dir, &info, &err), RM_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.message, "NEVER-SEEN"));
+    assert_memory_equal(&info, &before, sizeof info);
+    rm_calibration_entry *list;
+    size_t n;
+    char *missing = testutil_path(dir, "missing");
+    assert_int_equal(rm_calibration_list(missing, &list, &n, &err), RM_OK);
+    assert_int_equal(n, 0);
+    free(missing);
+    testutil_rmdir(dir);
+    free(dir);
+}
+
+static void corrupt_file_is_refused_with_its_path(void **state)
+{
+    (void)state;
+    char *dir = testutil_mkdtemp();
+    char *path = testutil_path(dir, "BAD1.ini");
+    const char text[] = "[device]\nserial = BAD1\nchannels = 2\n"
+                        "[channel0]\ntare_counts = 1\nc0 = 0\nc1 = 0.01\n"
+                        "c2 = 0\nc3 = 0\n"
+                        "[channel1]\ntare_counts = 1\nc0 = 0\nc1 = lots\n"
+                        "c2 = 0\nc3 = 0\n";
+    testutil_write_file(path, text, sizeof text - 1);
+    rm_device_info info = two_channel_device("BAD1");
+    rm_device_info before = info;
+    rm_error err = {0};
+    assert_int_equal(rm_calibration_load(dir, &info, &err), RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "BAD1.ini"));
+    assert_non_null(strstr(err.message, "c1"));
+    assert_memory_equal(&info, &before, sizeof info);
+    free(path);
+    testutil_rmdir(dir);
+    free(dir);
+}
+
+static void channel_count_mismatch_asks_for_recalibration(void **state)
+{
+    (void)state;
+    char *dir = testutil_mkdtemp();
+    rm_device_info info = two_channel_device("RM-7");
+    rm_error err = {0};
+    assert_int_equal(rm_calibration_save(dir, "RM-7", &info, &err), RM_OK);
+    info.channel_count = 3;
+    assert_int_equal(rm_calibration_load(dir, &info, &err), RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "calibrate it again"));
+    testutil_rmdir(dir);
+    free(dir);
+}
+
+static void serials_that_escape_the_folder_are_refused(void **state)
+{
+    (void)state;
+    rm_device_info info = two_channel_device("../evil");
+    rm_error err = {0};
+    assert_int_equal(rm_calibration_save("/tmp", "../evil", &info, &err),
+                     RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "'/'"));
+    assert_int_equal(rm_calibration_save("/tmp", "", &info, &err),
+                     RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "no serial number"));
+}
+
+static void default_folder_follows_xdg(void **state)
+{
+    (void)state;
+    char dir[512];
+    setenv("XDG_DATA_HOME", "/data/x", 1);
+    assert_int_equal(rm_calibration_default_dir(dir, sizeof dir, NULL), RM_OK);
+    assert_string_equal(dir, "/data/x/rollmap/calibration");
+    unsetenv("XDG_DATA_HOME");
+    setenv("HOME", "/home/t", 1);
+    assert_int_equal(rm_calibration_default_dir(dir, sizeof dir, NULL), RM_OK);
+    assert_string_equal(dir, "/home/t/.local/share/rollmap/calibration");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Measuring from a replayed capture                                        */
+/* ------------------------------------------------------------------------ */
+
+enum { BATCH = 10, RATE_HZ = 1000 };
+
+/** Frames of constant counts per channel for `ms` milliseconds. */
+static void write_level(FILE *f, uint16_t *seq, uint64_t *t_us, int ms,
+                        int32_t c0, int32_t c1)
+{
+    uint8_t wire[RM_FRAME_MAX_WIRE];
+    for (int k = 0; k < ms / BATCH; k++) {
+        rm_frame fr;
+        memset(&fr, 0, sizeof fr);
+        fr.type = RM_FRAME_SAMPLES;
+        fr.seq = (*seq)++;
+        fr.t_us = *t_us;
+        fr.u.samples.channel_count = 2;
+        fr.u.samples.count = BATCH;
+        for (int i = 0; i < BATCH; i++) {
+            rm_sample *s = &fr.u.samples.samples[i];
+            s->t_us = *t_us;
+            s->counts[0] = c0;
+            s->counts[1] = c1;
+            *t_us += 1000000 / RATE_HZ;
+        }
+        fwrite(wire, 1, rm_frame_encode(&fr, wire, sizeof wire), f);
+    }
+}
+
+static void measurement_averages_after_settling(void **state)
+{
+    (void)state;
+    char *dir = testutil_mkdtemp();
+    char *path = testutil_path(dir, "cal.bin");
+    FILE *f = fopen(path, "wb");
+    rm_frame info;
+    memset(&info, 0, sizeof info);
+    info.type = RM_FRAME_INFO;
+    info.u.info = two_channel_device("CAP-1");
+    info.u.info.sample_rate_hz = RATE_HZ;
+    uint8_t wire[RM_FRAME_MAX_WIRE];
+    fwrite(wire, 1, rm_frame_encode(&info, wire, sizeof wire), f);
+    uint16_t seq = 1;
+    uint64_t t = 0;
+    /* Unloaded: the first 200 ms still move (settling), then 1000/2000
+     * until 800 ms; the 10 kg point starts moving, then rests at
+     * 1500/3000 from 1000 ms to 1700 ms. */
+    write_level(f, &seq, &t, 200, 5000, 5000);
+    write_level(f, &seq, &t, 600, 1000, 2000);
+    write_level(f, &seq, &t, 200, 9000, 9000);
+    write_level(f, &seq, &t, 700, 1500, 3000);
+    fclose(f);
+
+    char name[600];
+    snprintf(name, sizeof name, "file:%s?fast", path);
+    rm_source_spec spec;
+    rm_source *src;
+    rm_error err = {0};
+    assert_int_equal(rm_source_parse(name, &spec, &err), RM_OK);
+    assert_int_equal(rm_source_open(&src, &spec, &err), RM_OK);
+    double zero[RM_MAX_CHANNELS], loaded[RM_MAX_CHANNELS];
+    assert_int_equal(rm_calibration_measure(src, 0.3, 0.5, zero, &err), RM_OK);
+    assert_float_equal(zero[0], 1000, 1e-9);
+    assert_float_equal(zero[1], 2000, 1e-9);
+    assert_int_equal(rm_calibration_measure(src, 0.3, 0.5, loaded, &err),
+                     RM_OK);
+    assert_float_equal(loaded[0], 1500, 1e-9);
+    assert_float_equal(loaded[1], 3000, 1e-9);
+    /* Nothing left for a third point: the error says it ended early. */
+    double more[RM_MAX_CHANNELS];
+    assert_int_equal(rm_calibration_measure(src, 0.3, 0.5, more, &err),
+                     RM_ERR_EOF);
+    assert_non_null(strstr(err.message, "before the measurement"));
+    rm_source_close(src);
+    free(path);
+    testutil_rmdir(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(linear_fit_recovers_gain_and_tare),
+        cmocka_unit_test(linear_fit_of_noisy_points_is_least_squares),
+        cmocka_unit_test(cubic_fit_recovers_a_curved_sensor),
+        cmocka_unit_test(fits_refuse_too_few_or_flat_points),
+        cmocka_unit_test(saved_calibration_loads_back_by_serial),
+        cmocka_unit_test(unknown_serial_is_not_found_and_leaves_info_alone),
+        cmocka_unit_test(corrupt_file_is_refused_with_its_path),
+        cmocka_unit_test(channel_count_mismatch_asks_for_recalibration),
+        cmocka_unit_test(serials_that_escape_the_folder_are_refused),
+        cmocka_unit_test(default_folder_follows_xdg),
+        cmocka_unit_test(measurement_averages_after_settling),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,412 @@
+/* Sources: names parsed one way everywhere with errors that say which part
+ * is wrong; a device on a real pty identified, streamed, its lost frames
+ * and its unplug reported; capture files replayed at recorded speed. */
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pty.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Parsing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static rm_source_spec parse_ok(const char *text)
+{
+    rm_source_spec spec;
+    rm_error err = {0};
+    rm_status st = rm_source_parse(text, &spec, &err);
+    if (st != RM_OK)
+        fail_msg("'%s' did not parse: %s", text, err.message);
+    return spec;
+}
+
+/** The message of a failed parse (asserts it failed). */
+static const char *parse_error(const char *text)
+{
+    static rm_error err;
+    rm_source_spec spec;
+    rm_error_clear(&err);
+    assert_int_equal(rm_source_parse(text, &spec, &err), RM_ERR_ARG);
+    return err.message;
+}
+
+static void serial_name_gives_path_and_baud(void **state)
+{
+    (void)state;
+    rm_source_spec s = parse_ok("serial:/dev/ttyACM0@57600");
+    assert_int_equal(s.kind, RM_SOURCE_SERIAL);
+    assert_string_equal(s.path, "/dev/ttyACM0");
+    assert_int_equal(s.baud, 57600);
+    s = parse_ok("serial:/dev/ttyUSB1");
+    assert_string_equal(s.path, "/dev/ttyUSB1");
+    assert_int_equal(s.baud, 0);
+}
+
+static void usb_name_gives_ids_and_serial(void **state)
+{
+    (void)state;
+    rm_source_spec s = parse_ok("usb:2341:0043:RM-0042");
+    assert_int_equal(s.kind, RM_SOURCE_USB);
+    assert_int_equal(s.vid, 0x2341);
+    assert_int_equal(s.pid, 0x0043);
+    assert_string_equal(s.serial, "RM-0042");
+    s = parse_ok("usb:1A86:7523");
+    assert_int_equal(s.vid, 0x1a86);
+    assert_int_equal(s.pid, 0x7523);
+    assert_string_equal(s.serial, "");
+}
+
+static void other_kinds_parse(void **state)
+{
+    (void)state;
+    assert_int_equal(parse_ok("auto").kind, RM_SOURCE_AUTO);
+    assert_int_equal(parse_ok("-").kind, RM_SOURCE_STDIN);
+    rm_source_spec s = parse_ok("tty:/dev/pts/7@9600");
+    assert_int_equal(s.kind, RM_SOURCE_TTY);
+    assert_string_equal(s.path, "/dev/pts/7");
+    assert_int_equal(s.baud, 9600);
+    s = parse_ok("file:cap.bin?fast");
+    assert_int_equal(s.kind, RM_SOURCE_FILE);
+    assert_string_equal(s.path, "cap.bin");
+    assert_true(s.fast);
+    s = parse_ok("sim:seed=3,duration=10");
+    assert_int_equal(s.kind, RM_SOURCE_SIM);
+    assert_string_equal(s.sim_options, "seed=3,duration=10");
+    assert_false(s.fast);
+    s = parse_ok("sim:");
+    assert_string_equal(s.sim_options, "");
+    s = parse_ok("tty:/dev/pts/3?profile=diy.ini,fast");
+    assert_string_equal(s.profile_path, "diy.ini");
+    assert_true(s.fast);
+}
+
+static void format_gives_back_the_name(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "auto", "-", "serial:/dev/ttyACM0@115200", "usb:2341:0043:AB12",
+        "usb:10c4:ea60", "tty:/dev/pts/4", "file:x.bin?fast",
+        "sim:seed=1,rate=500", "tty:/dev/pts/3?profile=p.ini",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        rm_source_spec s = parse_ok(names[i]);
+        char out[600];
+        rm_source_format(&s, out, sizeof out);
+        assert_string_equal(out, names[i]);
+    }
+}
+
+static void bad_names_say_what_is_wrong(void **state)
+{
+    (void)state;
+    assert_non_null(strstr(parse_error("serial:/dev/ttyACM0@fast"),
+                           "baud rate 'fast'"));
+    assert_non_null(strstr(parse_error("serial:/dev/ttyACM0@12"),
+                           "baud rate '12'"));
+    assert_non_null(strstr(parse_error("serial:@9600"), "device path is empty"));
+    assert_non_null(strstr(parse_error("usb:23g1:0043"), "vendor id '23g1'"));
+    assert_non_null(strstr(parse_error("usb:2341:43"), "product id '43'"));
+    assert_non_null(strstr(parse_error("usb:2341"), "usb:VID:PID"));
+    assert_non_null(strstr(parse_error("usb:2341:0043:"), "serial number"));
+    assert_non_null(strstr(parse_error("file:"), "file name is empty"));
+    assert_non_null(strstr(parse_error("bluetooth:x"), "unknown source"));
+    assert_non_null(strstr(parse_error(""), "empty source name"));
+    assert_non_null(strstr(parse_error("file:a.bin?slow"),
+                           "unknown option 'slow'"));
+    const char *bare = parse_error("/dev/ttyACM0");
+    assert_non_null(strstr(bare, "serial:/dev/ttyACM0"));
+    assert_non_null(strstr(bare, "tty:/dev/ttyACM0"));
+}
+
+static void overlong_parts_are_refused(void **state)
+{
+    (void)state;
+    char name[400] = "file:";
+    memset(name + 5, 'a', 300);
+    name[305] = '\0';
+    assert_non_null(strstr(parse_error(name), "longer than 255"));
+}
+
+/* ------------------------------------------------------------------------ */
+/* A device on a real pty                                                   */
+/* ------------------------------------------------------------------------ */
+
+enum { FAKE_CHANNELS = 2, FAKE_BATCH = 4, FAKE_FRAMES = 50,
+       FAKE_DROPPED_SEQ = 20 };
+
+static rm_device_info fake_info(void)
+{
+    rm_device_info info;
+    memset(&info, 0, sizeof info);
+    snprintf(info.model, sizeof info.model, "TestRoller");
+    snprintf(info.firmware, sizeof info.firmware, "1.0");
+    snprintf(info.serial, sizeof info.serial, "T-0001");
+    info.device_kind = RM_DEVICE_ROLLER;
+    info.sample_rate_hz = 1000;
+    info.channel_count = FAKE_CHANNELS;
+    info.encoder_counts_per_turn = 4096;
+    info.roller_diameter_mm = 150;
+    info.roller_width_mm = 300;
+    info.distal_direction = 1;
+    for (int c = 0; c < FAKE_CHANNELS; c++) {
+        info.channels[c].kind = RM_CHANNEL_LOAD_CELL;
+        info.channels[c].gain_n_per_count = 0.01f;
+    }
+    return info;
+}
+
+/** Encode frame number k of the fake stream: samples k*BATCH.. */
+static size_t samples_frame(uint16_t seq, uint8_t *wire, size_t cap)
+{
+    rm_frame f;
+    memset(&f, 0, sizeof f);
+    f.type = RM_FRAME_SAMPLES;
+    f.seq = seq;
+    f.t_us = (uint64_t)seq * FAKE_BATCH * 1000u;
+    f.u.samples.channel_count = FAKE_CHANNELS;
+    f.u.samples.count = FAKE_BATCH;
+    for (int i = 0; i < FAKE_BATCH; i++) {
+        rm_sample *s = &f.u.samples.samples[i];
+        s->t_us = f.t_us + (uint64_t)i * 1000u;
+        s->counts[0] = seq * FAKE_BATCH + i;
+        s->counts[1] = -(seq * FAKE_BATCH + i);
+    }
+    return rm_frame_encode(&f, wire, cap);
+}
+
+static size_t info_frame(uint16_t seq, uint8_t *wire, size_t cap)
+{
+    rm_frame f;
+    memset(&f, 0, sizeof f);
+    f.type = RM_FRAME_INFO;
+    f.seq = seq;
+    f.u.info = fake_info();
+    return rm_frame_encode(&f, wire, cap);
+}
+
+static void write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            poll(&pfd, 1, 100);
+            continue;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+typedef struct fake_device {
+    int master;
+    int identifies;
+} fake_device;
+
+/** Firmware on the pty master: answers IDENTIFY, streams after START
+ *  (without frame FAKE_DROPPED_SEQ), then unplugs (closes the master). */
+static void *fake_device_run(void *arg)
+{
+    fake_device *dev = arg;
+    rm_decoder dec;
+    rm_decoder_init(&dec);
+    uint8_t buf[256], wire[RM_FRAME_MAX_WIRE];
+    bool started = false;
+    while (!started) {
+        ssize_t n = read(dev->master, buf, sizeof buf);
+        for (ssize_t used = 0; n > 0 && used < n;) {
+            rm_frame f;
+            bool have;
+            used += (ssize_t)rm_decoder_push(&dec, buf + used,
+                                             (size_t)(n - used), &f, &have);
+            if (have && f.type == RM_CMD_IDENTIFY) {
+                dev->identifies++;
+                write_all(dev->master, wire, info_frame(0, wire, sizeof wire));
+            }
+            started = started || (have && f.type == RM_CMD_START);
+        }
+    }
+    for (uint16_t seq = 1; seq <= FAKE_FRAMES; seq++)
+        if (seq != FAKE_DROPPED_SEQ)
+            write_all(dev->master, wire, samples_frame(seq, wire, sizeof wire));
+    usleep(200000); /* let the reader drain before the unplug */
+    close(dev->master);
+    return NULL;
+}
+
+static rm_status next_blocking(rm_source *src, rm_source_output *out)
+{
+    for (;;) {
+        rm_error err = {0};
+        rm_status st = rm_source_next(src, out, &err);
+        if (st != RM_ERR_AGAIN)
+            return st;
+        st = rm_source_wait(src, 2000, &err);
+        if (st == RM_ERR_TIMEOUT)
+            return st;
+    }
+}
+
+static void pty_device_is_identified_streamed_and_unplugged(void **state)
+{
+    (void)state;
+    int master, slave;
+    char name[256];
+    assert_int_equal(openpty(&master, &slave, name, NULL, NULL), 0);
+    fake_device dev = {.master = master};
+    pthread_t thread;
+    pthread_create(&thread, NULL, fake_device_run, &dev);
+
+    char text[300];
+    snprintf(text, sizeof text, "tty:%s", name);
+    rm_source_spec spec = parse_ok(text);
+    rm_source *src;
+    rm_error err = {0};
+    rm_status st = rm_source_open(&src, &spec, &err);
+    assert_int_equal(st, RM_OK);
+    close(slave); /* the source has its own descriptor */
+    assert_true(rm_source_fd(src) >= 0);
+    assert_string_equal(rm_source_info(src)->serial, "T-0001");
+
+    rm_source_output *out = malloc(sizeof *out);
+    assert_int_equal(next_blocking(src, out), RM_OK);
+    assert_int_equal(out->item, RM_ITEM_INFO);
+    assert_int_equal(out->info.channel_count, FAKE_CHANNELS);
+
+    size_t samples = 0, gaps = 0;
+    int32_t expect = FAKE_BATCH; /* frame 1 starts at sample 4 */
+    while ((st = next_blocking(src, out)) == RM_OK) {
+        if (out->item == RM_ITEM_GAP) {
+            gaps++;
+            assert_int_equal(out->gap.reason, RM_GAP_LOST_FRAMES);
+            assert_int_equal(out->gap.lost_samples, FAKE_BATCH);
+            expect += FAKE_BATCH;
+            continue;
+        }
+        assert_int_equal(out->item, RM_ITEM_SAMPLES);
+        for (size_t i = 0; i < out->count; i++, expect++) {
+            assert_int_equal(out->samples[i].counts[0], expect);
+            assert_int_equal(out->samples[i].counts[1], -expect);
+        }
+        samples += out->count;
+    }
+    assert_int_equal(st, RM_ERR_CLOSED);
+    assert_int_equal(samples, (FAKE_FRAMES - 1) * FAKE_BATCH);
+    assert_int_equal(gaps, 1);
+    assert_int_equal(rm_source_stats(src)->frames_lost, 1);
+    assert_int_equal(dev.identifies, 1);
+    pthread_join(thread, NULL);
+    free(out);
+    rm_source_close(src);
+}
+
+static void silent_device_times_out_naming_the_port(void **state)
+{
+    (void)state;
+    int master, slave;
+    char name[256];
+    assert_int_equal(openpty(&master, &slave, name, NULL, NULL), 0);
+    char text[300];
+    snprintf(text, sizeof text, "tty:%s", name);
+    rm_source_spec spec = parse_ok(text);
+    rm_source *src = NULL;
+    rm_error err = {0};
+    assert_int_equal(rm_source_open(&src, &spec, &err), RM_ERR_TIMEOUT);
+    assert_null(src);
+    assert_non_null(strstr(err.message, name));
+    assert_non_null(strstr(err.message, "identify"));
+    close(master);
+    close(slave);
+}
+
+static void missing_port_is_not_found(void **state)
+{
+    (void)state;
+    rm_source_spec spec = parse_ok("tty:/dev/no-such-roller");
+    rm_source *src;
+    rm_error err = {0};
+    assert_int_equal(rm_source_open(&src, &spec, &err), RM_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.message, "/dev/no-such-roller"));
+    spec = parse_ok("serial:/dev/no-such-roller");
+    assert_int_equal(rm_source_open(&src, &spec, &err), RM_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.message, "tty:/dev/no-such-roller"));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Replaying a capture                                                      */
+/* ------------------------------------------------------------------------ */
+
+/** INFO then `frames` SAMPLES frames: FAKE_BATCH ms of samples each. */
+static char *write_capture(const char *dir, int frames)
+{
+    char *path = testutil_path(dir, "capture.bin");
+    FILE *f = fopen(path, "wb");
+    uint8_t wire[RM_FRAME_MAX_WIRE];
+    fwrite(wire, 1, info_frame(0, wire, sizeof wire), f);
+    for (int seq = 1; seq <= frames; seq++)
+        fwrite(wire, 1, samples_frame((uint16_t)seq, wire, sizeof wire), f);
+    fclose(f);
+    return path;
+}
+
+static size_t replay(const char *path, bool fast, uint64_t *elapsed_us)
+{
+    char text[600];
+    snprintf(text, sizeof text, "file:%s%s", path, fast ? "?fast" : "");
+    rm_source_spec spec = parse_ok(text);
+    rm_source *src;
+    rm_error err = {0};
+    assert_int_equal(rm_source_open(&src, &spec, &err), RM_OK);
+    rm_source_output *out = malloc(sizeof *out);
+    uint64_t start = rm_monotonic_us();
+    size_t samples = 0;
+    bool saw_info = false;
+    rm_status st;
+    while ((st = next_blocking(src, out)) == RM_OK) {
+        saw_info |= out->item == RM_ITEM_INFO;
+        if (out->item == RM_ITEM_SAMPLES)
+            samples += out->count;
+    }
+    *elapsed_us = rm_monotonic_us() - start;
+    assert_int_equal(st, RM_ERR_EOF);
+    assert_true(saw_info);
+    free(out);
+    rm_source_close(src);
+    return samples;
+}
+
+static void capture_replays_at_recorded_speed(void **state)
+{
+    (void)state;
+    char *dir = testutil_mkdtemp();
+    enum { FRAMES = 50 }; /* 200 ms of samples */
+    char *path = write_capture(dir, FRAMES);
+    uint64_t paced_us, fast_us;
+    assert_int_equal(replay(path, false, &paced_us), FRAMES * FAKE_BATCH);
+    assert_int_equal(replay(path, true, &fast_us), FRAMES * FAKE_BATCH);
+    /* The last frame starts 196 ms after the first: pacing waits for it. */
+    assert_true(paced_us >= 190000);
+    free(path);
+    testutil_rmdir(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(serial_name_gives_path_and_baud),
+        cmocka_unit_test(usb_name_gives_ids_and_serial),
+        cmocka_unit_test(other_kinds_parse),
+        cmocka_unit_test(format_gives_back_the_name),
+        cmocka_unit_test(bad_names_say_what_is_wrong),
+        cmocka_unit_test(overlong_parts_are_refused),
+        cmocka_unit_test(pty_device_is_identified_streamed_and_unplugged),
+        cmocka_unit_test(silent_device_times_out_naming_the_port),
+        cmocka_unit_test(missing_port_is_not_found),
+        cmocka_unit_test(capture_replays_at_recorded_speed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
