@@ -8,6 +8,10 @@
 const cli_command cli_commands[] = {
     {"help", "show help for rollmap or a command", cmd_help},
     {"version", "print the version", cmd_version},
+    {"info", "show a session file: metadata, device, samples, integrity",
+     cmd_info},
+    {"export", "write a session as CSV", cmd_export},
+    {"import", "make a session file from CSV", cmd_import},
     {"simulate", "run the virtual roller into a file, stdout or a pty",
      cmd_simulate},
     {"devices", "list serial ports, rollers and stored calibrations",

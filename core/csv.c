@@ -73,8 +73,11 @@ void rm_device_info_generic(rm_device_info *info, unsigned channels,
         ch->gain_n_per_count = (float)GENERIC_GAIN_N;
     }
     rm_device_info_default_calibration(info);
-    for (unsigned i = 0; i < info->channel_count; i++) /* exact, not the float */
-        info->channels[i].cal.coef[1] = GENERIC_GAIN_N;
+    for (unsigned i = 0; i < info->channel_count; i++) {
+        info->channels[i].cal.coef[1] = GENERIC_GAIN_N; /* exact, not the float */
+        snprintf(info->channels[i].cal.origin, sizeof info->channels[i].cal.origin,
+                 "generic");
+    }
     if (has_encoder) {
         info->encoder_counts_per_turn = GENERIC_ENCODER_COUNTS;
         info->roller_diameter_mm = GENERIC_DIAMETER_MM;
@@ -113,8 +116,8 @@ static void export_metadata(FILE *out, const rm_session_meta *m)
     print_escaped(out, m->client);
     fprintf(out, "\n# side: %s\n# muscle: ", rm_side_name((rm_side)m->side));
     print_escaped(out, m->muscle);
-    fprintf(out, "\n# start: %s\n# start_unix_us: %lld\n# notes: ", start,
-            (long long)m->start_unix_us);
+    fprintf(out, "\n# start: %s\n# start_unix_us: %lld\n# notes: ",
+            m->start_unix_us ? start : "unknown", (long long)m->start_unix_us);
     print_escaped(out, m->notes);
     fputc('\n', out);
 }

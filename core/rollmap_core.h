@@ -424,6 +424,10 @@ void rm_json_member_int(rm_json_writer *w, const char *key, int64_t v);
 void rm_json_member_bool(rm_json_writer *w, const char *key, bool v);
 /** Finish the document (newline when pretty). */
 void rm_json_end(rm_json_writer *w);
+/** A device INFO / session metadata as one JSON object, with the keys the
+ *  session file header uses (docs/FORMAT.md). */
+void rm_json_write_device(rm_json_writer *w, const rm_device_info *info);
+void rm_json_write_meta(rm_json_writer *w, const rm_session_meta *meta);
 
 typedef enum rm_json_type {
     RM_JSON_NULL, RM_JSON_BOOL, RM_JSON_NUMBER, RM_JSON_STRING,

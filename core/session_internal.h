@@ -125,9 +125,8 @@ bool rm_gap_decode(const uint8_t *payload, size_t len, rm_gap *gap);
 void rm_event_encode(rm_bytes *out, const rm_event *ev);
 bool rm_event_decode(const uint8_t *payload, size_t len, rm_event *ev);
 
-/* The device and session JSON of the header and metadata blocks. */
-void rm_json_write_device(rm_json_writer *w, const rm_device_info *info);
-void rm_json_write_meta(rm_json_writer *w, const rm_session_meta *meta);
+/* Reading the device and session JSON of the header and metadata blocks
+ * (writing them is public: rm_json_write_device, rm_json_write_meta). */
 rm_status rm_json_read_device(const rm_json *obj, rm_device_info *info,
                               const char *where, rm_error *err);
 void rm_json_read_meta(const rm_json *obj, rm_session_meta *meta);

@@ -1,0 +1,135 @@
+/* rollmap import: CSV samples into a new session file. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CMD "import"
+
+typedef struct import_options {
+    const char *csv;
+    const char *output;
+    const char *profile;  /* NULL: the generic device */
+    rm_session_meta meta; /* fields set here override the CSV's comments */
+} import_options;
+
+static void usage(FILE *out)
+{
+    fputs("usage: rollmap import FILE.csv -o SESSION [--profile PROFILE]\n"
+          "                      [--client C] [--side left|right] [--muscle M]\n"
+          "                      [--notes TEXT] [--session-id ID]\n\n"
+          "Make a session file from CSV. The header row names the columns:\n"
+          "t_s (seconds, required), ch<N>_N (newtons) or ch<N>_counts for\n"
+          "channels 0..N, encoder (counts) or position_cm, and mark (non-zero =\n"
+          "tender here). Lines starting with '#' are comments; '# client: C01'\n"
+          "style comments above the header row set the metadata (a file from\n"
+          "'rollmap export' keeps its own). See docs/FORMAT.md.\n\n"
+          "Options:\n"
+          "  -o, --output SESSION  the session file to create (must not exist)\n"
+          "  --profile PROFILE     device profile (INI) giving the device INFO\n"
+          "                        and calibration; without it a generic device\n"
+          "                        is assumed: load cells of 0.001 N/count, a\n"
+          "                        4096-count encoder on a 150 mm roller, the\n"
+          "                        rate from the median time step\n"
+          "  --client C            pseudonymous client code\n"
+          "  --side left|right     leg side\n"
+          "  --muscle M            muscle (default hamstring)\n"
+          "  --notes TEXT          free notes\n"
+          "  --session-id ID       session id (default: made up)\n"
+          "  -h, --help            this help\n\n"
+          "Example:\n"
+          "  rollmap import rolls.csv -o rolls.rms --client C-017 --side left\n",
+          out);
+}
+
+static int copy_option(char *dst, size_t size, const char *name, const char *value)
+{
+    if (strlen(value) >= size) {
+        cli_fail(CMD, "--%s: longer than %zu characters", name, size - 1);
+        return CLI_USAGE;
+    }
+    memcpy(dst, value, strlen(value) + 1);
+    return CLI_OK;
+}
+
+static int parse_meta_option(int c, const char *value, rm_session_meta *m)
+{
+    rm_side side;
+    switch (c) {
+    case 'c': return copy_option(m->client, sizeof m->client, "client", value);
+    case 'm': return copy_option(m->muscle, sizeof m->muscle, "muscle", value);
+    case 'n': return copy_option(m->notes, sizeof m->notes, "notes", value);
+    case 'i': return copy_option(m->session_id, sizeof m->session_id, "session-id", value);
+    default:
+        if (rm_side_parse(value, &side) != RM_OK || side == RM_SIDE_UNKNOWN) {
+            cli_fail(CMD, "--side '%s': expected left or right", value);
+            return CLI_USAGE;
+        }
+        m->side = (uint8_t)side;
+        return CLI_OK;
+    }
+}
+
+static int parse_options(int argc, char **argv, import_options *o)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"profile", required_argument, NULL, 'p'},
+        {"client", required_argument, NULL, 'c'},
+        {"side", required_argument, NULL, 's'},
+        {"muscle", required_argument, NULL, 'm'},
+        {"notes", required_argument, NULL, 'n'},
+        {"session-id", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c, rc = CLI_OK;
+    optind = 1;
+    while (rc == CLI_OK && (c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o->output = optarg; break;
+        case 'p': o->profile = optarg; break;
+        case 'h': usage(stdout); return -1;
+        case 'c': case 's': case 'm': case 'n': case 'i':
+            rc = parse_meta_option(c, optarg, &o->meta);
+            break;
+        default: usage(stderr); return CLI_USAGE;
+        }
+    }
+    if (rc != CLI_OK)
+        return rc;
+    if (optind != argc - 1 || !o->output) {
+        cli_fail(CMD, optind != argc - 1 ? "expected one CSV file"
+                                         : "missing -o SESSION");
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    o->csv = argv[optind];
+    return CLI_OK;
+}
+
+int cmd_import(int argc, char **argv)
+{
+    import_options o = {0};
+    int rc = parse_options(argc, argv, &o);
+    if (rc != CLI_OK)
+        return rc < 0 ? CLI_OK : rc;
+    rm_error err;
+    rm_error_clear(&err);
+    rm_profile profile;
+    if (o.profile && rm_profile_load(&profile, o.profile, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    const rm_device_info *info = o.profile ? &profile.info : NULL;
+    if (rm_session_import_csv(o.csv, o.output, info, &o.meta, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    rm_session *s = NULL;
+    if (rm_session_open(&s, o.output, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    printf("%s: %llu samples, %u channels at %u Hz, session %s\n", o.output,
+           (unsigned long long)rm_session_sample_count(s),
+           rm_session_device(s)->channel_count, rm_session_device(s)->sample_rate_hz,
+           rm_session_meta_of(s)->session_id);
+    rm_session_close(s);
+    return CLI_OK;
+}
