@@ -619,10 +619,12 @@ static void write_spectrum_script(FILE *f, const rm_analysis *a,
                                   rm_graph_format fmt)
 {
     double lo = a->config.tremor_lo_hz, hi = a->config.tremor_hi_hz;
+    const char *xlabel;
+    double scale = time_axis_scale(a, &xlabel);
     write_preamble(f, REPORT_GRAPH_SPECTRUM, fmt, 1000, 760);
     fputs("unset title\nset multiplot layout 2,1 title \"Force spectrum\"\n", f);
     if (a->spectrogram.frames > 0) {
-        fprintf(f, "set xlabel \"time from start (s)\"\n"
+        fprintf(f, "set xlabel \"%s\"\n"
                 "set ylabel \"frequency (Hz)\"\nset yrange [0:%g]\n"
                 "set autoscale xfix\nset cblabel \"power (dB re 1 N^2/Hz)\" offset 1,0\n"
                 "set palette rgb 33,13,10\n"
@@ -630,9 +632,10 @@ static void write_spectrum_script(FILE *f, const rm_analysis *a,
                 "dt 2 lc rgb \"white\" front\n"
                 "set arrow 2 from graph 0, first %g to graph 1, first %g nohead "
                 "dt 2 lc rgb \"white\" front\n"
-                "plot \"spectrogram.dat\" using 1:2:3 with image notitle\n"
+                "plot \"spectrogram.dat\" using ($1/%g):2:3 with image notitle\n"
                 "unset arrow\nunset colorbox\n",
-                (a->spectrogram.bins - 1) * a->spectrogram.df_hz, lo, lo, hi, hi);
+                xlabel, (a->spectrogram.bins - 1) * a->spectrogram.df_hz, lo, lo,
+                hi, hi, scale);
     }
     fprintf(f, "set xlabel \"frequency (Hz)\"\nset autoscale y\n"
             "set ylabel \"PSD (N^2/Hz)\"\nset logscale y\nset format y \"10^{%%L}\"\n"
