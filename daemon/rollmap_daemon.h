@@ -96,6 +96,9 @@ typedef struct rm_recorder_status {
     char path[4096];           /**< current session file, or "" */
     char last_path[4096];      /**< last closed session file, or "" */
     uint64_t session_samples;  /**< samples in the current session */
+    uint64_t session_gaps;     /**< gaps written in the current session */
+    uint64_t samples_recorded; /**< handed to session files, in all */
+    uint64_t samples_unrecorded; /**< seen while no session was open */
     uint64_t session_span_us;  /**< first to last sample of it */
     uint64_t sessions_closed;
     uint64_t resumes;          /**< replugs that resumed a session */
@@ -119,6 +122,8 @@ void rm_recorder_set_options(rm_recorder *r, const rm_recorder_options *o);
 /** A device (re)connected and said what it is. */
 void rm_recorder_device(rm_recorder *r, const rm_device_info *info,
                         uint64_t now_us);
+/** A finite source (file, simulation) ended: the session is closed. */
+void rm_recorder_source_ended(rm_recorder *r);
 /** The device went away: the session is suspended, not closed. */
 void rm_recorder_unplugged(rm_recorder *r, uint64_t now_us);
 void rm_recorder_samples(rm_recorder *r, const rm_sample *s, size_t n,
@@ -196,8 +201,9 @@ typedef struct rm_capture rm_capture;
 rm_status rm_capture_start(rm_capture **out, const rm_capture_options *o,
                            rm_error *err);
 /** Stop both threads, drain the ring into the recorder, close the session
- *  cleanly and free. */
-void rm_capture_stop(rm_capture *c);
+ *  cleanly and free. final (may be NULL) gets the status once everything
+ *  is consumed, just before the session is closed. */
+void rm_capture_stop(rm_capture *c, rm_capture_status *final);
 /** Thread-safe: any thread (e.g. the live server's) may call these. */
 rm_status rm_capture_record_start(rm_capture *c, const rm_session_meta *meta,
                                   const char *path, rm_error *err);
@@ -251,9 +257,14 @@ rm_status rm_daemon_config_load(rm_daemon_config *c, const char *path,
                                 rm_error *err);
 rm_status rm_daemon_config_apply(rm_daemon_config *c, const rm_ini *ini,
                                  rm_error *err);
-/** One override "section.key=value" (rollmapd --set). */
+/** One override "section.key=value" (rollmapd --set); checks the value
+ *  alone: call rm_daemon_config_check after the last one. */
 rm_status rm_daemon_config_set(rm_daemon_config *c, const char *assignment,
                                rm_error *err);
+/** Settings that depend on each other (thresholds, reconnect times);
+ *  where prefixes the message. */
+rm_status rm_daemon_config_check(const rm_daemon_config *c, const char *where,
+                                 rm_error *err);
 /** Capture options from a configuration (source parsed: errors say so). */
 rm_status rm_daemon_config_capture_options(const rm_daemon_config *c,
                                            rm_capture_options *o,
