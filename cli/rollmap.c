@@ -18,6 +18,8 @@ const cli_command cli_commands[] = {
      cmd_devices},
     {"calibrate", "tare or calibrate a device with known weights",
      cmd_calibrate},
+    {"record", "record sessions: tell rollmapd, or capture in the foreground",
+     cmd_record},
     {"live", "live view for the person on the roller", cmd_live},
     {"status", "what the running rollmapd is doing", cmd_status},
     {NULL, NULL, NULL},

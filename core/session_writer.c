@@ -40,6 +40,7 @@ struct rm_session_writer {
     uint64_t next_sample;     /* index of the next sample */
     uint64_t last_flush_us;
 
+    bool write_failing;       /* the last write failed; retry on flush */
     uint64_t dropped;         /* samples dropped while writes failed */
     uint64_t dropped_first_us, dropped_last_us;
 };
@@ -393,6 +394,7 @@ static rm_status failed_write(rm_session_writer *w, const char *what,
                               int error, rm_error *err)
 {
     /* Cut back to the last complete block; pending stays for a retry. */
+    w->write_failing = true;
     if (ftruncate(w->fd, (off_t)w->file_end) < 0 && error == 0)
         error = errno;
     rm_status st = (error == ENOSPC || error == EFBIG || error == EDQUOT)
@@ -419,6 +421,7 @@ static rm_status write_pending(rm_session_writer *w, rm_error *err)
         return failed_write(w, "fsync", errno, err);
     w->file_end += w->pending.len;
     w->pending.len = 0;
+    w->write_failing = false;
     return RM_OK;
 }
 
@@ -469,7 +472,12 @@ static void drop_sample(rm_session_writer *w, const rm_sample *s)
 rm_status rm_session_writer_append(rm_session_writer *w, const rm_sample *s,
                                    size_t count, rm_error *err)
 {
+    rm_status write_st = RM_OK;
     for (size_t i = 0; i < count; i++) {
+        /* A full queue is written early while writes work; while they
+         * fail, new samples are dropped (and become a gap later). */
+        if (w->pending.len >= w->opt.queue_limit_bytes && !w->write_failing)
+            write_st = write_pending(w, err);
         if (w->pending.len >= w->opt.queue_limit_bytes) {
             drop_sample(w, &s[i]);
             continue;
@@ -481,7 +489,7 @@ rm_status rm_session_writer_append(rm_session_writer *w, const rm_sample *s,
                 return st;
         }
     }
-    return flush_if_due(w, err);
+    return write_st != RM_OK ? write_st : flush_if_due(w, err);
 }
 
 rm_status rm_session_writer_add_gap(rm_session_writer *w, const rm_gap *gap,

@@ -619,6 +619,19 @@ static void failed_flush_leaves_a_readable_file_and_a_later_flush_succeeds(void 
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+static void a_full_queue_is_written_early_not_dropped(void **state)
+{
+    fixture *f = *state;
+    f->opt.queue_limit_bytes = 4096; /* a few blocks: reached long before a flush */
+    write_closed_session(f, 20000);
+    rm_session *s = open_ok(f->path);
+    size_t gaps;
+    rm_session_gaps(s, &gaps);
+    assert_int_equal(gaps, 0);
+    expect_samples(s, 20000, NULL, 3);
+    rm_session_close(s);
+}
+
 static void reopen_appends_after_a_clean_close(void **state)
 {
     fixture *f = *state;
@@ -712,6 +725,7 @@ int main(void)
         T(other_files_are_not_session_files),
         T(damaged_file_header_is_a_clear_error),
         T(failed_flush_leaves_a_readable_file_and_a_later_flush_succeeds),
+        T(a_full_queue_is_written_early_not_dropped),
         T(reopen_appends_after_a_clean_close),
         T(reopen_cuts_a_torn_tail_before_appending),
         T(metadata_set_after_close_overrides_the_header),
