@@ -35,8 +35,9 @@
 /* Bars start at these full scales and grow with the highest value seen. */
 #define FORCE_SCALE_N 300.0
 #define PRESSURE_SCALE_KPA 100.0
-/* The dwell timer shows from here (a moment's stillness is not a hold). */
-#define DWELL_SHOW_S 2.0
+/* The dwell timer shows from here: a turn at the end of a stroke keeps the
+ * roller within the dwell band for about 2.5 s at the target pace. */
+#define DWELL_SHOW_S 3.0
 #define ESC "\033"
 
 static volatile sig_atomic_t stop_requested;

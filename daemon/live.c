@@ -45,7 +45,8 @@ struct rm_live {
     double last_tick_position;
     double speed_cm_s;
 
-    /* steady window: the latest ticks within dwell_range_cm, oldest first */
+    /* steady window: the latest ticks within +/- dwell_radius_cm of their
+     * midrange, oldest first */
     tick *window;
     size_t window_cap, window_start, window_len;
     bool dwelling;
@@ -56,7 +57,7 @@ struct rm_live {
 void rm_live_config_default(rm_live_config *cfg)
 {
     cfg->load_threshold_n = 30.0;   /* about 10 % of a typical rolling force */
-    cfg->dwell_range_cm = 1.5;
+    cfg->dwell_radius_cm = 1.5;  /* as the session analysis (analysis/dwell.c) */
     cfg->dwell_min_s = 10.0;
     cfg->target_speed_cm_s = 2.5;   /* about 1 inch/s, domain.md */
 }
@@ -81,10 +82,10 @@ const char *rm_live_event_kind_name(rm_live_event_kind kind)
 rm_status rm_live_new(rm_live **out, const rm_live_config *cfg, rm_error *err)
 {
     if (!(cfg->dwell_min_s > 0 && cfg->dwell_min_s <= 3600) ||
-        !(cfg->dwell_range_cm > 0) || !(cfg->load_threshold_n >= 0))
+        !(cfg->dwell_radius_cm > 0) || !(cfg->load_threshold_n >= 0))
         return rm_error_set(err, RM_ERR_ARG,
                             "live config: dwell_min_s must be in (0, 3600], "
-                            "dwell_range_cm > 0 and load_threshold_n >= 0");
+                            "dwell_radius_cm > 0 and load_threshold_n >= 0");
     rm_live *live = calloc(1, sizeof *live);
     /* enough ticks to span dwell_min_s, plus the tick that completes it */
     size_t cap = (size_t)(cfg->dwell_min_s * 1e6 / TICK_US) + 2;
@@ -224,7 +225,8 @@ static void window_push(rm_live *live, double t_s, double position)
     if (live->window_len == live->window_cap)
         window_drop_oldest(live);
     *window_at(live, live->window_len++) = (tick){t_s, position};
-    while (live->window_len > 1 && window_range(live) > live->cfg.dwell_range_cm)
+    while (live->window_len > 1 &&
+           window_range(live) > 2 * live->cfg.dwell_radius_cm)
         window_drop_oldest(live);
 }
 
@@ -267,8 +269,8 @@ static size_t start_dwell(rm_live *live, double t_s, rm_live_event *ev)
     return 1;
 }
 
-/* The window holds the latest ticks that lie within dwell_range_cm of each
- * other, at most dwell_min_s of them. A dwell starts when it spans
+/* The window holds the latest ticks that lie within +/- dwell_radius_cm of
+ * one centre, at most dwell_min_s of them. A dwell starts when it spans
  * dwell_min_s and lasts while it keeps spanning that long: a slow drift
  * keeps a dwell going, a jump or a roll away ends it. */
 static size_t detector_tick(rm_live *live, double t_s, double position,

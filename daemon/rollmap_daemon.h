@@ -288,7 +288,7 @@ enum {
 
 typedef struct rm_live_config {
     double load_threshold_n;    /**< "under load" from here (default 30 N) */
-    double dwell_range_cm;      /**< steady = position within this (1.5 cm) */
+    double dwell_radius_cm;     /**< steady = position within +/- this (1.5 cm) */
     double dwell_min_s;         /**< steady this long = a dwell (10 s) */
     double target_speed_cm_s;   /**< pace warning above this (2.5 cm/s) */
 } rm_live_config;

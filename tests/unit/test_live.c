@@ -183,22 +183,23 @@ static void steady_hold_starts_and_ends_a_dwell(void **state)
     run_open(&r, 1);
     segment(&r, 0, 4, 200, 0, 10);       /* roll in at 2.5 cm/s */
     assert_int_equal(r.event_count, 0);
-    /* hold at 10 cm: with the last 0.6 s of the approach (within 1.5 cm)
-     * the position has been steady for 9.6 s at t = 13 */
-    segment(&r, 4, 13, 200, 10, 10);
+    /* hold at 10 cm: with the last 1.2 s of the approach (within the 3 cm
+     * band) the position has been steady for 9.65 s at t = 12.45 */
+    segment(&r, 4, 12.5, 200, 10, 10);
     assert_int_equal(r.event_count, 0);
-    assert_float_equal(r.v.dwell_s, 9.6, 0.1);
-    segment(&r, 13, 20, 200, 10, 11);    /* a slow drift keeps it going */
+    assert_float_equal(r.v.dwell_s, 9.65, 0.06);
+    segment(&r, 12.5, 20, 200, 10, 11);  /* a slow drift keeps it going */
     assert_int_equal(r.event_count, 1);
     assert_int_equal(r.events[0].kind, RM_LIVE_DWELL_START);
-    assert_float_equal(r.events[0].t_s, 3.4, 0.1);
-    assert_float_equal(r.events[0].position_cm, 9.5, 0.3);
+    assert_float_equal(r.events[0].t_s, 2.8, 0.06);
+    assert_float_equal(r.events[0].position_cm, 8.5, 0.1); /* 7..10 cm */
     assert_true(r.v.flags & RM_LIVE_DWELLING);
-    assert_float_equal(r.v.dwell_s, 16.5, 0.15);
-    segment(&r, 20, 24, 200, 11, 21);    /* roll away */
+    assert_float_equal(r.v.dwell_s, 17.15, 0.06);
+    /* roll away at 2.5 cm/s: the band holds until 13 cm, at t = 20.8 */
+    segment(&r, 20, 24, 200, 11, 21);
     assert_int_equal(r.event_count, 2);
     assert_int_equal(r.events[1].kind, RM_LIVE_DWELL_END);
-    assert_float_equal(r.events[1].duration_s, 16.6, 0.3);
+    assert_float_equal(r.events[1].duration_s, 20.8 - 2.8, 0.15);
     assert_false(r.v.flags & RM_LIVE_DWELLING);
     rm_live_free(r.live);
 }
@@ -231,7 +232,7 @@ static void rolling_at_pace_is_not_a_dwell(void **state)
         segment(&r, t + 12, t + 24, 200, 30, 0);
     }
     assert_int_equal(r.event_count, 0);
-    assert_true(r.v.dwell_s < 1.0);
+    assert_true(r.v.dwell_s < 1.5); /* 3 cm at 2.5 cm/s */
     rm_live_free(r.live);
 }
 
