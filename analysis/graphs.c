@@ -900,25 +900,54 @@ static void note_missing_gnuplot(rm_graphs_result *res, const char *dir)
              "NAME.gp there)", dir);
 }
 
+/** Graphs and scripts left by an earlier report in the same folder would
+ *  be taken for this one's (the HTML embeds whatever SVG it finds). */
+static void remove_previous_graphs(const char *dir)
+{
+    static const char *const extensions[] = {"png", "svg", "pdf", "gp"};
+    char path[PATH_MAX];
+    for (int id = 0; id < REPORT_GRAPH_COUNT; id++)
+        for (size_t e = 0; e < sizeof extensions / sizeof *extensions; e++) {
+            snprintf(path, sizeof path, "%s/%s.%s", dir,
+                     report_graph((report_graph_id)id)->name, extensions[e]);
+            unlink(path);
+        }
+}
+
+/** Data and script of every graph this analysis can have; the gnuplot
+ *  runs they need are added to jobs. */
+static rm_status write_graph_sources(const rm_analysis *a, const char *dir,
+                                     rm_graph_format fmt, gnuplot_job *jobs,
+                                     size_t *job_count, rm_error *err)
+{
+    for (int id = 0; id < REPORT_GRAPH_COUNT; id++) {
+        if (report_graph_missing_reason(a, (report_graph_id)id))
+            continue;
+        rm_status st = graph_writers[id](dir, a, fmt, err);
+        if (st != RM_OK)
+            return st;
+        jobs[(*job_count)++] = (gnuplot_job){.graph = (report_graph_id)id,
+                                             .fmt = fmt};
+        /* The HTML report embeds SVG whatever format was asked for. */
+        if (fmt != RM_GRAPH_SVG)
+            jobs[(*job_count)++] = (gnuplot_job){.graph = (report_graph_id)id,
+                                                 .fmt = RM_GRAPH_SVG};
+    }
+    return RM_OK;
+}
+
 rm_status rm_graphs_render(const rm_analysis *a, const char *dir,
                            rm_graph_format fmt, rm_graphs_result *res,
                            rm_error *err)
 {
     memset(res, 0, sizeof *res);
-    rm_status st = report_make_dir(dir, err);
     gnuplot_job jobs[2 * REPORT_GRAPH_COUNT];
-    size_t job_count = 0, drawable = 0;
-    for (int id = 0; id < REPORT_GRAPH_COUNT && st == RM_OK; id++) {
-        if (report_graph_missing_reason(a, (report_graph_id)id))
-            continue;
-        st = graph_writers[id](dir, a, fmt, err);
-        drawable++;
-        jobs[job_count++] = (gnuplot_job){.graph = (report_graph_id)id, .fmt = fmt};
-        /* The HTML report embeds SVG whatever format was asked for. */
-        if (fmt != RM_GRAPH_SVG)
-            jobs[job_count++] = (gnuplot_job){.graph = (report_graph_id)id,
-                                              .fmt = RM_GRAPH_SVG};
-    }
+    size_t job_count = 0;
+    rm_status st = report_make_dir(dir, err);
+    if (st != RM_OK)
+        return st;
+    remove_previous_graphs(dir);
+    st = write_graph_sources(a, dir, fmt, jobs, &job_count, err);
     if (st != RM_OK)
         return st;
     char gnuplot[PATH_MAX];
@@ -933,8 +962,9 @@ rm_status rm_graphs_render(const rm_analysis *a, const char *dir,
                  err ? err->message : rm_strerror(st));
         return st;
     }
-    res->rendered = drawable;
+    size_t drawn = fmt == RM_GRAPH_SVG ? job_count : job_count / 2;
+    res->rendered = drawn;
     snprintf(res->message, sizeof res->message, "%zu of %d graphs drawn in %s",
-             drawable, REPORT_GRAPH_COUNT, dir);
+             drawn, REPORT_GRAPH_COUNT, dir);
     return RM_OK;
 }

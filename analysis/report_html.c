@@ -710,9 +710,14 @@ rm_status rm_report_write_dir(const rm_analysis *a, const char *dir,
         st = write_part(a, dir, "report.json", json_part, NULL, err);
     if (st == RM_OK)
         st = write_part(a, dir, "summary.txt", text_part, NULL, err);
-    if (st == RM_OK)
-        st = rm_graphs_render(a, graphs_dir, fmt, res, err);
-    if (st == RM_OK)
-        st = write_part(a, dir, "report.html", rm_report_html, graphs_dir, err);
+    if (st != RM_OK)
+        return st;
+    /* A graph gnuplot failed on is missing from the page, which is still
+     * written; the failure is reported after it. */
+    rm_error graph_err = {0};
+    rm_status graphs = rm_graphs_render(a, graphs_dir, fmt, res, &graph_err);
+    st = write_part(a, dir, "report.html", rm_report_html, graphs_dir, err);
+    if (st == RM_OK && graphs != RM_OK)
+        st = rm_error_set(err, graphs, "%s", graph_err.message);
     return st;
 }

@@ -473,19 +473,29 @@ static bool file_exists(const char *dir, const char *name)
     return ok;
 }
 
+/** Run rm_report_write_dir with PATH set to dir only. */
+static rm_status write_dir_with_path(const rm_analysis *a, const char *path_dir,
+                                     const char *out, rm_graphs_result *res,
+                                     rm_error *err)
+{
+    char *saved_path = strdup(getenv("PATH") ? getenv("PATH") : "");
+    setenv("PATH", path_dir, 1);
+    rm_status st = rm_report_write_dir(a, out, RM_GRAPH_PNG, res, err);
+    setenv("PATH", saved_path, 1);
+    free(saved_path);
+    return st;
+}
+
 static void report_dir_without_gnuplot_still_writes_reports(void **state)
 {
     (void)state;
     rm_analysis *a = make_analysis();
     char *dir = testutil_mkdtemp();
     char *out = testutil_path(dir, "out/report");
-    char *saved_path = strdup(getenv("PATH") ? getenv("PATH") : "");
-    setenv("PATH", dir, 1); /* an empty folder: no gnuplot in it */
     rm_graphs_result res;
     rm_error err = {0};
-    rm_status st = rm_report_write_dir(a, out, RM_GRAPH_PNG, &res, &err);
-    setenv("PATH", saved_path, 1);
-    assert_int_equal(st, RM_OK);
+    /* PATH is an empty folder: no gnuplot in it. */
+    assert_int_equal(write_dir_with_path(a, dir, out, &res, &err), RM_OK);
     assert_false(res.gnuplot_found);
     assert_int_equal(res.rendered, 0);
     assert_non_null(strstr(res.message, "gnuplot"));
@@ -497,7 +507,6 @@ static void report_dir_without_gnuplot_still_writes_reports(void **state)
         if (!file_exists(out, files[i]))
             fail_msg("%s missing", files[i]);
     assert_false(file_exists(out, ".report.json.tmp"));
-    free(saved_path);
     free(out);
     testutil_rmdir(dir);
     free(dir);
@@ -521,6 +530,61 @@ static void report_dir_that_is_a_file_is_an_error_naming_it(void **state)
     rm_analysis_free(a);
 }
 
+static void failing_gnuplot_is_an_error_but_the_html_is_written(void **state)
+{
+    (void)state;
+    rm_analysis *a = make_analysis();
+    char *dir = testutil_mkdtemp();
+    char *fake = testutil_path(dir, "gnuplot");
+    const char script[] = "#!/bin/sh\necho 'line 7: no such terminal' >&2\nexit 1\n";
+    assert_int_equal(testutil_write_file(fake, script, strlen(script)), 0);
+    assert_int_equal(chmod(fake, 0755), 0);
+    char *out = testutil_path(dir, "report");
+    rm_graphs_result res;
+    rm_error err = {0};
+    assert_int_equal(write_dir_with_path(a, dir, out, &res, &err), RM_ERR_IO);
+    assert_true(res.gnuplot_found);
+    assert_non_null(strstr(err.message, ".gp: gnuplot failed"));
+    assert_non_null(strstr(err.message, "line 7: no such terminal"));
+    assert_true(file_exists(out, "report.html"));
+    assert_true(file_exists(out, "report.json"));
+    free(out);
+    free(fake);
+    testutil_rmdir(dir);
+    free(dir);
+    rm_analysis_free(a);
+}
+
+static void graphs_of_an_earlier_report_are_not_embedded(void **state)
+{
+    (void)state;
+    rm_analysis *a = make_analysis();
+    char *dir = testutil_mkdtemp();
+    char *out = testutil_path(dir, "report");
+    char *graphs = testutil_path(out, "graphs");
+    char *old_svg = testutil_path(graphs, "force.svg");
+    rm_error err = {0};
+    assert_int_equal(report_make_dir(graphs, &err), RM_OK);
+    const char svg[] = "<svg><desc>from last week</desc></svg>";
+    assert_int_equal(testutil_write_file(old_svg, svg, strlen(svg)), 0);
+    rm_graphs_result res;
+    assert_int_equal(write_dir_with_path(a, dir, out, &res, &err), RM_OK);
+    assert_false(res.gnuplot_found);
+    char *html_path = testutil_path(out, "report.html");
+    size_t len;
+    char *html = (char *)testutil_read_file(html_path, &len);
+    assert_non_null(html);
+    assert_null(memmem(html, len, "from last week", 14));
+    free(html);
+    free(html_path);
+    free(old_svg);
+    free(graphs);
+    free(out);
+    testutil_rmdir(dir);
+    free(dir);
+    rm_analysis_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -539,6 +603,8 @@ int main(void)
         cmocka_unit_test(graph_format_names_parse),
         cmocka_unit_test(report_dir_without_gnuplot_still_writes_reports),
         cmocka_unit_test(report_dir_that_is_a_file_is_an_error_naming_it),
+        cmocka_unit_test(failing_gnuplot_is_an_error_but_the_html_is_written),
+        cmocka_unit_test(graphs_of_an_earlier_report_are_not_embedded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
