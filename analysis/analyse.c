@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Mains hum is looked for in the first seconds of the session. */
@@ -13,7 +14,7 @@
 /* Frames of the force spectrogram / tremor power: 128 samples (1.28 s at
  * 100 Hz) resolve 0.8 Hz, enough to tell the 6-12 Hz band from voluntary
  * force changes below 4 Hz. */
-#define SPECTROGRAM_FRAME 128
+#define SPECTROGRAM_FRAME 64
 /* Welch PSD segment of the whole session's force (10 s at 100 Hz). */
 #define PSD_SEGMENT 1024
 /* A button press and a mark event within this are the same mark. */
@@ -251,16 +252,17 @@ static void fill_force_summary(rm_analysis *a)
                            : loaded ? kpa / (double)loaded : 0.0;
 }
 
-static void fill_stroke_summary(rm_analysis *a)
+static void fill_stroke_summary(rm_analysis *a, const rm_stroke *passes,
+                                size_t pass_count)
 {
     rm_summary *m = &a->summary;
     double distance = 0.0, time = 0.0;
-    for (size_t k = 0; k < a->stroke_count; k++) {
-        distance += a->strokes[k].to_cm - a->strokes[k].from_cm;
-        time += a->strokes[k].end_s - a->strokes[k].start_s;
+    for (size_t k = 0; k < pass_count; k++) {
+        distance += fabs(passes[k].to_cm - passes[k].from_cm);
+        time += passes[k].end_s - passes[k].start_s;
     }
     m->strokes = a->stroke_count;
-    m->cadence_per_min = ana_cadence_per_min(a->strokes, a->stroke_count);
+    m->cadence_per_min = ana_cadence_per_min(passes, pass_count);
     m->mean_speed_cm_s = time > 0.0 ? distance / time
                                     : a->has_position ? 0.0 : NAN;
 }
@@ -341,8 +343,13 @@ static rm_status derive(rm_analysis *a, const session_parts *p,
     a->summary.rolled_length_cm = ana_position_fill(p->info, p->meta, ch,
                                                     &a->series);
     rm_status st = force_spectra(a, err);
+    rm_stroke *passes = NULL;
+    size_t pass_count = 0;
     if (st == RM_OK)
-        st = ana_find_strokes(&a->series, &a->strokes, &a->stroke_count, err);
+        st = ana_find_passes(&a->series, &passes, &pass_count, err);
+    if (st == RM_OK)
+        st = ana_distal_strokes(passes, pass_count, &a->strokes,
+                                &a->stroke_count, err);
     mark_list marks = {0};
     if (st == RM_OK && merge_marks(raw, p->events, p->n_events, &marks))
         st = rm_error_set(err, RM_ERR_NOMEM, "marks: out of memory");
@@ -352,17 +359,19 @@ static rm_status derive(rm_analysis *a, const session_parts *p,
                              marks.t_s, marks.count, &a->dwells,
                              &a->dwell_count, err);
     if (st == RM_OK)
-        st = ana_find_spots(a, marks.t_s, marks.rating, marks.count, err);
+        st = ana_find_spots(a, passes, pass_count, marks.t_s, marks.rating,
+                            marks.count, err);
+    if (st == RM_OK) {
+        a->summary.duration_s = raw->duration_s;
+        a->summary.vibration_hz = raw->vibration_hz;
+        fill_force_summary(a);
+        fill_stroke_summary(a, passes, pass_count);
+        fill_quality(a, raw, p->gaps, p->n_gaps);
+    }
+    free(passes);
     free(marks.t_s);
     free(marks.rating);
-    if (st != RM_OK)
-        return st;
-    a->summary.duration_s = raw->duration_s;
-    a->summary.vibration_hz = raw->vibration_hz;
-    fill_force_summary(a);
-    fill_stroke_summary(a);
-    fill_quality(a, raw, p->gaps, p->n_gaps);
-    return RM_OK;
+    return st;
 }
 
 static rm_status check_config(const rm_analysis_config *c, rm_error *err)
@@ -458,4 +467,76 @@ rm_status rm_analyse_samples(const rm_device_info *info,
         return st;
     }
     return conclude(c, &parts, cfg, out, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* From a session file                                                      */
+/* ------------------------------------------------------------------------ */
+
+/** Stream every sample of s through a new conditioner. */
+static rm_status condition_file(rm_session *s, const rm_analysis_config *cfg,
+                                rm_sample *buf, size_t cap,
+                                ana_conditioner **out, rm_error *err)
+{
+    const rm_device_info *info = rm_session_device(s);
+    uint64_t total = rm_session_sample_count(s), at = 0;
+    size_t got = 0;
+    *out = NULL;
+    rm_status st = rm_session_read(s, 0, buf, prefix_length(info, cap), &got,
+                                   err);
+    if (st == RM_OK)
+        st = ana_conditioner_new(out, info, cfg, buf, got, err);
+    while (st == RM_OK && got > 0) {
+        st = ana_conditioner_push(*out, buf, got, err);
+        at += got;
+        if (st == RM_OK && at < total)
+            st = rm_session_read(s, at, buf, cap, &got, err);
+        else
+            got = 0;
+    }
+    if (st != RM_OK) {
+        ana_conditioner_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+rm_status rm_analyse_session(rm_session *s, const rm_analysis_config *cfg,
+                             rm_analysis **out, rm_error *err)
+{
+    rm_analysis_config defaults;
+    *out = NULL;
+    if (!cfg) {
+        rm_analysis_config_default(&defaults);
+        cfg = &defaults;
+    }
+    rm_status st = check_config(cfg, err);
+    if (st != RM_OK)
+        return st;
+    if (rm_session_sample_count(s) == 0)
+        return rm_error_set(err, RM_ERR_FORMAT, "session has no samples");
+    size_t cap = prefix_length(rm_session_device(s), SIZE_MAX);
+    cap = cap > READ_CHUNK ? cap : READ_CHUNK;
+    rm_sample *buf = malloc(sizeof *buf * cap);
+    if (!buf)
+        return rm_error_set(err, RM_ERR_NOMEM, "analysis: out of memory");
+    ana_conditioner *c;
+    st = condition_file(s, cfg, buf, cap, &c, err);
+    if (st == RM_ERR_CRC) {
+        /* A damaged block: drop every bad block once, then start over. */
+        st = rm_session_verify(s, err);
+        if (st == RM_OK)
+            st = condition_file(s, cfg, buf, cap, &c, err);
+    }
+    free(buf);
+    if (st != RM_OK)
+        return st;
+    session_parts parts = {rm_session_device(s), rm_session_meta_of(s), NULL,
+                           0, NULL, 0};
+    parts.events = rm_session_events(s, &parts.n_events);
+    parts.gaps = rm_session_gaps(s, &parts.n_gaps);
+    st = conclude(c, &parts, cfg, out, err);
+    if (st == RM_OK)
+        (*out)->quality.blocks_skipped = rm_session_integrity(s)->blocks_skipped;
+    return st;
 }

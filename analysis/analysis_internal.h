@@ -73,6 +73,11 @@ void ana_raw_stats_free(ana_raw_stats *raw);
 bool ana_has_load_cells(const rm_device_info *info);
 bool ana_has_pressure_cells(const rm_device_info *info);
 
+/** "Under load" threshold on the total force: load_threshold_n, scaled
+ *  down for a strip of pressure cells without load cells. */
+double ana_load_threshold_n(const rm_device_info *info,
+                            const rm_analysis_config *cfg);
+
 /** Combine channels into total force and mean pressure (series fields
  *  force_n, pressure_kpa, loaded). */
 void ana_combine_channels(const rm_device_info *info,
@@ -83,8 +88,8 @@ void ana_combine_channels(const rm_device_info *info,
  *  unloaded[i] is set; the estimate does not cross device tares. */
 void ana_remove_offset_drift(double *x, size_t n, double rate_hz,
                              const uint8_t *unloaded, const uint8_t *tared);
-/** Undo FSR creep (first-order model, docs/ANALYSIS.md) in place. */
-void ana_undo_creep(double *x, size_t n, double rate_hz, double tau_s,
+/** Undo FSR creep (log-time model, docs/ANALYSIS.md) in place. */
+void ana_undo_creep(double *x, size_t n, double rate_hz,
                     double creep_fraction_5_to_60s);
 
 /* ------------------------------------------------------------------------ */
@@ -100,11 +105,16 @@ double ana_position_fill(const rm_device_info *info,
                          const rm_session_meta *meta, const ana_channels *ch,
                          rm_series *s);
 
-/** Strokes: each proximal-to-distal pass. *out is malloc'd. */
-rm_status ana_find_strokes(const rm_series *s, rm_stroke **out,
-                           size_t *count, rm_error *err);
-/** Strokes per minute from stroke start times (0 with fewer than 2). */
-double ana_cadence_per_min(const rm_stroke *strokes, size_t count);
+/** Passes under load in either direction (from_cm -> to_cm as rolled).
+ *  *out is malloc'd. */
+rm_status ana_find_passes(const rm_series *s, rm_stroke **out,
+                          size_t *count, rm_error *err);
+/** Strokes: the proximal-to-distal passes among passes (malloc'd). */
+rm_status ana_distal_strokes(const rm_stroke *passes, size_t count,
+                             rm_stroke **out, size_t *out_count,
+                             rm_error *err);
+/** One-way passes per minute from pass start times (0 with fewer than 2). */
+double ana_cadence_per_min(const rm_stroke *passes, size_t count);
 
 /* ------------------------------------------------------------------------ */
 /* Spectra                                                                  */
@@ -158,9 +168,10 @@ rm_status ana_find_dwells(const rm_series *s, bool has_position,
                           const double *mark_t_s, size_t mark_count,
                           rm_dwell **out, size_t *count, rm_error *err);
 
-/** Build profile, marks and spots into a (series, dwells, strokes and
- *  has_position must be filled). */
-rm_status ana_find_spots(rm_analysis *a, const double *mark_t_s,
+/** Build profile, marks and spots into a (series, dwells, summary's
+ *  rolled length and has_position must be filled). */
+rm_status ana_find_spots(rm_analysis *a, const rm_stroke *passes,
+                         size_t pass_count, const double *mark_t_s,
                          const int *mark_rating, size_t mark_count,
                          rm_error *err);
 

@@ -33,6 +33,22 @@ bool ana_has_pressure_cells(const rm_device_info *info)
     return has_kind(info, RM_CHANNEL_PRESSURE_CELL);
 }
 
+/* Contact area of a thigh on a foam roller: 68.4 cm^2 (Curran 2008). */
+#define CONTACT_AREA_MM2 6840.0
+
+double ana_load_threshold_n(const rm_device_info *info,
+                            const rm_analysis_config *cfg)
+{
+    if (ana_has_load_cells(info))
+        return cfg->load_threshold_n;
+    /* A strip of cells only sees its share of the contact, so its summed
+     * force is held to the same share of the threshold. */
+    double area = 0.0;
+    for (unsigned i = 0; i < info->channel_count; i++)
+        area += info->channels[i].area_mm2;
+    return cfg->load_threshold_n * ana_clamp(area / CONTACT_AREA_MM2, 0.0, 1.0);
+}
+
 /** The kind whose channels add up to the total force. */
 static rm_channel_kind total_force_kind(const rm_device_info *info)
 {
@@ -626,24 +642,30 @@ void ana_remove_offset_drift(double *x, size_t n, double rate_hz,
     free(scratch);
 }
 
-void ana_undo_creep(double *x, size_t n, double rate_hz, double tau_s,
+/* An FSR counts as carrying load above its 0.2 N range floor (FSR 400
+ * series); unloaded, its creep recovers this many times faster than it
+ * built up (chosen: the datasheet gives no recovery figure). */
+#define CREEP_CONTACT_N 0.2
+#define CREEP_RECOVERY_RATE 5.0
+
+void ana_undo_creep(double *x, size_t n, double rate_hz,
                     double creep_fraction_5_to_60s)
 {
-    if (!(tau_s > 0.0) || !(creep_fraction_5_to_60s > 0.0))
+    if (!(creep_fraction_5_to_60s > 0.0) || creep_fraction_5_to_60s >= 1.0)
         return;
-    /* Model: the cell reads r = F - s, where the creep s follows
-     * c_inf * F with time constant tau. Under a constant load r falls by
-     * c_inf (e^{-5/tau} - e^{-60/tau}) F between 5 s and 60 s, which is
-     * the datasheet's figure; invert it step by step. */
-    double span = exp(-5.0 / tau_s) - exp(-60.0 / tau_s);
-    double c_inf = fmin(creep_fraction_5_to_60s / span, 0.9);
-    double alpha = 1.0 - exp(-1.0 / (rate_hz * tau_s));
-    double s = 0.0;
+    /* Interlink specifies drift per decade of time: the cell reads
+     * F (1 - a log10(1 + t/1 s)) after t seconds under load. a follows from
+     * the reading falling by the given fraction from 5 s to 60 s. */
+    double c = creep_fraction_5_to_60s;
+    double a = c / (log10(61.0) - (1.0 - c) * log10(6.0));
+    double dt = 1.0 / rate_hz, loaded_s = 0.0;
     for (size_t i = 0; i < n; i++) {
-        double reading = x[i];
-        double force = reading + s;
-        s += alpha * (c_inf * fmax(force, 0.0) - s);
-        x[i] = force;
+        double factor = 1.0 - a * log10(1.0 + loaded_s);
+        x[i] /= factor > 0.1 ? factor : 0.1;
+        if (x[i] > CREEP_CONTACT_N)
+            loaded_s += dt;
+        else
+            loaded_s = fmax(0.0, loaded_s - CREEP_RECOVERY_RATE * dt);
     }
 }
 
@@ -652,6 +674,7 @@ static uint8_t *unloaded_mask(const ana_conditioner *c)
 {
     const ana_channels *ch = &c->out;
     uint8_t *mask = malloc(ch->n ? ch->n : 1);
+    double threshold = ana_load_threshold_n(&c->info, &c->cfg);
     if (!mask)
         return NULL;
     for (size_t i = 0; i < ch->n; i++) {
@@ -659,7 +682,7 @@ static uint8_t *unloaded_mask(const ana_conditioner *c)
         for (unsigned k = 0; k < ch->count; k++)
             if (c->info.channels[k].kind == c->total_kind)
                 total += ch->newtons[k][i];
-        mask[i] = total < 0.5 * c->cfg.load_threshold_n && !ch->in_gap[i];
+        mask[i] = total < 0.5 * threshold && !ch->in_gap[i];
     }
     return mask;
 }
@@ -694,7 +717,7 @@ rm_status ana_conditioner_finish(ana_conditioner *c, ana_channels *ch,
                                 mask, c->out.tared);
         if (c->info.channels[k].kind == RM_CHANNEL_PRESSURE_CELL)
             ana_undo_creep(c->out.newtons[k], c->out.n, c->out.rate_hz,
-                           c->cfg.creep_tau_s, c->cfg.fsr_creep_pct / 100.0);
+                           c->cfg.fsr_creep_pct / 100.0);
     }
     free(mask);
     c->raw.t0_us = c->t0_us;
@@ -753,6 +776,7 @@ void ana_combine_channels(const rm_device_info *info,
 {
     rm_channel_kind total_kind = total_force_kind(info);
     bool cells = ana_has_pressure_cells(info);
+    double threshold = ana_load_threshold_n(info, cfg);
     for (size_t i = 0; i < ch->n; i++) {
         double total = 0.0, kpa = 0.0;
         unsigned loaded_cells = 0;
@@ -770,7 +794,7 @@ void ana_combine_channels(const rm_device_info *info,
         out->force_n[i] = total;
         out->pressure_kpa[i] = !cells ? NAN
                                : loaded_cells ? kpa / loaded_cells : 0.0;
-        out->loaded[i] = total >= cfg->load_threshold_n && !ch->in_gap[i];
+        out->loaded[i] = total >= threshold && !ch->in_gap[i];
         out->in_gap[i] = ch->in_gap[i];
         out->t_s[i] = ch->t_s[i];
     }

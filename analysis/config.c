@@ -12,7 +12,6 @@ void rm_analysis_config_default(rm_analysis_config *cfg)
     cfg->tremor_lo_hz = 6.0;        /* domain.md: physiological tremor 6-12 Hz */
     cfg->tremor_hi_hz = 12.0;
     cfg->mains_hz = 0.0;
-    cfg->creep_tau_s = 20.0;
     cfg->profile_bin_cm = 1.0;
     cfg->spot_min_score = 3.0;
     cfg->spot_merge_cm = 3.0;

@@ -14,13 +14,16 @@
 #define END_IGNORE_S 0.5
 /* Speed is the slope over +/- this window. */
 #define SPEED_HALF_WINDOW_S 0.1
+/* Rolling, as opposed to holding still: faster than this. */
+#define ROLLING_CM_S 0.5
 /* A centre-of-pressure shift of this much counts as fully medial or
  * lateral (ml = -1 / +1): about a quarter of a thigh's width in contact. */
 #define ML_FULL_SCALE_MM 30.0
-/* Turning points of strokes need the position to come back this far. */
-#define STROKE_HYSTERESIS_CM 2.0
+/* Turning points of passes need the position to come back this far (well
+ * above the few millimetres a held roller rocks). */
+#define STROKE_HYSTERESIS_CM 1.5
 /* A pass shorter than this is rocking, not a stroke. */
-#define STROKE_MIN_CM 4.0
+#define STROKE_MIN_CM 2.5
 
 double ana_mm_per_count(const rm_device_info *info)
 {
@@ -96,6 +99,23 @@ static double lateral_sign(const rm_session_meta *meta)
     return meta && meta->side == RM_SIDE_LEFT ? -1.0 : 1.0;
 }
 
+/** The leg's own centre line across the roller: the median centre of
+ *  pressure while rolling (people lean toward a spot while holding it, so
+ *  held stretches would pull the median). */
+static double leg_centre(const rm_series *s, const double *cop)
+{
+    double *v = malloc(sizeof *v * (s->n ? s->n : 1));
+    if (!v)
+        return NAN;
+    size_t m = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (isfinite(cop[i]) && fabs(s->speed_cm_s[i]) >= ROLLING_CM_S)
+            v[m++] = cop[i];
+    double centre = m ? ana_median_inplace(v, m) : ana_quantile(cop, s->n, 0.5);
+    free(v);
+    return centre;
+}
+
 static void fill_ml(const rm_device_info *info, const rm_session_meta *meta,
                     const ana_channels *ch, rm_series *s)
 {
@@ -112,8 +132,7 @@ static void fill_ml(const rm_device_info *info, const rm_session_meta *meta,
     }
     for (size_t i = 0; i < s->n; i++)
         cop[i] = s->loaded[i] ? centre_of_pressure(info, ch, i, kind) : NAN;
-    /* The leg's own centre line is where the pressure usually is. */
-    double centre = ana_quantile(cop, s->n, 0.5);
+    double centre = leg_centre(s, cop);
     double sign = lateral_sign(meta);
     for (size_t i = 0; i < s->n; i++)
         s->ml[i] = isfinite(cop[i]) ? ana_clamp(sign * (cop[i] - centre) /
@@ -132,8 +151,8 @@ static void fill_speed(rm_series *s)
         s->speed_cm_s[i] = b > a ? (s->position_cm[b] - s->position_cm[a]) *
                                        s->rate_hz / (double)(b - a)
                                  : 0.0;
-        if (!isfinite(s->speed_cm_s[i]))
-            s->speed_cm_s[i] = 0.0;
+        if (!isfinite(s->position_cm[i]))
+            s->speed_cm_s[i] = NAN;
     }
 }
 
@@ -141,24 +160,20 @@ double ana_position_fill(const rm_device_info *info,
                          const rm_session_meta *meta, const ana_channels *ch,
                          rm_series *s)
 {
-    fill_ml(info, meta, ch, s);
     double mm = ana_mm_per_count(info);
-    if (mm == 0.0) {
-        for (size_t i = 0; i < s->n; i++)
-            s->position_cm[i] = NAN, s->speed_cm_s[i] = NAN;
-        return NAN;
-    }
     double direction = info->distal_direction < 0 ? -1.0 : 1.0;
     for (size_t i = 0; i < s->n; i++)
-        s->position_cm[i] = direction * ch->encoder[i] * mm / 10.0;
+        s->position_cm[i] = mm > 0.0 ? direction * ch->encoder[i] * mm / 10.0
+                                     : NAN;
     double zero = robust_end(s, s->position_cm, false);
     double far = robust_end(s, s->position_cm, true);
-    if (!isfinite(zero))   /* never loaded: zero at the start */
+    if (!isfinite(zero) && mm > 0.0)   /* never loaded: zero at the start */
         zero = far = s->n ? s->position_cm[0] : 0.0;
     for (size_t i = 0; i < s->n; i++)
         s->position_cm[i] -= zero;
     fill_speed(s);
-    return far - zero;
+    fill_ml(info, meta, ch, s);
+    return mm > 0.0 ? far - zero : NAN;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -208,36 +223,50 @@ static rm_stroke make_stroke(const rm_series *s, size_t a, size_t b,
     return st;
 }
 
-rm_status ana_find_strokes(const rm_series *s, rm_stroke **out,
-                           size_t *count, rm_error *err)
+rm_status ana_find_passes(const rm_series *s, rm_stroke **out,
+                          size_t *count, rm_error *err)
 {
     *out = NULL;
     *count = 0;
     if (s->n < 2 || !isfinite(s->position_cm[0]))
         return RM_OK;
     size_t *tp = malloc(sizeof *tp * (s->n + 1));
-    rm_stroke *strokes = malloc(sizeof *strokes * (s->n / 2 + 1));
-    if (!tp || !strokes) {
+    rm_stroke *passes = malloc(sizeof *passes * (s->n / 2 + 1));
+    if (!tp || !passes) {
         free(tp);
-        free(strokes);
-        return rm_error_set(err, RM_ERR_NOMEM, "strokes: out of memory");
+        free(passes);
+        return rm_error_set(err, RM_ERR_NOMEM, "passes: out of memory");
     }
     size_t points = turning_points(s->position_cm, s->n, tp), found = 0;
     for (size_t k = 0; k + 1 < points; k++) {
         size_t a = tp[k], b = tp[k + 1], loaded;
-        if (s->position_cm[b] - s->position_cm[a] < STROKE_MIN_CM)
-            continue;    /* a proximal pass, or rocking */
-        rm_stroke st = make_stroke(s, a, b, &loaded);
+        if (fabs(s->position_cm[b] - s->position_cm[a]) < STROKE_MIN_CM)
+            continue;    /* rocking */
+        rm_stroke pass = make_stroke(s, a, b, &loaded);
         if (2 * loaded >= b - a + 1)   /* mostly under load */
-            strokes[found++] = st;
+            passes[found++] = pass;
     }
     free(tp);
-    *out = strokes;
+    *out = passes;
     *count = found;
     return RM_OK;
 }
 
-double ana_cadence_per_min(const rm_stroke *strokes, size_t count)
+rm_status ana_distal_strokes(const rm_stroke *passes, size_t count,
+                             rm_stroke **out, size_t *out_count,
+                             rm_error *err)
+{
+    *out = malloc(sizeof **out * (count + 1));
+    *out_count = 0;
+    if (!*out)
+        return rm_error_set(err, RM_ERR_NOMEM, "strokes: out of memory");
+    for (size_t k = 0; k < count; k++)
+        if (passes[k].to_cm > passes[k].from_cm)
+            (*out)[(*out_count)++] = passes[k];
+    return RM_OK;
+}
+
+double ana_cadence_per_min(const rm_stroke *passes, size_t count)
 {
     if (count < 2)
         return 0.0;
@@ -245,7 +274,7 @@ double ana_cadence_per_min(const rm_stroke *strokes, size_t count)
     if (!intervals)
         return 0.0;
     for (size_t i = 0; i + 1 < count; i++)
-        intervals[i] = strokes[i + 1].start_s - strokes[i].start_s;
+        intervals[i] = passes[i + 1].start_s - passes[i].start_s;
     double median = ana_median_inplace(intervals, count - 1);
     free(intervals);
     return median > 0.0 ? 60.0 / median : 0.0;

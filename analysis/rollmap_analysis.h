@@ -29,7 +29,6 @@ typedef struct rm_analysis_config {
     double tremor_lo_hz;         /**< guarding/tremor band (6) */
     double tremor_hi_hz;         /**< (12) */
     double mains_hz;             /**< 50 or 60; 0 = detect */
-    double creep_tau_s;          /**< FSR creep time constant (default 20) */
     double profile_bin_cm;       /**< bin of the profile along the leg (1) */
     double spot_min_score;       /**< report spots scoring at least (3) */
     double spot_merge_cm;        /**< evidence within this is one spot (3) */

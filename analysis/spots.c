@@ -1,11 +1,13 @@
 /*
  * The profile along the leg, the user's marks and the tender spots.
  *
- * Evidence is gathered per profile bin: time dwelt, slowing and unloading
- * on passes (each pass compared with itself), tremor/guarding power and
- * marks with their ratings. Each kind is normalised to 0..1, smoothed along
- * the leg, and combined into a 0-10 tenderness; peaks above spot_min_score
- * are spots. docs/ANALYSIS.md documents every weight and threshold.
+ * Evidence is gathered per profile bin: tremor/guarding power relative to
+ * the force, unloading on passes (force relative to the pass, compared with
+ * neighbouring positions), slowing (passes over the bin slower than the
+ * session's usual pass), marks with their ratings, and time dwelt. Each
+ * kind is normalised to 0..1, smoothed along the leg and combined into a
+ * 0-10 tenderness; peaks above spot_min_score are spots. docs/ANALYSIS.md
+ * documents every weight and threshold.
  */
 #include "analysis_internal.h"
 
@@ -14,23 +16,29 @@
 #include <string.h>
 
 /* Evidence that saturates (reaches 1) at: */
-#define SLOWING_FULL 0.5        /* half the pass's own speed */
-#define UNLOADING_FULL 0.3      /* 30 % less force than either side */
-#define TREMOR_RATIO_FULL 3.0   /* three times the session's usual power */
+#define SLOWING_FULL 0.5        /* passes at half the usual speed */
+#define UNLOADING_FULL 0.3      /* 30 % less force than the neighbours */
+#define TREMOR_RATIO_FULL 100.0 /* 20 dB over the quiet parts' relative power */
 #define MARK_UNRATED 0.7        /* an unrated mark: "tender" (7/10) */
-/* Weights of the evidence in the 0-10 tenderness. Marks are the person
- * saying so; dwelling is what people do on tender spots but also a
- * technique on its own, so it needs support from the passes. */
-#define W_MARK 0.35
-#define W_DWELL 0.2
-#define W_SLOWING 0.2
+/* Weights of the evidence in the tenderness (they sum to 1). Guarding
+ * tremor and marks are the most specific signs; slowing is spread over a
+ * whole stroke, so it only locates a spot roughly. */
+#define W_MARK 0.3
+#define W_TREMOR 0.35
 #define W_UNLOADING 0.2
-#define W_TREMOR 0.05
-/* Passes: speed and force are compared with neighbours 2..6 cm away on the
- * same pass; bins within 3 cm of a pass's turning points are slow anyway. */
-#define NEIGHBOUR_NEAR_CM 2.0
-#define NEIGHBOUR_FAR_CM 6.0
-#define PASS_END_SKIP_CM 3.0
+#define W_SLOWING 0.15
+/* Dwelling is what people do on tender spots but also a technique on its
+ * own: it raises the other evidence by up to this fraction, never alone. */
+#define DWELL_BOOST 0.5
+/* The combined evidence e maps to a score of 10 (1 - exp(-e / E)): no
+ * plateau, so neighbouring spots keep their own peaks; e = E scores 6.3. */
+#define SCORE_SCALE 0.5
+/* Unloading compares a bin with bins 3..8 cm away on either side. */
+#define NEIGHBOUR_NEAR_CM 3.0
+#define NEIGHBOUR_FAR_CM 8.0
+/* The quiet parts of the leg: this quantile of the bins' relative tremor
+ * (low, because tender spots can cover much of a short leg). */
+#define TREMOR_BASELINE_QUANTILE 0.05
 /* Evidence is smoothed along the leg with a Gaussian of this sigma. */
 #define SMOOTH_SIGMA_CM 1.0
 /* The force at a mark is the peak over the reaction time before it. */
@@ -45,11 +53,10 @@ enum { EV_DWELL, EV_SLOWING, EV_UNLOADING, EV_TREMOR, EV_MARK, EV_KINDS };
 /** Everything gathered per profile bin. */
 typedef struct bin_acc {
     double time_s, force_sum, force_peak, kpa_sum, medial, lateral;
-    double tremor_sum, ml_sum;
+    double rel_tremor_sum, ml_sum;
     size_t samples, ml_samples;
     double dwell_s, dwell_ml_weighted;
-    double slowing_sum, unloading_sum;
-    size_t slowing_n, unloading_n;
+    double pass_speed_sum, rel_force_sum;
     size_t passes;
     uint32_t marks;
     double rating_sum;
@@ -104,7 +111,7 @@ static void gather_samples(profile_work *w)
             b->kpa_sum += s->pressure_kpa[i];
         b->medial += f * (1.0 - ml) / 2.0;
         b->lateral += f * (1.0 + ml) / 2.0;
-        b->tremor_sum += s->tremor[i];
+        b->rel_tremor_sum += f > 0.0 ? s->tremor[i] / (f * f) : 0.0;
         b->samples++;
         if (isfinite(s->ml[i]))
             b->ml_sum += s->ml[i], b->ml_samples++;
@@ -120,71 +127,50 @@ static void gather_dwells(profile_work *w, const rm_dwell *d, size_t count)
     }
 }
 
-/** Per-bin speed and force of one pass. */
-typedef struct pass_bin { double speed, force; size_t n; } pass_bin;
-
-static double pass_neighbour_force(const profile_work *w, const pass_bin *pb,
-                                   size_t b, int side)
-{
-    double sum = 0.0;
-    size_t n = 0;
-    for (double d = NEIGHBOUR_NEAR_CM; d <= NEIGHBOUR_FAR_CM; d += w->bin_cm) {
-        long k = (long)b + side * (long)lround(d / w->bin_cm);
-        if (k < 0 || k >= (long)w->bins || pb[k].n == 0)
-            continue;
-        sum += pb[k].force / (double)pb[k].n;
-        n++;
-    }
-    return n ? sum / (double)n : NAN;
-}
-
-static void gather_pass(profile_work *w, const rm_stroke *st, pass_bin *pb)
+/** Mean force per bin of one pass, relative to the pass's mean force; the
+ *  pass's speed goes to every bin it covered. */
+static void gather_pass(profile_work *w, const rm_stroke *pass,
+                        double *force, size_t *count)
 {
     const rm_series *s = w->s;
-    memset(pb, 0, sizeof *pb * w->bins);
-    size_t a = ana_index_at(s, st->start_s), z = ana_index_at(s, st->end_s);
+    memset(force, 0, sizeof *force * w->bins);
+    memset(count, 0, sizeof *count * w->bins);
+    size_t a = ana_index_at(s, pass->start_s), z = ana_index_at(s, pass->end_s);
+    double total = 0.0;
+    size_t loaded = 0;
     for (size_t i = a; i <= z; i++) {
         if (!s->loaded[i])
             continue;
-        pass_bin *p = &pb[bin_of(w, s->position_cm[i])];
-        p->speed += s->speed_cm_s[i];
-        p->force += s->force_n[i];
-        p->n++;
+        size_t b = bin_of(w, s->position_cm[i]);
+        force[b] += s->force_n[i];
+        count[b]++;
+        total += s->force_n[i];
+        loaded++;
     }
-    double pass_speed = st->mean_speed_cm_s;
+    if (loaded == 0 || !(total > 0.0))
+        return;
+    double mean = total / (double)loaded;
     for (size_t b = 0; b < w->bins; b++) {
-        double centre = ((double)b + 0.5) * w->bin_cm;
-        if (pb[b].n == 0 || centre < st->from_cm + PASS_END_SKIP_CM ||
-            centre > st->to_cm - PASS_END_SKIP_CM)
+        if (count[b] == 0)
             continue;
         bin_acc *acc = &w->acc[b];
         acc->passes++;
-        double v = pb[b].speed / (double)pb[b].n;
-        if (pass_speed > 0.0) {
-            acc->slowing_sum += ana_clamp(1.0 - v / pass_speed, 0.0, 1.0);
-            acc->slowing_n++;
-        }
-        double before = pass_neighbour_force(w, pb, b, -1);
-        double after = pass_neighbour_force(w, pb, b, +1);
-        if (isfinite(before) && isfinite(after) && before + after > 0.0) {
-            double f = pb[b].force / (double)pb[b].n;
-            acc->unloading_sum += ana_clamp(1.0 - 2.0 * f / (before + after),
-                                            0.0, 1.0);
-            acc->unloading_n++;
-        }
+        acc->pass_speed_sum += fabs(pass->mean_speed_cm_s);
+        acc->rel_force_sum += force[b] / (double)count[b] / mean;
     }
 }
 
-static rm_status gather_passes(profile_work *w, const rm_stroke *strokes,
+static rm_status gather_passes(profile_work *w, const rm_stroke *passes,
                                size_t count)
 {
-    pass_bin *pb = malloc(sizeof *pb * w->bins);
-    if (!pb)
-        return RM_ERR_NOMEM;
-    for (size_t k = 0; k < count; k++)
-        gather_pass(w, &strokes[k], pb);
-    free(pb);
-    return RM_OK;
+    double *force = malloc(sizeof *force * w->bins);
+    size_t *n = malloc(sizeof *n * w->bins);
+    rm_status st = force && n ? RM_OK : RM_ERR_NOMEM;
+    for (size_t k = 0; st == RM_OK && k < count; k++)
+        gather_pass(w, &passes[k], force, n);
+    free(force);
+    free(n);
+    return st;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -234,36 +220,76 @@ static double mark_evidence(const bin_acc *b)
     return b->rated ? b->rating_sum / b->rated / 10.0 : MARK_UNRATED;
 }
 
-/** The usual tremor power of a bin (median over bins with a second). */
-static double usual_tremor(const profile_work *w)
+static double bin_rel_force(const bin_acc *a)
+{
+    return a->passes ? a->rel_force_sum / (double)a->passes : NAN;
+}
+
+/** Relative force of the bins 3..8 cm away on one side (NaN if none). */
+static double side_rel_force(const profile_work *w, size_t b, int side)
+{
+    double sum = 0.0;
+    size_t n = 0;
+    long near = lround(NEIGHBOUR_NEAR_CM / w->bin_cm);
+    long far = lround(NEIGHBOUR_FAR_CM / w->bin_cm);
+    for (long d = near; d <= far; d++) {
+        long k = (long)b + side * d;
+        if (k < 0 || k >= (long)w->bins || w->acc[k].passes == 0)
+            continue;
+        sum += bin_rel_force(&w->acc[k]);
+        n++;
+    }
+    return n ? sum / (double)n : NAN;
+}
+
+/** The reference for unloading: the more loaded side, since the other may
+ *  be the flank of another tender spot. */
+static double neighbour_rel_force(const profile_work *w, size_t b)
+{
+    return fmax(side_rel_force(w, b, -1), side_rel_force(w, b, +1));
+}
+
+/** A quantile over the bins of a per-bin value (bins without data left
+ *  out); NaN if none has data. */
+static double bins_quantile(const profile_work *w, double q,
+                            double (*value)(const bin_acc *))
 {
     double *v = malloc(sizeof *v * w->bins);
-    size_t n = 0;
     if (!v)
         return NAN;
     for (size_t b = 0; b < w->bins; b++)
-        if (w->acc[b].time_s >= 1.0)
-            v[n++] = w->acc[b].tremor_sum / (double)w->acc[b].samples;
-    double usual = ana_median_inplace(v, n);
+        v[b] = value(&w->acc[b]);
+    double result = ana_quantile(v, w->bins, q);
     free(v);
-    return usual;
+    return result;
+}
+
+static double bin_rel_tremor(const bin_acc *a)
+{
+    return a->time_s >= 1.0 ? a->rel_tremor_sum / (double)a->samples : NAN;
+}
+
+static double bin_pass_speed(const bin_acc *a)
+{
+    return a->passes ? a->pass_speed_sum / (double)a->passes : NAN;
 }
 
 static void normalise_evidence(profile_work *w)
 {
-    double usual = usual_tremor(w);
+    double quiet = bins_quantile(w, TREMOR_BASELINE_QUANTILE, bin_rel_tremor);
+    double usual_speed = bins_quantile(w, 0.5, bin_pass_speed);
     for (size_t b = 0; b < w->bins; b++) {
         bin_acc *a = &w->acc[b];
         a->ev[EV_DWELL] = ana_clamp(a->dwell_s / w->cfg->target_hold_s, 0, 1);
-        a->ev[EV_SLOWING] = a->slowing_n
-            ? ana_clamp(a->slowing_sum / a->slowing_n / SLOWING_FULL, 0, 1) : 0;
-        a->ev[EV_UNLOADING] = a->unloading_n
-            ? ana_clamp(a->unloading_sum / a->unloading_n / UNLOADING_FULL,
-                        0, 1) : 0;
-        double ratio = a->samples && usual > 0.0
-            ? a->tremor_sum / (double)a->samples / usual : 0.0;
-        a->ev[EV_TREMOR] = ana_clamp((ratio - 1.0) / (TREMOR_RATIO_FULL - 1.0),
-                                     0, 1);
+        double slowing = 1.0 - bin_pass_speed(a) / usual_speed;
+        a->ev[EV_SLOWING] = isfinite(slowing)
+            ? ana_clamp(slowing / SLOWING_FULL, 0, 1) : 0.0;
+        double unloading = 1.0 - bin_rel_force(a) / neighbour_rel_force(w, b);
+        a->ev[EV_UNLOADING] = isfinite(unloading)
+            ? ana_clamp(unloading / UNLOADING_FULL, 0, 1) : 0.0;
+        double ratio = bin_rel_tremor(a) / quiet;
+        a->ev[EV_TREMOR] = isfinite(ratio) && ratio > 1.0
+            ? ana_clamp(log(ratio) / log(TREMOR_RATIO_FULL), 0, 1) : 0.0;
         a->ev[EV_MARK] = mark_evidence(a);
     }
 }
@@ -294,10 +320,11 @@ static void smooth_evidence(profile_work *w, int kind, double *tmp)
 
 static double tenderness_of(const bin_acc *a)
 {
-    double t = W_MARK * a->ev[EV_MARK] + W_DWELL * a->ev[EV_DWELL] +
-               W_SLOWING * a->ev[EV_SLOWING] +
-               W_UNLOADING * a->ev[EV_UNLOADING] + W_TREMOR * a->ev[EV_TREMOR];
-    return 10.0 * ana_clamp(t, 0.0, 1.0);
+    double t = W_MARK * a->ev[EV_MARK] + W_TREMOR * a->ev[EV_TREMOR] +
+               W_UNLOADING * a->ev[EV_UNLOADING] +
+               W_SLOWING * a->ev[EV_SLOWING];
+    double e = t * (1.0 + DWELL_BOOST * a->ev[EV_DWELL]);
+    return 10.0 * (1.0 - exp(-e / SCORE_SCALE));
 }
 
 static void fill_profile(const profile_work *w, rm_profile_bin *out,
@@ -390,9 +417,11 @@ static rm_spot describe_spot(const profile_work *w, size_t b,
     return sp;
 }
 
+/** A peak inside the rolled length: the end bins hold the turns of every
+ *  pass (slow by nature) and have neighbours on one side only. */
 static bool is_peak(const double *t, size_t bins, size_t b)
 {
-    return (b == 0 || t[b] >= t[b - 1]) && (b + 1 == bins || t[b] > t[b + 1]);
+    return b > 0 && b + 1 < bins && t[b] >= t[b - 1] && t[b] > t[b + 1];
 }
 
 /** Peaks at or above the minimum score, strongest first, none closer than
@@ -464,12 +493,13 @@ static rm_status describe_marks(rm_analysis *a, const double *mark_t_s,
 }
 
 static rm_status build_profile(rm_analysis *a, profile_work *w,
+                               const rm_stroke *passes, size_t pass_count,
                                double *tenderness)
 {
     gather_samples(w);
     gather_dwells(w, a->dwells, a->dwell_count);
     gather_marks(w, a->marks, a->mark_count);
-    if (gather_passes(w, a->strokes, a->stroke_count) != RM_OK)
+    if (gather_passes(w, passes, pass_count) != RM_OK)
         return RM_ERR_NOMEM;
     normalise_evidence(w);
     for (int kind = 0; kind < EV_KINDS; kind++)
@@ -502,7 +532,8 @@ static rm_status build_spots(rm_analysis *a, profile_work *w,
     return RM_OK;
 }
 
-rm_status ana_find_spots(rm_analysis *a, const double *mark_t_s,
+rm_status ana_find_spots(rm_analysis *a, const rm_stroke *passes,
+                         size_t pass_count, const double *mark_t_s,
                          const int *mark_rating, size_t mark_count,
                          rm_error *err)
 {
@@ -516,7 +547,8 @@ rm_status ana_find_spots(rm_analysis *a, const double *mark_t_s,
     w.bins = (size_t)floor(length / w.bin_cm) + 1;
     w.acc = calloc(w.bins, sizeof *w.acc);
     double *tenderness = malloc(sizeof *tenderness * w.bins);
-    rm_status st = w.acc && tenderness ? build_profile(a, &w, tenderness)
+    rm_status st = w.acc && tenderness ? build_profile(a, &w, passes, pass_count,
+                                                     tenderness)
                                        : RM_ERR_NOMEM;
     if (st == RM_OK)
         st = build_spots(a, &w, tenderness);
