@@ -22,6 +22,7 @@ const cli_command cli_commands[] = {
      cmd_record},
     {"live", "live view for the person on the roller", cmd_live},
     {"status", "what the running rollmapd is doing", cmd_status},
+    {"report", "analyse a session: report, graphs, tender spots", cmd_report},
     {NULL, NULL, NULL},
 };
 
