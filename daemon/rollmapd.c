@@ -1,15 +1,528 @@
-/* rollmapd: the capture daemon (filled by the daemon issue). */
+/* rollmapd: the capture daemon. A thin layer over the daemon library:
+ * configuration, logging, signals, the single-instance lock, and the
+ * wiring between the capture pipeline and the live socket server. */
 #include "rollmap_daemon.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How often the status snapshot for {"cmd":"status"} is refreshed. */
+#define STATUS_INTERVAL_MS 500
+/* Most --set overrides on one command line. */
+#define MAX_OVERRIDES 32
+
+typedef struct options {
+    const char *config_path;   /* NULL: the default file if it exists */
+    bool foreground;
+    const char *source, *socket, *library, *log;
+    const char *overrides[MAX_OVERRIDES];
+    int override_count;
+} options;
+
+typedef struct daemon_ctx {
+    options opt;
+    rm_daemon_config cfg;
+    rm_capture *capture;
+    rm_server *server;
+    int lock_fd;
+    int64_t started_unix_us;
+    uint64_t last_received, last_rate_at;
+    double rate_hz;
+} daemon_ctx;
+
+/* ---- logging --------------------------------------------------------------- */
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t log_target = RM_LOG_TO_STDERR;
+static uint8_t log_level = RM_LOG_INFO;
+
+static const int syslog_priority[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+static void log_sink(void *user, rm_log_level level, const char *line)
+{
+    (void)user;
+    if ((unsigned)level > log_level)
+        return;
+    if (log_target == RM_LOG_TO_SYSLOG) {
+        syslog(syslog_priority[level], "%s", line);
+        return;
+    }
+    pthread_mutex_lock(&log_lock);
+    fprintf(stderr, "rollmapd: %s: %s\n", level_names[level], line);
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void logf_(rm_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void logf_(rm_log_level level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_sink(NULL, level, line);
+}
+
+static void open_log(const rm_daemon_config *cfg)
+{
+    if (log_target == RM_LOG_TO_SYSLOG)
+        closelog();
+    log_target = cfg->log_target;
+    log_level = cfg->log_level;
+    if (log_target == RM_LOG_TO_SYSLOG)
+        openlog("rollmapd", LOG_PID, LOG_DAEMON);
+}
+
+/* ---- command line ------------------------------------------------------------ */
+
+static void usage(FILE *out)
+{
+    fputs("usage: rollmapd [options]\n\n"
+          "Capture daemon for an instrumented foam roller: reads the device,\n"
+          "records sessions into the library folder and serves the live view\n"
+          "on a Unix socket (see rollmapd(8)).\n\n"
+          "Options:\n"
+          "  -c, --config FILE   configuration file (default\n"
+          "                      $XDG_CONFIG_HOME/rollmap/rollmapd.conf if present)\n"
+          "  -f, --foreground    stay in the foreground (systemd, terminals)\n"
+          "  -s, --source SRC    device source: auto, serial:/dev/ttyACM0,\n"
+          "                      usb:VID:PID, tty:PATH, sim:key=value,...\n"
+          "  -S, --socket PATH   live socket path\n"
+          "  -l, --library DIR   folder for session files\n"
+          "  -L, --log TARGET    stderr or syslog\n"
+          "      --set S.K=V     override one setting, e.g. session.idle_s=20\n"
+          "  -V, --version       print the version\n"
+          "  -h, --help          this help\n\n"
+          "Signals: TERM/INT flush and close the session and exit; HUP re-reads\n"
+          "the configuration and reopens the log.\n\n"
+          "Example:\n"
+          "  rollmapd --foreground --source tty:/dev/roller0 --library ~/sessions\n",
+          out);
+}
+
+enum { OPT_SET = 1000 };
+
+static int parse_args(int argc, char **argv, options *o)
+{
+    static const struct option longs[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"source", required_argument, NULL, 's'},
+        {"socket", required_argument, NULL, 'S'},
+        {"library", required_argument, NULL, 'l'},
+        {"log", required_argument, NULL, 'L'},
+        {"set", required_argument, NULL, OPT_SET},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:fs:S:l:L:Vh", longs, NULL)) != -1) {
+        switch (ch) {
+        case 'c': o->config_path = optarg; break;
+        case 'f': o->foreground = true; break;
+        case 's': o->source = optarg; break;
+        case 'S': o->socket = optarg; break;
+        case 'l': o->library = optarg; break;
+        case 'L': o->log = optarg; break;
+        case OPT_SET:
+            if (o->override_count == MAX_OVERRIDES) {
+                fprintf(stderr, "rollmapd: at most %d --set options\n", MAX_OVERRIDES);
+                return 2;
+            }
+            o->overrides[o->override_count++] = optarg;
+            break;
+        case 'V': printf("rollmapd %s\n", ROLLMAP_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "rollmapd: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return -1;
+}
+
+/* ---- configuration ------------------------------------------------------------ */
+
+static rm_status set_override(rm_daemon_config *c, const char *key,
+                              const char *value, rm_error *err)
+{
+    char assignment[4200];
+    snprintf(assignment, sizeof assignment, "%s=%s", key, value);
+    return rm_daemon_config_set(c, assignment, err);
+}
+
+/* Defaults, then the file, then --set, then the named options. */
+static rm_status build_config(const options *o, rm_daemon_config *c, rm_error *err)
+{
+    rm_daemon_config_default(c);
+    if (!o->foreground)
+        c->log_target = RM_LOG_TO_SYSLOG;
+    char default_path[4096];
+    rm_default_config_path(default_path, sizeof default_path);
+    const char *path = o->config_path;
+    if (!path && access(default_path, F_OK) == 0)
+        path = default_path;
+    rm_status st = path ? rm_daemon_config_load(c, path, err) : RM_OK;
+    for (int i = 0; i < o->override_count && st == RM_OK; i++)
+        st = rm_daemon_config_set(c, o->overrides[i], err);
+    if (st == RM_OK && o->source)
+        st = set_override(c, "device.source", o->source, err);
+    if (st == RM_OK && o->socket)
+        st = set_override(c, "socket.path", o->socket, err);
+    if (st == RM_OK && o->library)
+        st = set_override(c, "session.library", o->library, err);
+    if (st == RM_OK && o->log)
+        st = set_override(c, "log.target", o->log, err);
+    return st == RM_OK ? rm_daemon_config_check(c, "", err) : st;
+}
+
+/* ---- the single-instance lock ---------------------------------------------------- */
+
+static rm_status make_parent_dir(const char *path, rm_error *err)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return RM_OK;
+    *slash = '\0';
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return rm_error_set(err, RM_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+    return RM_OK;
+}
+
+/* A lock file beside the socket: a second daemon on the same socket stops
+ * here, before it could remove the first one's socket. */
+static rm_status take_lock(daemon_ctx *d, rm_error *err)
+{
+    char path[sizeof d->cfg.socket_path + 8];
+    snprintf(path, sizeof path, "%s.lock", d->cfg.socket_path);
+    rm_status st = make_parent_dir(path, err);
+    if (st != RM_OK)
+        return st;
+    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (d->lock_fd < 0)
+        return rm_error_set(err, RM_ERR_IO, "lock file %s: %s", path, strerror(errno));
+    if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return rm_error_set(err, RM_ERR_BUSY,
+                            "another rollmapd is already running on %s "
+                            "(lock %s is held); stop it first or use --socket",
+                            d->cfg.socket_path, path);
+    return RM_OK;
+}
+
+/* ---- capture -> live server --------------------------------------------------- */
+
+static void publish_text_event(rm_server *srv, rm_live_event_kind kind, const char *text)
+{
+    rm_live_event ev = {.kind = (uint8_t)kind, .t_s = NAN, .position_cm = NAN,
+                        .duration_s = NAN, .rating = -1};
+    snprintf(ev.text, sizeof ev.text, "%s", text);
+    rm_server_publish_event(srv, &ev);
+}
+
+static void on_device(void *user, const rm_device_info *info)
+{
+    daemon_ctx *d = user;
+    rm_server_set_device(d->server, info);
+    logf_(RM_LOG_INFO, "device %s (serial %s): %u channels at %u Hz", info->model,
+          info->serial, info->channel_count, info->sample_rate_hz);
+}
+
+static void on_samples(void *user, const rm_sample *s, size_t n)
+{
+    daemon_ctx *d = user;
+    rm_server_publish_samples(d->server, s, n);
+}
+
+static void on_event(void *user, const rm_event *ev)
+{
+    daemon_ctx *d = user;
+    if (ev->kind == RM_EVENT_TARE)
+        publish_text_event(d->server, RM_LIVE_TARE, "");
+    else if (ev->kind != RM_EVENT_MARK && ev->kind != RM_EVENT_BUTTON)
+        publish_text_event(d->server, RM_LIVE_NOTICE,
+                           ev->text[0] ? ev->text : rm_event_kind_name(ev->kind));
+}
+
+static void on_gap(void *user, const rm_gap *gap)
+{
+    daemon_ctx *d = user;
+    char text[128];
+    snprintf(text, sizeof text, "%llu samples lost (%s)",
+             (unsigned long long)gap->lost_samples,
+             rm_gap_reason_name((rm_gap_reason)gap->reason));
+    publish_text_event(d->server, RM_LIVE_NOTICE, text);
+}
+
+static void on_connection(void *user, bool connected)
+{
+    daemon_ctx *d = user;
+    publish_text_event(d->server, connected ? RM_LIVE_PLUG : RM_LIVE_UNPLUG,
+                       d->cfg.source);
+}
+
+static void on_session(void *user, bool started, const rm_session_meta *meta,
+                       const char *path)
+{
+    (void)path;
+    daemon_ctx *d = user;
+    publish_text_event(d->server, started ? RM_LIVE_SESSION_START : RM_LIVE_SESSION_END,
+                       meta->session_id);
+}
+
+/* ---- commands from clients (server thread) ----------------------------------------- */
+
+static rm_status cmd_start(void *user, rm_session_meta *meta, rm_error *err)
+{
+    daemon_ctx *d = user;
+    rm_status st = rm_capture_record_start(d->capture, meta, NULL, err);
+    if (st == RM_OK) {
+        rm_capture_status s;
+        rm_capture_get_status(d->capture, &s);
+        memcpy(meta->session_id, s.recorder.session_id, sizeof meta->session_id);
+    }
+    return st;
+}
+
+static rm_status cmd_stop(void *user, rm_error *err)
+{
+    daemon_ctx *d = user;
+    return rm_capture_record_stop(d->capture, err);
+}
+
+static rm_status cmd_tag(void *user, const char *key, const char *value, rm_error *err)
+{
+    daemon_ctx *d = user;
+    rm_session_meta meta = {0};
+    rm_side side;
+    if (!strcmp(key, "client"))
+        snprintf(meta.client, sizeof meta.client, "%s", value);
+    else if (!strcmp(key, "muscle"))
+        snprintf(meta.muscle, sizeof meta.muscle, "%s", value);
+    else if (!strcmp(key, "notes"))
+        snprintf(meta.notes, sizeof meta.notes, "%s", value);
+    else if (!strcmp(key, "side") && rm_side_parse(value, &side) == RM_OK)
+        meta.side = (uint8_t)side;
+    else
+        return rm_error_set(err, RM_ERR_ARG, "cannot tag %s = '%s' (keys: client, "
+                            "side left|right, muscle, notes)", key, value);
+    return rm_capture_record_meta(d->capture, &meta, err);
+}
+
+static rm_status cmd_mark(void *user, int rating, rm_error *err)
+{
+    daemon_ctx *d = user;
+    return rm_capture_record_note(d->capture, RM_EVENT_MARK, rating, "", err);
+}
+
+static rm_status cmd_tare(void *user, rm_error *err)
+{
+    (void)err;
+    daemon_ctx *d = user;
+    rm_capture_request_tare(d->capture);
+    return RM_OK;
+}
+
+/* ---- status snapshot ------------------------------------------------------------ */
+
+/* Copy text into a smaller status field, cut if it must be. */
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t len = strnlen(src, cap - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+static void update_status(daemon_ctx *d)
+{
+    rm_capture_status s;
+    rm_capture_get_status(d->capture, &s);
+    uint64_t now = rm_monotonic_us();
+    if (d->last_rate_at && now > d->last_rate_at)
+        d->rate_hz = (double)(s.samples_received - d->last_received) * 1e6 /
+                     (double)(now - d->last_rate_at);
+    d->last_received = s.samples_received;
+    d->last_rate_at = now;
+
+    rm_daemon_status ds = {0};
+    copy_text(ds.source, sizeof ds.source, d->cfg.source);
+    ds.device_connected = s.connected && s.device_known;
+    ds.device = s.device;
+    ds.recording = s.recorder.state != RM_RECORDER_IDLE;
+    copy_text(ds.session.session_id, sizeof ds.session.session_id,
+              s.recorder.session_id);
+    copy_text(ds.session_path, sizeof ds.session_path, s.recorder.path);
+    ds.samples_received = s.samples_received;
+    ds.samples_recorded = s.recorder.session_samples;
+    ds.measured_rate_hz = d->rate_hz;
+    ds.ring_dropped = s.ring_dropped;
+    ds.frames_lost = s.frames_lost;
+    ds.crc_errors = s.frames_rejected;
+    copy_text(ds.library_dir, sizeof ds.library_dir, d->cfg.library);
+    ds.started_unix_us = d->started_unix_us;
+    rm_server_set_status(d->server, &ds);
+}
+
+/* ---- start, reload, stop ------------------------------------------------------- */
+
+static rm_status capture_options(daemon_ctx *d, rm_capture_options *o, rm_error *err)
+{
+    rm_status st = rm_daemon_config_capture_options(&d->cfg, o, err);
+    o->recorder.log = log_sink;
+    o->recorder.session = on_session;
+    o->recorder.session_user = d;
+    o->hooks = (rm_capture_hooks){.device = on_device, .samples = on_samples,
+                                  .event = on_event, .gap = on_gap,
+                                  .connection = on_connection, .user = d};
+    return st;
+}
+
+static rm_status open_server(daemon_ctx *d, rm_error *err)
+{
+    rm_server_options so;
+    rm_server_options_default(&so);
+    snprintf(so.path, sizeof so.path, "%s", d->cfg.socket_path);
+    rm_server_handlers h = {.user = d, .start = cmd_start, .stop = cmd_stop,
+                            .tag = cmd_tag, .mark = cmd_mark, .tare = cmd_tare};
+    return rm_server_open(&d->server, &so, &h, err);
+}
+
+/* Threads start only here, after the fork of daemon(). */
+static rm_status start_threads(daemon_ctx *d, const rm_capture_options *co,
+                               rm_error *err)
+{
+    rm_status st = open_server(d, err);
+    if (st == RM_OK)
+        st = rm_capture_start(&d->capture, co, err);
+    return st;
+}
+
+/* SIGHUP: reopen the log and apply what can change while running. */
+static void reload(daemon_ctx *d)
+{
+    rm_daemon_config next;
+    rm_error err;
+    if (build_config(&d->opt, &next, &err) != RM_OK) {
+        logf_(RM_LOG_ERROR, "reload: %s (keeping the running configuration)",
+              err.message);
+        return;
+    }
+    if (strcmp(next.source, d->cfg.source) || strcmp(next.socket_path, d->cfg.socket_path))
+        logf_(RM_LOG_WARNING, "reload: a new source or socket takes effect at the "
+              "next start of rollmapd");
+    snprintf(next.source, sizeof next.source, "%s", d->cfg.source);
+    snprintf(next.socket_path, sizeof next.socket_path, "%s", d->cfg.socket_path);
+    d->cfg = next;
+    open_log(&d->cfg);
+    rm_capture_options co;
+    if (capture_options(d, &co, &err) == RM_OK)
+        rm_capture_set_recorder_options(d->capture, &co.recorder);
+    logf_(RM_LOG_INFO, "configuration reloaded");
+}
+
+static void block_signals(sigset_t *set)
+{
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit is a write error, not death */
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, set, NULL); /* inherited by every thread */
+}
+
+static void run(daemon_ctx *d, const sigset_t *set)
+{
+    struct timespec interval = {0, STATUS_INTERVAL_MS * 1000000L};
+    for (;;) {
+        update_status(d);
+        int sig = sigtimedwait(set, NULL, &interval);
+        if (sig == SIGHUP) {
+            reload(d);
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            logf_(RM_LOG_INFO, "%s: closing the session and exiting",
+                  sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return;
+        }
+    }
+}
+
+static void shut_down(daemon_ctx *d)
+{
+    rm_capture_status s;
+    rm_capture_stop(d->capture, &s);
+    logf_(RM_LOG_INFO, "received %llu samples: %llu recorded, %llu outside "
+          "sessions, %llu lost to ring overflow; %llu frames rejected, %llu lost "
+          "on the link", (unsigned long long)s.samples_received,
+          (unsigned long long)s.recorder.samples_recorded,
+          (unsigned long long)s.recorder.samples_unrecorded,
+          (unsigned long long)s.ring_dropped, (unsigned long long)s.frames_rejected,
+          (unsigned long long)s.frames_lost);
+    rm_server_close(d->server);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
+}
+
+/* Everything that can be wrong with the command line or the setup is
+ * reported on stderr before the daemon detaches. */
+static rm_status prepare(daemon_ctx *d, rm_capture_options *co, rm_error *err)
+{
+    rm_status st = build_config(&d->opt, &d->cfg, err);
+    if (st == RM_OK)
+        st = capture_options(d, co, err);
+    if (st == RM_OK)
+        st = take_lock(d, err);
+    return st;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "--version")) {
-        printf("rollmapd %s\n", ROLLMAP_VERSION);
-        return 0;
+    daemon_ctx d = {.lock_fd = -1};
+    int rc = parse_args(argc, argv, &d.opt);
+    if (rc >= 0)
+        return rc;
+    rm_error err;
+    rm_capture_options co;
+    if (prepare(&d, &co, &err) != RM_OK) {
+        fprintf(stderr, "rollmapd: %s\n", err.message);
+        return 1;
     }
-    fputs("rollmapd: the capture daemon is not built yet\n", stderr);
-    return 1;
+    if (!d.opt.foreground && daemon(0, 0) != 0) {
+        fprintf(stderr, "rollmapd: cannot detach: %s\n", strerror(errno));
+        return 1;
+    }
+    open_log(&d.cfg);
+    sigset_t set;
+    block_signals(&set);
+    d.started_unix_us = rm_wallclock_us();
+    if (start_threads(&d, &co, &err) != RM_OK) {
+        logf_(RM_LOG_ERROR, "%s", err.message);
+        rm_server_close(d.server);
+        return 1;
+    }
+    logf_(RM_LOG_INFO, "rollmapd %s: source %s, socket %s, library %s", ROLLMAP_VERSION,
+          d.cfg.source, rm_server_path(d.server), d.cfg.library);
+    run(&d, &set);
+    shut_down(&d);
+    return 0;
 }

@@ -1,0 +1,644 @@
+/* The capture pipeline: an I/O thread reads the source into lock-free
+ * rings, a consumer thread feeds the recorder and the live-view hooks.
+ *
+ * The I/O thread never waits for the consumer. Samples go through the
+ * sample ring; everything else the source says (device info, events, lost
+ * frames, unplug, end of input) goes through a small message ring, each
+ * message stamped with the number of samples pushed before it, so the
+ * consumer applies it at exactly that point of the stream. Samples that do
+ * not fit in a full ring are dropped, counted by the ring and reported to
+ * the recorder as one RM_GAP_OVERFLOW gap per overflow episode.
+ *
+ * The recorder is single-threaded; cap->lock serialises the consumer with
+ * commands from other threads (the live server's record start/stop). */
+#include "daemon_internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+/* Messages are rare (a few per second at most with a noisy link); 256
+ * rides out the same consumer stall as the sample ring. */
+#define MESSAGE_RING 256
+/* Samples the consumer takes from the ring at a time. */
+#define CONSUME_BATCH 256
+/* How often the consumer runs the recorder's timers when idle. */
+#define TICK_MS 100
+/* Longest single wait of the I/O thread (so stop is prompt). */
+#define IO_WAIT_MS 100
+/* Smallest ring whatever the rate: a second at 1 kHz. */
+#define MIN_RING 1024
+
+typedef enum msg_kind {
+    MSG_DEVICE,      /* device connected or re-identified */
+    MSG_EVENT,
+    MSG_GAP,         /* frames lost on the link, or ring overflow */
+    MSG_UNPLUG,
+    MSG_END          /* the source ended (EOF) */
+} msg_kind;
+
+typedef struct capture_msg {
+    uint64_t at_sample;   /* samples pushed before this message */
+    uint64_t mono_us;
+    uint8_t kind;         /* msg_kind */
+    bool connected;       /* MSG_DEVICE: a (re)connection, not a re-read */
+    union {
+        rm_device_info info;
+        rm_event event;
+        rm_gap gap;
+    } u;
+} capture_msg;
+
+struct rm_capture {
+    rm_capture_options opt;
+    rm_ring *samples;
+    rm_ring *messages;
+    rm_recorder *recorder;
+    pthread_mutex_t lock;          /* recorder, device, recorder status */
+    pthread_t io_thread, consumer_thread;
+    int wake_fd;                   /* eventfd: the I/O thread -> consumer */
+    atomic_bool stopping;
+    atomic_bool io_done;
+    atomic_bool source_ended;
+    atomic_bool connected;
+    atomic_bool tare_requested;     /* a command thread asked; I/O sends */
+    atomic_uint_fast64_t received, consumed, dropped, reconnects, high_water,
+        messages_dropped;
+
+    /* I/O thread only */
+    rm_source *source;
+    rm_source_output out;
+    uint64_t pushed;
+    bool overflowing;
+    rm_gap overflow;
+    rm_decoder_stats closed_stats;   /* totals of sources already closed */
+    bool lost;                       /* not connected: (re)open due */
+    bool stats_banked;               /* the source's counts are already in
+                                        closed_stats (it restarts them) */
+    bool open_failed_logged;
+
+    /* guarded by stat_lock; the I/O thread only try-locks it */
+    pthread_mutex_t stat_lock;
+    rm_decoder_stats stats;
+    char source_error[512];
+
+    /* guarded by lock */
+    rm_device_info device;
+    bool device_known;
+};
+
+#define capture_log(c, level, ...) \
+    rm_daemon_log((c)->opt.recorder.log, (c)->opt.recorder.log_user, level, \
+                  __VA_ARGS__)
+
+size_t rm_capture_ring_size(uint32_t rate_hz, double stall_s)
+{
+    double want = (double)rate_hz * stall_s;
+    return want > MIN_RING ? (size_t)want : MIN_RING;
+}
+
+/* ---- I/O thread ----------------------------------------------------------- */
+
+static void wake_consumer(rm_capture *c)
+{
+    uint64_t one = 1;
+    /* A full eventfd counter (2^64 - 2 wakes) is the only failure; the
+     * consumer also wakes on its own every TICK_MS. */
+    if (write(c->wake_fd, &one, sizeof one) < 0)
+        return;
+}
+
+static void post(rm_capture *c, capture_msg *m)
+{
+    m->at_sample = c->pushed;
+    m->mono_us = rm_monotonic_us();
+    if (rm_ring_push_items(c->messages, m, 1) != 1)
+        atomic_fetch_add(&c->messages_dropped, 1);
+}
+
+static void note_overflow(rm_capture *c, const rm_sample *lost, size_t n)
+{
+    if (!c->overflowing) {
+        c->overflowing = true;
+        c->overflow = (rm_gap){.start_us = lost[0].t_us, .reason = RM_GAP_OVERFLOW};
+    }
+    c->overflow.end_us = lost[n - 1].t_us;
+    c->overflow.lost_samples += n;
+}
+
+/* The gap message that accounts for everything dropped so far. */
+static void end_overflow(rm_capture *c)
+{
+    if (!c->overflowing)
+        return;
+    capture_msg m = {.kind = MSG_GAP, .u.gap = c->overflow};
+    post(c, &m);
+    c->overflowing = false;
+}
+
+/* Stream-level news; an overflow in progress is accounted for first. */
+static void post_kind(rm_capture *c, msg_kind kind)
+{
+    end_overflow(c);
+    capture_msg m = {.kind = (uint8_t)kind};
+    post(c, &m);
+}
+
+/* While overflowing, a batch is pushed only when it fits whole, right after
+ * the gap message. */
+static void push_samples(rm_capture *c, const rm_sample *s, size_t n)
+{
+    if (c->overflowing && rm_ring_capacity(c->samples) - rm_ring_used(c->samples) >= n)
+        end_overflow(c);
+    size_t done = c->overflowing ? 0 : rm_ring_push(c->samples, s, n);
+    if (done < n) {
+        note_overflow(c, s + done, n - done);
+        atomic_fetch_add(&c->dropped, n - done);
+    }
+    c->pushed += done;
+    atomic_fetch_add(&c->received, n);
+    uint64_t used = rm_ring_used(c->samples);
+    if (used > atomic_load(&c->high_water))
+        atomic_store(&c->high_water, used);
+}
+
+static void add_stats(rm_decoder_stats *into, const rm_decoder_stats *s)
+{
+    if (!s)
+        return;
+    into->bytes += s->bytes;
+    into->frames_ok += s->frames_ok;
+    into->crc_errors += s->crc_errors;
+    into->malformed += s->malformed;
+    into->oversized += s->oversized;
+    into->seq_gaps += s->seq_gaps;
+    into->frames_lost += s->frames_lost;
+    into->bytes_discarded += s->bytes_discarded;
+}
+
+/* Totals over every source opened so far, for rm_capture_get_status. */
+static void publish_stats(rm_capture *c, const char *error)
+{
+    if (pthread_mutex_trylock(&c->stat_lock) != 0)
+        return;
+    c->stats = c->closed_stats;
+    if (c->source && !c->stats_banked)
+        add_stats(&c->stats, rm_source_stats(c->source));
+    if (error)
+        snprintf(c->source_error, sizeof c->source_error, "%s", error);
+    pthread_mutex_unlock(&c->stat_lock);
+}
+
+static void handle_item(rm_capture *c, const rm_source_output *o)
+{
+    capture_msg m = {0};
+    switch ((rm_source_item)o->item) {
+    case RM_ITEM_SAMPLES:
+        push_samples(c, o->samples, o->count);
+        return;
+    case RM_ITEM_INFO:
+        m.kind = MSG_DEVICE;
+        m.u.info = o->info;
+        break;
+    case RM_ITEM_EVENT:
+        m.kind = MSG_EVENT;
+        m.u.event = o->event;
+        break;
+    case RM_ITEM_GAP:
+        m.kind = MSG_GAP;
+        m.u.gap = o->gap;
+        break;
+    case RM_ITEM_NONE:
+    case RM_ITEM_STATUS:
+        return;
+    }
+    end_overflow(c);
+    post(c, &m);
+}
+
+/* Keep the source's counts before it restarts them (reopen) or goes. */
+static void bank_stats(rm_capture *c)
+{
+    if (!c->stats_banked)
+        add_stats(&c->closed_stats, rm_source_stats(c->source));
+    c->stats_banked = true;
+}
+
+static void close_source(rm_capture *c)
+{
+    bank_stats(c);
+    rm_source_close(c->source);
+    c->source = NULL;
+    c->stats_banked = false;
+    publish_stats(c, NULL);
+}
+
+/* A connection is up: say so to the consumer (INFO follows as an item). */
+static void connected(rm_capture *c)
+{
+    c->open_failed_logged = false;
+    c->lost = false;
+    c->stats_banked = false;
+    capture_msg m = {.kind = MSG_DEVICE, .connected = true};
+    post(c, &m);
+    atomic_store(&c->connected, true);
+}
+
+static void open_failed(rm_capture *c, const rm_error *err)
+{
+    publish_stats(c, err->message);
+    capture_log(c, c->open_failed_logged ? RM_LOG_DEBUG : RM_LOG_WARNING,
+                "cannot open the device: %s (retrying)", err->message);
+    c->open_failed_logged = true;
+}
+
+/* Open the source, or reopen it after an unplug (the source then reports
+ * the unplug gap itself). */
+static bool open_source(rm_capture *c)
+{
+    rm_error err;
+    rm_status st = c->source ? rm_source_reopen(c->source, &err)
+                             : rm_source_open(&c->source, &c->opt.source, &err);
+    if (st != RM_OK) {
+        open_failed(c, &err);
+        return false;
+    }
+    connected(c);
+    return true;
+}
+
+/* Read everything the source has now. Returns the status that ended it
+ * (RM_ERR_AGAIN when simply drained). */
+static rm_status drain_source(rm_capture *c, rm_error *err)
+{
+    rm_status st;
+    while ((st = rm_source_next(c->source, &c->out, err)) == RM_OK)
+        handle_item(c, &c->out);
+    wake_consumer(c);
+    return st;
+}
+
+/* The device went away (unplug): keep the source to reopen it. At the end
+ * of an input that is not a device, close it and open it afresh. */
+static void lose_source(rm_capture *c, rm_reconnect *rc, rm_status why,
+                        const rm_error *err)
+{
+    capture_log(c, RM_LOG_WARNING, "device lost: %s", err->message);
+    if (why == RM_ERR_EOF)
+        close_source(c);
+    else
+        bank_stats(c);
+    c->lost = true;
+    post_kind(c, MSG_UNPLUG);
+    atomic_store(&c->connected, false);
+    rm_reconnect_start(rc, &c->opt.reconnect, rm_monotonic_us());
+    wake_consumer(c);
+}
+
+static void sleep_ms(uint32_t ms)
+{
+    poll(NULL, 0, (int)ms);
+}
+
+/* Wait for the next connection attempt; true when the source is up. */
+static bool reconnect(rm_capture *c, rm_reconnect *rc, bool first)
+{
+    uint64_t now = rm_monotonic_us();
+    if (!first && !rm_reconnect_due(rc, now)) {
+        uint64_t wait_ms = rc->next_try_us > now ? (rc->next_try_us - now) / 1000 : 0;
+        sleep_ms(wait_ms < IO_WAIT_MS ? (uint32_t)wait_ms + 1 : IO_WAIT_MS);
+        return false;
+    }
+    if (!open_source(c))
+        return false;
+    if (!first)
+        atomic_fetch_add(&c->reconnects, 1);
+    return true;
+}
+
+static bool is_alive(rm_status st)
+{
+    return st == RM_OK || st == RM_ERR_AGAIN || st == RM_ERR_TIMEOUT;
+}
+
+static void *io_main(void *arg)
+{
+    rm_capture *c = arg;
+    rm_reconnect rc;
+    bool first = true;
+    c->lost = true;
+    rm_reconnect_start(&rc, &c->opt.reconnect, rm_monotonic_us());
+    while (!atomic_load(&c->stopping)) {
+        if (c->lost) {
+            bool up = reconnect(c, &rc, first);
+            first = false;
+            if (!up)
+                continue;
+        }
+        rm_error err;
+        if (atomic_exchange(&c->tare_requested, false) &&
+            rm_source_command(c->source, RM_CMD_TARE, 0, &err) != RM_OK)
+            capture_log(c, RM_LOG_WARNING, "tare: %s", err.message);
+        rm_status st = rm_source_wait(c->source, IO_WAIT_MS, &err);
+        if (is_alive(st))
+            st = drain_source(c, &err);
+        publish_stats(c, NULL);
+        if (is_alive(st))
+            continue;
+        if (st == RM_ERR_EOF && c->opt.end_at_eof) {
+            close_source(c);
+            post_kind(c, MSG_END);
+            break;
+        }
+        lose_source(c, &rc, st, &err);
+    }
+    if (c->source)
+        close_source(c);
+    end_overflow(c);
+    atomic_store(&c->io_done, true);
+    wake_consumer(c);
+    return NULL;
+}
+
+/* ---- consumer thread ------------------------------------------------------ */
+
+static void deliver_samples(rm_capture *c, const rm_sample *s, size_t n)
+{
+    pthread_mutex_lock(&c->lock);
+    rm_recorder_samples(c->recorder, s, n, rm_monotonic_us());
+    pthread_mutex_unlock(&c->lock);
+    if (c->opt.hooks.samples)
+        c->opt.hooks.samples(c->opt.hooks.user, s, n);
+}
+
+static void deliver_device(rm_capture *c, const capture_msg *m)
+{
+    if (m->u.info.channel_count == 0) /* connected, INFO still to come */
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->device = m->u.info;
+    c->device_known = true;
+    rm_recorder_device(c->recorder, &m->u.info, m->mono_us);
+    pthread_mutex_unlock(&c->lock);
+    if (c->opt.hooks.device)
+        c->opt.hooks.device(c->opt.hooks.user, &m->u.info);
+}
+
+static void deliver_message(rm_capture *c, const capture_msg *m)
+{
+    const rm_capture_hooks *h = &c->opt.hooks;
+    if (m->kind == MSG_DEVICE && m->connected && h->connection)
+        h->connection(h->user, true);
+    pthread_mutex_lock(&c->lock);
+    switch ((msg_kind)m->kind) {
+    case MSG_DEVICE:
+        break;
+    case MSG_EVENT:
+        rm_recorder_event(c->recorder, &m->u.event);
+        break;
+    case MSG_GAP:
+        rm_recorder_gap(c->recorder, &m->u.gap);
+        break;
+    case MSG_UNPLUG:
+        rm_recorder_unplugged(c->recorder, m->mono_us);
+        break;
+    case MSG_END:
+        rm_recorder_source_ended(c->recorder);
+        atomic_store(&c->source_ended, true);
+        break;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (m->kind == MSG_DEVICE)
+        deliver_device(c, m);
+    else if (m->kind == MSG_EVENT && h->event)
+        h->event(h->user, &m->u.event);
+    else if (m->kind == MSG_GAP && h->gap)
+        h->gap(h->user, &m->u.gap);
+    else if (m->kind == MSG_UNPLUG && h->connection)
+        h->connection(h->user, false);
+}
+
+typedef struct consumer_state {
+    capture_msg next;       /* the next message, taken from its ring */
+    bool have_next;
+    uint64_t consumed;
+    uint64_t last_tick;
+    rm_sample batch[CONSUME_BATCH];
+} consumer_state;
+
+/* One step: samples up to the next message, then the message. Returns
+ * whether anything was done. */
+static bool consume_step(rm_capture *c, consumer_state *cs)
+{
+    if (!cs->have_next)
+        cs->have_next = rm_ring_pop_items(c->messages, &cs->next, 1) == 1;
+    size_t limit = CONSUME_BATCH;
+    if (cs->have_next && cs->next.at_sample - cs->consumed < limit)
+        limit = (size_t)(cs->next.at_sample - cs->consumed);
+    size_t n = limit ? rm_ring_pop(c->samples, cs->batch, limit) : 0;
+    if (n) {
+        deliver_samples(c, cs->batch, n);
+        cs->consumed += n;
+        atomic_store(&c->consumed, cs->consumed);
+    }
+    if (cs->have_next && cs->consumed == cs->next.at_sample) {
+        deliver_message(c, &cs->next);
+        cs->have_next = false;
+        return true;
+    }
+    return n > 0;
+}
+
+static void tick(rm_capture *c, consumer_state *cs)
+{
+    uint64_t now = rm_monotonic_us();
+    if (now - cs->last_tick < TICK_MS * 1000u)
+        return;
+    cs->last_tick = now;
+    pthread_mutex_lock(&c->lock);
+    rm_recorder_tick(c->recorder, now);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void wait_for_input(rm_capture *c)
+{
+    struct pollfd p = {.fd = c->wake_fd, .events = POLLIN};
+    if (poll(&p, 1, TICK_MS) > 0) {
+        uint64_t count;
+        if (read(c->wake_fd, &count, sizeof count) < 0)
+            return; /* EAGAIN: another wake already consumed it */
+    }
+}
+
+static void *consumer_main(void *arg)
+{
+    rm_capture *c = arg;
+    consumer_state *cs = calloc(1, sizeof *cs);
+    if (!cs) {
+        capture_log(c, RM_LOG_ERROR, "capture: out of memory for the consumer");
+        return NULL;
+    }
+    for (;;) {
+        bool io_done = atomic_load(&c->io_done);
+        bool worked = consume_step(c, cs);
+        tick(c, cs);
+        if (worked)
+            continue;
+        if (io_done)
+            break; /* the I/O thread had finished before this empty step */
+        wait_for_input(c);
+    }
+    free(cs);
+    return NULL;
+}
+
+/* ---- lifecycle and commands ---------------------------------------------- */
+
+static void free_capture(rm_capture *c)
+{
+    rm_recorder_free(c->recorder);
+    rm_ring_free(c->samples);
+    rm_ring_free(c->messages);
+    if (c->wake_fd >= 0)
+        close(c->wake_fd);
+    pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->stat_lock);
+    free(c);
+}
+
+static rm_status start_threads(rm_capture *c, rm_error *err)
+{
+    int rc = pthread_create(&c->consumer_thread, NULL, consumer_main, c);
+    if (rc != 0)
+        return rm_error_set(err, RM_ERR_NOMEM, "capture: cannot start the consumer "
+                            "thread: %s", strerror(rc));
+    rc = pthread_create(&c->io_thread, NULL, io_main, c);
+    if (rc != 0) {
+        atomic_store(&c->io_done, true);
+        wake_consumer(c);
+        pthread_join(c->consumer_thread, NULL);
+        return rm_error_set(err, RM_ERR_NOMEM, "capture: cannot start the I/O "
+                            "thread: %s", strerror(rc));
+    }
+    return RM_OK;
+}
+
+rm_status rm_capture_start(rm_capture **out, const rm_capture_options *o,
+                           rm_error *err)
+{
+    rm_capture *c = calloc(1, sizeof *c);
+    if (!c)
+        return rm_error_set(err, RM_ERR_NOMEM, "capture: out of memory");
+    c->opt = *o;
+    c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->stat_lock, NULL);
+    size_t ring = o->ring_capacity ? o->ring_capacity : MIN_RING;
+    rm_status st = c->wake_fd < 0
+        ? rm_error_set(err, RM_ERR_IO, "capture: eventfd: %s", strerror(errno))
+        : rm_ring_new(&c->samples, ring, err);
+    if (st == RM_OK)
+        st = rm_ring_new_items(&c->messages, MESSAGE_RING, sizeof(capture_msg), err);
+    if (st == RM_OK)
+        st = rm_recorder_new(&c->recorder, &o->recorder, err);
+    if (st == RM_OK)
+        st = start_threads(c, err);
+    if (st != RM_OK) {
+        free_capture(c);
+        return st;
+    }
+    *out = c;
+    return RM_OK;
+}
+
+void rm_capture_stop(rm_capture *c, rm_capture_status *final)
+{
+    if (!c)
+        return;
+    atomic_store(&c->stopping, true);
+    pthread_join(c->io_thread, NULL);
+    pthread_join(c->consumer_thread, NULL);
+    if (final)
+        rm_capture_get_status(c, final); /* everything consumed */
+    free_capture(c);                     /* closes the session */
+}
+
+rm_status rm_capture_record_start(rm_capture *c, const rm_session_meta *meta,
+                                  const char *path, rm_error *err)
+{
+    pthread_mutex_lock(&c->lock);
+    rm_status st = rm_recorder_start(c->recorder, meta, path, err);
+    pthread_mutex_unlock(&c->lock);
+    return st;
+}
+
+rm_status rm_capture_record_stop(rm_capture *c, rm_error *err)
+{
+    pthread_mutex_lock(&c->lock);
+    rm_status st = rm_recorder_stop(c->recorder, err);
+    pthread_mutex_unlock(&c->lock);
+    return st;
+}
+
+rm_status rm_capture_record_meta(rm_capture *c, const rm_session_meta *meta,
+                                 rm_error *err)
+{
+    pthread_mutex_lock(&c->lock);
+    rm_status st = rm_recorder_set_meta(c->recorder, meta, err);
+    pthread_mutex_unlock(&c->lock);
+    return st;
+}
+
+rm_status rm_capture_record_note(rm_capture *c, rm_event_kind kind,
+                                 int32_t value, const char *text, rm_error *err)
+{
+    pthread_mutex_lock(&c->lock);
+    rm_status st = rm_recorder_note(c->recorder, kind, value, text, err);
+    pthread_mutex_unlock(&c->lock);
+    return st;
+}
+
+void rm_capture_request_tare(rm_capture *c)
+{
+    atomic_store(&c->tare_requested, true);
+}
+
+void rm_capture_set_recorder_options(rm_capture *c, const rm_recorder_options *o)
+{
+    pthread_mutex_lock(&c->lock);
+    rm_recorder_set_options(c->recorder, o);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void rm_capture_get_status(rm_capture *c, rm_capture_status *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&c->lock);
+    rm_recorder_get_status(c->recorder, &out->recorder);
+    out->device_known = c->device_known;
+    if (c->device_known)
+        out->device = c->device;
+    pthread_mutex_unlock(&c->lock);
+
+    pthread_mutex_lock(&c->stat_lock);
+    out->frames_ok = c->stats.frames_ok;
+    out->frames_rejected = c->stats.crc_errors + c->stats.malformed + c->stats.oversized;
+    out->frames_lost = c->stats.frames_lost;
+    snprintf(out->last_source_error, sizeof out->last_source_error, "%s",
+             c->source_error);
+    pthread_mutex_unlock(&c->stat_lock);
+
+    out->connected = atomic_load(&c->connected);
+    out->source_ended = atomic_load(&c->source_ended);
+    out->samples_received = atomic_load(&c->received);
+    out->samples_consumed = atomic_load(&c->consumed);
+    out->ring_dropped = atomic_load(&c->dropped);
+    out->ring_capacity = rm_ring_capacity(c->samples);
+    out->ring_high_water = (size_t)atomic_load(&c->high_water);
+    out->reconnects = atomic_load(&c->reconnects);
+}

@@ -1,0 +1,602 @@
+/* The session recorder: decides when sessions begin and end and writes
+ * them through core's session writer.
+ *
+ * States: IDLE (no file; an auto session opens when the total force
+ * reaches start_threshold_n), RECORDING, and SUSPENDED (the device was
+ * unplugged mid-session; a replug within resume_window_us continues the
+ * same file after an RM_GAP_UNPLUGGED gap, a longer absence closes it).
+ *
+ * Session time is the device clock plus an offset. The offset stays 0
+ * unless a device comes back with its clock behind the session (it
+ * rebooted), in which case the session clock continues after the gap.
+ *
+ * Write failures (disk full, file size limit) never stop the stream: the
+ * writer keeps what it could not write, the failure is logged once per
+ * episode, and every later call is a retry. */
+#include "daemon_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* How long to wait before trying again after a session file could not be
+ * created (the library folder is missing or read-only): stops a log line
+ * per sample. */
+#define START_RETRY_US 5000000u
+/* Samples shifted onto the session clock at a time (stack buffer). */
+#define SHIFT_CHUNK 64
+/* File name suffix of session files (docs/FORMAT.md). */
+#define RM_SESSION_SUFFIX ".rms"
+
+struct rm_recorder {
+    rm_recorder_options opt;
+    rm_recorder_state state;
+    rm_session_writer *writer;
+    rm_device_info info;
+    bool have_info;
+    bool sum_load_cells_only;     /* device has load cells: they carry the
+                                     total force; pressure cells do not */
+    rm_session_meta meta;         /* of the open session */
+    rm_session_meta next_meta;    /* for the next session */
+    bool explicit_session;
+    bool start_requested;         /* explicit start waiting for a device */
+    char requested_path[4096];
+    bool armed;                   /* the load fell below stop since the last
+                                     session ended: auto start allowed */
+    uint64_t start_retry_at;      /* monotonic */
+    uint64_t last_loaded_t;       /* session clock, last sample >= stop */
+    uint64_t first_t, last_t;     /* session clock */
+    uint64_t session_samples;
+    int64_t t_offset;             /* session clock = device clock + this */
+    bool resync_pending;          /* first sample after a resume */
+    bool have_source_gap;         /* the source reported the unplug gap */
+    uint64_t source_gap_lost;
+    uint64_t unplugged_at;        /* monotonic */
+    uint64_t absent_us;           /* how long the last unplug lasted */
+    bool dirty;                   /* appended since the last flush */
+    uint64_t last_flush_at;       /* monotonic */
+    rm_recorder_status stats;     /* counters and paths kept up to date */
+};
+
+void rm_daemon_log(rm_log_fn fn, void *user, rm_log_level level,
+                   const char *fmt, ...)
+{
+    if (!fn)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    fn(user, level, line);
+}
+
+#define log_line(r, level, ...) \
+    rm_daemon_log((r)->opt.log, (r)->opt.log_user, level, __VA_ARGS__)
+
+const char *rm_recorder_state_name(rm_recorder_state state)
+{
+    switch (state) {
+    case RM_RECORDER_IDLE: return "idle";
+    case RM_RECORDER_RECORDING: return "recording";
+    case RM_RECORDER_SUSPENDED: return "suspended";
+    }
+    return "unknown";
+}
+
+void rm_recorder_options_default(rm_recorder_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->auto_start = true;
+    o->start_threshold_n = 20.0;
+    o->stop_threshold_n = 10.0;
+    o->idle_us = 30000000u;
+    o->resume_window_us = 60000000u;
+    rm_default_library_dir(o->library, sizeof o->library);
+    rm_writer_options_default(&o->writer);
+}
+
+rm_status rm_recorder_new(rm_recorder **out, const rm_recorder_options *o,
+                          rm_error *err)
+{
+    if (o->stop_threshold_n > o->start_threshold_n)
+        return rm_error_set(err, RM_ERR_ARG,
+                            "stop threshold %g N is above start threshold %g N",
+                            o->stop_threshold_n, o->start_threshold_n);
+    rm_recorder *r = calloc(1, sizeof *r);
+    if (!r)
+        return rm_error_set(err, RM_ERR_NOMEM, "recorder: out of memory");
+    r->opt = *o;
+    r->armed = true;
+    *out = r;
+    return RM_OK;
+}
+
+void rm_recorder_set_options(rm_recorder *r, const rm_recorder_options *o)
+{
+    r->opt = *o;
+}
+
+/* ---- write failures ----------------------------------------------------- */
+
+/* Every writer call goes through here: the first failure of an episode is
+ * logged and counted. Only a flush that succeeds ends the episode (an
+ * append that merely queued proves nothing). */
+static void note_write(rm_recorder *r, rm_status st, const rm_error *err)
+{
+    if (st == RM_OK)
+        return;
+    if (!r->stats.write_failing) {
+        r->stats.write_failures++;
+        log_line(r, RM_LOG_ERROR, "cannot write session %s: %s (samples are kept "
+                 "and written when space returns; live view goes on)",
+                 r->stats.path, err->message);
+    }
+    r->stats.write_failing = true;
+    snprintf(r->stats.last_error, sizeof r->stats.last_error, "%s", err->message);
+}
+
+static void flush_writer(rm_recorder *r, uint64_t now_us)
+{
+    rm_error err;
+    rm_status st = rm_session_writer_flush(r->writer, &err);
+    if (st == RM_OK && r->stats.write_failing) {
+        log_line(r, RM_LOG_INFO, "recording resumed: writes to %s succeed again",
+                 r->stats.path);
+        r->stats.write_failing = false;
+    }
+    note_write(r, st, &err);
+    r->dirty = r->stats.write_failing;
+    r->last_flush_at = now_us;
+}
+
+/* ---- opening and closing sessions --------------------------------------- */
+
+static rm_status make_dirs(const char *path, rm_error *err)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; ; p++) {
+        bool end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+                return rm_error_set(err, RM_ERR_IO, "library folder %s: cannot "
+                                    "create %s: %s", path, buf, strerror(errno));
+            if (end)
+                return RM_OK;
+            *p = '/';
+        }
+    }
+}
+
+static void merge_meta(rm_session_meta *into, const rm_session_meta *from)
+{
+    if (from->client[0])
+        memcpy(into->client, from->client, sizeof into->client);
+    if (from->muscle[0])
+        memcpy(into->muscle, from->muscle, sizeof into->muscle);
+    if (from->notes[0])
+        memcpy(into->notes, from->notes, sizeof into->notes);
+    if (from->side != RM_SIDE_UNKNOWN)
+        into->side = from->side;
+}
+
+/* Session files are named after the session id only: client names never
+ * appear in file names (they would leak into listings and backups). */
+static rm_status open_session(rm_recorder *r, const char *path, bool explicit_start,
+                              rm_error *err)
+{
+    rm_session_meta meta = {0};
+    meta.start_unix_us = rm_wallclock_us();
+    rm_session_id_new(meta.session_id, meta.start_unix_us);
+    strcpy(meta.muscle, "hamstring");
+    merge_meta(&meta, &r->next_meta);
+
+    char file[sizeof r->stats.path];
+    int len;
+    if (path && *path) {
+        len = snprintf(file, sizeof file, "%s", path);
+    } else {
+        rm_status st = make_dirs(r->opt.library, err);
+        if (st != RM_OK)
+            return st;
+        len = snprintf(file, sizeof file, "%s/%s" RM_SESSION_SUFFIX, r->opt.library,
+                       meta.session_id);
+    }
+    if (len < 0 || (size_t)len >= sizeof file)
+        return rm_error_set(err, RM_ERR_ARG, "session file name too long in %s",
+                            r->opt.library);
+    rm_status st = rm_session_writer_create(&r->writer, file, &r->info, &meta,
+                                            &r->opt.writer, err);
+    if (st != RM_OK)
+        return st;
+    memset(&r->next_meta, 0, sizeof r->next_meta);
+    r->meta = meta;
+    r->state = RM_RECORDER_RECORDING;
+    r->explicit_session = explicit_start;
+    r->session_samples = 0;
+    r->stats.session_gaps = 0;
+    r->t_offset = 0;
+    r->resync_pending = false;
+    r->stats.write_failing = false;
+    memcpy(r->stats.path, file, sizeof file);
+    memcpy(r->stats.session_id, meta.session_id, sizeof meta.session_id);
+    log_line(r, RM_LOG_INFO, "session %s started (%s) -> %s", meta.session_id,
+             explicit_start ? "on request" : "load detected", file);
+    if (r->opt.session)
+        r->opt.session(r->opt.session_user, true, &r->meta, file);
+    return RM_OK;
+}
+
+static void close_session(rm_recorder *r, const char *why)
+{
+    rm_error err;
+    uint64_t samples = r->session_samples;
+    rm_status st = rm_session_writer_close(r->writer, &err);
+    r->writer = NULL;
+    if (st != RM_OK)
+        log_line(r, RM_LOG_ERROR, "session %s: closing %s failed: %s",
+                 r->meta.session_id, r->stats.path, err.message);
+    log_line(r, RM_LOG_INFO, "session %s ended (%s): %llu samples, %llu gaps in %s",
+             r->meta.session_id, why, (unsigned long long)samples,
+             (unsigned long long)r->stats.session_gaps, r->stats.path);
+    if (r->opt.session)
+        r->opt.session(r->opt.session_user, false, &r->meta, r->stats.path);
+    memcpy(r->stats.last_path, r->stats.path, sizeof r->stats.path);
+    r->stats.path[0] = '\0';
+    r->stats.session_id[0] = '\0';
+    r->stats.sessions_closed++;
+    r->stats.write_failing = false;
+    r->state = RM_RECORDER_IDLE;
+    r->explicit_session = false;
+}
+
+/* ---- load ---------------------------------------------------------------- */
+
+static double total_force(const rm_recorder *r, const rm_sample *s)
+{
+    double sum = 0.0;
+    for (unsigned c = 0; c < r->info.channel_count; c++) {
+        const rm_channel_info *ch = &r->info.channels[c];
+        if (!r->sum_load_cells_only || ch->kind == RM_CHANNEL_LOAD_CELL)
+            sum += rm_channel_newtons(ch, s->counts[c]);
+    }
+    return sum;
+}
+
+static bool has_load_cells(const rm_device_info *info)
+{
+    for (unsigned c = 0; c < info->channel_count; c++)
+        if (info->channels[c].kind == RM_CHANNEL_LOAD_CELL)
+            return true;
+    return false;
+}
+
+/* ---- the sample path ----------------------------------------------------- */
+
+static void append_shifted(rm_recorder *r, const rm_sample *s, size_t n,
+                           uint64_t now_us)
+{
+    rm_error err;
+    if (r->t_offset == 0) {
+        note_write(r, rm_session_writer_append(r->writer, s, n, &err), &err);
+    } else {
+        rm_sample chunk[SHIFT_CHUNK];
+        for (size_t done = 0; done < n; ) {
+            size_t k = n - done < SHIFT_CHUNK ? n - done : SHIFT_CHUNK;
+            memcpy(chunk, s + done, k * sizeof *s);
+            for (size_t i = 0; i < k; i++)
+                chunk[i].t_us = (uint64_t)((int64_t)chunk[i].t_us + r->t_offset);
+            note_write(r, rm_session_writer_append(r->writer, chunk, k, &err), &err);
+            done += k;
+        }
+    }
+    if (!r->dirty)
+        r->last_flush_at = now_us;
+    r->dirty = true;
+}
+
+static void write_gap(rm_recorder *r, const rm_gap *gap)
+{
+    rm_error err;
+    note_write(r, rm_session_writer_add_gap(r->writer, gap, &err), &err);
+    r->stats.session_gaps++;
+}
+
+static uint64_t session_time(const rm_recorder *r, uint64_t device_t)
+{
+    return (uint64_t)((int64_t)device_t + r->t_offset);
+}
+
+/* First sample after a replug: record the unplug gap (one, whether or not
+ * the source reported it too) and, if the device clock restarted, move the
+ * session clock past the gap. */
+static void resync_after_resume(rm_recorder *r, const rm_sample *first)
+{
+    uint64_t t = session_time(r, first->t_us);
+    if (t <= r->last_t) {
+        uint64_t period = r->info.sample_rate_hz ? 1000000u / r->info.sample_rate_hz : 1000u;
+        uint64_t resume_at = r->last_t + (r->absent_us > period ? r->absent_us : period);
+        r->t_offset = (int64_t)resume_at - (int64_t)first->t_us;
+        t = resume_at;
+    }
+    rm_gap gap = {.start_us = r->last_t, .end_us = t, .reason = RM_GAP_UNPLUGGED};
+    if (r->have_source_gap)
+        gap.lost_samples = r->source_gap_lost;
+    else if (r->info.sample_rate_hz && t > r->last_t)
+        gap.lost_samples = (t - r->last_t) * r->info.sample_rate_hz / 1000000u - 1;
+    r->have_source_gap = false;
+    write_gap(r, &gap);
+    rm_event plug = {.t_us = t, .kind = RM_EVENT_PLUG};
+    rm_error err;
+    note_write(r, rm_session_writer_add_event(r->writer, &plug, &err), &err);
+    r->resync_pending = false;
+}
+
+/* Record s[i..n) until the session ends; returns where it stopped. */
+static size_t record_run(rm_recorder *r, const rm_sample *s, size_t i, size_t n,
+                         uint64_t now_us)
+{
+    if (r->resync_pending)
+        resync_after_resume(r, &s[i]);
+    if (r->session_samples == 0) {
+        r->first_t = session_time(r, s[i].t_us);
+        r->last_loaded_t = r->first_t;
+    }
+    size_t end = n;
+    bool idle = false;
+    for (size_t j = i; j < n && !idle; j++) {
+        uint64_t t = session_time(r, s[j].t_us);
+        if (total_force(r, &s[j]) >= r->opt.stop_threshold_n)
+            r->last_loaded_t = t;
+        idle = !r->explicit_session && t - r->last_loaded_t >= r->opt.idle_us;
+        end = j + 1;
+    }
+    append_shifted(r, s + i, end - i, now_us);
+    r->session_samples += end - i;
+    r->stats.samples_recorded += end - i;
+    r->last_t = session_time(r, s[end - 1].t_us);
+    r->stats.session_samples = r->session_samples;
+    r->stats.session_span_us = r->last_t - r->first_t;
+    if (idle) {
+        close_session(r, "idle");
+        r->armed = true;
+    }
+    return end;
+}
+
+/* Look for the sample that starts an auto session; returns its index (the
+ * session is then open) or n. */
+static size_t scan_for_start(rm_recorder *r, const rm_sample *s, size_t n,
+                             uint64_t now_us)
+{
+    for (size_t j = 0; j < n; j++) {
+        double force = total_force(r, &s[j]);
+        if (force < r->opt.stop_threshold_n)
+            r->armed = true;
+        if (!r->opt.auto_start || !r->armed || force < r->opt.start_threshold_n ||
+            now_us < r->start_retry_at)
+            continue;
+        rm_error err;
+        if (open_session(r, NULL, false, &err) == RM_OK)
+            return j;
+        log_line(r, RM_LOG_ERROR, "cannot start a session: %s", err.message);
+        snprintf(r->stats.last_error, sizeof r->stats.last_error, "%s", err.message);
+        r->start_retry_at = now_us + START_RETRY_US;
+        return n;
+    }
+    return n;
+}
+
+static void resume(rm_recorder *r)
+{
+    r->state = RM_RECORDER_RECORDING;
+    r->resync_pending = true;
+    r->stats.resumes++;
+    log_line(r, RM_LOG_INFO, "session %s resumed after %.1f s unplugged",
+             r->meta.session_id, (double)r->absent_us / 1e6);
+}
+
+void rm_recorder_samples(rm_recorder *r, const rm_sample *s, size_t n,
+                         uint64_t now_us)
+{
+    if (!r->have_info || n == 0) {
+        r->stats.samples_unrecorded += n;
+        return;
+    }
+    if (r->state == RM_RECORDER_SUSPENDED) {
+        r->absent_us = now_us - r->unplugged_at;
+        resume(r);
+    }
+    size_t i = 0;
+    while (i < n) {
+        if (r->state == RM_RECORDER_IDLE) {
+            size_t start = scan_for_start(r, s + i, n - i, now_us);
+            r->stats.samples_unrecorded += start;
+            i += start;
+        } else {
+            i = record_run(r, s, i, n, now_us);
+        }
+    }
+}
+
+/* ---- device presence ----------------------------------------------------- */
+
+static bool same_device(const rm_device_info *a, const rm_device_info *b)
+{
+    return a->channel_count == b->channel_count && !strcmp(a->serial, b->serial) &&
+           !strcmp(a->model, b->model);
+}
+
+void rm_recorder_device(rm_recorder *r, const rm_device_info *info, uint64_t now_us)
+{
+    bool changed = r->have_info && !same_device(&r->info, info);
+    if (changed && r->state != RM_RECORDER_IDLE)
+        close_session(r, "a different device was connected");
+    r->info = *info;
+    r->have_info = true;
+    r->sum_load_cells_only = has_load_cells(info);
+    if (r->state == RM_RECORDER_SUSPENDED) {
+        r->absent_us = now_us - r->unplugged_at;
+        resume(r);
+    }
+    if (r->start_requested && r->state == RM_RECORDER_IDLE) {
+        rm_error err;
+        r->start_requested = false;
+        if (open_session(r, r->requested_path, true, &err) != RM_OK) {
+            log_line(r, RM_LOG_ERROR, "cannot start the requested session: %s",
+                     err.message);
+            snprintf(r->stats.last_error, sizeof r->stats.last_error, "%s",
+                     err.message);
+        }
+    }
+}
+
+void rm_recorder_source_ended(rm_recorder *r)
+{
+    r->start_requested = false;
+    if (r->state != RM_RECORDER_IDLE)
+        close_session(r, "the source ended");
+}
+
+void rm_recorder_unplugged(rm_recorder *r, uint64_t now_us)
+{
+    if (r->state != RM_RECORDER_RECORDING)
+        return;
+    rm_error err;
+    rm_event unplug = {.t_us = r->last_t, .kind = RM_EVENT_UNPLUG};
+    note_write(r, rm_session_writer_add_event(r->writer, &unplug, &err), &err);
+    flush_writer(r, now_us);
+    r->state = RM_RECORDER_SUSPENDED;
+    r->unplugged_at = now_us;
+    log_line(r, RM_LOG_WARNING, "device unplugged during session %s; waiting "
+             "%.0f s for it to return", r->meta.session_id,
+             (double)r->opt.resume_window_us / 1e6);
+}
+
+/* ---- gaps, events, timers ------------------------------------------------ */
+
+void rm_recorder_gap(rm_recorder *r, const rm_gap *gap)
+{
+    if (gap->reason == RM_GAP_OVERFLOW)
+        r->stats.overflow_samples += gap->lost_samples;
+    if (r->state != RM_RECORDER_RECORDING)
+        return;
+    if (r->resync_pending && gap->reason == RM_GAP_UNPLUGGED) {
+        /* written with the first sample, on the session clock */
+        r->have_source_gap = true;
+        r->source_gap_lost = gap->lost_samples;
+        return;
+    }
+    rm_gap shifted = *gap;
+    shifted.start_us = session_time(r, gap->start_us);
+    shifted.end_us = session_time(r, gap->end_us);
+    write_gap(r, &shifted);
+}
+
+void rm_recorder_event(rm_recorder *r, const rm_event *ev)
+{
+    if (r->state != RM_RECORDER_RECORDING)
+        return;
+    rm_event shifted = *ev;
+    shifted.t_us = session_time(r, ev->t_us);
+    rm_error err;
+    note_write(r, rm_session_writer_add_event(r->writer, &shifted, &err), &err);
+}
+
+void rm_recorder_tick(rm_recorder *r, uint64_t now_us)
+{
+    if (r->state == RM_RECORDER_SUSPENDED &&
+        now_us - r->unplugged_at > r->opt.resume_window_us) {
+        close_session(r, "device absent longer than the resume window");
+        return;
+    }
+    if (r->state == RM_RECORDER_IDLE || !r->dirty)
+        return;
+    if (r->stats.write_failing ||
+        now_us - r->last_flush_at >= (uint64_t)r->opt.writer.flush_interval_ms * 1000u)
+        flush_writer(r, now_us);
+}
+
+/* ---- commands ------------------------------------------------------------ */
+
+rm_status rm_recorder_start(rm_recorder *r, const rm_session_meta *meta,
+                            const char *path, rm_error *err)
+{
+    if (r->state != RM_RECORDER_IDLE || r->start_requested)
+        return rm_error_set(err, RM_ERR_BUSY, "a session is already %s (%s)",
+                            r->start_requested ? "requested" : "recording",
+                            r->start_requested ? "waiting for the device"
+                                               : r->stats.path);
+    if (meta)
+        merge_meta(&r->next_meta, meta);
+    if (!r->have_info) {
+        r->start_requested = true;
+        snprintf(r->requested_path, sizeof r->requested_path, "%s", path ? path : "");
+        return RM_OK;
+    }
+    return open_session(r, path, true, err);
+}
+
+rm_status rm_recorder_stop(rm_recorder *r, rm_error *err)
+{
+    if (r->start_requested) {
+        r->start_requested = false;
+        return RM_OK;
+    }
+    if (r->state == RM_RECORDER_IDLE)
+        return rm_error_set(err, RM_ERR_NOT_FOUND, "no session is recording");
+    close_session(r, "stopped on request");
+    r->armed = false;
+    return RM_OK;
+}
+
+rm_status rm_recorder_set_meta(rm_recorder *r, const rm_session_meta *meta,
+                               rm_error *err)
+{
+    if (r->state == RM_RECORDER_IDLE) {
+        merge_meta(&r->next_meta, meta);
+        return RM_OK;
+    }
+    merge_meta(&r->meta, meta);
+    rm_error why;
+    rm_status st = rm_session_writer_set_meta(r->writer, &r->meta, &why);
+    note_write(r, st, &why);
+    return st == RM_OK ? RM_OK : rm_error_set(err, st, "%s", why.message);
+}
+
+rm_status rm_recorder_note(rm_recorder *r, rm_event_kind kind, int32_t value,
+                           const char *text, rm_error *err)
+{
+    if (r->state == RM_RECORDER_IDLE)
+        return rm_error_set(err, RM_ERR_NOT_FOUND, "no session is recording");
+    rm_event ev = {.t_us = r->last_t, .kind = (uint8_t)kind, .value = value};
+    snprintf(ev.text, sizeof ev.text, "%s", text ? text : "");
+    rm_error why;
+    rm_status st = rm_session_writer_add_event(r->writer, &ev, &why);
+    note_write(r, st, &why);
+    return st == RM_OK ? RM_OK : rm_error_set(err, st, "%s", why.message);
+}
+
+void rm_recorder_get_status(const rm_recorder *r, rm_recorder_status *out)
+{
+    *out = r->stats;
+    out->state = (uint8_t)r->state;
+    out->explicit_session = r->explicit_session || r->start_requested;
+    if (r->state == RM_RECORDER_IDLE) {
+        out->session_samples = 0;
+        out->session_span_us = 0;
+    }
+}
+
+void rm_recorder_free(rm_recorder *r)
+{
+    if (!r)
+        return;
+    if (r->state != RM_RECORDER_IDLE)
+        close_session(r, "recorder shut down");
+    free(r);
+}
