@@ -97,8 +97,9 @@ static const double voluntary_amp[3] = {0.04, 0.03, 0.015};
 /* FSR strip: 12-bit ADC over about 20 N (FSR 400 series range). */
 #define FSR_GAIN (20.0 / 4000.0)
 #define FSR_ADC_MAX 4095
-#define FSR_OFFSET 30.0
-#define FSR_OFFSET_SPREAD 10.0
+/* A divider with a bias: about 0.2 V (200 counts) with nothing on it. */
+#define FSR_OFFSET 200.0
+#define FSR_OFFSET_SPREAD 50.0
 /* FSR repeatability +/-2 % (Interlink): the part differs from its INFO. */
 #define FSR_GAIN_ERROR 0.02
 /* A 14.7 mm round sensing area (chosen default). */
@@ -114,6 +115,9 @@ static const double voluntary_amp[3] = {0.04, 0.03, 0.015};
 #define FSR_MIN_N 0.2
 /* Hysteresis: the load the FSR remembers follows with this lag (s). */
 #define HYSTERESIS_TAU_S 1.0
+/* Offset drift (an amplifier warming up) starts at the channel's rate and
+ * settles with this time constant: at most rate x 10 min in all. */
+#define DRIFT_TAU_S 600.0
 /* Contact patch of a thigh on a foam roller: about 68 cm2 (Curran 2008),
  * modelled as this length along the leg times a Gaussian across it. */
 #define CONTACT_LENGTH_MM 57.0
@@ -1213,14 +1217,16 @@ static double fsr_response(const rm_sim *sim, sim_channel *ch, double f,
     return f * creep + c->fsr_hysteresis * unloading;
 }
 
+/* counts = offset + drift + force / gain + hum + noise, then the ADC's
+ * rounding and range. settled (0..1) is how far the drift has come. */
 static int32_t to_counts(rm_sim *sim, sim_channel *ch, double newtons,
-                         double t, bool *saturated)
+                         double settled, bool *saturated)
 {
     const rm_sim_config *c = &sim->cfg;
     /* sin(hum phase + this channel's phase) */
     double hum = c->hum_counts *
                  (sim->hum.s * ch->hum_cos + sim->hum.c * ch->hum_sin);
-    double counts = ch->offset_counts + ch->drift_per_s * t +
+    double counts = ch->offset_counts + ch->drift_per_s * DRIFT_TAU_S * settled +
                     newtons / ch->true_gain + hum +
                     c->noise_counts * sim_rng_gauss(&sim->signal_rng);
     counts = nearbyint(counts);
@@ -1245,13 +1251,14 @@ static void measure(rm_sim *sim, double t, double dt, double force,
                     double centre_mm, rm_sample *out)
 {
     bool saturated = false;
+    double settled = 1 - exp(-t / DRIFT_TAU_S);
     for (unsigned i = 0; i < sim->info.channel_count; i++) {
         const rm_channel_info *info = &sim->info.channels[i];
         sim_channel *ch = &sim->channels[i];
         double f = channel_force(sim, info, force, centre_mm);
         if (info->kind == RM_CHANNEL_PRESSURE_CELL)
             f = fsr_response(sim, ch, f, dt);
-        out->counts[i] = to_counts(sim, ch, f, t, &saturated);
+        out->counts[i] = to_counts(sim, ch, f, settled, &saturated);
     }
     if (saturated)
         out->flags |= RM_SAMPLE_SATURATED;

@@ -538,6 +538,29 @@ static void unloaded_channels_show_the_mains_hum(void **state)
     rm_sim_free(sim);
 }
 
+static void an_hour_of_drift_never_clips_a_channel(void **state)
+{
+    (void)state;
+    rm_sim *sim = new_sim("seed=22,duration=3600,rate=10,drift=20,noise=0,"
+                          "hum_counts=0,load_max=35");
+    const rm_device_info *info = rm_sim_info(sim);
+    rm_sample s, last_rest = {0};
+    size_t saturated = 0;
+    while (rm_sim_next_sample(sim, &s)) {
+        saturated += (s.flags & RM_SAMPLE_SATURATED) != 0;
+        if (rm_channel_newtons(&info->channels[0], s.counts[0]) < 2 &&
+            rm_channel_newtons(&info->channels[1], s.counts[1]) < 2)
+            last_rest = s;
+    }
+    assert_int_equal(saturated, 0);
+    /* an unloaded channel late in the hour is off by at most 10 x drift */
+    assert_true(last_rest.t_us > 3000000000u);
+    for (unsigned c = 2; c < info->channel_count; c++)
+        assert_true(fabs(last_rest.counts[c] -
+                         info->channels[c].offset_counts) <= 200 + 1);
+    rm_sim_free(sim);
+}
+
 /* ---- Wire faults ---------------------------------------------------------- */
 
 static void dropped_frames_show_as_sequence_gaps(void **state)
@@ -790,6 +813,7 @@ int main(void)
         cmocka_unit_test(marks_flag_samples_at_severe_spots),
         cmocka_unit_test(fsr_creeps_under_a_steady_press),
         cmocka_unit_test(unloaded_channels_show_the_mains_hum),
+        cmocka_unit_test(an_hour_of_drift_never_clips_a_channel),
         cmocka_unit_test(dropped_frames_show_as_sequence_gaps),
         cmocka_unit_test(bit_errors_corrupt_frames_the_decoder_rejects),
         cmocka_unit_test(unplug_goes_quiet_then_the_device_boots_again),
