@@ -396,6 +396,17 @@ static rm_status check_config(const rm_analysis_config *c, rm_error *err)
     return RM_OK;
 }
 
+/** The defaults when *cfg is NULL; then the values are checked. */
+static rm_status resolve_config(const rm_analysis_config **cfg,
+                                rm_analysis_config *defaults, rm_error *err)
+{
+    if (!*cfg) {
+        rm_analysis_config_default(defaults);
+        *cfg = defaults;
+    }
+    return check_config(*cfg, err);
+}
+
 /** Finish the conditioner and derive everything into a new analysis. */
 static rm_status conclude(ana_conditioner *c, const session_parts *p,
                           const rm_analysis_config *cfg, rm_analysis **out,
@@ -445,11 +456,7 @@ rm_status rm_analyse_samples(const rm_device_info *info,
     rm_analysis_config defaults;
     rm_session_meta no_meta = {0};
     *out = NULL;
-    if (!cfg) {
-        rm_analysis_config_default(&defaults);
-        cfg = &defaults;
-    }
-    rm_status st = check_config(cfg, err);
+    rm_status st = resolve_config(&cfg, &defaults, err);
     if (st != RM_OK)
         return st;
     if (n == 0)
@@ -506,11 +513,7 @@ rm_status rm_analyse_session(rm_session *s, const rm_analysis_config *cfg,
 {
     rm_analysis_config defaults;
     *out = NULL;
-    if (!cfg) {
-        rm_analysis_config_default(&defaults);
-        cfg = &defaults;
-    }
-    rm_status st = check_config(cfg, err);
+    rm_status st = resolve_config(&cfg, &defaults, err);
     if (st != RM_OK)
         return st;
     if (rm_session_sample_count(s) == 0)

@@ -179,7 +179,7 @@ rm_status ana_find_spots(rm_analysis *a, const rm_stroke *passes,
 /* Small helpers                                                            */
 /* ------------------------------------------------------------------------ */
 
-/** Median of x[0..n) (x is reordered); NaN for n == 0. */
+/** Median of x[0..n), sorting x in place; NaN for n == 0. */
 double ana_median_inplace(double *x, size_t n);
 /** Value at fraction q (0..1) of the sorted finite values of x, which is
  *  copied first; NaN if none are finite. */

@@ -53,6 +53,37 @@ typedef struct span_list {
     size_t count;
 } span_list;
 
+/* The greedy window also takes in the last approach to the held point
+ * and the first of the way out; the ends are trimmed to samples within
+ * this fraction of the radius of the held position. */
+#define TRIM_FRACTION 0.5
+
+static double span_median_position(const rm_series *s, span w)
+{
+    double *v = malloc(sizeof *v * (w.to - w.from));
+    if (!v)
+        return NAN;
+    size_t n = 0;
+    for (size_t i = w.from; i < w.to; i++)
+        v[n++] = s->position_cm[i];
+    double m = ana_median_inplace(v, n);
+    free(v);
+    return m;
+}
+
+static span trim_to_held_point(const rm_series *s, span w, double radius_cm)
+{
+    double held = span_median_position(s, w);
+    double limit = TRIM_FRACTION * radius_cm;
+    if (!isfinite(held))
+        return w;
+    while (w.from < w.to && fabs(s->position_cm[w.from] - held) > limit)
+        w.from++;
+    while (w.to > w.from && fabs(s->position_cm[w.to - 1] - held) > limit)
+        w.to--;
+    return w;
+}
+
 /** Greedy leftmost maximal windows of loaded samples whose position
  *  spread stays within 2 * radius and which last min_len samples. */
 static rm_status held_position_spans(const rm_series *s, double radius_cm,
@@ -75,8 +106,12 @@ static rm_status held_position_spans(const rm_series *s, double radius_cm,
             queue_push(&lo, p, j);
             j++;
         }
-        if (j - i >= min_len && j > i) {
-            out->items[out->count++] = (span){i, j};
+        if (j - i >= min_len) {
+            /* A long window that is not held at one point after trimming
+             * (a slow roll) is passed over whole, which keeps this linear. */
+            span held = trim_to_held_point(s, (span){i, j}, radius_cm);
+            if (held.to - held.from >= min_len)
+                out->items[out->count++] = held;
             i = j;
         } else {
             i++;

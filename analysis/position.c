@@ -6,12 +6,15 @@
 #include "analysis_internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The zero and the far end of the rolled length ignore positions visited
- * under load for less than this in total (brief slips, a knee bump). */
-#define END_IGNORE_S 0.5
+/* The ends of the rolled length are the outermost positions with at least
+ * END_SUPPORT_S of loaded time within END_REACH_CM inward of them: a turn
+ * at 2.5 cm/s spends 0.8 s there, an encoder glitch or a slip does not. */
+#define END_SUPPORT_S 0.3
+#define END_REACH_CM 1.0
 /* Speed is the slope over +/- this window. */
 #define SPEED_HALF_WINDOW_S 0.1
 /* Rolling, as opposed to holding still: faster than this. */
@@ -34,8 +37,24 @@ double ana_mm_per_count(const rm_device_info *info)
     return M_PI * info->roller_diameter_mm / info->encoder_counts_per_turn;
 }
 
-/** Position below which only END_IGNORE_S of loaded time was spent, or
- *  (from_top) above which. */
+/** Outermost supported position of the sorted v[0..m) from the bottom
+ *  (step +1) or the top (step -1). */
+static double supported_end(const double *v, size_t m, size_t need, int step)
+{
+    size_t i = step > 0 ? 0 : m - 1, j = i;
+    for (size_t tried = 0; tried < m; tried++, i += (size_t)(ptrdiff_t)step) {
+        /* j: first value beyond END_REACH_CM inward of v[i] */
+        while (j < m && fabs(v[j] - v[i]) <= END_REACH_CM)
+            j += (size_t)(ptrdiff_t)step;
+        size_t within = step > 0 ? j - i : i - j;
+        if (within >= need)
+            return v[i];
+    }
+    return v[m / 2];
+}
+
+/** The proximal (or distal, from_top) end of the positions rolled under
+ *  load. */
 static double robust_end(const rm_series *s, const double *raw_cm,
                          bool from_top)
 {
@@ -48,11 +67,9 @@ static double robust_end(const rm_series *s, const double *raw_cm,
             v[m++] = raw_cm[i];
     double end = NAN;
     if (m > 0) {
-        size_t skip = (size_t)(END_IGNORE_S * s->rate_hz);
-        if (skip >= m)
-            skip = m / 2;
-        double q = (double)skip / (double)m;
-        end = ana_quantile(v, m, from_top ? 1.0 - q : q);
+        ana_median_inplace(v, m);          /* sorts v */
+        size_t need = (size_t)ceil(END_SUPPORT_S * s->rate_hz);
+        end = supported_end(v, m, need < m ? need : m, from_top ? -1 : 1);
     }
     free(v);
     return end;
