@@ -15,10 +15,15 @@ fi
 work=$(mktemp -d /tmp/rollmap-live-XXXXXX)
 sock="$work/live.sock"
 log="$work/commands.log"
-tmux_sock="rollmap-live-$$"
+# each view gets its own tmux server: a new session on a server that is
+# still shutting down fails ("server exited unexpectedly")
+views=0
+tmux_sock="rollmap-live-$$-$views"
 server_pid=
 cleanup() {
-    tmux -L "$tmux_sock" kill-server 2>/dev/null || true
+    for ((i = 0; i <= views; i++)); do
+        tmux -L "rollmap-live-$$-$i" kill-server 2>/dev/null || true
+    done
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
     rm -rf "$work"
 }
@@ -62,6 +67,8 @@ log_has() { grep -qx -- "$1" "$log" 2>/dev/null; }
 start_view() {
     rm -f "$work/exit" "$work/stty"
     tmux -L "$tmux_sock" kill-server 2>/dev/null || true
+    views=$((views + 1))
+    tmux_sock="rollmap-live-$$-$views"
     tmux -L "$tmux_sock" new-session -d -s live -x 100 -y 24 \
         "'$ROLLMAP' live --socket '$sock' $*; echo \$? >'$work/exit'; stty -a >'$work/stty'; sleep 60"
     wait_for 10 screen_has "Force" || fail "the live view did not draw"
