@@ -98,6 +98,18 @@ static void print_meta(const rm_session_meta *m)
         printf("notes       %s\n", m->notes);
 }
 
+static void print_channel(unsigned index, const rm_channel_info *ch)
+{
+    const double *c = ch->cal.coef;
+    printf("  ch%-2u %-13s at %6.1f mm  N = %.6g + %.6g x", index,
+           ch->kind == RM_CHANNEL_PRESSURE_CELL ? "pressure cell" : "load cell",
+           ch->position_mm, c[0], c[1]);
+    if (c[2] != 0 || c[3] != 0)
+        printf(" + %.6g x^2 + %.6g x^3", c[2], c[3]);
+    printf(" (x = counts - %g), calibration: %s\n", ch->cal.tare_counts,
+           ch->cal.origin[0] ? ch->cal.origin : "unknown");
+}
+
 static void print_device(const rm_device_info *d)
 {
     printf("device      %s, firmware %s, serial %s\n", d->model[0] ? d->model : "?",
@@ -106,14 +118,8 @@ static void print_device(const rm_device_info *d)
         printf("encoder     %u counts/turn, roller %.1f mm diameter\n",
                d->encoder_counts_per_turn, d->roller_diameter_mm);
     printf("channels    %u\n", d->channel_count);
-    for (unsigned i = 0; i < d->channel_count; i++) {
-        const rm_channel_info *ch = &d->channels[i];
-        printf("  ch%-2u %-13s at %6.1f mm  N = %.6g + %.6g x (x = counts - %g), "
-               "calibration: %s\n", i,
-               ch->kind == RM_CHANNEL_PRESSURE_CELL ? "pressure cell" : "load cell",
-               ch->position_mm, ch->cal.coef[0], ch->cal.coef[1], ch->cal.tare_counts,
-               ch->cal.origin[0] ? ch->cal.origin : "unknown");
-    }
+    for (unsigned i = 0; i < d->channel_count; i++)
+        print_channel(i, &d->channels[i]);
 }
 
 static void print_samples(const rm_session *s)

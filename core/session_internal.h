@@ -134,8 +134,4 @@ void rm_json_read_meta(const rm_json *obj, rm_session_meta *meta);
 /* Nominal sample period in microseconds (0 when the rate is unknown). */
 uint32_t rm_period_us(const rm_device_info *info);
 
-/* Verify the payload CRC of every block not yet verified and drop bad
- * sample blocks (used by rm_session_verify and the writer's reopen). */
-rm_status rm_session_verify_payloads(rm_session *s, rm_error *err);
-
 #endif

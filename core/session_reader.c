@@ -875,7 +875,7 @@ static void drop_bad_blocks(rm_session *s)
     update_good_end(s);
 }
 
-rm_status rm_session_verify_payloads(rm_session *s, rm_error *err)
+rm_status rm_session_verify(rm_session *s, rm_error *err)
 {
     rm_sample *scratch = NULL;
     size_t scratch_cap = 0;
@@ -902,9 +902,4 @@ rm_status rm_session_verify_payloads(rm_session *s, rm_error *err)
     free(scratch);
     drop_bad_blocks(s);
     return RM_OK;
-}
-
-rm_status rm_session_verify(rm_session *s, rm_error *err)
-{
-    return rm_session_verify_payloads(s, err);
 }

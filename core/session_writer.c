@@ -722,7 +722,7 @@ rm_status rm_session_writer_reopen(rm_session_writer **out, const char *path,
     rm_session *s = NULL;
     rm_status st = rm_session_open(&s, path, err);
     if (st == RM_OK)
-        st = rm_session_verify_payloads(s, err);
+        st = rm_session_verify(s, err);
     rm_session_writer *w = NULL;
     if (st == RM_OK)
         st = writer_new(&w, path, opt, err);
