@@ -428,43 +428,114 @@ static void wrong_crc_is_counted_as_crc_error(void **state)
     free(got);
 }
 
+/* Frames a raw body as a device would: CRC appended, COBS (for bodies
+ * without runs of 254 non-zero bytes), delimiter. Returns the wire size. */
+static size_t frame_raw_body(const uint8_t *body, size_t len, uint8_t *wire)
+{
+    uint8_t with_crc[RM_FRAME_MAX_BODY + 4];
+    memcpy(with_crc, body, len);
+    uint32_t crc = rm_crc32c(0, body, len);
+    for (int i = 0; i < 4; i++)
+        with_crc[len + i] = (uint8_t)(crc >> (8 * i));
+    size_t o = 0, code_at = o++;
+    uint8_t code = 1;
+    for (size_t i = 0; i < len + 4; i++) {
+        if (with_crc[i] == 0) {
+            wire[code_at] = code;
+            code_at = o++;
+            code = 1;
+        } else {
+            wire[o++] = with_crc[i];
+            code++;
+        }
+    }
+    wire[code_at] = code;
+    wire[o++] = 0;
+    return o;
+}
+
+static void expect_malformed(const uint8_t *body, size_t len)
+{
+    uint8_t wire[RM_FRAME_MAX_WIRE];
+    decoded *got = decoded_new();
+    decode_whole(wire, frame_raw_body(body, len, wire), got);
+    assert_int_equal(got->count, 0);
+    assert_int_equal(got->stats.malformed, 1);
+    assert_int_equal(got->stats.crc_errors, 0);
+    free(got);
+}
+
 static void bad_length_and_unknown_type_are_malformed(void **state)
 {
     (void)state;
-    uint8_t body[32], wire[64];
-    decoded *got = decoded_new();
     /* EVENT with a 4-byte payload instead of 5 */
     const uint8_t short_event[] = {RM_FRAME_EVENT, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4};
+    expect_malformed(short_event, sizeof short_event);
+    /* START with a payload */
+    const uint8_t long_start[] = {RM_CMD_START, 1, 0, 0, 0, 0, 0, 1};
+    expect_malformed(long_start, sizeof long_start);
     /* a type nobody defined */
     const uint8_t unknown[] = {0x42, 1, 0, 0, 0, 0, 0};
-    const uint8_t *bodies[] = {short_event, unknown};
-    size_t lens[] = {sizeof short_event, sizeof unknown};
-    for (size_t k = 0; k < 2; k++) {
-        memcpy(body, bodies[k], lens[k]);
-        uint32_t crc = rm_crc32c(0, body, lens[k]);
-        for (int i = 0; i < 4; i++)
-            body[lens[k] + i] = (uint8_t)(crc >> (8 * i));
-        /* COBS by hand for this short body: no run is longer than 254 */
-        size_t o = 0, code_at = o++;
-        uint8_t code = 1;
-        for (size_t i = 0; i < lens[k] + 4; i++) {
-            if (body[i] == 0) {
-                wire[code_at] = code;
-                code_at = o++;
-                code = 1;
-            } else {
-                wire[o++] = body[i];
-                code++;
-            }
-        }
-        wire[code_at] = code;
-        wire[o++] = 0;
-        decode_whole(wire, o, got);
-        assert_int_equal(got->count, 0);
-        assert_int_equal(got->stats.malformed, 1);
-        assert_int_equal(got->stats.crc_errors, 0);
-    }
+    expect_malformed(unknown, sizeof unknown);
+    /* SAMPLES one byte short of its 2 samples of 1 channel */
+    uint8_t samples[7 + 2 + 2 * 14] = {RM_FRAME_SAMPLES, [7] = 1, [8] = 2};
+    expect_malformed(samples, sizeof samples - 1);
+}
+
+/* An INFO body of one channel with valid fields, to spoil one at a time. */
+static size_t valid_info_body(uint8_t *body)
+{
+    enum { PAYLOAD = 7, CHANNEL = 7 + 99 };
+    memset(body, 0, 7 + 99 + 17);
+    body[0] = RM_FRAME_INFO;
+    memcpy(body + PAYLOAD, "M", 1);
+    body[PAYLOAD + 85] = 1;                 /* channel_count */
+    body[PAYLOAD + 98] = 1;                 /* distal_direction */
+    body[CHANNEL + 12] = 0x3F;              /* gain 0.5 = 0x3F000000 */
+    return 7 + 99 + 17;
+}
+
+static void info_with_invalid_fields_is_malformed(void **state)
+{
+    (void)state;
+    uint8_t body[256];
+    uint8_t wire[RM_FRAME_MAX_WIRE];
+    decoded *got = decoded_new();
+    size_t len = valid_info_body(body);
+    decode_whole(wire, frame_raw_body(body, len, wire), got);
+    assert_int_equal(got->count, 1); /* the unspoilt body is fine */
+    assert_true(got->frames[0].u.info.channels[0].gain_n_per_count == 0.5f);
     free(got);
+
+    valid_info_body(body);
+    body[7 + 85] = 17; /* more channels than RM_MAX_CHANNELS */
+    expect_malformed(body, len);
+    valid_info_body(body);
+    body[7 + 80] = 3; /* no such device kind */
+    expect_malformed(body, len);
+    valid_info_body(body);
+    body[7 + 98] = 2; /* distal_direction not -1, 0 or +1 */
+    expect_malformed(body, len);
+    valid_info_body(body);
+    memcpy(body + 7 + 99 + 9, "\x00\x00\xC0\x7F", 4); /* gain NaN */
+    expect_malformed(body, len);
+    valid_info_body(body);
+    body[7 + 99] = 2; /* no such channel kind */
+    expect_malformed(body, len);
+}
+
+static void samples_and_error_with_invalid_fields_are_malformed(void **state)
+{
+    (void)state;
+    /* SAMPLES with count 0 */
+    const uint8_t empty[] = {RM_FRAME_SAMPLES, 0, 0, 0, 0, 0, 0, 2, 0};
+    expect_malformed(empty, sizeof empty);
+    /* SAMPLES claiming 17 channels */
+    uint8_t wide[7 + 2 + 10 + 4 * 17] = {RM_FRAME_SAMPLES, [7] = 17, [8] = 1};
+    expect_malformed(wide, sizeof wide);
+    /* ERROR whose text holds a 0x00 */
+    const uint8_t nul_text[] = {RM_FRAME_ERROR, 0, 0, 0, 0, 0, 0, 1, 0, 'a', 0, 'b'};
+    expect_malformed(nul_text, sizeof nul_text);
 }
 
 static void bad_cobs_is_malformed(void **state)
@@ -664,6 +735,8 @@ int main(void)
         cmocka_unit_test(garbage_between_frames_is_skipped_and_counted),
         cmocka_unit_test(wrong_crc_is_counted_as_crc_error),
         cmocka_unit_test(bad_length_and_unknown_type_are_malformed),
+        cmocka_unit_test(info_with_invalid_fields_is_malformed),
+        cmocka_unit_test(samples_and_error_with_invalid_fields_are_malformed),
         cmocka_unit_test(bad_cobs_is_malformed),
         cmocka_unit_test(oversized_frame_is_discarded_up_to_the_next_delimiter),
         cmocka_unit_test(empty_frames_between_delimiters_are_ignored),
