@@ -77,6 +77,7 @@ struct rm_capture {
     bool overflowing;
     rm_gap overflow;
     rm_decoder_stats closed_stats;   /* totals of sources already closed */
+    bool replay;                     /* not a live device: may wait */
     bool lost;                       /* not connected: (re)open due */
     bool stats_banked;               /* the source's counts are already in
                                         closed_stats (it restarts them) */
@@ -149,10 +150,22 @@ static void post_kind(rm_capture *c, msg_kind kind)
     post(c, &m);
 }
 
+/* A replay that may wait: until the consumer has made room (or stop). */
+static void wait_for_room(rm_capture *c, size_t n)
+{
+    while (rm_ring_capacity(c->samples) - rm_ring_used(c->samples) < n &&
+           !atomic_load(&c->stopping)) {
+        wake_consumer(c);
+        poll(NULL, 0, 1);
+    }
+}
+
 /* While overflowing, a batch is pushed only when it fits whole, right after
  * the gap message. */
 static void push_samples(rm_capture *c, const rm_sample *s, size_t n)
 {
+    if (c->replay)
+        wait_for_room(c, n);
     if (c->overflowing && rm_ring_capacity(c->samples) - rm_ring_used(c->samples) >= n)
         end_overflow(c);
     size_t done = c->overflowing ? 0 : rm_ring_push(c->samples, s, n);
@@ -535,6 +548,8 @@ rm_status rm_capture_start(rm_capture **out, const rm_capture_options *o,
     if (!c)
         return rm_error_set(err, RM_ERR_NOMEM, "capture: out of memory");
     c->opt = *o;
+    c->replay = o->source.kind == RM_SOURCE_FILE || o->source.kind == RM_SOURCE_STDIN ||
+                o->source.fast;
     c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->stat_lock, NULL);

@@ -197,7 +197,9 @@ typedef struct rm_capture_status {
 typedef struct rm_capture rm_capture;
 
 /** Create the ring and recorder and start both threads. The source is
- *  opened by the I/O thread (and reopened after an unplug). */
+ *  opened by the I/O thread (and reopened after an unplug). A live device
+ *  is never made to wait: a full ring drops and counts. A replay (file:,
+ *  stdin, an unpaced ?fast source) waits for room instead. */
 rm_status rm_capture_start(rm_capture **out, const rm_capture_options *o,
                            rm_error *err);
 /** Stop both threads, drain the ring into the recorder, close the session

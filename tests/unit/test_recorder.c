@@ -483,13 +483,14 @@ static void run_capture(fixture *f, const char *source, size_t ring,
     rm_capture_stop(cap, out);
 }
 
-static void capture_records_every_sample_the_source_delivers(void **state)
+/* An unpaced replay through a ring far smaller than the session: the I/O
+ * thread waits for the writer, so every sample reaches the file. */
+static void replay_waits_for_the_writer_and_loses_nothing(void **state)
 {
     fixture *f = *state;
     char *path = testutil_path(f->dir, "sim.rms");
     rm_capture_status s;
-    /* a ring larger than the whole session: the unpaced sim cannot overflow it */
-    run_capture(f, "sim:seed=7,duration=20?fast", 32768, NULL, &s, path);
+    run_capture(f, "sim:seed=7,duration=20?fast", 1024, NULL, &s, path);
     assert_true(s.source_ended);
     assert_true(s.samples_received >= 19000);
     assert_int_equal(s.ring_dropped, 0);
@@ -499,14 +500,16 @@ static void capture_records_every_sample_the_source_delivers(void **state)
     free(path);
 }
 
+/* A live (paced) device and a consumer stalled 2 s with a 1024-sample
+ * ring: about 1000 samples cannot wait and become an overflow gap. */
 static void capture_overflow_is_counted_and_written_as_a_gap(void **state)
 {
     fixture *f = *state;
     char *path = testutil_path(f->dir, "overflow.rms");
-    stall hook = {.first_call_sleep_us = 300000};
+    stall hook = {.first_call_sleep_us = 2000000};
     rm_capture_status s;
-    run_capture(f, "sim:seed=7,duration=20?fast", 1024, &hook, &s, path);
-    assert_true(s.ring_dropped > 0);
+    run_capture(f, "sim:seed=7,duration=4", 1024, &hook, &s, path);
+    assert_true(s.ring_dropped > 500);
     assert_int_equal(s.recorder.overflow_samples, s.ring_dropped);
     rm_session *file = open_file(path);
     assert_int_equal(rm_session_sample_count(file) + s.ring_dropped,
@@ -543,7 +546,7 @@ int main(void)
         TEST(files_are_private),
         TEST(unwritable_library_is_logged_not_fatal),
         TEST(write_failure_is_logged_and_recording_resumes),
-        TEST(capture_records_every_sample_the_source_delivers),
+        TEST(replay_waits_for_the_writer_and_loses_nothing),
         TEST(capture_overflow_is_counted_and_written_as_a_gap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
