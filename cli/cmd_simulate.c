@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,12 +82,23 @@ static void usage(FILE *out)
           "  rollmapd --source tty:/tmp/roller\n", out);
 }
 
+/* Print "rollmap simulate: message"; returns CLI_USAGE. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    cli_fail(CMD, "%s", message);
+    return CLI_USAGE;
+}
+
 static int set_mode(simulate_options *o, output_mode mode)
 {
-    if (o->mode != OUT_NONE && o->mode != mode) {
-        cli_fail(CMD, "choose one of --out, --stdout and --pty");
-        return CLI_USAGE;
-    }
+    if (o->mode != OUT_NONE && o->mode != mode)
+        return usage_error("choose one of --out, --stdout and --pty");
     o->mode = mode;
     return CLI_OK;
 }
@@ -122,8 +134,7 @@ static int parse_options(int argc, char **argv, simulate_options *o)
         case 'p': st = set_mode(o, OUT_PTY); break;
         case 'S':
             if (o->set_count == MAX_SETS)
-                return cli_fail(CMD, "more than %d --set options", MAX_SETS),
-                       CLI_USAGE;
+                return usage_error("more than %d --set options", MAX_SETS);
             o->sets[o->set_count++] = optarg;
             break;
         case 'h': usage(stdout); return -1;
@@ -133,13 +144,25 @@ static int parse_options(int argc, char **argv, simulate_options *o)
     if (st != CLI_OK)
         return st;
     if (optind < argc)
-        return cli_fail(CMD, "unexpected argument '%s'", argv[optind]),
-               CLI_USAGE;
+        return usage_error("unexpected argument '%s'", argv[optind]);
     if (o->mode == OUT_NONE)
-        return cli_fail(CMD, "say where the bytes go: --out FILE, --stdout "
-                        "or --pty (see --help)"), CLI_USAGE;
+        return usage_error("say where the bytes go: --out FILE, --stdout "
+                           "or --pty (see --help)");
     if (o->link_path && o->mode != OUT_PTY)
-        return cli_fail(CMD, "--link goes with --pty"), CLI_USAGE;
+        return usage_error("--link goes with --pty");
+    return CLI_OK;
+}
+
+/* --seed and --duration: the key of that name, whatever the value holds. */
+static int apply_option(rm_sim_config *c, const char *key, const char *value)
+{
+    rm_error err = {0};
+    char item[64];
+    if (strchr(value, ',') ||
+        (size_t)snprintf(item, sizeof item, "%s=%s", key, value) >= sizeof item)
+        return usage_error("--%s '%s': not a number", key, value);
+    if (rm_sim_config_parse(c, item, &err) != RM_OK)
+        return usage_error("--%s: %s", key, err.message);
     return CLI_OK;
 }
 
@@ -152,20 +175,13 @@ static int build_config(const simulate_options *o, rm_sim_config *c)
     c->autostart = o->mode != OUT_PTY;
     for (size_t i = 0; i < o->set_count; i++)
         if (rm_sim_config_parse(c, o->sets[i], &err) != RM_OK)
-            return cli_fail(CMD, "--set %s: %s", o->sets[i], err.message),
-                   CLI_USAGE;
-    char option[64];
-    if (o->seed) {
-        snprintf(option, sizeof option, "seed=%s", o->seed);
-        if (rm_sim_config_parse(c, option, &err) != RM_OK)
-            return cli_fail(CMD, "--seed: %s", err.message), CLI_USAGE;
-    }
-    if (o->duration) {
-        snprintf(option, sizeof option, "duration=%s", o->duration);
-        if (rm_sim_config_parse(c, option, &err) != RM_OK)
-            return cli_fail(CMD, "--duration: %s", err.message), CLI_USAGE;
-    }
-    return CLI_OK;
+            return usage_error("--set %s: %s", o->sets[i], err.message);
+    int st = CLI_OK;
+    if (o->seed)
+        st = apply_option(c, "seed", o->seed);
+    if (st == CLI_OK && o->duration)
+        st = apply_option(c, "duration", o->duration);
+    return st;
 }
 
 /* ------------------------------------------------------------------------ */

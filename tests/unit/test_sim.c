@@ -288,10 +288,16 @@ static void dwells_stay_where_the_truth_says(void **state)
     size_t n;
     const rm_sim_dwell *d = rm_sim_dwells(sim, &n);
     const rm_sim_config *c = rm_sim_config_of(sim);
+    size_t spot_count;
+    const rm_sim_spot *spots = rm_sim_spots(sim, &spot_count);
     assert_true(n >= 3);
     bool saw_other = false;
     for (size_t k = 0; k < n; k++) {
         saw_other |= d[k].spot < 0;
+        if (d[k].spot >= 0) {
+            assert_true((size_t)d[k].spot < spot_count);
+            assert_true(d[k].position_cm == spots[d[k].spot].position_cm);
+        }
         if (d[k].end_s < c->duration_s)
             assert_true(d[k].end_s - d[k].start_s >= c->dwell_min_s &&
                         d[k].end_s - d[k].start_s <= c->dwell_max_s);
