@@ -131,11 +131,13 @@ static const char page_style[] =
     "h2{break-after:avoid}figure,table,.overview{break-inside:avoid}"
     ".newpage{break-before:page}}\n";
 
+/** <tag attributes>text</tag>, text escaped; tag may carry attributes
+ *  ("p class=\"note\""). */
 static void put_text(FILE *out, const char *tag, const char *text)
 {
     fprintf(out, "<%s>", tag);
     report_html_escape(out, text);
-    fprintf(out, "</%s>", tag);
+    fprintf(out, "</%.*s>", (int)strcspn(tag, " "), tag);
 }
 
 static void put_row(FILE *out, const char *label, const char *value)
@@ -228,15 +230,15 @@ static void write_identity(FILE *out, const rm_analysis *a)
 
 static void write_summary(FILE *out, const rm_analysis *a)
 {
-    const rm_summary *s = &a->summary;
+    const rm_summary shown = report_summary(a), *s = &shown;
     char label[64];
     fputs("<h2>Summary</h2>\n<table class=\"meta\">\n", out);
     put_clock_row(out, "Time under load", s->time_under_load_s);
-    put_quantity_row(out, "Rolled length", a->has_position ? s->rolled_length_cm : NAN, 1, "cm");
+    put_quantity_row(out, "Rolled length", s->rolled_length_cm, 1, "cm");
     put_quantity_row(out, "Mean force", s->mean_force_n, 1, "N");
     put_quantity_row(out, "Peak force", s->peak_force_n, 1, "N");
-    put_quantity_row(out, "Mean pressure", a->has_pressure ? s->mean_pressure_kpa : NAN, 1, "kPa");
-    put_quantity_row(out, "Peak pressure", a->has_pressure ? s->peak_pressure_kpa : NAN, 1, "kPa");
+    put_quantity_row(out, "Mean pressure", s->mean_pressure_kpa, 1, "kPa");
+    put_quantity_row(out, "Peak pressure", s->peak_pressure_kpa, 1, "kPa");
     put_quantity_row(out, "Strokes", (double)s->strokes, 0, "");
     put_quantity_row(out, "Cadence", s->cadence_per_min, 1, "strokes/min");
     put_quantity_row(out, "Mean speed", s->mean_speed_cm_s, 2, "cm/s");
@@ -514,10 +516,11 @@ static void write_graphs(FILE *out, const rm_analysis *a, const char *svg_dir)
 
 static void write_dwell_table(FILE *out, const rm_analysis *a)
 {
-    fprintf(out, "<h2>Dwells</h2>\n<p class=\"note\">Contact held within "
-            "&plusmn;%.1f cm for at least %.0f s; recommended hold %.0f s.</p>\n",
-            a->config.dwell_radius_cm, a->config.dwell_min_s,
-            a->config.target_hold_s);
+    char rule[160];
+    report_dwell_rule(rule, a);
+    fputs("<h2>Dwells</h2>\n", out);
+    put_text(out, "p class=\"note\"", rule);
+    fputc('\n', out);
     if (a->dwell_count == 0) {
         fputs("<p>None.</p>\n", out);
         return;

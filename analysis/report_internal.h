@@ -60,6 +60,14 @@ void report_format_number(char out[32], double value, int decimals);
 void report_format_quantity(char out[64], double value, int decimals,
                             const char *unit);
 
+/** The summary as reports show it: what the device cannot measure is NaN
+ *  (rolled length, cadence, speed without an encoder; pressure without
+ *  pressure cells), whatever the analysis left there. */
+rm_summary report_summary(const rm_analysis *a);
+
+/** One sentence saying what counts as a dwell for this device. */
+void report_dwell_rule(char out[160], const rm_analysis *a);
+
 /** The leg as seen from behind: is the lateral side on the viewer's left?
  *  True for a left leg; false for a right or unknown one (medial left). */
 bool report_lateral_on_left(const rm_analysis *a);

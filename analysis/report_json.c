@@ -106,8 +106,9 @@ static void write_config(rm_json_writer *w, const rm_analysis_config *c)
     rm_json_object_close(w);
 }
 
-static void write_summary(rm_json_writer *w, const rm_summary *s)
+static void write_summary(rm_json_writer *w, const rm_analysis *a)
 {
+    const rm_summary shown = report_summary(a), *s = &shown;
     rm_json_key(w, "summary");
     rm_json_object_open(w);
     put_number(w, "duration_s", s->duration_s);
@@ -255,7 +256,7 @@ rm_status rm_report_json(const rm_analysis *a, FILE *out, rm_error *err)
     write_session(&w, a);
     write_device(&w, a);
     write_config(&w, &a->config);
-    write_summary(&w, &a->summary);
+    write_summary(&w, a);
     write_array(&w, "dwells", a->dwell_count, dwell_item, a);
     write_array(&w, "tender_spots", a->spot_count, spot_item, a);
     write_array(&w, "marks", a->mark_count, mark_item, a);

@@ -47,6 +47,30 @@ void report_format_quantity(char out[64], double value, int decimals,
              with_unit ? unit : "");
 }
 
+rm_summary report_summary(const rm_analysis *a)
+{
+    rm_summary s = a->summary;
+    if (!a->has_position) {
+        s.rolled_length_cm = s.cadence_per_min = NAN;
+        s.mean_speed_cm_s = s.time_too_fast_s = NAN;
+    }
+    if (!a->has_pressure)
+        s.mean_pressure_kpa = s.peak_pressure_kpa = NAN;
+    return s;
+}
+
+void report_dwell_rule(char out[160], const rm_analysis *a)
+{
+    const rm_analysis_config *c = &a->config;
+    if (a->has_position)
+        snprintf(out, 160, "Contact held within +/-%.1f cm for at least %.0f s "
+                 "(recommended hold %.0f s).", c->dwell_radius_cm,
+                 c->dwell_min_s, c->target_hold_s);
+    else
+        snprintf(out, 160, "Load held for at least %.0f s (recommended hold "
+                 "%.0f s).", c->dwell_min_s, c->target_hold_s);
+}
+
 bool report_lateral_on_left(const rm_analysis *a)
 {
     /* Seen from behind, the midline lies to the viewer's right of a left
@@ -159,15 +183,15 @@ static void put_clock(FILE *out, const char *label, double seconds)
 
 static void write_summary(FILE *out, const rm_analysis *a)
 {
-    const rm_summary *s = &a->summary;
+    const rm_summary shown = report_summary(a), *s = &shown;
     char label[40];
     put_heading(out, "Summary");
     put_clock(out, "Time under load", s->time_under_load_s);
-    put_quantity(out, "Rolled length", a->has_position ? s->rolled_length_cm : NAN, 1, "cm");
+    put_quantity(out, "Rolled length", s->rolled_length_cm, 1, "cm");
     put_quantity(out, "Mean force", s->mean_force_n, 1, "N");
     put_quantity(out, "Peak force", s->peak_force_n, 1, "N");
-    put_quantity(out, "Mean pressure", a->has_pressure ? s->mean_pressure_kpa : NAN, 1, "kPa");
-    put_quantity(out, "Peak pressure", a->has_pressure ? s->peak_pressure_kpa : NAN, 1, "kPa");
+    put_quantity(out, "Mean pressure", s->mean_pressure_kpa, 1, "kPa");
+    put_quantity(out, "Peak pressure", s->peak_pressure_kpa, 1, "kPa");
     put_quantity(out, "Strokes", (double)s->strokes, 0, "");
     put_quantity(out, "Cadence", s->cadence_per_min, 1, "strokes/min");
     put_quantity(out, "Mean speed", s->mean_speed_cm_s, 2, "cm/s");
@@ -184,10 +208,10 @@ static void write_summary(FILE *out, const rm_analysis *a)
 
 static void write_dwells(FILE *out, const rm_analysis *a)
 {
+    char rule[160];
+    report_dwell_rule(rule, a);
     put_heading(out, "Dwells");
-    fprintf(out, "Contact held within +/-%.1f cm for at least %.0f s "
-            "(target hold %.0f s).\n", a->config.dwell_radius_cm,
-            a->config.dwell_min_s, a->config.target_hold_s);
+    fprintf(out, "%s\n", rule);
     if (a->dwell_count == 0) {
         fputs("None.\n", out);
         return;

@@ -281,6 +281,7 @@ static void html_has_every_section_and_no_external_reference(void **state)
     assert_null(strstr(html, "https:"));
     assert_null(strstr(html, "<script"));
     assert_null(strstr(html, "<link"));
+    assert_null(strstr(html, "</p class"));
     free(html);
     rm_analysis_free(a);
 }
