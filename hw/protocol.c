@@ -19,6 +19,7 @@
 #define INFO_MODEL_SIZE 32
 #define INFO_FIRMWARE_SIZE 16
 #define INFO_SERIAL_SIZE 32
+#define INFO_CHANNEL_COUNT_AT 85 /* after model, firmware, serial, kind, rate */
 #define INFO_FIXED_SIZE 99
 #define INFO_CHANNEL_SIZE 17
 #define SAMPLES_FIXED_SIZE 2
@@ -274,37 +275,64 @@ static bool channel_valid(const rm_channel_info *ch)
            isfinite(ch->offset_counts);
 }
 
+/* Readers that advance through a payload, the mirror of the put_* writers. */
+static const uint8_t *take_u8(const uint8_t *p, uint8_t *v)
+{
+    *v = *p;
+    return p + 1;
+}
+
+static const uint8_t *take_u32(const uint8_t *p, uint32_t *v)
+{
+    *v = get_u32(p);
+    return p + 4;
+}
+
+static const uint8_t *take_f32(const uint8_t *p, float *v)
+{
+    *v = get_f32(p);
+    return p + 4;
+}
+
+static const uint8_t *take_text(const uint8_t *p, char *out, size_t out_size,
+                                size_t field_size)
+{
+    get_text(out, out_size, p, field_size);
+    return p + field_size;
+}
+
 static bool decode_info(const uint8_t *p, size_t len, rm_device_info *info)
 {
     if (len < INFO_FIXED_SIZE)
         return false;
-    unsigned channels = p[85];
+    unsigned channels = p[INFO_CHANNEL_COUNT_AT];
     if (channels > RM_MAX_CHANNELS ||
         len != INFO_FIXED_SIZE + channels * INFO_CHANNEL_SIZE)
         return false;
     memset(info, 0, sizeof *info);
-    get_text(info->model, sizeof info->model, p, INFO_MODEL_SIZE);
-    get_text(info->firmware, sizeof info->firmware, p + 32, INFO_FIRMWARE_SIZE);
-    get_text(info->serial, sizeof info->serial, p + 48, INFO_SERIAL_SIZE);
-    info->device_kind = p[80];
-    info->sample_rate_hz = get_u32(p + 81);
-    info->channel_count = (uint8_t)channels;
-    info->encoder_counts_per_turn = get_u32(p + 86);
-    info->roller_diameter_mm = get_f32(p + 90);
-    info->roller_width_mm = get_f32(p + 94);
-    info->distal_direction = (int8_t)p[98];
+    uint8_t distal;
+    p = take_text(p, info->model, sizeof info->model, INFO_MODEL_SIZE);
+    p = take_text(p, info->firmware, sizeof info->firmware, INFO_FIRMWARE_SIZE);
+    p = take_text(p, info->serial, sizeof info->serial, INFO_SERIAL_SIZE);
+    p = take_u8(p, &info->device_kind);
+    p = take_u32(p, &info->sample_rate_hz);
+    p = take_u8(p, &info->channel_count);
+    p = take_u32(p, &info->encoder_counts_per_turn);
+    p = take_f32(p, &info->roller_diameter_mm);
+    p = take_f32(p, &info->roller_width_mm);
+    p = take_u8(p, &distal);
+    info->distal_direction = (int8_t)distal;
     if (info->device_kind > RM_DEVICE_PROBE ||
         info->distal_direction < -1 || info->distal_direction > 1 ||
         !isfinite(info->roller_diameter_mm) || !isfinite(info->roller_width_mm))
         return false;
-    const uint8_t *c = p + INFO_FIXED_SIZE;
-    for (unsigned i = 0; i < channels; i++, c += INFO_CHANNEL_SIZE) {
+    for (unsigned i = 0; i < channels; i++) {
         rm_channel_info *ch = &info->channels[i];
-        ch->kind = c[0];
-        ch->position_mm = get_f32(c + 1);
-        ch->area_mm2 = get_f32(c + 5);
-        ch->gain_n_per_count = get_f32(c + 9);
-        ch->offset_counts = get_f32(c + 13);
+        p = take_u8(p, &ch->kind);
+        p = take_f32(p, &ch->position_mm);
+        p = take_f32(p, &ch->area_mm2);
+        p = take_f32(p, &ch->gain_n_per_count);
+        p = take_f32(p, &ch->offset_counts);
         if (!channel_valid(ch))
             return false;
     }
