@@ -639,6 +639,22 @@ static void event_from_device(const rm_frame *f, rm_event *ev)
     }
 }
 
+/** Whether two INFOs describe the same device: compared as encoded, so
+ *  that only what is on the wire counts. */
+static bool same_device(const rm_device_info *a, const rm_device_info *b)
+{
+    rm_frame fa, fb;
+    memset(&fa, 0, sizeof fa);
+    memset(&fb, 0, sizeof fb);
+    fa.type = fb.type = RM_FRAME_INFO;
+    fa.u.info = *a;
+    fb.u.info = *b;
+    uint8_t wa[RM_FRAME_MAX_WIRE], wb[RM_FRAME_MAX_WIRE];
+    size_t na = rm_frame_encode(&fa, wa, sizeof wa);
+    size_t nb = rm_frame_encode(&fb, wb, sizeof wb);
+    return na && na == nb && !memcmp(wa, wb, na);
+}
+
 /** Turn the pending frame into an item; false for frames that are not one
  *  (ACK). A gap found before samples is delivered first. */
 static bool frame_to_item(rm_source *src, rm_source_output *out)
@@ -646,6 +662,8 @@ static bool frame_to_item(rm_source *src, rm_source_output *out)
     const rm_frame *f = &src->frame;
     switch ((rm_frame_type)f->type) {
     case RM_FRAME_INFO:
+        if (same_device(&src->info, &f->u.info))
+            return false; /* the answer to identify after the power-up INFO */
         src->info = f->u.info;
         out->item = RM_ITEM_INFO;
         out->info = src->info;
@@ -658,6 +676,8 @@ static bool frame_to_item(rm_source *src, rm_source_output *out)
         return true;
     case RM_FRAME_EVENT:
         if (f->u.event.kind == RM_DEV_EVENT_RESET) {
+            if (!src->have_last_sample)
+                return false; /* the power-up of a stream: nothing lost */
             out->item = RM_ITEM_GAP;
             out->gap = (rm_gap){src->last_sample_us, src->last_sample_us, 0,
                                 RM_GAP_DEVICE_RESET};

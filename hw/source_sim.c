@@ -64,7 +64,8 @@ static size_t run_model(sim_state *s, uint8_t *buf, size_t cap)
     size_t got = 0;
     while (got < cap && !rm_sim_finished(s->sim) && model_due(s)) {
         got += rm_sim_next_bytes(s->sim, buf + got, cap - got);
-        if (s->fast && got)
+        /* An unplug is reported, not run through. */
+        if (rm_sim_unplugged(s->sim) || (s->fast && got))
             break;
     }
     return got;

@@ -394,6 +394,96 @@ static void capture_replays_at_recorded_speed(void **state)
     free(dir);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The virtual roller in-process                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct stream_tally {
+    uint64_t samples, infos, unplug_gaps, reset_gaps;
+    bool times_rise;
+    uint64_t last_us;
+} stream_tally;
+
+static void tally_item(stream_tally *t, const rm_source_output *out)
+{
+    t->infos += out->item == RM_ITEM_INFO;
+    if (out->item == RM_ITEM_GAP) {
+        t->unplug_gaps += out->gap.reason == RM_GAP_UNPLUGGED;
+        t->reset_gaps += out->gap.reason == RM_GAP_DEVICE_RESET;
+        assert_true(out->gap.end_us >= out->gap.start_us);
+    }
+    for (size_t i = 0; out->item == RM_ITEM_SAMPLES && i < out->count; i++) {
+        if (t->samples && out->samples[i].t_us <= t->last_us)
+            t->times_rise = false;
+        t->last_us = out->samples[i].t_us;
+        t->samples++;
+    }
+}
+
+/** Read a sim: source to its end, reopening after every unplug. */
+static stream_tally run_sim(const char *name, unsigned *reopen_failures)
+{
+    rm_source_spec spec = parse_ok(name);
+    rm_source *src;
+    rm_error err = {0};
+    assert_int_equal(rm_source_open(&src, &spec, &err), RM_OK);
+    assert_int_equal(rm_source_fd(src), -1);
+    rm_source_output *out = malloc(sizeof *out);
+    stream_tally t = {.times_rise = true};
+    rm_status st;
+    while ((st = next_blocking(src, out)) != RM_ERR_EOF) {
+        if (st == RM_ERR_CLOSED) {
+            while (rm_source_reopen(src, &err) != RM_OK) {
+                assert_int_equal(err.code, RM_ERR_NOT_FOUND);
+                (*reopen_failures)++;
+            }
+            continue;
+        }
+        assert_int_equal(st, RM_OK);
+        tally_item(&t, out);
+    }
+    free(out);
+    rm_source_close(src);
+    return t;
+}
+
+static void virtual_roller_streams_to_its_end(void **state)
+{
+    (void)state;
+    unsigned failures = 0;
+    stream_tally t = run_sim("sim:seed=4,duration=2,drop=0,ber=0?fast",
+                             &failures);
+    assert_int_equal(t.infos, 1);
+    assert_int_equal(t.samples, 2000); /* 2 s at the default 1 kHz */
+    assert_true(t.times_rise);
+    assert_int_equal(t.unplug_gaps + t.reset_gaps, 0);
+}
+
+static void virtual_roller_unplug_is_reopened_with_a_gap(void **state)
+{
+    (void)state;
+    unsigned failures = 0;
+    stream_tally t = run_sim("sim:seed=4,duration=3,unplug=1,unplug_for=0.5,"
+                             "drop=0,ber=0?fast", &failures);
+    assert_int_equal(t.unplug_gaps, 1);
+    assert_true(t.infos >= 2);
+    assert_true(t.times_rise); /* the rebooted clock is carried on */
+    /* 0.5 s unplugged of 3 s, and what was in flight at the unplug. */
+    assert_in_range(t.samples, 2300, 2500);
+}
+
+static void virtual_roller_reset_restarts_streaming(void **state)
+{
+    (void)state;
+    unsigned failures = 0;
+    stream_tally t = run_sim("sim:seed=4,duration=3,reset=1,drop=0,ber=0"
+                             "?fast", &failures);
+    assert_int_equal(t.reset_gaps, 1);
+    assert_int_equal(failures, 0);
+    assert_true(t.times_rise);
+    assert_in_range(t.samples, 2800, 3000); /* START sent again at once */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +497,9 @@ int main(void)
         cmocka_unit_test(silent_device_times_out_naming_the_port),
         cmocka_unit_test(missing_port_is_not_found),
         cmocka_unit_test(capture_replays_at_recorded_speed),
+        cmocka_unit_test(virtual_roller_streams_to_its_end),
+        cmocka_unit_test(virtual_roller_unplug_is_reopened_with_a_gap),
+        cmocka_unit_test(virtual_roller_reset_restarts_streaming),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
