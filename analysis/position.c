@@ -25,6 +25,10 @@
 /* Turning points of passes need the position to come back this far (well
  * above the few millimetres a held roller rocks). */
 #define STROKE_HYSTERESIS_CM 1.5
+/* A pass that stays within STALL_CM of its furthest point for STALL_S has
+ * stopped (a hold); held rollers rock by a few millimetres. */
+#define STALL_S 1.5
+#define STALL_CM 0.3
 /* A pass shorter than this is rocking, not a stroke. */
 #define STROKE_MIN_CM 2.5
 
@@ -197,25 +201,38 @@ double ana_position_fill(const rm_device_info *info,
 /* Strokes                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/** Turning points (alternating minima and maxima) with hysteresis. */
-static size_t turning_points(const double *p, size_t n, size_t *out)
+/** Turning points with hysteresis: where the direction reverses, and
+ *  where a pass stops for STALL_S (a hold ends one pass; the next starts
+ *  when the roller leaves the held point). */
+static size_t turning_points(const double *p, size_t n, double rate_hz,
+                             size_t *out)
 {
     size_t count = 0, lowest = 0, highest = 0, extreme = 0;
+    size_t stall = (size_t)(STALL_S * rate_hz);
+    double low = p[0], high = p[0];
     int direction = 0;           /* +1 rising, -1 falling, 0 not yet known */
     for (size_t i = 1; i < n; i++) {
         if (direction == 0) {
-            lowest = p[i] < p[lowest] ? i : lowest;
-            highest = p[i] > p[highest] ? i : highest;
+            /* the last time near the lowest / highest point so far */
+            low = fmin(low, p[i]);
+            high = fmax(high, p[i]);
+            lowest = p[i] <= low + STALL_CM ? i : lowest;
+            highest = p[i] >= high - STALL_CM ? i : highest;
             if (p[i] - p[lowest] >= STROKE_HYSTERESIS_CM)
                 direction = 1, out[count++] = lowest, extreme = i;
             else if (p[highest] - p[i] >= STROKE_HYSTERESIS_CM)
                 direction = -1, out[count++] = highest, extreme = i;
-        } else if ((p[i] - p[extreme]) * direction > 0) {
+        } else if ((p[i] - p[extreme]) * direction > STALL_CM) {
             extreme = i;         /* still going the same way */
         } else if ((p[extreme] - p[i]) * direction >= STROKE_HYSTERESIS_CM) {
             out[count++] = extreme;
             direction = -direction;
             extreme = i;
+        } else if (i - extreme >= stall) {
+            out[count++] = extreme;
+            direction = 0;
+            lowest = highest = i;
+            low = high = p[i];
         }
     }
     if (direction != 0)
@@ -254,7 +271,8 @@ rm_status ana_find_passes(const rm_series *s, rm_stroke **out,
         free(passes);
         return rm_error_set(err, RM_ERR_NOMEM, "passes: out of memory");
     }
-    size_t points = turning_points(s->position_cm, s->n, tp), found = 0;
+    size_t points = turning_points(s->position_cm, s->n, s->rate_hz, tp);
+    size_t found = 0;
     for (size_t k = 0; k + 1 < points; k++) {
         size_t a = tp[k], b = tp[k + 1], loaded;
         if (fabs(s->position_cm[b] - s->position_cm[a]) < STROKE_MIN_CM)

@@ -1,0 +1,308 @@
+/* Tender spots, marks and the profile along the leg, from passes over a
+ * synthetic leg with (or without) a tender point; and the same analysis
+ * from a real session file as from memory. */
+#include "testutil.h"
+
+#include <math.h>
+
+#define RATE 200
+#define WIDTH_MM 330.0
+#define GAIN 0.01
+#define CPT 4096
+#define DIAMETER_MM 150.0
+#define LEG_CM 30.0
+#define SPOT_CM 18.0
+
+typedef struct leg {
+    rm_device_info info;
+    rm_sample *s;
+    size_t n, cap;
+    bool tender;               /**< the point at SPOT_CM hurts */
+    rm_event mark;             /**< the rated mark during the hold */
+} leg;
+
+static void leg_init(leg *g, bool tender)
+{
+    memset(g, 0, sizeof *g);
+    g->tender = tender;
+    rm_device_info *d = &g->info;
+    d->device_kind = RM_DEVICE_ROLLER;
+    d->sample_rate_hz = RATE;
+    d->channel_count = 2;
+    d->encoder_counts_per_turn = CPT;
+    d->roller_diameter_mm = (float)DIAMETER_MM;
+    d->roller_width_mm = (float)WIDTH_MM;
+    d->distal_direction = 1;
+    for (int k = 0; k < 2; k++) {
+        d->channels[k].kind = RM_CHANNEL_LOAD_CELL;
+        d->channels[k].position_mm = k ? (float)WIDTH_MM : 0.0f;
+        d->channels[k].gain_n_per_count = (float)GAIN;
+    }
+    rm_device_info_default_calibration(d);
+}
+
+/* How much the point at p hurts, 0..1 (2 cm reach). */
+static double hurt(const leg *g, double p)
+{
+    double d = (p - SPOT_CM) / 2.0;
+    return g->tender ? exp(-0.5 * d * d) : 0.0;
+}
+
+/* One sample at position p: the person unloads 30 % and trembles (9 Hz)
+ * where it hurts; lean_mm moves the load toward the left end. */
+static void emit(leg *g, double p, double load, double lean_mm)
+{
+    if (g->n == g->cap) {
+        g->cap = g->cap ? 2 * g->cap : 8192;
+        g->s = realloc(g->s, sizeof *g->s * g->cap);
+    }
+    double t = (double)g->n / RATE, w = hurt(g, p);
+    double f = load * 300.0 * (1.0 - 0.3 * w);
+    f *= 1.0 + (0.005 + 0.04 * w) * sin(2.0 * M_PI * 9.0 * t);
+    double centre = WIDTH_MM / 2.0 - lean_mm;
+    rm_sample *s = &g->s[g->n++];
+    memset(s, 0, sizeof *s);
+    s->t_us = (uint64_t)llround(t * 1e6);
+    s->counts[0] = (int32_t)lround(f * (WIDTH_MM - centre) / WIDTH_MM / GAIN);
+    s->counts[1] = (int32_t)lround(f * centre / WIDTH_MM / GAIN);
+    s->encoder = (int32_t)lround(p * 10.0 / (M_PI * DIAMETER_MM) * CPT);
+}
+
+static void roll(leg *g, double from, double to)
+{
+    size_t count = (size_t)(fabs(to - from) / 2.5 * RATE);   /* 2.5 cm/s */
+    for (size_t i = 1; i <= count; i++)
+        emit(g, from + (to - from) * (double)i / (double)count, 1.0, 0.0);
+}
+
+static void hold(leg *g, double p, double seconds, double lean_mm)
+{
+    for (size_t i = 0; i < (size_t)(seconds * RATE); i++)
+        emit(g, p, 1.0, lean_mm);
+}
+
+/* Rest, 12 passes, a 20 s hold on the spot leaning medially (right leg)
+ * with a mark rated 7 after 10 s, 4 more passes, rest. */
+static void act(leg *g)
+{
+    for (size_t i = 0; i < 2 * RATE; i++)
+        emit(g, 0.0, 0.0, 0.0);
+    for (int k = 0; k < 6; k++) {
+        roll(g, 0.0, LEG_CM);
+        roll(g, LEG_CM, 0.0);
+    }
+    roll(g, 0.0, SPOT_CM);
+    hold(g, SPOT_CM, 10.0, 20.0);
+    g->mark = (rm_event){.t_us = g->s[g->n - 1].t_us, .kind = RM_EVENT_MARK,
+                         .value = 7};
+    hold(g, SPOT_CM, 10.0, 20.0);
+    roll(g, SPOT_CM, LEG_CM);
+    for (int k = 0; k < 2; k++) {
+        roll(g, LEG_CM, 0.0);
+        roll(g, 0.0, LEG_CM);
+    }
+    for (size_t i = 0; i < 2 * RATE; i++)
+        emit(g, LEG_CM, 0.0, 0.0);
+}
+
+static rm_analysis *analyse_leg(leg *g, uint8_t side)
+{
+    rm_session_meta meta = {.side = side};
+    rm_analysis *a = NULL;
+    rm_error err;
+    if (rm_analyse_samples(&g->info, &meta, g->s, g->n, &g->mark, 1, NULL, 0,
+                           NULL, &a, &err) != RM_OK)
+        fail_msg("analysis failed: %s", err.message);
+    return a;
+}
+
+static void guarding_unloading_and_a_mark_make_one_spot(void **state)
+{
+    (void)state;
+    leg g;
+    leg_init(&g, true);
+    act(&g);
+    rm_analysis *a = analyse_leg(&g, RM_SIDE_RIGHT);
+    assert_int_equal(a->spot_count, 1);
+    const rm_spot *sp = &a->spots[0];
+    assert_true(fabs(sp->position_cm - SPOT_CM) < 1.0);
+    assert_true(fabs(sp->position_pct - 100.0 * SPOT_CM / LEG_CM) < 4.0);
+    assert_int_equal(sp->side, RM_ML_SIDE_MEDIAL);
+    assert_true(sp->score >= 5.0 && sp->score <= 10.0);
+    assert_true(sp->confidence > 0.5 && sp->confidence <= 1.0);
+    assert_true(sp->evidence.tremor > 0.5);
+    assert_true(sp->evidence.unloading > 0.3);
+    assert_true(sp->evidence.dwell_s > 15.0);
+    assert_int_equal(sp->evidence.marks, 1);
+    assert_true(sp->evidence.mark_rating == 7.0);
+    /* The force at the mark is this spot's pressure-pain threshold. */
+    assert_true(fabs(sp->threshold_force_n - 210.0) < 10.0);
+    assert_int_equal(a->mark_count, 1);
+    assert_int_equal(a->marks[0].rating, 7);
+    assert_int_equal(a->marks[0].spot, 0);
+    assert_true(fabs(a->marks[0].position_cm - SPOT_CM) < 0.5);
+    rm_analysis_free(a);
+    free(g.s);
+}
+
+static void profile_peaks_at_the_spot(void **state)
+{
+    (void)state;
+    leg g;
+    leg_init(&g, true);
+    act(&g);
+    rm_analysis *a = analyse_leg(&g, RM_SIDE_RIGHT);
+    assert_true(fabs(a->summary.rolled_length_cm - LEG_CM) < 0.2);
+    assert_int_equal(a->bin_count,
+                     (size_t)floor(a->summary.rolled_length_cm) + 1);
+    size_t top = 0;
+    for (size_t b = 0; b < a->bin_count; b++)
+        if (a->profile[b].tenderness > a->profile[top].tenderness)
+            top = b;
+    assert_true(fabs(a->profile[top].position_cm - SPOT_CM) <= 1.0);
+    /* Away from it the leg is not tender; the force there is the full
+     * 300 N, split evenly medial/lateral. */
+    const rm_profile_bin *far = &a->profile[5];
+    assert_true(far->tenderness < 1.5);
+    assert_true(fabs(far->mean_force_n - 300.0) < 5.0);
+    assert_true(fabs(far->medial_force_n - far->lateral_force_n) < 10.0);
+    assert_true(far->time_s > 1.0);
+    assert_true(isnan(far->mean_pressure_kpa));
+    assert_true(a->profile[top].mean_force_n < 270.0);
+    assert_true(a->profile[top].medial_force_n > a->profile[top].lateral_force_n);
+    rm_analysis_free(a);
+    free(g.s);
+}
+
+static void an_even_leg_has_no_spots(void **state)
+{
+    (void)state;
+    leg g;
+    leg_init(&g, false);
+    act(&g);
+    g.mark.kind = RM_EVENT_NOTE;   /* no mark either */
+    rm_analysis *a = analyse_leg(&g, RM_SIDE_RIGHT);
+    assert_int_equal(a->spot_count, 0);
+    assert_int_equal(a->mark_count, 0);
+    for (size_t b = 0; b < a->bin_count; b++)
+        assert_true(a->profile[b].tenderness < a->config.spot_min_score);
+    assert_int_equal(a->dwell_count, 1);     /* the hold is still a dwell */
+    rm_analysis_free(a);
+    free(g.s);
+}
+
+static void the_same_lean_is_lateral_on_a_left_leg(void **state)
+{
+    (void)state;
+    leg g;
+    leg_init(&g, true);
+    act(&g);
+    rm_analysis *a = analyse_leg(&g, RM_SIDE_LEFT);
+    assert_int_equal(a->spot_count, 1);
+    assert_int_equal(a->spots[0].side, RM_ML_SIDE_LATERAL);
+    assert_true(a->spots[0].ml > 0.25);
+    rm_analysis_free(a);
+    free(g.s);
+}
+
+static void strokes_and_cadence_follow_the_passes(void **state)
+{
+    (void)state;
+    leg g;
+    leg_init(&g, false);
+    act(&g);
+    rm_analysis *a = analyse_leg(&g, RM_SIDE_RIGHT);
+    /* Distal passes: 6 full, 0 -> 18 before the hold, 18 -> 30 after it,
+     * 2 at the end. */
+    assert_int_equal(a->stroke_count, 10);
+    for (size_t k = 0; k < a->stroke_count; k++)
+        assert_true(a->strokes[k].to_cm > a->strokes[k].from_cm);
+    assert_true(fabs(a->strokes[0].mean_speed_cm_s - 2.5) < 0.2);
+    assert_true(fabs(a->strokes[0].mean_force_n - 300.0) < 5.0);
+    /* One-way passes every 12 s. */
+    assert_true(fabs(a->summary.cadence_per_min - 5.0) < 0.3);
+    assert_true(fabs(a->summary.mean_speed_cm_s - 2.5) < 0.2);
+    rm_analysis_free(a);
+    /* 2.5 cm/s is too fast for a 2 cm/s target, never for 3 cm/s. */
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    for (int k = 0; k < 2; k++) {
+        cfg.target_speed_cm_s = k ? 2.0 : 3.0;
+        assert_int_equal(rm_analyse_samples(&g.info, NULL, g.s, g.n, NULL, 0,
+                                            NULL, 0, &cfg, &a, NULL), RM_OK);
+        if (k)
+            assert_true(a->summary.time_too_fast_s > 150.0);
+        else
+            assert_true(a->summary.time_too_fast_s < 1.0);
+        rm_analysis_free(a);
+    }
+    free(g.s);
+}
+
+static void a_session_file_gives_the_same_analysis(void **state)
+{
+    (void)state;
+    rm_sim_config cfg;
+    rm_sim_config_default(&cfg);
+    cfg.duration_s = 180;
+    cfg.sample_rate_hz = 200;
+    cfg.spot_count = 2;
+    rm_sim *sim;
+    assert_int_equal(rm_sim_new(&sim, &cfg, NULL), RM_OK);
+    size_t n = 0;
+    rm_sample *samples = malloc(sizeof *samples * 36000);
+    while (n < 36000 && rm_sim_next_sample(sim, &samples[n]))
+        n++;
+    rm_event mark = {.t_us = samples[n / 2].t_us, .kind = RM_EVENT_MARK,
+                     .value = 6};
+    rm_session_meta meta = {.side = RM_SIDE_RIGHT};
+    strcpy(meta.session_id, "test-spots");
+    char *dir = testutil_mkdtemp(), *path = testutil_path(dir, "s.rms");
+    rm_writer_options opt;
+    rm_writer_options_default(&opt);
+    opt.fsync = false;
+    rm_session_writer *w;
+    assert_int_equal(rm_session_writer_create(&w, path, rm_sim_info(sim),
+                                              &meta, &opt, NULL), RM_OK);
+    assert_int_equal(rm_session_writer_append(w, samples, n, NULL), RM_OK);
+    assert_int_equal(rm_session_writer_add_event(w, &mark, NULL), RM_OK);
+    assert_int_equal(rm_session_writer_close(w, NULL), RM_OK);
+
+    rm_analysis *mem, *file;
+    rm_session *s;
+    assert_int_equal(rm_analyse_samples(rm_sim_info(sim), &meta, samples, n,
+                                        &mark, 1, NULL, 0, NULL, &mem, NULL),
+                     RM_OK);
+    assert_int_equal(rm_session_open(&s, path, NULL), RM_OK);
+    assert_int_equal(rm_analyse_session(s, NULL, &file, NULL), RM_OK);
+    assert_int_equal(file->series.n, mem->series.n);
+    assert_memory_equal(file->series.force_n, mem->series.force_n,
+                        sizeof(double) * mem->series.n);
+    assert_int_equal(file->dwell_count, mem->dwell_count);
+    assert_int_equal(file->spot_count, mem->spot_count);
+    assert_int_equal(file->mark_count, mem->mark_count);
+    assert_true(file->mark_count >= 1);
+    assert_int_equal(file->quality.blocks_skipped, 0);
+    assert_string_equal(file->meta.session_id, "test-spots");
+    rm_session_close(s);
+    rm_analysis_free(mem);
+    rm_analysis_free(file);
+    rm_sim_free(sim);
+    free(samples);
+    testutil_rmdir(dir);
+    free(path);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(guarding_unloading_and_a_mark_make_one_spot),
+        cmocka_unit_test(profile_peaks_at_the_spot),
+        cmocka_unit_test(an_even_leg_has_no_spots),
+        cmocka_unit_test(the_same_lean_is_lateral_on_a_left_leg),
+        cmocka_unit_test(strokes_and_cadence_follow_the_passes),
+        cmocka_unit_test(a_session_file_gives_the_same_analysis),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
