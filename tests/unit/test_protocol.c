@@ -318,7 +318,7 @@ static void any_read_size_gives_the_same_frames_and_stats(void **state)
     decoded *ref = decoded_new(), *got = decoded_new();
     decode_whole(stream, len, ref);
     assert_true(ref->count >= 9);
-    for (size_t size = 1; size <= len; size += size < 64 ? 1 : 97) {
+    for (size_t size = 1; size <= len; size++) {
         decode_in_pieces(stream, len, &size, 1, got);
         assert_int_equal(got->count, ref->count);
         assert_memory_equal(&got->stats, &ref->stats, sizeof ref->stats);
