@@ -523,6 +523,46 @@ static void fsr_creeps_under_a_steady_press(void **state)
     assert_true(without > 0.98 && without < 1.02);
 }
 
+/* FSR reading per newton at half load on the way down over the same on
+ * the way up, for the first press (its dwell runs from half load to half
+ * load). */
+static double hysteresis_over_a_press(const char *options)
+{
+    rm_sim *sim = new_sim(options);
+    const rm_device_info *info = rm_sim_info(sim);
+    recording r = record(sim, 0);
+    size_t n;
+    const rm_sim_dwell *d = rm_sim_dwells(sim, &n);
+    assert_true(n > 0);
+    double up = 0, down = 0;
+    for (int k = -50; k < 50; k++) { /* +/- 50 ms around each */
+        size_t a = (size_t)(d[0].start_s * 1000 + k);
+        size_t b = (size_t)(d[0].end_s * 1000 + k);
+        up += rm_channel_newtons(&info->channels[1], r.s[a].counts[1]) /
+              r.force_n[a];
+        down += rm_channel_newtons(&info->channels[1], r.s[b].counts[1]) /
+                r.force_n[b];
+    }
+    recording_free(&r);
+    rm_sim_free(sim);
+    return down / up;
+}
+
+static void fsr_reads_high_while_unloading(void **state)
+{
+    (void)state;
+    const char *common = "kind=ball,pressure_cells=1,spots=0,other_dwells=0,"
+                         "dwell_min=20,dwell_max=25,duration=60,noise=0,"
+                         "creep=0,tremor=0,seed=9";
+    char options[256];
+    snprintf(options, sizeof options, "%s,hysteresis=0.1", common);
+    double with = hysteresis_over_a_press(options);
+    snprintf(options, sizeof options, "%s,hysteresis=0", common);
+    double without = hysteresis_over_a_press(options);
+    assert_true(with > 1.03 && with < 1.15);
+    assert_true(without > 0.99 && without < 1.01);
+}
+
 static void unloaded_channels_show_the_mains_hum(void **state)
 {
     (void)state;
@@ -818,6 +858,7 @@ int main(void)
         cmocka_unit_test(ball_has_no_encoder_and_presses_in_time),
         cmocka_unit_test(marks_flag_samples_at_severe_spots),
         cmocka_unit_test(fsr_creeps_under_a_steady_press),
+        cmocka_unit_test(fsr_reads_high_while_unloading),
         cmocka_unit_test(unloaded_channels_show_the_mains_hum),
         cmocka_unit_test(an_hour_of_drift_never_clips_a_channel),
         cmocka_unit_test(dropped_frames_show_as_sequence_gaps),
