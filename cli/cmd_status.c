@@ -113,16 +113,35 @@ static void print_device(const rm_json *dev)
            number(dev, "sample_rate_hz"));
 }
 
+/* "client C12, left hamstring", leaving out what the session lacks. */
+static void describe_session(const rm_json *ses, char *out, size_t cap)
+{
+    const char *client = rm_json_as_string(rm_json_get(ses, "client"), "");
+    const char *side = rm_json_as_string(rm_json_get(ses, "side"), "unknown");
+    const char *muscle = rm_json_as_string(rm_json_get(ses, "muscle"), "");
+    if (!strcmp(side, "unknown"))
+        side = "";
+    snprintf(out, cap, "%s%s%s%s%s%s", *client ? "client " : "", client,
+             *client && (*side || *muscle) ? ", " : "", side,
+             *side && *muscle ? " " : "", muscle);
+}
+
 static void print_session(const rm_json *ses)
 {
     if (!rm_json_as_bool(rm_json_get(ses, "recording"), false)) {
         puts("session:  not recording");
         return;
     }
-    printf("session:  recording %s (client %s, %s %s) since %s, %.0f samples\n"
-           "          %s\n", text(ses, "id"), text(ses, "client"),
-           text(ses, "side"), text(ses, "muscle"), text(ses, "started"),
-           number(ses, "samples"), text(ses, "path"));
+    char about[160];
+    describe_session(ses, about, sizeof about);
+    const char *started = rm_json_as_string(rm_json_get(ses, "started"), NULL);
+    printf("session:  recording %s", text(ses, "id"));
+    if (*about)
+        printf(" (%s)", about);
+    if (started)
+        printf(" since %s", started);
+    printf(", %.0f samples\n          %s\n", number(ses, "samples"),
+           text(ses, "path"));
 }
 
 static void print_library(const rm_json *lib)

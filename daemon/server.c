@@ -411,8 +411,6 @@ static void write_session(rm_json_writer *w, const rm_daemon_status *st)
     rm_json_bool(w, st->recording);
     if (st->recording) {
         const rm_session_meta *m = &st->session;
-        char started[32];
-        rm_format_iso8601(started, m->start_unix_us);
         rm_json_key(w, "id");
         rm_json_string(w, m->session_id);
         rm_json_key(w, "client");
@@ -421,8 +419,12 @@ static void write_session(rm_json_writer *w, const rm_daemon_status *st)
         rm_json_string(w, rm_side_name((rm_side)m->side));
         rm_json_key(w, "muscle");
         rm_json_string(w, m->muscle);
-        rm_json_key(w, "started");
-        rm_json_string(w, started);
+        if (m->start_unix_us > 0) {
+            char started[32];
+            rm_format_iso8601(started, m->start_unix_us);
+            rm_json_key(w, "started");
+            rm_json_string(w, started);
+        }
         rm_json_key(w, "path");
         rm_json_string(w, st->session_path);
         rm_json_key(w, "samples");
