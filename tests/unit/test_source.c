@@ -394,6 +394,49 @@ static void capture_replays_at_recorded_speed(void **state)
     free(dir);
 }
 
+static void text_device_is_read_through_its_profile(void **state)
+{
+    (void)state;
+    char *dir = testutil_mkdtemp();
+    char *path = testutil_path(dir, "diy.txt");
+    const char text[] = "t_ms,raw1,raw2,enc\n"
+                        "1000,84211,-1022,1180\n"
+                        "1012,84300,-1000,1181\n"
+                        "garbage line\n"
+                        "1025,84400,-990,1183\n";
+    testutil_write_file(path, text, sizeof text - 1);
+    char name[700];
+    snprintf(name, sizeof name, "file:%s?fast,profile=%s", path,
+             ROLLMAP_TEST_DATA "/../../docs/profiles/hx711-arduino.ini");
+    rm_source_spec spec = parse_ok(name);
+    rm_source *src;
+    rm_error err = {0};
+    assert_int_equal(rm_source_open(&src, &spec, &err), RM_OK);
+    rm_source_output *out = malloc(sizeof *out);
+    assert_int_equal(next_blocking(src, out), RM_OK);
+    assert_int_equal(out->item, RM_ITEM_INFO);
+    assert_string_equal(out->info.serial, "diy-hx711-01");
+    static const int32_t ch1[] = {84211, 84300, 84400};
+    size_t n = 0;
+    rm_status st;
+    while ((st = next_blocking(src, out)) == RM_OK) {
+        assert_int_equal(out->item, RM_ITEM_SAMPLES);
+        assert_true(n < 3);
+        assert_int_equal(out->samples[0].counts[0], ch1[n]);
+        n++;
+    }
+    assert_int_equal(st, RM_ERR_EOF);
+    assert_int_equal(n, 3);
+    assert_int_equal(rm_source_stats(src)->malformed, 1);
+    assert_int_equal(rm_source_command(src, RM_CMD_TARE, 0, &err),
+                     RM_ERR_UNSUPPORTED);
+    free(out);
+    rm_source_close(src);
+    free(path);
+    testutil_rmdir(dir);
+    free(dir);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The virtual roller in-process                                            */
 /* ------------------------------------------------------------------------ */
@@ -497,6 +540,7 @@ int main(void)
         cmocka_unit_test(silent_device_times_out_naming_the_port),
         cmocka_unit_test(missing_port_is_not_found),
         cmocka_unit_test(capture_replays_at_recorded_speed),
+        cmocka_unit_test(text_device_is_read_through_its_profile),
         cmocka_unit_test(virtual_roller_streams_to_its_end),
         cmocka_unit_test(virtual_roller_unplug_is_reopened_with_a_gap),
         cmocka_unit_test(virtual_roller_reset_restarts_streaming),
