@@ -27,6 +27,10 @@ extern char **environ;
 #define MAP_ML_CELLS 20
 /** Sessions longer than this get their time axis in minutes. */
 #define MINUTES_AXIS_FROM_S 1200.0
+/** Colour range of the spectrogram below its strongest cell: the force
+ *  signal sits 60-80 dB above numerical noise, which would otherwise
+ *  swamp the scale. */
+#define SPECTROGRAM_RANGE_DB 80
 /** Shown below this many dwells, each dwell gets a labelled bar. */
 #define DWELL_TICK_LABELS_MAX 30
 /** The dwell graph has room for at least this many, so one dwell does not
@@ -376,24 +380,35 @@ static double frames_mean(const rm_spectrogram *sg, size_t from, size_t to,
     return sum / (double)(to - from);
 }
 
-static rm_status write_spectrogram_data(const char *dir,
-                                        const rm_spectrogram *sg,
+/** Whether time t (s) falls inside a recording gap: its spectrum is the
+ *  analysis's fill, not a measurement, and is left blank. */
+static bool time_in_gap(const rm_series *s, double t)
+{
+    if (s->n == 0 || !(t >= 0))
+        return false;
+    size_t i = (size_t)(t * s->rate_hz);
+    return s->in_gap[i < s->n ? i : s->n - 1];
+}
+
+static rm_status write_spectrogram_data(const char *dir, const rm_analysis *a,
                                         rm_error *err)
 {
+    const rm_spectrogram *sg = &a->spectrogram;
     report_file rf;
     rm_status st = report_file_open(&rf, dir, "spectrogram.dat", err);
     if (st != RM_OK)
         return st;
     fputs("# t_s frequency_hz power_db (10 log10 of N^2/Hz); frames "
-          "averaged down to the plot width\n", rf.f);
+          "averaged down to the plot width; NaN inside recording gaps\n", rf.f);
     size_t columns = sg->frames < GRAPH_COLUMNS ? sg->frames : GRAPH_COLUMNS;
     for (size_t c = 0; c < columns; c++) {
         size_t from = sg->frames * c / columns, to = sg->frames * (c + 1) / columns;
         double t = (from + to) / 2.0 * sg->dt_s;
+        bool gap = time_in_gap(&a->series, t);
         for (size_t b = 0; b < sg->bins; b++) {
             put_value(rf.f, t, ' ');
             put_value(rf.f, b * sg->df_hz, ' ');
-            put_value(rf.f, decibels(frames_mean(sg, from, to, b)), '\n');
+            put_value(rf.f, gap ? NAN : decibels(frames_mean(sg, from, to, b)), '\n');
         }
         fputc('\n', rf.f);
     }
@@ -627,6 +642,8 @@ static void write_spectrum_script(FILE *f, const rm_analysis *a,
         fprintf(f, "set xlabel \"%s\"\n"
                 "set ylabel \"frequency (Hz)\"\nset yrange [0:%g]\n"
                 "set autoscale xfix\nset cblabel \"power (dB re 1 N^2/Hz)\" offset 1,0\n"
+                "stats \"spectrogram.dat\" using 3 nooutput\n"
+                "set cbrange [STATS_max - %d : STATS_max]\n"
                 "set palette rgb 33,13,10\n"
                 "set arrow 1 from graph 0, first %g to graph 1, first %g nohead "
                 "dt 2 lc rgb \"white\" front\n"
@@ -634,8 +651,8 @@ static void write_spectrum_script(FILE *f, const rm_analysis *a,
                 "dt 2 lc rgb \"white\" front\n"
                 "plot \"spectrogram.dat\" using ($1/%g):2:3 with image notitle\n"
                 "unset arrow\nunset colorbox\n",
-                xlabel, (a->spectrogram.bins - 1) * a->spectrogram.df_hz, lo, lo,
-                hi, hi, scale);
+                xlabel, (a->spectrogram.bins - 1) * a->spectrogram.df_hz,
+                SPECTROGRAM_RANGE_DB, lo, lo, hi, hi, scale);
     }
     fprintf(f, "set xlabel \"frequency (Hz)\"\nset autoscale y\n"
             "set ylabel \"PSD (N^2/Hz)\"\nset logscale y\nset format y \"10^{%%L}\"\n"
@@ -735,7 +752,7 @@ static rm_status write_spectrum_graph(const char *dir, const rm_analysis *a,
 {
     rm_status st = RM_OK;
     if (a->spectrogram.frames > 0)
-        st = write_spectrogram_data(dir, &a->spectrogram, err);
+        st = write_spectrogram_data(dir, a, err);
     if (st == RM_OK)
         st = write_psd_data(dir, a, err);
     if (st == RM_OK)

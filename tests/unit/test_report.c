@@ -531,6 +531,48 @@ static void report_dir_that_is_a_file_is_an_error_naming_it(void **state)
     rm_analysis_free(a);
 }
 
+static void spectrogram_is_blank_inside_recording_gaps(void **state)
+{
+    (void)state;
+    rm_analysis *a = make_analysis();
+    enum { FRAMES = 10, BINS_SG = 4 };
+    a->spectrogram = (rm_spectrogram){.frames = FRAMES, .bins = BINS_SG,
+                                      .dt_s = 6, .df_hz = 10};
+    a->spectrogram.power = xcalloc(FRAMES * BINS_SG, sizeof(double));
+    for (size_t i = 0; i < FRAMES * BINS_SG; i++)
+        a->spectrogram.power[i] = 1.0;
+    a->psd_bins = BINS_SG;
+    a->psd_df_hz = 10;
+    a->psd = xcalloc(BINS_SG, sizeof(double));
+    for (size_t i = 2000; i < 4000; i++) /* 20 s to 40 s */
+        a->series.in_gap[i] = 1;
+    char *dir = testutil_mkdtemp();
+    rm_graphs_result res;
+    rm_error err = {0};
+    assert_int_equal(write_dir_with_path(a, dir, dir, &res, &err), RM_OK);
+    char *path = testutil_path(dir, "graphs/spectrogram.dat");
+    size_t len;
+    char *data = (char *)testutil_read_file(path, &len);
+    assert_non_null(data);
+    size_t blank = 0, measured = 0;
+    for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+        double t, f;
+        char power[16];
+        if (line[0] == '#' || sscanf(line, "%lf %lf %15s", &t, &f, power) != 3)
+            continue;
+        bool nan = !strcmp(power, "NaN");
+        assert_true(nan == (t >= 20 && t < 40));
+        nan ? blank++ : measured++;
+    }
+    assert_int_equal(blank, 4 * BINS_SG);   /* frames centred at 21, 27, 33, 39 s */
+    assert_int_equal(measured, 6 * BINS_SG);
+    free(data);
+    free(path);
+    testutil_rmdir(dir);
+    free(dir);
+    rm_analysis_free(a);
+}
+
 static void failing_gnuplot_is_an_error_but_the_html_is_written(void **state)
 {
     (void)state;
@@ -606,6 +648,7 @@ int main(void)
         cmocka_unit_test(report_dir_that_is_a_file_is_an_error_naming_it),
         cmocka_unit_test(failing_gnuplot_is_an_error_but_the_html_is_written),
         cmocka_unit_test(graphs_of_an_earlier_report_are_not_embedded),
+        cmocka_unit_test(spectrogram_is_blank_inside_recording_gaps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
