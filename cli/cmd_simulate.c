@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -254,13 +255,21 @@ typedef struct sim_pty {
     int slave;           /* held open so the pty lives without a reader */
     char path[128];
     const char *link;
+    bool linked;         /* link points at this pty: ours to remove */
     uint64_t bytes_refused; /* not taken: nobody read the pty in time */
 } sim_pty;
 
-static bool update_link(const sim_pty *p)
+/* Point the --link symlink at the current pty; never replace anything
+ * but a symlink. */
+static bool update_link(sim_pty *p)
 {
     if (!p->link)
         return true;
+    struct stat st;
+    if (lstat(p->link, &st) == 0 && !S_ISLNK(st.st_mode)) {
+        cli_fail(CMD, "--link %s: exists and is not a symlink", p->link);
+        return false;
+    }
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", p->link, (long)getpid());
     unlink(tmp);
@@ -269,6 +278,7 @@ static bool update_link(const sim_pty *p)
         unlink(tmp);
         return false;
     }
+    p->linked = true;
     return true;
 }
 
@@ -296,9 +306,11 @@ static bool pty_open(sim_pty *p)
         cli_fail(CMD, "%s: %s", p->path, strerror(errno));
         return false;
     }
+    if (!update_link(p))
+        return false;
     printf("%s\n", p->path);
     fflush(stdout);
-    return update_link(p);
+    return true;
 }
 
 static void pty_close(sim_pty *p)
@@ -308,8 +320,9 @@ static void pty_close(sim_pty *p)
     if (p->slave >= 0)
         close(p->slave);
     p->master = p->slave = -1;
-    if (p->link)
+    if (p->linked)
         unlink(p->link);
+    p->linked = false;
 }
 
 /* Host -> device: whatever the reader wrote to the pty. */
@@ -370,7 +383,7 @@ static bool follow_plug(rm_sim *sim, sim_pty *p)
 
 static int run_pty(rm_sim *sim, const simulate_options *o)
 {
-    sim_pty p = {-1, -1, "", o->link_path, 0};
+    sim_pty p = {-1, -1, "", o->link_path, false, 0};
     if (!pty_open(&p)) {
         pty_close(&p);
         return CLI_FAILURE;

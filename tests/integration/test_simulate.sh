@@ -144,6 +144,13 @@ status=0
 grep -q "'mass': 'heavy' is not a number" "$work/err" || fail "bad option message"
 [ ! -e "$work/d.bin" ] || fail "a bad option left a file"
 "$ROLLMAP" simulate --help | grep -q -- "--pty" || fail "--help"
+echo keep >"$work/regular"
+status=0
+"$ROLLMAP" simulate --pty --link "$work/regular" --duration 2 \
+    >/dev/null 2>"$work/err" || status=$?
+[ "$status" = 1 ] || fail "--link over a file: exit $status"
+grep -q "exists and is not a symlink" "$work/err" || fail "--link over a file: message"
+[ "$(cat "$work/regular")" = keep ] || fail "--link replaced a regular file"
 
 # 4. A pty read by cat: streaming from power-up with autostart=1.
 "$ROLLMAP" simulate --pty --link "$work/roller" --duration 4 \
