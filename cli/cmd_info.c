@@ -60,7 +60,9 @@ static int parse_options(int argc, char **argv, info_options *o)
 
 static double duration_s(const rm_session *s)
 {
-    return (double)(rm_session_last_us(s) - rm_session_first_us(s)) / US_PER_S;
+    /* A device clock that restarted mid-file gives no duration. */
+    uint64_t first = rm_session_first_us(s), last = rm_session_last_us(s);
+    return last > first ? (double)(last - first) / US_PER_S : 0;
 }
 
 /* Samples per second between the first and the last sample (0 if unknown). */
