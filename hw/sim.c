@@ -28,6 +28,9 @@
 #define BACK_STROKE_RATIO 0.5
 /* Each stroke's speed and duration vary by up to +/- this fraction. */
 #define STROKE_VARIATION 0.2
+/* Above this share of its force level the leg counts as on the roller
+ * (for the load calibration and covered_cm). */
+#define LOADED_SHARE 0.5
 /* No stroke is quicker than this, however short (s). */
 #define MIN_STROKE_S 0.2
 /* Sitting down on the roller or lifting the leg off it takes this long. */
@@ -46,6 +49,18 @@
  * this far inside the rolled length, and this far apart. */
 #define SPOT_EDGE_FRACTION 0.08
 #define SPOT_SEPARATION_CM 4.0
+/* This share of the spots lies distal of this fraction of the leg. */
+#define SPOT_DISTAL_SHARE 0.8
+#define SPOT_MIDDLE_FRACTION 0.35
+/* Severity of a spot: uniform in this range (0 would not be a spot). */
+#define SPOT_MIN_SEVERITY 0.3
+#define SPOT_MAX_SEVERITY 1.0
+/* Tries at a random position that keeps its distance before settling. */
+#define PLACEMENT_TRIES 100
+/* Other dwells, and presses where there is no spot, stay within this
+ * middle part of the leg. */
+#define OTHER_DWELL_LO 0.1
+#define OTHER_DWELL_HI 0.9
 /* A dwell elsewhere keeps this far from every tender spot. */
 #define OTHER_DWELL_CLEARANCE_CM 4.0
 /* Passing a tender spot, the person stops on it with this chance plus
@@ -693,17 +708,18 @@ static void place_spots(rm_sim *sim)
     double lo = leg * SPOT_EDGE_FRACTION, hi = leg * (1 - SPOT_EDGE_FRACTION);
     for (unsigned i = 0; i < sim->cfg.spot_count; i++) {
         rm_sim_spot *s = &sim->spots[sim->spot_count];
-        double mid_lo = fmax(lo, leg * 0.35);
-        for (int attempt = 0; attempt < 100; attempt++) {
-            bool distal = sim_rng_uniform(&sim->plan_rng) < 0.8;
+        double mid_lo = fmax(lo, leg * SPOT_MIDDLE_FRACTION);
+        for (int attempt = 0; attempt < PLACEMENT_TRIES; attempt++) {
+            bool distal = sim_rng_uniform(&sim->plan_rng) < SPOT_DISTAL_SHARE;
             s->position_cm = distal ? sim_rng_range(&sim->plan_rng, mid_lo, hi)
                                     : sim_rng_range(&sim->plan_rng, lo, mid_lo);
             if (far_from_spots(sim, s->position_cm, SPOT_SEPARATION_CM))
                 break;
         }
-        s->side = sim_rng_uniform(&sim->plan_rng) < 0.5 ? RM_ML_MEDIAL
-                                                        : RM_ML_LATERAL;
-        s->severity = sim_rng_range(&sim->plan_rng, 0.3, 1.0);
+        bool medial = sim_rng_uniform(&sim->plan_rng) < 0.5; /* even odds */
+        s->side = medial ? RM_ML_MEDIAL : RM_ML_LATERAL;
+        s->severity = sim_rng_range(&sim->plan_rng, SPOT_MIN_SEVERITY,
+                                    SPOT_MAX_SEVERITY);
         sim->spot_count++;
     }
 }
@@ -897,8 +913,9 @@ static double pick_other_dwell(rm_sim *sim)
     if (sim_rng_uniform(&sim->plan_rng) >= sim->cfg.other_dwell_chance)
         return NAN;
     double leg = sim->cfg.leg_length_cm;
-    for (int attempt = 0; attempt < 20; attempt++) {
-        double at = sim_rng_range(&sim->plan_rng, 0.1 * leg, 0.9 * leg);
+    for (int attempt = 0; attempt < PLACEMENT_TRIES; attempt++) {
+        double at = sim_rng_range(&sim->plan_rng, OTHER_DWELL_LO * leg,
+                                  OTHER_DWELL_HI * leg);
         if (far_from_spots(sim, at, OTHER_DWELL_CLEARANCE_CM))
             return at;
     }
@@ -1014,7 +1031,8 @@ static void plan_presses(sim_planner *pl)
             spot = (int)(next++ % sim->spot_count);
             at = sim->spots[spot].position_cm;
         } else if (!isfinite(at)) {
-            at = sim_rng_range(&sim->plan_rng, 0.1, 0.9) * c->leg_length_cm;
+            at = sim_rng_range(&sim->plan_rng, OTHER_DWELL_LO,
+                               OTHER_DWELL_HI) * c->leg_length_cm;
         }
         plan_move(pl, at, sim_rng_range(&sim->plan_rng, PRESS_MOVE_MIN_S,
                                         PRESS_MOVE_MAX_S), 0);
@@ -1145,7 +1163,7 @@ static void calibrate_level(rm_sim *sim)
     for (double t = 0; t < sim->cfg.duration_s; t += LEVEL_STEP_S) {
         const sim_segment *seg = segment_at(sim, t);
         double load = load_at(seg, t);
-        if (load < 0.5)
+        if (load < LOADED_SHARE)
             continue;
         double p = position_at(sim, seg, t, load);
         sum += script_factor(sim, p, load, tenderness_at(sim, p));
@@ -1266,7 +1284,7 @@ static void measure(rm_sim *sim, double t, double dt, double force,
 
 static void note_coverage(rm_sim *sim, double p, double load)
 {
-    if (load < 0.5)
+    if (load < LOADED_SHARE)
         return;
     if (!sim->covered_any || p < sim->covered_min_cm)
         sim->covered_min_cm = p;
@@ -1344,14 +1362,13 @@ rm_status rm_sim_new(rm_sim **out, const rm_sim_config *c, rm_error *err)
     sim_rng_seed(&sim->wire_rng, c->seed, 3);
     describe_device(sim);
     st = plan_session(sim, err);
-    calibrate_level(sim);
-    sim_set_rate(sim, c->sample_rate_hz);
-    if (st == RM_OK)
-        st = sim_wire_init(sim, err);
     if (st != RM_OK) {
         rm_sim_free(sim);
         return st;
     }
+    calibrate_level(sim);
+    sim_set_rate(sim, c->sample_rate_hz);
+    sim_wire_init(sim);
     *out = sim;
     return RM_OK;
 }

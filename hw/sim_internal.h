@@ -129,7 +129,7 @@ struct rm_sim {
 };
 
 /** Set up the firmware side at power-up (sim_wire.c). */
-rm_status sim_wire_init(rm_sim *sim, rm_error *err);
+void sim_wire_init(rm_sim *sim);
 /** Change the sample rate from the next sample on (sim.c). */
 void sim_set_rate(rm_sim *sim, uint32_t rate_hz);
 

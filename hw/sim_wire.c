@@ -147,14 +147,11 @@ static void boot(rm_sim *sim)
     send_info(sim);
 }
 
-rm_status sim_wire_init(rm_sim *sim, rm_error *err)
+void sim_wire_init(rm_sim *sim)
 {
-    (void)err;
-    sim_wire *w = &sim->wire;
-    w->next_error_bit = bits_until_error(&sim->wire_rng,
-                                         sim->cfg.bit_error_rate);
+    sim->wire.next_error_bit = bits_until_error(&sim->wire_rng,
+                                                sim->cfg.bit_error_rate);
     boot(sim);
-    return RM_OK;
 }
 
 static void unplug(rm_sim *sim)
