@@ -187,25 +187,47 @@ static void put_value(FILE *f, double v, char sep)
         fprintf(f, "NaN%c", sep);
 }
 
+/** y with the samples inside recording gaps (the analysis's fill) as NaN,
+ *  so the plotted line breaks there. */
+static double *mask_gaps(const rm_series *s, const double *y)
+{
+    double *shown = malloc(sizeof *shown * (s->n ? s->n : 1));
+    if (shown)
+        for (size_t i = 0; i < s->n; i++)
+            shown[i] = s->in_gap[i] ? NAN : y[i];
+    return shown;
+}
+
+static void write_kept(FILE *f, const rm_series *s, const double *y,
+                       const size_t *keep, size_t kept)
+{
+    for (size_t k = 0; k < kept; k++) {
+        put_value(f, s->t_s[keep[k]], ' ');
+        put_value(f, y[keep[k]], '\n');
+    }
+}
+
 /** t and y of a time series, reduced to the plot's columns. */
 static rm_status write_time_series(const char *dir, const char *name,
                                    const char *header, const rm_series *s,
                                    const double *y, rm_error *err)
 {
-    size_t *keep = malloc(sizeof *keep * (2 * GRAPH_COLUMNS + s->n));
-    if (!keep)
-        return rm_error_set(err, RM_ERR_NOMEM, "%s/%s: out of memory", dir, name);
-    size_t kept = report_minmax_reduce(y, s->n, GRAPH_COLUMNS, keep);
+    size_t most = s->n < 2 * GRAPH_COLUMNS ? s->n : 2 * GRAPH_COLUMNS;
+    size_t *keep = malloc(sizeof *keep * (most ? most : 1));
+    double *shown = mask_gaps(s, y);
+    rm_status st = RM_OK;
+    if (!keep || !shown)
+        st = rm_error_set(err, RM_ERR_NOMEM, "%s/%s: out of memory", dir, name);
     report_file rf;
-    rm_status st = report_file_open(&rf, dir, name, err);
+    if (st == RM_OK)
+        st = report_file_open(&rf, dir, name, err);
     if (st == RM_OK) {
         fprintf(rf.f, "# %s\n", header);
-        for (size_t k = 0; k < kept; k++) {
-            put_value(rf.f, s->t_s[keep[k]], ' ');
-            put_value(rf.f, y[keep[k]], '\n');
-        }
+        write_kept(rf.f, s, shown, keep,
+                   report_minmax_reduce(shown, s->n, GRAPH_COLUMNS, keep));
         st = report_file_commit(&rf, err);
     }
+    free(shown);
     free(keep);
     return st;
 }
@@ -535,8 +557,8 @@ static void write_force_script(FILE *f, const rm_analysis *a,
     double scale = time_axis_scale(a, &xlabel);
     write_preamble(f, REPORT_GRAPH_FORCE, fmt, 1000, 450);
     fprintf(f, "set xlabel \"%s\"\nset ylabel \"force (N)\"\n"
-            "set ytics nomirror\nset key outside bottom center horizontal maxrows 1\n",
-            xlabel);
+            "set ytics nomirror\nset key outside bottom center horizontal maxrows 1\n"
+            "set autoscale xfix\n", xlabel);
     write_position_axis(f, a);
     write_dwell_bands(f, a, scale);
     write_gap_bands(f, &a->series, scale);

@@ -531,7 +531,32 @@ static void report_dir_that_is_a_file_is_an_error_naming_it(void **state)
     rm_analysis_free(a);
 }
 
-static void spectrogram_is_blank_inside_recording_gaps(void **state)
+/** Count the NaN and the numeric values of column 2 (0-based) of a data
+ *  file, checking that NaN appears exactly where 20 <= t < 40. */
+static void count_gap_rows(const char *dir, const char *name, int column,
+                           size_t *blank, size_t *measured)
+{
+    char *path = testutil_path(dir, name);
+    size_t len;
+    char *data = (char *)testutil_read_file(path, &len);
+    assert_non_null(data);
+    *blank = *measured = 0;
+    for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+        double t;
+        char fields[3][32];
+        if (line[0] == '#' || sscanf(line, "%lf %31s %31s", &t, fields[1],
+                                     fields[2]) < column + 1)
+            continue;
+        bool nan = !strcmp(fields[column], "NaN");
+        if (nan != (t >= 20 && t < 40))
+            fail_msg("%s: t = %g is %s", name, t, nan ? "NaN" : "a value");
+        nan ? (*blank)++ : (*measured)++;
+    }
+    free(data);
+    free(path);
+}
+
+static void gaps_are_blank_in_the_graph_data(void **state)
 {
     (void)state;
     rm_analysis *a = make_analysis();
@@ -550,24 +575,12 @@ static void spectrogram_is_blank_inside_recording_gaps(void **state)
     rm_graphs_result res;
     rm_error err = {0};
     assert_int_equal(write_dir_with_path(a, dir, dir, &res, &err), RM_OK);
-    char *path = testutil_path(dir, "graphs/spectrogram.dat");
-    size_t len;
-    char *data = (char *)testutil_read_file(path, &len);
-    assert_non_null(data);
-    size_t blank = 0, measured = 0;
-    for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
-        double t, f;
-        char power[16];
-        if (line[0] == '#' || sscanf(line, "%lf %lf %15s", &t, &f, power) != 3)
-            continue;
-        bool nan = !strcmp(power, "NaN");
-        assert_true(nan == (t >= 20 && t < 40));
-        nan ? blank++ : measured++;
-    }
+    size_t blank, measured;
+    count_gap_rows(dir, "graphs/spectrogram.dat", 2, &blank, &measured);
     assert_int_equal(blank, 4 * BINS_SG);   /* frames centred at 21, 27, 33, 39 s */
     assert_int_equal(measured, 6 * BINS_SG);
-    free(data);
-    free(path);
+    count_gap_rows(dir, "graphs/force.dat", 1, &blank, &measured);
+    assert_true(blank > 0 && measured > 0);
     testutil_rmdir(dir);
     free(dir);
     rm_analysis_free(a);
@@ -648,7 +661,7 @@ int main(void)
         cmocka_unit_test(report_dir_that_is_a_file_is_an_error_naming_it),
         cmocka_unit_test(failing_gnuplot_is_an_error_but_the_html_is_written),
         cmocka_unit_test(graphs_of_an_earlier_report_are_not_embedded),
-        cmocka_unit_test(spectrogram_is_blank_inside_recording_gaps),
+        cmocka_unit_test(gaps_are_blank_in_the_graph_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
