@@ -312,20 +312,21 @@ static int foreground(const record_args *a)
         snprintf(o.recorder.library, sizeof o.recorder.library, "%s", a->library);
     signal(SIGINT, on_interrupt);
     signal(SIGTERM, on_interrupt);
+    o.record_now = true;
+    o.record_meta = a->meta;
+    if (a->output)
+        snprintf(o.record_path, sizeof o.record_path, "%s", a->output);
     rm_capture *cap;
     if (rm_capture_start(&cap, &o, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
-    if (rm_capture_record_start(cap, &a->meta, a->output, &err) != RM_OK) {
-        rm_capture_stop(cap, NULL);
-        return cli_fail_error(CMD, &err);
-    }
     uint64_t started = rm_monotonic_us();
     rm_capture_status s;
     for (rm_capture_get_status(cap, &s); !capture_done(a, &s, started);
          rm_capture_get_status(cap, &s))
         usleep(POLL_US);
     rm_capture_stop(cap, &s);
-    return report(&s, s.recorder.path);
+    /* the session is still open, or already closed when the source ended */
+    return report(&s, s.recorder.path[0] ? s.recorder.path : s.recorder.last_path);
 }
 
 int cmd_record(int argc, char **argv)

@@ -561,6 +561,8 @@ rm_status rm_capture_start(rm_capture **out, const rm_capture_options *o,
         st = rm_ring_new_items(&c->messages, MESSAGE_RING, sizeof(capture_msg), err);
     if (st == RM_OK)
         st = rm_recorder_new(&c->recorder, &o->recorder, err);
+    if (st == RM_OK && o->record_now)
+        st = rm_recorder_start(c->recorder, &o->record_meta, o->record_path, err);
     if (st == RM_OK)
         st = start_threads(c, err);
     if (st != RM_OK) {

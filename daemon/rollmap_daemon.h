@@ -172,6 +172,10 @@ typedef struct rm_capture_options {
                                       (else reopen it like an unplug) */
     rm_recorder_options recorder;
     rm_capture_hooks hooks;
+    bool record_now;             /**< open a session before the first
+                                      sample (as rm_capture_record_start) */
+    rm_session_meta record_meta; /**< its metadata */
+    char record_path[4096];      /**< its file ("" = in the library) */
 } rm_capture_options;
 
 /** Ring size that rides out a consumer stall of stall_s seconds at rate_hz

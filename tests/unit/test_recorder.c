@@ -471,9 +471,10 @@ static void run_capture(fixture *f, const char *source, size_t ring,
         o.hooks.samples = stall_first_batch;
         o.hooks.user = hook;
     }
+    o.record_now = true;
+    snprintf(o.record_path, sizeof o.record_path, "%s", path);
     rm_capture *cap;
     assert_int_equal(rm_capture_start(&cap, &o, &err), RM_OK);
-    assert_int_equal(rm_capture_record_start(cap, NULL, path, &err), RM_OK);
     for (int i = 0; i < 600; i++) {
         rm_capture_get_status(cap, out);
         if (out->source_ended)
