@@ -137,16 +137,17 @@ void ana_band_power_series(const rm_spectrogram *sg, double lo_hz,
 /** Streaming accumulator of periodograms of the raw total force (for the
  *  frequency of a vibrating roller, which can lie above the analysis rate's
  *  Nyquist frequency). */
+struct fft_work;
 typedef struct ana_psd_accumulator {
     size_t nfft, fill, segments;
     double rate_hz;
     double *segment, *power, *sum;
+    struct fft_work *work;          /**< plan and buffers (spectra.c) */
 } ana_psd_accumulator;
 
 rm_status ana_psd_accumulator_init(ana_psd_accumulator *a, double rate_hz,
                                    rm_error *err);
-rm_status ana_psd_accumulator_push(ana_psd_accumulator *a, double x,
-                                   rm_error *err);
+void ana_psd_accumulator_push(ana_psd_accumulator *a, double x);
 /** Frequency of a strong narrow peak between 15 Hz and Nyquist, skipping
  *  ignore_hz and its harmonics (mains); 0 when there is none. */
 double ana_psd_accumulator_peak(const ana_psd_accumulator *a,

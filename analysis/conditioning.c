@@ -8,6 +8,7 @@
 #include "analysis_internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -300,6 +301,24 @@ static void decimator_prime(decimator *d, const double *v, double t_s)
     d->pushed = 0;
 }
 
+/** Dot product of a symmetric filter of odd length with h: pairs of taps
+ *  share a coefficient, and four running sums let the additions overlap. */
+static double symmetric_dot(const double *coef, const double *h, size_t taps)
+{
+    size_t half = taps / 2, k = 0;
+    const double *tail = h + taps - 1;
+    double a0 = coef[half] * h[half], a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    for (; k + 4 <= half; k += 4) {
+        a0 += coef[k] * (h[k] + tail[-(ptrdiff_t)k]);
+        a1 += coef[k + 1] * (h[k + 1] + tail[-(ptrdiff_t)k - 1]);
+        a2 += coef[k + 2] * (h[k + 2] + tail[-(ptrdiff_t)k - 2]);
+        a3 += coef[k + 3] * (h[k + 3] + tail[-(ptrdiff_t)k - 3]);
+    }
+    for (; k < half; k++)
+        a0 += coef[k] * (h[k] + tail[-(ptrdiff_t)k]);
+    return (a0 + a1) + (a2 + a3);
+}
+
 /** After a write: is an output due, and its filtered values. */
 static bool decimator_output(const decimator *d, double *out, double *t_s,
                              uint8_t *flags)
@@ -308,13 +327,8 @@ static bool decimator_output(const decimator *d, double *out, double *t_s,
     if (d->pushed <= delay || (d->pushed - 1 - delay) % d->factor != 0)
         return false;
     size_t ring = 2 * d->taps;
-    for (size_t c = 0; c < d->width; c++) {
-        const double *h = d->hist + c * ring + d->pos; /* oldest first */
-        double acc = 0.0;
-        for (size_t k = 0; k < d->taps; k++)
-            acc += d->coef[k] * h[k];
-        out[c] = acc;
-    }
+    for (size_t c = 0; c < d->width; c++)
+        out[c] = symmetric_dot(d->coef, d->hist + c * ring + d->pos, d->taps);
     size_t centre = (d->pos + d->taps - 1 - delay) % d->taps;
     *t_s = d->time_s[centre];
     /* Flags of the inputs this output stands for (the last `factor`
@@ -540,9 +554,7 @@ static rm_status push_one(ana_conditioner *c, const rm_sample *s,
     c->raw.samples++;
     c->last_t_us = s->t_us;
     memcpy(c->last, v, sizeof v);
-    st = ana_psd_accumulator_push(&c->raw_psd, total_of(c, v), err);
-    if (st != RM_OK)
-        return st;
+    ana_psd_accumulator_push(&c->raw_psd, total_of(c, v));
     return feed(c, v, t_s, (s->flags & RM_SAMPLE_TARED) ? FLAG_TARED : 0, err);
 }
 

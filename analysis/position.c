@@ -57,26 +57,26 @@ static double supported_end(const double *v, size_t m, size_t need, int step)
     return v[m / 2];
 }
 
-/** The proximal (or distal, from_top) end of the positions rolled under
- *  load. */
-static double robust_end(const rm_series *s, const double *raw_cm,
-                         bool from_top)
+/** The proximal and distal ends of the positions rolled under load (NaN
+ *  when nothing was loaded). */
+static void robust_ends(const rm_series *s, double *zero, double *far)
 {
     double *v = malloc(sizeof *v * (s->n ? s->n : 1));
-    if (!v)
-        return NAN;
     size_t m = 0;
+    *zero = *far = NAN;
+    if (!v)
+        return;
     for (size_t i = 0; i < s->n; i++)
-        if (s->loaded[i] && isfinite(raw_cm[i]))
-            v[m++] = raw_cm[i];
-    double end = NAN;
+        if (s->loaded[i] && isfinite(s->position_cm[i]))
+            v[m++] = s->position_cm[i];
     if (m > 0) {
         ana_median_inplace(v, m);          /* sorts v */
         size_t need = (size_t)ceil(END_SUPPORT_S * s->rate_hz);
-        end = supported_end(v, m, need < m ? need : m, from_top ? -1 : 1);
+        need = need < m ? need : m;
+        *zero = supported_end(v, m, need, 1);
+        *far = supported_end(v, m, need, -1);
     }
     free(v);
-    return end;
 }
 
 /** Centre of pressure across the roller (mm from its left end) of sample
@@ -186,8 +186,8 @@ double ana_position_fill(const rm_device_info *info,
     for (size_t i = 0; i < s->n; i++)
         s->position_cm[i] = mm > 0.0 ? direction * ch->encoder[i] * mm / 10.0
                                      : NAN;
-    double zero = robust_end(s, s->position_cm, false);
-    double far = robust_end(s, s->position_cm, true);
+    double zero, far;
+    robust_ends(s, &zero, &far);
     if (!isfinite(zero) && mm > 0.0)   /* never loaded: zero at the start */
         zero = far = s->n ? s->position_cm[0] : 0.0;
     for (size_t i = 0; i < s->n; i++)

@@ -61,12 +61,14 @@ typedef struct fft_work {
     fftw_plan plan;
     double *in;
     fftw_complex *out;
+    double *window;          /**< Hann window of n */
 } fft_work;
 
 static void fft_work_free(fft_work *w)
 {
     fftw_free(w->in);
     fftw_free(w->out);
+    free(w->window);
 }
 
 static rm_status fft_work_init(fft_work *w, size_t n, rm_error *err)
@@ -77,7 +79,11 @@ static rm_status fft_work_init(fft_work *w, size_t n, rm_error *err)
     w->n = n;
     w->in = fftw_malloc(sizeof *w->in * n);
     w->out = fftw_malloc(sizeof *w->out * (n / 2 + 1));
-    w->plan = (w->in && w->out) ? plan_for_size(n, w->in, w->out) : NULL;
+    w->window = malloc(sizeof *w->window * n);
+    for (size_t i = 0; w->window && i < n; i++)
+        w->window[i] = ana_hann(i, n);
+    w->plan = (w->in && w->out && w->window) ? plan_for_size(n, w->in, w->out)
+                                             : NULL;
     if (!w->plan) {
         fft_work_free(w);
         return rm_error_set(err, RM_ERR_NOMEM, "FFT of %zu points: no plan",
@@ -145,7 +151,7 @@ static void load_segment(fft_work *w, const double *x, bool remove_mean)
         mean /= (double)w->n;
     }
     for (size_t i = 0; i < w->n; i++)
-        w->in[i] = (x[i] - mean) * ana_hann(i, w->n);
+        w->in[i] = (x[i] - mean) * w->window[i];
 }
 
 rm_status rm_welch_psd(const double *x, size_t n, double rate_hz,
@@ -277,31 +283,31 @@ rm_status ana_psd_accumulator_init(ana_psd_accumulator *a, double rate_hz,
     a->segment = malloc(sizeof *a->segment * a->nfft);
     a->power = malloc(sizeof *a->power * (a->nfft / 2 + 1));
     a->sum = calloc(a->nfft / 2 + 1, sizeof *a->sum);
-    if (!a->segment || !a->power || !a->sum) {
+    a->work = calloc(1, sizeof *a->work);
+    if (!a->segment || !a->power || !a->sum || !a->work) {
         ana_psd_accumulator_free(a);
         return rm_error_set(err, RM_ERR_NOMEM, "raw spectrum: out of memory");
     }
-    return RM_OK;
+    rm_status st = fft_work_init(a->work, a->nfft, err);
+    if (st != RM_OK) {
+        free(a->work);
+        a->work = NULL;
+        ana_psd_accumulator_free(a);
+    }
+    return st;
 }
 
-rm_status ana_psd_accumulator_push(ana_psd_accumulator *a, double x,
-                                   rm_error *err)
+void ana_psd_accumulator_push(ana_psd_accumulator *a, double x)
 {
     a->segment[a->fill++] = x;
     if (a->fill < a->nfft)
-        return RM_OK;
+        return;
     a->fill = 0;
-    fft_work w;
-    rm_status st = fft_work_init(&w, a->nfft, err);
-    if (st != RM_OK)
-        return st;
-    load_segment(&w, a->segment, true);
-    fft_work_power(&w, a->power);
-    fft_work_free(&w);
+    load_segment(a->work, a->segment, true);
+    fft_work_power(a->work, a->power);
     for (size_t k = 0; k <= a->nfft / 2; k++)
         a->sum[k] += a->power[k];
     a->segments++;
-    return RM_OK;
 }
 
 static bool near_harmonic(double f, double base_hz, double tolerance_hz)
@@ -349,8 +355,12 @@ double ana_psd_accumulator_peak(const ana_psd_accumulator *a,
 
 void ana_psd_accumulator_free(ana_psd_accumulator *a)
 {
+    if (a->work)
+        fft_work_free(a->work);
+    free(a->work);
     free(a->segment);
     free(a->power);
     free(a->sum);
     a->segment = a->power = a->sum = NULL;
+    a->work = NULL;
 }
