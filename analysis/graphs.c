@@ -31,7 +31,7 @@ extern char **environ;
  *  signal sits 60-80 dB above numerical noise, which would otherwise
  *  swamp the scale. */
 #define SPECTROGRAM_RANGE_DB 80
-/** Shown below this many dwells, each dwell gets a labelled bar. */
+/** Up to this many dwells, each pair of bars is labelled. */
 #define DWELL_TICK_LABELS_MAX 30
 /** The dwell graph has room for at least this many, so one dwell does not
  *  become a pair of bars as wide as the page. */
@@ -44,7 +44,9 @@ static const report_graph_desc graph_table[REPORT_GRAPH_COUNT] = {
         "triangles the \"tender here\" marks."},
     [REPORT_GRAPH_PROFILE] = {"profile", "Profile along the hamstring",
         "Mean and peak force in each position bin from proximal (gluteal "
-        "fold, left) to distal (knee, right); dashed lines are tender spots."},
+        "fold, left) to distal (knee, right); bars are the mean pressure, or "
+        "the time under load without pressure cells; dashed lines are "
+        "tender spots."},
     [REPORT_GRAPH_MAP] = {"map", "Map of the posterior thigh",
         "Back of the thigh seen from behind, proximal at the top; colour is "
         "the mean pressure (or force) where the roller was under load; "
