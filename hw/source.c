@@ -77,8 +77,9 @@ static rm_status copy_part(char *dst, size_t cap, const char *src, size_t len,
         return rm_error_set(err, RM_ERR_ARG,
                             "source '%s': %s is longer than %zu characters",
                             text, what, cap - 1);
+    /* The whole field is rewritten so that equal specs compare equal. */
+    memset(dst, 0, cap);
     memcpy(dst, src, len);
-    dst[len] = '\0';
     return RM_OK;
 }
 
