@@ -3,7 +3,8 @@
  * board (roller.umockdev: VID:PID 2341:0043, product, serial) whose
  * /dev/ttyACM0 is a pty; a firmware thread feeds the virtual roller's bytes
  * into it and answers its commands. rollmap's real libserialport code then
- *   1. lists and probes it (`rollmap devices --json`, a child process),
+ *   1. lists and probes it (`rollmap devices --json`, a child process)
+ *      and finds it as "auto",
  *   2. opens serial:/dev/ttyACM0 and decodes every frame the firmware sent,
  *   3. notices an emulated unplug (RM_ERR_CLOSED, hotplug "left"), and
  *   4. reconnects after the replug (hotplug "arrived", INFO, an unplug gap,
@@ -219,6 +220,24 @@ static void check_devices_listing(const char *rollmap)
     printf("rollmap devices --json under umockdev:\n%s", out);
 }
 
+/** "auto" finds the roller by asking every USB port. */
+static void check_auto(void)
+{
+    rm_source_spec spec;
+    rm_source *src;
+    rm_error err = {0};
+    rm_source_parse("auto", &spec, &err);
+    rm_status st = rm_source_open(&src, &spec, &err);
+    CHECK(st == RM_OK, "auto: %s", err.message);
+    if (st != RM_OK)
+        return;
+    CHECK(!strncmp(rm_source_info(src)->serial, "SIM-", 4),
+          "auto opened a device with serial '%s'",
+          rm_source_info(src)->serial);
+    rm_source_command(src, RM_CMD_STOP, 0, NULL);
+    rm_source_close(src);
+}
+
 typedef struct tally {
     uint64_t samples, gaps_unplugged, infos;
 } tally;
@@ -401,6 +420,7 @@ int main(int argc, char **argv)
         return SKIP;
     }
     check_devices_listing(argv[2]);
+    check_auto();
     /* A fresh virtual roller for the stream: the probe started and
      * stopped the first one. */
     int fd = fw.fd;
