@@ -59,6 +59,14 @@ grep -q "place 5 kg centred on the roller, then press Enter" "$work/prompted.txt
 expect_fail 1 "no answer on standard input" \
     "$ROLLMAP" calibrate "sim:seed=6,duration=60?fast" --weight 5 --dir "$work/x" </dev/null
 
+echo "== calibrate: a trigger-point ball and a probe (no encoder)"
+"$ROLLMAP" calibrate "sim:kind=ball,seed=2,duration=30?fast" --tare --seconds 1 \
+    --yes --dir "$work/ball" >"$work/ball.txt"
+grep -q "^channel 0: tare" "$work/ball.txt" || fail "no tare for the ball"
+"$ROLLMAP" calibrate "sim:kind=probe,seed=3,duration=30?fast" --weight 2 --seconds 1 \
+    --yes --dir "$work/probe" >"$work/probe.txt"
+grep -q "^channel 0: tare .* N/count" "$work/probe.txt" || fail "no fit for the probe"
+
 echo "== calibrate: a raw capture replayed from a file"
 "$ROLLMAP" simulate --seed 8 --duration 20 --out "$work/capture.bin"
 "$ROLLMAP" calibrate "file:$work/capture.bin?fast" --tare --seconds 2 --yes \
