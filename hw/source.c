@@ -86,25 +86,8 @@ static rm_status copy_part(char *dst, size_t cap, const char *src, size_t len,
 static rm_status parse_hex16(const char *s, size_t len, uint16_t *out,
                              const char *text, const char *what, rm_error *err)
 {
-    unsigned value = 0;
-    if (len != 4)
-        goto bad;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        unsigned digit;
-        if (c >= '0' && c <= '9')
-            digit = (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            digit = (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            digit = (unsigned)(c - 'A' + 10);
-        else
-            goto bad;
-        value = value * 16 + digit;
-    }
-    *out = (uint16_t)value;
-    return RM_OK;
-bad:
+    if (rm_hex16_parse(s, len, out))
+        return RM_OK;
     return rm_error_set(err, RM_ERR_ARG,
                         "source '%s': %s '%.*s' is not 4 hex digits",
                         text, what, (int)len, s);

@@ -54,6 +54,9 @@ bool rm_fd_hung_up(int fd);
 /** Wait on fd for input with poll(); a hang-up is RM_ERR_CLOSED. */
 rm_status rm_fd_wait(int fd, int timeout_ms, const char *what, rm_error *err);
 
+/** Exactly 4 hex digits (a USB vendor or product id). */
+bool rm_hex16_parse(const char *s, size_t len, uint16_t *out);
+
 /** Resolve "usb:VID:PID[:SERIAL]" to the path of its serial port. */
 rm_status rm_ports_find_usb(uint16_t vid, uint16_t pid, const char *serial,
                             char *path, size_t cap, rm_error *err);

@@ -3,9 +3,9 @@
  * USB-serial bridges and the CDC-ACM boards firmware authors build on.
  * Ids from the vendors' drivers and the Linux usb.ids list.
  */
-#include "rollmap_hw.h"
+#include "source_internal.h"
 
-#include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 /** Room for ids added from configuration ("usb_ids" in the config). */
@@ -43,18 +43,20 @@ bool rm_usb_id_known(uint16_t vid, uint16_t pid)
     return false;
 }
 
-static bool parse_hex4(const char *s, size_t len, uint16_t *out)
+bool rm_hex16_parse(const char *s, size_t len, uint16_t *out)
 {
     if (len != 4)
         return false;
-    char digits[5];
-    memcpy(digits, s, 4);
-    digits[4] = '\0';
-    char *end;
-    unsigned long v = strtoul(digits, &end, 16);
-    if (*end || digits[0] == '-' || digits[0] == '+' || digits[0] == ' ')
-        return false;
-    *out = (uint16_t)v;
+    unsigned value = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+        value = value * 16 + (unsigned)(isdigit((unsigned char)s[i])
+                                            ? s[i] - '0'
+                                            : tolower((unsigned char)s[i]) -
+                                                  'a' + 10);
+    }
+    *out = (uint16_t)value;
     return true;
 }
 
@@ -62,9 +64,9 @@ rm_status rm_usb_id_add(const char *text, rm_error *err)
 {
     const char *colon = strchr(text, ':');
     uint16_t vid, pid = RM_USB_ANY_PID;
-    if (!colon || !parse_hex4(text, (size_t)(colon - text), &vid) ||
+    if (!colon || !rm_hex16_parse(text, (size_t)(colon - text), &vid) ||
         (strcmp(colon + 1, "*") &&
-         !parse_hex4(colon + 1, strlen(colon + 1), &pid)))
+         !rm_hex16_parse(colon + 1, strlen(colon + 1), &pid)))
         return rm_error_set(err, RM_ERR_ARG,
                             "USB id '%s': expected VID:PID as 4 hex digits "
                             "each (1a86:7523) or VID:* for every product",

@@ -130,6 +130,29 @@ static void overlong_parts_are_refused(void **state)
     assert_non_null(strstr(parse_error(name), "longer than 255"));
 }
 
+static void usb_ids_known_built_in_and_added(void **state)
+{
+    (void)state;
+    rm_error err = {0};
+    assert_true(rm_usb_id_known(0x1a86, 0x7523));    /* CH340 */
+    assert_true(rm_usb_id_known(0x239a, 0x80f4));    /* any Adafruit */
+    assert_false(rm_usb_id_known(0x1209, 0x0001));
+    assert_int_equal(rm_usb_id_add("1209:0001", &err), RM_OK);
+    assert_true(rm_usb_id_known(0x1209, 0x0001));
+    assert_false(rm_usb_id_known(0x1209, 0x0002));
+    assert_int_equal(rm_usb_id_add("1209:*", &err), RM_OK);
+    assert_true(rm_usb_id_known(0x1209, 0x0002));
+    size_t n;
+    const rm_usb_id *ids = rm_known_usb_ids(&n);
+    assert_int_equal(ids[n - 1].vid, 0x1209);
+    assert_int_equal(ids[n - 1].pid, RM_USB_ANY_PID);
+    assert_int_equal(rm_usb_id_add("12:0001", &err), RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "USB id '12:0001'"));
+    assert_int_equal(rm_usb_id_add("1209-0001", &err), RM_ERR_ARG);
+    assert_int_equal(rm_usb_id_add("1209:+001", &err), RM_ERR_ARG);
+    assert_int_equal(rm_usb_id_add("1209:0x12", &err), RM_ERR_ARG);
+}
+
 /* ------------------------------------------------------------------------ */
 /* A device on a real pty                                                   */
 /* ------------------------------------------------------------------------ */
@@ -536,6 +559,7 @@ int main(void)
         cmocka_unit_test(format_gives_back_the_name),
         cmocka_unit_test(bad_names_say_what_is_wrong),
         cmocka_unit_test(overlong_parts_are_refused),
+        cmocka_unit_test(usb_ids_known_built_in_and_added),
         cmocka_unit_test(pty_device_is_identified_streamed_and_unplugged),
         cmocka_unit_test(silent_device_times_out_naming_the_port),
         cmocka_unit_test(missing_port_is_not_found),
