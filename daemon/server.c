@@ -37,6 +37,12 @@
 /* Poll timeout: how often stalled clients are checked without traffic. */
 #define POLL_INTERVAL_MS 200
 
+/* Free space of the library folder, measured when the status is set. */
+typedef struct disk_space {
+    bool known;
+    int64_t free_bytes, total_bytes;
+} disk_space;
+
 typedef struct client {
     int fd;
     char in[RM_SERVER_MAX_REQUEST];
@@ -66,6 +72,7 @@ struct rm_server {
     rm_live_values latest;
     bool have_latest;
     rm_daemon_status status;
+    disk_space disk;
     char line[LINE_MAX_BYTES];
     FILE *line_file;           /* writes into line[] */
 };
@@ -455,18 +462,18 @@ static void write_counters(rm_json_writer *w, const rm_daemon_status *st)
     rm_json_int(w, (int64_t)st->crc_errors);
 }
 
-static void write_library(rm_json_writer *w, const rm_daemon_status *st)
+static void write_library(rm_json_writer *w, const rm_daemon_status *st,
+                          const disk_space *disk)
 {
     rm_json_key(w, "library");
     rm_json_object_open(w);
     rm_json_key(w, "path");
     rm_json_string(w, st->library_dir);
-    struct statvfs fs;
-    if (st->library_dir[0] && statvfs(st->library_dir, &fs) == 0) {
+    if (disk->known) {
         rm_json_key(w, "free_bytes");
-        rm_json_int(w, (int64_t)fs.f_bavail * (int64_t)fs.f_frsize);
+        rm_json_int(w, disk->free_bytes);
         rm_json_key(w, "total_bytes");
-        rm_json_int(w, (int64_t)fs.f_blocks * (int64_t)fs.f_frsize);
+        rm_json_int(w, disk->total_bytes);
     }
     rm_json_object_close(w);
 }
@@ -491,20 +498,32 @@ static size_t format_status(rm_server *srv)
     write_device(&w, st);
     write_session(&w, st);
     write_counters(&w, st);
-    write_library(&w, st);
+    write_library(&w, st, &srv->disk);
     return line_end(srv, &w);
+}
+
+/* Asked outside the lock: a slow file system must not hold publishers. */
+static disk_space measure_disk(const char *dir)
+{
+    struct statvfs fs;
+    if (!dir[0] || statvfs(dir, &fs) != 0)
+        return (disk_space){.known = false};
+    return (disk_space){.known = true,
+                        .free_bytes = (int64_t)fs.f_bavail * (int64_t)fs.f_frsize,
+                        .total_bytes = (int64_t)fs.f_blocks * (int64_t)fs.f_frsize};
 }
 
 void rm_server_set_status(rm_server *srv, const rm_daemon_status *status)
 {
+    disk_space disk = measure_disk(status->library_dir);
     pthread_mutex_lock(&srv->lock);
     srv->status = *status;
+    srv->disk = disk;
     bool watched = false;
     for (size_t i = 0; i < srv->opt.max_clients; i++)
         watched |= srv->clients[i] && srv->clients[i]->watch_status;
     if (watched)
-        publish_line(srv, format_status(srv),
-                     false, true);
+        publish_line(srv, format_status(srv), false, true);
     pthread_mutex_unlock(&srv->lock);
     wake(srv);
 }
@@ -767,10 +786,12 @@ static bool flush_client(rm_server *srv, client *c)
     return alive;
 }
 
-static bool stalled(rm_server *srv, const client *c, uint64_t now)
+/* Called with the lock held, so full_since_us is not newer than now. */
+static bool stalled(rm_server *srv, const client *c)
 {
     return c->full_since_us &&
-           now - c->full_since_us > (uint64_t)srv->opt.stall_timeout_ms * 1000u;
+           rm_monotonic_us() - c->full_since_us >
+               (uint64_t)srv->opt.stall_timeout_ms * 1000u;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -800,7 +821,6 @@ static size_t build_pollset(rm_server *srv, struct pollfd *fds, size_t *slots)
 static void serve_clients(rm_server *srv, const struct pollfd *fds,
                           const size_t *slots, size_t n)
 {
-    uint64_t now = rm_monotonic_us();
     for (size_t k = 2; k < n; k++) {
         client *c = srv->clients[slots[k]];
         bool alive = !(fds[k].revents & (POLLERR | POLLNVAL));
@@ -809,7 +829,7 @@ static void serve_clients(rm_server *srv, const struct pollfd *fds,
         if (alive)
             alive = flush_client(srv, c);
         pthread_mutex_lock(&srv->lock);
-        alive = alive && !stalled(srv, c, now);
+        alive = alive && !stalled(srv, c);
         pthread_mutex_unlock(&srv->lock);
         if (!alive)
             drop_client(srv, slots[k]);

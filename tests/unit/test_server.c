@@ -440,7 +440,15 @@ static int stuck_watcher(fixture *f)
     int fd = raw_connect(f->path);
     const char *watch = "{\"cmd\":\"watch\",\"rate\":1000}\n";
     assert_int_equal(send(fd, watch, strlen(watch), 0), (ssize_t)strlen(watch));
-    usleep(100000); /* let the server take the watch */
+    /* read up to the WATCH answer, one byte at a time so that nothing
+     * after it is taken off the socket */
+    char seen[512] = {0};
+    size_t len = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (!strstr(seen, "\"class\":\"WATCH\"") && len < sizeof seen - 1 &&
+           poll(&p, 1, 5000) == 1 && recv(fd, seen + len, 1, 0) == 1)
+        len++;
+    assert_non_null(strstr(seen, "\"class\":\"WATCH\""));
     return fd;
 }
 
