@@ -19,6 +19,9 @@
 #define PSD_SEGMENT 1024
 /* A button press and a mark event within this are the same mark. */
 #define SAME_MARK_S 1.0
+/* Longer than any leg or back rolled (a femur is 40-44 cm): beyond this
+ * the encoder or the roller geometry is wrong. */
+#define LONGEST_ROLL_CM 300.0
 /* Samples per read from a session file (80 kB). */
 #define READ_CHUNK 1024
 
@@ -342,6 +345,14 @@ static rm_status derive(rm_analysis *a, const session_parts *p,
     ana_combine_channels(p->info, &a->config, ch, &a->series);
     a->summary.rolled_length_cm = ana_position_fill(p->info, p->meta, ch,
                                                     &a->series);
+    if (a->summary.rolled_length_cm > LONGEST_ROLL_CM)
+        return rm_error_set(err, RM_ERR_FORMAT,
+                            "rolled length %.0f cm is no body segment: check "
+                            "the device's encoder_counts_per_turn (%u) and "
+                            "roller_diameter_mm (%g)",
+                            a->summary.rolled_length_cm,
+                            p->info->encoder_counts_per_turn,
+                            (double)p->info->roller_diameter_mm);
     rm_status st = force_spectra(a, err);
     rm_stroke *passes = NULL;
     size_t pass_count = 0;

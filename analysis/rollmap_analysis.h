@@ -55,7 +55,8 @@ typedef struct rm_series {
     double *force_n;        /**< total force, tared, drift removed */
     double *pressure_kpa;   /**< mean pressure over loaded cells (NaN none) */
     double *position_cm;    /**< from the most proximal point (NaN none) */
-    double *ml;             /**< centre of pressure, -1 medial .. +1 lateral */
+    double *ml;             /**< centre of pressure, -1 medial .. +1 lateral
+                                 (NaN when not loaded) */
     double *speed_cm_s;     /**< signed: + distal */
     double *tremor;         /**< tremor-band power over time (N^2) */
     uint8_t *loaded;        /**< 1 when force >= load_threshold_n */
@@ -147,7 +148,7 @@ typedef struct rm_summary {
     double mean_force_n, peak_force_n;
     double mean_pressure_kpa, peak_pressure_kpa;
     size_t strokes;
-    double cadence_per_min;
+    double cadence_per_min;    /**< one-way passes per minute */
     double mean_speed_cm_s;
     double time_too_fast_s;    /**< rolling faster than target speed */
     double vibration_hz;       /**< vibrating roller frequency, 0 none */

@@ -382,6 +382,19 @@ static void rejects_bad_input_with_a_clear_message(void **state)
     assert_int_equal(rm_analyse_samples(&x.info, NULL, x.s, 0, NULL, 0, NULL,
                                         0, NULL, &a, &err), RM_ERR_FORMAT);
     assert_non_null(strstr(err.message, "no samples"));
+    /* One count per turn: each count moves 4.7 m, no leg is that long. */
+    x.s[500].t_us -= (uint64_t)3 * 86400 * 1000000;
+    x.info.encoder_counts_per_turn = 1;
+    x.info.roller_diameter_mm = 1500.0f;
+    for (size_t i = 0; i < x.n; i++) {
+        set_newtons(&x, i, 0, 100.0);
+        set_newtons(&x, i, 1, 100.0);
+        x.s[i].encoder = (int32_t)(i / 400);
+    }
+    assert_int_equal(rm_analyse_samples(&x.info, NULL, x.s, x.n, NULL, 0, NULL,
+                                        0, NULL, &a, &err), RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "encoder_counts_per_turn"));
+    assert_null(a);
     free_session(&x);
 }
 
