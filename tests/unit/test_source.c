@@ -428,9 +428,18 @@ static void text_device_is_read_through_its_profile(void **state)
                         "garbage line\n"
                         "1025,84400,-990,1183\n";
     testutil_write_file(path, text, sizeof text - 1);
+    char *profile = testutil_path(dir, "diy.ini");
+    const char ini[] = "[device]\nmodel = DIY\nserial = diy-hx711-01\n"
+                       "kind = roller\nsample_rate_hz = 80\n"
+                       "encoder_counts_per_turn = 2400\n"
+                       "roller_diameter_mm = 150\n"
+                       "[text]\nseparator = comma\nskip_lines = 1\n"
+                       "columns = time, ch1, ch2, encoder\ntime_unit = ms\n"
+                       "[ch1]\nkind = load_cell\ngain_n_per_count = 0.000265\n"
+                       "[ch2]\nkind = load_cell\ngain_n_per_count = 0.000265\n";
+    testutil_write_file(profile, ini, sizeof ini - 1);
     char name[700];
-    snprintf(name, sizeof name, "file:%s?fast,profile=%s", path,
-             ROLLMAP_TEST_DATA "/../../docs/profiles/hx711-arduino.ini");
+    snprintf(name, sizeof name, "file:%s?fast,profile=%s", path, profile);
     rm_source_spec spec = parse_ok(name);
     rm_source *src;
     rm_error err = {0};
@@ -455,6 +464,7 @@ static void text_device_is_read_through_its_profile(void **state)
                      RM_ERR_UNSUPPORTED);
     free(out);
     rm_source_close(src);
+    free(profile);
     free(path);
     testutil_rmdir(dir);
     free(dir);
