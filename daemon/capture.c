@@ -658,4 +658,5 @@ void rm_capture_get_status(rm_capture *c, rm_capture_status *out)
     out->ring_capacity = rm_ring_capacity(c->samples);
     out->ring_high_water = (size_t)atomic_load(&c->high_water);
     out->reconnects = atomic_load(&c->reconnects);
+    out->messages_dropped = atomic_load(&c->messages_dropped);
 }

@@ -194,6 +194,8 @@ typedef struct rm_capture_status {
     size_t ring_capacity;
     size_t ring_high_water;      /**< most samples ever waiting */
     uint64_t reconnects;
+    uint64_t messages_dropped;   /**< events/gaps lost to a full message
+                                      ring (a consumer stalled for long) */
     uint64_t frames_ok, frames_rejected, frames_lost;
     char last_source_error[512];
 } rm_capture_status;

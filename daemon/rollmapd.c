@@ -473,11 +473,13 @@ static void shut_down(daemon_ctx *d)
     rm_capture_stop(d->capture, &s);
     logf_(RM_LOG_INFO, "received %llu samples: %llu recorded, %llu outside "
           "sessions, %llu lost to ring overflow; %llu frames rejected, %llu lost "
-          "on the link", (unsigned long long)s.samples_received,
+          "on the link; %llu reconnects, %llu device messages dropped",
+          (unsigned long long)s.samples_received,
           (unsigned long long)s.recorder.samples_recorded,
           (unsigned long long)s.recorder.samples_unrecorded,
           (unsigned long long)s.ring_dropped, (unsigned long long)s.frames_rejected,
-          (unsigned long long)s.frames_lost);
+          (unsigned long long)s.frames_lost, (unsigned long long)s.reconnects,
+          (unsigned long long)s.messages_dropped);
     rm_server_close(d->server);
     if (d->lock_fd >= 0)
         close(d->lock_fd);

@@ -102,3 +102,10 @@ summary() {
 session_files() {
   find "$lib" -name '*.rms' 2>/dev/null | sort
 }
+
+# info_field FILE NAME: the first number of a line of `rollmap info FILE`
+# ("samples", "gaps"); fails when the file does not open.
+info_field() {
+  "$ROLLMAP" info "$1" >"$work/info.txt" 2>&1 || fail "rollmap info cannot read $1: $(cat "$work/info.txt")"
+  sed -nE "s/^$2 +([0-9]+).*/\\1/p" "$work/info.txt" | head -n 1
+}
