@@ -120,6 +120,7 @@ typedef struct rm_profile_bin {
     double mean_pressure_kpa;
     double tenderness;       /**< 0-10 combined evidence */
     double medial_force_n, lateral_force_n;
+    double tremor;           /**< mean tremor-band power under load (N^2) */
 } rm_profile_bin;
 
 typedef struct rm_spectrogram {

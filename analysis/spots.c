@@ -53,7 +53,7 @@ enum { EV_DWELL, EV_SLOWING, EV_UNLOADING, EV_TREMOR, EV_MARK, EV_KINDS };
 /** Everything gathered per profile bin. */
 typedef struct bin_acc {
     double time_s, force_sum, force_peak, kpa_sum, medial, lateral;
-    double rel_tremor_sum, ml_sum;
+    double tremor_sum, rel_tremor_sum, ml_sum;
     size_t samples, ml_samples;
     double dwell_s, dwell_ml_weighted;
     double pass_speed_sum, rel_force_sum;
@@ -111,6 +111,7 @@ static void gather_samples(profile_work *w)
             b->kpa_sum += s->pressure_kpa[i];
         b->medial += f * (1.0 - ml) / 2.0;
         b->lateral += f * (1.0 + ml) / 2.0;
+        b->tremor_sum += s->tremor[i];
         b->rel_tremor_sum += f > 0.0 ? s->tremor[i] / (f * f) : 0.0;
         b->samples++;
         if (isfinite(s->ml[i]))
@@ -341,7 +342,8 @@ static void fill_profile(const profile_work *w, rm_profile_bin *out,
             .mean_pressure_kpa = a->samples ? a->kpa_sum / n : 0.0,
             .tenderness = tenderness[b],
             .medial_force_n = a->samples ? a->medial / n : 0.0,
-            .lateral_force_n = a->samples ? a->lateral / n : 0.0};
+            .lateral_force_n = a->samples ? a->lateral / n : 0.0,
+            .tremor = a->samples ? a->tremor_sum / n : 0.0};
         if (!isfinite(w->s->pressure_kpa[0]) && w->s->n)
             out[b].mean_pressure_kpa = NAN;
     }
