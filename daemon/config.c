@@ -245,18 +245,23 @@ rm_status rm_daemon_config_apply(rm_daemon_config *c, const rm_ini *ini,
 {
     size_t n;
     const rm_ini_entry *entries = rm_ini_entries(ini, &n);
+    rm_daemon_config next = *c;
     char where[320];
     rm_status st = RM_OK;
     for (size_t i = 0; i < n && st == RM_OK; i++) {
         const rm_ini_entry *e = &entries[i];
         snprintf(where, sizeof where, "%s:%d: ", rm_ini_name(ini), e->line);
         const config_key *k = find_key(e->section, e->key);
-        st = k ? set_key(c, k, e->value, where, err)
+        st = k ? set_key(&next, k, e->value, where, err)
                : rm_error_set(err, RM_ERR_FORMAT, "%sunknown setting [%s] %s "
                               "(see rollmapd(8))", where, e->section, e->key);
     }
     snprintf(where, sizeof where, "%s: ", rm_ini_name(ini));
-    return st == RM_OK ? rm_daemon_config_check(c, where, err) : st;
+    if (st == RM_OK)
+        st = rm_daemon_config_check(&next, where, err);
+    if (st == RM_OK)
+        *c = next;
+    return st;
 }
 
 rm_status rm_daemon_config_load(rm_daemon_config *c, const char *path,
@@ -266,11 +271,8 @@ rm_status rm_daemon_config_load(rm_daemon_config *c, const char *path,
     rm_status st = rm_ini_load(&ini, path, err);
     if (st != RM_OK)
         return st;
-    rm_daemon_config next = *c;
-    st = rm_daemon_config_apply(&next, ini, err);
+    st = rm_daemon_config_apply(c, ini, err);
     rm_ini_free(ini);
-    if (st == RM_OK)
-        *c = next;
     return st;
 }
 
