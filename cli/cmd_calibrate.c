@@ -309,6 +309,9 @@ static rm_status await_info(rm_source *src, rm_error *err)
             rm_source_wait(src, 100, NULL);
     }
     free(out);
+    if (st == RM_ERR_EOF)
+        return rm_error_set(err, st,
+                            "the input ended before the device's INFO frame");
     return st;
 }
 

@@ -74,6 +74,14 @@ echo "== calibrate: a raw capture replayed from a file"
 grep -q "^channel 0: tare" "$work/tare.txt" || fail "no tare from the capture"
 ls "$work/fromfile"/SIM-*.ini >/dev/null || fail "no calibration saved from the capture"
 
+echo "== calibrate: the same capture on standard input"
+"$ROLLMAP" calibrate - --tare --seconds 2 --yes --dir "$work/fromstdin" \
+    <"$work/capture.bin" >"$work/stdin.txt"
+cmp <(grep '^channel' "$work/tare.txt") <(grep '^channel' "$work/stdin.txt") ||
+    fail "standard input and file: gave different tares"
+expect_fail 1 "ended before the device's INFO" \
+    "$ROLLMAP" calibrate - --tare --yes --dir "$work/x" </dev/null
+
 echo "== calibrate: through a real pty from rollmap simulate --pty"
 "$ROLLMAP" simulate --pty --link "$work/roller" --seed 9 --duration 60 \
     >"$work/pty.txt" 2>&1 &
