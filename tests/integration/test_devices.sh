@@ -66,6 +66,7 @@ grep -q "^channel 0: tare" "$work/ball.txt" || fail "no tare for the ball"
 "$ROLLMAP" calibrate "sim:kind=probe,seed=3,duration=30?fast" --weight 2 --seconds 1 \
     --yes --dir "$work/probe" >"$work/probe.txt"
 grep -q "^channel 0: tare .* N/count" "$work/probe.txt" || fail "no fit for the probe"
+grep -q "place 2 kg centred on the probe" "$work/probe.txt" || fail "prompt does not name the probe"
 
 echo "== calibrate: a raw capture replayed from a file"
 "$ROLLMAP" simulate --seed 8 --duration 20 --out "$work/capture.bin"
