@@ -273,7 +273,7 @@ static void draw_screen(live_view *v)
     FILE *out = stdout;
     int width = terminal_width();
     int bar_width = width - 11 - 20; /* label column, value column */
-    bar_width = bar_width < 10 ? 10 : bar_width > 60 ? 60 : bar_width;
+    bar_width = bar_width < 20 ? 20 : bar_width > 60 ? 60 : bar_width;
     const live_sample *s = &v->now;
     fputs(ESC "[H", out);
     fprintf(out, "rollmap live   %s%s" ESC "[K\n",
@@ -295,7 +295,7 @@ static void draw_screen(live_view *v)
         fputs(ESC "[K\n", out);
         draw_pace(out, v);
         fputs(ESC "[K\n", out);
-        draw_dwell(out, v, bar_width);
+        draw_dwell(out, v, bar_width - 16); /* room for "30 s / 30 s  DONE..." */
         fputs(ESC "[K\n", out);
     }
     fprintf(out, "Marks      %d%s%s" ESC "[K\n", v->marks,
@@ -396,6 +396,25 @@ static void take_mark(live_view *v, const rm_json *doc)
     show_message(v, text);
 }
 
+/* What an event means to the person on the roller. */
+static const char *event_phrase(const char *kind)
+{
+    static const char *const phrases[][2] = {
+        {"session_start", "recording started"},
+        {"session_end", "recording stopped"},
+        {"dwell_start", "holding"},
+        {"tare", "force zeroed (tare)"},
+        {"plug", "device connected"},
+        {"unplug", "device disconnected"},
+        {"error", "rollmapd error"},
+        {"notice", "rollmapd"},
+    };
+    for (size_t i = 0; i < sizeof phrases / sizeof phrases[0]; i++)
+        if (!strcmp(kind, phrases[i][0]))
+            return phrases[i][1];
+    return kind;
+}
+
 static void take_event(live_view *v, const rm_json *doc)
 {
     const char *kind = rm_json_as_string(rm_json_get(doc, "event"), "");
@@ -411,12 +430,13 @@ static void take_event(live_view *v, const rm_json *doc)
     }
     double cm = member(doc, "position_cm");
     if (!strcmp(kind, "dwell_end"))
-        snprintf(text, sizeof text, "dwell ended at %.1f cm after %.0f s", cm,
-                 member(doc, "duration_s"));
+        snprintf(text, sizeof text, "held %.0f s at %.1f cm",
+                 member(doc, "duration_s"), cm);
     else if (!isnan(cm))
-        snprintf(text, sizeof text, "%s at %.1f cm", kind, cm);
+        snprintf(text, sizeof text, "%s at %.1f cm", event_phrase(kind), cm);
     else
-        snprintf(text, sizeof text, "%s%s%s", kind, *detail ? ": " : "", detail);
+        snprintf(text, sizeof text, "%s%s%s", event_phrase(kind),
+                 *detail ? ": " : "", detail);
     show_message(v, text);
 }
 
@@ -549,6 +569,8 @@ static rm_status run(live_view *v, rm_error *err)
             last_draw = now;
         }
     }
+    if (st == RM_OK && v->mark_pending) /* m, then q before a rating */
+        st = send_mark(v, -1, err);
     return st;
 }
 

@@ -115,7 +115,9 @@ keys Space
 wait_for 5 log_has "mark -1" || fail "a mark without a rating was not sent"
 
 wait_for 60 screen_has "SLOW DOWN" || fail "no pace warning at 1 cm/s"
-wait_for 120 screen_has "holding" || fail "the dwell timer never showed"
+wait_for 120 screen_has "^Hold .*] *[0-9]* s / 12 s  holding" || fail "the hold timer never showed"
+wait_for 60 screen_has "^Hold .*/ 12 s  DONE, move on" || fail "the hold target was never reached"
+wait_for 60 screen_has "^held [0-9]* s at [0-9.]* cm" || fail "the end of the hold was not shown"
 
 keys q
 wait_for 5 test -s "$work/exit" || fail "q did not quit"
@@ -143,7 +145,7 @@ terminal_restored
 start_server
 "$ROLLMAP" live --socket "$sock" --rate 5 >"$work/lines" 2>&1 &
 view=$!
-wait_for 10 grep -q "force=[0-9]" "$work/lines" || fail "no line output"
+wait_for 10 grep -qs "force=[0-9]" "$work/lines" || fail "no line output"
 kill -INT "$view"
 wait "$view" || fail "line mode did not exit 0 on SIGINT"
 grep -q $'\033' "$work/lines" && fail "escape codes in line output"
