@@ -523,9 +523,21 @@ void rm_recorder_tick(rm_recorder *r, uint64_t now_us)
 
 /* ---- commands ------------------------------------------------------------ */
 
+/* A start during an auto session adopts it: it becomes explicit (no idle
+ * end) and takes the metadata, rather than being refused. */
+static rm_status adopt_session(rm_recorder *r, const rm_session_meta *meta,
+                               rm_error *err)
+{
+    r->explicit_session = true;
+    log_line(r, RM_LOG_INFO, "session %s continues as requested", r->meta.session_id);
+    return meta ? rm_recorder_set_meta(r, meta, err) : RM_OK;
+}
+
 rm_status rm_recorder_start(rm_recorder *r, const rm_session_meta *meta,
                             const char *path, rm_error *err)
 {
+    if (r->state != RM_RECORDER_IDLE && !r->explicit_session && !(path && *path))
+        return adopt_session(r, meta, err);
     if (r->state != RM_RECORDER_IDLE || r->start_requested)
         return rm_error_set(err, RM_ERR_BUSY, "a session is already %s (%s)",
                             r->start_requested ? "requested" : "recording",

@@ -135,7 +135,9 @@ void rm_recorder_event(rm_recorder *r, const rm_event *ev);
  *  failed writes. Call a few times a second. */
 void rm_recorder_tick(rm_recorder *r, uint64_t now_us);
 /** Open a session now (explicit: it ends only by rm_recorder_stop or an
- *  unplug beyond the window). path NULL: a new file in the library. */
+ *  unplug beyond the window). path NULL: a new file in the library. An
+ *  auto session already running is adopted (made explicit, meta merged);
+ *  an explicit one is RM_ERR_BUSY. */
 rm_status rm_recorder_start(rm_recorder *r, const rm_session_meta *meta,
                             const char *path, rm_error *err);
 /** Close the current session. RM_ERR_NOT_FOUND when none is open. */

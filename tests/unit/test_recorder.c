@@ -187,6 +187,28 @@ static void explicit_session_ignores_idle_and_ends_on_stop(void **state)
     assert_int_equal(rm_recorder_stop(f->rec, &err), RM_ERR_NOT_FOUND);
 }
 
+static void start_during_an_auto_session_adopts_it(void **state)
+{
+    fixture *f = *state;
+    rm_recorder_device(f->rec, &f->info, f->now);
+    feed(f, 100, 50.0);
+    char path[4096];
+    strcpy(path, status_of(f).path);
+    rm_session_meta meta = {0};
+    strcpy(meta.client, "C-5");
+    assert_int_equal(rm_recorder_start(f->rec, &meta, NULL, NULL), RM_OK);
+    feed(f, 3000, 0.0); /* idle far beyond idle_us: an explicit session stays */
+    rm_recorder_status s = status_of(f);
+    assert_int_equal(s.state, RM_RECORDER_RECORDING);
+    assert_true(s.explicit_session);
+    assert_string_equal(s.path, path);
+    rm_recorder_stop(f->rec, NULL);
+    rm_session *file = open_file(path);
+    assert_string_equal(rm_session_meta_of(file)->client, "C-5");
+    assert_int_equal(rm_session_sample_count(file), 3100);
+    rm_session_close(file);
+}
+
 static void stop_under_load_waits_for_unloading_before_auto_start(void **state)
 {
     fixture *f = *state;
@@ -535,6 +557,7 @@ int main(void)
         TEST(auto_session_starts_at_the_first_loaded_sample),
         TEST(auto_session_ends_after_the_idle_time),
         TEST(explicit_session_ignores_idle_and_ends_on_stop),
+        TEST(start_during_an_auto_session_adopts_it),
         TEST(stop_under_load_waits_for_unloading_before_auto_start),
         TEST(start_before_the_device_opens_when_it_arrives),
         TEST(replug_within_the_window_resumes_the_same_file),
