@@ -25,11 +25,14 @@ struct rm_source {
     rm_source_spec spec;
     const rm_source_ops *ops;
     void *io;                    /**< the transport's state */
+    char where[256];             /**< the port opened, for messages */
     bool text_mode;              /**< a profile maps text lines to samples */
     rm_profile profile;
     rm_decoder decoder;
     rm_text_decoder text;
-    rm_decoder_stats stats;      /**< decoder figures, text mode mapped in */
+    rm_decoder_stats stats;      /**< decoder figures, text mode mapped in,
+                                      over every connection */
+    rm_decoder_stats earlier;    /**< the same up to the last reconnect */
     rm_device_info info;
     bool info_pending;           /**< INFO not yet delivered as an item */
     uint16_t tx_seq;
@@ -362,9 +365,7 @@ static rm_status send_command(rm_source *src, rm_frame_type cmd,
 {
     if (!src->ops->write)
         return rm_error_set(err, RM_ERR_UNSUPPORTED,
-                            "%s: this source takes no commands",
-                            src->spec.path[0] ? src->spec.path
-                                              : src->ops->name);
+                            "%s: this source takes no commands", src->where);
     rm_frame f;
     memset(&f, 0, sizeof f);
     f.type = (uint8_t)cmd;
@@ -391,6 +392,19 @@ static rm_status fill_rx(rm_source *src, size_t *got, rm_error *err)
     return st;
 }
 
+static void add_stats(rm_decoder_stats *sum, const rm_decoder_stats *a,
+                      const rm_decoder_stats *b)
+{
+    sum->bytes = a->bytes + b->bytes;
+    sum->frames_ok = a->frames_ok + b->frames_ok;
+    sum->crc_errors = a->crc_errors + b->crc_errors;
+    sum->malformed = a->malformed + b->malformed;
+    sum->oversized = a->oversized + b->oversized;
+    sum->seq_gaps = a->seq_gaps + b->seq_gaps;
+    sum->frames_lost = a->frames_lost + b->frames_lost;
+    sum->bytes_discarded = a->bytes_discarded + b->bytes_discarded;
+}
+
 /** Decode buffered bytes until one binary frame is complete. */
 static bool decode_frame(rm_source *src)
 {
@@ -400,7 +414,7 @@ static bool decode_frame(rm_source *src)
                                        src->rx_len - src->rx_pos, &src->frame,
                                        &have);
     }
-    src->stats = src->decoder.stats;
+    add_stats(&src->stats, &src->earlier, &src->decoder.stats);
     return have;
 }
 
@@ -448,7 +462,7 @@ static rm_status identify(rm_source *src, rm_error *err)
     return rm_error_set(err, RM_ERR_TIMEOUT,
                         "%s: no answer to identify (%d tries, %d ms each); "
                         "is it a rollmap device? Text-mode devices need "
-                        "?profile=PATH", src->spec.path, IDENTIFY_TRIES,
+                        "?profile=PATH", src->where, IDENTIFY_TRIES,
                         IDENTIFY_TIMEOUT_MS);
 }
 
@@ -470,7 +484,6 @@ static rm_status load_profile(rm_source *src, rm_error *err)
         return st;
     src->text_mode = true;
     src->info = src->profile.info;
-    rm_text_decoder_init(&src->text, &src->profile);
     if (!src->spec.baud && src->profile.baud)
         src->spec.baud = src->profile.baud;
     return RM_OK;
@@ -486,9 +499,13 @@ static rm_status open_transport(rm_source *src, rm_error *err)
     }
     rm_source_spec resolved;
     rm_status st = resolve_spec(&src->spec, &resolved, err);
-    if (st == RM_OK)
-        st = src->ops->open(&src->io, &resolved, err);
-    return st;
+    if (st != RM_OK)
+        return st;
+    if (resolved.path[0])
+        snprintf(src->where, sizeof src->where, "%s", resolved.path);
+    else
+        rm_source_format(&src->spec, src->where, sizeof src->where);
+    return src->ops->open(&src->io, &resolved, err);
 }
 
 /** Open the transport and bring the device up (identify + START). */
@@ -497,9 +514,12 @@ static rm_status connect(rm_source *src, rm_error *err)
     rm_status st = open_transport(src, err);
     if (st != RM_OK)
         return st;
+    /* Half a frame or line from before a reconnect is garbage now. */
     src->rx_pos = src->rx_len = 0;
+    src->earlier = src->stats;
     rm_decoder_init(&src->decoder);
-    src->frames_lost_seen = 0;
+    if (src->text_mode)
+        rm_text_decoder_init(&src->text, &src->profile);
     if (src->ops->handshake && !src->text_mode)
         st = start_device(src, err);
     if (st != RM_OK && !src->ops->resume) {
@@ -760,9 +780,9 @@ static bool decode_text(rm_source *src)
                                             src->rx_len - src->rx_pos,
                                             &f->u.samples.samples[0], &have);
     const rm_text_stats *ts = &src->text.stats;
-    src->stats.frames_ok = ts->lines_ok;
-    src->stats.malformed = ts->lines_bad;
-    src->stats.oversized = ts->lines_too_long;
+    src->stats.frames_ok = src->earlier.frames_ok + ts->lines_ok;
+    src->stats.malformed = src->earlier.malformed + ts->lines_bad;
+    src->stats.oversized = src->earlier.oversized + ts->lines_too_long;
     if (have) {
         f->type = RM_FRAME_SAMPLES;
         f->t_us = f->u.samples.samples[0].t_us;
@@ -852,7 +872,7 @@ rm_status rm_source_command(rm_source *src, rm_frame_type cmd, uint32_t arg,
     if (src->text_mode)
         return rm_error_set(err, RM_ERR_UNSUPPORTED,
                             "%s: text-mode devices take no commands",
-                            src->spec.path);
+                            src->where);
     if (cmd == RM_CMD_SET_RATE)
         src->rate_hz = arg;
     return send_command(src, cmd, arg, err);
