@@ -241,7 +241,8 @@ typedef struct rm_source_output {
 rm_status rm_source_open(rm_source **out, const rm_source_spec *spec,
                          rm_error *err);
 void rm_source_close(rm_source *src);
-/** File descriptor to poll for input (-1 if none, e.g. in-process sim). */
+/** File descriptor to poll for input; -1 when input is made or paced
+ *  in-process (sim:, file:): then wait with rm_source_wait. */
 int rm_source_fd(const rm_source *src);
 /** Read what is available without blocking and decode the next item.
  *  RM_ERR_AGAIN: nothing yet; RM_ERR_CLOSED: device gone (reconnect);
