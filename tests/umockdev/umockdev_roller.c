@@ -6,9 +6,10 @@
  *   1. lists and probes it (`rollmap devices --json`, a child process)
  *      and finds it as "auto",
  *   2. opens serial:/dev/ttyACM0 and decodes every frame the firmware sent,
- *   3. notices an emulated unplug (RM_ERR_CLOSED, hotplug "left"), and
- *   4. reconnects after the replug (hotplug "arrived", INFO, an unplug gap,
- *      every frame again).
+ *   3. notices an emulated unplug (RM_ERR_CLOSED, and "left" from both
+ *      libusb hotplug and the rescan fallback), and
+ *   4. reconnects after the replug ("arrived" from both, INFO, an unplug
+ *      gap, every frame again).
  *
  * Run under umockdev's preload with tests/umockdev's modem shim first:
  *   LD_PRELOAD=libmodem_shim.so:libumockdev-preload.so.0 \
@@ -284,19 +285,59 @@ static rm_status read_session(rm_source *src, firmware *fw, tally *t)
     return st == RM_ERR_AGAIN ? RM_OK : st;
 }
 
-/** Poll hotplug until it reported ev once more, for up to 3 s (the
- *  rescan runs once a second). */
-static bool await_hotplug(rm_hotplug *hp, const int *seen,
-                          rm_hotplug_event ev)
+/** Both ways of watching: libusb hotplug (fed by umockdev's emulated
+ *  uevents) and the once-a-second rescan of the serial ports. */
+typedef struct watchers {
+    rm_hotplug *hp[2];
+    int seen[2][2];           /**< [watcher][rm_hotplug_event] */
+} watchers;
+
+enum { NATIVE, RESCAN };
+
+static bool watchers_open(watchers *w)
 {
-    int before = seen[ev];
+    rm_error err = {0};
+    memset(w, 0, sizeof *w);
+    unsetenv("ROLLMAP_HOTPLUG");
+    CHECK(rm_hotplug_open(&w->hp[NATIVE], on_hotplug, w->seen[NATIVE],
+                          &err) == RM_OK, "hotplug: %s", err.message);
+    setenv("ROLLMAP_HOTPLUG", "rescan", 1);
+    CHECK(rm_hotplug_open(&w->hp[RESCAN], on_hotplug, w->seen[RESCAN],
+                          &err) == RM_OK, "hotplug: %s", err.message);
+    if (!w->hp[NATIVE] || !w->hp[RESCAN])
+        return false;
+    CHECK(rm_hotplug_is_native(w->hp[NATIVE]), "libusb hotplug unavailable");
+    CHECK(!rm_hotplug_is_native(w->hp[RESCAN]), "rescan was not forced");
+    return true;
+}
+
+static void watchers_close(watchers *w)
+{
+    rm_hotplug_close(w->hp[NATIVE]);
+    rm_hotplug_close(w->hp[RESCAN]);
+}
+
+/** Poll both until each reported ev once more, for up to 3 s (the rescan
+ *  runs once a second). */
+static void await_hotplug(watchers *w, rm_hotplug_event ev)
+{
+    int before[2] = {w->seen[NATIVE][ev], w->seen[RESCAN][ev]};
     uint64_t deadline = rm_monotonic_us() + 3000000u;
-    while (seen[ev] == before && rm_monotonic_us() < deadline) {
-        rm_error err = {0};
-        if (rm_hotplug_poll(hp, 100, &err) != RM_OK)
-            fprintf(stderr, "hotplug: %s\n", err.message);
-    }
-    return seen[ev] > before;
+    while ((w->seen[NATIVE][ev] == before[NATIVE] ||
+            w->seen[RESCAN][ev] == before[RESCAN]) &&
+           rm_monotonic_us() < deadline)
+        for (int i = 0; i < 2; i++) {
+            rm_error err = {0};
+            if (rm_hotplug_poll(w->hp[i], 50, &err) != RM_OK)
+                fprintf(stderr, "hotplug: %s\n", err.message);
+        }
+    static const char *const names[] = {"arrival", "departure"};
+    CHECK(w->seen[NATIVE][ev] == before[NATIVE] + 1,
+          "libusb hotplug saw %d %s(s)", w->seen[NATIVE][ev] - before[NATIVE],
+          names[ev]);
+    CHECK(w->seen[RESCAN][ev] == before[RESCAN] + 1,
+          "rescan hotplug saw %d %s(s)", w->seen[RESCAN][ev] - before[RESCAN],
+          names[ev]);
 }
 
 static rm_status await_closed(rm_source *src)
@@ -313,7 +354,7 @@ static rm_status await_closed(rm_source *src)
     return st;
 }
 
-static bool reconnect(rm_source *src, rm_hotplug *hp)
+static bool reconnect(rm_source *src)
 {
     rm_reconnect_policy policy;
     rm_reconnect r;
@@ -321,9 +362,10 @@ static bool reconnect(rm_source *src, rm_hotplug *hp)
     policy.give_up_ms = 10000;
     rm_reconnect_start(&r, &policy, rm_monotonic_us());
     while (!rm_reconnect_expired(&r, rm_monotonic_us())) {
-        rm_hotplug_poll(hp, 50, NULL);
-        if (!rm_reconnect_due(&r, rm_monotonic_us()))
+        if (!rm_reconnect_due(&r, rm_monotonic_us())) {
+            poll(NULL, 0, 10);
             continue;
+        }
         rm_error err = {0};
         if (rm_source_reopen(src, &err) == RM_OK) {
             printf("reconnected after %u attempts\n", r.attempts);
@@ -360,23 +402,21 @@ static void stream_unplug_replug(UMockdevTestbed *tb, const char *description,
           (unsigned long long)fw->samples_sent);
     CHECK(first.infos >= 1, "no INFO item");
 
-    int seen[2] = {0, 0};
-    rm_hotplug *hp;
-    setenv("ROLLMAP_HOTPLUG", "rescan", 1); /* no usbdevfs in the testbed */
-    CHECK(rm_hotplug_open(&hp, on_hotplug, seen, &err) == RM_OK,
-          "hotplug: %s", err.message);
-
+    watchers w;
+    if (!watchers_open(&w)) {
+        firmware_stop(fw);
+        rm_source_close(src);
+        return;
+    }
     unplug(tb, fw);
     CHECK(await_closed(src) == RM_ERR_CLOSED, "unplug not noticed");
-    CHECK(await_hotplug(hp, seen, RM_HOTPLUG_LEFT), "hotplug saw no "
-          "departure");
+    await_hotplug(&w, RM_HOTPLUG_LEFT);
     CHECK(rm_source_reopen(src, &err) != RM_OK,
           "reopened a device that is not there");
 
     if (plug(tb, description, 1, fw)) {
-        CHECK(await_hotplug(hp, seen, RM_HOTPLUG_ARRIVED), "hotplug saw no "
-              "arrival");
-        CHECK(reconnect(src, hp), "no reconnect within 10 s");
+        await_hotplug(&w, RM_HOTPLUG_ARRIVED);
+        CHECK(reconnect(src), "no reconnect within 10 s");
         tally second = {0};
         read_session(src, fw, &second);
         printf("after replug: %llu samples sent, %llu decoded, %llu unplug "
@@ -392,7 +432,7 @@ static void stream_unplug_replug(UMockdevTestbed *tb, const char *description,
         CHECK(second.infos >= 1, "no INFO item after the replug");
         firmware_stop(fw);
     }
-    rm_hotplug_close(hp);
+    watchers_close(&w);
     rm_source_close(src);
 }
 
