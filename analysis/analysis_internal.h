@@ -126,6 +126,11 @@ rm_status ana_fft_power(const double *x, size_t n, double *power,
 /** Hann window value i of n (periodic form used by Welch). */
 double ana_hann(size_t i, size_t n);
 
+/** How far the PSD at f stands above the median of the PSD 3..15 Hz either
+ *  side of it (0 when there is too little spectrum around f). */
+double ana_line_prominence(const double *psd, size_t bins, double df_hz,
+                           double f_hz);
+
 /** Spectrogram of x: Hann frames of nfft, hop nfft/2, density scaling. */
 rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
                           size_t nfft, rm_spectrogram *out, rm_error *err);
@@ -148,8 +153,9 @@ typedef struct ana_psd_accumulator {
 rm_status ana_psd_accumulator_init(ana_psd_accumulator *a, double rate_hz,
                                    rm_error *err);
 void ana_psd_accumulator_push(ana_psd_accumulator *a, double x);
-/** Frequency of a strong narrow peak between 15 Hz and Nyquist, skipping
- *  ignore_hz and its harmonics (mains); 0 when there is none. */
+/** Frequency of the most prominent narrow line between 15 Hz and Nyquist,
+ *  skipping ignore_hz and its harmonics (mains); 0 when none stands 20 dB
+ *  above the spectrum around it. */
 double ana_psd_accumulator_peak(const ana_psd_accumulator *a,
                                 double ignore_hz);
 void ana_psd_accumulator_free(ana_psd_accumulator *a);

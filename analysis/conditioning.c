@@ -62,11 +62,9 @@ static rm_channel_kind total_force_kind(const rm_device_info *info)
 /* ------------------------------------------------------------------------ */
 
 /* Hum is an electrical line: this many times the local spectral floor
- * (15 dB) around it; rolling forces have no such line near 50/60 Hz. */
+ * (15 dB, ana_line_prominence) around it; rolling forces have no such line
+ * near 50/60 Hz. */
 #define HUM_PROMINENCE 30.0
-/* The floor is taken 3..15 Hz either side of the line. */
-#define HUM_FLOOR_INNER_HZ 3.0
-#define HUM_FLOOR_OUTER_HZ 15.0
 /* Notch quality factor: -3 dB width f0/Q, 1.7 Hz at 50 Hz. */
 #define NOTCH_Q 30.0
 
@@ -114,27 +112,6 @@ static double *prefix_psd(const rm_device_info *info, const rm_sample *s,
     return psd;
 }
 
-/** Ratio of the line at f to the median floor around it (0 if unusable). */
-static double line_prominence(const double *psd, size_t bins, double df,
-                              double f)
-{
-    size_t centre = (size_t)lround(f / df);
-    if (centre < 1 || centre + 1 >= bins)
-        return 0.0;
-    double peak = fmax(psd[centre], fmax(psd[centre - 1], psd[centre + 1]));
-    double floor_values[256];
-    size_t used = 0;
-    for (size_t k = 0; k < bins && used < 256; k++) {
-        double d = fabs((double)k * df - f);
-        if (d >= HUM_FLOOR_INNER_HZ && d <= HUM_FLOOR_OUTER_HZ)
-            floor_values[used++] = psd[k];
-    }
-    if (used < 4)
-        return 0.0;
-    double floor_median = ana_median_inplace(floor_values, used);
-    return floor_median > 0.0 ? peak / floor_median : 0.0;
-}
-
 /** Mains frequency (50 or 60) whose line stands out, or 0. */
 static double detect_hum(const rm_device_info *info, const rm_sample *prefix,
                          size_t n)
@@ -152,7 +129,8 @@ static double detect_hum(const rm_device_info *info, const rm_sample *prefix,
     double best_hz = 0.0, best = HUM_PROMINENCE;
     for (size_t i = 0; i < 2; i++) {
         double fa = aliased_hz(mains[i], rate);
-        double p = line_prominence(psd, nfft / 2 + 1, rate / (double)nfft, fa);
+        double p = ana_line_prominence(psd, nfft / 2 + 1, rate / (double)nfft,
+                                       fa);
         if (p > best) {
             best = p;
             best_hz = mains[i];

@@ -318,38 +318,54 @@ static bool near_harmonic(double f, double base_hz, double tolerance_hz)
     return k >= 1.0 && fabs(f - k * base_hz) <= tolerance_hz;
 }
 
+/* A line's floor is the median PSD 3..15 Hz either side of it: near enough
+ * to follow a sloping spectrum, far enough to leave the line out. */
+#define LINE_FLOOR_INNER_HZ 3.0
+#define LINE_FLOOR_OUTER_HZ 15.0
+#define LINE_FLOOR_MAX_BINS 256
+
+double ana_line_prominence(const double *psd, size_t bins, double df_hz,
+                           double f_hz)
+{
+    size_t centre = (size_t)lround(f_hz / df_hz);
+    if (centre < 1 || centre + 1 >= bins)
+        return 0.0;
+    double peak = fmax(psd[centre], fmax(psd[centre - 1], psd[centre + 1]));
+    double floor_values[LINE_FLOOR_MAX_BINS];
+    size_t used = 0;
+    for (size_t k = 0; k < bins && used < LINE_FLOOR_MAX_BINS; k++) {
+        double d = fabs((double)k * df_hz - f_hz);
+        if (d >= LINE_FLOOR_INNER_HZ && d <= LINE_FLOOR_OUTER_HZ)
+            floor_values[used++] = psd[k];
+    }
+    if (used < 4)
+        return 0.0;
+    double floor_median = ana_median_inplace(floor_values, used);
+    return floor_median > 0.0 ? peak / floor_median : 0.0;
+}
+
 double ana_psd_accumulator_peak(const ana_psd_accumulator *a,
                                 double ignore_hz)
 {
     /* Vibrating rollers run at about 20-60 Hz; 15 Hz keeps clear of the
      * 6-12 Hz tremor band. */
     const double lowest_hz = 15.0, mains_tolerance_hz = 2.0;
-    /* A motor's line stands far above the broadband floor: 100 x (20 dB)
-     * the median is never reached by the noise of averaged periodograms. */
+    /* A motor's line stands 100 x (20 dB) above the spectrum around it;
+     * the flank of strong tremor below 15 Hz only slopes. */
     const double prominence = 100.0;
     if (a->segments == 0)
         return 0.0;
-    double df = a->rate_hz / (double)a->nfft;
-    size_t bins = a->nfft / 2 + 1, used = 0, best = 0;
-    double *values = malloc(sizeof *values * bins);
-    if (!values)
-        return 0.0;
-    for (size_t k = 0; k + 1 < bins; k++) {
+    double df = a->rate_hz / (double)a->nfft, best = prominence, peak_hz = 0.0;
+    size_t bins = a->nfft / 2 + 1;
+    for (size_t k = 1; k + 1 < bins; k++) {
         double f = (double)k * df;
-        if (f < lowest_hz || near_harmonic(f, ignore_hz, mains_tolerance_hz))
-            continue;
-        if (used == 0 || a->sum[k] > a->sum[best])
-            best = k;
-        values[used++] = a->sum[k];
+        if (f < lowest_hz || near_harmonic(f, ignore_hz, mains_tolerance_hz) ||
+            a->sum[k] < a->sum[k - 1] || a->sum[k] < a->sum[k + 1])
+            continue;                 /* only local maxima are lines */
+        double p = ana_line_prominence(a->sum, bins, df, f);
+        if (p > best)
+            best = p, peak_hz = f;
     }
-    double peak_hz = 0.0;
-    if (used >= 8) {
-        double top = a->sum[best];
-        double median = ana_median_inplace(values, used);
-        if (top > prominence * median && top > 0.0)
-            peak_hz = (double)best * df;
-    }
-    free(values);
     return peak_hz;
 }
 
