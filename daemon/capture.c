@@ -5,9 +5,10 @@
  * sample ring; everything else the source says (device info, events, lost
  * frames, unplug, end of input) goes through a small message ring, each
  * message stamped with the number of samples pushed before it, so the
- * consumer applies it at exactly that point of the stream. Samples that do
- * not fit in a full ring are dropped, counted by the ring and reported to
- * the recorder as one RM_GAP_OVERFLOW gap per overflow episode.
+ * consumer applies it at exactly that point of the stream. From a live
+ * device, samples that do not fit in a full ring are dropped, counted and
+ * reported to the recorder as one RM_GAP_OVERFLOW gap per overflow
+ * episode; a replay (file, pipe, unpaced simulation) waits for room.
  *
  * The recorder is single-threaded; cap->lock serialises the consumer with
  * commands from other threads (the live server's record start/stop). */
@@ -76,6 +77,8 @@ struct rm_capture {
     uint64_t pushed;
     bool overflowing;
     rm_gap overflow;
+    bool link_gap_pending;           /* waits for room in the message ring */
+    rm_gap link_gap;
     rm_decoder_stats closed_stats;   /* totals of sources already closed */
     bool replay;                     /* not a live device: may wait */
     bool lost;                       /* not connected: (re)open due */
@@ -114,12 +117,58 @@ static void wake_consumer(rm_capture *c)
         return;
 }
 
-static void post(rm_capture *c, capture_msg *m)
+/* Push one message; false when its ring is full. */
+static bool try_post(rm_capture *c, capture_msg *m)
 {
     m->at_sample = c->pushed;
     m->mono_us = rm_monotonic_us();
-    if (rm_ring_push_items(c->messages, m, 1) != 1)
+    return rm_ring_push_items(c->messages, m, 1) == 1;
+}
+
+/* Device (re)connections, unplugs and the end of input change what the
+ * recorder does and are rare (no samples flow at such moments): for those
+ * the I/O thread waits until the consumer has room. */
+static void post(rm_capture *c, capture_msg *m)
+{
+    while (!try_post(c, m)) {
+        if (atomic_load(&c->stopping)) {
+            atomic_fetch_add(&c->messages_dropped, 1);
+            return;
+        }
+        wake_consumer(c);
+        poll(NULL, 0, 1);
+    }
+}
+
+/* Events may be many on a bad link; with the consumer far behind they
+ * are dropped and counted (a button press is also a sample flag). */
+static void post_event(rm_capture *c, capture_msg *m)
+{
+    if (!try_post(c, m))
         atomic_fetch_add(&c->messages_dropped, 1);
+}
+
+/* Lost-frame gaps are never dropped: while the message ring is full they
+ * merge into one pending gap, sent as soon as there is room. */
+static bool flush_link_gap(rm_capture *c)
+{
+    if (!c->link_gap_pending)
+        return true;
+    capture_msg m = {.kind = MSG_GAP, .u.gap = c->link_gap};
+    c->link_gap_pending = !try_post(c, &m);
+    return !c->link_gap_pending;
+}
+
+static void post_link_gap(rm_capture *c, const rm_gap *gap)
+{
+    if (flush_link_gap(c)) {
+        c->link_gap = *gap;
+        c->link_gap_pending = true;
+        flush_link_gap(c);
+        return;
+    }
+    c->link_gap.end_us = gap->end_us;
+    c->link_gap.lost_samples += gap->lost_samples;
 }
 
 static void note_overflow(rm_capture *c, const rm_sample *lost, size_t n)
@@ -132,20 +181,22 @@ static void note_overflow(rm_capture *c, const rm_sample *lost, size_t n)
     c->overflow.lost_samples += n;
 }
 
-/* The gap message that accounts for everything dropped so far. */
+/* The gap message that accounts for everything dropped so far (it stays
+ * pending, and samples keep being counted into it, while the message ring
+ * is full). */
 static void end_overflow(rm_capture *c)
 {
     if (!c->overflowing)
         return;
     capture_msg m = {.kind = MSG_GAP, .u.gap = c->overflow};
-    post(c, &m);
-    c->overflowing = false;
+    c->overflowing = !try_post(c, &m);
 }
 
-/* Stream-level news; an overflow in progress is accounted for first. */
+/* Stream-level news; gaps in progress are accounted for first. */
 static void post_kind(rm_capture *c, msg_kind kind)
 {
     end_overflow(c);
+    flush_link_gap(c);
     capture_msg m = {.kind = (uint8_t)kind};
     post(c, &m);
 }
@@ -166,6 +217,7 @@ static void push_samples(rm_capture *c, const rm_sample *s, size_t n)
 {
     if (c->replay)
         wait_for_room(c, n);
+    flush_link_gap(c);
     if (c->overflowing && rm_ring_capacity(c->samples) - rm_ring_used(c->samples) >= n)
         end_overflow(c);
     size_t done = c->overflowing ? 0 : rm_ring_push(c->samples, s, n);
@@ -217,21 +269,22 @@ static void handle_item(rm_capture *c, const rm_source_output *o)
     case RM_ITEM_INFO:
         m.kind = MSG_DEVICE;
         m.u.info = o->info;
-        break;
+        end_overflow(c);
+        post(c, &m);
+        return;
     case RM_ITEM_EVENT:
         m.kind = MSG_EVENT;
         m.u.event = o->event;
-        break;
+        post_event(c, &m);
+        return;
     case RM_ITEM_GAP:
-        m.kind = MSG_GAP;
-        m.u.gap = o->gap;
-        break;
+        end_overflow(c);
+        post_link_gap(c, &o->gap);
+        return;
     case RM_ITEM_NONE:
     case RM_ITEM_STATUS:
         return;
     }
-    end_overflow(c);
-    post(c, &m);
 }
 
 /* Keep the source's counts before it restarts them (reopen) or goes. */
@@ -373,6 +426,13 @@ static void *io_main(void *arg)
     if (c->source)
         close_source(c);
     end_overflow(c);
+    flush_link_gap(c);
+    while (c->overflowing || c->link_gap_pending) { /* the consumer still runs */
+        wake_consumer(c);
+        poll(NULL, 0, 1);
+        end_overflow(c);
+        flush_link_gap(c);
+    }
     atomic_store(&c->io_done, true);
     wake_consumer(c);
     return NULL;
