@@ -2,10 +2,12 @@
  * per device serial in the calibration folder. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CMD "calibrate"
@@ -16,6 +18,8 @@
 /** Averaging window and settling time per point (seconds). */
 #define DEFAULT_SECONDS 3.0
 #define SETTLE_SECONDS 1.0
+/** Room for the calibration folder's path. */
+#define PATH_CAP 4096
 
 typedef struct calibrate_options {
     const char *source;
@@ -27,7 +31,7 @@ typedef struct calibrate_options {
     size_t weight_count;
     bool channel_given[RM_MAX_CHANNELS];
     bool any_channel;
-    char dir[4096];
+    char dir[PATH_CAP];
 } calibrate_options;
 
 /** One measured point: mean counts per channel under a known load. */
@@ -326,6 +330,31 @@ static rm_status await_info(rm_source *src, rm_error *err)
     return st;
 }
 
+/** Check before anyone places weights that the result can be saved: the
+ *  folder, or the nearest part of its path that exists, must be a
+ *  writable directory. */
+static int check_folder(const char *dir)
+{
+    char path[PATH_CAP];
+    snprintf(path, sizeof path, "%s", dir);
+    struct stat st;
+    while (stat(path, &st) != 0) {
+        char *slash = strrchr(path, '/');
+        if (!slash || slash == path) {
+            snprintf(path, sizeof path, "%s", slash ? "/" : ".");
+            break;
+        }
+        *slash = '\0';
+    }
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_fail(CMD, "%s: cannot hold the calibration folder %s: "
+                             "not a directory", path, dir);
+    if (access(path, W_OK | X_OK) != 0)
+        return cli_fail(CMD, "%s: cannot create or write the calibration "
+                             "folder %s: %s", path, dir, strerror(errno));
+    return CLI_OK;
+}
+
 static int calibrate(rm_source *src, const calibrate_options *o)
 {
     rm_error err = {0};
@@ -334,7 +363,9 @@ static int calibrate(rm_source *src, const calibrate_options *o)
     rm_device_info info = *rm_source_info(src);
     if (info.channel_count == 0)
         return cli_fail(CMD, "%s reports no force channels", o->source);
-    int rc = starting_calibration(o, &info);
+    int rc = check_folder(o->dir);
+    if (rc == CLI_OK)
+        rc = starting_calibration(o, &info);
     if (rc == CLI_OK)
         rc = run_points(src, o, &info);
     if (rc != CLI_OK)

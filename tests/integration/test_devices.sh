@@ -132,6 +132,9 @@ expect_fail 1 "tty:/dev/rollmap-none" "$ROLLMAP" calibrate serial:/dev/rollmap-n
 expect_fail 2 "--cubic needs at least 3 weights" "$ROLLMAP" calibrate auto --weight 1 --cubic
 expect_fail 2 "nothing to do" "$ROLLMAP" calibrate auto
 expect_fail 2 "--weight 'ten'" "$ROLLMAP" calibrate auto --weight ten
+expect_fail 1 "/dev/null: cannot hold the calibration folder" \
+    "$ROLLMAP" calibrate "sim:seed=1,duration=30?fast" --tare --yes --dir /dev/null/cal
+grep -q "remove everything" "$work/out" && fail "measured before finding the folder unusable"
 expect_fail 2 "--stale-days 'x'" "$ROLLMAP" devices --stale-days x
 expect_fail 2 "USB id 'zz:1'" "$ROLLMAP" devices --usb-id zz:1
 # A stored calibration that does not fit the device is refused, not used.
