@@ -478,6 +478,17 @@ static void stall_first_batch(void *user, const rm_sample *s, size_t n)
         usleep(st->first_call_sleep_us);
 }
 
+static uint64_t lost_in_gaps(const rm_session *file, rm_gap_reason reason)
+{
+    size_t n;
+    const rm_gap *gaps = rm_session_gaps(file, &n);
+    uint64_t lost = 0;
+    for (size_t i = 0; i < n; i++)
+        if (gaps[i].reason == reason)
+            lost += gaps[i].lost_samples;
+    return lost;
+}
+
 static void run_capture(fixture *f, const char *source, size_t ring,
                         stall *hook, rm_capture_status *out, char *path)
 {
@@ -537,13 +548,7 @@ static void capture_overflow_is_counted_and_written_as_a_gap(void **state)
     rm_session *file = open_file(path);
     assert_int_equal(rm_session_sample_count(file) + s.ring_dropped,
                      s.samples_received);
-    size_t n;
-    const rm_gap *gaps = rm_session_gaps(file, &n);
-    uint64_t lost = 0;
-    for (size_t i = 0; i < n; i++)
-        if (gaps[i].reason == RM_GAP_OVERFLOW)
-            lost += gaps[i].lost_samples;
-    assert_int_equal(lost, s.ring_dropped);
+    assert_int_equal(lost_in_gaps(file, RM_GAP_OVERFLOW), s.ring_dropped);
     rm_session_close(file);
     free(path);
 }
@@ -562,12 +567,7 @@ static void gaps_during_a_stall_are_merged_not_dropped(void **state)
     assert_true(s.frames_lost > 300);
     assert_int_equal(s.messages_dropped, 0);
     rm_session *file = open_file(path);
-    size_t n;
-    const rm_gap *gaps = rm_session_gaps(file, &n);
-    uint64_t lost = 0;
-    for (size_t i = 0; i < n; i++)
-        if (gaps[i].reason == RM_GAP_LOST_FRAMES)
-            lost += gaps[i].lost_samples;
+    uint64_t lost = lost_in_gaps(file, RM_GAP_LOST_FRAMES);
     /* frames lost after the last sample that arrived have no later sample
      * to put a gap before: at most a couple at the very end */
     assert_true(lost <= s.frames_lost && lost + 2 >= s.frames_lost);
