@@ -83,59 +83,63 @@ static size_t largest_pow2_at_most(size_t n)
     return p;
 }
 
-/** Summed Welch PSD over all channels of the prefix, mean removed. */
-static double *prefix_psd(const rm_device_info *info, const rm_sample *s,
-                          size_t n, size_t nfft, rm_error *err)
+/** Newtons of channel `which` of sample s, or with which = -1 the total
+ *  force (in which a lean shifting load between the end caps cancels). */
+static double prefix_value(const rm_device_info *info, const rm_sample *s,
+                           int which)
 {
-    double *x = malloc(sizeof *x * n);
-    double *psd = calloc(nfft / 2 + 1, sizeof *psd);
-    double *one = malloc(sizeof *one * (nfft / 2 + 1));
-    bool ok = x && psd && one;
-    for (unsigned c = 0; ok && c < info->channel_count; c++) {
-        double mean = 0.0;
-        for (size_t i = 0; i < n; i++)
-            mean += x[i] = rm_channel_newtons(&info->channels[c],
-                                              s[i].counts[c]);
-        mean /= (double)n;
-        for (size_t i = 0; i < n; i++)
-            x[i] -= mean;
-        ok = rm_welch_psd(x, n, info->sample_rate_hz, nfft, one, err) == RM_OK;
-        for (size_t k = 0; ok && k <= nfft / 2; k++)
-            psd[k] += one[k];
-    }
-    free(x);
-    free(one);
-    if (!ok) {
-        free(psd);
-        return NULL;
-    }
-    return psd;
+    if (which >= 0)
+        return rm_channel_newtons(&info->channels[which], s->counts[which]);
+    rm_channel_kind kind = total_force_kind(info);
+    double total = 0.0;
+    for (unsigned k = 0; k < info->channel_count; k++)
+        if (info->channels[k].kind == kind)
+            total += rm_channel_newtons(&info->channels[k], s->counts[k]);
+    return total;
 }
 
-/** Mains frequency (50 or 60) whose line stands out, or 0. */
+/** Welch PSD of one signal of the prefix, mean removed. */
+static rm_status prefix_psd(const rm_device_info *info, int which,
+                            const rm_sample *s, size_t n, size_t nfft,
+                            double *x, double *psd)
+{
+    double mean = 0.0;
+    for (size_t i = 0; i < n; i++)
+        mean += x[i] = prefix_value(info, &s[i], which);
+    mean /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        x[i] -= mean;
+    return rm_welch_psd(x, n, info->sample_rate_hz, nfft, psd, NULL);
+}
+
+/** Mains frequency (50 or 60) whose line stands out in the total force or
+ *  any one channel, or 0. Hum is in the wiring of every channel, while the
+ *  broadband content that can hide it differs (an FSR's is larger). */
 static double detect_hum(const rm_device_info *info, const rm_sample *prefix,
                          size_t n)
 {
+    static const double mains[] = {50.0, 60.0};
     double rate = info->sample_rate_hz;
     size_t nfft = largest_pow2_at_most(n);
     while ((double)nfft > 2.0 * rate)   /* 0.5 Hz resolution is plenty */
         nfft /= 2;
-    if (nfft < 64 || info->channel_count == 0)
+    if (nfft < 64)
         return 0.0;
-    double *psd = prefix_psd(info, prefix, n, nfft, NULL);
-    if (!psd)
-        return 0.0;
-    static const double mains[] = {50.0, 60.0};
+    double *x = malloc(sizeof *x * n);
+    double *psd = malloc(sizeof *psd * (nfft / 2 + 1));
     double best_hz = 0.0, best = HUM_PROMINENCE;
-    for (size_t i = 0; i < 2; i++) {
-        double fa = aliased_hz(mains[i], rate);
-        double p = ana_line_prominence(psd, nfft / 2 + 1, rate / (double)nfft,
-                                       fa);
-        if (p > best) {
-            best = p;
-            best_hz = mains[i];
+    for (int which = -1; x && psd && which < info->channel_count; which++) {
+        if (prefix_psd(info, which, prefix, n, nfft, x, psd) != RM_OK)
+            break;
+        for (size_t i = 0; i < 2; i++) {
+            double p = ana_line_prominence(psd, nfft / 2 + 1,
+                                           rate / (double)nfft,
+                                           aliased_hz(mains[i], rate));
+            if (p > best)
+                best = p, best_hz = mains[i];
         }
     }
+    free(x);
     free(psd);
     return best_hz;
 }
