@@ -476,7 +476,7 @@ rm_status rm_analyse_samples(const rm_device_info *info,
                            gaps, n_gaps};
     ana_conditioner *c;
     st = ana_conditioner_new(&c, info, cfg, samples, prefix_length(info, n),
-                             err);
+                             n, err);
     if (st != RM_OK)
         return st;
     st = ana_conditioner_push(c, samples, n, err);
@@ -503,7 +503,7 @@ static rm_status condition_file(rm_session *s, const rm_analysis_config *cfg,
     rm_status st = rm_session_read(s, 0, buf, prefix_length(info, cap), &got,
                                    err);
     if (st == RM_OK)
-        st = ana_conditioner_new(out, info, cfg, buf, got, err);
+        st = ana_conditioner_new(out, info, cfg, buf, got, total, err);
     while (st == RM_OK && got > 0) {
         st = ana_conditioner_push(*out, buf, got, err);
         at += got;

@@ -52,12 +52,13 @@ typedef struct ana_raw_stats {
 typedef struct ana_conditioner ana_conditioner;
 
 /** Prepare a conditioner. prefix (the first samples of the session, any
- *  number) is used to detect mains hum before streaming starts. */
+ *  number) is used to detect mains hum before streaming starts;
+ *  expected_samples (0 if unknown) sizes the output at once. */
 rm_status ana_conditioner_new(ana_conditioner **out,
                               const rm_device_info *info,
                               const rm_analysis_config *cfg,
                               const rm_sample *prefix, size_t prefix_n,
-                              rm_error *err);
+                              uint64_t expected_samples, rm_error *err);
 /** Feed samples in time order, any batch size. */
 rm_status ana_conditioner_push(ana_conditioner *c, const rm_sample *s,
                                size_t n, rm_error *err);

@@ -346,9 +346,11 @@ struct ana_conditioner {
     ana_raw_stats raw;
 };
 
-static rm_status channels_grow(ana_channels *ch, rm_error *err)
+/** Room for at least `want` outputs (doubling, so appends stay cheap). */
+static rm_status channels_grow(ana_channels *ch, size_t want, rm_error *err)
 {
     size_t cap = ch->cap ? ch->cap * 2 : 4096;
+    cap = cap > want ? cap : want;
     double **arrays[RM_MAX_CHANNELS + 2];
     size_t count = 0;
     arrays[count++] = &ch->t_s;
@@ -380,7 +382,7 @@ static rm_status append_output(ana_conditioner *c, const double *v,
 {
     ana_channels *ch = &c->out;
     if (ch->n == ch->cap) {
-        rm_status st = channels_grow(ch, err);
+        rm_status st = channels_grow(ch, 0, err);
         if (st != RM_OK)
             return st;
     }
@@ -394,7 +396,8 @@ static rm_status append_output(ana_conditioner *c, const double *v,
     return RM_OK;
 }
 
-/** One input vector (already in newtons) through notch-free decimation. */
+/** One input vector (newtons, hum removed) into the decimator; appends the
+ *  output when one is due. */
 static rm_status feed(ana_conditioner *c, const double *v, double t_s,
                       uint8_t flags, rm_error *err)
 {
@@ -410,7 +413,7 @@ rm_status ana_conditioner_new(ana_conditioner **out,
                               const rm_device_info *info,
                               const rm_analysis_config *cfg,
                               const rm_sample *prefix, size_t prefix_n,
-                              rm_error *err)
+                              uint64_t expected_samples, rm_error *err)
 {
     *out = NULL;
     if (info->sample_rate_hz == 0)
@@ -446,6 +449,10 @@ rm_status ana_conditioner_new(ana_conditioner **out,
                                     info->channel_count + 1u, err);
     if (st == RM_OK)
         st = ana_psd_accumulator_init(&c->raw_psd, c->rate_hz, err);
+    /* The whole series at once when its length is known: no doubling. */
+    if (st == RM_OK && expected_samples > 0)
+        st = channels_grow(&c->out, (size_t)(expected_samples / c->dec.factor)
+                                        + c->dec.taps + 1, err);
     if (st != RM_OK) {
         ana_conditioner_free(c);
         return st;
