@@ -104,18 +104,61 @@ static long age_days(int64_t date_unix, int64_t now_unix)
     return date_unix ? (long)((now_unix - date_unix) / SECONDS_PER_DAY) : -1;
 }
 
-static bool is_stale(const rm_calibration_entry *e, const devices_options *o,
-                     int64_t now_unix)
+/** Everything one listing shows. */
+typedef struct listing {
+    const devices_options *o;
+    const rm_port_info *ports;
+    size_t port_count;
+    const rm_calibration_entry *cals;
+    size_t cal_count;
+    int64_t now_unix;
+} listing;
+
+static bool is_stale(const listing *l, const rm_calibration_entry *e)
 {
-    long age = age_days(e->date_unix, now_unix);
-    return age < 0 || age > o->stale_days;
+    long age = age_days(e->date_unix, l->now_unix);
+    return age < 0 || age > l->o->stale_days;
+}
+
+/** The stored calibration of a device serial, or NULL. */
+static const rm_calibration_entry *stored_for(const listing *l,
+                                              const char *serial)
+{
+    for (size_t i = 0; serial[0] && i < l->cal_count; i++)
+        if (!strcmp(l->cals[i].serial, serial))
+            return &l->cals[i];
+    return NULL;
+}
+
+/** "2026-11-24" or "unknown". */
+static void format_day(char out[32], int64_t date_unix)
+{
+    if (date_unix)
+        rm_format_iso8601(out, date_unix * 1000000);
+    else
+        snprintf(out, 32, "unknown");
+    out[10] = '\0';
 }
 
 /* ------------------------------------------------------------------------ */
 /* Text output                                                              */
 /* ------------------------------------------------------------------------ */
 
-static void print_roller(const rm_device_info *info)
+static void print_stored(const listing *l, const rm_device_info *info)
+{
+    const rm_calibration_entry *e = stored_for(l, info->serial);
+    if (!e) {
+        puts("    calibration: none stored, the device's own is used");
+        return;
+    }
+    char day[32];
+    format_day(day, e->date_unix);
+    printf("    calibration: stored %s, %ld days old%s\n", day,
+           age_days(e->date_unix, l->now_unix),
+           is_stale(l, e) ? "  STALE: calibrate again" : "");
+}
+
+static void print_roller(const listing *l, const rm_device_info *info)
 {
     printf("    roller: %s %s, firmware %s, serial %s: %u channels at %u Hz",
            kind_name(info->device_kind), info->model, info->firmware,
@@ -125,9 +168,10 @@ static void print_roller(const rm_device_info *info)
         printf(", encoder %u counts/turn, %.0f mm roller",
                info->encoder_counts_per_turn, info->roller_diameter_mm);
     putchar('\n');
+    print_stored(l, info);
 }
 
-static void print_port(const rm_port_info *p, bool probed)
+static void print_port(const listing *l, const rm_port_info *p)
 {
     printf("  %-16s %-9s", p->path, p->transport);
     if (!strcmp(p->transport, "usb"))
@@ -138,31 +182,28 @@ static void print_port(const rm_port_info *p, bool probed)
                p->known_id ? "  [known id]" : "");
     putchar('\n');
     if (p->is_roller)
-        print_roller(&p->info);
-    else if (probed && !strcmp(p->transport, "usb"))
+        print_roller(l, &p->info);
+    else if (l->o->probe && !strcmp(p->transport, "usb"))
         puts("    no answer to identify: not a rollmap device "
              "(text-mode devices need a profile)");
 }
 
-static void print_text(const rm_port_info *ports, size_t n,
-                       const rm_calibration_entry *cals, size_t ncal,
-                       const devices_options *o, int64_t now_unix)
+static void print_text(const listing *l)
 {
-    printf("Serial ports (%zu):\n", n);
-    for (size_t i = 0; i < n; i++)
-        print_port(&ports[i], o->probe);
-    if (n == 0)
+    printf("Serial ports (%zu):\n", l->port_count);
+    for (size_t i = 0; i < l->port_count; i++)
+        print_port(l, &l->ports[i]);
+    if (l->port_count == 0)
         puts("  none found (see docs/DEVICES.md for permissions)");
-    printf("\nStored calibrations in %s (%zu):\n", o->dir, ncal);
-    for (size_t i = 0; i < ncal; i++) {
-        char date[32];
-        rm_format_iso8601(date, cals[i].date_unix * 1000000);
-        long age = age_days(cals[i].date_unix, now_unix);
-        printf("  %-20s %-16s %.10s  %ld days old%s\n", cals[i].serial,
-               cals[i].model[0] ? cals[i].model : "?",
-               cals[i].date_unix ? date : "unknown", age,
-               is_stale(&cals[i], o, now_unix) ? "  STALE: calibrate again"
-                                               : "");
+    printf("\nStored calibrations in %s (%zu):\n", l->o->dir, l->cal_count);
+    for (size_t i = 0; i < l->cal_count; i++) {
+        const rm_calibration_entry *e = &l->cals[i];
+        char day[32];
+        format_day(day, e->date_unix);
+        printf("  %-20s %-16s %s  %ld days old%s\n", e->serial,
+               e->model[0] ? e->model : "?", day,
+               age_days(e->date_unix, l->now_unix),
+               is_stale(l, e) ? "  STALE: calibrate again" : "");
     }
 }
 
@@ -184,7 +225,29 @@ static void json_str(rm_json_writer *w, const char *key, const char *value)
     rm_json_string(w, value);
 }
 
-static void json_roller(rm_json_writer *w, const rm_device_info *info)
+/** serial, model, date, age_days, stale of a stored calibration. */
+static void json_calibration(rm_json_writer *w, const listing *l,
+                             const rm_calibration_entry *e)
+{
+    char date[32];
+    rm_format_iso8601(date, e->date_unix * 1000000);
+    rm_json_object_open(w);
+    json_str(w, "serial", e->serial);
+    json_str(w, "model", e->model);
+    rm_json_key(w, "date");
+    if (e->date_unix)
+        rm_json_string(w, date);
+    else
+        rm_json_null(w);
+    rm_json_key(w, "age_days");
+    rm_json_int(w, age_days(e->date_unix, l->now_unix));
+    rm_json_key(w, "stale");
+    rm_json_bool(w, is_stale(l, e));
+    rm_json_object_close(w);
+}
+
+static void json_roller(rm_json_writer *w, const listing *l,
+                        const rm_device_info *info)
 {
     rm_json_key(w, "info");
     rm_json_object_open(w);
@@ -199,9 +262,16 @@ static void json_roller(rm_json_writer *w, const rm_device_info *info)
     rm_json_key(w, "encoder_counts_per_turn");
     rm_json_int(w, info->encoder_counts_per_turn);
     rm_json_object_close(w);
+    const rm_calibration_entry *e = stored_for(l, info->serial);
+    rm_json_key(w, "calibration");
+    if (e)
+        json_calibration(w, l, e);
+    else
+        rm_json_null(w);
 }
 
-static void json_port(rm_json_writer *w, const rm_port_info *p)
+static void json_port(rm_json_writer *w, const listing *l,
+                      const rm_port_info *p)
 {
     rm_json_object_open(w);
     json_str(w, "path", p->path);
@@ -218,51 +288,29 @@ static void json_port(rm_json_writer *w, const rm_port_info *p)
     rm_json_key(w, "roller");
     rm_json_bool(w, p->is_roller);
     if (p->is_roller)
-        json_roller(w, &p->info);
+        json_roller(w, l, &p->info);
     rm_json_object_close(w);
 }
 
-static void json_calibration(rm_json_writer *w, const rm_calibration_entry *e,
-                             const devices_options *o, int64_t now_unix)
-{
-    char date[32];
-    rm_format_iso8601(date, e->date_unix * 1000000);
-    rm_json_object_open(w);
-    json_str(w, "serial", e->serial);
-    json_str(w, "model", e->model);
-    rm_json_key(w, "date");
-    if (e->date_unix)
-        rm_json_string(w, date);
-    else
-        rm_json_null(w);
-    rm_json_key(w, "age_days");
-    rm_json_int(w, age_days(e->date_unix, now_unix));
-    rm_json_key(w, "stale");
-    rm_json_bool(w, is_stale(e, o, now_unix));
-    rm_json_object_close(w);
-}
-
-static void print_json(const rm_port_info *ports, size_t n,
-                       const rm_calibration_entry *cals, size_t ncal,
-                       const devices_options *o, int64_t now_unix)
+static void print_json(const listing *l)
 {
     rm_json_writer w;
     rm_json_begin(&w, stdout, true);
     rm_json_object_open(&w);
     rm_json_key(&w, "probed");
-    rm_json_bool(&w, o->probe);
+    rm_json_bool(&w, l->o->probe);
     rm_json_key(&w, "ports");
     rm_json_array_open(&w);
-    for (size_t i = 0; i < n; i++)
-        json_port(&w, &ports[i]);
+    for (size_t i = 0; i < l->port_count; i++)
+        json_port(&w, l, &l->ports[i]);
     rm_json_array_close(&w);
-    json_str(&w, "calibration_dir", o->dir);
+    json_str(&w, "calibration_dir", l->o->dir);
     rm_json_key(&w, "stale_days");
-    rm_json_int(&w, o->stale_days);
+    rm_json_int(&w, l->o->stale_days);
     rm_json_key(&w, "calibrations");
     rm_json_array_open(&w);
-    for (size_t i = 0; i < ncal; i++)
-        json_calibration(&w, &cals[i], o, now_unix);
+    for (size_t i = 0; i < l->cal_count; i++)
+        json_calibration(&w, l, &l->cals[i]);
     rm_json_array_close(&w);
     rm_json_object_close(&w);
     rm_json_end(&w);
@@ -276,20 +324,20 @@ int cmd_devices(int argc, char **argv)
         return rc < 0 ? CLI_OK : rc;
     rm_error err = {0};
     rm_port_info *ports;
-    size_t n;
-    if (rm_ports_list(&ports, &n, o.probe, &err) != RM_OK)
-        return cli_fail_error(CMD, &err);
     rm_calibration_entry *cals;
-    size_t ncal;
-    if (rm_calibration_list(o.dir, &cals, &ncal, &err) != RM_OK) {
+    listing l = {.o = &o, .now_unix = rm_wallclock_us() / 1000000};
+    if (rm_ports_list(&ports, &l.port_count, o.probe, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    if (rm_calibration_list(o.dir, &cals, &l.cal_count, &err) != RM_OK) {
         rm_ports_free(ports);
         return cli_fail_error(CMD, &err);
     }
-    int64_t now_unix = rm_wallclock_us() / 1000000;
+    l.ports = ports;
+    l.cals = cals;
     if (o.json)
-        print_json(ports, n, cals, ncal, &o, now_unix);
+        print_json(&l);
     else
-        print_text(ports, n, cals, ncal, &o, now_unix);
+        print_text(&l);
     rm_calibration_list_free(cals);
     rm_ports_free(ports);
     return fflush(stdout) == 0 ? CLI_OK

@@ -201,8 +201,23 @@ static void unplug(UMockdevTestbed *tb, firmware *fw)
 /* The checks                                                               */
 /* ------------------------------------------------------------------------ */
 
-static void check_devices_listing(const char *rollmap)
+/** Store a calibration for the roller's serial, as rollmap calibrate
+ *  would, so that the listing can show it beside the roller. */
+static void store_calibration(const rm_device_info *info)
 {
+    char dir[4096];
+    rm_error err = {0};
+    rm_device_info calibrated = *info;
+    rm_device_info_default_calibration(&calibrated);
+    CHECK(rm_calibration_default_dir(dir, sizeof dir, &err) == RM_OK &&
+              rm_calibration_save(dir, info->serial, &calibrated, &err) ==
+                  RM_OK,
+          "storing a calibration: %s", err.message);
+}
+
+static void check_devices_listing(const char *rollmap, const firmware *fw)
+{
+    store_calibration(rm_sim_info(fw->sim));
     char command[4096];
     snprintf(command, sizeof command, "%s devices --json", rollmap);
     FILE *p = popen(command, "r");
@@ -218,6 +233,8 @@ static void check_devices_listing(const char *rollmap)
     CHECK(strstr(out, "\"serial\": \"RM-UMOCK-0001\""),
           "no USB serial in:\n%s", out);
     CHECK(strstr(out, "\"roller\": true"), "probe found no roller:\n%s", out);
+    CHECK(strstr(out, "\"calibration\": {"),
+          "the roller's stored calibration is not shown:\n%s", out);
     printf("rollmap devices --json under umockdev:\n%s", out);
 }
 
@@ -459,7 +476,7 @@ int main(int argc, char **argv)
                         "preload library is not loaded (LD_PRELOAD)\n");
         return SKIP;
     }
-    check_devices_listing(argv[2]);
+    check_devices_listing(argv[2], &fw);
     check_auto();
     /* A fresh virtual roller for the stream: the probe started and
      * stopped the first one. */
