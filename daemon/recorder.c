@@ -57,6 +57,7 @@ struct rm_recorder {
     uint64_t absent_us;           /* how long the last unplug lasted */
     bool dirty;                   /* appended since the last flush */
     uint64_t last_flush_at;       /* monotonic */
+    uint64_t last_sample_at;      /* monotonic, of the last sample seen */
     rm_recorder_status stats;     /* counters and paths kept up to date */
 };
 
@@ -407,6 +408,7 @@ void rm_recorder_samples(rm_recorder *r, const rm_sample *s, size_t n,
         r->stats.samples_unrecorded += n;
         return;
     }
+    r->last_sample_at = now_us;
     if (r->state == RM_RECORDER_SUSPENDED) {
         r->absent_us = now_us - r->unplugged_at;
         resume(r);
@@ -441,6 +443,7 @@ void rm_recorder_device(rm_recorder *r, const rm_device_info *info, uint64_t now
     r->sum_load_cells_only = has_load_cells(info);
     if (r->state == RM_RECORDER_SUSPENDED) {
         r->absent_us = now_us - r->unplugged_at;
+        r->last_sample_at = now_us;
         resume(r);
     }
     if (r->start_requested && r->state == RM_RECORDER_IDLE) {
@@ -512,6 +515,13 @@ void rm_recorder_tick(rm_recorder *r, uint64_t now_us)
     if (r->state == RM_RECORDER_SUSPENDED &&
         now_us - r->unplugged_at > r->opt.resume_window_us) {
         close_session(r, "device absent longer than the resume window");
+        return;
+    }
+    /* a connected device that stopped streaming is idle too */
+    if (r->state == RM_RECORDER_RECORDING && !r->explicit_session &&
+        now_us - r->last_sample_at >= r->opt.idle_us) {
+        close_session(r, "no samples");
+        r->armed = true;
         return;
     }
     if (r->state == RM_RECORDER_IDLE || !r->dirty)

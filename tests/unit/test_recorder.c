@@ -170,6 +170,22 @@ static void auto_session_ends_after_the_idle_time(void **state)
     assert_non_null(strstr(f->log, "ended (idle)"));
 }
 
+static void auto_session_ends_when_samples_stop_coming(void **state)
+{
+    fixture *f = *state;
+    rm_recorder_device(f->rec, &f->info, f->now);
+    feed(f, 500, 80.0);
+    rm_recorder_tick(f->rec, f->now + 500000);
+    assert_int_equal(status_of(f).state, RM_RECORDER_RECORDING);
+    rm_recorder_tick(f->rec, f->now + 1000000); /* idle_us of silence */
+    rm_recorder_status s = status_of(f);
+    assert_int_equal(s.state, RM_RECORDER_IDLE);
+    assert_non_null(strstr(f->log, "ended (no samples)"));
+    rm_session *file = open_file(s.last_path);
+    assert_int_equal(rm_session_sample_count(file), 500);
+    rm_session_close(file);
+}
+
 static void explicit_session_ignores_idle_and_ends_on_stop(void **state)
 {
     fixture *f = *state;
@@ -438,7 +454,7 @@ static void write_failure_is_logged_and_recording_resumes(void **state)
     getrlimit(RLIMIT_FSIZE, &saved);
     rm_recorder_device(f->rec, &f->info, f->now);
     feed(f, 600, 50.0);
-    rm_recorder_tick(f->rec, f->now + 1000000);
+    rm_recorder_tick(f->rec, f->now + 600000); /* past the flush interval */
     char path[4096];
     strcpy(path, status_of(f).path);
     struct stat st;
@@ -446,13 +462,13 @@ static void write_failure_is_logged_and_recording_resumes(void **state)
     struct rlimit tight = {.rlim_cur = (rlim_t)st.st_size, .rlim_max = saved.rlim_max};
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &tight), 0);
     feed(f, 600, 50.0);
-    rm_recorder_tick(f->rec, f->now + 2000000);
+    rm_recorder_tick(f->rec, f->now + 600000);
     rm_recorder_status s = status_of(f);
     assert_true(s.write_failing);
     assert_int_equal(s.write_failures, 1);
     assert_non_null(strstr(f->log, "cannot write session"));
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
-    rm_recorder_tick(f->rec, f->now + 3000000);
+    rm_recorder_tick(f->rec, f->now + 700000);
     s = status_of(f);
     assert_false(s.write_failing);
     assert_non_null(strstr(f->log, "recording resumed"));
@@ -584,6 +600,7 @@ int main(void)
         TEST(no_session_below_the_start_threshold),
         TEST(auto_session_starts_at_the_first_loaded_sample),
         TEST(auto_session_ends_after_the_idle_time),
+        TEST(auto_session_ends_when_samples_stop_coming),
         TEST(explicit_session_ignores_idle_and_ends_on_stop),
         TEST(start_during_an_auto_session_adopts_it),
         TEST(stop_under_load_waits_for_unloading_before_auto_start),
