@@ -17,15 +17,15 @@
 
 /* Evidence that saturates (reaches 1) at: */
 #define SLOWING_FULL 0.5        /* passes at half the usual speed */
-#define UNLOADING_FULL 0.3      /* 30 % less force than the neighbours */
+#define UNLOADING_FULL 0.15     /* 15 % less force than the neighbours */
 #define TREMOR_RATIO_FULL 100.0 /* 20 dB over the quiet parts' relative power */
 #define MARK_UNRATED 0.7        /* an unrated mark: "tender" (7/10) */
 /* Weights of the evidence in the tenderness (they sum to 1). Guarding
  * tremor and marks are the most specific signs; slowing is spread over a
  * whole stroke, so it only locates a spot roughly. */
 #define W_MARK 0.3
-#define W_TREMOR 0.35
-#define W_UNLOADING 0.2
+#define W_TREMOR 0.3
+#define W_UNLOADING 0.25
 #define W_SLOWING 0.15
 /* Dwelling is what people do on tender spots but also a technique on its
  * own: it raises the other evidence by up to this fraction, never alone. */
