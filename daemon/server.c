@@ -11,7 +11,6 @@
 #include "rollmap_daemon.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -21,7 +20,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -36,12 +34,6 @@
 #define SAMPLE_FLAGS_MASK 0xffu
 /* Poll timeout: how often stalled clients are checked without traffic. */
 #define POLL_INTERVAL_MS 200
-
-/* Free space of the library folder, measured when the status is set. */
-typedef struct disk_space {
-    bool known;
-    int64_t free_bytes, total_bytes;
-} disk_space;
 
 typedef struct client {
     int fd;
@@ -72,7 +64,7 @@ struct rm_server {
     rm_live_values latest;
     bool have_latest;
     rm_daemon_status status;
-    disk_space disk;
+    rm_disk_space disk;        /* of status.library_dir */
     char line[LINE_MAX_BYTES];
     FILE *line_file;           /* writes into line[] */
 };
@@ -230,12 +222,6 @@ static void reply_ok(rm_server *srv, client *c, const char *cmd,
 /* SAMPLE, EVENT and STATUS lines                                           */
 /* ------------------------------------------------------------------------ */
 
-/* Two decimals are finer than any of these quantities is measured. */
-static double rounded(double v)
-{
-    return round(v * 100.0) / 100.0;
-}
-
 static size_t format_sample(rm_server *srv, const rm_live_values *v,
                             uint16_t flags)
 {
@@ -250,7 +236,7 @@ static size_t format_sample(rm_server *srv, const rm_live_values *v,
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         rm_json_key(&w, keys[i]);
         rm_json_number(&w, i == 0 ? round(values[i] * 1000.0) / 1000.0
-                                  : rounded(values[i]));
+                                  : rm_round_hundredths(values[i]));
     }
     rm_json_key(&w, "flags");
     rm_json_int(&w, flags);
@@ -267,11 +253,11 @@ static size_t format_event(rm_server *srv, const rm_live_event *ev)
     rm_json_number(&w, round(ev->t_s * 1000.0) / 1000.0);
     if (!isnan(ev->position_cm)) {
         rm_json_key(&w, "position_cm");
-        rm_json_number(&w, rounded(ev->position_cm));
+        rm_json_number(&w, rm_round_hundredths(ev->position_cm));
     }
     if (ev->kind == RM_LIVE_DWELL_END) {
         rm_json_key(&w, "duration_s");
-        rm_json_number(&w, rounded(ev->duration_s));
+        rm_json_number(&w, rm_round_hundredths(ev->duration_s));
     }
     if (ev->kind == RM_LIVE_MARK) {
         rm_json_key(&w, "rating");
@@ -376,146 +362,18 @@ void rm_server_set_device(rm_server *srv, const rm_device_info *info)
     pthread_mutex_unlock(&srv->lock);
 }
 
-static const char *device_kind_name(uint8_t kind)
-{
-    switch (kind) {
-    case RM_DEVICE_ROLLER: return "roller";
-    case RM_DEVICE_BALL: return "ball";
-    case RM_DEVICE_PROBE: return "probe";
-    }
-    return "unknown";
-}
-
-static void write_device(rm_json_writer *w, const rm_daemon_status *st)
-{
-    rm_json_key(w, "device");
-    rm_json_object_open(w);
-    rm_json_key(w, "connected");
-    rm_json_bool(w, st->device_connected);
-    if (st->device_connected) {
-        const rm_device_info *d = &st->device;
-        rm_json_key(w, "model");
-        rm_json_string(w, d->model);
-        rm_json_key(w, "serial");
-        rm_json_string(w, d->serial);
-        rm_json_key(w, "firmware");
-        rm_json_string(w, d->firmware);
-        rm_json_key(w, "kind");
-        rm_json_string(w, device_kind_name(d->device_kind));
-        rm_json_key(w, "sample_rate_hz");
-        rm_json_int(w, d->sample_rate_hz);
-        rm_json_key(w, "channels");
-        rm_json_int(w, d->channel_count);
-    }
-    rm_json_object_close(w);
-}
-
-static void write_session(rm_json_writer *w, const rm_daemon_status *st)
-{
-    rm_json_key(w, "session");
-    rm_json_object_open(w);
-    rm_json_key(w, "recording");
-    rm_json_bool(w, st->recording);
-    if (st->recording) {
-        const rm_session_meta *m = &st->session;
-        rm_json_key(w, "id");
-        rm_json_string(w, m->session_id);
-        rm_json_key(w, "client");
-        rm_json_string(w, m->client);
-        rm_json_key(w, "side");
-        rm_json_string(w, rm_side_name((rm_side)m->side));
-        rm_json_key(w, "muscle");
-        rm_json_string(w, m->muscle);
-        if (m->start_unix_us > 0) {
-            char started[32];
-            rm_format_iso8601(started, m->start_unix_us);
-            rm_json_key(w, "started");
-            rm_json_string(w, started);
-        }
-        rm_json_key(w, "path");
-        rm_json_string(w, st->session_path);
-        rm_json_key(w, "samples");
-        rm_json_int(w, (int64_t)st->samples_recorded);
-    }
-    rm_json_object_close(w);
-}
-
-static void write_counters(rm_json_writer *w, const rm_daemon_status *st)
-{
-    rm_json_key(w, "rates");
-    rm_json_object_open(w);
-    rm_json_key(w, "nominal_hz");
-    rm_json_int(w, st->device_connected ? st->device.sample_rate_hz : 0);
-    rm_json_key(w, "measured_hz");
-    rm_json_number(w, rounded(st->measured_rate_hz));
-    rm_json_object_close(w);
-    rm_json_key(w, "samples_received");
-    rm_json_int(w, (int64_t)st->samples_received);
-    rm_json_key(w, "drops");
-    rm_json_object_open(w);
-    rm_json_key(w, "ring");
-    rm_json_int(w, (int64_t)st->ring_dropped);
-    rm_json_key(w, "frames_lost");
-    rm_json_int(w, (int64_t)st->frames_lost);
-    rm_json_object_close(w);
-    rm_json_key(w, "crc_errors");
-    rm_json_int(w, (int64_t)st->crc_errors);
-}
-
-static void write_library(rm_json_writer *w, const rm_daemon_status *st,
-                          const disk_space *disk)
-{
-    rm_json_key(w, "library");
-    rm_json_object_open(w);
-    rm_json_key(w, "path");
-    rm_json_string(w, st->library_dir);
-    if (disk->known) {
-        rm_json_key(w, "free_bytes");
-        rm_json_int(w, disk->free_bytes);
-        rm_json_key(w, "total_bytes");
-        rm_json_int(w, disk->total_bytes);
-    }
-    rm_json_object_close(w);
-}
-
 static size_t format_status(rm_server *srv)
 {
-    const rm_daemon_status *st = &srv->status;
     rm_json_writer w;
     line_begin(srv, &w, "STATUS");
-    rm_json_key(&w, "release");
-    rm_json_string(&w, RM_VERSION_STRING);
-    rm_json_key(&w, "pid");
-    rm_json_int(&w, getpid());
-    rm_json_key(&w, "uptime_s");
-    rm_json_number(&w, st->started_unix_us
-                           ? rounded((rm_wallclock_us() - st->started_unix_us) / 1e6)
-                           : NAN);
-    rm_json_key(&w, "clients");
-    rm_json_int(&w, (int64_t)srv->client_count);
-    rm_json_key(&w, "source");
-    rm_json_string(&w, st->source);
-    write_device(&w, st);
-    write_session(&w, st);
-    write_counters(&w, st);
-    write_library(&w, st, &srv->disk);
+    rm_status_json_members(&w, &srv->status, srv->client_count, &srv->disk);
     return line_end(srv, &w);
-}
-
-/* Asked outside the lock: a slow file system must not hold publishers. */
-static disk_space measure_disk(const char *dir)
-{
-    struct statvfs fs;
-    if (!dir[0] || statvfs(dir, &fs) != 0)
-        return (disk_space){.known = false};
-    return (disk_space){.known = true,
-                        .free_bytes = (int64_t)fs.f_bavail * (int64_t)fs.f_frsize,
-                        .total_bytes = (int64_t)fs.f_blocks * (int64_t)fs.f_frsize};
 }
 
 void rm_server_set_status(rm_server *srv, const rm_daemon_status *status)
 {
-    disk_space disk = measure_disk(status->library_dir);
+    /* measured outside the lock: a slow file system must not hold publishers */
+    rm_disk_space disk = rm_disk_space_measure(status->library_dir);
     pthread_mutex_lock(&srv->lock);
     srv->status = *status;
     srv->disk = disk;

@@ -1,9 +1,12 @@
-/* Private to daemon/: the live socket's request parser (daemon/request.c),
- * shared by the server and its fuzz target. */
+/* Private to daemon/: the live socket's request parser (daemon/request.c,
+ * shared by the server and its fuzz target) and its STATUS members
+ * (daemon/status_json.c). */
 #ifndef ROLLMAP_SERVER_INTERNAL_H
 #define ROLLMAP_SERVER_INTERNAL_H
 
 #include "rollmap_daemon.h"
+
+#include <math.h>
 
 typedef enum rm_request_cmd {
     RM_REQ_WATCH,
@@ -41,5 +44,23 @@ typedef struct rm_request {
  *  with which field, e.g. "mark: 'rating' must be an integer from 0 to 10". */
 rm_status rm_request_parse(const char *line, size_t len, rm_request *req,
                            rm_error *err);
+
+/** Two decimals: finer than any live quantity is measured. */
+static inline double rm_round_hundredths(double v)
+{
+    return round(v * 100.0) / 100.0;
+}
+
+/** Free space of the library folder. */
+typedef struct rm_disk_space {
+    bool known;                /* false when the folder cannot be examined */
+    int64_t free_bytes, total_bytes;
+} rm_disk_space;
+
+rm_disk_space rm_disk_space_measure(const char *dir);
+
+/** Write the members of a STATUS line (after its "class") to w. */
+void rm_status_json_members(rm_json_writer *w, const rm_daemon_status *st,
+                            size_t clients, const rm_disk_space *disk);
 
 #endif
