@@ -471,6 +471,16 @@ int64_t rm_wallclock_us(void);
 /** Format a wall-clock time as ISO 8601 UTC ("2026-11-24T06:07:24Z"). */
 void rm_format_iso8601(char out[32], int64_t unix_us);
 
+/* ------------------------------------------------------------------------ */
+/* Per-user folders (XDG base directories)                                  */
+/* ------------------------------------------------------------------------ */
+
+/** $XDG_DATA_HOME/rollmap/<sub> when XDG_DATA_HOME is absolute, else
+ *  ~/.local/share/rollmap/<sub> (sub may be "" for the folder itself). */
+rm_status rm_data_path(char *out, size_t cap, const char *sub, rm_error *err);
+/** The same under $XDG_CONFIG_HOME (~/.config). */
+rm_status rm_config_path(char *out, size_t cap, const char *sub, rm_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@
 #include "rollmap_core.h"
 #include "rollmap_hw.h"
 #include "rollmap_analysis.h"
+#include "rollmap_library.h"
 
 #ifdef __cplusplus
 extern "C" {
