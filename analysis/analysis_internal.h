@@ -70,14 +70,9 @@ void ana_conditioner_free(ana_conditioner *c);
 void ana_channels_free(ana_channels *ch);
 void ana_raw_stats_free(ana_raw_stats *raw);
 
-/** Which channels carry total force: load cells when present. */
-bool ana_has_load_cells(const rm_device_info *info);
+/** Whether the device has pressure cells. */
 bool ana_has_pressure_cells(const rm_device_info *info);
 
-/** "Under load" threshold on the total force: load_threshold_n, scaled
- *  down for a strip of pressure cells without load cells. */
-double ana_load_threshold_n(const rm_device_info *info,
-                            const rm_analysis_config *cfg);
 
 /** Combine channels into total force and mean pressure (series fields
  *  force_n, pressure_kpa, loaded). */
@@ -85,13 +80,6 @@ void ana_combine_channels(const rm_device_info *info,
                           const rm_analysis_config *cfg,
                           const ana_channels *ch, rm_series *out);
 
-/** Remove the time-varying offset of x, estimated from stretches where
- *  unloaded[i] is set; the estimate does not cross device tares. */
-void ana_remove_offset_drift(double *x, size_t n, double rate_hz,
-                             const uint8_t *unloaded, const uint8_t *tared);
-/** Undo FSR creep (log-time model, docs/ANALYSIS.md) in place. */
-void ana_undo_creep(double *x, size_t n, double rate_hz,
-                    double creep_fraction_5_to_60s);
 
 /* ------------------------------------------------------------------------ */
 /* Position                                                                 */
@@ -121,11 +109,6 @@ double ana_cadence_per_min(const rm_stroke *passes, size_t count);
 /* Spectra                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/** |X_k|^2 of the real FFT of x (n points) into power[0..n/2]. */
-rm_status ana_fft_power(const double *x, size_t n, double *power,
-                        rm_error *err);
-/** Hann window value i of n (periodic form used by Welch). */
-double ana_hann(size_t i, size_t n);
 
 /** How far the PSD at f stands above the median of the PSD 3..15 Hz either
  *  side of it (0 when there is too little spectrum around f). */
@@ -193,7 +176,5 @@ double ana_median_inplace(double *x, size_t n);
  *  copied first; NaN if none are finite. */
 double ana_quantile(const double *x, size_t n, double q);
 double ana_clamp(double x, double lo, double hi);
-/** Index of the series sample nearest t_s (clamped). */
-size_t ana_index_at(const rm_series *s, double t_s);
 
 #endif /* ROLLMAP_ANALYSIS_INTERNAL_H */

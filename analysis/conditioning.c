@@ -24,7 +24,7 @@ static bool has_kind(const rm_device_info *info, rm_channel_kind kind)
     return false;
 }
 
-bool ana_has_load_cells(const rm_device_info *info)
+static bool has_load_cells(const rm_device_info *info)
 {
     return has_kind(info, RM_CHANNEL_LOAD_CELL);
 }
@@ -37,10 +37,10 @@ bool ana_has_pressure_cells(const rm_device_info *info)
 /* Contact area of a thigh on a foam roller: 68.4 cm^2 (Curran 2008). */
 #define CONTACT_AREA_MM2 6840.0
 
-double ana_load_threshold_n(const rm_device_info *info,
-                            const rm_analysis_config *cfg)
+static double load_threshold_n(const rm_device_info *info,
+                               const rm_analysis_config *cfg)
 {
-    if (ana_has_load_cells(info))
+    if (has_load_cells(info))
         return cfg->load_threshold_n;
     /* A strip of cells only sees its share of the contact, so its summed
      * force is held to the same share of the threshold. */
@@ -53,7 +53,7 @@ double ana_load_threshold_n(const rm_device_info *info,
 /** The kind whose channels add up to the total force. */
 static rm_channel_kind total_force_kind(const rm_device_info *info)
 {
-    return ana_has_load_cells(info) ? RM_CHANNEL_LOAD_CELL
+    return has_load_cells(info) ? RM_CHANNEL_LOAD_CELL
                                     : RM_CHANNEL_PRESSURE_CELL;
 }
 
@@ -625,8 +625,10 @@ static void remove_drift_segment(double *x, size_t from, size_t to,
         x[i] -= offset_at(anchors, count, i);
 }
 
-void ana_remove_offset_drift(double *x, size_t n, double rate_hz,
-                             const uint8_t *unloaded, const uint8_t *tared)
+/** Remove the time-varying offset of x, estimated from stretches where
+ *  unloaded[i] is set; the estimate does not cross device tares. */
+static void remove_offset_drift(double *x, size_t n, double rate_hz,
+                                const uint8_t *unloaded, const uint8_t *tared)
 {
     anchor *anchors = malloc(sizeof *anchors * (n / 2 + 1));
     double *scratch = malloc(sizeof *scratch * (n + 1));
@@ -649,8 +651,8 @@ void ana_remove_offset_drift(double *x, size_t n, double rate_hz,
 #define CREEP_CONTACT_N 0.2
 #define CREEP_RECOVERY_RATE 5.0
 
-void ana_undo_creep(double *x, size_t n, double rate_hz,
-                    double creep_fraction_5_to_60s)
+static void undo_creep(double *x, size_t n, double rate_hz,
+                       double creep_fraction_5_to_60s)
 {
     if (!(creep_fraction_5_to_60s > 0.0) || creep_fraction_5_to_60s >= 1.0)
         return;
@@ -675,7 +677,7 @@ static uint8_t *unloaded_mask(const ana_conditioner *c)
 {
     const ana_channels *ch = &c->out;
     uint8_t *mask = malloc(ch->n ? ch->n : 1);
-    double threshold = ana_load_threshold_n(&c->info, &c->cfg);
+    double threshold = load_threshold_n(&c->info, &c->cfg);
     if (!mask)
         return NULL;
     for (size_t i = 0; i < ch->n; i++) {
@@ -714,11 +716,11 @@ rm_status ana_conditioner_finish(ana_conditioner *c, ana_channels *ch,
         return st;
     }
     for (unsigned k = 0; k < c->out.count; k++) {
-        ana_remove_offset_drift(c->out.newtons[k], c->out.n, c->out.rate_hz,
-                                mask, c->out.tared);
+        remove_offset_drift(c->out.newtons[k], c->out.n, c->out.rate_hz,
+                            mask, c->out.tared);
         if (c->info.channels[k].kind == RM_CHANNEL_PRESSURE_CELL)
-            ana_undo_creep(c->out.newtons[k], c->out.n, c->out.rate_hz,
-                           c->cfg.fsr_creep_pct / 100.0);
+            undo_creep(c->out.newtons[k], c->out.n, c->out.rate_hz,
+                       c->cfg.fsr_creep_pct / 100.0);
     }
     free(mask);
     c->raw.t0_us = c->t0_us;
@@ -777,7 +779,7 @@ void ana_combine_channels(const rm_device_info *info,
 {
     rm_channel_kind total_kind = total_force_kind(info);
     bool cells = ana_has_pressure_cells(info);
-    double threshold = ana_load_threshold_n(info, cfg);
+    double threshold = load_threshold_n(info, cfg);
     for (size_t i = 0; i < ch->n; i++) {
         double total = 0.0, kpa = 0.0;
         unsigned loaded_cells = 0;

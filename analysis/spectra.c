@@ -55,6 +55,12 @@ void rm_spectra_cleanup(void)
     pthread_mutex_unlock(&plan_lock);
 }
 
+/** Periodic Hann window value i of n (the form Welch uses). */
+static double hann(size_t i, size_t n)
+{
+    return 0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)n);
+}
+
 /** One FFT size with its aligned buffers. */
 typedef struct fft_work {
     size_t n;
@@ -81,7 +87,7 @@ static rm_status fft_work_init(fft_work *w, size_t n, rm_error *err)
     w->out = fftw_malloc(sizeof *w->out * (n / 2 + 1));
     w->window = malloc(sizeof *w->window * n);
     for (size_t i = 0; w->window && i < n; i++)
-        w->window[i] = ana_hann(i, n);
+        w->window[i] = hann(i, n);
     w->plan = (w->in && w->out && w->window) ? plan_for_size(n, w->in, w->out)
                                              : NULL;
     if (!w->plan) {
@@ -100,24 +106,6 @@ static void fft_work_power(fft_work *w, double *power)
         power[k] = w->out[k][0] * w->out[k][0] + w->out[k][1] * w->out[k][1];
 }
 
-rm_status ana_fft_power(const double *x, size_t n, double *power,
-                        rm_error *err)
-{
-    fft_work w;
-    rm_status st = fft_work_init(&w, n, err);
-    if (st != RM_OK)
-        return st;
-    memcpy(w.in, x, sizeof *x * n);
-    fft_work_power(&w, power);
-    fft_work_free(&w);
-    return RM_OK;
-}
-
-double ana_hann(size_t i, size_t n)
-{
-    return 0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)n);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Welch PSD                                                                */
 /* ------------------------------------------------------------------------ */
@@ -126,7 +114,7 @@ static double hann_energy(size_t nfft)
 {
     double sum = 0.0;
     for (size_t i = 0; i < nfft; i++)
-        sum += ana_hann(i, nfft) * ana_hann(i, nfft);
+        sum += hann(i, nfft) * hann(i, nfft);
     return sum;
 }
 

@@ -81,7 +81,8 @@ static size_t bin_of(const profile_work *w, double position_cm)
     return b >= (double)w->bins ? w->bins - 1 : (size_t)b;
 }
 
-size_t ana_index_at(const rm_series *s, double t_s)
+/** Index of the series sample nearest t_s (clamped). */
+static size_t index_at(const rm_series *s, double t_s)
 {
     if (s->n == 0)
         return 0;
@@ -136,7 +137,7 @@ static void gather_pass(profile_work *w, const rm_stroke *pass,
     const rm_series *s = w->s;
     memset(force, 0, sizeof *force * w->bins);
     memset(count, 0, sizeof *count * w->bins);
-    size_t a = ana_index_at(s, pass->start_s), z = ana_index_at(s, pass->end_s);
+    size_t a = index_at(s, pass->start_s), z = index_at(s, pass->end_s);
     double total = 0.0;
     size_t loaded = 0;
     for (size_t i = a; i <= z; i++) {
@@ -184,8 +185,8 @@ static rm_mark describe_mark(const rm_series *s, double t_s, int rating)
                  .position_cm = NAN, .force_n = NAN, .pressure_kpa = NAN};
     if (s->n == 0)
         return m;
-    size_t at = ana_index_at(s, t_s);
-    size_t from = ana_index_at(s, t_s - MARK_REACTION_S);
+    size_t at = index_at(s, t_s);
+    size_t from = index_at(s, t_s - MARK_REACTION_S);
     m.position_cm = s->position_cm[at];
     m.force_n = -INFINITY;
     for (size_t i = from; i <= at; i++)
@@ -205,7 +206,7 @@ static void gather_marks(profile_work *w, const rm_mark *marks, size_t count)
         b->marks++;
         if (marks[k].rating >= 0)
             b->rating_sum += marks[k].rating, b->rated++;
-        size_t at = ana_index_at(w->s, marks[k].t_s);
+        size_t at = index_at(w->s, marks[k].t_s);
         b->mark_ml_sum += isfinite(w->s->ml[at]) ? w->s->ml[at] : 0.0;
     }
 }
