@@ -4,6 +4,7 @@
 # the same stream; and rollmapd's CPU use at the nominal 1 kHz, 8 channels.
 #
 #   bench/bench_capture.sh [BUILD_DIR]      (default build/)
+#   BENCH_SECONDS=30 BENCH_RATES=1000 bench/bench_capture.sh   (CPU figure)
 #
 # Loss is measured from the device's own frame sequence numbers: a run is
 # lossless when no frame was lost or rejected on the link and no sample
@@ -47,7 +48,8 @@ run_rollmapd() {
 # pyserial RATE BATCH: prints "received lost rejected"
 run_pyserial() {
   start_sim "$1" "$2"
-  /usr/bin/python3 "$here/pyserial_logger.py" "$work/roller" "$work/raw.bin" "$seconds"
+  /usr/bin/time -f "%U %S" -o "$work/py.cpu" \
+    /usr/bin/python3 "$here/pyserial_logger.py" "$work/roller" "$work/raw.bin" "$seconds"
   kill "$sim" 2>/dev/null || true; wait "$sim" 2>/dev/null || true
   "$rollmap" record --source "file:$work/raw.bin?fast" -o "$work/py.rms" 2>/dev/null |
     sed -E 's/.*: ([0-9]+) samples recorded, ([0-9]+) frames rejected, ([0-9]+) frames lost.*/\1 \3 \2/'
@@ -57,7 +59,7 @@ run_pyserial() {
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "each run: ${seconds} s of the virtual roller (8 channels) on a pty"
 printf '%-6s %-6s | %-38s | %-28s\n' rate batch "rollmapd: samples lost rejected ovf" "pyserial: samples lost rejected"
-for rate in 1000 2000 4000; do
+for rate in ${BENCH_RATES:-1000 2000 4000}; do
   for batch in 10 1; do
     read -r r_recv r_lost r_rej r_ovf r_cpu < <(run_rollmapd "$rate" "$batch")
     read -r p_recv p_lost p_rej < <(run_pyserial "$rate" "$batch")
@@ -65,8 +67,10 @@ for rate in 1000 2000 4000; do
       "$r_recv" "$r_lost" "$r_rej" "$r_ovf" "" "$p_recv" "$p_lost" "$p_rej"
     if [ "$rate" = 1000 ] && [ "$batch" = 10 ]; then
       cpu_nominal=$r_cpu
+      cpu_pyserial=$(awk '{print $1 + $2}' "$work/py.cpu")
     fi
   done
 done
-awk -v c="$cpu_nominal" -v s="$seconds" \
-  'BEGIN { printf "rollmapd CPU at 1 kHz, 8 channels: %.2f s in %d s = %.1f %% of one core\n", c, s, 100 * c / s }'
+awk -v c="$cpu_nominal" -v p="$cpu_pyserial" -v s="$seconds" 'BEGIN {
+  printf "CPU at 1 kHz, 8 channels, %d s: rollmapd %.2f s (%.1f %% of one core, recording),", s, c, 100 * c / s
+  printf " pyserial logger %.2f s (%.1f %%, copying bytes only)\n", p, 100 * p / s }'
