@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # rollmap live and rollmap status against a real live socket server
-# (live_test_server: rm_server fed by the virtual roller in-process).
+# (live_test_server: rm_server fed by the virtual roller in-process), then
+# end to end against rollmapd itself.
 # The live view runs in a real terminal: a private tmux server, driven with
 # send-keys and read with capture-pane.
 set -euo pipefail
 
-: "${ROLLMAP:?}" "${ROLLMAP_BUILD:?}"
+: "${ROLLMAP:?}" "${ROLLMAPD:?}" "${ROLLMAP_BUILD:?}"
 SERVER="$ROLLMAP_BUILD/tests/live_test_server"
 if ! command -v tmux >/dev/null; then
     echo "test_live: tmux is not installed: skipped" >&2
@@ -140,6 +141,28 @@ wait_for 5 test -s "$work/exit" || fail "the view did not notice the daemon left
 [ "$(cat "$work/exit")" = 1 ] || fail "daemon gone: exit $(cat "$work/exit"), expected 1"
 screen_has "rollmapd went away" || fail "no message when the daemon left"
 terminal_restored
+
+# ---- end to end: the real rollmapd records the mark made in the view -----
+lib="$work/library"
+rm -f "$sock"
+"$ROLLMAPD" --foreground --source "sim:seed=5,duration=120" --socket "$sock" \
+    --library "$lib" >"$work/rollmapd.log" 2>&1 &
+server_pid=$!
+wait_for 10 test -S "$sock" || fail "rollmapd did not start: $(cat "$work/rollmapd.log")"
+wait_for 10 sh -c "'$ROLLMAP' status --socket '$sock' | grep -q '^session:  recording'" \
+    || fail "rollmapd is not recording: $("$ROLLMAP" status --socket "$sock" 2>&1)"
+start_view
+wait_for 30 screen_has "[0-9] N$" || fail "no force from rollmapd"
+keys m 8
+wait_for 5 screen_has "8/10" || fail "rollmapd did not announce the mark"
+kill -TERM "$server_pid"
+wait "$server_pid" || fail "rollmapd exited $? on SIGTERM"
+server_pid=
+wait_for 5 test -s "$work/exit" || fail "the view did not notice rollmapd left"
+[ "$(cat "$work/exit")" = 1 ] || fail "rollmapd gone: exit $(cat "$work/exit"), expected 1"
+terminal_restored
+"$ROLLMAP" info "$lib"/*.rms | grep -q "mark 8" \
+    || fail "the mark is not in the session file: $("$ROLLMAP" info "$lib"/*.rms 2>&1)"
 
 # ---- line output when stdout is not a terminal ---------------------------
 start_server
