@@ -298,6 +298,49 @@ static void a_session_file_gives_the_same_analysis(void **state)
     free(dir);
 }
 
+static void a_damaged_block_is_skipped_not_fatal(void **state)
+{
+    (void)state;
+    rm_sim_config cfg;
+    rm_sim_config_default(&cfg);
+    cfg.duration_s = 60;
+    cfg.sample_rate_hz = 200;
+    rm_sim *sim;
+    assert_int_equal(rm_sim_new(&sim, &cfg, NULL), RM_OK);
+    rm_sample samples[12000];
+    size_t n = 0;
+    while (n < 12000 && rm_sim_next_sample(sim, &samples[n]))
+        n++;
+    char *dir = testutil_mkdtemp(), *path = testutil_path(dir, "d.rms");
+    rm_session_meta meta = {.side = RM_SIDE_LEFT};
+    rm_session_writer *w;
+    assert_int_equal(rm_session_writer_create(&w, path, rm_sim_info(sim),
+                                              &meta, NULL, NULL), RM_OK);
+    assert_int_equal(rm_session_writer_append(w, samples, n, NULL), RM_OK);
+    assert_int_equal(rm_session_writer_close(w, NULL), RM_OK);
+    size_t len;
+    uint8_t *bytes = testutil_read_file(path, &len);
+    bytes[len / 2] ^= 0x5a;              /* inside a sample block */
+    assert_int_equal(testutil_write_file(path, bytes, len), 0);
+    free(bytes);
+
+    rm_session *s;
+    rm_analysis *a;
+    rm_error err;
+    assert_int_equal(rm_session_open(&s, path, &err), RM_OK);
+    assert_int_equal(rm_analyse_session(s, NULL, &a, &err), RM_OK);
+    assert_int_equal(a->quality.blocks_skipped, 1);
+    /* The samples around the block are there; the lost ones are a gap. */
+    assert_true(a->summary.duration_s > 55.0);
+    assert_true(a->quality.gaps >= 1);
+    rm_analysis_free(a);
+    rm_session_close(s);
+    rm_sim_free(sim);
+    testutil_rmdir(dir);
+    free(path);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +350,7 @@ int main(void)
         cmocka_unit_test(the_same_lean_is_lateral_on_a_left_leg),
         cmocka_unit_test(strokes_and_cadence_follow_the_passes),
         cmocka_unit_test(a_session_file_gives_the_same_analysis),
+        cmocka_unit_test(a_damaged_block_is_skipped_not_fatal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
