@@ -30,6 +30,8 @@
 #define RATING_WINDOW_US 1500000u
 /* How long a message stays on screen. */
 #define MESSAGE_US 4000000u
+/* How long to wait for rollmapd to answer a request. */
+#define ANSWER_TIMEOUT_MS 3000
 /* The view waits this long for input before redrawing anyway. */
 #define TICK_MS 100
 /* Bars start at these full scales and grow with the highest value seen. */
@@ -268,45 +270,51 @@ static void draw_dwell(FILE *out, const live_view *v, int width)
             s->dwell_s >= v->opt.target_hold_s ? "DONE, move on" : "holding");
 }
 
-static void draw_screen(live_view *v)
+static void draw_measurements(FILE *out, const live_view *v, int bar_width)
+{
+    const live_sample *s = &v->now;
+    fputs("Force      ", out);
+    bar(out, s->force_n, v->force_scale, bar_width);
+    value_or_dash(out, " %5.0f N", s->force_n);
+    fputs(ESC "[K\nPressure   ", out);
+    bar(out, s->pressure_kpa, v->pressure_scale, bar_width);
+    value_or_dash(out, " %5.0f kPa", s->pressure_kpa);
+    fputs(ESC "[K\nPosition   ", out);
+    position_bar(out, s->position_pct, bar_width - 16);
+    value_or_dash(out, " %5.1f cm", s->position_cm);
+    fputs(ESC "[K\n", out);
+    draw_pace(out, v);
+    fputs(ESC "[K\n", out);
+    draw_dwell(out, v, bar_width - 16); /* room for "30 s / 30 s  DONE..." */
+    fputs(ESC "[K\n", out);
+}
+
+static void draw_marks_and_messages(FILE *out, const live_view *v)
+{
+    fprintf(out, "Marks      %d%s%s" ESC "[K\n" ESC "[K\n", v->marks,
+            v->marks ? ", last: " : "", v->marks ? v->last_mark : "");
+    if (v->mark_pending)
+        fputs("rating? type 0-9, or x for 10", out);
+    else if (rm_monotonic_us() < v->message_until)
+        fputs(v->message, out);
+    fputs(ESC "[K\n", out);
+}
+
+/* Redraw in place: home, every line cleared to its end, the rest of the
+ * screen cleared below. */
+static void draw_screen(const live_view *v)
 {
     FILE *out = stdout;
-    int width = terminal_width();
-    int bar_width = width - 11 - 20; /* label column, value column */
+    int bar_width = terminal_width() - 11 - 20; /* label, value columns */
     bar_width = bar_width < 20 ? 20 : bar_width > 60 ? 60 : bar_width;
-    const live_sample *s = &v->now;
-    fputs(ESC "[H", out);
-    fprintf(out, "rollmap live   %s%s" ESC "[K\n",
+    fprintf(out, ESC "[H" "rollmap live   %s%s" ESC "[K\n" ESC "[K\n",
             v->recording ? "recording " : "not recording",
             v->recording ? v->session_id : "");
-    fputs(ESC "[K\n", out);
-    if (!v->have_sample) {
-        fputs("waiting for samples from rollmapd..." ESC "[K\n", out);
-    } else {
-        fputs("Force      ", out);
-        bar(out, s->force_n, v->force_scale, bar_width);
-        value_or_dash(out, " %5.0f N", s->force_n);
-        fputs(ESC "[K\nPressure   ", out);
-        bar(out, s->pressure_kpa, v->pressure_scale, bar_width);
-        value_or_dash(out, " %5.0f kPa", s->pressure_kpa);
-        fputs(ESC "[K\nPosition   ", out);
-        position_bar(out, s->position_pct, bar_width - 16);
-        value_or_dash(out, " %5.1f cm", s->position_cm);
-        fputs(ESC "[K\n", out);
-        draw_pace(out, v);
-        fputs(ESC "[K\n", out);
-        draw_dwell(out, v, bar_width - 16); /* room for "30 s / 30 s  DONE..." */
-        fputs(ESC "[K\n", out);
-    }
-    fprintf(out, "Marks      %d%s%s" ESC "[K\n", v->marks,
-            v->marks ? ", last: " : "", v->marks ? v->last_mark : "");
-    fputs(ESC "[K\n", out);
-    if (v->mark_pending)
-        fputs("rating? type 0-9, or x for 10" ESC "[K\n", out);
-    else if (rm_monotonic_us() < v->message_until)
-        fprintf(out, "%s" ESC "[K\n", v->message);
+    if (v->have_sample)
+        draw_measurements(out, v, bar_width);
     else
-        fputs(ESC "[K\n", out);
+        fputs("waiting for samples from rollmapd..." ESC "[K\n", out);
+    draw_marks_and_messages(out, v);
     fputs("q quit   m or space: mark tender spot (then 0-9, x = 10)" ESC "[K\n"
           ESC "[J", out);
     fflush(out);
@@ -530,7 +538,7 @@ static rm_status start_watching(live_view *v, rm_error *err)
 {
     rm_json *status = NULL;
     rm_status st = rm_client_request(v->client, "{\"cmd\":\"status\"}", &status,
-                                     3000, err);
+                                     ANSWER_TIMEOUT_MS, err);
     if (st != RM_OK)
         return st;
     const rm_json *session = rm_json_get(status, "session");
@@ -544,7 +552,7 @@ static rm_status start_watching(live_view *v, rm_error *err)
     snprintf(watch, sizeof watch,
              "{\"cmd\":\"watch\",\"samples\":true,\"rate\":%ld,\"events\":true}",
              rate);
-    return rm_client_request(v->client, watch, NULL, 3000, err);
+    return rm_client_request(v->client, watch, NULL, ANSWER_TIMEOUT_MS, err);
 }
 
 static rm_status run(live_view *v, rm_error *err)
