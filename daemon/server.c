@@ -491,15 +491,13 @@ static void handle_request(rm_server *srv, client *c, const rm_request *req)
 
 static void handle_line(rm_server *srv, client *c, const char *line, size_t len)
 {
-    rm_request *req = malloc(sizeof *req);
+    rm_request req;
     rm_error err = {0};
-    rm_status st = req ? rm_request_parse(line, len, req, &err)
-                       : rm_error_set(&err, RM_ERR_NOMEM, "out of memory");
+    rm_status st = rm_request_parse(line, len, &req, &err);
     if (st == RM_OK)
-        handle_request(srv, c, req);
+        handle_request(srv, c, &req);
     else
         answer(srv, c, st, &err, NULL, NULL);
-    free(req);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -409,6 +409,68 @@ static void mark_is_announced_to_event_watchers(void **state)
     rm_client_close(watcher);
 }
 
+static void device_button_mark_is_an_event(void **state)
+{
+    fixture *f = *state;
+    rm_device_info info;
+    test_device(&info);
+    rm_server_set_device(f->srv, &info);
+    rm_client *c = connect_client(f);
+    rm_json_free(request(c, "{\"cmd\":\"watch\",\"samples\":false}"));
+    rm_sample s = sample_at(2000000, 200, 0);
+    s.flags = RM_SAMPLE_MARK;
+    rm_server_publish_samples(f->srv, &s, 1);
+    rm_json *ev = next_of_class(c, "EVENT");
+    assert_string_equal(rm_json_as_string(rm_json_get(ev, "event"), ""), "mark");
+    assert_string_equal(rm_json_as_string(rm_json_get(ev, "text"), ""), "button");
+    assert_true(rm_json_get(ev, "rating") != NULL); /* null: no rating */
+    assert_int_equal(rm_json_type_of(rm_json_get(ev, "rating")), RM_JSON_NULL);
+    rm_json_free(ev);
+    rm_client_close(c);
+}
+
+static void status_watchers_get_every_update(void **state)
+{
+    fixture *f = *state;
+    rm_client *c = connect_client(f);
+    rm_json_free(request(c, "{\"cmd\":\"watch\",\"samples\":false,"
+                            "\"events\":false,\"status\":true}"));
+    rm_daemon_status st = {0};
+    for (uint64_t n = 1; n <= 3; n++) {
+        st.samples_received = n * 1000;
+        rm_server_set_status(f->srv, &st);
+        rm_json *doc = next_of_class(c, "STATUS");
+        assert_int_equal(rm_json_as_number(rm_json_get(doc, "samples_received"), 0),
+                         n * 1000);
+        rm_json_free(doc);
+    }
+    rm_client_close(c);
+}
+
+static void session_start_restarts_the_live_clock(void **state)
+{
+    fixture *f = *state;
+    rm_device_info info;
+    test_device(&info);
+    rm_server_set_device(f->srv, &info);
+    rm_client *c = connect_client(f);
+    rm_json_free(request(c, "{\"cmd\":\"watch\",\"rate\":1,\"events\":false}"));
+    publish_steady(f->srv, 0, 5.0);
+    rm_live_event ev = {.kind = RM_LIVE_SESSION_START, .t_s = NAN,
+                        .position_cm = NAN, .rating = -1};
+    strcpy(ev.text, "S-2");
+    rm_server_publish_event(f->srv, &ev);
+    publish_steady(f->srv, 5000000, 1.0);
+    double last_t = -1;
+    for (int i = 0; i < 6; i++) {
+        rm_json *s = next_of_class(c, "SAMPLE");
+        last_t = rm_json_as_number(rm_json_get(s, "t_s"), NAN);
+        rm_json_free(s);
+    }
+    assert_float_equal(last_t, 0.0, 1e-9); /* 5 s before, then 0 again */
+    rm_client_close(c);
+}
+
 static double seconds_since(uint64_t start_us)
 {
     return (double)(rm_monotonic_us() - start_us) / 1e6;
@@ -622,6 +684,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(oversized_line_is_discarded_and_connection_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(watch_decimates_samples_to_the_requested_rate, setup, teardown),
         cmocka_unit_test_setup_teardown(mark_is_announced_to_event_watchers, setup, teardown),
+        cmocka_unit_test_setup_teardown(device_button_mark_is_an_event, setup, teardown),
+        cmocka_unit_test_setup_teardown(status_watchers_get_every_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_start_restarts_the_live_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(stuck_client_never_blocks_publish, setup, teardown),
         cmocka_unit_test(stalled_client_is_dropped),
         cmocka_unit_test_setup_teardown(fifty_clients_all_receive_events, setup, teardown),
