@@ -23,6 +23,217 @@ extern "C" {
 /** The default database: $XDG_DATA_HOME/rollmap/library.db (rm_data_path). */
 rm_status rm_library_default_db(char *out, size_t cap, rm_error *err);
 
+/* ------------------------------------------------------------------------ */
+/* The library: an SQLite index of session files (docs/LIBRARY.md)          */
+/* ------------------------------------------------------------------------ */
+
+/** Schema version this build writes (PRAGMA user_version); older databases
+ *  are migrated on open, newer ones are refused. */
+#define RM_LIBRARY_SCHEMA_VERSION 2
+
+/** How long a connection waits for another process's write lock before
+ *  RM_ERR_BUSY ("library.db is locked by another process"). */
+#define RM_LIBRARY_BUSY_TIMEOUT_MS 5000
+
+typedef struct rm_library rm_library;
+
+/** Open (or create) a library database: its folder 0700, the file 0600,
+ *  WAL journal, busy timeout, schema migrated. A damaged file is
+ *  RM_ERR_FORMAT naming the file; it is never rewritten. */
+rm_status rm_library_open(rm_library **out, const char *path, rm_error *err);
+void rm_library_close(rm_library *lib);
+/** The database file the library was opened on. */
+const char *rm_library_path(const rm_library *lib);
+
+/** Add a session file: open it, analyse it (default configuration) and
+ *  store its index rows. Idempotent by session id: a file whose size,
+ *  mtime or content hash is unchanged is not analysed again; a changed or
+ *  moved file replaces the rows of its session. *id (may be NULL) is the
+ *  library id. */
+rm_status rm_library_add(rm_library *lib, const char *session_path,
+                         int64_t *id, rm_error *err);
+
+/** What rm_library_add_ex did with a file. */
+typedef enum rm_library_add_outcome {
+    RM_LIBRARY_ADDED = 0,     /**< new session */
+    RM_LIBRARY_UNCHANGED = 1, /**< already indexed, file unchanged */
+    RM_LIBRARY_UPDATED = 2    /**< file changed or moved: re-indexed */
+} rm_library_add_outcome;
+
+/** rm_library_add with an analysis configuration (NULL = default) and the
+ *  outcome (may be NULL). */
+rm_status rm_library_add_ex(rm_library *lib, const char *session_path,
+                            const rm_analysis_config *cfg, int64_t *id,
+                            rm_library_add_outcome *outcome, rm_error *err);
+
+typedef struct rm_library_tag {
+    char *key;
+    char *value;
+} rm_library_tag;
+
+/** One indexed session: what list and show print. Strings that may be
+ *  long or absent are pointers owned by the entry (NULL when absent). */
+typedef struct rm_library_entry {
+    int64_t id;                 /**< library id (stable, never reused) */
+    char session_id[40];
+    char *path;                 /**< the session file as added (absolute) */
+    char client[64];            /**< pseudonymous code */
+    char *display_name;         /**< optional real name from the clients
+                                     table; NULL none. Exports that must
+                                     drop names ignore this field. */
+    int64_t start_unix_us;
+    uint8_t side;               /**< rm_side */
+    char muscle[32];
+    char *notes;                /**< NULL when empty */
+    char device_model[32];
+    char device_serial[32];
+    uint8_t device_kind;        /**< rm_device_kind */
+    uint32_t sample_rate_hz;
+    uint8_t channel_count;
+    bool has_position, has_pressure;
+    rm_summary summary;         /**< the stored analysis summary */
+    size_t dwell_count, spot_count, mark_count;
+    double spot_score_total;    /**< sum of spot scores */
+    double spot_score_max;      /**< highest spot score (0 none) */
+    uint64_t file_size;
+    int64_t file_mtime_ns;
+    uint32_t file_crc32c;       /**< CRC-32C of the whole file when added */
+    int64_t added_unix_us, analysed_unix_us;
+    size_t tag_count;
+    rm_library_tag *tags;       /**< sorted by key */
+} rm_library_entry;
+
+/** Which sessions list, check and reanalyse consider. Zero = everything. */
+typedef struct rm_library_filter {
+    const char *client;         /**< exact client code, NULL any */
+    uint8_t side;               /**< rm_side; RM_SIDE_UNKNOWN = any */
+    const char *muscle;         /**< NULL any */
+    int64_t since_unix_us;      /**< start >= this (0 open) */
+    int64_t until_unix_us;      /**< start < this (0 open) */
+    size_t last;                /**< only the newest N (0 all) */
+} rm_library_filter;
+
+/** Sessions matching f (NULL = all), oldest first; free with
+ *  rm_library_entries_free. */
+rm_status rm_library_list(rm_library *lib, const rm_library_filter *f,
+                          rm_library_entry **out, size_t *n, rm_error *err);
+/** One session by library id (RM_ERR_NOT_FOUND names the id). Free with
+ *  rm_library_entries_free(entry, 1). */
+rm_status rm_library_get(rm_library *lib, int64_t id, rm_library_entry **out,
+                         rm_error *err);
+/** The library id of a session given as an id, a session id or a file
+ *  path that was added. */
+rm_status rm_library_resolve(rm_library *lib, const char *text, int64_t *id,
+                             rm_error *err);
+void rm_library_entries_free(rm_library_entry *entries, size_t n);
+
+/** The stored analysis of a session, without reading its file: meta,
+ *  device basics (model, serial, kind, rate, channel count), config,
+ *  has_position/has_pressure, summary, quality, dwells, spots, marks and
+ *  profile bins. series, psd, spectrogram, strokes and gaps are empty
+ *  (counts 0). Free with rm_analysis_free. */
+rm_status rm_library_load_analysis(rm_library *lib, int64_t id,
+                                   rm_analysis **out, rm_error *err);
+
+/** Set a tag; an empty or NULL value removes it. */
+rm_status rm_library_set_tag(rm_library *lib, int64_t id, const char *key,
+                             const char *value, rm_error *err);
+/** Replace a session's notes in the library (not in the file). */
+rm_status rm_library_set_notes(rm_library *lib, int64_t id, const char *notes,
+                               rm_error *err);
+/** A client's display name, kept only in the database; NULL or "" removes
+ *  it. */
+rm_status rm_library_set_client_name(rm_library *lib, const char *client,
+                                     const char *display_name, rm_error *err);
+/** Remove a session's rows; with purge also delete its file. */
+rm_status rm_library_remove(rm_library *lib, int64_t id, bool purge,
+                            rm_error *err);
+
+/** What check found about one session file. */
+typedef enum rm_library_file_state {
+    RM_LIBRARY_FILE_OK = 0,
+    RM_LIBRARY_FILE_MISSING = 1,
+    RM_LIBRARY_FILE_CHANGED = 2   /**< size, mtime or content differ */
+} rm_library_file_state;
+
+typedef struct rm_library_check_item {
+    int64_t id;
+    char session_id[40];
+    char *path;
+    rm_library_file_state state;
+    char detail[160];             /**< e.g. "size 1200 -> 1400 bytes" */
+} rm_library_check_item;
+
+/** Compare every matching session's file with what was indexed (size,
+ *  mtime; with hash also the CRC-32C of the content). Items for every
+ *  session checked; free with rm_library_check_items_free. */
+rm_status rm_library_check(rm_library *lib, const rm_library_filter *f,
+                           bool hash, rm_library_check_item **out, size_t *n,
+                           rm_error *err);
+void rm_library_check_items_free(rm_library_check_item *items, size_t n);
+
+/** Called after each session reanalysed: done of total. */
+typedef void (*rm_library_progress_fn)(size_t done, size_t total, void *user);
+
+/** Re-run the analysis (cfg NULL = default) for the matching sessions from
+ *  their files and replace their rows; a missing or unreadable file stops
+ *  nothing: it is counted in *failed (may be NULL) and the first error is
+ *  kept in err while the others go on. */
+rm_status rm_library_reanalyse(rm_library *lib, const rm_library_filter *f,
+                               const rm_analysis_config *cfg,
+                               rm_library_progress_fn progress, void *user,
+                               size_t *done, size_t *failed, rm_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Exports: EDF+ and researcher folders (docs/LIBRARY.md, "Exports")        */
+/* ------------------------------------------------------------------------ */
+
+/** What rm_export_edf wrote. */
+typedef struct rm_edf_summary {
+    unsigned signals;          /**< data signals: channels, total, position */
+    uint32_t rate_hz;          /**< samples per second of every signal */
+    uint64_t records;          /**< data records of 1 s */
+    size_t annotations;        /**< dwells, marks, tender spots and gaps */
+    uint64_t held_samples;     /**< grid samples with no sample of their
+                                    own (gaps), held at the last value */
+} rm_edf_summary;
+
+/** Write session s as EDF+ (16-bit) at path: one signal per channel in
+ *  newtons, the total force and, with an encoder, the position along the
+ *  leg in cm; a (s's analysis) gives the dwell, mark and tender-spot
+ *  annotations, the session's gaps become "gap" annotations over a flat
+ *  stretch (EDFlib writes only continuous EDF+C). The file is written
+ *  beside path and renamed over it when complete (mode 0600). summary may
+ *  be NULL. */
+rm_status rm_export_edf(rm_session *s, const rm_analysis *a, const char *path,
+                        rm_edf_summary *summary, rm_error *err);
+
+/** One session of a researcher folder export. */
+typedef struct rm_folder_session {
+    const char *path;          /**< the session file */
+    const char *display_name;  /**< the client's name, NULL none */
+    const char *notes;         /**< notes to write instead of the file's,
+                                    NULL: the file's own */
+} rm_folder_session;
+
+/** What rm_export_folder wrote. */
+typedef struct rm_folder_summary {
+    size_t sessions;           /**< session folders written */
+    size_t participants;       /**< rows in participants.tsv */
+} rm_folder_summary;
+
+/** Write sessions into dir in a BIDS-like layout: dir/participants.tsv
+ *  (+ .json), and per session dir/sub-<code>/ses-<date>/
+ *  sub-<code>_ses-<date>_task-<muscle>_acq-<side>_run-<n>_force.csv with a
+ *  JSON sidecar (metadata, units, analysis summary). Rows of other
+ *  participants already in participants.tsv are kept. With redact, display
+ *  names and notes are left out. cfg NULL: the default analysis. summary
+ *  may be NULL. */
+rm_status rm_export_folder(const char *dir, const rm_folder_session *sessions,
+                           size_t count, bool redact,
+                           const rm_analysis_config *cfg,
+                           rm_folder_summary *summary, rm_error *err);
+
 #ifdef __cplusplus
 }
 #endif

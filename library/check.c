@@ -1,0 +1,135 @@
+/* Checking indexed files against the library, and analysing them again. */
+#include "library_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Why a file cannot be checked; the item names the path already. */
+static void unreadable(rm_library_check_item *item, const rm_error *ferr)
+{
+    item->state = RM_LIBRARY_FILE_MISSING;
+    if (ferr->code == RM_ERR_NOT_FOUND)
+        snprintf(item->detail, sizeof item->detail, "file is missing");
+    else
+        snprintf(item->detail, sizeof item->detail, "unreadable: %.140s",
+                 ferr->message);
+}
+
+static void check_entry(const rm_library_entry *e, bool hash,
+                        rm_library_check_item *item)
+{
+    library_file_stamp now;
+    rm_error ferr;
+    item->id = e->id;
+    snprintf(item->session_id, sizeof item->session_id, "%s", e->session_id);
+    if (library_file_stat(e->path, &now, &ferr) != RM_OK) {
+        unreadable(item, &ferr);
+        return;
+    }
+    item->state = RM_LIBRARY_FILE_CHANGED;
+    if (now.size != e->file_size) {
+        snprintf(item->detail, sizeof item->detail,
+                 "size %llu -> %llu bytes", (unsigned long long)e->file_size,
+                 (unsigned long long)now.size);
+    } else if (now.mtime_ns != e->file_mtime_ns) {
+        snprintf(item->detail, sizeof item->detail,
+                 "modified since it was added (same size)");
+    } else if (hash && library_file_crc(e->path, &now.crc32c, &ferr) != RM_OK) {
+        unreadable(item, &ferr);
+    } else if (hash && now.crc32c != e->file_crc32c) {
+        snprintf(item->detail, sizeof item->detail,
+                 "content differs (CRC-32C %08x, was %08x)", now.crc32c,
+                 e->file_crc32c);
+    } else {
+        item->state = RM_LIBRARY_FILE_OK;
+    }
+}
+
+rm_status rm_library_check(rm_library *lib, const rm_library_filter *f,
+                           bool hash, rm_library_check_item **out, size_t *n,
+                           rm_error *err)
+{
+    rm_library_entry *entries;
+    size_t count;
+    *out = NULL;
+    *n = 0;
+    rm_status st = rm_library_list(lib, f, &entries, &count, err);
+    if (st != RM_OK)
+        return st;
+    rm_library_check_item *items = calloc(count ? count : 1, sizeof *items);
+    if (!items) {
+        rm_library_entries_free(entries, count);
+        return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < count; i++) {
+        check_entry(&entries[i], hash, &items[i]);
+        items[i].path = entries[i].path; /* moved: the entry lets go of it */
+        entries[i].path = NULL;
+    }
+    rm_library_entries_free(entries, count);
+    *out = items;
+    *n = count;
+    return RM_OK;
+}
+
+void rm_library_check_items_free(rm_library_check_item *items, size_t n)
+{
+    for (size_t i = 0; items && i < n; i++)
+        free(items[i].path);
+    free(items);
+}
+
+/* The file must still hold the session it was indexed as. */
+static rm_status reanalyse_entry(rm_library *lib, const rm_library_entry *e,
+                                 const rm_analysis_config *cfg, rm_error *err)
+{
+    rm_session *s;
+    rm_status st = rm_session_open(&s, e->path, err);
+    if (st != RM_OK)
+        return st;
+    bool same = !strcmp(rm_session_meta_of(s)->session_id, e->session_id);
+    rm_session_close(s);
+    if (!same)
+        return rm_error_set(err, RM_ERR_FORMAT,
+                            "%s: now holds another session than %s; run "
+                            "'rollmap library add' on it instead",
+                            e->path, e->session_id);
+    int64_t id;
+    rm_library_add_outcome outcome;
+    return library_index_file(lib, e->path, cfg, true, &id, &outcome, err);
+}
+
+rm_status rm_library_reanalyse(rm_library *lib, const rm_library_filter *f,
+                               const rm_analysis_config *cfg,
+                               rm_library_progress_fn progress, void *user,
+                               size_t *done, size_t *failed, rm_error *err)
+{
+    rm_library_entry *entries;
+    size_t count, ok = 0, bad = 0;
+    rm_status first = rm_library_list(lib, f, &entries, &count, err);
+    if (first != RM_OK)
+        return first;
+    for (size_t i = 0; i < count; i++) {
+        rm_error one;
+        rm_status st = reanalyse_entry(lib, &entries[i], cfg, &one);
+        if (st == RM_OK) {
+            ok++;
+        } else {
+            if (bad++ == 0) {
+                first = st;
+                if (err)
+                    *err = one;
+            }
+            if (st == RM_ERR_BUSY || st == RM_ERR_NO_SPACE)
+                break; /* the database itself is unusable for now */
+        }
+        if (progress)
+            progress(i + 1, count, user);
+    }
+    rm_library_entries_free(entries, count);
+    if (done)
+        *done = ok;
+    if (failed)
+        *failed = bad;
+    return first;
+}

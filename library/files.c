@@ -1,0 +1,46 @@
+/* What the library remembers about a session file to notice changes. */
+#include "library_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define NS_PER_S 1000000000LL
+#define CRC_CHUNK (64 * 1024) /* read size: a few pages, fits any stack */
+
+rm_status library_file_stat(const char *path, library_file_stamp *st,
+                            rm_error *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return rm_error_set(err, errno == ENOENT ? RM_ERR_NOT_FOUND : RM_ERR_IO,
+                            "%s: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return rm_error_set(err, RM_ERR_ARG, "%s: not a regular file", path);
+    st->size = (uint64_t)sb.st_size;
+    st->mtime_ns = (int64_t)sb.st_mtim.tv_sec * NS_PER_S + sb.st_mtim.tv_nsec;
+    st->crc32c = 0;
+    return RM_OK;
+}
+
+rm_status library_file_crc(const char *path, uint32_t *crc, rm_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return rm_error_set(err, errno == ENOENT ? RM_ERR_NOT_FOUND : RM_ERR_IO,
+                            "%s: %s", path, strerror(errno));
+    unsigned char buf[CRC_CHUNK];
+    uint32_t c = 0;
+    ssize_t got;
+    while ((got = read(fd, buf, sizeof buf)) > 0)
+        c = rm_crc32c(c, buf, (size_t)got);
+    int saved = errno;
+    close(fd);
+    if (got < 0)
+        return rm_error_set(err, RM_ERR_IO, "%s: read failed: %s", path,
+                            strerror(saved));
+    *crc = c;
+    return RM_OK;
+}

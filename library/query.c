@@ -1,0 +1,426 @@
+/* Reading the library: lists of sessions and their stored analyses. */
+#include "library_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SQL_CAP 4096 /* longest generated query */
+
+/* Parameters of the filter's WHERE clause (numbered so that any subset
+ * may appear). */
+enum { P_CLIENT = 1, P_SIDE, P_MUSCLE, P_SINCE, P_UNTIL, P_LAST, P_ID };
+
+static const char entry_columns[] =
+    "s.id, s.session_id, s.path, s.client, c.display_name, s.start_us,"
+    " s.side, s.muscle, s.notes, s.device_model, s.device_serial,"
+    " s.device_kind, s.sample_rate_hz, s.channel_count, s.has_position,"
+    " s.has_pressure, s.dwell_count, s.spot_count, s.mark_count,"
+    " s.spot_score_total, s.spot_score_max, s.file_size, s.file_mtime_ns,"
+    " s.file_crc32c, s.added_us, s.analysed_us";
+
+/* " WHERE ..." for a filter and/or one id (id 0: any). */
+static void filter_where(const rm_library_filter *f, int64_t id, char *buf,
+                         size_t cap)
+{
+    buf[0] = '\0';
+    const char *and = " WHERE ";
+    size_t used = 0;
+#define CLAUSE(cond, text)                                                   \
+    if (cond) {                                                              \
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s", and, text); \
+        and = " AND ";                                                       \
+    }
+    CLAUSE(f && f->client, "s.client = ?1")
+    CLAUSE(f && f->side, "s.side = ?2")
+    CLAUSE(f && f->muscle, "s.muscle = ?3")
+    CLAUSE(f && f->since_unix_us, "s.start_us >= ?4")
+    CLAUSE(f && f->until_unix_us, "s.start_us < ?5")
+    CLAUSE(id, "s.id = ?7")
+#undef CLAUSE
+}
+
+static void filter_bind(sqlite3_stmt *stmt, const rm_library_filter *f,
+                        int64_t id)
+{
+    if (id)
+        sqlite3_bind_int64(stmt, P_ID, id);
+    if (!f)
+        return;
+    if (f->client)
+        sqlite3_bind_text(stmt, P_CLIENT, f->client, -1, SQLITE_STATIC);
+    if (f->side)
+        sqlite3_bind_int(stmt, P_SIDE, f->side);
+    if (f->muscle)
+        sqlite3_bind_text(stmt, P_MUSCLE, f->muscle, -1, SQLITE_STATIC);
+    if (f->since_unix_us)
+        sqlite3_bind_int64(stmt, P_SINCE, f->since_unix_us);
+    if (f->until_unix_us)
+        sqlite3_bind_int64(stmt, P_UNTIL, f->until_unix_us);
+    if (f->last)
+        sqlite3_bind_int64(stmt, P_LAST, (sqlite3_int64)f->last);
+}
+
+/* Oldest first; with last, the newest N of them, still oldest first. */
+static bool entries_sql(const rm_library_filter *f, const char *where,
+                        char *sql, size_t cap)
+{
+    char columns[SQL_CAP];
+    snprintf(columns, sizeof columns, "%s", entry_columns);
+    if (!library_fields_columns(&library_summary_fields, "s.", columns,
+                                sizeof columns))
+        return false;
+    const char *from = "FROM sessions s LEFT JOIN clients c ON c.code = s.client";
+    int n;
+    if (f && f->last)
+        n = snprintf(sql, cap,
+                     "SELECT * FROM (SELECT %s %s%s ORDER BY s.start_us DESC,"
+                     " s.id DESC LIMIT ?6) ORDER BY start_us, id",
+                     columns, from, where);
+    else
+        n = snprintf(sql, cap, "SELECT %s %s%s ORDER BY s.start_us, s.id",
+                     columns, from, where);
+    return n > 0 && (size_t)n < cap;
+}
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *t = sqlite3_column_text(stmt, col);
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+/* A malloc'd copy, or NULL for NULL and "". */
+static char *dup_text(sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *t = sqlite3_column_text(stmt, col);
+    return t && t[0] ? strdup((const char *)t) : NULL;
+}
+
+static bool read_entry(sqlite3_stmt *stmt, rm_library_entry *e)
+{
+    int c = 0;
+    e->id = sqlite3_column_int64(stmt, c++);
+    copy_text(e->session_id, sizeof e->session_id, stmt, c++);
+    e->path = dup_text(stmt, c++);
+    copy_text(e->client, sizeof e->client, stmt, c++);
+    e->display_name = dup_text(stmt, c++);
+    e->start_unix_us = sqlite3_column_int64(stmt, c++);
+    e->side = (uint8_t)sqlite3_column_int(stmt, c++);
+    copy_text(e->muscle, sizeof e->muscle, stmt, c++);
+    e->notes = dup_text(stmt, c++);
+    copy_text(e->device_model, sizeof e->device_model, stmt, c++);
+    copy_text(e->device_serial, sizeof e->device_serial, stmt, c++);
+    e->device_kind = (uint8_t)sqlite3_column_int(stmt, c++);
+    e->sample_rate_hz = (uint32_t)sqlite3_column_int64(stmt, c++);
+    e->channel_count = (uint8_t)sqlite3_column_int(stmt, c++);
+    e->has_position = sqlite3_column_int(stmt, c++) != 0;
+    e->has_pressure = sqlite3_column_int(stmt, c++) != 0;
+    e->dwell_count = (size_t)sqlite3_column_int64(stmt, c++);
+    e->spot_count = (size_t)sqlite3_column_int64(stmt, c++);
+    e->mark_count = (size_t)sqlite3_column_int64(stmt, c++);
+    e->spot_score_total = sqlite3_column_double(stmt, c++);
+    e->spot_score_max = sqlite3_column_double(stmt, c++);
+    e->file_size = (uint64_t)sqlite3_column_int64(stmt, c++);
+    e->file_mtime_ns = sqlite3_column_int64(stmt, c++);
+    e->file_crc32c = (uint32_t)sqlite3_column_int64(stmt, c++);
+    e->added_unix_us = sqlite3_column_int64(stmt, c++);
+    e->analysed_unix_us = sqlite3_column_int64(stmt, c++);
+    library_fields_read(stmt, c, &library_summary_fields, &e->summary);
+    return e->path != NULL;
+}
+
+/* Grow an array of elem-sized items to hold one more. */
+static bool grow(void **items, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return true;
+    size_t want = *cap ? *cap * 2 : 16;
+    void *p = realloc(*items, want * elem);
+    if (!p)
+        return false;
+    memset((char *)p + *cap * elem, 0, (want - *cap) * elem);
+    *items = p;
+    *cap = want;
+    return true;
+}
+
+static rm_status read_entries(rm_library *lib, sqlite3_stmt *stmt,
+                              rm_library_entry **out, size_t *n, rm_error *err)
+{
+    rm_library_entry *items = NULL;
+    size_t count = 0, cap = 0;
+    rm_status st = RM_OK;
+    int rc;
+    while (st == RM_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (!grow((void **)&items, &cap, count, sizeof *items) ||
+            !read_entry(stmt, &items[count++]))
+            st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    }
+    if (st == RM_OK && rc != SQLITE_DONE)
+        st = library_sql_error(lib->db, lib->path, rc, "listing sessions", err);
+    if (st != RM_OK) {
+        rm_library_entries_free(items, count);
+        return st;
+    }
+    *out = items;
+    *n = count;
+    return RM_OK;
+}
+
+static int compare_by_id(const void *a, const void *b)
+{
+    int64_t x = (*(rm_library_entry *const *)a)->id;
+    int64_t y = (*(rm_library_entry *const *)b)->id;
+    return (x > y) - (x < y);
+}
+
+static rm_library_entry *find_by_id(rm_library_entry **by_id, size_t n,
+                                    int64_t id)
+{
+    rm_library_entry key = {.id = id}, *k = &key;
+    rm_library_entry **hit = bsearch(&k, by_id, n, sizeof *by_id,
+                                     compare_by_id);
+    return hit ? *hit : NULL;
+}
+
+static bool add_tag(rm_library_entry *e, sqlite3_stmt *stmt)
+{
+    rm_library_tag *t = realloc(e->tags, (e->tag_count + 1) * sizeof *t);
+    if (!t)
+        return false;
+    e->tags = t;
+    t += e->tag_count;
+    t->key = strdup((const char *)sqlite3_column_text(stmt, 1));
+    t->value = strdup((const char *)sqlite3_column_text(stmt, 2));
+    e->tag_count++;
+    return t->key && t->value;
+}
+
+/* Tags of the listed sessions, in one query over the same filter. */
+static rm_status attach_tags(rm_library *lib, const rm_library_filter *f,
+                             int64_t id, const char *where,
+                             rm_library_entry *items, size_t n, rm_error *err)
+{
+    rm_library_entry **by_id = malloc((n ? n : 1) * sizeof *by_id);
+    if (!by_id)
+        return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        by_id[i] = &items[i];
+    qsort(by_id, n, sizeof *by_id, compare_by_id);
+    char sql[SQL_CAP];
+    snprintf(sql, sizeof sql,
+             "SELECT session, key, value FROM tags WHERE session IN "
+             "(SELECT s.id FROM sessions s%s) ORDER BY session, key", where);
+    sqlite3_stmt *stmt;
+    rm_status st = library_prepare(lib, sql, &stmt, err);
+    if (st == RM_OK) {
+        filter_bind(stmt, f, id);
+        int rc;
+        while (st == RM_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+            rm_library_entry *e =
+                find_by_id(by_id, n, sqlite3_column_int64(stmt, 0));
+            if (e && !add_tag(e, stmt))
+                st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+        }
+        if (st == RM_OK && rc != SQLITE_DONE)
+            st = library_sql_error(lib->db, lib->path, rc, "reading tags", err);
+        sqlite3_finalize(stmt);
+    }
+    free(by_id);
+    return st;
+}
+
+static rm_status query_entries(rm_library *lib, const rm_library_filter *f,
+                               int64_t id, rm_library_entry **out, size_t *n,
+                               rm_error *err)
+{
+    char where[512], sql[SQL_CAP * 2];
+    filter_where(f, id, where, sizeof where);
+    if (!entries_sql(f, where, sql, sizeof sql))
+        return rm_error_set(err, RM_ERR_ARG, "library: query too long");
+    sqlite3_stmt *stmt;
+    /* One read transaction: the tags belong to the same snapshot. */
+    rm_status st = library_exec(lib, "BEGIN", err);
+    if (st != RM_OK)
+        return st;
+    st = library_prepare(lib, sql, &stmt, err);
+    if (st == RM_OK) {
+        filter_bind(stmt, f, id);
+        st = read_entries(lib, stmt, out, n, err);
+        sqlite3_finalize(stmt);
+    }
+    if (st == RM_OK) {
+        st = attach_tags(lib, f, id, where, *out, *n, err);
+        if (st != RM_OK)
+            rm_library_entries_free(*out, *n);
+    }
+    library_rollback(lib);
+    return st;
+}
+
+rm_status rm_library_list(rm_library *lib, const rm_library_filter *f,
+                          rm_library_entry **out, size_t *n, rm_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    return query_entries(lib, f, 0, out, n, err);
+}
+
+rm_status rm_library_get(rm_library *lib, int64_t id, rm_library_entry **out,
+                         rm_error *err)
+{
+    size_t n = 0;
+    *out = NULL;
+    rm_status st = query_entries(lib, NULL, id, out, &n, err);
+    if (st == RM_OK && n == 0)
+        return rm_error_set(err, RM_ERR_NOT_FOUND,
+                            "%s: no session with id %lld", lib->path,
+                            (long long)id);
+    return st;
+}
+
+void rm_library_entries_free(rm_library_entry *entries, size_t n)
+{
+    for (size_t i = 0; entries && i < n; i++) {
+        rm_library_entry *e = &entries[i];
+        free(e->path);
+        free(e->display_name);
+        free(e->notes);
+        for (size_t t = 0; t < e->tag_count; t++) {
+            free(e->tags[t].key);
+            free(e->tags[t].value);
+        }
+        free(e->tags);
+    }
+    free(entries);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The stored analysis                                                      */
+/* ------------------------------------------------------------------------ */
+
+static const char analysis_columns[] =
+    "session_id, client, side, muscle, start_us, notes, device_model,"
+    " device_serial, device_firmware, device_kind, sample_rate_hz,"
+    " channel_count, has_position, has_pressure";
+
+static void read_analysis_row(sqlite3_stmt *stmt, rm_analysis *a)
+{
+    int c = 0;
+    rm_session_meta *m = &a->meta;
+    rm_device_info *d = &a->device;
+    copy_text(m->session_id, sizeof m->session_id, stmt, c++);
+    copy_text(m->client, sizeof m->client, stmt, c++);
+    m->side = (uint8_t)sqlite3_column_int(stmt, c++);
+    copy_text(m->muscle, sizeof m->muscle, stmt, c++);
+    m->start_unix_us = sqlite3_column_int64(stmt, c++);
+    copy_text(m->notes, sizeof m->notes, stmt, c++);
+    copy_text(d->model, sizeof d->model, stmt, c++);
+    copy_text(d->serial, sizeof d->serial, stmt, c++);
+    copy_text(d->firmware, sizeof d->firmware, stmt, c++);
+    d->device_kind = (uint8_t)sqlite3_column_int(stmt, c++);
+    d->sample_rate_hz = (uint32_t)sqlite3_column_int64(stmt, c++);
+    d->channel_count = (uint8_t)sqlite3_column_int(stmt, c++);
+    a->has_position = sqlite3_column_int(stmt, c++) != 0;
+    a->has_pressure = sqlite3_column_int(stmt, c++) != 0;
+    c = library_fields_read(stmt, c, &library_summary_fields, &a->summary);
+    c = library_fields_read(stmt, c, &library_quality_fields, &a->quality);
+    library_fields_read(stmt, c, &library_config_fields, &a->config);
+}
+
+static rm_status load_session_row(rm_library *lib, int64_t id, rm_analysis *a,
+                                  rm_error *err)
+{
+    char columns[SQL_CAP], sql[SQL_CAP + 64];
+    snprintf(columns, sizeof columns, "%s", analysis_columns);
+    if (!library_fields_columns(&library_summary_fields, "", columns,
+                                sizeof columns) ||
+        !library_fields_columns(&library_quality_fields, "", columns,
+                                sizeof columns) ||
+        !library_fields_columns(&library_config_fields, "", columns,
+                                sizeof columns))
+        return rm_error_set(err, RM_ERR_ARG, "library: query too long");
+    snprintf(sql, sizeof sql, "SELECT %s FROM sessions WHERE id = ?", columns);
+    sqlite3_stmt *stmt;
+    rm_status st = library_prepare(lib, sql, &stmt, err);
+    if (st != RM_OK)
+        return st;
+    sqlite3_bind_int64(stmt, 1, id);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        read_analysis_row(stmt, a);
+    else if (rc == SQLITE_DONE)
+        st = rm_error_set(err, RM_ERR_NOT_FOUND, "%s: no session with id %lld",
+                          lib->path, (long long)id);
+    else
+        st = library_sql_error(lib->db, lib->path, rc, "loading a session",
+                               err);
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+static rm_status load_rows(rm_library *lib, int64_t id, const library_table *t,
+                           void **rows, size_t *count, rm_error *err)
+{
+    char columns[SQL_CAP] = "idx", sql[SQL_CAP + 128];
+    if (!library_fields_columns(&t->fields, "", columns, sizeof columns))
+        return rm_error_set(err, RM_ERR_ARG, "library: query too long");
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE session = ? ORDER BY idx",
+             columns, t->name);
+    sqlite3_stmt *stmt;
+    rm_status st = library_prepare(lib, sql, &stmt, err);
+    if (st != RM_OK)
+        return st;
+    sqlite3_bind_int64(stmt, 1, id);
+    size_t cap = 0;
+    int rc;
+    while (st == RM_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (!grow(rows, &cap, *count, t->stride))
+            st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+        else
+            library_fields_read(stmt, 1, &t->fields,
+                                (char *)*rows + (*count)++ * t->stride);
+    }
+    if (st == RM_OK && rc != SQLITE_DONE)
+        st = library_sql_error(lib->db, lib->path, rc, "loading rows", err);
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+static rm_status load_details(rm_library *lib, int64_t id, rm_analysis *a,
+                              rm_error *err)
+{
+    rm_status st = load_rows(lib, id, &library_dwell_table,
+                             (void **)&a->dwells, &a->dwell_count, err);
+    if (st == RM_OK)
+        st = load_rows(lib, id, &library_spot_table, (void **)&a->spots,
+                       &a->spot_count, err);
+    if (st == RM_OK)
+        st = load_rows(lib, id, &library_mark_table, (void **)&a->marks,
+                       &a->mark_count, err);
+    if (st == RM_OK)
+        st = load_rows(lib, id, &library_profile_table, (void **)&a->profile,
+                       &a->bin_count, err);
+    return st;
+}
+
+rm_status rm_library_load_analysis(rm_library *lib, int64_t id,
+                                   rm_analysis **out, rm_error *err)
+{
+    *out = NULL;
+    rm_analysis *a = calloc(1, sizeof *a);
+    if (!a)
+        return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    rm_status st = library_exec(lib, "BEGIN", err);
+    if (st == RM_OK) {
+        st = load_session_row(lib, id, a, err);
+        if (st == RM_OK)
+            st = load_details(lib, id, a, err);
+        library_rollback(lib);
+    }
+    if (st != RM_OK) {
+        rm_analysis_free(a);
+        return st;
+    }
+    *out = a;
+    return RM_OK;
+}
