@@ -7,12 +7,10 @@
 #include "rollmap_daemon.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 typedef enum key_type { KEY_STRING, KEY_DOUBLE, KEY_U32, KEY_BOOL, KEY_LOG_TARGET,
                         KEY_LOG_LEVEL } key_type;
@@ -56,34 +54,18 @@ static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
 /* ---- default paths ------------------------------------------------------ */
 
-static const char *home_dir(void)
-{
-    const char *home = getenv("HOME");
-    if (home && *home)
-        return home;
-    struct passwd *pw = getpwuid(getuid());
-    return pw ? pw->pw_dir : "/";
-}
-
-/* $VAR/suffix when VAR is set to an absolute path, else ~/fallback/suffix. */
-static void xdg_path(char *out, size_t cap, const char *var,
-                     const char *fallback, const char *suffix)
-{
-    const char *base = getenv(var);
-    if (base && base[0] == '/')
-        snprintf(out, cap, "%s/%s", base, suffix);
-    else
-        snprintf(out, cap, "%s/%s/%s", home_dir(), fallback, suffix);
-}
-
+/* Empty when there is no home folder to put them in (the recorder then
+ * says so when a session starts). */
 void rm_default_library_dir(char *out, size_t cap)
 {
-    xdg_path(out, cap, "XDG_DATA_HOME", ".local/share", "rollmap/sessions");
+    if (rm_data_path(out, cap, "sessions", NULL) != RM_OK)
+        out[0] = '\0';
 }
 
 void rm_default_config_path(char *out, size_t cap)
 {
-    xdg_path(out, cap, "XDG_CONFIG_HOME", ".config", "rollmap/rollmapd.conf");
+    if (rm_config_path(out, cap, "rollmapd.conf", NULL) != RM_OK)
+        out[0] = '\0';
 }
 
 void rm_daemon_config_default(rm_daemon_config *c)

@@ -12,7 +12,7 @@
  *
  * Write failures (disk full, file size limit) never stop the stream: the
  * writer keeps what it could not write, the failure is logged once per
- * episode, and every later call is a retry. */
+ * episode, and every tick retries the flush until one succeeds. */
 #include "daemon_internal.h"
 
 #include <errno.h>
@@ -27,7 +27,7 @@
 #define START_RETRY_US 5000000u
 /* Samples shifted onto the session clock at a time (stack buffer). */
 #define SHIFT_CHUNK 64
-/* File name suffix of session files (docs/FORMAT.md). */
+/* File name suffix of session files, as every rollmap tool names them. */
 #define RM_SESSION_SUFFIX ".rms"
 
 struct rm_recorder {
@@ -76,16 +76,6 @@ void rm_daemon_log(rm_log_fn fn, void *user, rm_log_level level,
 
 #define log_line(r, level, ...) \
     rm_daemon_log((r)->opt.log, (r)->opt.log_user, level, __VA_ARGS__)
-
-const char *rm_recorder_state_name(rm_recorder_state state)
-{
-    switch (state) {
-    case RM_RECORDER_IDLE: return "idle";
-    case RM_RECORDER_RECORDING: return "recording";
-    case RM_RECORDER_SUSPENDED: return "suspended";
-    }
-    return "unknown";
-}
 
 void rm_recorder_options_default(rm_recorder_options *o)
 {
@@ -201,6 +191,9 @@ static rm_status open_session(rm_recorder *r, const char *path, bool explicit_st
     if (path && *path) {
         len = snprintf(file, sizeof file, "%s", path);
     } else {
+        if (!r->opt.library[0])
+            return rm_error_set(err, RM_ERR_NOT_FOUND, "no library folder for "
+                                "session files: set [session] library (or HOME)");
         rm_status st = make_dirs(r->opt.library, err);
         if (st != RM_OK)
             return st;

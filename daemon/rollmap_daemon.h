@@ -63,8 +63,6 @@ typedef enum rm_recorder_state {
                                     resume_window_us for it to return */
 } rm_recorder_state;
 
-const char *rm_recorder_state_name(rm_recorder_state state);
-
 /** A session opened (started) or closed. Called with the capture lock
  *  held: it must not call back into rm_capture. */
 typedef void (*rm_session_fn)(void *user, bool started,

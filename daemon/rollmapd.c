@@ -179,7 +179,7 @@ static rm_status build_config(const options *o, rm_daemon_config *c, rm_error *e
     char default_path[4096];
     rm_default_config_path(default_path, sizeof default_path);
     const char *path = o->config_path;
-    if (!path && access(default_path, F_OK) == 0)
+    if (!path && default_path[0] && access(default_path, F_OK) == 0)
         path = default_path;
     rm_status st = path ? rm_daemon_config_load(c, path, err) : RM_OK;
     for (int i = 0; i < o->override_count && st == RM_OK; i++)
@@ -473,13 +473,14 @@ static void shut_down(daemon_ctx *d)
     rm_capture_stop(d->capture, &s);
     logf_(RM_LOG_INFO, "received %llu samples: %llu recorded, %llu outside "
           "sessions, %llu lost to ring overflow; %llu frames rejected, %llu lost "
-          "on the link; %llu reconnects, %llu device messages dropped",
-          (unsigned long long)s.samples_received,
+          "on the link; %llu reconnects, %llu device messages dropped; ring "
+          "high water %zu of %zu samples", (unsigned long long)s.samples_received,
           (unsigned long long)s.recorder.samples_recorded,
           (unsigned long long)s.recorder.samples_unrecorded,
           (unsigned long long)s.ring_dropped, (unsigned long long)s.frames_rejected,
           (unsigned long long)s.frames_lost, (unsigned long long)s.reconnects,
-          (unsigned long long)s.messages_dropped);
+          (unsigned long long)s.messages_dropped, s.ring_high_water,
+          s.ring_capacity);
     rm_server_close(d->server);
     if (d->lock_fd >= 0)
         close(d->lock_fd);
