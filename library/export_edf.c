@@ -1,0 +1,739 @@
+/*
+ * EDF+ export of a session through EDFlib (docs/LIBRARY.md, "Exports").
+ *
+ * Signals: each channel in newtons, the total force and, with an encoder,
+ * the position along the leg in cm, all at the device's sample rate in
+ * data records of 1 s. Samples go onto the record grid by their time
+ * stamps; grid places without a sample of their own (gaps, the tail of
+ * the last record) hold the last value, and each recorded gap is also a
+ * "gap" annotation: EDFlib writes only continuous EDF+C, not EDF+D.
+ *
+ * Two passes over the samples: the first finds each signal's range (the
+ * EDF physical minimum and maximum) and the offset that puts the position
+ * in the analysis's frame (0 cm = the proximal end); the second writes.
+ */
+#include "rollmap_library.h"
+
+#include <edflib.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_CHUNK 4096           /* samples read per rm_session_read */
+#define EDF_DIGITAL_MIN (-32768)  /* 16-bit EDF samples */
+#define EDF_DIGITAL_MAX 32767
+#define HEADROOM_FRACTION 0.05    /* room beyond the data at either end */
+#define MIN_HEADROOM 1.0          /* N or cm: keeps a flat signal's range */
+#define MAX_SIGNALS (RM_MAX_CHANNELS + 2) /* channels, total, position */
+/* EDFlib stores one annotation per annotation signal and data record, in
+ * at most 64 annotation signals, and keeps 40 bytes of each text. */
+#define MAX_ANNOTATION_SIGNALS 64
+#define ANNOTATION_TEXT 41
+/* EDFlib refuses data records above 10 MByte (edflib.h). */
+#define MAX_RECORD_BYTES (10L * 1024 * 1024)
+#define EDF_TICKS_PER_S 10000.0   /* annotation times: units of 100 us */
+#define EDF_FIRST_YEAR 1985       /* the EDF date field spans 1985-2084 */
+#define EDF_LAST_YEAR 2084
+#define SUBSECOND_UNITS_PER_US 10 /* start subseconds: units of 100 ns */
+#define SUBSECOND_STEP_US 100     /* EDFlib advises 100 us resolution */
+
+typedef struct edf_signal {
+    char label[17];               /* EDF: 16 characters */
+    const char *dimension;
+    char transducer[81];          /* EDF: 80 characters */
+    double min, max;              /* of the data, then with headroom */
+} edf_signal;
+
+typedef struct edf_annotation {
+    double onset_s, duration_s;   /* duration < 0: none */
+    size_t order;                 /* as added, to keep ties in order */
+    char text[ANNOTATION_TEXT];
+} edf_annotation;
+
+typedef struct edf_export {
+    rm_session *session;
+    const rm_device_info *info;
+    const rm_analysis *analysis;
+    const char *path;             /* for messages */
+    double cm_per_count;          /* 0 without an encoder */
+    double position_zero_cm;      /* subtracted: 0 cm = proximal end */
+    rm_channel_kind total_kind;   /* the channels that add up to the total */
+    unsigned signal_count;
+    edf_signal signals[MAX_SIGNALS];
+    uint32_t rate;
+    uint64_t first_us;
+    uint64_t grid_samples;        /* per signal, up to the last sample */
+    uint64_t records;
+    edf_annotation *annotations;
+    size_t annotation_count, annotation_cap;
+    rm_sample *chunk;
+    double *record;               /* signal_count x rate, signal-major */
+    int *digital;                 /* the record as written */
+    uint8_t *filled;              /* rate: the place got a sample */
+    double held[MAX_SIGNALS];     /* last value written per signal */
+    uint64_t held_samples;
+    int handle;
+} edf_export;
+
+/* ------------------------------------------------------------------------ */
+/* Signal values                                                            */
+/* ------------------------------------------------------------------------ */
+
+static bool has_load_cells(const rm_device_info *info)
+{
+    for (unsigned k = 0; k < info->channel_count; k++)
+        if (info->channels[k].kind == RM_CHANNEL_LOAD_CELL)
+            return true;
+    return false;
+}
+
+static double raw_position_cm(const edf_export *x, const rm_sample *s)
+{
+    return s->encoder * x->cm_per_count;
+}
+
+/* The value of every signal for one sample, in signal order. */
+static void sample_values(const edf_export *x, const rm_sample *s, double *v)
+{
+    double total = 0.0;
+    unsigned n = x->info->channel_count;
+    for (unsigned k = 0; k < n; k++) {
+        v[k] = rm_channel_newtons(&x->info->channels[k], s->counts[k]);
+        if (x->info->channels[k].kind == x->total_kind)
+            total += v[k];
+    }
+    v[n] = total;
+    if (x->cm_per_count != 0.0)
+        v[n + 1] = raw_position_cm(x, s) - x->position_zero_cm;
+}
+
+/* Place of a sample on the grid of the device's sample rate. */
+static uint64_t grid_index(const edf_export *x, uint64_t t_us)
+{
+    double at = (double)(t_us - x->first_us) * x->rate / 1e6;
+    return (uint64_t)llround(at);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Signals                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void describe_channel(edf_signal *sig, unsigned k,
+                             const rm_channel_info *ch)
+{
+    snprintf(sig->label, sizeof sig->label, "Force ch%u", k);
+    sig->dimension = "N";
+    if (ch->kind == RM_CHANNEL_PRESSURE_CELL)
+        snprintf(sig->transducer, sizeof sig->transducer,
+                 "pressure cell %.0f mm2 at %.1f mm", ch->area_mm2,
+                 ch->position_mm);
+    else
+        snprintf(sig->transducer, sizeof sig->transducer,
+                 "load cell at %.1f mm", ch->position_mm);
+}
+
+static void describe_signals(edf_export *x)
+{
+    unsigned n = x->info->channel_count;
+    for (unsigned k = 0; k < n; k++)
+        describe_channel(&x->signals[k], k, &x->info->channels[k]);
+    edf_signal *total = &x->signals[n];
+    snprintf(total->label, sizeof total->label, "Force total");
+    total->dimension = "N";
+    snprintf(total->transducer, sizeof total->transducer, "sum of the %s",
+             x->total_kind == RM_CHANNEL_LOAD_CELL ? "load cells"
+                                                   : "pressure cells");
+    x->signal_count = n + 1;
+    if (x->cm_per_count != 0.0) {
+        edf_signal *pos = &x->signals[n + 1];
+        snprintf(pos->label, sizeof pos->label, "Position");
+        pos->dimension = "cm";
+        snprintf(pos->transducer, sizeof pos->transducer,
+                 "encoder, 0 cm = proximal end, + distal");
+        x->signal_count = n + 2;
+    }
+    for (unsigned i = 0; i < x->signal_count; i++) {
+        x->signals[i].min = INFINITY;
+        x->signals[i].max = -INFINITY;
+    }
+}
+
+/* Widen each range by its headroom and round it outward to whole units:
+ * the EDF header keeps 8 characters of each limit, and a limit it must
+ * shorten would scale every value read back. */
+static void add_headroom(edf_export *x)
+{
+    for (unsigned i = 0; i < x->signal_count; i++) {
+        edf_signal *sig = &x->signals[i];
+        double room = fmax(HEADROOM_FRACTION * (sig->max - sig->min),
+                           MIN_HEADROOM);
+        sig->min = floor(sig->min - room);
+        sig->max = ceil(sig->max + room);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* First pass: ranges, grid length and the position's zero                  */
+/* ------------------------------------------------------------------------ */
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of the finite values of v[0..n) (sorts them); 0 when none. */
+static double finite_median(double *v, size_t n)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i]))
+            v[m++] = v[i];
+    if (m == 0)
+        return 0.0;
+    qsort(v, m, sizeof *v, compare_doubles);
+    return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+}
+
+/* For the sample nearest each point of the analysis series, how far its
+ * encoder position lies from the analysis's position (the analysis puts
+ * 0 cm at the proximal end it found). */
+static void note_position_offset(const edf_export *x, const rm_sample *s,
+                                 double *offsets)
+{
+    const rm_series *series = &x->analysis->series;
+    double t_s = (double)(s->t_us - x->first_us) / 1e6;
+    double at = round(t_s * series->rate_hz);
+    if (at < 0 || at >= (double)series->n)
+        return;
+    size_t j = (size_t)at;
+    offsets[j] = raw_position_cm(x, s) - series->position_cm[j];
+}
+
+static void note_ranges(edf_export *x, const rm_sample *s)
+{
+    double v[MAX_SIGNALS];
+    sample_values(x, s, v);
+    for (unsigned i = 0; i < x->signal_count; i++) {
+        x->signals[i].min = fmin(x->signals[i].min, v[i]);
+        x->signals[i].max = fmax(x->signals[i].max, v[i]);
+    }
+}
+
+static rm_status scan_samples(edf_export *x, double *offsets, rm_error *err)
+{
+    uint64_t count = rm_session_sample_count(x->session), at = 0;
+    uint64_t last_us = x->first_us;
+    while (at < count) {
+        size_t got = 0;
+        rm_status st = rm_session_read(x->session, at, x->chunk, READ_CHUNK,
+                                       &got, err);
+        if (st != RM_OK)
+            return st;
+        for (size_t i = 0; i < got; i++) {
+            note_ranges(x, &x->chunk[i]);
+            if (offsets)
+                note_position_offset(x, &x->chunk[i], offsets);
+            last_us = x->chunk[i].t_us;
+        }
+        at += got;
+    }
+    x->grid_samples = grid_index(x, last_us) + 1;
+    x->records = (x->grid_samples + x->rate - 1) / x->rate;
+    return RM_OK;
+}
+
+/* The position offset is found with the ranges: it shifts the position's
+ * range once known. */
+static rm_status first_pass(edf_export *x, rm_error *err)
+{
+    const rm_series *series = &x->analysis->series;
+    bool want_offset = x->cm_per_count != 0.0 && x->analysis->has_position &&
+                       series->n > 0;
+    double *offsets = NULL;
+    if (want_offset) {
+        offsets = malloc(sizeof *offsets * series->n);
+        if (!offsets)
+            return rm_error_set(err, RM_ERR_NOMEM, "%s: out of memory", x->path);
+        for (size_t j = 0; j < series->n; j++)
+            offsets[j] = NAN;
+    }
+    rm_status st = scan_samples(x, offsets, err);
+    if (offsets) {
+        x->position_zero_cm = finite_median(offsets, series->n);
+        edf_signal *pos = &x->signals[x->info->channel_count + 1];
+        pos->min -= x->position_zero_cm;
+        pos->max -= x->position_zero_cm;
+    }
+    free(offsets);
+    add_headroom(x);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Annotations                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Add an annotation whose text is printed from fmt (cut to what EDFlib
+ * keeps). */
+static rm_status add_annotation(edf_export *x, double onset_s,
+                                double duration_s, rm_error *err,
+                                const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static rm_status add_annotation(edf_export *x, double onset_s,
+                                double duration_s, rm_error *err,
+                                const char *fmt, ...)
+{
+    if (x->annotation_count == x->annotation_cap) {
+        size_t cap = x->annotation_cap ? 2 * x->annotation_cap : 64;
+        edf_annotation *a = realloc(x->annotations, cap * sizeof *a);
+        if (!a)
+            return rm_error_set(err, RM_ERR_NOMEM, "%s: out of memory", x->path);
+        x->annotations = a;
+        x->annotation_cap = cap;
+    }
+    edf_annotation *a = &x->annotations[x->annotation_count++];
+    a->onset_s = onset_s;
+    a->duration_s = duration_s;
+    a->order = x->annotation_count - 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->text, sizeof a->text, fmt, ap);
+    va_end(ap);
+    return RM_OK;
+}
+
+/* " 14.0 cm medial", or "" without a position. */
+static void format_place(char *out, size_t cap, double position_cm,
+                         uint8_t ml_side)
+{
+    if (isfinite(position_cm))
+        snprintf(out, cap, " %.1f cm %s", position_cm,
+                 rm_ml_side_name((rm_ml_side)ml_side));
+    else
+        out[0] = '\0';
+}
+
+static rm_status annotate_dwells(edf_export *x, rm_error *err)
+{
+    rm_status st = RM_OK;
+    for (size_t i = 0; st == RM_OK && i < x->analysis->dwell_count; i++) {
+        const rm_dwell *d = &x->analysis->dwells[i];
+        char place[48];
+        format_place(place, sizeof place, d->position_cm, d->side);
+        st = add_annotation(x, d->start_s, d->duration_s, err, "dwell%s", place);
+    }
+    return st;
+}
+
+static rm_status annotate_marks(edf_export *x, rm_error *err)
+{
+    rm_status st = RM_OK;
+    for (size_t i = 0; st == RM_OK && i < x->analysis->mark_count; i++) {
+        const rm_mark *m = &x->analysis->marks[i];
+        char rating[16] = "", place[32] = "";
+        if (m->rating >= 0)
+            snprintf(rating, sizeof rating, " %d/10", m->rating);
+        if (isfinite(m->position_cm))
+            snprintf(place, sizeof place, " at %.1f cm", m->position_cm);
+        st = add_annotation(x, m->t_s, -1.0, err, "mark%s%s", rating, place);
+    }
+    return st;
+}
+
+/* When a tender spot first showed: its first mark or the first dwell on
+ * it, else the first loaded moment over it, else the session start. */
+static double spot_onset_s(const rm_analysis *a, size_t spot)
+{
+    const rm_spot *sp = &a->spots[spot];
+    double reach = a->config.spot_merge_cm, onset = INFINITY;
+    for (size_t i = 0; i < a->mark_count; i++)
+        if (a->marks[i].spot == (int)spot)
+            onset = fmin(onset, a->marks[i].t_s);
+    for (size_t i = 0; i < a->dwell_count; i++)
+        if (fabs(a->dwells[i].position_cm - sp->position_cm) <= reach)
+            onset = fmin(onset, a->dwells[i].start_s);
+    for (size_t i = 0; !isfinite(onset) && i < a->series.n; i++)
+        if (a->series.loaded[i] &&
+            fabs(a->series.position_cm[i] - sp->position_cm) <= reach)
+            onset = a->series.t_s[i];
+    return isfinite(onset) ? onset : 0.0;
+}
+
+static rm_status annotate_spots(edf_export *x, rm_error *err)
+{
+    rm_status st = RM_OK;
+    for (size_t i = 0; st == RM_OK && i < x->analysis->spot_count; i++) {
+        const rm_spot *sp = &x->analysis->spots[i];
+        char place[48];
+        format_place(place, sizeof place, sp->position_cm, sp->side);
+        st = add_annotation(x, spot_onset_s(x->analysis, i), -1.0, err,
+                            "tender spot%s score %.1f", place, sp->score);
+    }
+    return st;
+}
+
+static rm_status annotate_gaps(edf_export *x, rm_error *err)
+{
+    size_t n;
+    const rm_gap *gaps = rm_session_gaps(x->session, &n);
+    rm_status st = RM_OK;
+    for (size_t i = 0; st == RM_OK && i < n; i++) {
+        double onset = ((double)gaps[i].start_us - (double)x->first_us) / 1e6;
+        double duration = (double)(gaps[i].end_us - gaps[i].start_us) / 1e6;
+        st = add_annotation(x, fmax(onset, 0.0), duration, err,
+                            "gap %s, %llu samples lost",
+                            rm_gap_reason_name((rm_gap_reason)gaps[i].reason),
+                            (unsigned long long)gaps[i].lost_samples);
+    }
+    return st;
+}
+
+/* By onset; of two at the same time, the one added first. */
+static int compare_annotations(const void *pa, const void *pb)
+{
+    const edf_annotation *a = pa, *b = pb;
+    if (a->onset_s != b->onset_s)
+        return a->onset_s < b->onset_s ? -1 : 1;
+    return (a->order > b->order) - (a->order < b->order);
+}
+
+/* Readers list annotations in file order: write them in time order. */
+static rm_status collect_annotations(edf_export *x, rm_error *err)
+{
+    rm_status st = annotate_dwells(x, err);
+    if (st == RM_OK)
+        st = annotate_marks(x, err);
+    if (st == RM_OK)
+        st = annotate_spots(x, err);
+    if (st == RM_OK)
+        st = annotate_gaps(x, err);
+    if (st == RM_OK && x->annotation_count > 1)
+        qsort(x->annotations, x->annotation_count, sizeof *x->annotations,
+              compare_annotations);
+    return st;
+}
+
+/* Annotation signals for the annotations, one per record each. */
+static rm_status annotation_signals(const edf_export *x, int *out,
+                                    rm_error *err)
+{
+    uint64_t need = (x->annotation_count + x->records - 1) / x->records;
+    if (need > MAX_ANNOTATION_SIGNALS)
+        return rm_error_set(err, RM_ERR_UNSUPPORTED,
+                            "%s: %zu annotations do not fit in %llu s of "
+                            "EDF+ (at most %d a second)", x->path,
+                            x->annotation_count,
+                            (unsigned long long)x->records,
+                            MAX_ANNOTATION_SIGNALS);
+    *out = need > 0 ? (int)need : 1;
+    return RM_OK;
+}
+
+static rm_status write_annotations(edf_export *x, rm_error *err)
+{
+    for (size_t i = 0; i < x->annotation_count; i++) {
+        const edf_annotation *a = &x->annotations[i];
+        long long onset = llround(a->onset_s * EDF_TICKS_PER_S);
+        long long duration = a->duration_s < 0
+                                 ? -1 : llround(a->duration_s * EDF_TICKS_PER_S);
+        if (edfwrite_annotation_utf8(x->handle, onset, duration, a->text) != 0)
+            return rm_error_set(err, RM_ERR_IO, "%s: EDFlib refused the "
+                                "annotation \"%s\"", x->path, a->text);
+    }
+    return RM_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Header                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* The start of the recording in UTC; an unknown start or one outside the
+ * EDF date range becomes 1985-01-01 00:00:00, EDF's anonymous date. */
+static int set_start(int handle, int64_t start_unix_us)
+{
+    time_t secs = (time_t)(start_unix_us / 1000000);
+    struct tm tm;
+    bool known = start_unix_us > 0 && gmtime_r(&secs, &tm) &&
+                 tm.tm_year + 1900 >= EDF_FIRST_YEAR &&
+                 tm.tm_year + 1900 <= EDF_LAST_YEAR;
+    if (!known)
+        return edf_set_startdatetime(handle, EDF_FIRST_YEAR, 1, 1, 0, 0, 0);
+    int64_t us = start_unix_us % 1000000;
+    int sub = (int)(us / SUBSECOND_STEP_US * SUBSECOND_STEP_US *
+                    SUBSECOND_UNITS_PER_US);
+    int rc = edf_set_startdatetime(handle, tm.tm_year + 1900, tm.tm_mon + 1,
+                                   tm.tm_mday, tm.tm_hour, tm.tm_min,
+                                   tm.tm_sec);
+    return rc ? rc : edf_set_subsecond_starttime(handle, sub);
+}
+
+/* Patient: the pseudonymous client code only (never a name). Recording:
+ * the device (model and serial) and the leg side and muscle. */
+static int set_identity(const edf_export *x)
+{
+    const rm_session_meta *m = rm_session_meta_of(x->session);
+    char equipment[80], additional[120];
+    snprintf(equipment, sizeof equipment, "%s SN %s",
+             x->info->model[0] ? x->info->model : "unknown",
+             x->info->serial[0] ? x->info->serial : "unknown");
+    snprintf(additional, sizeof additional, "%s %s",
+             rm_side_name((rm_side)m->side),
+             m->muscle[0] ? m->muscle : "hamstring");
+    int rc = edf_set_patientcode(x->handle, m->client[0] ? m->client : "X");
+    rc = rc ? rc : edf_set_equipment(x->handle, equipment);
+    rc = rc ? rc : edf_set_recording_additional(x->handle, additional);
+    return rc ? rc : set_start(x->handle, m->start_unix_us);
+}
+
+static int set_signal(int handle, int i, const edf_signal *sig, uint32_t rate)
+{
+    int rc = edf_set_samplefrequency(handle, i, (int)rate);
+    rc = rc ? rc : edf_set_physical_maximum(handle, i, sig->max);
+    rc = rc ? rc : edf_set_physical_minimum(handle, i, sig->min);
+    rc = rc ? rc : edf_set_digital_maximum(handle, i, EDF_DIGITAL_MAX);
+    rc = rc ? rc : edf_set_digital_minimum(handle, i, EDF_DIGITAL_MIN);
+    rc = rc ? rc : edf_set_label(handle, i, sig->label);
+    rc = rc ? rc : edf_set_physical_dimension(handle, i, sig->dimension);
+    return rc ? rc : edf_set_transducer(handle, i, sig->transducer);
+}
+
+static const char *edflib_open_error(int code)
+{
+    switch (code) {
+    case EDFLIB_MALLOC_ERROR: return "out of memory";
+    case EDFLIB_NO_SUCH_FILE_OR_DIRECTORY: return "cannot open for writing";
+    case EDFLIB_MAXFILES_REACHED: return "too many EDF files open";
+    case EDFLIB_FILE_ALREADY_OPENED: return "already open";
+    case EDFLIB_NUMBER_OF_SIGNALS_INVALID: return "invalid number of signals";
+    default: return "EDFlib could not create it";
+    }
+}
+
+static rm_status open_edf(edf_export *x, const char *tmp_path, rm_error *err)
+{
+    int annot_signals = 1;
+    rm_status st = annotation_signals(x, &annot_signals, err);
+    if (st != RM_OK)
+        return st;
+    int handle = edfopen_file_writeonly(tmp_path, EDFLIB_FILETYPE_EDFPLUS,
+                                        (int)x->signal_count);
+    if (handle < 0)
+        return rm_error_set(err, RM_ERR_IO, "%s: %s", tmp_path,
+                            edflib_open_error(handle));
+    x->handle = handle;
+    int rc = edf_set_number_of_annotation_signals(handle, annot_signals);
+    for (unsigned i = 0; rc == 0 && i < x->signal_count; i++)
+        rc = set_signal(handle, (int)i, &x->signals[i], x->rate);
+    rc = rc ? rc : set_identity(x);
+    if (rc != 0)
+        return rm_error_set(err, RM_ERR_FORMAT, "%s: EDFlib refused the "
+                            "header fields", tmp_path);
+    return RM_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Second pass: data records                                                */
+/* ------------------------------------------------------------------------ */
+
+/* The nearest digital value: EDFlib's own conversion truncates, which
+ * errs by up to a whole step. */
+static int to_digital(const edf_signal *sig, double v)
+{
+    double step = (sig->max - sig->min) / (EDF_DIGITAL_MAX - EDF_DIGITAL_MIN);
+    double d = round((v - sig->min) / step) + EDF_DIGITAL_MIN;
+    return (int)fmin(fmax(d, EDF_DIGITAL_MIN), EDF_DIGITAL_MAX);
+}
+
+/* Write the record buffer, holding the last value where no sample came. */
+static rm_status flush_record(edf_export *x, rm_error *err)
+{
+    for (uint32_t j = 0; j < x->rate; j++) {
+        for (unsigned i = 0; i < x->signal_count; i++) {
+            double *v = &x->record[(size_t)i * x->rate + j];
+            if (x->filled[j])
+                x->held[i] = *v;
+            else
+                *v = x->held[i];
+        }
+        x->held_samples += !x->filled[j];
+    }
+    memset(x->filled, 0, x->rate);
+    for (unsigned i = 0; i < x->signal_count; i++)
+        for (uint32_t j = 0; j < x->rate; j++) {
+            size_t at = (size_t)i * x->rate + j;
+            x->digital[at] = to_digital(&x->signals[i], x->record[at]);
+        }
+    if (edf_blockwrite_digital_samples(x->handle, x->digital) != 0)
+        return rm_error_set(err, RM_ERR_IO, "%s: writing a data record "
+                            "failed: %s", x->path, strerror(errno));
+    return RM_OK;
+}
+
+static void place_sample(edf_export *x, const rm_sample *s, uint64_t index)
+{
+    double v[MAX_SIGNALS];
+    sample_values(x, s, v);
+    uint32_t j = (uint32_t)(index % x->rate);
+    for (unsigned i = 0; i < x->signal_count; i++)
+        x->record[(size_t)i * x->rate + j] = v[i];
+    x->filled[j] = 1;
+}
+
+static rm_status write_records(edf_export *x, rm_error *err)
+{
+    uint64_t count = rm_session_sample_count(x->session), at = 0, record = 0;
+    rm_status st = RM_OK;
+    while (st == RM_OK && at < count) {
+        size_t got = 0;
+        st = rm_session_read(x->session, at, x->chunk, READ_CHUNK, &got, err);
+        for (size_t i = 0; st == RM_OK && i < got; i++) {
+            uint64_t index = grid_index(x, x->chunk[i].t_us);
+            while (st == RM_OK && index / x->rate > record) {
+                st = flush_record(x, err);
+                record++;
+            }
+            place_sample(x, &x->chunk[i], index);
+        }
+        at += got;
+    }
+    return st == RM_OK ? flush_record(x, err) : st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The export                                                               */
+/* ------------------------------------------------------------------------ */
+
+static rm_status check_rate(const edf_export *x, rm_error *err)
+{
+    if (x->rate == 0)
+        return rm_error_set(err, RM_ERR_FORMAT, "%s: the session has no "
+                            "sample rate (device sample_rate_hz is 0)", x->path);
+    long bytes = 2L * (long)x->rate * (long)x->signal_count;
+    if (bytes > MAX_RECORD_BYTES)
+        return rm_error_set(err, RM_ERR_UNSUPPORTED, "%s: %u Hz x %u signals "
+                            "exceeds EDFlib's 10 MB data record", x->path,
+                            x->rate, x->signal_count);
+    return RM_OK;
+}
+
+static rm_status prepare(edf_export *x, rm_session *s, const rm_analysis *a,
+                         const char *path, rm_error *err)
+{
+    memset(x, 0, sizeof *x);
+    x->session = s;
+    x->info = rm_session_device(s);
+    x->analysis = a;
+    x->path = path;
+    x->handle = -1;
+    x->rate = x->info->sample_rate_hz;
+    x->first_us = rm_session_first_us(s);
+    x->total_kind = has_load_cells(x->info) ? RM_CHANNEL_LOAD_CELL
+                                            : RM_CHANNEL_PRESSURE_CELL;
+    if (x->info->encoder_counts_per_turn && x->info->roller_diameter_mm > 0)
+        x->cm_per_count = (x->info->distal_direction < 0 ? -1 : 1) * M_PI *
+                          x->info->roller_diameter_mm / 10.0 /
+                          x->info->encoder_counts_per_turn;
+    describe_signals(x);
+    if (rm_session_sample_count(s) == 0)
+        return rm_error_set(err, RM_ERR_FORMAT, "%s: the session has no "
+                            "samples to export", path);
+    rm_status st = check_rate(x, err);
+    if (st != RM_OK)
+        return st;
+    x->chunk = malloc(READ_CHUNK * sizeof *x->chunk);
+    x->record = malloc((size_t)x->signal_count * x->rate * sizeof *x->record);
+    x->digital = malloc((size_t)x->signal_count * x->rate * sizeof *x->digital);
+    x->filled = calloc(x->rate, 1);
+    if (!x->chunk || !x->record || !x->digital || !x->filled)
+        return rm_error_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+    return RM_OK;
+}
+
+static void release(edf_export *x)
+{
+    free(x->chunk);
+    free(x->record);
+    free(x->digital);
+    free(x->filled);
+    free(x->annotations);
+}
+
+/* Close the EDF file; EDFlib writes the annotations and the final header
+ * here, so a failure means the file is incomplete. */
+static rm_status close_edf(edf_export *x, const char *tmp_path, rm_error *err)
+{
+    int rc = edfclose_file(x->handle);
+    x->handle = -1;
+    if (rc != 0)
+        return rm_error_set(err, RM_ERR_IO, "%s: finishing the EDF file "
+                            "failed: %s", tmp_path, strerror(errno));
+    return RM_OK;
+}
+
+static rm_status write_file(edf_export *x, const char *tmp_path,
+                            rm_error *err)
+{
+    rm_status st = open_edf(x, tmp_path, err);
+    if (st == RM_OK)
+        st = write_records(x, err);
+    if (st == RM_OK)
+        st = write_annotations(x, err);
+    if (x->handle >= 0) {
+        rm_status closed = close_edf(x, tmp_path, err);
+        st = st == RM_OK ? closed : st;
+    }
+    return st;
+}
+
+/* A new empty file beside path (mode 0600) that EDFlib then writes. */
+static rm_status make_temporary(const char *path, char **out, rm_error *err)
+{
+    size_t len = strlen(path) + sizeof ".XXXXXX";
+    char *tmp = malloc(len);
+    if (!tmp)
+        return rm_error_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(tmp, len, "%s.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        rm_status st = rm_error_set(err, RM_ERR_IO, "%s: cannot create: %s",
+                                    path, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    close(fd);
+    *out = tmp;
+    return RM_OK;
+}
+
+rm_status rm_export_edf(rm_session *s, const rm_analysis *a, const char *path,
+                        rm_edf_summary *summary, rm_error *err)
+{
+    edf_export x;
+    rm_status st = prepare(&x, s, a, path, err);
+    if (st == RM_OK)
+        st = first_pass(&x, err);
+    if (st == RM_OK)
+        st = collect_annotations(&x, err);
+    char *tmp = NULL;
+    if (st == RM_OK)
+        st = make_temporary(path, &tmp, err);
+    if (st == RM_OK)
+        st = write_file(&x, tmp, err);
+    if (st == RM_OK && rename(tmp, path) != 0)
+        st = rm_error_set(err, RM_ERR_IO, "%s: cannot rename to %s: %s", tmp,
+                          path, strerror(errno));
+    if (st != RM_OK && tmp)
+        unlink(tmp);
+    if (st == RM_OK && summary)
+        *summary = (rm_edf_summary){x.signal_count, x.rate, x.records,
+                                    x.annotation_count, x.held_samples};
+    free(tmp);
+    release(&x);
+    return st;
+}

@@ -1,0 +1,391 @@
+/* EDF+ export: a small constructed session (two load cells, an encoder, a
+ * gap) with a constructed analysis is written as EDF+, then its header is
+ * read back byte by byte and its values and annotations with EDFlib's own
+ * reader. */
+#include "testutil.h"
+#include "rollmap_library.h"
+
+#include <edflib.h>
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* This cmocka has no floating-point assertion. */
+#define assert_near(actual, expected, tolerance)                               \
+    do {                                                                       \
+        double got_ = (actual), want_ = (expected);                            \
+        if (!(fabs(got_ - want_) <= (tolerance)))                              \
+            fail_msg("%s = %.17g, expected %.17g", #actual, got_, want_);      \
+    } while (0)
+
+enum {
+    RATE = 100,            /* Hz */
+    SAMPLES = 1050,        /* 12 s less the gap */
+    GAP_FROM = 500,        /* grid index of the first missing sample */
+    GAP_SAMPLES = 150,     /* 1.5 s lost */
+    ENCODER_COUNTS = 4096
+};
+#define GAIN_N 0.01           /* N per count */
+#define ROLLER_MM 150.0
+#define POSITION_ZERO_CM 5.0  /* the constructed analysis's proximal end */
+#define START_US 1795500444250000LL /* 2026-11-24T06:07:24.25Z */
+
+typedef struct fixture {
+    char *dir, *session_path, *edf_path;
+    rm_session *session;
+    rm_analysis *analysis;
+} fixture;
+
+static double cm_per_count(void)
+{
+    return M_PI * ROLLER_MM / 10.0 / ENCODER_COUNTS;
+}
+
+static uint64_t grid_us(uint64_t index)
+{
+    return 1000000000ULL + index * (1000000 / RATE); /* device clock at 1000 s */
+}
+
+/* Sample i on the grid: a ramping and a waving load cell, rolling. */
+static rm_sample sample_at(uint64_t index)
+{
+    rm_sample s = {.t_us = grid_us(index)};
+    double t = index / (double)RATE;
+    s.counts[0] = (int32_t)(10000 + 100 * index % 7000);
+    s.counts[1] = (int32_t)(8000 + 6000 * sin(t));
+    s.encoder = (int32_t)(3000 * sin(t / 2));
+    return s;
+}
+
+static void device(rm_device_info *info)
+{
+    memset(info, 0, sizeof *info);
+    strcpy(info->model, "RollMap R2");
+    strcpy(info->serial, "A0042");
+    info->device_kind = RM_DEVICE_ROLLER;
+    info->sample_rate_hz = RATE;
+    info->channel_count = 2;
+    for (unsigned k = 0; k < 2; k++) {
+        info->channels[k].kind = RM_CHANNEL_LOAD_CELL;
+        info->channels[k].position_mm = k ? 320.0f : 10.0f;
+        info->channels[k].gain_n_per_count = (float)GAIN_N;
+    }
+    rm_device_info_default_calibration(info);
+    info->encoder_counts_per_turn = ENCODER_COUNTS;
+    info->roller_diameter_mm = (float)ROLLER_MM;
+    info->distal_direction = 1;
+}
+
+static void write_session(const char *path)
+{
+    rm_device_info info;
+    device(&info);
+    rm_session_meta meta = {.side = RM_SIDE_LEFT, .start_unix_us = START_US};
+    strcpy(meta.session_id, "20261124T060724Z-edf1");
+    strcpy(meta.client, "C-042");
+    strcpy(meta.muscle, "hamstring");
+    rm_writer_options opt;
+    rm_writer_options_default(&opt);
+    opt.fsync = false;
+    rm_session_writer *w;
+    rm_error err;
+    if (rm_session_writer_create(&w, path, &info, &meta, &opt, &err) != RM_OK)
+        fail_msg("create: %s", err.message);
+    for (uint64_t i = 0; i < SAMPLES + GAP_SAMPLES; i++) {
+        if (i >= GAP_FROM && i < GAP_FROM + GAP_SAMPLES)
+            continue;
+        rm_sample s = sample_at(i);
+        assert_int_equal(rm_session_writer_append(w, &s, 1, &err), RM_OK);
+    }
+    rm_gap gap = {.start_us = grid_us(GAP_FROM), .end_us = grid_us(GAP_FROM + GAP_SAMPLES),
+                  .lost_samples = GAP_SAMPLES, .reason = RM_GAP_UNPLUGGED};
+    assert_int_equal(rm_session_writer_add_gap(w, &gap, &err), RM_OK);
+    assert_int_equal(rm_session_writer_close(w, &err), RM_OK);
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+    assert_non_null(p);
+    return p;
+}
+
+/* An analysis of the session: its position series 5 cm below the encoder
+ * travel, one dwell, one rated mark and one tender spot. */
+static rm_analysis *make_analysis(void)
+{
+    rm_analysis *a = xcalloc(1, sizeof *a);
+    rm_analysis_config_default(&a->config);
+    a->has_position = true;
+    size_t n = SAMPLES + GAP_SAMPLES;
+    a->series.n = n;
+    a->series.rate_hz = RATE;
+    a->series.t_s = xcalloc(n, sizeof(double));
+    a->series.position_cm = xcalloc(n, sizeof(double));
+    a->series.loaded = xcalloc(n, 1);
+    for (size_t i = 0; i < n; i++) {
+        a->series.t_s[i] = i / (double)RATE;
+        a->series.position_cm[i] = sample_at(i).encoder * cm_per_count() -
+                                   POSITION_ZERO_CM;
+    }
+    a->dwell_count = 1;
+    a->dwells = xcalloc(1, sizeof *a->dwells);
+    a->dwells[0] = (rm_dwell){.start_s = 1.0, .end_s = 4.5, .duration_s = 3.5,
+                              .position_cm = 14.0, .side = RM_ML_SIDE_MEDIAL};
+    a->mark_count = 1;
+    a->marks = xcalloc(1, sizeof *a->marks);
+    a->marks[0] = (rm_mark){.t_s = 2.5, .position_cm = 14.2, .rating = 7, .spot = 0};
+    a->spot_count = 1;
+    a->spots = xcalloc(1, sizeof *a->spots);
+    a->spots[0] = (rm_spot){.position_cm = 14.0, .side = RM_ML_SIDE_MEDIAL,
+                            .score = 6.5};
+    return a;
+}
+
+static int setup(void **state)
+{
+    fixture *f = xcalloc(1, sizeof *f);
+    f->dir = testutil_mkdtemp();
+    f->session_path = testutil_path(f->dir, "s.rms");
+    f->edf_path = testutil_path(f->dir, "s.edf");
+    write_session(f->session_path);
+    rm_error err;
+    if (rm_session_open(&f->session, f->session_path, &err) != RM_OK)
+        fail_msg("open: %s", err.message);
+    f->analysis = make_analysis();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    rm_session_close(f->session);
+    rm_analysis_free(f->analysis);
+    testutil_rmdir(f->dir);
+    free(f->dir);
+    free(f->session_path);
+    free(f->edf_path);
+    free(f);
+    return 0;
+}
+
+static rm_edf_summary export_ok(fixture *f)
+{
+    rm_edf_summary sum;
+    rm_error err;
+    if (rm_export_edf(f->session, f->analysis, f->edf_path, &sum, &err) != RM_OK)
+        fail_msg("export: %s", err.message);
+    return sum;
+}
+
+/* The EDF header field of width bytes at offset, trailing spaces cut. */
+static char *field(const uint8_t *bytes, size_t offset, size_t width)
+{
+    char *s = xcalloc(width + 1, 1);
+    memcpy(s, bytes + offset, width);
+    for (size_t n = width; n > 0 && s[n - 1] == ' '; n--)
+        s[n - 1] = '\0';
+    return s;
+}
+
+static void assert_field(const uint8_t *bytes, size_t offset, size_t width,
+                         const char *expected)
+{
+    char *s = field(bytes, offset, width);
+    assert_string_equal(s, expected);
+    free(s);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void header_names_the_client_device_and_signals(void **state)
+{
+    fixture *f = *state;
+    rm_edf_summary sum = export_ok(f);
+    assert_int_equal(sum.signals, 4);
+    assert_int_equal(sum.rate_hz, RATE);
+    assert_int_equal(sum.records, 12);
+    assert_int_equal(sum.annotations, 4);
+    assert_int_equal(sum.held_samples, GAP_SAMPLES);
+    size_t len;
+    uint8_t *b = testutil_read_file(f->edf_path, &len);
+    assert_non_null(b);
+    assert_field(b, 0, 8, "0");
+    assert_field(b, 8, 80, "C-042 X X X");
+    assert_field(b, 88, 80, "Startdate 24-NOV-2026 X X RollMap_R2_SN_A0042 left hamstring");
+    assert_field(b, 168, 8, "24.11.26");
+    assert_field(b, 176, 8, "06.07.24");
+    assert_field(b, 192, 44, "EDF+C");
+    assert_field(b, 236, 8, "12");
+    assert_field(b, 244, 8, "1");
+    assert_field(b, 252, 4, "5");      /* four signals and the annotations */
+    const char *labels[] = {"Force ch0", "Force ch1", "Force total", "Position",
+                            "EDF Annotations"};
+    const char *dims[] = {"N", "N", "N", "cm"};
+    size_t ns = 5, at = 256;
+    for (size_t i = 0; i < ns; i++)
+        assert_field(b, at + 16 * i, 16, labels[i]);
+    at += 16 * ns;
+    assert_field(b, at, 80, "load cell at 10.0 mm");
+    assert_field(b, at + 80 * 2, 80, "sum of the load cells");
+    at += 80 * ns;
+    for (size_t i = 0; i < 4; i++)
+        assert_field(b, at + 8 * i, 8, dims[i]);
+    at += 8 * ns * 5 + 80 * ns;        /* dimension .. digital max, prefilter */
+    for (size_t i = 0; i < 4; i++)
+        assert_field(b, at + 8 * i, 8, "100");
+    assert_int_equal(len, 256 * (ns + 1) +
+                              12 * (4 * RATE * 2 + atoi((char *)b + at + 32) * 2));
+    free(b);
+}
+
+/* The physical value of signal i of sample s, through the device's
+ * calibration as the export computes it. */
+static double expected_value(const rm_sample *s, int signal)
+{
+    rm_device_info info;
+    device(&info);
+    double ch0 = rm_channel_newtons(&info.channels[0], s->counts[0]);
+    double ch1 = rm_channel_newtons(&info.channels[1], s->counts[1]);
+    switch (signal) {
+    case 0: return ch0;
+    case 1: return ch1;
+    case 2: return ch0 + ch1;
+    default: return s->encoder * cm_per_count() - POSITION_ZERO_CM;
+    }
+}
+
+static void values_come_back_within_half_a_quantisation_step(void **state)
+{
+    fixture *f = *state;
+    export_ok(f);
+    struct edf_hdr_struct hdr;
+    assert_int_equal(edfopen_file_readonly(f->edf_path, &hdr, EDFLIB_READ_ALL_ANNOTATIONS), 0);
+    assert_int_equal(hdr.edfsignals, 4);
+    assert_int_equal(hdr.filetype, EDFLIB_FILETYPE_EDFPLUS);
+    assert_string_equal(hdr.patientcode, "C-042");
+    assert_int_equal(hdr.starttime_subsecond, 2500000);  /* 0.25 s */
+    double buf[1200];
+    for (int sig = 0; sig < 4; sig++) {
+        const struct edf_param_struct *p = &hdr.signalparam[sig];
+        double step = (p->phys_max - p->phys_min) / (p->dig_max - p->dig_min);
+        assert_true(step < (sig == 3 ? 0.002 : 0.005)); /* ranges hug the data */
+        assert_int_equal(edfread_physical_samples(hdr.handle, sig, 1200, buf), 1200);
+        for (uint64_t i = 0; i < SAMPLES + GAP_SAMPLES; i++) {
+            bool in_gap = i >= GAP_FROM && i < GAP_FROM + GAP_SAMPLES;
+            /* a gap holds the last value before it */
+            rm_sample s = sample_at(in_gap ? GAP_FROM - 1 : i);
+            assert_near(buf[i], expected_value(&s, sig), step / 2 + 1e-9);
+        }
+    }
+    edfclose_file(hdr.handle);
+}
+
+static void annotations_carry_dwells_marks_spots_and_gaps(void **state)
+{
+    fixture *f = *state;
+    export_ok(f);
+    struct edf_hdr_struct hdr;
+    assert_int_equal(edfopen_file_readonly(f->edf_path, &hdr, EDFLIB_READ_ALL_ANNOTATIONS), 0);
+    assert_int_equal(hdr.annotations_in_file, 4);
+    struct { double onset, duration; const char *text; } want[] = {
+        {1.0, 3.5, "dwell 14.0 cm medial"},
+        {1.0, -1, "tender spot 14.0 cm medial score 6.5"},
+        {2.5, -1, "mark 7/10 at 14.2 cm"},
+        {5.0, 1.5, "gap unplugged, 150 samples lost"},
+    };
+    for (int i = 0; i < 4; i++) {
+        struct edf_annotation_struct an;
+        assert_int_equal(edf_get_annotation(hdr.handle, i, &an), 0);
+        assert_near(an.onset / (double)EDFLIB_TIME_DIMENSION, want[i].onset, 1e-4);
+        if (want[i].duration < 0)
+            assert_string_equal(an.duration, "");
+        else
+            assert_near(an.duration_l / (double)EDFLIB_TIME_DIMENSION, want[i].duration, 1e-4);
+        assert_string_equal(an.annotation, want[i].text);
+    }
+    edfclose_file(hdr.handle);
+}
+
+/* More annotations than data records: EDFlib needs more annotation
+ * signals, or it would drop some. */
+static void many_marks_all_reach_the_file(void **state)
+{
+    fixture *f = *state;
+    rm_analysis *a = f->analysis;
+    enum { MARKS = 40 };
+    free(a->marks);
+    a->marks = xcalloc(MARKS, sizeof *a->marks);
+    a->mark_count = MARKS;
+    for (int i = 0; i < MARKS; i++)
+        a->marks[i] = (rm_mark){.t_s = i * 0.25, .position_cm = NAN,
+                                .rating = i % 11, .spot = -1};
+    rm_edf_summary sum = export_ok(f);
+    assert_int_equal(sum.annotations, MARKS + 3);
+    struct edf_hdr_struct hdr;
+    assert_int_equal(edfopen_file_readonly(f->edf_path, &hdr, EDFLIB_READ_ALL_ANNOTATIONS), 0);
+    assert_int_equal(hdr.annotations_in_file, MARKS + 3);
+    int found = 0;
+    for (int i = 0; i < MARKS + 3; i++) {
+        struct edf_annotation_struct an;
+        assert_int_equal(edf_get_annotation(hdr.handle, i, &an), 0);
+        found += strncmp(an.annotation, "mark ", 5) == 0;
+    }
+    assert_int_equal(found, MARKS);
+    edfclose_file(hdr.handle);
+}
+
+static void unwritable_output_fails_and_leaves_nothing(void **state)
+{
+    fixture *f = *state;
+    char *missing = testutil_path(f->dir, "no/such/dir/s.edf");
+    rm_error err;
+    assert_int_equal(rm_export_edf(f->session, f->analysis, missing, NULL, &err),
+                     RM_ERR_IO);
+    assert_non_null(strstr(err.message, missing));
+    assert_non_null(strstr(err.message, "cannot create"));
+    free(missing);
+}
+
+static void existing_output_is_replaced_only_when_complete(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(testutil_write_file(f->edf_path, "old", 3), 0);
+    /* 64 annotation signals of 12 records hold 768 annotations at most:
+     * the export fails before writing, and the old file stays */
+    rm_analysis *a = f->analysis;
+    enum { MARKS = 800 };
+    rm_mark *few = a->marks;
+    a->marks = xcalloc(MARKS, sizeof *a->marks);
+    a->mark_count = MARKS;
+    rm_error err;
+    assert_int_equal(rm_export_edf(f->session, a, f->edf_path, NULL, &err),
+                     RM_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.message, "803 annotations do not fit in 12 s"));
+    size_t len;
+    uint8_t *b = testutil_read_file(f->edf_path, &len);
+    assert_int_equal(len, 3);
+    free(b);
+    free(a->marks);
+    a->marks = few;
+    a->mark_count = 1;
+    export_ok(f);
+    struct stat st;
+    assert_int_equal(stat(f->edf_path, &st), 0);
+    assert_true(st.st_size > 256);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(header_names_the_client_device_and_signals, setup, teardown),
+        cmocka_unit_test_setup_teardown(values_come_back_within_half_a_quantisation_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(annotations_carry_dwells_marks_spots_and_gaps, setup, teardown),
+        cmocka_unit_test_setup_teardown(many_marks_all_reach_the_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(unwritable_output_fails_and_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(existing_output_is_replaced_only_when_complete, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
