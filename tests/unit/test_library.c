@@ -1,0 +1,740 @@
+/* The session library: schema and migrations, idempotent adds, filters,
+ * tags, removal, change detection, the stored analysis, concurrent writers
+ * and clear errors for locked or damaged databases. Sessions are real files
+ * written from the virtual roller. */
+#include "testutil.h"
+#include "library_internal.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SESSION_S 90.0            /* long enough for dwells and spots */
+#define DAY_US 86400000000LL
+#define T0_US 1795500444000000LL  /* 2026-11-24T06:07:24Z */
+
+typedef struct fixture {
+    char *dir;
+    char *db;
+    rm_library *lib;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->dir = testutil_mkdtemp();
+    assert_non_null(f->dir);
+    f->db = testutil_path(f->dir, "data/rollmap/library.db");
+    rm_error err;
+    if (rm_library_open(&f->lib, f->db, &err) != RM_OK)
+        fail_msg("open: %s", err.message);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    rm_library_close(f->lib);
+    testutil_rmdir(f->dir);
+    free(f->db);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* A session file of the virtual roller with the given metadata. */
+static char *make_session(const char *dir, const char *name,
+                          const char *client, rm_side side, int64_t start_us,
+                          uint64_t seed)
+{
+    rm_sim_config c;
+    rm_sim_config_default(&c);
+    c.seed = seed;
+    c.duration_s = SESSION_S;
+    c.side = (uint8_t)side;
+    rm_error err;
+    rm_sim *sim;
+    if (rm_sim_new(&sim, &c, &err) != RM_OK)
+        fail_msg("sim: %s", err.message);
+    rm_session_meta meta = {.side = (uint8_t)side, .start_unix_us = start_us};
+    snprintf(meta.session_id, sizeof meta.session_id, "%s-%s", client, name);
+    snprintf(meta.client, sizeof meta.client, "%s", client);
+    snprintf(meta.muscle, sizeof meta.muscle, "hamstring");
+    rm_writer_options opt;
+    rm_writer_options_default(&opt);
+    opt.fsync = false;
+    char *path = testutil_path(dir, name);
+    rm_session_writer *w;
+    if (rm_session_writer_create(&w, path, rm_sim_info(sim), &meta, &opt,
+                                 &err) != RM_OK)
+        fail_msg("create %s: %s", path, err.message);
+    rm_sample s;
+    while (rm_sim_next_sample(sim, &s))
+        assert_int_equal(rm_session_writer_append(w, &s, 1, &err), RM_OK);
+    assert_int_equal(rm_session_writer_close(w, &err), RM_OK);
+    rm_sim_free(sim);
+    return path;
+}
+
+static int64_t add(rm_library *lib, const char *path,
+                   rm_library_add_outcome *outcome)
+{
+    int64_t id = 0;
+    rm_error err;
+    rm_library_add_outcome ignored;
+    if (rm_library_add_ex(lib, path, NULL, &id, outcome ? outcome : &ignored,
+                          &err) != RM_OK)
+        fail_msg("add %s: %s", path, err.message);
+    return id;
+}
+
+static int pragma_int(const char *db_path, const char *pragma)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_stmt *stmt;
+    assert_int_equal(sqlite3_prepare_v2(db, pragma, -1, &stmt, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    int v = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return v;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void a_new_library_is_private_wal_and_current(void **state)
+{
+    fixture *f = *state;
+    struct stat st;
+    assert_int_equal(stat(f->db, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    char *folder = testutil_path(f->dir, "data/rollmap");
+    assert_int_equal(stat(folder, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    free(folder);
+    assert_int_equal(pragma_int(f->db, "PRAGMA user_version"),
+                     RM_LIBRARY_SCHEMA_VERSION);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    sqlite3_stmt *stmt;
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+}
+
+static void a_version_1_database_is_migrated_with_its_rows(void **state)
+{
+    fixture *f = *state;
+    char *old = testutil_path(f->dir, "old.db");
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
+    rm_error err;
+    assert_int_equal(library_migrate(db, old, 1, &err), RM_OK);
+    assert_int_equal(sqlite3_exec(db,
+        "INSERT INTO sessions (session_id, path, client, side, muscle,"
+        " start_us, duration_s) VALUES ('S-old', '/nowhere/old.rms', 'C07',"
+        " 1, 'hamstring', 1795500444000000, 321.5)", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(pragma_int(old, "PRAGMA user_version"), 1);
+
+    rm_library *lib;
+    if (rm_library_open(&lib, old, &err) != RM_OK)
+        fail_msg("open: %s", err.message);
+    assert_int_equal(pragma_int(old, "PRAGMA user_version"),
+                     RM_LIBRARY_SCHEMA_VERSION);
+    /* version 2 added client names */
+    assert_int_equal(rm_library_set_client_name(lib, "C07", "Ada", &err), RM_OK);
+    rm_library_entry *e;
+    size_t n;
+    assert_int_equal(rm_library_list(lib, NULL, &e, &n, &err), RM_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(e[0].session_id, "S-old");
+    assert_string_equal(e[0].display_name, "Ada");
+    assert_true(e[0].summary.duration_s == 321.5);
+    rm_library_entries_free(e, n);
+    rm_library_close(lib);
+    free(old);
+}
+
+static void a_newer_schema_is_refused(void **state)
+{
+    fixture *f = *state;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL,
+                                  NULL), SQLITE_OK);
+    sqlite3_close(db);
+    rm_library *lib;
+    rm_error err;
+    assert_int_equal(rm_library_open(&lib, f->db, &err), RM_ERR_VERSION);
+    assert_non_null(strstr(err.message, "99"));
+    assert_non_null(strstr(err.message, f->db));
+}
+
+static void adding_twice_keeps_one_session(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "a.rms", "C01", RM_SIDE_LEFT, T0_US, 1);
+    rm_library_add_outcome o;
+    int64_t id = add(f->lib, path, &o);
+    assert_int_equal(o, RM_LIBRARY_ADDED);
+    assert_int_equal(add(f->lib, path, &o), id);
+    assert_int_equal(o, RM_LIBRARY_UNCHANGED);
+
+    /* the same bytes elsewhere: the session moved, no second entry */
+    char *copy = testutil_path(f->dir, "moved.rms");
+    size_t len;
+    uint8_t *bytes = testutil_read_file(path, &len);
+    assert_int_equal(testutil_write_file(copy, bytes, len), 0);
+    assert_int_equal(add(f->lib, copy, &o), id);
+    assert_int_equal(o, RM_LIBRARY_UPDATED);
+
+    rm_library_entry *e;
+    size_t n;
+    rm_error err;
+    assert_int_equal(rm_library_list(f->lib, NULL, &e, &n, &err), RM_OK);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(e[0].path, "moved.rms"));
+    assert_int_equal(e[0].file_size, len);
+    assert_int_equal(e[0].file_crc32c, rm_crc32c(0, bytes, len));
+    rm_library_entries_free(e, n);
+    free(bytes);
+    free(copy);
+    free(path);
+}
+
+static void assert_same(double got, double want, const char *what, size_t i)
+{
+    if (isnan(want) ? !isnan(got) : got != want)
+        fail_msg("%s[%zu] = %.17g, analysis said %.17g", what, i, got, want);
+}
+
+static void assert_same_summary(const rm_summary *g, const rm_summary *w)
+{
+    assert_same(g->duration_s, w->duration_s, "duration_s", 0);
+    assert_same(g->rolled_length_cm, w->rolled_length_cm, "rolled_length", 0);
+    assert_same(g->time_under_load_s, w->time_under_load_s, "under_load", 0);
+    assert_same(g->mean_force_n, w->mean_force_n, "mean_force", 0);
+    assert_same(g->peak_force_n, w->peak_force_n, "peak_force", 0);
+    assert_same(g->mean_pressure_kpa, w->mean_pressure_kpa, "mean_kpa", 0);
+    assert_same(g->peak_pressure_kpa, w->peak_pressure_kpa, "peak_kpa", 0);
+    assert_int_equal(g->strokes, w->strokes);
+    assert_same(g->cadence_per_min, w->cadence_per_min, "cadence", 0);
+    assert_same(g->mean_speed_cm_s, w->mean_speed_cm_s, "speed", 0);
+    assert_same(g->time_too_fast_s, w->time_too_fast_s, "too_fast", 0);
+    assert_same(g->vibration_hz, w->vibration_hz, "vibration", 0);
+}
+
+static void assert_same_spots(const rm_analysis *g, const rm_analysis *w)
+{
+    assert_int_equal(g->spot_count, w->spot_count);
+    for (size_t i = 0; i < w->spot_count; i++) {
+        const rm_spot *a = &g->spots[i], *b = &w->spots[i];
+        assert_same(a->position_cm, b->position_cm, "spot.position_cm", i);
+        assert_same(a->position_pct, b->position_pct, "spot.position_pct", i);
+        assert_same(a->ml, b->ml, "spot.ml", i);
+        assert_int_equal(a->side, b->side);
+        assert_same(a->score, b->score, "spot.score", i);
+        assert_same(a->confidence, b->confidence, "spot.confidence", i);
+        assert_same(a->evidence.dwell_s, b->evidence.dwell_s, "ev.dwell", i);
+        assert_same(a->evidence.slowing, b->evidence.slowing, "ev.slow", i);
+        assert_same(a->evidence.unloading, b->evidence.unloading, "ev.unl", i);
+        assert_same(a->evidence.tremor, b->evidence.tremor, "ev.tremor", i);
+        assert_int_equal(a->evidence.marks, b->evidence.marks);
+        assert_same(a->evidence.mark_rating, b->evidence.mark_rating,
+                    "ev.rating", i);
+        assert_same(a->threshold_force_n, b->threshold_force_n, "ppt_n", i);
+        assert_same(a->threshold_pressure_kpa, b->threshold_pressure_kpa,
+                    "ppt_kpa", i);
+    }
+}
+
+static void assert_same_dwells(const rm_analysis *g, const rm_analysis *w)
+{
+    assert_int_equal(g->dwell_count, w->dwell_count);
+    for (size_t i = 0; i < w->dwell_count; i++) {
+        const rm_dwell *a = &g->dwells[i], *b = &w->dwells[i];
+        assert_same(a->start_s, b->start_s, "dwell.start", i);
+        assert_same(a->end_s, b->end_s, "dwell.end", i);
+        assert_same(a->duration_s, b->duration_s, "dwell.duration", i);
+        assert_same(a->position_cm, b->position_cm, "dwell.position", i);
+        assert_same(a->ml, b->ml, "dwell.ml", i);
+        assert_int_equal(a->side, b->side);
+        assert_same(a->mean_force_n, b->mean_force_n, "dwell.mean_force", i);
+        assert_same(a->peak_force_n, b->peak_force_n, "dwell.peak_force", i);
+        assert_same(a->mean_pressure_kpa, b->mean_pressure_kpa, "dwell.kpa", i);
+        assert_same(a->pressure_time_kpa_s, b->pressure_time_kpa_s, "dwell.pti",
+                    i);
+        assert_same(a->force_stability, b->force_stability, "dwell.cv", i);
+        assert_same(a->tremor_power, b->tremor_power, "dwell.tremor", i);
+        assert_int_equal(a->marks, b->marks);
+    }
+}
+
+static void assert_same_marks_and_profile(const rm_analysis *g,
+                                          const rm_analysis *w)
+{
+    assert_int_equal(g->mark_count, w->mark_count);
+    for (size_t i = 0; i < w->mark_count; i++) {
+        assert_same(g->marks[i].t_s, w->marks[i].t_s, "mark.t", i);
+        assert_same(g->marks[i].position_cm, w->marks[i].position_cm,
+                    "mark.position", i);
+        assert_same(g->marks[i].force_n, w->marks[i].force_n, "mark.force", i);
+        assert_int_equal(g->marks[i].rating, w->marks[i].rating);
+        assert_int_equal(g->marks[i].spot, w->marks[i].spot);
+    }
+    assert_int_equal(g->bin_count, w->bin_count);
+    for (size_t i = 0; i < w->bin_count; i++) {
+        const rm_profile_bin *a = &g->profile[i], *b = &w->profile[i];
+        assert_same(a->position_cm, b->position_cm, "bin.position", i);
+        assert_same(a->time_s, b->time_s, "bin.time", i);
+        assert_same(a->mean_force_n, b->mean_force_n, "bin.mean_force", i);
+        assert_same(a->peak_force_n, b->peak_force_n, "bin.peak_force", i);
+        assert_same(a->mean_pressure_kpa, b->mean_pressure_kpa, "bin.kpa", i);
+        assert_same(a->tenderness, b->tenderness, "bin.tenderness", i);
+        assert_same(a->medial_force_n, b->medial_force_n, "bin.medial", i);
+        assert_same(a->lateral_force_n, b->lateral_force_n, "bin.lateral", i);
+        assert_same(a->tremor, b->tremor, "bin.tremor", i);
+    }
+}
+
+static rm_analysis *analyse_file(const char *path)
+{
+    rm_session *s;
+    rm_analysis *a;
+    rm_error err;
+    assert_int_equal(rm_session_open(&s, path, &err), RM_OK);
+    assert_int_equal(rm_session_verify(s, &err), RM_OK);
+    if (rm_analyse_session(s, NULL, &a, &err) != RM_OK)
+        fail_msg("analyse: %s", err.message);
+    rm_session_close(s);
+    return a;
+}
+
+static void the_stored_analysis_equals_the_analysis(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "b.rms", "C02", RM_SIDE_RIGHT, T0_US, 7);
+    int64_t id = add(f->lib, path, NULL);
+    rm_analysis *want = analyse_file(path), *got;
+    rm_error err;
+    assert_int_equal(rm_library_load_analysis(f->lib, id, &got, &err), RM_OK);
+    assert_true(want->spot_count > 0 && want->dwell_count > 0);
+    assert_string_equal(got->meta.session_id, want->meta.session_id);
+    assert_string_equal(got->meta.client, "C02");
+    assert_int_equal(got->meta.side, RM_SIDE_RIGHT);
+    assert_int_equal(got->meta.start_unix_us, T0_US);
+    assert_string_equal(got->device.serial, want->device.serial);
+    assert_int_equal(got->device.sample_rate_hz, want->device.sample_rate_hz);
+    assert_int_equal(got->device.channel_count, want->device.channel_count);
+    assert_int_equal(got->has_position, want->has_position);
+    assert_int_equal(got->has_pressure, want->has_pressure);
+    assert_same(got->config.profile_bin_cm, want->config.profile_bin_cm,
+                "config.bin", 0);
+    assert_same(got->config.spot_min_score, want->config.spot_min_score,
+                "config.spot_min", 0);
+    assert_int_equal(got->quality.gaps, want->quality.gaps);
+    assert_same(got->quality.saturation_pct, want->quality.saturation_pct,
+                "saturation", 0);
+    assert_same(got->quality.calibration_age_days,
+                want->quality.calibration_age_days, "calibration_age", 0);
+    assert_same_summary(&got->summary, &want->summary);
+    assert_same_spots(got, want);
+    assert_same_dwells(got, want);
+    assert_same_marks_and_profile(got, want);
+    assert_int_equal(got->series.n, 0);
+    assert_null(got->psd);
+
+    rm_library_entry *e;
+    assert_int_equal(rm_library_get(f->lib, id, &e, &err), RM_OK);
+    assert_int_equal(e->spot_count, want->spot_count);
+    double max = 0;
+    for (size_t i = 0; i < want->spot_count; i++)
+        max = fmax(max, want->spots[i].score);
+    assert_same(e->spot_score_max, max, "spot_score_max", 0);
+    rm_library_entries_free(e, 1);
+    rm_analysis_free(got);
+    rm_analysis_free(want);
+    free(path);
+}
+
+/* Two clients, both legs, over four days. */
+static void add_four(fixture *f, int64_t ids[4])
+{
+    static const struct { const char *name, *client; rm_side side; } s[4] = {
+        {"d0.rms", "C10", RM_SIDE_LEFT}, {"d1.rms", "C10", RM_SIDE_RIGHT},
+        {"d2.rms", "C11", RM_SIDE_LEFT}, {"d3.rms", "C10", RM_SIDE_LEFT},
+    };
+    for (int i = 0; i < 4; i++) {
+        char *p = make_session(f->dir, s[i].name, s[i].client, s[i].side,
+                               T0_US + i * DAY_US, 20 + (uint64_t)i);
+        ids[i] = add(f->lib, p, NULL);
+        free(p);
+    }
+}
+
+static size_t list_ids(rm_library *lib, const rm_library_filter *flt,
+                       int64_t *out)
+{
+    rm_library_entry *e;
+    size_t n;
+    rm_error err;
+    assert_int_equal(rm_library_list(lib, flt, &e, &n, &err), RM_OK);
+    for (size_t i = 0; i < n; i++)
+        out[i] = e[i].id;
+    rm_library_entries_free(e, n);
+    return n;
+}
+
+static void filters_select_client_side_dates_and_last(void **state)
+{
+    fixture *f = *state;
+    int64_t ids[4], got[4];
+    add_four(f, ids);
+    assert_int_equal(list_ids(f->lib, NULL, got), 4);
+    assert_int_equal(got[0], ids[0]);
+    assert_int_equal(got[3], ids[3]);
+
+    rm_library_filter flt = {.client = "C10"};
+    assert_int_equal(list_ids(f->lib, &flt, got), 3);
+    flt.side = RM_SIDE_LEFT;
+    assert_int_equal(list_ids(f->lib, &flt, got), 2);
+    assert_int_equal(got[0], ids[0]);
+    assert_int_equal(got[1], ids[3]);
+    flt.last = 1;
+    assert_int_equal(list_ids(f->lib, &flt, got), 1);
+    assert_int_equal(got[0], ids[3]);
+
+    rm_library_filter dates = {.since_unix_us = T0_US + DAY_US,
+                               .until_unix_us = T0_US + 3 * DAY_US};
+    assert_int_equal(list_ids(f->lib, &dates, got), 2);
+    assert_int_equal(got[0], ids[1]);
+    assert_int_equal(got[1], ids[2]);
+
+    rm_library_filter last2 = {.last = 2};
+    assert_int_equal(list_ids(f->lib, &last2, got), 2);
+    assert_int_equal(got[0], ids[2]);
+    assert_int_equal(got[1], ids[3]);
+
+    rm_library_filter muscle = {.muscle = "calf"};
+    assert_int_equal(list_ids(f->lib, &muscle, got), 0);
+}
+
+static void tags_are_set_replaced_and_removed(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "t.rms", "C03", RM_SIDE_LEFT, T0_US, 3);
+    int64_t id = add(f->lib, path, NULL);
+    rm_error err;
+    assert_int_equal(rm_library_set_tag(f->lib, id, "phase", "rehab", &err), RM_OK);
+    assert_int_equal(rm_library_set_tag(f->lib, id, "coach", "kim", &err), RM_OK);
+    assert_int_equal(rm_library_set_tag(f->lib, id, "phase", "return", &err), RM_OK);
+    assert_int_equal(rm_library_set_tag(f->lib, id, "bad=key", "x", &err),
+                     RM_ERR_ARG);
+    assert_int_equal(rm_library_set_tag(f->lib, id + 100, "k", "v", &err),
+                     RM_ERR_NOT_FOUND);
+    rm_library_entry *e;
+    assert_int_equal(rm_library_get(f->lib, id, &e, &err), RM_OK);
+    assert_int_equal(e->tag_count, 2);
+    assert_string_equal(e->tags[0].key, "coach");
+    assert_string_equal(e->tags[1].key, "phase");
+    assert_string_equal(e->tags[1].value, "return");
+    rm_library_entries_free(e, 1);
+
+    assert_int_equal(rm_library_set_tag(f->lib, id, "coach", "", &err), RM_OK);
+    assert_int_equal(rm_library_get(f->lib, id, &e, &err), RM_OK);
+    assert_int_equal(e->tag_count, 1);
+    rm_library_entries_free(e, 1);
+
+    /* a changed file is analysed again; its tags and notes stay */
+    assert_int_equal(rm_library_set_notes(f->lib, id, "felt better", &err), RM_OK);
+    rm_session_meta meta = {.side = RM_SIDE_RIGHT};
+    snprintf(meta.session_id, sizeof meta.session_id, "C03-t.rms");
+    snprintf(meta.client, sizeof meta.client, "C03");
+    snprintf(meta.muscle, sizeof meta.muscle, "hamstring");
+    assert_int_equal(rm_session_file_set_meta(path, &meta, &err), RM_OK);
+    rm_library_add_outcome o;
+    assert_int_equal(add(f->lib, path, &o), id);
+    assert_int_equal(o, RM_LIBRARY_UPDATED);
+    assert_int_equal(rm_library_get(f->lib, id, &e, &err), RM_OK);
+    assert_int_equal(e->side, RM_SIDE_RIGHT);
+    assert_int_equal(e->tag_count, 1);
+    assert_string_equal(e->notes, "felt better");
+    rm_library_entries_free(e, 1);
+    free(path);
+}
+
+static void remove_keeps_the_file_unless_purged(void **state)
+{
+    fixture *f = *state;
+    char *a = make_session(f->dir, "r1.rms", "C04", RM_SIDE_LEFT, T0_US, 4);
+    char *b = make_session(f->dir, "r2.rms", "C04", RM_SIDE_LEFT, T0_US + 1, 5);
+    int64_t ia = add(f->lib, a, NULL), ib = add(f->lib, b, NULL);
+    rm_error err;
+    assert_int_equal(rm_library_set_tag(f->lib, ia, "k", "v", &err), RM_OK);
+    assert_int_equal(rm_library_remove(f->lib, ia, false, &err), RM_OK);
+    assert_int_equal(access(a, F_OK), 0);
+    assert_int_equal(rm_library_remove(f->lib, ib, true, &err), RM_OK);
+    assert_int_not_equal(access(b, F_OK), 0);
+    rm_library_entry *e;
+    size_t n;
+    assert_int_equal(rm_library_list(f->lib, NULL, &e, &n, &err), RM_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(rm_library_remove(f->lib, ia, false, &err),
+                     RM_ERR_NOT_FOUND);
+    /* no orphan rows */
+    assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM spots"), 0);
+    assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM tags"), 0);
+    free(a);
+    free(b);
+}
+
+static rm_library_file_state check_state(rm_library *lib, bool hash)
+{
+    rm_library_check_item *items;
+    size_t n;
+    rm_error err;
+    assert_int_equal(rm_library_check(lib, NULL, hash, &items, &n, &err), RM_OK);
+    assert_int_equal(n, 1);
+    rm_library_file_state st = items[0].state;
+    rm_library_check_items_free(items, n);
+    return st;
+}
+
+static void check_finds_changed_and_missing_files(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "c.rms", "C05", RM_SIDE_LEFT, T0_US, 6);
+    add(f->lib, path, NULL);
+    assert_int_equal(check_state(f->lib, true), RM_LIBRARY_FILE_OK);
+
+    /* one byte changed in place, size and mtime as before: only the hash */
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    size_t len;
+    uint8_t *bytes = testutil_read_file(path, &len);
+    bytes[len / 2] ^= 0x55;
+    assert_int_equal(testutil_write_file(path, bytes, len), 0);
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+    assert_int_equal(check_state(f->lib, false), RM_LIBRARY_FILE_OK);
+    assert_int_equal(check_state(f->lib, true), RM_LIBRARY_FILE_CHANGED);
+
+    assert_int_equal(testutil_write_file(path, bytes, len - 10), 0);
+    assert_int_equal(check_state(f->lib, false), RM_LIBRARY_FILE_CHANGED);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(check_state(f->lib, false), RM_LIBRARY_FILE_MISSING);
+    free(bytes);
+    free(path);
+}
+
+static void count_progress(size_t done, size_t total, void *user)
+{
+    size_t *calls = user;
+    assert_true(done <= total);
+    (*calls)++;
+}
+
+static void reanalyse_applies_a_new_configuration(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "e.rms", "C06", RM_SIDE_LEFT, T0_US, 8);
+    int64_t id = add(f->lib, path, NULL);
+    rm_library_entry *e;
+    rm_error err;
+    assert_int_equal(rm_library_get(f->lib, id, &e, &err), RM_OK);
+    assert_true(e->spot_count > 0);
+    rm_library_entries_free(e, 1);
+
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.spot_min_score = 11; /* above the 0-10 scale: no spot qualifies */
+    size_t calls = 0, done = 0, failed = 0;
+    assert_int_equal(rm_library_reanalyse(f->lib, NULL, &cfg, count_progress,
+                                          &calls, &done, &failed, &err), RM_OK);
+    assert_int_equal(calls, 1);
+    assert_int_equal(done, 1);
+    assert_int_equal(failed, 0);
+    assert_int_equal(rm_library_get(f->lib, id, &e, &err), RM_OK);
+    assert_int_equal(e->spot_count, 0);
+    rm_library_entries_free(e, 1);
+    rm_analysis *a;
+    assert_int_equal(rm_library_load_analysis(f->lib, id, &a, &err), RM_OK);
+    assert_true(a->config.spot_min_score == 11);
+    assert_int_equal(a->spot_count, 0);
+    rm_analysis_free(a);
+
+    unlink(path);
+    assert_int_equal(rm_library_reanalyse(f->lib, NULL, NULL, NULL, NULL,
+                                          &done, &failed, &err),
+                     RM_ERR_NOT_FOUND);
+    assert_int_equal(failed, 1);
+    assert_non_null(strstr(err.message, path));
+    free(path);
+}
+
+enum { WRITERS = 2, WRITES = 150 };
+
+/* A child process: its own connection, one tag per transaction. */
+static int write_tags(const char *db, int64_t id, int writer)
+{
+    rm_library *lib;
+    rm_error err;
+    if (rm_library_open(&lib, db, &err) != RM_OK)
+        return 1;
+    for (int i = 0; i < WRITES; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "w%d-%d", writer, i);
+        if (rm_library_set_tag(lib, id, key, "x", &err) != RM_OK) {
+            fprintf(stderr, "writer %d: %s\n", writer, err.message);
+            rm_library_close(lib);
+            return 1;
+        }
+    }
+    rm_library_close(lib);
+    return 0;
+}
+
+static void two_processes_write_without_losing_rows(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "w.rms", "C08", RM_SIDE_LEFT, T0_US, 9);
+    int64_t id = add(f->lib, path, NULL);
+    pid_t pids[WRITERS];
+    for (int w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        assert_true(pids[w] >= 0);
+        if (pids[w] == 0)
+            _exit(write_tags(f->db, id, w));
+    }
+    /* meanwhile this process reads and adds */
+    char *other = make_session(f->dir, "w2.rms", "C08", RM_SIDE_RIGHT,
+                               T0_US + 1, 10);
+    add(f->lib, other, NULL);
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+        assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    rm_library_entry *e;
+    rm_error err;
+    assert_int_equal(rm_library_get(f->lib, id, &e, &err), RM_OK);
+    assert_int_equal(e->tag_count, WRITERS * WRITES);
+    rm_library_entries_free(e, 1);
+    free(other);
+    free(path);
+}
+
+static void a_locked_database_is_a_clear_error(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "l.rms", "C09", RM_SIDE_LEFT, T0_US, 11);
+    int64_t id = add(f->lib, path, NULL);
+    sqlite3 *other;
+    assert_int_equal(sqlite3_open(f->db, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    rm_error err;
+    assert_int_equal(rm_library_set_tag(f->lib, id, "k", "v", &err),
+                     RM_ERR_BUSY);
+    assert_non_null(strstr(err.message, "library.db is locked by another process"));
+    /* readers are not held up by a writer (WAL) */
+    rm_library_entry *e;
+    size_t n;
+    assert_int_equal(rm_library_list(f->lib, NULL, &e, &n, &err), RM_OK);
+    assert_int_equal(n, 1);
+    rm_library_entries_free(e, n);
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+    assert_int_equal(rm_library_set_tag(f->lib, id, "k", "v", &err), RM_OK);
+    free(path);
+}
+
+static void a_file_that_is_no_database_is_a_clear_error(void **state)
+{
+    fixture *f = *state;
+    char *bad = testutil_path(f->dir, "garbage.db");
+    char junk[8192];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (char)(i * 37 + 11);
+    assert_int_equal(testutil_write_file(bad, junk, sizeof junk), 0);
+    rm_library *lib;
+    rm_error err;
+    assert_int_equal(rm_library_open(&lib, bad, &err), RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, bad));
+    assert_non_null(strstr(err.message, "damaged"));
+    size_t len;
+    uint8_t *after = testutil_read_file(bad, &len);
+    assert_int_equal(len, sizeof junk);
+    assert_memory_equal(after, junk, len);
+    free(after);
+    free(bad);
+}
+
+static void a_damaged_page_is_a_clear_error_not_a_crash(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "k.rms", "C12", RM_SIDE_LEFT, T0_US, 12);
+    add(f->lib, path, NULL);
+    rm_library_close(f->lib);
+    f->lib = NULL;
+    /* fold the WAL into the file, then scribble over everything after the
+     * header page */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = DELETE", NULL,
+                                  NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    size_t len;
+    uint8_t *bytes = testutil_read_file(f->db, &len);
+    size_t page = (size_t)bytes[16] << 8 | bytes[17];
+    assert_true(len > 2 * page);
+    for (size_t i = page; i < len; i++)
+        bytes[i] = (uint8_t)(i * 13);
+    assert_int_equal(testutil_write_file(f->db, bytes, len), 0);
+
+    rm_error err;
+    rm_status st = rm_library_open(&f->lib, f->db, &err);
+    if (st == RM_OK) {
+        rm_library_entry *e;
+        size_t n;
+        st = rm_library_list(f->lib, NULL, &e, &n, &err);
+    }
+    assert_int_equal(st, RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, f->db));
+    assert_non_null(strstr(err.message, "damaged"));
+    free(bytes);
+    free(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(a_new_library_is_private_wal_and_current),
+        T(a_version_1_database_is_migrated_with_its_rows),
+        T(a_newer_schema_is_refused),
+        T(adding_twice_keeps_one_session),
+        T(the_stored_analysis_equals_the_analysis),
+        T(filters_select_client_side_dates_and_last),
+        T(tags_are_set_replaced_and_removed),
+        T(remove_keeps_the_file_unless_purged),
+        T(check_finds_changed_and_missing_files),
+        T(reanalyse_applies_a_new_configuration),
+        T(two_processes_write_without_losing_rows),
+        T(a_locked_database_is_a_clear_error),
+        T(a_file_that_is_no_database_is_a_clear_error),
+        T(a_damaged_page_is_a_clear_error_not_a_crash),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
