@@ -180,8 +180,7 @@ size_t report_minmax_reduce(const double *y, size_t n, size_t columns,
 /* Data files                                                               */
 /* ------------------------------------------------------------------------ */
 
-/** A number as gnuplot reads it: NaN (a gap in a line) for non-finite. */
-static void put_value(FILE *f, double v, char sep)
+void report_gnuplot_value(FILE *f, double v, char sep)
 {
     if (isfinite(v))
         fprintf(f, "%.6g%c", v, sep);
@@ -204,8 +203,8 @@ static void write_kept(FILE *f, const rm_series *s, const double *y,
                        const size_t *keep, size_t kept)
 {
     for (size_t k = 0; k < kept; k++) {
-        put_value(f, s->t_s[keep[k]], ' ');
-        put_value(f, y[keep[k]], '\n');
+        report_gnuplot_value(f, s->t_s[keep[k]], ' ');
+        report_gnuplot_value(f, y[keep[k]], '\n');
     }
 }
 
@@ -243,8 +242,8 @@ static rm_status write_marks_data(const char *dir, const rm_analysis *a,
         return st;
     fputs("# t_s force_n rating(-1 none)\n", rf.f);
     for (size_t i = 0; i < a->mark_count; i++) {
-        put_value(rf.f, a->marks[i].t_s, ' ');
-        put_value(rf.f, a->marks[i].force_n, ' ');
+        report_gnuplot_value(rf.f, a->marks[i].t_s, ' ');
+        report_gnuplot_value(rf.f, a->marks[i].force_n, ' ');
         fprintf(rf.f, "%d\n", a->marks[i].rating);
     }
     return report_file_commit(&rf, err);
@@ -261,12 +260,12 @@ static rm_status write_profile_data(const char *dir, const rm_analysis *a,
           "time_s tenderness\n", rf.f);
     for (size_t i = 0; i < a->bin_count; i++) {
         const rm_profile_bin *b = &a->profile[i];
-        put_value(rf.f, b->position_cm, ' ');
-        put_value(rf.f, b->mean_force_n, ' ');
-        put_value(rf.f, b->peak_force_n, ' ');
-        put_value(rf.f, b->mean_pressure_kpa, ' ');
-        put_value(rf.f, b->time_s, ' ');
-        put_value(rf.f, b->tenderness, '\n');
+        report_gnuplot_value(rf.f, b->position_cm, ' ');
+        report_gnuplot_value(rf.f, b->mean_force_n, ' ');
+        report_gnuplot_value(rf.f, b->peak_force_n, ' ');
+        report_gnuplot_value(rf.f, b->mean_pressure_kpa, ' ');
+        report_gnuplot_value(rf.f, b->time_s, ' ');
+        report_gnuplot_value(rf.f, b->tenderness, '\n');
     }
     return report_file_commit(&rf, err);
 }
@@ -350,9 +349,9 @@ static rm_status write_map_cells(const char *dir, const map_grid *g,
             size_t k = r * MAP_ML_CELLS + c;
             if (g->count[k] == 0)
                 continue;
-            put_value(rf.f, -1.0 + (c + 0.5) * cell_x, ' ');
-            put_value(rf.f, (r + 0.5) * g->row_cm, ' ');
-            put_value(rf.f, g->sum[k] / (double)g->count[k], '\n');
+            report_gnuplot_value(rf.f, -1.0 + (c + 0.5) * cell_x, ' ');
+            report_gnuplot_value(rf.f, (r + 0.5) * g->row_cm, ' ');
+            report_gnuplot_value(rf.f, g->sum[k] / (double)g->count[k], '\n');
         }
     return report_file_commit(&rf, err);
 }
@@ -367,9 +366,9 @@ static rm_status write_map_spots(const char *dir, const rm_analysis *a,
     fputs("# x (-1..1, seen from behind) position_cm score number\n", rf.f);
     for (size_t i = 0; i < a->spot_count; i++) {
         const rm_spot *s = &a->spots[i];
-        put_value(rf.f, map_x(a, isfinite(s->ml) ? s->ml : 0.0), ' ');
-        put_value(rf.f, s->position_cm, ' ');
-        put_value(rf.f, s->score, ' ');
+        report_gnuplot_value(rf.f, map_x(a, isfinite(s->ml) ? s->ml : 0.0), ' ');
+        report_gnuplot_value(rf.f, s->position_cm, ' ');
+        report_gnuplot_value(rf.f, s->score, ' ');
         fprintf(rf.f, "%zu\n", i + 1);
     }
     return report_file_commit(&rf, err);
@@ -430,9 +429,9 @@ static rm_status write_spectrogram_data(const char *dir, const rm_analysis *a,
         double t = (from + to) / 2.0 * sg->dt_s;
         bool gap = time_in_gap(&a->series, t);
         for (size_t b = 0; b < sg->bins; b++) {
-            put_value(rf.f, t, ' ');
-            put_value(rf.f, b * sg->df_hz, ' ');
-            put_value(rf.f, gap ? NAN : decibels(frames_mean(sg, from, to, b)), '\n');
+            report_gnuplot_value(rf.f, t, ' ');
+            report_gnuplot_value(rf.f, b * sg->df_hz, ' ');
+            report_gnuplot_value(rf.f, gap ? NAN : decibels(frames_mean(sg, from, to, b)), '\n');
         }
         fputc('\n', rf.f);
     }
@@ -448,8 +447,8 @@ static rm_status write_psd_data(const char *dir, const rm_analysis *a,
         return st;
     fputs("# frequency_hz psd_n2_per_hz\n", rf.f);
     for (size_t b = 0; b < a->psd_bins; b++) {
-        put_value(rf.f, b * a->psd_df_hz, ' ');
-        put_value(rf.f, a->psd[b] > 0 ? a->psd[b] : NAN, '\n');
+        report_gnuplot_value(rf.f, b * a->psd_df_hz, ' ');
+        report_gnuplot_value(rf.f, a->psd[b] > 0 ? a->psd[b] : NAN, '\n');
     }
     return report_file_commit(&rf, err);
 }
@@ -465,9 +464,9 @@ static rm_status write_dwells_data(const char *dir, const rm_analysis *a,
     for (size_t i = 0; i < a->dwell_count; i++) {
         const rm_dwell *d = &a->dwells[i];
         fprintf(rf.f, "%zu ", i + 1);
-        put_value(rf.f, d->duration_s, ' ');
-        put_value(rf.f, d->mean_force_n, ' ');
-        put_value(rf.f, d->position_cm, ' ');
+        report_gnuplot_value(rf.f, d->duration_s, ' ');
+        report_gnuplot_value(rf.f, d->mean_force_n, ' ');
+        report_gnuplot_value(rf.f, d->position_cm, ' ');
         if (isfinite(d->position_cm))
             fprintf(rf.f, "\"D%zu\\n%.0f cm\"\n", i + 1, d->position_cm);
         else
@@ -487,13 +486,12 @@ static rm_status write_dwells_data(const char *dir, const rm_analysis *a,
 #define COLOUR_MARK "#d62828"
 #define COLOUR_GAP "#bbbbbb"
 
-static void write_preamble(FILE *f, report_graph_id id, rm_graph_format fmt,
-                           int width_px, int height_px)
+void report_gnuplot_preamble(FILE *f, const char *name, const char *title,
+                             rm_graph_format fmt, int width_px, int height_px)
 {
-    const report_graph_desc *g = report_graph(id);
     fprintf(f, "# rollmap graph: %s.\n# Redraw from this folder: gnuplot %s.gp\n"
             "# In another format: gnuplot -e \"format='svg'\" %s.gp "
-            "(png, svg or pdf)\n", g->title, g->name, g->name);
+            "(png, svg or pdf)\n", title, name, name);
     fprintf(f, "if (!exists(\"format\")) format = \"%s\"\nreset\n",
             format_names[fmt]);
     fprintf(f, "if (format eq \"svg\") {\n"
@@ -509,8 +507,15 @@ static void write_preamble(FILE *f, report_graph_id id, rm_graph_format fmt,
             "        }\n    }\n}\n",
             width_px, height_px, width_px / 100.0, height_px / 100.0,
             width_px, height_px, width_px, height_px);
-    fprintf(f, "set output \"%s.\" . format\n", g->name);
-    fprintf(f, "set title \"%s\"\nset grid lc rgb \"#dddddd\"\n", g->title);
+    fprintf(f, "set output \"%s.\" . format\n", name);
+    fprintf(f, "set title \"%s\"\nset grid lc rgb \"#dddddd\"\n", title);
+}
+
+static void write_preamble(FILE *f, report_graph_id id, rm_graph_format fmt,
+                           int width_px, int height_px)
+{
+    const report_graph_desc *g = report_graph(id);
+    report_gnuplot_preamble(f, g->name, g->title, fmt, width_px, height_px);
 }
 
 /** Time axis: seconds for short sessions, minutes for long ones. */
@@ -810,8 +815,7 @@ static const graph_writer graph_writers[REPORT_GRAPH_COUNT] = {
 /* Running gnuplot                                                          */
 /* ------------------------------------------------------------------------ */
 
-/** Look for gnuplot in PATH as the shell would; false when it is absent. */
-static bool find_gnuplot(char *path, size_t size)
+bool report_find_gnuplot(char *path, size_t size)
 {
     const char *search = getenv("PATH");
     if (!search || !*search)
@@ -827,18 +831,10 @@ static bool find_gnuplot(char *path, size_t size)
     return false;
 }
 
-/** One gnuplot run: a script drawn in one format. */
-typedef struct gnuplot_job {
-    report_graph_id graph;
-    rm_graph_format fmt;
-    pid_t pid;
-    char log_name[64];
-} gnuplot_job;
-
 static rm_status spawn_gnuplot(const char *gnuplot, const char *dir,
-                               gnuplot_job *job, rm_error *err)
+                               report_gnuplot_job *job, rm_error *err)
 {
-    const char *name = report_graph(job->graph)->name;
+    const char *name = job->name;
     char script[64], format_expr[32];
     snprintf(script, sizeof script, "%s.gp", name);
     snprintf(format_expr, sizeof format_expr, "format='%s'",
@@ -878,17 +874,17 @@ static void read_first_error(const char *dir, const char *log_name,
     fclose(f);
 }
 
-static bool output_rendered(const char *dir, const gnuplot_job *job)
+static bool output_rendered(const char *dir, const report_gnuplot_job *job)
 {
     char path[PATH_MAX];
     struct stat st;
-    snprintf(path, sizeof path, "%s/%s.%s", dir, report_graph(job->graph)->name,
+    snprintf(path, sizeof path, "%s/%s.%s", dir, job->name,
              format_names[job->fmt]);
     return stat(path, &st) == 0 && st.st_size > 0;
 }
 
 /** Wait for a job; a failure keeps its log and is described in err. */
-static rm_status finish_gnuplot(const char *dir, const gnuplot_job *job,
+static rm_status finish_gnuplot(const char *dir, const report_gnuplot_job *job,
                                 rm_error *err)
 {
     int status;
@@ -905,15 +901,13 @@ static rm_status finish_gnuplot(const char *dir, const gnuplot_job *job,
     char first[200];
     read_first_error(dir, job->log_name, first, sizeof first);
     return rm_error_set(err, RM_ERR_IO, "%s/%s.gp: gnuplot failed to draw %s "
-                        "(%s; details in %s)", dir, report_graph(job->graph)->name,
+                        "(%s; details in %s)", dir, job->name,
                         format_names[job->fmt], first[0] ? first : "no message",
                         log_path);
 }
 
-/** Run every job (they are independent, so all at once) and wait for all;
- *  the first failure is reported. */
-static rm_status run_jobs(const char *gnuplot, const char *dir,
-                          gnuplot_job *jobs, size_t count, rm_error *err)
+rm_status report_run_gnuplot(const char *gnuplot, const char *dir,
+                          report_gnuplot_job *jobs, size_t count, rm_error *err)
 {
     rm_status first = RM_OK;
     size_t started = 0;
@@ -958,7 +952,7 @@ static void remove_previous_graphs(const char *dir)
 /** Data and script of every graph this analysis can have; the gnuplot
  *  runs they need are added to jobs. */
 static rm_status write_graph_sources(const rm_analysis *a, const char *dir,
-                                     rm_graph_format fmt, gnuplot_job *jobs,
+                                     rm_graph_format fmt, report_gnuplot_job *jobs,
                                      size_t *job_count, rm_error *err)
 {
     for (int id = 0; id < REPORT_GRAPH_COUNT; id++) {
@@ -967,12 +961,13 @@ static rm_status write_graph_sources(const rm_analysis *a, const char *dir,
         rm_status st = graph_writers[id](dir, a, fmt, err);
         if (st != RM_OK)
             return st;
-        jobs[(*job_count)++] = (gnuplot_job){.graph = (report_graph_id)id,
-                                             .fmt = fmt};
+        jobs[(*job_count)++] = (report_gnuplot_job){
+            .name = report_graph((report_graph_id)id)->name, .fmt = fmt};
         /* The HTML report embeds SVG whatever format was asked for. */
         if (fmt != RM_GRAPH_SVG)
-            jobs[(*job_count)++] = (gnuplot_job){.graph = (report_graph_id)id,
-                                                 .fmt = RM_GRAPH_SVG};
+            jobs[(*job_count)++] = (report_gnuplot_job){
+                .name = report_graph((report_graph_id)id)->name,
+                .fmt = RM_GRAPH_SVG};
     }
     return RM_OK;
 }
@@ -982,7 +977,7 @@ rm_status rm_graphs_render(const rm_analysis *a, const char *dir,
                            rm_error *err)
 {
     memset(res, 0, sizeof *res);
-    gnuplot_job jobs[2 * REPORT_GRAPH_COUNT];
+    report_gnuplot_job jobs[2 * REPORT_GRAPH_COUNT];
     size_t job_count = 0;
     rm_status st = report_make_dir(dir, err);
     if (st != RM_OK)
@@ -992,12 +987,12 @@ rm_status rm_graphs_render(const rm_analysis *a, const char *dir,
     if (st != RM_OK)
         return st;
     char gnuplot[PATH_MAX];
-    res->gnuplot_found = find_gnuplot(gnuplot, sizeof gnuplot);
+    res->gnuplot_found = report_find_gnuplot(gnuplot, sizeof gnuplot);
     if (!res->gnuplot_found) {
         note_missing_gnuplot(res, dir);
         return RM_OK;
     }
-    st = run_jobs(gnuplot, dir, jobs, job_count, err);
+    st = report_run_gnuplot(gnuplot, dir, jobs, job_count, err);
     if (st != RM_OK) {
         snprintf(res->message, sizeof res->message, "gnuplot failed: %.200s",
                  err ? err->message : rm_strerror(st));

@@ -109,7 +109,7 @@ rm_status report_make_dir(const char *dir, rm_error *err)
 /* Page furniture                                                           */
 /* ------------------------------------------------------------------------ */
 
-static const char page_style[] =
+const char report_page_style[] =
     "body{font-family:\"DejaVu Sans\",Arial,sans-serif;font-size:11pt;"
     "color:#222;max-width:190mm;margin:1em auto;padding:0 1em}\n"
     "h1{font-size:16pt;margin:0 0 .3em}h2{font-size:13pt;border-bottom:1px "
@@ -202,7 +202,7 @@ static void write_head(FILE *out, const rm_analysis *a)
     report_html_escape(out, a->meta.client);
     fputs(" ", out);
     report_html_escape(out, a->meta.session_id);
-    fprintf(out, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", page_style);
+    fprintf(out, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", report_page_style);
 }
 
 static void write_identity(FILE *out, const rm_analysis *a)
@@ -470,8 +470,7 @@ static void copy_svg(FILE *out, const char *svg, const char *prefix)
     }
 }
 
-/** Embed svg_dir/NAME.svg from its <svg element on; false if absent. */
-static bool embed_svg(FILE *out, const char *svg_dir, const char *name)
+bool report_embed_svg(FILE *out, const char *svg_dir, const char *name)
 {
     char path[PATH_MAX];
     size_t len;
@@ -496,7 +495,7 @@ static void write_graph(FILE *out, const rm_analysis *a, const char *svg_dir,
     fputc('\n', out);
     if (reason)
         fprintf(out, "<p class=\"warn\">Not drawn: %s.</p>\n", reason);
-    else if (!svg_dir || !embed_svg(out, svg_dir, g->name))
+    else if (!svg_dir || !report_embed_svg(out, svg_dir, g->name))
         fprintf(out, "<p class=\"warn\">Not drawn: gnuplot did not render it "
                 "(is gnuplot installed?). Its script is %s/%s.gp.</p>\n",
                 REPORT_GRAPHS_SUBDIR, g->name);
@@ -665,26 +664,28 @@ rm_status rm_report_html(const rm_analysis *a, const char *svg_dir, FILE *out,
 /* The report folder                                                        */
 /* ------------------------------------------------------------------------ */
 
-/** One file of the report; svg_dir is where the HTML finds the graphs. */
-typedef rm_status (*part_writer)(const rm_analysis *a, const char *svg_dir,
-                                 FILE *out, rm_error *err);
-
-static rm_status json_part(const rm_analysis *a, const char *svg_dir,
-                           FILE *out, rm_error *err)
+static rm_status json_part(const void *a, const char *svg_dir, FILE *out,
+                           rm_error *err)
 {
     (void)svg_dir;
     return rm_report_json(a, out, err);
 }
 
-static rm_status text_part(const rm_analysis *a, const char *svg_dir,
-                           FILE *out, rm_error *err)
+static rm_status text_part(const void *a, const char *svg_dir, FILE *out,
+                           rm_error *err)
 {
     (void)svg_dir;
     return rm_report_text(a, out, err);
 }
 
-static rm_status write_part(const rm_analysis *a, const char *dir,
-                            const char *name, part_writer writer,
+static rm_status html_part(const void *a, const char *svg_dir, FILE *out,
+                           rm_error *err)
+{
+    return rm_report_html(a, svg_dir, out, err);
+}
+
+rm_status report_write_part(const void *subject, const char *dir,
+                            const char *name, report_part_writer writer,
                             const char *svg_dir, rm_error *err)
 {
     report_file rf;
@@ -692,7 +693,7 @@ static rm_status write_part(const rm_analysis *a, const char *dir,
     if (st != RM_OK)
         return st;
     rm_error why = {0};
-    st = writer(a, svg_dir, rf.f, &why);
+    st = writer(subject, svg_dir, rf.f, &why);
     if (st != RM_OK) {
         report_file_discard(&rf);
         return rm_error_set(err, st, "%s: %s", rf.path, why.message);
@@ -710,16 +711,16 @@ rm_status rm_report_write_dir(const rm_analysis *a, const char *dir,
         return rm_error_set(err, RM_ERR_ARG, "%s: path too long", dir);
     rm_status st = report_make_dir(dir, err);
     if (st == RM_OK)
-        st = write_part(a, dir, "report.json", json_part, NULL, err);
+        st = report_write_part(a, dir, "report.json", json_part, NULL, err);
     if (st == RM_OK)
-        st = write_part(a, dir, "summary.txt", text_part, NULL, err);
+        st = report_write_part(a, dir, "summary.txt", text_part, NULL, err);
     if (st != RM_OK)
         return st;
     /* A graph gnuplot failed on is missing from the page, which is still
      * written; the failure is reported after it. */
     rm_error graph_err = {0};
     rm_status graphs = rm_graphs_render(a, graphs_dir, fmt, res, &graph_err);
-    st = write_part(a, dir, "report.html", rm_report_html, graphs_dir, err);
+    st = report_write_part(a, dir, "report.html", html_part, graphs_dir, err);
     if (st == RM_OK && graphs != RM_OK)
         st = rm_error_set(err, graphs, "%s", graph_err.message);
     return st;

@@ -8,6 +8,7 @@
 #include "rollmap_analysis.h"
 
 #include <limits.h>
+#include <sys/types.h>
 
 /** The graphs, in the order the reports show them. */
 typedef enum report_graph_id {
@@ -46,6 +47,45 @@ const char *report_graph_missing_reason(const rm_analysis *a,
  */
 size_t report_minmax_reduce(const double *y, size_t n, size_t columns,
                             size_t *keep);
+
+/** The report pages' CSS (A4 print rules included). */
+extern const char report_page_style[];
+
+/** Embed svg_dir/NAME.svg inline from its <svg element on, its ids
+ *  prefixed with NAME; false when the file is absent. */
+bool report_embed_svg(FILE *out, const char *svg_dir, const char *name);
+
+/** Client text for a terminal: at most max bytes of s (never splitting a
+ *  UTF-8 sequence), control characters replaced by '?'. */
+void report_text_clean(FILE *out, const char *s, size_t max);
+
+/* ---- gnuplot ----------------------------------------------------------- */
+
+/** A number as gnuplot reads it followed by sep: NaN (a gap in a line) for
+ *  a non-finite value. */
+void report_gnuplot_value(FILE *f, double v, char sep);
+
+/** Start of a graph script: the terminal for the `format` variable
+ *  (default fmt), output NAME.<format>, the title and a light grid. */
+void report_gnuplot_preamble(FILE *f, const char *name, const char *title,
+                             rm_graph_format fmt, int width_px, int height_px);
+
+/** Look for gnuplot in PATH as the shell would; false when it is absent. */
+bool report_find_gnuplot(char *path, size_t size);
+
+/** One gnuplot run: NAME.gp in a folder drawn as NAME.<fmt>. */
+typedef struct report_gnuplot_job {
+    const char *name;
+    rm_graph_format fmt;
+    pid_t pid;
+    char log_name[64];
+} report_gnuplot_job;
+
+/** Run every job in dir (they are independent, so all at once) and wait
+ *  for all; the first failure is reported, naming the script and its log. */
+rm_status report_run_gnuplot(const char *gnuplot, const char *dir,
+                             report_gnuplot_job *jobs, size_t count,
+                             rm_error *err);
 
 /** Write s with &, <, >, " and ' replaced by character references. */
 void report_html_escape(FILE *out, const char *s);
@@ -87,6 +127,18 @@ rm_status report_file_open(report_file *rf, const char *dir,
 rm_status report_file_commit(report_file *rf, rm_error *err);
 /** Give up on the file (after an error elsewhere). */
 void report_file_discard(report_file *rf);
+
+/** Writes one file of a report folder: subject is the rm_analysis or
+ *  rm_comparison, svg_dir where an HTML page finds the graphs. */
+typedef rm_status (*report_part_writer)(const void *subject,
+                                        const char *svg_dir, FILE *out,
+                                        rm_error *err);
+
+/** dir/name written by writer through a report_file; an error names the
+ *  file. */
+rm_status report_write_part(const void *subject, const char *dir,
+                            const char *name, report_part_writer writer,
+                            const char *svg_dir, rm_error *err);
 
 /** Create dir and any missing parents (like mkdir -p). */
 rm_status report_make_dir(const char *dir, rm_error *err);

@@ -90,8 +90,7 @@ static size_t utf8_fit(const char *s, size_t max)
     return max;
 }
 
-/* Client text without control bytes (UTF-8 sequences pass unchanged). */
-static void put_clean(FILE *out, const char *s, size_t max)
+void report_text_clean(FILE *out, const char *s, size_t max)
 {
     size_t len = utf8_fit(s, max);
     for (size_t i = 0; i < len; i++) {
@@ -118,7 +117,7 @@ static void put_field(FILE *out, const char *label, const char *value)
 {
     enum { LABEL_WIDTH = 22 };
     fprintf(out, "%-*s", LABEL_WIDTH, label);
-    put_clean(out, value, TEXT_WIDTH - LABEL_WIDTH);
+    report_text_clean(out, value, TEXT_WIDTH - LABEL_WIDTH);
     fputc('\n', out);
 }
 
@@ -141,7 +140,7 @@ static void put_wrapped(FILE *out, const char *s)
     while (*s) {
         size_t len = wrap_length(s, TEXT_WRAP);
         fputs("  ", out);
-        put_clean(out, s, len);
+        report_text_clean(out, s, len);
         fputc('\n', out);
         s += len;
         while (*s == ' ' || *s == '\n')
