@@ -232,6 +232,124 @@ rm_status rm_report_write_dir(const rm_analysis *a, const char *dir,
                               rm_graph_format fmt, rm_graphs_result *res,
                               rm_error *err);
 
+/* ------------------------------------------------------------------------ */
+/* Comparing sessions (docs/COMPARE.md)                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct rm_compare_options {
+    double match_cm;          /**< one spot across sessions within (3 cm) */
+    double score_mdc;         /**< smallest real score change (2 points) */
+    double pressure_mdc_kpa;  /**< smallest real tolerated-pressure change
+                                   (40 kPa; MDC 28.7-50.6, Mailloux 2021) */
+    double force_mdc_n;       /**< smallest real force change (15 N) */
+    bool force_mix;           /**< compare different muscles, clients or
+                                   devices anyway */
+} rm_compare_options;
+
+void rm_compare_options_default(rm_compare_options *opt);
+
+/** How a matched spot changed from the first to the last session of its
+ *  leg. */
+typedef enum rm_spot_change {
+    RM_SPOT_UNCHANGED = 0,   /**< changes within the MDC */
+    RM_SPOT_EASED = 1,
+    RM_SPOT_WORSE = 2,
+    RM_SPOT_NEW = 3,         /**< absent in the first session, present last */
+    RM_SPOT_GONE = 4         /**< absent in the last session */
+} rm_spot_change;
+const char *rm_spot_change_name(rm_spot_change change); /* "eased" ... */
+
+/** A value followed over sessions. */
+typedef struct rm_trend {
+    size_t n;                /**< sessions with a value */
+    double first, last;      /**< first and last value (NaN none) */
+    double change;           /**< last - first */
+    double slope_per_week;   /**< least squares over the session dates;
+                                  NaN with < 2 values or < 1 day apart */
+    double mdc;              /**< smallest real change (NaN: none known) */
+    bool within_mdc;         /**< |change| < mdc */
+} rm_trend;
+
+/** One matched spot in one session. */
+typedef struct rm_spot_visit {
+    int spot;                      /**< index into the session's spots, -1
+                                        when the spot was not found there */
+    double position_cm, score;
+    double tolerated_force_n;      /**< at marks, else mean over dwells on
+                                        the spot, else NaN */
+    double tolerated_pressure_kpa; /**< the same for pressure */
+    double dwell_s;                /**< time dwelt on the spot */
+} rm_spot_visit;
+
+typedef struct rm_matched_spot {
+    uint8_t leg;             /**< rm_side of the sessions it belongs to */
+    uint8_t side;            /**< rm_ml_side */
+    double position_cm;      /**< median over the sessions holding it */
+    rm_spot_visit *visits;   /**< one per session (sorted order); spot -1
+                                  for sessions of the other leg too */
+    size_t present;          /**< sessions holding it */
+    rm_trend score, tolerated_force_n, tolerated_pressure_kpa, dwell_s;
+    rm_spot_change change;
+    char note[192];          /**< why: e.g. "score -3.1 (MDC 2)" */
+} rm_matched_spot;
+
+/** Overall trends of the sessions of one leg. */
+typedef struct rm_leg_trends {
+    size_t sessions;
+    rm_trend time_under_load_s, mean_force_n, peak_force_n;
+    rm_trend spot_count, spot_score_total, cadence_per_min;
+} rm_leg_trends;
+
+/** One metric of the left/right comparison. SI = (R - L) / ((R + L) / 2)
+ *  * 100 %: 0 symmetric, > 0 right higher; NaN when both are 0. */
+typedef struct rm_symmetry_metric {
+    const char *name;        /**< e.g. "mean_force_n" */
+    double left, right, si_pct;
+} rm_symmetry_metric;
+
+enum { RM_SYMMETRY_METRICS = 5 };
+
+typedef struct rm_symmetry {
+    bool available;          /**< sessions of both legs were given */
+    size_t left, right;      /**< index of the latest session of each leg */
+    rm_symmetry_metric metrics[RM_SYMMETRY_METRICS];
+} rm_symmetry;
+
+typedef struct rm_comparison {
+    rm_compare_options options;
+    size_t session_count;
+    const rm_analysis **sessions;  /**< sorted by start; borrowed: the
+                                        analyses must outlive this */
+    size_t spot_count;
+    rm_matched_spot *spots;        /**< by leg, then position */
+    rm_leg_trends legs[3];         /**< indexed by rm_side */
+    rm_symmetry symmetry;
+    char warning[448];             /**< what --force-mix let through */
+} rm_comparison;
+
+/** Compare n >= 2 analysed sessions (full, or rebuilt from the library
+ *  without series). Sessions of different muscles, clients or devices
+ *  (with and without position) are RM_ERR_ARG naming both sessions unless
+ *  opt->force_mix. opt NULL = defaults. */
+rm_status rm_compare(const rm_analysis *const *sessions, size_t n,
+                     const rm_compare_options *opt, rm_comparison **out,
+                     rm_error *err);
+void rm_comparison_free(rm_comparison *c);
+
+rm_status rm_compare_json(const rm_comparison *c, FILE *out, rm_error *err);
+rm_status rm_compare_text(const rm_comparison *c, FILE *out, rm_error *err);
+/** Self-contained HTML; svg_dir holds the SVG graphs to embed (or NULL). */
+rm_status rm_compare_html(const rm_comparison *c, const char *svg_dir,
+                          FILE *out, rm_error *err);
+/** Graph data, gnuplot scripts and images into dir. */
+rm_status rm_compare_graphs(const rm_comparison *c, const char *dir,
+                            rm_graph_format fmt, rm_graphs_result *res,
+                            rm_error *err);
+/** compare.json, summary.txt, compare.html and graphs/ into dir. */
+rm_status rm_compare_write_dir(const rm_comparison *c, const char *dir,
+                               rm_graph_format fmt, rm_graphs_result *res,
+                               rm_error *err);
+
 #ifdef __cplusplus
 }
 #endif

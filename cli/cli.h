@@ -22,6 +22,9 @@ int cli_fail(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /** Print an rm_error as "rollmap CMD: message"; returns CLI_FAILURE. */
 int cli_fail_error(const char *cmd, const rm_error *err);
+/** Open a session file and analyse it with the default configuration
+ *  (cmd_report.c). */
+rm_status cli_analyse_file(const char *path, rm_analysis **out, rm_error *err);
 /** true when argv holds -h or --help (before any "--"). */
 int cli_wants_help(int argc, char **argv);
 
@@ -37,6 +40,7 @@ int cmd_record(int argc, char **argv);
 int cmd_live(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 /** The command table, terminated by a NULL name. */
 extern const cli_command cli_commands[];

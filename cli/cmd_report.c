@@ -70,8 +70,7 @@ static int parse_options(int argc, char **argv, report_options *o)
     return -1;
 }
 
-static rm_status analyse_file(const char *path, rm_analysis **out,
-                              rm_error *err)
+rm_status cli_analyse_file(const char *path, rm_analysis **out, rm_error *err)
 {
     rm_session *s = NULL;
     rm_status st = rm_session_open(&s, path, err);
@@ -107,7 +106,7 @@ int cmd_report(int argc, char **argv)
         return status;
     rm_analysis *a = NULL;
     rm_error err = {0};
-    if (analyse_file(o.session, &a, &err) != RM_OK)
+    if (cli_analyse_file(o.session, &a, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     if (o.dir)
         status = write_folder(a, &o);

@@ -1,0 +1,398 @@
+/*
+ * Comparison graphs: data files and gnuplot scripts (redrawable with
+ * `gnuplot NAME.gp` in the folder), rendered by gnuplot run as a program.
+ * Legends are built from dates, positions and fixed words only: no client
+ * text ever goes into a script.
+ */
+#include "compare_internal.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/** Graph size in pixels: wide line graphs, a tall thigh. */
+enum { WIDE_W = 1000, WIDE_H = 450, TALL_W = 1000, TALL_H = 760,
+       MAP_W = 620, MAP_H = 760 };
+/** Map x of the medial, centre and lateral columns (medial left). */
+static const double side_x[] = {[RM_ML_SIDE_CENTRE] = 0.0,
+                                [RM_ML_SIDE_MEDIAL] = -0.5,
+                                [RM_ML_SIDE_LATERAL] = 0.5};
+/** Each session's spots are shifted this far right of the previous
+ *  session's, so sessions stand side by side within a column. */
+#define MAP_SESSION_STEP 0.06
+
+static const report_graph_desc graph_table[COMPARE_GRAPH_COUNT] = {
+    [COMPARE_GRAPH_PROFILES] = {"compare_profiles",
+        "Profiles of the sessions along the hamstring",
+        "Tenderness (top) and mean force (bottom) in each position bin, "
+        "proximal (gluteal fold) left to distal (knee) right, one line per "
+        "session labelled with its date and leg."},
+    [COMPARE_GRAPH_SCORES] = {"compare_scores", "Spot scores over time",
+        "Score (0-10) of each matched tender spot in each session that "
+        "found it, against days since the first session (or the session "
+        "number when all fall within a day); falling lines are "
+        "spots that eased."},
+    [COMPARE_GRAPH_MAP] = {"compare_map", "Spots of every session on one thigh",
+        "The posterior thigh, proximal at the top, medial left and lateral "
+        "right; each point is a spot found in a session (later sessions "
+        "further right within a column), larger for a higher score."},
+    [COMPARE_GRAPH_SYMMETRY] = {"compare_symmetry", "Left vs right",
+        "The latest session of each leg on one axis: the right leg above "
+        "zero, the left leg mirrored below; tenderness (top) and mean force "
+        "(bottom) along the hamstring."},
+};
+
+const report_graph_desc *compare_graph(compare_graph_id id)
+{
+    return &graph_table[id];
+}
+
+void compare_session_date(char out[16], const rm_analysis *a)
+{
+    time_t t = (time_t)(a->meta.start_unix_us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 16, "%Y-%m-%d", &tm);
+}
+
+static bool any_profile(const rm_comparison *c)
+{
+    for (size_t i = 0; i < c->session_count; i++)
+        if (c->sessions[i]->has_position && c->sessions[i]->bin_count > 0)
+            return true;
+    return false;
+}
+
+static bool any_placed_spot(const rm_comparison *c)
+{
+    for (size_t k = 0; k < c->spot_count; k++)
+        if (isfinite(c->spots[k].position_cm))
+            return true;
+    return false;
+}
+
+const char *compare_graph_missing_reason(const rm_comparison *c,
+                                         compare_graph_id id)
+{
+    switch (id) {
+    case COMPARE_GRAPH_PROFILES:
+        return any_profile(c) ? NULL : "no session has a profile along the "
+               "leg (no rotation encoder, or never under load)";
+    case COMPARE_GRAPH_SCORES:
+        return c->spot_count ? NULL : "no session has a tender spot";
+    case COMPARE_GRAPH_MAP:
+        return any_placed_spot(c) ? NULL : "no tender spot with a position "
+               "along the leg";
+    case COMPARE_GRAPH_SYMMETRY:
+        if (!c->symmetry.available)
+            return "it needs sessions of both legs";
+        return c->sessions[c->symmetry.left]->bin_count &&
+               c->sessions[c->symmetry.right]->bin_count ? NULL
+               : "a leg's latest session has no profile along the leg";
+    case COMPARE_GRAPH_COUNT:
+        break;
+    }
+    return "unknown graph";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Data                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/** One profile as a data block: position, tenderness, mean force, each
+ *  multiplied by sign (-1 mirrors a left leg below the axis). */
+static void put_profile_block(FILE *f, const rm_analysis *a, double sign)
+{
+    for (size_t b = 0; b < a->bin_count; b++) {
+        const rm_profile_bin *bin = &a->profile[b];
+        report_gnuplot_value(f, bin->position_cm, ' ');
+        report_gnuplot_value(f, sign * bin->tenderness, ' ');
+        report_gnuplot_value(f, sign * bin->mean_force_n, '\n');
+    }
+    /* gnuplot needs at least one line in a block for `index` to count it. */
+    if (a->bin_count == 0)
+        fputs("NaN NaN NaN\n", f);
+    fputs("\n\n", f);
+}
+
+static rm_status write_profiles_data(const char *dir, const rm_comparison *c,
+                                     rm_error *err)
+{
+    report_file rf;
+    rm_status st = report_file_open(&rf, dir, "compare_profiles.dat", err);
+    if (st != RM_OK)
+        return st;
+    fputs("# position_cm tenderness mean_force_n; one block per session\n", rf.f);
+    for (size_t i = 0; i < c->session_count; i++)
+        put_profile_block(rf.f, c->sessions[i], 1.0);
+    return report_file_commit(&rf, err);
+}
+
+/** Scores are drawn over days since the first session, or over the
+ *  session number when all sessions fall within a day. */
+static bool scores_by_day(const rm_comparison *c)
+{
+    const rm_analysis *last = c->sessions[c->session_count - 1];
+    return last->meta.start_unix_us - c->sessions[0]->meta.start_unix_us >=
+           (int64_t)86400 * 1000000;
+}
+
+static double score_x(const rm_comparison *c, size_t i)
+{
+    if (!scores_by_day(c))
+        return (double)(i + 1);
+    return (double)(c->sessions[i]->meta.start_unix_us -
+                    c->sessions[0]->meta.start_unix_us) / 86400e6;
+}
+
+static rm_status write_scores_data(const char *dir, const rm_comparison *c,
+                                   rm_error *err)
+{
+    report_file rf;
+    rm_status st = report_file_open(&rf, dir, "compare_scores.dat", err);
+    if (st != RM_OK)
+        return st;
+    fputs("# days_since_first (or session number) score; one block per "
+          "matched spot\n", rf.f);
+    for (size_t k = 0; k < c->spot_count; k++) {
+        for (size_t i = 0; i < c->session_count; i++) {
+            const rm_spot_visit *v = &c->spots[k].visits[i];
+            if (v->spot < 0)
+                continue;
+            report_gnuplot_value(rf.f, score_x(c, i), ' ');
+            report_gnuplot_value(rf.f, v->score, '\n');
+        }
+        fputs(c->spots[k].present ? "\n\n" : "NaN NaN\n\n\n", rf.f);
+    }
+    return report_file_commit(&rf, err);
+}
+
+static rm_status write_map_data(const char *dir, const rm_comparison *c,
+                                rm_error *err)
+{
+    report_file rf;
+    rm_status st = report_file_open(&rf, dir, "compare_map.dat", err);
+    if (st != RM_OK)
+        return st;
+    fputs("# x (medial -, lateral +) position_cm score session\n", rf.f);
+    double centre = (double)(c->session_count - 1) / 2;
+    for (size_t i = 0; i < c->session_count; i++) {
+        const rm_analysis *a = c->sessions[i];
+        for (size_t k = 0; k < a->spot_count; k++) {
+            const rm_spot *s = &a->spots[k];
+            uint8_t side = s->side <= RM_ML_SIDE_LATERAL ? s->side : 0;
+            report_gnuplot_value(rf.f, side_x[side] +
+                                 ((double)i - centre) * MAP_SESSION_STEP, ' ');
+            report_gnuplot_value(rf.f, s->position_cm, ' ');
+            report_gnuplot_value(rf.f, s->score, ' ');
+            fprintf(rf.f, "%zu\n", i + 1);
+        }
+    }
+    return report_file_commit(&rf, err);
+}
+
+static rm_status write_symmetry_data(const char *dir, const rm_comparison *c,
+                                     rm_error *err)
+{
+    report_file rf;
+    rm_status st = report_file_open(&rf, dir, "compare_symmetry.dat", err);
+    if (st != RM_OK)
+        return st;
+    fputs("# position_cm tenderness mean_force_n; block 0 right, block 1 "
+          "left (negated)\n", rf.f);
+    put_profile_block(rf.f, c->sessions[c->symmetry.right], 1.0);
+    put_profile_block(rf.f, c->sessions[c->symmetry.left], -1.0);
+    return report_file_commit(&rf, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scripts                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** gnuplot string of space-separated words: each session's date/leg. */
+static void put_session_labels(FILE *f, const rm_comparison *c)
+{
+    fputs("labels = \"", f);
+    for (size_t i = 0; i < c->session_count; i++) {
+        char date[16];
+        compare_session_date(date, c->sessions[i]);
+        fprintf(f, "%s%s/%s", i ? " " : "", date,
+                rm_side_name((rm_side)c->sessions[i]->meta.side));
+    }
+    fputs("\"\n", f);
+}
+
+static void write_profiles_script(FILE *f, const rm_comparison *c)
+{
+    put_session_labels(f, c);
+    fprintf(f, "n = %zu\nset key outside right\nunset title\n"
+            "set multiplot layout 2,1 title \"%s\"\n", c->session_count,
+            compare_graph(COMPARE_GRAPH_PROFILES)->title);
+    fputs("set ylabel \"tenderness (0-10)\"\nset yrange [0:10]\n"
+          "plot for [i=0:n-1] \"compare_profiles.dat\" index i using 1:2 "
+          "with lines lw 2 title word(labels, i+1)\n"
+          "set xlabel \"position from the gluteal fold (cm)\"\n"
+          "set ylabel \"mean force (N)\"\nset yrange [0:*]\n"
+          "plot for [i=0:n-1] \"compare_profiles.dat\" index i using 1:3 "
+          "with lines lw 2 title word(labels, i+1)\nunset multiplot\n", f);
+}
+
+static void write_scores_script(FILE *f, const rm_comparison *c)
+{
+    fputs("labels = \"", f);
+    for (size_t k = 0; k < c->spot_count; k++) {
+        const rm_matched_spot *m = &c->spots[k];
+        fprintf(f, "%s#%zu:%s/%.0fcm/%s", k ? " " : "", k + 1,
+                rm_side_name((rm_side)m->leg), isfinite(m->position_cm)
+                ? m->position_cm : 0.0, rm_ml_side_name((rm_ml_side)m->side));
+    }
+    fprintf(f, "\"\nn = %zu\nset key outside right\n"
+            "set xlabel \"%s\"\n"
+            "set ylabel \"spot score (0-10)\"\nset yrange [0:10]\n"
+            "set offsets graph 0.05, graph 0.05, 0, 0\n"
+            "plot for [i=0:n-1] \"compare_scores.dat\" index i using 1:2 "
+            "with linespoints lw 2 pt 7 title word(labels, i+1)\n",
+            c->spot_count, scores_by_day(c) ? "days since the first session"
+            : "session (all within one day)");
+}
+
+static void write_map_script(FILE *f, const rm_comparison *c)
+{
+    double length = 0;
+    for (size_t i = 0; i < c->session_count; i++)
+        for (size_t b = 0; b < c->sessions[i]->bin_count; b++)
+            length = fmax(length, c->sessions[i]->profile[b].position_cm);
+    for (size_t k = 0; k < c->spot_count; k++)
+        if (isfinite(c->spots[k].position_cm))
+            length = fmax(length, c->spots[k].position_cm);
+    length = ceil(length + 2);
+    /* The thigh narrows from the gluteal fold (x +/-1) to the knee
+     * (+/-0.7), as on the session report's map. */
+    fprintf(f, "set object 1 polygon from -1,0 to 1,0 to 0.7,%.1f to -0.7,%.1f "
+            "to -1,0 behind fc rgb \"#f6e3d7\" fs solid border lc rgb \"#8c6d5a\"\n",
+            length, length);
+    fprintf(f, "set xrange [-1.2:1.2]\nset yrange [%.1f:-2] \n"
+            "set xtics (\"medial\" -0.5, \"centre\" 0, \"lateral\" 0.5)\n"
+            "set ylabel \"position from the gluteal fold (cm)\"\n"
+            "set cblabel \"session\"\nset cbrange [1:%zu]\nset cbtics 1\n"
+            "set palette defined (0 \"#9ecae1\", 1 \"#08306b\")\nunset key\n"
+            "plot \"compare_map.dat\" using 1:2:(1 + $3 / 3):4 with points "
+            "pt 7 ps variable lc palette\n", length,
+            c->session_count > 1 ? c->session_count : 2);
+}
+
+static void write_symmetry_script(FILE *f, const rm_comparison *c)
+{
+    (void)c;
+    fprintf(f, "unset title\nset multiplot layout 2,1 title \"%s\"\n"
+            "set key outside right\nset xzeroaxis lt -1\n"
+            "set ylabel \"tenderness (right up, left down)\"\n"
+            "set yrange [-10:10]\n"
+            "set ytics (\"10\" -10, \"5\" -5, \"0\" 0, \"5\" 5, \"10\" 10)\n"
+            "plot \"compare_symmetry.dat\" index 0 using 1:2 with filledcurves "
+            "y=0 fs transparent solid 0.5 lc rgb \"#1f4e79\" title \"right\", "
+            "\"\" index 1 using 1:2 with filledcurves y=0 fs transparent solid "
+            "0.5 lc rgb \"#e76f51\" title \"left\"\n"
+            "set xlabel \"position from the gluteal fold (cm)\"\n"
+            "set ylabel \"mean force N (right up, left down)\"\n"
+            "set autoscale y\nset ytics autofreq\n"
+            "plot \"compare_symmetry.dat\" index 0 using 1:3 with lines lw 2 "
+            "lc rgb \"#1f4e79\" title \"right\", \"\" index 1 using 1:3 with "
+            "lines lw 2 lc rgb \"#e76f51\" title \"left\"\nunset multiplot\n",
+            compare_graph(COMPARE_GRAPH_SYMMETRY)->title);
+}
+
+typedef rm_status (*data_writer)(const char *dir, const rm_comparison *c,
+                                 rm_error *err);
+typedef void (*script_writer)(FILE *f, const rm_comparison *c);
+
+static const struct {
+    data_writer data;
+    script_writer script;
+    int width, height;
+} graph_parts[COMPARE_GRAPH_COUNT] = {
+    [COMPARE_GRAPH_PROFILES] = {write_profiles_data, write_profiles_script,
+                                TALL_W, TALL_H},
+    [COMPARE_GRAPH_SCORES] = {write_scores_data, write_scores_script,
+                              WIDE_W, WIDE_H},
+    [COMPARE_GRAPH_MAP] = {write_map_data, write_map_script, MAP_W, MAP_H},
+    [COMPARE_GRAPH_SYMMETRY] = {write_symmetry_data, write_symmetry_script,
+                                TALL_W, TALL_H},
+};
+
+static rm_status write_graph(const char *dir, const rm_comparison *c,
+                             compare_graph_id id, rm_graph_format fmt,
+                             rm_error *err)
+{
+    rm_status st = graph_parts[id].data(dir, c, err);
+    if (st != RM_OK)
+        return st;
+    const report_graph_desc *g = compare_graph(id);
+    char name[64];
+    snprintf(name, sizeof name, "%s.gp", g->name);
+    report_file rf;
+    st = report_file_open(&rf, dir, name, err);
+    if (st != RM_OK)
+        return st;
+    report_gnuplot_preamble(rf.f, g->name, g->title, fmt, graph_parts[id].width,
+                            graph_parts[id].height);
+    graph_parts[id].script(rf.f, c);
+    return report_file_commit(&rf, err);
+}
+
+/** Images and scripts an earlier comparison left here would be embedded
+ *  as this one's. */
+static void remove_previous_graphs(const char *dir)
+{
+    static const char *const extensions[] = {"png", "svg", "pdf", "gp", "dat"};
+    char path[PATH_MAX];
+    for (int id = 0; id < COMPARE_GRAPH_COUNT; id++)
+        for (size_t e = 0; e < sizeof extensions / sizeof *extensions; e++) {
+            snprintf(path, sizeof path, "%s/%s.%s", dir,
+                     compare_graph((compare_graph_id)id)->name, extensions[e]);
+            unlink(path);
+        }
+}
+
+rm_status rm_compare_graphs(const rm_comparison *c, const char *dir,
+                            rm_graph_format fmt, rm_graphs_result *res,
+                            rm_error *err)
+{
+    memset(res, 0, sizeof *res);
+    report_gnuplot_job jobs[2 * COMPARE_GRAPH_COUNT];
+    size_t job_count = 0, graphs = 0;
+    rm_status st = report_make_dir(dir, err);
+    if (st != RM_OK)
+        return st;
+    remove_previous_graphs(dir);
+    for (int id = 0; id < COMPARE_GRAPH_COUNT && st == RM_OK; id++) {
+        if (compare_graph_missing_reason(c, (compare_graph_id)id))
+            continue;
+        st = write_graph(dir, c, (compare_graph_id)id, fmt, err);
+        const char *name = compare_graph((compare_graph_id)id)->name;
+        jobs[job_count++] = (report_gnuplot_job){.name = name, .fmt = fmt};
+        /* The HTML page embeds SVG whatever format was asked for. */
+        if (fmt != RM_GRAPH_SVG)
+            jobs[job_count++] = (report_gnuplot_job){.name = name,
+                                                     .fmt = RM_GRAPH_SVG};
+        graphs++;
+    }
+    if (st != RM_OK)
+        return st;
+    char gnuplot[PATH_MAX];
+    res->gnuplot_found = report_find_gnuplot(gnuplot, sizeof gnuplot);
+    if (!res->gnuplot_found) {
+        snprintf(res->message, sizeof res->message, "gnuplot is not installed "
+                 "(not found in PATH): graphs not drawn; their scripts are in %s",
+                 dir);
+        return RM_OK;
+    }
+    st = report_run_gnuplot(gnuplot, dir, jobs, job_count, err);
+    if (st != RM_OK)
+        return st;
+    res->rendered = graphs;
+    snprintf(res->message, sizeof res->message, "%zu of %d graphs drawn in %s",
+             graphs, COMPARE_GRAPH_COUNT, dir);
+    return RM_OK;
+}
