@@ -235,14 +235,7 @@ static int tag_file(const record_args *a)
         return cli_fail_error(CMD, &err);
     rm_session_meta meta = *rm_session_meta_of(s);
     rm_session_close(s);
-    if (a->meta.client[0])
-        memcpy(meta.client, a->meta.client, sizeof meta.client);
-    if (a->meta.muscle[0])
-        memcpy(meta.muscle, a->meta.muscle, sizeof meta.muscle);
-    if (a->meta.notes[0])
-        memcpy(meta.notes, a->meta.notes, sizeof meta.notes);
-    if (a->meta.side)
-        meta.side = a->meta.side;
+    rm_session_meta_merge(&meta, &a->meta);
     if (rm_session_file_set_meta(a->file, &meta, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     printf("metadata set in %s\n", a->file);

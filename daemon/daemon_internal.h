@@ -11,8 +11,4 @@ rm_status rm_ring_new_items(rm_ring **out, size_t min_capacity, size_t item_size
 size_t rm_ring_push_items(rm_ring *ring, const void *items, size_t count);
 size_t rm_ring_pop_items(rm_ring *ring, void *out, size_t max);
 
-/* Format a line and hand it to fn (nothing when fn is NULL). */
-void rm_daemon_log(rm_log_fn fn, void *user, rm_log_level level,
-                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
 #endif

@@ -13,7 +13,7 @@
  * Write failures (disk full, file size limit) never stop the stream: the
  * writer keeps what it could not write, the failure is logged once per
  * episode, and every tick retries the flush until one succeeds. */
-#include "daemon_internal.h"
+#include "rollmap_daemon.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -163,7 +163,7 @@ static rm_status make_dirs(const char *path, rm_error *err)
     }
 }
 
-static void merge_meta(rm_session_meta *into, const rm_session_meta *from)
+void rm_session_meta_merge(rm_session_meta *into, const rm_session_meta *from)
 {
     if (from->client[0])
         memcpy(into->client, from->client, sizeof into->client);
@@ -184,7 +184,7 @@ static rm_status open_session(rm_recorder *r, const char *path, bool explicit_st
     meta.start_unix_us = rm_wallclock_us();
     rm_session_id_new(meta.session_id, meta.start_unix_us);
     strcpy(meta.muscle, "hamstring");
-    merge_meta(&meta, &r->next_meta);
+    rm_session_meta_merge(&meta, &r->next_meta);
 
     char file[sizeof r->stats.path];
     int len;
@@ -547,7 +547,7 @@ rm_status rm_recorder_start(rm_recorder *r, const rm_session_meta *meta,
                             r->start_requested ? "waiting for the device"
                                                : r->stats.path);
     if (meta)
-        merge_meta(&r->next_meta, meta);
+        rm_session_meta_merge(&r->next_meta, meta);
     if (!r->have_info) {
         r->start_requested = true;
         snprintf(r->requested_path, sizeof r->requested_path, "%s", path ? path : "");
@@ -573,10 +573,10 @@ rm_status rm_recorder_set_meta(rm_recorder *r, const rm_session_meta *meta,
                                rm_error *err)
 {
     if (r->state == RM_RECORDER_IDLE) {
-        merge_meta(&r->next_meta, meta);
+        rm_session_meta_merge(&r->next_meta, meta);
         return RM_OK;
     }
-    merge_meta(&r->meta, meta);
+    rm_session_meta_merge(&r->meta, meta);
     rm_error why;
     rm_status st = rm_session_writer_set_meta(r->writer, &r->meta, &why);
     note_write(r, st, &why);

@@ -52,6 +52,10 @@ typedef enum rm_log_level {
  *  threads: it must be thread-safe. */
 typedef void (*rm_log_fn)(void *user, rm_log_level level, const char *line);
 
+/** Format a line and hand it to fn (nothing when fn is NULL). */
+void rm_daemon_log(rm_log_fn fn, void *user, rm_log_level level,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* ------------------------------------------------------------------------ */
 /* Session recorder: turns a sample stream into session files               */
 /* ------------------------------------------------------------------------ */
@@ -141,6 +145,9 @@ rm_status rm_recorder_start(rm_recorder *r, const rm_session_meta *meta,
                             const char *path, rm_error *err);
 /** Close the current session. RM_ERR_NOT_FOUND when none is open. */
 rm_status rm_recorder_stop(rm_recorder *r, rm_error *err);
+/** Copy the fields of from that are set (client, muscle, notes non-empty;
+ *  side not unknown) into into. */
+void rm_session_meta_merge(rm_session_meta *into, const rm_session_meta *from);
 /** Merge the non-empty fields of meta (client, muscle, notes; side unless
  *  unknown) into the current session, or into the next one when idle. */
 rm_status rm_recorder_set_meta(rm_recorder *r, const rm_session_meta *meta,

@@ -9,7 +9,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,18 +65,7 @@ static void log_sink(void *user, rm_log_level level, const char *line)
     pthread_mutex_unlock(&log_lock);
 }
 
-static void logf_(rm_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void logf_(rm_log_level level, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    log_sink(NULL, level, line);
-}
+#define logf_(level, ...) rm_daemon_log(log_sink, NULL, level, __VA_ARGS__)
 
 static void open_log(const rm_daemon_config *cfg)
 {
