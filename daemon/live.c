@@ -336,6 +336,11 @@ size_t rm_live_update(rm_live *live, const rm_sample *s, rm_live_values *out,
                       rm_live_event events[2])
 {
     const rm_device_info *info = &live->info;
+    /* a device clock that went back (a reset without a new INFO) starts a
+     * new time base: differences across it mean nothing */
+    if (live->have_t0 && (s->t_us < live->t0_us ||
+                          (live->have_tick && s->t_us < live->last_tick_us)))
+        rm_live_reset(live);
     if (!live->have_t0) {
         live->t0_us = s->t_us;
         live->have_t0 = true;

@@ -357,7 +357,9 @@ rm_status rm_live_new(rm_live **out, const rm_live_config *cfg, rm_error *err);
 void rm_live_free(rm_live *live);
 /** Use this device's channels and geometry; resets the live state. */
 void rm_live_set_device(rm_live *live, const rm_device_info *info);
-/** Forget position reference, dwell and clock (a new session starts). */
+/** Forget position reference, dwell and clock (a new session starts; also
+ *  done by rm_live_update when the device clock goes back). A dwell in
+ *  progress is dropped without a DWELL_END event. */
 void rm_live_reset(rm_live *live);
 /** Take one sample: fills *out and returns how many dwell events (0-2) it
  *  wrote to events. Allocates nothing. */

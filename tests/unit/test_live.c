@@ -289,6 +289,20 @@ static void reset_starts_the_clock_and_reference_again(void **state)
     rm_live_free(r.live);
 }
 
+static void device_clock_going_back_starts_a_new_time_base(void **state)
+{
+    (void)state;
+    run r;
+    run_open(&r, 1);
+    segment(&r, 100, 112, 200, 5, 5);   /* a dwell */
+    assert_int_equal(r.event_count, 1);
+    segment(&r, 0, 1, 200, 5, 5);       /* the device restarted its clock */
+    assert_float_equal(r.v.t_s, 0.999, 1e-6);
+    assert_true(r.v.dwell_s < 1.0);
+    assert_false(r.v.flags & RM_LIVE_DWELLING);
+    rm_live_free(r.live);
+}
+
 static void without_encoder_position_is_unknown(void **state)
 {
     (void)state;
@@ -337,6 +351,7 @@ int main(void)
         cmocka_unit_test(unloading_ends_a_dwell),
         cmocka_unit_test(speed_and_pace_warning),
         cmocka_unit_test(reset_starts_the_clock_and_reference_again),
+        cmocka_unit_test(device_clock_going_back_starts_a_new_time_base),
         cmocka_unit_test(without_encoder_position_is_unknown),
         cmocka_unit_test(rejects_nonsense_config),
     };
