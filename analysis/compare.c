@@ -461,8 +461,7 @@ static void classify_present(const rm_comparison *c, rm_matched_spot *m,
                        d_score, o->score_mdc);
     if (isfinite(d_kpa))
         snprintf(m->note + len, sizeof m->note - (size_t)len,
-                 ", tolerated pressure %+.1f kPa (MDC %.1f)", d_kpa,
-                 o->pressure_mdc_kpa);
+                 ", pressure %+.0f kPa (MDC %.0f)", d_kpa, o->pressure_mdc_kpa);
     if (eased && worse) {
         m->change = RM_SPOT_UNCHANGED;
         strncat(m->note, "; score and pressure disagree",
@@ -471,7 +470,7 @@ static void classify_present(const rm_comparison *c, rm_matched_spot *m,
         m->change = eased ? RM_SPOT_EASED : RM_SPOT_WORSE;
     } else {
         m->change = RM_SPOT_UNCHANGED;
-        strncat(m->note, "; within the MDC",
+        strncat(m->note, "; within MDC",
                 sizeof m->note - strlen(m->note) - 1);
     }
 }

@@ -204,18 +204,20 @@ static void put_heading(FILE *out, const char *title)
 
 static void text_sessions(FILE *out, const rm_comparison *c)
 {
+    enum { ID_WIDTH = 23 }; /* what is left of 80 columns */
     put_heading(out, "Sessions (oldest first)");
-    fputs("  #  start (UTC)           leg      load   mean N  peak N  "
-          "spots  session\n", out);
+    fputs("  #  start (UTC)      leg      load mean N peak N spots  session\n",
+          out);
     for (size_t i = 0; i < c->session_count; i++) {
         const rm_analysis *a = c->sessions[i];
         char start[32], load[24];
         rm_format_iso8601(start, a->meta.start_unix_us);
+        start[10] = ' ';   /* "YYYY-MM-DD HH:MM" from the ISO 8601 form */
         report_format_clock(load, a->summary.time_under_load_s);
-        fprintf(out, "%3zu  %-20.20s  %-7.7s %6.6s %7.1f %7.1f %6zu  ", i + 1,
+        fprintf(out, "%3zu  %-16.16s %-6.6s %6.6s %6.1f %6.1f %5zu  ", i + 1,
                 start, leg_name(a->meta.side), load, a->summary.mean_force_n,
                 a->summary.peak_force_n, a->spot_count);
-        report_text_clean(out, a->meta.session_id, 20);
+        report_text_clean(out, a->meta.session_id, ID_WIDTH);
         fputc('\n', out);
     }
 }

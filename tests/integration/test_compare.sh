@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# rollmap compare end to end: one client's sessions from the virtual roller,
+# recorded through the real capture path, where the person's reactions at
+# the tender spots (slowing, unloading, tremor) fade from session to
+# session: the comparison must say the spots eased, at the places the
+# simulator put them. Then both legs, the files of the folder, and the
+# refusals (another muscle, a ball, bad arguments).
+set -euo pipefail
+: "${ROLLMAP:?ROLLMAP must name the rollmap program}"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+client='C-017 <b>&amp;'
+
+session() { # session NAME SEED SIDE SIM_SETTINGS [record options...]
+    local name=$1 seed=$2 side=$3 settings=$4
+    shift 4
+    "$ROLLMAP" simulate --seed "$seed" --duration 180 --set "side=$side,$settings" \
+        --truth "$work/$name.truth.json" --out "$work/$name.bin" \
+        >/dev/null 2>"$work/sim.log" || fail "simulate: $(cat "$work/sim.log")"
+    "$ROLLMAP" record --source "file:$work/$name.bin?fast" -o "$work/$name.rms" \
+        --client "$client" --side "$side" "$@" >"$work/record.log" 2>&1 \
+        || fail "record $name: $(cat "$work/record.log")"
+}
+
+# The same person (seed: same spots) reacting less and less at the spots:
+# slowing, unloading and trembling less, holding them shorter, and at last
+# no longer pressing "tender here" (mark_at above any severity).
+session r1 7 right slowdown=0.8,unload=0.6,tremor=12
+session r2 7 right slowdown=0.3,unload=0.2,tremor=4,dwell_min=10,dwell_max=20
+session r3 7 right slowdown=0.1,unload=0.1,tremor=2,dwell_min=10,dwell_max=20,mark_at=2
+session l1 11 left slowdown=0.6
+session calf 7 right slowdown=0.5 --muscle calf
+session ball 3 right kind=ball
+
+echo "-- three sessions of the right leg: the spots eased"
+out=$work/out
+"$ROLLMAP" compare "$work/r3.rms" "$work/r1.rms" "$work/r2.rms" -o "$out" \
+    >"$work/out.log" 2>"$work/err.log" || fail "compare -o: $(cat "$work/err.log")"
+[ ! -s "$work/err.log" ] || fail "unexpected stderr: $(cat "$work/err.log")"
+for f in compare.json compare.html summary.txt; do
+    [ -s "$out/$f" ] || fail "$f missing or empty"
+done
+python3 - "$out/compare.json" "$work/r1.truth.json" <<'EOF' || fail "compare.json does not say the spots eased"
+import json, sys
+c = json.load(open(sys.argv[1]))
+truth = json.load(open(sys.argv[2]))["spots"]
+assert c["schema"] == "rollmap-compare" and c["schema_version"] == 1
+assert len(c["sessions"]) == 3
+starts = [s["start_unix_us"] for s in c["sessions"]]
+assert starts == sorted(starts), "sessions not in start order"
+changes = [s["change"] for s in c["spots"]]
+print("spots:", [(round(s["position_cm"], 1), s["side"], s["change"],
+                  s["score"]["first"], s["score"]["last"]) for s in c["spots"]])
+assert "worse" not in changes and "new" not in changes, changes
+eased = [s for s in c["spots"] if s["change"] == "eased"]
+assert eased, "no spot eased"
+for s in eased:
+    assert s["score"]["change"] <= -c["options"]["score_mdc"]
+    near = [t for t in truth if abs(t["position_cm"] - s["position_cm"]) <= 3]
+    assert near, "eased spot at %.1f cm is not a simulated spot" % s["position_cm"]
+    assert len(s["visits"]) == 3
+right = c["legs"]["right"]
+assert right["sessions"] == 3
+assert right["spot_score_total"]["change"] < 0, right["spot_score_total"]
+assert c["symmetry"]["available"] is False
+EOF
+
+echo "-- the page opens with the eased spots and escapes the client"
+html=$out/compare.html
+eased_at=$(grep -n 'Which spots eased' "$html" | head -1 | cut -d: -f1)
+sessions_at=$(grep -n '<h2>Sessions' "$html" | head -1 | cut -d: -f1)
+[ -n "$eased_at" ] && [ "$eased_at" -lt "$sessions_at" ] || fail "eased table not first"
+grep -q 'class="l eased">eased' "$html" || fail "no eased row in the HTML"
+grep -q 'C-017 &lt;b&gt;&amp;amp;' "$html" || fail "client not escaped"
+! grep -q '<b>&amp;' "$html" || fail "raw client text in the HTML"
+! grep -qE '(src|href)="https?:' "$html" || fail "external resource in the HTML"
+for g in compare_profiles compare_scores compare_map; do
+    [ "$(od -An -tx1 -N8 "$out/graphs/$g.png" | tr -d ' ')" = 89504e470d0a1a0a ] \
+        || fail "$g.png is not a PNG"
+    grep -q "<figure id=\"graph-$g\">" "$html" || fail "no figure for $g"
+done
+[ "$(grep -c '<svg' "$html")" -ge 3 ] || fail "SVG graphs not inline"
+grep -q 'Not drawn: it needs sessions of both legs' "$html" \
+    || fail "symmetry graph not explained"
+
+echo "-- text summary: same as summary.txt, at most 80 columns"
+"$ROLLMAP" compare "$work/r1.rms" "$work/r2.rms" "$work/r3.rms" >"$work/stdout.txt"
+cmp -s "$work/stdout.txt" "$out/summary.txt" || fail "stdout differs from summary.txt"
+grep -q ' eased ' "$work/stdout.txt" || fail "no eased spot in the text"
+[ "$(awk 'length > 80' "$work/stdout.txt" | wc -l)" -eq 0 ] || fail "text wider than 80"
+
+echo "-- both legs: symmetry index and the mirrored profile"
+both=$work/both
+"$ROLLMAP" compare "$work/r1.rms" "$work/r3.rms" "$work/l1.rms" -o "$both" \
+    --format svg >/dev/null 2>"$work/err.log" || fail "both legs: $(cat "$work/err.log")"
+python3 - "$both/compare.json" <<'EOF' || fail "symmetry index wrong"
+import json, sys
+c = json.load(open(sys.argv[1]))
+sym = c["symmetry"]
+assert sym["available"] is True
+for m in sym["metrics"]:
+    l, r, si = m["left"], m["right"], m["si_pct"]
+    if l is None or r is None or l + r == 0:
+        continue
+    assert abs(si - (r - l) / ((r + l) / 2) * 100) < 1e-6, m
+assert all(s["leg"] in ("left", "right") for s in c["spots"])
+EOF
+[ -s "$both/graphs/compare_symmetry.svg" ] || fail "no symmetry graph"
+grep -q '<figure id="graph-compare_symmetry">' "$both/compare.html" || fail "no symmetry figure"
+(cd "$both/graphs" && gnuplot -e "format='png'" compare_symmetry.gp) \
+    || fail "the symmetry script does not redraw from its folder"
+[ -s "$both/graphs/compare_symmetry.png" ] || fail "redraw made no PNG"
+
+echo "-- another muscle and a ball are refused, with an override for the muscle"
+status=0
+"$ROLLMAP" compare "$work/r1.rms" "$work/calf.rms" 2>"$work/err.log" >/dev/null || status=$?
+[ "$status" -eq 1 ] || fail "mixed muscles: exit $status"
+grep -q 'different muscles' "$work/err.log" || fail "mixed muscles: $(cat "$work/err.log")"
+grep -q 'calf' "$work/err.log" && grep -q -- '--force-mix' "$work/err.log" \
+    || fail "mixed muscles message: $(cat "$work/err.log")"
+"$ROLLMAP" compare "$work/r1.rms" "$work/calf.rms" --force-mix >/dev/null \
+    2>"$work/err.log" || fail "--force-mix failed: $(cat "$work/err.log")"
+grep -q 'warning: compared although' "$work/err.log" || fail "no warning with --force-mix"
+status=0
+"$ROLLMAP" compare "$work/r1.rms" "$work/ball.rms" 2>"$work/err.log" >/dev/null || status=$?
+[ "$status" -eq 1 ] && grep -q 'a ball (no position)' "$work/err.log" \
+    || fail "ball vs roller: exit $status, $(cat "$work/err.log")"
+
+echo "-- bad arguments"
+status=0
+"$ROLLMAP" compare "$work/r1.rms" 2>/dev/null || status=$?
+[ "$status" -eq 2 ] || fail "one file: exit $status"
+status=0
+"$ROLLMAP" compare "$work/r1.rms" "$work/missing.rms" 2>"$work/err.log" || status=$?
+[ "$status" -eq 1 ] && grep -q 'missing.rms' "$work/err.log" \
+    || fail "missing file: exit $status, $(cat "$work/err.log")"
+status=0
+"$ROLLMAP" compare "$work/r1.rms" "$work/r2.rms" --match-cm -1 2>/dev/null || status=$?
+[ "$status" -eq 2 ] || fail "--match-cm -1: exit $status"
+: >"$work/blocker"
+status=0
+"$ROLLMAP" compare "$work/r1.rms" "$work/r2.rms" -o "$work/blocker/out" \
+    2>"$work/err.log" >/dev/null || status=$?
+[ "$status" -eq 1 ] && grep -q 'blocker' "$work/err.log" \
+    || fail "unwritable folder: exit $status, $(cat "$work/err.log")"
+"$ROLLMAP" compare --help | grep -q -- '--force-mix' || fail "--help lacks --force-mix"
+echo "PASS"

@@ -1,0 +1,473 @@
+/* Comparing sessions: spot matching, changes against the MDC, trends,
+ * symmetry, refusing mixed sessions, and the written comparison. The
+ * sessions are partial analyses like those the library rebuilds. */
+#include "testutil.h"
+
+#include <math.h>
+
+#define DAY_US ((int64_t)86400 * 1000000)
+/** 2026-11-02T09:00:00Z, a Monday. */
+#define FIRST_START_US ((int64_t)1793610000 * 1000000)
+
+typedef struct sessions {
+    rm_analysis *a[8];
+    size_t n;
+} sessions;
+
+static rm_analysis *add_session(sessions *s, uint8_t leg, int day)
+{
+    rm_analysis *a = calloc(1, sizeof *a);
+    assert_non_null(a);
+    snprintf(a->meta.session_id, sizeof a->meta.session_id, "S%zu-%s",
+             s->n + 1, rm_side_name((rm_side)leg));
+    strcpy(a->meta.client, "C-017");
+    strcpy(a->meta.muscle, "hamstring");
+    a->meta.side = leg;
+    a->meta.start_unix_us = FIRST_START_US + day * DAY_US;
+    a->device.device_kind = RM_DEVICE_ROLLER;
+    strcpy(a->device.model, "virtual roller");
+    a->has_position = a->has_pressure = true;
+    rm_analysis_config_default(&a->config);
+    a->summary = (rm_summary){.duration_s = 600, .time_under_load_s = 400,
+                              .mean_force_n = 200, .peak_force_n = 400,
+                              .cadence_per_min = 30};
+    s->a[s->n++] = a;
+    return a;
+}
+
+static void add_spot(rm_analysis *a, double cm, uint8_t side, double score,
+                     double kpa)
+{
+    rm_spot *grown = realloc(a->spots, sizeof *grown * (a->spot_count + 1));
+    assert_non_null(grown);
+    a->spots = grown;
+    a->spots[a->spot_count++] = (rm_spot){
+        .position_cm = cm, .position_pct = cm / 35 * 100,
+        .ml = side == RM_ML_SIDE_MEDIAL ? -0.5 : side == RM_ML_SIDE_LATERAL
+              ? 0.5 : 0.0, .side = side, .score = score, .confidence = 0.8,
+        .evidence = {.dwell_s = 30, .mark_rating = -1},
+        .threshold_force_n = isfinite(kpa) ? kpa * 2 : NAN,
+        .threshold_pressure_kpa = kpa};
+}
+
+/** A profile of 1 cm bins along 30 cm with a tender bump at peak_cm. */
+static void add_profile(rm_analysis *a, double peak_cm)
+{
+    enum { BINS = 30 };
+    a->profile = calloc(BINS, sizeof *a->profile);
+    assert_non_null(a->profile);
+    a->bin_count = BINS;
+    for (size_t b = 0; b < BINS; b++) {
+        double cm = (double)b + 0.5, d = cm - peak_cm;
+        a->profile[b] = (rm_profile_bin){.position_cm = cm, .time_s = 10,
+            .mean_force_n = 200 - 2 * cm, .peak_force_n = 300,
+            .tenderness = 6 * exp(-d * d / 8)};
+    }
+}
+
+static void free_sessions(sessions *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        rm_analysis_free(s->a[i]);
+}
+
+static rm_comparison *compare_ok(sessions *s, const rm_compare_options *o)
+{
+    rm_comparison *c = NULL;
+    rm_error err = {0};
+    rm_status st = rm_compare((const rm_analysis *const *)s->a, s->n, o, &c,
+                              &err);
+    if (st != RM_OK)
+        fail_msg("rm_compare: %s", err.message);
+    return c;
+}
+
+static void spots_drifting_by_2_cm_are_one_spot(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 0), 20.0, RM_ML_SIDE_MEDIAL, 7, NAN);
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 7), 21.0, RM_ML_SIDE_MEDIAL, 6, NAN);
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 14), 22.0, RM_ML_SIDE_MEDIAL, 5, NAN);
+    rm_comparison *c = compare_ok(&s, NULL);
+    assert_int_equal(c->spot_count, 1);
+    assert_int_equal(c->spots[0].present, 3);
+    assert_float_equal(c->spots[0].position_cm, 21.0, 1e-9);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void spots_farther_than_the_tolerance_stay_apart(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 0), 20.0, RM_ML_SIDE_MEDIAL, 7, NAN);
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 7), 24.5, RM_ML_SIDE_MEDIAL, 7, NAN);
+    rm_comparison *c = compare_ok(&s, NULL);
+    assert_int_equal(c->spot_count, 2);
+    assert_int_equal(c->spots[0].change, RM_SPOT_GONE);
+    assert_int_equal(c->spots[1].change, RM_SPOT_NEW);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void medial_and_lateral_at_one_position_are_not_matched(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 0), 20.0, RM_ML_SIDE_MEDIAL, 7, NAN);
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 7), 20.0, RM_ML_SIDE_LATERAL, 7, NAN);
+    rm_comparison *c = compare_ok(&s, NULL);
+    assert_int_equal(c->spot_count, 2);
+    for (size_t k = 0; k < 2; k++)
+        assert_int_equal(c->spots[k].present, 1);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void a_centre_spot_joins_the_side_it_is_nearest(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 0), 20.0, RM_ML_SIDE_LATERAL, 7, NAN);
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 7), 20.5, RM_ML_SIDE_CENTRE, 6, NAN);
+    rm_comparison *c = compare_ok(&s, NULL);
+    assert_int_equal(c->spot_count, 1);
+    assert_int_equal(c->spots[0].side, RM_ML_SIDE_LATERAL);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void the_two_legs_are_never_matched(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_spot(add_session(&s, RM_SIDE_LEFT, 0), 20.0, RM_ML_SIDE_MEDIAL, 7, NAN);
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 0), 20.0, RM_ML_SIDE_MEDIAL, 7, NAN);
+    rm_comparison *c = compare_ok(&s, NULL);
+    assert_int_equal(c->spot_count, 2);
+    assert_int_equal(c->spots[0].leg, RM_SIDE_LEFT);
+    assert_int_equal(c->spots[1].leg, RM_SIDE_RIGHT);
+    /* Each leg has one session: nothing to compare the spot with. */
+    assert_int_equal(c->spots[0].change, RM_SPOT_UNCHANGED);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void a_spot_present_in_some_sessions_only(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    rm_analysis *first = add_session(&s, RM_SIDE_RIGHT, 0);
+    rm_analysis *middle = add_session(&s, RM_SIDE_RIGHT, 7);
+    rm_analysis *last = add_session(&s, RM_SIDE_RIGHT, 14);
+    add_spot(first, 10.0, RM_ML_SIDE_MEDIAL, 6, NAN);   /* gone */
+    add_spot(middle, 10.5, RM_ML_SIDE_MEDIAL, 5, NAN);
+    add_spot(middle, 26.0, RM_ML_SIDE_LATERAL, 4, NAN); /* new */
+    add_spot(last, 25.0, RM_ML_SIDE_LATERAL, 5, NAN);
+    add_spot(middle, 18.0, RM_ML_SIDE_LATERAL, 4, NAN); /* only between */
+    rm_comparison *c = compare_ok(&s, NULL);
+    assert_int_equal(c->spot_count, 3);
+    assert_int_equal(c->spots[0].change, RM_SPOT_GONE);
+    assert_int_equal(c->spots[0].present, 2);
+    assert_int_equal(c->spots[0].visits[2].spot, -1);
+    assert_int_equal(c->spots[1].change, RM_SPOT_GONE);
+    assert_non_null(strstr(c->spots[1].note, "only between"));
+    assert_int_equal(c->spots[2].change, RM_SPOT_NEW);
+    assert_int_equal(c->spots[2].visits[1].spot, 1);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+/** One spot scored first_score then last_score with tolerated pressures. */
+static rm_spot_change change_of(double first_score, double last_score,
+                                double first_kpa, double last_kpa,
+                                char note[192])
+{
+    sessions s = {0};
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 0), 20.0, RM_ML_SIDE_MEDIAL,
+             first_score, first_kpa);
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 21), 20.0, RM_ML_SIDE_MEDIAL,
+             last_score, last_kpa);
+    rm_comparison *c = compare_ok(&s, NULL);
+    assert_int_equal(c->spot_count, 1);
+    rm_spot_change change = c->spots[0].change;
+    if (note)
+        memcpy(note, c->spots[0].note, sizeof c->spots[0].note);
+    rm_comparison_free(c);
+    free_sessions(&s);
+    return change;
+}
+
+static void changes_count_only_from_the_mdc(void **state)
+{
+    (void)state;
+    char note[192];
+    assert_int_equal(change_of(8, 5, NAN, NAN, NULL), RM_SPOT_EASED);
+    assert_int_equal(change_of(5, 8, NAN, NAN, NULL), RM_SPOT_WORSE);
+    assert_int_equal(change_of(6, 4.5, NAN, NAN, note), RM_SPOT_UNCHANGED);
+    assert_non_null(strstr(note, "within MDC"));
+    /* 35 kPa is inside the 28.7-50.6 kPa MDC range: not a real change. */
+    assert_int_equal(change_of(6, 6, 200, 235, NULL), RM_SPOT_UNCHANGED);
+    assert_int_equal(change_of(6, 6, 200, 260, NULL), RM_SPOT_EASED);
+    assert_int_equal(change_of(6, 6, 260, 200, NULL), RM_SPOT_WORSE);
+    assert_int_equal(change_of(8, 5, 260, 200, note), RM_SPOT_UNCHANGED);
+    assert_non_null(strstr(note, "disagree"));
+}
+
+static void thresholds_follow_the_options(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 0), 20.0, RM_ML_SIDE_MEDIAL, 6, NAN);
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 7), 24.0, RM_ML_SIDE_MEDIAL, 5, NAN);
+    rm_compare_options o;
+    rm_compare_options_default(&o);
+    o.match_cm = 5;
+    o.score_mdc = 0.5;
+    rm_comparison *c = compare_ok(&s, &o);
+    assert_int_equal(c->spot_count, 1);
+    assert_int_equal(c->spots[0].change, RM_SPOT_EASED);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void trends_give_the_weekly_slope_and_the_change(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    double scores[] = {8, 6.5, 4};
+    int days[] = {0, 7, 14};
+    for (size_t i = 0; i < 3; i++) {
+        rm_analysis *a = add_session(&s, RM_SIDE_RIGHT, days[i]);
+        add_spot(a, 20.0, RM_ML_SIDE_MEDIAL, scores[i], NAN);
+        a->summary.mean_force_n = 200 + 10.0 * (double)i;
+    }
+    rm_comparison *c = compare_ok(&s, NULL);
+    const rm_trend *t = &c->spots[0].score;
+    assert_int_equal(t->n, 3);
+    assert_float_equal(t->change, -4.0, 1e-9);
+    assert_float_equal(t->slope_per_week, -2.0, 1e-9);
+    assert_false(t->within_mdc);
+    const rm_trend *force = &c->legs[RM_SIDE_RIGHT].mean_force_n;
+    assert_float_equal(force->slope_per_week, 10.0, 1e-9);
+    assert_float_equal(force->change, 20.0, 1e-9);
+    assert_false(force->within_mdc);  /* 20 N >= the 15 N MDC */
+    assert_float_equal(c->legs[RM_SIDE_RIGHT].spot_score_total.change, -4.0, 1e-9);
+    assert_int_equal(c->legs[RM_SIDE_LEFT].sessions, 0);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void sessions_on_one_day_have_no_weekly_slope(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_session(&s, RM_SIDE_RIGHT, 0)->summary.mean_force_n = 200;
+    add_session(&s, RM_SIDE_RIGHT, 0)->summary.mean_force_n = 205;
+    rm_comparison *c = compare_ok(&s, NULL);
+    const rm_trend *force = &c->legs[RM_SIDE_RIGHT].mean_force_n;
+    assert_true(isnan(force->slope_per_week));
+    assert_float_equal(force->change, 5.0, 1e-9);
+    assert_true(force->within_mdc);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void sessions_are_sorted_by_start(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 14), 20.0, RM_ML_SIDE_MEDIAL, 3, NAN);
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 0), 20.0, RM_ML_SIDE_MEDIAL, 8, NAN);
+    rm_comparison *c = compare_ok(&s, NULL);
+    assert_ptr_equal(c->sessions[0], s.a[1]);
+    assert_float_equal(c->spots[0].score.first, 8, 1e-9);
+    assert_int_equal(c->spots[0].change, RM_SPOT_EASED);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void symmetry_index_compares_the_latest_session_of_each_leg(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_session(&s, RM_SIDE_LEFT, 0)->summary.mean_force_n = 50;
+    rm_analysis *left = add_session(&s, RM_SIDE_LEFT, 7);
+    left->summary.mean_force_n = 100;
+    add_profile(left, 15.0);
+    rm_analysis *right = add_session(&s, RM_SIDE_RIGHT, 7);
+    right->summary.mean_force_n = 120;
+    add_spot(right, 20.0, RM_ML_SIDE_MEDIAL, 6, NAN);
+    rm_comparison *c = compare_ok(&s, NULL);
+    const rm_symmetry *sym = &c->symmetry;
+    assert_true(sym->available);
+    assert_int_equal(sym->left, 1);
+    assert_string_equal(sym->metrics[0].name, "mean_force_n");
+    assert_float_equal(sym->metrics[0].si_pct, 20.0 / 110.0 * 100.0, 1e-9);
+    assert_string_equal(sym->metrics[3].name, "spot_score_total");
+    assert_float_equal(sym->metrics[3].si_pct, 200.0, 1e-9);  /* L 0, R 6 */
+    /* The right leg has no profile: its tenderness is unknown. */
+    assert_true(isnan(sym->metrics[4].si_pct));
+    assert_false(isnan(sym->metrics[4].left));
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void one_leg_only_has_no_symmetry(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_session(&s, RM_SIDE_RIGHT, 0);
+    add_session(&s, RM_SIDE_RIGHT, 7);
+    rm_comparison *c = compare_ok(&s, NULL);
+    assert_false(c->symmetry.available);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void different_muscles_are_refused_unless_forced(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_session(&s, RM_SIDE_RIGHT, 0);
+    strcpy(add_session(&s, RM_SIDE_RIGHT, 7)->meta.muscle, "calf");
+    rm_comparison *c = NULL;
+    rm_error err = {0};
+    assert_int_equal(rm_compare((const rm_analysis *const *)s.a, s.n, NULL,
+                                &c, &err), RM_ERR_ARG);
+    assert_null(c);
+    assert_non_null(strstr(err.message, "S1-right"));
+    assert_non_null(strstr(err.message, "S2-right"));
+    assert_non_null(strstr(err.message, "calf"));
+    assert_non_null(strstr(err.message, "--force-mix"));
+    rm_compare_options o;
+    rm_compare_options_default(&o);
+    o.force_mix = true;
+    c = compare_ok(&s, &o);
+    assert_non_null(strstr(c->warning, "different muscles"));
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void a_ball_and_a_roller_are_refused(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_session(&s, RM_SIDE_RIGHT, 0);
+    rm_analysis *ball = add_session(&s, RM_SIDE_RIGHT, 7);
+    ball->device.device_kind = RM_DEVICE_BALL;
+    ball->has_position = false;
+    rm_comparison *c = NULL;
+    rm_error err = {0};
+    assert_int_equal(rm_compare((const rm_analysis *const *)s.a, s.n, NULL,
+                                &c, &err), RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "a ball (no position)"));
+    assert_non_null(strstr(err.message, "incompatible devices"));
+    free_sessions(&s);
+}
+
+static void different_clients_are_refused(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_session(&s, RM_SIDE_RIGHT, 0);
+    strcpy(add_session(&s, RM_SIDE_RIGHT, 7)->meta.client, "C-018");
+    rm_comparison *c = NULL;
+    rm_error err = {0};
+    assert_int_equal(rm_compare((const rm_analysis *const *)s.a, s.n, NULL,
+                                &c, &err), RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "C-018"));
+    free_sessions(&s);
+}
+
+static void one_session_is_not_a_comparison(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_session(&s, RM_SIDE_RIGHT, 0);
+    rm_comparison *c = NULL;
+    rm_error err = {0};
+    assert_int_equal(rm_compare((const rm_analysis *const *)s.a, 1, NULL, &c,
+                                &err), RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "at least two"));
+    free_sessions(&s);
+}
+
+static char *read_text(const char *dir, const char *name)
+{
+    char *path = testutil_path(dir, name);
+    size_t len;
+    char *text = (char *)testutil_read_file(path, &len);
+    free(path);
+    assert_non_null(text);
+    char *z = realloc(text, len + 1);
+    assert_non_null(z);
+    z[len] = '\0';
+    return z;
+}
+
+static void the_folder_holds_json_text_html_and_graphs(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    rm_analysis *first = add_session(&s, RM_SIDE_RIGHT, 0);
+    rm_analysis *last = add_session(&s, RM_SIDE_RIGHT, 14);
+    strcpy(first->meta.client, "<b>C&17</b>");
+    strcpy(last->meta.client, "<b>C&17</b>");
+    add_spot(first, 20.0, RM_ML_SIDE_MEDIAL, 8, NAN);
+    add_spot(last, 21.0, RM_ML_SIDE_MEDIAL, 4, NAN);
+    add_profile(first, 20.0);
+    add_profile(last, 21.0);
+    rm_comparison *c = compare_ok(&s, NULL);
+    char *dir = testutil_mkdtemp();
+    rm_graphs_result res;
+    rm_error err = {0};
+    assert_int_equal(rm_compare_write_dir(c, dir, RM_GRAPH_SVG, &res, &err), RM_OK);
+    char *json = read_text(dir, "compare.json");
+    assert_non_null(strstr(json, "\"schema\": \"rollmap-compare\""));
+    assert_non_null(strstr(json, "\"change\": \"eased\""));
+    char *html = read_text(dir, "compare.html");
+    assert_non_null(strstr(html, "&lt;b&gt;C&amp;17&lt;/b&gt;"));
+    assert_null(strstr(html, "<b>C&17"));
+    assert_true(strstr(html, "Which spots eased") < strstr(html, "<h2>Sessions"));
+    char *text = read_text(dir, "summary.txt");
+    assert_non_null(strstr(text, "eased"));
+    if (res.gnuplot_found) {
+        assert_int_equal(res.rendered, 3);  /* no symmetry: one leg */
+        assert_non_null(strstr(html, "<svg"));
+        free(read_text(dir, "graphs/compare_scores.svg"));
+    }
+    free(json);
+    free(html);
+    free(text);
+    testutil_rmdir(dir);
+    free(dir);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(spots_drifting_by_2_cm_are_one_spot),
+        cmocka_unit_test(spots_farther_than_the_tolerance_stay_apart),
+        cmocka_unit_test(medial_and_lateral_at_one_position_are_not_matched),
+        cmocka_unit_test(a_centre_spot_joins_the_side_it_is_nearest),
+        cmocka_unit_test(the_two_legs_are_never_matched),
+        cmocka_unit_test(a_spot_present_in_some_sessions_only),
+        cmocka_unit_test(changes_count_only_from_the_mdc),
+        cmocka_unit_test(thresholds_follow_the_options),
+        cmocka_unit_test(trends_give_the_weekly_slope_and_the_change),
+        cmocka_unit_test(sessions_on_one_day_have_no_weekly_slope),
+        cmocka_unit_test(sessions_are_sorted_by_start),
+        cmocka_unit_test(symmetry_index_compares_the_latest_session_of_each_leg),
+        cmocka_unit_test(one_leg_only_has_no_symmetry),
+        cmocka_unit_test(different_muscles_are_refused_unless_forced),
+        cmocka_unit_test(a_ball_and_a_roller_are_refused),
+        cmocka_unit_test(different_clients_are_refused),
+        cmocka_unit_test(one_session_is_not_a_comparison),
+        cmocka_unit_test(the_folder_holds_json_text_html_and_graphs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
