@@ -40,6 +40,7 @@ int cmd_record(int argc, char **argv);
 int cmd_live(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_library(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 
 /** The command table, terminated by a NULL name. */

@@ -23,6 +23,8 @@ const cli_command cli_commands[] = {
     {"live", "live view for the person on the roller", cmd_live},
     {"status", "what the running rollmapd is doing", cmd_status},
     {"report", "analyse a session: report, graphs, tender spots", cmd_report},
+    {"library", "the session library: add, list, show, tag, check sessions",
+     cmd_library},
     {"compare", "compare a client's sessions: which spots eased", cmd_compare},
     {NULL, NULL, NULL},
 };

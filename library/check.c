@@ -31,12 +31,11 @@ static void check_entry(const rm_library_entry *e, bool hash,
         snprintf(item->detail, sizeof item->detail,
                  "size %llu -> %llu bytes", (unsigned long long)e->file_size,
                  (unsigned long long)now.size);
-    } else if (now.mtime_ns != e->file_mtime_ns) {
-        snprintf(item->detail, sizeof item->detail,
-                 "modified since it was added (same size)");
-    } else if (hash && library_file_crc(e->path, &now.crc32c, &ferr) != RM_OK) {
+    } else if ((hash || now.mtime_ns != e->file_mtime_ns) &&
+               library_file_crc(e->path, &now.crc32c, &ferr) != RM_OK) {
         unreadable(item, &ferr);
-    } else if (hash && now.crc32c != e->file_crc32c) {
+    } else if ((hash || now.mtime_ns != e->file_mtime_ns) &&
+               now.crc32c != e->file_crc32c) {
         snprintf(item->detail, sizeof item->detail,
                  "content differs (CRC-32C %08x, was %08x)", now.crc32c,
                  e->file_crc32c);

@@ -164,8 +164,9 @@ typedef struct rm_library_check_item {
     char detail[160];             /**< e.g. "size 1200 -> 1400 bytes" */
 } rm_library_check_item;
 
-/** Compare every matching session's file with what was indexed (size,
- *  mtime; with hash also the CRC-32C of the content). Items for every
+/** Compare every matching session's file with what was indexed: its size,
+ *  and the CRC-32C of its content where the mtime moved (a touched file
+ *  with the same bytes is fine) or, with hash, always. Items for every
  *  session checked; free with rm_library_check_items_free. */
 rm_status rm_library_check(rm_library *lib, const rm_library_filter *f,
                            bool hash, rm_library_check_item **out, size_t *n,

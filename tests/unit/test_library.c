@@ -515,6 +515,10 @@ static void check_finds_changed_and_missing_files(void **state)
     char *path = make_session(f->dir, "c.rms", "C05", RM_SIDE_LEFT, T0_US, 6);
     add(f->lib, path, NULL);
     assert_int_equal(check_state(f->lib, true), RM_LIBRARY_FILE_OK);
+    /* touched: same bytes, new mtime */
+    assert_int_equal(utimensat(AT_FDCWD, path, NULL, 0), 0);
+    assert_int_equal(check_state(f->lib, false), RM_LIBRARY_FILE_OK);
+    add(f->lib, path, NULL); /* the library takes the new mtime */
 
     /* one byte changed in place, size and mtime as before: only the hash */
     struct stat st;

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# rollmap library end to end: sessions of two clients on both legs, made by
+# the virtual roller and recorded from its capture, are added (twice), listed
+# through every filter and format, shown, tagged, named, checked after their
+# files change or vanish, reanalysed and removed; two adds run at once while
+# a list reads; a locked and a damaged database fail with clear messages.
+set -euo pipefail
+: "${ROLLMAP:?ROLLMAP must name the rollmap program}"
+
+work=$(mktemp -d)
+trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+export XDG_DATA_HOME=$work/xdg     # the default database lives here
+db=$XDG_DATA_HOME/rollmap/library.db
+
+session() { # session NAME SEED SIDE CLIENT
+    "$ROLLMAP" simulate --seed "$2" --duration 120 --set "side=$3" \
+        --out "$work/$1.cap" 2>/dev/null
+    "$ROLLMAP" record --source "file:$work/$1.cap?fast" -o "$work/$1.rms" \
+        --client "$4" --side "$3" >/dev/null 2>&1 \
+        || fail "record $1 failed"
+}
+session a 11 left C01
+session b 12 right C01
+session c 13 left C02
+session d 14 right C02
+session e 15 left C02
+
+lib() { "$ROLLMAP" library "$@"; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+echo "-- add: one id per file, again: unchanged"
+lib add "$work"/{a,b,c,d}.rms >"$work/add1.txt"
+[ "$(grep -c $'\tadded\t' "$work/add1.txt")" -eq 4 ] || fail "add: $(cat "$work/add1.txt")"
+lib add "$work"/{a,b,c,d}.rms >"$work/add2.txt"
+[ "$(grep -c $'\tunchanged\t' "$work/add2.txt")" -eq 4 ] || fail "re-add: $(cat "$work/add2.txt")"
+diff <(cut -f1 "$work/add1.txt") <(cut -f1 "$work/add2.txt") >/dev/null \
+    || fail "ids changed on a second add"
+[ "$(stat -c %a "$db")" = 600 ] || fail "database mode $(stat -c %a "$db")"
+[ "$(stat -c %a "$(dirname "$db")")" = 700 ] || fail "folder mode"
+id_a=$(awk -F'\t' '/a.rms$/ {print $1}' "$work/add1.txt")
+
+echo "-- a bad file is named and the others still go in"
+echo "not a session" >"$work/junk.rms"
+if lib add "$work/junk.rms" "$work/e.rms" >"$work/add3.txt" 2>"$work/err.txt"; then
+    fail "adding junk succeeded"
+fi
+grep -q "junk.rms" "$work/err.txt" || fail "error does not name the file: $(cat "$work/err.txt")"
+grep -q $'\tadded\t.*e.rms' "$work/add3.txt" || fail "e.rms not added after the junk"
+
+echo "-- list: filters and formats"
+count() { lib list --json "$@" | json 'len(d)'; }
+[ "$(count)" -eq 5 ] || fail "list all: $(count)"
+[ "$(count --client C01)" -eq 2 ] || fail "client C01"
+[ "$(count --client C02 --side left)" -eq 2 ] || fail "C02 left"
+[ "$(count --side right)" -eq 2 ] || fail "right legs"
+[ "$(count --client C02 --last 1)" -eq 1 ] || fail "last 1"
+[ "$(count --muscle calf)" -eq 0 ] || fail "muscle calf"
+today=$(date -u +%F); tomorrow=$(date -u -d tomorrow +%F)
+[ "$(count --since "$today" --until "$today")" -eq 5 ] || fail "today"
+[ "$(count --since "$tomorrow")" -eq 0 ] || fail "since tomorrow"
+newest=$(lib list --json --client C02 --last 1 | json 'd[0]["path"]')
+[ "$(basename "$newest")" = e.rms ] || fail "newest C02 is $newest"
+lib list >"$work/table.txt"
+[ "$(wc -l <"$work/table.txt")" -eq 6 ] || fail "table: $(cat "$work/table.txt")"
+lib list --csv >"$work/list.csv"
+python3 - "$work/list.csv" <<'PY' || fail "CSV does not parse"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == 5, len(rows)
+assert {r["client"] for r in rows} == {"C01", "C02"}
+assert all(float(r["duration_s"]) > 100 for r in rows)
+PY
+
+echo "-- show: what the analysis stored"
+lib show "$id_a" >"$work/show.txt"
+lib show "$id_a" --json >"$work/show.json"
+spots=$(json 'len(d["spots"])' <"$work/show.json")
+dwells=$(json 'len(d["dwells"])' <"$work/show.json")
+grep -q "^tender spots ($spots)" "$work/show.txt" || fail "show text spots"
+grep -q "^dwells ($dwells)" "$work/show.txt" || fail "show text dwells"
+"$ROLLMAP" report "$work/a.rms" -o "$work/report" >/dev/null 2>&1 \
+    || [ -s "$work/report/report.json" ] || fail "report of a.rms"
+want=$(json '"(%d, %d)" % (len(d["tender_spots"]), len(d["dwells"]))' <"$work/report/report.json")
+[ "($spots, $dwells)" = "$want" ] || fail "library has ($spots, $dwells) spots and dwells, report $want"
+lib show "$work/a.rms" --json | json 'd["id"]' | grep -qx "$id_a" \
+    || fail "show by path"
+
+echo "-- tags and display names"
+lib tag "$id_a" phase=rehab coach=kim
+lib list --json --client C01 | json '[e["tags"] for e in d]' | grep -q "'phase': 'rehab'" \
+    || fail "tag not listed"
+lib tag "$id_a" coach=
+[ "$(lib show "$id_a" --json | json 'len(d["tags"])')" -eq 1 ] || fail "tag not removed"
+lib name C01 "Ada Lovelace"
+lib list --names | grep -q "Ada Lovelace" || fail "--names shows no name"
+! lib list | grep -q "Ada" || fail "the name shows without --names"
+! find "$work" -name '*Ada*' | grep -q . || fail "a file name holds the client name"
+lib notes "$id_a" "tight distally"
+lib show "$id_a" | grep -q "^notes       tight distally" || fail "notes"
+
+echo "-- check: changed and missing files"
+lib check >/dev/null || fail "check of intact files failed"
+touch "$work/b.rms"
+lib check >/dev/null || fail "a touched but unchanged file counts as changed"
+printf 'x' >>"$work/c.rms"
+rm "$work/d.rms"
+if lib check >"$work/check.txt"; then fail "check missed the changes"; fi
+grep -q $'\tchanged\t.*c.rms' "$work/check.txt" || fail "c.rms not changed: $(cat "$work/check.txt")"
+grep -q $'\tmissing\t.*d.rms' "$work/check.txt" || fail "d.rms not missing"
+lib check --json >"$work/check.json" || true
+[ "$(json 'sorted(e["state"] for e in d)' <"$work/check.json")" = \
+  "['changed', 'missing', 'ok', 'ok', 'ok']" ] || fail "check --json: $(cat "$work/check.json")"
+
+echo "-- reanalyse: the missing file is reported, the rest done"
+if lib reanalyse >"$work/re.txt" 2>"$work/re.err"; then fail "reanalyse hid a missing file"; fi
+grep -q "reanalysed 4 sessions, 1 failed" "$work/re.txt" || fail "reanalyse: $(cat "$work/re.txt")"
+grep -q "d.rms" "$work/re.err" || fail "reanalyse error names no file"
+
+echo "-- rm: asks, keeps the file unless --purge"
+if lib rm "$id_a" </dev/null 2>/dev/null; then fail "rm without a terminal or --yes"; fi
+[ "$(count)" -eq 5 ] || fail "rm without --yes removed something"
+lib rm --yes "$id_a" >/dev/null
+[ -f "$work/a.rms" ] || fail "rm deleted the file"
+[ "$(count)" -eq 4 ] || fail "rm kept the session"
+id_e=$(lib list --json --client C02 --last 1 | json 'd[0]["id"]')
+lib rm --yes --purge "$id_e" >/dev/null
+[ ! -e "$work/e.rms" ] || fail "rm --purge kept the file"
+
+echo "-- two adds at once while a list reads"
+for n in 1 2 3 4; do session "p$n" $((20 + n)) left C03; done
+lib add "$work/p1.rms" "$work/p2.rms" >"$work/par1.txt" 2>&1 &
+first=$!
+lib add "$work/p3.rms" "$work/p4.rms" >"$work/par2.txt" 2>&1 &
+second=$!
+lib list >/dev/null || fail "list during adds"
+wait "$first" || fail "parallel add 1: $(cat "$work/par1.txt")"
+wait "$second" || fail "parallel add 2: $(cat "$work/par2.txt")"
+[ "$(count --client C03)" -eq 4 ] || fail "rows lost in parallel adds"
+
+echo "-- a locked database is named and nothing is lost"
+python3 - "$db" <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+time.sleep(8)
+PY
+locker=$!
+sleep 1
+if lib tag 1 k=v 2>"$work/lock.err"; then fail "tag while locked succeeded"; fi
+grep -q "library.db is locked by another process" "$work/lock.err" \
+    || fail "lock message: $(cat "$work/lock.err")"
+lib list >/dev/null || fail "readers are blocked by a writer"
+wait "$locker"
+[ "$(count)" -eq 7 ] || fail "rows lost around the lock"
+
+echo "-- a damaged database is named and left alone"
+head -c 8192 /dev/urandom >"$work/bad.db"
+cp "$work/bad.db" "$work/bad.copy"
+if lib list --db "$work/bad.db" 2>"$work/bad.err"; then fail "damaged db listed"; fi
+grep -q "bad.db: the library database is damaged" "$work/bad.err" \
+    || fail "damage message: $(cat "$work/bad.err")"
+cmp -s "$work/bad.db" "$work/bad.copy" || fail "the damaged file was changed"
+
+echo "-- usage errors exit 2"
+set +e
+lib frobnicate 2>/dev/null; [ $? -eq 2 ] || fail "unknown subcommand"
+lib list --side middle 2>/dev/null; [ $? -eq 2 ] || fail "bad side"
+lib show 2>/dev/null; [ $? -eq 2 ] || fail "show without id"
+lib show 9999 2>/dev/null; [ $? -eq 1 ] || fail "show of an unknown id"
+set -e
+echo "PASS"
