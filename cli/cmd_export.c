@@ -1,4 +1,5 @@
-/* rollmap export: a session file as CSV. */
+/* rollmap export: a session as CSV or EDF+, or sessions as a researcher
+ * folder (BIDS-like), from files or from the session library. */
 #include "cli.h"
 
 #include <errno.h>
@@ -12,34 +13,68 @@
 #define CMD "export"
 
 typedef struct export_options {
-    const char *session;
-    const char *output;   /* NULL: stdout */
+    char **sessions;      /* the SESSION arguments */
+    int session_count;
+    const char *output;   /* CSV file; NULL: stdout */
+    const char *edf;      /* --edf FILE */
+    const char *folder;   /* --folder DIR, or DIR after --client ... --csv */
+    const char *client;   /* --client CODE: the library's sessions */
+    const char *db;       /* --db PATH; NULL: the default library */
+    bool csv, redact;
 } export_options;
 
 static void usage(FILE *out)
 {
-    fputs("usage: rollmap export SESSION [--csv] [-o FILE]\n\n"
+    fputs("usage: rollmap export SESSION [--csv] [-o FILE]\n"
+          "       rollmap export SESSION --edf FILE\n"
+          "       rollmap export --client CODE --csv DIR [--db PATH] [--redact]\n"
+          "       rollmap export SESSION... --folder DIR [--redact]\n\n"
           "Write a session as CSV: '#' comment lines with the metadata, device,\n"
           "channel calibrations, gaps and events, then a header row and one row\n"
           "per sample with t_s, force per channel in newtons (ch<N>_N), raw\n"
           "counts (ch<N>_counts), encoder, position_cm (devices with an encoder)\n"
           "and mark. 'rollmap import' reads it back. Damaged blocks are skipped\n"
           "with a warning. See docs/FORMAT.md.\n\n"
+          "With --edf, write EDF+ for EDFbrowser, MNE and other EDF readers:\n"
+          "each channel and the total force in N, the position along the leg\n"
+          "in cm (0 = proximal end), and dwells, marks, tender spots and gaps\n"
+          "as annotations. Gaps are held flat and annotated (EDF+C).\n\n"
+          "With --client (or --folder), write a folder for researchers:\n"
+          "DIR/participants.tsv and DIR/sub-<code>/ses-<date>/..._force.csv\n"
+          "with a JSON sidecar (metadata, units, analysis summary) per\n"
+          "session. See docs/LIBRARY.md, \"Exports\".\n\n"
           "Options:\n"
-          "  --csv          CSV output (the default and only format)\n"
+          "  --csv          CSV output (the default); with --client, DIR\n"
+          "                 follows it\n"
           "  -o, --output FILE\n"
           "                 write FILE (replaced whole, only once complete)\n"
           "                 instead of standard output\n"
+          "  --edf FILE     write EDF+ to FILE (replaced only once complete)\n"
+          "  --client CODE  every session of client CODE in the library\n"
+          "  --folder DIR   the researcher folder to write (created if missing)\n"
+          "  --db PATH      the library database (default\n"
+          "                 $XDG_DATA_HOME/rollmap/library.db)\n"
+          "  --redact       leave out display names and notes\n"
           "  -h, --help     this help\n\n"
           "Example:\n"
-          "  rollmap export session.rms --csv -o session.csv\n", out);
+          "  rollmap export session.rms --csv -o session.csv\n"
+          "  rollmap export session.rms --edf session.edf\n"
+          "  rollmap export --client C-042 --csv study/ --redact\n", out);
 }
 
-static int parse_options(int argc, char **argv, export_options *o)
+enum { OPT_EDF = 256, OPT_CLIENT, OPT_FOLDER, OPT_DB, OPT_REDACT };
+
+/* CLI_OK to go on, -1 after --help, or the usage status. */
+static int read_options(int argc, char **argv, export_options *o)
 {
     static const struct option longopts[] = {
         {"csv", no_argument, NULL, 'c'},
         {"output", required_argument, NULL, 'o'},
+        {"edf", required_argument, NULL, OPT_EDF},
+        {"client", required_argument, NULL, OPT_CLIENT},
+        {"folder", required_argument, NULL, OPT_FOLDER},
+        {"db", required_argument, NULL, OPT_DB},
+        {"redact", no_argument, NULL, OPT_REDACT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -47,19 +82,65 @@ static int parse_options(int argc, char **argv, export_options *o)
     optind = 1;
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c': break;
+        case 'c': o->csv = true; break;
         case 'o': o->output = optarg; break;
+        case OPT_EDF: o->edf = optarg; break;
+        case OPT_CLIENT: o->client = optarg; break;
+        case OPT_FOLDER: o->folder = optarg; break;
+        case OPT_DB: o->db = optarg; break;
+        case OPT_REDACT: o->redact = true; break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return CLI_USAGE;
         }
     }
-    if (optind != argc - 1) {
-        cli_fail(CMD, optind == argc ? "missing SESSION file"
-                                     : "expected one SESSION file");
+    o->sessions = argv + optind;
+    o->session_count = argc - optind;
+    return CLI_OK;
+}
+
+/* With --client, the one argument is the folder (after --csv). */
+static const char *check_client_mode(export_options *o)
+{
+    if (o->output || o->edf)
+        return "--client writes a folder: -o and --edf do not apply";
+    if (!o->folder) {
+        if (!o->csv || o->session_count != 1)
+            return "--client needs --csv DIR (or --folder DIR)";
+        o->folder = o->sessions[0];
+        o->session_count = 0;
+    }
+    return o->session_count ? "--client takes no SESSION files" : NULL;
+}
+
+static const char *check_file_mode(const export_options *o)
+{
+    if (o->session_count == 0)
+        return "missing SESSION file";
+    if (o->db)
+        return "--db goes with --client";
+    if (o->folder)
+        return o->output || o->edf ? "--folder writes a folder: -o and --edf "
+                                     "do not apply" : NULL;
+    if (o->redact)
+        return "--redact goes with --client or --folder";
+    if (o->session_count > 1)
+        return "expected one SESSION file";
+    if (o->edf && (o->output || o->csv))
+        return "--edf writes EDF+: -o and --csv do not apply";
+    return NULL;
+}
+
+static int parse_options(int argc, char **argv, export_options *o)
+{
+    int rc = read_options(argc, argv, o);
+    if (rc != CLI_OK)
+        return rc;
+    const char *problem = o->client ? check_client_mode(o) : check_file_mode(o);
+    if (problem) {
+        cli_fail(CMD, "%s", problem);
         usage(stderr);
         return CLI_USAGE;
     }
-    o->session = argv[optind];
     return CLI_OK;
 }
 
@@ -78,6 +159,10 @@ static void warn_about_damage(const rm_session *s)
                 "offset %llu (%s)\n", (unsigned long long)in->skipped[i].length,
                 (unsigned long long)in->skipped[i].offset, in->skipped[i].reason);
 }
+
+/* ------------------------------------------------------------------------ */
+/* CSV                                                                      */
+/* ------------------------------------------------------------------------ */
 
 /* Export into a temporary file beside path, renamed over it when done. */
 static int export_to_file(rm_session *s, const char *path)
@@ -121,25 +206,142 @@ static int export_to_stdout(rm_session *s)
     return CLI_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* EDF+                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static int export_edf(rm_session *s, const char *session_path, const char *path)
+{
+    rm_error err;
+    rm_error_clear(&err);
+    rm_analysis *a = NULL;
+    if (rm_analyse_session(s, NULL, &a, &err) != RM_OK)
+        return cli_fail(CMD, "%s: %s", session_path, err.message);
+    rm_edf_summary sum;
+    rm_status st = rm_export_edf(s, a, path, &sum, &err);
+    rm_analysis_free(a);
+    if (st != RM_OK)
+        return cli_fail_error(CMD, &err);
+    printf("wrote %s: EDF+ with %u signals at %u Hz, %llu records of 1 s, "
+           "%zu annotations", path, sum.signals, sum.rate_hz,
+           (unsigned long long)sum.records, sum.annotations);
+    if (sum.held_samples)
+        printf(" (%llu samples held flat where there were none)",
+               (unsigned long long)sum.held_samples);
+    putchar('\n');
+    return CLI_OK;
+}
+
+static int export_one_session(const export_options *o)
+{
+    const char *session = o->sessions[0];
+    const char *target = o->edf ? o->edf : o->output;
+    if (target && same_file(session, target))
+        return cli_fail(CMD, "%s: the output would overwrite the session file",
+                        target);
+    rm_session *s = NULL;
+    rm_error err;
+    rm_error_clear(&err);
+    if (rm_session_open(&s, session, &err) != RM_OK ||
+        rm_session_verify(s, &err) != RM_OK) {
+        rm_session_close(s);
+        return cli_fail_error(CMD, &err);
+    }
+    warn_about_damage(s);
+    int rc = o->edf ? export_edf(s, session, o->edf)
+             : o->output ? export_to_file(s, o->output) : export_to_stdout(s);
+    rm_session_close(s);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Researcher folders                                                       */
+/* ------------------------------------------------------------------------ */
+
+static int write_folder(const export_options *o, const rm_folder_session *list,
+                        size_t count)
+{
+    rm_error err;
+    rm_error_clear(&err);
+    rm_folder_summary sum;
+    if (rm_export_folder(o->folder, list, count, o->redact, NULL, &sum, &err) !=
+        RM_OK)
+        return cli_fail_error(CMD, &err);
+    printf("wrote %s: %zu sessions, %zu participants in participants.tsv%s\n",
+           o->folder, sum.sessions, sum.participants,
+           o->redact ? " (redacted: no names or notes)" : "");
+    return CLI_OK;
+}
+
+static int export_files_to_folder(const export_options *o)
+{
+    size_t n = (size_t)o->session_count;
+    rm_folder_session *list = calloc(n, sizeof *list);
+    if (!list)
+        return cli_fail(CMD, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        list[i].path = o->sessions[i];
+    int rc = write_folder(o, list, n);
+    free(list);
+    return rc;
+}
+
+static int export_client_from(rm_library *lib, const export_options *o)
+{
+    rm_library_filter f = {.client = o->client};
+    rm_library_entry *entries = NULL;
+    size_t n = 0;
+    rm_error err;
+    rm_error_clear(&err);
+    if (rm_library_list(lib, &f, &entries, &n, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    rm_folder_session *list = n ? calloc(n, sizeof *list) : NULL;
+    int rc;
+    if (n == 0)
+        rc = cli_fail(CMD, "%s: no sessions of client \"%s\"",
+                      rm_library_path(lib), o->client);
+    else if (!list)
+        rc = cli_fail(CMD, "out of memory");
+    else {
+        for (size_t i = 0; i < n; i++)
+            list[i] = (rm_folder_session){entries[i].path,
+                                          entries[i].display_name,
+                                          entries[i].notes ? entries[i].notes : ""};
+        rc = write_folder(o, list, n);
+    }
+    free(list);
+    rm_library_entries_free(entries, n);
+    return rc;
+}
+
+static int export_client(const export_options *o)
+{
+    char db[4096];
+    rm_error err;
+    rm_error_clear(&err);
+    if (!o->db && rm_library_default_db(db, sizeof db, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    const char *path = o->db ? o->db : db;
+    if (access(path, F_OK) != 0)
+        return cli_fail(CMD, "%s: no library there (add sessions with "
+                        "'rollmap library add')", path);
+    rm_library *lib = NULL;
+    if (rm_library_open(&lib, path, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    int rc = export_client_from(lib, o);
+    rm_library_close(lib);
+    return rc;
+}
+
 int cmd_export(int argc, char **argv)
 {
     export_options o = {0};
     int rc = parse_options(argc, argv, &o);
     if (rc != CLI_OK)
         return rc < 0 ? CLI_OK : rc;
-    if (o.output && same_file(o.session, o.output))
-        return cli_fail(CMD, "%s: the output would overwrite the session file",
-                        o.output);
-    rm_session *s = NULL;
-    rm_error err;
-    rm_error_clear(&err);
-    if (rm_session_open(&s, o.session, &err) != RM_OK ||
-        rm_session_verify(s, &err) != RM_OK) {
-        rm_session_close(s);
-        return cli_fail_error(CMD, &err);
-    }
-    warn_about_damage(s);
-    rc = o.output ? export_to_file(s, o.output) : export_to_stdout(s);
-    rm_session_close(s);
-    return rc;
+    if (o.client)
+        return export_client(&o);
+    if (o.folder)
+        return export_files_to_folder(&o);
+    return export_one_session(&o);
 }

@@ -473,18 +473,37 @@ static int set_start(int handle, int64_t start_unix_us)
     return rc ? rc : edf_set_subsecond_starttime(handle, sub);
 }
 
+/* Of the recording field's 80 characters EDFlib fills at most 66 (found
+ * by trying); "Startdate dd-MMM-yyyy", admincode and technician ("X"
+ * each) take 26 with their spaces, and one more separates the equipment
+ * from the additional text. */
+#define EDF_RECORDING_FIELD 66
+#define EDF_RECORDING_FIXED 27
+
+/* "model/serial" in at most cap - 1 characters: the model gives way
+ * first, as the serial names the device. */
+static void format_equipment(char *out, size_t cap, const rm_device_info *d)
+{
+    const char *model = d->model[0] ? d->model : "unknown";
+    const char *serial = d->serial[0] ? d->serial : "unknown";
+    int room = (int)cap - 1 - (int)strlen(serial) - 1;
+    if (room > 0)
+        snprintf(out, cap, "%.*s/%s", room, model, serial);
+    else
+        snprintf(out, cap, "%s", serial);
+}
+
 /* Patient: the pseudonymous client code only (never a name). Recording:
- * the device (model and serial) and the leg side and muscle. */
+ * the device (model and serial), then the leg side and muscle. */
 static int set_identity(const edf_export *x)
 {
     const rm_session_meta *m = rm_session_meta_of(x->session);
-    char equipment[80], additional[120];
-    snprintf(equipment, sizeof equipment, "%s SN %s",
-             x->info->model[0] ? x->info->model : "unknown",
-             x->info->serial[0] ? x->info->serial : "unknown");
+    char additional[64], equipment[EDF_RECORDING_FIELD];
     snprintf(additional, sizeof additional, "%s %s",
              rm_side_name((rm_side)m->side),
              m->muscle[0] ? m->muscle : "hamstring");
+    size_t room = EDF_RECORDING_FIELD - EDF_RECORDING_FIXED - strlen(additional);
+    format_equipment(equipment, room + 1, x->info);
     int rc = edf_set_patientcode(x->handle, m->client[0] ? m->client : "X");
     rc = rc ? rc : edf_set_equipment(x->handle, equipment);
     rc = rc ? rc : edf_set_recording_additional(x->handle, additional);

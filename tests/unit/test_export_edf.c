@@ -213,7 +213,7 @@ static void header_names_the_client_device_and_signals(void **state)
     assert_non_null(b);
     assert_field(b, 0, 8, "0");
     assert_field(b, 8, 80, "C-042 X X X");
-    assert_field(b, 88, 80, "Startdate 24-NOV-2026 X X RollMap_R2_SN_A0042 left hamstring");
+    assert_field(b, 88, 80, "Startdate 24-NOV-2026 X X RollMap_R2/A0042 left hamstring");
     assert_field(b, 168, 8, "24.11.26");
     assert_field(b, 176, 8, "06.07.24");
     assert_field(b, 192, 44, "EDF+C");
