@@ -40,6 +40,7 @@ static const config_key config_keys[] = {
     {"session", "stop_threshold_n", KEY_DOUBLE, FIELD(stop_threshold_n), 0, 10000},
     {"session", "idle_s", KEY_DOUBLE, FIELD(idle_s), 1, 86400},
     {"session", "resume_window_s", KEY_DOUBLE, FIELD(resume_window_s), 0, 86400},
+    {"session", "pre_roll_s", KEY_DOUBLE, FIELD(pre_roll_s), 0, 60},
     {"session", "library", KEY_STRING, FIELD(library), 0, 0},
     {"session", "flush_interval_ms", KEY_U32, FIELD(flush_interval_ms), 10, 1000},
     {"session", "fsync", KEY_BOOL, FIELD(fsync), 0, 0},
@@ -83,6 +84,7 @@ void rm_daemon_config_default(rm_daemon_config *c)
     c->stop_threshold_n = 10.0;
     c->idle_s = 30.0;
     c->resume_window_s = 60.0;
+    c->pre_roll_s = 2.0; /* the approach: contact and the load rising */
     rm_default_library_dir(c->library, sizeof c->library);
     c->flush_interval_ms = 500;
     c->fsync = true;
@@ -290,6 +292,7 @@ static void recorder_options_from(const rm_daemon_config *c, rm_recorder_options
     r->stop_threshold_n = c->stop_threshold_n;
     r->idle_us = (uint64_t)(c->idle_s * 1e6);
     r->resume_window_us = (uint64_t)(c->resume_window_s * 1e6);
+    r->pre_roll_us = (uint64_t)(c->pre_roll_s * 1e6);
     snprintf(r->library, sizeof r->library, "%s", c->library);
     r->writer.flush_interval_ms = c->flush_interval_ms;
     r->writer.fsync = c->fsync;

@@ -58,6 +58,8 @@ struct rm_recorder {
     bool dirty;                   /* appended since the last flush */
     uint64_t last_flush_at;       /* monotonic */
     uint64_t last_sample_at;      /* monotonic, of the last sample seen */
+    rm_sample *pre_roll;          /* the latest idle samples, circular */
+    size_t pre_cap, pre_len, pre_next;
     rm_recorder_status stats;     /* counters and paths kept up to date */
 };
 
@@ -85,6 +87,7 @@ void rm_recorder_options_default(rm_recorder_options *o)
     o->stop_threshold_n = 10.0;
     o->idle_us = 30000000u;
     o->resume_window_us = 60000000u;
+    o->pre_roll_us = 2000000u;
     rm_default_library_dir(o->library, sizeof o->library);
     rm_writer_options_default(&o->writer);
 }
@@ -103,11 +106,6 @@ rm_status rm_recorder_new(rm_recorder **out, const rm_recorder_options *o,
     r->armed = true;
     *out = r;
     return RM_OK;
-}
-
-void rm_recorder_set_options(rm_recorder *r, const rm_recorder_options *o)
-{
-    r->opt = *o;
 }
 
 /* ---- write failures ----------------------------------------------------- */
@@ -208,6 +206,8 @@ static rm_status open_session(rm_recorder *r, const char *path, bool explicit_st
     if (st != RM_OK)
         return st;
     memset(&r->next_meta, 0, sizeof r->next_meta);
+    if (explicit_start)
+        r->pre_len = 0; /* it starts now */
     r->meta = meta;
     r->state = RM_RECORDER_RECORDING;
     r->explicit_session = explicit_start;
@@ -362,6 +362,63 @@ static size_t record_run(rm_recorder *r, const rm_sample *s, size_t i, size_t n,
     return end;
 }
 
+/* ---- pre-roll: the moments before an auto session starts --------------- */
+
+/* Sized when the device (and so its rate) is known; allocation failure
+ * just means no pre-roll. */
+static void size_pre_roll(rm_recorder *r)
+{
+    size_t want = (size_t)(r->opt.pre_roll_us * r->info.sample_rate_hz / 1000000u);
+    r->pre_len = r->pre_next = 0;
+    if (want == r->pre_cap)
+        return;
+    free(r->pre_roll);
+    r->pre_roll = want ? malloc(want * sizeof *r->pre_roll) : NULL;
+    r->pre_cap = r->pre_roll ? want : 0;
+    if (want && !r->pre_roll)
+        log_line(r, RM_LOG_WARNING, "no memory for %zu samples of pre-roll", want);
+}
+
+void rm_recorder_set_options(rm_recorder *r, const rm_recorder_options *o)
+{
+    r->opt = *o;
+    if (r->have_info)
+        size_pre_roll(r);
+}
+
+static void keep_for_pre_roll(rm_recorder *r, const rm_sample *s, size_t n)
+{
+    if (r->pre_cap == 0)
+        return;
+    if (n > r->pre_cap) {
+        s += n - r->pre_cap;
+        n = r->pre_cap;
+    }
+    for (size_t i = 0; i < n; i++) {
+        r->pre_roll[r->pre_next] = s[i];
+        r->pre_next = (r->pre_next + 1) % r->pre_cap;
+    }
+    r->pre_len = r->pre_len + n < r->pre_cap ? r->pre_len + n : r->pre_cap;
+}
+
+/* The new auto session begins with what was kept, oldest first. */
+static void write_pre_roll(rm_recorder *r, uint64_t now_us)
+{
+    if (r->pre_len == 0)
+        return;
+    size_t first = (r->pre_next + r->pre_cap - r->pre_len) % r->pre_cap;
+    size_t run = r->pre_cap - first < r->pre_len ? r->pre_cap - first : r->pre_len;
+    r->first_t = r->pre_roll[first].t_us;
+    r->last_loaded_t = r->first_t;
+    append_shifted(r, r->pre_roll + first, run, now_us);
+    append_shifted(r, r->pre_roll, r->pre_len - run, now_us);
+    r->last_t = r->pre_roll[(r->pre_next + r->pre_cap - 1) % r->pre_cap].t_us;
+    r->session_samples += r->pre_len;
+    r->stats.samples_recorded += r->pre_len;
+    r->stats.samples_unrecorded -= r->pre_len;
+    r->pre_len = 0;
+}
+
 /* Look for the sample that starts an auto session; returns its index (the
  * session is then open) or n. */
 static size_t scan_for_start(rm_recorder *r, const rm_sample *s, size_t n,
@@ -410,8 +467,11 @@ void rm_recorder_samples(rm_recorder *r, const rm_sample *s, size_t n,
     while (i < n) {
         if (r->state == RM_RECORDER_IDLE) {
             size_t start = scan_for_start(r, s + i, n - i, now_us);
+            keep_for_pre_roll(r, s + i, start);
             r->stats.samples_unrecorded += start;
             i += start;
+            if (r->state == RM_RECORDER_RECORDING)
+                write_pre_roll(r, now_us);
         } else {
             i = record_run(r, s, i, n, now_us);
         }
@@ -434,6 +494,7 @@ void rm_recorder_device(rm_recorder *r, const rm_device_info *info, uint64_t now
     r->info = *info;
     r->have_info = true;
     r->sum_load_cells_only = has_load_cells(info);
+    size_pre_roll(r);
     if (r->state == RM_RECORDER_SUSPENDED) {
         r->absent_us = now_us - r->unplugged_at;
         r->last_sample_at = now_us;
@@ -460,6 +521,7 @@ void rm_recorder_source_ended(rm_recorder *r)
 
 void rm_recorder_unplugged(rm_recorder *r, uint64_t now_us)
 {
+    r->pre_len = 0;
     if (r->state != RM_RECORDER_RECORDING)
         return;
     rm_error err;
@@ -613,5 +675,6 @@ void rm_recorder_free(rm_recorder *r)
         return;
     if (r->state != RM_RECORDER_IDLE)
         close_session(r, "recorder shut down");
+    free(r->pre_roll);
     free(r);
 }

@@ -80,6 +80,8 @@ typedef struct rm_recorder_options {
                                     (device clock) */
     uint64_t resume_window_us; /**< a replug within this resumes the
                                     session (monotonic clock) */
+    uint64_t pre_roll_us;      /**< an auto session also keeps this much
+                                    from before its start (the approach) */
     char library[4096];        /**< folder for session files */
     rm_writer_options writer;
     rm_log_fn log;             /**< may be NULL */
@@ -88,8 +90,8 @@ typedef struct rm_recorder_options {
     void *session_user;
 } rm_recorder_options;
 
-/** Defaults: auto start at 20 N, idle below 10 N for 30 s, resume window
- *  60 s, the default library folder. */
+/** Defaults: auto start at 20 N (keeping 2 s from before), idle below
+ *  10 N for 30 s, resume window 60 s, the default library folder. */
 void rm_recorder_options_default(rm_recorder_options *o);
 
 typedef struct rm_recorder_status {
@@ -256,6 +258,7 @@ typedef struct rm_daemon_config {
     double stop_threshold_n;
     double idle_s;
     double resume_window_s;
+    double pre_roll_s;
     char library[4096];
     uint32_t flush_interval_ms;
     bool fsync;

@@ -79,6 +79,7 @@ static void file_sets_every_section(void **state)
                     "max_rate_hz = 4000\n"
                     "[session]\nauto = no\nstart_threshold_n = 40\n"
                     "stop_threshold_n = 15\nidle_s = 12.5\nresume_window_s = 90\n"
+                    "pre_roll_s = 1.5\n"
                     "library = /var/lib/rollmap\n"
                     "[socket]\npath = /run/rollmap.sock\n"
                     "[log]\ntarget = syslog\nlevel = debug\n");
@@ -94,6 +95,7 @@ static void file_sets_every_section(void **state)
     assert_true(c.stop_threshold_n == 15.0);
     assert_true(c.idle_s == 12.5);
     assert_true(c.resume_window_s == 90.0);
+    assert_true(c.pre_roll_s == 1.5);
     assert_string_equal(c.library, "/var/lib/rollmap");
     assert_string_equal(c.socket_path, "/run/rollmap.sock");
     assert_int_equal(c.log_target, RM_LOG_TO_SYSLOG);
@@ -237,6 +239,7 @@ static void capture_options_carry_the_settings(void **state)
     assert_int_equal(o.source.kind, RM_SOURCE_SIM);
     assert_true(o.ring_capacity >= 10000);
     assert_int_equal(o.recorder.idle_us, 4000000);
+    assert_int_equal(o.recorder.pre_roll_us, 2000000);
     assert_true(o.recorder.start_threshold_n == 33.0);
     assert_string_equal(o.recorder.library, c.library);
 }

@@ -57,6 +57,7 @@ static int setup(void **state)
     snprintf(f->opt.library, sizeof f->opt.library, "%s", f->library);
     f->opt.idle_us = 1000000;
     f->opt.resume_window_us = 5000000;
+    f->opt.pre_roll_us = 0; /* counts below are exact; pre-roll has a test */
     f->opt.writer.fsync = false;
     f->opt.log = capture_log;
     f->opt.log_user = f;
@@ -150,6 +151,33 @@ static void auto_session_starts_at_the_first_loaded_sample(void **state)
     rm_session *file = open_file(path);
     assert_int_equal(rm_session_sample_count(file), 250);
     assert_int_equal(rm_session_first_us(file), loaded_from);
+    rm_session_close(file);
+}
+
+static void auto_session_keeps_the_pre_roll(void **state)
+{
+    fixture *f = *state;
+    rm_recorder_options o = f->opt;
+    o.pre_roll_us = 50000; /* 50 samples at 1 kHz */
+    rm_recorder_set_options(f->rec, &o);
+    rm_recorder_device(f->rec, &f->info, f->now);
+    feed(f, 100, 2.0);
+    uint64_t loaded_from = f->next_t;
+    feed(f, 250, 60.0);
+    rm_recorder_status s = status_of(f);
+    assert_int_equal(s.samples_unrecorded, 50);
+    assert_int_equal(s.samples_recorded, 300);
+    char path[4096];
+    strcpy(path, s.path);
+    rm_recorder_stop(f->rec, NULL);
+    rm_session *file = open_file(path);
+    assert_int_equal(rm_session_sample_count(file), 300);
+    assert_int_equal(rm_session_first_us(file), loaded_from - 50 * PERIOD_US);
+    rm_sample got[300];
+    size_t n;
+    assert_int_equal(rm_session_read(file, 0, got, 300, &n, NULL), RM_OK);
+    for (size_t i = 1; i < n; i++)
+        assert_int_equal(got[i].t_us - got[i - 1].t_us, PERIOD_US);
     rm_session_close(file);
 }
 
@@ -599,6 +627,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TEST(no_session_below_the_start_threshold),
         TEST(auto_session_starts_at_the_first_loaded_sample),
+        TEST(auto_session_keeps_the_pre_roll),
         TEST(auto_session_ends_after_the_idle_time),
         TEST(auto_session_ends_when_samples_stop_coming),
         TEST(explicit_session_ignores_idle_and_ends_on_stop),
