@@ -1,15 +1,21 @@
 /* rollmap compare: compare a client's sessions (docs/COMPARE.md). */
 #include "cli.h"
 
+#include "rollmap_library.h"
+
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define CMD "compare"
 
 /** Long options without a short form. */
-enum { OPT_FORCE_MIX = 256, OPT_MATCH_CM };
+enum { OPT_FORCE_MIX = 256, OPT_MATCH_CM, OPT_CLIENT, OPT_SIDE, OPT_LAST,
+       OPT_SINCE, OPT_DB };
 
 typedef struct compare_cli {
     const char *dir;             /* NULL: text summary on stdout */
@@ -17,17 +23,22 @@ typedef struct compare_cli {
     rm_compare_options options;
     char **files;
     size_t file_count;
+    rm_library_filter filter;    /* with --client: sessions from the library */
+    const char *db;              /* NULL: the default library */
 } compare_cli;
 
 static void usage(FILE *out)
 {
-    fputs("usage: rollmap compare SESSION SESSION [SESSION...] [-o DIR]\n"
-          "                       [--format png|svg|pdf] [--match-cm CM]\n"
-          "                       [--force-mix]\n\n"
+    fputs("usage: rollmap compare SESSION SESSION [SESSION...] [OPTIONS]\n"
+          "       rollmap compare --client CODE [--side left|right]\n"
+          "                       [--last N] [--since DATE] [--db PATH] "
+          "[OPTIONS]\n\n"
           "Compare sessions of one client: tender spots matched across the\n"
           "sessions (eased, worse, unchanged within the minimal detectable\n"
           "change, new, gone), overall trends of each leg, and left vs right\n"
-          "with a symmetry index. The session files are analysed now.\n\n"
+          "with a symmetry index. Session files given by name are analysed\n"
+          "now; with --client the analyses stored in the session library\n"
+          "are used (see rollmap library).\n\n"
           "Without -o, print the text summary. With -o, write into DIR:\n"
           "  compare.html  one self-contained page to print (A4); opens with\n"
           "                the table of which spots eased\n"
@@ -35,6 +46,13 @@ static void usage(FILE *out)
           "  summary.txt   the text summary\n"
           "  graphs/       profiles overlaid, spot scores over time, spots on\n"
           "                one thigh, left vs right; gnuplot scripts and data\n\n"
+          "Library selection:\n"
+          "  --client CODE       the client's sessions, oldest first\n"
+          "  --side left|right   one leg only (default both)\n"
+          "  --last N            only the newest N sessions\n"
+          "  --since DATE        sessions from DATE (YYYY-MM-DD, UTC) on\n"
+          "  --db PATH           the library database (default\n"
+          "                      $XDG_DATA_HOME/rollmap/library.db)\n\n"
           "Options:\n"
           "  -o, --output DIR    write the comparison folder DIR\n"
           "  -f, --format FMT    graph files: png (default), svg or pdf\n"
@@ -42,9 +60,10 @@ static void usage(FILE *out)
           "  --force-mix         compare sessions of different muscles, clients\n"
           "                      or devices anyway (a warning says so)\n"
           "  -h, --help          this help\n\n"
-          "Example:\n"
-          "  rollmap compare 2026-11-03.rms 2026-11-17.rms 2026-12-01.rms "
-          "-o c017\n", out);
+          "Examples:\n"
+          "  rollmap compare 2026-11-03.rms 2026-11-17.rms -o c017\n"
+          "  rollmap compare --client C-017 --side left --last 4 -o c017\n",
+          out);
 }
 
 static int parse_match_cm(const char *text, compare_cli *o)
@@ -60,6 +79,63 @@ static int parse_match_cm(const char *text, compare_cli *o)
     return -1;
 }
 
+static int parse_count(const char *text, size_t *out)
+{
+    char *end;
+    long n = strtol(text, &end, 10);
+    if (end == text || *end || n < 2 || n > INT_MAX) {
+        cli_fail(CMD, "--last '%s': expected a number of sessions, at least 2",
+                 text);
+        return CLI_USAGE;
+    }
+    *out = (size_t)n;
+    return -1;
+}
+
+/** "YYYY-MM-DD" (UTC midnight) as microseconds since the epoch. */
+static int parse_since(const char *text, int64_t *us)
+{
+    struct tm tm = {0};
+    const char *end = strptime(text, "%Y-%m-%d", &tm);
+    if (!end || *end) {
+        cli_fail(CMD, "--since '%s': expected a date, YYYY-MM-DD", text);
+        return CLI_USAGE;
+    }
+    *us = (int64_t)timegm(&tm) * 1000000;
+    return -1;
+}
+
+static int parse_side(const char *text, compare_cli *o)
+{
+    rm_side side;
+    if (rm_side_parse(text, &side) != RM_OK || side == RM_SIDE_UNKNOWN) {
+        cli_fail(CMD, "--side '%s': expected left or right", text);
+        return CLI_USAGE;
+    }
+    o->filter.side = (uint8_t)side;
+    return -1;
+}
+
+/** Files or --client, not both; the library options only with --client. */
+static int check_sources(compare_cli *o, bool library_options)
+{
+    if (o->filter.client && o->file_count > 0) {
+        cli_fail(CMD, "give session files or --client, not both");
+        return CLI_USAGE;
+    }
+    if (!o->filter.client && library_options) {
+        cli_fail(CMD, "--side, --last, --since and --db select sessions of "
+                 "--client CODE");
+        return CLI_USAGE;
+    }
+    if (!o->filter.client && o->file_count < 2) {
+        cli_fail(CMD, "give at least two session files to compare, or "
+                 "--client CODE");
+        return CLI_USAGE;
+    }
+    return -1;
+}
+
 /** -1 to go on, or the exit status to return now. */
 static int parse_options(int argc, char **argv, compare_cli *o)
 {
@@ -68,10 +144,16 @@ static int parse_options(int argc, char **argv, compare_cli *o)
         {"format", required_argument, NULL, 'f'},
         {"match-cm", required_argument, NULL, OPT_MATCH_CM},
         {"force-mix", no_argument, NULL, OPT_FORCE_MIX},
+        {"client", required_argument, NULL, OPT_CLIENT},
+        {"side", required_argument, NULL, OPT_SIDE},
+        {"last", required_argument, NULL, OPT_LAST},
+        {"since", required_argument, NULL, OPT_SINCE},
+        {"db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c, status = -1;
+    bool library_options = false;
     optind = 1;
     while (status < 0 && (c = getopt_long(argc, argv, "o:f:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -84,20 +166,27 @@ static int parse_options(int argc, char **argv, compare_cli *o)
             break;
         case OPT_MATCH_CM: status = parse_match_cm(optarg, o); break;
         case OPT_FORCE_MIX: o->options.force_mix = true; break;
+        case OPT_CLIENT: o->filter.client = optarg; break;
+        case OPT_SIDE: status = parse_side(optarg, o); break;
+        case OPT_LAST: status = parse_count(optarg, &o->filter.last); break;
+        case OPT_SINCE:
+            status = parse_since(optarg, &o->filter.since_unix_us);
+            break;
+        case OPT_DB: o->db = optarg; break;
         case 'h': usage(stdout); return CLI_OK;
         default: usage(stderr); return CLI_USAGE;
         }
+        library_options |= c == OPT_SIDE || c == OPT_LAST || c == OPT_SINCE ||
+                           c == OPT_DB;
     }
     if (status >= 0)
         return status;
     o->files = argv + optind;
     o->file_count = (size_t)(argc - optind);
-    if (o->file_count < 2) {
-        cli_fail(CMD, "give at least two session files to compare");
+    status = check_sources(o, library_options);
+    if (status >= 0)
         usage(stderr);
-        return CLI_USAGE;
-    }
-    return -1;
+    return status;
 }
 
 static void free_analyses(rm_analysis **a, size_t n)
@@ -157,6 +246,72 @@ static int compare_files(const compare_cli *o)
     return status;
 }
 
+/** The library's database: --db, or the default one, which must exist
+ *  (opening it would create an empty one). */
+static int library_path(const compare_cli *o, char *path, size_t size)
+{
+    rm_error err = {0};
+    if (o->db) {
+        snprintf(path, size, "%s", o->db);
+    } else if (rm_library_default_db(path, size, &err) != RM_OK) {
+        return cli_fail_error(CMD, &err);
+    }
+    if (access(path, F_OK) != 0)
+        return cli_fail(CMD, "%s: no session library there (add sessions "
+                        "with: rollmap library add FILE...)", path);
+    return -1;
+}
+
+/** The stored analyses of the selected sessions, oldest first. */
+static rm_status load_client(rm_library *lib, const compare_cli *o,
+                             rm_analysis ***out, size_t *n, rm_error *err)
+{
+    rm_library_entry *entries = NULL;
+    rm_status st = rm_library_list(lib, &o->filter, &entries, n, err);
+    if (st != RM_OK)
+        return st;
+    if (*n < 2) {
+        rm_library_entries_free(entries, *n);
+        return rm_error_set(err, RM_ERR_NOT_FOUND, "%s: client %s has %zu "
+                            "matching session%s; at least two are needed",
+                            rm_library_path(lib), o->filter.client, *n,
+                            *n == 1 ? "" : "s");
+    }
+    rm_analysis **a = calloc(*n, sizeof *a);
+    if (!a)
+        st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; a && i < *n && st == RM_OK; i++)
+        st = rm_library_load_analysis(lib, entries[i].id, &a[i], err);
+    rm_library_entries_free(entries, *n);
+    if (st != RM_OK && a) {
+        free_analyses(a, *n);
+        a = NULL;
+    }
+    *out = a;
+    return st;
+}
+
+static int compare_client(const compare_cli *o)
+{
+    char path[PATH_MAX];
+    int status = library_path(o, path, sizeof path);
+    if (status >= 0)
+        return status;
+    rm_library *lib = NULL;
+    rm_error err = {0};
+    if (rm_library_open(&lib, path, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    rm_analysis **a = NULL;
+    size_t n = 0;
+    rm_status st = load_client(lib, o, &a, &n, &err);
+    rm_library_close(lib);
+    if (st != RM_OK)
+        return cli_fail_error(CMD, &err);
+    status = compare_and_write(a, n, o);
+    free_analyses(a, n);
+    return status;
+}
+
 int cmd_compare(int argc, char **argv)
 {
     compare_cli o = {.format = RM_GRAPH_PNG};
@@ -164,5 +319,5 @@ int cmd_compare(int argc, char **argv)
     int status = parse_options(argc, argv, &o);
     if (status >= 0)
         return status;
-    return compare_files(&o);
+    return o.filter.client ? compare_client(&o) : compare_files(&o);
 }

@@ -4,7 +4,8 @@
 # the tender spots (slowing, unloading, tremor) fade from session to
 # session: the comparison must say the spots eased, at the places the
 # simulator put them. Then both legs, the files of the folder, and the
-# refusals (another muscle, a ball, bad arguments).
+# refusals (another muscle, a ball, bad arguments), and the same comparison
+# from the session library (--client).
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
 
@@ -112,6 +113,34 @@ grep -q '<figure id="graph-compare_symmetry">' "$both/compare.html" || fail "no 
 (cd "$both/graphs" && gnuplot -e "format='png'" compare_symmetry.gp) \
     || fail "the symmetry script does not redraw from its folder"
 [ -s "$both/graphs/compare_symmetry.png" ] || fail "redraw made no PNG"
+
+echo "-- from the session library: the same comparison as from the files"
+db=$work/library.db
+"$ROLLMAP" library add --db "$db" "$work/r1.rms" "$work/r2.rms" "$work/r3.rms" \
+    "$work/l1.rms" >/dev/null 2>"$work/err.log" || fail "library add: $(cat "$work/err.log")"
+lib=$work/lib
+"$ROLLMAP" compare --client "$client" --side right --db "$db" -o "$lib" \
+    >/dev/null 2>"$work/err.log" || fail "compare --client: $(cat "$work/err.log")"
+python3 - "$out/compare.json" "$lib/compare.json" <<'EOF' || fail "library comparison differs"
+import json, sys
+files, lib = (json.load(open(p)) for p in sys.argv[1:])
+key = lambda c: [(round(s["position_cm"], 3), s["side"], s["change"],
+                  round(s["score"]["change"], 6)) for s in c["spots"]]
+assert [s["id"] for s in files["sessions"]] == [s["id"] for s in lib["sessions"]]
+assert key(files) == key(lib), (key(files), key(lib))
+EOF
+"$ROLLMAP" compare --client "$client" --db "$db" --last 2 -o "$work/last2" \
+    >/dev/null 2>&1 || fail "compare --last 2"
+python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); assert len(c["sessions"]) == 2' \
+    "$work/last2/compare.json" || fail "--last 2 did not take two sessions"
+status=0
+"$ROLLMAP" compare --client "$client" --db "$db" --since 2999-01-01 \
+    2>"$work/err.log" >/dev/null || status=$?
+[ "$status" -eq 1 ] && grep -q 'has 0 matching sessions' "$work/err.log" \
+    || fail "--since in the future: exit $status, $(cat "$work/err.log")"
+status=0
+"$ROLLMAP" compare --client "$client" --db "$work/none.db" 2>"$work/err.log" || status=$?
+[ "$status" -eq 1 ] && [ ! -e "$work/none.db" ] || fail "missing library: exit $status"
 
 echo "-- another muscle and a ball are refused, with an override for the muscle"
 status=0
