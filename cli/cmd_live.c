@@ -139,6 +139,7 @@ static int parse_options(int argc, char **argv, live_options *o)
     int c, rc = -1;
     double rate = 0;
     optind = 1;
+    opterr = 0; /* our own message, in the "rollmap CMD: ..." form */
     while (rc < 0 && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -160,7 +161,11 @@ static int parse_options(int argc, char **argv, live_options *o)
             o->rate_hz = lround(rate);
             break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default:
+            cli_fail(CMD, "option '%s' is unknown or lacks its value",
+                     argv[optind - 1]);
+            usage(stderr);
+            return CLI_USAGE;
         }
     }
     if (rc < 0 && optind < argc) {

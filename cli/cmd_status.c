@@ -44,6 +44,7 @@ static int parse_options(int argc, char **argv, status_options *o)
     };
     int c;
     optind = 1;
+    opterr = 0; /* our own message, in the "rollmap CMD: ..." form */
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'j': o->json = true; break;
@@ -55,7 +56,11 @@ static int parse_options(int argc, char **argv, status_options *o)
             strcpy(o->socket, optarg);
             break;
         case 'h': usage(stdout); return CLI_OK;
-        default: usage(stderr); return CLI_USAGE;
+        default:
+            cli_fail(CMD, "option '%s' is unknown or lacks its value",
+                     argv[optind - 1]);
+            usage(stderr);
+            return CLI_USAGE;
         }
     }
     if (optind < argc) {

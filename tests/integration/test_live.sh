@@ -99,6 +99,24 @@ set -e
 [ "$rc" = 1 ] || fail "status without a daemon exited $rc, expected 1"
 grep -q "rollmapd is not running" <<<"$err" || fail "unclear message: $err"
 
+# ---- usage errors ----------------------------------------------------------
+expect_usage_error() {
+    local expected=$1
+    shift
+    set +e
+    err=$("$ROLLMAP" "$@" 2>&1 >/dev/null)
+    rc=$?
+    set -e
+    [ "$rc" = 2 ] || fail "rollmap $* exited $rc, expected 2"
+    grep -qF -- "$expected" <<<"$err" || fail "rollmap $*: unclear message: $err"
+}
+expect_usage_error "rollmap live: --target-hold 'abc': expected a number" \
+    live --target-hold abc
+expect_usage_error "rollmap live: --target-speed '0': expected a number" \
+    live --target-speed 0
+expect_usage_error "rollmap live: option '--bogus' is unknown" live --bogus
+expect_usage_error "rollmap status: unexpected argument 'now'" status now
+
 # ---- the live view in a terminal -----------------------------------------
 start_view --target-hold 12 --target-speed 1
 screen_has "Pressure" || fail "no pressure bar"
