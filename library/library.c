@@ -249,12 +249,10 @@ static rm_status store_details(rm_library *lib, int64_t id,
     return st;
 }
 
-/* One transaction: the session row (inserted or updated in place, so its
- * id, tags and notes stay) and its detail rows. */
-static rm_status store_analysis(rm_library *lib, const rm_analysis *a,
-                                const char *path,
-                                const library_file_stamp *stamp, int64_t *id,
-                                rm_error *err)
+rm_status library_store_analysis(rm_library *lib, const rm_analysis *a,
+                                 const char *path,
+                                 const library_file_stamp *stamp, int64_t *id,
+                                 rm_error *err)
 {
     rm_status st = library_begin_write(lib, err);
     if (st != RM_OK)
@@ -367,7 +365,7 @@ static rm_status analyse_and_store(rm_library *lib, rm_session *s,
     if (st == RM_OK)
         st = analyse_file(s, cfg, &a, err);
     if (st == RM_OK)
-        st = store_analysis(lib, a, path, stamp, id, err);
+        st = library_store_analysis(lib, a, path, stamp, id, err);
     rm_analysis_free(a);
     return st;
 }

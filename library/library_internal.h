@@ -109,6 +109,14 @@ rm_status library_file_crc(const char *path, uint32_t *crc, rm_error *err);
 
 /* ---- library.c ---------------------------------------------------------- */
 
+/** Store an analysis as the rows of its session in one transaction: the
+ *  session row is inserted or updated in place (its id, tags and notes
+ *  stay) and its detail rows replaced. The benchmark fills libraries with
+ *  it without session files. */
+rm_status library_store_analysis(rm_library *lib, const rm_analysis *a,
+                                 const char *path,
+                                 const library_file_stamp *stamp, int64_t *id,
+                                 rm_error *err);
 /** Index one session file: unchanged files are left alone unless force
  *  (reanalyse), which analyses and replaces the rows regardless. */
 rm_status library_index_file(rm_library *lib, const char *session_path,

@@ -278,6 +278,12 @@ static rm_status explain_open_failure(rm_library *lib, int rc,
                         first, doing);
 }
 
+/* Memory for reading large libraries: listing 10,000 sessions walks the
+ * index and the rows of a 50 MB database; SQLite's default cache (2 MB)
+ * rereads pages. Negative cache_size is in KiB. */
+#define LIBRARY_CACHE_KIB "-32768"
+#define LIBRARY_MMAP_BYTES "268435456"
+
 static rm_status configure(rm_library *lib, rm_error *err)
 {
     sqlite3_busy_timeout(lib->db, RM_LIBRARY_BUSY_TIMEOUT_MS);
@@ -286,7 +292,9 @@ static rm_status configure(rm_library *lib, rm_error *err)
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(lib->db,
                           "PRAGMA foreign_keys = ON; "
-                          "PRAGMA synchronous = NORMAL",
+                          "PRAGMA synchronous = NORMAL; "
+                          "PRAGMA cache_size = " LIBRARY_CACHE_KIB "; "
+                          "PRAGMA mmap_size = " LIBRARY_MMAP_BYTES,
                           NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return explain_open_failure(lib, rc, "opening", err);

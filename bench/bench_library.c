@@ -1,0 +1,271 @@
+/*
+ * Session library speed on a large library: generates a database of N
+ * sessions (default 10,000: 200 clients x 50 sessions over two years, both
+ * legs) with realistic analysis rows (35 profile bins, 0-6 tender spots,
+ * 0-8 dwells, 0-3 marks each) through the library's own store path, without
+ * session files. Then times rm_library_list for one client, the client's
+ * last 10, the whole library, and rm_library_load_analysis of 10 sessions
+ * (what a 10-session comparison reads). Each figure is the median of
+ * REPEATS runs.
+ *
+ *   build/bench/bench_library [sessions] [database]
+ *
+ * With a database path the library is kept there (for timing the command:
+ * rollmap library list --db PATH --client C0042).
+ */
+#include "library_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SESSIONS_PER_CLIENT 50
+#define REPEATS 9
+#define BINS 35               /* 35 cm of hamstring at 1 cm bins */
+#define MAX_SPOTS 6
+#define MAX_DWELLS 8
+#define MAX_MARKS 3
+#define SPAN_US (2LL * 365 * 86400 * 1000000) /* two years of sessions */
+#define T0_US 1735689600000000LL             /* 2025-01-01T00:00:00Z */
+
+static int fail(const char *what, const rm_error *err)
+{
+    fprintf(stderr, "bench_library: %s: %s\n", what, err->message);
+    return 1;
+}
+
+/* xorshift64: the same library on every run. */
+static double uniform(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return (double)(x >> 11) / (double)(1ULL << 53);
+}
+
+static void fill_spots(rm_analysis *a, uint64_t *rng)
+{
+    a->spot_count = (size_t)(uniform(rng) * (MAX_SPOTS + 1));
+    for (size_t i = 0; i < a->spot_count; i++) {
+        rm_spot *s = &a->spots[i];
+        s->position_cm = 5 + 28 * uniform(rng);
+        s->position_pct = 100 * s->position_cm / BINS;
+        s->ml = 2 * uniform(rng) - 1;
+        s->side = s->ml < -0.3 ? RM_ML_SIDE_MEDIAL
+                 : s->ml > 0.3 ? RM_ML_SIDE_LATERAL : RM_ML_SIDE_CENTRE;
+        s->score = 3 + 7 * uniform(rng);
+        s->confidence = uniform(rng);
+        s->evidence.dwell_s = 40 * uniform(rng);
+        s->evidence.slowing = uniform(rng);
+        s->evidence.unloading = uniform(rng);
+        s->evidence.tremor = uniform(rng);
+        s->evidence.mark_rating = -1;
+        s->threshold_force_n = 150 + 100 * uniform(rng);
+        s->threshold_pressure_kpa = 25 + 20 * uniform(rng);
+    }
+}
+
+static void fill_dwells_and_marks(rm_analysis *a, uint64_t *rng)
+{
+    a->dwell_count = (size_t)(uniform(rng) * (MAX_DWELLS + 1));
+    for (size_t i = 0; i < a->dwell_count; i++) {
+        rm_dwell *d = &a->dwells[i];
+        d->start_s = 60.0 * i + 10 * uniform(rng);
+        d->duration_s = 10 + 50 * uniform(rng);
+        d->end_s = d->start_s + d->duration_s;
+        d->position_cm = 35 * uniform(rng);
+        d->position_pct = 100 * d->position_cm / BINS;
+        d->mean_force_n = 200 + 100 * uniform(rng);
+        d->peak_force_n = d->mean_force_n * 1.2;
+        d->mean_pressure_kpa = 30 + 10 * uniform(rng);
+        d->peak_pressure_kpa = d->mean_pressure_kpa * 1.3;
+        d->pressure_time_kpa_s = d->mean_pressure_kpa * d->duration_s;
+        d->force_stability = 0.1 * uniform(rng);
+        d->tremor_power = uniform(rng);
+    }
+    a->mark_count = (size_t)(uniform(rng) * (MAX_MARKS + 1));
+    for (size_t i = 0; i < a->mark_count; i++)
+        a->marks[i] = (rm_mark){.t_s = 100.0 * i, .position_cm = 35 * uniform(rng),
+                                .force_n = 220, .pressure_kpa = 35,
+                                .rating = (int)(10 * uniform(rng)), .spot = -1};
+}
+
+static void fill_profile(rm_analysis *a, uint64_t *rng)
+{
+    a->bin_count = BINS;
+    for (size_t i = 0; i < BINS; i++) {
+        rm_profile_bin *b = &a->profile[i];
+        b->position_cm = (double)i + 0.5;
+        b->time_s = 2 + 8 * uniform(rng);
+        b->mean_force_n = 220 + 80 * uniform(rng);
+        b->peak_force_n = b->mean_force_n * 1.25;
+        b->mean_pressure_kpa = 30 + 8 * uniform(rng);
+        b->tenderness = 10 * uniform(rng) * uniform(rng);
+        b->medial_force_n = b->mean_force_n / 2;
+        b->lateral_force_n = b->mean_force_n / 2;
+        b->tremor = uniform(rng);
+    }
+}
+
+static void fill_session(rm_analysis *a, size_t index, uint64_t *rng)
+{
+    size_t client = index / SESSIONS_PER_CLIENT;
+    rm_session_meta *m = &a->meta;
+    m->start_unix_us = T0_US + (int64_t)(uniform(rng) * (double)SPAN_US);
+    snprintf(m->session_id, sizeof m->session_id, "bench-%06zu", index);
+    snprintf(m->client, sizeof m->client, "C%04zu", client);
+    snprintf(m->muscle, sizeof m->muscle, "hamstring");
+    m->side = index % 2 ? RM_SIDE_RIGHT : RM_SIDE_LEFT;
+    snprintf(a->device.model, sizeof a->device.model, "rollmap R2");
+    snprintf(a->device.serial, sizeof a->device.serial, "R2-%04zu", client % 17);
+    a->device.sample_rate_hz = 1000;
+    a->device.channel_count = 8;
+    a->has_position = a->has_pressure = true;
+    a->summary = (rm_summary){.duration_s = 600, .rolled_length_cm = 35,
+                              .time_under_load_s = 400 + 150 * uniform(rng),
+                              .mean_force_n = 250 + 50 * uniform(rng),
+                              .peak_force_n = 450, .mean_pressure_kpa = 33,
+                              .peak_pressure_kpa = 52, .strokes = 200,
+                              .cadence_per_min = 20, .mean_speed_cm_s = 2.5};
+    fill_spots(a, rng);
+    fill_dwells_and_marks(a, rng);
+    fill_profile(a, rng);
+}
+
+static int generate(rm_library *lib, size_t sessions)
+{
+    rm_analysis a = {0};
+    rm_spot spots[MAX_SPOTS];
+    rm_dwell dwells[MAX_DWELLS];
+    rm_mark marks[MAX_MARKS];
+    rm_profile_bin bins[BINS];
+    a.spots = spots;
+    a.dwells = dwells;
+    a.marks = marks;
+    a.profile = bins;
+    rm_analysis_config_default(&a.config);
+    uint64_t rng = 0x9E3779B97F4A7C15ULL;
+    rm_error err;
+    for (size_t i = 0; i < sessions; i++) {
+        fill_session(&a, i, &rng);
+        char path[64];
+        snprintf(path, sizeof path, "/srv/sessions/%s.rms", a.meta.session_id);
+        library_file_stamp stamp = {.size = 6000000, .mtime_ns = 1};
+        int64_t id;
+        if (library_store_analysis(lib, &a, path, &stamp, &id, &err) != RM_OK)
+            return fail("store", &err);
+    }
+    return 0;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median milliseconds of rm_library_list with f; *rows gets the count. */
+static double time_list(rm_library *lib, const rm_library_filter *f,
+                        size_t *rows)
+{
+    double ms[REPEATS];
+    for (int r = 0; r < REPEATS; r++) {
+        rm_library_entry *e;
+        rm_error err;
+        uint64_t t0 = rm_monotonic_us();
+        if (rm_library_list(lib, f, &e, rows, &err) != RM_OK) {
+            fail("list", &err);
+            return -1;
+        }
+        ms[r] = (double)(rm_monotonic_us() - t0) / 1000;
+        rm_library_entries_free(e, *rows);
+    }
+    qsort(ms, REPEATS, sizeof ms[0], compare_double);
+    return ms[REPEATS / 2];
+}
+
+/* Median milliseconds to load the stored analyses of a client's last 10. */
+static double time_load_ten(rm_library *lib, const char *client)
+{
+    rm_library_filter f = {.client = client, .last = 10};
+    rm_library_entry *e;
+    size_t n;
+    rm_error err;
+    if (rm_library_list(lib, &f, &e, &n, &err) != RM_OK)
+        return fail("list", &err), -1;
+    double ms[REPEATS];
+    for (int r = 0; r < REPEATS; r++) {
+        uint64_t t0 = rm_monotonic_us();
+        for (size_t i = 0; i < n; i++) {
+            rm_analysis *a;
+            if (rm_library_load_analysis(lib, e[i].id, &a, &err) != RM_OK)
+                return fail("load", &err), -1;
+            rm_analysis_free(a);
+        }
+        ms[r] = (double)(rm_monotonic_us() - t0) / 1000;
+    }
+    rm_library_entries_free(e, n);
+    qsort(ms, REPEATS, sizeof ms[0], compare_double);
+    return ms[REPEATS / 2];
+}
+
+static int run(rm_library *lib, const char *path, size_t sessions)
+{
+    uint64_t t0 = rm_monotonic_us();
+    if (generate(lib, sessions) != 0)
+        return 1;
+    double gen_s = (double)(rm_monotonic_us() - t0) / 1e6;
+    struct stat st;
+    stat(path, &st);
+    printf("library: %zu sessions (%d per client), generated in %.1f s "
+           "(%.2f ms per session), database %.1f MB (+ WAL)\n", sessions,
+           SESSIONS_PER_CLIENT, gen_s, gen_s * 1000 / (double)sessions,
+           (double)st.st_size / 1e6);
+    size_t rows;
+    rm_library_filter client = {.client = "C0042"};
+    double ms = time_list(lib, &client, &rows);
+    printf("list --client C0042:          %4zu rows  %8.2f ms (median of %d)\n",
+           rows, ms, REPEATS);
+    rm_library_filter last = {.client = "C0042", .last = 10};
+    ms = time_list(lib, &last, &rows);
+    printf("list --client C0042 --last 10: %3zu rows  %8.2f ms\n", rows, ms);
+    ms = time_list(lib, NULL, &rows);
+    printf("list (whole library):        %5zu rows  %8.2f ms\n", rows, ms);
+    printf("load_analysis x10 (one client's last 10): %.2f ms\n",
+           time_load_ten(lib, "C0042"));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    size_t sessions = argc > 1 ? strtoul(argv[1], NULL, 10) : 10000;
+    char dir[] = "/tmp/bench-library-XXXXXX";
+    char path[4096];
+    if (argc > 2) {
+        snprintf(path, sizeof path, "%s", argv[2]);
+    } else {
+        if (!mkdtemp(dir))
+            return perror("mkdtemp"), 1;
+        snprintf(path, sizeof path, "%s/library.db", dir);
+    }
+    rm_library *lib;
+    rm_error err;
+    if (rm_library_open(&lib, path, &err) != RM_OK)
+        return fail(path, &err);
+    int status = run(lib, path, sessions);
+    rm_library_close(lib);
+    if (argc <= 2) {
+        char wal[4200], shm[4200];
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        snprintf(shm, sizeof shm, "%s-shm", path);
+        unlink(wal);
+        unlink(shm);
+        unlink(path);
+        rmdir(dir);
+    }
+    return status;
+}
