@@ -173,6 +173,32 @@ rm_status rm_library_check(rm_library *lib, const rm_library_filter *f,
                            rm_error *err);
 void rm_library_check_items_free(rm_library_check_item *items, size_t n);
 
+/** Adding sessions from a program that must not wait for the analysis or
+ *  the database (rollmapd): a thread with its own connection adds the
+ *  files queued to it, in order. */
+typedef struct rm_library_indexer rm_library_indexer;
+
+/** Files queued and not yet added, at most. */
+#define RM_LIBRARY_INDEXER_QUEUE 64
+
+/** After each queued file: RM_OK with its id, or the failure (err). */
+typedef void (*rm_library_indexed_fn)(void *user, const char *path,
+                                      rm_status status, int64_t id,
+                                      const rm_error *err);
+
+/** Open the library at db_path (errors here, on the caller's thread) and
+ *  start the thread. report may be NULL; it runs on the indexer thread. */
+rm_status rm_library_indexer_start(rm_library_indexer **out,
+                                   const char *db_path,
+                                   rm_library_indexed_fn report, void *user,
+                                   rm_error *err);
+/** Queue a session file (the path is copied); returns at once.
+ *  RM_ERR_BUSY when RM_LIBRARY_INDEXER_QUEUE files are waiting. */
+rm_status rm_library_indexer_submit(rm_library_indexer *ix, const char *path,
+                                    rm_error *err);
+/** Add what is still queued, stop the thread, close the library. */
+void rm_library_indexer_stop(rm_library_indexer *ix);
+
 /** Called after each session reanalysed: done of total. */
 typedef void (*rm_library_progress_fn)(size_t done, size_t total, void *user);
 

@@ -585,6 +585,50 @@ static void reanalyse_applies_a_new_configuration(void **state)
     free(path);
 }
 
+typedef struct indexed_log {
+    int ok, failed;
+    char last_error[512];
+} indexed_log;
+
+static void note_indexed(void *user, const char *path, rm_status status,
+                         int64_t id, const rm_error *err)
+{
+    indexed_log *log = user;
+    (void)path;
+    if (status == RM_OK && id > 0) {
+        log->ok++;
+    } else {
+        log->failed++;
+        snprintf(log->last_error, sizeof log->last_error, "%s", err->message);
+    }
+}
+
+static void the_indexer_adds_queued_files_before_it_stops(void **state)
+{
+    fixture *f = *state;
+    char *a = make_session(f->dir, "i1.rms", "C13", RM_SIDE_LEFT, T0_US, 13);
+    char *b = make_session(f->dir, "i2.rms", "C13", RM_SIDE_RIGHT, T0_US, 14);
+    char *gone = testutil_path(f->dir, "never-recorded.rms");
+    indexed_log log = {0};
+    rm_library_indexer *ix;
+    rm_error err;
+    assert_int_equal(rm_library_indexer_start(&ix, f->db, note_indexed, &log,
+                                              &err), RM_OK);
+    assert_int_equal(rm_library_indexer_submit(ix, a, &err), RM_OK);
+    assert_int_equal(rm_library_indexer_submit(ix, gone, &err), RM_OK);
+    assert_int_equal(rm_library_indexer_submit(ix, b, &err), RM_OK);
+    rm_library_indexer_stop(ix);
+    assert_int_equal(log.ok, 2);
+    assert_int_equal(log.failed, 1);
+    assert_non_null(strstr(log.last_error, "never-recorded.rms"));
+    rm_library_filter flt = {.client = "C13"};
+    int64_t ids[4];
+    assert_int_equal(list_ids(f->lib, &flt, ids), 2);
+    free(gone);
+    free(b);
+    free(a);
+}
+
 enum { WRITERS = 2, WRITES = 150 };
 
 /* A child process: its own connection, one tag per transaction. */
@@ -734,6 +778,7 @@ int main(void)
         T(remove_keeps_the_file_unless_purged),
         T(check_finds_changed_and_missing_files),
         T(reanalyse_applies_a_new_configuration),
+        T(the_indexer_adds_queued_files_before_it_stops),
         T(two_processes_write_without_losing_rows),
         T(a_locked_database_is_a_clear_error),
         T(a_file_that_is_no_database_is_a_clear_error),
