@@ -470,6 +470,7 @@ static void classify_present(const rm_comparison *c, rm_matched_spot *m,
         m->change = eased ? RM_SPOT_EASED : RM_SPOT_WORSE;
     } else {
         m->change = RM_SPOT_UNCHANGED;
+        m->within_mdc = true;
         strncat(m->note, "; within MDC",
                 sizeof m->note - strlen(m->note) - 1);
     }

@@ -27,7 +27,8 @@ static const report_graph_desc graph_table[COMPARE_GRAPH_COUNT] = {
         "Profiles of the sessions along the hamstring",
         "Tenderness (top) and mean force (bottom) in each position bin, "
         "proximal (gluteal fold) left to distal (knee) right, one line per "
-        "session labelled with its date and leg."},
+        "session labelled with its number (as in the sessions table), date and "
+        "leg."},
     [COMPARE_GRAPH_SCORES] = {"compare_scores", "Spot scores over time",
         "Score (0-10) of each matched tender spot in each session that "
         "found it, against days since the first session (or the session "
@@ -210,14 +211,15 @@ static rm_status write_symmetry_data(const char *dir, const rm_comparison *c,
 /* Scripts                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/** gnuplot string of space-separated words: each session's date/leg. */
+/** gnuplot string of space-separated words, one per session:
+ *  "#N:date/leg", N as in the sessions table. */
 static void put_session_labels(FILE *f, const rm_comparison *c)
 {
     fputs("labels = \"", f);
     for (size_t i = 0; i < c->session_count; i++) {
         char date[16];
         compare_session_date(date, c->sessions[i]);
-        fprintf(f, "%s%s/%s", i ? " " : "", date,
+        fprintf(f, "%s#%zu:%s/%s", i ? " " : "", i + 1, date,
                 rm_side_name((rm_side)c->sessions[i]->meta.side));
     }
     fputs("\"\n", f);

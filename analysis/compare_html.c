@@ -33,9 +33,18 @@ static void put_escaped_cell(FILE *out, const char *text)
     fputs("</td>", out);
 }
 
+/** Extra classes of a change cell: eased spots stand out in green, worse
+ *  and new ones in the warning colour. */
 static const char *change_class(rm_spot_change change)
 {
-    return change == RM_SPOT_WORSE || change == RM_SPOT_NEW ? "warn" : "";
+    switch (change) {
+    case RM_SPOT_EASED: return " eased";
+    case RM_SPOT_WORSE:
+    case RM_SPOT_NEW: return " warn";
+    case RM_SPOT_UNCHANGED:
+    case RM_SPOT_GONE: break;
+    }
+    return "";
 }
 
 static void write_head(FILE *out, const rm_comparison *c)
@@ -73,10 +82,9 @@ static void write_spot_row(FILE *out, size_t k, const rm_matched_spot *m)
     fprintf(out, "<tr><td>%zu</td><td class=\"l\">%s</td>", k + 1,
             rm_side_name((rm_side)m->leg));
     put_cell(out, m->position_cm, 1);
-    fprintf(out, "<td class=\"l\">%s</td><td class=\"l %s%s\">%s%s</td>",
+    fprintf(out, "<td class=\"l\">%s</td><td class=\"l%s\">%s%s</td>",
             rm_ml_side_name((rm_ml_side)m->side), change_class(m->change),
-            m->change == RM_SPOT_EASED ? "eased" : "", change,
-            m->change == RM_SPOT_UNCHANGED ? " (within MDC)" : "");
+            change, m->within_mdc ? " (within MDC)" : "");
     fprintf(out, "<td>%zu</td>", m->present);
     put_change_cell(out, &m->score, 1);
     put_change_cell(out, &m->tolerated_pressure_kpa, 0);

@@ -100,6 +100,7 @@ static void write_spot(rm_json_writer *w, const rm_comparison *c,
     rm_json_member_string(w, "side", rm_ml_side_name((rm_ml_side)m->side));
     rm_json_member_number(w, "position_cm", m->position_cm);
     rm_json_member_string(w, "change", rm_spot_change_name(m->change));
+    rm_json_member_bool(w, "within_mdc", m->within_mdc);
     rm_json_member_string(w, "note", m->note);
     rm_json_member_int(w, "present", (int64_t)m->present);
     write_trend(w, "score", &m->score);

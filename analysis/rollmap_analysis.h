@@ -290,6 +290,8 @@ typedef struct rm_matched_spot {
     size_t present;          /**< sessions holding it */
     rm_trend score, tolerated_force_n, tolerated_pressure_kpa, dwell_s;
     rm_spot_change change;
+    bool within_mdc;         /**< unchanged because every change between
+                                  the first and last session is < its MDC */
     char note[192];          /**< why: e.g. "score -3.1 (MDC 2)" */
 } rm_matched_spot;
 

@@ -212,6 +212,7 @@ static void changes_count_only_from_the_mdc(void **state)
     assert_int_equal(change_of(6, 6, 200, 260, NULL), RM_SPOT_EASED);
     assert_int_equal(change_of(6, 6, 260, 200, NULL), RM_SPOT_WORSE);
     assert_int_equal(change_of(8, 5, 260, 200, note), RM_SPOT_UNCHANGED);
+    assert_null(strstr(note, "within MDC"));
     assert_non_null(strstr(note, "disagree"));
 }
 
