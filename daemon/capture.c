@@ -449,17 +449,39 @@ static void deliver_samples(rm_capture *c, const rm_sample *s, size_t n)
         c->opt.hooks.samples(c->opt.hooks.user, s, n);
 }
 
+/* The user's calibration of this device (rollmap calibrate), if stored,
+ * replaces the one the device reports: sessions and the live view then
+ * use the same newtons. */
+static void apply_stored_calibration(rm_capture *c, rm_device_info *info)
+{
+    if (!c->opt.calibration_dir[0])
+        return;
+    rm_error err;
+    rm_device_info calibrated = *info;
+    rm_status st = rm_calibration_load(c->opt.calibration_dir, &calibrated, &err);
+    if (st == RM_OK) {
+        *info = calibrated;
+        capture_log(c, RM_LOG_INFO, "device %s: stored calibration applied",
+                    info->serial);
+    }
+    else if (st != RM_ERR_NOT_FOUND)
+        capture_log(c, RM_LOG_WARNING, "device %s: stored calibration not used "
+                    "(the device's own applies): %s", info->serial, err.message);
+}
+
 static void deliver_device(rm_capture *c, const capture_msg *m)
 {
     if (m->u.info.channel_count == 0) /* connected, INFO still to come */
         return;
+    rm_device_info info = m->u.info;
+    apply_stored_calibration(c, &info);
     pthread_mutex_lock(&c->lock);
-    c->device = m->u.info;
+    c->device = info;
     c->device_known = true;
-    rm_recorder_device(c->recorder, &m->u.info, m->mono_us);
+    rm_recorder_device(c->recorder, &info, m->mono_us);
     pthread_mutex_unlock(&c->lock);
     if (c->opt.hooks.device)
-        c->opt.hooks.device(c->opt.hooks.user, &m->u.info);
+        c->opt.hooks.device(c->opt.hooks.user, &info);
 }
 
 static void deliver_message(rm_capture *c, const capture_msg *m)

@@ -31,6 +31,7 @@ typedef struct config_key {
 static const config_key config_keys[] = {
     {"device", "source", KEY_STRING, FIELD(source), 0, 0},
     {"device", "profile", KEY_STRING, FIELD(profile), 0, 0},
+    {"device", "calibration_dir", KEY_STRING, FIELD(calibration_dir), 0, 0},
     {"device", "reconnect_initial_ms", KEY_U32, FIELD(reconnect_initial_ms), 10, 60000},
     {"device", "reconnect_max_ms", KEY_U32, FIELD(reconnect_max_ms), 10, 600000},
     {"device", "max_rate_hz", KEY_U32, FIELD(max_rate_hz), 1, 100000},
@@ -73,6 +74,9 @@ void rm_daemon_config_default(rm_daemon_config *c)
 {
     memset(c, 0, sizeof *c);
     strcpy(c->source, "auto");
+    if (rm_calibration_default_dir(c->calibration_dir, sizeof c->calibration_dir,
+                                   NULL) != RM_OK)
+        c->calibration_dir[0] = '\0';
     c->reconnect_initial_ms = 100;
     c->reconnect_max_ms = 2000;
     c->max_rate_hz = 2000;   /* the fastest rate the protocol documents */
@@ -311,6 +315,7 @@ rm_status rm_daemon_config_capture_options(const rm_daemon_config *c,
         snprintf(o->source.profile_path, sizeof o->source.profile_path, "%s",
                  c->profile);
     o->ring_capacity = rm_capture_ring_size(c->max_rate_hz, c->ring_stall_s);
+    snprintf(o->calibration_dir, sizeof o->calibration_dir, "%s", c->calibration_dir);
     o->end_at_eof = true; /* a replay or simulation that ends is over */
     rm_reconnect_policy_default(&o->reconnect);
     o->reconnect.initial_ms = c->reconnect_initial_ms;

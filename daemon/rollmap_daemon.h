@@ -178,6 +178,8 @@ typedef struct rm_capture_options {
     rm_source_spec source;
     size_t ring_capacity;        /**< samples; see rm_capture_ring_size() */
     rm_reconnect_policy reconnect;
+    char calibration_dir[4096];  /**< stored calibrations applied to each
+                                      device that connects ("" = none) */
     bool end_at_eof;             /**< stop reading when the source ends
                                       (else reopen it like an unplug) */
     rm_recorder_options recorder;
@@ -250,6 +252,7 @@ typedef struct rm_daemon_config {
     char profile[256];           /**< text-mode device profile, or "" */
     uint32_t reconnect_initial_ms;
     uint32_t reconnect_max_ms;
+    char calibration_dir[4096];  /**< stored calibrations by serial */
     uint32_t max_rate_hz;        /**< highest rate expected (ring size) */
     double ring_stall_s;         /**< consumer stall the ring rides out */
     /* [session] */

@@ -39,6 +39,7 @@ static void library_follows_xdg_data_home(void **state)
     rm_daemon_config c;
     rm_daemon_config_default(&c);
     assert_string_equal(c.library, "/srv/data/rollmap/sessions");
+    assert_string_equal(c.calibration_dir, "/srv/data/rollmap/calibration");
 }
 
 static void library_falls_back_to_home_local_share(void **state)

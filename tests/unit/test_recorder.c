@@ -24,6 +24,7 @@ typedef struct fixture {
     uint64_t next_t;     /* device clock of the next sample */
     uint64_t now;        /* monotonic clock handed to the recorder */
     char log[8192];      /* every log line, newline-separated */
+    char *calibration_dir; /* for run_capture, or NULL */
 } fixture;
 
 static void capture_log(void *user, rm_log_level level, const char *line)
@@ -550,6 +551,8 @@ static void run_capture(fixture *f, const char *source, size_t ring,
     }
     o.record_now = true;
     snprintf(o.record_path, sizeof o.record_path, "%s", path);
+    if (f->calibration_dir)
+        snprintf(o.calibration_dir, sizeof o.calibration_dir, "%s", f->calibration_dir);
     rm_capture *cap;
     assert_int_equal(rm_capture_start(&cap, &o, &err), RM_OK);
     for (int i = 0; i < 600; i++) {
@@ -620,6 +623,38 @@ static void gaps_during_a_stall_are_merged_not_dropped(void **state)
     free(path);
 }
 
+/* A calibration stored for the device's serial (rollmap calibrate) is the
+ * one the session records, not the device's own. */
+static void stored_calibration_reaches_the_session(void **state)
+{
+    fixture *f = *state;
+    rm_sim_config cfg;
+    rm_sim_config_default(&cfg);
+    assert_int_equal(rm_sim_config_parse(&cfg, "seed=7", NULL), RM_OK);
+    rm_sim *sim;
+    assert_int_equal(rm_sim_new(&sim, &cfg, NULL), RM_OK);
+    rm_device_info info = *rm_sim_info(sim);
+    rm_sim_free(sim);
+    rm_device_info_default_calibration(&info);
+    info.channels[0].cal.coef[1] = 0.0125;
+    strcpy(info.channels[0].cal.origin, "user");
+    f->calibration_dir = testutil_path(f->dir, "calibration");
+    rm_error err;
+    assert_int_equal(rm_calibration_save(f->calibration_dir, info.serial, &info, &err),
+                     RM_OK);
+    char *path = testutil_path(f->dir, "calibrated.rms");
+    rm_capture_status s;
+    run_capture(f, "sim:seed=7,duration=1?fast", 1024, NULL, &s, path);
+    rm_session *file = open_file(path);
+    const rm_channel_info *ch = &rm_session_device(file)->channels[0];
+    assert_true(ch->cal.coef[1] == 0.0125);
+    assert_string_equal(ch->cal.origin, "user");
+    assert_non_null(strstr(f->log, "stored calibration applied"));
+    rm_session_close(file);
+    free(path);
+    free(f->calibration_dir);
+}
+
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -647,6 +682,7 @@ int main(void)
         TEST(replay_waits_for_the_writer_and_loses_nothing),
         TEST(capture_overflow_is_counted_and_written_as_a_gap),
         TEST(gaps_during_a_stall_are_merged_not_dropped),
+        TEST(stored_calibration_reaches_the_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
