@@ -30,6 +30,8 @@
 #define RATING_WINDOW_US 1500000u
 /* How long a message stays on screen. */
 #define MESSAGE_US 4000000u
+/* Marks drawn on the position bar (the latest ones). */
+#define MAX_SHOWN_MARKS 32
 /* How long to wait for rollmapd to answer a request. */
 #define ANSWER_TIMEOUT_MS 3000
 /* The view waits this long for input before redrawing anyway. */
@@ -76,6 +78,9 @@ typedef struct live_view {
     char session_id[64];
     int marks;
     char last_mark[64];
+    double mark_cm[MAX_SHOWN_MARKS];   /* where the latest marks were */
+    int shown_marks;
+    double rolled_cm;                  /* most distal position seen */
     bool mark_pending;
     uint64_t mark_pending_since;
     char message[160];
@@ -223,13 +228,23 @@ static void bar(FILE *out, double value, double full, int width)
     fputc(']', out);
 }
 
-static void position_bar(FILE *out, double pct, int width)
+static int bar_column(double cm, double full_cm, int width)
 {
-    int at = isnan(pct) ? -1 : (int)lround(pct / 100.0 * (width - 1));
-    fputs("proximal |", out);
-    for (int i = 0; i < width; i++)
-        fputc(i == at ? 'O' : '-', out);
-    fputs("| distal", out);
+    return (int)lround(fmin(1.0, fmax(0.0, cm / full_cm)) * (width - 1));
+}
+
+/* Proximal to distal: O is the roller, x a tender spot marked. */
+static void position_bar(FILE *out, const live_view *v, int width)
+{
+    char cells[128];
+    width = width < (int)sizeof cells ? width : (int)sizeof cells;
+    memset(cells, '-', (size_t)width);
+    for (int i = 0; i < v->shown_marks && v->rolled_cm > 0; i++)
+        cells[bar_column(v->mark_cm[i], v->rolled_cm, width)] = 'x';
+    double pct = v->now.position_pct;
+    if (!isnan(pct))
+        cells[bar_column(pct, 100.0, width)] = 'O';
+    fprintf(out, "proximal |%.*s| distal", width, cells);
 }
 
 static void value_or_dash(FILE *out, const char *fmt, double v)
@@ -285,7 +300,7 @@ static void draw_measurements(FILE *out, const live_view *v, int bar_width)
     bar(out, s->pressure_kpa, v->pressure_scale, bar_width);
     value_or_dash(out, " %5.0f kPa", s->pressure_kpa);
     fputs(ESC "[K\nPosition   ", out);
-    position_bar(out, s->position_pct, bar_width - 16);
+    position_bar(out, v, bar_width - 16);
     value_or_dash(out, " %5.1f cm", s->position_cm);
     fputs(ESC "[K\n", out);
     draw_pace(out, v);
@@ -387,6 +402,8 @@ static void take_sample(live_view *v, const rm_json *doc)
         v->force_scale = fmax(v->force_scale, s->force_n);
     if (!isnan(s->pressure_kpa))
         v->pressure_scale = fmax(v->pressure_scale, s->pressure_kpa);
+    if (!isnan(s->position_cm))
+        v->rolled_cm = fmax(v->rolled_cm, s->position_cm);
     if (!v->screen)
         print_sample_line(v);
 }
@@ -399,6 +416,15 @@ static void take_mark(live_view *v, const rm_json *doc)
     char rating_text[16] = "no rating";
     if (!isnan(rating))
         snprintf(rating_text, sizeof rating_text, "%.0f/10", rating);
+    if (!isnan(cm)) {
+        /* keep the latest MAX_SHOWN_MARKS: drop the oldest when full */
+        if (v->shown_marks == MAX_SHOWN_MARKS)
+            memmove(v->mark_cm, v->mark_cm + 1,
+                    (MAX_SHOWN_MARKS - 1) * sizeof v->mark_cm[0]);
+        else
+            v->shown_marks++;
+        v->mark_cm[v->shown_marks - 1] = cm;
+    }
     if (isnan(cm))
         snprintf(v->last_mark, sizeof v->last_mark, "%s", rating_text);
     else

@@ -126,6 +126,7 @@ wait_for 30 screen_has "proximal |-*O-*| distal" || fail "no position marker"
 keys m 7
 wait_for 5 log_has "mark 7" || fail "m 7 did not reach the daemon"
 wait_for 5 screen_has "7/10" || fail "the mark is not shown"
+wait_for 5 screen_has "proximal |[-xO]*x[-xO]*| distal" || fail "the mark is not on the position bar"
 keys m x
 wait_for 5 log_has "mark 10" || fail "m x did not mark 10"
 keys 3
