@@ -46,16 +46,6 @@ static void put_optional_int(rm_json_writer *w, const char *key, int64_t v)
         rm_json_int(w, v);
 }
 
-static const char *device_kind_name(uint8_t kind)
-{
-    switch (kind) {
-    case RM_DEVICE_ROLLER: return "roller";
-    case RM_DEVICE_BALL: return "ball";
-    case RM_DEVICE_PROBE: return "probe";
-    }
-    return "unknown";
-}
-
 static void write_session(rm_json_writer *w, const rm_analysis *a)
 {
     char start[32];
@@ -80,7 +70,7 @@ static void write_device(rm_json_writer *w, const rm_analysis *a)
     put_string(w, "model", a->device.model);
     put_string(w, "firmware", a->device.firmware);
     put_string(w, "serial", a->device.serial);
-    put_string(w, "kind", device_kind_name(a->device.device_kind));
+    put_string(w, "kind", rm_device_kind_name((rm_device_kind)a->device.device_kind));
     put_int(w, "sample_rate_hz", a->device.sample_rate_hz);
     put_int(w, "channels", a->device.channel_count);
     put_bool(w, "has_position", a->has_position);

@@ -89,16 +89,6 @@ static int parse_options(int argc, char **argv, devices_options *o)
     return CLI_OK;
 }
 
-static const char *kind_name(uint8_t kind)
-{
-    switch ((rm_device_kind)kind) {
-    case RM_DEVICE_ROLLER: return "roller";
-    case RM_DEVICE_BALL: return "ball";
-    case RM_DEVICE_PROBE: return "probe";
-    }
-    return "unknown";
-}
-
 static long age_days(int64_t date_unix, int64_t now_unix)
 {
     return date_unix ? (long)((now_unix - date_unix) / SECONDS_PER_DAY) : -1;
@@ -161,7 +151,7 @@ static void print_stored(const listing *l, const rm_device_info *info)
 static void print_roller(const listing *l, const rm_device_info *info)
 {
     printf("    roller: %s %s, firmware %s, serial %s: %u channels at %u Hz",
-           kind_name(info->device_kind), info->model, info->firmware,
+           rm_device_kind_name((rm_device_kind)info->device_kind), info->model, info->firmware,
            info->serial[0] ? info->serial : "(none)", info->channel_count,
            info->sample_rate_hz);
     if (info->encoder_counts_per_turn)
@@ -251,7 +241,7 @@ static void json_roller(rm_json_writer *w, const listing *l,
 {
     rm_json_key(w, "info");
     rm_json_object_open(w);
-    json_str(w, "kind", kind_name(info->device_kind));
+    json_str(w, "kind", rm_device_kind_name((rm_device_kind)info->device_kind));
     json_str(w, "model", info->model);
     json_str(w, "firmware", info->firmware);
     json_str(w, "serial", info->serial);

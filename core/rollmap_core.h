@@ -128,6 +128,9 @@ typedef struct rm_sample {
     int32_t counts[RM_MAX_CHANNELS];
 } rm_sample;
 
+/** "roller", "ball", "probe" or "unknown". */
+const char *rm_device_kind_name(rm_device_kind kind);
+
 /** Force in newtons of one channel of a sample, with its calibration. */
 double rm_channel_newtons(const rm_channel_info *ch, int32_t counts);
 

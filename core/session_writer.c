@@ -216,22 +216,13 @@ static void write_channel(rm_json_writer *w, const rm_channel_info *ch)
     rm_json_object_close(w);
 }
 
-static const char *device_kind_name(uint8_t kind)
-{
-    switch (kind) {
-    case RM_DEVICE_BALL: return "ball";
-    case RM_DEVICE_PROBE: return "probe";
-    default: return "roller";
-    }
-}
-
 void rm_json_write_device(rm_json_writer *w, const rm_device_info *info)
 {
     rm_json_object_open(w);
     rm_json_member_string(w, "model", info->model);
     rm_json_member_string(w, "firmware", info->firmware);
     rm_json_member_string(w, "serial", info->serial);
-    rm_json_member_string(w, "kind", device_kind_name(info->device_kind));
+    rm_json_member_string(w, "kind", rm_device_kind_name((rm_device_kind)info->device_kind));
     rm_json_member_int(w, "sample_rate_hz", info->sample_rate_hz);
     rm_json_member_int(w, "encoder_counts_per_turn", info->encoder_counts_per_turn);
     rm_json_member_number(w, "roller_diameter_mm", info->roller_diameter_mm);

@@ -25,6 +25,16 @@ void rm_device_info_default_calibration(rm_device_info *info)
     }
 }
 
+const char *rm_device_kind_name(rm_device_kind kind)
+{
+    switch (kind) {
+    case RM_DEVICE_ROLLER: return "roller";
+    case RM_DEVICE_BALL: return "ball";
+    case RM_DEVICE_PROBE: return "probe";
+    }
+    return "unknown";
+}
+
 const char *rm_side_name(rm_side side)
 {
     switch (side) {

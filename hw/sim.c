@@ -1427,16 +1427,6 @@ const rm_sim_mark *rm_sim_marks(const rm_sim *sim, size_t *count)
 /* Ground truth (docs/SIMULATOR.md, "truth.json")                           */
 /* ------------------------------------------------------------------------ */
 
-static const char *kind_name(uint8_t kind)
-{
-    switch ((rm_device_kind)kind) {
-    case RM_DEVICE_ROLLER: return "roller";
-    case RM_DEVICE_BALL: return "ball";
-    case RM_DEVICE_PROBE: return "probe";
-    }
-    return "unknown";
-}
-
 static const char *ml_name(uint8_t ml)
 {
     return ml == RM_ML_MEDIAL ? "medial" : ml == RM_ML_LATERAL ? "lateral"
@@ -1483,7 +1473,7 @@ static void write_config(rm_json_writer *w, const rm_sim_config *c)
             break;
         }
         case KEY_BOOL: rm_json_bool(w, *(const bool *)field); break;
-        case KEY_KIND: rm_json_string(w, kind_name(c->device_kind)); break;
+        case KEY_KIND: rm_json_string(w, rm_device_kind_name((rm_device_kind)c->device_kind)); break;
         case KEY_SIDE: rm_json_string(w, rm_side_name(c->side)); break;
         case KEY_DIRECTION: rm_json_int(w, c->distal_direction); break;
         case KEY_TIMES:
@@ -1500,7 +1490,7 @@ static void write_config(rm_json_writer *w, const rm_sim_config *c)
 static void write_person(rm_json_writer *w, const rm_sim *sim)
 {
     const rm_sim_config *c = &sim->cfg;
-    json_string_member(w, "device_kind", kind_name(c->device_kind));
+    json_string_member(w, "device_kind", rm_device_kind_name((rm_device_kind)c->device_kind));
     json_number_member(w, "body_mass_kg", c->body_mass_kg);
     json_number_member(w, "leg_length_cm", c->leg_length_cm);
     json_string_member(w, "side", rm_side_name(c->side));
