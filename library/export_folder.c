@@ -658,31 +658,36 @@ static rm_status check_label_free(const participant_table *t, const char *id,
     return RM_OK;
 }
 
-static rm_status write_participants(const char *dir, const folder_plan *plans,
-                                    size_t n, bool redact, size_t *rows,
+/* The table already in dir with the rows of this export put in, refusing
+ * a label another client code already has. */
+static rm_status merge_participants(const char *tsv, const folder_plan *plans,
+                                    size_t n, participant_table *t,
                                     rm_error *err)
 {
-    char *tsv = join(dir, PARTICIPANTS), *json = join(dir, PARTICIPANTS_JSON);
-    participant_table t = {0};
-    rm_status st = tsv && json ? read_participants(tsv, &t, err)
-                               : rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    rm_status st = read_participants(tsv, t, err);
     for (size_t i = 0; st == RM_OK && i < n; i++) {
         char id[LABEL_MAX + 8];
         snprintf(id, sizeof id, "sub-%s", plans[i].sub);
-        st = check_label_free(&t, id, plans[i].meta.client, tsv, err);
+        st = check_label_free(t, id, plans[i].meta.client, tsv, err);
         if (st == RM_OK)
-            st = put_participant(&t, id, plans[i].meta.client,
+            st = put_participant(t, id, plans[i].meta.client,
                                  plans[i].in->display_name, err);
     }
-    if (st == RM_OK) {
-        qsort(t.rows, t.count, sizeof *t.rows, compare_participants);
-        participants_out po = {&t, !redact};
+    return st;
+}
+
+static rm_status write_participants(const char *dir, participant_table *t,
+                                    bool redact, rm_error *err)
+{
+    char *tsv = join(dir, PARTICIPANTS), *json = join(dir, PARTICIPANTS_JSON);
+    rm_status st = tsv && json ? RM_OK
+                               : rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    qsort(t->rows, t->count, sizeof *t->rows, compare_participants);
+    participants_out po = {t, !redact};
+    if (st == RM_OK)
         st = write_whole(tsv, fill_participants, &po, err);
-        if (st == RM_OK)
-            st = write_whole(json, fill_participants_json, &po, err);
-        *rows = t.count;
-    }
-    participants_free(&t);
+    if (st == RM_OK)
+        st = write_whole(json, fill_participants_json, &po, err);
     free(tsv);
     free(json);
     return st;
@@ -700,22 +705,27 @@ rm_status rm_export_folder(const char *dir, const rm_folder_session *sessions,
     if (count == 0)
         return rm_error_set(err, RM_ERR_ARG, "%s: no sessions to export", dir);
     folder_plan *plans = calloc(count, sizeof *plans);
-    if (!plans)
-        return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
-    rm_status st = RM_OK;
+    char *tsv = join(dir, PARTICIPANTS);
+    participant_table table = {0};
+    rm_status st = plans && tsv ? RM_OK
+                                : rm_error_set(err, RM_ERR_NOMEM, "out of memory");
     for (size_t i = 0; st == RM_OK && i < count; i++)
         st = plan_session(&sessions[i], &plans[i], err);
     if (st == RM_OK)
         st = number_runs(plans, count, err);
+    /* every refusal comes before the first file is written */
+    if (st == RM_OK)
+        st = merge_participants(tsv, plans, count, &table, err);
     if (st == RM_OK)
         st = ensure_dir(dir, err);
     for (size_t i = 0; st == RM_OK && i < count; i++)
         st = export_session(dir, &plans[i], redact, cfg, err);
-    size_t rows = 0;
     if (st == RM_OK)
-        st = write_participants(dir, plans, count, redact, &rows, err);
+        st = write_participants(dir, &table, redact, err);
     if (st == RM_OK && summary)
-        *summary = (rm_folder_summary){count, rows};
+        *summary = (rm_folder_summary){count, table.count};
+    participants_free(&table);
+    free(tsv);
     free(plans);
     return st;
 }

@@ -39,11 +39,12 @@ done
 record "$work/roller.rms" "seed=7,duration=120" C-042 left "secret note"
 record "$work/gappy.rms" "seed=5,duration=90,unplug=30/200,unplug_for=5" C-042 right ""
 record "$work/other.rms" "seed=3,duration=60" C-007 left ""
+record "$work/ball.rms" "seed=4,duration=60,kind=ball" C-007 right ""
 
 echo "-- EDF+ read back by MNE, against the CSV export and the report"
-for name in roller gappy; do
+for name in roller gappy ball; do
     "$ROLLMAP" export "$work/$name.rms" --edf "$work/$name.edf" >"$work/edf.out"
-    expect_output "$work/edf.out" "wrote $work/$name.edf: EDF+ with 10 signals at 1000 Hz"
+    expect_output "$work/edf.out" "wrote $work/$name.edf: EDF+ with"
     [ "$(stat -c %a "$work/$name.edf")" = 600 ] || fail "$name.edf is not 0600"
     "$ROLLMAP" export "$work/$name.rms" --csv -o "$work/$name.csv"
     "$ROLLMAP" report "$work/$name.rms" -o "$work/$name-report" >/dev/null 2>&1
@@ -54,7 +55,10 @@ for name in roller gappy; do
     fi
 done
 grep -q '^# gap: ' "$work/gappy.csv" || fail "the gappy session has no gap"
+"$ROLLMAP" export "$work/gappy.rms" --edf "$work/gappy.edf" >"$work/edf.out"
+expect_output "$work/edf.out" "10 signals at 1000 Hz"
 expect_output "$work/edf.out" "samples held flat where there were none"
+grep -q ',position_cm,' "$work/ball.csv" && fail "the ball session has an encoder"
 ! grep -qa "secret note" "$work/roller.edf" || fail "notes leaked into the EDF+"
 
 echo "-- bad input fails clearly and keeps what was there"
@@ -134,6 +138,10 @@ expect_exit 1 "$ROLLMAP" export --client C-042 --csv "$work/none" --db "$work/mi
 expect_output "$work/err" "$work/missing.db: no library there"
 expect_exit 1 "$ROLLMAP" export "$work/junk.rms" --folder "$work/junkdir"
 expect_output "$work/err" "$work/junk.rms"
+record "$work/clash.rms" "seed=9,duration=30" C042 left ""
+expect_exit 1 "$ROLLMAP" export "$work/clash.rms" --folder "$study"
+expect_output "$work/err" "$study/participants.tsv: sub-C042 is client \"C-042\", not \"C042\""
+[ "$(find "$study/sub-C042" -type f | wc -l)" = 4 ] || fail "the refused session was written"
 
 if [ -z "$mne_python" ]; then
     echo "SKIP: python3-mne is missing, so no independent reader checked the" \
