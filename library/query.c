@@ -85,7 +85,12 @@ static bool entries_sql(const rm_library_filter *f, const char *where,
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *stmt, int col)
 {
     const unsigned char *t = sqlite3_column_text(stmt, col);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+    size_t n = t ? (size_t)sqlite3_column_bytes(stmt, col) : 0;
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(dst, t, n);
+    dst[n] = '\0';
 }
 
 /* A malloc'd copy, or NULL for NULL and "". */

@@ -39,7 +39,9 @@ typedef struct rm_library rm_library;
 
 /** Open (or create) a library database: its folder 0700, the file 0600,
  *  WAL journal, busy timeout, schema migrated. A damaged file is
- *  RM_ERR_FORMAT naming the file; it is never rewritten. */
+ *  RM_ERR_FORMAT naming the file; it is never rewritten. One rm_library is
+ *  used by one thread at a time; other threads and processes open their
+ *  own. */
 rm_status rm_library_open(rm_library **out, const char *path, rm_error *err);
 void rm_library_close(rm_library *lib);
 /** The database file the library was opened on. */

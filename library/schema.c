@@ -324,7 +324,7 @@ rm_status rm_library_open(rm_library **out, const char *path, rm_error *err)
         return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
     }
     int rc = sqlite3_open_v2(path, &lib->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                              NULL);
     st = rc == SQLITE_OK ? configure(lib, err)
                          : library_sql_error(lib->db, path, rc, "opening",
