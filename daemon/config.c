@@ -32,6 +32,7 @@ static const config_key config_keys[] = {
     {"device", "source", KEY_STRING, FIELD(source), 0, 0},
     {"device", "profile", KEY_STRING, FIELD(profile), 0, 0},
     {"device", "calibration_dir", KEY_STRING, FIELD(calibration_dir), 0, 0},
+    {"device", "usb_ids", KEY_STRING, FIELD(usb_ids), 0, 0},
     {"device", "reconnect_initial_ms", KEY_U32, FIELD(reconnect_initial_ms), 10, 60000},
     {"device", "reconnect_max_ms", KEY_U32, FIELD(reconnect_max_ms), 10, 600000},
     {"device", "max_rate_hz", KEY_U32, FIELD(max_rate_hz), 1, 100000},
@@ -284,6 +285,19 @@ rm_status rm_daemon_config_set(rm_daemon_config *c, const char *assignment,
         return rm_error_set(err, RM_ERR_NOT_FOUND, "'%s': no setting %s.%s",
                             assignment, section, key);
     return set_key(c, k, eq + 1, "--set ", err);
+}
+
+rm_status rm_daemon_config_add_usb_ids(const rm_daemon_config *c, rm_error *err)
+{
+    char list[sizeof c->usb_ids];
+    memcpy(list, c->usb_ids, sizeof list);
+    char *save = NULL;
+    for (char *id = strtok_r(list, ", \t", &save); id; id = strtok_r(NULL, ", \t", &save)) {
+        rm_error why;
+        if (rm_usb_id_add(id, &why) != RM_OK)
+            return rm_error_set(err, RM_ERR_ARG, "[device] usb_ids: %s", why.message);
+    }
+    return RM_OK;
 }
 
 /* ---- what the capture pipeline gets ------------------------------------ */

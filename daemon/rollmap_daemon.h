@@ -253,6 +253,8 @@ typedef struct rm_daemon_config {
     uint32_t reconnect_initial_ms;
     uint32_t reconnect_max_ms;
     char calibration_dir[4096];  /**< stored calibrations by serial */
+    char usb_ids[256];           /**< more candidate rollers for auto:
+                                      "VID:PID, VID:*" */
     uint32_t max_rate_hz;        /**< highest rate expected (ring size) */
     double ring_stall_s;         /**< consumer stall the ring rides out */
     /* [session] */
@@ -287,6 +289,9 @@ rm_status rm_daemon_config_set(rm_daemon_config *c, const char *assignment,
  *  where prefixes the message. */
 rm_status rm_daemon_config_check(const rm_daemon_config *c, const char *where,
                                  rm_error *err);
+/** Add the configured usb_ids to the known list (rm_usb_id_add); call
+ *  once at start-up. Errors name the id at fault. */
+rm_status rm_daemon_config_add_usb_ids(const rm_daemon_config *c, rm_error *err);
 /** Capture options from a configuration (source parsed: errors say so). */
 rm_status rm_daemon_config_capture_options(const rm_daemon_config *c,
                                            rm_capture_options *o,

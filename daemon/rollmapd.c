@@ -480,6 +480,8 @@ static rm_status prepare(daemon_ctx *d, rm_capture_options *co, rm_error *err)
 {
     rm_status st = build_config(&d->opt, &d->cfg, err);
     if (st == RM_OK)
+        st = rm_daemon_config_add_usb_ids(&d->cfg, err);
+    if (st == RM_OK)
         st = capture_options(d, co, err);
     if (st == RM_OK)
         st = take_lock(d, err);

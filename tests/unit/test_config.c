@@ -257,6 +257,23 @@ static void bad_source_name_is_reported_as_the_device_source(void **state)
     assert_non_null(strstr(err.message, "[device] source"));
 }
 
+static void usb_ids_join_the_known_list(void **state)
+{
+    (void)state;
+    rm_daemon_config c;
+    rm_daemon_config_default(&c);
+    rm_error err;
+    assert_false(rm_usb_id_known(0x1209, 0x0001));
+    assert_int_equal(rm_daemon_config_set(&c, "device.usb_ids=1209:0001, 16c0:*", &err),
+                     RM_OK);
+    assert_int_equal(rm_daemon_config_add_usb_ids(&c, &err), RM_OK);
+    assert_true(rm_usb_id_known(0x1209, 0x0001));
+    assert_true(rm_usb_id_known(0x16c0, 0x05dc));
+    assert_int_equal(rm_daemon_config_set(&c, "device.usb_ids=12:zz", &err), RM_OK);
+    assert_int_equal(rm_daemon_config_add_usb_ids(&c, &err), RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "usb_ids"));
+}
+
 static void ring_rides_out_five_seconds_at_two_kilohertz(void **state)
 {
     (void)state;
@@ -284,6 +301,7 @@ int main(void)
         cmocka_unit_test(overrides_are_checked_together_after_the_last),
         cmocka_unit_test(capture_options_carry_the_settings),
         cmocka_unit_test(bad_source_name_is_reported_as_the_device_source),
+        cmocka_unit_test(usb_ids_join_the_known_list),
         cmocka_unit_test(ring_rides_out_five_seconds_at_two_kilohertz),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
