@@ -547,32 +547,47 @@ static void refuse(int fd, const char *why)
     close(fd);
 }
 
-static void accept_client(rm_server *srv)
+/* Only the server thread fills and frees slots, so it may look without
+ * the lock. */
+static size_t free_slot(const rm_server *srv)
 {
-    int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0)
-        return;
+    size_t slot = 0;
+    while (slot < srv->opt.max_clients && srv->clients[slot])
+        slot++;
+    return slot;
+}
+
+static client *client_new(const rm_server *srv, int fd)
+{
     client *c = calloc(1, sizeof *c);
     char *out = malloc(srv->opt.client_buffer);
     if (!c || !out) {
         free(c);
         free(out);
-        refuse(fd, "server out of memory");
-        return;
+        return NULL;
     }
     c->fd = fd;
     c->out = out;
     c->rate_hz = RM_WATCH_RATE_DEFAULT_HZ;
-    pthread_mutex_lock(&srv->lock);
-    size_t slot = 0;
-    while (slot < srv->opt.max_clients && srv->clients[slot])
-        slot++;
+    return c;
+}
+
+static void accept_client(rm_server *srv)
+{
+    int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    size_t slot = free_slot(srv);
     if (slot == srv->opt.max_clients) {
-        pthread_mutex_unlock(&srv->lock);
-        client_free(c);
         refuse(fd, "too many clients");
         return;
     }
+    client *c = client_new(srv, fd);
+    if (!c) {
+        refuse(fd, "server out of memory");
+        return;
+    }
+    pthread_mutex_lock(&srv->lock);
     srv->clients[slot] = c;
     srv->client_count++;
     send_hello(srv, c);

@@ -73,7 +73,8 @@ static rm_status on_tare(void *user, rm_error *err)
     return RM_OK;
 }
 
-static fixture *open_fixture(uint32_t stall_timeout_ms)
+/* A server in a fresh folder; 0 keeps an option's default. */
+static fixture *open_fixture(uint32_t stall_timeout_ms, uint32_t max_clients)
 {
     fixture *f = calloc(1, sizeof *f);
     f->dir = testutil_mkdtemp();
@@ -84,6 +85,8 @@ static fixture *open_fixture(uint32_t stall_timeout_ms)
     strcpy(opt.path, f->path);
     if (stall_timeout_ms)
         opt.stall_timeout_ms = stall_timeout_ms;
+    if (max_clients)
+        opt.max_clients = max_clients;
     rm_server_handlers h = {.user = &f->calls, .start = on_start,
                             .stop = on_stop, .tag = on_tag, .mark = on_mark,
                             .tare = on_tare};
@@ -96,7 +99,7 @@ static fixture *open_fixture(uint32_t stall_timeout_ms)
 
 static int setup(void **state)
 {
-    *state = open_fixture(0);
+    *state = open_fixture(0, 0);
     return 0;
 }
 
@@ -565,7 +568,7 @@ static void stuck_client_never_blocks_publish(void **state)
 static void stalled_client_is_dropped(void **state)
 {
     (void)state;
-    fixture *f = open_fixture(300);
+    fixture *f = open_fixture(300, 0);
     int fd = stuck_watcher(f);
     /* a daemon keeps publishing: 100 ms of samples every 20 ms, so the
      * stuck client's buffer stays full */
@@ -579,6 +582,30 @@ static void stalled_client_is_dropped(void **state)
     print_message("dropped after %.2f s (stall timeout 0.3 s)\n",
                   seconds_since(start));
     close(fd);
+    void *s = f;
+    teardown(&s);
+}
+
+static void client_beyond_the_limit_is_refused_with_a_reason(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(0, 2);
+    rm_client *first = connect_client(f), *second = connect_client(f);
+    int fd = raw_connect(f->path);
+    char buf[256] = {0};
+    size_t len = 0;
+    ssize_t n;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (len < sizeof buf - 1 && poll(&p, 1, 2000) == 1 &&
+           (n = recv(fd, buf + len, sizeof buf - 1 - len, 0)) > 0)
+        len += (size_t)n; /* until the server closes it */
+    assert_non_null(strstr(buf, "\"class\":\"ERROR\""));
+    assert_non_null(strstr(buf, "too many clients"));
+    assert_int_equal(rm_server_client_count(f->srv), 2);
+    rm_json_free(request(first, "{\"cmd\":\"status\"}")); /* unharmed */
+    close(fd);
+    rm_client_close(first);
+    rm_client_close(second);
     void *s = f;
     teardown(&s);
 }
@@ -689,6 +716,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(session_start_restarts_the_live_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(stuck_client_never_blocks_publish, setup, teardown),
         cmocka_unit_test(stalled_client_is_dropped),
+        cmocka_unit_test(client_beyond_the_limit_is_refused_with_a_reason),
         cmocka_unit_test_setup_teardown(fifty_clients_all_receive_events, setup, teardown),
         cmocka_unit_test_setup_teardown(status_answers_from_the_daemon_snapshot, setup, teardown),
         cmocka_unit_test(client_reports_missing_daemon_clearly),
