@@ -114,6 +114,8 @@ static void sample_values(const edf_export *x, const rm_sample *s, double *v)
 /* Place of a sample on the grid of the device's sample rate. */
 static uint64_t grid_index(const edf_export *x, uint64_t t_us)
 {
+    if (t_us < x->first_us)
+        return 0;
     double at = (double)(t_us - x->first_us) * x->rate / 1e6;
     return (uint64_t)llround(at);
 }
@@ -206,7 +208,7 @@ static void note_position_offset(const edf_export *x, const rm_sample *s,
                                  double *offsets)
 {
     const rm_series *series = &x->analysis->series;
-    double t_s = (double)(s->t_us - x->first_us) / 1e6;
+    double t_s = ((double)s->t_us - (double)x->first_us) / 1e6;
     double at = round(t_s * series->rate_hz);
     if (at < 0 || at >= (double)series->n)
         return;
@@ -238,7 +240,7 @@ static rm_status scan_samples(edf_export *x, double *offsets, rm_error *err)
             note_ranges(x, &x->chunk[i]);
             if (offsets)
                 note_position_offset(x, &x->chunk[i], offsets);
-            last_us = x->chunk[i].t_us;
+            last_us = x->chunk[i].t_us > last_us ? x->chunk[i].t_us : last_us;
         }
         at += got;
     }
@@ -617,7 +619,10 @@ static rm_status write_records(edf_export *x, rm_error *err)
                 st = flush_record(x, err);
                 record++;
             }
-            place_sample(x, &x->chunk[i], index);
+            /* a sample whose time went back behind a written record has
+             * no place left on the grid */
+            if (index / x->rate == record)
+                place_sample(x, &x->chunk[i], index);
         }
         at += got;
     }
