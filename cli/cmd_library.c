@@ -240,7 +240,7 @@ static int parse_all(int argc, char **argv, const char *sub,
     int st = parse_options(n, args, o);
     /* the positional arguments stay valid: they point into argv */
     char **positional = calloc((size_t)o->argc + 1, sizeof *positional);
-    if (positional)
+    if (positional && o->argc > 0)
         memcpy(positional, o->argv, (size_t)o->argc * sizeof *positional);
     free(args);
     o->argv = positional;
