@@ -76,10 +76,8 @@ static void device(rm_device_info *info)
     info->distal_direction = 1;
 }
 
-static void write_session(const char *path)
+static void write_session(const char *path, const rm_device_info *info)
 {
-    rm_device_info info;
-    device(&info);
     rm_session_meta meta = {.side = RM_SIDE_LEFT, .start_unix_us = START_US};
     strcpy(meta.session_id, "20261124T060724Z-edf1");
     strcpy(meta.client, "C-042");
@@ -89,7 +87,7 @@ static void write_session(const char *path)
     opt.fsync = false;
     rm_session_writer *w;
     rm_error err;
-    if (rm_session_writer_create(&w, path, &info, &meta, &opt, &err) != RM_OK)
+    if (rm_session_writer_create(&w, path, info, &meta, &opt, &err) != RM_OK)
         fail_msg("create: %s", err.message);
     for (uint64_t i = 0; i < SAMPLES + GAP_SAMPLES; i++) {
         if (i >= GAP_FROM && i < GAP_FROM + GAP_SAMPLES)
@@ -148,7 +146,9 @@ static int setup(void **state)
     f->dir = testutil_mkdtemp();
     f->session_path = testutil_path(f->dir, "s.rms");
     f->edf_path = testutil_path(f->dir, "s.edf");
-    write_session(f->session_path);
+    rm_device_info info;
+    device(&info);
+    write_session(f->session_path, &info);
     rm_error err;
     if (rm_session_open(&f->session, f->session_path, &err) != RM_OK)
         fail_msg("open: %s", err.message);
@@ -377,6 +377,59 @@ static void existing_output_is_replaced_only_when_complete(void **state)
     assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+/* A probe with two pressure cells and no encoder: the total is the cells'
+ * sum, there is no position signal and annotations have no place. */
+static void probe_without_encoder_sums_pressure_cells(void **state)
+{
+    fixture *f = *state;
+    rm_device_info info;
+    device(&info);
+    info.device_kind = RM_DEVICE_PROBE;
+    info.encoder_counts_per_turn = 0;
+    for (unsigned k = 0; k < 2; k++) {
+        info.channels[k].kind = RM_CHANNEL_PRESSURE_CELL;
+        info.channels[k].area_mm2 = 100.0f;
+    }
+    char *path = testutil_path(f->dir, "probe.rms");
+    write_session(path, &info);
+    rm_session *s;
+    rm_error err;
+    assert_int_equal(rm_session_open(&s, path, &err), RM_OK);
+    f->analysis->has_position = false;
+    f->analysis->dwells[0].position_cm = NAN;
+    f->analysis->marks[0].position_cm = NAN;
+    f->analysis->spot_count = 0;
+    if (rm_export_edf(s, f->analysis, f->edf_path, NULL, &err) != RM_OK)
+        fail_msg("export: %s", err.message);
+    rm_session_close(s);
+    free(path);
+
+    struct edf_hdr_struct hdr;
+    assert_int_equal(edfopen_file_readonly(f->edf_path, &hdr, EDFLIB_READ_ALL_ANNOTATIONS), 0);
+    assert_int_equal(hdr.edfsignals, 3);
+    const char *label = hdr.signalparam[2].label;
+    assert_field((const uint8_t *)label, 0, strlen(label), "Force total");
+    const char *transducer = hdr.signalparam[0].transducer;
+    assert_field((const uint8_t *)transducer, 0, strlen(transducer),
+                 "pressure cell 100 mm2 at 10.0 mm");
+    double total[RATE];
+    assert_int_equal(edfread_physical_samples(hdr.handle, 2, RATE, total), RATE);
+    const struct edf_param_struct *p = &hdr.signalparam[2];
+    double step = (p->phys_max - p->phys_min) / (p->dig_max - p->dig_min);
+    for (uint64_t i = 0; i < RATE; i++) {
+        rm_sample smp = sample_at(i);
+        double want = rm_channel_newtons(&info.channels[0], smp.counts[0]) +
+                      rm_channel_newtons(&info.channels[1], smp.counts[1]);
+        assert_near(total[i], want, step / 2 + 1e-9);
+    }
+    struct edf_annotation_struct an;
+    assert_int_equal(edf_get_annotation(hdr.handle, 0, &an), 0);
+    assert_string_equal(an.annotation, "dwell");
+    assert_int_equal(edf_get_annotation(hdr.handle, 1, &an), 0);
+    assert_string_equal(an.annotation, "mark 7/10");
+    edfclose_file(hdr.handle);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +437,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(values_come_back_within_half_a_quantisation_step, setup, teardown),
         cmocka_unit_test_setup_teardown(annotations_carry_dwells_marks_spots_and_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(many_marks_all_reach_the_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(probe_without_encoder_sums_pressure_cells, setup, teardown),
         cmocka_unit_test_setup_teardown(unwritable_output_fails_and_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(existing_output_is_replaced_only_when_complete, setup, teardown),
     };
