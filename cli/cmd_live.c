@@ -30,6 +30,8 @@
 #define RATING_WINDOW_US 1500000u
 /* How long a message stays on screen. */
 #define MESSAGE_US 4000000u
+/* Without a sample for this long the values shown are stale. */
+#define STALE_US 2000000u
 /* Marks drawn on the position bar (the latest ones). */
 #define MAX_SHOWN_MARKS 32
 /* How long to wait for rollmapd to answer a request. */
@@ -72,6 +74,7 @@ typedef struct live_view {
     bool keys;               /* stdin is a terminal in non-canonical mode */
     struct termios saved_termios;
     bool have_sample;
+    uint64_t last_sample_us;   /* when the latest SAMPLE line arrived */
     live_sample now;
     double force_scale, pressure_scale;
     bool recording;
@@ -330,8 +333,12 @@ static void draw_screen(const live_view *v)
     fprintf(out, ESC "[H" "rollmap live   %s%s" ESC "[K\n" ESC "[K\n",
             v->recording ? "recording " : "not recording",
             v->recording ? v->session_id : "");
-    if (v->have_sample)
+    uint64_t silent_us = rm_monotonic_us() - v->last_sample_us;
+    if (v->have_sample && silent_us < STALE_US)
         draw_measurements(out, v, bar_width);
+    else if (v->have_sample)
+        fprintf(out, "no samples for %.0f s: is the roller connected?" ESC "[K\n",
+                (double)silent_us / 1e6);
     else
         fputs("waiting for samples from rollmapd..." ESC "[K\n", out);
     draw_marks_and_messages(out, v);
@@ -398,6 +405,7 @@ static void take_sample(live_view *v, const rm_json *doc)
     s->dwell_s = member(doc, "dwell_s");
     s->flags = (unsigned)rm_json_as_number(rm_json_get(doc, "flags"), 0);
     v->have_sample = true;
+    v->last_sample_us = rm_monotonic_us();
     if (!isnan(s->force_n))
         v->force_scale = fmax(v->force_scale, s->force_n);
     if (!isnan(s->pressure_kpa))

@@ -50,11 +50,12 @@ wait_for() {
     done
 }
 
+# $1: the simulated session's length (default a fast 300 s session with
+# short holds, played four times faster than real time)
 start_server() {
     rm -f "$sock"
-    # a fast session with short holds, four times real time
     "$SERVER" --socket "$sock" --log "$log" --speed 4 \
-        --sim "seed=7,duration=300,dwell_min=12,dwell_max=16" >"$work/server.out" 2>&1 &
+        --sim "seed=7,duration=${1:-300},dwell_min=12,dwell_max=16" >"$work/server.out" 2>&1 &
     server_pid=$!
     wait_for 10 test -S "$sock" || fail "the test server did not start"
 }
@@ -160,6 +161,17 @@ wait_for 5 test -s "$work/exit" || fail "the view did not notice the daemon left
 [ "$(cat "$work/exit")" = 1 ] || fail "daemon gone: exit $(cat "$work/exit"), expected 1"
 screen_has "rollmapd went away" || fail "no message when the daemon left"
 terminal_restored
+
+# ---- the device falls silent ----------------------------------------------
+start_server 8  # 2 s of real time, then no more samples
+start_view
+wait_for 15 screen_has "no samples for [0-9]* s: is the roller connected?" \
+    || fail "a silent device is not pointed out"
+keys q
+wait_for 5 test -s "$work/exit" || fail "q did not quit"
+kill "$server_pid"
+wait "$server_pid" || true
+server_pid=
 
 # ---- end to end: the real rollmapd records the mark made in the view -----
 lib="$work/library"
