@@ -7,8 +7,9 @@ usage: edf_check.py EDF CSV REPORT_JSON
 
 Checks: channel names, sample rate, every CSV sample's value within the
 16-bit quantisation step (the step from the EDF header, read here byte by
-byte), the position an offset of the CSV's encoder position, the header's
-patient (the client code) and recording (device serial, side, muscle),
+byte), the position an offset of the CSV's encoder position and in the
+report's frame (0 cm = proximal end: over each dwell it averages the
+dwell's position), the header's patient (the client code) and recording (device serial, side, muscle),
 and the annotations: every dwell, mark and tender spot of the report and
 every gap of the CSV, with their onsets, durations and texts.
 Exit 0 when all hold, 1 (with the reasons) otherwise.
@@ -22,6 +23,7 @@ import mne
 CSV_DECIMALS_N = 0.00005    # the CSV prints newtons to 4 decimals
 CSV_DECIMALS_CM = 0.0005    # and positions to 3
 TIME_TOLERANCE_S = 0.0011   # report times have 3 decimals; EDF 100 us
+DWELL_FRAME_CM = 0.1        # raw vs the analysis's smoothed position (0.0002 seen)
 
 
 class Failures:
@@ -133,6 +135,21 @@ def check_values(fail, raw, header, columns, rows, facts):
     return len(rows)
 
 
+def check_position_frame(fail, raw, report):
+    """The Position signal is in the report's frame: over each dwell it
+    averages the dwell's position (within the analysis's low-pass lag)."""
+    if "Position" not in raw.ch_names:
+        return
+    rate = raw.info["sfreq"]
+    position = raw.get_data(picks=["Position"])[0]
+    for d in report["dwells"]:
+        held = position[round(d["start_s"] * rate):round(d["end_s"] * rate)]
+        mean = sum(held) / len(held)
+        fail.check(abs(mean - d["position_cm"]) <= DWELL_FRAME_CM,
+                   "Position over the dwell at %.3f s averages %.2f cm, the "
+                   "report says %.2f cm" % (d["start_s"], mean, d["position_cm"]))
+
+
 def find_annotation(annotations, onset, text, duration=None):
     for a in annotations:
         if (abs(a["onset"] - onset) <= TIME_TOLERANCE_S and a["description"] == text
@@ -210,6 +227,7 @@ def main():
     check_identity(fail, header, facts)
     if not fail.messages:
         samples = check_values(fail, raw, header, columns, rows, facts)
+        check_position_frame(fail, raw, report)
         notes = check_annotations(fail, raw, report, facts, rows[0][0])
     if fail.messages:
         print("edf_check: %s:" % edf, *fail.messages, sep="\n  ", file=sys.stderr)
