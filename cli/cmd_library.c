@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,19 @@ static void usage(FILE *out)
 /* Options                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* Print "rollmap library: message"; returns CLI_USAGE. */
+static int usage_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_fail(const char *fmt, ...)
+{
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    cli_fail(CMD, "%s", message);
+    return CLI_USAGE;
+}
+
 /* "2026-11-24" or "2026-11-24T06:07:24Z" as microseconds since the epoch;
  * *whole_day says the date had no time. */
 static bool parse_date(const char *text, int64_t *us, bool *whole_day)
@@ -121,11 +135,9 @@ static int option_date(const char *name, const char *text, bool end_of_day,
                        int64_t *us)
 {
     bool whole_day;
-    if (!parse_date(text, us, &whole_day)) {
-        cli_fail(CMD, "%s '%s': expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
-                 name, text);
-        return CLI_USAGE;
-    }
+    if (!parse_date(text, us, &whole_day))
+        return usage_fail("%s '%s': expected YYYY-MM-DD or "
+                          "YYYY-MM-DDTHH:MM:SSZ", name, text);
     if (end_of_day && whole_day)
         *us += DAY_S * US_PER_S;
     return CLI_OK;
@@ -140,8 +152,7 @@ static int option_value(int c, const char *arg, library_options *o)
     case 'm': o->filter.muscle = arg; return CLI_OK;
     case 's':
         if (rm_side_parse(arg, &side) != RM_OK || side == RM_SIDE_UNKNOWN)
-            return cli_fail(CMD, "--side '%s': expected left or right", arg),
-                   CLI_USAGE;
+            return usage_fail("--side '%s': expected left or right", arg);
         o->filter.side = (uint8_t)side;
         return CLI_OK;
     case 'S': return option_date("--since", arg, false, &o->filter.since_unix_us);
@@ -149,12 +160,12 @@ static int option_value(int c, const char *arg, library_options *o)
     case 'l':
         o->filter.last = (size_t)strtoul(arg, &end, 10);
         if (*end || !o->filter.last || arg[0] == '-')
-            return cli_fail(CMD, "--last '%s': expected a count of 1 or more",
-                            arg), CLI_USAGE;
+            return usage_fail("--last '%s': expected a count of 1 or more",
+                              arg);
         return CLI_OK;
     case 'd':
         if (strlen(arg) >= sizeof o->db)
-            return cli_fail(CMD, "--db: path too long"), CLI_USAGE;
+            return usage_fail("--db: path too long");
         snprintf(o->db, sizeof o->db, "%s", arg);
         return CLI_OK;
     default:
@@ -177,25 +188,37 @@ static unsigned option_group(int c)
     }
 }
 
+static const struct option longopts[] = {
+    {"db", required_argument, NULL, 'd'},
+    {"client", required_argument, NULL, 'c'},
+    {"side", required_argument, NULL, 's'},
+    {"muscle", required_argument, NULL, 'm'},
+    {"since", required_argument, NULL, 'S'},
+    {"until", required_argument, NULL, 'U'},
+    {"last", required_argument, NULL, 'l'},
+    {"json", no_argument, NULL, 'j'},
+    {"csv", no_argument, NULL, 'v'},
+    {"names", no_argument, NULL, 'n'},
+    {"hash", no_argument, NULL, 'H'},
+    {"yes", no_argument, NULL, 'y'},
+    {"purge", no_argument, NULL, 'p'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Whether arg is a long option whose value is the next argument. */
+static bool takes_next_value(const char *arg)
+{
+    if (strncmp(arg, "--", 2) || strchr(arg, '='))
+        return false;
+    for (const struct option *opt = longopts; opt->name; opt++)
+        if (!strcmp(arg + 2, opt->name))
+            return opt->has_arg == required_argument;
+    return false;
+}
+
 static int parse_options(int argc, char **argv, library_options *o)
 {
-    static const struct option longopts[] = {
-        {"db", required_argument, NULL, 'd'},
-        {"client", required_argument, NULL, 'c'},
-        {"side", required_argument, NULL, 's'},
-        {"muscle", required_argument, NULL, 'm'},
-        {"since", required_argument, NULL, 'S'},
-        {"until", required_argument, NULL, 'U'},
-        {"last", required_argument, NULL, 'l'},
-        {"json", no_argument, NULL, 'j'},
-        {"csv", no_argument, NULL, 'v'},
-        {"names", no_argument, NULL, 'n'},
-        {"hash", no_argument, NULL, 'H'},
-        {"yes", no_argument, NULL, 'y'},
-        {"purge", no_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "yh", longopts, NULL)) != -1) {
@@ -399,7 +422,7 @@ static void list_json(const rm_library_entry *e, size_t n, bool names)
 static int run_list(rm_library *lib, library_options *o)
 {
     if (o->json && o->csv)
-        return cli_fail(CMD, "list: --json or --csv, not both"), CLI_USAGE;
+        return usage_fail("list: --json or --csv, not both");
     rm_library_entry *e;
     size_t n;
     rm_error err;
@@ -640,8 +663,8 @@ static int run_tag(rm_library *lib, library_options *o)
     for (int i = 1; i < o->argc; i++) {
         char *eq = strchr(o->argv[i], '=');
         if (!eq || eq == o->argv[i])
-            return cli_fail(CMD, "tag '%s': expected KEY=VALUE (KEY= removes)",
-                            o->argv[i]), CLI_USAGE;
+            return usage_fail("tag '%s': expected KEY=VALUE (KEY= removes)",
+                              o->argv[i]);
         *eq = '\0';
         rm_error err;
         if (rm_library_set_tag(lib, id, o->argv[i], eq + 1, &err) != RM_OK)
@@ -707,8 +730,8 @@ static int remove_one(rm_library *lib, const char *text, library_options *o)
 static int run_rm(rm_library *lib, library_options *o)
 {
     if (!o->yes && !isatty(STDIN_FILENO))
-        return cli_fail(CMD, "rm: not asking without a terminal; add --yes "
-                        "to remove"), CLI_USAGE;
+        return usage_fail("rm: not asking without a terminal; add --yes to "
+                          "remove");
     int status = CLI_OK;
     for (int i = 0; i < o->argc; i++)
         if (remove_one(lib, o->argv[i], o) != CLI_OK)
@@ -822,11 +845,7 @@ static const subcommand *find_subcommand(int argc, char **argv,
     /* the first argument that is neither an option nor an option's value */
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-') {
-            if (!strchr(argv[i], '=') && strcmp(argv[i], "--json") &&
-                strcmp(argv[i], "--csv") && strcmp(argv[i], "--yes") &&
-                strcmp(argv[i], "-y") && strcmp(argv[i], "--purge") &&
-                strcmp(argv[i], "--hash") && strcmp(argv[i], "--names"))
-                i++; /* skip the option's value */
+            i += takes_next_value(argv[i]);
             continue;
         }
         *name = argv[i];
@@ -843,12 +862,12 @@ static int check_usage(const subcommand *sub, const library_options *o)
 {
     unsigned extra = o->given & ~sub->options;
     if (extra)
-        return cli_fail(CMD, "%s: option not accepted here (see rollmap "
-                        "library --help)", sub->name), CLI_USAGE;
+        return usage_fail("%s: option not accepted here (see rollmap "
+                          "library --help)", sub->name);
     if (o->argc < sub->min_args ||
         (sub->max_args >= 0 && o->argc > sub->max_args))
-        return cli_fail(CMD, "usage: rollmap library %s %s", sub->name,
-                        sub->args), CLI_USAGE;
+        return usage_fail("usage: rollmap library %s %s", sub->name,
+                          sub->args);
     return CLI_OK;
 }
 

@@ -27,8 +27,9 @@ rm_status library_migrate(sqlite3 *db, const char *path, int target,
  *  SQLITE_CORRUPT/NOTADB RM_ERR_FORMAT, SQLITE_FULL RM_ERR_NO_SPACE. */
 rm_status library_sql_error(sqlite3 *db, const char *path, int rc,
                             const char *doing, rm_error *err);
-/** Run SQL without results. */
-rm_status library_exec(rm_library *lib, const char *sql, rm_error *err);
+/** BEGIN (deferred): the reads that follow see one snapshot; end it with
+ *  library_rollback. */
+rm_status library_begin_read(rm_library *lib, rm_error *err);
 rm_status library_prepare(rm_library *lib, const char *sql,
                           sqlite3_stmt **stmt, rm_error *err);
 /** Step a statement that returns no rows; finalizes it. */

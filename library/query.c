@@ -244,7 +244,7 @@ static rm_status query_entries(rm_library *lib, const rm_library_filter *f,
         return rm_error_set(err, RM_ERR_ARG, "library: query too long");
     sqlite3_stmt *stmt;
     /* One read transaction: the tags belong to the same snapshot. */
-    rm_status st = library_exec(lib, "BEGIN", err);
+    rm_status st = library_begin_read(lib, err);
     if (st != RM_OK)
         return st;
     st = library_prepare(lib, sql, &stmt, err);
@@ -415,7 +415,7 @@ rm_status rm_library_load_analysis(rm_library *lib, int64_t id,
     rm_analysis *a = calloc(1, sizeof *a);
     if (!a)
         return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
-    rm_status st = library_exec(lib, "BEGIN", err);
+    rm_status st = library_begin_read(lib, err);
     if (st == RM_OK) {
         st = load_session_row(lib, id, a, err);
         if (st == RM_OK)

@@ -110,11 +110,12 @@ rm_status library_sql_error(sqlite3 *db, const char *path, int rc,
     }
 }
 
-rm_status library_exec(rm_library *lib, const char *sql, rm_error *err)
+rm_status library_begin_read(rm_library *lib, rm_error *err)
 {
-    int rc = sqlite3_exec(lib->db, sql, NULL, NULL, NULL);
+    int rc = sqlite3_exec(lib->db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return library_sql_error(lib->db, lib->path, rc, "updating", err);
+        return library_sql_error(lib->db, lib->path, rc, "starting a read",
+                                 err);
     return RM_OK;
 }
 
