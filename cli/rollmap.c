@@ -10,7 +10,7 @@ const cli_command cli_commands[] = {
     {"version", "print the version", cmd_version},
     {"info", "show a session file: metadata, device, samples, integrity",
      cmd_info},
-    {"export", "write a session as CSV", cmd_export},
+    {"export", "write a session as CSV or EDF+, or a researcher folder", cmd_export},
     {"import", "make a session file from CSV", cmd_import},
     {"simulate", "run the virtual roller into a file, stdout or a pty",
      cmd_simulate},
@@ -29,15 +29,29 @@ const cli_command cli_commands[] = {
     {NULL, NULL, NULL},
 };
 
+static void print_failure(const char *cmd, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "rollmap %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int cli_fail(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "rollmap %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    print_failure(cmd, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return CLI_FAILURE;
+}
+
+int cli_fail_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    print_failure(cmd, fmt, ap);
+    va_end(ap);
+    return CLI_USAGE;
 }
 
 int cli_fail_error(const char *cmd, const rm_error *err)

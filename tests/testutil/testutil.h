@@ -10,8 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <math.h>
 
 #include "rollmap_daemon.h"
+
+/** Fail unless |actual - expected| <= tolerance (NaN never passes). */
+#define assert_near(actual, expected, tolerance)                               \
+    do {                                                                       \
+        double got_ = (actual), want_ = (expected);                            \
+        if (!(fabs(got_ - want_) <= (tolerance)))                              \
+            fail_msg("%s = %.17g, expected %.17g", #actual, got_, want_);      \
+    } while (0)
 
 /** A fresh temporary directory (removed by testutil_rmdir). */
 char *testutil_mkdtemp(void);

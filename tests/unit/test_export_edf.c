@@ -11,13 +11,6 @@
 #include <unistd.h>
 
 /* This cmocka has no floating-point assertion. */
-#define assert_near(actual, expected, tolerance)                               \
-    do {                                                                       \
-        double got_ = (actual), want_ = (expected);                            \
-        if (!(fabs(got_ - want_) <= (tolerance)))                              \
-            fail_msg("%s = %.17g, expected %.17g", #actual, got_, want_);      \
-    } while (0)
-
 enum {
     RATE = 100,            /* Hz */
     SAMPLES = 1050,        /* 12 s less the gap */

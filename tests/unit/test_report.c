@@ -15,13 +15,6 @@
 enum { SERIES_N = 6000, BINS = 36 };
 
 /* This cmocka has no floating-point assertion. */
-#define assert_near(actual, expected, tolerance)                               \
-    do {                                                                       \
-        double got_ = (actual), want_ = (expected);                            \
-        if (!(fabs(got_ - want_) <= (tolerance)))                              \
-            fail_msg("%s = %.17g, expected %.17g", #actual, got_, want_);      \
-    } while (0)
-
 static void *xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n, size);
