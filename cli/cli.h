@@ -22,6 +22,9 @@ int cli_fail(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /** Print an rm_error as "rollmap CMD: message"; returns CLI_FAILURE. */
 int cli_fail_error(const char *cmd, const rm_error *err);
+/** cli_fail for a bad option or argument: returns CLI_USAGE. */
+int cli_fail_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /** Open a session file and analyse it with the default configuration
  *  (cmd_report.c). */
 rm_status cli_analyse_file(const char *path, rm_analysis **out, rm_error *err);
