@@ -3,7 +3,6 @@
 #include "cli.h"
 
 #include <getopt.h>
-#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,19 +99,6 @@ static void usage(FILE *out)
 /* Options                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Print "rollmap library: message"; returns CLI_USAGE. */
-static int usage_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_fail(const char *fmt, ...)
-{
-    char message[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
-    cli_fail(CMD, "%s", message);
-    return CLI_USAGE;
-}
-
 /* "2026-11-24" or "2026-11-24T06:07:24Z" as microseconds since the epoch;
  * *whole_day says the date had no time. */
 static bool parse_date(const char *text, int64_t *us, bool *whole_day)
@@ -136,8 +122,8 @@ static int option_date(const char *name, const char *text, bool end_of_day,
 {
     bool whole_day;
     if (!parse_date(text, us, &whole_day))
-        return usage_fail("%s '%s': expected YYYY-MM-DD or "
-                          "YYYY-MM-DDTHH:MM:SSZ", name, text);
+        return cli_fail_usage(CMD, "%s '%s': expected YYYY-MM-DD or "
+                              "YYYY-MM-DDTHH:MM:SSZ", name, text);
     if (end_of_day && whole_day)
         *us += DAY_S * US_PER_S;
     return CLI_OK;
@@ -152,7 +138,8 @@ static int option_value(int c, const char *arg, library_options *o)
     case 'm': o->filter.muscle = arg; return CLI_OK;
     case 's':
         if (rm_side_parse(arg, &side) != RM_OK || side == RM_SIDE_UNKNOWN)
-            return usage_fail("--side '%s': expected left or right", arg);
+            return cli_fail_usage(CMD, "--side '%s': expected left or right",
+                                  arg);
         o->filter.side = (uint8_t)side;
         return CLI_OK;
     case 'S': return option_date("--since", arg, false, &o->filter.since_unix_us);
@@ -160,12 +147,12 @@ static int option_value(int c, const char *arg, library_options *o)
     case 'l':
         o->filter.last = (size_t)strtoul(arg, &end, 10);
         if (*end || !o->filter.last || arg[0] == '-')
-            return usage_fail("--last '%s': expected a count of 1 or more",
-                              arg);
+            return cli_fail_usage(CMD, "--last '%s': expected a count of 1 "
+                                  "or more", arg);
         return CLI_OK;
     case 'd':
         if (strlen(arg) >= sizeof o->db)
-            return usage_fail("--db: path too long");
+            return cli_fail_usage(CMD, "--db: path too long");
         snprintf(o->db, sizeof o->db, "%s", arg);
         return CLI_OK;
     default:
@@ -422,7 +409,7 @@ static void list_json(const rm_library_entry *e, size_t n, bool names)
 static int run_list(rm_library *lib, library_options *o)
 {
     if (o->json && o->csv)
-        return usage_fail("list: --json or --csv, not both");
+        return cli_fail_usage(CMD, "list: --json or --csv, not both");
     rm_library_entry *e;
     size_t n;
     rm_error err;
@@ -663,8 +650,8 @@ static int run_tag(rm_library *lib, library_options *o)
     for (int i = 1; i < o->argc; i++) {
         char *eq = strchr(o->argv[i], '=');
         if (!eq || eq == o->argv[i])
-            return usage_fail("tag '%s': expected KEY=VALUE (KEY= removes)",
-                              o->argv[i]);
+            return cli_fail_usage(CMD, "tag '%s': expected KEY=VALUE (KEY= "
+                                  "removes)", o->argv[i]);
         *eq = '\0';
         rm_error err;
         if (rm_library_set_tag(lib, id, o->argv[i], eq + 1, &err) != RM_OK)
@@ -730,8 +717,8 @@ static int remove_one(rm_library *lib, const char *text, library_options *o)
 static int run_rm(rm_library *lib, library_options *o)
 {
     if (!o->yes && !isatty(STDIN_FILENO))
-        return usage_fail("rm: not asking without a terminal; add --yes to "
-                          "remove");
+        return cli_fail_usage(CMD, "rm: not asking without a terminal; add "
+                              "--yes to remove");
     int status = CLI_OK;
     for (int i = 0; i < o->argc; i++)
         if (remove_one(lib, o->argv[i], o) != CLI_OK)
@@ -862,12 +849,12 @@ static int check_usage(const subcommand *sub, const library_options *o)
 {
     unsigned extra = o->given & ~sub->options;
     if (extra)
-        return usage_fail("%s: option not accepted here (see rollmap "
-                          "library --help)", sub->name);
+        return cli_fail_usage(CMD, "%s: option not accepted here (see "
+                              "rollmap library --help)", sub->name);
     if (o->argc < sub->min_args ||
         (sub->max_args >= 0 && o->argc > sub->max_args))
-        return usage_fail("usage: rollmap library %s %s", sub->name,
-                          sub->args);
+        return cli_fail_usage(CMD, "usage: rollmap library %s %s",
+                              sub->name, sub->args);
     return CLI_OK;
 }
 

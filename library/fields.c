@@ -136,26 +136,57 @@ bool library_fields_columns(const library_fields *f, const char *prefix,
     return true;
 }
 
+/* The integer member at p, whatever its type (memcpy: no alignment or
+ * aliasing assumptions). */
+static sqlite3_int64 integer_at(library_field_type type, const char *p)
+{
+    size_t z;
+    uint64_t u64;
+    uint32_t u32;
+    int i;
+    bool b;
+    switch (type) {
+    case FIELD_SIZE: memcpy(&z, p, sizeof z); return (sqlite3_int64)z;
+    case FIELD_U64: memcpy(&u64, p, sizeof u64); return (sqlite3_int64)u64;
+    case FIELD_U32: memcpy(&u32, p, sizeof u32); return u32;
+    case FIELD_U8: return (uint8_t)*p;
+    case FIELD_INT: memcpy(&i, p, sizeof i); return i;
+    case FIELD_BOOL: memcpy(&b, p, sizeof b); return b;
+    default: return 0;
+    }
+}
+
+static void set_integer(library_field_type type, char *p, sqlite3_int64 v)
+{
+    size_t z = (size_t)v;
+    uint64_t u64 = (uint64_t)v;
+    uint32_t u32 = (uint32_t)v;
+    int i = (int)v;
+    bool b = v != 0;
+    switch (type) {
+    case FIELD_SIZE: memcpy(p, &z, sizeof z); break;
+    case FIELD_U64: memcpy(p, &u64, sizeof u64); break;
+    case FIELD_U32: memcpy(p, &u32, sizeof u32); break;
+    case FIELD_U8: *(uint8_t *)p = (uint8_t)v; break;
+    case FIELD_INT: memcpy(p, &i, sizeof i); break;
+    case FIELD_BOOL: memcpy(p, &b, sizeof b); break;
+    default: break;
+    }
+}
+
 static void bind_field(sqlite3_stmt *stmt, int index, const library_field *fd,
                        const char *p)
 {
-    switch (fd->type) {
-    case FIELD_DOUBLE: {
-        double v;
-        memcpy(&v, p, sizeof v);
-        if (isfinite(v))
-            sqlite3_bind_double(stmt, index, v);
-        else
-            sqlite3_bind_null(stmt, index);
-        break;
+    if (fd->type != FIELD_DOUBLE) {
+        sqlite3_bind_int64(stmt, index, integer_at(fd->type, p));
+        return;
     }
-    case FIELD_SIZE: sqlite3_bind_int64(stmt, index, (sqlite3_int64)*(const size_t *)(const void *)p); break;
-    case FIELD_U64: sqlite3_bind_int64(stmt, index, (sqlite3_int64)*(const uint64_t *)(const void *)p); break;
-    case FIELD_U32: sqlite3_bind_int64(stmt, index, *(const uint32_t *)(const void *)p); break;
-    case FIELD_U8: sqlite3_bind_int(stmt, index, *(const uint8_t *)p); break;
-    case FIELD_INT: sqlite3_bind_int(stmt, index, *(const int *)(const void *)p); break;
-    case FIELD_BOOL: sqlite3_bind_int(stmt, index, *(const bool *)(const void *)p); break;
-    }
+    double v;
+    memcpy(&v, p, sizeof v);
+    if (isfinite(v))
+        sqlite3_bind_double(stmt, index, v);
+    else
+        sqlite3_bind_null(stmt, index);
 }
 
 int library_fields_bind(sqlite3_stmt *stmt, int first, const library_fields *f,
@@ -170,21 +201,13 @@ int library_fields_bind(sqlite3_stmt *stmt, int first, const library_fields *f,
 static void read_field(sqlite3_stmt *stmt, int col, const library_field *fd,
                        char *p)
 {
-    bool null = sqlite3_column_type(stmt, col) == SQLITE_NULL;
-    sqlite3_int64 i = sqlite3_column_int64(stmt, col);
-    switch (fd->type) {
-    case FIELD_DOUBLE: {
-        double v = null ? NAN : sqlite3_column_double(stmt, col);
-        memcpy(p, &v, sizeof v);
-        break;
+    if (fd->type != FIELD_DOUBLE) {
+        set_integer(fd->type, p, sqlite3_column_int64(stmt, col));
+        return;
     }
-    case FIELD_SIZE: *(size_t *)(void *)p = (size_t)i; break;
-    case FIELD_U64: *(uint64_t *)(void *)p = (uint64_t)i; break;
-    case FIELD_U32: *(uint32_t *)(void *)p = (uint32_t)i; break;
-    case FIELD_U8: *(uint8_t *)p = (uint8_t)i; break;
-    case FIELD_INT: *(int *)(void *)p = (int)i; break;
-    case FIELD_BOOL: *(bool *)(void *)p = i != 0; break;
-    }
+    double v = sqlite3_column_type(stmt, col) == SQLITE_NULL
+                   ? NAN : sqlite3_column_double(stmt, col);
+    memcpy(p, &v, sizeof v);
 }
 
 int library_fields_read(sqlite3_stmt *stmt, int first, const library_fields *f,
