@@ -2,8 +2,9 @@
 # rollmap library end to end: sessions of two clients on both legs, made by
 # the virtual roller and recorded from its capture, are added (twice), listed
 # through every filter and format, shown, tagged, named, checked after their
-# files change or vanish, reanalysed and removed; two adds run at once while
-# a list reads; a locked and a damaged database fail with clear messages.
+# files change or vanish, reanalysed and removed (asking on a pty); two adds
+# run at once while a list reads; a locked and a damaged database fail with
+# clear messages.
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
 
@@ -120,6 +121,13 @@ grep -q "d.rms" "$work/re.err" || fail "reanalyse error names no file"
 echo "-- rm: asks, keeps the file unless --purge"
 if lib rm "$id_a" </dev/null 2>/dev/null; then fail "rm without a terminal or --yes"; fi
 [ "$(count)" -eq 5 ] || fail "rm without --yes removed something"
+# on a terminal (a real pty through script(1)) it asks
+if command -v script >/dev/null; then
+    echo n | script -qec "'$ROLLMAP' library rm $id_a" /dev/null >"$work/ask.txt"
+    grep -q "Remove session $id_a .*the file is kept? \[y/N\]" "$work/ask.txt" \
+        || fail "rm did not ask: $(cat "$work/ask.txt")"
+    [ "$(count)" -eq 5 ] || fail "rm removed after 'n'"
+fi
 lib rm --yes "$id_a" >/dev/null
 [ -f "$work/a.rms" ] || fail "rm deleted the file"
 [ "$(count)" -eq 4 ] || fail "rm kept the session"
