@@ -380,6 +380,15 @@ void rm_calibration_list_free(rm_calibration_entry *entries);
 /* The virtual roller                                                       */
 /* ------------------------------------------------------------------------ */
 
+/** Most tender spots a session can have. */
+#define RM_SIM_MAX_SPOTS 16
+
+typedef struct rm_sim_spot {
+    double position_cm;     /**< from the proximal end */
+    uint8_t side;           /**< medial = 1, lateral = 2 (rm_sim_ml) */
+    double severity;        /**< 0-1 */
+} rm_sim_spot;
+
 /* Every field has a key for rm_sim_config_parse ("mass=80,spots=4"); the
  * keys, defaults and sources are listed in docs/SIMULATOR.md. */
 typedef struct rm_sim_config {
@@ -393,6 +402,10 @@ typedef struct rm_sim_config {
     double leg_length_cm;         /**< leg: rolled hamstring length */
     uint8_t side;                 /**< side: rm_side (unknown acts as right) */
     uint8_t spot_count;           /**< spots: tender spots */
+    rm_sim_spot pinned_spots[RM_SIM_MAX_SPOTS]; /**< spot_at: spots placed by
+                                       hand ("14:medial:0.8/25:lateral:0.4");
+                                       when given they replace random ones */
+    uint8_t pinned_spot_count;
     double noise_counts;          /**< noise: ADC noise, counts RMS */
     double hum_hz;                /**< hum: 0, 50 or 60 */
     double hum_counts;            /**< hum_counts: hum amplitude */
@@ -436,15 +449,6 @@ void rm_sim_config_default(rm_sim_config *c);
  *  key and the value at fault; c is left partly applied on error. */
 rm_status rm_sim_config_parse(rm_sim_config *c, const char *options,
                               rm_error *err);
-
-/** Most tender spots a session can have. */
-#define RM_SIM_MAX_SPOTS 16
-
-typedef struct rm_sim_spot {
-    double position_cm;     /**< from the proximal end */
-    uint8_t side;           /**< medial = 1, lateral = 2 (rm_sim_ml) */
-    double severity;        /**< 0-1 */
-} rm_sim_spot;
 
 typedef struct rm_sim_dwell {
     double start_s, end_s;  /**< model clock (rm_sample t_us / 1e6) */

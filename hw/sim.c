@@ -276,7 +276,7 @@ void rm_sim_config_default(rm_sim_config *c)
 
 typedef enum sim_key_type {
     KEY_DOUBLE, KEY_U8, KEY_U32, KEY_U64, KEY_BOOL, KEY_KIND, KEY_SIDE,
-    KEY_TIMES, KEY_DIRECTION
+    KEY_TIMES, KEY_DIRECTION, KEY_SPOTS
 } sim_key_type;
 
 typedef struct sim_key {
@@ -300,6 +300,7 @@ static const sim_key sim_keys[] = {
     KEY("leg", KEY_DOUBLE, leg_length_cm, 10, 60),
     KEY("side", KEY_SIDE, side, 0, 0),
     KEY("spots", KEY_U8, spot_count, 0, RM_SIM_MAX_SPOTS),
+    KEY("spot_at", KEY_SPOTS, pinned_spots, 0, 0),
     KEY("noise", KEY_DOUBLE, noise_counts, 0, 1e6),
     KEY("hum", KEY_DOUBLE, hum_hz, 0, 1000),
     KEY("hum_counts", KEY_DOUBLE, hum_counts, 0, 1e6),
@@ -452,6 +453,60 @@ static rm_status parse_times(rm_sim_config *c, const sim_key *key,
     return RM_OK;
 }
 
+static rm_status parse_ml(const char *text, uint8_t *ml)
+{
+    if (!strcasecmp(text, "medial"))
+        *ml = RM_ML_MEDIAL;
+    else if (!strcasecmp(text, "lateral"))
+        *ml = RM_ML_LATERAL;
+    else
+        return RM_ERR_ARG;
+    return RM_OK;
+}
+
+/* One "POSITION_CM:medial|lateral:SEVERITY" item of spot_at. */
+static rm_status parse_spot(char *item, rm_sim_spot *spot, rm_error *err)
+{
+    char *save = NULL;
+    char *pos = strtok_r(item, ":", &save);
+    char *side = strtok_r(NULL, ":", &save);
+    char *severity = strtok_r(NULL, ":", &save);
+    char *end_pos = NULL, *end_sev = NULL;
+    if (pos && severity) {
+        spot->position_cm = strtod(pos, &end_pos);
+        spot->severity = strtod(severity, &end_sev);
+    }
+    if (!pos || !side || !severity || strtok_r(NULL, ":", &save) ||
+        *end_pos || *end_sev || parse_ml(side, &spot->side) != RM_OK ||
+        !(spot->position_cm >= 0) || !(spot->severity >= 0 && spot->severity <= 1))
+        return rm_error_set(err, RM_ERR_ARG,
+                            "sim option 'spot_at': expected POSITION_CM:"
+                            "medial|lateral:SEVERITY(0-1), e.g. 14:medial:0.8");
+    return RM_OK;
+}
+
+/* "14:medial:0.8/25:lateral:0.4": tender spots placed by hand. */
+static rm_status parse_spots(rm_sim_config *c, const char *value, rm_error *err)
+{
+    char buf[512];
+    if (strlen(value) >= sizeof buf)
+        return rm_error_set(err, RM_ERR_ARG, "sim option 'spot_at': too long");
+    strcpy(buf, value);
+    c->pinned_spot_count = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+        if (c->pinned_spot_count == RM_SIM_MAX_SPOTS)
+            return rm_error_set(err, RM_ERR_ARG, "sim option 'spot_at': more "
+                                "than %d spots", RM_SIM_MAX_SPOTS);
+        rm_status st = parse_spot(t, &c->pinned_spots[c->pinned_spot_count], err);
+        if (st != RM_OK)
+            return st;
+        c->pinned_spot_count++;
+    }
+    c->spot_count = c->pinned_spot_count;
+    return RM_OK;
+}
+
 static rm_status apply_key(rm_sim_config *c, const sim_key *key,
                            const char *value, rm_error *err)
 {
@@ -489,6 +544,9 @@ static rm_status apply_key(rm_sim_config *c, const sim_key *key,
     }
     case KEY_TIMES:
         st = parse_times(c, key, value, err);
+        break;
+    case KEY_SPOTS:
+        st = parse_spots(c, value, err);
         break;
     case KEY_DIRECTION:
         if (!strcmp(value, "1") || !strcmp(value, "+1"))
@@ -567,6 +625,12 @@ static rm_status check_ranges(const rm_sim_config *c, rm_error *err)
         return rm_error_set(err, RM_ERR_ARG, "sim options: dwell_min %g is "
                             "above dwell_max %g", c->dwell_min_s,
                             c->dwell_max_s);
+    for (unsigned i = 0; i < c->pinned_spot_count; i++)
+        if (c->pinned_spots[i].position_cm > c->leg_length_cm)
+            return rm_error_set(err, RM_ERR_ARG, "sim options: spot_at %g cm "
+                                "is beyond the leg (%g cm)",
+                                c->pinned_spots[i].position_cm,
+                                c->leg_length_cm);
     return RM_OK;
 }
 
@@ -704,6 +768,12 @@ static bool far_from_spots(const rm_sim *sim, double position_cm,
  * proximal; apart from each other where the leg has room. */
 static void place_spots(rm_sim *sim)
 {
+    if (sim->cfg.pinned_spot_count) {
+        sim->spot_count = sim->cfg.pinned_spot_count;
+        memcpy(sim->spots, sim->cfg.pinned_spots,
+               sim->spot_count * sizeof sim->spots[0]);
+        return;
+    }
     double leg = sim->cfg.leg_length_cm;
     double lo = leg * SPOT_EDGE_FRACTION, hi = leg * (1 - SPOT_EDGE_FRACTION);
     for (unsigned i = 0; i < sim->cfg.spot_count; i++) {
@@ -1480,6 +1550,17 @@ static void write_config(rm_json_writer *w, const rm_sim_config *c)
             rm_json_array_open(w);
             for (unsigned u = 0; u < c->unplug_count; u++)
                 rm_json_number(w, c->unplug_at_s[u]);
+            rm_json_array_close(w);
+            break;
+        case KEY_SPOTS:
+            rm_json_array_open(w);
+            for (unsigned u = 0; u < c->pinned_spot_count; u++) {
+                const rm_sim_spot *p = &c->pinned_spots[u];
+                char text[64];
+                snprintf(text, sizeof text, "%g:%s:%g", p->position_cm,
+                         ml_name(p->side), p->severity);
+                rm_json_string(w, text);
+            }
             rm_json_array_close(w);
             break;
         }

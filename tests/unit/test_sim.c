@@ -782,6 +782,38 @@ static void config_keys_are_applied(void **state)
     assert_true(c.autostart);
 }
 
+static void pinned_spots_are_acted_out_where_given(void **state)
+{
+    (void)state;
+    rm_sim_config c;
+    rm_sim *sim;
+    size_t n;
+    rm_sim_config_default(&c);
+    assert_int_equal(rm_sim_config_parse(&c, "spot_at=12.5:medial:0.9/26:lateral:0.4,"
+                                         "duration=300", NULL), RM_OK);
+    assert_int_equal(c.spot_count, 2);
+    assert_int_equal(rm_sim_new(&sim, &c, NULL), RM_OK);
+    const rm_sim_spot *spots = rm_sim_spots(sim, &n);
+    assert_int_equal(n, 2);
+    assert_true(spots[0].position_cm == 12.5 && spots[0].side == RM_ML_MEDIAL &&
+                spots[0].severity == 0.9);
+    assert_true(spots[1].position_cm == 26 && spots[1].side == RM_ML_LATERAL &&
+                spots[1].severity == 0.4);
+    rm_sim_free(sim);
+}
+
+static void pinned_spot_beyond_the_leg_is_refused(void **state)
+{
+    (void)state;
+    rm_sim_config c;
+    rm_sim *sim;
+    rm_error err;
+    rm_sim_config_default(&c);
+    assert_int_equal(rm_sim_config_parse(&c, "leg=30,spot_at=31:medial:0.5", NULL), RM_OK);
+    assert_int_equal(rm_sim_new(&sim, &c, &err), RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "beyond the leg"));
+}
+
 static void bad_options_are_named_in_the_error(void **state)
 {
     (void)state;
@@ -793,6 +825,9 @@ static void bad_options_are_named_in_the_error(void **state)
         {"unplug=20/10", "times must rise"},
         {"kind=sock", "'kind': 'sock'"},
         {"rate", "'rate': expected key=value"},
+        {"spot_at=12:middle:0.5", "'spot_at': expected POSITION_CM"},
+        {"spot_at=12:medial:1.5", "'spot_at': expected POSITION_CM"},
+        {"spot_at=12:medial", "'spot_at': expected POSITION_CM"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rm_sim_config c;
@@ -848,6 +883,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_seed_gives_identical_bytes),
+        cmocka_unit_test(pinned_spots_are_acted_out_where_given),
+        cmocka_unit_test(pinned_spot_beyond_the_leg_is_refused),
         cmocka_unit_test(different_seed_gives_different_bytes),
         cmocka_unit_test(mean_force_under_load_is_the_configured_share_of_weight),
         cmocka_unit_test(strokes_have_the_configured_speed_and_cadence),
