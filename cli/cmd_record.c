@@ -47,7 +47,7 @@ static void usage(FILE *out)
           "Options:\n"
           "  --socket PATH     the daemon's socket (default as rollmapd)\n"
           "  --source SRC      auto, serial:/dev/ttyACM0, tty:PATH, sim:...\n"
-          "  --duration S      stop after S seconds of device time\n"
+          "  --duration S      record S seconds of device time, then stop\n"
           "  -o, --output FILE session file (default: a new file in the library)\n"
           "  --library DIR     library folder for the default file name\n\n"
           "Examples:\n"
@@ -259,13 +259,11 @@ static void print_log(void *user, rm_log_level level, const char *line)
         fprintf(stderr, "rollmap record: %s\n", line);
 }
 
-static bool capture_done(const record_args *a, const rm_capture_status *s,
-                         uint64_t started_us)
+static bool capture_done(const rm_capture_status *s, uint64_t started_us)
 {
     if (interrupted || s->source_ended)
         return true;
-    if (a->duration_s > 0 && s->recorder.state != RM_RECORDER_IDLE &&
-        (double)s->recorder.session_span_us >= a->duration_s * 1e6)
+    if (s->recorder.sessions_closed > 0) /* --duration reached */
         return true;
     return !s->device_known && rm_monotonic_us() - started_us > CONNECT_TIMEOUT_US;
 }
@@ -300,6 +298,7 @@ static int foreground(const record_args *a)
     o.end_at_eof = true;
     rm_recorder_options_default(&o.recorder);
     o.recorder.auto_start = false;
+    o.recorder.max_session_us = (uint64_t)(a->duration_s * 1e6);
     o.recorder.log = print_log;
     if (a->library)
         snprintf(o.recorder.library, sizeof o.recorder.library, "%s", a->library);
@@ -314,7 +313,7 @@ static int foreground(const record_args *a)
         return cli_fail_error(CMD, &err);
     uint64_t started = rm_monotonic_us();
     rm_capture_status s;
-    for (rm_capture_get_status(cap, &s); !capture_done(a, &s, started);
+    for (rm_capture_get_status(cap, &s); !capture_done(&s, started);
          rm_capture_get_status(cap, &s))
         usleep(POLL_US);
     rm_capture_stop(cap, &s);

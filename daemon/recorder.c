@@ -330,6 +330,21 @@ static void resync_after_resume(rm_recorder *r, const rm_sample *first)
     r->resync_pending = false;
 }
 
+/* Why the session ends at sample t (NULL: it goes on). Checked before the
+ * sample is taken: a full session does not take it. */
+static const char *full_before(const rm_recorder *r, uint64_t t)
+{
+    return r->opt.max_session_us && t - r->first_t >= r->opt.max_session_us
+        ? "duration reached" : NULL;
+}
+
+/* ... and after it is taken: idle long enough. */
+static const char *idle_after(const rm_recorder *r, uint64_t t)
+{
+    return !r->explicit_session && t - r->last_loaded_t >= r->opt.idle_us ? "idle"
+                                                                          : NULL;
+}
+
 /* Record s[i..n) until the session ends; returns where it stopped. */
 static size_t record_run(rm_recorder *r, const rm_sample *s, size_t i, size_t n,
                          uint64_t now_us)
@@ -340,24 +355,29 @@ static size_t record_run(rm_recorder *r, const rm_sample *s, size_t i, size_t n,
         r->first_t = session_time(r, s[i].t_us);
         r->last_loaded_t = r->first_t;
     }
-    size_t end = n;
-    bool idle = false;
-    for (size_t j = i; j < n && !idle; j++) {
-        uint64_t t = session_time(r, s[j].t_us);
-        if (total_force(r, &s[j]) >= r->opt.stop_threshold_n)
+    size_t end = i;
+    const char *why = NULL;
+    while (end < n && !why) {
+        uint64_t t = session_time(r, s[end].t_us);
+        if ((why = full_before(r, t)))
+            break;
+        if (total_force(r, &s[end]) >= r->opt.stop_threshold_n)
             r->last_loaded_t = t;
-        idle = !r->explicit_session && t - r->last_loaded_t >= r->opt.idle_us;
-        end = j + 1;
+        end++;
+        why = idle_after(r, t);
     }
-    append_shifted(r, s + i, end - i, now_us);
-    r->session_samples += end - i;
-    r->stats.samples_recorded += end - i;
-    r->last_t = session_time(r, s[end - 1].t_us);
-    r->stats.session_samples = r->session_samples;
-    r->stats.session_span_us = r->last_t - r->first_t;
-    if (idle) {
-        close_session(r, "idle");
-        r->armed = true;
+    if (end > i) {
+        append_shifted(r, s + i, end - i, now_us);
+        r->session_samples += end - i;
+        r->stats.samples_recorded += end - i;
+        r->last_t = session_time(r, s[end - 1].t_us);
+        r->stats.session_samples = r->session_samples;
+        r->stats.session_span_us = r->last_t - r->first_t;
+    }
+    if (why) {
+        bool idle = !strcmp(why, "idle");
+        close_session(r, why);
+        r->armed = idle; /* after a full session, unload before the next */
     }
     return end;
 }

@@ -82,6 +82,8 @@ typedef struct rm_recorder_options {
                                     session (monotonic clock) */
     uint64_t pre_roll_us;      /**< an auto session also keeps this much
                                     from before its start (the approach) */
+    uint64_t max_session_us;   /**< a session ends when it spans this much
+                                    (device clock); 0 = no limit */
     char library[4096];        /**< folder for session files */
     rm_writer_options writer;
     rm_log_fn log;             /**< may be NULL */

@@ -254,6 +254,25 @@ static void start_during_an_auto_session_adopts_it(void **state)
     rm_session_close(file);
 }
 
+static void session_ends_exactly_at_its_maximum_length(void **state)
+{
+    fixture *f = *state;
+    rm_recorder_options o = f->opt;
+    o.max_session_us = 2000000; /* 2000 samples at 1 kHz */
+    rm_recorder_set_options(f->rec, &o);
+    rm_recorder_device(f->rec, &f->info, f->now);
+    assert_int_equal(rm_recorder_start(f->rec, NULL, NULL, NULL), RM_OK);
+    feed(f, 2500, 50.0);
+    rm_recorder_status s = status_of(f);
+    assert_int_equal(s.state, RM_RECORDER_IDLE);
+    assert_non_null(strstr(f->log, "ended (duration reached)"));
+    rm_session *file = open_file(s.last_path);
+    assert_int_equal(rm_session_sample_count(file), 2000);
+    rm_session_close(file);
+    feed(f, 100, 50.0); /* still loaded: no new auto session */
+    assert_int_equal(status_of(f).state, RM_RECORDER_IDLE);
+}
+
 static void stop_under_load_waits_for_unloading_before_auto_start(void **state)
 {
     fixture *f = *state;
@@ -667,6 +686,7 @@ int main(void)
         TEST(auto_session_ends_when_samples_stop_coming),
         TEST(explicit_session_ignores_idle_and_ends_on_stop),
         TEST(start_during_an_auto_session_adopts_it),
+        TEST(session_ends_exactly_at_its_maximum_length),
         TEST(stop_under_load_waits_for_unloading_before_auto_start),
         TEST(start_before_the_device_opens_when_it_arrives),
         TEST(replug_within_the_window_resumes_the_same_file),
