@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # rollmap compare end to end: one client's sessions from the virtual roller,
-# recorded through the real capture path, where the person's reactions at
-# the tender spots (slowing, unloading, tremor) fade from session to
-# session: the comparison must say the spots eased, at the places the
+# recorded through the real capture path, where the same tender spots grow
+# less severe from session to session: the comparison must say the spots eased, at the places the
 # simulator put them. Then both legs, the files of the folder, and the
 # refusals (another muscle, a ball, bad arguments), and the same comparison
 # from the session library (--client).
@@ -25,12 +24,13 @@ session() { # session NAME SEED SIDE SIM_SETTINGS [record options...]
         || fail "record $name: $(cat "$work/record.log")"
 }
 
-# The same person (seed: same spots) reacting less and less at the spots:
-# slowing, unloading and trembling less, holding them shorter, and at last
-# no longer pressing "tender here" (mark_at above any severity).
-session r1 7 right slowdown=0.8,unload=0.6,tremor=12
-session r2 7 right slowdown=0.3,unload=0.2,tremor=4,dwell_min=10,dwell_max=20
-session r3 7 right slowdown=0.1,unload=0.1,tremor=2,dwell_min=10,dwell_max=20,mark_at=2
+# The same person with the same two tender spots (spot_at), easing from
+# week to week: the spots grow less severe, so the person slows, unloads and
+# trembles less there, holds them shorter and at last no longer presses
+# "tender here" (mark_at above any severity).
+session r1 7 right spot_at=14:medial:0.9/24:lateral:0.8
+session r2 7 right spot_at=14:medial:0.55/24:lateral:0.5,dwell_min=10,dwell_max=20
+session r3 7 right spot_at=14:medial:0.2/24:lateral:0.15,dwell_min=10,dwell_max=20,mark_at=2
 session l1 11 left slowdown=0.6
 session calf 7 right slowdown=0.5 --muscle calf
 session ball 3 right kind=ball
@@ -57,6 +57,8 @@ print("spots:", [(round(s["position_cm"], 1), s["side"], s["change"],
 assert "worse" not in changes and "new" not in changes, changes
 eased = [s for s in c["spots"] if s["change"] == "eased"]
 assert eased, "no spot eased"
+assert any(abs(s["position_cm"] - 14) <= 3 and s["side"] == "medial" for s in eased), \
+    "the spot at 14 cm medial (severity 0.9 -> 0.2) did not come out eased"
 for s in eased:
     assert s["score"]["change"] <= -c["options"]["score_mdc"]
     near = [t for t in truth if abs(t["position_cm"] - s["position_cm"]) <= 3]
