@@ -6,16 +6,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-static const char *device_kind_name(uint8_t kind)
-{
-    switch (kind) {
-    case RM_DEVICE_ROLLER: return "roller";
-    case RM_DEVICE_BALL: return "ball";
-    case RM_DEVICE_PROBE: return "probe";
-    }
-    return "unknown";
-}
-
 static void write_device(rm_json_writer *w, const rm_daemon_status *st)
 {
     rm_json_key(w, "device");
@@ -31,7 +21,7 @@ static void write_device(rm_json_writer *w, const rm_daemon_status *st)
         rm_json_key(w, "firmware");
         rm_json_string(w, d->firmware);
         rm_json_key(w, "kind");
-        rm_json_string(w, device_kind_name(d->device_kind));
+        rm_json_string(w, rm_device_kind_name((rm_device_kind)d->device_kind));
         rm_json_key(w, "sample_rate_hz");
         rm_json_int(w, d->sample_rate_hz);
         rm_json_key(w, "channels");
