@@ -178,18 +178,6 @@ static rm_status lookup_int64(rm_library *lib, const char *sql,
     return st;
 }
 
-static const void *detail_rows(const rm_analysis *a, const library_table *t,
-                               size_t *count)
-{
-    if (t == &library_dwell_table)
-        return *count = a->dwell_count, a->dwells;
-    if (t == &library_spot_table)
-        return *count = a->spot_count, a->spots;
-    if (t == &library_mark_table)
-        return *count = a->mark_count, a->marks;
-    return *count = a->bin_count, a->profile;
-}
-
 static rm_status delete_details(rm_library *lib, int64_t id, rm_error *err)
 {
     rm_status st = RM_OK;
@@ -240,12 +228,15 @@ static rm_status insert_rows(rm_library *lib, int64_t id,
 static rm_status store_details(rm_library *lib, int64_t id,
                                const rm_analysis *a, rm_error *err)
 {
+    /* in the order of detail_tables */
+    const struct { const void *rows; size_t count; } parts[DETAIL_COUNT] = {
+        {a->dwells, a->dwell_count}, {a->spots, a->spot_count},
+        {a->marks, a->mark_count}, {a->profile, a->bin_count},
+    };
     rm_status st = delete_details(lib, id, err);
-    for (size_t t = 0; st == RM_OK && t < DETAIL_COUNT; t++) {
-        size_t count;
-        const void *rows = detail_rows(a, detail_tables[t], &count);
-        st = insert_rows(lib, id, detail_tables[t], rows, count, err);
-    }
+    for (size_t t = 0; st == RM_OK && t < DETAIL_COUNT; t++)
+        st = insert_rows(lib, id, detail_tables[t], parts[t].rows,
+                         parts[t].count, err);
     return st;
 }
 

@@ -151,13 +151,13 @@ static bool grow(void **items, size_t *cap, size_t n, size_t elem)
 static rm_status read_entries(rm_library *lib, sqlite3_stmt *stmt,
                               rm_library_entry **out, size_t *n, rm_error *err)
 {
-    rm_library_entry *items = NULL;
+    void *items = NULL;
     size_t count = 0, cap = 0;
     rm_status st = RM_OK;
     int rc;
     while (st == RM_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (!grow((void **)&items, &cap, count, sizeof *items) ||
-            !read_entry(stmt, &items[count++]))
+        if (!grow(&items, &cap, count, sizeof(rm_library_entry)) ||
+            !read_entry(stmt, (rm_library_entry *)items + count++))
             st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
     }
     if (st == RM_OK && rc != SQLITE_DONE)
@@ -394,17 +394,23 @@ static rm_status load_rows(rm_library *lib, int64_t id, const library_table *t,
 static rm_status load_details(rm_library *lib, int64_t id, rm_analysis *a,
                               rm_error *err)
 {
-    rm_status st = load_rows(lib, id, &library_dwell_table,
-                             (void **)&a->dwells, &a->dwell_count, err);
+    void *dwells = NULL, *spots = NULL, *marks = NULL, *bins = NULL;
+    rm_status st = load_rows(lib, id, &library_dwell_table, &dwells,
+                             &a->dwell_count, err);
     if (st == RM_OK)
-        st = load_rows(lib, id, &library_spot_table, (void **)&a->spots,
-                       &a->spot_count, err);
+        st = load_rows(lib, id, &library_spot_table, &spots, &a->spot_count,
+                       err);
     if (st == RM_OK)
-        st = load_rows(lib, id, &library_mark_table, (void **)&a->marks,
-                       &a->mark_count, err);
+        st = load_rows(lib, id, &library_mark_table, &marks, &a->mark_count,
+                       err);
     if (st == RM_OK)
-        st = load_rows(lib, id, &library_profile_table, (void **)&a->profile,
-                       &a->bin_count, err);
+        st = load_rows(lib, id, &library_profile_table, &bins, &a->bin_count,
+                       err);
+    /* owned by a from here, also on failure (rm_analysis_free) */
+    a->dwells = dwells;
+    a->spots = spots;
+    a->marks = marks;
+    a->profile = bins;
     return st;
 }
 
