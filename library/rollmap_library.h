@@ -48,10 +48,11 @@ void rm_library_close(rm_library *lib);
 const char *rm_library_path(const rm_library *lib);
 
 /** Add a session file: open it, analyse it (default configuration) and
- *  store its index rows. Idempotent by session id: a file whose size,
- *  mtime or content hash is unchanged is not analysed again; a changed or
- *  moved file replaces the rows of its session. *id (may be NULL) is the
- *  library id. */
+ *  store its index rows. Idempotent by session id: a file with the size
+ *  and mtime indexed, or with the same content (CRC-32C) at another path
+ *  or mtime, is not analysed again (a move only updates the path); a
+ *  changed file replaces the rows of its session, keeping its id, tags
+ *  and notes. *id (may be NULL) is the library id. */
 rm_status rm_library_add(rm_library *lib, const char *session_path,
                          int64_t *id, rm_error *err);
 
