@@ -149,20 +149,7 @@ rm_status rm_calibration_fit(const double *counts, const double *newtons,
 
 rm_status rm_calibration_default_dir(char *out, size_t cap, rm_error *err)
 {
-    const char *xdg = getenv("XDG_DATA_HOME");
-    const char *home = getenv("HOME");
-    int n;
-    if (xdg && xdg[0] == '/')
-        n = snprintf(out, cap, "%s/rollmap/calibration", xdg);
-    else if (home && home[0])
-        n = snprintf(out, cap, "%s/.local/share/rollmap/calibration", home);
-    else
-        return rm_error_set(err, RM_ERR_NOT_FOUND,
-                            "neither XDG_DATA_HOME nor HOME is set: give a "
-                            "calibration folder");
-    if (n < 0 || (size_t)n >= cap)
-        return rm_error_set(err, RM_ERR_ARG, "calibration folder path too long");
-    return RM_OK;
+    return rm_data_path(out, cap, "calibration", err);
 }
 
 /** A serial is used as a file name: refuse anything that could escape. */
