@@ -194,21 +194,24 @@ static int apply_steps(sqlite3 *db, int from, int target)
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-rm_status library_migrate(sqlite3 *db, const char *path, int target,
-                          rm_error *err)
+static rm_status newer_schema(const char *path, int version, rm_error *err)
+{
+    return rm_error_set(err, RM_ERR_VERSION,
+                        "%s: schema version %d is newer than this rollmap "
+                        "understands (%d); use a newer rollmap", path, version,
+                        RM_LIBRARY_SCHEMA_VERSION);
+}
+
+/* Under the write lock: the version again (another process may have just
+ * migrated), then the missing steps. */
+static rm_status migrate_locked(sqlite3 *db, const char *path, int target,
+                                rm_error *err)
 {
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
-        return library_sql_error(db, path, rc, "reading the schema", err);
+        return library_sql_error(db, path, rc, "migrating the schema", err);
     int version = 0;
     rc = user_version(db, &version);
-    if (rc == SQLITE_OK && version > RM_LIBRARY_SCHEMA_VERSION) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return rm_error_set(err, RM_ERR_VERSION,
-                            "%s: schema version %d is newer than this rollmap "
-                            "understands (%d); use a newer rollmap", path,
-                            version, RM_LIBRARY_SCHEMA_VERSION);
-    }
     if (rc == SQLITE_OK && version < target)
         rc = apply_steps(db, version, target);
     if (rc == SQLITE_OK)
@@ -220,6 +223,22 @@ rm_status library_migrate(sqlite3 *db, const char *path, int target,
         return st;
     }
     return RM_OK;
+}
+
+/* A current schema is only read: opening to list never waits for a
+ * writer. */
+rm_status library_migrate(sqlite3 *db, const char *path, int target,
+                          rm_error *err)
+{
+    int version = 0;
+    int rc = user_version(db, &version);
+    if (rc != SQLITE_OK)
+        return library_sql_error(db, path, rc, "reading the schema", err);
+    if (version > RM_LIBRARY_SCHEMA_VERSION)
+        return newer_schema(path, version, err);
+    if (version >= target)
+        return RM_OK;
+    return migrate_locked(db, path, target, err);
 }
 
 /* The folder (and missing parents) 0700: session data is health data. */

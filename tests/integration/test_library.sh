@@ -147,19 +147,27 @@ wait "$second" || fail "parallel add 2: $(cat "$work/par2.txt")"
 [ "$(count --client C03)" -eq 4 ] || fail "rows lost in parallel adds"
 
 echo "-- a locked database is named and nothing is lost"
-python3 - "$db" <<'PY' &
-import sqlite3, sys, time
+# the locker holds the write lock from "locked" until "release" appears
+python3 - "$db" "$work/locked" "$work/release" <<'PY' &
+import os, sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN IMMEDIATE")
-time.sleep(8)
+open(sys.argv[2], "w").close()
+deadline = time.time() + 60
+while not os.path.exists(sys.argv[3]) and time.time() < deadline:
+    time.sleep(0.05)
 PY
 locker=$!
-sleep 1
-if lib tag 1 k=v 2>"$work/lock.err"; then fail "tag while locked succeeded"; fi
+for _ in $(seq 200); do [ -e "$work/locked" ] && break; sleep 0.05; done
+[ -e "$work/locked" ] || fail "the locker did not take the lock"
+some_id=$(lib list --json | json 'd[0]["id"]')
+if lib tag "$some_id" k=v 2>"$work/lock.err"; then fail "tag while locked succeeded"; fi
 grep -q "library.db is locked by another process" "$work/lock.err" \
     || fail "lock message: $(cat "$work/lock.err")"
 lib list >/dev/null || fail "readers are blocked by a writer"
+touch "$work/release"
 wait "$locker"
+lib tag "$some_id" k=v || fail "tag after the lock was released"
 [ "$(count)" -eq 7 ] || fail "rows lost around the lock"
 
 echo "-- a damaged database is named and left alone"
