@@ -97,6 +97,14 @@ lib name C01 "Ada Lovelace"
 lib list --names | grep -q "Ada Lovelace" || fail "--names shows no name"
 ! lib list | grep -q "Ada" || fail "the name shows without --names"
 ! find "$work" -name '*Ada*' | grep -q . || fail "a file name holds the client name"
+lib tag "$id_a" 'remark=sore, "very"'
+lib list --csv --client C01 >"$work/quoted.csv"
+python3 - "$work/quoted.csv" <<'PY' || fail "CSV quoting: $(cat "$work/quoted.csv")"
+import csv, sys
+tags = [r["tags"] for r in csv.DictReader(open(sys.argv[1]))]
+assert 'phase=rehab remark=sore, "very"' in tags, tags
+PY
+lib tag "$id_a" remark=
 lib notes "$id_a" "tight distally"
 lib show "$id_a" | grep -q "^notes       tight distally" || fail "notes"
 
