@@ -44,6 +44,7 @@ static const config_key config_keys[] = {
     {"session", "resume_window_s", KEY_DOUBLE, FIELD(resume_window_s), 0, 86400},
     {"session", "pre_roll_s", KEY_DOUBLE, FIELD(pre_roll_s), 0, 60},
     {"session", "library", KEY_STRING, FIELD(library), 0, 0},
+    {"session", "database", KEY_STRING, FIELD(database), 0, 0},
     {"session", "flush_interval_ms", KEY_U32, FIELD(flush_interval_ms), 10, 1000},
     {"session", "fsync", KEY_BOOL, FIELD(fsync), 0, 0},
     {"socket", "path", KEY_STRING, FIELD(socket_path), 0, 0},
@@ -91,6 +92,8 @@ void rm_daemon_config_default(rm_daemon_config *c)
     c->resume_window_s = 60.0;
     c->pre_roll_s = 2.0; /* the approach: contact and the load rising */
     rm_default_library_dir(c->library, sizeof c->library);
+    if (rm_library_default_db(c->database, sizeof c->database, NULL) != RM_OK)
+        c->database[0] = '\0';
     c->flush_interval_ms = 500;
     c->fsync = true;
     rm_server_default_path(c->socket_path, sizeof c->socket_path);

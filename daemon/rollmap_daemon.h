@@ -267,6 +267,8 @@ typedef struct rm_daemon_config {
     double resume_window_s;
     double pre_roll_s;
     char library[4096];
+    char database[4096];         /**< session library rollmapd adds each
+                                      recorded session to ("" = none) */
     uint32_t flush_interval_ms;
     bool fsync;
     /* [socket] */

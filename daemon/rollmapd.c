@@ -36,6 +36,7 @@ typedef struct daemon_ctx {
     rm_daemon_config cfg;
     rm_capture *capture;
     rm_server *server;
+    rm_library_indexer *indexer; /* adds finished sessions; NULL: none */
     int lock_fd;
     int64_t started_unix_us;
     uint64_t last_received, last_rate_at;
@@ -272,10 +273,39 @@ static void on_connection(void *user, bool connected)
 static void on_session(void *user, bool started, const rm_session_meta *meta,
                        const char *path)
 {
-    (void)path;
     daemon_ctx *d = user;
     publish_text_event(d->server, started ? RM_LIVE_SESSION_START : RM_LIVE_SESSION_END,
                        meta->session_id);
+    rm_error err;
+    if (!started && d->indexer &&
+        rm_library_indexer_submit(d->indexer, path, &err) != RM_OK)
+        logf_(RM_LOG_WARNING, "session library: %s", err.message);
+}
+
+/* On the indexer's thread, after each session file it added (or not). */
+static void on_indexed(void *user, const char *path, rm_status status,
+                       int64_t id, const rm_error *err)
+{
+    (void)user;
+    if (status == RM_OK)
+        logf_(RM_LOG_INFO, "session library: %s is session %lld", path,
+              (long long)id);
+    else
+        logf_(RM_LOG_WARNING, "session library: %s not added: %s (add it with "
+              "'rollmap library add')", path, err->message);
+}
+
+/* Recording goes on without the library: a database that cannot be opened
+ * is logged, not fatal. */
+static void start_indexer(daemon_ctx *d)
+{
+    rm_error err;
+    if (!d->cfg.database[0])
+        return;
+    if (rm_library_indexer_start(&d->indexer, d->cfg.database, on_indexed, d,
+                                 &err) != RM_OK)
+        logf_(RM_LOG_WARNING, "session library: %s; sessions are recorded "
+              "but not indexed", err.message);
 }
 
 /* ---- commands from clients (server thread) ----------------------------------------- */
@@ -401,6 +431,8 @@ static rm_status start_threads(daemon_ctx *d, const rm_capture_options *co,
 {
     rm_status st = open_server(d, err);
     if (st == RM_OK)
+        start_indexer(d);
+    if (st == RM_OK)
         st = rm_capture_start(&d->capture, co, err);
     return st;
 }
@@ -415,11 +447,13 @@ static void reload(daemon_ctx *d)
               err.message);
         return;
     }
-    if (strcmp(next.source, d->cfg.source) || strcmp(next.socket_path, d->cfg.socket_path))
-        logf_(RM_LOG_WARNING, "reload: a new source or socket takes effect at the "
-              "next start of rollmapd");
+    if (strcmp(next.source, d->cfg.source) || strcmp(next.socket_path, d->cfg.socket_path) ||
+        strcmp(next.database, d->cfg.database))
+        logf_(RM_LOG_WARNING, "reload: a new source, socket or database takes "
+              "effect at the next start of rollmapd");
     snprintf(next.source, sizeof next.source, "%s", d->cfg.source);
     snprintf(next.socket_path, sizeof next.socket_path, "%s", d->cfg.socket_path);
+    snprintf(next.database, sizeof next.database, "%s", d->cfg.database);
     d->cfg = next;
     open_log(&d->cfg);
     rm_capture_options co;
@@ -470,6 +504,7 @@ static void shut_down(daemon_ctx *d)
           (unsigned long long)s.messages_dropped, s.ring_high_water,
           s.ring_capacity);
     rm_server_close(d->server);
+    rm_library_indexer_stop(d->indexer); /* adds the last session first */
     if (d->lock_fd >= 0)
         close(d->lock_fd);
 }
@@ -511,6 +546,7 @@ int main(int argc, char **argv)
     if (start_threads(&d, &co, &err) != RM_OK) {
         logf_(RM_LOG_ERROR, "%s", err.message);
         rm_server_close(d.server);
+        rm_library_indexer_stop(d.indexer);
         return 1;
     }
     logf_(RM_LOG_INFO, "rollmapd %s: source %s, socket %s, library %s", ROLLMAP_VERSION,

@@ -26,6 +26,7 @@ fail() {
 # start_daemon SOURCE [rollmapd options...]: returns once the socket is up.
 start_daemon() {
   "$ROLLMAPD" --foreground --source "$1" --socket "$sock" --library "$lib" \
+    --set "session.database=$work/library.db" \
     --set log.level=debug "${@:2}" 2>>"$log" &
   daemon_pid=$!
   for _ in $(seq 100); do

@@ -4,9 +4,10 @@
 # through every filter and format, shown, tagged, named, checked after their
 # files change or vanish, reanalysed and removed (asking on a pty); two adds
 # run at once while a list reads; a locked and a damaged database fail with
-# clear messages.
+# clear messages; rollmapd adds a session it records.
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
+: "${ROLLMAPD:?ROLLMAPD must name the rollmapd program}"
 
 work=$(mktemp -d)
 trap 'jobs -p | xargs -r kill 2>/dev/null; rm -rf "$work"' EXIT
@@ -185,6 +186,27 @@ if lib list --db "$work/bad.db" 2>"$work/bad.err"; then fail "damaged db listed"
 grep -q "bad.db: the library database is damaged" "$work/bad.err" \
     || fail "damage message: $(cat "$work/bad.err")"
 cmp -s "$work/bad.db" "$work/bad.copy" || fail "the damaged file was changed"
+
+echo "-- rollmapd adds the sessions it records (to the default database)"
+dsock=$work/rollmapd.sock
+"$ROLLMAPD" --foreground --source "sim:seed=6,duration=60" --socket "$dsock" \
+    --library "$work/daemon-sessions" --set session.auto=false \
+    2>"$work/rollmapd.log" &
+daemon=$!
+for _ in $(seq 100); do [ -S "$dsock" ] && break; sleep 0.1; done
+[ -S "$dsock" ] || fail "rollmapd did not start: $(cat "$work/rollmapd.log")"
+"$ROLLMAP" record start --socket "$dsock" --client C05 --side right >/dev/null \
+    || fail "record start"
+sleep 1
+"$ROLLMAP" record stop --socket "$dsock" >/dev/null || fail "record stop"
+kill -TERM "$daemon"
+wait "$daemon" || fail "rollmapd exit status: $(tail -5 "$work/rollmapd.log")"
+grep -q "session library: .* is session [0-9]" "$work/rollmapd.log" \
+    || fail "rollmapd did not add the session: $(tail -5 "$work/rollmapd.log")"
+[ "$(count --client C05 --side right)" -eq 1 ] || fail "the daemon's session is not listed"
+recorded=$(ls "$work"/daemon-sessions/*.rms)
+lib list --json --client C05 | json 'd[0]["path"]' | grep -qx "$recorded" \
+    || fail "the listed path is not the recorded file"
 
 echo "-- usage errors exit 2"
 set +e
