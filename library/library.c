@@ -528,8 +528,9 @@ static rm_status delete_file(const char *path, rm_error *err)
     return RM_OK;
 }
 
-/* The file goes only once its rows are gone within the same transaction:
- * a failed delete keeps both. */
+/* The file goes only after the transaction that removed its rows has
+ * committed: whatever fails, the recording itself is never the only thing
+ * lost (a file left behind can be added again). */
 rm_status rm_library_remove(rm_library *lib, int64_t id, bool purge,
                             rm_error *err)
 {
@@ -543,12 +544,12 @@ rm_status rm_library_remove(rm_library *lib, int64_t id, bool purge,
     }
     st = edit_session(lib, id, "DELETE FROM sessions WHERE id = ?1", NULL,
                       NULL, "removing a session", err);
-    if (st == RM_OK && purge)
-        st = delete_file(e->path, err);
     if (st == RM_OK)
         st = library_commit(lib, err);
     else
         library_rollback(lib);
+    if (st == RM_OK && purge)
+        st = delete_file(e->path, err);
     rm_library_entries_free(e, 1);
     return st;
 }
