@@ -150,6 +150,24 @@ typedef enum rm_side {
 const char *rm_side_name(rm_side side);          /* "left", "right", "unknown" */
 rm_status rm_side_parse(const char *text, rm_side *side); /* l/left/r/right */
 
+/** How the serial link behaved while a session was recorded: counts since
+ *  the session started, summed across reconnects (see hw's
+ *  rm_decoder_stats; for a text-mode device malformed counts bad lines and
+ *  oversized lines too long). Sessions written without them read back with
+ *  recorded false and every count 0, meaning unknown. */
+typedef struct rm_link_stats {
+    bool recorded;            /**< the counts below were written */
+    uint64_t frames_ok;
+    uint64_t crc_errors;
+    uint64_t malformed;
+    uint64_t oversized;
+    uint64_t frames_lost;     /**< missing according to the sequence counter */
+    uint64_t bytes_discarded; /**< garbage skipped while resynchronising */
+} rm_link_stats;
+
+/** The link figures with a problem in them (everything but frames_ok). */
+uint64_t rm_link_stats_problems(const rm_link_stats *link);
+
 typedef struct rm_session_meta {
     char session_id[40];    /**< unique id, e.g. 20261124T060724Z-3f2a */
     char client[64];        /**< pseudonymous client code */
@@ -157,6 +175,7 @@ typedef struct rm_session_meta {
     char muscle[32];        /**< "hamstring" by default */
     int64_t start_unix_us;  /**< wall-clock start */
     char notes[1024];
+    rm_link_stats link;     /**< a metadata record without it keeps the last */
 } rm_session_meta;
 
 typedef enum rm_event_kind {

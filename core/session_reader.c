@@ -246,6 +246,29 @@ rm_status rm_json_read_device(const rm_json *obj, rm_device_info *info,
     return RM_OK;
 }
 
+/* A link count: a whole number from 0 up to what a double holds exactly. */
+static uint64_t json_count(const rm_json *v)
+{
+    return (uint64_t)json_integer(v, 0, INT64_C(1) << 53, 0);
+}
+
+static void read_link_stats(const rm_json *obj, rm_link_stats *link)
+{
+    link->recorded = true;
+    link->frames_ok = json_count(rm_json_get(obj, "frames_ok"));
+    link->crc_errors = json_count(rm_json_get(obj, "crc_errors"));
+    link->malformed = json_count(rm_json_get(obj, "malformed"));
+    link->oversized = json_count(rm_json_get(obj, "oversized"));
+    link->frames_lost = json_count(rm_json_get(obj, "frames_lost"));
+    link->bytes_discarded = json_count(rm_json_get(obj, "bytes_discarded"));
+}
+
+uint64_t rm_link_stats_problems(const rm_link_stats *link)
+{
+    return link->crc_errors + link->malformed + link->oversized +
+           link->frames_lost + link->bytes_discarded;
+}
+
 void rm_json_read_meta(const rm_json *obj, rm_session_meta *meta)
 {
     const rm_json *v;
@@ -260,6 +283,8 @@ void rm_json_read_meta(const rm_json *obj, rm_session_meta *meta)
     if ((v = rm_json_get(obj, "start_unix_us")))
         meta->start_unix_us = json_integer(v, INT64_MIN / 2, INT64_MAX / 2,
                                            meta->start_unix_us);
+    if ((v = rm_json_get(obj, "link")) && rm_json_type_of(v) == RM_JSON_OBJECT)
+        read_link_stats(v, &meta->link);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -238,6 +238,18 @@ void rm_json_write_device(rm_json_writer *w, const rm_device_info *info)
     rm_json_object_close(w);
 }
 
+static void write_link_stats(rm_json_writer *w, const rm_link_stats *link)
+{
+    rm_json_object_open(w);
+    rm_json_member_int(w, "frames_ok", (int64_t)link->frames_ok);
+    rm_json_member_int(w, "crc_errors", (int64_t)link->crc_errors);
+    rm_json_member_int(w, "malformed", (int64_t)link->malformed);
+    rm_json_member_int(w, "oversized", (int64_t)link->oversized);
+    rm_json_member_int(w, "frames_lost", (int64_t)link->frames_lost);
+    rm_json_member_int(w, "bytes_discarded", (int64_t)link->bytes_discarded);
+    rm_json_object_close(w);
+}
+
 void rm_json_write_meta(rm_json_writer *w, const rm_session_meta *meta)
 {
     char start[32];
@@ -250,6 +262,10 @@ void rm_json_write_meta(rm_json_writer *w, const rm_session_meta *meta)
     rm_json_member_int(w, "start_unix_us", meta->start_unix_us);
     rm_json_member_string(w, "start", start); /* for people reading it */
     rm_json_member_string(w, "notes", meta->notes);
+    if (meta->link.recorded) {
+        rm_json_key(w, "link");
+        write_link_stats(w, &meta->link);
+    }
     rm_json_object_close(w);
 }
 

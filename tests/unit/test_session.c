@@ -688,6 +688,66 @@ static void metadata_set_after_close_overrides_the_header(void **state)
     rm_session_close(s);
 }
 
+static void expect_same_link(const rm_link_stats *a, const rm_link_stats *b)
+{
+    assert_int_equal(a->recorded, b->recorded);
+    assert_int_equal(a->frames_ok, b->frames_ok);
+    assert_int_equal(a->crc_errors, b->crc_errors);
+    assert_int_equal(a->malformed, b->malformed);
+    assert_int_equal(a->oversized, b->oversized);
+    assert_int_equal(a->frames_lost, b->frames_lost);
+    assert_int_equal(a->bytes_discarded, b->bytes_discarded);
+}
+
+static void file_without_link_stats_reads_them_as_unknown(void **state)
+{
+    fixture *f = *state;
+    write_closed_session(f, 50);
+    rm_session *s = open_ok(f->path);
+    const rm_link_stats unknown = {0};
+    expect_same_link(&rm_session_meta_of(s)->link, &unknown);
+    rm_session_close(s);
+}
+
+static void link_stats_round_trip_and_the_latest_record_wins(void **state)
+{
+    fixture *f = *state;
+    f->meta.link = (rm_link_stats){.recorded = true};
+    rm_session_writer *w = create_writer(f);
+    append_range(w, 0, 300, f->info.channel_count);
+    rm_session_meta during = f->meta;
+    during.link = (rm_link_stats){true, 290, 7, 2, 1, 9, 31};
+    rm_error err;
+    assert_int_equal(rm_session_writer_set_meta(w, &during, &err), RM_OK);
+    append_range(w, 300, 300, f->info.channel_count);
+    rm_session_meta at_close = during;
+    at_close.link = (rm_link_stats){true, 9000000000ull, 12, 3, 1, 20, 77};
+    assert_int_equal(rm_session_writer_set_meta(w, &at_close, &err), RM_OK);
+    assert_int_equal(rm_session_writer_close(w, &err), RM_OK);
+
+    rm_session *s = open_ok(f->path);
+    expect_same_link(&rm_session_meta_of(s)->link, &at_close.link);
+    assert_int_equal(rm_link_stats_problems(&rm_session_meta_of(s)->link),
+                     12 + 3 + 1 + 20 + 77);
+    rm_session_close(s);
+}
+
+static void metadata_without_link_stats_keeps_the_recorded_ones(void **state)
+{
+    fixture *f = *state;
+    f->meta.link = (rm_link_stats){true, 100, 4, 0, 0, 5, 0};
+    write_closed_session(f, 50);
+    rm_session_meta edit = f->meta;
+    edit.link = (rm_link_stats){0};
+    snprintf(edit.notes, sizeof edit.notes, "edited after the session");
+    rm_error err;
+    assert_int_equal(rm_session_file_set_meta(f->path, &edit, &err), RM_OK);
+    rm_session *s = open_ok(f->path);
+    assert_string_equal(rm_session_meta_of(s)->notes, edit.notes);
+    expect_same_link(&rm_session_meta_of(s)->link, &f->meta.link);
+    rm_session_close(s);
+}
+
 static void find_time_returns_the_first_sample_at_or_after(void **state)
 {
     fixture *f = *state;
@@ -730,6 +790,9 @@ int main(void)
         T(reopen_cuts_a_torn_tail_before_appending),
         T(metadata_set_after_close_overrides_the_header),
         T(find_time_returns_the_first_sample_at_or_after),
+        T(file_without_link_stats_reads_them_as_unknown),
+        T(link_stats_round_trip_and_the_latest_record_wins),
+        T(metadata_without_link_stats_keeps_the_recorded_ones),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
