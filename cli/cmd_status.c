@@ -106,6 +106,23 @@ static void format_duration(char *out, size_t cap, double seconds)
         snprintf(out, cap, "%lds", s);
 }
 
+/* "calibration: stored 2026-03-01 (40 days old)", and what is wrong with
+ * a stale or refused one. */
+static void print_calibration(const rm_json *cal)
+{
+    const char *state = rm_json_as_string(rm_json_get(cal, "state"), NULL);
+    if (!state)
+        return;
+    printf("calibration: %s", state);
+    const char *made = rm_json_as_string(rm_json_get(cal, "date"), NULL);
+    if (made)
+        printf(", made %.10s (%.0f days ago)", made, number(cal, "age_days"));
+    const char *problem = rm_json_as_string(rm_json_get(cal, "problem"), NULL);
+    if (problem)
+        printf(": %s", problem);
+    putchar('\n');
+}
+
 static void print_device(const rm_json *dev)
 {
     if (!rm_json_as_bool(rm_json_get(dev, "connected"), false)) {
@@ -116,6 +133,7 @@ static void print_device(const rm_json *dev)
            "%.0f Hz\n", text(dev, "model"), text(dev, "serial"),
            text(dev, "firmware"), text(dev, "kind"), number(dev, "channels"),
            number(dev, "sample_rate_hz"));
+    print_calibration(rm_json_get(dev, "calibration"));
 }
 
 /* "client C12, left hamstring", leaving out what the session lacks. */

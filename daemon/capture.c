@@ -34,6 +34,12 @@
 #define IO_WAIT_MS 100
 /* Smallest ring whatever the rate: a second at 1 kHz. */
 #define MIN_RING 1024
+#define SECONDS_PER_DAY 86400
+/* After a hotplug arrival, open attempts this often for this long: udev
+ * may take a moment to create the tty and set its permissions
+ * (docs/DEVICES.md). */
+#define ARRIVAL_RETRY_MS 50
+#define ARRIVAL_WINDOW_US 3000000u
 
 typedef enum msg_kind {
     MSG_DEVICE,      /* device connected or re-identified */
@@ -85,6 +91,11 @@ struct rm_capture {
     bool stats_banked;               /* the source's counts are already in
                                         closed_stats (it restarts them) */
     bool open_failed_logged;
+    rm_hotplug *hotplug;             /**< NULL: back-off only (not USB) */
+    bool device_arrived;             /**< set by the hotplug callback */
+    bool device_left;
+    uint64_t arrival_until_us;       /**< fast retries until then */
+    uint64_t arrival_next_us;
 
     /* guarded by stat_lock; the I/O thread only try-locks it */
     pthread_mutex_t stat_lock;
@@ -93,6 +104,7 @@ struct rm_capture {
 
     /* guarded by lock */
     rm_device_info device;
+    rm_calibration_status calibration;
     bool device_known;
 };
 
@@ -371,25 +383,129 @@ static void sleep_ms(uint32_t ms)
     poll(NULL, 0, (int)ms);
 }
 
-/* Wait for the next connection attempt; true when the source is up. */
+static bool is_alive(rm_status st)
+{
+    return st == RM_OK || st == RM_ERR_AGAIN || st == RM_ERR_TIMEOUT;
+}
+
+/* ---- hotplug ---------------------------------------------------------------- */
+
+/* Called from rm_hotplug_poll on the I/O thread: only notes the news. */
+static void on_hotplug(rm_hotplug_event ev, uint16_t vid, uint16_t pid,
+                       void *user)
+{
+    rm_capture *c = user;
+    const rm_source_spec *s = &c->opt.source;
+    if (s->kind == RM_SOURCE_USB && (vid != s->vid || pid != s->pid))
+        return;
+    if (ev == RM_HOTPLUG_ARRIVED)
+        c->device_arrived = true;
+    else
+        c->device_left = true;
+}
+
+/* Sources that are USB serial ports; tty:, file:, sim: and stdin keep the
+ * back-off alone. */
+static bool source_is_usb(const rm_source_spec *s)
+{
+    return s->kind == RM_SOURCE_AUTO || s->kind == RM_SOURCE_USB ||
+           s->kind == RM_SOURCE_SERIAL;
+}
+
+static void open_hotplug(rm_capture *c)
+{
+    if (!source_is_usb(&c->opt.source))
+        return;
+    rm_error err;
+    if (rm_hotplug_open(&c->hotplug, on_hotplug, c, &err) != RM_OK) {
+        capture_log(c, RM_LOG_WARNING, "hotplug unavailable (retrying with "
+                    "back-off only): %s", err.message);
+        return;
+    }
+    capture_log(c, RM_LOG_DEBUG, "hotplug: %s",
+                rm_hotplug_is_native(c->hotplug) ? "libusb" : "port rescan");
+}
+
+/* Wait up to timeout_ms for hotplug news (a plain sleep without hotplug). */
+static void poll_hotplug(rm_capture *c, uint32_t timeout_ms)
+{
+    if (!c->hotplug) {
+        if (timeout_ms)
+            sleep_ms(timeout_ms);
+        return;
+    }
+    rm_error err;
+    if (rm_hotplug_poll(c->hotplug, (int)timeout_ms, &err) != RM_OK) {
+        capture_log(c, RM_LOG_WARNING, "hotplug stopped (retrying with "
+                    "back-off only): %s", err.message);
+        rm_hotplug_close(c->hotplug);
+        c->hotplug = NULL;
+    }
+    if (c->device_arrived) {
+        c->device_arrived = false;
+        uint64_t now = rm_monotonic_us();
+        c->arrival_until_us = now + ARRIVAL_WINDOW_US;
+        c->arrival_next_us = now;
+    }
+}
+
+/* Within the window after an arrival: time for the next quick attempt. */
+static bool arrival_attempt_due(rm_capture *c, uint64_t now)
+{
+    if (now >= c->arrival_until_us || now < c->arrival_next_us)
+        return false;
+    c->arrival_next_us = now + ARRIVAL_RETRY_MS * 1000u;
+    return true;
+}
+
+static uint32_t ms_until(uint64_t now, uint64_t at)
+{
+    return at > now ? (uint32_t)((at - now + 999) / 1000) : 0;
+}
+
+/* How long to wait for news before the next attempt is due. */
+static uint32_t reconnect_wait_ms(const rm_capture *c, const rm_reconnect *rc,
+                                  uint64_t now)
+{
+    uint32_t wait = ms_until(now, rc->next_try_us);
+    if (now < c->arrival_until_us && ms_until(now, c->arrival_next_us) < wait)
+        wait = ms_until(now, c->arrival_next_us);
+    return wait < IO_WAIT_MS ? wait : IO_WAIT_MS;
+}
+
+/* Wait for the next connection attempt; true when the source is up. A
+ * hotplug arrival makes one due at once (then every ARRIVAL_RETRY_MS for
+ * a while), else the back-off decides. */
 static bool reconnect(rm_capture *c, rm_reconnect *rc, bool first)
 {
     uint64_t now = rm_monotonic_us();
-    if (!first && !rm_reconnect_due(rc, now)) {
-        uint64_t wait_ms = rc->next_try_us > now ? (rc->next_try_us - now) / 1000 : 0;
-        sleep_ms(wait_ms < IO_WAIT_MS ? (uint32_t)wait_ms + 1 : IO_WAIT_MS);
-        return false;
+    bool due = first || arrival_attempt_due(c, now) || rm_reconnect_due(rc, now);
+    if (!due) {
+        poll_hotplug(c, reconnect_wait_ms(c, rc, now));
+        now = rm_monotonic_us();
+        if (!arrival_attempt_due(c, now))
+            return false;
     }
+    c->device_left = false;
     if (!open_source(c))
         return false;
+    c->arrival_until_us = 0;
     if (!first)
         atomic_fetch_add(&c->reconnects, 1);
     return true;
 }
 
-static bool is_alive(rm_status st)
+/* A known device left while connected: read at once what the source has,
+ * which reports the unplug if it was ours. Another roller leaving changes
+ * nothing. */
+static rm_status check_after_left(rm_capture *c, rm_error *err)
 {
-    return st == RM_OK || st == RM_ERR_AGAIN || st == RM_ERR_TIMEOUT;
+    poll_hotplug(c, 0);
+    if (!c->device_left)
+        return RM_OK;
+    c->device_left = false;
+    rm_status st = rm_source_wait(c->source, 0, err);
+    return is_alive(st) ? drain_source(c, err) : st;
 }
 
 static void *io_main(void *arg)
@@ -398,6 +514,7 @@ static void *io_main(void *arg)
     rm_reconnect rc;
     bool first = true;
     c->lost = true;
+    open_hotplug(c);
     rm_reconnect_start(&rc, &c->opt.reconnect, rm_monotonic_us());
     while (!atomic_load(&c->stopping)) {
         if (c->lost) {
@@ -410,7 +527,9 @@ static void *io_main(void *arg)
         if (atomic_exchange(&c->tare_requested, false) &&
             rm_source_command(c->source, RM_CMD_TARE, 0, &err) != RM_OK)
             capture_log(c, RM_LOG_WARNING, "tare: %s", err.message);
-        rm_status st = rm_source_wait(c->source, IO_WAIT_MS, &err);
+        rm_status st = check_after_left(c, &err);
+        if (is_alive(st))
+            st = rm_source_wait(c->source, IO_WAIT_MS, &err);
         if (is_alive(st))
             st = drain_source(c, &err);
         publish_stats(c, NULL);
@@ -425,6 +544,7 @@ static void *io_main(void *arg)
     }
     if (c->source)
         close_source(c);
+    rm_hotplug_close(c->hotplug);
     end_overflow(c);
     flush_link_gap(c);
     while (c->overflowing || c->link_gap_pending) { /* the consumer still runs */
@@ -449,24 +569,85 @@ static void deliver_samples(rm_capture *c, const rm_sample *s, size_t n)
         c->opt.hooks.samples(c->opt.hooks.user, s, n);
 }
 
-/* The user's calibration of this device (rollmap calibrate), if stored,
- * replaces the one the device reports: sessions and the live view then
- * use the same newtons. */
-static void apply_stored_calibration(rm_capture *c, rm_device_info *info)
+const char *rm_calibration_state_name(rm_calibration_state state)
 {
-    if (!c->opt.calibration_dir[0])
+    switch (state) {
+    case RM_CALIBRATION_DEVICE: return "device";
+    case RM_CALIBRATION_STORED: return "stored";
+    case RM_CALIBRATION_STALE: return "stale";
+    case RM_CALIBRATION_MISMATCH: return "mismatch";
+    }
+    return "unknown";
+}
+
+/* The oldest channel decides: one stale channel skews every sum. */
+static int64_t oldest_channel_date(const rm_device_info *info)
+{
+    int64_t oldest = 0;
+    for (unsigned i = 0; i < info->channel_count && i < RM_MAX_CHANNELS; i++) {
+        int64_t d = info->channels[i].cal.date_unix;
+        if (d > 0 && (oldest == 0 || d < oldest))
+            oldest = d;
+    }
+    return oldest;
+}
+
+void rm_calibration_apply_checked(const char *dir, rm_device_info *info,
+                                  uint32_t max_age_days, int64_t now_unix,
+                                  rm_calibration_status *out)
+{
+    memset(out, 0, sizeof *out);
+    out->state = RM_CALIBRATION_DEVICE;
+    if (!dir[0])
         return;
     rm_error err;
     rm_device_info calibrated = *info;
-    rm_status st = rm_calibration_load(c->opt.calibration_dir, &calibrated, &err);
-    if (st == RM_OK) {
-        *info = calibrated;
+    rm_status st = rm_calibration_load(dir, &calibrated, &err);
+    if (st == RM_ERR_NOT_FOUND)
+        return;
+    if (st != RM_OK) {
+        out->state = RM_CALIBRATION_MISMATCH;
+        snprintf(out->problem, sizeof out->problem, "%s", err.message);
+        return;
+    }
+    *info = calibrated;
+    out->state = RM_CALIBRATION_STORED;
+    out->date_unix = oldest_channel_date(info);
+    if (out->date_unix > 0 && now_unix > out->date_unix)
+        out->age_days = (uint32_t)((now_unix - out->date_unix) / SECONDS_PER_DAY);
+    if (max_age_days && out->date_unix > 0 && out->age_days > max_age_days) {
+        out->state = RM_CALIBRATION_STALE;
+        snprintf(out->problem, sizeof out->problem,
+                 "made %u days ago, more than the %u allowed: calibrate again",
+                 out->age_days, max_age_days);
+    }
+}
+
+/* The user's calibration of this device (rollmap calibrate), if stored,
+ * replaces the one the device reports: sessions and the live view then
+ * use the same newtons. One that does not fit the device is refused. */
+static void apply_stored_calibration(rm_capture *c, rm_device_info *info,
+                                     rm_calibration_status *cal)
+{
+    rm_calibration_apply_checked(c->opt.calibration_dir, info,
+                                 c->opt.calibration_max_age_days,
+                                 rm_wallclock_us() / 1000000, cal);
+    switch ((rm_calibration_state)cal->state) {
+    case RM_CALIBRATION_DEVICE:
+        return;
+    case RM_CALIBRATION_STORED:
         capture_log(c, RM_LOG_INFO, "device %s: stored calibration applied",
                     info->serial);
-    }
-    else if (st != RM_ERR_NOT_FOUND)
+        return;
+    case RM_CALIBRATION_STALE:
+        capture_log(c, RM_LOG_WARNING, "device %s: stored calibration applied "
+                    "but stale: %s", info->serial, cal->problem);
+        return;
+    case RM_CALIBRATION_MISMATCH:
         capture_log(c, RM_LOG_WARNING, "device %s: stored calibration not used "
-                    "(the device's own applies): %s", info->serial, err.message);
+                    "(the device's own applies): %s", info->serial, cal->problem);
+        return;
+    }
 }
 
 static void deliver_device(rm_capture *c, const capture_msg *m)
@@ -474,9 +655,11 @@ static void deliver_device(rm_capture *c, const capture_msg *m)
     if (m->u.info.channel_count == 0) /* connected, INFO still to come */
         return;
     rm_device_info info = m->u.info;
-    apply_stored_calibration(c, &info);
+    rm_calibration_status cal;
+    apply_stored_calibration(c, &info, &cal);
     pthread_mutex_lock(&c->lock);
     c->device = info;
+    c->calibration = cal;
     c->device_known = true;
     rm_recorder_device(c->recorder, &info, m->mono_us);
     pthread_mutex_unlock(&c->lock);
@@ -720,8 +903,10 @@ void rm_capture_get_status(rm_capture *c, rm_capture_status *out)
     pthread_mutex_lock(&c->lock);
     rm_recorder_get_status(c->recorder, &out->recorder);
     out->device_known = c->device_known;
-    if (c->device_known)
+    if (c->device_known) {
         out->device = c->device;
+        out->calibration = c->calibration;
+    }
     pthread_mutex_unlock(&c->lock);
 
     pthread_mutex_lock(&c->stat_lock);

@@ -33,6 +33,8 @@ static const config_key config_keys[] = {
     {"device", "profile", KEY_STRING, FIELD(profile), 0, 0},
     {"device", "calibration_dir", KEY_STRING, FIELD(calibration_dir), 0, 0},
     {"device", "usb_ids", KEY_STRING, FIELD(usb_ids), 0, 0},
+    {"device", "calibration_max_age_days", KEY_U32,
+     FIELD(calibration_max_age_days), 0, 36500},
     {"device", "reconnect_initial_ms", KEY_U32, FIELD(reconnect_initial_ms), 10, 60000},
     {"device", "reconnect_max_ms", KEY_U32, FIELD(reconnect_max_ms), 10, 600000},
     {"device", "max_rate_hz", KEY_U32, FIELD(max_rate_hz), 1, 100000},
@@ -79,6 +81,8 @@ void rm_daemon_config_default(rm_daemon_config *c)
     if (rm_calibration_default_dir(c->calibration_dir, sizeof c->calibration_dir,
                                    NULL) != RM_OK)
         c->calibration_dir[0] = '\0';
+    /* Load cells drift; recalibrate twice a year (docs/DEVICES.md). */
+    c->calibration_max_age_days = 180;
     c->reconnect_initial_ms = 100;
     c->reconnect_max_ms = 2000;
     c->max_rate_hz = 2000;   /* the fastest rate the protocol documents */
@@ -333,6 +337,7 @@ rm_status rm_daemon_config_capture_options(const rm_daemon_config *c,
                  c->profile);
     o->ring_capacity = rm_capture_ring_size(c->max_rate_hz, c->ring_stall_s);
     snprintf(o->calibration_dir, sizeof o->calibration_dir, "%s", c->calibration_dir);
+    o->calibration_max_age_days = c->calibration_max_age_days;
     o->end_at_eof = true; /* a replay or simulation that ends is over */
     rm_reconnect_policy_default(&o->reconnect);
     o->reconnect.initial_ms = c->reconnect_initial_ms;

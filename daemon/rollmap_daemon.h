@@ -182,6 +182,8 @@ typedef struct rm_capture_options {
     rm_reconnect_policy reconnect;
     char calibration_dir[4096];  /**< stored calibrations applied to each
                                       device that connects ("" = none) */
+    uint32_t calibration_max_age_days; /**< older is flagged stale (0 = no
+                                      age limit) */
     bool end_at_eof;             /**< stop reading when the source ends
                                       (else reopen it like an unplug) */
     rm_recorder_options recorder;
@@ -191,6 +193,32 @@ typedef struct rm_capture_options {
     rm_session_meta record_meta; /**< its metadata */
     char record_path[4096];      /**< its file ("" = in the library) */
 } rm_capture_options;
+
+/** Which calibration a connected device's newtons come from. */
+typedef enum rm_calibration_state {
+    RM_CALIBRATION_DEVICE,    /**< the device's own: none stored */
+    RM_CALIBRATION_STORED,    /**< the stored one (rollmap calibrate) */
+    RM_CALIBRATION_STALE,     /**< the stored one, older than the limit */
+    RM_CALIBRATION_MISMATCH   /**< stored but refused (other channel count
+                                   or serial, unreadable): the device's own
+                                   applies */
+} rm_calibration_state;
+
+typedef struct rm_calibration_status {
+    uint8_t state;               /**< rm_calibration_state */
+    int64_t date_unix;           /**< STORED, STALE: its oldest channel */
+    uint32_t age_days;           /**< STORED, STALE: whole days since */
+    char problem[512];           /**< STALE, MISMATCH: what is wrong */
+} rm_calibration_status;
+
+/** "device", "stored", "stale", "mismatch". */
+const char *rm_calibration_state_name(rm_calibration_state state);
+/** Apply the calibration stored in dir for info's serial to info and say
+ *  which one applies: older than max_age_days (0 = any age) at now_unix is
+ *  stale; one that does not match the device leaves info unchanged. */
+void rm_calibration_apply_checked(const char *dir, rm_device_info *info,
+                                  uint32_t max_age_days, int64_t now_unix,
+                                  rm_calibration_status *out);
 
 /** Ring size that rides out a consumer stall of stall_s seconds at rate_hz
  *  (at least 1024 samples). */
@@ -202,6 +230,7 @@ typedef struct rm_capture_status {
     bool source_ended;           /**< EOF seen and everything consumed */
     rm_device_info device;       /**< valid when device_known */
     bool device_known;
+    rm_calibration_status calibration; /**< valid when device_known */
     uint64_t samples_received;   /**< from the source */
     uint64_t samples_consumed;   /**< taken from the ring */
     uint64_t ring_dropped;       /**< overflow (also written as gaps) */
@@ -255,6 +284,7 @@ typedef struct rm_daemon_config {
     uint32_t reconnect_initial_ms;
     uint32_t reconnect_max_ms;
     char calibration_dir[4096];  /**< stored calibrations by serial */
+    uint32_t calibration_max_age_days; /**< older ones are flagged stale */
     char usb_ids[256];           /**< more candidate rollers for auto:
                                       "VID:PID, VID:*" */
     uint32_t max_rate_hz;        /**< highest rate expected (ring size) */
@@ -394,6 +424,7 @@ typedef struct rm_daemon_status {
     char source[256];           /**< source name as configured */
     bool device_connected;
     rm_device_info device;      /**< valid when device_connected */
+    rm_calibration_status calibration; /**< valid when device_connected */
     bool recording;
     rm_session_meta session;    /**< valid when recording */
     char session_path[512];

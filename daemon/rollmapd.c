@@ -386,6 +386,7 @@ static void update_status(daemon_ctx *d)
     copy_text(ds.source, sizeof ds.source, d->cfg.source);
     ds.device_connected = s.connected && s.device_known;
     ds.device = s.device;
+    ds.calibration = s.calibration;
     ds.recording = s.recorder.state != RM_RECORDER_IDLE;
     copy_text(ds.session.session_id, sizeof ds.session.session_id,
               s.recorder.session_id);

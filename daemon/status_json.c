@@ -6,6 +6,28 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+/* Which calibration the newtons come from, and what is wrong with it. */
+static void write_calibration(rm_json_writer *w, const rm_calibration_status *c)
+{
+    rm_json_key(w, "calibration");
+    rm_json_object_open(w);
+    rm_json_key(w, "state");
+    rm_json_string(w, rm_calibration_state_name((rm_calibration_state)c->state));
+    if (c->date_unix > 0) {
+        char made[32];
+        rm_format_iso8601(made, c->date_unix * 1000000);
+        rm_json_key(w, "date");
+        rm_json_string(w, made);
+        rm_json_key(w, "age_days");
+        rm_json_int(w, c->age_days);
+    }
+    if (c->problem[0]) {
+        rm_json_key(w, "problem");
+        rm_json_string(w, c->problem);
+    }
+    rm_json_object_close(w);
+}
+
 static void write_device(rm_json_writer *w, const rm_daemon_status *st)
 {
     rm_json_key(w, "device");
@@ -26,6 +48,7 @@ static void write_device(rm_json_writer *w, const rm_daemon_status *st)
         rm_json_int(w, d->sample_rate_hz);
         rm_json_key(w, "channels");
         rm_json_int(w, d->channel_count);
+        write_calibration(w, &st->calibration);
     }
     rm_json_object_close(w);
 }

@@ -310,12 +310,28 @@ static rm_status check_channel_count(const rm_ini *ini, const char *path,
     return st;
 }
 
+/* The file is named after the serial; the serial inside must agree (a
+ * file copied or renamed from another roller must not be used). */
+static rm_status check_stored_serial(const rm_ini *ini, const char *path,
+                                     const rm_device_info *info, rm_error *err)
+{
+    const char *serial = rm_ini_get(ini, "device", "serial");
+    if (serial && strcmp(serial, info->serial) != 0)
+        return rm_error_set(err, RM_ERR_FORMAT,
+                            "%s: [device] serial is %s but the device's is "
+                            "%s: calibrate it again", path, serial,
+                            info->serial);
+    return RM_OK;
+}
+
 /** Parse everything first: info changes only if the whole file is good. */
 static rm_status read_channels(const rm_ini *ini, const char *path,
                                rm_device_info *info, rm_error *err)
 {
     rm_calibration cal[RM_MAX_CHANNELS];
     rm_status st = check_channel_count(ini, path, info, err);
+    if (st == RM_OK)
+        st = check_stored_serial(ini, path, info, err);
     for (unsigned i = 0; st == RM_OK && i < info->channel_count; i++) {
         char section[16];
         snprintf(section, sizeof section, "channel%u", i);

@@ -348,7 +348,9 @@ rm_status rm_calibration_fit(const double *counts, const double *newtons,
 rm_status rm_calibration_save(const char *dir, const char *serial,
                               const rm_device_info *info, rm_error *err);
 /** Load the stored calibration of info->serial into info's channels.
- *  RM_ERR_NOT_FOUND when none is stored (info is left as it was). */
+ *  RM_ERR_NOT_FOUND when none is stored (info is left as it was);
+ *  RM_ERR_FORMAT naming the file and field when it is for another channel
+ *  count or serial, or unreadable (info is left as it was). */
 rm_status rm_calibration_load(const char *dir, rm_device_info *info,
                               rm_error *err);
 /** The library folder: $XDG_DATA_HOME/rollmap/calibration, else

@@ -1,6 +1,7 @@
 /* Calibration: least-squares fits recover known polynomials, the store
  * keeps one dated INI per serial and refuses bad files with their path,
- * and a measurement averages a replayed capture after settling. */
+ * the daemon's checked apply flags stale and mismatched ones, and a
+ * measurement averages a replayed capture after settling. */
 #include "testutil.h"
 
 #include <math.h>
@@ -193,6 +194,95 @@ static void channel_count_mismatch_asks_for_recalibration(void **state)
     free(dir);
 }
 
+static void serial_inside_the_file_must_match_the_device(void **state)
+{
+    (void)state;
+    char *dir = testutil_mkdtemp();
+    rm_device_info info = two_channel_device("RM-8");
+    rm_error err = {0};
+    assert_int_equal(rm_calibration_save(dir, "RM-8", &info, &err), RM_OK);
+    char *from = testutil_path(dir, "RM-8.ini");
+    char *to = testutil_path(dir, "RM-9.ini");
+    assert_int_equal(rename(from, to), 0);
+    rm_device_info other = two_channel_device("RM-9");
+    other.channels[0].cal.coef[1] = 0.5;
+    rm_device_info before = other;
+    assert_int_equal(rm_calibration_load(dir, &other, &err), RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "RM-9.ini"));
+    assert_non_null(strstr(err.message, "serial is RM-8"));
+    assert_memory_equal(&other, &before, sizeof other);
+    free(from);
+    free(to);
+    testutil_rmdir(dir);
+    free(dir);
+}
+
+#define DAY 86400
+/* 2026-09-01, when the stored calibration below was made. */
+#define MADE_UNIX 1788220800
+
+/* A stored calibration of RM-5 made on MADE_UNIX, gain 0.02 N/count. */
+static char *store_dated_calibration(void)
+{
+    char *dir = testutil_mkdtemp();
+    rm_device_info info = two_channel_device("RM-5");
+    for (int c = 0; c < 2; c++)
+        info.channels[c].cal = (rm_calibration){{0, 0.02, 0, 0}, 100,
+                                                MADE_UNIX + c * DAY, "user"};
+    rm_error err = {0};
+    assert_int_equal(rm_calibration_save(dir, "RM-5", &info, &err), RM_OK);
+    return dir;
+}
+
+static void checked_apply_flags_a_calibration_past_its_age(void **state)
+{
+    (void)state;
+    char *dir = store_dated_calibration();
+    rm_device_info info = two_channel_device("RM-5");
+    rm_calibration_status cal;
+    rm_calibration_apply_checked(dir, &info, 180, MADE_UNIX + 200 * DAY, &cal);
+    assert_int_equal(cal.state, RM_CALIBRATION_STALE);
+    assert_int_equal(cal.date_unix, MADE_UNIX); /* the older channel */
+    assert_int_equal(cal.age_days, 200);
+    assert_non_null(strstr(cal.problem, "200 days"));
+    assert_non_null(strstr(cal.problem, "180"));
+    assert_true(info.channels[0].cal.coef[1] == 0.02); /* still applied */
+    assert_string_equal(rm_calibration_state_name(cal.state), "stale");
+
+    rm_device_info fresh = two_channel_device("RM-5");
+    rm_calibration_apply_checked(dir, &fresh, 180, MADE_UNIX + 100 * DAY, &cal);
+    assert_int_equal(cal.state, RM_CALIBRATION_STORED);
+    assert_int_equal(cal.age_days, 100);
+    assert_string_equal(cal.problem, "");
+    rm_calibration_apply_checked(dir, &fresh, 0, MADE_UNIX + 900 * DAY, &cal);
+    assert_int_equal(cal.state, RM_CALIBRATION_STORED); /* no age limit */
+    testutil_rmdir(dir);
+    free(dir);
+}
+
+static void checked_apply_refuses_a_calibration_of_another_shape(void **state)
+{
+    (void)state;
+    char *dir = store_dated_calibration();
+    rm_device_info info = two_channel_device("RM-5");
+    info.channel_count = 3;
+    rm_device_info before = info;
+    rm_calibration_status cal;
+    rm_calibration_apply_checked(dir, &info, 180, MADE_UNIX, &cal);
+    assert_int_equal(cal.state, RM_CALIBRATION_MISMATCH);
+    assert_non_null(strstr(cal.problem, "RM-5.ini"));
+    assert_non_null(strstr(cal.problem, "3"));
+    assert_memory_equal(&info, &before, sizeof info);
+
+    rm_device_info unknown = two_channel_device("RM-6");
+    rm_calibration_apply_checked(dir, &unknown, 180, MADE_UNIX, &cal);
+    assert_int_equal(cal.state, RM_CALIBRATION_DEVICE);
+    rm_calibration_apply_checked("", &unknown, 180, MADE_UNIX, &cal);
+    assert_int_equal(cal.state, RM_CALIBRATION_DEVICE);
+    testutil_rmdir(dir);
+    free(dir);
+}
+
 static void serials_that_escape_the_folder_are_refused(void **state)
 {
     (void)state;
@@ -310,6 +400,9 @@ int main(void)
         cmocka_unit_test(unknown_serial_is_not_found_and_leaves_info_alone),
         cmocka_unit_test(corrupt_file_is_refused_with_its_path),
         cmocka_unit_test(channel_count_mismatch_asks_for_recalibration),
+        cmocka_unit_test(serial_inside_the_file_must_match_the_device),
+        cmocka_unit_test(checked_apply_flags_a_calibration_past_its_age),
+        cmocka_unit_test(checked_apply_refuses_a_calibration_of_another_shape),
         cmocka_unit_test(serials_that_escape_the_folder_are_refused),
         cmocka_unit_test(default_folder_follows_xdg),
         cmocka_unit_test(measurement_averages_after_settling),

@@ -245,6 +245,23 @@ static void capture_options_carry_the_settings(void **state)
     assert_string_equal(o.recorder.library, c.library);
 }
 
+static void calibration_age_limit_defaults_to_180_days(void **state)
+{
+    (void)state;
+    rm_daemon_config c;
+    rm_daemon_config_default(&c);
+    assert_int_equal(c.calibration_max_age_days, 180);
+    rm_error err;
+    assert_int_equal(rm_daemon_config_set(&c, "device.calibration_max_age_days=30",
+                                          &err), RM_OK);
+    rm_capture_options o;
+    assert_int_equal(rm_daemon_config_capture_options(&c, &o, &err), RM_OK);
+    assert_int_equal(o.calibration_max_age_days, 30);
+    assert_int_not_equal(rm_daemon_config_set(&c, "device.calibration_max_age_days=-1",
+                                              &err), RM_OK);
+    assert_non_null(strstr(err.message, "calibration_max_age_days"));
+}
+
 static void bad_source_name_is_reported_as_the_device_source(void **state)
 {
     (void)state;
@@ -300,6 +317,7 @@ int main(void)
         cmocka_unit_test(set_rejects_unknown_and_malformed),
         cmocka_unit_test(overrides_are_checked_together_after_the_last),
         cmocka_unit_test(capture_options_carry_the_settings),
+        cmocka_unit_test(calibration_age_limit_defaults_to_180_days),
         cmocka_unit_test(bad_source_name_is_reported_as_the_device_source),
         cmocka_unit_test(usb_ids_join_the_known_list),
         cmocka_unit_test(ring_rides_out_five_seconds_at_two_kilohertz),
