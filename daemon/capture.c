@@ -258,16 +258,31 @@ static void add_stats(rm_decoder_stats *into, const rm_decoder_stats *s)
     into->bytes_discarded += s->bytes_discarded;
 }
 
-/* Totals over every source opened so far, for rm_capture_get_status. */
-static void publish_stats(rm_capture *c, const char *error)
+/* Totals over every source opened so far; the caller holds stat_lock. */
+static void store_stats(rm_capture *c, const char *error)
 {
-    if (pthread_mutex_trylock(&c->stat_lock) != 0)
-        return;
     c->stats = c->closed_stats;
     if (c->source && !c->stats_banked)
         add_stats(&c->stats, rm_source_stats(c->source));
     if (error)
         snprintf(c->source_error, sizeof c->source_error, "%s", error);
+}
+
+/* For rm_capture_get_status and the recorder; skipped while a reader
+ * holds the lock (the next round publishes them). */
+static void publish_stats(rm_capture *c, const char *error)
+{
+    if (pthread_mutex_trylock(&c->stat_lock) != 0)
+        return;
+    store_stats(c, error);
+    pthread_mutex_unlock(&c->stat_lock);
+}
+
+/* A source's last figures must not be skipped: a session may close on them. */
+static void publish_final_stats(rm_capture *c)
+{
+    pthread_mutex_lock(&c->stat_lock);
+    store_stats(c, NULL);
     pthread_mutex_unlock(&c->stat_lock);
 }
 
@@ -313,7 +328,7 @@ static void close_source(rm_capture *c)
     rm_source_close(c->source);
     c->source = NULL;
     c->stats_banked = false;
-    publish_stats(c, NULL);
+    publish_final_stats(c);
 }
 
 /* A connection is up: say so to the consumer (INFO follows as an item). */
@@ -667,11 +682,24 @@ static void deliver_device(rm_capture *c, const capture_msg *m)
         c->opt.hooks.device(c->opt.hooks.user, &info);
 }
 
+/* Give the recorder the link counts the I/O thread published last. */
+static void pass_link_stats(rm_capture *c, uint64_t now)
+{
+    pthread_mutex_lock(&c->stat_lock);
+    rm_decoder_stats total = c->stats;
+    pthread_mutex_unlock(&c->stat_lock);
+    pthread_mutex_lock(&c->lock);
+    rm_recorder_link(c->recorder, &total, now);
+    pthread_mutex_unlock(&c->lock);
+}
+
 static void deliver_message(rm_capture *c, const capture_msg *m)
 {
     const rm_capture_hooks *h = &c->opt.hooks;
     if (m->kind == MSG_DEVICE && m->connected && h->connection)
         h->connection(h->user, true);
+    if (m->kind == MSG_END)
+        pass_link_stats(c, rm_monotonic_us()); /* the session closes on it */
     pthread_mutex_lock(&c->lock);
     switch ((msg_kind)m->kind) {
     case MSG_DEVICE:
@@ -738,6 +766,7 @@ static void tick(rm_capture *c, consumer_state *cs)
     if (now - cs->last_tick < TICK_MS * 1000u)
         return;
     cs->last_tick = now;
+    pass_link_stats(c, now);
     pthread_mutex_lock(&c->lock);
     rm_recorder_tick(c->recorder, now);
     pthread_mutex_unlock(&c->lock);
@@ -771,6 +800,7 @@ static void *consumer_main(void *arg)
             break; /* the I/O thread had finished before this empty step */
         wait_for_input(c);
     }
+    pass_link_stats(c, rm_monotonic_us()); /* the final counts, for the close */
     free(cs);
     return NULL;
 }

@@ -30,6 +30,11 @@
 /* File name suffix of session files, as every rollmap tool names them. */
 #define RM_SESSION_SUFFIX ".rms"
 
+/* Link counts go into the session at most this often (and on close): a
+ * killed recorder loses at most this much of them, and a flaky cable
+ * costs one small metadata block per interval. */
+#define LINK_META_INTERVAL_US 10000000u
+
 struct rm_recorder {
     rm_recorder_options opt;
     rm_recorder_state state;
@@ -61,6 +66,9 @@ struct rm_recorder {
     rm_sample *pre_roll;          /* the latest idle samples, circular */
     size_t pre_cap, pre_len, pre_next;
     rm_recorder_status stats;     /* counters and paths kept up to date */
+    rm_decoder_stats link_total;  /* the source's counts, latest */
+    rm_decoder_stats link_at_open;/* the same when the session opened */
+    uint64_t link_written_at;     /* monotonic; 0: not since the open */
 };
 
 void rm_daemon_log(rm_log_fn fn, void *user, rm_log_level level,
@@ -173,6 +181,51 @@ void rm_session_meta_merge(rm_session_meta *into, const rm_session_meta *from)
         into->side = from->side;
 }
 
+/* ---- link statistics ----------------------------------------------------- */
+
+static uint64_t count_since(uint64_t now, uint64_t then)
+{
+    return now >= then ? now - then : 0;
+}
+
+static rm_link_stats session_link(const rm_recorder *r)
+{
+    const rm_decoder_stats *now = &r->link_total, *then = &r->link_at_open;
+    return (rm_link_stats){
+        .recorded = true,
+        .frames_ok = count_since(now->frames_ok, then->frames_ok),
+        .crc_errors = count_since(now->crc_errors, then->crc_errors),
+        .malformed = count_since(now->malformed, then->malformed),
+        .oversized = count_since(now->oversized, then->oversized),
+        .frames_lost = count_since(now->frames_lost, then->frames_lost),
+        .bytes_discarded = count_since(now->bytes_discarded, then->bytes_discarded),
+    };
+}
+
+/* Append a metadata record with the session's link counts if they changed
+ * since the last one; it is written with the next flush. */
+static void write_link(rm_recorder *r, uint64_t now_us)
+{
+    rm_link_stats link = session_link(r);
+    if (!memcmp(&link, &r->meta.link, sizeof link))
+        return;
+    r->meta.link = link;
+    rm_error err;
+    note_write(r, rm_session_writer_set_meta(r->writer, &r->meta, &err), &err);
+    r->link_written_at = now_us;
+    r->dirty = true;
+}
+
+void rm_recorder_link(rm_recorder *r, const rm_decoder_stats *total,
+                      uint64_t now_us)
+{
+    r->link_total = *total;
+    bool due = !r->link_written_at || /* the first change since the open */
+               now_us - r->link_written_at >= LINK_META_INTERVAL_US;
+    if (r->state != RM_RECORDER_IDLE && due)
+        write_link(r, now_us);
+}
+
 /* Session files are named after the session id only: client names never
  * appear in file names (they would leak into listings and backups). */
 static rm_status open_session(rm_recorder *r, const char *path, bool explicit_start,
@@ -183,6 +236,7 @@ static rm_status open_session(rm_recorder *r, const char *path, bool explicit_st
     rm_session_id_new(meta.session_id, meta.start_unix_us);
     strcpy(meta.muscle, "hamstring");
     rm_session_meta_merge(&meta, &r->next_meta);
+    meta.link.recorded = true; /* all zero: nothing happened yet */
 
     char file[sizeof r->stats.path];
     int len;
@@ -209,6 +263,8 @@ static rm_status open_session(rm_recorder *r, const char *path, bool explicit_st
     if (explicit_start)
         r->pre_len = 0; /* it starts now */
     r->meta = meta;
+    r->link_at_open = r->link_total;
+    r->link_written_at = 0;
     r->state = RM_RECORDER_RECORDING;
     r->explicit_session = explicit_start;
     r->session_samples = 0;
@@ -229,6 +285,7 @@ static void close_session(rm_recorder *r, const char *why)
 {
     rm_error err;
     uint64_t samples = r->session_samples;
+    write_link(r, r->link_written_at);
     rm_status st = rm_session_writer_close(r->writer, &err);
     r->writer = NULL;
     if (st != RM_OK)
@@ -659,6 +716,7 @@ rm_status rm_recorder_set_meta(rm_recorder *r, const rm_session_meta *meta,
         return RM_OK;
     }
     rm_session_meta_merge(&r->meta, meta);
+    r->meta.link = session_link(r);
     rm_error why;
     rm_status st = rm_session_writer_set_meta(r->writer, &r->meta, &why);
     note_write(r, st, &why);

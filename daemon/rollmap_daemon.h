@@ -138,6 +138,12 @@ void rm_recorder_samples(rm_recorder *r, const rm_sample *s, size_t n,
 /** Samples lost upstream (ring overflow, rejected frames). */
 void rm_recorder_gap(rm_recorder *r, const rm_gap *gap);
 void rm_recorder_event(rm_recorder *r, const rm_event *ev);
+/** The source's decoder counts so far (totals since capture began, summed
+ *  across reconnects). A session records in its metadata what changed
+ *  since it opened: when it closes, and at most every 10 s while it
+ *  records, so a killed recorder leaves recent figures. */
+void rm_recorder_link(rm_recorder *r, const rm_decoder_stats *total,
+                      uint64_t now_us);
 /** Timers: ends a suspended session after the resume window, retries
  *  failed writes. Call a few times a second. */
 void rm_recorder_tick(rm_recorder *r, uint64_t now_us);

@@ -533,6 +533,62 @@ typedef struct stall {
     useconds_t first_call_sleep_us;
 } stall;
 
+static rm_link_stats link_in_file(const char *path)
+{
+    rm_session *file = open_file(path);
+    rm_link_stats link = rm_session_meta_of(file)->link;
+    rm_session_close(file);
+    return link;
+}
+
+/* Flush what the recorder queued (the flush interval has passed). */
+static void let_the_writer_flush(fixture *f)
+{
+    f->now += (uint64_t)f->opt.writer.flush_interval_ms * 1000u;
+    rm_recorder_tick(f->rec, f->now);
+}
+
+/* Counts from before the session are not its own; it records what changed
+ * since it opened, at most every 10 s while open, and the last on stop. */
+static void session_records_the_link_counts_since_it_opened(void **state)
+{
+    fixture *f = *state;
+    rm_recorder_device(f->rec, &f->info, f->now);
+    rm_decoder_stats total = {.frames_ok = 100, .crc_errors = 5, .frames_lost = 1};
+    rm_recorder_link(f->rec, &total, f->now);
+    assert_int_equal(rm_recorder_start(f->rec, NULL, NULL, NULL), RM_OK);
+    char path[sizeof status_of(f).path];
+    memcpy(path, status_of(f).path, sizeof path);
+    assert_true(link_in_file(path).recorded);
+    assert_int_equal(link_in_file(path).crc_errors, 0);
+
+    feed(f, 100, 0.0);
+    total.frames_ok = 200, total.crc_errors = 8, total.frames_lost = 3;
+    rm_recorder_link(f->rec, &total, f->now);
+    let_the_writer_flush(f);
+    rm_link_stats link = link_in_file(path);
+    assert_int_equal(link.frames_ok, 100);
+    assert_int_equal(link.crc_errors, 3);
+    assert_int_equal(link.frames_lost, 2);
+
+    total.crc_errors = 20;
+    rm_recorder_link(f->rec, &total, f->now);
+    let_the_writer_flush(f);
+    assert_int_equal(link_in_file(path).crc_errors, 3); /* < 10 s later */
+    f->now += 10000000;
+    rm_recorder_link(f->rec, &total, f->now);
+    let_the_writer_flush(f);
+    assert_int_equal(link_in_file(path).crc_errors, 15);
+
+    total.crc_errors = 30, total.bytes_discarded = 44;
+    rm_recorder_link(f->rec, &total, f->now + 1);
+    assert_int_equal(rm_recorder_stop(f->rec, NULL), RM_OK);
+    link = link_in_file(path);
+    assert_int_equal(link.crc_errors, 25);
+    assert_int_equal(link.bytes_discarded, 44);
+    assert_int_equal(link.frames_lost, 2);
+}
+
 static void stall_first_batch(void *user, const rm_sample *s, size_t n)
 {
     (void)s;
@@ -644,6 +700,25 @@ static void gaps_during_a_stall_are_merged_not_dropped(void **state)
 
 /* A calibration stored for the device's serial (rollmap calibrate) is the
  * one the session records, not the device's own. */
+/* Bit errors on the wire: the session file says how many frames the
+ * decoder rejected and lost, the same figures the capture status gives. */
+static void capture_writes_the_decoder_counts_into_the_session(void **state)
+{
+    fixture *f = *state;
+    char *path = testutil_path(f->dir, "noisy.rms");
+    rm_capture_status s;
+    run_capture(f, "sim:seed=5,duration=3,ber=0.001,batch=1,pressure_cells=0,"
+                   "load_cells=2?fast", 0, NULL, &s, path);
+    rm_link_stats link = link_in_file(path);
+    assert_true(link.recorded);
+    assert_true(link.crc_errors > 0);
+    assert_int_equal(link.crc_errors + link.malformed + link.oversized,
+                     s.frames_rejected);
+    assert_int_equal(link.frames_lost, s.frames_lost);
+    assert_int_equal(link.frames_ok, s.frames_ok);
+    free(path);
+}
+
 static void stored_calibration_reaches_the_session(void **state)
 {
     fixture *f = *state;
@@ -703,6 +778,8 @@ int main(void)
         TEST(capture_overflow_is_counted_and_written_as_a_gap),
         TEST(gaps_during_a_stall_are_merged_not_dropped),
         TEST(stored_calibration_reaches_the_session),
+        TEST(session_records_the_link_counts_since_it_opened),
+        TEST(capture_writes_the_decoder_counts_into_the_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
