@@ -6,22 +6,8 @@
 set -euo pipefail
 : "${ROLLMAP:?}" "${ROLLMAP_BUILD:?}" "${ROLLMAP_SOURCE:?}"
 
-description=$ROLLMAP_SOURCE/tests/umockdev/roller.umockdev
-shim=$ROLLMAP_BUILD/tests/libmodem_shim.so
-driver=$ROLLMAP_BUILD/tests/umockdev_roller
-
-skip() {
-    echo "**********************************************************" >&2
-    echo "SKIPPED: $*" >&2
-    echo "The USB/libserialport path was NOT tested." >&2
-    echo "**********************************************************" >&2
-    exit 77
-}
-
-command -v umockdev-run >/dev/null || skip "umockdev-run is not installed (apt-get install umockdev)"
-[ -x "$driver" ] && [ -f "$shim" ] || skip "built without libumockdev-dev (no $driver)"
-umockdev-run -d "$description" -- true 2>/dev/null ||
-    skip "umockdev-run cannot start a testbed here"
+untested="The USB/libserialport path"
+source "$ROLLMAP_SOURCE/tests/umockdev/umockdev_lib.sh"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -11,20 +11,30 @@
  *   4. reconnects after the replug ("arrived" from both, INFO, an unplug
  *      gap, every frame again).
  *
+ * With --daemon it runs rollmapd instead (a child process: it inherits
+ * the preload and the testbed), plugs the roller, unplugs and replugs it,
+ * and checks that the daemon took the replug at once (libusb hotplug)
+ * although its back-off would wait 10 s; the caller then checks the
+ * session it recorded (tests/integration/test_daemon_umockdev.sh).
+ *
  * Run under umockdev's preload with tests/umockdev's modem shim first:
  *   LD_PRELOAD=libmodem_shim.so:libumockdev-preload.so.0 \
  *       umockdev_roller roller.umockdev /path/to/rollmap
+ *   ... umockdev_roller --daemon roller.umockdev /path/to/rollmapd WORKDIR
  * Exit 0: all passed, 1: a check failed, 77: umockdev cannot work here.
  */
 #include "rollmap_hw.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <umockdev.h>
 #include <unistd.h>
 
@@ -35,6 +45,9 @@
 #define SOURCE "usb:2341:0043:RM-UMOCK-0001"
 /** Virtual roller per plug-in: 1.5 s at 1 kHz, no faults, waits for START. */
 #define SIM_OPTIONS "seed=11,duration=1.5,autostart=0,drop=0,ber=0"
+/** For rollmapd: 4 s per plug-in, long enough to load the roller past
+ *  the daemon's start threshold. */
+#define DAEMON_SIM_OPTIONS "seed=11,duration=4,autostart=0,drop=0,ber=0"
 #define SKIP 77
 
 static int failures;
@@ -60,6 +73,7 @@ typedef struct firmware {
     atomic_bool stop;
     atomic_bool done;            /**< the session is over, all bytes sent */
     atomic_ullong samples_sent;  /**< counted by decoding what was written */
+    atomic_ullong first_command_us; /**< when the host first wrote, or 0 */
     rm_decoder tap;
 } firmware;
 
@@ -100,8 +114,11 @@ static void take_commands(firmware *fw)
     if (poll(&pfd, 1, 1) <= 0 || !(pfd.revents & POLLIN))
         return;
     ssize_t n = read(fw->fd, buf, sizeof buf);
-    if (n > 0)
-        rm_sim_receive(fw->sim, buf, (size_t)n);
+    if (n <= 0)
+        return;
+    if (!fw->first_command_us)
+        fw->first_command_us = rm_monotonic_us();
+    rm_sim_receive(fw->sim, buf, (size_t)n);
 }
 
 static void *firmware_run(void *arg)
@@ -123,7 +140,7 @@ static void *firmware_run(void *arg)
     return NULL;
 }
 
-static bool firmware_start(firmware *fw, int fd)
+static bool firmware_start(firmware *fw, int fd, const char *options)
 {
     memset(fw, 0, sizeof *fw);
     fw->fd = fd;
@@ -131,7 +148,7 @@ static bool firmware_start(firmware *fw, int fd)
     rm_sim_config cfg;
     rm_error err = {0};
     rm_sim_config_default(&cfg);
-    if (rm_sim_config_parse(&cfg, SIM_OPTIONS, &err) != RM_OK ||
+    if (rm_sim_config_parse(&cfg, options, &err) != RM_OK ||
         rm_sim_new(&fw->sim, &cfg, &err) != RM_OK) {
         fprintf(stderr, "virtual roller: %s\n", err.message);
         return false;
@@ -162,7 +179,7 @@ static char *description_for(const char *description, int n)
 }
 
 static bool plug(UMockdevTestbed *tb, const char *description, int n,
-                 firmware *fw)
+                 firmware *fw, const char *options)
 {
     GError *error = NULL;
     char *text = description_for(description, n);
@@ -181,7 +198,7 @@ static bool plug(UMockdevTestbed *tb, const char *description, int n,
         return false;
     }
     umockdev_testbed_uevent(tb, USB_DEVICE, "add");
-    return firmware_start(fw, fd);
+    return firmware_start(fw, fd, options);
 }
 
 /** Pull the cable: the devices vanish from sysfs and the tty hangs up. */
@@ -431,7 +448,7 @@ static void stream_unplug_replug(UMockdevTestbed *tb, const char *description,
     CHECK(rm_source_reopen(src, &err) != RM_OK,
           "reopened a device that is not there");
 
-    if (plug(tb, description, 1, fw)) {
+    if (plug(tb, description, 1, fw, SIM_OPTIONS)) {
         await_hotplug(&w, RM_HOTPLUG_ARRIVED);
         CHECK(reconnect(src), "no reconnect within 10 s");
         tally second = {0};
@@ -453,10 +470,146 @@ static void stream_unplug_replug(UMockdevTestbed *tb, const char *description,
     rm_source_close(src);
 }
 
+/* ------------------------------------------------------------------------ */
+/* rollmapd on the emulated roller                                          */
+/* ------------------------------------------------------------------------ */
+
+/** rollmapd in the foreground, its log in WORK/rollmapd.log. The back-off
+ *  is 10 s: only hotplug can pick up the replug sooner. */
+static pid_t start_rollmapd(const char *rollmapd, const char *work)
+{
+    char sock[4200], lib[4200], db[4300], log[4200];
+    snprintf(sock, sizeof sock, "%s/rollmapd.sock", work);
+    snprintf(lib, sizeof lib, "%s/library", work);
+    snprintf(db, sizeof db, "session.database=%s/library.db", work);
+    snprintf(log, sizeof log, "%s/rollmapd.log", work);
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+        _exit(127);
+    /* The pty masters are the cables: a copy held here would keep the
+     * port up after the unplug. */
+    closefrom(STDERR_FILENO + 1);
+    execl(rollmapd, "rollmapd", "--foreground", "--source", SOURCE,
+          "--socket", sock, "--library", lib, "--set", db,
+          "--set", "log.level=debug", "--set", "session.idle_s=600",
+          "--set", "session.resume_window_s=30",
+          "--set", "device.reconnect_initial_ms=10000",
+          "--set", "device.reconnect_max_ms=10000", (char *)NULL);
+    _exit(127);
+}
+
+/** Wait up to ms for *flag (the firmware's) to become true. */
+static bool await_flag(const atomic_bool *flag, unsigned ms)
+{
+    uint64_t deadline = rm_monotonic_us() + ms * 1000ull;
+    while (!*flag && rm_monotonic_us() < deadline)
+        poll(NULL, 0, 10);
+    return *flag;
+}
+
+/** How long after the replug the daemon first wrote to the roller
+ *  (identify, START), or UINT64_MAX when it did not within 5 s. */
+static uint64_t replug_latency_us(const firmware *fw, uint64_t plugged_us)
+{
+    uint64_t deadline = plugged_us + 5000000u;
+    while (!fw->first_command_us && rm_monotonic_us() < deadline)
+        poll(NULL, 0, 5);
+    return fw->first_command_us ? fw->first_command_us - plugged_us
+                                : UINT64_MAX;
+}
+
+static void stop_rollmapd(pid_t pid)
+{
+    int status = 0;
+    kill(pid, SIGTERM);
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+              WEXITSTATUS(status) == 0,
+          "rollmapd did not exit cleanly after SIGTERM (status %d)", status);
+}
+
+static void daemon_unplug_replug(UMockdevTestbed *tb, const char *description,
+                                 firmware *fw, const char *rollmapd,
+                                 const char *work)
+{
+    pid_t pid = start_rollmapd(rollmapd, work);
+    CHECK(pid > 0, "cannot start rollmapd");
+    if (pid <= 0) {
+        firmware_stop(fw);
+        return;
+    }
+    CHECK(await_flag(&fw->done, 15000), "rollmapd never streamed the roller");
+    printf("first plug: %llu samples sent\n",
+           (unsigned long long)fw->samples_sent);
+    poll(NULL, 0, 300);
+    unplug(tb, fw);
+    poll(NULL, 0, 1000); /* the daemon notices and starts its back-off */
+    if (plug(tb, description, 1, fw, DAEMON_SIM_OPTIONS)) {
+        uint64_t latency = replug_latency_us(fw, rm_monotonic_us());
+        CHECK(latency < 2000000u, "the replug was not taken within 2 s "
+              "(the back-off alone waits 10 s)");
+        if (latency != UINT64_MAX)
+            printf("replug taken after %.0f ms\n", (double)latency / 1000.0);
+        CHECK(await_flag(&fw->done, 15000), "no stream after the replug");
+        printf("after replug: %llu samples sent\n",
+               (unsigned long long)fw->samples_sent);
+        poll(NULL, 0, 500);
+        firmware_stop(fw);
+    }
+    stop_rollmapd(pid);
+}
+
+/** The testbed with the roller plugged in as ttyACM0, or NULL to skip. */
+static UMockdevTestbed *testbed_with_roller(const char *description,
+                                            firmware *fw)
+{
+    UMockdevTestbed *tb = umockdev_testbed_new();
+    if (!plug(tb, description, 0, fw, SIM_OPTIONS)) {
+        fprintf(stderr, "SKIP: umockdev cannot emulate the roller here\n");
+        return NULL;
+    }
+    /* Only umockdev's preload library makes the testbed's /sys visible. */
+    if (access(INTERFACE "/tty/ttyACM0", F_OK) != 0) {
+        fprintf(stderr, "SKIP: the testbed's /sys is not visible: umockdev's "
+                        "preload library is not loaded (LD_PRELOAD)\n");
+        return NULL;
+    }
+    return tb;
+}
+
+static int run_daemon(const char *description_path, const char *rollmapd,
+                      const char *work)
+{
+    char *description;
+    if (!g_file_get_contents(description_path, &description, NULL, NULL)) {
+        fprintf(stderr, "cannot read %s\n", description_path);
+        return 2;
+    }
+    firmware fw;
+    UMockdevTestbed *tb = testbed_with_roller(description, &fw);
+    if (!tb)
+        return SKIP;
+    int fd = fw.fd;
+    firmware_stop(&fw);
+    if (firmware_start(&fw, fd, DAEMON_SIM_OPTIONS))
+        daemon_unplug_replug(tb, description, &fw, rollmapd, work);
+    g_object_unref(tb);
+    g_free(description);
+    printf("%s\n", failures ? "rollmapd on the umockdev roller: FAILED"
+                             : "rollmapd on the umockdev roller: ok");
+    return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && !strcmp(argv[1], "--daemon"))
+        return run_daemon(argv[2], argv[3], argv[4]);
     if (argc != 3) {
-        fprintf(stderr, "usage: umockdev_roller DESCRIPTION ROLLMAP\n");
+        fprintf(stderr, "usage: umockdev_roller DESCRIPTION ROLLMAP\n"
+                        "       umockdev_roller --daemon DESCRIPTION ROLLMAPD "
+                        "WORKDIR\n");
         return 2;
     }
     char *description;
@@ -464,16 +617,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot read %s\n", argv[1]);
         return 2;
     }
-    UMockdevTestbed *tb = umockdev_testbed_new();
     firmware fw;
-    if (!plug(tb, description, 0, &fw)) {
+    UMockdevTestbed *tb = testbed_with_roller(description, &fw);
+    if (!tb) {
         fprintf(stderr, "SKIP: umockdev cannot emulate the roller here\n");
-        return SKIP;
-    }
-    /* Only umockdev's preload library makes the testbed's /sys visible. */
-    if (access(INTERFACE "/tty/ttyACM0", F_OK) != 0) {
-        fprintf(stderr, "SKIP: the testbed's /sys is not visible: umockdev's "
-                        "preload library is not loaded (LD_PRELOAD)\n");
         return SKIP;
     }
     check_devices_listing(argv[2], &fw);
@@ -482,7 +629,7 @@ int main(int argc, char **argv)
      * stopped the first one. */
     int fd = fw.fd;
     firmware_stop(&fw);
-    if (firmware_start(&fw, fd))
+    if (firmware_start(&fw, fd, SIM_OPTIONS))
         stream_unplug_replug(tb, description, &fw);
     g_object_unref(tb);
     g_free(description);
