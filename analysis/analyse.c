@@ -307,6 +307,8 @@ static void fill_quality(rm_analysis *a, const ana_raw_stats *raw,
                            a->config.calibration_max_days;
     q->mains_hum_removed = raw->hum_removed;
     q->mains_hz = raw->hum_hz;
+    q->link = a->meta.link;
+    q->crc_errors = q->link.crc_errors;
 }
 
 static rm_status copy_gaps(rm_analysis *a, const rm_gap *gaps, size_t n)

@@ -612,8 +612,8 @@ static void write_quality(FILE *out, const rm_analysis *a)
     snprintf(text, sizeof text, "%zu (%.1f s, %llu samples lost)", q->gaps,
              q->gap_s, (unsigned long long)q->lost_samples);
     put_row(out, "Gaps", text);
-    snprintf(text, sizeof text, "%llu", (unsigned long long)q->crc_errors);
-    put_row(out, "CRC errors", text);
+    rm_link_stats_describe(&q->link, text, sizeof text);
+    put_row(out, "Serial link", text);
     put_quantity_row(out, "Saturated samples", q->saturation_pct, 2, "%");
     report_format_number(days, q->calibration_age_days, 0);
     snprintf(text, sizeof text, "%s%s", isfinite(q->calibration_age_days) ? days
@@ -628,6 +628,9 @@ static void write_quality(FILE *out, const rm_analysis *a)
     if (q->calibration_stale)
         fputs("<p class=\"warn\">The calibration is old: forces may be off. "
               "Recalibrate the device.</p>\n", out);
+    if (rm_link_stats_problems(&q->link))
+        fputs("<p class=\"warn\">The serial link rejected or lost data during "
+              "this session: check the cable and the USB port.</p>\n", out);
 }
 
 static void write_footer(FILE *out)

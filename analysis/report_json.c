@@ -225,6 +225,8 @@ static void write_quality(rm_json_writer *w, const rm_analysis *a)
     put_number(w, "gap_s", q->gap_s);
     put_int(w, "lost_samples", (int64_t)q->lost_samples);
     put_int(w, "crc_errors", (int64_t)q->crc_errors);
+    rm_json_key(w, "link");
+    rm_json_write_link_stats(w, &q->link);
     put_number(w, "saturation_pct", q->saturation_pct);
     put_number(w, "calibration_age_days", q->calibration_age_days);
     put_bool(w, "calibration_stale", q->calibration_stale);

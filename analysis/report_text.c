@@ -287,8 +287,8 @@ static void write_quality(FILE *out, const rm_analysis *a)
     snprintf(text, sizeof text, "%zu (%.1f s, %llu samples lost)", q->gaps,
              q->gap_s, (unsigned long long)q->lost_samples);
     put_field(out, "Gaps", text);
-    snprintf(text, sizeof text, "%llu", (unsigned long long)q->crc_errors);
-    put_field(out, "CRC errors", text);
+    rm_link_stats_describe(&q->link, text, sizeof text);
+    put_field(out, "Serial link", text);
     put_quantity(out, "Saturated samples", q->saturation_pct, 2, "%");
     report_format_number(days, q->calibration_age_days, 0);
     snprintf(text, sizeof text, "%s%s", isfinite(q->calibration_age_days) ?
@@ -302,6 +302,9 @@ static void write_quality(FILE *out, const rm_analysis *a)
     put_field(out, "Mains hum", text);
     snprintf(text, sizeof text, "%llu", (unsigned long long)q->blocks_skipped);
     put_field(out, "Damaged file blocks", text);
+    if (rm_link_stats_problems(&q->link))
+        put_wrapped(out, "Warning: the serial link rejected or lost data during "
+                    "this session; check the cable and the USB port.");
 }
 
 static void write_notes(FILE *out, const rm_analysis *a)

@@ -133,7 +133,8 @@ typedef struct rm_quality {
     size_t gaps;
     double gap_s;
     uint64_t lost_samples;
-    uint64_t crc_errors;     /**< from the session's recorded stats */
+    uint64_t crc_errors;     /**< link.crc_errors (0 when not recorded) */
+    rm_link_stats link;      /**< the session's serial link figures */
     double saturation_pct;
     double calibration_age_days; /**< NaN if unknown */
     bool calibration_stale;

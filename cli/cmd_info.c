@@ -19,8 +19,11 @@ static void usage(FILE *out)
     fputs("usage: rollmap info SESSION [--json] [--no-verify]\n\n"
           "Show a session file: its metadata (session id, client, side, muscle,\n"
           "start, notes), the device and channel calibrations, duration, sample\n"
-          "count and rate, gaps, events and integrity (blocks intact or skipped,\n"
-          "whether it was truncated or closed cleanly).\n\n"
+          "count and rate, gaps, events, the serial link figures the recorder\n"
+          "counted (CRC errors, malformed frames, frames lost, bytes skipped) and\n"
+          "integrity (blocks intact or skipped, whether it was truncated or\n"
+          "closed cleanly). In --json the link figures are session.link, absent\n"
+          "when the file does not record them.\n\n"
           "Options:\n"
           "  --json        machine-readable output\n"
           "  --no-verify   only read block headers (instant on large files);\n"
@@ -154,6 +157,22 @@ static void print_gaps_and_events(const rm_session *s)
                events[i].text[0] ? "  " : "", events[i].text);
 }
 
+static void print_link(const rm_link_stats *link)
+{
+    char text[128];
+    rm_link_stats_describe(link, text, sizeof text);
+    printf("link        %s\n", text);
+    if (link->recorded && rm_link_stats_problems(link))
+        printf("  %llu frames ok, %llu CRC errors, %llu malformed, %llu too long, "
+               "%llu lost, %llu bytes skipped\n",
+               (unsigned long long)link->frames_ok,
+               (unsigned long long)link->crc_errors,
+               (unsigned long long)link->malformed,
+               (unsigned long long)link->oversized,
+               (unsigned long long)link->frames_lost,
+               (unsigned long long)link->bytes_discarded);
+}
+
 static void print_integrity(const rm_session *s, bool verified)
 {
     const rm_integrity *in = rm_session_integrity(s);
@@ -178,6 +197,7 @@ static void print_text(const rm_session *s, const char *path, bool verified)
     print_device(rm_session_device(s));
     print_samples(s);
     print_gaps_and_events(s);
+    print_link(&rm_session_meta_of(s)->link);
     print_integrity(s, verified);
 }
 

@@ -167,6 +167,10 @@ typedef struct rm_link_stats {
 
 /** The link figures with a problem in them (everything but frames_ok). */
 uint64_t rm_link_stats_problems(const rm_link_stats *link);
+/** For people, in at most about 60 characters: "unknown (not recorded)",
+ *  "clean (8000 frames)" or the non-zero problems, e.g. "12 CRC errors,
+ *  3 malformed, 20 lost, 77 B skipped" (frames, except the bytes). */
+void rm_link_stats_describe(const rm_link_stats *link, char *out, size_t size);
 
 typedef struct rm_session_meta {
     char session_id[40];    /**< unique id, e.g. 20261124T060724Z-3f2a */
@@ -450,6 +454,8 @@ void rm_json_end(rm_json_writer *w);
  *  session file header uses (docs/FORMAT.md). */
 void rm_json_write_device(rm_json_writer *w, const rm_device_info *info);
 void rm_json_write_meta(rm_json_writer *w, const rm_session_meta *meta);
+/** The link figures as a JSON object, null when not recorded. */
+void rm_json_write_link_stats(rm_json_writer *w, const rm_link_stats *link);
 
 typedef enum rm_json_type {
     RM_JSON_NULL, RM_JSON_BOOL, RM_JSON_NUMBER, RM_JSON_STRING,

@@ -269,6 +269,34 @@ uint64_t rm_link_stats_problems(const rm_link_stats *link)
            link->frames_lost + link->bytes_discarded;
 }
 
+void rm_link_stats_describe(const rm_link_stats *link, char *out, size_t size)
+{
+    if (!link->recorded) {
+        snprintf(out, size, "unknown (not recorded)");
+        return;
+    }
+    if (!rm_link_stats_problems(link)) {
+        snprintf(out, size, "clean (%llu frames)", (unsigned long long)link->frames_ok);
+        return;
+    }
+    struct { uint64_t count; const char *what; } parts[] = {
+        {link->crc_errors, "CRC errors"},
+        {link->malformed, "malformed"},
+        {link->oversized, "too long"},
+        {link->frames_lost, "lost"},
+        {link->bytes_discarded, "B skipped"},
+    };
+    size_t used = 0;
+    out[0] = '\0'; /* short enough for a text report's line */
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0] && used < size; i++) {
+        if (!parts[i].count)
+            continue;
+        int n = snprintf(out + used, size - used, "%s%llu %s", used ? ", " : "",
+                         (unsigned long long)parts[i].count, parts[i].what);
+        used += n > 0 ? (size_t)n : 0;
+    }
+}
+
 void rm_json_read_meta(const rm_json *obj, rm_session_meta *meta)
 {
     const rm_json *v;

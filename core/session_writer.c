@@ -238,8 +238,12 @@ void rm_json_write_device(rm_json_writer *w, const rm_device_info *info)
     rm_json_object_close(w);
 }
 
-static void write_link_stats(rm_json_writer *w, const rm_link_stats *link)
+void rm_json_write_link_stats(rm_json_writer *w, const rm_link_stats *link)
 {
+    if (!link->recorded) {
+        rm_json_null(w);
+        return;
+    }
     rm_json_object_open(w);
     rm_json_member_int(w, "frames_ok", (int64_t)link->frames_ok);
     rm_json_member_int(w, "crc_errors", (int64_t)link->crc_errors);
@@ -264,7 +268,7 @@ void rm_json_write_meta(rm_json_writer *w, const rm_session_meta *meta)
     rm_json_member_string(w, "notes", meta->notes);
     if (meta->link.recorded) {
         rm_json_key(w, "link");
-        write_link_stats(w, &meta->link);
+        rm_json_write_link_stats(w, &meta->link);
     }
     rm_json_object_close(w);
 }

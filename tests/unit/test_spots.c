@@ -243,6 +243,131 @@ static void strokes_and_cadence_follow_the_passes(void **state)
     free(g.s);
 }
 
+static rm_session_writer *create_session(const char *path,
+                                         const rm_device_info *info,
+                                         const rm_session_meta *meta)
+{
+    rm_writer_options opt;
+    rm_writer_options_default(&opt);
+    opt.fsync = false;
+    rm_session_writer *w;
+    assert_int_equal(rm_session_writer_create(&w, path, info, meta, &opt, NULL),
+                     RM_OK);
+    return w;
+}
+
+/* A simulated session written with the given metadata (link figures set
+ * mid-session when link is non-NULL), then analysed from its file. */
+static rm_analysis *analyse_written_session(const rm_link_stats *link)
+{
+    rm_sim_config cfg;
+    rm_sim_config_default(&cfg);
+    cfg.duration_s = 20;
+    cfg.sample_rate_hz = RATE;
+    rm_sim *sim;
+    assert_int_equal(rm_sim_new(&sim, &cfg, NULL), RM_OK);
+    rm_sample samples[64];
+    rm_session_meta meta = {.side = RM_SIDE_LEFT};
+    char *dir = testutil_mkdtemp(), *path = testutil_path(dir, "link.rms");
+    rm_session_writer *w = create_session(path, rm_sim_info(sim), &meta);
+    for (size_t batch = 0; ; batch++) {
+        size_t n = 0;
+        while (n < 64 && rm_sim_next_sample(sim, &samples[n]))
+            n++;
+        if (!n)
+            break;
+        assert_int_equal(rm_session_writer_append(w, samples, n, NULL), RM_OK);
+        if (batch == 10 && link) {
+            meta.link = *link;
+            assert_int_equal(rm_session_writer_set_meta(w, &meta, NULL), RM_OK);
+        }
+    }
+    assert_int_equal(rm_session_writer_close(w, NULL), RM_OK);
+    rm_session *s;
+    rm_analysis *a;
+    assert_int_equal(rm_session_open(&s, path, NULL), RM_OK);
+    assert_int_equal(rm_analyse_session(s, NULL, &a, NULL), RM_OK);
+    rm_session_close(s);
+    rm_sim_free(sim);
+    testutil_rmdir(dir);
+    free(path);
+    free(dir);
+    return a;
+}
+
+static char *report_of(const rm_analysis *a,
+                       rm_status (*write)(const rm_analysis *, FILE *, rm_error *))
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_int_equal(write(a, f, NULL), RM_OK);
+    fclose(f);
+    return text;
+}
+
+/* The JSON and text reports of a written session with those link figures. */
+typedef struct reports {
+    rm_analysis *analysis;
+    char *json, *text;
+    rm_json *root;
+    const rm_json *link;   /**< quality.link of the JSON report */
+} reports;
+
+static reports reports_of(const rm_link_stats *link)
+{
+    reports r = {.analysis = analyse_written_session(link)};
+    r.json = report_of(r.analysis, rm_report_json);
+    r.text = report_of(r.analysis, rm_report_text);
+    assert_int_equal(rm_json_parse(&r.root, r.json, strlen(r.json), NULL), RM_OK);
+    r.link = rm_json_get(rm_json_get(r.root, "quality"), "link");
+    assert_non_null(r.link);
+    return r;
+}
+
+static void free_reports(reports *r)
+{
+    rm_json_free(r->root);
+    free(r->json);
+    free(r->text);
+    rm_analysis_free(r->analysis);
+}
+
+static double link_figure(const reports *r, const char *key)
+{
+    return rm_json_as_number(rm_json_get(r->link, key), -1);
+}
+
+static void link_figures_of_a_session_reach_its_reports(void **state)
+{
+    (void)state;
+    const rm_link_stats link = {true, 3900, 17, 4, 1, 9, 250};
+    reports r = reports_of(&link);
+    assert_int_equal(r.analysis->quality.crc_errors, 17);
+    assert_int_equal(r.analysis->quality.link.frames_lost, 9);
+    assert_int_equal(link_figure(&r, "crc_errors"), 17);
+    assert_int_equal(link_figure(&r, "malformed"), 4);
+    assert_int_equal(link_figure(&r, "oversized"), 1);
+    assert_int_equal(link_figure(&r, "frames_lost"), 9);
+    assert_int_equal(link_figure(&r, "bytes_discarded"), 250);
+    assert_int_equal(link_figure(&r, "frames_ok"), 3900);
+    assert_int_equal(rm_json_as_number(rm_json_get(rm_json_get(r.root, "quality"),
+                                                   "crc_errors"), -1), 17);
+    assert_non_null(strstr(r.text, "17 CRC errors, 4 malformed, 1 too long, 9 lost"));
+    assert_non_null(strstr(r.text, "the serial link rejected or lost data"));
+    free_reports(&r);
+}
+
+static void a_session_without_link_figures_reports_them_unknown(void **state)
+{
+    (void)state;
+    reports r = reports_of(NULL);
+    assert_int_equal(rm_json_type_of(r.link), RM_JSON_NULL);
+    assert_non_null(strstr(r.text, "unknown (not recorded)"));
+    assert_null(strstr(r.text, "the serial link rejected or lost data"));
+    free_reports(&r);
+}
+
 static void a_session_file_gives_the_same_analysis(void **state)
 {
     (void)state;
@@ -262,12 +387,7 @@ static void a_session_file_gives_the_same_analysis(void **state)
     rm_session_meta meta = {.side = RM_SIDE_RIGHT};
     strcpy(meta.session_id, "test-spots");
     char *dir = testutil_mkdtemp(), *path = testutil_path(dir, "s.rms");
-    rm_writer_options opt;
-    rm_writer_options_default(&opt);
-    opt.fsync = false;
-    rm_session_writer *w;
-    assert_int_equal(rm_session_writer_create(&w, path, rm_sim_info(sim),
-                                              &meta, &opt, NULL), RM_OK);
+    rm_session_writer *w = create_session(path, rm_sim_info(sim), &meta);
     assert_int_equal(rm_session_writer_append(w, samples, n, NULL), RM_OK);
     assert_int_equal(rm_session_writer_add_event(w, &mark, NULL), RM_OK);
     assert_int_equal(rm_session_writer_close(w, NULL), RM_OK);
@@ -350,6 +470,8 @@ int main(void)
         cmocka_unit_test(the_same_lean_is_lateral_on_a_left_leg),
         cmocka_unit_test(strokes_and_cadence_follow_the_passes),
         cmocka_unit_test(a_session_file_gives_the_same_analysis),
+        cmocka_unit_test(link_figures_of_a_session_reach_its_reports),
+        cmocka_unit_test(a_session_without_link_figures_reports_them_unknown),
         cmocka_unit_test(a_damaged_block_is_skipped_not_fatal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
