@@ -633,7 +633,7 @@ void rm_calibration_apply_checked(const char *dir, rm_device_info *info,
     if (max_age_days && out->date_unix > 0 && out->age_days > max_age_days) {
         out->state = RM_CALIBRATION_STALE;
         snprintf(out->problem, sizeof out->problem,
-                 "made %u days ago, more than the %u allowed: calibrate again",
+                 "%u days old, past the limit of %u days: calibrate again",
                  out->age_days, max_age_days);
     }
 }

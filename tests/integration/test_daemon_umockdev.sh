@@ -4,7 +4,8 @@
 # own once the roller is loaded, notices the unplug, takes the replug at
 # once through libusb hotplug (its back-off is set to 10 s, so only the
 # hotplug arrival can explain a quick reconnect) and resumes the same
-# session with one unplugged gap. rollmapd runs as a child of the driver
+# session with one unplugged gap; rollmap status flags the roller's stored
+# calibration, 400 days old, as stale. rollmapd runs as a child of the driver
 # (tests/umockdev/umockdev_roller.c --daemon), inside the driver's testbed.
 # Exit 77 (skipped) only when umockdev cannot work in this environment.
 set -euo pipefail
@@ -26,11 +27,37 @@ fail() {
 }
 
 echo "== rollmapd under the emulated roller: plug, unplug, replug"
-rc=0
 LD_PRELOAD="$shim:libumockdev-preload.so.0" \
-    "$driver" --daemon "$description" "$ROLLMAPD" "$work" || rc=$?
+    "$driver" --daemon "$description" "$ROLLMAPD" "$work" &
+driver_pid=$!
+
+# While it records: the calibration the driver stored 400 days ago is
+# applied but flagged stale (the limit is 180 days), in both forms.
+for _ in $(seq 150); do
+    grep -q "started (load detected)" "$log" 2>/dev/null && break
+    sleep 0.1
+done
+"$ROLLMAP" status --socket "$work/rollmapd.sock" >"$work/status.txt" ||
+    fail "rollmap status failed"
+"$ROLLMAP" status --socket "$work/rollmapd.sock" --json >"$work/status.json" ||
+    fail "rollmap status --json failed"
+cat "$work/status.txt"
+
+rc=0
+wait "$driver_pid" || rc=$?
 [ "$rc" = 77 ] && skip "umockdev cannot emulate the roller here"
 [ "$rc" = 0 ] || fail "the driver reported failures (exit $rc)"
+
+grep -Eq "^calibration: stale, made [0-9-]{10} \(400 days ago\): .*180" "$work/status.txt" ||
+    fail "rollmap status does not flag the stale calibration: $(cat "$work/status.txt")"
+python3 - "$work/status.json" <<'PY' || fail "rollmap status --json: $(cat "$work/status.json")"
+import json, sys
+cal = json.load(open(sys.argv[1]))["device"]["calibration"]
+assert cal["state"] == "stale" and cal["age_days"] == 400, cal
+assert "180" in cal["problem"], cal
+PY
+grep -q "stored calibration applied but stale" "$log" ||
+    fail "rollmapd did not log the stale calibration"
 
 grep -q "hotplug: libusb" "$log" || fail "rollmapd did not watch libusb hotplug"
 grep -q "resumed after" "$log" || fail "the session was not resumed after the replug"
