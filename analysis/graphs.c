@@ -413,6 +413,38 @@ static bool time_in_gap(const rm_series *s, double t)
     return s->in_gap[i < s->n ? i : s->n - 1];
 }
 
+/** Frames [from, to) of plot column c of columns. */
+static void column_frames(const rm_spectrogram *sg, size_t c, size_t columns,
+                          size_t *from, size_t *to)
+{
+    *from = sg->frames * c / columns;
+    *to = sg->frames * (c + 1) / columns;
+}
+
+static size_t spectrogram_columns(const rm_spectrogram *sg)
+{
+    return sg->frames < GRAPH_COLUMNS ? sg->frames : GRAPH_COLUMNS;
+}
+
+/** Whether any plot column outside the gaps has power to show: a short
+ *  session that is mostly gap has none, and gnuplot refuses an image of
+ *  nothing but NaN, so the spectrogram panel is then left out. */
+static bool spectrogram_drawable(const rm_analysis *a)
+{
+    const rm_spectrogram *sg = &a->spectrogram;
+    size_t columns = spectrogram_columns(sg);
+    for (size_t c = 0; c < columns; c++) {
+        size_t from, to;
+        column_frames(sg, c, columns, &from, &to);
+        if (time_in_gap(&a->series, (from + to) / 2.0 * sg->dt_s))
+            continue;
+        for (size_t b = 0; b < sg->bins; b++)
+            if (frames_mean(sg, from, to, b) > 0)
+                return true;
+    }
+    return false;
+}
+
 static rm_status write_spectrogram_data(const char *dir, const rm_analysis *a,
                                         rm_error *err)
 {
@@ -423,9 +455,10 @@ static rm_status write_spectrogram_data(const char *dir, const rm_analysis *a,
         return st;
     fputs("# t_s frequency_hz power_db (10 log10 of N^2/Hz); frames "
           "averaged down to the plot width; NaN inside recording gaps\n", rf.f);
-    size_t columns = sg->frames < GRAPH_COLUMNS ? sg->frames : GRAPH_COLUMNS;
+    size_t columns = spectrogram_columns(sg);
     for (size_t c = 0; c < columns; c++) {
-        size_t from = sg->frames * c / columns, to = sg->frames * (c + 1) / columns;
+        size_t from, to;
+        column_frames(sg, c, columns, &from, &to);
         double t = (from + to) / 2.0 * sg->dt_s;
         bool gap = time_in_gap(&a->series, t);
         for (size_t b = 0; b < sg->bins; b++) {
@@ -666,8 +699,11 @@ static void write_spectrum_script(FILE *f, const rm_analysis *a,
     const char *xlabel;
     double scale = time_axis_scale(a, &xlabel);
     write_preamble(f, REPORT_GRAPH_SPECTRUM, fmt, 1000, 760);
-    fputs("unset title\nset multiplot layout 2,1 title \"Force spectrum\"\n", f);
-    if (a->spectrogram.frames > 0) {
+    bool spectrogram = spectrogram_drawable(a);
+    fprintf(f, "unset title\nset multiplot layout %d,1 title \"Force spectrum%s\"\n",
+            spectrogram ? 2 : 1, spectrogram ? "" : " (too little recording "
+            "between gaps for a spectrogram)");
+    if (spectrogram) {
         fprintf(f, "set xlabel \"%s\"\n"
                 "set ylabel \"frequency (Hz)\"\nset yrange [0:%g]\n"
                 "set autoscale xfix\nset cblabel \"power (dB re 1 N^2/Hz)\" offset 1,0\n"
@@ -780,7 +816,7 @@ static rm_status write_spectrum_graph(const char *dir, const rm_analysis *a,
                                       rm_graph_format fmt, rm_error *err)
 {
     rm_status st = RM_OK;
-    if (a->spectrogram.frames > 0)
+    if (spectrogram_drawable(a))
         st = write_spectrogram_data(dir, a, err);
     if (st == RM_OK)
         st = write_psd_data(dir, a, err);

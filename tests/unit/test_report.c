@@ -579,6 +579,36 @@ static void gaps_are_blank_in_the_graph_data(void **state)
     rm_analysis_free(a);
 }
 
+/* A spectrogram with no cell to colour (a short session that is mostly
+ * gap, or silence): gnuplot refuses an image of NaN only, so the graph
+ * must leave that panel out and still draw the PSD. */
+static void spectrum_without_a_drawable_spectrogram_still_renders(void **state)
+{
+    (void)state;
+    rm_analysis *a = make_analysis();
+    enum { FRAMES = 10, BINS_SG = 4 };
+    a->spectrogram = (rm_spectrogram){.frames = FRAMES, .bins = BINS_SG,
+                                      .dt_s = 6, .df_hz = 10};
+    a->spectrogram.power = xcalloc(FRAMES * BINS_SG, sizeof(double));
+    a->psd_bins = BINS_SG;
+    a->psd_df_hz = 10;
+    a->psd = xcalloc(BINS_SG, sizeof(double));
+    for (size_t i = 0; i < BINS_SG; i++)
+        a->psd[i] = 1.0 + (double)i;
+    char *dir = testutil_mkdtemp();
+    rm_graphs_result res;
+    rm_error err = {0};
+    rm_status st = rm_report_write_dir(a, dir, RM_GRAPH_PNG, &res, &err);
+    if (st != RM_OK)
+        fail_msg("%s", err.message);
+    if (res.gnuplot_found)
+        assert_true(file_exists(dir, "graphs/spectrum.png"));
+    assert_false(file_exists(dir, "graphs/spectrogram.dat"));
+    testutil_rmdir(dir);
+    free(dir);
+    rm_analysis_free(a);
+}
+
 static void failing_gnuplot_is_an_error_but_the_html_is_written(void **state)
 {
     (void)state;
@@ -655,6 +685,7 @@ int main(void)
         cmocka_unit_test(failing_gnuplot_is_an_error_but_the_html_is_written),
         cmocka_unit_test(graphs_of_an_earlier_report_are_not_embedded),
         cmocka_unit_test(gaps_are_blank_in_the_graph_data),
+        cmocka_unit_test(spectrum_without_a_drawable_spectrogram_still_renders),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
