@@ -6,7 +6,9 @@
  * data records of 1 s. Samples go onto the record grid by their time
  * stamps; grid places without a sample of their own (gaps, the tail of
  * the last record) hold the last value, and each recorded gap is also a
- * "gap" annotation: EDFlib writes only continuous EDF+C, not EDF+D.
+ * "gap" annotation. A data record with no sample at all (inside a gap) is
+ * left out: EDFlib writes the others in sequence as EDF+C, and the file
+ * is then patched into EDF+D (edf_discontinuous below).
  *
  * Two passes over the samples: the first finds each signal's range (the
  * EDF physical minimum and maximum) and the offset that puts the position
@@ -16,6 +18,7 @@
 
 #include <edflib.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -66,8 +69,10 @@ typedef struct edf_export {
     edf_signal signals[MAX_SIGNALS];
     uint32_t rate;
     uint64_t first_us;
-    uint64_t grid_samples;        /* per signal, up to the last sample */
-    uint64_t records;
+    uint64_t written_records;     /* grid records with a sample */
+    uint64_t *record_numbers;     /* written_records: each one's place */
+    uint64_t written_count;       /* records written so far */
+    bool discontinuous;           /* records left out: EDF+D */
     edf_annotation *annotations;
     size_t annotation_count, annotation_cap;
     rm_sample *chunk;
@@ -229,7 +234,8 @@ static void note_ranges(edf_export *x, const rm_sample *s)
 static rm_status scan_samples(edf_export *x, double *offsets, rm_error *err)
 {
     uint64_t count = rm_session_sample_count(x->session), at = 0;
-    uint64_t last_us = x->first_us;
+    uint64_t record = 0;
+    x->written_records = 1;
     while (at < count) {
         size_t got = 0;
         rm_status st = rm_session_read(x->session, at, x->chunk, READ_CHUNK,
@@ -240,12 +246,13 @@ static rm_status scan_samples(edf_export *x, double *offsets, rm_error *err)
             note_ranges(x, &x->chunk[i]);
             if (offsets)
                 note_position_offset(x, &x->chunk[i], offsets);
-            last_us = x->chunk[i].t_us > last_us ? x->chunk[i].t_us : last_us;
+            uint64_t r = grid_index(x, x->chunk[i].t_us) / x->rate;
+            x->written_records += r > record;
+            record = r > record ? r : record;
         }
         at += got;
     }
-    x->grid_samples = grid_index(x, last_us) + 1;
-    x->records = (x->grid_samples + x->rate - 1) / x->rate;
+    x->discontinuous = record + 1 != x->written_records;
     return RM_OK;
 }
 
@@ -425,13 +432,13 @@ static rm_status collect_annotations(edf_export *x, rm_error *err)
 static rm_status annotation_signals(const edf_export *x, int *out,
                                     rm_error *err)
 {
-    uint64_t need = (x->annotation_count + x->records - 1) / x->records;
+    uint64_t records = x->written_records;
+    uint64_t need = (x->annotation_count + records - 1) / records;
     if (need > MAX_ANNOTATION_SIGNALS)
         return rm_error_set(err, RM_ERR_UNSUPPORTED,
                             "%s: %zu annotations do not fit in %llu s of "
                             "EDF+ (at most %d a second)", x->path,
-                            x->annotation_count,
-                            (unsigned long long)x->records,
+                            x->annotation_count, (unsigned long long)records,
                             MAX_ANNOTATION_SIGNALS);
     *out = need > 0 ? (int)need : 1;
     return RM_OK;
@@ -457,22 +464,47 @@ static rm_status write_annotations(edf_export *x, rm_error *err)
 
 /* The start of the recording in UTC; an unknown start or one outside the
  * EDF date range becomes 1985-01-01 00:00:00, EDF's anonymous date. */
-static int set_start(int handle, int64_t start_unix_us)
+static bool start_in_range(int64_t start_unix_us, struct tm *tm)
 {
     time_t secs = (time_t)(start_unix_us / 1000000);
+    return start_unix_us > 0 && gmtime_r(&secs, tm) &&
+           tm->tm_year + 1900 >= EDF_FIRST_YEAR &&
+           tm->tm_year + 1900 <= EDF_LAST_YEAR;
+}
+
+static bool start_is_known(int64_t start_unix_us)
+{
     struct tm tm;
-    bool known = start_unix_us > 0 && gmtime_r(&secs, &tm) &&
-                 tm.tm_year + 1900 >= EDF_FIRST_YEAR &&
-                 tm.tm_year + 1900 <= EDF_LAST_YEAR;
-    if (!known)
-        return edf_set_startdatetime(handle, EDF_FIRST_YEAR, 1, 1, 0, 0, 0);
+    return start_in_range(start_unix_us, &tm);
+}
+
+/* The start's sub-second part in EDFlib's units of 100 ns, at the 100 us
+ * resolution EDFlib advises. */
+static int subsecond_units(int64_t start_unix_us)
+{
     int64_t us = start_unix_us % 1000000;
-    int sub = (int)(us / SUBSECOND_STEP_US * SUBSECOND_STEP_US *
-                    SUBSECOND_UNITS_PER_US);
+    return (int)(us / SUBSECOND_STEP_US * SUBSECOND_STEP_US *
+                 SUBSECOND_UNITS_PER_US);
+}
+
+static int set_start(int handle, int64_t start_unix_us)
+{
+    struct tm tm;
+    if (!start_in_range(start_unix_us, &tm))
+        return edf_set_startdatetime(handle, EDF_FIRST_YEAR, 1, 1, 0, 0, 0);
     int rc = edf_set_startdatetime(handle, tm.tm_year + 1900, tm.tm_mon + 1,
                                    tm.tm_mday, tm.tm_hour, tm.tm_min,
                                    tm.tm_sec);
-    return rc ? rc : edf_set_subsecond_starttime(handle, sub);
+    return rc ? rc : edf_set_subsecond_starttime(handle,
+                                                 subsecond_units(start_unix_us));
+}
+
+/* The session's start within its second, as the file gives it (units of
+ * 100 ns); 0 for an unknown start. */
+static long long start_subsecond_units(rm_session *s)
+{
+    int64_t start_unix_us = rm_session_meta_of(s)->start_unix_us;
+    return start_is_known(start_unix_us) ? subsecond_units(start_unix_us) : 0;
 }
 
 /* Of the recording field's 80 characters EDFlib fills at most 66 (found
@@ -562,6 +594,14 @@ static rm_status open_edf(edf_export *x, const char *tmp_path, rm_error *err)
 /* Second pass: data records                                                */
 /* ------------------------------------------------------------------------ */
 
+static rm_status allocate_record_numbers(edf_export *x, rm_error *err)
+{
+    x->record_numbers = malloc(x->written_records * sizeof *x->record_numbers);
+    if (!x->record_numbers)
+        return rm_error_set(err, RM_ERR_NOMEM, "%s: out of memory", x->path);
+    return RM_OK;
+}
+
 /* The nearest digital value: EDFlib's own conversion truncates, which
  * errs by up to a whole step. */
 static int to_digital(const edf_signal *sig, double v)
@@ -606,18 +646,26 @@ static void place_sample(edf_export *x, const rm_sample *s, uint64_t index)
     x->filled[j] = 1;
 }
 
+/* Write the record buffer as the next data record, noting its place. */
+static rm_status write_record(edf_export *x, uint64_t record, rm_error *err)
+{
+    x->record_numbers[x->written_count++] = record;
+    return flush_record(x, err);
+}
+
+/* Records without a sample (inside a gap) are skipped, not written. */
 static rm_status write_records(edf_export *x, rm_error *err)
 {
     uint64_t count = rm_session_sample_count(x->session), at = 0, record = 0;
-    rm_status st = RM_OK;
+    rm_status st = allocate_record_numbers(x, err);
     while (st == RM_OK && at < count) {
         size_t got = 0;
         st = rm_session_read(x->session, at, x->chunk, READ_CHUNK, &got, err);
         for (size_t i = 0; st == RM_OK && i < got; i++) {
             uint64_t index = grid_index(x, x->chunk[i].t_us);
-            while (st == RM_OK && index / x->rate > record) {
-                st = flush_record(x, err);
-                record++;
+            if (index / x->rate > record) {
+                st = write_record(x, record, err);
+                record = index / x->rate;
             }
             /* a sample whose time went back behind a written record has
              * no place left on the grid */
@@ -626,7 +674,242 @@ static rm_status write_records(edf_export *x, rm_error *err)
         }
         at += got;
     }
-    return st == RM_OK ? flush_record(x, err) : st;
+    return st == RM_OK ? write_record(x, record, err) : st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* EDF+D: records inside gaps left out                                      */
+/* ------------------------------------------------------------------------ */
+
+/* EDFlib writes the records as if contiguous (EDF+C), and clips the
+ * annotations to the records' total length. Where records were left out,
+ * the file is then patched: the header's reserved field says "EDF+D" and
+ * every record's annotation signals are written anew, the time-keeping
+ * TAL with the record's true onset, then the annotations, one per signal
+ * as EDFlib places them. Offsets and widths from the EDF and EDF+
+ * specifications (edfplus.info). */
+#define EDF_RESERVED_OFFSET 192   /* "EDF+C" or "EDF+D" */
+#define EDF_SIGNAL_COUNT_OFFSET 252
+#define EDF_SIGNAL_COUNT_WIDTH 4
+#define EDF_HEADER_BLOCK 256      /* the main header, and per signal */
+#define EDF_LABEL_WIDTH 16
+/* Per signal: label, transducer, dimension, physical and digital limits
+ * (16 + 80 + 8 + 4 x 8 + prefiltering 80) precede the sample counts. */
+#define EDF_SAMPLES_FIELD 216
+#define EDF_SAMPLES_WIDTH 8
+#define EDF_SAMPLE_BYTES 2
+#define EDF_ANNOTATION_LABEL "EDF Annotations"
+#define TAL_DURATION '\x15'       /* TAL separators: before a duration, */
+#define TAL_TEXT '\x14'           /* before and after each text, */
+#define TAL_END '\0'              /* and at the end of a TAL */
+#define TAL_UNITS_PER_S 10000000LL /* TAL times written to 100 ns */
+#define TAL_UNITS_PER_TICK 1000LL /* from annotation ticks of 100 us */
+
+/* Where the annotation signals lie in the file's data records. */
+typedef struct edf_layout {
+    long header_bytes;
+    long record_bytes;
+    unsigned annotation_signals;
+    long annotation_offset[MAX_ANNOTATION_SIGNALS];   /* in a record */
+    long annotation_bytes[MAX_ANNOTATION_SIGNALS];
+} edf_layout;
+
+static bool read_number(int fd, long offset, size_t width, long *out)
+{
+    char text[EDF_SAMPLES_WIDTH + 1] = "";
+    if (pread(fd, text, width, offset) != (ssize_t)width)
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    while (*end == ' ')
+        end++;
+    if (errno || end == text || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool is_annotation_label(int fd, long offset)
+{
+    char label[EDF_LABEL_WIDTH];
+    return pread(fd, label, sizeof label, offset) == (ssize_t)sizeof label &&
+           memcmp(label, EDF_ANNOTATION_LABEL,
+                  strlen(EDF_ANNOTATION_LABEL)) == 0;
+}
+
+static rm_status read_layout(int fd, const char *path, edf_layout *out,
+                             rm_error *err)
+{
+    long signals = 0;
+    if (!read_number(fd, EDF_SIGNAL_COUNT_OFFSET, EDF_SIGNAL_COUNT_WIDTH,
+                     &signals) || signals <= 0)
+        return rm_error_set(err, RM_ERR_FORMAT, "%s: offset %d: bad number "
+                            "of signals", path, EDF_SIGNAL_COUNT_OFFSET);
+    memset(out, 0, sizeof *out);
+    out->header_bytes = EDF_HEADER_BLOCK * (signals + 1);
+    for (long i = 0; i < signals; i++) {
+        long at = EDF_HEADER_BLOCK + signals * EDF_SAMPLES_FIELD +
+                  i * EDF_SAMPLES_WIDTH, samples = 0;
+        if (!read_number(fd, at, EDF_SAMPLES_WIDTH, &samples) || samples <= 0)
+            return rm_error_set(err, RM_ERR_FORMAT, "%s: offset %ld: bad "
+                                "samples per record of signal %ld", path, at, i);
+        if (is_annotation_label(fd, EDF_HEADER_BLOCK + i * EDF_LABEL_WIDTH) &&
+            out->annotation_signals < MAX_ANNOTATION_SIGNALS) {
+            unsigned a = out->annotation_signals++;
+            out->annotation_offset[a] = out->record_bytes;
+            out->annotation_bytes[a] = samples * EDF_SAMPLE_BYTES;
+        }
+        out->record_bytes += samples * EDF_SAMPLE_BYTES;
+    }
+    if (out->annotation_signals == 0)
+        return rm_error_set(err, RM_ERR_FORMAT, "%s: no \"%s\" signal", path,
+                            EDF_ANNOTATION_LABEL);
+    return RM_OK;
+}
+
+/* A TAL time of units (100 ns): seconds, and the fraction without
+ * trailing zeros. */
+static int format_tal_time(char *out, size_t cap, const char *sign,
+                           long long units)
+{
+    long long whole = units / TAL_UNITS_PER_S;
+    long long fraction = units % TAL_UNITS_PER_S;
+    int digits = 7;                /* TAL_UNITS_PER_S */
+    while (fraction && fraction % 10 == 0) {
+        fraction /= 10;
+        digits--;
+    }
+    if (!fraction)
+        return snprintf(out, cap, "%s%lld", sign, whole);
+    return snprintf(out, cap, "%s%lld.%0*lld", sign, whole, digits, fraction);
+}
+
+/* Append text to buf (at *used, of cap bytes); false when it does not
+ * fit. */
+static bool append(char *buf, long cap, long *used, const char *text,
+                   size_t len)
+{
+    if (*used + (long)len > cap)
+        return false;
+    memcpy(buf + *used, text, len);
+    *used += (long)len;
+    return true;
+}
+
+/* "+<record onset>" 20 20 0: when the record starts after the file's
+ * start second. */
+static bool append_keeping_tal(char *buf, long cap, long *used,
+                               long long onset_units)
+{
+    char tal[48];
+    int n = format_tal_time(tal, sizeof tal - 3, "+", onset_units);
+    tal[n++] = TAL_TEXT;
+    tal[n++] = TAL_TEXT;
+    tal[n++] = TAL_END;
+    return append(buf, cap, used, tal, (size_t)n);
+}
+
+/* "+<onset>" [21 "<duration>"] 20 "<text>" 20 0 */
+static bool append_annotation_tal(char *buf, long cap, long *used,
+                                  const edf_annotation *a,
+                                  long long start_units)
+{
+    char tal[ANNOTATION_TEXT + 64];
+    long long onset = llround(a->onset_s * EDF_TICKS_PER_S);
+    int n = format_tal_time(tal, 32, "+",
+                            onset * TAL_UNITS_PER_TICK + start_units);
+    if (a->duration_s >= 0) {
+        tal[n++] = TAL_DURATION;
+        long long duration = llround(a->duration_s * EDF_TICKS_PER_S);
+        n += format_tal_time(tal + n, 32, "", duration * TAL_UNITS_PER_TICK);
+    }
+    n += snprintf(tal + n, sizeof tal - (size_t)n, "%c%s%c", TAL_TEXT,
+                  a->text, TAL_TEXT);
+    tal[n++] = TAL_END;
+    return append(buf, cap, used, tal, (size_t)n);
+}
+
+/* The annotation signals of written record k: the first starts with the
+ * time-keeping TAL; annotation k x signals + j goes into signal j. */
+static rm_status write_annotation_signals(const edf_export *x, int fd,
+                                          const char *path,
+                                          const edf_layout *l, uint64_t k,
+                                          char *buf, rm_error *err)
+{
+    long long start_units = start_subsecond_units(x->session);
+    for (unsigned j = 0; j < l->annotation_signals; j++) {
+        long cap = l->annotation_bytes[j], used = 0;
+        long at = l->header_bytes + (long)k * l->record_bytes +
+                  l->annotation_offset[j];
+        size_t i = (size_t)k * l->annotation_signals + j;
+        memset(buf, 0, (size_t)cap);
+        bool fits = j > 0 || append_keeping_tal(buf, cap, &used,
+                                                (long long)x->record_numbers[k] *
+                                                TAL_UNITS_PER_S + start_units);
+        if (fits && i < x->annotation_count)
+            fits = append_annotation_tal(buf, cap, &used, &x->annotations[i],
+                                         start_units);
+        if (!fits)
+            return rm_error_set(err, RM_ERR_UNSUPPORTED, "%s: offset %ld: "
+                                "data record %llu: %ld bytes of annotation "
+                                "signal are too few", path, at,
+                                (unsigned long long)k, cap);
+        if (pwrite(fd, buf, (size_t)cap, at) != cap)
+            return rm_error_set(err, RM_ERR_IO, "%s: offset %ld: %s", path,
+                                at, strerror(errno));
+    }
+    return RM_OK;
+}
+
+static rm_status rewrite_annotations(const edf_export *x, int fd,
+                                     const char *path, const edf_layout *l,
+                                     rm_error *err)
+{
+    long largest = 0;
+    for (unsigned j = 0; j < l->annotation_signals; j++)
+        largest = l->annotation_bytes[j] > largest ? l->annotation_bytes[j]
+                                                   : largest;
+    char *buf = malloc((size_t)largest);
+    if (!buf)
+        return rm_error_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+    rm_status st = RM_OK;
+    for (uint64_t k = 0; st == RM_OK && k < x->written_records; k++)
+        st = write_annotation_signals(x, fd, path, l, k, buf, err);
+    free(buf);
+    return st;
+}
+
+static rm_status mark_discontinuous(int fd, const char *path, rm_error *err)
+{
+    char kind[6] = "";
+    if (pread(fd, kind, 5, EDF_RESERVED_OFFSET) != 5 ||
+        strcmp(kind, "EDF+C") != 0)
+        return rm_error_set(err, RM_ERR_FORMAT, "%s: offset %d: reserved "
+                            "field is not \"EDF+C\"", path, EDF_RESERVED_OFFSET);
+    if (pwrite(fd, "EDF+D", 5, EDF_RESERVED_OFFSET) != 5)
+        return rm_error_set(err, RM_ERR_IO, "%s: offset %d: %s", path,
+                            EDF_RESERVED_OFFSET, strerror(errno));
+    return RM_OK;
+}
+
+/* Turn the EDF+C file EDFlib wrote into EDF+D. */
+static rm_status make_discontinuous(const edf_export *x, const char *path,
+                                    rm_error *err)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return rm_error_set(err, RM_ERR_IO, "%s: cannot reopen: %s", path,
+                            strerror(errno));
+    edf_layout layout = {0};
+    rm_status st = read_layout(fd, path, &layout, err);
+    if (st == RM_OK)
+        st = rewrite_annotations(x, fd, path, &layout, err);
+    if (st == RM_OK)
+        st = mark_discontinuous(fd, path, err);
+    if (close(fd) != 0 && st == RM_OK)
+        st = rm_error_set(err, RM_ERR_IO, "%s: %s", path, strerror(errno));
+    return st;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -686,6 +969,7 @@ static void release(edf_export *x)
     free(x->digital);
     free(x->filled);
     free(x->annotations);
+    free(x->record_numbers);
 }
 
 /* Close the EDF file; EDFlib writes the annotations and the final header
@@ -706,12 +990,16 @@ static rm_status write_file(edf_export *x, const char *tmp_path,
     rm_status st = open_edf(x, tmp_path, err);
     if (st == RM_OK)
         st = write_records(x, err);
-    if (st == RM_OK)
+    /* EDFlib would clip the annotations to the records' total length:
+     * for EDF+D they are written afterwards */
+    if (st == RM_OK && !x->discontinuous)
         st = write_annotations(x, err);
     if (x->handle >= 0) {
         rm_status closed = close_edf(x, tmp_path, err);
         st = st == RM_OK ? closed : st;
     }
+    if (st == RM_OK && x->discontinuous)
+        st = make_discontinuous(x, tmp_path, err);
     return st;
 }
 
@@ -755,8 +1043,9 @@ rm_status rm_export_edf(rm_session *s, const rm_analysis *a, const char *path,
     if (st != RM_OK && tmp)
         unlink(tmp);
     if (st == RM_OK && summary)
-        *summary = (rm_edf_summary){x.signal_count, x.rate, x.records,
-                                    x.annotation_count, x.held_samples};
+        *summary = (rm_edf_summary){x.signal_count, x.rate, x.written_records,
+                                    x.annotation_count, x.held_samples,
+                                    x.discontinuous};
     free(tmp);
     release(&x);
     return st;

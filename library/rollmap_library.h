@@ -222,17 +222,20 @@ rm_status rm_library_reanalyse(rm_library *lib, const rm_library_filter *f,
 typedef struct rm_edf_summary {
     unsigned signals;          /**< data signals: channels, total, position */
     uint32_t rate_hz;          /**< samples per second of every signal */
-    uint64_t records;          /**< data records of 1 s */
+    uint64_t records;          /**< data records of 1 s written */
     size_t annotations;        /**< dwells, marks, tender spots and gaps */
     uint64_t held_samples;     /**< grid samples with no sample of their
                                     own (gaps), held at the last value */
+    bool discontinuous;        /**< EDF+D: records inside gaps left out */
 } rm_edf_summary;
 
 /** Write session s as EDF+ (16-bit) at path: one signal per channel in
  *  newtons, the total force and, with an encoder, the position along the
  *  leg in cm; a (s's analysis) gives the dwell, mark and tender-spot
- *  annotations, the session's gaps become "gap" annotations over a flat
- *  stretch (EDFlib writes only continuous EDF+C). The file is written
+ *  annotations, the session's gaps "gap" annotations. Data records of 1 s
+ *  wholly inside a gap are left out and the file is EDF+D (each record's
+ *  time-keeping TAL gives its true onset); where none is, EDF+C. Places
+ *  without a sample in a written record hold the last value. The file is written
  *  beside path and renamed over it when complete (mode 0600). summary may
  *  be NULL. */
 rm_status rm_export_edf(rm_session *s, const rm_analysis *a, const char *path,

@@ -7,11 +7,21 @@ usage: edf_check.py EDF CSV REPORT_JSON
 
 Checks: channel names, sample rate, every CSV sample's value within the
 16-bit quantisation step (the step from the EDF header, read here byte by
-byte), the position an offset of the CSV's encoder position and in the
+byte), the data records' onsets (each record's time-keeping TAL, read
+byte by byte): EDF+C when they follow on, else EDF+D with no record
+without a CSV sample, the position an offset of the CSV's encoder position and in the
 report's frame (0 cm = proximal end: over each dwell it averages the
 dwell's position), the header's patient (the client code) and recording (device serial, side, muscle),
 and the annotations: every dwell, mark and tender spot of the report and
 every gap of the CSV, with their onsets, durations and texts.
+
+MNE 1.3 ignores EDF+D: read_raw_edf reads the records one after the
+other as if continuous (a record's time-keeping TAL is not used, only the
+first one's sub-second start) and keeps the annotations at their onsets,
+cropped to the data it read. So a CSV sample at time t is found at its
+record's place in the file, not at t; the annotations are checked at
+their true times in the file's own TALs (mne.read_annotations) and, as
+read_raw_edf crops them, in the raw data.
 Exit 0 when all hold, 1 (with the reasons) otherwise.
 """
 import json
@@ -48,6 +58,7 @@ def edf_header(path):
                 for i in range(ns)]
 
     labels = fields(0, 16)
+    samples = [int(v) for v in fields(ns * 216, 8)]  # per data record
     at = ns * (16 + 80 + 8)
     pmin = [float(v) for v in fields(at, 8)]
     pmax = [float(v) for v in fields(at + 8 * ns, 8)]
@@ -58,7 +69,25 @@ def edf_header(path):
     return {"patient": head[8:88].decode().strip(),
             "recording": head[88:168].decode().strip(),
             "reserved": head[192:236].decode().strip(),
-            "steps": steps}
+            "steps": steps,
+            "onsets": record_onsets(path, 256 * (ns + 1), labels, samples)}
+
+
+def record_onsets(path, header_bytes, labels, samples):
+    """Each data record's onset: its time-keeping TAL, '+<s>' 20 20 0 at
+    the start of the first annotation signal."""
+    signal = labels.index("EDF Annotations")
+    start = 2 * sum(samples[:signal])
+    record_bytes = 2 * sum(samples)
+    onsets = []
+    with open(path, "rb") as f:
+        f.seek(header_bytes)
+        while True:
+            record = f.read(record_bytes)
+            if len(record) < record_bytes:
+                return onsets
+            tal = record[start:start + 2 * samples[signal]]
+            onsets.append(float(tal[:tal.index(b"\x14\x14\x00")]))
 
 
 def read_csv(path):
@@ -96,10 +125,33 @@ def expected_channel_names(columns):
     return names
 
 
-def check_values(fail, raw, header, columns, rows, facts):
+def record_places(fail, raw, header):
+    """Where each data record (by its whole second since the first) lies
+    in what MNE read: records follow each other there, gaps or not."""
+    onsets = header["onsets"]
+    fail.check(len(onsets) * raw.info["sfreq"] == raw.n_times,
+               "MNE read %d samples from %d data records"
+               % (raw.n_times, len(onsets)))
+    seconds = [round(onset - onsets[0]) for onset in onsets]
+    fail.check(all(abs(onset - onsets[0] - second) < 1e-7
+                   for onset, second in zip(onsets, seconds)),
+               "record onsets are not whole seconds apart: %s" % onsets[:10])
+    fail.check(seconds == sorted(set(seconds)),
+               "record onsets do not increase: %s" % seconds[:10])
+    continuous = seconds == list(range(len(seconds)))
+    kind = "EDF+C" if continuous else "EDF+D"
+    fail.check(header["reserved"] == kind, "%s, but the records %s"
+               % (header["reserved"], "follow on" if continuous
+                  else "leave out %s s" % sorted(set(range(seconds[-1] + 1))
+                                                 - set(seconds))[:10]))
+    return {second: k for k, second in enumerate(seconds)}
+
+
+def check_values(fail, raw, header, places, columns, rows, facts):
     rate = raw.info["sfreq"]
     data = raw.get_data()
     index = {name: i for i, name in enumerate(raw.ch_names)}
+    used = set()
     t0 = rows[0][0]
     force_cols = [i for i, c in enumerate(columns)
                   if c.startswith("ch") and c.endswith("_N")]
@@ -107,7 +159,13 @@ def check_values(fail, raw, header, columns, rows, facts):
     pos_col = columns.index("position_cm") if "position_cm" in columns else None
     offsets = []
     for row in rows:
-        j = round((row[0] - t0) * rate)
+        grid = round((row[0] - t0) * rate)
+        second = grid // round(rate)
+        if not fail.check(second in places, "no data record for %.6f s"
+                          % row[0]):
+            continue
+        used.add(second)
+        j = data_index(places, rate, grid)
         total = 0.0
         for col in force_cols:
             channel = int(columns[col][2:-2])
@@ -126,6 +184,8 @@ def check_values(fail, raw, header, columns, rows, facts):
                    "total at %.6f s: EDF %.5f, CSV sum %.5f" % (row[0], got, total))
         if pos_col is not None:
             offsets.append(data[index["Position"], j] - row[pos_col])
+    fail.check(used == set(places), "data records without a CSV sample: "
+               "%s s" % sorted(set(places) - used)[:10])
     if offsets:
         step = header["steps"]["Position"]
         spread = max(offsets) - min(offsets)
@@ -135,7 +195,13 @@ def check_values(fail, raw, header, columns, rows, facts):
     return len(rows)
 
 
-def check_position_frame(fail, raw, report):
+def data_index(places, rate, grid):
+    """The place in MNE's data of the grid place (samples since the
+    first)."""
+    return places[grid // round(rate)] * round(rate) + grid % round(rate)
+
+
+def check_position_frame(fail, raw, places, report):
     """The Position signal is in the report's frame: over each dwell it
     averages the dwell's position (within the analysis's low-pass lag)."""
     if "Position" not in raw.ch_names:
@@ -143,7 +209,10 @@ def check_position_frame(fail, raw, report):
     rate = raw.info["sfreq"]
     position = raw.get_data(picks=["Position"])[0]
     for d in report["dwells"]:
-        held = position[round(d["start_s"] * rate):round(d["end_s"] * rate)]
+        held = [position[data_index(places, rate, grid)]
+                for grid in range(round(d["start_s"] * rate),
+                                  round(d["end_s"] * rate))
+                if grid // round(rate) in places]
         mean = sum(held) / len(held)
         fail.check(abs(mean - d["position_cm"]) <= DWELL_FRAME_CM,
                    "Position over the dwell at %.3f s averages %.2f cm, the "
@@ -163,8 +232,25 @@ def place(position_cm, side):
     return "" if position_cm is None else " %.1f cm %s" % (position_cm, side)
 
 
-def check_annotations(fail, raw, report, facts, t0):
-    annotations = list(raw.annotations)
+def check_raw_crop(fail, raw, annotations):
+    """read_raw_edf keeps the file's annotations that start within the
+    data it read, cut at its end."""
+    length = raw.n_times / raw.info["sfreq"]
+    kept = [a for a in annotations if a["onset"] < length]
+    for a in kept:
+        end = min(a["onset"] + a["duration"], length)
+        fail.check(find_annotation(list(raw.annotations), a["onset"],
+                                   a["description"], end - a["onset"]),
+                   "read_raw_edf lacks '%s' at %.3f s to %.3f s"
+                   % (a["description"], a["onset"], end))
+    fail.check(len(raw.annotations) == len(kept),
+               "read_raw_edf has %d annotations, expected %d"
+               % (len(raw.annotations), len(kept)))
+
+
+def check_annotations(fail, edf, raw, report, facts, t0):
+    annotations = list(mne.read_annotations(edf))
+    check_raw_crop(fail, raw, annotations)
     for d in report["dwells"]:
         text = "dwell" + place(d["position_cm"], d["side"])
         fail.check(find_annotation(annotations, d["start_s"], text, d["duration_s"]),
@@ -197,7 +283,6 @@ def check_annotations(fail, raw, report, facts, t0):
 
 
 def check_identity(fail, header, facts):
-    fail.check(header["reserved"] == "EDF+C", "not EDF+C: %r" % header["reserved"])
     code = facts["client"].replace(" ", "_")
     fail.check(header["patient"].split(" ")[0] == code,
                "patient field %r does not start with the client code %r"
@@ -226,9 +311,10 @@ def main():
                % (raw.info["sfreq"], rate))
     check_identity(fail, header, facts)
     if not fail.messages:
-        samples = check_values(fail, raw, header, columns, rows, facts)
-        check_position_frame(fail, raw, report)
-        notes = check_annotations(fail, raw, report, facts, rows[0][0])
+        places = record_places(fail, raw, header)
+        samples = check_values(fail, raw, header, places, columns, rows, facts)
+        check_position_frame(fail, raw, places, report)
+        notes = check_annotations(fail, edf, raw, report, facts, rows[0][0])
     if fail.messages:
         print("edf_check: %s:" % edf, *fail.messages, sep="\n  ", file=sys.stderr)
         return 1

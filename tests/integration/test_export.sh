@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # rollmap export --edf and the researcher folder, on sessions recorded from
-# the virtual roller: the EDF+ files are read by an independent reader
-# (MNE, tests/integration/edf_check.py) and compared with the CSV export
-# and the report of the same session; the folder export is built from a
+# the virtual roller: the EDF+ files (EDF+C, and EDF+D for a session with
+# seconds missing) are read by an independent reader (MNE,
+# tests/integration/edf_check.py) and compared with the CSV export and
+# the report of the same session; the folder export is built from a
 # real library database; bad input fails with a clear message and keeps
 # what was there. Exit 77 (after every other check) when python3-mne is
 # missing.
@@ -41,8 +42,16 @@ record "$work/gappy.rms" "seed=5,duration=90,unplug=30/200,unplug_for=5" C-042 r
 record "$work/other.rms" "seed=3,duration=60" C-007 left ""
 record "$work/ball.rms" "seed=4,duration=60,kind=ball" C-007 right ""
 
+# Gaps of the virtual roller last a fraction of a second, inside one data
+# record. For one over whole records: the roller's session less 40.0 to
+# 43.5 s, through CSV (import keeps no gap record, so no gap annotation).
+"$ROLLMAP" export "$work/roller.rms" --csv -o "$work/whole.csv"
+awk -F, '/^[0-9]/ && $1 >= 40.0 && $1 < 43.5 { next } { print }' \
+    "$work/whole.csv" >"$work/cut-source.csv"
+"$ROLLMAP" import "$work/cut-source.csv" -o "$work/cut.rms" >/dev/null
+
 echo "-- EDF+ read back by MNE, against the CSV export and the report"
-for name in roller gappy ball; do
+for name in roller gappy ball cut; do
     "$ROLLMAP" export "$work/$name.rms" --edf "$work/$name.edf" >"$work/edf.out"
     expect_output "$work/edf.out" "wrote $work/$name.edf: EDF+ with"
     [ "$(stat -c %a "$work/$name.edf")" = 600 ] || fail "$name.edf is not 0600"
@@ -58,6 +67,15 @@ grep -q '^# gap: ' "$work/gappy.csv" || fail "the gappy session has no gap"
 "$ROLLMAP" export "$work/gappy.rms" --edf "$work/gappy.edf" >"$work/edf.out"
 expect_output "$work/edf.out" "10 signals at 1000 Hz"
 expect_output "$work/edf.out" "samples held flat where there were none"
+edf_kind() { head -c 197 "$1" | tail -c 5; }
+[ "$(edf_kind "$work/gappy.edf")" = EDF+C ] || fail "gappy.edf is not EDF+C"
+"$ROLLMAP" export "$work/roller.rms" --edf "$work/roller.edf" >"$work/edf.out"
+expect_output "$work/edf.out" "120 records of 1 s"
+[ "$(edf_kind "$work/roller.edf")" = EDF+C ] || fail "roller.edf is not EDF+C"
+"$ROLLMAP" export "$work/cut.rms" --edf "$work/cut.edf" >"$work/edf.out"
+expect_output "$work/edf.out" "117 records of 1 s"   # 40, 41 and 42 s left out
+expect_output "$work/edf.out" "(500 samples held flat"   # 43.0 to 43.5 s
+[ "$(edf_kind "$work/cut.edf")" = EDF+D ] || fail "cut.edf is not EDF+D"
 grep -q ',position_cm,' "$work/ball.csv" && fail "the ball session has an encoder"
 ! grep -qa "secret note" "$work/roller.edf" || fail "notes leaked into the EDF+"
 

@@ -1,7 +1,9 @@
 /* EDF+ export: a small constructed session (two load cells, an encoder, a
- * gap) with a constructed analysis is written as EDF+, then its header is
- * read back byte by byte and its values and annotations with EDFlib's own
- * reader. */
+ * gap inside one data record) with a constructed analysis is written as
+ * EDF+C, then its header is read back byte by byte and its values and
+ * annotations with EDFlib's own reader. A session whose gap spans whole
+ * data records becomes EDF+D, which EDFlib cannot read: its header, data
+ * records and TALs are parsed byte by byte here. */
 #include "testutil.h"
 #include "rollmap_library.h"
 
@@ -13,9 +15,11 @@
 /* This cmocka has no floating-point assertion. */
 enum {
     RATE = 100,            /* Hz */
-    SAMPLES = 1050,        /* 12 s less the gap */
+    GRID = 1200,           /* 12 s */
     GAP_FROM = 500,        /* grid index of the first missing sample */
-    GAP_SAMPLES = 150,     /* 1.5 s lost */
+    GAP_SAMPLES = 50,      /* 0.5 s lost, inside data record 5 */
+    LONG_GAP_FROM = 450,   /* 4.5 s: the tail of record 4 ... */
+    LONG_GAP_SAMPLES = 250, /* ... to 7.0 s: records 5 and 6 left out */
     ENCODER_COUNTS = 4096
 };
 #define GAIN_N 0.01           /* N per count */
@@ -69,7 +73,10 @@ static void device(rm_device_info *info)
     info->distal_direction = 1;
 }
 
-static void write_session(const char *path, const rm_device_info *info)
+/* The session on the grid of GRID places, less a gap of gap_samples
+ * from gap_from. */
+static void write_session_with_gap(const char *path, const rm_device_info *info,
+                                   uint64_t gap_from, uint64_t gap_samples)
 {
     rm_session_meta meta = {.side = RM_SIDE_LEFT, .start_unix_us = START_US};
     strcpy(meta.session_id, "20261124T060724Z-edf1");
@@ -82,16 +89,21 @@ static void write_session(const char *path, const rm_device_info *info)
     rm_error err;
     if (rm_session_writer_create(&w, path, info, &meta, &opt, &err) != RM_OK)
         fail_msg("create: %s", err.message);
-    for (uint64_t i = 0; i < SAMPLES + GAP_SAMPLES; i++) {
-        if (i >= GAP_FROM && i < GAP_FROM + GAP_SAMPLES)
+    for (uint64_t i = 0; i < GRID; i++) {
+        if (i >= gap_from && i < gap_from + gap_samples)
             continue;
         rm_sample s = sample_at(i);
         assert_int_equal(rm_session_writer_append(w, &s, 1, &err), RM_OK);
     }
-    rm_gap gap = {.start_us = grid_us(GAP_FROM), .end_us = grid_us(GAP_FROM + GAP_SAMPLES),
-                  .lost_samples = GAP_SAMPLES, .reason = RM_GAP_UNPLUGGED};
+    rm_gap gap = {.start_us = grid_us(gap_from), .end_us = grid_us(gap_from + gap_samples),
+                  .lost_samples = gap_samples, .reason = RM_GAP_UNPLUGGED};
     assert_int_equal(rm_session_writer_add_gap(w, &gap, &err), RM_OK);
     assert_int_equal(rm_session_writer_close(w, &err), RM_OK);
+}
+
+static void write_session(const char *path, const rm_device_info *info)
+{
+    write_session_with_gap(path, info, GAP_FROM, GAP_SAMPLES);
 }
 
 static void *xcalloc(size_t n, size_t size)
@@ -108,7 +120,7 @@ static rm_analysis *make_analysis(void)
     rm_analysis *a = xcalloc(1, sizeof *a);
     rm_analysis_config_default(&a->config);
     a->has_position = true;
-    size_t n = SAMPLES + GAP_SAMPLES;
+    size_t n = GRID;
     a->series.n = n;
     a->series.rate_hz = RATE;
     a->series.t_s = xcalloc(n, sizeof(double));
@@ -201,6 +213,7 @@ static void header_names_the_client_device_and_signals(void **state)
     assert_int_equal(sum.records, 12);
     assert_int_equal(sum.annotations, 4);
     assert_int_equal(sum.held_samples, GAP_SAMPLES);
+    assert_false(sum.discontinuous);     /* the gap left no record empty */
     size_t len;
     uint8_t *b = testutil_read_file(f->edf_path, &len);
     assert_non_null(b);
@@ -265,7 +278,7 @@ static void values_come_back_within_half_a_quantisation_step(void **state)
         double step = (p->phys_max - p->phys_min) / (p->dig_max - p->dig_min);
         assert_true(step < (sig == 3 ? 0.002 : 0.005)); /* ranges hug the data */
         assert_int_equal(edfread_physical_samples(hdr.handle, sig, 1200, buf), 1200);
-        for (uint64_t i = 0; i < SAMPLES + GAP_SAMPLES; i++) {
+        for (uint64_t i = 0; i < GRID; i++) {
             bool in_gap = i >= GAP_FROM && i < GAP_FROM + GAP_SAMPLES;
             /* a gap holds the last value before it */
             rm_sample s = sample_at(in_gap ? GAP_FROM - 1 : i);
@@ -286,7 +299,7 @@ static void annotations_carry_dwells_marks_spots_and_gaps(void **state)
         {1.0, 3.5, "dwell 14.0 cm medial"},
         {1.0, -1, "tender spot 14.0 cm medial score 6.5"},
         {2.5, -1, "mark 7/10 at 14.2 cm"},
-        {5.0, 1.5, "gap unplugged, 150 samples lost"},
+        {5.0, 0.5, "gap unplugged, 50 samples lost"},
     };
     for (int i = 0; i < 4; i++) {
         struct edf_annotation_struct an;
@@ -370,6 +383,137 @@ static void existing_output_is_replaced_only_when_complete(void **state)
     assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+/* ------------------------------------------------------------------------ */
+/* EDF+D, parsed byte by byte                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Where an EDF file's signals lie in its data records. */
+typedef struct layout {
+    size_t signals, header_bytes, record_bytes, records;
+    size_t offset[8], samples[8];   /* per signal, in a record */
+} layout;
+
+static size_t field_number(const uint8_t *b, size_t offset, size_t width)
+{
+    char *s = field(b, offset, width);
+    size_t v = (size_t)atol(s);
+    free(s);
+    return v;
+}
+
+static layout read_layout(const uint8_t *b)
+{
+    layout l = {.signals = field_number(b, 252, 4)};
+    assert_true(l.signals <= 8);
+    l.header_bytes = 256 * (l.signals + 1);
+    l.records = field_number(b, 236, 8);
+    for (size_t i = 0; i < l.signals; i++) {
+        l.offset[i] = l.record_bytes;
+        l.samples[i] = field_number(b, 256 + 216 * l.signals + 8 * i, 8);
+        l.record_bytes += 2 * l.samples[i];
+    }
+    return l;
+}
+
+static const uint8_t *annotation_bytes(const uint8_t *b, const layout *l,
+                                       size_t record, size_t *len)
+{
+    size_t last = l->signals - 1;   /* EDFlib puts the annotations last */
+    assert_memory_equal(b + 256 + 16 * last, "EDF Annotations", 15);
+    *len = 2 * l->samples[last];
+    return b + l->header_bytes + record * l->record_bytes + l->offset[last];
+}
+
+/* The onset of a record's time-keeping TAL, "+<s>\x14\x14\0" at its start. */
+static double keeping_onset(const uint8_t *tal, size_t len)
+{
+    assert_int_equal(tal[0], '+');
+    const uint8_t *end = memchr(tal, 20, len);
+    assert_non_null(end);
+    assert_int_equal(end[1], 20);
+    assert_int_equal(end[2], 0);
+    return atof((const char *)tal + 1);
+}
+
+/* The onset of the TAL whose text is text, in any record; NAN if none. */
+static double find_tal(const uint8_t *b, const layout *l, const char *text)
+{
+    for (size_t r = 0; r < l->records; r++) {
+        size_t len;
+        const uint8_t *tal = annotation_bytes(b, l, r, &len);
+        const uint8_t *hit = memmem(tal, len, text, strlen(text));
+        if (!hit)
+            continue;
+        while (hit > tal && hit[-1] != 0)   /* back to the TAL's '+' */
+            hit--;
+        return atof((const char *)hit + 1);
+    }
+    return NAN;
+}
+
+/* The physical value of digital sample j of signal sig in record r. */
+static double physical(const uint8_t *b, const layout *l, size_t r, size_t sig,
+                       size_t j)
+{
+    size_t ns = l->signals, base = 256 + 104 * ns;  /* physical minimum */
+    double pmin = atof((char *)b + base + 8 * sig);
+    double pmax = atof((char *)b + base + 8 * ns + 8 * sig);
+    const uint8_t *p = b + l->header_bytes + r * l->record_bytes +
+                       l->offset[sig] + 2 * j;
+    int16_t d = (int16_t)(p[0] | p[1] << 8);
+    return pmin + (d + 32768.0) * (pmax - pmin) / 65535.0;
+}
+
+/* A gap over whole data records: they are left out, the header says
+ * EDF+D, every record's time-keeping TAL gives its true start and the
+ * annotations keep their times, even past the records' total length. */
+static void gap_over_whole_records_makes_edf_plus_d(void **state)
+{
+    fixture *f = *state;
+    rm_device_info info;
+    device(&info);
+    char *path = testutil_path(f->dir, "long-gap.rms");
+    write_session_with_gap(path, &info, LONG_GAP_FROM, LONG_GAP_SAMPLES);
+    rm_session *s;
+    rm_error err;
+    assert_int_equal(rm_session_open(&s, path, &err), RM_OK);
+    /* past the 10 s of records written: EDFlib itself would drop it */
+    f->analysis->marks[0].t_s = 11.5;
+    rm_edf_summary sum;
+    if (rm_export_edf(s, f->analysis, f->edf_path, &sum, &err) != RM_OK)
+        fail_msg("export: %s", err.message);
+    rm_session_close(s);
+    free(path);
+    assert_true(sum.discontinuous);
+    assert_int_equal(sum.records, 10);
+    assert_int_equal(sum.held_samples, 50);     /* 4.5 to 5.0 s */
+
+    size_t len;
+    uint8_t *b = testutil_read_file(f->edf_path, &len);
+    assert_non_null(b);
+    assert_field(b, 192, 44, "EDF+D");
+    layout l = read_layout(b);
+    assert_int_equal(l.records, 10);
+    assert_int_equal(len, l.header_bytes + 10 * l.record_bytes);
+    const size_t starts[10] = {0, 1, 2, 3, 4, 7, 8, 9, 10, 11};
+    for (size_t r = 0; r < 10; r++) {
+        size_t tal_len;
+        const uint8_t *tal = annotation_bytes(b, &l, r, &tal_len);
+        /* the session starts 0.25 s into its second */
+        assert_near(keeping_onset(tal, tal_len), starts[r] + 0.25, 1e-7);
+        for (size_t j = 0; j < RATE; j++) {
+            uint64_t i = starts[r] * RATE + j;
+            bool in_gap = i >= LONG_GAP_FROM && i < LONG_GAP_FROM + LONG_GAP_SAMPLES;
+            rm_sample smp = sample_at(in_gap ? LONG_GAP_FROM - 1 : i);
+            assert_near(physical(b, &l, r, 0, j), expected_value(&smp, 0), 0.005);
+        }
+    }
+    assert_near(find_tal(b, &l, "gap unplugged, 250 samples lost"), 4.75, 1e-7);
+    assert_near(find_tal(b, &l, "mark 7/10 at 14.2 cm"), 11.75, 1e-7);
+    assert_near(find_tal(b, &l, "dwell 14.0 cm medial"), 1.25, 1e-7);
+    free(b);
+}
+
 /* A probe with two pressure cells and no encoder: the total is the cells'
  * sum, there is no position signal and annotations have no place. */
 static void probe_without_encoder_sums_pressure_cells(void **state)
@@ -430,6 +574,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(values_come_back_within_half_a_quantisation_step, setup, teardown),
         cmocka_unit_test_setup_teardown(annotations_carry_dwells_marks_spots_and_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(many_marks_all_reach_the_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(gap_over_whole_records_makes_edf_plus_d, setup, teardown),
         cmocka_unit_test_setup_teardown(probe_without_encoder_sums_pressure_cells, setup, teardown),
         cmocka_unit_test_setup_teardown(unwritable_output_fails_and_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(existing_output_is_replaced_only_when_complete, setup, teardown),
