@@ -8,7 +8,7 @@
  * the last record) hold the last value, and each recorded gap is also a
  * "gap" annotation. A data record with no sample at all (inside a gap) is
  * left out: EDFlib writes the others in sequence as EDF+C, and the file
- * is then patched into EDF+D (edf_discontinuous below).
+ * is then patched into EDF+D (make_discontinuous below).
  *
  * Two passes over the samples: the first finds each signal's range (the
  * EDF physical minimum and maximum) and the offset that puts the position
