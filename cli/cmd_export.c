@@ -38,7 +38,8 @@ static void usage(FILE *out)
           "With --edf, write EDF+ for EDFbrowser, MNE and other EDF readers:\n"
           "each channel and the total force in N, the position along the leg\n"
           "in cm (0 = proximal end), and dwells, marks, tender spots and gaps\n"
-          "as annotations. Gaps are held flat and annotated (EDF+C).\n\n"
+          "as annotations. Records wholly inside a gap are left out (EDF+D);\n"
+          "a gap within a record is held flat and annotated.\n\n"
           "With --client (or --folder), write a folder for researchers:\n"
           "DIR/participants.tsv and DIR/sub-<code>/ses-<date>/..._force.csv\n"
           "with a JSON sidecar (metadata, units, analysis summary) per\n"
@@ -222,8 +223,9 @@ static int export_edf(rm_session *s, const char *session_path, const char *path)
     rm_analysis_free(a);
     if (st != RM_OK)
         return cli_fail_error(CMD, &err);
-    printf("wrote %s: EDF+ with %u signals at %u Hz, %llu records of 1 s, "
-           "%zu annotations", path, sum.signals, sum.rate_hz,
+    printf("wrote %s: %s with %u signals at %u Hz, %llu records of 1 s, "
+           "%zu annotations", path, sum.discontinuous ? "EDF+D" : "EDF+C",
+           sum.signals, sum.rate_hz,
            (unsigned long long)sum.records, sum.annotations);
     if (sum.held_samples)
         printf(" (%llu samples held flat where there were none)",
