@@ -12,30 +12,6 @@
 /** Bumped when a field changes meaning or disappears (not on additions). */
 #define REPORT_SCHEMA_VERSION 1
 
-static void put_number(rm_json_writer *w, const char *key, double v)
-{
-    rm_json_key(w, key);
-    rm_json_number(w, v);
-}
-
-static void put_int(rm_json_writer *w, const char *key, int64_t v)
-{
-    rm_json_key(w, key);
-    rm_json_int(w, v);
-}
-
-static void put_string(rm_json_writer *w, const char *key, const char *s)
-{
-    rm_json_key(w, key);
-    rm_json_string(w, s);
-}
-
-static void put_bool(rm_json_writer *w, const char *key, bool v)
-{
-    rm_json_key(w, key);
-    rm_json_bool(w, v);
-}
-
 /** An integer where a negative value means "none" (ratings, indices). */
 static void put_optional_int(rm_json_writer *w, const char *key, int64_t v)
 {
@@ -52,14 +28,14 @@ static void write_session(rm_json_writer *w, const rm_analysis *a)
     rm_format_iso8601(start, a->meta.start_unix_us);
     rm_json_key(w, "session");
     rm_json_object_open(w);
-    put_string(w, "id", a->meta.session_id);
-    put_string(w, "client", a->meta.client);
-    put_string(w, "side", rm_side_name((rm_side)a->meta.side));
-    put_string(w, "muscle", a->meta.muscle);
-    put_string(w, "start", start);
-    put_int(w, "start_unix_us", a->meta.start_unix_us);
-    put_number(w, "duration_s", a->summary.duration_s);
-    put_string(w, "notes", a->meta.notes);
+    rm_json_member_string(w, "id", a->meta.session_id);
+    rm_json_member_string(w, "client", a->meta.client);
+    rm_json_member_string(w, "side", rm_side_name((rm_side)a->meta.side));
+    rm_json_member_string(w, "muscle", a->meta.muscle);
+    rm_json_member_string(w, "start", start);
+    rm_json_member_int(w, "start_unix_us", a->meta.start_unix_us);
+    rm_json_member_number(w, "duration_s", a->summary.duration_s);
+    rm_json_member_string(w, "notes", a->meta.notes);
     rm_json_object_close(w);
 }
 
@@ -67,14 +43,14 @@ static void write_device(rm_json_writer *w, const rm_analysis *a)
 {
     rm_json_key(w, "device");
     rm_json_object_open(w);
-    put_string(w, "model", a->device.model);
-    put_string(w, "firmware", a->device.firmware);
-    put_string(w, "serial", a->device.serial);
-    put_string(w, "kind", rm_device_kind_name((rm_device_kind)a->device.device_kind));
-    put_int(w, "sample_rate_hz", a->device.sample_rate_hz);
-    put_int(w, "channels", a->device.channel_count);
-    put_bool(w, "has_position", a->has_position);
-    put_bool(w, "has_pressure", a->has_pressure);
+    rm_json_member_string(w, "model", a->device.model);
+    rm_json_member_string(w, "firmware", a->device.firmware);
+    rm_json_member_string(w, "serial", a->device.serial);
+    rm_json_member_string(w, "kind", rm_device_kind_name((rm_device_kind)a->device.device_kind));
+    rm_json_member_int(w, "sample_rate_hz", a->device.sample_rate_hz);
+    rm_json_member_int(w, "channels", a->device.channel_count);
+    rm_json_member_bool(w, "has_position", a->has_position);
+    rm_json_member_bool(w, "has_pressure", a->has_pressure);
     rm_json_object_close(w);
 }
 
@@ -82,17 +58,17 @@ static void write_config(rm_json_writer *w, const rm_analysis_config *c)
 {
     rm_json_key(w, "config");
     rm_json_object_open(w);
-    put_number(w, "analysis_rate_hz", c->analysis_rate_hz);
-    put_number(w, "load_threshold_n", c->load_threshold_n);
-    put_number(w, "dwell_radius_cm", c->dwell_radius_cm);
-    put_number(w, "dwell_min_s", c->dwell_min_s);
-    put_number(w, "target_hold_s", c->target_hold_s);
-    put_number(w, "target_speed_cm_s", c->target_speed_cm_s);
-    put_number(w, "tremor_lo_hz", c->tremor_lo_hz);
-    put_number(w, "tremor_hi_hz", c->tremor_hi_hz);
-    put_number(w, "profile_bin_cm", c->profile_bin_cm);
-    put_number(w, "spot_min_score", c->spot_min_score);
-    put_number(w, "spot_merge_cm", c->spot_merge_cm);
+    rm_json_member_number(w, "analysis_rate_hz", c->analysis_rate_hz);
+    rm_json_member_number(w, "load_threshold_n", c->load_threshold_n);
+    rm_json_member_number(w, "dwell_radius_cm", c->dwell_radius_cm);
+    rm_json_member_number(w, "dwell_min_s", c->dwell_min_s);
+    rm_json_member_number(w, "target_hold_s", c->target_hold_s);
+    rm_json_member_number(w, "target_speed_cm_s", c->target_speed_cm_s);
+    rm_json_member_number(w, "tremor_lo_hz", c->tremor_lo_hz);
+    rm_json_member_number(w, "tremor_hi_hz", c->tremor_hi_hz);
+    rm_json_member_number(w, "profile_bin_cm", c->profile_bin_cm);
+    rm_json_member_number(w, "spot_min_score", c->spot_min_score);
+    rm_json_member_number(w, "spot_merge_cm", c->spot_merge_cm);
     rm_json_object_close(w);
 }
 
@@ -101,18 +77,18 @@ static void write_summary(rm_json_writer *w, const rm_analysis *a)
     const rm_summary shown = report_summary(a), *s = &shown;
     rm_json_key(w, "summary");
     rm_json_object_open(w);
-    put_number(w, "duration_s", s->duration_s);
-    put_number(w, "rolled_length_cm", s->rolled_length_cm);
-    put_number(w, "time_under_load_s", s->time_under_load_s);
-    put_number(w, "mean_force_n", s->mean_force_n);
-    put_number(w, "peak_force_n", s->peak_force_n);
-    put_number(w, "mean_pressure_kpa", s->mean_pressure_kpa);
-    put_number(w, "peak_pressure_kpa", s->peak_pressure_kpa);
-    put_int(w, "strokes", (int64_t)s->strokes);
-    put_number(w, "cadence_per_min", s->cadence_per_min);
-    put_number(w, "mean_speed_cm_s", s->mean_speed_cm_s);
-    put_number(w, "time_too_fast_s", s->time_too_fast_s);
-    put_number(w, "vibration_hz", s->vibration_hz);
+    rm_json_member_number(w, "duration_s", s->duration_s);
+    rm_json_member_number(w, "rolled_length_cm", s->rolled_length_cm);
+    rm_json_member_number(w, "time_under_load_s", s->time_under_load_s);
+    rm_json_member_number(w, "mean_force_n", s->mean_force_n);
+    rm_json_member_number(w, "peak_force_n", s->peak_force_n);
+    rm_json_member_number(w, "mean_pressure_kpa", s->mean_pressure_kpa);
+    rm_json_member_number(w, "peak_pressure_kpa", s->peak_pressure_kpa);
+    rm_json_member_int(w, "strokes", (int64_t)s->strokes);
+    rm_json_member_number(w, "cadence_per_min", s->cadence_per_min);
+    rm_json_member_number(w, "mean_speed_cm_s", s->mean_speed_cm_s);
+    rm_json_member_number(w, "time_too_fast_s", s->time_too_fast_s);
+    rm_json_member_number(w, "vibration_hz", s->vibration_hz);
     rm_json_object_close(w);
 }
 
@@ -136,58 +112,58 @@ static void write_array(rm_json_writer *w, const char *key, size_t count,
 static void dwell_item(rm_json_writer *w, const rm_analysis *a, size_t i)
 {
     const rm_dwell *d = &a->dwells[i];
-    put_number(w, "start_s", d->start_s);
-    put_number(w, "end_s", d->end_s);
-    put_number(w, "duration_s", d->duration_s);
-    put_number(w, "position_cm", d->position_cm);
-    put_number(w, "position_pct", d->position_pct);
-    put_number(w, "ml", d->ml);
-    put_string(w, "side", rm_ml_side_name((rm_ml_side)d->side));
-    put_number(w, "mean_force_n", d->mean_force_n);
-    put_number(w, "peak_force_n", d->peak_force_n);
-    put_number(w, "mean_pressure_kpa", d->mean_pressure_kpa);
-    put_number(w, "peak_pressure_kpa", d->peak_pressure_kpa);
-    put_number(w, "pressure_time_kpa_s", d->pressure_time_kpa_s);
-    put_number(w, "force_cv", d->force_stability);
-    put_number(w, "tremor_power_n2", d->tremor_power);
-    put_int(w, "marks", d->marks);
-    put_bool(w, "reached_target_hold", d->duration_s >= a->config.target_hold_s);
+    rm_json_member_number(w, "start_s", d->start_s);
+    rm_json_member_number(w, "end_s", d->end_s);
+    rm_json_member_number(w, "duration_s", d->duration_s);
+    rm_json_member_number(w, "position_cm", d->position_cm);
+    rm_json_member_number(w, "position_pct", d->position_pct);
+    rm_json_member_number(w, "ml", d->ml);
+    rm_json_member_string(w, "side", rm_ml_side_name((rm_ml_side)d->side));
+    rm_json_member_number(w, "mean_force_n", d->mean_force_n);
+    rm_json_member_number(w, "peak_force_n", d->peak_force_n);
+    rm_json_member_number(w, "mean_pressure_kpa", d->mean_pressure_kpa);
+    rm_json_member_number(w, "peak_pressure_kpa", d->peak_pressure_kpa);
+    rm_json_member_number(w, "pressure_time_kpa_s", d->pressure_time_kpa_s);
+    rm_json_member_number(w, "force_cv", d->force_stability);
+    rm_json_member_number(w, "tremor_power_n2", d->tremor_power);
+    rm_json_member_int(w, "marks", d->marks);
+    rm_json_member_bool(w, "reached_target_hold", d->duration_s >= a->config.target_hold_s);
 }
 
 static void write_evidence(rm_json_writer *w, const rm_spot_evidence *e)
 {
     rm_json_key(w, "evidence");
     rm_json_object_open(w);
-    put_number(w, "dwell_s", e->dwell_s);
-    put_number(w, "slowing", e->slowing);
-    put_number(w, "unloading", e->unloading);
-    put_number(w, "tremor", e->tremor);
-    put_int(w, "marks", e->marks);
-    put_number(w, "mark_rating", e->mark_rating < 0 ? NAN : e->mark_rating);
+    rm_json_member_number(w, "dwell_s", e->dwell_s);
+    rm_json_member_number(w, "slowing", e->slowing);
+    rm_json_member_number(w, "unloading", e->unloading);
+    rm_json_member_number(w, "tremor", e->tremor);
+    rm_json_member_int(w, "marks", e->marks);
+    rm_json_member_number(w, "mark_rating", e->mark_rating < 0 ? NAN : e->mark_rating);
     rm_json_object_close(w);
 }
 
 static void spot_item(rm_json_writer *w, const rm_analysis *a, size_t i)
 {
     const rm_spot *s = &a->spots[i];
-    put_number(w, "position_cm", s->position_cm);
-    put_number(w, "position_pct", s->position_pct);
-    put_number(w, "ml", s->ml);
-    put_string(w, "side", rm_ml_side_name((rm_ml_side)s->side));
-    put_number(w, "score", s->score);
-    put_number(w, "confidence", s->confidence);
-    put_number(w, "threshold_force_n", s->threshold_force_n);
-    put_number(w, "threshold_pressure_kpa", s->threshold_pressure_kpa);
+    rm_json_member_number(w, "position_cm", s->position_cm);
+    rm_json_member_number(w, "position_pct", s->position_pct);
+    rm_json_member_number(w, "ml", s->ml);
+    rm_json_member_string(w, "side", rm_ml_side_name((rm_ml_side)s->side));
+    rm_json_member_number(w, "score", s->score);
+    rm_json_member_number(w, "confidence", s->confidence);
+    rm_json_member_number(w, "threshold_force_n", s->threshold_force_n);
+    rm_json_member_number(w, "threshold_pressure_kpa", s->threshold_pressure_kpa);
     write_evidence(w, &s->evidence);
 }
 
 static void mark_item(rm_json_writer *w, const rm_analysis *a, size_t i)
 {
     const rm_mark *m = &a->marks[i];
-    put_number(w, "t_s", m->t_s);
-    put_number(w, "position_cm", m->position_cm);
-    put_number(w, "force_n", m->force_n);
-    put_number(w, "pressure_kpa", m->pressure_kpa);
+    rm_json_member_number(w, "t_s", m->t_s);
+    rm_json_member_number(w, "position_cm", m->position_cm);
+    rm_json_member_number(w, "force_n", m->force_n);
+    rm_json_member_number(w, "pressure_kpa", m->pressure_kpa);
     put_optional_int(w, "rating", m->rating);
     put_optional_int(w, "spot", m->spot);
 }
@@ -195,25 +171,25 @@ static void mark_item(rm_json_writer *w, const rm_analysis *a, size_t i)
 static void profile_item(rm_json_writer *w, const rm_analysis *a, size_t i)
 {
     const rm_profile_bin *b = &a->profile[i];
-    put_number(w, "position_cm", b->position_cm);
-    put_number(w, "time_s", b->time_s);
-    put_number(w, "mean_force_n", b->mean_force_n);
-    put_number(w, "peak_force_n", b->peak_force_n);
-    put_number(w, "mean_pressure_kpa", b->mean_pressure_kpa);
-    put_number(w, "tenderness", b->tenderness);
-    put_number(w, "medial_force_n", b->medial_force_n);
-    put_number(w, "lateral_force_n", b->lateral_force_n);
+    rm_json_member_number(w, "position_cm", b->position_cm);
+    rm_json_member_number(w, "time_s", b->time_s);
+    rm_json_member_number(w, "mean_force_n", b->mean_force_n);
+    rm_json_member_number(w, "peak_force_n", b->peak_force_n);
+    rm_json_member_number(w, "mean_pressure_kpa", b->mean_pressure_kpa);
+    rm_json_member_number(w, "tenderness", b->tenderness);
+    rm_json_member_number(w, "medial_force_n", b->medial_force_n);
+    rm_json_member_number(w, "lateral_force_n", b->lateral_force_n);
 }
 
 static void gap_item(rm_json_writer *w, const rm_analysis *a, size_t i)
 {
     const rm_gap *g = &a->gaps[i];
-    put_int(w, "start_us", (int64_t)g->start_us);
-    put_int(w, "end_us", (int64_t)g->end_us);
-    put_number(w, "duration_s", g->end_us > g->start_us
+    rm_json_member_int(w, "start_us", (int64_t)g->start_us);
+    rm_json_member_int(w, "end_us", (int64_t)g->end_us);
+    rm_json_member_number(w, "duration_s", g->end_us > g->start_us
                                     ? (double)(g->end_us - g->start_us) / 1e6 : 0.0);
-    put_int(w, "lost_samples", (int64_t)g->lost_samples);
-    put_string(w, "reason", rm_gap_reason_name((rm_gap_reason)g->reason));
+    rm_json_member_int(w, "lost_samples", (int64_t)g->lost_samples);
+    rm_json_member_string(w, "reason", rm_gap_reason_name((rm_gap_reason)g->reason));
 }
 
 static void write_quality(rm_json_writer *w, const rm_analysis *a)
@@ -221,18 +197,18 @@ static void write_quality(rm_json_writer *w, const rm_analysis *a)
     const rm_quality *q = &a->quality;
     rm_json_key(w, "quality");
     rm_json_object_open(w);
-    put_int(w, "gaps", (int64_t)q->gaps);
-    put_number(w, "gap_s", q->gap_s);
-    put_int(w, "lost_samples", (int64_t)q->lost_samples);
-    put_int(w, "crc_errors", (int64_t)q->crc_errors);
+    rm_json_member_int(w, "gaps", (int64_t)q->gaps);
+    rm_json_member_number(w, "gap_s", q->gap_s);
+    rm_json_member_int(w, "lost_samples", (int64_t)q->lost_samples);
+    rm_json_member_int(w, "crc_errors", (int64_t)q->crc_errors);
     rm_json_key(w, "link");
     rm_json_write_link_stats(w, &q->link);
-    put_number(w, "saturation_pct", q->saturation_pct);
-    put_number(w, "calibration_age_days", q->calibration_age_days);
-    put_bool(w, "calibration_stale", q->calibration_stale);
-    put_bool(w, "mains_hum_removed", q->mains_hum_removed);
-    put_number(w, "mains_hz", q->mains_hum_removed ? q->mains_hz : NAN);
-    put_int(w, "blocks_skipped", (int64_t)q->blocks_skipped);
+    rm_json_member_number(w, "saturation_pct", q->saturation_pct);
+    rm_json_member_number(w, "calibration_age_days", q->calibration_age_days);
+    rm_json_member_bool(w, "calibration_stale", q->calibration_stale);
+    rm_json_member_bool(w, "mains_hum_removed", q->mains_hum_removed);
+    rm_json_member_number(w, "mains_hz", q->mains_hum_removed ? q->mains_hz : NAN);
+    rm_json_member_int(w, "blocks_skipped", (int64_t)q->blocks_skipped);
     write_array(w, "gap_list", a->gap_count, gap_item, a);
     rm_json_object_close(w);
 }
@@ -242,9 +218,9 @@ rm_status rm_report_json(const rm_analysis *a, FILE *out, rm_error *err)
     rm_json_writer w;
     rm_json_begin(&w, out, true);
     rm_json_object_open(&w);
-    put_string(&w, "schema", "rollmap-report");
-    put_int(&w, "schema_version", REPORT_SCHEMA_VERSION);
-    put_string(&w, "generator", "rollmap " ROLLMAP_VERSION);
+    rm_json_member_string(&w, "schema", "rollmap-report");
+    rm_json_member_int(&w, "schema_version", REPORT_SCHEMA_VERSION);
+    rm_json_member_string(&w, "generator", "rollmap " ROLLMAP_VERSION);
     write_session(&w, a);
     write_device(&w, a);
     write_config(&w, &a->config);

@@ -209,12 +209,6 @@ static void json_hex4(rm_json_writer *w, const char *key, uint16_t value)
     rm_json_string(w, text);
 }
 
-static void json_str(rm_json_writer *w, const char *key, const char *value)
-{
-    rm_json_key(w, key);
-    rm_json_string(w, value);
-}
-
 /** serial, model, date, age_days, stale of a stored calibration. */
 static void json_calibration(rm_json_writer *w, const listing *l,
                              const rm_calibration_entry *e)
@@ -222,8 +216,8 @@ static void json_calibration(rm_json_writer *w, const listing *l,
     char date[32];
     rm_format_iso8601(date, e->date_unix * 1000000);
     rm_json_object_open(w);
-    json_str(w, "serial", e->serial);
-    json_str(w, "model", e->model);
+    rm_json_member_string(w, "serial", e->serial);
+    rm_json_member_string(w, "model", e->model);
     rm_json_key(w, "date");
     if (e->date_unix)
         rm_json_string(w, date);
@@ -241,10 +235,10 @@ static void json_roller(rm_json_writer *w, const listing *l,
 {
     rm_json_key(w, "info");
     rm_json_object_open(w);
-    json_str(w, "kind", rm_device_kind_name((rm_device_kind)info->device_kind));
-    json_str(w, "model", info->model);
-    json_str(w, "firmware", info->firmware);
-    json_str(w, "serial", info->serial);
+    rm_json_member_string(w, "kind", rm_device_kind_name((rm_device_kind)info->device_kind));
+    rm_json_member_string(w, "model", info->model);
+    rm_json_member_string(w, "firmware", info->firmware);
+    rm_json_member_string(w, "serial", info->serial);
     rm_json_key(w, "channels");
     rm_json_int(w, info->channel_count);
     rm_json_key(w, "sample_rate_hz");
@@ -264,14 +258,14 @@ static void json_port(rm_json_writer *w, const listing *l,
                       const rm_port_info *p)
 {
     rm_json_object_open(w);
-    json_str(w, "path", p->path);
-    json_str(w, "transport", p->transport);
+    rm_json_member_string(w, "path", p->path);
+    rm_json_member_string(w, "transport", p->transport);
     if (!strcmp(p->transport, "usb")) {
         json_hex4(w, "vid", p->vid);
         json_hex4(w, "pid", p->pid);
-        json_str(w, "manufacturer", p->manufacturer);
-        json_str(w, "product", p->product);
-        json_str(w, "serial", p->serial);
+        rm_json_member_string(w, "manufacturer", p->manufacturer);
+        rm_json_member_string(w, "product", p->product);
+        rm_json_member_string(w, "serial", p->serial);
     }
     rm_json_key(w, "known_id");
     rm_json_bool(w, p->known_id);
@@ -294,7 +288,7 @@ static void print_json(const listing *l)
     for (size_t i = 0; i < l->port_count; i++)
         json_port(&w, l, &l->ports[i]);
     rm_json_array_close(&w);
-    json_str(&w, "calibration_dir", l->o->dir);
+    rm_json_member_string(&w, "calibration_dir", l->o->dir);
     rm_json_key(&w, "stale_days");
     rm_json_int(&w, l->o->stale_days);
     rm_json_key(&w, "calibrations");

@@ -1503,25 +1503,6 @@ static const char *ml_name(uint8_t ml)
                                                                : "centre";
 }
 
-static void json_number_member(rm_json_writer *w, const char *key, double v)
-{
-    rm_json_key(w, key);
-    rm_json_number(w, v);
-}
-
-static void json_int_member(rm_json_writer *w, const char *key, int64_t v)
-{
-    rm_json_key(w, key);
-    rm_json_int(w, v);
-}
-
-static void json_string_member(rm_json_writer *w, const char *key,
-                               const char *v)
-{
-    rm_json_key(w, key);
-    rm_json_string(w, v);
-}
-
 /* Every config key with its value, so the run can be repeated. */
 static void write_config(rm_json_writer *w, const rm_sim_config *c)
 {
@@ -1571,16 +1552,16 @@ static void write_config(rm_json_writer *w, const rm_sim_config *c)
 static void write_person(rm_json_writer *w, const rm_sim *sim)
 {
     const rm_sim_config *c = &sim->cfg;
-    json_string_member(w, "device_kind", rm_device_kind_name((rm_device_kind)c->device_kind));
-    json_number_member(w, "body_mass_kg", c->body_mass_kg);
-    json_number_member(w, "leg_length_cm", c->leg_length_cm);
-    json_string_member(w, "side", rm_side_name(c->side));
-    json_string_member(w, "medial_toward", c->side == RM_SIDE_LEFT
+    rm_json_member_string(w, "device_kind", rm_device_kind_name((rm_device_kind)c->device_kind));
+    rm_json_member_number(w, "body_mass_kg", c->body_mass_kg);
+    rm_json_member_number(w, "leg_length_cm", c->leg_length_cm);
+    rm_json_member_string(w, "side", rm_side_name(c->side));
+    rm_json_member_string(w, "medial_toward", c->side == RM_SIDE_LEFT
                                                ? "larger position_mm"
                                                : "smaller position_mm");
-    json_number_member(w, "load_pct_bw", 100 * sim->mean_load_fraction);
-    json_number_member(w, "tremor_hz", sim->tremor_hz);
-    json_int_member(w, "encoder_origin", sim->encoder_origin);
+    rm_json_member_number(w, "load_pct_bw", 100 * sim->mean_load_fraction);
+    rm_json_member_number(w, "tremor_hz", sim->tremor_hz);
+    rm_json_member_int(w, "encoder_origin", sim->encoder_origin);
     rm_json_key(w, "covered_cm");
     rm_json_array_open(w);
     if (sim->covered_any) {
@@ -1588,7 +1569,7 @@ static void write_person(rm_json_writer *w, const rm_sim *sim)
         rm_json_number(w, sim->covered_max_cm);
     }
     rm_json_array_close(w);
-    json_number_member(w, "acted_until_s", sim->t_s);
+    rm_json_member_number(w, "acted_until_s", sim->t_s);
 }
 
 static void write_spots(rm_json_writer *w, const rm_sim *sim)
@@ -1598,10 +1579,10 @@ static void write_spots(rm_json_writer *w, const rm_sim *sim)
     for (size_t i = 0; i < sim->spot_count; i++) {
         const rm_sim_spot *s = &sim->spots[i];
         rm_json_object_open(w);
-        json_int_member(w, "index", (int64_t)i);
-        json_number_member(w, "position_cm", s->position_cm);
-        json_string_member(w, "side", ml_name(s->side));
-        json_number_member(w, "severity", s->severity);
+        rm_json_member_int(w, "index", (int64_t)i);
+        rm_json_member_number(w, "position_cm", s->position_cm);
+        rm_json_member_string(w, "side", ml_name(s->side));
+        rm_json_member_number(w, "severity", s->severity);
         rm_json_object_close(w);
     }
     rm_json_array_close(w);
@@ -1615,10 +1596,10 @@ static void write_dwells(rm_json_writer *w, const rm_sim *sim)
     rm_json_array_open(w);
     for (size_t i = 0; i < n; i++) {
         rm_json_object_open(w);
-        json_number_member(w, "start_s", d[i].start_s);
-        json_number_member(w, "end_s", fmin(d[i].end_s, sim->t_s));
-        json_number_member(w, "position_cm", d[i].position_cm);
-        json_int_member(w, "spot", d[i].spot);
+        rm_json_member_number(w, "start_s", d[i].start_s);
+        rm_json_member_number(w, "end_s", fmin(d[i].end_s, sim->t_s));
+        rm_json_member_number(w, "position_cm", d[i].position_cm);
+        rm_json_member_int(w, "spot", d[i].spot);
         rm_json_object_close(w);
     }
     rm_json_array_close(w);
@@ -1632,9 +1613,9 @@ static void write_marks(rm_json_writer *w, const rm_sim *sim)
     rm_json_array_open(w);
     for (size_t i = 0; i < n; i++) {
         rm_json_object_open(w);
-        json_number_member(w, "t_s", m[i].t_s);
-        json_number_member(w, "position_cm", m[i].position_cm);
-        json_int_member(w, "spot", m[i].spot);
+        rm_json_member_number(w, "t_s", m[i].t_s);
+        rm_json_member_number(w, "position_cm", m[i].position_cm);
+        rm_json_member_int(w, "spot", m[i].spot);
         rm_json_object_close(w);
     }
     rm_json_array_close(w);
@@ -1645,12 +1626,12 @@ static void write_wire(rm_json_writer *w, const rm_sim *sim)
     const rm_sim_wire_stats *s = &sim->wire.stats;
     rm_json_key(w, "wire");
     rm_json_object_open(w);
-    json_int_member(w, "frames_sent", (int64_t)s->frames_sent);
-    json_int_member(w, "frames_dropped", (int64_t)s->frames_dropped);
-    json_int_member(w, "frames_corrupted", (int64_t)s->frames_corrupted);
-    json_int_member(w, "bits_flipped", (int64_t)s->bits_flipped);
-    json_int_member(w, "boots", (int64_t)s->boots);
-    json_int_member(w, "commands", (int64_t)s->commands);
+    rm_json_member_int(w, "frames_sent", (int64_t)s->frames_sent);
+    rm_json_member_int(w, "frames_dropped", (int64_t)s->frames_dropped);
+    rm_json_member_int(w, "frames_corrupted", (int64_t)s->frames_corrupted);
+    rm_json_member_int(w, "bits_flipped", (int64_t)s->bits_flipped);
+    rm_json_member_int(w, "boots", (int64_t)s->boots);
+    rm_json_member_int(w, "commands", (int64_t)s->commands);
     rm_json_object_close(w);
 }
 
@@ -1659,8 +1640,8 @@ rm_status rm_sim_write_truth(const rm_sim *sim, FILE *out, rm_error *err)
     rm_json_writer w;
     rm_json_begin(&w, out, true);
     rm_json_object_open(&w);
-    json_string_member(&w, "format", "rollmap-sim-truth");
-    json_int_member(&w, "version", 1);
+    rm_json_member_string(&w, "format", "rollmap-sim-truth");
+    rm_json_member_int(&w, "version", 1);
     write_config(&w, &sim->cfg);
     write_person(&w, sim);
     write_spots(&w, sim);
