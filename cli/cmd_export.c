@@ -21,12 +21,13 @@ typedef struct export_options {
     const char *client;   /* --client CODE: the library's sessions */
     const char *db;       /* --db PATH; NULL: the default library */
     bool csv, redact;
+    bool contiguous;      /* --contiguous: EDF+C even over gaps */
 } export_options;
 
 static void usage(FILE *out)
 {
     fputs("usage: rollmap export SESSION [--csv] [-o FILE]\n"
-          "       rollmap export SESSION --edf FILE\n"
+          "       rollmap export SESSION --edf FILE [--contiguous]\n"
           "       rollmap export --client CODE --csv DIR [--db PATH] [--redact]\n"
           "       rollmap export SESSION... --folder DIR [--redact]\n\n"
           "Write a session as CSV: '#' comment lines with the metadata, device,\n"
@@ -38,9 +39,13 @@ static void usage(FILE *out)
           "With --edf, write EDF+ for EDFbrowser, MNE and other EDF readers:\n"
           "each channel and the total force in N, the position along the leg\n"
           "in cm (0 = proximal end), and dwells, marks, tender spots and gaps\n"
-          "as annotations. Records wholly inside a gap are left out (EDF+D:\n"
-          "EDFbrowser shows it after its Tools > EDF+D to EDF+C converter);\n"
-          "a gap within a record is held flat and annotated.\n\n"
+          "as annotations, in data records of 1 s. A gap within a record is\n"
+          "held flat and annotated. Records wholly inside a gap are left out\n"
+          "and the file is EDF+D (discontinuous), which keeps every sample at\n"
+          "its true time; EDFbrowser shows EDF+D only after its Tools > EDF+D\n"
+          "to EDF+C converter, and MNE joins the records as if continuous.\n"
+          "With --contiguous those records are written held flat instead, and\n"
+          "the file is EDF+C, which every EDF reader opens as it is.\n\n"
           "With --client (or --folder), write a folder for researchers:\n"
           "DIR/participants.tsv and DIR/sub-<code>/ses-<date>/..._force.csv\n"
           "with a JSON sidecar (metadata, units, analysis summary) per\n"
@@ -52,6 +57,7 @@ static void usage(FILE *out)
           "                 write FILE (replaced whole, only once complete)\n"
           "                 instead of standard output\n"
           "  --edf FILE     write EDF+ to FILE (replaced only once complete)\n"
+          "  --contiguous   with --edf: EDF+C even across long gaps, held flat\n"
           "  --client CODE  every session of client CODE in the library\n"
           "  --folder DIR   the researcher folder to write (created if missing)\n"
           "  --db PATH      the library database (default\n"
@@ -61,10 +67,12 @@ static void usage(FILE *out)
           "Example:\n"
           "  rollmap export session.rms --csv -o session.csv\n"
           "  rollmap export session.rms --edf session.edf\n"
+          "  rollmap export session.rms --edf session.edf --contiguous\n"
           "  rollmap export --client C-042 --csv study/ --redact\n", out);
 }
 
-enum { OPT_EDF = 256, OPT_CLIENT, OPT_FOLDER, OPT_DB, OPT_REDACT };
+enum { OPT_EDF = 256, OPT_CONTIGUOUS, OPT_CLIENT, OPT_FOLDER, OPT_DB,
+       OPT_REDACT };
 
 /* CLI_OK to go on, -1 after --help, or the usage status. */
 static int read_options(int argc, char **argv, export_options *o)
@@ -73,6 +81,7 @@ static int read_options(int argc, char **argv, export_options *o)
         {"csv", no_argument, NULL, 'c'},
         {"output", required_argument, NULL, 'o'},
         {"edf", required_argument, NULL, OPT_EDF},
+        {"contiguous", no_argument, NULL, OPT_CONTIGUOUS},
         {"client", required_argument, NULL, OPT_CLIENT},
         {"folder", required_argument, NULL, OPT_FOLDER},
         {"db", required_argument, NULL, OPT_DB},
@@ -87,6 +96,7 @@ static int read_options(int argc, char **argv, export_options *o)
         case 'c': o->csv = true; break;
         case 'o': o->output = optarg; break;
         case OPT_EDF: o->edf = optarg; break;
+        case OPT_CONTIGUOUS: o->contiguous = true; break;
         case OPT_CLIENT: o->client = optarg; break;
         case OPT_FOLDER: o->folder = optarg; break;
         case OPT_DB: o->db = optarg; break;
@@ -137,7 +147,10 @@ static int parse_options(int argc, char **argv, export_options *o)
     int rc = read_options(argc, argv, o);
     if (rc != CLI_OK)
         return rc;
-    const char *problem = o->client ? check_client_mode(o) : check_file_mode(o);
+    const char *problem = o->contiguous && !o->edf
+                          ? "--contiguous goes with --edf"
+                          : o->client ? check_client_mode(o)
+                                      : check_file_mode(o);
     if (problem) {
         cli_fail(CMD, "%s", problem);
         usage(stderr);
@@ -212,7 +225,16 @@ static int export_to_stdout(rm_session *s)
 /* EDF+                                                                     */
 /* ------------------------------------------------------------------------ */
 
-static int export_edf(rm_session *s, const char *session_path, const char *path)
+/* What an EDF+D file means for the readers a user is likely to try. */
+static void explain_discontinuous(void)
+{
+    printf("  records wholly inside gaps are left out (EDF+D); EDFbrowser shows\n"
+           "  EDF+D only through Tools > EDF+D to EDF+C converter, and MNE joins\n"
+           "  the records; --contiguous writes EDF+C with those records held flat\n");
+}
+
+static int export_edf(rm_session *s, const char *session_path, const char *path,
+                      bool contiguous)
 {
     rm_error err;
     rm_error_clear(&err);
@@ -220,7 +242,9 @@ static int export_edf(rm_session *s, const char *session_path, const char *path)
     if (rm_analyse_session(s, NULL, &a, &err) != RM_OK)
         return cli_fail(CMD, "%s: %s", session_path, err.message);
     rm_edf_summary sum;
-    rm_status st = rm_export_edf(s, a, path, &sum, &err);
+    rm_status st = rm_export_edf(s, a, path,
+                                 contiguous ? RM_EDF_CONTIGUOUS : RM_EDF_DEFAULT,
+                                 &sum, &err);
     rm_analysis_free(a);
     if (st != RM_OK)
         return cli_fail_error(CMD, &err);
@@ -232,6 +256,8 @@ static int export_edf(rm_session *s, const char *session_path, const char *path)
         printf(" (%llu samples held flat where there were none)",
                (unsigned long long)sum.held_samples);
     putchar('\n');
+    if (sum.discontinuous)
+        explain_discontinuous();
     return CLI_OK;
 }
 
@@ -251,7 +277,7 @@ static int export_one_session(const export_options *o)
         return cli_fail_error(CMD, &err);
     }
     warn_about_damage(s);
-    int rc = o->edf ? export_edf(s, session, o->edf)
+    int rc = o->edf ? export_edf(s, session, o->edf, o->contiguous)
              : o->output ? export_to_file(s, o->output) : export_to_stdout(s);
     rm_session_close(s);
     return rc;

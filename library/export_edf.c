@@ -8,7 +8,9 @@
  * the last record) hold the last value, and each recorded gap is also a
  * "gap" annotation. A data record with no sample at all (inside a gap) is
  * left out: EDFlib writes the others in sequence as EDF+C, and the file
- * is then patched into EDF+D (make_discontinuous below).
+ * is then patched into EDF+D (make_discontinuous below). With
+ * RM_EDF_CONTIGUOUS such records are written too, held flat, and the
+ * file stays EDF+C.
  *
  * Two passes over the samples: the first finds each signal's range (the
  * EDF physical minimum and maximum) and the offset that puts the position
@@ -72,6 +74,7 @@ typedef struct edf_export {
     uint64_t written_records;     /* grid records with a sample */
     uint64_t *record_numbers;     /* written_records: each one's place */
     uint64_t written_count;       /* records written so far */
+    bool contiguous;              /* RM_EDF_CONTIGUOUS: write every record */
     bool discontinuous;           /* records left out: EDF+D */
     edf_annotation *annotations;
     size_t annotation_count, annotation_cap;
@@ -252,6 +255,8 @@ static rm_status scan_samples(edf_export *x, double *offsets, rm_error *err)
         }
         at += got;
     }
+    if (x->contiguous)
+        x->written_records = record + 1;
     x->discontinuous = record + 1 != x->written_records;
     return RM_OK;
 }
@@ -653,7 +658,20 @@ static rm_status write_record(edf_export *x, uint64_t record, rm_error *err)
     return flush_record(x, err);
 }
 
-/* Records without a sample (inside a gap) are skipped, not written. */
+/* Write the record buffer and move on to record next; the records
+ * between them, without a sample (inside a gap), are skipped or, for
+ * EDF+C, written held flat. */
+static rm_status advance_record(edf_export *x, uint64_t *record, uint64_t next,
+                                rm_error *err)
+{
+    rm_status st = write_record(x, *record, err);
+    uint64_t through = x->contiguous ? next : *record + 1;
+    for (uint64_t r = *record + 1; st == RM_OK && r < through; r++)
+        st = write_record(x, r, err);
+    *record = next;
+    return st;
+}
+
 static rm_status write_records(edf_export *x, rm_error *err)
 {
     uint64_t count = rm_session_sample_count(x->session), at = 0, record = 0;
@@ -663,10 +681,8 @@ static rm_status write_records(edf_export *x, rm_error *err)
         st = rm_session_read(x->session, at, x->chunk, READ_CHUNK, &got, err);
         for (size_t i = 0; st == RM_OK && i < got; i++) {
             uint64_t index = grid_index(x, x->chunk[i].t_us);
-            if (index / x->rate > record) {
-                st = write_record(x, record, err);
-                record = index / x->rate;
-            }
+            if (index / x->rate > record)
+                st = advance_record(x, &record, index / x->rate, err);
             /* a sample whose time went back behind a written record has
              * no place left on the grid */
             if (index / x->rate == record)
@@ -930,10 +946,11 @@ static rm_status check_rate(const edf_export *x, rm_error *err)
 }
 
 static rm_status prepare(edf_export *x, rm_session *s, const rm_analysis *a,
-                         const char *path, rm_error *err)
+                         const char *path, unsigned flags, rm_error *err)
 {
     memset(x, 0, sizeof *x);
     x->session = s;
+    x->contiguous = flags & RM_EDF_CONTIGUOUS;
     x->info = rm_session_device(s);
     x->analysis = a;
     x->path = path;
@@ -1024,10 +1041,10 @@ static rm_status make_temporary(const char *path, char **out, rm_error *err)
 }
 
 rm_status rm_export_edf(rm_session *s, const rm_analysis *a, const char *path,
-                        rm_edf_summary *summary, rm_error *err)
+                        unsigned flags, rm_edf_summary *summary, rm_error *err)
 {
     edf_export x;
-    rm_status st = prepare(&x, s, a, path, err);
+    rm_status st = prepare(&x, s, a, path, flags, err);
     if (st == RM_OK)
         st = first_pass(&x, err);
     if (st == RM_OK)

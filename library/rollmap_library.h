@@ -229,17 +229,25 @@ typedef struct rm_edf_summary {
     bool discontinuous;        /**< EDF+D: records inside gaps left out */
 } rm_edf_summary;
 
+/** How rm_export_edf treats data records wholly inside a gap. */
+typedef enum rm_edf_flags {
+    RM_EDF_DEFAULT = 0,        /**< left out: EDF+D where any is */
+    RM_EDF_CONTIGUOUS = 1 << 0 /**< written, held flat: always EDF+C, for
+                                    readers without EDF+D (EDFbrowser) */
+} rm_edf_flags;
+
 /** Write session s as EDF+ (16-bit) at path: one signal per channel in
  *  newtons, the total force and, with an encoder, the position along the
  *  leg in cm; a (s's analysis) gives the dwell, mark and tender-spot
  *  annotations, the session's gaps "gap" annotations. Data records of 1 s
  *  wholly inside a gap are left out and the file is EDF+D (each record's
- *  time-keeping TAL gives its true onset); where none is, EDF+C. Places
- *  without a sample in a written record hold the last value. The file is written
- *  beside path and renamed over it when complete (mode 0600). summary may
- *  be NULL. */
+ *  time-keeping TAL gives its true onset); where none is, or with
+ *  RM_EDF_CONTIGUOUS in flags, EDF+C. Places without a sample in a
+ *  written record hold the last value. The file is written beside path
+ *  and renamed over it when complete (mode 0600). summary may be NULL. */
 rm_status rm_export_edf(rm_session *s, const rm_analysis *a, const char *path,
-                        rm_edf_summary *summary, rm_error *err);
+                        unsigned flags, rm_edf_summary *summary,
+                        rm_error *err);
 
 /** One session of a researcher folder export. */
 typedef struct rm_folder_session {

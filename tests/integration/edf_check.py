@@ -3,13 +3,14 @@
 reader (MNE) against 'rollmap export --csv' and 'rollmap report' of the same
 session.
 
-usage: edf_check.py EDF CSV REPORT_JSON
+usage: edf_check.py [--contiguous] EDF CSV REPORT_JSON
 
 Checks: channel names, sample rate, every CSV sample's value within the
 16-bit quantisation step (the step from the EDF header, read here byte by
 byte), the data records' onsets (each record's time-keeping TAL, read
 byte by byte): EDF+C when they follow on, else EDF+D with no record
-without a CSV sample, the position an offset of the CSV's encoder position and in the
+without a CSV sample (with --contiguous, for 'export --contiguous': EDF+C,
+and a record without a CSV sample holds the value before it flat), the position an offset of the CSV's encoder position and in the
 report's frame (0 cm = proximal end: over each dwell it averages the
 dwell's position), the header's patient (the client code) and recording (device serial, side, muscle),
 and the annotations: every dwell, mark and tender spot of the report and
@@ -147,7 +148,19 @@ def record_places(fail, raw, header):
     return {second: k for k, second in enumerate(seconds)}
 
 
-def check_values(fail, raw, header, places, columns, rows, facts):
+def check_held_records(fail, raw, places, held):
+    """Each record without a CSV sample repeats the value before it."""
+    data = raw.get_data()
+    rate = round(raw.info["sfreq"])
+    for second in sorted(held):
+        start = places[second] * rate
+        block = data[:, start - 1:start + rate]
+        fail.check(start > 0 and (block == block[:, :1]).all(),
+                   "record %d s (no CSV sample) is not held flat" % second)
+
+
+def check_values(fail, raw, header, places, columns, rows, facts,
+                 contiguous):
     rate = raw.info["sfreq"]
     data = raw.get_data()
     index = {name: i for i, name in enumerate(raw.ch_names)}
@@ -184,8 +197,14 @@ def check_values(fail, raw, header, places, columns, rows, facts):
                    "total at %.6f s: EDF %.5f, CSV sum %.5f" % (row[0], got, total))
         if pos_col is not None:
             offsets.append(data[index["Position"], j] - row[pos_col])
-    fail.check(used == set(places), "data records without a CSV sample: "
-               "%s s" % sorted(set(places) - used)[:10])
+    held = set(places) - used
+    if contiguous:
+        fail.check(header["reserved"] == "EDF+C", "--contiguous, but %s"
+                   % header["reserved"])
+        check_held_records(fail, raw, places, held)
+    else:
+        fail.check(not held, "data records without a CSV sample: %s s"
+                   % sorted(held)[:10])
     if offsets:
         step = header["steps"]["Position"]
         spread = max(offsets) - min(offsets)
@@ -294,9 +313,13 @@ def check_identity(fail, header, facts):
 
 
 def main():
-    if len(sys.argv) != 4:
+    args = sys.argv[1:]
+    contiguous = args[:1] == ["--contiguous"]
+    if contiguous:
+        args = args[1:]
+    if len(args) != 3:
         sys.exit(__doc__)
-    edf, csv, report_path = sys.argv[1:]
+    edf, csv, report_path = args
     raw = mne.io.read_raw_edf(edf, preload=True, verbose="error")
     header = edf_header(edf)
     facts, columns, rows = read_csv(csv)
@@ -312,7 +335,8 @@ def main():
     check_identity(fail, header, facts)
     if not fail.messages:
         places = record_places(fail, raw, header)
-        samples = check_values(fail, raw, header, places, columns, rows, facts)
+        samples = check_values(fail, raw, header, places, columns, rows, facts,
+                               contiguous)
         check_position_frame(fail, raw, places, report)
         notes = check_annotations(fail, edf, raw, report, facts, rows[0][0])
     if fail.messages:

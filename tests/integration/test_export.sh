@@ -77,6 +77,16 @@ expect_output "$work/edf.out" "120 records of 1 s"
 expect_output "$work/edf.out" "117 records of 1 s"   # 40, 41 and 42 s left out
 expect_output "$work/edf.out" "(500 samples held flat"   # 43.0 to 43.5 s
 [ "$(edf_kind "$work/cut.edf")" = EDF+D ] || fail "cut.edf is not EDF+D"
+expect_output "$work/edf.out" "--contiguous writes EDF+C"
+"$ROLLMAP" export "$work/cut.rms" --edf "$work/cut-c.edf" --contiguous >"$work/edf.out"
+expect_output "$work/edf.out" "EDF+C with 10 signals at 1000 Hz, 120 records of 1 s"
+expect_output "$work/edf.out" "(3500 samples held flat"   # 40.0 to 43.5 s
+[ "$(edf_kind "$work/cut-c.edf")" = EDF+C ] || fail "cut-c.edf is not EDF+C"
+if [ -n "$mne_python" ]; then   # every sample at its true time
+    "$mne_python" "$ROLLMAP_SOURCE/tests/integration/edf_check.py" --contiguous \
+        "$work/cut-c.edf" "$work/cut.csv" "$work/cut-report/report.json" \
+        || fail "cut-c.edf does not read back as exported"
+fi
 grep -q ',position_cm,' "$work/ball.csv" && fail "the ball session has an encoder"
 ! grep -qa "secret note" "$work/roller.edf" || fail "notes leaked into the EDF+"
 
@@ -93,6 +103,8 @@ expect_output "$work/err" "would overwrite the session file"
 "$ROLLMAP" info "$work/roller.rms" >/dev/null || fail "the session was harmed"
 expect_exit 2 "$ROLLMAP" export "$work/roller.rms" "$work/gappy.rms" --edf "$work/x.edf"
 expect_exit 2 "$ROLLMAP" export "$work/roller.rms" --edf "$work/x.edf" -o "$work/x.csv"
+expect_exit 2 "$ROLLMAP" export "$work/roller.rms" --contiguous -o "$work/x.csv"
+expect_output "$work/err" "--contiguous goes with --edf"
 expect_exit 2 "$ROLLMAP" export --client C-042 "$work/roller.rms" --folder "$work/f"
 ls "$work"/*.XXXXXX "$work"/*.edf.?????? 2>/dev/null && fail "temporary files left"
 

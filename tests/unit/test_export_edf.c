@@ -179,7 +179,8 @@ static rm_edf_summary export_ok(fixture *f)
 {
     rm_edf_summary sum;
     rm_error err;
-    if (rm_export_edf(f->session, f->analysis, f->edf_path, &sum, &err) != RM_OK)
+    if (rm_export_edf(f->session, f->analysis, f->edf_path, RM_EDF_DEFAULT,
+                      &sum, &err) != RM_OK)
         fail_msg("export: %s", err.message);
     return sum;
 }
@@ -347,7 +348,8 @@ static void unwritable_output_fails_and_leaves_nothing(void **state)
     fixture *f = *state;
     char *missing = testutil_path(f->dir, "no/such/dir/s.edf");
     rm_error err;
-    assert_int_equal(rm_export_edf(f->session, f->analysis, missing, NULL, &err),
+    assert_int_equal(rm_export_edf(f->session, f->analysis, missing,
+                                   RM_EDF_DEFAULT, NULL, &err),
                      RM_ERR_IO);
     assert_non_null(strstr(err.message, missing));
     assert_non_null(strstr(err.message, "cannot create"));
@@ -366,7 +368,8 @@ static void existing_output_is_replaced_only_when_complete(void **state)
     a->marks = xcalloc(MARKS, sizeof *a->marks);
     a->mark_count = MARKS;
     rm_error err;
-    assert_int_equal(rm_export_edf(f->session, a, f->edf_path, NULL, &err),
+    assert_int_equal(rm_export_edf(f->session, a, f->edf_path, RM_EDF_DEFAULT,
+                                   NULL, &err),
                      RM_ERR_UNSUPPORTED);
     assert_non_null(strstr(err.message, "803 annotations do not fit in 12 s"));
     size_t len;
@@ -464,12 +467,9 @@ static double physical(const uint8_t *b, const layout *l, size_t r, size_t sig,
     return pmin + (d + 32768.0) * (pmax - pmin) / 65535.0;
 }
 
-/* A gap over whole data records: they are left out, the header says
- * EDF+D, every record's time-keeping TAL gives its true start and the
- * annotations keep their times, even past the records' total length. */
-static void gap_over_whole_records_makes_edf_plus_d(void **state)
+/* Export, with flags, the session less LONG_GAP_SAMPLES from LONG_GAP_FROM. */
+static rm_edf_summary export_long_gap(fixture *f, unsigned flags)
 {
-    fixture *f = *state;
     rm_device_info info;
     device(&info);
     char *path = testutil_path(f->dir, "long-gap.rms");
@@ -477,13 +477,23 @@ static void gap_over_whole_records_makes_edf_plus_d(void **state)
     rm_session *s;
     rm_error err;
     assert_int_equal(rm_session_open(&s, path, &err), RM_OK);
-    /* past the 10 s of records written: EDFlib itself would drop it */
-    f->analysis->marks[0].t_s = 11.5;
     rm_edf_summary sum;
-    if (rm_export_edf(s, f->analysis, f->edf_path, &sum, &err) != RM_OK)
+    if (rm_export_edf(s, f->analysis, f->edf_path, flags, &sum, &err) != RM_OK)
         fail_msg("export: %s", err.message);
     rm_session_close(s);
     free(path);
+    return sum;
+}
+
+/* A gap over whole data records: they are left out, the header says
+ * EDF+D, every record's time-keeping TAL gives its true start and the
+ * annotations keep their times, even past the records' total length. */
+static void gap_over_whole_records_makes_edf_plus_d(void **state)
+{
+    fixture *f = *state;
+    /* past the 10 s of records written: EDFlib itself would drop it */
+    f->analysis->marks[0].t_s = 11.5;
+    rm_edf_summary sum = export_long_gap(f, RM_EDF_DEFAULT);
     assert_true(sum.discontinuous);
     assert_int_equal(sum.records, 10);
     assert_int_equal(sum.held_samples, 50);     /* 4.5 to 5.0 s */
@@ -514,6 +524,45 @@ static void gap_over_whole_records_makes_edf_plus_d(void **state)
     free(b);
 }
 
+/* RM_EDF_CONTIGUOUS: the records inside the gap are written, holding the
+ * last value before it, so every sample stays at its true time in plain
+ * EDF+C (EDFlib's own reader, which refuses EDF+D, reads it) and the gap
+ * annotation marks the held stretch. */
+static void contiguous_flag_holds_whole_records_flat_in_edf_plus_c(void **state)
+{
+    fixture *f = *state;
+    rm_edf_summary sum = export_long_gap(f, RM_EDF_CONTIGUOUS);
+    assert_false(sum.discontinuous);
+    assert_int_equal(sum.records, GRID / RATE);
+    assert_int_equal(sum.held_samples, LONG_GAP_SAMPLES);
+
+    struct edf_hdr_struct hdr;
+    assert_int_equal(edfopen_file_readonly(f->edf_path, &hdr,
+                                           EDFLIB_READ_ALL_ANNOTATIONS), 0);
+    assert_int_equal(hdr.datarecords_in_file, GRID / RATE);
+    const struct edf_param_struct *p = &hdr.signalparam[0];
+    double step = (p->phys_max - p->phys_min) / (p->dig_max - p->dig_min);
+    double buf[GRID];
+    assert_int_equal(edfread_physical_samples(hdr.handle, 0, GRID, buf), GRID);
+    for (uint64_t i = 0; i < GRID; i++) {
+        bool in_gap = i >= LONG_GAP_FROM && i < LONG_GAP_FROM + LONG_GAP_SAMPLES;
+        rm_sample smp = sample_at(in_gap ? LONG_GAP_FROM - 1 : i);
+        assert_near(buf[i], expected_value(&smp, 0), step / 2 + 1e-9);
+    }
+    bool gap_found = false;
+    for (long long k = 0; k < hdr.annotations_in_file; k++) {
+        struct edf_annotation_struct an;
+        assert_int_equal(edf_get_annotation(hdr.handle, (int)k, &an), 0);
+        if (strcmp(an.annotation, "gap unplugged, 250 samples lost") != 0)
+            continue;
+        gap_found = true;
+        assert_near(an.onset / (double)EDFLIB_TIME_DIMENSION, 4.5, 1e-4);
+        assert_near(an.duration_l / (double)EDFLIB_TIME_DIMENSION, 2.5, 1e-4);
+    }
+    assert_true(gap_found);
+    edfclose_file(hdr.handle);
+}
+
 /* A probe with two pressure cells and no encoder: the total is the cells'
  * sum, there is no position signal and annotations have no place. */
 static void probe_without_encoder_sums_pressure_cells(void **state)
@@ -536,7 +585,8 @@ static void probe_without_encoder_sums_pressure_cells(void **state)
     f->analysis->dwells[0].position_cm = NAN;
     f->analysis->marks[0].position_cm = NAN;
     f->analysis->spot_count = 0;
-    if (rm_export_edf(s, f->analysis, f->edf_path, NULL, &err) != RM_OK)
+    if (rm_export_edf(s, f->analysis, f->edf_path, RM_EDF_DEFAULT, NULL,
+                      &err) != RM_OK)
         fail_msg("export: %s", err.message);
     rm_session_close(s);
     free(path);
@@ -575,6 +625,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(annotations_carry_dwells_marks_spots_and_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(many_marks_all_reach_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(gap_over_whole_records_makes_edf_plus_d, setup, teardown),
+        cmocka_unit_test_setup_teardown(contiguous_flag_holds_whole_records_flat_in_edf_plus_c, setup, teardown),
         cmocka_unit_test_setup_teardown(probe_without_encoder_sums_pressure_cells, setup, teardown),
         cmocka_unit_test_setup_teardown(unwritable_output_fails_and_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(existing_output_is_replaced_only_when_complete, setup, teardown),
