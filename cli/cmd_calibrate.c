@@ -258,28 +258,19 @@ static void apply_tare(const cal_point *zero, rm_device_info *info)
     }
 }
 
-static const char *device_noun(const rm_device_info *info)
-{
-    switch ((rm_device_kind)info->device_kind) {
-    case RM_DEVICE_BALL: return "ball";
-    case RM_DEVICE_PROBE: return "probe";
-    case RM_DEVICE_ROLLER: break;
-    }
-    return "roller";
-}
-
 static int run_points(rm_source *src, const calibrate_options *o,
                       rm_device_info *info)
 {
     cal_point pts[MAX_WEIGHTS + 1] = {{0}};
+    /* Sources accept no kind but roller, ball and probe. */
+    const char *noun = rm_device_kind_name((rm_device_kind)info->device_kind);
     char what[80];
-    snprintf(what, sizeof what, "remove everything from the %s",
-             device_noun(info));
+    snprintf(what, sizeof what, "remove everything from the %s", noun);
     int rc = measure_point(src, o, what, &pts[0]);
     for (size_t i = 0; rc == CLI_OK && i < o->weight_count; i++) {
         pts[i + 1].kg = o->weights_kg[i];
         snprintf(what, sizeof what, "place %g kg centred on the %s",
-                 o->weights_kg[i], device_noun(info));
+                 o->weights_kg[i], noun);
         rc = measure_point(src, o, what, &pts[i + 1]);
     }
     if (rc != CLI_OK)

@@ -734,8 +734,7 @@ static void describe_device(rm_sim *sim)
     rm_device_info *info = &sim->info;
     bool roller = c->device_kind == RM_DEVICE_ROLLER;
     snprintf(info->model, sizeof info->model, "rollmap virtual %s",
-             roller ? "roller" : c->device_kind == RM_DEVICE_BALL ? "ball"
-                                                                  : "probe");
+             rm_device_kind_name((rm_device_kind)c->device_kind));
     snprintf(info->firmware, sizeof info->firmware, "sim-%s",
              ROLLMAP_VERSION);
     snprintf(info->serial, sizeof info->serial, "SIM-%016" PRIx64, c->seed);
