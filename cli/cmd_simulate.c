@@ -7,7 +7,6 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,23 +82,10 @@ static void usage(FILE *out)
           "  rollmapd --source tty:/tmp/roller\n", out);
 }
 
-/* Print "rollmap simulate: message"; returns CLI_USAGE. */
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-    char message[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
-    cli_fail(CMD, "%s", message);
-    return CLI_USAGE;
-}
-
 static int set_mode(simulate_options *o, output_mode mode)
 {
     if (o->mode != OUT_NONE && o->mode != mode)
-        return usage_error("choose one of --out, --stdout and --pty");
+        return cli_fail_usage(CMD, "choose one of --out, --stdout and --pty");
     o->mode = mode;
     return CLI_OK;
 }
@@ -135,7 +121,8 @@ static int parse_options(int argc, char **argv, simulate_options *o)
         case 'p': st = set_mode(o, OUT_PTY); break;
         case 'S':
             if (o->set_count == MAX_SETS)
-                return usage_error("more than %d --set options", MAX_SETS);
+                return cli_fail_usage(CMD, "more than %d --set options",
+                                      MAX_SETS);
             o->sets[o->set_count++] = optarg;
             break;
         case 'h': usage(stdout); return -1;
@@ -145,12 +132,12 @@ static int parse_options(int argc, char **argv, simulate_options *o)
     if (st != CLI_OK)
         return st;
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return cli_fail_usage(CMD, "unexpected argument '%s'", argv[optind]);
     if (o->mode == OUT_NONE)
-        return usage_error("say where the bytes go: --out FILE, --stdout "
-                           "or --pty (see --help)");
+        return cli_fail_usage(CMD, "say where the bytes go: --out FILE, "
+                              "--stdout or --pty (see --help)");
     if (o->link_path && o->mode != OUT_PTY)
-        return usage_error("--link goes with --pty");
+        return cli_fail_usage(CMD, "--link goes with --pty");
     return CLI_OK;
 }
 
@@ -161,9 +148,9 @@ static int apply_option(rm_sim_config *c, const char *key, const char *value)
     char item[64];
     if (strchr(value, ',') ||
         (size_t)snprintf(item, sizeof item, "%s=%s", key, value) >= sizeof item)
-        return usage_error("--%s '%s': not a number", key, value);
+        return cli_fail_usage(CMD, "--%s '%s': not a number", key, value);
     if (rm_sim_config_parse(c, item, &err) != RM_OK)
-        return usage_error("--%s: %s", key, err.message);
+        return cli_fail_usage(CMD, "--%s: %s", key, err.message);
     return CLI_OK;
 }
 
@@ -176,7 +163,8 @@ static int build_config(const simulate_options *o, rm_sim_config *c)
     c->autostart = o->mode != OUT_PTY;
     for (size_t i = 0; i < o->set_count; i++)
         if (rm_sim_config_parse(c, o->sets[i], &err) != RM_OK)
-            return usage_error("--set %s: %s", o->sets[i], err.message);
+            return cli_fail_usage(CMD, "--set %s: %s", o->sets[i],
+                                  err.message);
     int st = CLI_OK;
     if (o->seed)
         st = apply_option(c, "seed", o->seed);
