@@ -30,6 +30,13 @@ int cli_fail_usage(const char *cmd, const char *fmt, ...)
 rm_status cli_analyse_file(const char *path, rm_analysis **out, rm_error *err);
 /** true when argv holds -h or --help (before any "--"). */
 int cli_wants_help(int argc, char **argv);
+/** The value of a date option, "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ"
+ *  (UTC), as microseconds since the epoch in *us. A date alone is its
+ *  midnight, or with end_of_day the next midnight (for "up to DATE"). A
+ *  bad value prints "rollmap CMD: OPTION 'TEXT': expected ..." and returns
+ *  CLI_USAGE; CLI_OK otherwise. */
+int cli_parse_date(const char *cmd, const char *option, const char *text,
+                   bool end_of_day, int64_t *us);
 
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);

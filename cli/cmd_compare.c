@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CMD "compare"
@@ -50,7 +49,8 @@ static void usage(FILE *out)
           "  --client CODE       the client's sessions, oldest first\n"
           "  --side left|right   one leg only (default both)\n"
           "  --last N            only the newest N sessions\n"
-          "  --since DATE        sessions from DATE (YYYY-MM-DD, UTC) on\n"
+          "  --since DATE        sessions from DATE on (YYYY-MM-DD or\n"
+          "                      YYYY-MM-DDTHH:MM:SSZ, UTC)\n"
           "  --db PATH           the library database (default\n"
           "                      $XDG_DATA_HOME/rollmap/library.db)\n\n"
           "Options:\n"
@@ -89,19 +89,6 @@ static int parse_count(const char *text, size_t *out)
         return CLI_USAGE;
     }
     *out = (size_t)n;
-    return -1;
-}
-
-/** "YYYY-MM-DD" (UTC midnight) as microseconds since the epoch. */
-static int parse_since(const char *text, int64_t *us)
-{
-    struct tm tm = {0};
-    const char *end = strptime(text, "%Y-%m-%d", &tm);
-    if (!end || *end) {
-        cli_fail(CMD, "--since '%s': expected a date, YYYY-MM-DD", text);
-        return CLI_USAGE;
-    }
-    *us = (int64_t)timegm(&tm) * 1000000;
     return -1;
 }
 
@@ -170,7 +157,9 @@ static int parse_options(int argc, char **argv, compare_cli *o)
         case OPT_SIDE: status = parse_side(optarg, o); break;
         case OPT_LAST: status = parse_count(optarg, &o->filter.last); break;
         case OPT_SINCE:
-            status = parse_since(optarg, &o->filter.since_unix_us);
+            if (cli_parse_date(CMD, "--since", optarg, false,
+                               &o->filter.since_unix_us) != CLI_OK)
+                status = CLI_USAGE;
             break;
         case OPT_DB: o->db = optarg; break;
         case 'h': usage(stdout); return CLI_OK;

@@ -7,12 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CMD "library"
-#define US_PER_S 1000000LL
-#define DAY_S 86400
 #define PROGRESS_AFTER_US 1000000 /* show a progress bar after 1 s */
 #define PROGRESS_WIDTH 30         /* characters of the bar */
 
@@ -100,36 +97,6 @@ static void usage(FILE *out)
 /* Options                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* "2026-11-24" or "2026-11-24T06:07:24Z" as microseconds since the epoch;
- * *whole_day says the date had no time. */
-static bool parse_date(const char *text, int64_t *us, bool *whole_day)
-{
-    struct tm tm = {0};
-    const char *end = strptime(text, "%Y-%m-%d", &tm);
-    if (!end)
-        return false;
-    *whole_day = *end == '\0';
-    if (!*whole_day) {
-        end = strptime(end, "T%H:%M:%S", &tm);
-        if (!end || (*end != 'Z' && *end != '\0') || (*end && end[1]))
-            return false;
-    }
-    *us = (int64_t)timegm(&tm) * US_PER_S;
-    return true;
-}
-
-static int option_date(const char *name, const char *text, bool end_of_day,
-                       int64_t *us)
-{
-    bool whole_day;
-    if (!parse_date(text, us, &whole_day))
-        return cli_fail_usage(CMD, "%s '%s': expected YYYY-MM-DD or "
-                              "YYYY-MM-DDTHH:MM:SSZ", name, text);
-    if (end_of_day && whole_day)
-        *us += DAY_S * US_PER_S;
-    return CLI_OK;
-}
-
 static int option_value(int c, const char *arg, library_options *o)
 {
     rm_side side;
@@ -143,8 +110,12 @@ static int option_value(int c, const char *arg, library_options *o)
                                   arg);
         o->filter.side = (uint8_t)side;
         return CLI_OK;
-    case 'S': return option_date("--since", arg, false, &o->filter.since_unix_us);
-    case 'U': return option_date("--until", arg, true, &o->filter.until_unix_us);
+    case 'S':
+        return cli_parse_date(CMD, "--since", arg, false,
+                              &o->filter.since_unix_us);
+    case 'U':
+        return cli_parse_date(CMD, "--until", arg, true,
+                              &o->filter.until_unix_us);
     case 'l':
         o->filter.last = (size_t)strtoul(arg, &end, 10);
         if (*end || !o->filter.last || arg[0] == '-')

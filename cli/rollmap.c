@@ -1,9 +1,10 @@
-/* rollmap: entry point and subcommand dispatch. */
+/* rollmap: entry point, subcommand dispatch and the helpers of cli.h. */
 #include "cli.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 const cli_command cli_commands[] = {
     {"help", "show help for rollmap or a command", cmd_help},
@@ -66,6 +67,38 @@ int cli_wants_help(int argc, char **argv)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return 1;
     return 0;
+}
+
+/** Microseconds per second and seconds per day. */
+#define US_PER_S 1000000LL
+#define DAY_S 86400
+
+/** Read "YYYY-MM-DD", optionally followed by "THH:MM:SS" and "Z", into
+ *  tm; *whole_day says there was no time. */
+static bool read_date(const char *text, struct tm *tm, bool *whole_day)
+{
+    const char *end = strptime(text, "%Y-%m-%d", tm);
+    if (!end)
+        return false;
+    *whole_day = *end == '\0';
+    if (*whole_day)
+        return true;
+    end = strptime(end, "T%H:%M:%S", tm);
+    return end && (*end == '\0' || !strcmp(end, "Z"));
+}
+
+int cli_parse_date(const char *cmd, const char *option, const char *text,
+                   bool end_of_day, int64_t *us)
+{
+    struct tm tm = {0};
+    bool whole_day;
+    if (!read_date(text, &tm, &whole_day))
+        return cli_fail_usage(cmd, "%s '%s': expected YYYY-MM-DD or "
+                              "YYYY-MM-DDTHH:MM:SSZ", option, text);
+    *us = (int64_t)timegm(&tm) * US_PER_S;
+    if (end_of_day && whole_day)
+        *us += DAY_S * US_PER_S;
+    return CLI_OK;
 }
 
 static const cli_command *find_command(const char *name)

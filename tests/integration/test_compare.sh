@@ -140,9 +140,39 @@ status=0
     2>"$work/err.log" >/dev/null || status=$?
 [ "$status" -eq 1 ] && grep -q 'has 0 matching sessions' "$work/err.log" \
     || fail "--since in the future: exit $status, $(cat "$work/err.log")"
+
 status=0
 "$ROLLMAP" compare --client "$client" --db "$work/none.db" 2>"$work/err.log" || status=$?
 [ "$status" -eq 1 ] && [ ! -e "$work/none.db" ] || fail "missing library: exit $status"
+
+echo "-- --since takes a time, as library list --since does, and names a bad date"
+# The first start, and one second after the last (starts are whole seconds).
+times=$("$ROLLMAP" library list --db "$db" --client "$client" --side right --json \
+    | python3 -c '
+import datetime, json, sys
+fmt = "%Y-%m-%dT%H:%M:%SZ"
+starts = sorted(s["start"] for s in json.load(sys.stdin))
+after = datetime.datetime.strptime(starts[-1], fmt) + datetime.timedelta(seconds=1)
+print(starts[0], after.strftime(fmt))') || fail "library list --json"
+read -r first after_last <<<"$times"
+"$ROLLMAP" compare --client "$client" --side right --db "$db" --since "$first" \
+    -o "$work/since" >/dev/null 2>"$work/err.log" \
+    || fail "--since $first: $(cat "$work/err.log")"
+python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); assert len(c["sessions"]) == 3' \
+    "$work/since/compare.json" || fail "--since $first did not take all three sessions"
+status=0
+"$ROLLMAP" compare --client "$client" --side right --db "$db" --since "$after_last" \
+    2>"$work/err.log" >/dev/null || status=$?
+[ "$status" -eq 1 ] && grep -q 'has 0 matching sessions' "$work/err.log" \
+    || fail "--since $after_last (after the last start): exit $status, $(cat "$work/err.log")"
+for bad in 2026-13-01 2026-11-24T25:00:00Z 2026-11-24T06:07:24+01:00 yesterday; do
+    status=0
+    "$ROLLMAP" compare --client "$client" --db "$db" --since "$bad" \
+        2>"$work/err.log" >/dev/null || status=$?
+    [ "$status" -eq 2 ] && grep -qF -- "--since '$bad': expected YYYY-MM-DD" "$work/err.log" \
+        || fail "--since $bad: exit $status, $(cat "$work/err.log")"
+done
+"$ROLLMAP" compare --help | grep -q 'YYYY-MM-DDTHH:MM:SSZ' || fail "--help lacks the time form"
 
 echo "-- another muscle and a ball are refused, with an override for the muscle"
 status=0
