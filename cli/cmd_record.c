@@ -41,7 +41,8 @@ static void usage(FILE *out)
           "records one session (explicitly, whatever the load).\n\n"
           "META:\n"
           "  --client CODE     pseudonymous client code (never in file names)\n"
-          "  --side left|right\n"
+          "  --side left|right the leg; with --source sim:..., the virtual\n"
+          "                    roller rolls it (unless sim: sets side=)\n"
           "  --muscle NAME     default hamstring\n"
           "  --notes TEXT\n\n"
           "Options:\n"
@@ -291,7 +292,11 @@ static int foreground(const record_args *a)
 {
     rm_capture_options o = {0};
     rm_error err;
-    if (rm_source_parse(a->source, &o.source, &err) != RM_OK)
+    if (rm_source_parse(a->source, &o.source, &err) != RM_OK ||
+        (a->meta.side != RM_SIDE_UNKNOWN &&
+         rm_source_sim_default(&o.source, "side",
+                               rm_side_name((rm_side)a->meta.side),
+                               &err) != RM_OK))
         return cli_fail(CMD, "--source: %s", err.message);
     o.ring_capacity = rm_capture_ring_size(2000, 5.0);
     rm_reconnect_policy_default(&o.reconnect);

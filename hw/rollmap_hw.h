@@ -211,6 +211,11 @@ typedef struct rm_source_spec {
  *  (a text-mode device profile), e.g. "file:cap.bin?fast". */
 rm_status rm_source_parse(const char *text, rm_source_spec *spec,
                           rm_error *err);
+/** For a sim: source whose options do not set key, add key=value (the
+ *  virtual roller acts out what the session says, e.g. its leg side);
+ *  other sources are left as they are. */
+rm_status rm_source_sim_default(rm_source_spec *spec, const char *key,
+                                const char *value, rm_error *err);
 /** Format a spec back to its canonical name. */
 void rm_source_format(const rm_source_spec *spec, char *out, size_t cap);
 

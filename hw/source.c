@@ -268,6 +268,34 @@ rm_status rm_source_parse(const char *text, rm_source_spec *spec,
     return st;
 }
 
+/* Whether the comma-separated key=value list sets key. */
+static bool options_set(const char *options, const char *key)
+{
+    size_t len = strlen(key);
+    for (const char *at = options; *at; at += strcspn(at, ",")) {
+        at += *at == ',';
+        if (strncmp(at, key, len) == 0 && at[len] == '=')
+            return true;
+    }
+    return false;
+}
+
+rm_status rm_source_sim_default(rm_source_spec *spec, const char *key,
+                                const char *value, rm_error *err)
+{
+    if (spec->kind != RM_SOURCE_SIM || options_set(spec->sim_options, key))
+        return RM_OK;
+    size_t used = strlen(spec->sim_options);
+    int n = snprintf(spec->sim_options + used, sizeof spec->sim_options - used,
+                     "%s%s=%s", used ? "," : "", key, value);
+    if (n < 0 || (size_t)n >= sizeof spec->sim_options - used) {
+        spec->sim_options[used] = '\0';
+        return rm_error_set(err, RM_ERR_ARG, "sim:%s: too long to add %s=%s",
+                            spec->sim_options, key, value);
+    }
+    return RM_OK;
+}
+
 static const char *kind_prefix(rm_source_kind kind)
 {
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)

@@ -121,6 +121,18 @@ grep -q 'warning: gnuplot is not installed' "$work/nognuplot.err" || fail "no wa
 [ ! -e "$work/nognuplot/graphs/force.png" ] || fail "a PNG appeared without gnuplot"
 grep -q 'Not drawn: gnuplot did not render it' "$work/nognuplot/report.html" || fail "HTML silent about missing graphs"
 
+echo "-- the virtual roller rolls the leg the session names (--side)"
+for side in left right; do
+    "$ROLLMAP" record --source "sim:seed=11,duration=300,spot_at=14:medial:0.9?fast" \
+        -o "$work/$side.rms" --side "$side" >"$work/record.log" 2>&1 \
+        || "$ROLLMAP" info "$work/$side.rms" >/dev/null \
+        || fail "no readable $side session: $(cat "$work/record.log")"
+    "$ROLLMAP" report "$work/$side.rms" >"$work/$side.txt"
+    awk '$2 ~ /^1[345]\./ && $4 == "medial" { found = 1 } END { exit !found }' \
+        "$work/$side.txt" || { cat "$work/$side.txt" >&2;
+                                fail "$side leg: the medial spot at 14 cm is not medial"; }
+done
+
 echo "-- bad input fails with a message naming the file; nothing is changed"
 set +e
 "$ROLLMAP" report "$work/missing.rms" 2>"$work/e1"; rc1=$?

@@ -130,6 +130,35 @@ static void overlong_parts_are_refused(void **state)
     assert_non_null(strstr(parse_error(name), "longer than 255"));
 }
 
+/* The session's leg side reaches the virtual roller unless its own
+ * options set one; other sources are untouched. */
+static void sim_default_adds_only_unset_keys(void **state)
+{
+    (void)state;
+    rm_source_spec spec;
+    rm_error err;
+    assert_int_equal(rm_source_parse("sim:seed=1,myside=2", &spec, &err), RM_OK);
+    assert_int_equal(rm_source_sim_default(&spec, "side", "left", &err), RM_OK);
+    assert_string_equal(spec.sim_options, "seed=1,myside=2,side=left");
+    assert_int_equal(rm_source_sim_default(&spec, "side", "right", &err), RM_OK);
+    assert_string_equal(spec.sim_options, "seed=1,myside=2,side=left");
+
+    assert_int_equal(rm_source_parse("sim:", &spec, &err), RM_OK);
+    assert_int_equal(rm_source_sim_default(&spec, "side", "left", &err), RM_OK);
+    assert_string_equal(spec.sim_options, "side=left");
+
+    assert_int_equal(rm_source_parse("file:cap.bin", &spec, &err), RM_OK);
+    assert_int_equal(rm_source_sim_default(&spec, "side", "left", &err), RM_OK);
+    assert_string_equal(spec.sim_options, "");
+
+    char name[sizeof spec.sim_options + 8];
+    snprintf(name, sizeof name, "sim:seed=%0*d", (int)sizeof spec.sim_options - 8, 1);
+    assert_int_equal(rm_source_parse(name, &spec, &err), RM_OK);
+    assert_int_equal(rm_source_sim_default(&spec, "side", "left", &err), RM_ERR_ARG);
+    assert_string_equal(spec.sim_options, name + 4);
+    assert_non_null(strstr(err.message, "side=left"));
+}
+
 static void usb_ids_known_built_in_and_added(void **state)
 {
     (void)state;
@@ -569,6 +598,7 @@ int main(void)
         cmocka_unit_test(format_gives_back_the_name),
         cmocka_unit_test(bad_names_say_what_is_wrong),
         cmocka_unit_test(overlong_parts_are_refused),
+        cmocka_unit_test(sim_default_adds_only_unset_keys),
         cmocka_unit_test(usb_ids_known_built_in_and_added),
         cmocka_unit_test(pty_device_is_identified_streamed_and_unplugged),
         cmocka_unit_test(silent_device_times_out_naming_the_port),
