@@ -168,10 +168,11 @@ static void write_legs(FILE *out, const rm_comparison *c)
         const rm_leg_trends *t = &c->legs[leg];
         if (t->sessions == 0)
             continue;
-        fprintf(out, "<h2>Trends, %s leg (%zu sessions)</h2>\n<table>\n"
+        fprintf(out, "<h2>Trends, %s leg (%zu session%s)</h2>\n<table>\n"
                 "<tr><th></th><th>first</th><th>last</th><th>change</th>"
                 "<th>per week</th><th></th></tr>\n",
-                rm_side_name((rm_side)leg), t->sessions);
+                rm_side_name((rm_side)leg), t->sessions,
+                t->sessions == 1 ? "" : "s");
         write_trend_row(out, "time under load (s)", &t->time_under_load_s, 0);
         write_trend_row(out, "mean force (N)", &t->mean_force_n, 1);
         write_trend_row(out, "peak force (N)", &t->peak_force_n, 1);

@@ -271,8 +271,8 @@ static void text_legs(FILE *out, const rm_comparison *c)
         if (t->sessions == 0)
             continue;
         char title[64];
-        snprintf(title, sizeof title, "Trends, %s leg (%zu sessions)",
-                 leg_name(leg), t->sessions);
+        snprintf(title, sizeof title, "Trends, %s leg (%zu session%s)",
+                 leg_name(leg), t->sessions, t->sessions == 1 ? "" : "s");
         put_heading(out, title);
         fputs("                         first      last    change   per week\n",
               out);
