@@ -95,7 +95,12 @@ int cli_parse_date(const char *cmd, const char *option, const char *text,
     if (!read_date(text, &tm, &whole_day))
         return cli_fail_usage(cmd, "%s '%s': expected YYYY-MM-DD or "
                               "YYYY-MM-DDTHH:MM:SSZ", option, text);
-    *us = (int64_t)timegm(&tm) * US_PER_S;
+    struct tm read = tm;
+    time_t t = timegm(&tm);
+    /* timegm moves 2026-02-30 to March 2: such a day is not in the calendar */
+    if (tm.tm_mday != read.tm_mday || tm.tm_mon != read.tm_mon)
+        return cli_fail_usage(cmd, "%s '%s': no such day", option, text);
+    *us = (int64_t)t * US_PER_S;
     if (end_of_day && whole_day)
         *us += DAY_S * US_PER_S;
     return CLI_OK;

@@ -172,6 +172,11 @@ for bad in 2026-13-01 2026-11-24T25:00:00Z 2026-11-24T06:07:24+01:00 yesterday; 
     [ "$status" -eq 2 ] && grep -qF -- "--since '$bad': expected YYYY-MM-DD" "$work/err.log" \
         || fail "--since $bad: exit $status, $(cat "$work/err.log")"
 done
+status=0
+"$ROLLMAP" compare --client "$client" --db "$db" --since 2026-02-30 \
+    2>"$work/err.log" >/dev/null || status=$?
+[ "$status" -eq 2 ] && grep -qF -- "--since '2026-02-30': no such day" "$work/err.log" \
+    || fail "--since 2026-02-30: exit $status, $(cat "$work/err.log")"
 "$ROLLMAP" compare --help | grep -q 'YYYY-MM-DDTHH:MM:SSZ' || fail "--help lacks the time form"
 
 echo "-- another muscle and a ball are refused, with an override for the muscle"
