@@ -3,10 +3,13 @@
  * row per simulated session and the totals (docs/ANALYSIS.md, "Measured
  * accuracy"). tests/unit/test_accuracy.c asserts the same figures.
  *
- *   build/bench/bench_accuracy
+ *   build/bench/bench_accuracy                        the evaluation
+ *   build/bench/bench_accuracy tremor=0               the person changed
+ *   build/bench/bench_accuracy --seeds 3000+104729    another seed set
  */
 #include "../tests/unit/accuracy_eval.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 
 static void print_row(const char *name, const acc_result *r)
@@ -18,10 +21,65 @@ static void print_row(const char *name, const acc_result *r)
            r->found_dwells, acc_dwell_f1(r), r->analysis_s);
 }
 
-int main(void)
+static void print_sides(const acc_result *t)
 {
+    size_t opposite = t->spots_recalled - t->sides_right - t->sides_centre;
+    size_t not_held = t->spots_recalled - t->held_recalled;
+    printf("side right     %.3f (%zu of %zu matched spots; %zu centre, "
+           "%zu opposite)\n", acc_ratio(t->sides_right, t->spots_recalled),
+           t->sides_right, t->spots_recalled, t->sides_centre, opposite);
+    printf("  dwelt on     %.3f (%zu of %zu)\n",
+           acc_ratio(t->held_sides_right, t->held_recalled),
+           t->held_sides_right, t->held_recalled);
+    printf("  not dwelt on %.3f (%zu of %zu)\n",
+           acc_ratio(t->sides_right - t->held_sides_right, not_held),
+           t->sides_right - t->held_sides_right, not_held);
+}
+
+static void print_totals(size_t sessions, acc_totals *totals)
+{
+    const acc_result *t = &totals->sum;
+    printf("\nsessions %zu\n", sessions);
+    printf("spot recall    %.3f (%zu of %zu true spots, severity >= %.1f)\n",
+           acc_recall(t), t->spots_recalled, t->true_spots, ACC_MIN_SEVERITY);
+    printf("spot precision %.3f (%zu of %zu detected spots)\n",
+           acc_precision(t), t->spots_correct, t->found_spots);
+    printf("median position error %.2f cm (%zu matched spots)\n",
+           acc_median_error(totals), totals->error_count);
+    print_sides(t);
+    printf("dwell F1 %.3f (%zu matched, %zu true, %zu detected)\n",
+           acc_dwell_f1(t), t->dwells_matched, t->true_dwells,
+           t->found_dwells);
+    printf("analysis time %.2f s in total\n", t->analysis_s);
+}
+
+static bool parse_args(int argc, char **argv, acc_variant *v)
+{
+    *v = (acc_variant){ACC_DEFAULT_SEED_BASE, ACC_DEFAULT_SEED_STEP, NULL};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
+            if (sscanf(argv[++i], "%" SCNu64 "+%" SCNu64, &v->seed_base,
+                       &v->seed_step) != 2)
+                return false;
+        } else if (argv[i][0] != '-' && !v->sim_options) {
+            v->sim_options = argv[i];
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    acc_variant variant;
+    if (!parse_args(argc, argv, &variant)) {
+        fprintf(stderr, "usage: bench_accuracy [--seeds BASE+STEP] "
+                        "[SIM_KEY=VALUE,...]\n");
+        return 2;
+    }
     acc_case cases[32];
-    size_t n = acc_cases(cases, 32);
+    size_t n = acc_cases(cases, 32, &variant);
     acc_totals totals = {0};
     printf("%-78s %5s %5s %4s %5s %5s %4s %5s\n", "session", "recal",
            "prec", "side", "dw-r", "dw-p", "F1", "s");
@@ -37,20 +95,7 @@ int main(void)
         print_row(name, &r);
         acc_add(&totals, &r);
     }
-    const acc_result *t = &totals.sum;
-    printf("\nsessions %zu\n", n);
-    printf("spot recall    %.3f (%zu of %zu true spots, severity >= %.1f)\n",
-           acc_recall(t), t->spots_recalled, t->true_spots, ACC_MIN_SEVERITY);
-    printf("spot precision %.3f (%zu of %zu detected spots)\n",
-           acc_precision(t), t->spots_correct, t->found_spots);
-    printf("median position error %.2f cm (%zu matched spots)\n",
-           acc_median_error(&totals), totals.error_count);
-    printf("medial/lateral right %.3f\n",
-           acc_ratio(t->sides_right, t->spots_recalled));
-    printf("dwell F1 %.3f (%zu matched, %zu true, %zu detected)\n",
-           acc_dwell_f1(t), t->dwells_matched, t->true_dwells,
-           t->found_dwells);
-    printf("analysis time %.2f s in total\n", t->analysis_s);
+    print_totals(n, &totals);
     rm_spectra_cleanup();
     return 0;
 }

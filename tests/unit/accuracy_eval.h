@@ -10,7 +10,11 @@
  *    >= 0.3, precision counts detected spots that match any true spot;
  *  - a dwell is found when a detected and a true dwell overlap in time by
  *    at least half of the longer of the two (one-to-one); true dwells the
- *    session cut shorter than dwell_min_s are not expected.
+ *    session cut shorter than dwell_min_s are not expected;
+ *  - a matched spot's side is right when it is the true spot's (centre is
+ *    not); spots the person dwelt on are counted apart as well.
+ * An acc_variant runs the same sessions with other seeds or with the
+ * virtual person changed by simulator keys ("tremor=0").
  */
 #ifndef ROLLMAP_ACCURACY_EVAL_H
 #define ROLLMAP_ACCURACY_EVAL_H
@@ -42,12 +46,25 @@ typedef struct acc_case {
     double noise_counts;
     double hum_hz;
     uint8_t side;
+    const char *sim_options;    /**< rm_sim_config_parse keys on top, or NULL */
 } acc_case;
+
+/** A variant of the evaluation: another seed set, or the virtual person
+ *  changed by simulator keys ("tremor=0"). */
+typedef struct acc_variant {
+    uint64_t seed_base, seed_step;      /**< rollers: base + k * step */
+    const char *sim_options;            /**< NULL: the simulator's defaults */
+} acc_variant;
+
+#define ACC_DEFAULT_SEED_BASE 1000
+#define ACC_DEFAULT_SEED_STEP 7919
 
 typedef struct acc_result {
     size_t true_spots, found_spots;     /**< true: severity >= 0.3 */
     size_t spots_recalled, spots_correct;
     size_t sides_right;                 /**< matched spots on the right side */
+    size_t sides_centre;                /**< matched spots called centre */
+    size_t held_recalled, held_sides_right; /**< of those the person dwelt on */
     double errors_cm[ACC_MAX_MATCHES];
     size_t error_count;
     size_t true_dwells, found_dwells, dwells_matched;
@@ -56,7 +73,7 @@ typedef struct acc_result {
 
 /** The sessions of the evaluation: seeds, body masses, leg lengths, spot
  *  counts, noise, rates, sides, hum and sensor sets all vary. */
-static size_t acc_cases(acc_case *out, size_t cap)
+static size_t acc_cases(acc_case *out, size_t cap, const acc_variant *v)
 {
     static const double masses[] = {55, 62, 70, 78, 85, 95, 105};
     static const double legs[] = {30, 32, 34, 35, 36, 38, 40};
@@ -66,7 +83,8 @@ static size_t acc_cases(acc_case *out, size_t cap)
     size_t n = 0;
     for (uint64_t k = 0; k < 24 && n < cap; k++, n++) {
         acc_case *c = &out[n];
-        c->seed = 1000 + k * 7919;
+        c->seed = v->seed_base + k * v->seed_step;
+        c->sim_options = v->sim_options;
         c->device_kind = RM_DEVICE_ROLLER;
         c->load_cells = k % 6 == 5 ? 0 : 2;  /* some strips without load cells */
         c->pressure_cells = k % 6 == 4 ? 0 : 6;
@@ -118,7 +136,11 @@ static rm_status acc_simulate(const acc_case *c, rm_sim **sim,
     cfg.noise_counts = c->noise_counts;
     cfg.hum_hz = c->hum_hz;
     cfg.side = c->side;
-    rm_status st = rm_sim_new(sim, &cfg, err);
+    rm_status st = c->sim_options
+                       ? rm_sim_config_parse(&cfg, c->sim_options, err)
+                       : RM_OK;
+    if (st == RM_OK)
+        st = rm_sim_new(sim, &cfg, err);
     if (st != RM_OK)
         return st;
     size_t cap = (size_t)(c->duration_s * c->rate_hz) + 16;
@@ -166,8 +188,28 @@ static uint8_t acc_side_of(uint8_t sim_side)
     return sim_side == RM_ML_MEDIAL ? RM_ML_SIDE_MEDIAL : RM_ML_SIDE_LATERAL;
 }
 
+/** Whether the person dwelt on spot t at any time. */
+static bool acc_held(size_t t, const rm_sim_dwell *dwells, size_t n_dwells)
+{
+    for (size_t d = 0; d < n_dwells; d++)
+        if (dwells[d].spot == (int)t)
+            return true;
+    return false;
+}
+
+static void acc_score_side(const rm_spot *found, const rm_sim_spot *truth,
+                           bool held, acc_result *r)
+{
+    bool right = found->side == acc_side_of(truth->side);
+    r->sides_right += right;
+    r->sides_centre += found->side == RM_ML_SIDE_CENTRE;
+    r->held_recalled += held;
+    r->held_sides_right += held && right;
+}
+
 static void acc_match_spots(const rm_analysis *a, const rm_sim_spot *truth,
-                            size_t n_truth, acc_result *r)
+                            size_t n_truth, const rm_sim_dwell *dwells,
+                            size_t n_dwells, acc_result *r)
 {
     bool used[64] = {false};
     r->found_spots = a->spot_count;
@@ -186,7 +228,8 @@ static void acc_match_spots(const rm_analysis *a, const rm_sim_spot *truth,
             continue;
         used[best] = true;
         r->spots_recalled++;
-        r->sides_right += a->spots[best].side == acc_side_of(truth[t].side);
+        acc_score_side(&a->spots[best], &truth[t],
+                       acc_held(t, dwells, n_dwells), r);
         if (r->error_count < ACC_MAX_MATCHES)
             r->errors_cm[r->error_count++] = best_d;
     }
@@ -225,7 +268,7 @@ static rm_status acc_run(const acc_case *c, acc_result *r, rm_error *err)
         const rm_sim_dwell *dwells = rm_sim_dwells(sim, &n_dwells);
         acc_match_dwells(a, dwells, n_dwells, r);
         if (a->has_position)
-            acc_match_spots(a, spots, n_spots, r);
+            acc_match_spots(a, spots, n_spots, dwells, n_dwells, r);
     }
     rm_analysis_free(a);
     free(samples);
@@ -247,6 +290,9 @@ static void acc_add(acc_totals *t, const acc_result *r)
     t->sum.spots_recalled += r->spots_recalled;
     t->sum.spots_correct += r->spots_correct;
     t->sum.sides_right += r->sides_right;
+    t->sum.sides_centre += r->sides_centre;
+    t->sum.held_recalled += r->held_recalled;
+    t->sum.held_sides_right += r->held_sides_right;
     t->sum.true_dwells += r->true_dwells;
     t->sum.found_dwells += r->found_dwells;
     t->sum.dwells_matched += r->dwells_matched;

@@ -17,7 +17,8 @@ static int run_sessions(void **state)
 {
     (void)state;
     acc_case cases[32];
-    sessions = acc_cases(cases, 32);
+    acc_variant defaults = {ACC_DEFAULT_SEED_BASE, ACC_DEFAULT_SEED_STEP, NULL};
+    sessions = acc_cases(cases, 32, &defaults);
     for (size_t k = 0; k < sessions; k++) {
         acc_result r;
         rm_error err;
