@@ -323,13 +323,24 @@ static void recorder_options_from(const rm_daemon_config *c, rm_recorder_options
     r->writer.fsync = c->fsync;
 }
 
+/* The simulator reads its options only when the I/O thread opens it, where
+ * a mistake would be retried for ever instead of reported. */
+static rm_status check_sim_options(const rm_source_spec *spec, rm_error *err)
+{
+    rm_sim_config sim;
+    rm_sim_config_default(&sim);
+    return spec->kind == RM_SOURCE_SIM
+        ? rm_sim_config_parse(&sim, spec->sim_options, err) : RM_OK;
+}
+
 rm_status rm_daemon_config_capture_options(const rm_daemon_config *c,
                                            rm_capture_options *o,
                                            rm_error *err)
 {
     memset(o, 0, sizeof *o);
     rm_error why;
-    if (rm_source_parse(c->source, &o->source, &why) != RM_OK)
+    if (rm_source_parse(c->source, &o->source, &why) != RM_OK ||
+        check_sim_options(&o->source, &why) != RM_OK)
         return rm_error_set(err, RM_ERR_ARG, "[device] source '%s': %s", c->source,
                             why.message);
     if (c->profile[0])

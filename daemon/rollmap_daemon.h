@@ -482,6 +482,11 @@ typedef struct rm_server rm_server;
  *  server thread. handlers is copied. */
 rm_status rm_server_open(rm_server **out, const rm_server_options *opt,
                          const rm_server_handlers *handlers, rm_error *err);
+/** Listen on path ("" = default path) instead, as rm_server_open would.
+ *  Only once that works are the clients told, and disconnected, and the
+ *  old socket closed and its file removed; on failure to listen nothing
+ *  changes. The live state and status are kept. */
+rm_status rm_server_move(rm_server *srv, const char *path, rm_error *err);
 /** Stop the thread, say goodbye to clients, remove the socket file. */
 void rm_server_close(rm_server *srv);
 const char *rm_server_path(const rm_server *srv);

@@ -34,9 +34,14 @@ typedef struct options {
 typedef struct daemon_ctx {
     options opt;
     rm_daemon_config cfg;
-    rm_capture *capture;
+    rm_capture *capture;         /* NULL once stopped for good */
     rm_server *server;
     rm_library_indexer *indexer; /* adds finished sessions; NULL: none */
+    /* A reload replaces the capture and the indexer on the main thread:
+     * these keep the commands (server thread) and the sessions ending
+     * (capture threads) off the old ones. */
+    pthread_mutex_t capture_lock;
+    pthread_mutex_t indexer_lock;
     int lock_fd;
     int64_t started_unix_us;
     uint64_t last_received, last_rate_at;
@@ -99,7 +104,8 @@ static void usage(FILE *out)
           "  -V, --version       print the version\n"
           "  -h, --help          this help\n\n"
           "Signals: TERM/INT flush and close the session and exit; HUP re-reads\n"
-          "the configuration and reopens the log.\n\n"
+          "the configuration, reopens the log and applies a new source, socket\n"
+          "or database at once (see rollmapd(8)).\n\n"
           "Example:\n"
           "  rollmapd --foreground --source tty:/dev/roller0 --library ~/sessions\n",
           out);
@@ -201,21 +207,24 @@ static rm_status make_parent_dir(const char *path, rm_error *err)
 
 /* A lock file beside the socket: a second daemon on the same socket stops
  * here, before it could remove the first one's socket. */
-static rm_status take_lock(daemon_ctx *d, rm_error *err)
+static rm_status lock_socket(const char *socket_path, int *fd, rm_error *err)
 {
-    char path[sizeof d->cfg.socket_path + 8];
-    snprintf(path, sizeof path, "%s.lock", d->cfg.socket_path);
+    char path[sizeof ((rm_daemon_config *)0)->socket_path + 8];
+    snprintf(path, sizeof path, "%s.lock", socket_path);
     rm_status st = make_parent_dir(path, err);
     if (st != RM_OK)
         return st;
-    d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (d->lock_fd < 0)
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (*fd < 0)
         return rm_error_set(err, RM_ERR_IO, "lock file %s: %s", path, strerror(errno));
-    if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0)
+    if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+        close(*fd);
+        *fd = -1;
         return rm_error_set(err, RM_ERR_BUSY,
                             "another rollmapd is already running on %s "
                             "(lock %s is held); stop it first or use --socket",
-                            d->cfg.socket_path, path);
+                            socket_path, path);
+    }
     return RM_OK;
 }
 
@@ -276,9 +285,14 @@ static void on_session(void *user, bool started, const rm_session_meta *meta,
     daemon_ctx *d = user;
     publish_text_event(d->server, started ? RM_LIVE_SESSION_START : RM_LIVE_SESSION_END,
                        meta->session_id);
+    if (started)
+        return;
     rm_error err;
-    if (!started && d->indexer &&
-        rm_library_indexer_submit(d->indexer, path, &err) != RM_OK)
+    pthread_mutex_lock(&d->indexer_lock);
+    rm_status st = d->indexer ? rm_library_indexer_submit(d->indexer, path, &err)
+                              : RM_OK;
+    pthread_mutex_unlock(&d->indexer_lock);
+    if (st != RM_OK)
         logf_(RM_LOG_WARNING, "session library: %s", err.message);
 }
 
@@ -295,37 +309,71 @@ static void on_indexed(void *user, const char *path, rm_status status,
               "'rollmap library add')", path, err->message);
 }
 
+/* Sessions that end from now on go to the library at path ("" = none),
+ * once it has opened; the previous indexer first adds what it was given. */
+static rm_status switch_database(daemon_ctx *d, const char *path, rm_error *err)
+{
+    rm_library_indexer *next = NULL;
+    rm_status st = path[0] ? rm_library_indexer_start(&next, path, on_indexed, d, err)
+                           : RM_OK;
+    if (st != RM_OK)
+        return st;
+    pthread_mutex_lock(&d->indexer_lock);
+    rm_library_indexer *previous = d->indexer;
+    d->indexer = next;
+    pthread_mutex_unlock(&d->indexer_lock);
+    rm_library_indexer_stop(previous);
+    return RM_OK;
+}
+
 /* Recording goes on without the library: a database that cannot be opened
  * is logged, not fatal. */
 static void start_indexer(daemon_ctx *d)
 {
     rm_error err;
-    if (!d->cfg.database[0])
-        return;
-    if (rm_library_indexer_start(&d->indexer, d->cfg.database, on_indexed, d,
-                                 &err) != RM_OK)
+    if (switch_database(d, d->cfg.database, &err) != RM_OK)
         logf_(RM_LOG_WARNING, "session library: %s; sessions are recorded "
               "but not indexed", err.message);
 }
 
 /* ---- commands from clients (server thread) ----------------------------------------- */
 
+/* The capture, with capture_lock held (release_capture() after); NULL
+ * with err set when it has stopped for good. */
+static rm_capture *hold_capture(daemon_ctx *d, rm_error *err)
+{
+    pthread_mutex_lock(&d->capture_lock);
+    if (!d->capture)
+        rm_error_set(err, RM_ERR_CLOSED, "rollmapd is shutting down");
+    return d->capture;
+}
+
+static void release_capture(daemon_ctx *d)
+{
+    pthread_mutex_unlock(&d->capture_lock);
+}
+
 static rm_status cmd_start(void *user, rm_session_meta *meta, rm_error *err)
 {
     daemon_ctx *d = user;
-    rm_status st = rm_capture_record_start(d->capture, meta, NULL, err);
+    rm_capture *c = hold_capture(d, err);
+    rm_status st = c ? rm_capture_record_start(c, meta, NULL, err) : RM_ERR_CLOSED;
     if (st == RM_OK) {
         rm_capture_status s;
-        rm_capture_get_status(d->capture, &s);
+        rm_capture_get_status(c, &s);
         memcpy(meta->session_id, s.recorder.session_id, sizeof meta->session_id);
     }
+    release_capture(d);
     return st;
 }
 
 static rm_status cmd_stop(void *user, rm_error *err)
 {
     daemon_ctx *d = user;
-    return rm_capture_record_stop(d->capture, err);
+    rm_capture *c = hold_capture(d, err);
+    rm_status st = c ? rm_capture_record_stop(c, err) : RM_ERR_CLOSED;
+    release_capture(d);
+    return st;
 }
 
 static rm_status cmd_tag(void *user, const char *key, const char *value, rm_error *err)
@@ -344,21 +392,30 @@ static rm_status cmd_tag(void *user, const char *key, const char *value, rm_erro
     else
         return rm_error_set(err, RM_ERR_ARG, "cannot tag %s = '%s' (keys: client, "
                             "side left|right, muscle, notes)", key, value);
-    return rm_capture_record_meta(d->capture, &meta, err);
+    rm_capture *c = hold_capture(d, err);
+    rm_status st = c ? rm_capture_record_meta(c, &meta, err) : RM_ERR_CLOSED;
+    release_capture(d);
+    return st;
 }
 
 static rm_status cmd_mark(void *user, int rating, rm_error *err)
 {
     daemon_ctx *d = user;
-    return rm_capture_record_note(d->capture, RM_EVENT_MARK, rating, "", err);
+    rm_capture *c = hold_capture(d, err);
+    rm_status st = c ? rm_capture_record_note(c, RM_EVENT_MARK, rating, "", err)
+                     : RM_ERR_CLOSED;
+    release_capture(d);
+    return st;
 }
 
 static rm_status cmd_tare(void *user, rm_error *err)
 {
-    (void)err;
     daemon_ctx *d = user;
-    rm_capture_request_tare(d->capture);
-    return RM_OK;
+    rm_capture *c = hold_capture(d, err);
+    if (c)
+        rm_capture_request_tare(c);
+    release_capture(d);
+    return c ? RM_OK : RM_ERR_CLOSED;
 }
 
 /* ---- status snapshot ------------------------------------------------------------ */
@@ -404,9 +461,10 @@ static void update_status(daemon_ctx *d)
 
 /* ---- start, reload, stop ------------------------------------------------------- */
 
-static rm_status capture_options(daemon_ctx *d, rm_capture_options *o, rm_error *err)
+static rm_status capture_options(daemon_ctx *d, const rm_daemon_config *cfg,
+                                 rm_capture_options *o, rm_error *err)
 {
-    rm_status st = rm_daemon_config_capture_options(&d->cfg, o, err);
+    rm_status st = rm_daemon_config_capture_options(cfg, o, err);
     o->recorder.log = log_sink;
     o->recorder.session = on_session;
     o->recorder.session_user = d;
@@ -426,41 +484,133 @@ static rm_status open_server(daemon_ctx *d, rm_error *err)
     return rm_server_open(&d->server, &so, &h, err);
 }
 
-/* Threads start only here, after the fork of daemon(). */
+/* Threads start only here, after the fork of daemon(). A command that
+ * comes as soon as the socket is up waits for the capture. */
 static rm_status start_threads(daemon_ctx *d, const rm_capture_options *co,
                                rm_error *err)
 {
+    pthread_mutex_lock(&d->capture_lock);
     rm_status st = open_server(d, err);
     if (st == RM_OK)
         start_indexer(d);
     if (st == RM_OK)
         st = rm_capture_start(&d->capture, co, err);
+    pthread_mutex_unlock(&d->capture_lock);
     return st;
 }
 
-/* SIGHUP: reopen the log and apply what can change while running. */
-static void reload(daemon_ctx *d)
+/* Stop the capture (its session is closed and handed to the indexer) and
+ * log its figures. Called with capture_lock held. */
+static void stop_capture(daemon_ctx *d)
 {
-    rm_daemon_config next;
+    if (!d->capture)
+        return;
+    rm_capture_status s;
+    rm_capture_stop(d->capture, &s);
+    d->capture = NULL;
+    logf_(RM_LOG_INFO, "received %llu samples: %llu recorded, %llu outside "
+          "sessions, %llu lost to ring overflow; %llu frames rejected, %llu lost "
+          "on the link; %llu reconnects, %llu device messages dropped; ring "
+          "high water %zu of %zu samples", (unsigned long long)s.samples_received,
+          (unsigned long long)s.recorder.samples_recorded,
+          (unsigned long long)s.recorder.samples_unrecorded,
+          (unsigned long long)s.ring_dropped, (unsigned long long)s.frames_rejected,
+          (unsigned long long)s.frames_lost, (unsigned long long)s.reconnects,
+          (unsigned long long)s.messages_dropped, s.ring_high_water,
+          s.ring_capacity);
+}
+
+/* A new source: the session ends as at shutdown, then the capture starts
+ * again with next's [device] settings. False when it cannot start. */
+static bool switch_source(daemon_ctx *d, const rm_daemon_config *next,
+                          const rm_capture_options *co)
+{
+    logf_(RM_LOG_INFO, "reload: new source %s: closing the session and stopping "
+          "the capture on %s", next->source, d->cfg.source);
+    pthread_mutex_lock(&d->capture_lock);
+    stop_capture(d);
+    memcpy(d->cfg.source, next->source, sizeof d->cfg.source);
     rm_error err;
-    if (build_config(&d->opt, &next, &err) != RM_OK) {
-        logf_(RM_LOG_ERROR, "reload: %s (keeping the running configuration)",
-              err.message);
+    rm_status st = rm_capture_start(&d->capture, co, &err);
+    pthread_mutex_unlock(&d->capture_lock);
+    if (st != RM_OK) {
+        logf_(RM_LOG_ERROR, "reload: cannot capture from %s: %s; exiting",
+              next->source, err.message);
+        return false;
+    }
+    logf_(RM_LOG_INFO, "reload: capturing from %s", next->source);
+    return true;
+}
+
+/* The lock moves with the socket, taken first on the new one. */
+static rm_status move_socket(daemon_ctx *d, const char *path, rm_error *err)
+{
+    int fd;
+    rm_status st = lock_socket(path, &fd, err);
+    if (st != RM_OK)
+        return st;
+    st = rm_server_move(d->server, path, err);
+    close(st == RM_OK ? d->lock_fd : fd);
+    if (st == RM_OK)
+        d->lock_fd = fd;
+    return st;
+}
+
+/* A socket or database that cannot be opened leaves the running one in
+ * next, and in force. */
+static void switch_socket(daemon_ctx *d, rm_daemon_config *next)
+{
+    rm_error err;
+    if (!strcmp(next->socket_path, d->cfg.socket_path))
+        return;
+    if (move_socket(d, next->socket_path, &err) == RM_OK) {
+        logf_(RM_LOG_INFO, "reload: listening on %s; %s is closed and its "
+              "clients were disconnected", next->socket_path, d->cfg.socket_path);
         return;
     }
-    if (strcmp(next.source, d->cfg.source) || strcmp(next.socket_path, d->cfg.socket_path) ||
-        strcmp(next.database, d->cfg.database))
-        logf_(RM_LOG_WARNING, "reload: a new source, socket or database takes "
-              "effect at the next start of rollmapd");
-    snprintf(next.source, sizeof next.source, "%s", d->cfg.source);
-    snprintf(next.socket_path, sizeof next.socket_path, "%s", d->cfg.socket_path);
-    snprintf(next.database, sizeof next.database, "%s", d->cfg.database);
-    d->cfg = next;
-    open_log(&d->cfg);
+    logf_(RM_LOG_ERROR, "reload: socket %s: %s (still listening on %s)",
+          next->socket_path, err.message, d->cfg.socket_path);
+    memcpy(next->socket_path, d->cfg.socket_path, sizeof next->socket_path);
+}
+
+static void switch_library(daemon_ctx *d, rm_daemon_config *next)
+{
+    rm_error err;
+    if (!strcmp(next->database, d->cfg.database))
+        return;
+    if (switch_database(d, next->database, &err) == RM_OK) {
+        logf_(RM_LOG_INFO, "reload: session library is now %s",
+              next->database[0] ? next->database : "none");
+        return;
+    }
+    logf_(RM_LOG_ERROR, "reload: session library: %s (sessions still go to %s)",
+          err.message, d->cfg.database[0] ? d->cfg.database : "none");
+    memcpy(next->database, d->cfg.database, sizeof next->database);
+}
+
+/* SIGHUP: reopen the log and apply the configuration. The session that
+ * ends for a new source goes to the database it was recorded with.
+ * False when rollmapd can no longer capture. */
+static bool reload(daemon_ctx *d)
+{
+    rm_daemon_config next;
     rm_capture_options co;
-    if (capture_options(d, &co, &err) == RM_OK)
-        rm_capture_set_recorder_options(d->capture, &co.recorder);
+    rm_error err;
+    if (build_config(&d->opt, &next, &err) != RM_OK ||
+        capture_options(d, &next, &co, &err) != RM_OK) {
+        logf_(RM_LOG_ERROR, "reload: %s (keeping the running configuration)",
+              err.message);
+        return true;
+    }
+    open_log(&next);
+    if (strcmp(next.source, d->cfg.source) && !switch_source(d, &next, &co))
+        return false;
+    switch_socket(d, &next);
+    switch_library(d, &next);
+    d->cfg = next;
+    rm_capture_set_recorder_options(d->capture, &co.recorder);
     logf_(RM_LOG_INFO, "configuration reloaded");
+    return true;
 }
 
 static void block_signals(sigset_t *set)
@@ -474,36 +624,28 @@ static void block_signals(sigset_t *set)
     pthread_sigmask(SIG_BLOCK, set, NULL); /* inherited by every thread */
 }
 
-static void run(daemon_ctx *d, const sigset_t *set)
+/* Until SIGTERM or SIGINT (0), or a reload that leaves no capture (1). */
+static int run(daemon_ctx *d, const sigset_t *set)
 {
     struct timespec interval = {0, STATUS_INTERVAL_MS * 1000000L};
     for (;;) {
         update_status(d);
         int sig = sigtimedwait(set, NULL, &interval);
-        if (sig == SIGHUP) {
-            reload(d);
-        } else if (sig == SIGTERM || sig == SIGINT) {
+        if (sig == SIGHUP && !reload(d))
+            return 1;
+        if (sig == SIGTERM || sig == SIGINT) {
             logf_(RM_LOG_INFO, "%s: closing the session and exiting",
                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            return;
+            return 0;
         }
     }
 }
 
 static void shut_down(daemon_ctx *d)
 {
-    rm_capture_status s;
-    rm_capture_stop(d->capture, &s);
-    logf_(RM_LOG_INFO, "received %llu samples: %llu recorded, %llu outside "
-          "sessions, %llu lost to ring overflow; %llu frames rejected, %llu lost "
-          "on the link; %llu reconnects, %llu device messages dropped; ring "
-          "high water %zu of %zu samples", (unsigned long long)s.samples_received,
-          (unsigned long long)s.recorder.samples_recorded,
-          (unsigned long long)s.recorder.samples_unrecorded,
-          (unsigned long long)s.ring_dropped, (unsigned long long)s.frames_rejected,
-          (unsigned long long)s.frames_lost, (unsigned long long)s.reconnects,
-          (unsigned long long)s.messages_dropped, s.ring_high_water,
-          s.ring_capacity);
+    pthread_mutex_lock(&d->capture_lock);
+    stop_capture(d);
+    pthread_mutex_unlock(&d->capture_lock);
     rm_server_close(d->server);
     rm_library_indexer_stop(d->indexer); /* adds the last session first */
     if (d->lock_fd >= 0)
@@ -518,15 +660,16 @@ static rm_status prepare(daemon_ctx *d, rm_capture_options *co, rm_error *err)
     if (st == RM_OK)
         st = rm_daemon_config_add_usb_ids(&d->cfg, err);
     if (st == RM_OK)
-        st = capture_options(d, co, err);
+        st = capture_options(d, &d->cfg, co, err);
     if (st == RM_OK)
-        st = take_lock(d, err);
+        st = lock_socket(d->cfg.socket_path, &d->lock_fd, err);
     return st;
 }
 
 int main(int argc, char **argv)
 {
-    daemon_ctx d = {.lock_fd = -1};
+    daemon_ctx d = {.capture_lock = PTHREAD_MUTEX_INITIALIZER,
+                    .indexer_lock = PTHREAD_MUTEX_INITIALIZER, .lock_fd = -1};
     int rc = parse_args(argc, argv, &d.opt);
     if (rc >= 0)
         return rc;
@@ -544,15 +687,14 @@ int main(int argc, char **argv)
     sigset_t set;
     block_signals(&set);
     d.started_unix_us = rm_wallclock_us();
-    if (start_threads(&d, &co, &err) != RM_OK) {
+    rc = 1;
+    if (start_threads(&d, &co, &err) == RM_OK) {
+        logf_(RM_LOG_INFO, "rollmapd %s: source %s, socket %s, library %s",
+              ROLLMAP_VERSION, d.cfg.source, rm_server_path(d.server), d.cfg.library);
+        rc = run(&d, &set);
+    } else {
         logf_(RM_LOG_ERROR, "%s", err.message);
-        rm_server_close(d.server);
-        rm_library_indexer_stop(d.indexer);
-        return 1;
     }
-    logf_(RM_LOG_INFO, "rollmapd %s: source %s, socket %s, library %s", ROLLMAP_VERSION,
-          d.cfg.source, rm_server_path(d.server), d.cfg.library);
-    run(&d, &set);
     shut_down(&d);
-    return 0;
+    return rc;
 }

@@ -55,6 +55,7 @@ struct rm_server {
     rm_server_handlers handlers;
     int listen_fd, wake_fd;
     pthread_t thread;
+    bool running;              /* thread started and not yet joined */
     atomic_bool stop;
 
     pthread_mutex_t lock;      /* everything below */
@@ -773,28 +774,53 @@ static rm_status clear_stale(const struct sockaddr_un *addr, rm_error *err)
     return RM_OK;
 }
 
-static rm_status listen_on(rm_server *srv, rm_error *err)
+/* Listen on path (mode 0660); on failure nothing is left behind. */
+static rm_status listen_at(const char *path, int *out, rm_error *err)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (strlen(srv->opt.path) >= sizeof addr.sun_path)
+    if (strlen(path) >= sizeof addr.sun_path)
         return rm_error_set(err, RM_ERR_ARG,
                             "socket path '%s' is longer than %zu bytes",
-                            srv->opt.path, sizeof addr.sun_path - 1);
-    strcpy(addr.sun_path, srv->opt.path);
+                            path, sizeof addr.sun_path - 1);
+    strcpy(addr.sun_path, path);
     rm_status st = ensure_parent(addr.sun_path, err);
     if (st == RM_OK)
         st = clear_stale(&addr, err);
     if (st != RM_OK)
         return st;
-    srv->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (srv->listen_fd < 0)
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
         return rm_error_set(err, RM_ERR_IO, "socket: %s", strerror(errno));
+    bool bound = bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
     /* a small backlog: clients are accepted as soon as they knock */
-    if (bind(srv->listen_fd, (struct sockaddr *)&addr, sizeof addr) < 0 ||
-        chmod(addr.sun_path, 0660) < 0 || listen(srv->listen_fd, 16) < 0)
-        return rm_error_set(err, RM_ERR_IO, "%s: cannot listen: %s",
-                            addr.sun_path, strerror(errno));
+    if (!bound || chmod(addr.sun_path, 0660) < 0 || listen(fd, 16) < 0) {
+        st = rm_error_set(err, RM_ERR_IO, "%s: cannot listen: %s",
+                          addr.sun_path, strerror(errno));
+        if (bound)
+            unlink(addr.sun_path);
+        close(fd);
+        return st;
+    }
+    *out = fd;
     return RM_OK;
+}
+
+static rm_status start_thread(rm_server *srv, rm_error *err)
+{
+    atomic_store(&srv->stop, false);
+    srv->running = pthread_create(&srv->thread, NULL, server_main, srv) == 0;
+    return srv->running ? RM_OK
+                        : rm_error_set(err, RM_ERR_IO, "live server: cannot start thread");
+}
+
+static void stop_thread(rm_server *srv)
+{
+    if (!srv->running)
+        return;
+    atomic_store(&srv->stop, true);
+    wake(srv);
+    pthread_join(srv->thread, NULL);
+    srv->running = false;
 }
 
 static rm_status server_init(rm_server *srv, rm_error *err)
@@ -809,12 +835,10 @@ static rm_status server_init(rm_server *srv, rm_error *err)
     srv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (srv->wake_fd < 0)
         return rm_error_set(err, RM_ERR_IO, "eventfd: %s", strerror(errno));
-    st = listen_on(srv, err);
+    st = listen_at(srv->opt.path, &srv->listen_fd, err);
     if (st != RM_OK)
         return st;
-    if (pthread_create(&srv->thread, NULL, server_main, srv) != 0)
-        return rm_error_set(err, RM_ERR_IO, "live server: cannot start thread");
-    return RM_OK;
+    return start_thread(srv, err);
 }
 
 static void server_free(rm_server *srv)
@@ -862,29 +886,53 @@ rm_status rm_server_open(rm_server **out, const rm_server_options *opt,
     return RM_OK;
 }
 
-/* Tell every client the server is going away and send what is queued,
- * without waiting for slow readers. */
-static void say_goodbye(rm_server *srv)
+/* Tell every client why it is being let go and send what is queued,
+ * without waiting for slow readers. Publishers may still be queueing. */
+static void say_goodbye(rm_server *srv, const char *why)
 {
-    static const char bye[] =
-        "{\"class\":\"NOTICE\",\"message\":\"rollmapd is shutting down\"}\n";
-    for (size_t i = 0; i < srv->opt.max_clients; i++) {
-        client *c = srv->clients[i];
-        if (!c)
-            continue;
-        client_append_raw(srv, c, bye, sizeof bye - 1);
-        flush_client(srv, c);
-    }
+    pthread_mutex_lock(&srv->lock);
+    rm_json_writer w;
+    line_begin(srv, &w, "NOTICE");
+    rm_json_key(&w, "message");
+    rm_json_string(&w, why);
+    size_t len = line_end(srv, &w);
+    for (size_t i = 0; i < srv->opt.max_clients; i++)
+        if (srv->clients[i])
+            client_append_raw(srv, srv->clients[i], srv->line, len);
+    pthread_mutex_unlock(&srv->lock);
+    for (size_t i = 0; i < srv->opt.max_clients; i++)
+        if (srv->clients[i])
+            flush_client(srv, srv->clients[i]);
+}
+
+rm_status rm_server_move(rm_server *srv, const char *path, rm_error *err)
+{
+    char next[sizeof srv->opt.path];
+    snprintf(next, sizeof next, "%s", path);
+    if (!next[0])
+        rm_server_default_path(next, sizeof next);
+    int fd;
+    rm_status st = listen_at(next, &fd, err);
+    if (st != RM_OK)
+        return st;
+    stop_thread(srv); /* it owns the client slots and the listening socket */
+    say_goodbye(srv, "rollmapd moved to another socket");
+    for (size_t i = 0; i < srv->opt.max_clients; i++)
+        if (srv->clients[i])
+            drop_client(srv, i);
+    close(srv->listen_fd);
+    unlink(srv->opt.path);
+    srv->listen_fd = fd;
+    memcpy(srv->opt.path, next, sizeof next);
+    return start_thread(srv, err);
 }
 
 void rm_server_close(rm_server *srv)
 {
     if (!srv)
         return;
-    atomic_store(&srv->stop, true);
-    wake(srv);
-    pthread_join(srv->thread, NULL);
-    say_goodbye(srv);
+    stop_thread(srv);
+    say_goodbye(srv, "rollmapd is shutting down");
     unlink(srv->opt.path);
     server_free(srv);
 }

@@ -274,6 +274,19 @@ static void bad_source_name_is_reported_as_the_device_source(void **state)
     assert_non_null(strstr(err.message, "[device] source"));
 }
 
+static void unknown_simulator_option_is_reported_as_the_device_source(void **state)
+{
+    (void)state;
+    rm_daemon_config c;
+    rm_daemon_config_default(&c);
+    strcpy(c.source, "sim:seed=2,nonsense=1");
+    rm_capture_options o;
+    rm_error err;
+    assert_int_equal(rm_daemon_config_capture_options(&c, &o, &err), RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "[device] source 'sim:seed=2,nonsense=1'"));
+    assert_non_null(strstr(err.message, "'nonsense': unknown key"));
+}
+
 static void usb_ids_join_the_known_list(void **state)
 {
     (void)state;
@@ -319,6 +332,7 @@ int main(void)
         cmocka_unit_test(capture_options_carry_the_settings),
         cmocka_unit_test(calibration_age_limit_defaults_to_180_days),
         cmocka_unit_test(bad_source_name_is_reported_as_the_device_source),
+        cmocka_unit_test(unknown_simulator_option_is_reported_as_the_device_source),
         cmocka_unit_test(usb_ids_join_the_known_list),
         cmocka_unit_test(ring_rides_out_five_seconds_at_two_kilohertz),
     };

@@ -282,6 +282,61 @@ static void stale_socket_is_replaced(void **state)
     free(dir);
 }
 
+static void move_lets_old_clients_go_and_keeps_the_status(void **state)
+{
+    fixture *f = *state;
+    rm_daemon_status st = {0};
+    strcpy(st.source, "sim:seed=4");
+    rm_server_set_status(f->srv, &st);
+    rm_client *old = connect_client(f);
+    char moved[sizeof f->path];
+    snprintf(moved, sizeof moved, "%s/other/live.sock", f->dir);
+    rm_error err = {0};
+    assert_int_equal(rm_server_move(f->srv, moved, &err), RM_OK);
+    assert_string_equal(rm_server_path(f->srv), moved);
+    assert_int_equal(access(f->path, F_OK), -1); /* the old file is gone */
+
+    rm_json *notice = next_of_class(old, "NOTICE");
+    assert_non_null(strstr(rm_json_as_string(rm_json_get(notice, "message"), ""),
+                           "moved"));
+    rm_json_free(notice);
+    const char *line;
+    rm_status read;
+    while ((read = rm_client_read_line(old, &line, 2000, &err)) == RM_OK)
+        ;
+    assert_int_equal(read, RM_ERR_CLOSED);
+    rm_client_close(old);
+
+    strcpy(f->path, moved);
+    rm_client *c = connect_client(f);
+    rm_json *doc = request(c, "{\"cmd\":\"status\"}");
+    assert_string_equal(rm_json_as_string(rm_json_get(doc, "source"), ""), "sim:seed=4");
+    rm_json_free(doc);
+    rm_json_free(request(c, "{\"cmd\":\"stop\"}")); /* handlers kept */
+    assert_int_equal(f->calls.stops, 1);
+    rm_client_close(c);
+}
+
+static void move_to_a_busy_socket_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    char busy[sizeof f->path];
+    snprintf(busy, sizeof busy, "%s/busy.sock", f->dir);
+    rm_server_options opt;
+    rm_server_options_default(&opt);
+    strcpy(opt.path, busy);
+    rm_server *other = NULL;
+    rm_error err = {0};
+    assert_int_equal(rm_server_open(&other, &opt, NULL, &err), RM_OK);
+    rm_client *c = connect_client(f);
+    assert_int_equal(rm_server_move(f->srv, busy, &err), RM_ERR_BUSY);
+    assert_non_null(strstr(err.message, "already listening"));
+    assert_string_equal(rm_server_path(f->srv), f->path);
+    rm_json_free(request(c, "{\"cmd\":\"status\"}")); /* still connected */
+    rm_client_close(c);
+    rm_server_close(other);
+}
+
 static void commands_reach_the_handlers(void **state)
 {
     fixture *f = *state;
@@ -705,6 +760,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(socket_is_group_accessible_only, setup, teardown),
         cmocka_unit_test_setup_teardown(second_server_on_live_socket_is_busy, setup, teardown),
         cmocka_unit_test(stale_socket_is_replaced),
+        cmocka_unit_test_setup_teardown(move_lets_old_clients_go_and_keeps_the_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(move_to_a_busy_socket_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(commands_reach_the_handlers, setup, teardown),
         cmocka_unit_test_setup_teardown(handler_failure_is_an_error_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_requests_get_errors_naming_the_fault, setup, teardown),
