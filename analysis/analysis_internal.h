@@ -9,6 +9,7 @@
  *   spectra.c       FFTW plans, Welch PSD, spectrogram, tremor power,
  *                   vibration frequency
  *   dwell.c         dwells (held contact under load)
+ *   unloading.c     force eased off along the leg, pass by pass
  *   spots.c         profile along the leg, marks, tender spots
  *   analyse.c       the driver: rm_analyse_samples / rm_analyse_session
  */
@@ -158,6 +159,13 @@ rm_status ana_find_dwells(const rm_series *s, bool has_position,
                           const rm_analysis_config *cfg,
                           const double *mark_t_s, size_t mark_count,
                           rm_dwell **out, size_t *count, rm_error *err);
+
+/** Share of the force eased off on passes over each of bins bins of
+ *  bin_cm, against where nothing hurts (unloading.c); NaN where no pass
+ *  went. */
+rm_status ana_unloading(const rm_series *s, const rm_stroke *passes,
+                        size_t count, double bin_cm, size_t bins,
+                        double *unloading);
 
 /** Build profile, marks and spots into a (series, dwells, summary's
  *  rolled length and has_position must be filled). */

@@ -80,7 +80,7 @@ typedef struct rm_dwell {
 typedef struct rm_spot_evidence {
     double dwell_s;          /**< time dwelt here */
     double slowing;          /**< speed drop on passes over it */
-    double unloading;        /**< force drop vs neighbours on the same pass */
+    double unloading;        /**< force eased off on passes over it */
     double tremor;           /**< tremor/guarding power vs elsewhere */
     uint32_t marks;          /**< user marks here */
     double mark_rating;      /**< mean rating of marks (-1 none) */

@@ -2,12 +2,12 @@
  * The profile along the leg, the user's marks and the tender spots.
  *
  * Evidence is gathered per profile bin: tremor/guarding power relative to
- * the force, unloading on passes (force relative to the pass, compared with
- * neighbouring positions), slowing (passes over the bin slower than the
- * session's usual pass), marks with their ratings, and time dwelt. Each
- * kind is normalised to 0..1, smoothed along the leg and combined into a
- * 0-10 tenderness; peaks above spot_min_score are spots. docs/ANALYSIS.md
- * documents every weight and threshold.
+ * the force, unloading on passes (unloading.c), slowing (passes over the
+ * bin slower than the session's usual pass), marks with their ratings,
+ * time dwelt and time held leaning to one side. Each kind is normalised (1
+ * is full), smoothed along the leg and combined into a 0-10 tenderness;
+ * its peaks scoring spot_min_score are spots. docs/ANALYSIS.md documents
+ * every weight and threshold.
  */
 #include "analysis_internal.h"
 
@@ -15,27 +15,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Evidence that saturates (reaches 1) at: */
+/* Evidence that is full (1) at: */
 #define SLOWING_FULL 0.5        /* passes at half the usual speed */
-#define UNLOADING_FULL 0.15     /* 15 % less force than the neighbours */
+#define UNLOADING_FULL 0.15     /* 15 % less force than where nothing hurts */
 #define TREMOR_RATIO_FULL 100.0 /* 20 dB over the quiet parts' relative power */
 #define MARK_UNRATED 0.7        /* an unrated mark: "tender" (7/10) */
-/* Weights of the evidence in the tenderness (they sum to 1). Guarding
- * tremor and marks are the most specific signs; slowing is spread over a
- * whole stroke, so it only locates a spot roughly. */
+/* Easing off by less than this is within the scatter of the force profile
+ * where nothing hurts (1-2 % of the force, docs/ANALYSIS.md). */
+#define UNLOADING_FLOOR 0.02
+/* Weights of the evidence in the tenderness. Guarding shows as tremor or
+ * as easing off, and not everyone does both: the stronger of the two
+ * counts W_GUARD_STRONGER, the other adds W_GUARD_WEAKER, so either alone
+ * at half strength makes a spot and both at full weigh 0.6. Marks are the
+ * person's own word. Slowing is spread over a whole stroke, so it only
+ * locates a spot roughly. A hold leaning to one side aims at a point in
+ * the medial or lateral hamstrings, as holds on tender spots do: a weak
+ * sign that alone, even with the dwell boost, scores 2.6. */
+#define W_GUARD_STRONGER 0.4
+#define W_GUARD_WEAKER 0.2
 #define W_MARK 0.3
-#define W_TREMOR 0.3
-#define W_UNLOADING 0.25
 #define W_SLOWING 0.15
+#define W_AIMED_HOLD 0.1
 /* Dwelling is what people do on tender spots but also a technique on its
  * own: it raises the other evidence by up to this fraction, never alone. */
 #define DWELL_BOOST 0.5
 /* The combined evidence e maps to a score of 10 (1 - exp(-e / E)): no
  * plateau, so neighbouring spots keep their own peaks; e = E scores 6.3. */
 #define SCORE_SCALE 0.5
-/* Unloading compares a bin with bins 3..8 cm away on either side. */
-#define NEIGHBOUR_NEAR_CM 3.0
-#define NEIGHBOUR_FAR_CM 8.0
 /* The quiet parts of the leg: this quantile of the bins' relative tremor
  * (low, because tender spots can cover much of a short leg). */
 #define TREMOR_BASELINE_QUANTILE 0.05
@@ -48,29 +54,34 @@
 #define EVIDENCE_PRESENT 0.25
 #define CONFIDENT_PASSES 5.0
 
-enum { EV_DWELL, EV_SLOWING, EV_UNLOADING, EV_TREMOR, EV_MARK, EV_KINDS };
+enum { EV_DWELL, EV_AIMED_HOLD, EV_SLOWING, EV_UNLOADING, EV_TREMOR, EV_MARK,
+       EV_KINDS };
 
 /** Everything gathered per profile bin. */
 typedef struct bin_acc {
     double time_s, force_sum, force_peak, kpa_sum, medial, lateral;
-    double tremor_sum, rel_tremor_sum, ml_sum;
-    size_t samples, ml_samples;
-    double dwell_s, dwell_ml_weighted;
-    double pass_speed_sum, rel_force_sum;
+    double tremor_sum, rel_tremor_sum, ml_force_sum, ml_force;
+    double tremor_time_s;     /**< steady loaded time behind rel_tremor_sum */
+    size_t samples;
+    double dwell_s, dwell_ml_weighted, aimed_hold_s;
+    double pass_speed_sum, unloading;
     size_t passes;
     uint32_t marks;
     double rating_sum;
     uint32_t rated;
     double mark_ml_sum;
-    double ev[EV_KINDS];      /**< normalised, then smoothed */
+    double ev[EV_KINDS];      /**< 1 = full (may exceed it), then smoothed */
 } bin_acc;
 
 typedef struct profile_work {
     const rm_series *s;
     const rm_analysis_config *cfg;
-    double bin_cm;
+    double bin_cm, rolled_cm;
+    double tremor_frame_s;    /**< length of a spectrogram frame */
     size_t bins;
     bin_acc *acc;
+    double *tenderness;       /**< the score, each kind at most full */
+    double *locating;         /**< the same beyond full: where it is worst */
 } profile_work;
 
 static size_t bin_of(const profile_work *w, double position_cm)
@@ -96,9 +107,35 @@ static size_t index_at(const rm_series *s, double t_s)
 /* Gathering                                                                */
 /* ------------------------------------------------------------------------ */
 
-static void gather_samples(profile_work *w)
+/** steady[i]: every sample within a tremor frame of i is under load. The
+ *  6-12 Hz power of a frame that takes in sitting down on the roller or
+ *  lifting the leg off is the step's, not tremor. */
+static uint8_t *steady_load(const profile_work *w)
 {
     const rm_series *s = w->s;
+    size_t reach = (size_t)ceil(w->tremor_frame_s * s->rate_hz);
+    uint8_t *steady = malloc(s->n ? s->n : 1);
+    if (!steady)
+        return NULL;
+    size_t since = reach + 1;          /* samples since the last unloaded */
+    for (size_t i = 0; i < s->n; i++) {
+        since = s->loaded[i] ? since + 1 : 0;
+        steady[i] = since > reach;
+    }
+    since = reach + 1;                 /* samples until the next unloaded */
+    for (size_t i = s->n; i-- > 0;) {
+        since = s->loaded[i] ? since + 1 : 0;
+        steady[i] = steady[i] && since > reach;
+    }
+    return steady;
+}
+
+static rm_status gather_samples(profile_work *w)
+{
+    const rm_series *s = w->s;
+    uint8_t *steady = steady_load(w);
+    if (!steady)
+        return RM_ERR_NOMEM;
     for (size_t i = 0; i < s->n; i++) {
         if (!s->loaded[i])
             continue;
@@ -113,11 +150,16 @@ static void gather_samples(profile_work *w)
         b->medial += f * (1.0 - ml) / 2.0;
         b->lateral += f * (1.0 + ml) / 2.0;
         b->tremor_sum += s->tremor[i];
-        b->rel_tremor_sum += f > 0.0 ? s->tremor[i] / (f * f) : 0.0;
+        if (steady[i] && f > 0.0) {
+            b->rel_tremor_sum += s->tremor[i] / (f * f) / s->rate_hz;
+            b->tremor_time_s += 1.0 / s->rate_hz;
+        }
         b->samples++;
         if (isfinite(s->ml[i]))
-            b->ml_sum += s->ml[i], b->ml_samples++;
+            b->ml_force_sum += f * s->ml[i], b->ml_force += f;
     }
+    free(steady);
+    return RM_OK;
 }
 
 static void gather_dwells(profile_work *w, const rm_dwell *d, size_t count)
@@ -126,52 +168,42 @@ static void gather_dwells(profile_work *w, const rm_dwell *d, size_t count)
         bin_acc *b = &w->acc[bin_of(w, d[k].position_cm)];
         b->dwell_s += d[k].duration_s;
         b->dwell_ml_weighted += d[k].ml * d[k].duration_s;
+        if (d[k].side != RM_ML_SIDE_CENTRE)
+            b->aimed_hold_s += d[k].duration_s;
     }
 }
 
-/** Mean force per bin of one pass, relative to the pass's mean force; the
- *  pass's speed goes to every bin it covered. */
-static void gather_pass(profile_work *w, const rm_stroke *pass,
-                        double *force, size_t *count)
+/** The pass's speed goes to every bin it crossed under load. */
+static void gather_pass(profile_work *w, const rm_stroke *pass, bool *crossed)
 {
     const rm_series *s = w->s;
-    memset(force, 0, sizeof *force * w->bins);
-    memset(count, 0, sizeof *count * w->bins);
+    memset(crossed, 0, sizeof *crossed * w->bins);
     size_t a = index_at(s, pass->start_s), z = index_at(s, pass->end_s);
-    double total = 0.0;
-    size_t loaded = 0;
-    for (size_t i = a; i <= z; i++) {
-        if (!s->loaded[i])
-            continue;
-        size_t b = bin_of(w, s->position_cm[i]);
-        force[b] += s->force_n[i];
-        count[b]++;
-        total += s->force_n[i];
-        loaded++;
-    }
-    if (loaded == 0 || !(total > 0.0))
-        return;
-    double mean = total / (double)loaded;
+    for (size_t i = a; i <= z; i++)
+        if (s->loaded[i])
+            crossed[bin_of(w, s->position_cm[i])] = true;
     for (size_t b = 0; b < w->bins; b++) {
-        if (count[b] == 0)
+        if (!crossed[b])
             continue;
-        bin_acc *acc = &w->acc[b];
-        acc->passes++;
-        acc->pass_speed_sum += fabs(pass->mean_speed_cm_s);
-        acc->rel_force_sum += force[b] / (double)count[b] / mean;
+        w->acc[b].passes++;
+        w->acc[b].pass_speed_sum += fabs(pass->mean_speed_cm_s);
     }
 }
 
 static rm_status gather_passes(profile_work *w, const rm_stroke *passes,
                                size_t count)
 {
-    double *force = malloc(sizeof *force * w->bins);
-    size_t *n = malloc(sizeof *n * w->bins);
-    rm_status st = force && n ? RM_OK : RM_ERR_NOMEM;
+    bool *crossed = malloc(sizeof *crossed * w->bins);
+    double *unloading = malloc(sizeof *unloading * w->bins);
+    rm_status st = crossed && unloading
+        ? ana_unloading(w->s, passes, count, w->bin_cm, w->bins, unloading)
+        : RM_ERR_NOMEM;
     for (size_t k = 0; st == RM_OK && k < count; k++)
-        gather_pass(w, &passes[k], force, n);
-    free(force);
-    free(n);
+        gather_pass(w, &passes[k], crossed);
+    for (size_t b = 0; st == RM_OK && b < w->bins; b++)
+        w->acc[b].unloading = unloading[b];
+    free(crossed);
+    free(unloading);
     return st;
 }
 
@@ -222,35 +254,6 @@ static double mark_evidence(const bin_acc *b)
     return b->rated ? b->rating_sum / b->rated / 10.0 : MARK_UNRATED;
 }
 
-static double bin_rel_force(const bin_acc *a)
-{
-    return a->passes ? a->rel_force_sum / (double)a->passes : NAN;
-}
-
-/** Relative force of the bins 3..8 cm away on one side (NaN if none). */
-static double side_rel_force(const profile_work *w, size_t b, int side)
-{
-    double sum = 0.0;
-    size_t n = 0;
-    long near = lround(NEIGHBOUR_NEAR_CM / w->bin_cm);
-    long far = lround(NEIGHBOUR_FAR_CM / w->bin_cm);
-    for (long d = near; d <= far; d++) {
-        long k = (long)b + side * d;
-        if (k < 0 || k >= (long)w->bins || w->acc[k].passes == 0)
-            continue;
-        sum += bin_rel_force(&w->acc[k]);
-        n++;
-    }
-    return n ? sum / (double)n : NAN;
-}
-
-/** The reference for unloading: the more loaded side, since the other may
- *  be the flank of another tender spot. */
-static double neighbour_rel_force(const profile_work *w, size_t b)
-{
-    return fmax(side_rel_force(w, b, -1), side_rel_force(w, b, +1));
-}
-
 /** A quantile over the bins of a per-bin value (bins without data left
  *  out); NaN if none has data. */
 static double bins_quantile(const profile_work *w, double q,
@@ -268,7 +271,8 @@ static double bins_quantile(const profile_work *w, double q,
 
 static double bin_rel_tremor(const bin_acc *a)
 {
-    return a->time_s >= 1.0 ? a->rel_tremor_sum / (double)a->samples : NAN;
+    return a->tremor_time_s >= 1.0 ? a->rel_tremor_sum / a->tremor_time_s
+                                   : NAN;
 }
 
 static double bin_pass_speed(const bin_acc *a)
@@ -283,26 +287,30 @@ static void normalise_evidence(profile_work *w)
     for (size_t b = 0; b < w->bins; b++) {
         bin_acc *a = &w->acc[b];
         a->ev[EV_DWELL] = ana_clamp(a->dwell_s / w->cfg->target_hold_s, 0, 1);
+        a->ev[EV_AIMED_HOLD] =
+            ana_clamp(a->aimed_hold_s / w->cfg->target_hold_s, 0, 1);
         double slowing = 1.0 - bin_pass_speed(a) / usual_speed;
         a->ev[EV_SLOWING] = isfinite(slowing)
-            ? ana_clamp(slowing / SLOWING_FULL, 0, 1) : 0.0;
-        double unloading = 1.0 - bin_rel_force(a) / neighbour_rel_force(w, b);
-        a->ev[EV_UNLOADING] = isfinite(unloading)
-            ? ana_clamp(unloading / UNLOADING_FULL, 0, 1) : 0.0;
+            ? fmax(slowing / SLOWING_FULL, 0.0) : 0.0;
+        a->ev[EV_UNLOADING] = isfinite(a->unloading)
+            ? fmax((a->unloading - UNLOADING_FLOOR) /
+                   (UNLOADING_FULL - UNLOADING_FLOOR), 0.0)
+            : 0.0;
         double ratio = bin_rel_tremor(a) / quiet;
         a->ev[EV_TREMOR] = isfinite(ratio) && ratio > 1.0
-            ? ana_clamp(log(ratio) / log(TREMOR_RATIO_FULL), 0, 1) : 0.0;
+            ? log(ratio) / log(TREMOR_RATIO_FULL) : 0.0;
         a->ev[EV_MARK] = mark_evidence(a);
     }
 }
 
-/** Gaussian smoothing of one evidence kind along the leg; dwell and mark
- *  evidence keep their peak height (they are located events). */
+/** Gaussian smoothing of one evidence kind along the leg; holds and marks
+ *  keep their peak height (they are located events). */
 static void smooth_evidence(profile_work *w, int kind, double *tmp)
 {
     double sigma = SMOOTH_SIGMA_CM / w->bin_cm;
     long reach = (long)ceil(3.0 * sigma);
-    bool keep_peak = kind == EV_DWELL || kind == EV_MARK;
+    bool keep_peak = kind == EV_DWELL || kind == EV_AIMED_HOLD ||
+                     kind == EV_MARK;
     for (size_t b = 0; b < w->bins; b++) {
         double sum = 0.0, weights = 0.0, peak = 0.0;
         for (long d = -reach; d <= reach; d++) {
@@ -320,17 +328,26 @@ static void smooth_evidence(profile_work *w, int kind, double *tmp)
         w->acc[b].ev[kind] = tmp[b];
 }
 
-static double tenderness_of(const bin_acc *a)
+/** Evidence of one kind, at most full unless beyond_full. */
+static double evidence(const bin_acc *a, int kind, bool beyond_full)
 {
-    double t = W_MARK * a->ev[EV_MARK] + W_TREMOR * a->ev[EV_TREMOR] +
-               W_UNLOADING * a->ev[EV_UNLOADING] +
-               W_SLOWING * a->ev[EV_SLOWING];
+    return beyond_full ? a->ev[kind] : fmin(a->ev[kind], 1.0);
+}
+
+static double tenderness_of(const bin_acc *a, bool beyond_full)
+{
+    double tremor = evidence(a, EV_TREMOR, beyond_full);
+    double unloading = evidence(a, EV_UNLOADING, beyond_full);
+    double t = W_GUARD_STRONGER * fmax(tremor, unloading) +
+               W_GUARD_WEAKER * fmin(tremor, unloading) +
+               W_MARK * a->ev[EV_MARK] +
+               W_SLOWING * evidence(a, EV_SLOWING, beyond_full) +
+               W_AIMED_HOLD * a->ev[EV_AIMED_HOLD];
     double e = t * (1.0 + DWELL_BOOST * a->ev[EV_DWELL]);
     return 10.0 * (1.0 - exp(-e / SCORE_SCALE));
 }
 
-static void fill_profile(const profile_work *w, rm_profile_bin *out,
-                         double *tenderness)
+static void fill_profile(const profile_work *w, rm_profile_bin *out)
 {
     for (size_t b = 0; b < w->bins; b++) {
         const bin_acc *a = &w->acc[b];
@@ -341,7 +358,7 @@ static void fill_profile(const profile_work *w, rm_profile_bin *out,
             .mean_force_n = a->samples ? a->force_sum / n : 0.0,
             .peak_force_n = a->force_peak,
             .mean_pressure_kpa = a->samples ? a->kpa_sum / n : 0.0,
-            .tenderness = tenderness[b],
+            .tenderness = w->tenderness[b],
             .medial_force_n = a->samples ? a->medial / n : 0.0,
             .lateral_force_n = a->samples ? a->lateral / n : 0.0,
             .tremor = a->samples ? a->tremor_sum / n : 0.0};
@@ -355,11 +372,13 @@ static void fill_profile(const profile_work *w, rm_profile_bin *out,
 /* ------------------------------------------------------------------------ */
 
 /** medial/lateral of the evidence around bin b: dwells and marks say where
- *  the person held or pressed; otherwise the passes' centre of pressure. */
+ *  the person held or pressed; otherwise the centre of pressure of the
+ *  passes over it, each sample weighted by its force, so the loaded moments
+ *  count most and a slow pass (more samples there) more than a quick one. */
 static double spot_ml(const profile_work *w, size_t b, long reach)
 {
     double dwell_w = 0.0, dwell_ml = 0.0, mark_n = 0.0, mark_ml = 0.0;
-    double pass_n = 0.0, pass_ml = 0.0;
+    double pass_force = 0.0, pass_ml = 0.0;
     for (long d = -reach; d <= reach; d++) {
         long k = (long)b + d;
         if (k < 0 || k >= (long)w->bins)
@@ -369,14 +388,14 @@ static double spot_ml(const profile_work *w, size_t b, long reach)
         dwell_ml += a->dwell_ml_weighted;
         mark_n += a->marks;
         mark_ml += a->mark_ml_sum;
-        pass_n += (double)a->ml_samples;
-        pass_ml += a->ml_sum;
+        pass_force += a->ml_force;
+        pass_ml += a->ml_force_sum;
     }
     if (dwell_w > 0.0)
         return dwell_ml / dwell_w;
     if (mark_n > 0.0)
         return mark_ml / mark_n;
-    return pass_n > 0.0 ? pass_ml / pass_n : 0.0;
+    return pass_force > 0.0 ? pass_ml / pass_force : 0.0;
 }
 
 static double spot_confidence(const bin_acc *a)
@@ -389,28 +408,30 @@ static double spot_confidence(const bin_acc *a)
     return 0.5 * agreement + 0.5 * fmax(coverage, a->marks ? 1.0 : 0.0);
 }
 
-static rm_spot describe_spot(const profile_work *w, size_t b,
-                             const double *tenderness, double rolled_cm)
+static rm_spot describe_spot(const profile_work *w, size_t b)
 {
     /* Refine the peak with a parabola through its neighbours. */
     double offset = 0.0;
     if (b > 0 && b + 1 < w->bins) {
-        double l = tenderness[b - 1], c = tenderness[b], r = tenderness[b + 1];
+        const double *t = w->locating;
+        double l = t[b - 1], c = t[b], r = t[b + 1];
         double curve = l - 2.0 * c + r;
         offset = curve < 0.0 ? ana_clamp(0.5 * (l - r) / curve, -0.5, 0.5) : 0;
     }
     const bin_acc *a = &w->acc[b];
     long reach = (long)ceil(w->cfg->spot_merge_cm / 2.0 / w->bin_cm);
     rm_spot sp = {.position_cm = ((double)b + 0.5 + offset) * w->bin_cm,
-                  .score = tenderness[b],
+                  .score = w->tenderness[b],
                   .threshold_force_n = NAN, .threshold_pressure_kpa = NAN};
-    sp.position_pct = rolled_cm > 0.0 ? 100.0 * sp.position_cm / rolled_cm : NAN;
+    sp.position_pct = w->rolled_cm > 0.0
+                          ? 100.0 * sp.position_cm / w->rolled_cm : NAN;
     sp.ml = spot_ml(w, b, reach);
     sp.side = (uint8_t)ana_side_of(sp.ml);
     sp.confidence = spot_confidence(a);
     sp.evidence = (rm_spot_evidence){
-        .dwell_s = 0.0, .slowing = a->ev[EV_SLOWING],
-        .unloading = a->ev[EV_UNLOADING], .tremor = a->ev[EV_TREMOR],
+        .dwell_s = 0.0, .slowing = evidence(a, EV_SLOWING, false),
+        .unloading = evidence(a, EV_UNLOADING, false),
+        .tremor = evidence(a, EV_TREMOR, false),
         .marks = 0, .mark_rating = -1.0};
     for (long d = -reach; d <= reach; d++) {
         long k = (long)b + d;
@@ -427,16 +448,19 @@ static bool is_peak(const double *t, size_t bins, size_t b)
     return b > 0 && b + 1 < bins && t[b] >= t[b - 1] && t[b] > t[b + 1];
 }
 
-/** Peaks at or above the minimum score, strongest first, none closer than
- *  spot_merge_cm to a stronger one. */
-static size_t pick_peaks(const profile_work *w, const double *t,
-                         size_t *picked)
+/** Peaks scoring at least the minimum, strongest first, none closer than
+ *  spot_merge_cm to a stronger one. They are found on the evidence beyond
+ *  full: two spots 4 cm apart that both reach full unloading still have
+ *  two peaks. */
+static size_t pick_peaks(const profile_work *w, size_t *picked)
 {
+    const double *t = w->locating;
     size_t count = 0;
     for (;;) {
         size_t best = w->bins;
         for (size_t b = 0; b < w->bins; b++) {
-            if (t[b] < w->cfg->spot_min_score || !is_peak(t, w->bins, b))
+            if (w->tenderness[b] < w->cfg->spot_min_score ||
+                !is_peak(t, w->bins, b))
                 continue;
             bool near = false;
             for (size_t k = 0; k < count && !near; k++)
@@ -496,29 +520,29 @@ static rm_status describe_marks(rm_analysis *a, const double *mark_t_s,
 }
 
 static rm_status build_profile(rm_analysis *a, profile_work *w,
-                               const rm_stroke *passes, size_t pass_count,
-                               double *tenderness)
+                               const rm_stroke *passes, size_t pass_count)
 {
-    gather_samples(w);
+    if (gather_samples(w) != RM_OK ||
+        gather_passes(w, passes, pass_count) != RM_OK)
+        return RM_ERR_NOMEM;
     gather_dwells(w, a->dwells, a->dwell_count);
     gather_marks(w, a->marks, a->mark_count);
-    if (gather_passes(w, passes, pass_count) != RM_OK)
-        return RM_ERR_NOMEM;
     normalise_evidence(w);
     for (int kind = 0; kind < EV_KINDS; kind++)
-        smooth_evidence(w, kind, tenderness);
-    for (size_t b = 0; b < w->bins; b++)
-        tenderness[b] = tenderness_of(&w->acc[b]);
+        smooth_evidence(w, kind, w->tenderness);
+    for (size_t b = 0; b < w->bins; b++) {
+        w->tenderness[b] = tenderness_of(&w->acc[b], false);
+        w->locating[b] = tenderness_of(&w->acc[b], true);
+    }
     a->profile = malloc(sizeof *a->profile * w->bins);
     if (!a->profile)
         return RM_ERR_NOMEM;
     a->bin_count = w->bins;
-    fill_profile(w, a->profile, tenderness);
+    fill_profile(w, a->profile);
     return RM_OK;
 }
 
-static rm_status build_spots(rm_analysis *a, profile_work *w,
-                             const double *tenderness)
+static rm_status build_spots(rm_analysis *a, profile_work *w)
 {
     size_t *picked = malloc(sizeof *picked * w->bins);
     a->spots = malloc(sizeof *a->spots * w->bins);
@@ -526,10 +550,9 @@ static rm_status build_spots(rm_analysis *a, profile_work *w,
         free(picked);
         return RM_ERR_NOMEM;
     }
-    a->spot_count = pick_peaks(w, tenderness, picked);
+    a->spot_count = pick_peaks(w, picked);
     for (size_t k = 0; k < a->spot_count; k++)
-        a->spots[k] = describe_spot(w, picked[k], tenderness,
-                                    a->summary.rolled_length_cm);
+        a->spots[k] = describe_spot(w, picked[k]);
     free(picked);
     link_marks(a, a->config.spot_merge_cm);
     return RM_OK;
@@ -546,17 +569,20 @@ rm_status ana_find_spots(rm_analysis *a, const rm_stroke *passes,
     if (!a->has_position || !(length >= 0.0) || a->series.n == 0)
         return RM_OK;   /* no positions: no profile, no spots */
     profile_work w = {.s = &a->series, .cfg = &a->config,
-                      .bin_cm = a->config.profile_bin_cm};
+                      .bin_cm = a->config.profile_bin_cm, .rolled_cm = length,
+                      .tremor_frame_s = 2.0 * a->spectrogram.dt_s};
     w.bins = (size_t)floor(length / w.bin_cm) + 1;
     w.acc = calloc(w.bins, sizeof *w.acc);
-    double *tenderness = malloc(sizeof *tenderness * w.bins);
-    rm_status st = w.acc && tenderness ? build_profile(a, &w, passes, pass_count,
-                                                     tenderness)
-                                       : RM_ERR_NOMEM;
+    w.tenderness = malloc(sizeof *w.tenderness * w.bins);
+    w.locating = malloc(sizeof *w.locating * w.bins);
+    rm_status st = w.acc && w.tenderness && w.locating
+                       ? build_profile(a, &w, passes, pass_count)
+                       : RM_ERR_NOMEM;
     if (st == RM_OK)
-        st = build_spots(a, &w, tenderness);
+        st = build_spots(a, &w);
     free(w.acc);
-    free(tenderness);
+    free(w.tenderness);
+    free(w.locating);
     if (st != RM_OK)
         return rm_error_set(err, st, "tender spots: out of memory");
     return RM_OK;

@@ -18,6 +18,9 @@ typedef struct leg {
     rm_sample *s;
     size_t n, cap;
     bool tender;               /**< the point at SPOT_CM hurts */
+    double unload;             /**< force eased off where it hurts most */
+    double tremor;             /**< extra 9 Hz tremor where it hurts most */
+    double pass_lean_mm;       /**< lean while passing where it hurts most */
     rm_event mark;             /**< the rated mark during the hold */
 } leg;
 
@@ -25,6 +28,9 @@ static void leg_init(leg *g, bool tender)
 {
     memset(g, 0, sizeof *g);
     g->tender = tender;
+    g->unload = 0.3;
+    g->tremor = 0.04;
+    g->mark.kind = RM_EVENT_NOTE;     /* act() makes it a mark */
     rm_device_info *d = &g->info;
     d->device_kind = RM_DEVICE_ROLLER;
     d->sample_rate_hz = RATE;
@@ -48,8 +54,9 @@ static double hurt(const leg *g, double p)
     return g->tender ? exp(-0.5 * d * d) : 0.0;
 }
 
-/* One sample at position p: the person unloads 30 % and trembles (9 Hz)
- * where it hurts; lean_mm moves the load toward the left end. */
+/* One sample at position p: the person eases off (g->unload) and trembles
+ * (9 Hz, g->tremor) where it hurts; lean_mm moves the load toward the left
+ * end. */
 static void emit(leg *g, double p, double load, double lean_mm)
 {
     if (g->n == g->cap) {
@@ -57,8 +64,8 @@ static void emit(leg *g, double p, double load, double lean_mm)
         g->s = realloc(g->s, sizeof *g->s * g->cap);
     }
     double t = (double)g->n / RATE, w = hurt(g, p);
-    double f = load * 300.0 * (1.0 - 0.3 * w);
-    f *= 1.0 + (0.005 + 0.04 * w) * sin(2.0 * M_PI * 9.0 * t);
+    double f = load * 300.0 * (1.0 - g->unload * w);
+    f *= 1.0 + (0.005 + g->tremor * w) * sin(2.0 * M_PI * 9.0 * t);
     double centre = WIDTH_MM / 2.0 - lean_mm;
     rm_sample *s = &g->s[g->n++];
     memset(s, 0, sizeof *s);
@@ -71,8 +78,16 @@ static void emit(leg *g, double p, double load, double lean_mm)
 static void roll(leg *g, double from, double to)
 {
     size_t count = (size_t)(fabs(to - from) / 2.5 * RATE);   /* 2.5 cm/s */
-    for (size_t i = 1; i <= count; i++)
-        emit(g, from + (to - from) * (double)i / (double)count, 1.0, 0.0);
+    for (size_t i = 1; i <= count; i++) {
+        double p = from + (to - from) * (double)i / (double)count;
+        emit(g, p, 1.0, g->pass_lean_mm * hurt(g, p));
+    }
+}
+
+static void rest(leg *g, double p)
+{
+    for (size_t i = 0; i < 2 * RATE; i++)
+        emit(g, p, 0.0, 0.0);
 }
 
 static void hold(leg *g, double p, double seconds, double lean_mm)
@@ -85,8 +100,7 @@ static void hold(leg *g, double p, double seconds, double lean_mm)
  * with a mark rated 7 after 10 s, 4 more passes, rest. */
 static void act(leg *g)
 {
-    for (size_t i = 0; i < 2 * RATE; i++)
-        emit(g, 0.0, 0.0, 0.0);
+    rest(g, 0.0);
     for (int k = 0; k < 6; k++) {
         roll(g, 0.0, LEG_CM);
         roll(g, LEG_CM, 0.0);
@@ -101,8 +115,18 @@ static void act(leg *g)
         roll(g, LEG_CM, 0.0);
         roll(g, 0.0, LEG_CM);
     }
-    for (size_t i = 0; i < 2 * RATE; i++)
-        emit(g, LEG_CM, 0.0, 0.0);
+    rest(g, LEG_CM);
+}
+
+/* Rest, 8 passes there and back without stopping, rest. */
+static void act_without_holding(leg *g)
+{
+    rest(g, 0.0);
+    for (int k = 0; k < 8; k++) {
+        roll(g, 0.0, LEG_CM);
+        roll(g, LEG_CM, 0.0);
+    }
+    rest(g, 0.0);
 }
 
 static rm_analysis *analyse_leg(leg *g, uint8_t side)
@@ -207,6 +231,53 @@ static void the_same_lean_is_lateral_on_a_left_leg(void **state)
     assert_true(a->spots[0].ml > 0.25);
     rm_analysis_free(a);
     free(g.s);
+}
+
+/* Not everyone trembles where it hurts: easing off by a tenth alone, on
+ * passes without a stop, shows the spot. */
+static void easing_off_without_tremor_makes_a_spot(void **state)
+{
+    (void)state;
+    leg g;
+    leg_init(&g, true);
+    g.tremor = 0.0;
+    g.unload = 0.1;
+    act_without_holding(&g);
+    rm_analysis *a = analyse_leg(&g, RM_SIDE_RIGHT);
+    assert_int_equal(a->spot_count, 1);
+    const rm_spot *sp = &a->spots[0];
+    assert_true(fabs(sp->position_cm - SPOT_CM) < 1.0);
+    assert_true(sp->score >= a->config.spot_min_score);
+    assert_true(sp->evidence.tremor < 0.1);
+    assert_true(sp->evidence.unloading > 0.4);
+    assert_true(sp->evidence.dwell_s == 0.0);
+    assert_int_equal(sp->evidence.marks, 0);
+    rm_analysis_free(a);
+    free(g.s);
+}
+
+/* Nobody held the spot: its side is where the passes over it leaned, and
+ * the centre line when they did not lean. */
+static void the_side_of_a_spot_passed_over_is_where_the_passes_lean(void **state)
+{
+    (void)state;
+    static const double leans_mm[] = {20.0, 0.0};
+    static const uint8_t right_leg[] = {RM_ML_SIDE_MEDIAL, RM_ML_SIDE_CENTRE};
+    static const uint8_t left_leg[] = {RM_ML_SIDE_LATERAL, RM_ML_SIDE_CENTRE};
+    for (int k = 0; k < 2; k++) {
+        leg g;
+        leg_init(&g, true);
+        g.pass_lean_mm = leans_mm[k];
+        act_without_holding(&g);
+        for (int side = 0; side < 2; side++) {
+            rm_analysis *a = analyse_leg(&g, side ? RM_SIDE_LEFT : RM_SIDE_RIGHT);
+            assert_int_equal(a->spot_count, 1);
+            assert_true(a->spots[0].evidence.dwell_s == 0.0);
+            assert_int_equal(a->spots[0].side, side ? left_leg[k] : right_leg[k]);
+            rm_analysis_free(a);
+        }
+        free(g.s);
+    }
 }
 
 static void strokes_and_cadence_follow_the_passes(void **state)
@@ -468,6 +539,8 @@ int main(void)
         cmocka_unit_test(profile_peaks_at_the_spot),
         cmocka_unit_test(an_even_leg_has_no_spots),
         cmocka_unit_test(the_same_lean_is_lateral_on_a_left_leg),
+        cmocka_unit_test(easing_off_without_tremor_makes_a_spot),
+        cmocka_unit_test(the_side_of_a_spot_passed_over_is_where_the_passes_lean),
         cmocka_unit_test(strokes_and_cadence_follow_the_passes),
         cmocka_unit_test(a_session_file_gives_the_same_analysis),
         cmocka_unit_test(link_figures_of_a_session_reach_its_reports),
