@@ -11,9 +11,10 @@
 
 /* Mains hum is looked for in the first seconds of the session. */
 #define HUM_PREFIX_S 4.0
-/* Frames of the force spectrogram / tremor power: 128 samples (1.28 s at
- * 100 Hz) resolve 0.8 Hz, enough to tell the 6-12 Hz band from voluntary
- * force changes below 4 Hz. */
+/* Frames of the force spectrogram / tremor power: 64 samples (0.64 s at
+ * 100 Hz) resolve 1.6 Hz, enough to tell the 6-12 Hz band from voluntary
+ * force changes below 4 Hz, and short enough to keep a pass's tremor where
+ * it happened (1.6 cm at 2.5 cm/s). */
 #define SPECTROGRAM_FRAME 64
 /* Welch PSD segment of the whole session's force (10 s at 100 Hz). */
 #define PSD_SEGMENT 1024
