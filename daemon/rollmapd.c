@@ -50,6 +50,8 @@ typedef struct daemon_ctx {
 
 /* ---- logging --------------------------------------------------------------- */
 
+/* log_lock guards the target and level too: a reload changes them while
+ * the capture and server threads log. */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t log_target = RM_LOG_TO_STDERR;
 static uint8_t log_level = RM_LOG_INFO;
@@ -60,14 +62,13 @@ static const char *const level_names[] = {"error", "warning", "info", "debug"};
 static void log_sink(void *user, rm_log_level level, const char *line)
 {
     (void)user;
-    if ((unsigned)level > log_level)
-        return;
-    if (log_target == RM_LOG_TO_SYSLOG) {
-        syslog(syslog_priority[level], "%s", line);
-        return;
-    }
     pthread_mutex_lock(&log_lock);
-    fprintf(stderr, "rollmapd: %s: %s\n", level_names[level], line);
+    if ((unsigned)level <= log_level) {
+        if (log_target == RM_LOG_TO_SYSLOG)
+            syslog(syslog_priority[level], "%s", line);
+        else
+            fprintf(stderr, "rollmapd: %s: %s\n", level_names[level], line);
+    }
     pthread_mutex_unlock(&log_lock);
 }
 
@@ -75,12 +76,14 @@ static void log_sink(void *user, rm_log_level level, const char *line)
 
 static void open_log(const rm_daemon_config *cfg)
 {
+    pthread_mutex_lock(&log_lock);
     if (log_target == RM_LOG_TO_SYSLOG)
         closelog();
     log_target = cfg->log_target;
     log_level = cfg->log_level;
     if (log_target == RM_LOG_TO_SYSLOG)
         openlog("rollmapd", LOG_PID, LOG_DAEMON);
+    pthread_mutex_unlock(&log_lock);
 }
 
 /* ---- command line ------------------------------------------------------------ */
