@@ -72,6 +72,7 @@ const char *rm_ml_side_name(rm_ml_side side)
     switch (side) {
     case RM_ML_SIDE_MEDIAL: return "medial";
     case RM_ML_SIDE_LATERAL: return "lateral";
+    case RM_ML_SIDE_UNKNOWN: return "unknown";
     case RM_ML_SIDE_CENTRE: break;
     }
     return "centre";

@@ -187,9 +187,25 @@ static rm_trend trend_of(const double *day, const double *value, size_t n,
 /* Tolerated force and pressure at a spot                                   */
 /* ------------------------------------------------------------------------ */
 
-static bool same_or_centre(uint8_t a, uint8_t b)
+static bool side_is_known(uint8_t side)
 {
-    return a == b || a == RM_ML_SIDE_CENTRE || b == RM_ML_SIDE_CENTRE;
+    return side == RM_ML_SIDE_MEDIAL || side == RM_ML_SIDE_LATERAL;
+}
+
+/** The more definite of two sides: medial or lateral, then centre, then
+ *  unknown. */
+static uint8_t more_definite_side(uint8_t a, uint8_t b)
+{
+    if (side_is_known(a) || b == RM_ML_SIDE_UNKNOWN)
+        return a;
+    return a == RM_ML_SIDE_UNKNOWN || side_is_known(b) ? b : a;
+}
+
+/** Whether a spot of side a may be one of side b: centre and unknown
+ *  match either side. */
+static bool sides_agree(uint8_t a, uint8_t b)
+{
+    return a == b || !side_is_known(a) || !side_is_known(b);
 }
 
 /** Duration-weighted mean force and pressure of the dwells on a spot. */
@@ -200,7 +216,7 @@ static void dwell_load_at(const rm_analysis *a, const rm_spot *s,
     for (size_t i = 0; i < a->dwell_count; i++) {
         const rm_dwell *d = &a->dwells[i];
         if (!(fabs(d->position_cm - s->position_cm) <= within_cm) ||
-            !same_or_centre(d->side, s->side))
+            !sides_agree(d->side, s->side))
             continue;
         if (isfinite(d->mean_force_n)) {
             sum_force += d->duration_s * d->mean_force_n;
@@ -322,7 +338,7 @@ static bool may_join(const rm_comparison *c, const rm_matched_spot *m,
                      const rm_spot *s, size_t session, double *distance)
 {
     *distance = fabs(s->position_cm - cluster_mean(m, c->session_count));
-    return m->visits[session].spot < 0 && same_or_centre(m->side, s->side) &&
+    return m->visits[session].spot < 0 && sides_agree(m->side, s->side) &&
            *distance <= c->options.match_cm;
 }
 
@@ -364,8 +380,7 @@ static rm_status cluster_leg(rm_comparison *c, size_t *cap, uint8_t leg)
         if (st != RM_OK)
             break;
         rm_matched_spot *m = &c->spots[k];
-        if (m->side == RM_ML_SIDE_CENTRE)
-            m->side = s->side;
+        m->side = more_definite_side(m->side, s->side);
         m->visits[refs[r].session] = visit_of(a, refs[r].spot,
                                               c->options.match_cm);
         m->present++;

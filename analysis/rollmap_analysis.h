@@ -42,9 +42,12 @@ void rm_analysis_config_default(rm_analysis_config *cfg);
 /* Results                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/** Medial/lateral on the leg: <0 medial, >0 lateral, in [-1, 1]. */
+/** Medial/lateral on the leg: <0 medial, >0 lateral, in [-1, 1].
+ *  Unknown: a tender spot that nobody held or marked and whose passes kept
+ *  the load centred, which says nothing of where across the leg it lies. */
 typedef enum rm_ml_side { RM_ML_SIDE_CENTRE = 0, RM_ML_SIDE_MEDIAL = 1,
-                          RM_ML_SIDE_LATERAL = 2 } rm_ml_side;
+                          RM_ML_SIDE_LATERAL = 2,
+                          RM_ML_SIDE_UNKNOWN = 3 } rm_ml_side;
 const char *rm_ml_side_name(rm_ml_side side); /* "medial" ... */
 
 /** Conditioned series at analysis_rate_hz (all arrays have n entries). */

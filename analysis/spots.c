@@ -372,10 +372,11 @@ static void fill_profile(const profile_work *w, rm_profile_bin *out)
 /* ------------------------------------------------------------------------ */
 
 /** medial/lateral of the evidence around bin b: dwells and marks say where
- *  the person held or pressed; otherwise the centre of pressure of the
- *  passes over it, each sample weighted by its force, so the loaded moments
- *  count most and a slow pass (more samples there) more than a quick one. */
-static double spot_ml(const profile_work *w, size_t b, long reach)
+ *  the person held or pressed (*held); otherwise the centre of pressure of
+ *  the passes over it, each sample weighted by its force, so the loaded
+ *  moments count most and a slow pass (more samples there) more than a
+ *  quick one. */
+static double spot_ml(const profile_work *w, size_t b, long reach, bool *held)
 {
     double dwell_w = 0.0, dwell_ml = 0.0, mark_n = 0.0, mark_ml = 0.0;
     double pass_force = 0.0, pass_ml = 0.0;
@@ -391,11 +392,20 @@ static double spot_ml(const profile_work *w, size_t b, long reach)
         pass_force += a->ml_force;
         pass_ml += a->ml_force_sum;
     }
+    *held = dwell_w > 0.0 || mark_n > 0.0;
     if (dwell_w > 0.0)
         return dwell_ml / dwell_w;
     if (mark_n > 0.0)
         return mark_ml / mark_n;
     return pass_force > 0.0 ? pass_ml / pass_force : 0.0;
+}
+
+/** A centred hold is a side (the person held the midline); passes that
+ *  keep the load centred, as rolling does, show none. */
+static rm_ml_side spot_side(double ml, bool held)
+{
+    rm_ml_side side = ana_side_of(ml);
+    return side == RM_ML_SIDE_CENTRE && !held ? RM_ML_SIDE_UNKNOWN : side;
 }
 
 static double spot_confidence(const bin_acc *a)
@@ -425,8 +435,9 @@ static rm_spot describe_spot(const profile_work *w, size_t b)
                   .threshold_force_n = NAN, .threshold_pressure_kpa = NAN};
     sp.position_pct = w->rolled_cm > 0.0
                           ? 100.0 * sp.position_cm / w->rolled_cm : NAN;
-    sp.ml = spot_ml(w, b, reach);
-    sp.side = (uint8_t)ana_side_of(sp.ml);
+    bool held;
+    sp.ml = spot_ml(w, b, reach, &held);
+    sp.side = (uint8_t)spot_side(sp.ml, held);
     sp.confidence = spot_confidence(a);
     sp.evidence = (rm_spot_evidence){
         .dwell_s = 0.0, .slowing = evidence(a, EV_SLOWING, false),

@@ -23,11 +23,12 @@ static void print_row(const char *name, const acc_result *r)
 
 static void print_sides(const acc_result *t)
 {
-    size_t opposite = t->spots_recalled - t->sides_right - t->sides_centre;
+    size_t opposite = t->spots_recalled - t->sides_right - t->sides_not_shown;
     size_t not_held = t->spots_recalled - t->held_recalled;
-    printf("side right     %.3f (%zu of %zu matched spots; %zu centre, "
-           "%zu opposite)\n", acc_ratio(t->sides_right, t->spots_recalled),
-           t->sides_right, t->spots_recalled, t->sides_centre, opposite);
+    printf("side right     %.3f (%zu of %zu matched spots; %zu centre or "
+           "unknown, %zu opposite)\n",
+           acc_ratio(t->sides_right, t->spots_recalled), t->sides_right,
+           t->spots_recalled, t->sides_not_shown, opposite);
     printf("  dwelt on     %.3f (%zu of %zu)\n",
            acc_ratio(t->held_sides_right, t->held_recalled),
            t->held_sides_right, t->held_recalled);

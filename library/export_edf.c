@@ -322,15 +322,18 @@ static rm_status add_annotation(edf_export *x, double onset_s,
     return RM_OK;
 }
 
-/* " 14.0 cm medial", or "" without a position. */
+/* " 14.0 cm medial", " 14.0 cm" when the side is unknown, or "" without
+ * a position. */
 static void format_place(char *out, size_t cap, double position_cm,
                          uint8_t ml_side)
 {
-    if (isfinite(position_cm))
+    if (!isfinite(position_cm))
+        out[0] = '\0';
+    else if (ml_side == RM_ML_SIDE_UNKNOWN)
+        snprintf(out, cap, " %.1f cm", position_cm);
+    else
         snprintf(out, cap, " %.1f cm %s", position_cm,
                  rm_ml_side_name((rm_ml_side)ml_side));
-    else
-        out[0] = '\0';
 }
 
 static rm_status annotate_dwells(edf_export *x, rm_error *err)

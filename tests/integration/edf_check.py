@@ -248,7 +248,10 @@ def find_annotation(annotations, onset, text, duration=None):
 
 
 def place(position_cm, side):
-    return "" if position_cm is None else " %.1f cm %s" % (position_cm, side)
+    """" 14.0 cm medial"; an unknown side is left out."""
+    if position_cm is None:
+        return ""
+    return " %.1f cm" % position_cm + ("" if side == "unknown" else " " + side)
 
 
 def check_raw_crop(fail, raw, annotations):

@@ -63,7 +63,8 @@ typedef struct acc_result {
     size_t true_spots, found_spots;     /**< true: severity >= 0.3 */
     size_t spots_recalled, spots_correct;
     size_t sides_right;                 /**< matched spots on the right side */
-    size_t sides_centre;                /**< matched spots called centre */
+    size_t sides_not_shown;             /**< matched spots called centre
+                                             or unknown */
     size_t held_recalled, held_sides_right; /**< of those the person dwelt on */
     double errors_cm[ACC_MAX_MATCHES];
     size_t error_count;
@@ -202,7 +203,8 @@ static void acc_score_side(const rm_spot *found, const rm_sim_spot *truth,
 {
     bool right = found->side == acc_side_of(truth->side);
     r->sides_right += right;
-    r->sides_centre += found->side == RM_ML_SIDE_CENTRE;
+    r->sides_not_shown += found->side == RM_ML_SIDE_CENTRE ||
+                          found->side == RM_ML_SIDE_UNKNOWN;
     r->held_recalled += held;
     r->held_sides_right += held && right;
 }
@@ -290,7 +292,7 @@ static void acc_add(acc_totals *t, const acc_result *r)
     t->sum.spots_recalled += r->spots_recalled;
     t->sum.spots_correct += r->spots_correct;
     t->sum.sides_right += r->sides_right;
-    t->sum.sides_centre += r->sides_centre;
+    t->sum.sides_not_shown += r->sides_not_shown;
     t->sum.held_recalled += r->held_recalled;
     t->sum.held_sides_right += r->held_sides_right;
     t->sum.true_dwells += r->true_dwells;

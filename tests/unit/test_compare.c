@@ -138,6 +138,27 @@ static void a_centre_spot_joins_the_side_it_is_nearest(void **state)
     free_sessions(&s);
 }
 
+/* A spot whose side no session showed takes the most definite side any
+ * session gives it: medial or lateral over centre over unknown. */
+static void an_unknown_side_takes_the_side_another_session_shows(void **state)
+{
+    (void)state;
+    static const uint8_t later[] = {RM_ML_SIDE_UNKNOWN, RM_ML_SIDE_CENTRE,
+                                    RM_ML_SIDE_MEDIAL};
+    for (int k = 0; k < 3; k++) {
+        sessions s = {0};
+        add_spot(add_session(&s, RM_SIDE_RIGHT, 0), 20.0, RM_ML_SIDE_UNKNOWN, 7, NAN);
+        add_spot(add_session(&s, RM_SIDE_RIGHT, 7), 20.5, later[k], 6, NAN);
+        add_spot(add_session(&s, RM_SIDE_RIGHT, 14), 21.0, RM_ML_SIDE_UNKNOWN, 5, NAN);
+        rm_comparison *c = compare_ok(&s, NULL);
+        assert_int_equal(c->spot_count, 1);
+        assert_int_equal(c->spots[0].present, 3);
+        assert_int_equal(c->spots[0].side, later[k]);
+        rm_comparison_free(c);
+        free_sessions(&s);
+    }
+}
+
 static void the_two_legs_are_never_matched(void **state)
 {
     (void)state;
@@ -455,6 +476,7 @@ int main(void)
         cmocka_unit_test(spots_farther_than_the_tolerance_stay_apart),
         cmocka_unit_test(medial_and_lateral_at_one_position_are_not_matched),
         cmocka_unit_test(a_centre_spot_joins_the_side_it_is_nearest),
+        cmocka_unit_test(an_unknown_side_takes_the_side_another_session_shows),
         cmocka_unit_test(the_two_legs_are_never_matched),
         cmocka_unit_test(a_spot_present_in_some_sessions_only),
         cmocka_unit_test(changes_count_only_from_the_mdc),
