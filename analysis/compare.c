@@ -623,14 +623,14 @@ static double symmetry_index(double left, double right)
 }
 
 static const struct {
-    const char *name;
+    const char *name, *label;
     session_metric metric;
 } symmetry_metrics[RM_SYMMETRY_METRICS] = {
-    {"mean_force_n", metric_mean_force},
-    {"peak_force_n", metric_peak_force},
-    {"time_under_load_s", metric_time_under_load},
-    {"spot_score_total", spot_score_total},
-    {"mean_tenderness", mean_tenderness},
+    {"mean_force_n", "mean force (N)", metric_mean_force},
+    {"peak_force_n", "peak force (N)", metric_peak_force},
+    {"time_under_load_s", "time under load (s)", metric_time_under_load},
+    {"spot_score_total", "total spot score", spot_score_total},
+    {"mean_tenderness", "mean tenderness", mean_tenderness},
 };
 
 static void symmetry(rm_comparison *c)
@@ -643,6 +643,7 @@ static void symmetry(rm_comparison *c)
     for (size_t m = 0; m < RM_SYMMETRY_METRICS; m++) {
         rm_symmetry_metric *out = &s->metrics[m];
         out->name = symmetry_metrics[m].name;
+        out->label = symmetry_metrics[m].label;
         out->left = left ? symmetry_metrics[m].metric(c->sessions[s->left]) : NAN;
         out->right = right ? symmetry_metrics[m].metric(c->sessions[s->right])
                            : NAN;

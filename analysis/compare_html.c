@@ -26,9 +26,11 @@ static void put_change_cell(FILE *out, const rm_trend *t, int decimals)
     fprintf(out, "<td>%s &rarr; %s</td>", first, last);
 }
 
-static void put_escaped_cell(FILE *out, const char *text)
+/** A left-aligned cell of text; wrap lets long text break into lines so
+ *  the tables fit the A4 page. */
+static void put_escaped_cell(FILE *out, const char *text, bool wrap)
 {
-    fputs("<td class=\"l\">", out);
+    fprintf(out, "<td class=\"l%s\">", wrap ? " wrap" : "");
     report_html_escape(out, text);
     fputs("</td>", out);
 }
@@ -54,11 +56,12 @@ static void write_head(FILE *out, const rm_comparison *c)
           "<title>rollmap comparison ", out);
     report_html_escape(out, a->meta.client);
     fprintf(out, "</title>\n<style>\n%s.eased{color:#1b6e20;font-weight:bold}"
-            "</style>\n</head>\n<body>\n", report_page_style);
+            "td.wrap{white-space:normal}</style>\n</head>\n<body>\n",
+            report_page_style);
     fputs("<h1>Session comparison: ", out);
     report_html_escape(out, a->meta.muscle[0] ? a->meta.muscle : "hamstring");
     fputs("</h1>\n<table class=\"meta\">\n<tr><th class=\"l\">Client</th>", out);
-    put_escaped_cell(out, a->meta.client[0] ? a->meta.client : "-");
+    put_escaped_cell(out, a->meta.client[0] ? a->meta.client : "-", false);
     fprintf(out, "</tr>\n<tr><th class=\"l\">Sessions</th><td class=\"l\">%zu"
             "</td></tr>\n</table>\n", c->session_count);
     if (c->warning[0]) {
@@ -82,7 +85,7 @@ static void write_spot_row(FILE *out, size_t k, const rm_matched_spot *m)
     fprintf(out, "<tr><td>%zu</td><td class=\"l\">%s</td>", k + 1,
             rm_side_name((rm_side)m->leg));
     put_cell(out, m->position_cm, 1);
-    fprintf(out, "<td class=\"l\">%s</td><td class=\"l%s\">%s%s</td>",
+    fprintf(out, "<td class=\"l\">%s</td><td class=\"l wrap%s\">%s%s</td>",
             rm_ml_side_name((rm_ml_side)m->side), change_class(m->change),
             change, m->within_mdc ? " (within MDC)" : "");
     fprintf(out, "<td>%zu</td>", m->present);
@@ -90,7 +93,7 @@ static void write_spot_row(FILE *out, size_t k, const rm_matched_spot *m)
     put_change_cell(out, &m->tolerated_pressure_kpa, 0);
     put_change_cell(out, &m->tolerated_force_n, 0);
     put_change_cell(out, &m->dwell_s, 0);
-    put_escaped_cell(out, m->note);
+    put_escaped_cell(out, m->note, true);
     fputs("</tr>\n", out);
 }
 
@@ -143,8 +146,8 @@ static void write_sessions(FILE *out, const rm_comparison *c)
         put_cell(out, a->summary.peak_force_n, 1);
         put_cell(out, report_summary(a).cadence_per_min, 1);
         fprintf(out, "<td>%zu</td>", a->spot_count);
-        put_escaped_cell(out, a->meta.session_id);
-        put_escaped_cell(out, a->device.model[0] ? a->device.model : "-");
+        put_escaped_cell(out, a->meta.session_id, false);
+        put_escaped_cell(out, a->device.model[0] ? a->device.model : "-", true);
         fputs("</tr>\n", out);
     }
     fputs("</table>\n", out);
@@ -199,7 +202,7 @@ static void write_symmetry(FILE *out, const rm_comparison *c)
             "higher.</p>\n<table>\n<tr><th class=\"l\">metric</th><th>left</th>"
             "<th>right</th><th>SI (%%)</th></tr>\n", s->left + 1, s->right + 1);
     for (size_t m = 0; m < RM_SYMMETRY_METRICS; m++) {
-        fprintf(out, "<tr><td class=\"l\">%s</td>", s->metrics[m].name);
+        fprintf(out, "<tr><td class=\"l\">%s</td>", s->metrics[m].label);
         put_cell(out, s->metrics[m].left, 1);
         put_cell(out, s->metrics[m].right, 1);
         put_cell(out, s->metrics[m].si_pct, 1);

@@ -300,7 +300,7 @@ static void text_symmetry(FILE *out, const rm_comparison *c)
         report_format_number(l, s->metrics[m].left, 1);
         report_format_number(r, s->metrics[m].right, 1);
         report_format_number(si, s->metrics[m].si_pct, 1);
-        fprintf(out, "  %-18s %9.9s %9.9s %8.8s\n", s->metrics[m].name, l, r, si);
+        fprintf(out, "  %-20s %7.7s %9.9s %8.8s\n", s->metrics[m].label, l, r, si);
     }
 }
 

@@ -310,6 +310,7 @@ typedef struct rm_leg_trends {
  *  * 100 %: 0 symmetric, > 0 right higher; NaN when both are 0. */
 typedef struct rm_symmetry_metric {
     const char *name;        /**< e.g. "mean_force_n" */
+    const char *label;       /**< for people, e.g. "mean force (N)" */
     double left, right, si_pct;
 } rm_symmetry_metric;
 

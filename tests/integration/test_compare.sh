@@ -75,7 +75,7 @@ html=$out/compare.html
 eased_at=$(grep -n 'Which spots eased' "$html" | head -1 | cut -d: -f1)
 sessions_at=$(grep -n '<h2>Sessions' "$html" | head -1 | cut -d: -f1)
 [ -n "$eased_at" ] && [ "$eased_at" -lt "$sessions_at" ] || fail "eased table not first"
-grep -q 'class="l eased">eased' "$html" || fail "no eased row in the HTML"
+grep -q 'class="l wrap eased">eased' "$html" || fail "no eased row in the HTML"
 grep -q 'C-017 &lt;b&gt;&amp;amp;' "$html" || fail "client not escaped"
 ! grep -q '<b>&amp;' "$html" || fail "raw client text in the HTML"
 ! grep -qE '(src|href)="https?:' "$html" || fail "external resource in the HTML"
