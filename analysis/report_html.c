@@ -364,6 +364,14 @@ static void write_map_spots(FILE *out, const rm_analysis *a)
     }
 }
 
+static bool any_spot_side_unknown(const rm_analysis *a)
+{
+    for (size_t i = 0; i < a->spot_count; i++)
+        if (a->spots[i].side == RM_ML_SIDE_UNKNOWN)
+            return true;
+    return false;
+}
+
 static void write_map_legend(FILE *out, const rm_analysis *a)
 {
     fprintf(out, "<p>The back of the %s thigh seen from behind, "
@@ -374,6 +382,10 @@ static void write_map_legend(FILE *out, const rm_analysis *a)
         fputs("<p class=\"warn\">The leg side was not recorded, so the map "
               "assumes medial on the left; set the side to orient it.</p>\n",
               out);
+    if (any_spot_side_unknown(a))
+        fputs("<p>A spot of unknown side (nobody held or marked it, and the "
+              "passes over it kept the load centred) sits where the passes' "
+              "load was, near the centre line.</p>\n", out);
     fprintf(out, "<p>%zu tender spot%s, %zu dwell%s.</p>\n", a->spot_count,
             a->spot_count == 1 ? "" : "s", a->dwell_count,
             a->dwell_count == 1 ? "" : "s");

@@ -279,6 +279,23 @@ static void html_has_every_section_and_no_external_reference(void **state)
     rm_analysis_free(a);
 }
 
+/* The map says why a spot of unknown side sits on the centre line, and
+ * only when there is one. */
+static void html_map_explains_a_spot_of_unknown_side(void **state)
+{
+    (void)state;
+    rm_analysis *a = make_analysis();
+    char *html = capture(html_without_graphs, a);
+    assert_null(strstr(html, "A spot of unknown side"));
+    free(html);
+    a->spots[0].side = RM_ML_SIDE_UNKNOWN;
+    html = capture(html_without_graphs, a);
+    assert_non_null(strstr(html, "A spot of unknown side"));
+    assert_non_null(strstr(html, "<td class=\"l\">unknown</td>"));
+    free(html);
+    rm_analysis_free(a);
+}
+
 static void html_embeds_svg_with_prefixed_ids(void **state)
 {
     (void)state;
@@ -672,6 +689,7 @@ int main(void)
         cmocka_unit_test(json_writes_nan_and_none_as_null),
         cmocka_unit_test(html_escapes_hostile_client_text),
         cmocka_unit_test(html_has_every_section_and_no_external_reference),
+        cmocka_unit_test(html_map_explains_a_spot_of_unknown_side),
         cmocka_unit_test(html_embeds_svg_with_prefixed_ids),
         cmocka_unit_test(text_never_exceeds_80_columns),
         cmocka_unit_test(text_replaces_control_characters_in_client_text),
