@@ -38,6 +38,24 @@ int cli_wants_help(int argc, char **argv);
 int cli_parse_date(const char *cmd, const char *option, const char *text,
                    bool end_of_day, int64_t *us);
 
+/** Copy an option's text value into a field of cap bytes; one that does
+ *  not fit prints "rollmap CMD: --OPTION: longer than N characters" and
+ *  returns CLI_USAGE. */
+int cli_option_text(const char *cmd, const char *option, const char *value,
+                    char *field, size_t cap);
+/** The metadata options of record, import and library set. */
+typedef enum cli_meta_option {
+    CLI_META_CLIENT,   /**< --client CODE */
+    CLI_META_SIDE,     /**< --side left|right */
+    CLI_META_MUSCLE,   /**< --muscle NAME */
+    CLI_META_NOTES     /**< --notes TEXT */
+} cli_meta_option;
+/** Set the field of *meta that option stands for from its value: text that
+ *  fits the field, a side that is left or right. A bad value prints
+ *  "rollmap CMD: --OPTION ..." and returns CLI_USAGE; CLI_OK otherwise. */
+int cli_parse_meta(const char *cmd, cli_meta_option option, const char *value,
+                   rm_session_meta *meta);
+
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_info(int argc, char **argv);

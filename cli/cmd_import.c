@@ -3,7 +3,6 @@
 
 #include <getopt.h>
 #include <stdio.h>
-#include <string.h>
 
 #define CMD "import"
 
@@ -43,31 +42,16 @@ static void usage(FILE *out)
           out);
 }
 
-static int copy_option(char *dst, size_t size, const char *name, const char *value)
-{
-    if (strlen(value) >= size) {
-        cli_fail(CMD, "--%s: longer than %zu characters", name, size - 1);
-        return CLI_USAGE;
-    }
-    memcpy(dst, value, strlen(value) + 1);
-    return CLI_OK;
-}
-
 static int parse_meta_option(int c, const char *value, rm_session_meta *m)
 {
-    rm_side side;
     switch (c) {
-    case 'c': return copy_option(m->client, sizeof m->client, "client", value);
-    case 'm': return copy_option(m->muscle, sizeof m->muscle, "muscle", value);
-    case 'n': return copy_option(m->notes, sizeof m->notes, "notes", value);
-    case 'i': return copy_option(m->session_id, sizeof m->session_id, "session-id", value);
+    case 'c': return cli_parse_meta(CMD, CLI_META_CLIENT, value, m);
+    case 's': return cli_parse_meta(CMD, CLI_META_SIDE, value, m);
+    case 'm': return cli_parse_meta(CMD, CLI_META_MUSCLE, value, m);
+    case 'n': return cli_parse_meta(CMD, CLI_META_NOTES, value, m);
     default:
-        if (rm_side_parse(value, &side) != RM_OK || side == RM_SIDE_UNKNOWN) {
-            cli_fail(CMD, "--side '%s': expected left or right", value);
-            return CLI_USAGE;
-        }
-        m->side = (uint8_t)side;
-        return CLI_OK;
+        return cli_option_text(CMD, "session-id", value, m->session_id,
+                               sizeof m->session_id);
     }
 }
 

@@ -1,5 +1,5 @@
-/* rollmap library: the session library (add, list, show, tag, rm, check,
- * reanalyse, name, notes). docs/LIBRARY.md, rollmap-library(1). */
+/* rollmap library: the session library (add, list, show, set, tag, rm,
+ * check, reanalyse, name, notes). docs/LIBRARY.md, rollmap-library(1). */
 #include "cli.h"
 
 #include <getopt.h>
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define CMD "library"
@@ -20,7 +21,8 @@ enum {
     OPT_JSON = 1 << 2,    /* --json only */
     OPT_REMOVE = 1 << 3,  /* --yes --purge */
     OPT_HASH = 1 << 4,    /* --hash */
-    OPT_NAMES = 1 << 5    /* --names */
+    OPT_NAMES = 1 << 5,   /* --names */
+    OPT_META = 1 << 6     /* set: --client --side --muscle --notes */
 };
 
 typedef struct library_options {
@@ -28,6 +30,8 @@ typedef struct library_options {
     rm_library_filter filter;
     unsigned given;        /* OPT_* bits of the options used */
     bool json, csv, yes, purge, hash, names;
+    bool setting_meta;     /* set: --client --side --muscle are META */
+    rm_session_meta meta;  /* what set sets */
     int argc;              /* positional arguments after the subcommand */
     char **argv;
 } library_options;
@@ -46,6 +50,7 @@ static void usage(FILE *out)
 "usage: rollmap library add FILE...\n"
 "       rollmap library list [FILTER] [--json | --csv] [--names]\n"
 "       rollmap library show ID [--json]\n"
+"       rollmap library set ID... META\n"
 "       rollmap library tag ID KEY=VALUE...       (KEY= removes the tag)\n"
 "       rollmap library notes ID TEXT\n"
 "       rollmap library name CLIENT [DISPLAY NAME]\n"
@@ -60,7 +65,10 @@ static void usage(FILE *out)
 "  add        index session files (again: only if they changed)\n"
 "  list       sessions, oldest first: a table, JSON or CSV\n"
 "  show       everything stored about one session, with spots and dwells\n"
-"  tag        set or remove tags (key=value) on a session\n"
+"  set        set client, side, muscle or notes of sessions in their\n"
+"             files (e.g. automatic ones) and index them again\n"
+"  tag        set or remove tags (key=value) on a session; client, side\n"
+"             and muscle are not tags: use set\n"
 "  notes      replace a session's notes in the library\n"
 "  name       give a client code a display name, kept only in the\n"
 "             database (never in file names); no name removes it\n"
@@ -79,6 +87,11 @@ static void usage(FILE *out)
 "                    YYYY-MM-DDTHH:MM:SSZ, UTC)\n"
 "  --until DATE      sessions up to DATE (a whole day when only a date)\n"
 "  --last N          only the newest N\n\n"
+"META (set; at least one):\n"
+"  --client CODE     pseudonymous client code (never in file names)\n"
+"  --side left|right\n"
+"  --muscle NAME\n"
+"  --notes TEXT      in the file and the library\n\n"
 "Options:\n"
 "  --db PATH         the database (default $XDG_DATA_HOME/rollmap/library.db)\n"
 "  --json, --csv     machine-readable output\n"
@@ -90,6 +103,7 @@ static void usage(FILE *out)
 "Examples:\n"
 "  rollmap library add sessions/*.rms\n"
 "  rollmap library list --client C-017 --side left --last 5\n"
+"  rollmap library set 12 13 --client C-017 --side left\n"
 "  rollmap library tag 12 phase=rehab\n", out);
 }
 
@@ -143,6 +157,7 @@ static unsigned option_group(int c)
     case 'y': case 'p': return OPT_REMOVE;
     case 'H': return OPT_HASH;
     case 'n': return OPT_NAMES;
+    case 'N': return OPT_META;
     default: return 0;
     }
 }
@@ -155,6 +170,7 @@ static const struct option longopts[] = {
     {"since", required_argument, NULL, 'S'},
     {"until", required_argument, NULL, 'U'},
     {"last", required_argument, NULL, 'l'},
+    {"notes", required_argument, NULL, 'N'},
     {"json", no_argument, NULL, 'j'},
     {"csv", no_argument, NULL, 'v'},
     {"names", no_argument, NULL, 'n'},
@@ -176,6 +192,35 @@ static bool takes_next_value(const char *arg)
     return false;
 }
 
+/* For set, --client --side --muscle and --notes are the META to set. */
+static bool meta_option(int c, cli_meta_option *option)
+{
+    switch (c) {
+    case 'c': *option = CLI_META_CLIENT; return true;
+    case 's': *option = CLI_META_SIDE; return true;
+    case 'm': *option = CLI_META_MUSCLE; return true;
+    case 'N': *option = CLI_META_NOTES; return true;
+    default: return false;
+    }
+}
+
+static int take_option(int c, const char *arg, library_options *o)
+{
+    cli_meta_option meta;
+    if (o->setting_meta && meta_option(c, &meta)) {
+        o->given |= OPT_META;
+        return cli_parse_meta(CMD, meta, arg, &o->meta);
+    }
+    o->given |= option_group(c);
+    o->json |= c == 'j';
+    o->csv |= c == 'v';
+    o->names |= c == 'n';
+    o->hash |= c == 'H';
+    o->yes |= c == 'y';
+    o->purge |= c == 'p';
+    return option_value(c, arg, o);
+}
+
 static int parse_options(int argc, char **argv, library_options *o)
 {
     int c;
@@ -185,14 +230,7 @@ static int parse_options(int argc, char **argv, library_options *o)
             usage(stderr);
             return CLI_USAGE;
         }
-        o->given |= option_group(c);
-        o->json |= c == 'j';
-        o->csv |= c == 'v';
-        o->names |= c == 'n';
-        o->hash |= c == 'H';
-        o->yes |= c == 'y';
-        o->purge |= c == 'p';
-        int st = option_value(c, optarg, o);
+        int st = take_option(c, optarg, o);
         if (st != CLI_OK)
             return st;
     }
@@ -573,7 +611,7 @@ static int run_show(rm_library *lib, library_options *o)
 }
 
 /* ------------------------------------------------------------------------ */
-/* add, tag, notes, name, rm                                                */
+/* add, set, tag, notes, name, rm                                           */
 /* ------------------------------------------------------------------------ */
 
 static const char *outcome_name(rm_library_add_outcome outcome)
@@ -614,16 +652,70 @@ static int resolve(rm_library *lib, const char *text, int64_t *id)
     return CLI_OK;
 }
 
+static rm_status set_one(rm_library *lib, const char *text,
+                         const rm_session_meta *meta)
+{
+    int64_t id;
+    rm_library_entry *e;
+    rm_error err;
+    if (rm_library_resolve(lib, text, &id, &err) != RM_OK ||
+        rm_library_set_meta(lib, id, meta, &err) != RM_OK ||
+        rm_library_get(lib, id, &e, &err) != RM_OK) {
+        cli_fail_error(CMD, &err);
+        return err.code;
+    }
+    printf("%lld\t%s\t%s\t%s\t%s\n", (long long)id, e->client,
+           rm_side_name((rm_side)e->side), e->muscle, e->path);
+    rm_library_entries_free(e, 1);
+    return RM_OK;
+}
+
+/* Every session is tried; the exit status says whether all were set. */
+static int run_set(rm_library *lib, library_options *o)
+{
+    int status = CLI_OK;
+    for (int i = 0; i < o->argc; i++) {
+        rm_status st = set_one(lib, o->argv[i], &o->meta);
+        if (st != RM_OK)
+            status = CLI_FAILURE;
+        if (st == RM_ERR_BUSY || st == RM_ERR_NO_SPACE)
+            break;
+    }
+    return status;
+}
+
+/* Client, side and muscle live in the session file and are changed with
+ * set: a tag of that name would look like them but change nothing.
+ * Removing one (KEY=) stays possible. */
+static int check_tag(const char *id, const char *arg)
+{
+    static const char *const meta_keys[] = {"client", "side", "muscle"};
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return cli_fail_usage(CMD, "tag '%s': expected KEY=VALUE (KEY= "
+                              "removes)", arg);
+    if (!eq[1])
+        return CLI_OK;
+    size_t len = (size_t)(eq - arg);
+    for (size_t k = 0; k < sizeof meta_keys / sizeof meta_keys[0]; k++)
+        if (strlen(meta_keys[k]) == len && !strncasecmp(arg, meta_keys[k], len))
+            return cli_fail_usage(CMD, "tag '%s': %s is the session's "
+                                  "metadata, not a tag; use 'rollmap "
+                                  "library set %s --%s %s'", arg,
+                                  meta_keys[k], id, meta_keys[k], eq + 1);
+    return CLI_OK;
+}
+
 static int run_tag(rm_library *lib, library_options *o)
 {
+    for (int i = 1; i < o->argc; i++)
+        if (check_tag(o->argv[0], o->argv[i]) != CLI_OK)
+            return CLI_USAGE;
     int64_t id;
     if (resolve(lib, o->argv[0], &id) != CLI_OK)
         return CLI_FAILURE;
     for (int i = 1; i < o->argc; i++) {
         char *eq = strchr(o->argv[i], '=');
-        if (!eq || eq == o->argv[i])
-            return cli_fail_usage(CMD, "tag '%s': expected KEY=VALUE (KEY= "
-                                  "removes)", o->argv[i]);
         *eq = '\0';
         rm_error err;
         if (rm_library_set_tag(lib, id, o->argv[i], eq + 1, &err) != RM_OK)
@@ -789,6 +881,8 @@ static const subcommand subcommands[] = {
     {"add", "FILE...", 0, 1, -1, run_add},
     {"list", "", OPT_FILTER | OPT_FORMAT | OPT_JSON | OPT_NAMES, 0, 0, run_list},
     {"show", "ID", OPT_JSON, 1, 1, run_show},
+    {"set", "ID... [--client CODE] [--side left|right] [--muscle NAME] "
+            "[--notes TEXT]", OPT_META, 1, -1, run_set},
     {"tag", "ID KEY=VALUE...", 0, 2, -1, run_tag},
     {"notes", "ID TEXT", 0, 2, 2, run_notes},
     {"name", "CLIENT [NAME]", 0, 1, 2, run_name},
@@ -824,7 +918,8 @@ static int check_usage(const subcommand *sub, const library_options *o)
         return cli_fail_usage(CMD, "%s: option not accepted here (see "
                               "rollmap library --help)", sub->name);
     if (o->argc < sub->min_args ||
-        (sub->max_args >= 0 && o->argc > sub->max_args))
+        (sub->max_args >= 0 && o->argc > sub->max_args) ||
+        ((sub->options & OPT_META) && !(o->given & OPT_META)))
         return cli_fail_usage(CMD, "usage: rollmap library %s %s",
                               sub->name, sub->args);
     return CLI_OK;
@@ -859,7 +954,7 @@ int cmd_library(int argc, char **argv)
         usage(stderr);
         return CLI_USAGE;
     }
-    library_options o = {0};
+    library_options o = {.setting_meta = (sub->options & OPT_META) != 0};
     int status = parse_all(argc, argv, name, &o);
     if (status == CLI_OK)
         status = check_usage(sub, &o);

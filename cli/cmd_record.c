@@ -59,35 +59,19 @@ static void usage(FILE *out)
 enum { OPT_CLIENT = 1000, OPT_SIDE, OPT_MUSCLE, OPT_NOTES, OPT_SOCKET, OPT_SOURCE,
        OPT_DURATION, OPT_LIBRARY, OPT_FILE };
 
-static int set_text(char *dst, size_t cap, const char *value, const char *what)
+static int set_meta(record_args *a, cli_meta_option option)
 {
-    if (strlen(value) >= cap)
-        return cli_fail(CMD, "--%s: longer than %zu characters", what, cap - 1);
-    memcpy(dst, value, strlen(value) + 1);
-    return CLI_OK;
+    a->have_meta = true;
+    return cli_parse_meta(CMD, option, optarg, &a->meta);
 }
 
 static int parse_option(int ch, record_args *a)
 {
-    rm_side side;
     switch (ch) {
-    case OPT_CLIENT:
-        a->have_meta = true;
-        return set_text(a->meta.client, sizeof a->meta.client, optarg, "client");
-    case OPT_MUSCLE:
-        a->have_meta = true;
-        return set_text(a->meta.muscle, sizeof a->meta.muscle, optarg, "muscle");
-    case OPT_NOTES:
-        a->have_meta = true;
-        return set_text(a->meta.notes, sizeof a->meta.notes, optarg, "notes");
-    case OPT_SIDE:
-        if (rm_side_parse(optarg, &side) != RM_OK) {
-            cli_fail(CMD, "--side '%s': expected left or right", optarg);
-            return CLI_USAGE;
-        }
-        a->meta.side = (uint8_t)side;
-        a->have_meta = true;
-        return CLI_OK;
+    case OPT_CLIENT: return set_meta(a, CLI_META_CLIENT);
+    case OPT_SIDE: return set_meta(a, CLI_META_SIDE);
+    case OPT_MUSCLE: return set_meta(a, CLI_META_MUSCLE);
+    case OPT_NOTES: return set_meta(a, CLI_META_NOTES);
     case OPT_DURATION: {
         char *end;
         a->duration_s = strtod(optarg, &end);

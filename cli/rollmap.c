@@ -24,7 +24,8 @@ const cli_command cli_commands[] = {
     {"live", "live view for the person on the roller", cmd_live},
     {"status", "what the running rollmapd is doing", cmd_status},
     {"report", "analyse a session: report, graphs, tender spots", cmd_report},
-    {"library", "the session library: add, list, show, tag, check sessions",
+    {"library",
+     "the session library: add, list, show, set, tag, check sessions",
      cmd_library},
     {"compare", "compare a client's sessions: which spots eased", cmd_compare},
     {NULL, NULL, NULL},
@@ -103,6 +104,41 @@ int cli_parse_date(const char *cmd, const char *option, const char *text,
     *us = (int64_t)t * US_PER_S;
     if (end_of_day && whole_day)
         *us += DAY_S * US_PER_S;
+    return CLI_OK;
+}
+
+int cli_option_text(const char *cmd, const char *option, const char *value,
+                    char *field, size_t cap)
+{
+    size_t len = strlen(value);
+    if (len >= cap)
+        return cli_fail_usage(cmd, "--%s: longer than %zu characters", option,
+                              cap - 1);
+    memcpy(field, value, len + 1);
+    return CLI_OK;
+}
+
+int cli_parse_meta(const char *cmd, cli_meta_option option, const char *value,
+                   rm_session_meta *meta)
+{
+    rm_side side;
+    switch (option) {
+    case CLI_META_CLIENT:
+        return cli_option_text(cmd, "client", value, meta->client,
+                               sizeof meta->client);
+    case CLI_META_MUSCLE:
+        return cli_option_text(cmd, "muscle", value, meta->muscle,
+                               sizeof meta->muscle);
+    case CLI_META_NOTES:
+        return cli_option_text(cmd, "notes", value, meta->notes,
+                               sizeof meta->notes);
+    case CLI_META_SIDE:
+        break;
+    }
+    if (rm_side_parse(value, &side) != RM_OK || side == RM_SIDE_UNKNOWN)
+        return cli_fail_usage(cmd, "--side '%s': expected left or right",
+                              value);
+    meta->side = (uint8_t)side;
     return CLI_OK;
 }
 

@@ -643,16 +643,9 @@ static uint32_t estimate_rate(const rm_sample *s, size_t n)
 
 static void merge_meta(rm_session_meta *base, const rm_session_meta *over)
 {
+    rm_session_meta_merge(base, over);
     if (over->session_id[0])
         memcpy(base->session_id, over->session_id, sizeof base->session_id);
-    if (over->client[0])
-        memcpy(base->client, over->client, sizeof base->client);
-    if (over->muscle[0])
-        memcpy(base->muscle, over->muscle, sizeof base->muscle);
-    if (over->notes[0])
-        memcpy(base->notes, over->notes, sizeof base->notes);
-    if (over->side != RM_SIDE_UNKNOWN)
-        base->side = over->side;
     if (over->start_unix_us)
         base->start_unix_us = over->start_unix_us;
 }

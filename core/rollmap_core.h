@@ -182,6 +182,10 @@ typedef struct rm_session_meta {
     rm_link_stats link;     /**< a metadata record without it keeps the last */
 } rm_session_meta;
 
+/** Copy the fields of from that are set (client, muscle, notes non-empty;
+ *  side not unknown) into into. */
+void rm_session_meta_merge(rm_session_meta *into, const rm_session_meta *from);
+
 typedef enum rm_event_kind {
     RM_EVENT_MARK = 1,       /**< "tender here"; value = rating 0-10 or -1 */
     RM_EVENT_TARE = 2,

@@ -58,6 +58,18 @@ rm_status rm_side_parse(const char *text, rm_side *side)
     return RM_OK;
 }
 
+void rm_session_meta_merge(rm_session_meta *into, const rm_session_meta *from)
+{
+    if (from->client[0])
+        memcpy(into->client, from->client, sizeof into->client);
+    if (from->muscle[0])
+        memcpy(into->muscle, from->muscle, sizeof into->muscle);
+    if (from->notes[0])
+        memcpy(into->notes, from->notes, sizeof into->notes);
+    if (from->side != RM_SIDE_UNKNOWN)
+        into->side = from->side;
+}
+
 const char *rm_gap_reason_name(rm_gap_reason reason)
 {
     switch (reason) {

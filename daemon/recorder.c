@@ -169,18 +169,6 @@ static rm_status make_dirs(const char *path, rm_error *err)
     }
 }
 
-void rm_session_meta_merge(rm_session_meta *into, const rm_session_meta *from)
-{
-    if (from->client[0])
-        memcpy(into->client, from->client, sizeof into->client);
-    if (from->muscle[0])
-        memcpy(into->muscle, from->muscle, sizeof into->muscle);
-    if (from->notes[0])
-        memcpy(into->notes, from->notes, sizeof into->notes);
-    if (from->side != RM_SIDE_UNKNOWN)
-        into->side = from->side;
-}
-
 /* ---- link statistics ----------------------------------------------------- */
 
 static uint64_t count_since(uint64_t now, uint64_t then)

@@ -155,9 +155,6 @@ rm_status rm_recorder_start(rm_recorder *r, const rm_session_meta *meta,
                             const char *path, rm_error *err);
 /** Close the current session. RM_ERR_NOT_FOUND when none is open. */
 rm_status rm_recorder_stop(rm_recorder *r, rm_error *err);
-/** Copy the fields of from that are set (client, muscle, notes non-empty;
- *  side not unknown) into into. */
-void rm_session_meta_merge(rm_session_meta *into, const rm_session_meta *from);
 /** Merge the non-empty fields of meta (client, muscle, notes; side unless
  *  unknown) into the current session, or into the next one when idle. */
 rm_status rm_recorder_set_meta(rm_recorder *r, const rm_session_meta *meta,

@@ -78,21 +78,32 @@ void rm_library_check_items_free(rm_library_check_item *items, size_t n)
     free(items);
 }
 
-/* The file must still hold the session it was indexed as. */
-static rm_status reanalyse_entry(rm_library *lib, const rm_library_entry *e,
-                                 const rm_analysis_config *cfg, rm_error *err)
+rm_status library_open_indexed(const rm_library_entry *e, rm_session **out,
+                               rm_error *err)
 {
     rm_session *s;
     rm_status st = rm_session_open(&s, e->path, err);
     if (st != RM_OK)
         return st;
-    bool same = !strcmp(rm_session_meta_of(s)->session_id, e->session_id);
-    rm_session_close(s);
-    if (!same)
+    if (strcmp(rm_session_meta_of(s)->session_id, e->session_id)) {
+        rm_session_close(s);
         return rm_error_set(err, RM_ERR_FORMAT,
                             "%s: now holds another session than %s; run "
                             "'rollmap library add' on it instead",
                             e->path, e->session_id);
+    }
+    *out = s;
+    return RM_OK;
+}
+
+static rm_status reanalyse_entry(rm_library *lib, const rm_library_entry *e,
+                                 const rm_analysis_config *cfg, rm_error *err)
+{
+    rm_session *s;
+    rm_status st = library_open_indexed(e, &s, err);
+    if (st != RM_OK)
+        return st;
+    rm_session_close(s);
     int64_t id;
     rm_library_add_outcome outcome;
     return library_index_file(lib, e->path, cfg, true, &id, &outcome, err);

@@ -108,6 +108,13 @@ rm_status library_file_stat(const char *path, library_file_stamp *st,
                             rm_error *err);
 rm_status library_file_crc(const char *path, uint32_t *crc, rm_error *err);
 
+/* ---- check.c ------------------------------------------------------------ */
+
+/** Open the file of an indexed session; RM_ERR_FORMAT naming the file when
+ *  it now holds another session. */
+rm_status library_open_indexed(const rm_library_entry *e, rm_session **out,
+                               rm_error *err);
+
 /* ---- library.c ---------------------------------------------------------- */
 
 /** Store an analysis as the rows of its session in one transaction: the

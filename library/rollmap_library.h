@@ -144,6 +144,20 @@ rm_status rm_library_set_tag(rm_library *lib, int64_t id, const char *key,
 /** Replace a session's notes in the library (not in the file). */
 rm_status rm_library_set_notes(rm_library *lib, int64_t id, const char *notes,
                                rm_error *err);
+/** Set a session's metadata where it lives, in its session file, and index
+ *  the file again so the rows agree (docs/LIBRARY.md, "Assigning automatic
+ *  sessions to a client"). The fields of changes that are set (client,
+ *  muscle, notes non-empty; side not unknown; the rest is ignored) are
+ *  merged into the file's metadata and appended to the file as a metadata
+ *  record (rm_session_file_set_meta; nothing when they are there already).
+ *  The session keeps its library id and tags; notes given also replace the
+ *  library's notes. The file is never renamed. A missing or unwritable
+ *  file, or one that now holds another session, is an error naming the
+ *  library id and the file that changes nothing; when the file was written
+ *  but the rows could not be (a locked database), the error says so and
+ *  calling again (or rm_library_add) brings the rows up to date. */
+rm_status rm_library_set_meta(rm_library *lib, int64_t id,
+                              const rm_session_meta *changes, rm_error *err);
 /** A client's display name, kept only in the database; NULL or "" removes
  *  it. */
 rm_status rm_library_set_client_name(rm_library *lib, const char *client,

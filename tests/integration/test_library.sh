@@ -4,7 +4,8 @@
 # through every filter and format, shown, tagged, named, checked after their
 # files change or vanish, reanalysed and removed (asking on a pty); two adds
 # run at once while a list reads; a locked and a damaged database fail with
-# clear messages; rollmapd adds a session it records.
+# clear messages; rollmapd adds a session it records; sessions recorded
+# without a client are assigned to one with set.
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
 : "${ROLLMAPD:?ROLLMAPD must name the rollmapd program}"
@@ -211,11 +212,47 @@ recorded=$(ls "$work"/daemon-sessions/*.rms)
 lib list --json --client C05 | json 'd[0]["path"]' | grep -qx "$recorded" \
     || fail "the listed path is not the recorded file"
 
+echo "-- set: automatic sessions (no client) assigned to one in their files"
+adb=$work/auto.db
+alib() { lib --db "$adb" "$@"; }
+for n in 1 2; do
+    "$ROLLMAP" record --source "sim:seed=3$n,duration=60?fast" \
+        -o "$work/auto$n.rms" >/dev/null 2>&1 || fail "record auto$n failed"
+done
+alib add "$work"/auto{1,2}.rms >/dev/null
+set +e
+alib tag 1 client=C-099 2>"$work/tag.err"; status=$?
+set -e
+[ "$status" -eq 2 ] || fail "tag client= exit status $status"
+grep -q "rollmap library set 1 --client C-099" "$work/tag.err" \
+    || fail "tag client= does not point to set: $(cat "$work/tag.err")"
+[ "$(alib show 1 --json | json 'len(d["tags"])')" -eq 0 ] || fail "tag client= made a tag"
+alib set 1 "$work/auto2.rms" --client C-099 --side left >"$work/set.txt" \
+    || fail "set: $(cat "$work/set.txt")"
+[ "$(count --db "$adb" --client C-099 --side left)" -eq 2 ] \
+    || fail "list --client after set: $(alib list)"
+"$ROLLMAP" info "$work/auto1.rms" | grep -q "^client *C-099" \
+    || fail "the file does not hold the client"
+"$ROLLMAP" compare --db "$adb" --client C-099 >"$work/compare.txt" 2>&1 \
+    || fail "compare --client after set: $(cat "$work/compare.txt")"
+! find "$work" -name '*C-099*' | grep -q . || fail "a file name holds the client code"
+rm "$work/auto1.rms"
+if alib set 1 2 --muscle calf >"$work/set2.txt" 2>"$work/set2.err"; then
+    fail "set on a deleted file succeeded"
+fi
+grep -q "session 1: .*auto1.rms" "$work/set2.err" \
+    || fail "set error names no id and file: $(cat "$work/set2.err")"
+grep -q $'^2\tC-099\tleft\tcalf\t.*auto2.rms$' "$work/set2.txt" \
+    || fail "the other session was not set: $(cat "$work/set2.txt")"
+[ "$(alib show 1 --json | json 'd["muscle"]')" = hamstring ] \
+    || fail "the failed set changed the rows"
+
 echo "-- usage errors exit 2"
 set +e
 lib frobnicate 2>/dev/null; [ $? -eq 2 ] || fail "unknown subcommand"
 lib list --side middle 2>/dev/null; [ $? -eq 2 ] || fail "bad side"
 lib show 2>/dev/null; [ $? -eq 2 ] || fail "show without id"
 lib show 9999 2>/dev/null; [ $? -eq 1 ] || fail "show of an unknown id"
+lib set 1 2>/dev/null; [ $? -eq 2 ] || fail "set without META"
 set -e
 echo "PASS"

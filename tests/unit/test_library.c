@@ -1,7 +1,8 @@
 /* The session library: schema and migrations, idempotent adds, filters,
- * tags, removal, change detection, the stored analysis, concurrent writers
- * and clear errors for locked or damaged databases. Sessions are real files
- * written from the virtual roller. */
+ * tags, metadata set in the session files, removal, change detection, the
+ * stored analysis, concurrent writers and clear errors for locked or
+ * damaged databases. Sessions are real files written from the virtual
+ * roller. */
 #include "testutil.h"
 #include "library_internal.h"
 
@@ -540,6 +541,113 @@ static void check_finds_changed_and_missing_files(void **state)
     free(path);
 }
 
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (uint64_t)st.st_size;
+}
+
+static void assert_file_meta(const char *path, const char *client,
+                             rm_side side, const char *muscle)
+{
+    rm_session *s;
+    rm_error err;
+    assert_int_equal(rm_session_open(&s, path, &err), RM_OK);
+    const rm_session_meta *m = rm_session_meta_of(s);
+    assert_string_equal(m->client, client);
+    assert_int_equal(m->side, side);
+    assert_string_equal(m->muscle, muscle);
+    rm_session_close(s);
+}
+
+/* An automatic session: no client, side unknown. */
+static char *make_auto_session(const char *dir, const char *name,
+                               uint64_t seed)
+{
+    return make_session(dir, name, "", RM_SIDE_UNKNOWN, T0_US, seed);
+}
+
+static void set_meta_writes_the_file_and_the_rows_keeping_id_and_tags(
+    void **state)
+{
+    fixture *f = *state;
+    char *path = make_auto_session(f->dir, "auto.rms", 7);
+    int64_t id = add(f->lib, path, NULL);
+    rm_error err;
+    assert_int_equal(rm_library_set_tag(f->lib, id, "phase", "rehab", &err), RM_OK);
+    assert_int_equal(rm_library_set_notes(f->lib, id, "felt better", &err), RM_OK);
+
+    rm_session_meta changes = {.side = RM_SIDE_LEFT};
+    snprintf(changes.client, sizeof changes.client, "C-099");
+    assert_int_equal(rm_library_set_meta(f->lib, id, &changes, &err), RM_OK);
+    assert_file_meta(path, "C-099", RM_SIDE_LEFT, "hamstring");
+    rm_library_entry *e;
+    size_t n;
+    rm_library_filter by_client = {.client = "C-099", .side = RM_SIDE_LEFT};
+    assert_int_equal(rm_library_list(f->lib, &by_client, &e, &n, &err), RM_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(e->id, id);
+    assert_int_equal(e->file_size, file_size(path));
+    assert_int_equal(e->tag_count, 1);
+    assert_string_equal(e->notes, "felt better");
+    rm_library_entries_free(e, n);
+    assert_int_equal(check_state(f->lib, true), RM_LIBRARY_FILE_OK);
+
+    /* the same again leaves the file as it is; notes go to both */
+    uint64_t size = file_size(path);
+    assert_int_equal(rm_library_set_meta(f->lib, id, &changes, &err), RM_OK);
+    assert_int_equal(file_size(path), size);
+    rm_session_meta notes = {0};
+    snprintf(notes.notes, sizeof notes.notes, "tight distally");
+    assert_int_equal(rm_library_set_meta(f->lib, id, &notes, &err), RM_OK);
+    assert_int_equal(rm_library_get(f->lib, id, &e, &err), RM_OK);
+    assert_string_equal(e->notes, "tight distally");
+    assert_string_equal(e->client, "C-099");
+    rm_library_entries_free(e, 1);
+
+    rm_session_meta nothing = {0};
+    assert_int_equal(rm_library_set_meta(f->lib, id, &nothing, &err),
+                     RM_ERR_ARG);
+    free(path);
+}
+
+static void set_meta_on_a_missing_file_names_it_and_keeps_the_rows(
+    void **state)
+{
+    fixture *f = *state;
+    char *gone = make_auto_session(f->dir, "gone.rms", 8);
+    char *other = make_auto_session(f->dir, "other.rms", 9);
+    int64_t id = add(f->lib, gone, NULL);
+    add(f->lib, other, NULL);
+    assert_int_equal(unlink(gone), 0);
+    rm_session_meta changes = {.side = RM_SIDE_RIGHT};
+    snprintf(changes.client, sizeof changes.client, "C-099");
+    rm_error err;
+    assert_int_not_equal(rm_library_set_meta(f->lib, id, &changes, &err), RM_OK);
+    char id_text[32];
+    snprintf(id_text, sizeof id_text, "session %lld: ", (long long)id);
+    assert_non_null(strstr(err.message, id_text));
+    assert_non_null(strstr(err.message, gone));
+
+    /* a file that now holds another session is not written either */
+    assert_int_equal(rename(other, gone), 0);
+    uint64_t size = file_size(gone);
+    assert_int_equal(rm_library_set_meta(f->lib, id, &changes, &err),
+                     RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, gone));
+    assert_int_equal(file_size(gone), size);
+    assert_file_meta(gone, "", RM_SIDE_UNKNOWN, "hamstring");
+
+    rm_library_entry *e;
+    assert_int_equal(rm_library_get(f->lib, id, &e, &err), RM_OK);
+    assert_string_equal(e->client, "");
+    assert_int_equal(e->side, RM_SIDE_UNKNOWN);
+    rm_library_entries_free(e, 1);
+    free(gone);
+    free(other);
+}
+
 static void count_progress(size_t done, size_t total, void *user)
 {
     size_t *calls = user;
@@ -780,6 +888,8 @@ int main(void)
         T(tags_are_set_replaced_and_removed),
         T(remove_keeps_the_file_unless_purged),
         T(check_finds_changed_and_missing_files),
+        T(set_meta_writes_the_file_and_the_rows_keeping_id_and_tags),
+        T(set_meta_on_a_missing_file_names_it_and_keeps_the_rows),
         T(reanalyse_applies_a_new_configuration),
         T(the_indexer_adds_queued_files_before_it_stops),
         T(two_processes_write_without_losing_rows),
