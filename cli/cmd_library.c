@@ -697,12 +697,15 @@ static int check_tag(const char *id, const char *arg)
     if (!eq[1])
         return CLI_OK;
     size_t len = (size_t)(eq - arg);
+    /* the suggested command must paste into a shell as it is */
+    const char *quote = strpbrk(eq + 1, " \t'") ? "\"" : "";
     for (size_t k = 0; k < sizeof meta_keys / sizeof meta_keys[0]; k++)
         if (strlen(meta_keys[k]) == len && !strncasecmp(arg, meta_keys[k], len))
             return cli_fail_usage(CMD, "tag '%s': %s is the session's "
                                   "metadata, not a tag; use 'rollmap "
-                                  "library set %s --%s %s'", arg,
-                                  meta_keys[k], id, meta_keys[k], eq + 1);
+                                  "library set %s --%s %s%s%s'", arg,
+                                  meta_keys[k], id, meta_keys[k], quote,
+                                  eq + 1, quote);
     return CLI_OK;
 }
 

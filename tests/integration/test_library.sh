@@ -227,6 +227,11 @@ set -e
 grep -q "rollmap library set 1 --client C-099" "$work/tag.err" \
     || fail "tag client= does not point to set: $(cat "$work/tag.err")"
 [ "$(alib show 1 --json | json 'len(d["tags"])')" -eq 0 ] || fail "tag client= made a tag"
+set +e
+alib tag 1 "muscle=long head" 2>"$work/tag.err"; status=$?
+set -e
+[ "$status" -eq 2 ] && grep -qF -- "library set 1 --muscle \"long head\"" "$work/tag.err" \
+    || fail "tag muscle= with a space: $status, $(cat "$work/tag.err")"
 alib set 1 "$work/auto2.rms" --client C-099 --side left >"$work/set.txt" \
     || fail "set: $(cat "$work/set.txt")"
 [ "$(count --db "$adb" --client C-099 --side left)" -eq 2 ] \
