@@ -84,6 +84,8 @@ bool rm_bytes_reserve(rm_bytes *b, size_t more)
 
 bool rm_bytes_add(rm_bytes *b, const void *data, size_t n)
 {
+    if (n == 0)
+        return true; /* an empty buffer has no data pointer to memcpy into */
     if (!rm_bytes_reserve(b, n))
         return false;
     memcpy(b->data + b->len, data, n);

@@ -768,6 +768,16 @@ static void find_time_returns_the_first_sample_at_or_after(void **state)
     rm_session_close(s);
 }
 
+static void adding_nothing_to_an_empty_buffer_keeps_it_empty(void **state)
+{
+    (void)state;
+    rm_bytes b = {0};
+    assert_true(rm_bytes_add(&b, "", 0));
+    assert_int_equal(b.len, 0);
+    assert_null(b.data);
+    rm_bytes_free(&b);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -793,6 +803,7 @@ int main(void)
         T(file_without_link_stats_reads_them_as_unknown),
         T(link_stats_round_trip_and_the_latest_record_wins),
         T(metadata_without_link_stats_keeps_the_recorded_ones),
+        T(adding_nothing_to_an_empty_buffer_keeps_it_empty),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
