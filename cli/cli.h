@@ -25,6 +25,12 @@ int cli_fail_error(const char *cmd, const rm_error *err);
 /** cli_fail for a bad option or argument: returns CLI_USAGE. */
 int cli_fail_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+#ifdef __clang_analyzer__
+/* As for rm_error_set: tell the static analyzer what these variadic
+ * functions, which it does not look into, return (scripts/analyze). */
+#define cli_fail(cmd, ...) (cli_fail((cmd), __VA_ARGS__), CLI_FAILURE)
+#define cli_fail_usage(cmd, ...) (cli_fail_usage((cmd), __VA_ARGS__), CLI_USAGE)
+#endif
 /** Open a session file and analyse it with the default configuration
  *  (cmd_report.c). */
 rm_status cli_analyse_file(const char *path, rm_analysis **out, rm_error *err);

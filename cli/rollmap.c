@@ -6,6 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#undef cli_fail /* the analyzer-only macros of cli.h */
+#undef cli_fail_usage
+
 const cli_command cli_commands[] = {
     {"help", "show help for rollmap or a command", cmd_help},
     {"version", "print the version", cmd_version},

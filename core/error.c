@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <string.h>
 
+#undef rm_error_set /* the analyzer-only macro of rollmap_core.h */
+
 const char *rm_strerror(rm_status status)
 {
     switch (status) {

@@ -55,6 +55,13 @@ const char *rm_strerror(rm_status status);
 /** Record a failure in err (which may be NULL) and return status. */
 rm_status rm_error_set(rm_error *err, rm_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+#ifdef __clang_analyzer__
+/* The static analyzer does not look into variadic functions, so it would
+ * take "return rm_error_set(...)" for a possible RM_OK; spell out that the
+ * result is status (scripts/analyze). */
+#define rm_error_set(err, status, ...) \
+    (rm_error_set((err), (status), __VA_ARGS__), (status))
+#endif
 
 /** Clear err (which may be NULL). */
 void rm_error_clear(rm_error *err);
