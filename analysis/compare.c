@@ -572,6 +572,8 @@ static rm_trend leg_trend(const rm_comparison *c, uint8_t leg,
                           session_metric metric, double mdc)
 {
     size_t n = c->session_count;
+    if (n == 0) /* never: rm_compare refuses fewer than two sessions */
+        return trend_of(NULL, NULL, 0, mdc);
     double day[n], value[n];
     for (size_t i = 0; i < n; i++) {
         day[i] = session_day(c, i);

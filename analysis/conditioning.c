@@ -382,7 +382,7 @@ static rm_status append_output(ana_conditioner *c, const double *v,
 {
     ana_channels *ch = &c->out;
     if (ch->n == ch->cap) {
-        rm_status st = channels_grow(ch, 0, err);
+        rm_status st = channels_grow(ch, ch->n + 1, err);
         if (st != RM_OK)
             return st;
     }
@@ -401,7 +401,7 @@ static rm_status append_output(ana_conditioner *c, const double *v,
 static rm_status feed(ana_conditioner *c, const double *v, double t_s,
                       uint8_t flags, rm_error *err)
 {
-    double out[RM_MAX_CHANNELS + 1], out_t;
+    double out[RM_MAX_CHANNELS + 1] = {0}, out_t;
     uint8_t out_flags;
     decimator_write(&c->dec, v, t_s, flags);
     if (!decimator_output(&c->dec, out, &out_t, &out_flags))
@@ -524,7 +524,7 @@ static double total_of(const ana_conditioner *c, const double *v)
 static rm_status push_one(ana_conditioner *c, const rm_sample *s,
                           rm_error *err)
 {
-    double v[RM_MAX_CHANNELS + 1];
+    double v[RM_MAX_CHANNELS + 1] = {0};
     convert(c, s, v);
     if (!c->started) {
         c->started = true;

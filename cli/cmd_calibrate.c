@@ -220,7 +220,7 @@ static unsigned loaded_channels(const calibrate_options *o,
 static int fit_channels(const calibrate_options *o, const cal_point *pts,
                         size_t npts, rm_device_info *info)
 {
-    bool loaded[RM_MAX_CHANNELS];
+    bool loaded[RM_MAX_CHANNELS] = {false};
     unsigned n = loaded_channels(o, info, loaded);
     if (n == 0)
         return cli_fail(CMD, "--channel names no channel of this device "

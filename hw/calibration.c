@@ -65,8 +65,7 @@ static bool fit_scaled(const double *x, const double *y, size_t n,
     double a[MAX_DEGREE + 1][MAX_DEGREE + 2] = {{0}};
     int dim = degree + 1;
     for (size_t i = 0; i < n; i++) {
-        double u = x[i] / scale, pow_u[2 * MAX_DEGREE + 1];
-        pow_u[0] = 1;
+        double u = x[i] / scale, pow_u[2 * MAX_DEGREE + 1] = {1};
         for (int k = 1; k <= 2 * degree; k++)
             pow_u[k] = pow_u[k - 1] * u;
         for (int r = 0; r < dim; r++) {

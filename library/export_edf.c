@@ -104,8 +104,9 @@ static double raw_position_cm(const edf_export *x, const rm_sample *s)
     return s->encoder * x->cm_per_count;
 }
 
-/* The value of every signal for one sample, in signal order. */
-static void sample_values(const edf_export *x, const rm_sample *s, double *v)
+/* The value of every signal for one sample, in signal order; returns how
+ * many signals that is (x->signal_count). */
+static unsigned sample_values(const edf_export *x, const rm_sample *s, double *v)
 {
     double total = 0.0;
     unsigned n = x->info->channel_count;
@@ -115,8 +116,10 @@ static void sample_values(const edf_export *x, const rm_sample *s, double *v)
             total += v[k];
     }
     v[n] = total;
-    if (x->cm_per_count != 0.0)
-        v[n + 1] = raw_position_cm(x, s) - x->position_zero_cm;
+    if (x->cm_per_count == 0.0)
+        return n + 1;
+    v[n + 1] = raw_position_cm(x, s) - x->position_zero_cm;
+    return n + 2;
 }
 
 /* Place of a sample on the grid of the device's sample rate. */
@@ -227,8 +230,8 @@ static void note_position_offset(const edf_export *x, const rm_sample *s,
 static void note_ranges(edf_export *x, const rm_sample *s)
 {
     double v[MAX_SIGNALS];
-    sample_values(x, s, v);
-    for (unsigned i = 0; i < x->signal_count; i++) {
+    unsigned signals = sample_values(x, s, v);
+    for (unsigned i = 0; i < signals; i++) {
         x->signals[i].min = fmin(x->signals[i].min, v[i]);
         x->signals[i].max = fmax(x->signals[i].max, v[i]);
     }
@@ -647,9 +650,9 @@ static rm_status flush_record(edf_export *x, rm_error *err)
 static void place_sample(edf_export *x, const rm_sample *s, uint64_t index)
 {
     double v[MAX_SIGNALS];
-    sample_values(x, s, v);
+    unsigned signals = sample_values(x, s, v);
     uint32_t j = (uint32_t)(index % x->rate);
-    for (unsigned i = 0; i < x->signal_count; i++)
+    for (unsigned i = 0; i < signals; i++)
         x->record[(size_t)i * x->rate + j] = v[i];
     x->filled[j] = 1;
 }
