@@ -1,7 +1,8 @@
 /*
  * rollmap analysis: signal conditioning, position along the hamstring,
- * spectra (FFTW), dwell and tender-spot detection, session reports (JSON,
- * text, HTML) and gnuplot graphs. Methods and thresholds: docs/ANALYSIS.md.
+ * spectra (FFTW), dwell and tender-spot detection, and comparing sessions.
+ * Methods and thresholds: docs/ANALYSIS.md. Presenting the results
+ * (reports, graphs) is report/'s work (rollmap_report.h).
  *
  * The only public header of analysis/. Functions never print; they return
  * an rm_status and fill an rm_error.
@@ -206,37 +207,6 @@ double rm_band_power(const double *psd, size_t bins, double df_hz,
 void rm_spectra_cleanup(void);
 
 /* ------------------------------------------------------------------------ */
-/* Reports and graphs (docs/REPORT.md)                                      */
-/* ------------------------------------------------------------------------ */
-
-typedef enum rm_graph_format { RM_GRAPH_PNG, RM_GRAPH_SVG, RM_GRAPH_PDF }
-    rm_graph_format;
-rm_status rm_graph_format_parse(const char *text, rm_graph_format *fmt);
-
-rm_status rm_report_json(const rm_analysis *a, FILE *out, rm_error *err);
-rm_status rm_report_text(const rm_analysis *a, FILE *out, rm_error *err);
-/** Self-contained HTML; svg_dir holds the SVG graphs to embed (or NULL). */
-rm_status rm_report_html(const rm_analysis *a, const char *svg_dir,
-                         FILE *out, rm_error *err);
-
-typedef struct rm_graphs_result {
-    bool gnuplot_found;
-    size_t rendered;
-    char message[256];      /**< e.g. why gnuplot did not run */
-} rm_graphs_result;
-
-/** Write graph data files and gnuplot scripts into dir and run gnuplot. */
-rm_status rm_graphs_render(const rm_analysis *a, const char *dir,
-                           rm_graph_format fmt, rm_graphs_result *res,
-                           rm_error *err);
-
-/** All of the above into dir: report.json, summary.txt, report.html and
- *  graphs. gnuplot missing is not an error (res says so). */
-rm_status rm_report_write_dir(const rm_analysis *a, const char *dir,
-                              rm_graph_format fmt, rm_graphs_result *res,
-                              rm_error *err);
-
-/* ------------------------------------------------------------------------ */
 /* Comparing sessions (docs/COMPARE.md)                                     */
 /* ------------------------------------------------------------------------ */
 
@@ -342,20 +312,6 @@ rm_status rm_compare(const rm_analysis *const *sessions, size_t n,
                      const rm_compare_options *opt, rm_comparison **out,
                      rm_error *err);
 void rm_comparison_free(rm_comparison *c);
-
-rm_status rm_compare_json(const rm_comparison *c, FILE *out, rm_error *err);
-rm_status rm_compare_text(const rm_comparison *c, FILE *out, rm_error *err);
-/** Self-contained HTML; svg_dir holds the SVG graphs to embed (or NULL). */
-rm_status rm_compare_html(const rm_comparison *c, const char *svg_dir,
-                          FILE *out, rm_error *err);
-/** Graph data, gnuplot scripts and images into dir. */
-rm_status rm_compare_graphs(const rm_comparison *c, const char *dir,
-                            rm_graph_format fmt, rm_graphs_result *res,
-                            rm_error *err);
-/** compare.json, summary.txt, compare.html and graphs/ into dir. */
-rm_status rm_compare_write_dir(const rm_comparison *c, const char *dir,
-                               rm_graph_format fmt, rm_graphs_result *res,
-                               rm_error *err);
 
 #ifdef __cplusplus
 }

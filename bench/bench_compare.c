@@ -9,6 +9,7 @@
  *   bench_compare [SESSIONS]
  */
 #include "rollmap_daemon.h"
+#include "rollmap_report.h"
 
 #include <math.h>
 #include <stdio.h>

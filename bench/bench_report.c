@@ -8,6 +8,7 @@
  *   bench_report [SECONDS]
  */
 #include "rollmap_daemon.h"
+#include "rollmap_report.h"
 
 #include <stdio.h>
 #include <stdlib.h>

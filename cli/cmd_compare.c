@@ -1,5 +1,6 @@
 /* rollmap compare: compare a client's sessions (docs/COMPARE.md). */
 #include "cli.h"
+#include "rollmap_report.h"
 
 #include "rollmap_library.h"
 

@@ -1,5 +1,6 @@
 /* rollmap report: analyse a session and write its report and graphs. */
 #include "cli.h"
+#include "rollmap_report.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -2,6 +2,7 @@
  * symmetry, refusing mixed sessions, and the written comparison. The
  * sessions are partial analyses like those the library rebuilds. */
 #include "testutil.h"
+#include "rollmap_report.h"
 
 #include <math.h>
 

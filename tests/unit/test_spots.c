@@ -2,6 +2,7 @@
  * synthetic leg with (or without) a tender point; and the same analysis
  * from a real session file as from memory. */
 #include "testutil.h"
+#include "rollmap_report.h"
 
 #include <math.h>
 

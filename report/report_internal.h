@@ -5,7 +5,7 @@
 #ifndef ROLLMAP_REPORT_INTERNAL_H
 #define ROLLMAP_REPORT_INTERNAL_H
 
-#include "rollmap_analysis.h"
+#include "rollmap_report.h"
 
 #include <limits.h>
 #include <sys/types.h>
