@@ -10,35 +10,46 @@ typedef struct import_options {
     const char *csv;
     const char *output;
     const char *profile;  /* NULL: the generic device */
+    const char *columns;  /* column map; NULL: the profile's [csv] or our names */
     rm_session_meta meta; /* fields set here override the CSV's comments */
 } import_options;
 
 static void usage(FILE *out)
 {
     fputs("usage: rollmap import FILE.csv -o SESSION [--profile PROFILE]\n"
-          "                      [--client C] [--side left|right] [--muscle M]\n"
-          "                      [--notes TEXT] [--session-id ID]\n\n"
+          "                      [--columns MAP] [--client C] [--side left|right]\n"
+          "                      [--muscle M] [--notes TEXT] [--session-id ID]\n\n"
           "Make a session file from CSV. The header row names the columns:\n"
-          "t_s (seconds, required), ch<N>_N (newtons) or ch<N>_counts for\n"
-          "channels 0..N, encoder (counts) or position_cm, and mark (non-zero =\n"
-          "tender here). Lines starting with '#' are comments; '# client: C01'\n"
+          "time as t_s, t_ms or t_us (required); force per channel 0..N as\n"
+          "ch<N>_N, ch<N>_kg, ch<N>_lbf or ch<N>_counts; encoder (counts),\n"
+          "position_cm or position_mm; mark (non-zero = tender here). A file\n"
+          "from another logger keeps its own names: --columns (or a [csv]\n"
+          "section in the profile) maps them, and columns it does not name are\n"
+          "skipped. Lines starting with '#' are comments; '# client: C01'\n"
           "style comments above the header row set the metadata (a file from\n"
           "'rollmap export' keeps its own). See docs/FORMAT.md.\n\n"
           "Options:\n"
           "  -o, --output SESSION  the session file to create (must not exist)\n"
-          "  --profile PROFILE     device profile (INI) giving the device INFO\n"
-          "                        and calibration; without it a generic device\n"
-          "                        is assumed: load cells of 0.001 N/count, a\n"
-          "                        4096-count encoder on a 150 mm roller, the\n"
-          "                        rate from the median time step\n"
+          "  --profile PROFILE     device profile (INI; a path, or the name of an\n"
+          "                        installed one such as hx711-arduino) giving\n"
+          "                        the device INFO and calibration; without it a\n"
+          "                        generic device is assumed: load cells of\n"
+          "                        0.001 N/count in the end caps of a 330 mm\n"
+          "                        roller, a 4096-count encoder on a 150 mm\n"
+          "                        roller, the rate from the median time step\n"
+          "  --columns MAP         FROM=TO,... : the file's column FROM is\n"
+          "                        rollmap's TO (the unit is in TO), e.g.\n"
+          "                        time=t_ms,left=ch0_kg,right=ch1_kg,pos=position_mm\n"
           "  --client C            pseudonymous client code\n"
           "  --side left|right     leg side\n"
           "  --muscle M            muscle (default hamstring)\n"
           "  --notes TEXT          free notes\n"
           "  --session-id ID       session id (default: made up)\n"
           "  -h, --help            this help\n\n"
-          "Example:\n"
-          "  rollmap import rolls.csv -o rolls.rms --client C-017 --side left\n",
+          "Examples:\n"
+          "  rollmap import rolls.csv -o rolls.rms --client C-017 --side left\n"
+          "  rollmap import logger.csv -o rolls.rms --columns "
+          "'Time (ms)=t_ms,Load A=ch0_kg,Load B=ch1_kg'\n",
           out);
 }
 
@@ -60,6 +71,7 @@ static int parse_options(int argc, char **argv, import_options *o)
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"profile", required_argument, NULL, 'p'},
+        {"columns", required_argument, NULL, 'C'},
         {"client", required_argument, NULL, 'c'},
         {"side", required_argument, NULL, 's'},
         {"muscle", required_argument, NULL, 'm'},
@@ -74,6 +86,7 @@ static int parse_options(int argc, char **argv, import_options *o)
         switch (c) {
         case 'o': o->output = optarg; break;
         case 'p': o->profile = optarg; break;
+        case 'C': o->columns = optarg; break;
         case 'h': usage(stdout); return -1;
         case 'c': case 's': case 'm': case 'n': case 'i':
             rc = parse_meta_option(c, optarg, &o->meta);
@@ -105,7 +118,16 @@ int cmd_import(int argc, char **argv)
     if (o.profile && rm_profile_load(&profile, o.profile, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     const rm_device_info *info = o.profile ? &profile.info : NULL;
-    if (rm_session_import_csv(o.csv, o.output, info, &o.meta, &err) != RM_OK)
+    rm_csv_column_map map;
+    const rm_csv_column_map *columns = NULL;
+    if (o.columns) {
+        if (rm_csv_column_map_parse(&map, o.columns, &err) != RM_OK)
+            return cli_fail_usage(CMD, "--columns: %s", err.message);
+        columns = &map;
+    } else if (o.profile && profile.csv_columns.count) {
+        columns = &profile.csv_columns;
+    }
+    if (rm_session_import_csv(o.csv, o.output, info, columns, &o.meta, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     rm_session *s = NULL;
     if (rm_session_open(&s, o.output, &err) != RM_OK)

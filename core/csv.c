@@ -21,6 +21,8 @@
 #define GENERIC_DIAMETER_MM 150.0f  /* a standard foam roller */
 #define GENERIC_WIDTH_MM 330.0f
 #define INVERSE_ITERATIONS 50
+#define NEWTONS_PER_KG 9.80665      /* standard gravity (CGPM 1901) */
+#define NEWTONS_PER_LBF 4.4482216152605 /* the international pound-force */
 
 /* ------------------------------------------------------------------------ */
 /* Geometry and calibration                                                 */
@@ -56,6 +58,15 @@ static bool counts_for_newtons(const rm_channel_info *ch, double newtons,
     return isfinite(*counts);
 }
 
+/* Load cells sit in the end caps of a roller: two cells at 0 and the full
+ * width, one in the middle, more spread evenly from end to end. */
+static float generic_cell_position_mm(unsigned cell, unsigned cells)
+{
+    if (cells < 2)
+        return GENERIC_WIDTH_MM / 2;
+    return GENERIC_WIDTH_MM * (float)cell / (float)(cells - 1);
+}
+
 void rm_device_info_generic(rm_device_info *info, unsigned channels,
                             uint32_t rate_hz, bool has_encoder)
 {
@@ -69,7 +80,7 @@ void rm_device_info_generic(rm_device_info *info, unsigned channels,
     for (unsigned i = 0; i < info->channel_count; i++) {
         rm_channel_info *ch = &info->channels[i];
         ch->kind = RM_CHANNEL_LOAD_CELL;
-        ch->position_mm = GENERIC_WIDTH_MM * ((float)i + 0.5f) / (float)info->channel_count;
+        ch->position_mm = generic_cell_position_mm(i, info->channel_count);
         ch->gain_n_per_count = (float)GENERIC_GAIN_N;
     }
     rm_device_info_default_calibration(info);
@@ -227,6 +238,7 @@ rm_status rm_session_export_csv(rm_session *s, FILE *out, rm_error *err)
 /* ------------------------------------------------------------------------ */
 
 typedef enum column_role {
+    COL_IGNORE,     /* a column the column map does not name */
     COL_TIME,
     COL_NEWTONS,
     COL_COUNTS,
@@ -238,7 +250,8 @@ typedef enum column_role {
 typedef struct csv_column {
     column_role role;
     unsigned channel;
-    char name[32];
+    double scale;   /* value * scale = seconds, newtons or cm */
+    char name[64];  /* as the header row spells it */
 } csv_column;
 
 #define MAX_COLUMNS (2 * RM_MAX_CHANNELS + 4)
@@ -255,6 +268,7 @@ struct rm_csv_reader {
     bool has_counts[RM_MAX_CHANNELS];
     bool has_newtons[RM_MAX_CHANNELS];
     bool has_encoder, has_position, has_mark;
+    const rm_csv_column_map *map; /* NULL: rollmap's own column names */
     uint64_t last_t_us;
     rm_session_meta meta;
 };
@@ -362,39 +376,112 @@ static rm_status next_line(rm_csv_reader *r, bool before_header, rm_error *err)
     }
 }
 
-static bool parse_channel_column(const char *name, unsigned *channel,
-                                 column_role *role)
+typedef struct column_unit {
+    const char *name;
+    column_role role;
+    double scale;
+} column_unit;
+
+static bool parse_channel_column(const char *name, csv_column *col)
 {
+    static const column_unit units[] = {
+        {"N", COL_NEWTONS, 1}, {"n", COL_NEWTONS, 1},
+        {"kg", COL_NEWTONS, NEWTONS_PER_KG}, {"lbf", COL_NEWTONS, NEWTONS_PER_LBF},
+        {"counts", COL_COUNTS, 1},
+    };
     char suffix[16];
     int used = 0;
-    if (sscanf(name, "ch%u_%15[A-Za-z]%n", channel, suffix, &used) != 2 ||
-        name[used] != '\0' || *channel >= RM_MAX_CHANNELS)
+    if (sscanf(name, "ch%u_%15[A-Za-z]%n", &col->channel, suffix, &used) != 2 ||
+        name[used] != '\0' || col->channel >= RM_MAX_CHANNELS)
         return false;
-    if (!strcmp(suffix, "N") || !strcmp(suffix, "n"))
-        *role = COL_NEWTONS;
-    else if (!strcmp(suffix, "counts"))
-        *role = COL_COUNTS;
-    else
-        return false;
-    return true;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (!strcmp(suffix, units[i].name)) {
+            col->role = units[i].role;
+            col->scale = units[i].scale;
+            return true;
+        }
+    return false;
 }
 
+/* A rollmap column name (the unit is part of it) into col's role, channel
+ * and scale. */
 static bool parse_column_name(const char *name, csv_column *col)
 {
-    static const struct {
-        const char *name;
-        column_role role;
-    } fixed[] = {
-        {"t_s", COL_TIME}, {"encoder", COL_ENCODER},
-        {"position_cm", COL_POSITION}, {"mark", COL_MARK},
+    static const column_unit fixed[] = {
+        {"t_s", COL_TIME, 1}, {"t_ms", COL_TIME, 1e-3}, {"t_us", COL_TIME, 1e-6},
+        {"encoder", COL_ENCODER, 1}, {"position_cm", COL_POSITION, 1},
+        {"position_mm", COL_POSITION, 0.1}, {"mark", COL_MARK, 1},
     };
-    snprintf(col->name, sizeof col->name, "%s", name);
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (!strcmp(name, fixed[i].name)) {
             col->role = fixed[i].role;
+            col->scale = fixed[i].scale;
             return true;
         }
-    return parse_channel_column(name, &col->channel, &col->role);
+    return parse_channel_column(name, col);
+}
+
+#define COLUMN_NAMES "t_s, t_ms, t_us, ch<N>_N, ch<N>_kg, ch<N>_lbf, " \
+                     "ch<N>_counts, encoder, position_cm, position_mm or mark"
+
+/* ------------------------------------------------------------------------ */
+/* Column maps                                                              */
+/* ------------------------------------------------------------------------ */
+
+static rm_status map_entry(rm_csv_column_map *map, unsigned index, char *entry,
+                           rm_error *err)
+{
+    char *eq = strchr(entry, '=');
+    if (!eq)
+        return rm_error_set(err, RM_ERR_ARG, "entry %u '%s' is not FROM=TO",
+                            index + 1, entry);
+    *eq = '\0';
+    const char *from = trim(entry), *to = trim(eq + 1);
+    csv_column col;
+    if (!*from || strlen(from) >= sizeof map->entries[0].from)
+        return rm_error_set(err, RM_ERR_ARG, "entry %u: the file's column name "
+                            "'%s' is empty or too long", index + 1, from);
+    if (strlen(to) >= sizeof map->entries[0].to || !parse_column_name(to, &col))
+        return rm_error_set(err, RM_ERR_ARG, "entry %u (%s): '%s' is not one of "
+                            COLUMN_NAMES, index + 1, from, to);
+    for (unsigned i = 0; i < index; i++)
+        if (!strcmp(map->entries[i].from, from) || !strcmp(map->entries[i].to, to))
+            return rm_error_set(err, RM_ERR_ARG, "entry %u (%s=%s) repeats a "
+                                "name of entry %u", index + 1, from, to, i + 1);
+    snprintf(map->entries[index].from, sizeof map->entries[index].from, "%s", from);
+    snprintf(map->entries[index].to, sizeof map->entries[index].to, "%s", to);
+    return RM_OK;
+}
+
+rm_status rm_csv_column_map_parse(rm_csv_column_map *map, const char *text,
+                                  rm_error *err)
+{
+    memset(map, 0, sizeof *map);
+    char *copy = strdup(text);
+    if (!copy)
+        return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    char *save = NULL;
+    rm_status st = RM_OK;
+    for (char *entry = strtok_r(copy, ",", &save); entry && st == RM_OK;
+         entry = strtok_r(NULL, ",", &save)) {
+        if (map->count == RM_CSV_MAP_MAX)
+            st = rm_error_set(err, RM_ERR_ARG, "more than %d entries", RM_CSV_MAP_MAX);
+        else
+            st = map_entry(map, map->count++, entry, err);
+    }
+    free(copy);
+    if (st == RM_OK && map->count == 0)
+        st = rm_error_set(err, RM_ERR_ARG, "no FROM=TO entries in '%s'", text);
+    return st;
+}
+
+/* The rollmap name the map gives the file's column name, or NULL. */
+static const char *mapped_name(const rm_csv_column_map *map, const char *from)
+{
+    for (unsigned i = 0; i < map->count; i++)
+        if (!strcmp(map->entries[i].from, from))
+            return map->entries[i].to;
+    return NULL;
 }
 
 /* Record what column col brings; false if it repeats an earlier one. */
@@ -405,6 +492,7 @@ static bool note_column(rm_csv_reader *r, const csv_column *col)
     for (unsigned i = 0; i < r->column_count; i++)
         time_seen |= r->columns[i].role == COL_TIME;
     switch (col->role) {
+    case COL_IGNORE: return true;
     case COL_TIME: return !time_seen;
     case COL_NEWTONS: seen = &r->has_newtons[col->channel]; break;
     case COL_COUNTS: seen = &r->has_counts[col->channel]; break;
@@ -431,6 +519,49 @@ static rm_status check_channels_complete(const rm_csv_reader *r, rm_error *err)
     return RM_OK;
 }
 
+/* A header field without the double quotes some loggers put around it. */
+static char *unquote(char *field)
+{
+    size_t n = strlen(field);
+    if (n >= 2 && field[0] == '"' && field[n - 1] == '"') {
+        field[n - 1] = '\0';
+        return field + 1;
+    }
+    return field;
+}
+
+/* Header field i: rollmap's own name, or with a map the name the map gives
+ * it (a column the map does not name is skipped). */
+static rm_status read_column_name(const rm_csv_reader *r, unsigned i,
+                                  const char *name, csv_column *col, rm_error *err)
+{
+    snprintf(col->name, sizeof col->name, "%s", name);
+    const char *own = r->map ? mapped_name(r->map, name) : name;
+    if (!own) {
+        col->role = COL_IGNORE;
+        return RM_OK;
+    }
+    if (!parse_column_name(own, col))
+        return csv_error(r, err, "column %u: unknown column name '%s' (expected "
+                         COLUMN_NAMES ", or a column map)", i + 1, name);
+    return RM_OK;
+}
+
+/* Every column the map names must be in the header row. */
+static rm_status check_map_used(const rm_csv_reader *r, rm_error *err)
+{
+    for (unsigned m = 0; m < r->map->count; m++) {
+        bool found = false;
+        for (unsigned i = 0; i < r->column_count && !found; i++)
+            found = !strcmp(r->columns[i].name, r->map->entries[m].from);
+        if (!found)
+            return csv_error(r, err, "the column map names '%s' (as %s), but "
+                             "the header row has no such column",
+                             r->map->entries[m].from, r->map->entries[m].to);
+    }
+    return RM_OK;
+}
+
 static rm_status read_header_row(rm_csv_reader *r, rm_error *err)
 {
     rm_status st = next_line(r, true, err);
@@ -446,25 +577,27 @@ static rm_status read_header_row(rm_csv_reader *r, rm_error *err)
                          "are supported", n, MAX_COLUMNS);
     for (unsigned i = 0; i < n; i++) {
         csv_column *col = &r->columns[i];
-        if (!parse_column_name(fields[i], col))
-            return csv_error(r, err, "column %u: unknown column name '%s' "
-                             "(expected t_s, ch<N>_N, ch<N>_counts, encoder, "
-                             "position_cm or mark)", i + 1, fields[i]);
+        st = read_column_name(r, i, unquote(fields[i]), col, err);
+        if (st != RM_OK)
+            return st;
         if (!note_column(r, col))
             return csv_error(r, err, "column %u: '%s' appears twice", i + 1,
-                             fields[i]);
+                             col->name);
         r->column_count = i + 1;
     }
+    if (r->map && (st = check_map_used(r, err)) != RM_OK)
+        return st;
     bool has_time = false;
     for (unsigned i = 0; i < n; i++)
         has_time |= r->columns[i].role == COL_TIME;
     if (!has_time)
-        return csv_error(r, err, "the header row has no t_s column");
+        return csv_error(r, err, "the header row has no time column (t_s, t_ms "
+                         "or t_us)");
     return check_channels_complete(r, err);
 }
 
 rm_status rm_csv_reader_open(rm_csv_reader **out, const char *path,
-                             rm_error *err)
+                             const rm_csv_column_map *map, rm_error *err)
 {
     *out = NULL;
     rm_csv_reader *r = calloc(1, sizeof *r);
@@ -472,6 +605,7 @@ rm_status rm_csv_reader_open(rm_csv_reader **out, const char *path,
         free(r);
         return rm_error_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
     }
+    r->map = map;
     r->in = fopen(path, "r");
     if (!r->in) {
         rm_status st = rm_error_set(err, errno == ENOENT ? RM_ERR_NOT_FOUND : RM_ERR_IO,
@@ -561,11 +695,16 @@ static rm_status apply_field(rm_csv_reader *r, const rm_device_info *info,
                              rm_error *err)
 {
     const csv_column *col = &r->columns[column];
+    if (col->role == COL_IGNORE)
+        return RM_OK;
     double v;
     rm_status st = parse_number(r, column, text, &v, err);
     if (st != RM_OK)
         return st;
+    v *= col->scale;
     switch (col->role) {
+    case COL_IGNORE:
+        return RM_OK;
     case COL_TIME:
         return apply_time(r, column, text, v, s, err);
     case COL_COUNTS:
@@ -688,10 +827,11 @@ static rm_status copy_rows(rm_csv_reader *r, rm_session_writer *w,
 
 rm_status rm_session_import_csv(const char *csv_path, const char *session_path,
                                 const rm_device_info *info,
+                                const rm_csv_column_map *map,
                                 const rm_session_meta *meta, rm_error *err)
 {
     rm_csv_reader *r = NULL;
-    rm_status st = rm_csv_reader_open(&r, csv_path, err);
+    rm_status st = rm_csv_reader_open(&r, csv_path, map, err);
     if (st != RM_OK)
         return st;
     rm_device_info device;

@@ -343,14 +343,35 @@ uint64_t rm_session_find_time(const rm_session *s, uint64_t t_us);
  *  damaged blocks instead of failing on them. */
 rm_status rm_session_export_csv(rm_session *s, FILE *out, rm_error *err);
 
+/** Column names of another logger's CSV mapped to rollmap's own
+ *  ("time=t_ms,left=ch0_kg,right=ch1_kg,pos=position_mm"); the unit is part
+ *  of the target name (docs/FORMAT.md, "Column maps"). */
+#define RM_CSV_MAP_MAX (2 * RM_MAX_CHANNELS + 4)
+
+typedef struct rm_csv_column_map {
+    unsigned count;
+    struct {
+        char from[64];        /**< the column name in the file's header row */
+        char to[16];          /**< t_s, ch0_kg, position_mm, ... */
+    } entries[RM_CSV_MAP_MAX];
+} rm_csv_column_map;
+
+/** Parse "FROM=TO,..." into map. Errors name the entry and say what is
+ *  wrong, without a prefix: the caller adds "--columns: " or "FILE:LINE: ". */
+rm_status rm_csv_column_map_parse(rm_csv_column_map *map, const char *text,
+                                  rm_error *err);
+
 /** Reading CSV sample files. Lines starting with '#' are comments ("# key:
  *  value" comments before the header row fill the session metadata); the
- *  header row names the columns: t_s (required), ch<N>_N or ch<N>_counts
- *  for channels 0..N, encoder or position_cm, mark. */
+ *  header row names the columns: t_s or t_ms (required), ch<N>_N,
+ *  ch<N>_kg, ch<N>_lbf or ch<N>_counts for channels 0..N, encoder,
+ *  position_cm or position_mm, mark. With a column map (may be NULL) the
+ *  header row's names are looked up in the map instead, and columns the
+ *  map does not name are skipped. */
 typedef struct rm_csv_reader rm_csv_reader;
 
 rm_status rm_csv_reader_open(rm_csv_reader **out, const char *path,
-                             rm_error *err);
+                             const rm_csv_column_map *map, rm_error *err);
 void rm_csv_reader_close(rm_csv_reader *r);
 /** Channels the header row names (highest N + 1). */
 unsigned rm_csv_reader_channel_count(const rm_csv_reader *r);
@@ -366,17 +387,21 @@ rm_status rm_csv_reader_next(rm_csv_reader *r, const rm_device_info *info,
                              rm_sample *out, rm_error *err);
 
 /** The device assumed for CSV data without a profile (docs/FORMAT.md):
- *  load cells of 0.001 N per count, a 4096-count encoder on a 150 mm
- *  roller when has_encoder, rate_hz as given (0 = unknown). */
+ *  load cells of 0.001 N per count at the end caps of a 330 mm roller (one
+ *  cell: in the middle; more than two: evenly from end to end), a
+ *  4096-count encoder on a 150 mm roller when has_encoder, rate_hz as
+ *  given (0 = unknown). */
 void rm_device_info_generic(rm_device_info *info, unsigned channels,
                             uint32_t rate_hz, bool has_encoder);
 
 /** Import CSV into a new session file. info NULL: the generic device, its
- *  rate estimated from the t_s column. Metadata comes from the CSV's
+ *  rate estimated from the time column. map NULL: the file uses rollmap's
+ *  own column names. Metadata comes from the CSV's
  *  comments; the fields set in meta (non-empty, side known, start not 0)
  *  override them; meta may be NULL. A missing session id is made up. */
 rm_status rm_session_import_csv(const char *csv_path, const char *session_path,
                                 const rm_device_info *info,
+                                const rm_csv_column_map *map,
                                 const rm_session_meta *meta, rm_error *err);
 
 /* ------------------------------------------------------------------------ */

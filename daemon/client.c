@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -83,6 +84,26 @@ static rm_status read_hello(rm_client *c, rm_error *err)
     return RM_OK;
 }
 
+static bool is_socket(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+void rm_client_choose_path(char *out, size_t cap, const char *user_path,
+                           const char *system_path)
+{
+    bool system = !is_socket(user_path) && is_socket(system_path);
+    snprintf(out, cap, "%s", system ? system_path : user_path);
+}
+
+static void choose_default_path(char *out, size_t cap)
+{
+    char user_path[sizeof ((struct sockaddr_un *)0)->sun_path];
+    rm_server_default_path(user_path, sizeof user_path);
+    rm_client_choose_path(out, cap, user_path, RM_SYSTEM_SOCKET_PATH);
+}
+
 rm_status rm_client_connect(rm_client **out, const char *path, rm_error *err)
 {
     rm_client *c = calloc(1, sizeof *c);
@@ -91,7 +112,7 @@ rm_status rm_client_connect(rm_client **out, const char *path, rm_error *err)
     if (path && *path)
         snprintf(c->path, sizeof c->path, "%s", path);
     else
-        rm_server_default_path(c->path, sizeof c->path);
+        choose_default_path(c->path, sizeof c->path);
     c->fd = -1;
     rm_status st = open_socket(c, err);
     if (st == RM_OK)

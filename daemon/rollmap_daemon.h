@@ -511,7 +511,18 @@ void rm_server_set_status(rm_server *srv, const rm_daemon_status *status);
 
 typedef struct rm_client rm_client;
 
-/** Connect (path NULL or "" = default path) and read the VERSION line.
+/** The system service's socket (dist/rollmapd.conf). */
+#define RM_SYSTEM_SOCKET_PATH "/run/rollmap/rollmapd.sock"
+
+/** The socket a client uses without --socket, into out: user_path (the
+ *  user's own rollmapd) when a socket is there, else system_path (the
+ *  system service) when one is there, else user_path, so that the error
+ *  names the user's socket. */
+void rm_client_choose_path(char *out, size_t cap, const char *user_path,
+                           const char *system_path);
+
+/** Connect (path NULL or "" = rm_client_choose_path between
+ *  rm_server_default_path and RM_SYSTEM_SOCKET_PATH) and read the VERSION line.
  *  No daemon listening is RM_ERR_NOT_FOUND with the path in the message. */
 rm_status rm_client_connect(rm_client **out, const char *path,
                             rm_error *err);

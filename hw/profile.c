@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <limits.h>
+#include <unistd.h>
 
 #define DEFAULT_BAUD 115200
 #define MAX_SAMPLE_RATE_HZ 100000
@@ -21,6 +24,7 @@ static const char *const device_keys[] = {
     "distal_direction", "usb_vid", "usb_pid", NULL};
 static const char *const text_keys[] = {"separator", "columns", "time_unit",
                                         "skip_lines", NULL};
+static const char *const csv_keys[] = {"columns", NULL};
 static const char *const channel_keys[] = {"kind", "position_mm", "area_mm2",
                                            "gain_n_per_count", "offset_counts",
                                            NULL};
@@ -45,6 +49,8 @@ static const char *const *keys_of_section(const char *section)
         return device_keys;
     if (!strcmp(section, "text"))
         return text_keys;
+    if (!strcmp(section, "csv"))
+        return csv_keys;
     return channel_number(section) ? channel_keys : NULL;
 }
 
@@ -64,7 +70,7 @@ static rm_status check_known_keys(const rm_ini *ini, rm_error *err)
         const char *const *keys = keys_of_section(e[i].section);
         if (!keys)
             return rm_error_set(err, RM_ERR_FORMAT,
-                                "%s:%d: %s: not in [device], [text] or [ch1] "
+                                "%s:%d: %s: not in [device], [text], [csv] or [ch1] "
                                 "to [ch16]", rm_ini_name(ini), e[i].line,
                                 e[i].key);
         if (!key_in(keys, e[i].key))
@@ -445,6 +451,44 @@ static rm_status read_text_format(rm_profile *p, const rm_ini *ini,
 }
 
 /* ------------------------------------------------------------------------ */
+/* [csv]                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static bool has_section(const rm_ini *ini, const char *name)
+{
+    size_t n;
+    const char *const *sections = rm_ini_sections(ini, &n);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(sections[i], name))
+            return true;
+    return false;
+}
+
+static rm_status read_csv_columns(rm_profile *p, const rm_ini *ini, rm_error *err)
+{
+    const char *list = rm_ini_get(ini, "csv", "columns");
+    if (!list)
+        return missing_key(ini, "csv", "columns", err);
+    rm_error why;
+    if (rm_csv_column_map_parse(&p->csv_columns, list, &why) != RM_OK)
+        return rm_error_set(err, RM_ERR_FORMAT, "%s:%d: columns: %s", rm_ini_name(ini),
+                            rm_ini_line(ini, "csv", "columns"), why.message);
+    return RM_OK;
+}
+
+/* [text] and [csv] are each optional, but a profile has at least one. */
+static rm_status read_formats(rm_profile *p, const rm_ini *ini, rm_error *err)
+{
+    bool text = has_section(ini, "text"), csv = has_section(ini, "csv");
+    rm_status st = RM_OK;
+    if (text || !csv)
+        st = read_text_format(p, ini, err);
+    if (st == RM_OK && csv)
+        st = read_csv_columns(p, ini, err);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
 
 rm_status rm_profile_from_ini(rm_profile *p, const rm_ini *ini, rm_error *err)
 {
@@ -457,7 +501,7 @@ rm_status rm_profile_from_ini(rm_profile *p, const rm_ini *ini, rm_error *err)
     if (st == RM_OK)
         st = read_channels(p, ini, err);
     if (st == RM_OK)
-        st = read_text_format(p, ini, err);
+        st = read_formats(p, ini, err);
     if (st != RM_OK)
         return st;
     rm_device_info_default_calibration(&p->info);
@@ -466,10 +510,73 @@ rm_status rm_profile_from_ini(rm_profile *p, const rm_ini *ini, rm_error *err)
     return RM_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Finding a profile by name                                                */
+/* ------------------------------------------------------------------------ */
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* dir/name or dir/name.ini when one is a file. */
+static bool find_in(char *out, size_t cap, const char *dir, const char *name)
+{
+    static const char *const suffixes[] = {"", ".ini"};
+    for (size_t i = 0; i < 2; i++) {
+        int n = snprintf(out, cap, "%s/%s%s", dir, name, suffixes[i]);
+        if (n > 0 && (size_t)n < cap && is_file(out))
+            return true;
+    }
+    return false;
+}
+
+/* The profiles installed beside the programs: ROLLMAP_PROFILES_FROM_BIN
+ * (from CMake) is relative to the folder of the running program, so the
+ * lookup follows whatever prefix the programs were installed under. */
+static bool installed_profiles_dir(char *out, size_t cap)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    int len = snprintf(out, cap, "%s/%s", exe, ROLLMAP_PROFILES_FROM_BIN);
+    return len > 0 && (size_t)len < cap;
+}
+
+rm_status rm_profile_find(char *out, size_t cap, const char *name, rm_error *err)
+{
+    char user_dir[PATH_MAX] = "", installed_dir[PATH_MAX] = "";
+    bool bare = strchr(name, '/') == NULL;
+    if (is_file(name) || !bare) {
+        snprintf(out, cap, "%s", name);
+        return RM_OK; /* a path: rm_ini_load names it if it cannot be read */
+    }
+    if (rm_config_path(user_dir, sizeof user_dir, "profiles", NULL) == RM_OK &&
+        find_in(out, cap, user_dir, name))
+        return RM_OK;
+    if (installed_profiles_dir(installed_dir, sizeof installed_dir) &&
+        find_in(out, cap, installed_dir, name))
+        return RM_OK;
+    return rm_error_set(err, RM_ERR_NOT_FOUND, "profile '%s': no such file here, "
+                        "in %s or in %s", name, user_dir[0] ? user_dir : "(no home)",
+                        installed_dir[0] ? installed_dir : "(installed profiles)");
+}
+
 rm_status rm_profile_load(rm_profile *p, const char *path, rm_error *err)
 {
+    char found[PATH_MAX];
+    rm_status st = rm_profile_find(found, sizeof found, path, err);
+    if (st != RM_OK)
+        return st;
     rm_ini *ini;
-    rm_status st = rm_ini_load(&ini, path, err);
+    st = rm_ini_load(&ini, found, err);
     if (st != RM_OK)
         return st;
     st = rm_profile_from_ini(p, ini, err);

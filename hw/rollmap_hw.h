@@ -142,7 +142,8 @@ typedef struct rm_profile_column {
 } rm_profile_column;
 
 /** A device profile (INI, docs/PROTOCOL.md): what INFO would carry plus the
- *  text-line column mapping. */
+ *  text-line column mapping ([text]; column_count 0 when a profile only
+ *  describes CSV files) and the CSV column map ([csv]). */
 typedef struct rm_profile {
     rm_device_info info;
     uint32_t baud;
@@ -151,9 +152,17 @@ typedef struct rm_profile {
     rm_profile_column columns[RM_MAX_CHANNELS + 4];
     bool has_time_column;     /**< else time comes from sample_rate_hz */
     uint32_t skip_lines;      /**< header lines to skip */
+    rm_csv_column_map csv_columns; /**< [csv] columns for rollmap import; count 0: none */
 } rm_profile;
 
-/** Load a profile file; errors say "FILE:LINE: key: ...". */
+/** The file for a profile given by path or by name: a path (anything with
+ *  a '/', or a file in the current folder) as it is; a bare name such as
+ *  "hx711-arduino" in $XDG_CONFIG_HOME/rollmap/profiles, then among the
+ *  profiles installed with the programs (share/rollmap/profiles), with or
+ *  without ".ini". RM_ERR_NOT_FOUND names the folders searched. */
+rm_status rm_profile_find(char *out, size_t cap, const char *name, rm_error *err);
+/** Load a profile file (found by rm_profile_find); errors say
+ *  "FILE:LINE: key: ...". */
 rm_status rm_profile_load(rm_profile *p, const char *path, rm_error *err);
 /** The same from a parsed INI (errors name rm_ini_name(ini)). */
 rm_status rm_profile_from_ini(rm_profile *p, const rm_ini *ini, rm_error *err);

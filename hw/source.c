@@ -510,6 +510,10 @@ static rm_status load_profile(rm_source *src, rm_error *err)
     rm_status st = rm_profile_load(&src->profile, src->spec.profile_path, err);
     if (st != RM_OK)
         return st;
+    if (src->profile.column_count == 0)
+        return rm_error_set(err, RM_ERR_ARG, "%s: the profile has no [text] "
+                            "section: it describes CSV files for rollmap import, "
+                            "not a device's lines", src->spec.profile_path);
     src->text_mode = true;
     src->info = src->profile.info;
     if (!src->spec.baud && src->profile.baud)

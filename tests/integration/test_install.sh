@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # `cmake --install` as docs/INSTALL.md tells an administrator, staged with
-# DESTDIR: the programs, every man page, the systemd unit, its
-# configuration and the udev rules land where INSTALL.md says; the unit
-# names the installed rollmapd and configuration; the installed rollmapd
-# runs with the shipped configuration; a reinstall keeps a configuration
-# the administrator edited.
+# DESTDIR: the programs, every man page, the device profiles, the systemd
+# unit, its configuration and the udev rules land where INSTALL.md says;
+# the unit names the installed rollmapd and configuration; the installed
+# rollmapd runs with the shipped configuration; a reinstall keeps a
+# configuration the administrator edited. Installed with --prefix P instead,
+# every file lands under P, the unit names P's rollmapd and configuration
+# (systemd-analyze verify accepts it) and the installed rollmap finds the
+# installed profiles by name.
 . "$ROLLMAP_SOURCE/tests/integration/daemon_lib.sh"
 : "${ROLLMAP_BUILD:?ROLLMAP_BUILD must name the build folder}"
 
@@ -17,6 +20,10 @@ unit=$(find "$root" -path '*/lib/systemd/system/rollmapd.service')
 [ -n "$unit" ] || fail "no rollmapd.service installed"
 find "$root" -path '*/lib/udev/rules.d/60-rollmap.rules' | grep -q . \
     || fail "no udev rules installed"
+for profile in "$ROLLMAP_SOURCE"/docs/profiles/*.ini; do
+    find "$root" -path "*/share/rollmap/profiles/$(basename "$profile")" | grep -q . \
+        || fail "profile $(basename "$profile") not installed"
+done
 for page in "$ROLLMAP_SOURCE"/docs/man/*.[18]; do
     find "$root" -name "$(basename "$page")" | grep -q . \
         || fail "man page $(basename "$page") not installed"
@@ -48,4 +55,29 @@ echo "# edited by the administrator" >>"$root$conf"
 install_tree
 grep -q "edited by the administrator" "$root$conf" \
     || fail "a reinstall replaced the edited $conf"
+echo "-- cmake --install --prefix P keeps every path under P"
+prefix=$work/prefix
+cmake --install "$ROLLMAP_BUILD" --prefix "$prefix" >"$work/prefix.log" \
+    || fail "cmake --install --prefix: $(cat "$work/prefix.log")"
+outside=$(grep -E '^-- (Installing|Up-to-date|Keeping): ' "$work/prefix.log" \
+              | grep -v -- " $prefix/" || true)
+[ -z "$outside" ] || fail "installed outside the prefix: $outside"
+prefix_unit=$prefix/lib/systemd/system/rollmapd.service
+grep -q "^ExecStart=$prefix/bin/rollmapd " "$prefix_unit" \
+    || fail "the unit does not start $prefix/bin/rollmapd: $(grep ExecStart "$prefix_unit")"
+grep -q -- "--config $prefix/etc/rollmap/rollmapd.conf" "$prefix_unit" \
+    || fail "the unit does not read $prefix/etc/rollmap/rollmapd.conf"
+# systemd-analyze looks up the unit's Documentation= man page and checks
+# that ExecStart names an executable.
+MANPATH=$prefix/share/man systemd-analyze verify "$prefix_unit" >"$work/verify.log" 2>&1 \
+    || fail "systemd-analyze verify: $(cat "$work/verify.log")"
+
+echo "-- the installed rollmap finds an installed profile by name"
+printf 't_ms,raw1,raw2\n0,1000,2000\n12.5,1100,2100\n' >"$work/diy.csv"
+(cd "$work" && HOME=$work XDG_CONFIG_HOME=$work/config \
+    "$prefix/bin/rollmap" import diy.csv -o diy.rms --profile hx711-arduino \
+    --columns t_ms=t_ms,raw1=ch0_counts,raw2=ch1_counts) >"$work/import.log" 2>&1 \
+    || fail "import --profile hx711-arduino: $(cat "$work/import.log")"
+grep -q "2 channels at 80 Hz" "$work/import.log" \
+    || fail "not the installed hx711 profile: $(cat "$work/import.log")"
 echo "ok"

@@ -135,7 +135,7 @@ static void export_then_import_round_trips_every_value(void **state)
     rm_device_info info;
     make_roller(&info);
     rm_error err;
-    if (rm_session_import_csv(f->csv, again, &info, NULL, &err) != RM_OK)
+    if (rm_session_import_csv(f->csv, again, &info, NULL, NULL, &err) != RM_OK)
         fail_msg("import: %s", err.message);
 
     rm_session *s = NULL;
@@ -179,7 +179,7 @@ static void import_converts_newtons_position_and_marks_for_the_generic_device(vo
     rm_session_meta over = {0};
     snprintf(over.client, sizeof over.client, "C-5");
     rm_error err;
-    if (rm_session_import_csv(f->csv, f->session, NULL, &over, &err) != RM_OK)
+    if (rm_session_import_csv(f->csv, f->session, NULL, NULL, &over, &err) != RM_OK)
         fail_msg("import: %s", err.message);
     rm_session *s = NULL;
     assert_int_equal(rm_session_open(&s, f->session, &err), RM_OK);
@@ -221,7 +221,7 @@ static void import_inverts_a_curved_calibration(void **state)
         fprintf(out, "%d.0,0,%.6f\n", i, rm_channel_newtons(&info.channels[1], i * 97));
     fclose(out);
     rm_error err;
-    if (rm_session_import_csv(f->csv, f->session, &info, NULL, &err) != RM_OK)
+    if (rm_session_import_csv(f->csv, f->session, &info, NULL, NULL, &err) != RM_OK)
         fail_msg("import: %s", err.message);
     rm_session *s = NULL;
     assert_int_equal(rm_session_open(&s, f->session, &err), RM_OK);
@@ -240,7 +240,7 @@ static void expect_import_error(fixture *f, const char *csv, const rm_device_inf
     write_text(f->csv, csv);
     unlink(f->session);
     rm_error err;
-    assert_int_equal(rm_session_import_csv(f->csv, f->session, info, NULL, &err),
+    assert_int_equal(rm_session_import_csv(f->csv, f->session, info, NULL, NULL, &err),
                      RM_ERR_FORMAT);
     char expected[700];
     snprintf(expected, sizeof expected, "%s:%s", f->csv, message);
@@ -255,8 +255,10 @@ static void import_errors_name_the_file_line_and_column(void **state)
                         "3: column 2 (ch0_N): 'abc' is not a number");
     expect_import_error(f, "# c\nt_s,ch0_N,force\n", NULL,
                         "2: column 3: unknown column name 'force' (expected t_s, "
-                        "ch<N>_N, ch<N>_counts, encoder, position_cm or mark)");
-    expect_import_error(f, "ch0_N,mark\n1,0\n", NULL, "1: the header row has no t_s column");
+                        "t_ms, t_us, ch<N>_N, ch<N>_kg, ch<N>_lbf, ch<N>_counts, "
+                        "encoder, position_cm, position_mm or mark, or a column map)");
+    expect_import_error(f, "ch0_N,mark\n1,0\n", NULL,
+                        "1: the header row has no time column (t_s, t_ms or t_us)");
     expect_import_error(f, "t_s,ch0_N,ch2_N\n", NULL,
                         "1: the header row has no column for channel 1 (ch1_N or ch1_counts)");
     expect_import_error(f, "t_s,mark,mark\n", NULL, "1: column 3: 'mark' appears twice");
@@ -278,16 +280,111 @@ static void import_refuses_empty_files_and_more_channels_than_the_device(void **
     fixture *f = *state;
     write_text(f->csv, "# only a comment\n");
     rm_error err;
-    assert_int_equal(rm_session_import_csv(f->csv, f->session, NULL, NULL, &err),
+    assert_int_equal(rm_session_import_csv(f->csv, f->session, NULL, NULL, NULL, &err),
                      RM_ERR_FORMAT);
     assert_non_null(strstr(err.message, "no header row"));
     write_text(f->csv, "t_s,ch0_N,ch1_N,ch2_N\n0,1,2,3\n");
     rm_device_info info;
     make_roller(&info);
-    assert_int_equal(rm_session_import_csv(f->csv, f->session, &info, NULL, &err),
+    assert_int_equal(rm_session_import_csv(f->csv, f->session, &info, NULL, NULL, &err),
                      RM_ERR_ARG);
     assert_non_null(strstr(err.message, "the CSV has 3 channels, the device only 2"));
     assert_int_equal(access(f->session, F_OK), -1);
+}
+
+static rm_csv_column_map parse_map(const char *text)
+{
+    rm_csv_column_map map;
+    rm_error err;
+    if (rm_csv_column_map_parse(&map, text, &err) != RM_OK)
+        fail_msg("map: %s", err.message);
+    return map;
+}
+
+static void a_column_map_reads_another_loggers_names_and_units(void **state)
+{
+    fixture *f = *state;
+    write_text(f->csv, "\"Time (ms)\",Load A,Temp,Load B,Pos\n"
+                       "0,10,21.5,2,0\n"
+                       "5,10.5,21.5,2.5,15\n"
+                       "10,11,hot,3,-4.5\n");
+    rm_csv_column_map map = parse_map("Time (ms)=t_ms, Load A=ch0_kg,"
+                                      "Load B=ch1_lbf,Pos=position_mm");
+    rm_error err;
+    if (rm_session_import_csv(f->csv, f->session, NULL, &map, NULL, &err) != RM_OK)
+        fail_msg("import: %s", err.message);
+    rm_session *s = NULL;
+    assert_int_equal(rm_session_open(&s, f->session, &err), RM_OK);
+    const rm_device_info *d = rm_session_device(s);
+    assert_int_equal(d->channel_count, 2);
+    assert_int_equal(d->sample_rate_hz, 200);
+    rm_sample got[3];
+    size_t n;
+    assert_int_equal(rm_session_read(s, 0, got, 3, &n, &err), RM_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(got[1].t_us, 5000);
+    /* 10.5 kg = 102.97 N and 2.5 lbf = 11.121 N at 1 mN per count */
+    assert_int_equal(got[1].counts[0], lround(10.5 * 9.80665 * 1000));
+    assert_int_equal(got[1].counts[1], lround(2.5 * 4.4482216152605 * 1000));
+    double cm_per_count = M_PI * 15.0 / 4096;
+    assert_int_equal(got[1].encoder, lround(1.5 / cm_per_count));
+    assert_int_equal(got[2].encoder, lround(-0.45 / cm_per_count));
+    rm_session_close(s);
+}
+
+static void a_column_map_keeps_naming_the_files_line_and_column(void **state)
+{
+    fixture *f = *state;
+    write_text(f->csv, "time,left\n0,1\n5,heavy\n");
+    rm_csv_column_map map = parse_map("time=t_ms,left=ch0_kg");
+    rm_error err;
+    assert_int_equal(rm_session_import_csv(f->csv, f->session, NULL, &map, NULL, &err),
+                     RM_ERR_FORMAT);
+    char expected[600];
+    snprintf(expected, sizeof expected, "%s:3: column 2 (left): 'heavy' is not a number",
+             f->csv);
+    assert_string_equal(err.message, expected);
+    map = parse_map("time=t_ms,left=ch0_kg,right=ch1_kg");
+    assert_int_equal(rm_session_import_csv(f->csv, f->session, NULL, &map, NULL, &err),
+                     RM_ERR_FORMAT);
+    snprintf(expected, sizeof expected, "%s:1: the column map names 'right' (as "
+             "ch1_kg), but the header row has no such column", f->csv);
+    assert_string_equal(err.message, expected);
+    assert_int_equal(access(f->session, F_OK), -1);
+}
+
+static void bad_column_maps_say_which_entry_is_wrong(void **state)
+{
+    (void)state;
+    static const struct { const char *text, *message; } cases[] = {
+        {"time", "entry 1 'time' is not FROM=TO"},
+        {"time=t_s,left=ch0_stone", "entry 2 (left): 'ch0_stone' is not one of t_s, "
+         "t_ms, t_us, ch<N>_N, ch<N>_kg, ch<N>_lbf, ch<N>_counts, encoder, "
+         "position_cm, position_mm or mark"},
+        {"time=t_s,=ch0_N", "entry 2: the file's column name '' is empty or too long"},
+        {"a=t_s,b=t_s", "entry 2 (b=t_s) repeats a name of entry 1"},
+        {"", "no FROM=TO entries in ''"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rm_csv_column_map map;
+        rm_error err;
+        assert_int_equal(rm_csv_column_map_parse(&map, cases[i].text, &err), RM_ERR_ARG);
+        assert_string_equal(err.message, cases[i].message);
+    }
+}
+
+static void the_generic_device_puts_two_load_cells_at_the_end_caps(void **state)
+{
+    (void)state;
+    rm_device_info d;
+    rm_device_info_generic(&d, 2, 100, true);
+    assert_true(d.channels[0].position_mm == 0.0f);
+    assert_true(d.channels[1].position_mm == d.roller_width_mm);
+    rm_device_info_generic(&d, 1, 100, true);
+    assert_true(d.channels[0].position_mm == d.roller_width_mm / 2);
+    rm_device_info_generic(&d, 3, 100, true);
+    assert_true(d.channels[1].position_mm == d.roller_width_mm / 2);
+    assert_true(d.channels[2].position_mm == d.roller_width_mm);
 }
 
 int main(void)
@@ -300,6 +397,10 @@ int main(void)
         T(import_inverts_a_curved_calibration),
         T(import_errors_name_the_file_line_and_column),
         T(import_refuses_empty_files_and_more_channels_than_the_device),
+        T(a_column_map_reads_another_loggers_names_and_units),
+        T(a_column_map_keeps_naming_the_files_line_and_column),
+        T(bad_column_maps_say_which_entry_is_wrong),
+        T(the_generic_device_puts_two_load_cells_at_the_end_caps),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -738,6 +738,22 @@ static void client_reports_missing_daemon_clearly(void **state)
     assert_non_null(strstr(err.message, "/nonexistent/rollmapd.sock"));
 }
 
+static void without_a_path_the_client_takes_the_socket_that_exists(void **state)
+{
+    fixture *f = *state;
+    char *user = testutil_path(f->dir, "user.sock");
+    char *absent = testutil_path(f->dir, "absent.sock");
+    char chosen[108];
+    rm_client_choose_path(chosen, sizeof chosen, user, f->path);
+    assert_string_equal(chosen, f->path); /* only the system one listens */
+    rm_client_choose_path(chosen, sizeof chosen, user, absent);
+    assert_string_equal(chosen, user);    /* neither: name the user's */
+    rm_client_choose_path(chosen, sizeof chosen, f->path, absent);
+    assert_string_equal(chosen, f->path); /* the user's own wins */
+    free(user);
+    free(absent);
+}
+
 static void client_sees_server_going_away(void **state)
 {
     fixture *f = *state;
@@ -757,6 +773,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(greets_with_version_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(without_a_path_the_client_takes_the_socket_that_exists,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(socket_is_group_accessible_only, setup, teardown),
         cmocka_unit_test_setup_teardown(second_server_on_live_socket_is_busy, setup, teardown),
         cmocka_unit_test(stale_socket_is_replaced),

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_SAMPLES 32
 
@@ -250,7 +251,13 @@ static void bad_profiles_name_file_line_and_key(void **state)
          "p.ini:4: encoder_counts_per_turn: needs roller_diameter_mm to map "
          "counts to positions"},
         {"[device]\nmodel = m\nsample_rate_hz = 8\n[sensors]\nx = 1\n",
-         "p.ini:5: x: not in [device], [text] or [ch1] to [ch16]"},
+         "p.ini:5: x: not in [device], [text], [csv] or [ch1] to [ch16]"},
+        {"[device]\nmodel = m\nsample_rate_hz = 8\n[csv]\ncolumns = t=t_s,a=ch0_stone\n",
+         "p.ini:5: columns: entry 2 (a): 'ch0_stone' is not one of t_s, t_ms, t_us, "
+         "ch<N>_N, ch<N>_kg, ch<N>_lbf, ch<N>_counts, encoder, position_cm, "
+         "position_mm or mark"},
+        {"[device]\nmodel = m\nsample_rate_hz = 8\n[csv]\nseparator = comma\n",
+         "p.ini:5: separator: unknown key in [csv]"},
         {"[device]\nmodel = m\nsample_rate_hz = 8\n", "p.ini: [text] columns: missing"},
         {"[device]\nmodel = m\nsample_rate_hz = 8\n[text]\ncolumns = time, ch1\n",
          "p.ini:5: columns: 'ch1' has no [section] with its gain"},
@@ -295,6 +302,49 @@ static void bad_profiles_name_file_line_and_key(void **state)
     }
 }
 
+static void a_csv_section_gives_the_column_map_without_a_text_section(void **state)
+{
+    (void)state;
+    rm_profile p;
+    profile_from_text(&p, "[device]\nmodel = logger\nsample_rate_hz = 100\n"
+                          "[csv]\ncolumns = Time (ms)=t_ms, Raw A=ch0_counts\n"
+                          "[ch1]\ngain_n_per_count = 0.01\n");
+    assert_int_equal(p.column_count, 0);
+    assert_int_equal(p.csv_columns.count, 2);
+    assert_string_equal(p.csv_columns.entries[0].from, "Time (ms)");
+    assert_string_equal(p.csv_columns.entries[1].to, "ch0_counts");
+    assert_int_equal(p.info.channel_count, 1);
+}
+
+static void a_bare_name_finds_the_users_profiles(void **state)
+{
+    (void)state;
+    char *home = testutil_mkdtemp();
+    char *top = testutil_path(home, "rollmap");
+    char *dir = testutil_path(home, "rollmap/profiles");
+    char *file = testutil_path(home, "rollmap/profiles/bench.ini");
+    assert_int_equal(mkdir(top, 0700), 0);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    const char *text = "[device]\nmodel = bench\nsample_rate_hz = 50\n"
+                       "[csv]\ncolumns = t=t_s\n";
+    assert_int_equal(testutil_write_file(file, text, strlen(text)), 0);
+    setenv("XDG_CONFIG_HOME", home, 1);
+    rm_profile p;
+    rm_error err;
+    if (rm_profile_load(&p, "bench", &err) != RM_OK)
+        fail_msg("%s", err.message);
+    assert_string_equal(p.info.model, "bench");
+    assert_int_equal(rm_profile_load(&p, "no-such-profile", &err), RM_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.message, "profile 'no-such-profile'"));
+    assert_non_null(strstr(err.message, dir));
+    unsetenv("XDG_CONFIG_HOME");
+    testutil_rmdir(home);
+    free(file);
+    free(dir);
+    free(top);
+    free(home);
+}
+
 static void missing_profile_file_is_named(void **state)
 {
     (void)state;
@@ -316,6 +366,8 @@ int main(void)
         cmocka_unit_test(overlong_line_is_dropped_whole),
         cmocka_unit_test(without_time_column_the_rate_gives_the_clock),
         cmocka_unit_test(bad_profiles_name_file_line_and_key),
+        cmocka_unit_test(a_csv_section_gives_the_column_map_without_a_text_section),
+        cmocka_unit_test(a_bare_name_finds_the_users_profiles),
         cmocka_unit_test(missing_profile_file_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
