@@ -46,7 +46,7 @@ static void usage(FILE *out)
           "  --notes TEXT          free notes\n"
           "  --session-id ID       session id (default: made up)\n"
           "  -h, --help            this help\n\n"
-          "Examples:\n"
+          "Example:\n"
           "  rollmap import rolls.csv -o rolls.rms --client C-017 --side left\n"
           "  rollmap import logger.csv -o rolls.rms --columns "
           "'Time (ms)=t_ms,Load A=ch0_kg,Load B=ch1_kg'\n",
