@@ -49,7 +49,9 @@ static void usage(FILE *out)
           "With --client (or --folder), write a folder for researchers:\n"
           "DIR/participants.tsv and DIR/sub-<code>/ses-<date>/..._force.csv\n"
           "with a JSON sidecar (metadata, units, analysis summary) per\n"
-          "session. See docs/LIBRARY.md, \"Exports\".\n\n"
+          "session. A session whose file is missing or unreadable is skipped\n"
+          "and named; the others are written and the exit status is 1.\n"
+          "See docs/LIBRARY.md, \"Exports\".\n\n"
           "Options:\n"
           "  --csv          CSV output (the default); with --client, DIR\n"
           "                 follows it\n"
@@ -287,18 +289,29 @@ static int export_one_session(const export_options *o)
 /* Researcher folders                                                       */
 /* ------------------------------------------------------------------------ */
 
+static void report_skipped(void *user, const char *path, const rm_error *why)
+{
+    (void)user;
+    fprintf(stderr, "rollmap export: skipped %s: %s\n", path, why->message);
+}
+
+/* Sessions that cannot be read are skipped and named; the others are
+ * written, and the exit status says that not all were. */
 static int write_folder(const export_options *o, const rm_folder_session *list,
                         size_t count)
 {
     rm_error err;
     rm_error_clear(&err);
     rm_folder_summary sum;
-    if (rm_export_folder(o->folder, list, count, o->redact, NULL, &sum, &err) !=
-        RM_OK)
+    if (rm_export_folder(o->folder, list, count, o->redact, NULL,
+                         report_skipped, NULL, &sum, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     printf("wrote %s: %zu sessions, %zu participants in participants.tsv%s\n",
            o->folder, sum.sessions, sum.participants,
            o->redact ? " (redacted: no names or notes)" : "");
+    if (sum.skipped)
+        return cli_fail(CMD, "%zu of %zu sessions skipped (named above); "
+                        "the others were written", sum.skipped, count);
     return CLI_OK;
 }
 

@@ -446,29 +446,33 @@ static rm_status write_files(const char *ses_dir, const sidecar *sc,
     return st;
 }
 
-static rm_status export_session(const char *dir, const folder_plan *p,
-                                bool redact, const rm_analysis_config *cfg,
-                                rm_error *err)
+/* Open, verify and analyse one session; a failure here leaves the session
+ * out of the export and names its file. */
+static rm_status load_session(const folder_plan *p,
+                              const rm_analysis_config *cfg, rm_session **s,
+                              rm_analysis **a, rm_error *err)
 {
-    rm_session *s = NULL;
-    rm_analysis *a = NULL;
-    char *ses_dir = NULL;
-    rm_status st = rm_session_open(&s, p->in->path, err);
+    rm_status st = rm_session_open(s, p->in->path, err);
     if (st == RM_OK)
-        st = rm_session_verify(s, err);
-    if (st == RM_OK && (st = rm_analyse_session(s, cfg, &a, err)) != RM_OK) {
+        st = rm_session_verify(*s, err);
+    if (st == RM_OK && (st = rm_analyse_session(*s, cfg, a, err)) != RM_OK) {
         rm_error inner = *err;
         rm_error_set(err, st, "%s: %s", p->in->path, inner.message);
     }
-    if (st == RM_OK)
-        st = session_dir(dir, p, &ses_dir, err);
+    return st;
+}
+
+static rm_status write_session(const char *dir, const folder_plan *p,
+                               bool redact, rm_session *s, const rm_analysis *a,
+                               rm_error *err)
+{
+    char *ses_dir = NULL;
+    rm_status st = session_dir(dir, p, &ses_dir, err);
     if (st == RM_OK) {
         sidecar sc = {p, s, a, redact};
         st = write_files(ses_dir, &sc, err);
     }
     free(ses_dir);
-    rm_analysis_free(a);
-    rm_session_close(s);
     return st;
 }
 
@@ -658,22 +662,28 @@ static rm_status check_label_free(const participant_table *t, const char *id,
     return RM_OK;
 }
 
-/* The table already in dir with the rows of this export put in, refusing
- * a label another client code already has. */
-static rm_status merge_participants(const char *tsv, const folder_plan *plans,
-                                    size_t n, participant_table *t,
-                                    rm_error *err)
+/* The table already in dir, refusing a label of this export that another
+ * client code already has there. */
+static rm_status read_and_check_participants(const char *tsv,
+                                             const folder_plan *plans,
+                                             size_t n, participant_table *t,
+                                             rm_error *err)
 {
     rm_status st = read_participants(tsv, t, err);
     for (size_t i = 0; st == RM_OK && i < n; i++) {
         char id[LABEL_MAX + 8];
         snprintf(id, sizeof id, "sub-%s", plans[i].sub);
         st = check_label_free(t, id, plans[i].meta.client, tsv, err);
-        if (st == RM_OK)
-            st = put_participant(t, id, plans[i].meta.client,
-                                 plans[i].in->display_name, err);
     }
     return st;
+}
+
+static rm_status put_exported(participant_table *t, const folder_plan *p,
+                              rm_error *err)
+{
+    char id[LABEL_MAX + 8];
+    snprintf(id, sizeof id, "sub-%s", p->sub);
+    return put_participant(t, id, p->meta.client, p->in->display_name, err);
 }
 
 static rm_status write_participants(const char *dir, participant_table *t,
@@ -697,35 +707,114 @@ static rm_status write_participants(const char *dir, participant_table *t,
 /* The export                                                               */
 /* ------------------------------------------------------------------------ */
 
+/* Where an export is: the plans of the sessions still in it, and those
+ * left out so far. */
+typedef struct folder_export {
+    const char *dir;
+    folder_plan *plans;
+    size_t count;
+    bool redact;
+    const rm_analysis_config *cfg;
+    rm_folder_skipped_fn skipped;
+    void *user;
+    size_t skip_count;
+    rm_error first_skip;
+} folder_export;
+
+static void skip_session(folder_export *x, const char *path,
+                         const rm_error *why)
+{
+    if (x->skip_count++ == 0)
+        x->first_skip = *why;
+    if (x->skipped)
+        x->skipped(x->user, path, why);
+}
+
+static rm_status nothing_exported(const folder_export *x, size_t count,
+                                  rm_error *err)
+{
+    return rm_error_set(err, x->first_skip.code, "%s: none of the %zu "
+                        "sessions could be exported (first: %s)", x->dir,
+                        count, x->first_skip.message);
+}
+
+/* A plan for each session whose file can be read; the others are left
+ * out and reported. */
+static rm_status plan_sessions(folder_export *x,
+                               const rm_folder_session *sessions, size_t count,
+                               rm_error *err)
+{
+    for (size_t i = 0; i < count; i++) {
+        rm_error why;
+        rm_error_clear(&why);
+        if (plan_session(&sessions[i], &x->plans[x->count], &why) == RM_OK)
+            x->count++;
+        else
+            skip_session(x, sessions[i].path, &why);
+    }
+    return x->count > 0 ? RM_OK : nothing_exported(x, count, err);
+}
+
+/* Each session's files, then its participant row; a session that cannot
+ * be analysed is left out, a failed write stops the export. */
+static rm_status export_sessions(folder_export *x, participant_table *t,
+                                 size_t *written, rm_error *err)
+{
+    rm_status st = RM_OK;
+    for (size_t i = 0; st == RM_OK && i < x->count; i++) {
+        rm_session *s = NULL;
+        rm_analysis *a = NULL;
+        rm_error why;
+        rm_error_clear(&why);
+        if (load_session(&x->plans[i], x->cfg, &s, &a, &why) != RM_OK) {
+            skip_session(x, x->plans[i].in->path, &why);
+        } else {
+            st = write_session(x->dir, &x->plans[i], x->redact, s, a, err);
+            if (st == RM_OK)
+                st = put_exported(t, &x->plans[i], err);
+            *written += st == RM_OK;
+        }
+        rm_analysis_free(a);
+        rm_session_close(s);
+    }
+    return st;
+}
+
 rm_status rm_export_folder(const char *dir, const rm_folder_session *sessions,
                            size_t count, bool redact,
                            const rm_analysis_config *cfg,
+                           rm_folder_skipped_fn skipped, void *user,
                            rm_folder_summary *summary, rm_error *err)
 {
     if (count == 0)
         return rm_error_set(err, RM_ERR_ARG, "%s: no sessions to export", dir);
-    folder_plan *plans = calloc(count, sizeof *plans);
+    folder_export x = {.dir = dir, .plans = calloc(count, sizeof *x.plans),
+                       .redact = redact, .cfg = cfg, .skipped = skipped,
+                       .user = user};
     char *tsv = join(dir, PARTICIPANTS);
     participant_table table = {0};
-    rm_status st = plans && tsv ? RM_OK
-                                : rm_error_set(err, RM_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; st == RM_OK && i < count; i++)
-        st = plan_session(&sessions[i], &plans[i], err);
+    size_t written = 0;
+    rm_status st = x.plans && tsv ? RM_OK
+                                  : rm_error_set(err, RM_ERR_NOMEM, "out of memory");
     if (st == RM_OK)
-        st = number_runs(plans, count, err);
+        st = plan_sessions(&x, sessions, count, err);
+    if (st == RM_OK)
+        st = number_runs(x.plans, x.count, err);
     /* every refusal comes before the first file is written */
     if (st == RM_OK)
-        st = merge_participants(tsv, plans, count, &table, err);
+        st = read_and_check_participants(tsv, x.plans, x.count, &table, err);
     if (st == RM_OK)
         st = ensure_dir(dir, err);
-    for (size_t i = 0; st == RM_OK && i < count; i++)
-        st = export_session(dir, &plans[i], redact, cfg, err);
     if (st == RM_OK)
+        st = export_sessions(&x, &table, &written, err);
+    if (st == RM_OK && written > 0)
         st = write_participants(dir, &table, redact, err);
+    else if (st == RM_OK)
+        st = nothing_exported(&x, count, err);
     if (st == RM_OK && summary)
-        *summary = (rm_folder_summary){count, table.count};
+        *summary = (rm_folder_summary){written, table.count, x.skip_count};
     participants_free(&table);
     free(tsv);
-    free(plans);
+    free(x.plans);
     return st;
 }

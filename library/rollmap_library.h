@@ -275,18 +275,28 @@ typedef struct rm_folder_session {
 typedef struct rm_folder_summary {
     size_t sessions;           /**< session folders written */
     size_t participants;       /**< rows in participants.tsv */
+    size_t skipped;            /**< sessions left out (see rm_export_folder) */
 } rm_folder_summary;
+
+/** Called for each session left out of a folder export, with why. */
+typedef void (*rm_folder_skipped_fn)(void *user, const char *path,
+                                     const rm_error *why);
 
 /** Write sessions into dir in a BIDS-like layout: dir/participants.tsv
  *  (+ .json), and per session dir/sub-<code>/ses-<date>/
  *  sub-<code>_ses-<date>_task-<muscle>_acq-<side>_run-<n>_force.csv with a
  *  JSON sidecar (metadata, units, analysis summary). Rows of other
  *  participants already in participants.tsv are kept. With redact, display
- *  names and notes are left out. cfg NULL: the default analysis. summary
- *  may be NULL. */
+ *  names and notes are left out. cfg NULL: the default analysis.
+ *  A session whose file is missing, unreadable or cannot be analysed is
+ *  left out, reported to skipped (may be NULL) and counted in
+ *  summary->skipped; the others are still written (RM_OK). When none can
+ *  be written, or on a refusal (two client codes sharing a label) or a
+ *  failed write, the result is an error. summary may be NULL. */
 rm_status rm_export_folder(const char *dir, const rm_folder_session *sessions,
                            size_t count, bool redact,
                            const rm_analysis_config *cfg,
+                           rm_folder_skipped_fn skipped, void *user,
                            rm_folder_summary *summary, rm_error *err);
 
 #ifdef __cplusplus

@@ -160,6 +160,19 @@ printf 'participant_id\tclient_code\nsub-C007\tC-007\nsub-C042\tC-042\n' \
     | cmp - "$study/participants.tsv" || fail "redacted participants.tsv: $(cat "$study/participants.tsv")"
 ! grep -rq -e "Jane Roe" -e "secret note" "$study" || fail "a name or note survived --redact"
 
+echo "-- a client's missing session file is skipped and named; the others go out"
+cp "$work/gappy.rms" "$work/gone.rms"
+"$ROLLMAP" library add --db "$db" "$work/gone.rms" >/dev/null   # same session as gappy: moves
+rm "$work/gone.rms"
+rm -rf "$work/partial"
+expect_exit 1 "$ROLLMAP" export --client C-042 --csv "$work/partial" --db "$db"
+expect_output "$work/err" "rollmap export: skipped $work/gone.rms"
+expect_output "$work/err" "1 of 2 sessions skipped"
+expect_output "$work/out" "wrote $work/partial: 1 sessions, 1 participants"
+[ "$(find "$work/partial/sub-C042" -name '*_force.csv' | wc -l)" = 1 ] \
+    || fail "the readable session was not exported: $(find "$work/partial" -type f)"
+"$ROLLMAP" library add --db "$db" "$work/gappy.rms" >/dev/null   # back where it was
+
 echo "-- session files as a folder, and clear errors"
 "$ROLLMAP" export "$work/roller.rms" "$work/other.rms" --folder "$work/files" >/dev/null
 [ "$(wc -l <"$work/files/participants.tsv")" = 3 ] || fail "two participants expected"
