@@ -5,7 +5,8 @@
  * 0-8 dwells, 0-3 marks each) through the library's own store path, without
  * session files. Then times rm_library_list for one client, the client's
  * last 10, the whole library, and rm_library_load_analysis of 10 sessions
- * (what a 10-session comparison reads). Each figure is the median of
+ * (what a 10-session comparison reads), and the database checks
+ * (PRAGMA quick_check and integrity_check). Each figure is the median of
  * REPEATS runs.
  *
  *   build/bench/bench_library [sessions] [database]
@@ -157,7 +158,7 @@ static int generate(rm_library *lib, size_t sessions)
         snprintf(path, sizeof path, "/srv/sessions/%s.rms", a.meta.session_id);
         library_file_stamp stamp = {.size = 6000000, .mtime_ns = 1};
         int64_t id;
-        if (library_store_analysis(lib, &a, path, &stamp, &id, &err) != RM_OK)
+        if (library_store_analysis(lib, &a, path, &stamp, NULL, &id, &err) != RM_OK)
             return fail("store", &err);
     }
     return 0;
@@ -230,6 +231,26 @@ static double time_load_ten(rm_library *lib, const char *client)
     return ms[REPEATS / 2];
 }
 
+/* Median wall and CPU times of rm_library_verify over the whole file. */
+static timing time_verify(rm_library *lib, bool full)
+{
+    double wall[REPEATS], cpu[REPEATS];
+    for (int r = 0; r < REPEATS; r++) {
+        rm_error err;
+        uint64_t t0 = rm_monotonic_us();
+        double c0 = cpu_ms();
+        if (rm_library_verify(lib, full, &err) != RM_OK) {
+            fail("verify", &err);
+            return (timing){-1, -1};
+        }
+        wall[r] = (double)(rm_monotonic_us() - t0) / 1000;
+        cpu[r] = cpu_ms() - c0;
+    }
+    qsort(wall, REPEATS, sizeof wall[0], compare_double);
+    qsort(cpu, REPEATS, sizeof cpu[0], compare_double);
+    return (timing){wall[REPEATS / 2], cpu[REPEATS / 2]};
+}
+
 static int run(rm_library *lib, const char *path, size_t sessions)
 {
     uint64_t t0 = rm_monotonic_us();
@@ -256,6 +277,12 @@ static int run(rm_library *lib, const char *path, size_t sessions)
            "CPU\n", rows, t.wall_ms, t.cpu_ms);
     printf("load_analysis x10 (one client's last 10): %.2f ms\n",
            time_load_ten(lib, "C0042"));
+    t = time_verify(lib, false);
+    printf("quick_check (on open up to 16 MiB, before writes): %7.2f ms wall "
+           "%7.2f ms CPU\n", t.wall_ms, t.cpu_ms);
+    t = time_verify(lib, true);
+    printf("integrity_check (library check):                   %7.2f ms wall "
+           "%7.2f ms CPU\n", t.wall_ms, t.cpu_ms);
     return 0;
 }
 

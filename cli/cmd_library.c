@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CMD "library"
@@ -22,15 +24,25 @@ enum {
     OPT_REMOVE = 1 << 3,  /* --yes --purge */
     OPT_HASH = 1 << 4,    /* --hash */
     OPT_NAMES = 1 << 5,   /* --names */
-    OPT_META = 1 << 6     /* set: --client --side --muscle --notes */
+    OPT_META = 1 << 6,    /* set: --client --side --muscle --notes */
+    OPT_FOLDER = 1 << 7,  /* check, rebuild: --folder */
+    OPT_FORCE = 1 << 8    /* rebuild: --force */
 };
+
+#define MAX_FOLDERS 8             /* --folder options on one command line */
+/* An unclosed session file written this recently may still be recording:
+ * check leaves it to the recorder (rollmapd flushes every 0.5 s and
+ * updates the metadata every 10 s while it records). */
+#define RECORDING_RECENT_S 120
 
 typedef struct library_options {
     char db[PATH_MAX];
     rm_library_filter filter;
     unsigned given;        /* OPT_* bits of the options used */
-    bool json, csv, yes, purge, hash, names;
+    bool json, csv, yes, purge, hash, names, force;
     bool setting_meta;     /* set: --client --side --muscle are META */
+    const char *folders[MAX_FOLDERS]; /* check: --folder, in order */
+    int folder_count;
     rm_session_meta meta;  /* what set sets */
     int argc;              /* positional arguments after the subcommand */
     char **argv;
@@ -42,6 +54,7 @@ typedef struct subcommand {
     unsigned options;      /* OPT_* allowed */
     int min_args, max_args; /* max -1: any */
     int (*run)(rm_library *lib, library_options *o);
+    int (*run_unopened)(library_options *o); /* opens the database itself */
 } subcommand;
 
 static void usage(FILE *out)
@@ -55,8 +68,9 @@ static void usage(FILE *out)
 "       rollmap library notes ID TEXT\n"
 "       rollmap library name CLIENT [DISPLAY NAME]\n"
 "       rollmap library rm ID... [--yes] [--purge]\n"
-"       rollmap library check [FILTER] [--hash] [--json]\n"
-"       rollmap library reanalyse [FILTER]\n"
+"       rollmap library check [FILTER] [--hash] [--folder DIR]... [--json]\n"
+"       rollmap library reanalyse [FILTER] [--force]\n"
+"       rollmap library rebuild [--folder DIR]... [FILE...] [--force]\n"
 "Every form takes --db PATH.\n\n"
 "The library indexes session files in one SQLite database: client,\n"
 "date, device, side, muscle, tags, notes, the analysis summary, dwells\n"
@@ -76,9 +90,18 @@ static void usage(FILE *out)
 "             file is kept unless --purge\n"
 "  check      find files that are missing or changed since they were\n"
 "             added (size; content where the mtime moved; --hash: every\n"
-"             file's content); exit 1 if any\n"
+"             file's content), and session files in the session folder\n"
+"             (or each --folder) that are not in the library, and add\n"
+"             those; exit 1 if it found any of these\n"
 "  reanalyse  analyse the sessions again from their files (after a\n"
-"             detector change), with a progress bar on a terminal\n\n"
+"             detector change), with a progress bar on a terminal; files\n"
+"             changed since they were indexed are listed and, on a\n"
+"             terminal, asked about; otherwise they need --force\n"
+"  rebuild    after damage: move the database aside (never deleted) and\n"
+"             index the session files of the session folder (or each\n"
+"             --folder) and the FILEs again into a new one; tags, notes\n"
+"             and client names come back only from a backup. A database\n"
+"             that is not damaged is rebuilt only with --force\n\n"
 "FILTER:\n"
 "  --client CODE     one client\n"
 "  --side left|right\n"
@@ -97,6 +120,11 @@ static void usage(FILE *out)
 "  --json, --csv     machine-readable output\n"
 "  --names           list: add client display names\n"
 "  --hash            check: compare every file's content checksum\n"
+"  --folder DIR      check, rebuild: the session files in DIR (default:\n"
+"                    rollmapd's default session folder,\n"
+"                    $XDG_DATA_HOME/rollmap/sessions)\n"
+"  --force           reanalyse: also files changed since they were indexed;\n"
+"                    rebuild: also a database that is not damaged\n"
 "  -y, --yes         rm: do not ask\n"
 "  --purge           rm: also delete the session file\n"
 "  -h, --help        this help\n\n"
@@ -136,6 +164,12 @@ static int option_value(int c, const char *arg, library_options *o)
             return cli_fail_usage(CMD, "--last '%s': expected a count of 1 "
                                   "or more", arg);
         return CLI_OK;
+    case 'F':
+        if (o->folder_count == MAX_FOLDERS)
+            return cli_fail_usage(CMD, "at most %d --folder options",
+                                  MAX_FOLDERS);
+        o->folders[o->folder_count++] = arg;
+        return CLI_OK;
     case 'd':
         if (strlen(arg) >= sizeof o->db)
             return cli_fail_usage(CMD, "--db: path too long");
@@ -158,6 +192,8 @@ static unsigned option_group(int c)
     case 'H': return OPT_HASH;
     case 'n': return OPT_NAMES;
     case 'N': return OPT_META;
+    case 'F': return OPT_FOLDER;
+    case 'f': return OPT_FORCE;
     default: return 0;
     }
 }
@@ -175,6 +211,8 @@ static const struct option longopts[] = {
     {"csv", no_argument, NULL, 'v'},
     {"names", no_argument, NULL, 'n'},
     {"hash", no_argument, NULL, 'H'},
+    {"folder", required_argument, NULL, 'F'},
+    {"force", no_argument, NULL, 'f'},
     {"yes", no_argument, NULL, 'y'},
     {"purge", no_argument, NULL, 'p'},
     {"help", no_argument, NULL, 'h'},
@@ -218,6 +256,7 @@ static int take_option(int c, const char *arg, library_options *o)
     o->hash |= c == 'H';
     o->yes |= c == 'y';
     o->purge |= c == 'p';
+    o->force |= c == 'f';
     return option_value(c, arg, o);
 }
 
@@ -340,6 +379,7 @@ static void json_entry(rm_json_writer *w, const rm_library_entry *e,
     rm_json_member_number(w, "spot_score_total", e->spot_score_total);
     rm_json_member_number(w, "spot_score_max", e->spot_score_max);
     rm_json_member_string(w, "notes", e->notes ? e->notes : "");
+    rm_json_member_string(w, "damage", e->damage);
     rm_json_key(w, "tags");
     rm_json_object_open(w);
     for (size_t i = 0; i < e->tag_count; i++)
@@ -367,6 +407,8 @@ static void list_table(const rm_library_entry *e, size_t n, bool names)
                e[i].spot_count, e[i].spot_score_max, tags);
         if (names && e[i].display_name)
             printf("%s(%s)", tags[0] ? " " : "", e[i].display_name);
+        if (e[i].damage[0])
+            printf(" [damaged file: analysis of what could be read]");
         putchar('\n');
     }
 }
@@ -375,7 +417,7 @@ static void list_csv(const rm_library_entry *e, size_t n, bool names)
 {
     printf("id,session_id,start,client,%sside,muscle,duration_s,"
            "time_under_load_s,mean_force_n,peak_force_n,cadence_per_min,"
-           "dwells,spots,spot_score_total,spot_score_max,tags,path\n",
+           "dwells,spots,spot_score_total,spot_score_max,tags,path,damage\n",
            names ? "display_name," : "");
     for (size_t i = 0; i < n; i++) {
         char date[32], tags[256];
@@ -398,7 +440,8 @@ static void list_csv(const rm_library_entry *e, size_t n, bool names)
         csv_number(stdout, e[i].spot_score_total);
         csv_number(stdout, e[i].spot_score_max);
         csv_field(stdout, tags, false);
-        csv_field(stdout, e[i].path, true);
+        csv_field(stdout, e[i].path, false);
+        csv_field(stdout, e[i].damage, true);
     }
 }
 
@@ -447,6 +490,9 @@ static void show_text_entry(const rm_library_entry *e, const rm_analysis *a)
            (long long)e->id, e->session_id, e->path);
     printf("            %llu bytes, CRC-32C %08x\n",
            (unsigned long long)e->file_size, e->file_crc32c);
+    if (e->damage[0])
+        printf("damage      %s: the analysis covers only what could be "
+               "read\n", e->damage);
     printf("client      %s%s%s%s\n", e->client, e->display_name ? " (" : "",
            e->display_name ? e->display_name : "", e->display_name ? ")" : "");
     printf("start       %s\nside        %s\nmuscle      %s\n", date,
@@ -806,7 +852,100 @@ static const char *state_name(rm_library_file_state state)
     }
 }
 
-static void check_json(const rm_library_check_item *items, size_t n)
+/* What check did with a session file that had no row. */
+typedef struct unindexed_result {
+    char *path;
+    int64_t id;         /* 0: not added */
+    char detail[600];
+} unindexed_result;
+
+/* An unclosed file written within RECORDING_RECENT_S is left alone. */
+static bool being_recorded(const char *path, char *why, size_t cap)
+{
+    rm_session *s;
+    rm_error err;
+    struct stat sb;
+    if (rm_session_open(&s, path, &err) != RM_OK)
+        return false;   /* the add names what is wrong with it */
+    bool unclosed = !rm_session_integrity(s)->closed_cleanly;
+    rm_session_close(s);
+    time_t age = stat(path, &sb) == 0 ? time(NULL) - sb.st_mtime : 0;
+    if (!unclosed || age >= RECORDING_RECENT_S)
+        return false;
+    snprintf(why, cap, "not added: never closed and written %lld s ago, so "
+             "probably still being recorded; rollmapd adds it when the "
+             "session ends", (long long)age);
+    return true;
+}
+
+static void add_unindexed(rm_library *lib, unindexed_result *r)
+{
+    rm_error err;
+    if (being_recorded(r->path, r->detail, sizeof r->detail))
+        return;
+    if (rm_library_add(lib, r->path, &r->id, &err) != RM_OK)
+        snprintf(r->detail, sizeof r->detail, "not added: %s", err.message);
+    else
+        snprintf(r->detail, sizeof r->detail, "was not in the library: "
+                 "added as %lld", (long long)r->id);
+}
+
+/* The --folder options, or else rollmapd's default session folder (in
+ * only[0], PATH_MAX bytes; none without a home folder). */
+static const char *const *session_folders(const library_options *o,
+                                          char fallback[PATH_MAX],
+                                          const char **only, int *count)
+{
+    *count = o->folder_count;
+    if (*count)
+        return o->folders;
+    rm_default_library_dir(fallback, PATH_MAX);
+    only[0] = fallback;
+    *count = fallback[0] ? 1 : 0;
+    return only;
+}
+
+/* The session files of the folders that had no row, each added (or why
+ * not). */
+static int sweep_folders(rm_library *lib, const library_options *o,
+                         unindexed_result **out, size_t *n)
+{
+    int count;
+    char fallback[PATH_MAX];
+    const char *only[1];
+    const char *const *folders = session_folders(o, fallback, only, &count);
+    *out = NULL;
+    *n = 0;
+    for (int f = 0; f < count; f++) {
+        char **paths;
+        size_t found;
+        rm_error err;
+        if (rm_library_unindexed(lib, folders[f], &paths, &found, &err) != RM_OK)
+            return cli_fail_error(CMD, &err);
+        unindexed_result *grown = realloc(*out, (*n + found + 1) * sizeof *grown);
+        if (!grown) {
+            rm_library_paths_free(paths, found);
+            return cli_fail(CMD, "out of memory");
+        }
+        *out = grown;
+        for (size_t i = 0; i < found; i++) {
+            grown[*n] = (unindexed_result){.path = paths[i]};
+            add_unindexed(lib, &grown[(*n)++]);
+        }
+        free(paths);  /* the paths now belong to the results */
+    }
+    return CLI_OK;
+}
+
+static void unindexed_free(unindexed_result *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(r[i].path);
+    free(r);
+}
+
+static void check_json(const rm_library_check_item *items, size_t n,
+                       const unindexed_result *found, size_t n_found)
 {
     rm_json_writer w;
     rm_json_begin(&w, stdout, true);
@@ -820,31 +959,61 @@ static void check_json(const rm_library_check_item *items, size_t n)
         rm_json_member_string(&w, "detail", items[i].detail);
         rm_json_object_close(&w);
     }
+    for (size_t i = 0; i < n_found; i++) {
+        rm_json_object_open(&w);
+        rm_json_member_int(&w, "id", found[i].id);
+        rm_json_member_string(&w, "path", found[i].path);
+        rm_json_member_string(&w, "state", found[i].id ? "added" : "not-indexed");
+        rm_json_member_string(&w, "detail", found[i].detail);
+        rm_json_object_close(&w);
+    }
     rm_json_array_close(&w);
     rm_json_end(&w);
+}
+
+static size_t print_unindexed(const unindexed_result *found, size_t n)
+{
+    size_t added = 0;
+    for (size_t i = 0; i < n; i++) {
+        added += found[i].id != 0;
+        printf("%lld\t%s\t%s\t%s\n", (long long)found[i].id,
+               found[i].id ? "added" : "not-indexed", found[i].path,
+               found[i].detail);
+    }
+    return added;
 }
 
 static int run_check(rm_library *lib, library_options *o)
 {
     rm_library_check_item *items;
-    size_t n, missing = 0, changed = 0;
+    unindexed_result *found = NULL;
+    size_t n, n_found = 0, missing = 0, changed = 0, added = 0;
     rm_error err;
-    if (rm_library_check(lib, &o->filter, o->hash, &items, &n, &err) != RM_OK)
+    if (rm_library_verify(lib, true, &err) != RM_OK ||
+        rm_library_check(lib, &o->filter, o->hash, &items, &n, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
-    for (size_t i = 0; i < n; i++) {
+    int status = sweep_folders(lib, o, &found, &n_found);
+    for (size_t i = 0; status == CLI_OK && i < n; i++) {
         missing += items[i].state == RM_LIBRARY_FILE_MISSING;
         changed += items[i].state == RM_LIBRARY_FILE_CHANGED;
         if (!o->json && items[i].state != RM_LIBRARY_FILE_OK)
             printf("%lld\t%s\t%s\t%s\n", (long long)items[i].id,
                    state_name(items[i].state), items[i].path, items[i].detail);
     }
-    if (o->json)
-        check_json(items, n);
-    else
-        printf("%zu sessions checked%s: %zu missing, %zu changed\n", n,
-               o->hash ? " with content" : "", missing, changed);
+    if (status == CLI_OK && o->json)
+        check_json(items, n, found, n_found);
+    else if (status == CLI_OK) {
+        added = print_unindexed(found, n_found);
+        printf("%zu sessions checked%s: %zu missing, %zu changed; %zu files "
+               "not in the library: %zu added\n", n,
+               o->hash ? " with content" : "", missing, changed, n_found,
+               added);
+    }
     rm_library_check_items_free(items, n);
-    return missing || changed ? CLI_FAILURE : CLI_OK;
+    unindexed_free(found, n_found);
+    if (status != CLI_OK)
+        return status;
+    return missing || changed || n_found ? CLI_FAILURE : CLI_OK;
 }
 
 typedef struct progress_bar {
@@ -863,13 +1032,60 @@ static void draw_progress(size_t done, size_t total, void *user)
     bar->shown = true;
 }
 
+/* The matching sessions whose files changed since they were indexed,
+ * listed on standard error; -1 when the check itself failed. */
+static long list_changed(rm_library *lib, const library_options *o)
+{
+    rm_library_check_item *items;
+    size_t n, changed = 0;
+    rm_error err;
+    if (rm_library_check(lib, &o->filter, false, &items, &n, &err) != RM_OK) {
+        cli_fail_error(CMD, &err);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (items[i].state == RM_LIBRARY_FILE_CHANGED)
+            fprintf(stderr, "%s%lld\tchanged\t%s\t%s\n",
+                    changed++ ? "" : "changed since they were indexed:\n",
+                    (long long)items[i].id, items[i].path, items[i].detail);
+    rm_library_check_items_free(items, n);
+    return (long)changed;
+}
+
+/* A file that changed since it was indexed may have been damaged or cut
+ * short: its rows are replaced only when the user says so (a terminal) or
+ * with --force. Without either, nothing is reanalysed. */
+static int confirm_changed(rm_library *lib, library_options *o)
+{
+    long changed = o->force ? 0 : list_changed(lib, o);
+    if (changed <= 0)
+        return changed < 0 ? CLI_FAILURE : CLI_OK;
+    if (!isatty(STDIN_FILENO))
+        return cli_fail(CMD, "%ld files changed since they were indexed "
+                        "(listed above): nothing was reanalysed. Look at "
+                        "them (rollmap library check, rollmap info FILE) "
+                        "and add --force to analyse them as they are now",
+                        changed);
+    fprintf(stderr, "Replace the stored analysis of these %ld changed files "
+            "with what they hold now? [y/N] ", changed);
+    char answer[16];
+    o->force = fgets(answer, sizeof answer, stdin) &&
+               (answer[0] == 'y' || answer[0] == 'Y');
+    if (!o->force)
+        fprintf(stderr, "keeping their rows; reanalysing the others\n");
+    return CLI_OK;
+}
+
 static int run_reanalyse(rm_library *lib, library_options *o)
 {
+    if (confirm_changed(lib, o) != CLI_OK)
+        return CLI_FAILURE;
     progress_bar bar = {rm_monotonic_us(), isatty(STDERR_FILENO) != 0, false};
     size_t done = 0, failed = 0;
     rm_error err;
-    rm_status st = rm_library_reanalyse(lib, &o->filter, NULL, draw_progress,
-                                        &bar, &done, &failed, &err);
+    rm_status st = rm_library_reanalyse(lib, &o->filter, NULL, o->force,
+                                        draw_progress, &bar, &done, &failed,
+                                        &err);
     if (bar.shown)
         fputc('\n', stderr);
     printf("reanalysed %zu sessions, %zu failed\n", done, failed);
@@ -879,19 +1095,112 @@ static int run_reanalyse(rm_library *lib, library_options *o)
 }
 
 /* ------------------------------------------------------------------------ */
+/* rebuild                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Whether the database may be rebuilt: it is damaged (the check says so)
+ * or --force; a database that does not exist has nothing to move. */
+static int may_rebuild(const library_options *o, bool *exists)
+{
+    *exists = access(o->db, F_OK) == 0;
+    if (!*exists || o->force)
+        return CLI_OK;
+    rm_library *lib;
+    rm_error err;
+    rm_status st = rm_library_open(&lib, o->db, &err);
+    if (st == RM_OK) {
+        st = rm_library_verify(lib, true, &err);
+        rm_library_close(lib);
+    }
+    if (st == RM_ERR_FORMAT)
+        return CLI_OK;
+    if (st != RM_OK)
+        return cli_fail_error(CMD, &err);
+    return cli_fail(CMD, "%s is not damaged: rebuilding would lose its tags, "
+                    "notes and client names; add --force to rebuild anyway",
+                    o->db);
+}
+
+static size_t add_all(rm_library *lib, char *const *paths, size_t n,
+                      size_t *failed)
+{
+    size_t added = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t id;
+        rm_library_add_outcome outcome;
+        rm_error err;
+        if (rm_library_add_ex(lib, paths[i], NULL, &id, &outcome, &err) != RM_OK) {
+            cli_fail_error(CMD, &err);
+            ++*failed;
+            continue;
+        }
+        added += outcome == RM_LIBRARY_ADDED;
+        printf("%lld\t%s\t%s\n", (long long)id, outcome_name(outcome),
+               paths[i]);
+    }
+    return added;
+}
+
+/* The session files of the folders, then the FILE arguments. */
+static int fill_library(rm_library *lib, const library_options *o,
+                        size_t *added, size_t *failed)
+{
+    char fallback[PATH_MAX];
+    const char *only[1];
+    int count;
+    const char *const *folders = session_folders(o, fallback, only, &count);
+    for (int f = 0; f < count; f++) {
+        char **paths;
+        size_t n;
+        rm_error err;
+        if (rm_library_folder_sessions(folders[f], &paths, &n, &err) != RM_OK)
+            return cli_fail_error(CMD, &err);
+        *added += add_all(lib, paths, n, failed);
+        rm_library_paths_free(paths, n);
+    }
+    *added += add_all(lib, o->argv, (size_t)o->argc, failed);
+    return CLI_OK;
+}
+
+static int run_rebuild(library_options *o)
+{
+    bool exists;
+    int status = may_rebuild(o, &exists);
+    char moved[PATH_MAX + 32] = "";
+    rm_error err;
+    if (status == CLI_OK && exists &&
+        rm_library_move_aside(o->db, moved, sizeof moved, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    rm_library *lib;
+    if (status != CLI_OK || rm_library_open(&lib, o->db, &err) != RM_OK)
+        return status != CLI_OK ? status : cli_fail_error(CMD, &err);
+    size_t added = 0, failed = 0;
+    status = fill_library(lib, o, &added, &failed);
+    rm_library_close(lib);
+    printf("rebuilt %s: %zu sessions added, %zu files failed%s%s\n", o->db,
+           added, failed, moved[0] ? "; the old database is kept as " : "",
+           moved);
+    return status == CLI_OK && failed == 0 ? CLI_OK : CLI_FAILURE;
+}
+
+/* ------------------------------------------------------------------------ */
 
 static const subcommand subcommands[] = {
-    {"add", "FILE...", 0, 1, -1, run_add},
-    {"list", "", OPT_FILTER | OPT_FORMAT | OPT_JSON | OPT_NAMES, 0, 0, run_list},
-    {"show", "ID", OPT_JSON, 1, 1, run_show},
+    {"add", "FILE...", 0, 1, -1, run_add, NULL},
+    {"list", "", OPT_FILTER | OPT_FORMAT | OPT_JSON | OPT_NAMES, 0, 0, run_list,
+     NULL},
+    {"show", "ID", OPT_JSON, 1, 1, run_show, NULL},
     {"set", "ID... [--client CODE] [--side left|right] [--muscle NAME] "
-            "[--notes TEXT]", OPT_META, 1, -1, run_set},
-    {"tag", "ID KEY=VALUE...", 0, 2, -1, run_tag},
-    {"notes", "ID TEXT", 0, 2, 2, run_notes},
-    {"name", "CLIENT [NAME]", 0, 1, 2, run_name},
-    {"rm", "ID...", OPT_REMOVE, 1, -1, run_rm},
-    {"check", "", OPT_FILTER | OPT_JSON | OPT_HASH, 0, 0, run_check},
-    {"reanalyse", "", OPT_FILTER, 0, 0, run_reanalyse},
+            "[--notes TEXT]", OPT_META, 1, -1, run_set, NULL},
+    {"tag", "ID KEY=VALUE...", 0, 2, -1, run_tag, NULL},
+    {"notes", "ID TEXT", 0, 2, 2, run_notes, NULL},
+    {"name", "CLIENT [NAME]", 0, 1, 2, run_name, NULL},
+    {"rm", "ID...", OPT_REMOVE, 1, -1, run_rm, NULL},
+    {"check", "", OPT_FILTER | OPT_JSON | OPT_HASH | OPT_FOLDER, 0, 0,
+     run_check, NULL},
+    {"reanalyse", "", OPT_FILTER | OPT_FORCE, 0, 0, run_reanalyse, NULL},
+    {"rebuild", "[--folder DIR]... [FILE...] [--force]",
+     OPT_FOLDER | OPT_FORCE, 0, -1, NULL, run_rebuild},
 };
 #define SUBCOMMAND_COUNT (sizeof subcommands / sizeof subcommands[0])
 
@@ -933,6 +1242,8 @@ static int open_and_run(const subcommand *sub, library_options *o)
     rm_error err;
     if (!o->db[0] && rm_library_default_db(o->db, sizeof o->db, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
+    if (sub->run_unopened)
+        return sub->run_unopened(o);
     rm_library *lib;
     if (rm_library_open(&lib, o->db, &err) != RM_OK)
         return cli_fail_error(CMD, &err);

@@ -299,17 +299,39 @@ static void on_session(void *user, bool started, const rm_session_meta *meta,
         logf_(RM_LOG_WARNING, "session library: %s", err.message);
 }
 
-/* On the indexer's thread, after each session file it added (or not). */
-static void on_indexed(void *user, const char *path, rm_status status,
-                       int64_t id, const rm_error *err)
+/* A locked database is logged on the first try and then every this many,
+ * not every few seconds for as long as the lock lasts. */
+#define LOCKED_LOG_EVERY 10
+
+static void log_indexed(const rm_library_indexed *r)
+{
+    if (r->recovered)
+        logf_(RM_LOG_INFO, "session library: %s was never closed (rollmapd "
+              "was stopped while recording): closed it and added it as "
+              "session %lld", r->path, (long long)r->id);
+    else if (r->found)
+        logf_(RM_LOG_INFO, "session library: %s was not in the library: "
+              "added it as session %lld", r->path, (long long)r->id);
+    else
+        logf_(RM_LOG_INFO, "session library: %s is session %lld%s", r->path,
+              (long long)r->id, r->tries > 1 ? " (the database was locked "
+              "before)" : "");
+}
+
+/* On the indexer's thread, after each try of a session file. */
+static void on_indexed(void *user, const rm_library_indexed *r)
 {
     (void)user;
-    if (status == RM_OK)
-        logf_(RM_LOG_INFO, "session library: %s is session %lld", path,
-              (long long)id);
-    else
-        logf_(RM_LOG_WARNING, "session library: %s not added: %s (add it with "
-              "'rollmap library add')", path, err->message);
+    if (r->status == RM_OK)
+        log_indexed(r);
+    else if (r->retrying && (r->tries == 1 || r->tries % LOCKED_LOG_EVERY == 0))
+        logf_(RM_LOG_WARNING, "session library: %s not added yet (try %u): "
+              "%s; trying again until it is", r->path, r->tries,
+              r->err->message);
+    else if (!r->retrying)
+        logf_(RM_LOG_WARNING, "session library: %s not added: %s (rollmapd "
+              "tries again at its next start; or 'rollmap library add' it)",
+              r->path, r->err->message);
 }
 
 /* Sessions that end from now on go to the library at path ("" = none),
@@ -330,13 +352,20 @@ static rm_status switch_database(daemon_ctx *d, const char *path, rm_error *err)
 }
 
 /* Recording goes on without the library: a database that cannot be opened
- * is logged, not fatal. */
+ * is logged, not fatal. The session files already in the folder are
+ * listed before the capture starts, so the sweep sees only files this
+ * rollmapd is not writing: sessions a killed rollmapd left unclosed and
+ * sessions that never got their row. */
 static void start_indexer(daemon_ctx *d)
 {
     rm_error err;
     if (switch_database(d, d->cfg.database, &err) != RM_OK)
         logf_(RM_LOG_WARNING, "session library: %s; sessions are recorded "
               "but not indexed", err.message);
+    else if (d->indexer && rm_library_indexer_sweep(d->indexer, d->cfg.library,
+                                                    &err) != RM_OK)
+        logf_(RM_LOG_WARNING, "session library: %s; sessions already in the "
+              "folder are not looked at", err.message);
 }
 
 /* ---- commands from clients (server thread) ----------------------------------------- */
@@ -379,26 +408,48 @@ static rm_status cmd_stop(void *user, rm_error *err)
     return st;
 }
 
+/* client, side, muscle and notes are the session's metadata (*is_meta);
+ * every other key is a free tag. */
+static rm_status meta_tag(const char *key, const char *value,
+                          rm_session_meta *meta, bool *is_meta, rm_error *err)
+{
+    rm_side side;
+    *is_meta = true;
+    if (!strcmp(key, "client"))
+        snprintf(meta->client, sizeof meta->client, "%s", value);
+    else if (!strcmp(key, "muscle"))
+        snprintf(meta->muscle, sizeof meta->muscle, "%s", value);
+    else if (!strcmp(key, "notes"))
+        snprintf(meta->notes, sizeof meta->notes, "%s", value);
+    else if (!strcmp(key, "side") && rm_side_parse(value, &side) == RM_OK)
+        meta->side = (uint8_t)side;
+    else if (!strcmp(key, "side"))
+        return rm_error_set(err, RM_ERR_ARG, "tag side = '%s': expected left, "
+                            "right or unknown", value);
+    else
+        *is_meta = false;
+    return RM_OK;
+}
+
+/* Metadata and free tags both go into the session file: a free tag as a
+ * note event that the library reads back as a tag (docs/LIVE.md). */
 static rm_status cmd_tag(void *user, const char *key, const char *value, rm_error *err)
 {
     daemon_ctx *d = user;
     rm_session_meta meta = {0};
-    rm_side side;
-    if (!strcmp(key, "client"))
-        snprintf(meta.client, sizeof meta.client, "%s", value);
-    else if (!strcmp(key, "muscle"))
-        snprintf(meta.muscle, sizeof meta.muscle, "%s", value);
-    else if (!strcmp(key, "notes"))
-        snprintf(meta.notes, sizeof meta.notes, "%s", value);
-    else if (!strcmp(key, "side") && rm_side_parse(value, &side) == RM_OK)
-        meta.side = (uint8_t)side;
-    else
-        return rm_error_set(err, RM_ERR_ARG, "cannot tag %s = '%s' (keys: client, "
-                            "side left|right, muscle, notes)", key, value);
+    char note[sizeof ((rm_event *)0)->text];
+    bool is_meta;
+    rm_status st = meta_tag(key, value, &meta, &is_meta, err);
+    if (st == RM_OK && !is_meta)
+        st = rm_library_tag_note(key, value, note, sizeof note, err);
+    if (st != RM_OK)
+        return st;
     rm_capture *c = hold_capture(d, err);
-    rm_status st = c ? rm_capture_record_meta(c, &meta, err) : RM_ERR_CLOSED;
+    if (c)
+        st = is_meta ? rm_capture_record_meta(c, &meta, err)
+                     : rm_capture_record_note(c, RM_EVENT_NOTE, 0, note, err);
     release_capture(d);
-    return st;
+    return c ? st : RM_ERR_CLOSED;
 }
 
 static rm_status cmd_mark(void *user, int rating, rm_error *err)

@@ -15,8 +15,8 @@ static void unreadable(rm_library_check_item *item, const rm_error *ferr)
                  ferr->message);
 }
 
-static void check_entry(const rm_library_entry *e, bool hash,
-                        rm_library_check_item *item)
+void library_check_entry(const rm_library_entry *e, bool hash,
+                         rm_library_check_item *item)
 {
     library_file_stamp now;
     rm_error ferr;
@@ -61,7 +61,7 @@ rm_status rm_library_check(rm_library *lib, const rm_library_filter *f,
         return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < count; i++) {
-        check_entry(&entries[i], hash, &items[i]);
+        library_check_entry(&entries[i], hash, &items[i]);
         items[i].path = entries[i].path; /* moved: the entry lets go of it */
         entries[i].path = NULL;
     }
@@ -96,11 +96,28 @@ rm_status library_open_indexed(const rm_library_entry *e, rm_session **out,
     return RM_OK;
 }
 
+/* A file changed since it was indexed is reanalysed only with force. */
+static rm_status refuse_changed(const rm_library_entry *e, rm_error *err)
+{
+    rm_library_check_item item = {0};
+    library_check_entry(e, false, &item);
+    if (item.state != RM_LIBRARY_FILE_CHANGED)
+        return RM_OK;
+    return rm_error_set(err, RM_ERR_ARG, "%s (session %lld): changed since it "
+                        "was indexed (%s); its rows were kept. Look at the "
+                        "file (rollmap info) and reanalyse it with --force "
+                        "if the change is wanted", e->path, (long long)e->id,
+                        item.detail);
+}
+
 static rm_status reanalyse_entry(rm_library *lib, const rm_library_entry *e,
-                                 const rm_analysis_config *cfg, rm_error *err)
+                                 const rm_analysis_config *cfg, bool force,
+                                 rm_error *err)
 {
     rm_session *s;
-    rm_status st = library_open_indexed(e, &s, err);
+    rm_status st = force ? RM_OK : refuse_changed(e, err);
+    if (st == RM_OK)
+        st = library_open_indexed(e, &s, err);
     if (st != RM_OK)
         return st;
     rm_session_close(s);
@@ -110,7 +127,7 @@ static rm_status reanalyse_entry(rm_library *lib, const rm_library_entry *e,
 }
 
 rm_status rm_library_reanalyse(rm_library *lib, const rm_library_filter *f,
-                               const rm_analysis_config *cfg,
+                               const rm_analysis_config *cfg, bool force,
                                rm_library_progress_fn progress, void *user,
                                size_t *done, size_t *failed, rm_error *err)
 {
@@ -121,7 +138,7 @@ rm_status rm_library_reanalyse(rm_library *lib, const rm_library_filter *f,
         return first;
     for (size_t i = 0; i < count; i++) {
         rm_error one;
-        rm_status st = reanalyse_entry(lib, &entries[i], cfg, &one);
+        rm_status st = reanalyse_entry(lib, &entries[i], cfg, force, &one);
         if (st == RM_OK) {
             ok++;
         } else {

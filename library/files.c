@@ -22,7 +22,27 @@ rm_status library_file_stat(const char *path, library_file_stamp *st,
     st->size = (uint64_t)sb.st_size;
     st->mtime_ns = (int64_t)sb.st_mtim.tv_sec * NS_PER_S + sb.st_mtim.tv_nsec;
     st->crc32c = 0;
+    st->damage[0] = '\0';
     return RM_OK;
+}
+
+void library_describe_damage(const rm_integrity *in, library_file_stamp *st)
+{
+    size_t used = 0, cap = sizeof st->damage;
+    st->damage[0] = '\0';
+    if (in->blocks_skipped)
+        used += (size_t)snprintf(st->damage, cap, "%llu damaged blocks "
+                                 "skipped (%llu bytes)",
+                                 (unsigned long long)in->blocks_skipped,
+                                 (unsigned long long)in->bytes_skipped);
+    if (in->truncated && used < cap)
+        used += (size_t)snprintf(st->damage + used, cap - used, "%sthe file "
+                                 "ends inside a block (cut short)",
+                                 used ? "; " : "");
+    if (!in->closed_cleanly && used < cap)
+        snprintf(st->damage + used, cap - used, "%sno closing index (the "
+                 "recording was cut off or the file cut short)",
+                 used ? "; " : "");
 }
 
 rm_status library_file_crc(const char *path, uint32_t *crc, rm_error *err)

@@ -1,15 +1,17 @@
 /* A thread that adds session files to the library while its caller goes
  * on recording: the analysis and any wait for the database lock happen
- * here, never on the caller's thread. */
+ * here, never on the caller's thread. A locked database is waited out:
+ * the file is tried again until it goes in. */
 #include "library_internal.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-/* A file that finds the database locked is tried this many times (each
- * try waits up to RM_LIBRARY_BUSY_TIMEOUT_MS) before it is reported. */
-#define BUSY_TRIES 3
+#define NS_PER_MS 1000000L
+#define NS_PER_S 1000000000L
 
 struct rm_library_indexer {
     rm_library *lib;
@@ -20,53 +22,116 @@ struct rm_library_indexer {
     pthread_cond_t wake;
     char *queue[RM_LIBRARY_INDEXER_QUEUE]; /* ring of owned paths */
     size_t head, count;
+    char **swept;                          /* from sweeps, owned */
+    size_t swept_count, swept_next;
     bool stopping;
 };
 
-/* The next queued path (owned by the caller now), or NULL once stopping
- * with nothing left. */
-static char *next_path(rm_library_indexer *ix)
+/* One file to add: queued, or found by a sweep. */
+typedef struct index_job {
+    char *path;   /* owned */
+    bool swept;
+} index_job;
+
+static bool next_job(rm_library_indexer *ix, index_job *job)
 {
     pthread_mutex_lock(&ix->lock);
-    while (ix->count == 0 && !ix->stopping)
+    while (ix->count == 0 && !ix->stopping &&
+           ix->swept_next == ix->swept_count)
         pthread_cond_wait(&ix->wake, &ix->lock);
-    char *path = NULL;
+    *job = (index_job){NULL, false};
     if (ix->count > 0) {
-        path = ix->queue[ix->head];
+        job->path = ix->queue[ix->head];
         ix->head = (ix->head + 1) % RM_LIBRARY_INDEXER_QUEUE;
         ix->count--;
+    } else if (!ix->stopping && ix->swept_next < ix->swept_count) {
+        job->path = ix->swept[ix->swept_next];
+        ix->swept[ix->swept_next++] = NULL;
+        job->swept = true;
     }
     pthread_mutex_unlock(&ix->lock);
-    return path;
+    return job->path != NULL;
 }
 
-static void index_one(rm_library_indexer *ix, const char *path)
+static bool is_stopping(rm_library_indexer *ix)
 {
-    int64_t id = 0;
-    rm_error err = {0};
-    rm_status st;
-    int tries = 0;
-    do
-        st = rm_library_add(ix->lib, path, &id, &err);
-    while (st == RM_ERR_BUSY && ++tries < BUSY_TRIES);
+    pthread_mutex_lock(&ix->lock);
+    bool stopping = ix->stopping;
+    pthread_mutex_unlock(&ix->lock);
+    return stopping;
+}
+
+/* Sleep between tries; a stop wakes it. False when stopping. */
+static bool pause_before_retry(rm_library_indexer *ix)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    long ns = until.tv_nsec + RM_LIBRARY_INDEXER_RETRY_MS * NS_PER_MS;
+    until.tv_sec += ns / NS_PER_S;
+    until.tv_nsec = ns % NS_PER_S;
+    pthread_mutex_lock(&ix->lock);
+    int rc = 0;
+    while (!ix->stopping && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&ix->wake, &ix->lock, &until);
+    bool go_on = !ix->stopping;
+    pthread_mutex_unlock(&ix->lock);
+    return go_on;
+}
+
+static void report(rm_library_indexer *ix, const rm_library_indexed *r)
+{
     if (ix->report)
-        ix->report(ix->user, path, st, id, &err);
+        ix->report(ix->user, r);
+}
+
+/* A swept file: skip it when it has a row by now, close it when its
+ * recorder never did. False when there is nothing to add. */
+static bool prepare_swept(rm_library_indexer *ix, rm_library_indexed *r,
+                          rm_error *err)
+{
+    bool indexed = false;
+    r->status = rm_library_is_indexed(ix->lib, r->path, &indexed, err);
+    if (r->status == RM_OK && indexed)
+        return false;
+    if (r->status == RM_OK)
+        r->status = rm_library_close_unclosed(r->path, &r->recovered, err);
+    return r->status == RM_OK;
+}
+
+static void index_one(rm_library_indexer *ix, const index_job *job)
+{
+    rm_error err = {0};
+    rm_library_indexed r = {.path = job->path, .err = &err,
+                            .found = job->swept};
+    if (job->swept && !prepare_swept(ix, &r, &err)) {
+        if (r.status != RM_OK)
+            report(ix, &r);
+        return;
+    }
+    for (;;) {
+        r.tries++;
+        r.status = rm_library_add(ix->lib, job->path, &r.id, &err);
+        r.retrying = r.status == RM_ERR_BUSY && !is_stopping(ix);
+        report(ix, &r);
+        if (!r.retrying || !pause_before_retry(ix))
+            return;
+    }
 }
 
 static void *indexer_main(void *arg)
 {
     rm_library_indexer *ix = arg;
-    char *path;
-    while ((path = next_path(ix)) != NULL) {
-        index_one(ix, path);
-        free(path);
+    index_job job;
+    while (next_job(ix, &job)) {
+        index_one(ix, &job);
+        free(job.path);
     }
     return NULL;
 }
 
 rm_status rm_library_indexer_start(rm_library_indexer **out,
                                    const char *db_path,
-                                   rm_library_indexed_fn report, void *user,
+                                   rm_library_indexed_fn report_fn, void *user,
                                    rm_error *err)
 {
     *out = NULL;
@@ -78,7 +143,7 @@ rm_status rm_library_indexer_start(rm_library_indexer **out,
         free(ix);
         return st;
     }
-    ix->report = report;
+    ix->report = report_fn;
     ix->user = user;
     pthread_mutex_init(&ix->lock, NULL);
     pthread_cond_init(&ix->wake, NULL);
@@ -118,6 +183,40 @@ rm_status rm_library_indexer_submit(rm_library_indexer *ix, const char *path,
     return RM_OK;
 }
 
+/* Append paths to the sweep list; takes them over (freed on failure). */
+static rm_status append_swept(rm_library_indexer *ix, char **paths, size_t n,
+                              rm_error *err)
+{
+    pthread_mutex_lock(&ix->lock);
+    char **grown = realloc(ix->swept, (ix->swept_count + n) * sizeof *grown);
+    if (grown) {
+        ix->swept = grown;
+        memcpy(grown + ix->swept_count, paths, n * sizeof *paths);
+        ix->swept_count += n;
+        pthread_cond_signal(&ix->wake);
+    }
+    pthread_mutex_unlock(&ix->lock);
+    if (!grown) {
+        rm_library_paths_free(paths, n);
+        return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    }
+    free(paths);
+    return RM_OK;
+}
+
+rm_status rm_library_indexer_sweep(rm_library_indexer *ix, const char *folder,
+                                   rm_error *err)
+{
+    char **paths;
+    size_t n;
+    rm_status st = rm_library_folder_sessions(folder, &paths, &n, err);
+    if (st != RM_OK || n == 0) {
+        free(paths);
+        return st;
+    }
+    return append_swept(ix, paths, n, err);
+}
+
 void rm_library_indexer_stop(rm_library_indexer *ix)
 {
     if (!ix)
@@ -129,6 +228,7 @@ void rm_library_indexer_stop(rm_library_indexer *ix)
     pthread_join(ix->thread, NULL);
     pthread_cond_destroy(&ix->wake);
     pthread_mutex_destroy(&ix->lock);
+    rm_library_paths_free(ix->swept, ix->swept_count);
     rm_library_close(ix->lib);
     free(ix);
 }

@@ -17,7 +17,7 @@ static const char *const identity_columns[] = {
     "sample_rate_hz", "channel_count", "has_position", "has_pressure",
     "file_size", "file_mtime_ns", "file_crc32c", "added_us", "analysed_us",
     "dwell_count", "spot_count", "mark_count", "spot_score_total",
-    "spot_score_max",
+    "spot_score_max", "damage",
 };
 #define IDENTITY_COUNT (sizeof identity_columns / sizeof identity_columns[0])
 
@@ -138,6 +138,7 @@ static int bind_identity(sqlite3_stmt *stmt, const rm_analysis *a,
     sqlite3_bind_int64(stmt, i++, (sqlite3_int64)a->mark_count);
     sqlite3_bind_double(stmt, i++, total);
     sqlite3_bind_double(stmt, i++, max);
+    bind_text(stmt, i++, stamp->damage);
     return i;
 }
 
@@ -242,7 +243,8 @@ static rm_status store_details(rm_library *lib, int64_t id,
 
 rm_status library_store_analysis(rm_library *lib, const rm_analysis *a,
                                  const char *path,
-                                 const library_file_stamp *stamp, int64_t *id,
+                                 const library_file_stamp *stamp,
+                                 const rm_session *tags_from, int64_t *id,
                                  rm_error *err)
 {
     rm_status st = library_begin_write(lib, err);
@@ -255,6 +257,8 @@ rm_status library_store_analysis(rm_library *lib, const rm_analysis *a,
                           a->meta.session_id, id, &found, err);
     if (st == RM_OK && found)
         st = store_details(lib, *id, a, err);
+    if (st == RM_OK && found && tags_from)
+        st = library_store_file_tags(lib, *id, tags_from, err);
     if (st == RM_OK)
         return library_commit(lib, err);
     library_rollback(lib);
@@ -348,15 +352,17 @@ static rm_status try_unchanged(rm_library *lib, const known_session *k,
 static rm_status analyse_and_store(rm_library *lib, rm_session *s,
                                    const char *path,
                                    library_file_stamp *stamp,
-                                   const rm_analysis_config *cfg, int64_t *id,
+                                   const rm_analysis_config *cfg,
+                                   const rm_session *tags_from, int64_t *id,
                                    rm_error *err)
 {
     rm_analysis *a = NULL;
     rm_status st = library_file_crc(path, &stamp->crc32c, err);
     if (st == RM_OK)
         st = analyse_file(s, cfg, &a, err);
+    library_describe_damage(rm_session_integrity(s), stamp);
     if (st == RM_OK)
-        st = library_store_analysis(lib, a, path, stamp, id, err);
+        st = library_store_analysis(lib, a, path, stamp, tags_from, id, err);
     rm_analysis_free(a);
     return st;
 }
@@ -386,7 +392,10 @@ static rm_status index_session(rm_library *lib, rm_session *s,
     if (st != RM_OK)
         return st;
     *outcome = k.found ? RM_LIBRARY_UPDATED : RM_LIBRARY_ADDED;
-    return analyse_and_store(lib, s, path, stamp, cfg, id, err);
+    /* a new session takes the file's tags; one indexed before keeps the
+     * library's, which may have been edited since */
+    return analyse_and_store(lib, s, path, stamp, cfg, k.found ? NULL : s, id,
+                             err);
 }
 
 static rm_status absolute_path(const char *path, char *out, rm_error *err)

@@ -12,6 +12,7 @@
 struct rm_library {
     sqlite3 *db;
     char *path;
+    bool verified;   /* PRAGMA quick_check passed on this connection */
 };
 
 /* ---- schema.c ----------------------------------------------------------- */
@@ -27,6 +28,13 @@ rm_status library_migrate(sqlite3 *db, const char *path, int target,
  *  SQLITE_CORRUPT/NOTADB RM_ERR_FORMAT, SQLITE_FULL RM_ERR_NO_SPACE. */
 rm_status library_sql_error(sqlite3 *db, const char *path, int rc,
                             const char *doing, rm_error *err);
+/** The error for a damaged database: names the file and what is wrong,
+ *  and how to rebuild it from the session files. */
+rm_status library_damaged(const char *path, const char *detail,
+                          const char *doing, rm_error *err);
+/** PRAGMA quick_check (integrity_check with full): RM_OK when it says
+ *  "ok", else library_damaged with its first finding. */
+rm_status library_verify(rm_library *lib, bool full, rm_error *err);
 /** BEGIN (deferred): the reads that follow see one snapshot; end it with
  *  library_rollback. */
 rm_status library_begin_read(rm_library *lib, rm_error *err);
@@ -36,7 +44,9 @@ rm_status library_prepare(rm_library *lib, const char *sql,
 rm_status library_step_done(rm_library *lib, sqlite3_stmt *stmt,
                             const char *doing, rm_error *err);
 /** BEGIN IMMEDIATE (take the write lock now, waiting up to the busy
- *  timeout); COMMIT; ROLLBACK that keeps the first error. */
+ *  timeout), after a quick_check if this connection has not passed one:
+ *  nothing is written into a damaged database; COMMIT; ROLLBACK that
+ *  keeps the first error. */
 rm_status library_begin_write(rm_library *lib, rm_error *err);
 rm_status library_commit(rm_library *lib, rm_error *err);
 void library_rollback(rm_library *lib);
@@ -102,13 +112,22 @@ typedef struct library_file_stamp {
     uint64_t size;
     int64_t mtime_ns;
     uint32_t crc32c;
+    char damage[160];  /* what the reader could not read; "" none */
 } library_file_stamp;
 
 rm_status library_file_stat(const char *path, library_file_stamp *st,
                             rm_error *err);
 rm_status library_file_crc(const char *path, uint32_t *crc, rm_error *err);
 
+/** Fill st->damage from what the reader found wrong with the file. */
+void library_describe_damage(const rm_integrity *in, library_file_stamp *st);
+
 /* ---- check.c ------------------------------------------------------------ */
+
+/** Compare a session's file with what was indexed (size, and content where
+ *  the mtime moved or with hash): item gets the state and detail. */
+void library_check_entry(const rm_library_entry *e, bool hash,
+                         rm_library_check_item *item);
 
 /** Open the file of an indexed session; RM_ERR_FORMAT naming the file when
  *  it now holds another session. */
@@ -119,11 +138,13 @@ rm_status library_open_indexed(const rm_library_entry *e, rm_session **out,
 
 /** Store an analysis as the rows of its session in one transaction: the
  *  session row is inserted or updated in place (its id, tags and notes
- *  stay) and its detail rows replaced. The benchmark fills libraries with
- *  it without session files. */
+ *  stay) and its detail rows replaced; with tags_from, the tags its tag
+ *  notes carry are set too. The benchmark fills libraries with it without
+ *  session files. */
 rm_status library_store_analysis(rm_library *lib, const rm_analysis *a,
                                  const char *path,
-                                 const library_file_stamp *stamp, int64_t *id,
+                                 const library_file_stamp *stamp,
+                                 const rm_session *tags_from, int64_t *id,
                                  rm_error *err);
 /** Index one session file: unchanged files are left alone unless force
  *  (reanalyse), which analyses and replaces the rows regardless. */
@@ -131,5 +152,11 @@ rm_status library_index_file(rm_library *lib, const char *session_path,
                              const rm_analysis_config *cfg, bool force,
                              int64_t *id, rm_library_add_outcome *outcome,
                              rm_error *err);
+
+/* ---- tags.c ------------------------------------------------------------- */
+
+/** Set the tags that the session file's tag notes carry (in file order). */
+rm_status library_store_file_tags(rm_library *lib, int64_t id,
+                                  const rm_session *s, rm_error *err);
 
 #endif /* ROLLMAP_LIBRARY_INTERNAL_H */

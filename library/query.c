@@ -16,7 +16,7 @@ static const char entry_columns[] =
     " s.device_kind, s.sample_rate_hz, s.channel_count, s.has_position,"
     " s.has_pressure, s.dwell_count, s.spot_count, s.mark_count,"
     " s.spot_score_total, s.spot_score_max, s.file_size, s.file_mtime_ns,"
-    " s.file_crc32c, s.added_us, s.analysed_us";
+    " s.file_crc32c, s.added_us, s.analysed_us, s.damage";
 
 /* " WHERE ..." for a filter and/or one id (id 0: any). */
 static void filter_where(const rm_library_filter *f, int64_t id, char *buf,
@@ -129,6 +129,7 @@ static bool read_entry(sqlite3_stmt *stmt, rm_library_entry *e)
     e->file_crc32c = (uint32_t)sqlite3_column_int64(stmt, c++);
     e->added_unix_us = sqlite3_column_int64(stmt, c++);
     e->analysed_unix_us = sqlite3_column_int64(stmt, c++);
+    copy_text(e->damage, sizeof e->damage, stmt, c++);
     library_fields_read(stmt, c, &library_summary_fields, &e->summary);
     return e->path != NULL;
 }
@@ -148,6 +149,44 @@ static bool grow(void **items, size_t *cap, size_t n, size_t elem)
     return true;
 }
 
+/* Text the library wrote has no control characters. */
+static bool plain_text(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; p && *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+/* Which field of a row read back cannot be what the library stored: a
+ * damaged page whose bytes still parse as a record. NULL when none. */
+static const char *damaged_field(const rm_library_entry *e)
+{
+    if (!e->session_id[0] || !plain_text(e->session_id))
+        return "session id";
+    if (e->path[0] != '/' || !plain_text(e->path))
+        return "file path";
+    if (!plain_text(e->client))
+        return "client";
+    if (!plain_text(e->muscle))
+        return "muscle";
+    if (e->side > RM_SIDE_RIGHT)
+        return "side";
+    return NULL;
+}
+
+static rm_status check_entry(rm_library *lib, const rm_library_entry *e,
+                             rm_error *err)
+{
+    const char *field = damaged_field(e);
+    if (!field)
+        return RM_OK;
+    char detail[96];
+    snprintf(detail, sizeof detail, "the %s of session row %lld is not what "
+             "was stored", field, (long long)e->id);
+    return library_damaged(lib->path, detail, "listing sessions", err);
+}
+
 static rm_status read_entries(rm_library *lib, sqlite3_stmt *stmt,
                               rm_library_entry **out, size_t *n, rm_error *err)
 {
@@ -159,6 +198,8 @@ static rm_status read_entries(rm_library *lib, sqlite3_stmt *stmt,
         if (!grow(&items, &cap, count, sizeof(rm_library_entry)) ||
             !read_entry(stmt, (rm_library_entry *)items + count++))
             st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+        else
+            st = check_entry(lib, (rm_library_entry *)items + count - 1, err);
     }
     if (st == RM_OK && rc != SQLITE_DONE)
         st = library_sql_error(lib->db, lib->path, rc, "listing sessions", err);

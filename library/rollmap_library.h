@@ -29,7 +29,7 @@ rm_status rm_library_default_db(char *out, size_t cap, rm_error *err);
 
 /** Schema version this build writes (PRAGMA user_version); older databases
  *  are migrated on open, newer ones are refused. */
-#define RM_LIBRARY_SCHEMA_VERSION 2
+#define RM_LIBRARY_SCHEMA_VERSION 3
 
 /** How long a connection waits for another process's write lock before
  *  RM_ERR_BUSY ("library.db is locked by another process"). */
@@ -102,6 +102,11 @@ typedef struct rm_library_entry {
     int64_t file_mtime_ns;
     uint32_t file_crc32c;       /**< CRC-32C of the whole file when added */
     int64_t added_unix_us, analysed_unix_us;
+    char damage[160];           /**< "" when the file read whole when it
+                                     was analysed; else what was wrong
+                                     (damaged blocks skipped, cut short, no
+                                     closing index): the stored analysis
+                                     covers only what could be read */
     size_t tag_count;
     rm_library_tag *tags;       /**< sorted by key */
 } rm_library_entry;
@@ -137,6 +142,17 @@ void rm_library_entries_free(rm_library_entry *entries, size_t n);
  *  (counts 0). Free with rm_analysis_free. */
 rm_status rm_library_load_analysis(rm_library *lib, int64_t id,
                                    rm_analysis **out, rm_error *err);
+
+/** A free tag set while recording travels in the session file as a note
+ *  event "tag:KEY=VALUE" (an empty VALUE removes the tag); adding the file
+ *  to the library sets its tags from them, in file order. This writes that
+ *  text into out (cap at least the event text size, 64); RM_ERR_ARG when
+ *  the key is empty or has '=', or key and value together are longer than
+ *  RM_LIBRARY_TAG_NOTE_MAX bytes. */
+#define RM_LIBRARY_TAG_NOTE_PREFIX "tag:"
+#define RM_LIBRARY_TAG_NOTE_MAX 58 /* 63 event text bytes - "tag:" - "=" */
+rm_status rm_library_tag_note(const char *key, const char *value, char *out,
+                              size_t cap, rm_error *err);
 
 /** Set a tag; an empty or NULL value removes it. */
 rm_status rm_library_set_tag(rm_library *lib, int64_t id, const char *key,
@@ -190,30 +206,100 @@ rm_status rm_library_check(rm_library *lib, const rm_library_filter *f,
                            rm_error *err);
 void rm_library_check_items_free(rm_library_check_item *items, size_t n);
 
+/* ------------------------------------------------------------------------ */
+/* Session files the library does not know yet                              */
+/* ------------------------------------------------------------------------ */
+
+/** The name ending of session files that folders are searched for. */
+#define RM_LIBRARY_SESSION_SUFFIX ".rms"
+
+/** The session files directly in folder (absolute paths, sorted); a
+ *  missing folder has none. Free with rm_library_paths_free. */
+rm_status rm_library_folder_sessions(const char *folder, char ***out,
+                                     size_t *n, rm_error *err);
+void rm_library_paths_free(char **paths, size_t n);
+/** Whether a session row points at path (absolute). */
+rm_status rm_library_is_indexed(rm_library *lib, const char *path,
+                                bool *indexed, rm_error *err);
+/** The session files in folder that no session row points at: left
+ *  behind by a recorder that was killed, a database that was locked or
+ *  damaged when they ended, or copied in. Free with rm_library_paths_free. */
+rm_status rm_library_unindexed(rm_library *lib, const char *folder,
+                               char ***out, size_t *n, rm_error *err);
+/** Give a session file that its recorder never closed (killed) the
+ *  closing index, after cutting off a torn last block; *was_unclosed says
+ *  whether it needed it. Only for files no recorder is writing. */
+rm_status rm_library_close_unclosed(const char *path, bool *was_unclosed,
+                                    rm_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Damage                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/** Check the database's structure: PRAGMA quick_check, or with full
+ *  integrity_check (also every index against its table; slower).
+ *  RM_ERR_FORMAT names the file and the first problem and says how to
+ *  rebuild it. rm_library_open runs the quick check itself on databases
+ *  up to 16 MiB, and every connection before its first write: nothing is
+ *  ever written into a damaged database. */
+rm_status rm_library_verify(rm_library *lib, bool full, rm_error *err);
+/** Move a database aside, never deleting it: path becomes
+ *  path.damaged-<UTC time> (moved), its -wal and -shm files go with it.
+ *  A new database can then be created at path and the session files
+ *  added to it again (rollmap library rebuild). */
+rm_status rm_library_move_aside(const char *path, char *moved, size_t cap,
+                                rm_error *err);
+
 /** Adding sessions from a program that must not wait for the analysis or
  *  the database (rollmapd): a thread with its own connection adds the
- *  files queued to it, in order. */
+ *  files queued to it, in order, and then those a sweep found. */
 typedef struct rm_library_indexer rm_library_indexer;
 
 /** Files queued and not yet added, at most. */
 #define RM_LIBRARY_INDEXER_QUEUE 64
+/** Pause between tries of a file that found the database locked (each
+ *  try itself waits up to RM_LIBRARY_BUSY_TIMEOUT_MS for the lock). */
+#define RM_LIBRARY_INDEXER_RETRY_MS 2000
 
-/** After each queued file: RM_OK with its id, or the failure (err). */
-typedef void (*rm_library_indexed_fn)(void *user, const char *path,
-                                      rm_status status, int64_t id,
-                                      const rm_error *err);
+/** What the indexer did with one file. */
+typedef struct rm_library_indexed {
+    const char *path;
+    rm_status status;    /**< RM_OK, or why it is not added (err) */
+    int64_t id;          /**< the library id when RM_OK */
+    const rm_error *err;
+    unsigned tries;      /**< tries so far (more than 1: the database was
+                              locked) */
+    bool retrying;       /**< locked: it will be tried again */
+    bool found;          /**< from a sweep: the file had no row */
+    bool recovered;      /**< from a sweep: its recorder never closed it,
+                              it was given its closing index */
+} rm_library_indexed;
+
+/** After each try of a file; on the indexer thread. */
+typedef void (*rm_library_indexed_fn)(void *user, const rm_library_indexed *r);
 
 /** Open the library at db_path (errors here, on the caller's thread) and
- *  start the thread. report may be NULL; it runs on the indexer thread. */
+ *  start the thread. report may be NULL. */
 rm_status rm_library_indexer_start(rm_library_indexer **out,
                                    const char *db_path,
                                    rm_library_indexed_fn report, void *user,
                                    rm_error *err);
 /** Queue a session file (the path is copied); returns at once.
- *  RM_ERR_BUSY when RM_LIBRARY_INDEXER_QUEUE files are waiting. */
+ *  RM_ERR_BUSY when RM_LIBRARY_INDEXER_QUEUE files are waiting. A file
+ *  that finds the database locked is tried again until it is added (or
+ *  the indexer stops); other failures are reported once. */
 rm_status rm_library_indexer_submit(rm_library_indexer *ix, const char *path,
                                     rm_error *err);
-/** Add what is still queued, stop the thread, close the library. */
+/** List folder's session files now, on the caller's thread (so that files
+ *  a recorder creates afterwards are not among them), and have the thread,
+ *  when nothing is queued, close those never closed
+ *  (rm_library_close_unclosed) and add those without a row. Only for a
+ *  folder whose recorder is this program and is not yet recording. */
+rm_status rm_library_indexer_sweep(rm_library_indexer *ix, const char *folder,
+                                   rm_error *err);
+/** Add what is still queued (one try each while stopping; sweep files
+ *  not reached are left for the next sweep), stop the thread, close the
+ *  library. */
 void rm_library_indexer_stop(rm_library_indexer *ix);
 
 /** Called after each session reanalysed: done of total. */
@@ -222,9 +308,13 @@ typedef void (*rm_library_progress_fn)(size_t done, size_t total, void *user);
 /** Re-run the analysis (cfg NULL = default) for the matching sessions from
  *  their files and replace their rows; a missing or unreadable file stops
  *  nothing: it is counted in *failed (may be NULL) and the first error is
- *  kept in err while the others go on. */
+ *  kept in err while the others go on. A file that changed since it was
+ *  indexed (rm_library_check: size, or content where the mtime moved) is
+ *  left alone unless force: its rows may hold the analysis of a good file
+ *  that was since damaged or cut short. It counts in *failed with an
+ *  RM_ERR_ARG error naming it. */
 rm_status rm_library_reanalyse(rm_library *lib, const rm_library_filter *f,
-                               const rm_analysis_config *cfg,
+                               const rm_analysis_config *cfg, bool force,
                                rm_library_progress_fn progress, void *user,
                                size_t *done, size_t *failed, rm_error *err);
 

@@ -32,12 +32,21 @@ start_daemon "sim:seed=6,duration=60" --set session.auto=false
 grep -q "recording session" "$work/start.out" || fail "start said: $(cat "$work/start.out")"
 rc=0; "$ROLLMAP" record start --socket "$sock" 2>"$work/err" || rc=$?
 [ "$rc" = 1 ] && grep -q "already" "$work/err" || fail "a second start was not refused"
+# A free tag, as docs/LIVE.md shows it, goes into the file and the library.
+answer=$(request '{"cmd":"tag","key":"shoe","value":"none"}')
+grep -q '"class":"OK"' <<<"$answer" || fail "free tag refused: $answer"
+answer=$(request "{\"cmd\":\"tag\",\"key\":\"k\",\"value\":\"$(printf 'v%.0s' {1..60})\"}")
+grep -q 'at most 58' <<<"$answer" || fail "an over-long tag: $answer"
 sleep 1
 "$ROLLMAP" record stop --socket "$sock" --notes "left knee sore" >/dev/null || fail "record stop failed"
 file=$(session_files)
 [ -n "$file" ] || fail "no session file"
 case $file in *Jane*) fail "the client name is in the file name $file" ;; esac
 stop_daemon
+"$ROLLMAP" info "$file" | grep -q "tag:shoe=none" || fail "the tag is not in the file: $("$ROLLMAP" info "$file")"
+"$ROLLMAP" library list --db "$work/library.db" --json >"$work/list.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d[0]["tags"] == {"shoe": "none"}, d[0]["tags"]' \
+  "$work/list.json" || fail "the library has not the tag"
 rc=0; "$ROLLMAP" record stop --socket "$sock" 2>"$work/err" || rc=$?
 [ "$rc" = 1 ] && grep -q "rollmapd running" "$work/err" || fail "stop without a daemon: rc $rc"
 

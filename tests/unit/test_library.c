@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,10 +48,12 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A session file of the virtual roller with the given metadata. */
-static char *make_session(const char *dir, const char *name,
-                          const char *client, rm_side side, int64_t start_us,
-                          uint64_t seed)
+/* A session file of the virtual roller with the given metadata; without
+ * close the writer is left as a killed recorder leaves it: flushed, never
+ * closed (call it in a child process that exits after). */
+static char *write_session(const char *dir, const char *name,
+                           const char *client, rm_side side, int64_t start_us,
+                           uint64_t seed, bool close)
 {
     rm_sim_config c;
     rm_sim_config_default(&c);
@@ -76,9 +79,20 @@ static char *make_session(const char *dir, const char *name,
     rm_sample s;
     while (rm_sim_next_sample(sim, &s))
         assert_int_equal(rm_session_writer_append(w, &s, 1, &err), RM_OK);
+    if (!close) {
+        assert_int_equal(rm_session_writer_flush(w, &err), RM_OK);
+        return path;
+    }
     assert_int_equal(rm_session_writer_close(w, &err), RM_OK);
     rm_sim_free(sim);
     return path;
+}
+
+static char *make_session(const char *dir, const char *name,
+                          const char *client, rm_side side, int64_t start_us,
+                          uint64_t seed)
+{
+    return write_session(dir, name, client, side, start_us, seed, true);
 }
 
 static int64_t add(rm_library *lib, const char *path,
@@ -670,7 +684,7 @@ static void reanalyse_applies_a_new_configuration(void **state)
     rm_analysis_config_default(&cfg);
     cfg.spot_min_score = 11; /* above the 0-10 scale: no spot qualifies */
     size_t calls = 0, done = 0, failed = 0;
-    assert_int_equal(rm_library_reanalyse(f->lib, NULL, &cfg, count_progress,
+    assert_int_equal(rm_library_reanalyse(f->lib, NULL, &cfg, false, count_progress,
                                           &calls, &done, &failed, &err), RM_OK);
     assert_int_equal(calls, 1);
     assert_int_equal(done, 1);
@@ -685,7 +699,7 @@ static void reanalyse_applies_a_new_configuration(void **state)
     rm_analysis_free(a);
 
     unlink(path);
-    assert_int_equal(rm_library_reanalyse(f->lib, NULL, NULL, NULL, NULL,
+    assert_int_equal(rm_library_reanalyse(f->lib, NULL, NULL, false, NULL, NULL,
                                           &done, &failed, &err),
                      RM_ERR_NOT_FOUND);
     assert_int_equal(failed, 1);
@@ -693,22 +707,160 @@ static void reanalyse_applies_a_new_configuration(void **state)
     free(path);
 }
 
+static double stored_duration(rm_library *lib, int64_t id, char *damage,
+                              size_t cap)
+{
+    rm_library_entry *e;
+    rm_error err;
+    assert_int_equal(rm_library_get(lib, id, &e, &err), RM_OK);
+    double duration = e->summary.duration_s;
+    snprintf(damage, cap, "%s", e->damage);
+    rm_library_entries_free(e, 1);
+    return duration;
+}
+
+/* The file cut to a tenth, as a copy that stopped early would leave it. */
+static void cut_file(const char *path)
+{
+    size_t len;
+    uint8_t *bytes = testutil_read_file(path, &len);
+    assert_non_null(bytes);
+    assert_int_equal(testutil_write_file(path, bytes, len / 10), 0);
+    free(bytes);
+}
+
+static void reanalyse_keeps_a_changed_file_s_rows_unless_forced(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "cut.rms", "C16", RM_SIDE_LEFT, T0_US,
+                              19);
+    int64_t id = add(f->lib, path, NULL);
+    char damage[160];
+    double whole = stored_duration(f->lib, id, damage, sizeof damage);
+    assert_string_equal(damage, "");
+    cut_file(path);
+    size_t done = 0, failed = 0;
+    rm_error err;
+    assert_int_equal(rm_library_reanalyse(f->lib, NULL, NULL, false, NULL,
+                                          NULL, &done, &failed, &err),
+                     RM_ERR_ARG);
+    assert_int_equal(done, 0);
+    assert_int_equal(failed, 1);
+    assert_non_null(strstr(err.message, "changed since it was indexed"));
+    assert_non_null(strstr(err.message, "--force"));
+    assert_true(stored_duration(f->lib, id, damage, sizeof damage) == whole);
+
+    assert_int_equal(rm_library_reanalyse(f->lib, NULL, NULL, true, NULL, NULL,
+                                          &done, &failed, &err), RM_OK);
+    assert_int_equal(done, 1);
+    assert_true(stored_duration(f->lib, id, damage, sizeof damage) < whole / 2);
+    assert_non_null(strstr(damage, "no closing index"));
+    free(path);
+}
+
+/* Fold the WAL into the database file so that its bytes are all there. */
+static uint8_t *database_bytes(fixture *f, size_t *len)
+{
+    rm_library_close(f->lib);
+    f->lib = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = DELETE", NULL,
+                                  NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    uint8_t *bytes = testutil_read_file(f->db, len);
+    assert_non_null(bytes);
+    return bytes;
+}
+
+static void a_damaged_row_is_an_error_not_a_garbage_path(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "g.rms", "C17", RM_SIDE_LEFT, T0_US, 20);
+    add(f->lib, path, NULL);
+    size_t len, plen = strlen(path);
+    uint8_t *bytes = database_bytes(f, &len);
+    uint8_t *at = memmem(bytes, len, path, plen);
+    assert_non_null(at);
+    for (size_t i = 0; i < plen; i++)  /* same length: the record parses */
+        at[i] = (uint8_t)(i * 7 + 1) % 32;
+    assert_int_equal(testutil_write_file(f->db, bytes, len), 0);
+
+    rm_error err;
+    assert_int_equal(rm_library_open(&f->lib, f->db, &err), RM_OK);
+    rm_library_entry *e;
+    size_t n;
+    assert_int_equal(rm_library_list(f->lib, NULL, &e, &n, &err),
+                     RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "file path of session row 1"));
+    assert_non_null(strstr(err.message, "rollmap library rebuild"));
+    assert_int_equal(rm_library_get(f->lib, 1, &e, &err), RM_ERR_FORMAT);
+    free(bytes);
+    free(path);
+}
+
+static void nothing_is_written_into_a_database_that_fails_its_check(
+    void **state)
+{
+    fixture *f = *state;
+    char *a = make_session(f->dir, "h1.rms", "C18", RM_SIDE_LEFT, T0_US, 21);
+    char *b = make_session(f->dir, "h2.rms", "C18", RM_SIDE_RIGHT, T0_US, 22);
+    add(f->lib, a, NULL);
+    size_t len;
+    uint8_t *bytes = database_bytes(f, &len);
+    size_t page = (size_t)bytes[16] << 8 | bytes[17];
+    for (size_t i = len - page; i < len; i++)  /* the last page */
+        bytes[i] = (uint8_t)(i * 13);
+    assert_int_equal(testutil_write_file(f->db, bytes, len), 0);
+
+    rm_error err;
+    rm_library *lib;
+    rm_status st = rm_library_open(&lib, f->db, &err);
+    if (st == RM_OK) {
+        st = rm_library_add(lib, b, NULL, &err);
+        rm_library_close(lib);
+    }
+    assert_int_equal(st, RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "damaged"));
+    assert_non_null(strstr(err.message, "rollmap library rebuild"));
+    size_t after_len;
+    uint8_t *after = testutil_read_file(f->db, &after_len);
+    assert_int_equal(after_len, len);
+    assert_memory_equal(after, bytes, len);
+    free(after);
+    free(bytes);
+    free(b);
+    free(a);
+}
+
 typedef struct indexed_log {
-    int ok, failed;
+    int ok, failed, retried, found, recovered;
     char last_error[512];
 } indexed_log;
 
-static void note_indexed(void *user, const char *path, rm_status status,
-                         int64_t id, const rm_error *err)
+static void note_indexed(void *user, const rm_library_indexed *r)
 {
     indexed_log *log = user;
-    (void)path;
-    if (status == RM_OK && id > 0) {
+    if (r->status == RM_OK && r->id > 0) {
         log->ok++;
+        log->found += r->found;
+        log->recovered += r->recovered;
+    } else if (r->retrying) {
+        log->retried++;
     } else {
         log->failed++;
-        snprintf(log->last_error, sizeof log->last_error, "%s", err->message);
+        snprintf(log->last_error, sizeof log->last_error, "%s",
+                 r->err->message);
     }
+}
+
+static rm_library_indexer *start_indexer(fixture *f, indexed_log *log)
+{
+    rm_library_indexer *ix;
+    rm_error err;
+    if (rm_library_indexer_start(&ix, f->db, note_indexed, log, &err) != RM_OK)
+        fail_msg("indexer: %s", err.message);
+    return ix;
 }
 
 static void the_indexer_adds_queued_files_before_it_stops(void **state)
@@ -718,10 +870,8 @@ static void the_indexer_adds_queued_files_before_it_stops(void **state)
     char *b = make_session(f->dir, "i2.rms", "C13", RM_SIDE_RIGHT, T0_US, 14);
     char *gone = testutil_path(f->dir, "never-recorded.rms");
     indexed_log log = {0};
-    rm_library_indexer *ix;
+    rm_library_indexer *ix = start_indexer(f, &log);
     rm_error err;
-    assert_int_equal(rm_library_indexer_start(&ix, f->db, note_indexed, &log,
-                                              &err), RM_OK);
     assert_int_equal(rm_library_indexer_submit(ix, a, &err), RM_OK);
     assert_int_equal(rm_library_indexer_submit(ix, gone, &err), RM_OK);
     assert_int_equal(rm_library_indexer_submit(ix, b, &err), RM_OK);
@@ -735,6 +885,111 @@ static void the_indexer_adds_queued_files_before_it_stops(void **state)
     free(gone);
     free(b);
     free(a);
+}
+
+/* Longer than the three tries (analysis, then up to 5 s for the lock) that
+ * the indexer made before it gave up on a locked database. */
+#define LOCK_HELD_S 25
+
+static void *release_lock_later(void *other)
+{
+    sleep(LOCK_HELD_S);
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    return NULL;
+}
+
+/* Polls the library until it lists n sessions (the indexer thread works
+ * on its own connection). */
+static void wait_for_sessions(rm_library *lib, size_t n, int seconds)
+{
+    int64_t ids[16];
+    for (int i = 0; i < seconds * 10 && list_ids(lib, NULL, ids) < n; i++)
+        usleep(100000);
+    assert_int_equal(list_ids(lib, NULL, ids), n);
+}
+
+static void the_indexer_retries_a_locked_database_until_the_file_is_added(
+    void **state)
+{
+    fixture *f = *state;
+    char *a = make_session(f->dir, "locked.rms", "C14", RM_SIDE_LEFT, T0_US,
+                           15);
+    sqlite3 *other;
+    assert_int_equal(sqlite3_open(f->db, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    pthread_t releaser;
+    assert_int_equal(pthread_create(&releaser, NULL, release_lock_later,
+                                    other), 0);
+    indexed_log log = {0};
+    rm_library_indexer *ix = start_indexer(f, &log);
+    rm_error err;
+    assert_int_equal(rm_library_indexer_submit(ix, a, &err), RM_OK);
+    wait_for_sessions(f->lib, 1, LOCK_HELD_S + 20);
+    rm_library_indexer_stop(ix);
+    pthread_join(releaser, NULL);
+    sqlite3_close(other);
+    assert_int_equal(log.ok, 1);
+    assert_int_equal(log.failed, 0);
+    assert_true(log.retried >= 2);
+    free(a);
+}
+
+/* In a child process: a recorder killed mid-session. */
+static void leave_unclosed_session(const char *dir, const char *name)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        write_session(dir, name, "C15", RM_SIDE_RIGHT, T0_US + 2, 17, false);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static bool closed_cleanly(const char *path)
+{
+    rm_session *s;
+    rm_error err;
+    assert_int_equal(rm_session_open(&s, path, &err), RM_OK);
+    bool closed = rm_session_integrity(s)->closed_cleanly;
+    rm_session_close(s);
+    return closed;
+}
+
+static void a_sweep_closes_unclosed_sessions_and_adds_files_without_a_row(
+    void **state)
+{
+    fixture *f = *state;
+    char *folder = testutil_path(f->dir, "sessions");
+    assert_int_equal(mkdir(folder, 0700), 0);
+    char *known = make_session(folder, "known.rms", "C15", RM_SIDE_LEFT,
+                               T0_US, 16);
+    char *rowless = make_session(folder, "rowless.rms", "C15", RM_SIDE_LEFT,
+                                 T0_US + 1, 18);
+    leave_unclosed_session(folder, "killed.rms");
+    char *killed = testutil_path(folder, "killed.rms");
+    assert_false(closed_cleanly(killed));
+    add(f->lib, known, NULL);
+    indexed_log log = {0};
+    rm_library_indexer *ix = start_indexer(f, &log);
+    rm_error err;
+    assert_int_equal(rm_library_indexer_sweep(ix, folder, &err), RM_OK);
+    wait_for_sessions(f->lib, 3, 60);
+    rm_library_indexer_stop(ix);
+    assert_int_equal(log.ok, 2);
+    assert_int_equal(log.found, 2);
+    assert_int_equal(log.recovered, 1);
+    assert_true(closed_cleanly(killed));
+    int64_t id;
+    assert_int_equal(rm_library_resolve(f->lib, killed, &id, &err), RM_OK);
+    assert_int_equal(rm_library_resolve(f->lib, rowless, &id, &err), RM_OK);
+    free(killed);
+    free(rowless);
+    free(known);
+    free(folder);
 }
 
 enum { WRITERS = 2, WRITES = 150 };
@@ -844,17 +1099,9 @@ static void a_damaged_page_is_a_clear_error_not_a_crash(void **state)
     fixture *f = *state;
     char *path = make_session(f->dir, "k.rms", "C12", RM_SIDE_LEFT, T0_US, 12);
     add(f->lib, path, NULL);
-    rm_library_close(f->lib);
-    f->lib = NULL;
-    /* fold the WAL into the file, then scribble over everything after the
-     * header page */
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = DELETE", NULL,
-                                  NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+    /* scribble over everything after the header page */
     size_t len;
-    uint8_t *bytes = testutil_read_file(f->db, &len);
+    uint8_t *bytes = database_bytes(f, &len);
     size_t page = (size_t)bytes[16] << 8 | bytes[17];
     assert_true(len > 2 * page);
     for (size_t i = page; i < len; i++)
@@ -894,8 +1141,13 @@ int main(void)
         T(the_indexer_adds_queued_files_before_it_stops),
         T(two_processes_write_without_losing_rows),
         T(a_locked_database_is_a_clear_error),
+        T(the_indexer_retries_a_locked_database_until_the_file_is_added),
+        T(a_sweep_closes_unclosed_sessions_and_adds_files_without_a_row),
         T(a_file_that_is_no_database_is_a_clear_error),
         T(a_damaged_page_is_a_clear_error_not_a_crash),
+        T(reanalyse_keeps_a_changed_file_s_rows_unless_forced),
+        T(a_damaged_row_is_an_error_not_a_garbage_path),
+        T(nothing_is_written_into_a_database_that_fails_its_check),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
