@@ -26,47 +26,6 @@
 /* Samples per read from a session file (80 kB). */
 #define READ_CHUNK 1024
 
-/* ------------------------------------------------------------------------ */
-/* Small helpers                                                            */
-/* ------------------------------------------------------------------------ */
-
-double ana_clamp(double x, double lo, double hi)
-{
-    return x < lo ? lo : x > hi ? hi : x;
-}
-
-static int compare_doubles(const void *pa, const void *pb)
-{
-    double a = *(const double *)pa, b = *(const double *)pb;
-    return (a > b) - (a < b);
-}
-
-double ana_median_inplace(double *x, size_t n)
-{
-    if (n == 0)
-        return NAN;
-    qsort(x, n, sizeof *x, compare_doubles);
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
-double ana_quantile(const double *x, size_t n, double q)
-{
-    double *v = malloc(sizeof *v * (n ? n : 1));
-    if (!v)
-        return NAN;
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(x[i]))
-            v[m++] = x[i];
-    double result = NAN;
-    if (m > 0) {
-        qsort(v, m, sizeof *v, compare_doubles);
-        result = v[(size_t)lround(ana_clamp(q, 0.0, 1.0) * (double)(m - 1))];
-    }
-    free(v);
-    return result;
-}
-
 const char *rm_ml_side_name(rm_ml_side side)
 {
     switch (side) {

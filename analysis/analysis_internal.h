@@ -174,15 +174,4 @@ rm_status ana_find_spots(rm_analysis *a, const rm_stroke *passes,
                          const int *mark_rating, size_t mark_count,
                          rm_error *err);
 
-/* ------------------------------------------------------------------------ */
-/* Small helpers                                                            */
-/* ------------------------------------------------------------------------ */
-
-/** Median of x[0..n), sorting x in place; NaN for n == 0. */
-double ana_median_inplace(double *x, size_t n);
-/** Value at fraction q (0..1) of the sorted finite values of x, which is
- *  copied first; NaN if none are finite. */
-double ana_quantile(const double *x, size_t n, double q);
-double ana_clamp(double x, double lo, double hi);
-
 #endif /* ROLLMAP_ANALYSIS_INTERNAL_H */

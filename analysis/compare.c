@@ -389,12 +389,6 @@ static rm_status cluster_leg(rm_comparison *c, size_t *cap, uint8_t leg)
     return st;
 }
 
-static int by_double(const void *pa, const void *pb)
-{
-    double a = *(const double *)pa, b = *(const double *)pb;
-    return (a > b) - (a < b);
-}
-
 static double median_position(const rm_comparison *c, const rm_matched_spot *m)
 {
     double pos[c->session_count];
@@ -402,10 +396,7 @@ static double median_position(const rm_comparison *c, const rm_matched_spot *m)
     for (size_t i = 0; i < c->session_count; i++)
         if (m->visits[i].spot >= 0 && isfinite(m->visits[i].position_cm))
             pos[n++] = m->visits[i].position_cm;
-    if (n == 0)
-        return NAN;
-    qsort(pos, n, sizeof *pos, by_double);
-    return n % 2 ? pos[n / 2] : (pos[n / 2 - 1] + pos[n / 2]) / 2;
+    return rm_median_inplace(pos, n);
 }
 
 static int by_leg_and_position(const void *pa, const void *pb)

@@ -47,7 +47,7 @@ static double load_threshold_n(const rm_device_info *info,
     double area = 0.0;
     for (unsigned i = 0; i < info->channel_count; i++)
         area += info->channels[i].area_mm2;
-    return cfg->load_threshold_n * ana_clamp(area / CONTACT_AREA_MM2, 0.0, 1.0);
+    return cfg->load_threshold_n * rm_clamp(area / CONTACT_AREA_MM2, 0.0, 1.0);
 }
 
 /** The kind whose channels add up to the total force. */
@@ -593,7 +593,7 @@ static size_t find_anchors(const double *x, size_t from, size_t to,
             for (size_t k = i + trim; k < j - trim; k++)
                 scratch[m++] = x[k];
             anchors[count++] = (anchor){(double)(i + j - 1) / 2.0,
-                                        ana_median_inplace(scratch, m)};
+                                        rm_median_inplace(scratch, m)};
         }
         i = j;
     }

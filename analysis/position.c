@@ -70,7 +70,7 @@ static void robust_ends(const rm_series *s, double *zero, double *far)
         if (s->loaded[i] && isfinite(s->position_cm[i]))
             v[m++] = s->position_cm[i];
     if (m > 0) {
-        ana_median_inplace(v, m);          /* sorts v */
+        rm_median_inplace(v, m);          /* sorts v */
         size_t need = (size_t)ceil(END_SUPPORT_S * s->rate_hz);
         need = need < m ? need : m;
         *zero = supported_end(v, m, need, 1);
@@ -132,7 +132,7 @@ static double leg_centre(const rm_series *s, const double *cop)
     for (size_t i = 0; i < s->n; i++)
         if (isfinite(cop[i]) && fabs(s->speed_cm_s[i]) >= ROLLING_CM_S)
             v[m++] = cop[i];
-    double centre = m ? ana_median_inplace(v, m) : ana_quantile(cop, s->n, 0.5);
+    double centre = m ? rm_median_inplace(v, m) : rm_quantile(cop, s->n, 0.5);
     free(v);
     return centre;
 }
@@ -156,7 +156,7 @@ static void fill_ml(const rm_device_info *info, const rm_session_meta *meta,
     double centre = leg_centre(s, cop);
     double sign = lateral_sign(meta);
     for (size_t i = 0; i < s->n; i++)
-        s->ml[i] = isfinite(cop[i]) ? ana_clamp(sign * (cop[i] - centre) /
+        s->ml[i] = isfinite(cop[i]) ? rm_clamp(sign * (cop[i] - centre) /
                                                 ML_FULL_SCALE_MM, -1.0, 1.0)
                                     : NAN;
     free(cop);
@@ -310,7 +310,7 @@ double ana_cadence_per_min(const rm_stroke *passes, size_t count)
         return 0.0;
     for (size_t i = 0; i + 1 < count; i++)
         intervals[i] = passes[i + 1].start_s - passes[i].start_s;
-    double median = ana_median_inplace(intervals, count - 1);
+    double median = rm_median_inplace(intervals, count - 1);
     free(intervals);
     return median > 0.0 ? 60.0 / median : 0.0;
 }

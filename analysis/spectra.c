@@ -328,7 +328,7 @@ double ana_line_prominence(const double *psd, size_t bins, double df_hz,
     }
     if (used < 4)
         return 0.0;
-    double floor_median = ana_median_inplace(floor_values, used);
+    double floor_median = rm_median_inplace(floor_values, used);
     return floor_median > 0.0 ? peak / floor_median : 0.0;
 }
 

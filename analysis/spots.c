@@ -264,7 +264,7 @@ static double bins_quantile(const profile_work *w, double q,
         return NAN;
     for (size_t b = 0; b < w->bins; b++)
         v[b] = value(&w->acc[b]);
-    double result = ana_quantile(v, w->bins, q);
+    double result = rm_quantile(v, w->bins, q);
     free(v);
     return result;
 }
@@ -286,9 +286,9 @@ static void normalise_evidence(profile_work *w)
     double usual_speed = bins_quantile(w, 0.5, bin_pass_speed);
     for (size_t b = 0; b < w->bins; b++) {
         bin_acc *a = &w->acc[b];
-        a->ev[EV_DWELL] = ana_clamp(a->dwell_s / w->cfg->target_hold_s, 0, 1);
+        a->ev[EV_DWELL] = rm_clamp(a->dwell_s / w->cfg->target_hold_s, 0, 1);
         a->ev[EV_AIMED_HOLD] =
-            ana_clamp(a->aimed_hold_s / w->cfg->target_hold_s, 0, 1);
+            rm_clamp(a->aimed_hold_s / w->cfg->target_hold_s, 0, 1);
         double slowing = 1.0 - bin_pass_speed(a) / usual_speed;
         a->ev[EV_SLOWING] = isfinite(slowing)
             ? fmax(slowing / SLOWING_FULL, 0.0) : 0.0;
@@ -426,7 +426,7 @@ static rm_spot describe_spot(const profile_work *w, size_t b)
         const double *t = w->locating;
         double l = t[b - 1], c = t[b], r = t[b + 1];
         double curve = l - 2.0 * c + r;
-        offset = curve < 0.0 ? ana_clamp(0.5 * (l - r) / curve, -0.5, 0.5) : 0;
+        offset = curve < 0.0 ? rm_clamp(0.5 * (l - r) / curve, -0.5, 0.5) : 0;
     }
     const bin_acc *a = &w->acc[b];
     long reach = (long)ceil(w->cfg->spot_merge_cm / 2.0 / w->bin_cm);

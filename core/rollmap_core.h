@@ -536,6 +536,20 @@ int64_t rm_wallclock_us(void);
 void rm_format_iso8601(char out[32], int64_t unix_us);
 
 /* ------------------------------------------------------------------------ */
+/* Small numerics                                                           */
+/* ------------------------------------------------------------------------ */
+
+/** x limited to [lo, hi]. */
+double rm_clamp(double x, double lo, double hi);
+/** Move the finite values of x[0..n) to its front, in order; their count. */
+size_t rm_keep_finite(double *x, size_t n);
+/** Median of x[0..n), sorting x in place; NaN for n == 0. */
+double rm_median_inplace(double *x, size_t n);
+/** Value at fraction q (0..1) of the sorted finite values of x, which is
+ *  copied first; NaN if none are finite. */
+double rm_quantile(const double *x, size_t n, double q);
+
+/* ------------------------------------------------------------------------ */
 /* Per-user folders (XDG base directories)                                  */
 /* ------------------------------------------------------------------------ */
 

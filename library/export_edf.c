@@ -193,23 +193,11 @@ static void add_headroom(edf_export *x)
 /* First pass: ranges, grid length and the position's zero                  */
 /* ------------------------------------------------------------------------ */
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median of the finite values of v[0..n) (sorts them); 0 when none. */
 static double finite_median(double *v, size_t n)
 {
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(v[i]))
-            v[m++] = v[i];
-    if (m == 0)
-        return 0.0;
-    qsort(v, m, sizeof *v, compare_doubles);
-    return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+    size_t m = rm_keep_finite(v, n);
+    return m ? rm_median_inplace(v, m) : 0.0;
 }
 
 /* For the sample nearest each point of the analysis series, how far its
@@ -619,7 +607,7 @@ static int to_digital(const edf_signal *sig, double v)
 {
     double step = (sig->max - sig->min) / (EDF_DIGITAL_MAX - EDF_DIGITAL_MIN);
     double d = round((v - sig->min) / step) + EDF_DIGITAL_MIN;
-    return (int)fmin(fmax(d, EDF_DIGITAL_MIN), EDF_DIGITAL_MAX);
+    return (int)rm_clamp(d, EDF_DIGITAL_MIN, EDF_DIGITAL_MAX);
 }
 
 /* Write the record buffer, holding the last value where no sample came. */
