@@ -127,7 +127,7 @@ static int check_options(calibrate_options *o)
     }
     rm_error err = {0};
     if (!o->dir[0] &&
-        rm_calibration_default_dir(o->dir, sizeof o->dir, &err) != RM_OK)
+        rm_default_calibration_dir(o->dir, sizeof o->dir, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     return CLI_OK;
 }

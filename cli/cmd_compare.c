@@ -243,7 +243,7 @@ static int library_path(const compare_cli *o, char *path, size_t size)
     rm_error err = {0};
     if (o->db) {
         snprintf(path, size, "%s", o->db);
-    } else if (rm_library_default_db(path, size, &err) != RM_OK) {
+    } else if (rm_default_library_db(path, size, &err) != RM_OK) {
         return cli_fail_error(CMD, &err);
     }
     if (access(path, F_OK) != 0)

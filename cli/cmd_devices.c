@@ -84,7 +84,7 @@ static int parse_options(int argc, char **argv, devices_options *o)
         return CLI_USAGE;
     }
     if (!o->dir[0] &&
-        rm_calibration_default_dir(o->dir, sizeof o->dir, &err) != RM_OK)
+        rm_default_calibration_dir(o->dir, sizeof o->dir, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     return CLI_OK;
 }

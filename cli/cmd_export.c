@@ -361,7 +361,7 @@ static int export_client(const export_options *o)
     char db[4096];
     rm_error err;
     rm_error_clear(&err);
-    if (!o->db && rm_library_default_db(db, sizeof db, &err) != RM_OK)
+    if (!o->db && rm_default_library_db(db, sizeof db, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     const char *path = o->db ? o->db : db;
     if (access(path, F_OK) != 0)

@@ -899,7 +899,7 @@ static const char *const *session_folders(const library_options *o,
     *count = o->folder_count;
     if (*count)
         return o->folders;
-    rm_default_library_dir(fallback, PATH_MAX);
+    rm_default_library_dir(fallback, PATH_MAX, NULL);
     only[0] = fallback;
     *count = fallback[0] ? 1 : 0;
     return only;
@@ -1240,7 +1240,7 @@ static int check_usage(const subcommand *sub, const library_options *o)
 static int open_and_run(const subcommand *sub, library_options *o)
 {
     rm_error err;
-    if (!o->db[0] && rm_library_default_db(o->db, sizeof o->db, &err) != RM_OK)
+    if (!o->db[0] && rm_default_library_db(o->db, sizeof o->db, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     if (sub->run_unopened)
         return sub->run_unopened(o);

@@ -182,7 +182,7 @@ int cmd_version(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    printf("rollmap %s\n", ROLLMAP_VERSION);
+    printf("rollmap %s\n", RM_VERSION_STRING);
     return CLI_OK;
 }
 

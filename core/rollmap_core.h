@@ -14,11 +14,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rollmap_version.h" /* RM_VERSION_STRING, from CMake */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define RM_VERSION_STRING "0.1.0"
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                   */
@@ -137,6 +137,9 @@ typedef struct rm_sample {
 
 /** "roller", "ball", "probe" or "unknown". */
 const char *rm_device_kind_name(rm_device_kind kind);
+/** The kind named by rm_device_kind_name (any case); RM_ERR_ARG for
+ *  another name, kind untouched. */
+rm_status rm_device_kind_parse(const char *name, rm_device_kind *kind);
 
 /** Force in newtons of one channel of a sample, with its calibration. */
 double rm_channel_newtons(const rm_channel_info *ch, int32_t counts);
@@ -550,14 +553,28 @@ double rm_median_inplace(double *x, size_t n);
 double rm_quantile(const double *x, size_t n, double q);
 
 /* ------------------------------------------------------------------------ */
-/* Per-user folders (XDG base directories)                                  */
+/* Default paths (XDG base directories)                                     */
 /* ------------------------------------------------------------------------ */
 
-/** $XDG_DATA_HOME/rollmap/<sub> when XDG_DATA_HOME is absolute, else
- *  ~/.local/share/rollmap/<sub> (sub may be "" for the folder itself). */
-rm_status rm_data_path(char *out, size_t cap, const char *sub, rm_error *err);
-/** The same under $XDG_CONFIG_HOME (~/.config). */
-rm_status rm_config_path(char *out, size_t cap, const char *sub, rm_error *err);
+/* Each fills out (and leaves it "" on failure, so a caller without a
+ * fallback may ignore the status). $XDG_DATA_HOME and $XDG_CONFIG_HOME
+ * count only when absolute, else ~/.local/share and ~/.config. */
+
+/** rollmapd's configuration: $XDG_CONFIG_HOME/rollmap/rollmapd.conf. */
+rm_status rm_default_config_path(char *out, size_t cap, rm_error *err);
+/** Session files: $XDG_DATA_HOME/rollmap/sessions. */
+rm_status rm_default_library_dir(char *out, size_t cap, rm_error *err);
+/** The session library's database: $XDG_DATA_HOME/rollmap/library.db. */
+rm_status rm_default_library_db(char *out, size_t cap, rm_error *err);
+/** Stored calibrations: $XDG_DATA_HOME/rollmap/calibration. */
+rm_status rm_default_calibration_dir(char *out, size_t cap, rm_error *err);
+/** The user's text-mode device profiles: $XDG_CONFIG_HOME/rollmap/profiles. */
+rm_status rm_default_profiles_dir(char *out, size_t cap, rm_error *err);
+/** A user's rollmapd's live socket: $XDG_RUNTIME_DIR/rollmap/rollmapd.sock,
+ *  else /tmp/rollmap-$UID/rollmapd.sock. */
+rm_status rm_default_socket_path(char *out, size_t cap, rm_error *err);
+/** The system service's live socket (dist/rollmapd.conf). */
+#define RM_SYSTEM_SOCKET_PATH "/run/rollmap/rollmapd.sock"
 
 #ifdef __cplusplus
 }

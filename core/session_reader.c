@@ -205,13 +205,19 @@ static void read_channel(const rm_json *obj, rm_channel_info *ch)
     read_calibration(rm_json_get(obj, "calibration"), &ch->cal);
 }
 
-static uint8_t device_kind_parse(const char *name)
+static rm_status read_device_kind(const rm_json *obj, rm_device_info *info,
+                                  const char *where, rm_error *err)
 {
-    if (!strcmp(name, "ball"))
-        return RM_DEVICE_BALL;
-    if (!strcmp(name, "probe"))
-        return RM_DEVICE_PROBE;
-    return RM_DEVICE_ROLLER;
+    const char *name = rm_json_as_string(rm_json_get(obj, "kind"), NULL);
+    rm_device_kind kind;
+    if (!name)
+        return rm_error_set(err, RM_ERR_FORMAT, "%s: device.kind is missing "
+                            "or not a string", where);
+    if (rm_device_kind_parse(name, &kind) != RM_OK)
+        return rm_error_set(err, RM_ERR_FORMAT, "%s: device.kind '%s' is not "
+                            "roller, ball or probe", where, name);
+    info->device_kind = (uint8_t)kind;
+    return RM_OK;
 }
 
 rm_status rm_json_read_device(const rm_json *obj, rm_device_info *info,
@@ -229,7 +235,6 @@ rm_status rm_json_read_device(const rm_json *obj, rm_device_info *info,
     copy_string(info->model, sizeof info->model, rm_json_get(obj, "model"));
     copy_string(info->firmware, sizeof info->firmware, rm_json_get(obj, "firmware"));
     copy_string(info->serial, sizeof info->serial, rm_json_get(obj, "serial"));
-    info->device_kind = device_kind_parse(rm_json_as_string(rm_json_get(obj, "kind"), ""));
     info->sample_rate_hz = (uint32_t)json_integer(rm_json_get(obj, "sample_rate_hz"),
                                                   0, 1000000, 0);
     info->encoder_counts_per_turn = (uint32_t)json_integer(
@@ -243,7 +248,7 @@ rm_status rm_json_read_device(const rm_json *obj, rm_device_info *info,
     info->channel_count = (uint8_t)rm_json_length(channels);
     for (size_t i = 0; i < info->channel_count; i++)
         read_channel(rm_json_at(channels, i), &info->channels[i]);
-    return RM_OK;
+    return read_device_kind(obj, info, where, err);
 }
 
 /* A link count: a whole number from 0 up to what a double holds exactly. */

@@ -35,6 +35,19 @@ const char *rm_device_kind_name(rm_device_kind kind)
     return "unknown";
 }
 
+rm_status rm_device_kind_parse(const char *name, rm_device_kind *kind)
+{
+    static const rm_device_kind kinds[] = {RM_DEVICE_ROLLER, RM_DEVICE_BALL,
+                                           RM_DEVICE_PROBE};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (!strcasecmp(name, rm_device_kind_name(kinds[i]))) {
+            *kind = kinds[i];
+            return RM_OK;
+        }
+    }
+    return RM_ERR_ARG;
+}
+
 const char *rm_side_name(rm_side side)
 {
     switch (side) {

@@ -100,7 +100,7 @@ void rm_client_choose_path(char *out, size_t cap, const char *user_path,
 static void choose_default_path(char *out, size_t cap)
 {
     char user_path[sizeof ((struct sockaddr_un *)0)->sun_path];
-    rm_server_default_path(user_path, sizeof user_path);
+    rm_default_socket_path(user_path, sizeof user_path, NULL);
     rm_client_choose_path(out, cap, user_path, RM_SYSTEM_SOCKET_PATH);
 }
 

@@ -12,8 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum key_type { KEY_STRING, KEY_DOUBLE, KEY_U32, KEY_BOOL, KEY_LOG_TARGET,
-                        KEY_LOG_LEVEL } key_type;
+/* KEY_SECONDS is written in seconds and kept in microseconds (uint64_t). */
+typedef enum key_type { KEY_STRING, KEY_DOUBLE, KEY_U32, KEY_SECONDS, KEY_BOOL,
+                        KEY_LOG_TARGET, KEY_LOG_LEVEL } key_type;
 
 typedef struct config_key {
     const char *section;
@@ -35,20 +36,20 @@ static const config_key config_keys[] = {
     {"device", "usb_ids", KEY_STRING, FIELD(usb_ids), 0, 0},
     {"device", "calibration_max_age_days", KEY_U32,
      FIELD(calibration_max_age_days), 0, 36500},
-    {"device", "reconnect_initial_ms", KEY_U32, FIELD(reconnect_initial_ms), 10, 60000},
-    {"device", "reconnect_max_ms", KEY_U32, FIELD(reconnect_max_ms), 10, 600000},
+    {"device", "reconnect_initial_ms", KEY_U32, FIELD(reconnect.initial_ms), 10, 60000},
+    {"device", "reconnect_max_ms", KEY_U32, FIELD(reconnect.max_ms), 10, 600000},
     {"device", "max_rate_hz", KEY_U32, FIELD(max_rate_hz), 1, 100000},
     {"device", "ring_stall_s", KEY_DOUBLE, FIELD(ring_stall_s), 0.1, 600},
-    {"session", "auto", KEY_BOOL, FIELD(auto_record), 0, 0},
-    {"session", "start_threshold_n", KEY_DOUBLE, FIELD(start_threshold_n), 0, 10000},
-    {"session", "stop_threshold_n", KEY_DOUBLE, FIELD(stop_threshold_n), 0, 10000},
-    {"session", "idle_s", KEY_DOUBLE, FIELD(idle_s), 1, 86400},
-    {"session", "resume_window_s", KEY_DOUBLE, FIELD(resume_window_s), 0, 86400},
-    {"session", "pre_roll_s", KEY_DOUBLE, FIELD(pre_roll_s), 0, 60},
-    {"session", "library", KEY_STRING, FIELD(library), 0, 0},
+    {"session", "auto", KEY_BOOL, FIELD(recorder.auto_start), 0, 0},
+    {"session", "start_threshold_n", KEY_DOUBLE, FIELD(recorder.start_threshold_n), 0, 10000},
+    {"session", "stop_threshold_n", KEY_DOUBLE, FIELD(recorder.stop_threshold_n), 0, 10000},
+    {"session", "idle_s", KEY_SECONDS, FIELD(recorder.idle_us), 1, 86400},
+    {"session", "resume_window_s", KEY_SECONDS, FIELD(recorder.resume_window_us), 0, 86400},
+    {"session", "pre_roll_s", KEY_SECONDS, FIELD(recorder.pre_roll_us), 0, 60},
+    {"session", "library", KEY_STRING, FIELD(recorder.library), 0, 0},
     {"session", "database", KEY_STRING, FIELD(database), 0, 0},
-    {"session", "flush_interval_ms", KEY_U32, FIELD(flush_interval_ms), 10, 1000},
-    {"session", "fsync", KEY_BOOL, FIELD(fsync), 0, 0},
+    {"session", "flush_interval_ms", KEY_U32, FIELD(recorder.writer.flush_interval_ms), 10, 1000},
+    {"session", "fsync", KEY_BOOL, FIELD(recorder.writer.fsync), 0, 0},
     {"socket", "path", KEY_STRING, FIELD(socket_path), 0, 0},
     {"log", "target", KEY_LOG_TARGET, FIELD(log_target), 0, 0},
     {"log", "level", KEY_LOG_LEVEL, FIELD(log_level), 0, 0},
@@ -58,49 +59,19 @@ static const config_key config_keys[] = {
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
-/* ---- default paths ------------------------------------------------------ */
-
-/* Empty when there is no home folder to put them in (the recorder then
- * says so when a session starts). */
-void rm_default_library_dir(char *out, size_t cap)
-{
-    if (rm_data_path(out, cap, "sessions", NULL) != RM_OK)
-        out[0] = '\0';
-}
-
-void rm_default_config_path(char *out, size_t cap)
-{
-    if (rm_config_path(out, cap, "rollmapd.conf", NULL) != RM_OK)
-        out[0] = '\0';
-}
-
 void rm_daemon_config_default(rm_daemon_config *c)
 {
     memset(c, 0, sizeof *c);
     strcpy(c->source, "auto");
-    if (rm_calibration_default_dir(c->calibration_dir, sizeof c->calibration_dir,
-                                   NULL) != RM_OK)
-        c->calibration_dir[0] = '\0';
+    rm_reconnect_policy_default(&c->reconnect);
+    rm_default_calibration_dir(c->calibration_dir, sizeof c->calibration_dir, NULL);
     /* Load cells drift; recalibrate twice a year (docs/DEVICES.md). */
     c->calibration_max_age_days = 180;
-    c->reconnect_initial_ms = 100;
-    c->reconnect_max_ms = 2000;
     c->max_rate_hz = 2000;   /* the fastest rate the protocol documents */
     c->ring_stall_s = 5.0;   /* a stalled disk or a paused consumer */
-    c->auto_record = true;
-    /* Well above sensor noise, far below rolling force (hamstrings about
-     * 128 N, Sullivan et al. 2013; about 250 N mean, Baumgart et al. 2019). */
-    c->start_threshold_n = 20.0;
-    c->stop_threshold_n = 10.0;
-    c->idle_s = 30.0;
-    c->resume_window_s = 60.0;
-    c->pre_roll_s = 2.0; /* the approach: contact and the load rising */
-    rm_default_library_dir(c->library, sizeof c->library);
-    if (rm_library_default_db(c->database, sizeof c->database, NULL) != RM_OK)
-        c->database[0] = '\0';
-    c->flush_interval_ms = 500;
-    c->fsync = true;
-    rm_server_default_path(c->socket_path, sizeof c->socket_path);
+    rm_recorder_options_default(&c->recorder);
+    rm_default_library_db(c->database, sizeof c->database, NULL);
+    rm_default_socket_path(c->socket_path, sizeof c->socket_path, NULL);
     c->log_target = RM_LOG_TO_STDERR;
     c->log_level = RM_LOG_INFO;
 }
@@ -178,6 +149,8 @@ static rm_status set_numeric(rm_daemon_config *c, const config_key *k,
     char *field = (char *)c + k->offset;
     if (k->type == KEY_U32)
         *(uint32_t *)(void *)field = (uint32_t)v;
+    else if (k->type == KEY_SECONDS)
+        *(uint64_t *)(void *)field = (uint64_t)(v * 1e6);
     else
         *(double *)(void *)field = v;
     return RM_OK;
@@ -198,6 +171,7 @@ static rm_status set_key(rm_daemon_config *c, const config_key *k,
         return RM_OK;
     case KEY_DOUBLE:
     case KEY_U32:
+    case KEY_SECONDS:
         return set_numeric(c, k, text, where, err);
     case KEY_BOOL:
         st = parse_bool(text, (bool *)(void *)field);
@@ -223,16 +197,17 @@ static rm_status set_key(rm_daemon_config *c, const config_key *k,
 rm_status rm_daemon_config_check(const rm_daemon_config *c, const char *where,
                                  rm_error *err)
 {
-    if (c->stop_threshold_n > c->start_threshold_n)
+    const rm_recorder_options *r = &c->recorder;
+    if (r->stop_threshold_n > r->start_threshold_n)
         return rm_error_set(err, RM_ERR_ARG,
                             "%s[session] stop_threshold_n (%g N) must not exceed "
                             "start_threshold_n (%g N)", where,
-                            c->stop_threshold_n, c->start_threshold_n);
-    if (c->reconnect_max_ms < c->reconnect_initial_ms)
+                            r->stop_threshold_n, r->start_threshold_n);
+    if (c->reconnect.max_ms < c->reconnect.initial_ms)
         return rm_error_set(err, RM_ERR_ARG,
                             "%s[device] reconnect_max_ms (%u) is below "
                             "reconnect_initial_ms (%u)", where,
-                            c->reconnect_max_ms, c->reconnect_initial_ms);
+                            c->reconnect.max_ms, c->reconnect.initial_ms);
     return RM_OK;
 }
 
@@ -309,20 +284,6 @@ rm_status rm_daemon_config_add_usb_ids(const rm_daemon_config *c, rm_error *err)
 
 /* ---- what the capture pipeline gets ------------------------------------ */
 
-static void recorder_options_from(const rm_daemon_config *c, rm_recorder_options *r)
-{
-    rm_recorder_options_default(r);
-    r->auto_start = c->auto_record;
-    r->start_threshold_n = c->start_threshold_n;
-    r->stop_threshold_n = c->stop_threshold_n;
-    r->idle_us = (uint64_t)(c->idle_s * 1e6);
-    r->resume_window_us = (uint64_t)(c->resume_window_s * 1e6);
-    r->pre_roll_us = (uint64_t)(c->pre_roll_s * 1e6);
-    snprintf(r->library, sizeof r->library, "%s", c->library);
-    r->writer.flush_interval_ms = c->flush_interval_ms;
-    r->writer.fsync = c->fsync;
-}
-
 /* The simulator reads its options only when the I/O thread opens it, where
  * a mistake would be retried for ever instead of reported. */
 static rm_status check_sim_options(const rm_source_spec *spec, rm_error *err)
@@ -350,9 +311,7 @@ rm_status rm_daemon_config_capture_options(const rm_daemon_config *c,
     snprintf(o->calibration_dir, sizeof o->calibration_dir, "%s", c->calibration_dir);
     o->calibration_max_age_days = c->calibration_max_age_days;
     o->end_at_eof = true; /* a replay or simulation that ends is over */
-    rm_reconnect_policy_default(&o->reconnect);
-    o->reconnect.initial_ms = c->reconnect_initial_ms;
-    o->reconnect.max_ms = c->reconnect_max_ms;
-    recorder_options_from(c, &o->recorder);
+    o->reconnect = c->reconnect;
+    o->recorder = c->recorder;
     return RM_OK;
 }

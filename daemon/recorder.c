@@ -91,12 +91,14 @@ void rm_recorder_options_default(rm_recorder_options *o)
 {
     memset(o, 0, sizeof *o);
     o->auto_start = true;
+    /* Well above sensor noise, far below rolling force (hamstrings about
+     * 128 N, Sullivan et al. 2013; about 250 N mean, Baumgart et al. 2019). */
     o->start_threshold_n = 20.0;
     o->stop_threshold_n = 10.0;
     o->idle_us = 30000000u;
     o->resume_window_us = 60000000u;
-    o->pre_roll_us = 2000000u;
-    rm_default_library_dir(o->library, sizeof o->library);
+    o->pre_roll_us = 2000000u; /* the approach: contact and the load rising */
+    rm_default_library_dir(o->library, sizeof o->library, NULL);
     rm_writer_options_default(&o->writer);
 }
 

@@ -284,8 +284,7 @@ typedef struct rm_daemon_config {
     /* [device] */
     char source[512];            /**< source name (rm_source_parse) */
     char profile[256];           /**< text-mode device profile, or "" */
-    uint32_t reconnect_initial_ms;
-    uint32_t reconnect_max_ms;
+    rm_reconnect_policy reconnect; /**< initial_ms and max_ms are settings */
     char calibration_dir[4096];  /**< stored calibrations by serial */
     uint32_t calibration_max_age_days; /**< older ones are flagged stale */
     char usb_ids[256];           /**< more candidate rollers for auto:
@@ -293,17 +292,12 @@ typedef struct rm_daemon_config {
     uint32_t max_rate_hz;        /**< highest rate expected (ring size) */
     double ring_stall_s;         /**< consumer stall the ring rides out */
     /* [session] */
-    bool auto_record;
-    double start_threshold_n;
-    double stop_threshold_n;
-    double idle_s;
-    double resume_window_s;
-    double pre_roll_s;
-    char library[4096];
+    rm_recorder_options recorder; /**< auto start, thresholds, idle, resume
+                                      and pre-roll times, the library folder
+                                      and the writer's flush interval and
+                                      fsync (its callbacks stay NULL) */
     char database[4096];         /**< session library rollmapd adds each
                                       recorded session to ("" = none) */
-    uint32_t flush_interval_ms;
-    bool fsync;
     /* [socket] */
     char socket_path[108];       /**< sockaddr_un limit */
     /* [log] */
@@ -311,6 +305,8 @@ typedef struct rm_daemon_config {
     uint8_t log_level;           /**< rm_log_level: this and more severe */
 } rm_daemon_config;
 
+/** Defaults: the recorder's, reconnect's and writer's own *_default()
+ *  and the default paths of core/. */
 void rm_daemon_config_default(rm_daemon_config *c);
 /** Apply an INI file over c; errors name the file, line and key, and
  *  leave c unchanged. Unknown sections and keys are errors. */
@@ -333,10 +329,6 @@ rm_status rm_daemon_config_add_usb_ids(const rm_daemon_config *c, rm_error *err)
 rm_status rm_daemon_config_capture_options(const rm_daemon_config *c,
                                            rm_capture_options *o,
                                            rm_error *err);
-/** $XDG_DATA_HOME/rollmap/sessions, else ~/.local/share/rollmap/sessions. */
-void rm_default_library_dir(char *out, size_t cap);
-/** $XDG_CONFIG_HOME/rollmap/rollmapd.conf, else ~/.config/rollmap/... */
-void rm_default_config_path(char *out, size_t cap);
 
 /* ------------------------------------------------------------------------ */
 /* Live state: what the person on the roller sees (docs/LIVE.md)            */
@@ -468,9 +460,6 @@ typedef struct rm_server_options {
 
 void rm_server_options_default(rm_server_options *opt);
 
-/** The default socket path: $XDG_RUNTIME_DIR/rollmap/rollmapd.sock, else
- *  /tmp/rollmap-$UID/rollmapd.sock. */
-void rm_server_default_path(char *out, size_t cap);
 
 typedef struct rm_server rm_server;
 
@@ -511,9 +500,6 @@ void rm_server_set_status(rm_server *srv, const rm_daemon_status *status);
 
 typedef struct rm_client rm_client;
 
-/** The system service's socket (dist/rollmapd.conf). */
-#define RM_SYSTEM_SOCKET_PATH "/run/rollmap/rollmapd.sock"
-
 /** The socket a client uses without --socket, into out: user_path (the
  *  user's own rollmapd) when a socket is there, else system_path (the
  *  system service) when one is there, else user_path, so that the error
@@ -522,7 +508,7 @@ void rm_client_choose_path(char *out, size_t cap, const char *user_path,
                            const char *system_path);
 
 /** Connect (path NULL or "" = rm_client_choose_path between
- *  rm_server_default_path and RM_SYSTEM_SOCKET_PATH) and read the VERSION line.
+ *  rm_default_socket_path and RM_SYSTEM_SOCKET_PATH) and read the VERSION line.
  *  No daemon listening is RM_ERR_NOT_FOUND with the path in the message. */
 rm_status rm_client_connect(rm_client **out, const char *path,
                             rm_error *err);

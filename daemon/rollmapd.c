@@ -146,7 +146,7 @@ static int parse_args(int argc, char **argv, options *o)
             }
             o->overrides[o->override_count++] = optarg;
             break;
-        case 'V': printf("rollmapd %s\n", ROLLMAP_VERSION); return 0;
+        case 'V': printf("rollmapd %s\n", RM_VERSION_STRING); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -175,7 +175,7 @@ static rm_status build_config(const options *o, rm_daemon_config *c, rm_error *e
     if (!o->foreground)
         c->log_target = RM_LOG_TO_SYSLOG;
     char default_path[4096];
-    rm_default_config_path(default_path, sizeof default_path);
+    rm_default_config_path(default_path, sizeof default_path, NULL);
     const char *path = o->config_path;
     if (!path && default_path[0] && access(default_path, F_OK) == 0)
         path = default_path;
@@ -362,7 +362,7 @@ static void start_indexer(daemon_ctx *d)
     if (switch_database(d, d->cfg.database, &err) != RM_OK)
         logf_(RM_LOG_WARNING, "session library: %s; sessions are recorded "
               "but not indexed", err.message);
-    else if (d->indexer && rm_library_indexer_sweep(d->indexer, d->cfg.library,
+    else if (d->indexer && rm_library_indexer_sweep(d->indexer, d->cfg.recorder.library,
                                                     &err) != RM_OK)
         logf_(RM_LOG_WARNING, "session library: %s; sessions already in the "
               "folder are not looked at", err.message);
@@ -508,7 +508,7 @@ static void update_status(daemon_ctx *d)
     ds.ring_dropped = s.ring_dropped;
     ds.frames_lost = s.frames_lost;
     ds.crc_errors = s.frames_rejected;
-    copy_text(ds.library_dir, sizeof ds.library_dir, d->cfg.library);
+    copy_text(ds.library_dir, sizeof ds.library_dir, d->cfg.recorder.library);
     ds.started_unix_us = d->started_unix_us;
     rm_server_set_status(d->server, &ds);
 }
@@ -744,7 +744,7 @@ int main(int argc, char **argv)
     rc = 1;
     if (start_threads(&d, &co, &err) == RM_OK) {
         logf_(RM_LOG_INFO, "rollmapd %s: source %s, socket %s, library %s",
-              ROLLMAP_VERSION, d.cfg.source, rm_server_path(d.server), d.cfg.library);
+              RM_VERSION_STRING, d.cfg.source, rm_server_path(d.server), d.cfg.recorder.library);
         rc = run(&d, &set);
     } else {
         logf_(RM_LOG_ERROR, "%s", err.message);

@@ -79,15 +79,6 @@ void rm_server_options_default(rm_server_options *opt)
     rm_live_config_default(&opt->live);
 }
 
-void rm_server_default_path(char *out, size_t cap)
-{
-    const char *runtime = getenv("XDG_RUNTIME_DIR");
-    if (runtime && *runtime)
-        snprintf(out, cap, "%s/rollmap/rollmapd.sock", runtime);
-    else
-        snprintf(out, cap, "/tmp/rollmap-%u/rollmapd.sock", (unsigned)getuid());
-}
-
 const char *rm_server_path(const rm_server *srv)
 {
     return srv->opt.path;
@@ -869,7 +860,7 @@ rm_status rm_server_open(rm_server **out, const rm_server_options *opt,
         return rm_error_set(err, RM_ERR_NOMEM, "live server: out of memory");
     srv->opt = *opt;
     if (!srv->opt.path[0])
-        rm_server_default_path(srv->opt.path, sizeof srv->opt.path);
+        rm_default_socket_path(srv->opt.path, sizeof srv->opt.path, NULL);
     if (handlers)
         srv->handlers = *handlers;
     srv->listen_fd = srv->wake_fd = -1;
@@ -910,7 +901,7 @@ rm_status rm_server_move(rm_server *srv, const char *path, rm_error *err)
     char next[sizeof srv->opt.path];
     snprintf(next, sizeof next, "%s", path);
     if (!next[0])
-        rm_server_default_path(next, sizeof next);
+        rm_default_socket_path(next, sizeof next, NULL);
     int fd;
     rm_status st = listen_at(next, &fd, err);
     if (st != RM_OK)

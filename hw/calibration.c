@@ -146,11 +146,6 @@ rm_status rm_calibration_fit(const double *counts, const double *newtons,
 /* The store                                                                */
 /* ------------------------------------------------------------------------ */
 
-rm_status rm_calibration_default_dir(char *out, size_t cap, rm_error *err)
-{
-    return rm_data_path(out, cap, "calibration", err);
-}
-
 /** A serial is used as a file name: refuse anything that could escape. */
 static rm_status check_serial(const char *serial, rm_error *err)
 {

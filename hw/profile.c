@@ -558,7 +558,7 @@ rm_status rm_profile_find(char *out, size_t cap, const char *name, rm_error *err
         snprintf(out, cap, "%s", name);
         return RM_OK; /* a path: rm_ini_load names it if it cannot be read */
     }
-    if (rm_config_path(user_dir, sizeof user_dir, "profiles", NULL) == RM_OK &&
+    if (rm_default_profiles_dir(user_dir, sizeof user_dir, NULL) == RM_OK &&
         find_in(out, cap, user_dir, name))
         return RM_OK;
     if (installed_profiles_dir(installed_dir, sizeof installed_dir) &&

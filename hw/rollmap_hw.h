@@ -367,9 +367,6 @@ rm_status rm_calibration_save(const char *dir, const char *serial,
  *  count or serial, or unreadable (info is left as it was). */
 rm_status rm_calibration_load(const char *dir, rm_device_info *info,
                               rm_error *err);
-/** The library folder: $XDG_DATA_HOME/rollmap/calibration, else
- *  ~/.local/share/rollmap/calibration. */
-rm_status rm_calibration_default_dir(char *out, size_t cap, rm_error *err);
 
 /** A stored calibration, as listed by rm_calibration_list. */
 typedef struct rm_calibration_entry {

@@ -410,16 +410,12 @@ static void apply_kind(rm_sim_config *c, rm_device_kind kind)
 static rm_status parse_kind(rm_sim_config *c, const char *value,
                             rm_error *err)
 {
-    if (!strcasecmp(value, "roller"))
-        apply_kind(c, RM_DEVICE_ROLLER);
-    else if (!strcasecmp(value, "ball"))
-        apply_kind(c, RM_DEVICE_BALL);
-    else if (!strcasecmp(value, "probe"))
-        apply_kind(c, RM_DEVICE_PROBE);
-    else
+    rm_device_kind kind;
+    if (rm_device_kind_parse(value, &kind) != RM_OK)
         return rm_error_set(err, RM_ERR_ARG,
                             "sim option 'kind': '%s' is not roller, ball "
                             "or probe", value);
+    apply_kind(c, kind);
     return RM_OK;
 }
 
@@ -736,7 +732,7 @@ static void describe_device(rm_sim *sim)
     snprintf(info->model, sizeof info->model, "rollmap virtual %s",
              rm_device_kind_name((rm_device_kind)c->device_kind));
     snprintf(info->firmware, sizeof info->firmware, "sim-%s",
-             ROLLMAP_VERSION);
+             RM_VERSION_STRING);
     snprintf(info->serial, sizeof info->serial, "SIM-%016" PRIx64, c->seed);
     info->device_kind = c->device_kind;
     info->sample_rate_hz = c->sample_rate_hz;

@@ -17,13 +17,6 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------------------------------ */
-/* Paths                                                                    */
-/* ------------------------------------------------------------------------ */
-
-/** The default database: $XDG_DATA_HOME/rollmap/library.db (rm_data_path). */
-rm_status rm_library_default_db(char *out, size_t cap, rm_error *err);
-
-/* ------------------------------------------------------------------------ */
 /* The library: an SQLite index of session files (docs/LIBRARY.md)          */
 /* ------------------------------------------------------------------------ */
 

@@ -168,7 +168,7 @@ rm_status rm_compare_json(const rm_comparison *c, FILE *out, rm_error *err)
     rm_json_object_open(&w);
     rm_json_member_string(&w, "schema", "rollmap-compare");
     rm_json_member_int(&w, "schema_version", COMPARE_SCHEMA_VERSION);
-    rm_json_member_string(&w, "generator", "rollmap " ROLLMAP_VERSION);
+    rm_json_member_string(&w, "generator", "rollmap " RM_VERSION_STRING);
     rm_json_member_string(&w, "warning", c->warning);
     write_options(&w, &c->options);
     rm_json_key(&w, "sessions");
@@ -308,7 +308,7 @@ rm_status rm_compare_text(const rm_comparison *c, FILE *out, rm_error *err)
 {
     const rm_analysis *first = c->sessions[0];
     fprintf(out, "%-64s%16s\n", "rollmap session comparison",
-            "rollmap " ROLLMAP_VERSION);
+            "rollmap " RM_VERSION_STRING);
     for (int i = 0; i < TEXT_WIDTH; i++)
         fputc('=', out);
     fputs("\nClient                ", out);

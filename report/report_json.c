@@ -220,7 +220,7 @@ rm_status rm_report_json(const rm_analysis *a, FILE *out, rm_error *err)
     rm_json_object_open(&w);
     rm_json_member_string(&w, "schema", "rollmap-report");
     rm_json_member_int(&w, "schema_version", REPORT_SCHEMA_VERSION);
-    rm_json_member_string(&w, "generator", "rollmap " ROLLMAP_VERSION);
+    rm_json_member_string(&w, "generator", "rollmap " RM_VERSION_STRING);
     write_session(&w, a);
     write_device(&w, a);
     write_config(&w, &a->config);

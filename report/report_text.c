@@ -154,7 +154,7 @@ static void write_header(FILE *out, const rm_analysis *a)
     rm_format_iso8601(start, a->meta.start_unix_us);
     report_format_clock(duration, a->summary.duration_s);
     fprintf(out, "%-64s%16s\n", "rollmap session report",
-            "rollmap " ROLLMAP_VERSION);
+            "rollmap " RM_VERSION_STRING);
     put_rule(out, '=', TEXT_WIDTH);
     put_field(out, "Session", a->meta.session_id);
     put_field(out, "Client", a->meta.client);

@@ -11,10 +11,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_ranges(const rm_daemon_config *c)
 {
-    if (c->stop_threshold_n > c->start_threshold_n || c->idle_s < 1 ||
-        c->max_rate_hz < 1 || c->reconnect_max_ms < c->reconnect_initial_ms ||
+    const rm_recorder_options *r = &c->recorder;
+    if (r->stop_threshold_n > r->start_threshold_n || r->idle_us < 1000000 ||
+        c->max_rate_hz < 1 || c->reconnect.max_ms < c->reconnect.initial_ms ||
         c->log_level > RM_LOG_DEBUG || c->log_target > RM_LOG_TO_SYSLOG ||
-        !memchr(c->library, '\0', sizeof c->library) ||
+        !memchr(r->library, '\0', sizeof r->library) ||
         !memchr(c->socket_path, '\0', sizeof c->socket_path))
         abort();
 }

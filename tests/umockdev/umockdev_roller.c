@@ -230,7 +230,7 @@ static void store_calibration(const rm_device_info *info, unsigned age_days)
     int64_t made = rm_wallclock_us() / 1000000 - (int64_t)age_days * 86400;
     for (unsigned i = 0; age_days && i < calibrated.channel_count; i++)
         calibrated.channels[i].cal.date_unix = made;
-    CHECK(rm_calibration_default_dir(dir, sizeof dir, &err) == RM_OK &&
+    CHECK(rm_default_calibration_dir(dir, sizeof dir, &err) == RM_OK &&
               rm_calibration_save(dir, info->serial, &calibrated, &err) ==
                   RM_OK,
           "storing a calibration: %s", err.message);

@@ -301,11 +301,11 @@ static void default_folder_follows_xdg(void **state)
     (void)state;
     char dir[512];
     setenv("XDG_DATA_HOME", "/data/x", 1);
-    assert_int_equal(rm_calibration_default_dir(dir, sizeof dir, NULL), RM_OK);
+    assert_int_equal(rm_default_calibration_dir(dir, sizeof dir, NULL), RM_OK);
     assert_string_equal(dir, "/data/x/rollmap/calibration");
     unsetenv("XDG_DATA_HOME");
     setenv("HOME", "/home/t", 1);
-    assert_int_equal(rm_calibration_default_dir(dir, sizeof dir, NULL), RM_OK);
+    assert_int_equal(rm_default_calibration_dir(dir, sizeof dir, NULL), RM_OK);
     assert_string_equal(dir, "/home/t/.local/share/rollmap/calibration");
 }
 

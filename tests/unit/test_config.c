@@ -38,7 +38,7 @@ static void library_follows_xdg_data_home(void **state)
     setenv("XDG_DATA_HOME", "/srv/data", 1);
     rm_daemon_config c;
     rm_daemon_config_default(&c);
-    assert_string_equal(c.library, "/srv/data/rollmap/sessions");
+    assert_string_equal(c.recorder.library, "/srv/data/rollmap/sessions");
     assert_string_equal(c.calibration_dir, "/srv/data/rollmap/calibration");
 }
 
@@ -48,7 +48,7 @@ static void library_falls_back_to_home_local_share(void **state)
     unsetenv("XDG_DATA_HOME");
     setenv("HOME", "/home/therapist", 1);
     char dir[512];
-    rm_default_library_dir(dir, sizeof dir);
+    rm_default_library_dir(dir, sizeof dir, NULL);
     assert_string_equal(dir, "/home/therapist/.local/share/rollmap/sessions");
 }
 
@@ -58,7 +58,7 @@ static void relative_xdg_path_is_ignored(void **state)
     setenv("XDG_DATA_HOME", "relative/dir", 1);
     setenv("HOME", "/home/h", 1);
     char dir[512];
-    rm_default_library_dir(dir, sizeof dir);
+    rm_default_library_dir(dir, sizeof dir, NULL);
     assert_string_equal(dir, "/home/h/.local/share/rollmap/sessions");
     unsetenv("XDG_DATA_HOME");
 }
@@ -68,7 +68,7 @@ static void socket_lives_in_the_runtime_dir(void **state)
     (void)state;
     setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
     char path[256];
-    rm_server_default_path(path, sizeof path);
+    rm_default_socket_path(path, sizeof path, NULL);
     assert_string_equal(path, "/run/user/1000/rollmap/rollmapd.sock");
 }
 
@@ -89,15 +89,15 @@ static void file_sets_every_section(void **state)
     rm_error err;
     assert_int_equal(rm_daemon_config_load(&c, f->path, &err), RM_OK);
     assert_string_equal(c.source, "sim:seed=3");
-    assert_int_equal(c.reconnect_initial_ms, 50);
+    assert_int_equal(c.reconnect.initial_ms, 50);
     assert_int_equal(c.max_rate_hz, 4000);
-    assert_false(c.auto_record);
-    assert_true(c.start_threshold_n == 40.0);
-    assert_true(c.stop_threshold_n == 15.0);
-    assert_true(c.idle_s == 12.5);
-    assert_true(c.resume_window_s == 90.0);
-    assert_true(c.pre_roll_s == 1.5);
-    assert_string_equal(c.library, "/var/lib/rollmap");
+    assert_false(c.recorder.auto_start);
+    assert_true(c.recorder.start_threshold_n == 40.0);
+    assert_true(c.recorder.stop_threshold_n == 15.0);
+    assert_int_equal(c.recorder.idle_us, 12500000);
+    assert_int_equal(c.recorder.resume_window_us, 90000000);
+    assert_int_equal(c.recorder.pre_roll_us, 1500000);
+    assert_string_equal(c.recorder.library, "/var/lib/rollmap");
     assert_string_equal(c.socket_path, "/run/rollmap.sock");
     assert_int_equal(c.log_target, RM_LOG_TO_SYSLOG);
     assert_int_equal(c.log_level, RM_LOG_DEBUG);
@@ -193,7 +193,7 @@ static void set_overrides_one_key(void **state)
     rm_daemon_config_default(&c);
     rm_error err;
     assert_int_equal(rm_daemon_config_set(&c, "session.idle_s=7", &err), RM_OK);
-    assert_true(c.idle_s == 7.0);
+    assert_int_equal(c.recorder.idle_us, 7000000);
     assert_int_equal(rm_daemon_config_set(&c, "log.target=syslog", &err), RM_OK);
     assert_int_equal(c.log_target, RM_LOG_TO_SYSLOG);
 }
@@ -232,8 +232,8 @@ static void capture_options_carry_the_settings(void **state)
     strcpy(c.source, "sim:seed=5");
     c.max_rate_hz = 2000;
     c.ring_stall_s = 5.0;
-    c.idle_s = 4.0;
-    c.start_threshold_n = 33.0;
+    c.recorder.idle_us = 4000000;
+    c.recorder.start_threshold_n = 33.0;
     rm_capture_options o;
     rm_error err;
     assert_int_equal(rm_daemon_config_capture_options(&c, &o, &err), RM_OK);
@@ -242,7 +242,7 @@ static void capture_options_carry_the_settings(void **state)
     assert_int_equal(o.recorder.idle_us, 4000000);
     assert_int_equal(o.recorder.pre_roll_us, 2000000);
     assert_true(o.recorder.start_threshold_n == 33.0);
-    assert_string_equal(o.recorder.library, c.library);
+    assert_string_equal(o.recorder.library, c.recorder.library);
 }
 
 static void calibration_age_limit_defaults_to_180_days(void **state)

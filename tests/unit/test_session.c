@@ -531,6 +531,50 @@ static void damaged_file_header_is_a_clear_error(void **state)
     free(bytes);
 }
 
+/* Replace text in the header JSON with text of the same length and fix
+ * the header CRC, as a writer that wrote it would have. */
+static void rewrite_header_json(uint8_t *bytes, const char *from, const char *to)
+{
+    uint32_t json_len = rm_get_le32(bytes + 12);
+    char *json = (char *)bytes + RM_FILE_PREFIX_SIZE;
+    char *at = memmem(json, json_len, from, strlen(from));
+    assert_non_null(at);
+    assert_int_equal(strlen(from), strlen(to));
+    memcpy(at, to, strlen(to));
+    size_t covered = RM_FILE_PREFIX_SIZE + json_len;
+    rm_put_le32(bytes + covered, rm_crc32c(0, bytes, covered));
+}
+
+static void unknown_device_kind_is_an_error_naming_it(void **state)
+{
+    fixture *f = *state;
+    write_closed_session(f, 10);
+    size_t len;
+    uint8_t *bytes = testutil_read_file(f->path, &len);
+    rewrite_header_json(bytes, "\"kind\":\"roller\"", "\"kind\":\"rocket\"");
+    write_bytes(f->path, bytes, len);
+    expect_open_error(f->path, RM_ERR_FORMAT,
+                      "device.kind 'rocket' is not roller, ball or probe");
+    free(bytes);
+}
+
+static void every_device_kind_reads_back(void **state)
+{
+    fixture *f = *state;
+    const rm_device_kind kinds[] = {RM_DEVICE_ROLLER, RM_DEVICE_BALL,
+                                    RM_DEVICE_PROBE};
+    for (size_t i = 0; i < 3; i++) {
+        unlink(f->path);
+        f->info.device_kind = (uint8_t)kinds[i];
+        write_closed_session(f, 10);
+        rm_session *s;
+        rm_error err;
+        assert_int_equal(rm_session_open(&s, f->path, &err), RM_OK);
+        assert_int_equal(rm_session_device(s)->device_kind, kinds[i]);
+        rm_session_close(s);
+    }
+}
+
 /* Runs in a forked child: failures exit with a message. */
 #define CHILD_CHECK(cond)                                                     \
     do {                                                                      \
@@ -794,6 +838,8 @@ int main(void)
         T(newer_format_version_is_a_clear_error),
         T(other_files_are_not_session_files),
         T(damaged_file_header_is_a_clear_error),
+        T(unknown_device_kind_is_an_error_naming_it),
+        T(every_device_kind_reads_back),
         T(failed_flush_leaves_a_readable_file_and_a_later_flush_succeeds),
         T(a_full_queue_is_written_early_not_dropped),
         T(reopen_appends_after_a_clean_close),
