@@ -491,7 +491,8 @@ rm_status rm_analyse_session(rm_session *s, const rm_analysis_config *cfg,
     if (st != RM_OK)
         return st;
     if (rm_session_sample_count(s) == 0)
-        return rm_error_set(err, RM_ERR_FORMAT, "session has no samples");
+        return rm_error_set(err, RM_ERR_FORMAT, "%s: session has no samples",
+                            rm_session_path(s));
     size_t cap = prefix_length(rm_session_device(s), SIZE_MAX);
     cap = cap > READ_CHUNK ? cap : READ_CHUNK;
     rm_sample *buf = malloc(sizeof *buf * cap);

@@ -311,6 +311,8 @@ typedef struct rm_session rm_session;
 rm_status rm_session_open(rm_session **out, const char *path, rm_error *err);
 void rm_session_close(rm_session *s);
 
+/** The path the session was opened from (for messages). */
+const char *rm_session_path(const rm_session *s);
 const rm_device_info *rm_session_device(const rm_session *s);
 const rm_session_meta *rm_session_meta_of(const rm_session *s);
 uint32_t rm_session_format_version(const rm_session *s);

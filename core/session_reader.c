@@ -738,6 +738,7 @@ void rm_session_close(rm_session *s)
 /* Accessors                                                                */
 /* ------------------------------------------------------------------------ */
 
+const char *rm_session_path(const rm_session *s) { return s->path; }
 const rm_device_info *rm_session_device(const rm_session *s) { return &s->info; }
 const rm_session_meta *rm_session_meta_of(const rm_session *s) { return &s->meta; }
 uint32_t rm_session_format_version(const rm_session *s) { return s->version; }

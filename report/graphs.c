@@ -96,6 +96,21 @@ static bool has_map_data(const rm_analysis *a)
     return false;
 }
 
+/* A log-scale spectrum needs a bin with some power: with no load or a
+ * perfectly steady one every bin of the PSD and the spectrogram is 0 and
+ * there is nothing to draw. */
+static bool has_spectrum_power(const rm_analysis *a)
+{
+    const rm_spectrogram *sg = &a->spectrogram;
+    for (size_t b = 0; b < a->psd_bins; b++)
+        if (a->psd[b] > 0)
+            return true;
+    for (size_t i = 0; i < sg->frames * sg->bins; i++)
+        if (sg->power[i] > 0)
+            return true;
+    return false;
+}
+
 static const char *no_position_reason(const rm_analysis *a)
 {
     if (!a->has_position)
@@ -121,8 +136,11 @@ const char *report_graph_missing_reason(const rm_analysis *a,
                : "no sample under load has both a position and a "
                  "medial-lateral centre of pressure";
     case REPORT_GRAPH_SPECTRUM:
-        return a->psd_bins == 0 ? "the session is shorter than one "
-                                  "spectrum window" : NULL;
+        if (a->psd_bins == 0)
+            return "the session is shorter than one spectrum window";
+        return has_spectrum_power(a) ? NULL
+               : "the force never varied (no load, or a perfectly steady "
+                 "one), so its spectrum is empty";
     case REPORT_GRAPH_DWELLS:
         return a->dwell_count == 0 ? "there was no dwell (contact never "
                                      "stayed in one place long enough)" : NULL;

@@ -208,7 +208,7 @@ static void write_head(FILE *out, const rm_analysis *a)
 static void write_identity(FILE *out, const rm_analysis *a)
 {
     char start[32], duration[24];
-    rm_format_iso8601(start, a->meta.start_unix_us);
+    report_format_start(start, a->meta.start_unix_us);
     report_format_clock(duration, a->summary.duration_s);
     fputs("<h1>Session report: ", out);
     report_html_escape(out, a->meta.muscle[0] ? a->meta.muscle : "hamstring");

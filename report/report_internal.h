@@ -92,6 +92,9 @@ void report_html_escape(FILE *out, const char *s);
 
 /** "h:mm:ss" or "m:ss" for a duration or time in seconds; "-" for NaN. */
 void report_format_clock(char out[24], double seconds);
+/** The session's wall-clock start as ISO 8601 UTC, or "(unknown)" when the
+ *  session does not know it (start_unix_us 0), as rollmap info says. */
+void report_format_start(char out[32], int64_t start_unix_us);
 
 /** value with `decimals` decimals, or "-" when it is NaN or infinite. */
 void report_format_number(char out[32], double value, int decimals);

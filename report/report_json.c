@@ -32,7 +32,11 @@ static void write_session(rm_json_writer *w, const rm_analysis *a)
     rm_json_member_string(w, "client", a->meta.client);
     rm_json_member_string(w, "side", rm_side_name((rm_side)a->meta.side));
     rm_json_member_string(w, "muscle", a->meta.muscle);
-    rm_json_member_string(w, "start", start);
+    rm_json_key(w, "start");
+    if (a->meta.start_unix_us == 0)
+        rm_json_null(w); /* unknown, not 1970 */
+    else
+        rm_json_string(w, start);
     rm_json_member_int(w, "start_unix_us", a->meta.start_unix_us);
     rm_json_member_number(w, "duration_s", a->summary.duration_s);
     rm_json_member_string(w, "notes", a->meta.notes);

@@ -14,6 +14,14 @@
 /** Client text (notes) is wrapped to this width after a 2-column indent. */
 #define TEXT_WRAP 76
 
+void report_format_start(char out[32], int64_t start_unix_us)
+{
+    if (start_unix_us == 0)
+        strcpy(out, "(unknown)");
+    else
+        rm_format_iso8601(out, start_unix_us);
+}
+
 void report_format_clock(char out[24], double seconds)
 {
     if (!isfinite(seconds)) {
@@ -151,7 +159,7 @@ static void put_wrapped(FILE *out, const char *s)
 static void write_header(FILE *out, const rm_analysis *a)
 {
     char start[32], duration[24];
-    rm_format_iso8601(start, a->meta.start_unix_us);
+    report_format_start(start, a->meta.start_unix_us);
     report_format_clock(duration, a->summary.duration_s);
     fprintf(out, "%-64s%16s\n", "rollmap session report",
             "rollmap " RM_VERSION_STRING);

@@ -133,6 +133,38 @@ for side in left right; do
                                 fail "$side leg: the medial spot at 14 cm is not medial"; }
 done
 
+echo "-- no load or a perfectly steady load: report written, spectrum left out, exit 0"
+for load in 0 50; do
+    { echo "t_s,ch0_N,ch1_N,position_cm"
+      for i in $(seq 0 1999); do
+          printf '%d.%02d,%s,%s,%d.%d\n' $((i / 100)) $((i % 100)) "$load" "$load" \
+              $((i % 200 / 10)) $((i % 10))
+      done; } >"$work/flat$load.csv"
+    "$ROLLMAP" import "$work/flat$load.csv" -o "$work/flat$load.rms" >/dev/null
+    "$ROLLMAP" report "$work/flat$load.rms" -o "$work/flat$load" >"$work/flat.log" 2>&1 \
+        || fail "load $load N: exit $?: $(cat "$work/flat.log")"
+    grep -q "Not drawn: the force never varied" "$work/flat$load/report.html" \
+        || fail "load $load N: the page does not say why the spectrum is missing"
+    [ -s "$work/flat$load/report.json" ] || fail "load $load N: no report.json"
+done
+
+echo "-- an unknown start is '(unknown)', not 1970"
+grep -q '^Start (UTC) *(unknown)$' "$work/flat0/summary.txt" \
+    || fail "start: $(grep Start "$work/flat0/summary.txt")"
+! grep -q 1970 "$work/flat0/summary.txt" "$work/flat0/report.html" \
+    || fail "1970 in the report of a session without a start"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["session"]["start"] is None' \
+    "$work/flat0/report.json" || fail "report.json start is not null"
+
+echo "-- a session without samples: the message names the file"
+printf 't_s,ch0_N\n' >"$work/empty.csv"
+"$ROLLMAP" import "$work/empty.csv" -o "$work/empty.rms" >/dev/null
+set +e
+"$ROLLMAP" report "$work/empty.rms" 2>"$work/e0"; rc0=$?
+set -e
+[ $rc0 -eq 1 ] && grep -q "empty.rms: session has no samples" "$work/e0" \
+    || fail "empty session: rc $rc0, $(cat "$work/e0")"
+
 echo "-- bad input fails with a message naming the file; nothing is changed"
 set +e
 "$ROLLMAP" report "$work/missing.rms" 2>"$work/e1"; rc1=$?

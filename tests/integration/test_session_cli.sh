@@ -136,9 +136,14 @@ status=0
 [ "$status" = 2 ] || fail "bad --side: exit status $status, expected 2"
 expect_output "$work/err" "--side 'up': expected left or right"
 
+ends_with_newline() { [ "$(tail -c 1 "$1" | od -An -tx1 | tr -d ' ')" = 0a ]; }
 for cmd in info export import; do
   "$ROLLMAP" "$cmd" --help > "$work/help" || fail "$cmd --help failed"
   expect_output "$work/help" "usage: rollmap $cmd"
   expect_output "$work/help" "Example:"
+  ends_with_newline "$work/help" || fail "rollmap $cmd --help: no newline at the end"
 done
+# The shell prompt must not land on the last line of rollmapd's help.
+"$ROLLMAPD" --help > "$work/help" || fail "rollmapd --help failed"
+ends_with_newline "$work/help" || fail "rollmapd --help: no newline at the end"
 echo "ok"
