@@ -624,6 +624,8 @@ static void spectrum_without_a_drawable_spectrogram_still_renders(void **state)
     testutil_rmdir(dir);
     free(dir);
     rm_analysis_free(a);
+    if (!res.gnuplot_found)
+        skip(); /* the graph was not drawn: say so instead of passing */
 }
 
 static void failing_gnuplot_is_an_error_but_the_html_is_written(void **state)
