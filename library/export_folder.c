@@ -14,6 +14,7 @@
  * this export does not touch.
  */
 #include "rollmap_library.h"
+#include "rollmap_report.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -346,19 +347,9 @@ static void write_gaps(rm_json_writer *w, rm_session *s)
 
 static void write_summary(rm_json_writer *w, const rm_analysis *a)
 {
-    const rm_summary *s = &a->summary;
     rm_json_key(w, "Analysis");
     rm_json_object_open(w);
-    rm_json_member_number(w, "duration_s", s->duration_s);
-    rm_json_member_number(w, "rolled_length_cm", s->rolled_length_cm);
-    rm_json_member_number(w, "time_under_load_s", s->time_under_load_s);
-    rm_json_member_number(w, "mean_force_n", s->mean_force_n);
-    rm_json_member_number(w, "peak_force_n", s->peak_force_n);
-    rm_json_member_number(w, "mean_pressure_kpa", s->mean_pressure_kpa);
-    rm_json_member_number(w, "peak_pressure_kpa", s->peak_pressure_kpa);
-    rm_json_member_int(w, "strokes", (int64_t)s->strokes);
-    rm_json_member_number(w, "cadence_per_min", s->cadence_per_min);
-    rm_json_member_number(w, "mean_speed_cm_s", s->mean_speed_cm_s);
+    rm_summary_json_members(w, &a->summary);
     rm_json_member_int(w, "dwells", (int64_t)a->dwell_count);
     rm_json_member_int(w, "marks", (int64_t)a->mark_count);
     rm_json_key(w, "tender_spots");

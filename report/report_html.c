@@ -156,13 +156,6 @@ static void put_quantity_row(FILE *out, const char *label, double value,
     put_row(out, label, text);
 }
 
-static void put_clock_row(FILE *out, const char *label, double seconds)
-{
-    char text[24];
-    report_format_clock(text, seconds);
-    put_row(out, label, text);
-}
-
 static void put_cell(FILE *out, double value, int decimals)
 {
     char text[32];
@@ -230,24 +223,8 @@ static void write_identity(FILE *out, const rm_analysis *a)
 
 static void write_summary(FILE *out, const rm_analysis *a)
 {
-    const rm_summary shown = report_summary(a), *s = &shown;
-    char label[64];
     fputs("<h2>Summary</h2>\n<table class=\"meta\">\n", out);
-    put_clock_row(out, "Time under load", s->time_under_load_s);
-    put_quantity_row(out, "Rolled length", s->rolled_length_cm, 1, "cm");
-    put_quantity_row(out, "Mean force", s->mean_force_n, 1, "N");
-    put_quantity_row(out, "Peak force", s->peak_force_n, 1, "N");
-    put_quantity_row(out, "Mean pressure", s->mean_pressure_kpa, 1, "kPa");
-    put_quantity_row(out, "Peak pressure", s->peak_pressure_kpa, 1, "kPa");
-    put_quantity_row(out, "Strokes", (double)s->strokes, 0, "");
-    put_quantity_row(out, "Cadence", s->cadence_per_min, 1, "strokes/min");
-    put_quantity_row(out, "Mean speed", s->mean_speed_cm_s, 2, "cm/s");
-    snprintf(label, sizeof label, "Faster than %.1f cm/s", a->config.target_speed_cm_s);
-    put_clock_row(out, label, s->time_too_fast_s);
-    if (s->vibration_hz > 0)
-        put_quantity_row(out, "Vibration", s->vibration_hz, 1, "Hz");
-    else
-        put_row(out, "Vibration", "none");
+    report_put_summary(out, a, put_row);
     fputs("</table>\n", out);
 }
 

@@ -108,6 +108,15 @@ void report_format_quantity(char out[64], double value, int decimals,
  *  pressure cells), whatever the analysis left there. */
 rm_summary report_summary(const rm_analysis *a);
 
+/** Writes one labelled line of a report (a text field, an HTML row). */
+typedef void (*report_row_writer)(FILE *out, const char *label,
+                                  const char *text);
+
+/** The summary fields that have a label, one row each, as people see them
+ *  (report_summary's values). */
+void report_put_summary(FILE *out, const rm_analysis *a,
+                        report_row_writer put);
+
 /** One sentence saying what counts as a dwell for this device. */
 void report_dwell_rule(char out[160], const rm_analysis *a);
 

@@ -78,21 +78,10 @@ static void write_config(rm_json_writer *w, const rm_analysis_config *c)
 
 static void write_summary(rm_json_writer *w, const rm_analysis *a)
 {
-    const rm_summary shown = report_summary(a), *s = &shown;
+    const rm_summary shown = report_summary(a);
     rm_json_key(w, "summary");
     rm_json_object_open(w);
-    rm_json_member_number(w, "duration_s", s->duration_s);
-    rm_json_member_number(w, "rolled_length_cm", s->rolled_length_cm);
-    rm_json_member_number(w, "time_under_load_s", s->time_under_load_s);
-    rm_json_member_number(w, "mean_force_n", s->mean_force_n);
-    rm_json_member_number(w, "peak_force_n", s->peak_force_n);
-    rm_json_member_number(w, "mean_pressure_kpa", s->mean_pressure_kpa);
-    rm_json_member_number(w, "peak_pressure_kpa", s->peak_pressure_kpa);
-    rm_json_member_int(w, "strokes", (int64_t)s->strokes);
-    rm_json_member_number(w, "cadence_per_min", s->cadence_per_min);
-    rm_json_member_number(w, "mean_speed_cm_s", s->mean_speed_cm_s);
-    rm_json_member_number(w, "time_too_fast_s", s->time_too_fast_s);
-    rm_json_member_number(w, "vibration_hz", s->vibration_hz);
+    rm_summary_json_members(w, &shown);
     rm_json_object_close(w);
 }
 

@@ -181,33 +181,10 @@ static void put_quantity(FILE *out, const char *label, double value,
     put_field(out, label, text);
 }
 
-static void put_clock(FILE *out, const char *label, double seconds)
-{
-    char text[24];
-    report_format_clock(text, seconds);
-    put_field(out, label, text);
-}
-
 static void write_summary(FILE *out, const rm_analysis *a)
 {
-    const rm_summary shown = report_summary(a), *s = &shown;
-    char label[40];
     put_heading(out, "Summary");
-    put_clock(out, "Time under load", s->time_under_load_s);
-    put_quantity(out, "Rolled length", s->rolled_length_cm, 1, "cm");
-    put_quantity(out, "Mean force", s->mean_force_n, 1, "N");
-    put_quantity(out, "Peak force", s->peak_force_n, 1, "N");
-    put_quantity(out, "Mean pressure", s->mean_pressure_kpa, 1, "kPa");
-    put_quantity(out, "Peak pressure", s->peak_pressure_kpa, 1, "kPa");
-    put_quantity(out, "Strokes", (double)s->strokes, 0, "");
-    put_quantity(out, "Cadence", s->cadence_per_min, 1, "strokes/min");
-    put_quantity(out, "Mean speed", s->mean_speed_cm_s, 2, "cm/s");
-    snprintf(label, sizeof label, "Faster than %.1f cm/s", a->config.target_speed_cm_s);
-    put_clock(out, label, s->time_too_fast_s);
-    if (s->vibration_hz > 0)
-        put_quantity(out, "Vibration", s->vibration_hz, 1, "Hz");
-    else
-        put_field(out, "Vibration", "none");
+    report_put_summary(out, a, put_field);
     if (!a->has_position)
         fputs("\nNo position along the leg: the device has no rotation encoder\n"
               "(ball or probe), so there is no profile or map.\n", out);

@@ -47,6 +47,45 @@ rm_status rm_report_write_dir(const rm_analysis *a, const char *dir,
                               rm_error *err);
 
 /* ------------------------------------------------------------------------ */
+/* Summary fields: what every summary shows, in one table                   */
+/* ------------------------------------------------------------------------ */
+
+/** How people see a summary figure. */
+typedef enum rm_summary_style {
+    RM_SUMMARY_NUMBER,          /**< "12.5 kPa"; "-" when unknown */
+    RM_SUMMARY_NUMBER_OR_NONE,  /**< the same, "none" when 0 */
+    RM_SUMMARY_CLOCK,           /**< "h:mm:ss" or "m:ss" */
+    RM_SUMMARY_TOO_FAST_CLOCK   /**< a clock whose label ends with the
+                                     target speed, "Faster than 2.5 cm/s" */
+} rm_summary_style;
+
+/** One figure of rm_summary: its JSON key (unit in the key), its label and
+ *  unit for people, and where in rm_summary the value lives. */
+typedef struct rm_summary_field {
+    const char *key;          /**< e.g. "mean_force_n" */
+    const char *label;        /**< e.g. "Mean force"; NULL: the reports
+                                   show it elsewhere (the duration) */
+    const char *unit;         /**< "N"; "" for a bare count */
+    int decimals;
+    rm_summary_style style;
+    size_t offset;            /**< offsetof(rm_summary, the member) */
+    bool is_count;            /**< the member is a size_t, else a double */
+} rm_summary_field;
+
+/** The summary fields in the order every writer shows them. */
+const rm_summary_field *rm_summary_fields(size_t *count);
+double rm_summary_field_value(const rm_summary_field *f, const rm_summary *s);
+/** The label for people (cfg gives the target speed some labels name). */
+void rm_summary_field_label(char out[64], const rm_summary_field *f,
+                            const rm_analysis_config *cfg);
+/** The value for people: number and unit, clock, "none" or "-". */
+void rm_summary_field_text(char out[64], const rm_summary_field *f,
+                           const rm_summary *s);
+/** Every field as a JSON member (count fields as integers, unknown as
+ *  null), into an object the caller opened. */
+void rm_summary_json_members(rm_json_writer *w, const rm_summary *s);
+
+/* ------------------------------------------------------------------------ */
 /* Comparison reports (docs/COMPARE.md)                                     */
 /* ------------------------------------------------------------------------ */
 

@@ -150,6 +150,8 @@ assert side["Notes"] == "secret note", side["Notes"]
 assert side["Columns"]["ch0_N"]["Units"] == "N"
 assert side["Columns"]["position_cm"]["Units"] == "cm"
 assert side["Analysis"]["dwells"] == len(report["dwells"])
+missing = set(report["summary"]) - set(side["Analysis"])
+assert not missing, missing
 assert len(side["Analysis"]["tender_spots"]) == len(report["tender_spots"])
 assert "Jane Roe" not in open(sys.argv[3]).read()
 EOF

@@ -181,6 +181,46 @@ static void json_parses_back_with_session_and_summary(void **state)
     rm_analysis_free(a);
 }
 
+/* A member added to rm_summary without a row in the table would be missing
+ * from every summary: the rows must cover the struct exactly. */
+static void summary_fields_cover_every_summary_member(void **state)
+{
+    (void)state;
+    size_t count, covered = 0;
+    const rm_summary_field *fields = rm_summary_fields(&count);
+    for (size_t i = 0; i < count; i++) {
+        for (size_t j = 0; j < i; j++)
+            assert_int_not_equal(fields[i].offset, fields[j].offset);
+        covered += fields[i].is_count ? sizeof(size_t) : sizeof(double);
+    }
+    assert_int_equal(covered, sizeof(rm_summary));
+}
+
+static void every_summary_field_is_in_the_json_and_the_text(void **state)
+{
+    (void)state;
+    rm_analysis *a = make_analysis();
+    char *json;
+    rm_json *root = parse_report(a, &json);
+    const rm_json *summary = rm_json_get(root, "summary");
+    char *text = capture(rm_report_text, a);
+    size_t count;
+    const rm_summary_field *fields = rm_summary_fields(&count);
+    assert_int_equal(rm_json_length(summary), count);
+    for (size_t i = 0; i < count; i++) {
+        assert_non_null(rm_json_get(summary, fields[i].key));
+        char label[64];
+        rm_summary_field_label(label, &fields[i], &a->config);
+        if (fields[i].label)
+            assert_non_null(strstr(text, label));
+    }
+    assert_non_null(strstr(text, "Faster than 2.5 cm/s"));
+    free(text);
+    rm_json_free(root);
+    free(json);
+    rm_analysis_free(a);
+}
+
 static void json_dwells_spots_and_marks_carry_their_values(void **state)
 {
     (void)state;
@@ -687,6 +727,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(json_parses_back_with_session_and_summary),
+        cmocka_unit_test(summary_fields_cover_every_summary_member),
+        cmocka_unit_test(every_summary_field_is_in_the_json_and_the_text),
         cmocka_unit_test(json_dwells_spots_and_marks_carry_their_values),
         cmocka_unit_test(json_writes_nan_and_none_as_null),
         cmocka_unit_test(html_escapes_hostile_client_text),
