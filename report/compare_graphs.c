@@ -9,7 +9,6 @@
 #include <math.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 /** Graph size in pixels: wide line graphs, a tall thigh. */
 enum { WIDE_W = 1000, WIDE_H = 450, TALL_W = 1000, TALL_H = 760,
@@ -21,33 +20,6 @@ static const double side_x[] = {[RM_ML_SIDE_CENTRE] = 0.0,
 /** Each session's spots are shifted this far right of the previous
  *  session's, so sessions stand side by side within a column. */
 #define MAP_SESSION_STEP 0.06
-
-static const report_graph_desc graph_table[COMPARE_GRAPH_COUNT] = {
-    [COMPARE_GRAPH_PROFILES] = {"compare_profiles",
-        "Profiles of the sessions along the hamstring",
-        "Tenderness (top) and mean force (bottom) in each position bin, "
-        "proximal (gluteal fold) left to distal (knee) right, one line per "
-        "session labelled with its number (as in the sessions table), date and "
-        "leg."},
-    [COMPARE_GRAPH_SCORES] = {"compare_scores", "Spot scores over time",
-        "Score (0-10) of each matched tender spot in each session that "
-        "found it, against days since the first session (or the session "
-        "number when all fall within a day); falling lines are "
-        "spots that eased."},
-    [COMPARE_GRAPH_MAP] = {"compare_map", "Spots of every session on one thigh",
-        "The posterior thigh, proximal at the top, medial left and lateral "
-        "right; each point is a spot found in a session (later sessions "
-        "further right within a column), larger for a higher score."},
-    [COMPARE_GRAPH_SYMMETRY] = {"compare_symmetry", "Left vs right",
-        "The latest session of each leg on one axis: the right leg above "
-        "zero, the left leg mirrored below; tenderness (top) and mean force "
-        "(bottom) along the hamstring."},
-};
-
-const report_graph_desc *compare_graph(compare_graph_id id)
-{
-    return &graph_table[id];
-}
 
 void compare_session_date(char out[16], const rm_analysis *a)
 {
@@ -73,28 +45,34 @@ static bool any_placed_spot(const rm_comparison *c)
     return false;
 }
 
-const char *compare_graph_missing_reason(const rm_comparison *c,
-                                         compare_graph_id id)
+static const char *profiles_missing(const void *subject)
 {
-    switch (id) {
-    case COMPARE_GRAPH_PROFILES:
-        return any_profile(c) ? NULL : "no session has a profile along the "
-               "leg (no rotation encoder, or never under load)";
-    case COMPARE_GRAPH_SCORES:
-        return c->spot_count ? NULL : "no session has a tender spot";
-    case COMPARE_GRAPH_MAP:
-        return any_placed_spot(c) ? NULL : "no tender spot with a position "
-               "along the leg";
-    case COMPARE_GRAPH_SYMMETRY:
-        if (!c->symmetry.available)
-            return "it needs sessions of both legs";
-        return c->sessions[c->symmetry.left]->bin_count &&
-               c->sessions[c->symmetry.right]->bin_count ? NULL
-               : "a leg's latest session has no profile along the leg";
-    case COMPARE_GRAPH_COUNT:
-        break;
-    }
-    return "unknown graph";
+    const rm_comparison *c = subject;
+    return any_profile(c) ? NULL : "no session has a profile along the "
+           "leg (no rotation encoder, or never under load)";
+}
+
+static const char *scores_missing(const void *subject)
+{
+    const rm_comparison *c = subject;
+    return c->spot_count ? NULL : "no session has a tender spot";
+}
+
+static const char *map_missing(const void *subject)
+{
+    const rm_comparison *c = subject;
+    return any_placed_spot(c) ? NULL : "no tender spot with a position "
+           "along the leg";
+}
+
+static const char *symmetry_missing(const void *subject)
+{
+    const rm_comparison *c = subject;
+    if (!c->symmetry.available)
+        return "it needs sessions of both legs";
+    return c->sessions[c->symmetry.left]->bin_count &&
+           c->sessions[c->symmetry.right]->bin_count ? NULL
+           : "a leg's latest session has no profile along the leg";
 }
 
 /* ------------------------------------------------------------------------ */
@@ -117,9 +95,10 @@ static void put_profile_block(FILE *f, const rm_analysis *a, double sign)
     fputs("\n\n", f);
 }
 
-static rm_status write_profiles_data(const char *dir, const rm_comparison *c,
+static rm_status write_profiles_data(const char *dir, const void *subject,
                                      rm_error *err)
 {
+    const rm_comparison *c = subject;
     report_file rf;
     rm_status st = report_file_open(&rf, dir, "compare_profiles.dat", err);
     if (st != RM_OK)
@@ -147,9 +126,10 @@ static double score_x(const rm_comparison *c, size_t i)
                     c->sessions[0]->meta.start_unix_us) / 86400e6;
 }
 
-static rm_status write_scores_data(const char *dir, const rm_comparison *c,
+static rm_status write_scores_data(const char *dir, const void *subject,
                                    rm_error *err)
 {
+    const rm_comparison *c = subject;
     report_file rf;
     rm_status st = report_file_open(&rf, dir, "compare_scores.dat", err);
     if (st != RM_OK)
@@ -169,9 +149,10 @@ static rm_status write_scores_data(const char *dir, const rm_comparison *c,
     return report_file_commit(&rf, err);
 }
 
-static rm_status write_map_data(const char *dir, const rm_comparison *c,
+static rm_status write_map_data(const char *dir, const void *subject,
                                 rm_error *err)
 {
+    const rm_comparison *c = subject;
     report_file rf;
     rm_status st = report_file_open(&rf, dir, "compare_map.dat", err);
     if (st != RM_OK)
@@ -193,9 +174,10 @@ static rm_status write_map_data(const char *dir, const rm_comparison *c,
     return report_file_commit(&rf, err);
 }
 
-static rm_status write_symmetry_data(const char *dir, const rm_comparison *c,
+static rm_status write_symmetry_data(const char *dir, const void *subject,
                                      rm_error *err)
 {
+    const rm_comparison *c = subject;
     report_file rf;
     rm_status st = report_file_open(&rf, dir, "compare_symmetry.dat", err);
     if (st != RM_OK)
@@ -225,8 +207,9 @@ static void put_session_labels(FILE *f, const rm_comparison *c)
     fputs("\"\n", f);
 }
 
-static void write_profiles_script(FILE *f, const rm_comparison *c)
+static void write_profiles_script(FILE *f, const void *subject)
 {
+    const rm_comparison *c = subject;
     put_session_labels(f, c);
     fprintf(f, "n = %zu\nset key outside right\nunset title\n"
             "set multiplot layout 2,1 title \"%s\"\n", c->session_count,
@@ -240,8 +223,9 @@ static void write_profiles_script(FILE *f, const rm_comparison *c)
           "with lines lw 2 title word(labels, i+1)\nunset multiplot\n", f);
 }
 
-static void write_scores_script(FILE *f, const rm_comparison *c)
+static void write_scores_script(FILE *f, const void *subject)
 {
+    const rm_comparison *c = subject;
     fputs("labels = \"", f);
     for (size_t k = 0; k < c->spot_count; k++) {
         const rm_matched_spot *m = &c->spots[k];
@@ -259,8 +243,9 @@ static void write_scores_script(FILE *f, const rm_comparison *c)
             : "session (all within one day)");
 }
 
-static void write_map_script(FILE *f, const rm_comparison *c)
+static void write_map_script(FILE *f, const void *subject)
 {
+    const rm_comparison *c = subject;
     double length = 0;
     for (size_t i = 0; i < c->session_count; i++)
         for (size_t b = 0; b < c->sessions[i]->bin_count; b++)
@@ -284,8 +269,9 @@ static void write_map_script(FILE *f, const rm_comparison *c)
             c->session_count > 1 ? c->session_count : 2);
 }
 
-static void write_symmetry_script(FILE *f, const rm_comparison *c)
+static void write_symmetry_script(FILE *f, const void *subject)
 {
+    const rm_comparison *c = subject;
     (void)c;
     fprintf(f, "unset title\nset multiplot layout 2,1 title \"%s\"\n"
             "set key outside right\nset xzeroaxis lt -1\n"
@@ -305,96 +291,48 @@ static void write_symmetry_script(FILE *f, const rm_comparison *c)
             compare_graph(COMPARE_GRAPH_SYMMETRY)->title);
 }
 
-typedef rm_status (*data_writer)(const char *dir, const rm_comparison *c,
-                                 rm_error *err);
-typedef void (*script_writer)(FILE *f, const rm_comparison *c);
-
-static const struct {
-    data_writer data;
-    script_writer script;
-    int width, height;
-} graph_parts[COMPARE_GRAPH_COUNT] = {
-    [COMPARE_GRAPH_PROFILES] = {write_profiles_data, write_profiles_script,
-                                TALL_W, TALL_H},
-    [COMPARE_GRAPH_SCORES] = {write_scores_data, write_scores_script,
-                              WIDE_W, WIDE_H},
-    [COMPARE_GRAPH_MAP] = {write_map_data, write_map_script, MAP_W, MAP_H},
-    [COMPARE_GRAPH_SYMMETRY] = {write_symmetry_data, write_symmetry_script,
-                                TALL_W, TALL_H},
+static const report_graph_row graph_rows[COMPARE_GRAPH_COUNT] = {
+    [COMPARE_GRAPH_PROFILES] = {{"compare_profiles",
+        "Profiles of the sessions along the hamstring",
+        "Tenderness (top) and mean force (bottom) in each position bin, "
+        "proximal (gluteal fold) left to distal (knee) right, one line per "
+        "session labelled with its number (as in the sessions table), date and "
+        "leg.", TALL_W, TALL_H},
+        profiles_missing, write_profiles_data, write_profiles_script},
+    [COMPARE_GRAPH_SCORES] = {{"compare_scores", "Spot scores over time",
+        "Score (0-10) of each matched tender spot in each session that "
+        "found it, against days since the first session (or the session "
+        "number when all fall within a day); falling lines are "
+        "spots that eased.", WIDE_W, WIDE_H},
+        scores_missing, write_scores_data, write_scores_script},
+    [COMPARE_GRAPH_MAP] = {{"compare_map", "Spots of every session on one thigh",
+        "The posterior thigh, proximal at the top, medial left and lateral "
+        "right; each point is a spot found in a session (later sessions "
+        "further right within a column), larger for a higher score.",
+        MAP_W, MAP_H},
+        map_missing, write_map_data, write_map_script},
+    [COMPARE_GRAPH_SYMMETRY] = {{"compare_symmetry", "Left vs right",
+        "The latest session of each leg on one axis: the right leg above "
+        "zero, the left leg mirrored below; tenderness (top) and mean force "
+        "(bottom) along the hamstring.", TALL_W, TALL_H},
+        symmetry_missing, write_symmetry_data, write_symmetry_script},
 };
 
-static rm_status write_graph(const char *dir, const rm_comparison *c,
-                             compare_graph_id id, rm_graph_format fmt,
-                             rm_error *err)
+const report_graph_desc *compare_graph(compare_graph_id id)
 {
-    rm_status st = graph_parts[id].data(dir, c, err);
-    if (st != RM_OK)
-        return st;
-    const report_graph_desc *g = compare_graph(id);
-    char name[64];
-    snprintf(name, sizeof name, "%s.gp", g->name);
-    report_file rf;
-    st = report_file_open(&rf, dir, name, err);
-    if (st != RM_OK)
-        return st;
-    report_gnuplot_preamble(rf.f, g->name, g->title, fmt, graph_parts[id].width,
-                            graph_parts[id].height);
-    graph_parts[id].script(rf.f, c);
-    return report_file_commit(&rf, err);
+    return &graph_rows[id].desc;
 }
 
-/** Images and scripts an earlier comparison left here would be embedded
- *  as this one's. */
-static void remove_previous_graphs(const char *dir)
+const char *compare_graph_missing_reason(const rm_comparison *c,
+                                         compare_graph_id id)
 {
-    static const char *const extensions[] = {"png", "svg", "pdf", "gp", "dat"};
-    char path[PATH_MAX];
-    for (int id = 0; id < COMPARE_GRAPH_COUNT; id++)
-        for (size_t e = 0; e < sizeof extensions / sizeof *extensions; e++) {
-            snprintf(path, sizeof path, "%s/%s.%s", dir,
-                     compare_graph((compare_graph_id)id)->name, extensions[e]);
-            unlink(path);
-        }
+    return graph_rows[id].missing_reason(c);
 }
 
 rm_status rm_compare_graphs(const rm_comparison *c, const char *dir,
                             rm_graph_format fmt, rm_graphs_result *res,
                             rm_error *err)
 {
-    memset(res, 0, sizeof *res);
-    report_gnuplot_job jobs[2 * COMPARE_GRAPH_COUNT];
-    size_t job_count = 0, graphs = 0;
-    rm_status st = report_make_dir(dir, err);
-    if (st != RM_OK)
-        return st;
-    remove_previous_graphs(dir);
-    for (int id = 0; id < COMPARE_GRAPH_COUNT && st == RM_OK; id++) {
-        if (compare_graph_missing_reason(c, (compare_graph_id)id))
-            continue;
-        st = write_graph(dir, c, (compare_graph_id)id, fmt, err);
-        const char *name = compare_graph((compare_graph_id)id)->name;
-        jobs[job_count++] = (report_gnuplot_job){.name = name, .fmt = fmt};
-        /* The HTML page embeds SVG whatever format was asked for. */
-        if (fmt != RM_GRAPH_SVG)
-            jobs[job_count++] = (report_gnuplot_job){.name = name,
-                                                     .fmt = RM_GRAPH_SVG};
-        graphs++;
-    }
-    if (st != RM_OK)
-        return st;
-    char gnuplot[PATH_MAX];
-    res->gnuplot_found = report_find_gnuplot(gnuplot, sizeof gnuplot);
-    if (!res->gnuplot_found) {
-        snprintf(res->message, sizeof res->message, "gnuplot is not installed "
-                 "(not found in PATH): graphs not drawn; their scripts are in %s",
-                 dir);
-        return RM_OK;
-    }
-    st = report_run_gnuplot(gnuplot, dir, jobs, job_count, err);
-    if (st != RM_OK)
-        return st;
-    res->rendered = graphs;
-    snprintf(res->message, sizeof res->message, "%zu of %d graphs drawn in %s",
-             graphs, COMPARE_GRAPH_COUNT, dir);
-    return RM_OK;
+    return report_render_graphs(graph_rows, COMPARE_GRAPH_COUNT, c, dir, fmt,
+                                res, err);
 }

@@ -1,24 +1,15 @@
 /*
  * Graphs: for each graph a data file (or a few) and a gnuplot script that
  * reads them by relative path, so `gnuplot NAME.gp` in the folder redraws
- * it; then gnuplot itself, run as a program, renders them. Long series are
+ * it; then the gnuplot runner (gnuplot.c) draws them. Long series are
  * reduced to screen resolution first. No client text ever goes into a
  * script: titles and labels are built from numbers and fixed words only.
  */
 #include "report_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char **environ;
 
 /** Plot columns of a time graph: about its width in pixels, so keeping the
  *  minimum and maximum of each loses nothing visible. */
@@ -36,47 +27,6 @@ extern char **environ;
 /** The dwell graph has room for at least this many, so one dwell does not
  *  become a pair of bars as wide as the page. */
 #define DWELL_MIN_SLOTS 6
-
-static const report_graph_desc graph_table[REPORT_GRAPH_COUNT] = {
-    [REPORT_GRAPH_FORCE] = {"force", "Force and position over time",
-        "Total force (left axis) and contact position from the gluteal fold "
-        "(right axis); shaded bands are dwells, grey bands recording gaps, "
-        "triangles the \"tender here\" marks."},
-    [REPORT_GRAPH_PROFILE] = {"profile", "Profile along the hamstring",
-        "Mean and peak force in each position bin from proximal (gluteal "
-        "fold, left) to distal (knee, right); bars are the mean pressure, or "
-        "the time under load without pressure cells; dashed lines are "
-        "tender spots."},
-    [REPORT_GRAPH_MAP] = {"map", "Map of the posterior thigh",
-        "Back of the thigh seen from behind, proximal at the top; colour is "
-        "the mean pressure (or force) where the roller was under load; "
-        "circles are tender spots, numbered as in the table."},
-    [REPORT_GRAPH_SPECTRUM] = {"spectrum", "Force spectrum",
-        "Spectrogram of the force over the session (top) and its average "
-        "power spectral density (bottom); the shaded band is the "
-        "physiological tremor band, where guarding shows."},
-    [REPORT_GRAPH_DWELLS] = {"dwells", "Dwells",
-        "Duration (left bar) and mean force (right bar) of each dwell; the "
-        "dashed line is the recommended hold time."},
-};
-
-const report_graph_desc *report_graph(report_graph_id id)
-{
-    return &graph_table[id];
-}
-
-static const char *const format_names[] = {
-    [RM_GRAPH_PNG] = "png", [RM_GRAPH_SVG] = "svg", [RM_GRAPH_PDF] = "pdf"};
-
-rm_status rm_graph_format_parse(const char *text, rm_graph_format *fmt)
-{
-    for (size_t i = 0; i < sizeof format_names / sizeof *format_names; i++)
-        if (!strcasecmp(text, format_names[i])) {
-            *fmt = (rm_graph_format)i;
-            return RM_OK;
-        }
-    return RM_ERR_ARG;
-}
 
 /* ------------------------------------------------------------------------ */
 /* What can be drawn                                                        */
@@ -119,35 +69,45 @@ static const char *no_position_reason(const rm_analysis *a)
     return NULL;
 }
 
-const char *report_graph_missing_reason(const rm_analysis *a,
-                                        report_graph_id id)
+static const char *force_missing(const void *subject)
 {
-    switch (id) {
-    case REPORT_GRAPH_FORCE:
-        return a->series.n == 0 ? "the session holds no samples" : NULL;
-    case REPORT_GRAPH_PROFILE:
-        if (no_position_reason(a))
-            return no_position_reason(a);
-        return a->bin_count == 0 ? "the roller was never under load" : NULL;
-    case REPORT_GRAPH_MAP:
-        if (no_position_reason(a))
-            return no_position_reason(a);
-        return has_map_data(a) ? NULL
-               : "no sample under load has both a position and a "
-                 "medial-lateral centre of pressure";
-    case REPORT_GRAPH_SPECTRUM:
-        if (a->psd_bins == 0)
-            return "the session is shorter than one spectrum window";
-        return has_spectrum_power(a) ? NULL
-               : "the force never varied (no load, or a perfectly steady "
-                 "one), so its spectrum is empty";
-    case REPORT_GRAPH_DWELLS:
-        return a->dwell_count == 0 ? "there was no dwell (contact never "
-                                     "stayed in one place long enough)" : NULL;
-    case REPORT_GRAPH_COUNT:
-        break;
-    }
-    return "unknown graph";
+    const rm_analysis *a = subject;
+    return a->series.n == 0 ? "the session holds no samples" : NULL;
+}
+
+static const char *profile_missing(const void *subject)
+{
+    const rm_analysis *a = subject;
+    if (no_position_reason(a))
+        return no_position_reason(a);
+    return a->bin_count == 0 ? "the roller was never under load" : NULL;
+}
+
+static const char *map_missing(const void *subject)
+{
+    const rm_analysis *a = subject;
+    if (no_position_reason(a))
+        return no_position_reason(a);
+    return has_map_data(a) ? NULL
+           : "no sample under load has both a position and a "
+             "medial-lateral centre of pressure";
+}
+
+static const char *spectrum_missing(const void *subject)
+{
+    const rm_analysis *a = subject;
+    if (a->psd_bins == 0)
+        return "the session is shorter than one spectrum window";
+    return has_spectrum_power(a) ? NULL
+           : "the force never varied (no load, or a perfectly steady "
+             "one), so its spectrum is empty";
+}
+
+static const char *dwells_missing(const void *subject)
+{
+    const rm_analysis *a = subject;
+    return a->dwell_count == 0 ? "there was no dwell (contact never "
+                                 "stayed in one place long enough)" : NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -197,14 +157,6 @@ size_t report_minmax_reduce(const double *y, size_t n, size_t columns,
 /* ------------------------------------------------------------------------ */
 /* Data files                                                               */
 /* ------------------------------------------------------------------------ */
-
-void report_gnuplot_value(FILE *f, double v, char sep)
-{
-    if (isfinite(v))
-        fprintf(f, "%.6g%c", v, sep);
-    else
-        fprintf(f, "NaN%c", sep);
-}
 
 /** y with the samples inside recording gaps (the analysis's fill) as NaN,
  *  so the plotted line breaks there. */
@@ -267,9 +219,10 @@ static rm_status write_marks_data(const char *dir, const rm_analysis *a,
     return report_file_commit(&rf, err);
 }
 
-static rm_status write_profile_data(const char *dir, const rm_analysis *a,
+static rm_status write_profile_data(const char *dir, const void *subject,
                                     rm_error *err)
 {
+    const rm_analysis *a = subject;
     report_file rf;
     rm_status st = report_file_open(&rf, dir, "profile.dat", err);
     if (st != RM_OK)
@@ -392,9 +345,10 @@ static rm_status write_map_spots(const char *dir, const rm_analysis *a,
     return report_file_commit(&rf, err);
 }
 
-static rm_status write_map_data(const char *dir, const rm_analysis *a,
+static rm_status write_map_data(const char *dir, const void *subject,
                                 rm_error *err)
 {
+    const rm_analysis *a = subject;
     map_grid g = {0};
     rm_status st = map_grid_fill(&g, a, err);
     if (st == RM_OK)
@@ -504,9 +458,10 @@ static rm_status write_psd_data(const char *dir, const rm_analysis *a,
     return report_file_commit(&rf, err);
 }
 
-static rm_status write_dwells_data(const char *dir, const rm_analysis *a,
+static rm_status write_dwells_data(const char *dir, const void *subject,
                                    rm_error *err)
 {
+    const rm_analysis *a = subject;
     report_file rf;
     rm_status st = report_file_open(&rf, dir, "dwells.dat", err);
     if (st != RM_OK)
@@ -536,38 +491,6 @@ static rm_status write_dwells_data(const char *dir, const rm_analysis *a,
 #define COLOUR_DWELL "#f4a261"
 #define COLOUR_MARK "#d62828"
 #define COLOUR_GAP "#bbbbbb"
-
-void report_gnuplot_preamble(FILE *f, const char *name, const char *title,
-                             rm_graph_format fmt, int width_px, int height_px)
-{
-    fprintf(f, "# rollmap graph: %s.\n# Redraw from this folder: gnuplot %s.gp\n"
-            "# In another format: gnuplot -e \"format='svg'\" %s.gp "
-            "(png, svg or pdf)\n", title, name, name);
-    fprintf(f, "if (!exists(\"format\")) format = \"%s\"\nreset\n",
-            format_names[fmt]);
-    fprintf(f, "if (format eq \"svg\") {\n"
-            "    set terminal svg size %d,%d dynamic font \"sans,11\" "
-            "background \"white\"\n"
-            "} else {\n    if (format eq \"pdf\") {\n"
-            "        set terminal pdfcairo size %.2fin,%.2fin font \"sans,9\"\n"
-            "    } else {\n"
-            "        if (strstrt(GPVAL_TERMINALS, \"pngcairo\") > 0) {\n"
-            "            set terminal pngcairo size %d,%d font \"sans,10\"\n"
-            "        } else {\n"
-            "            set terminal png size %d,%d\n"
-            "        }\n    }\n}\n",
-            width_px, height_px, width_px / 100.0, height_px / 100.0,
-            width_px, height_px, width_px, height_px);
-    fprintf(f, "set output \"%s.\" . format\n", name);
-    fprintf(f, "set title \"%s\"\nset grid lc rgb \"#dddddd\"\n", title);
-}
-
-static void write_preamble(FILE *f, report_graph_id id, rm_graph_format fmt,
-                           int width_px, int height_px)
-{
-    const report_graph_desc *g = report_graph(id);
-    report_gnuplot_preamble(f, g->name, g->title, fmt, width_px, height_px);
-}
 
 /** Time axis: seconds for short sessions, minutes for long ones. */
 static double time_axis_scale(const rm_analysis *a, const char **label)
@@ -608,12 +531,11 @@ static void write_position_axis(FILE *f, const rm_analysis *a)
               "set y2tics\nset y2range [*:*] reverse\n", f);
 }
 
-static void write_force_script(FILE *f, const rm_analysis *a,
-                               rm_graph_format fmt)
+static void write_force_script(FILE *f, const void *subject)
 {
+    const rm_analysis *a = subject;
     const char *xlabel;
     double scale = time_axis_scale(a, &xlabel);
-    write_preamble(f, REPORT_GRAPH_FORCE, fmt, 1000, 450);
     fprintf(f, "set xlabel \"%s\"\nset ylabel \"force (N)\"\n"
             "set ytics nomirror\nset key outside bottom center horizontal maxrows 1\n"
             "set autoscale xfix\n", xlabel);
@@ -650,10 +572,9 @@ static void write_spot_lines(FILE *f, const rm_analysis *a)
     }
 }
 
-static void write_profile_script(FILE *f, const rm_analysis *a,
-                                 rm_graph_format fmt)
+static void write_profile_script(FILE *f, const void *subject)
 {
-    write_preamble(f, REPORT_GRAPH_PROFILE, fmt, 1000, 450);
+    const rm_analysis *a = subject;
     fprintf(f, "set xlabel \"position along the hamstring (cm from the gluteal "
             "fold)\"\nset xrange [0:%.3f]\nset ylabel \"force (N)\"\n"
             "set yrange [0:*]\nset ytics nomirror\nset y2tics\nset y2range [0:*]\n"
@@ -677,13 +598,12 @@ static void write_profile_script(FILE *f, const rm_analysis *a,
             "title \"peak force (N)\"\n", COLOUR_FORCE, COLOUR_FORCE);
 }
 
-static void write_map_script(FILE *f, const rm_analysis *a,
-                             rm_graph_format fmt)
+static void write_map_script(FILE *f, const void *subject)
 {
+    const rm_analysis *a = subject;
     bool lateral_left = report_lateral_on_left(a);
     const char *leg = a->meta.side == RM_SIDE_LEFT ? "Left"
                       : a->meta.side == RM_SIDE_RIGHT ? "Right" : "Unknown";
-    write_preamble(f, REPORT_GRAPH_MAP, fmt, 620, 760);
     fprintf(f, "set title \"%s hamstring seen from behind\"\n"
             "set xrange [-1:1]\nset yrange [%.3f:0]\n"
             "set xtics (\"%s\" -0.85, \"centre\" 0, \"%s\" 0.85) scale 0\n"
@@ -710,13 +630,12 @@ static void write_map_script(FILE *f, const rm_analysis *a,
     fputc('\n', f);
 }
 
-static void write_spectrum_script(FILE *f, const rm_analysis *a,
-                                  rm_graph_format fmt)
+static void write_spectrum_script(FILE *f, const void *subject)
 {
+    const rm_analysis *a = subject;
     double lo = a->config.tremor_lo_hz, hi = a->config.tremor_hi_hz;
     const char *xlabel;
     double scale = time_axis_scale(a, &xlabel);
-    write_preamble(f, REPORT_GRAPH_SPECTRUM, fmt, 1000, 760);
     bool spectrogram = spectrogram_drawable(a);
     fprintf(f, "unset title\nset multiplot layout %d,1 title \"Force spectrum%s\"\n",
             spectrogram ? 2 : 1, spectrogram ? "" : " (too little recording "
@@ -747,14 +666,13 @@ static void write_spectrum_script(FILE *f, const rm_analysis *a,
             lo, hi, COLOUR_DWELL, lo, hi, (lo + hi) / 2, COLOUR_FORCE);
 }
 
-static void write_dwells_script(FILE *f, const rm_analysis *a,
-                                rm_graph_format fmt)
+static void write_dwells_script(FILE *f, const void *subject)
 {
+    const rm_analysis *a = subject;
     size_t slots = a->dwell_count > DWELL_MIN_SLOTS ? a->dwell_count
                                                     : DWELL_MIN_SLOTS;
     bool labelled = a->dwell_count <= DWELL_TICK_LABELS_MAX;
     double hold = a->config.target_hold_s;
-    write_preamble(f, REPORT_GRAPH_DWELLS, fmt, 1000, 450);
     fprintf(f, "set xrange [0.4:%zu.6]\nset xlabel \"%s\"\n"
             "set ylabel \"duration (s)\"\nset yrange [0:*]\nset ytics nomirror\n"
             "set y2label \"mean force (N)\"\nset y2range [0:*]\nset y2tics\n"
@@ -774,29 +692,13 @@ static void write_dwells_script(FILE *f, const rm_analysis *a,
 }
 
 /* ------------------------------------------------------------------------ */
-/* One graph: its data and its script                                       */
+/* The graphs: one row each                                                 */
 /* ------------------------------------------------------------------------ */
 
-typedef void (*script_writer)(FILE *f, const rm_analysis *a,
-                              rm_graph_format fmt);
-
-static rm_status write_script(const char *dir, report_graph_id id,
-                              script_writer writer, const rm_analysis *a,
-                              rm_graph_format fmt, rm_error *err)
+static rm_status write_force_data(const char *dir, const void *subject,
+                                  rm_error *err)
 {
-    char name[64];
-    snprintf(name, sizeof name, "%s.gp", report_graph(id)->name);
-    report_file rf;
-    rm_status st = report_file_open(&rf, dir, name, err);
-    if (st != RM_OK)
-        return st;
-    writer(rf.f, a, fmt);
-    return report_file_commit(&rf, err);
-}
-
-static rm_status write_force_graph(const char *dir, const rm_analysis *a,
-                                   rm_graph_format fmt, rm_error *err)
-{
+    const rm_analysis *a = subject;
     const rm_series *s = &a->series;
     rm_status st = write_time_series(dir, "force.dat", "t_s force_n (min/max "
                                      "per plot column)", s, s->force_n, err);
@@ -805,256 +707,64 @@ static rm_status write_force_graph(const char *dir, const rm_analysis *a,
                                "per plot column)", s, s->position_cm, err);
     if (st == RM_OK && a->mark_count > 0)
         st = write_marks_data(dir, a, err);
-    if (st == RM_OK)
-        st = write_script(dir, REPORT_GRAPH_FORCE, write_force_script, a,
-                          fmt, err);
     return st;
 }
 
-static rm_status write_profile_graph(const char *dir, const rm_analysis *a,
-                                     rm_graph_format fmt, rm_error *err)
+static rm_status write_spectrum_data(const char *dir, const void *subject,
+                                     rm_error *err)
 {
-    rm_status st = write_profile_data(dir, a, err);
-    if (st == RM_OK)
-        st = write_script(dir, REPORT_GRAPH_PROFILE, write_profile_script, a,
-                          fmt, err);
-    return st;
-}
-
-static rm_status write_map_graph(const char *dir, const rm_analysis *a,
-                                 rm_graph_format fmt, rm_error *err)
-{
-    rm_status st = write_map_data(dir, a, err);
-    if (st == RM_OK)
-        st = write_script(dir, REPORT_GRAPH_MAP, write_map_script, a, fmt, err);
-    return st;
-}
-
-static rm_status write_spectrum_graph(const char *dir, const rm_analysis *a,
-                                      rm_graph_format fmt, rm_error *err)
-{
+    const rm_analysis *a = subject;
     rm_status st = RM_OK;
     if (spectrogram_drawable(a))
         st = write_spectrogram_data(dir, a, err);
     if (st == RM_OK)
         st = write_psd_data(dir, a, err);
-    if (st == RM_OK)
-        st = write_script(dir, REPORT_GRAPH_SPECTRUM, write_spectrum_script, a,
-                          fmt, err);
     return st;
 }
 
-static rm_status write_dwells_graph(const char *dir, const rm_analysis *a,
-                                    rm_graph_format fmt, rm_error *err)
-{
-    rm_status st = write_dwells_data(dir, a, err);
-    if (st == RM_OK)
-        st = write_script(dir, REPORT_GRAPH_DWELLS, write_dwells_script, a,
-                          fmt, err);
-    return st;
-}
-
-typedef rm_status (*graph_writer)(const char *dir, const rm_analysis *a,
-                                  rm_graph_format fmt, rm_error *err);
-
-static const graph_writer graph_writers[REPORT_GRAPH_COUNT] = {
-    [REPORT_GRAPH_FORCE] = write_force_graph,
-    [REPORT_GRAPH_PROFILE] = write_profile_graph,
-    [REPORT_GRAPH_MAP] = write_map_graph,
-    [REPORT_GRAPH_SPECTRUM] = write_spectrum_graph,
-    [REPORT_GRAPH_DWELLS] = write_dwells_graph,
+static const report_graph_row graph_rows[REPORT_GRAPH_COUNT] = {
+    [REPORT_GRAPH_FORCE] = {{"force", "Force and position over time",
+        "Total force (left axis) and contact position from the gluteal fold "
+        "(right axis); shaded bands are dwells, grey bands recording gaps, "
+        "triangles the \"tender here\" marks.", 1000, 450},
+        force_missing, write_force_data, write_force_script},
+    [REPORT_GRAPH_PROFILE] = {{"profile", "Profile along the hamstring",
+        "Mean and peak force in each position bin from proximal (gluteal "
+        "fold, left) to distal (knee, right); bars are the mean pressure, or "
+        "the time under load without pressure cells; dashed lines are "
+        "tender spots.", 1000, 450},
+        profile_missing, write_profile_data, write_profile_script},
+    [REPORT_GRAPH_MAP] = {{"map", "Map of the posterior thigh",
+        "Back of the thigh seen from behind, proximal at the top; colour is "
+        "the mean pressure (or force) where the roller was under load; "
+        "circles are tender spots, numbered as in the table.", 620, 760},
+        map_missing, write_map_data, write_map_script},
+    [REPORT_GRAPH_SPECTRUM] = {{"spectrum", "Force spectrum",
+        "Spectrogram of the force over the session (top) and its average "
+        "power spectral density (bottom); the shaded band is the "
+        "physiological tremor band, where guarding shows.", 1000, 760},
+        spectrum_missing, write_spectrum_data, write_spectrum_script},
+    [REPORT_GRAPH_DWELLS] = {{"dwells", "Dwells",
+        "Duration (left bar) and mean force (right bar) of each dwell; the "
+        "dashed line is the recommended hold time.", 1000, 450},
+        dwells_missing, write_dwells_data, write_dwells_script},
 };
 
-/* ------------------------------------------------------------------------ */
-/* Running gnuplot                                                          */
-/* ------------------------------------------------------------------------ */
-
-bool report_find_gnuplot(char *path, size_t size)
+const report_graph_desc *report_graph(report_graph_id id)
 {
-    const char *search = getenv("PATH");
-    if (!search || !*search)
-        search = "/usr/bin:/bin";
-    while (*search) {
-        size_t len = strcspn(search, ":");
-        snprintf(path, size, "%.*s/gnuplot", (int)(len ? len : 1),
-                 len ? search : ".");
-        if (access(path, X_OK) == 0)
-            return true;
-        search += len + (search[len] == ':');
-    }
-    return false;
+    return &graph_rows[id].desc;
 }
 
-static rm_status spawn_gnuplot(const char *gnuplot, const char *dir,
-                               report_gnuplot_job *job, rm_error *err)
+const char *report_graph_missing_reason(const rm_analysis *a,
+                                        report_graph_id id)
 {
-    const char *name = job->name;
-    char script[64], format_expr[32];
-    snprintf(script, sizeof script, "%s.gp", name);
-    snprintf(format_expr, sizeof format_expr, "format='%s'",
-             format_names[job->fmt]);
-    snprintf(job->log_name, sizeof job->log_name, "%s.%s.log", name,
-             format_names[job->fmt]);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addchdir_np(&actions, dir);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
-                                     O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, job->log_name,
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    char *argv[] = {"gnuplot", "-e", format_expr, script, NULL};
-    int rc = posix_spawn(&job->pid, gnuplot, &actions, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0)
-        return rm_error_set(err, RM_ERR_IO, "%s: cannot run %s: %s", dir,
-                            gnuplot, strerror(rc));
-    return RM_OK;
-}
-
-/** First line of a gnuplot log, for an error message. */
-static void read_first_error(const char *dir, const char *log_name,
-                            char *out, size_t size)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, log_name);
-    out[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    while (fgets(out, (int)size, f) && strspn(out, " \t\r\n") == strlen(out))
-        ;
-    out[strcspn(out, "\n")] = '\0';
-    fclose(f);
-}
-
-static bool output_rendered(const char *dir, const report_gnuplot_job *job)
-{
-    char path[PATH_MAX];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s.%s", dir, job->name,
-             format_names[job->fmt]);
-    return stat(path, &st) == 0 && st.st_size > 0;
-}
-
-/** Wait for a job; a failure keeps its log and is described in err. */
-static rm_status finish_gnuplot(const char *dir, const report_gnuplot_job *job,
-                                rm_error *err)
-{
-    int status;
-    while (waitpid(job->pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return rm_error_set(err, RM_ERR_IO, "gnuplot: wait: %s",
-                                strerror(errno));
-    char log_path[PATH_MAX];
-    snprintf(log_path, sizeof log_path, "%s/%s", dir, job->log_name);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && output_rendered(dir, job)) {
-        unlink(log_path);
-        return RM_OK;
-    }
-    char first[200];
-    read_first_error(dir, job->log_name, first, sizeof first);
-    return rm_error_set(err, RM_ERR_IO, "%s/%s.gp: gnuplot failed to draw %s "
-                        "(%s; details in %s)", dir, job->name,
-                        format_names[job->fmt], first[0] ? first : "no message",
-                        log_path);
-}
-
-rm_status report_run_gnuplot(const char *gnuplot, const char *dir,
-                          report_gnuplot_job *jobs, size_t count, rm_error *err)
-{
-    rm_status first = RM_OK;
-    size_t started = 0;
-    for (; started < count; started++) {
-        first = spawn_gnuplot(gnuplot, dir, &jobs[started], err);
-        if (first != RM_OK)
-            break;
-    }
-    for (size_t i = 0; i < started; i++) {
-        rm_error job_err;
-        if (finish_gnuplot(dir, &jobs[i], &job_err) != RM_OK && first == RM_OK) {
-            first = job_err.code;
-            if (err)
-                *err = job_err;
-        }
-    }
-    return first;
-}
-
-static void note_missing_gnuplot(rm_graphs_result *res, const char *dir)
-{
-    snprintf(res->message, sizeof res->message,
-             "gnuplot is not installed (not found in PATH): graphs not drawn; "
-             "their scripts are in %s (install gnuplot, then run gnuplot "
-             "NAME.gp there)", dir);
-}
-
-/** Graphs and scripts left by an earlier report in the same folder would
- *  be taken for this one's (the HTML embeds whatever SVG it finds). */
-static void remove_previous_graphs(const char *dir)
-{
-    static const char *const extensions[] = {"png", "svg", "pdf", "gp"};
-    char path[PATH_MAX];
-    for (int id = 0; id < REPORT_GRAPH_COUNT; id++)
-        for (size_t e = 0; e < sizeof extensions / sizeof *extensions; e++) {
-            snprintf(path, sizeof path, "%s/%s.%s", dir,
-                     report_graph((report_graph_id)id)->name, extensions[e]);
-            unlink(path);
-        }
-}
-
-/** Data and script of every graph this analysis can have; the gnuplot
- *  runs they need are added to jobs. */
-static rm_status write_graph_sources(const rm_analysis *a, const char *dir,
-                                     rm_graph_format fmt, report_gnuplot_job *jobs,
-                                     size_t *job_count, rm_error *err)
-{
-    for (int id = 0; id < REPORT_GRAPH_COUNT; id++) {
-        if (report_graph_missing_reason(a, (report_graph_id)id))
-            continue;
-        rm_status st = graph_writers[id](dir, a, fmt, err);
-        if (st != RM_OK)
-            return st;
-        jobs[(*job_count)++] = (report_gnuplot_job){
-            .name = report_graph((report_graph_id)id)->name, .fmt = fmt};
-        /* The HTML report embeds SVG whatever format was asked for. */
-        if (fmt != RM_GRAPH_SVG)
-            jobs[(*job_count)++] = (report_gnuplot_job){
-                .name = report_graph((report_graph_id)id)->name,
-                .fmt = RM_GRAPH_SVG};
-    }
-    return RM_OK;
+    return graph_rows[id].missing_reason(a);
 }
 
 rm_status rm_graphs_render(const rm_analysis *a, const char *dir,
                            rm_graph_format fmt, rm_graphs_result *res,
                            rm_error *err)
 {
-    memset(res, 0, sizeof *res);
-    report_gnuplot_job jobs[2 * REPORT_GRAPH_COUNT];
-    size_t job_count = 0;
-    rm_status st = report_make_dir(dir, err);
-    if (st != RM_OK)
-        return st;
-    remove_previous_graphs(dir);
-    st = write_graph_sources(a, dir, fmt, jobs, &job_count, err);
-    if (st != RM_OK)
-        return st;
-    char gnuplot[PATH_MAX];
-    res->gnuplot_found = report_find_gnuplot(gnuplot, sizeof gnuplot);
-    if (!res->gnuplot_found) {
-        note_missing_gnuplot(res, dir);
-        return RM_OK;
-    }
-    st = report_run_gnuplot(gnuplot, dir, jobs, job_count, err);
-    if (st != RM_OK) {
-        snprintf(res->message, sizeof res->message, "gnuplot failed: %.200s",
-                 err ? err->message : rm_strerror(st));
-        return st;
-    }
-    size_t drawn = fmt == RM_GRAPH_SVG ? job_count : job_count / 2;
-    res->rendered = drawn;
-    snprintf(res->message, sizeof res->message, "%zu of %d graphs drawn in %s",
-             drawn, REPORT_GRAPH_COUNT, dir);
-    return RM_OK;
+    return report_render_graphs(graph_rows, REPORT_GRAPH_COUNT, a, dir, fmt,
+                                res, err);
 }

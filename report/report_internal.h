@@ -24,6 +24,7 @@ typedef struct report_graph_desc {
     const char *name;      /**< file stem: NAME.gp, NAME.dat, NAME.png */
     const char *title;     /**< heading in the reports */
     const char *caption;   /**< one sentence on how to read it */
+    int width_px, height_px; /**< image size (PDF: 100 px per inch) */
 } report_graph_desc;
 
 const report_graph_desc *report_graph(report_graph_id id);
@@ -59,7 +60,10 @@ bool report_embed_svg(FILE *out, const char *svg_dir, const char *name);
  *  UTF-8 sequence), control characters replaced by '?'. */
 void report_text_clean(FILE *out, const char *s, size_t max);
 
-/* ---- gnuplot ----------------------------------------------------------- */
+/* ---- gnuplot (gnuplot.c) ----------------------------------------------- */
+
+/** "png", "svg" or "pdf". */
+const char *report_graph_format_name(rm_graph_format fmt);
 
 /** A number as gnuplot reads it followed by sep: NaN (a gap in a line) for
  *  a non-finite value. */
@@ -70,22 +74,29 @@ void report_gnuplot_value(FILE *f, double v, char sep);
 void report_gnuplot_preamble(FILE *f, const char *name, const char *title,
                              rm_graph_format fmt, int width_px, int height_px);
 
-/** Look for gnuplot in PATH as the shell would; false when it is absent. */
-bool report_find_gnuplot(char *path, size_t size);
+/** One graph of a set: what it is and how to write it for the subject
+ *  (the rm_analysis or rm_comparison the report is about). */
+typedef struct report_graph_row {
+    report_graph_desc desc;
+    /** Why the graph cannot be drawn for the subject, or NULL. */
+    const char *(*missing_reason)(const void *subject);
+    /** Its data files (the script reads them by name). */
+    rm_status (*write_data)(const char *dir, const void *subject,
+                            rm_error *err);
+    /** Its script after the preamble (terminal, size, output, title). */
+    void (*write_script)(FILE *f, const void *subject);
+} report_graph_row;
 
-/** One gnuplot run: NAME.gp in a folder drawn as NAME.<fmt>. */
-typedef struct report_gnuplot_job {
-    const char *name;
-    rm_graph_format fmt;
-    pid_t pid;
-    char log_name[64];
-} report_gnuplot_job;
-
-/** Run every job in dir (they are independent, so all at once) and wait
- *  for all; the first failure is reported, naming the script and its log. */
-rm_status report_run_gnuplot(const char *gnuplot, const char *dir,
-                             report_gnuplot_job *jobs, size_t count,
-                             rm_error *err);
+/** Every graph of rows the subject can have, into dir (made if missing):
+ *  its data, its script NAME.gp and, with gnuplot run once per image and
+ *  all at once, NAME.<fmt> and NAME.svg for the HTML page. What an earlier
+ *  report left there for these graphs is removed first. gnuplot missing is
+ *  not an error (res says so); a failure is, naming the script and its
+ *  log. */
+rm_status report_render_graphs(const report_graph_row *rows, size_t count,
+                               const void *subject, const char *dir,
+                               rm_graph_format fmt, rm_graphs_result *res,
+                               rm_error *err);
 
 /** Write s with &, <, >, " and ' replaced by character references. */
 void report_html_escape(FILE *out, const char *s);
