@@ -5,6 +5,16 @@
  *
  * The only public header of report/. Functions never print to the
  * terminal; they return an rm_status and fill an rm_error.
+ *
+ * Entry points:
+ *   rm_report_write_dir(analysis, dir, format, &res, &err)
+ *   rm_compare_write_dir(comparison, dir, format, &res, &err)
+ * write a whole folder (JSON, text summary, HTML page, graphs/). Each part
+ * also has its own writer into any FILE *, e.g. an open_memstream() buffer
+ * for a page served from memory: rm_report_json, rm_report_text,
+ * rm_report_html (given the folder holding the SVG graphs to embed, or
+ * NULL), and the rm_compare_* equivalents. RM_GRAPH_SVG draws each graph
+ * once (the HTML page embeds SVG whatever the format).
  */
 #ifndef ROLLMAP_REPORT_H
 #define ROLLMAP_REPORT_H
