@@ -700,8 +700,9 @@ static rm_status parse_container(parser *p, rm_json **out)
     bool is_object = peek(p) == '{';
     char closing = is_object ? '}' : ']';
     if (++p->depth > RM_JSON_MAX_DEPTH)
-        return fail_at(p, p->pos, "nesting deeper than the limit of "
-                       "RM_JSON_MAX_DEPTH (64) levels");
+        return rm_error_set(p->err, RM_ERR_FORMAT, "byte %zu: arrays and "
+                            "objects nested more than %d levels deep", p->pos,
+                            RM_JSON_MAX_DEPTH);
     p->pos++;
     rm_json *v = new_node(is_object ? RM_JSON_OBJECT : RM_JSON_ARRAY);
     if (!v)

@@ -310,7 +310,7 @@ static void parser_limits_nesting_depth(void **state)
 
     char *too_deep = nested_arrays(RM_JSON_MAX_DEPTH + 1);
     const char *message = parse_error(too_deep, strlen(too_deep));
-    assert_non_null(strstr(message, "byte 64: nesting deeper than the limit"));
+    assert_non_null(strstr(message, "byte 64: arrays and objects nested more than 64 levels deep"));
     free(too_deep);
 }
 
