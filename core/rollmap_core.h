@@ -275,12 +275,28 @@ rm_status rm_session_writer_set_meta(rm_session_writer *w,
                                      const rm_session_meta *meta,
                                      rm_error *err);
 /** Write whatever is queued as a block now. On RM_ERR_NO_SPACE / RM_ERR_IO
- *  the file is left ending at its last complete block and the samples stay
- *  queued (up to a bound; beyond it they are counted as a write-error gap),
- *  so a later flush can succeed when space returns. */
+ *  as many whole blocks as fit are written, the file is left ending at its
+ *  last complete block and the rest stays queued (up to a bound; samples
+ *  beyond it are dropped and recorded as a write-error gap), so a later
+ *  flush can go on when space returns. */
 rm_status rm_session_writer_flush(rm_session_writer *w, rm_error *err);
-/** Flush, write the closing index and close. Always frees w. */
+/** Flush, write the closing index and close. Always frees w. Samples
+ *  that still cannot be written become a write-error gap. */
 rm_status rm_session_writer_close(rm_session_writer *w, rm_error *err);
+
+/** What a closed writer left in the file. */
+typedef struct rm_writer_summary {
+    uint64_t samples_written; /**< in complete sample blocks in the file */
+    uint64_t samples_lost;    /**< given to the writer but not in the file
+                                   (disk full, write errors): inside the
+                                   write-error gaps when those fit */
+    uint64_t gaps_written;    /**< gap blocks in the file, of every reason */
+} rm_writer_summary;
+
+/** rm_session_writer_close that also says what reached the file (filled
+ *  whether or not the close succeeded). */
+rm_status rm_session_writer_finish(rm_session_writer *w, rm_writer_summary *out,
+                                   rm_error *err);
 uint64_t rm_session_writer_sample_count(const rm_session_writer *w);
 const char *rm_session_writer_path(const rm_session_writer *w);
 

@@ -4,10 +4,12 @@
  *
  * Samples collect in a queue until a block is full; full blocks and gap,
  * event and metadata blocks wait encoded in `pending` until the next flush
- * (at most every flush_interval_ms). A failed write cuts the file back to
- * its last complete block and keeps `pending` for the next flush; while it
- * is over queue_limit_bytes new samples are dropped and later recorded as a
- * RM_GAP_WRITE_ERROR gap.
+ * (at most every flush_interval_ms). A failed write keeps the whole blocks
+ * that fit (less some room for the closing gap), cuts the file back to its
+ * last complete block and keeps the rest of `pending` for the next flush;
+ * while that is over queue_limit_bytes new samples are dropped and recorded
+ * as a RM_GAP_WRITE_ERROR gap. Samples still pending at close become such a
+ * gap too.
  */
 #include "session_internal.h"
 
@@ -21,6 +23,10 @@
 #define MAX_FLUSH_INTERVAL_MS 1000
 #define DEFAULT_BLOCK_SAMPLES 512
 #define DEFAULT_QUEUE_LIMIT_BYTES (8u << 20) /* minutes of 1 kHz data */
+/* Bytes a failed write leaves free on a full disk: room for the gap block
+ * (73 bytes) that records what the close cannot write, and for the closing
+ * index of about a thousand blocks. */
+#define CLOSING_ROOM_BYTES (64u << 10)
 
 struct rm_session_writer {
     char *path;
@@ -39,6 +45,9 @@ struct rm_session_writer {
     size_t entry_count, entry_cap;
     uint64_t next_sample;     /* index of the next sample */
     uint64_t last_flush_us;
+
+    size_t entries_in_file;   /* entries[0..this) are in the file */
+    rm_writer_summary summary;/* of the blocks in the file */
 
     bool write_failing;       /* the last write failed; retry on flush */
     uint64_t dropped;         /* samples dropped while writes failed */
@@ -403,13 +412,57 @@ static rm_status queue_samples_block(rm_session_writer *w, rm_error *err)
     return st;
 }
 
+/* The file now ends at `end`: count the blocks that reached it. */
+static void file_grew_to(rm_session_writer *w, uint64_t end)
+{
+    w->file_end = end;
+    while (w->entries_in_file < w->entry_count &&
+           w->entries[w->entries_in_file].offset < end) {
+        const rm_block_entry *e = &w->entries[w->entries_in_file++];
+        if (e->type == RM_BLOCK_SAMPLES)
+            w->summary.samples_written += e->sample_count;
+        else if (e->type == RM_BLOCK_GAP)
+            w->summary.gaps_written++;
+    }
+}
+
+/* Length of the whole blocks at the start of pending that end by `limit`. */
+static size_t whole_blocks_within(const rm_bytes *pending, size_t limit)
+{
+    size_t end = 0;
+    while (pending->len - end >= RM_BLOCK_HEADER_SIZE) {
+        size_t size = RM_BLOCK_HEADER_SIZE + rm_get_le32(pending->data + end + 8);
+        if (end + size > limit)
+            break;
+        end += size;
+    }
+    return end;
+}
+
+/* After a write failed with `written` bytes of pending in the file: keep
+ * its whole blocks (less `room`), cut the file after them, and leave the
+ * rest in pending. */
+static void keep_whole_blocks(rm_session_writer *w, size_t written, size_t room)
+{
+    size_t keep = whole_blocks_within(&w->pending, written > room ? written - room : 0);
+    bool kept = keep > 0 && ftruncate(w->fd, (off_t)(w->file_end + keep)) == 0 &&
+                (!w->opt.fsync || fsync(w->fd) == 0);
+    if (!kept) {
+        /* if even this fails, the reader skips the torn tail and the next
+         * write overwrites it */
+        int cut = ftruncate(w->fd, (off_t)w->file_end);
+        (void)cut;
+        return;
+    }
+    memmove(w->pending.data, w->pending.data + keep, w->pending.len - keep);
+    w->pending.len -= keep;
+    file_grew_to(w, w->file_end + keep);
+}
+
 static rm_status failed_write(rm_session_writer *w, const char *what,
                               int error, rm_error *err)
 {
-    /* Cut back to the last complete block; pending stays for a retry. */
     w->write_failing = true;
-    if (ftruncate(w->fd, (off_t)w->file_end) < 0 && error == 0)
-        error = errno;
     rm_status st = (error == ENOSPC || error == EFBIG || error == EDQUOT)
                        ? RM_ERR_NO_SPACE : RM_ERR_IO;
     return rm_error_set(err, st, "%s: %s at offset %llu failed: %s "
@@ -418,7 +471,10 @@ static rm_status failed_write(rm_session_writer *w, const char *what,
                         strerror(error), w->pending.len);
 }
 
-static rm_status write_pending(rm_session_writer *w, rm_error *err)
+/* Write pending; on failure keep what fit whole, leaving `room` bytes of
+ * it free. */
+static rm_status write_pending_leaving(rm_session_writer *w, size_t room,
+                                       rm_error *err)
 {
     size_t done = 0;
     while (done < w->pending.len) {
@@ -426,28 +482,54 @@ static rm_status write_pending(rm_session_writer *w, rm_error *err)
                            (off_t)(w->file_end + done));
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
-            return failed_write(w, "write", errno, err);
+        if (n < 0) {
+            int error = errno;
+            keep_whole_blocks(w, done, room);
+            return failed_write(w, "write", error, err);
+        }
         done += (size_t)n;
     }
-    if (w->opt.fsync && fsync(w->fd) < 0)
-        return failed_write(w, "fsync", errno, err);
-    w->file_end += w->pending.len;
+    if (w->opt.fsync && fsync(w->fd) < 0) {
+        int error = errno;
+        keep_whole_blocks(w, 0, 0);
+        return failed_write(w, "fsync", error, err);
+    }
     w->pending.len = 0;
+    file_grew_to(w, w->file_end + done);
     w->write_failing = false;
     return RM_OK;
 }
 
+static rm_status write_pending(rm_session_writer *w, rm_error *err)
+{
+    return write_pending_leaving(w, CLOSING_ROOM_BYTES, err);
+}
+
+static rm_status queue_gap(rm_session_writer *w, const rm_gap *gap, rm_error *err)
+{
+    w->scratch.len = 0;
+    rm_gap_encode(&w->scratch, gap);
+    rm_block_entry e = {.type = RM_BLOCK_GAP, .first_sample = w->next_sample + w->queued,
+                        .t_first_us = gap->start_us, .t_last_us = gap->end_us};
+    return queue_block(w, &e, err);
+}
+
+/* The samples dropped so far become a gap, after the samples queued
+ * before them. */
 static rm_status queue_dropped_gap(rm_session_writer *w, rm_error *err)
 {
+    rm_status st = queue_samples_block(w, err);
+    if (st != RM_OK)
+        return st;
     rm_gap gap = {
         .start_us = w->dropped_first_us,
         .end_us = w->dropped_last_us,
         .lost_samples = w->dropped,
         .reason = RM_GAP_WRITE_ERROR,
     };
+    w->summary.samples_lost += w->dropped;
     w->dropped = 0;
-    return rm_session_writer_add_gap(w, &gap, err);
+    return queue_gap(w, &gap, err);
 }
 
 rm_status rm_session_writer_flush(rm_session_writer *w, rm_error *err)
@@ -456,11 +538,6 @@ rm_status rm_session_writer_flush(rm_session_writer *w, rm_error *err)
     rm_status st = queue_samples_block(w, err);
     if (st == RM_OK && w->pending.len > 0)
         st = write_pending(w, err);
-    if (st == RM_OK && w->dropped > 0) {
-        st = queue_dropped_gap(w, err);
-        if (st == RM_OK)
-            st = write_pending(w, err);
-    }
     return st;
 }
 
@@ -495,6 +572,11 @@ rm_status rm_session_writer_append(rm_session_writer *w, const rm_sample *s,
             drop_sample(w, &s[i]);
             continue;
         }
+        if (w->dropped > 0) {
+            rm_status st = queue_dropped_gap(w, err);
+            if (st != RM_OK)
+                return st;
+        }
         w->queue[w->queued++] = s[i];
         if (w->queued == w->opt.block_samples) {
             rm_status st = queue_samples_block(w, err);
@@ -508,11 +590,7 @@ rm_status rm_session_writer_append(rm_session_writer *w, const rm_sample *s,
 rm_status rm_session_writer_add_gap(rm_session_writer *w, const rm_gap *gap,
                                     rm_error *err)
 {
-    w->scratch.len = 0;
-    rm_gap_encode(&w->scratch, gap);
-    rm_block_entry e = {.type = RM_BLOCK_GAP, .first_sample = w->next_sample + w->queued,
-                        .t_first_us = gap->start_us, .t_last_us = gap->end_us};
-    rm_status st = queue_block(w, &e, err);
+    rm_status st = queue_gap(w, gap, err);
     return st == RM_OK ? flush_if_due(w, err) : st;
 }
 
@@ -589,22 +667,80 @@ static void writer_free(rm_session_writer *w)
     free(w);
 }
 
-rm_status rm_session_writer_close(rm_session_writer *w, rm_error *err)
+/* Span and count of the samples in pending's sample blocks. */
+static rm_gap pending_samples_gap(const rm_session_writer *w)
+{
+    rm_gap gap = {.start_us = UINT64_MAX, .reason = RM_GAP_WRITE_ERROR};
+    for (size_t i = w->entries_in_file; i < w->entry_count; i++) {
+        const rm_block_entry *e = &w->entries[i];
+        if (e->type != RM_BLOCK_SAMPLES)
+            continue;
+        gap.lost_samples += e->sample_count;
+        if (e->t_first_us < gap.start_us)
+            gap.start_us = e->t_first_us;
+        if (e->t_last_us > gap.end_us)
+            gap.end_us = e->t_last_us;
+    }
+    return gap;
+}
+
+/* Writing still fails at close: pending's sample blocks will never reach
+ * the file. Drop them and record them as one write-error gap; the other
+ * blocks (gaps, events, metadata: a few bytes each) stay queued. */
+static rm_status give_up_pending_samples(rm_session_writer *w, rm_error *err)
+{
+    rm_gap gap = pending_samples_gap(w);
+    if (gap.lost_samples == 0)
+        return RM_OK;
+    size_t kept_len = 0, kept_entries = w->entries_in_file;
+    for (size_t i = w->entries_in_file; i < w->entry_count; i++) {
+        rm_block_entry e = w->entries[i];
+        size_t size = RM_BLOCK_HEADER_SIZE + e.payload_length;
+        if (e.type == RM_BLOCK_SAMPLES)
+            continue;
+        memmove(w->pending.data + kept_len, w->pending.data + (e.offset - w->file_end),
+                size);
+        e.offset = w->file_end + kept_len;
+        w->entries[kept_entries++] = e;
+        kept_len += size;
+    }
+    w->pending.len = kept_len;
+    w->entry_count = kept_entries;
+    w->summary.samples_lost += gap.lost_samples;
+    return queue_gap(w, &gap, err);
+}
+
+rm_status rm_session_writer_finish(rm_session_writer *w, rm_writer_summary *out,
+                                   rm_error *err)
 {
     if (!w)
         return RM_OK;
     rm_status st = rm_session_writer_flush(w, err);
-    if (st == RM_OK)
-        st = queue_index(w, err);
-    if (st == RM_OK)
-        st = write_pending(w, err);
-    if (st == RM_OK && close(w->fd) < 0)
-        st = rm_error_set(err, RM_ERR_IO, "%s: close failed: %s", w->path,
-                          strerror(errno));
-    else if (st == RM_OK)
+    rm_error later;
+    rm_error *next_err = st == RM_OK ? err : &later; /* report the first failure */
+    rm_status next = RM_OK;
+    if (w->dropped > 0)
+        next = queue_dropped_gap(w, next_err);
+    if (next == RM_OK && st != RM_OK)
+        next = give_up_pending_samples(w, next_err);
+    if (next == RM_OK)
+        next = queue_index(w, next_err);
+    if (next == RM_OK)
+        next = write_pending_leaving(w, 0, next_err);
+    if (next == RM_OK && close(w->fd) < 0)
+        next = rm_error_set(next_err, RM_ERR_IO, "%s: close failed: %s", w->path,
+                            strerror(errno));
+    else if (next == RM_OK)
         w->fd = -1;
+    if (out)
+        *out = w->summary;
     writer_free(w);
-    return st;
+    return st != RM_OK ? st : next;
+}
+
+rm_status rm_session_writer_close(rm_session_writer *w, rm_error *err)
+{
+    return rm_session_writer_finish(w, NULL, err);
 }
 
 uint64_t rm_session_writer_sample_count(const rm_session_writer *w)

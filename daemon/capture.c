@@ -875,9 +875,10 @@ void rm_capture_stop(rm_capture *c, rm_capture_status *final)
     atomic_store(&c->stopping, true);
     pthread_join(c->io_thread, NULL);
     pthread_join(c->consumer_thread, NULL);
+    rm_recorder_shut_down(c->recorder);
     if (final)
-        rm_capture_get_status(c, final); /* everything consumed */
-    free_capture(c);                     /* closes the session */
+        rm_capture_get_status(c, final); /* everything consumed and closed */
+    free_capture(c);
 }
 
 rm_status rm_capture_record_start(rm_capture *c, const rm_session_meta *meta,

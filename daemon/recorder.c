@@ -271,19 +271,32 @@ static rm_status open_session(rm_recorder *r, const char *path, bool explicit_st
     return RM_OK;
 }
 
+/* The counts come from what reached the file, never from what was sent. */
+static void log_session_end(const rm_recorder *r, const char *why,
+                            const rm_writer_summary *file)
+{
+    char lost[128] = "";
+    if (file->samples_lost)
+        snprintf(lost, sizeof lost, "; %llu samples lost to write errors",
+                 (unsigned long long)file->samples_lost);
+    log_line(r, file->samples_lost ? RM_LOG_WARNING : RM_LOG_INFO,
+             "session %s ended (%s): %llu samples, %llu gaps in %s%s",
+             r->meta.session_id, why, (unsigned long long)file->samples_written,
+             (unsigned long long)file->gaps_written, r->stats.path, lost);
+}
+
 static void close_session(rm_recorder *r, const char *why)
 {
     rm_error err;
-    uint64_t samples = r->session_samples;
     write_link(r, r->link_written_at);
-    rm_status st = rm_session_writer_close(r->writer, &err);
+    rm_writer_summary file;
+    rm_status st = rm_session_writer_finish(r->writer, &file, &err);
     r->writer = NULL;
     if (st != RM_OK)
         log_line(r, RM_LOG_ERROR, "session %s: closing %s failed: %s",
                  r->meta.session_id, r->stats.path, err.message);
-    log_line(r, RM_LOG_INFO, "session %s ended (%s): %llu samples, %llu gaps in %s",
-             r->meta.session_id, why, (unsigned long long)samples,
-             (unsigned long long)r->stats.session_gaps, r->stats.path);
+    log_session_end(r, why, &file);
+    r->stats.samples_recorded -= file.samples_lost;
     if (r->opt.session)
         r->opt.session(r->opt.session_user, false, &r->meta, r->stats.path);
     memcpy(r->stats.last_path, r->stats.path, sizeof r->stats.path);
@@ -741,8 +754,13 @@ void rm_recorder_free(rm_recorder *r)
 {
     if (!r)
         return;
+    rm_recorder_shut_down(r);
+    free(r->pre_roll);
+void rm_recorder_shut_down(rm_recorder *r)
+{
     if (r->state != RM_RECORDER_IDLE)
         close_session(r, "recorder shut down");
-    free(r->pre_roll);
+}
+
     free(r);
 }

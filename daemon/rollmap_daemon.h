@@ -104,7 +104,9 @@ typedef struct rm_recorder_status {
     char last_path[4096];      /**< last closed session file, or "" */
     uint64_t session_samples;  /**< samples in the current session */
     uint64_t session_gaps;     /**< gaps written in the current session */
-    uint64_t samples_recorded; /**< handed to session files, in all */
+    uint64_t samples_recorded; /**< in session files, in all (samples a
+                                    write error lost are taken off when
+                                    their session closes) */
     uint64_t samples_unrecorded; /**< seen while no session was open */
     uint64_t session_span_us;  /**< first to last sample of it */
     uint64_t sessions_closed;
@@ -121,7 +123,10 @@ typedef struct rm_recorder rm_recorder;
  *  around it). Times named now_us are rm_monotonic_us() values. */
 rm_status rm_recorder_new(rm_recorder **out, const rm_recorder_options *o,
                           rm_error *err);
-/** Closes an open session cleanly, then frees. */
+/** Closes an open session cleanly ("recorder shut down"), so that the
+ *  status counts what reached the file. */
+void rm_recorder_shut_down(rm_recorder *r);
+/** Shuts down, then frees. */
 void rm_recorder_free(rm_recorder *r);
 /** Change thresholds, idle and resume times and the library folder; an
  *  open session keeps its file. */

@@ -599,12 +599,14 @@ static void set_file_size_limit(rlim_t limit)
     setrlimit(RLIMIT_FSIZE, &rl);
 }
 
-static void fill_the_disk_then_recover(fixture *f)
+/* In the child: a writer whose first 1000 samples are in the file, with
+ * at most queue_limit bytes queued while writes fail. */
+static rm_session_writer *writer_with_1000_samples(fixture *f, uint32_t queue_limit)
 {
     rm_error err;
     rm_error_clear(&err);
     signal(SIGXFSZ, SIG_IGN); /* get EFBIG instead of a signal */
-    f->opt.queue_limit_bytes = 8192;
+    f->opt.queue_limit_bytes = queue_limit;
     rm_session_writer *w = NULL;
     CHILD_CHECK(rm_session_writer_create(&w, f->path, &f->info, &f->meta, &f->opt,
                                          &err) == RM_OK);
@@ -613,6 +615,14 @@ static void fill_the_disk_then_recover(fixture *f)
         CHILD_CHECK(rm_session_writer_append(w, &s, 1, &err) == RM_OK);
     }
     CHILD_CHECK(rm_session_writer_flush(w, &err) == RM_OK);
+    return w;
+}
+
+static void fill_the_disk_then_recover(fixture *f)
+{
+    rm_error err;
+    rm_error_clear(&err);
+    rm_session_writer *w = writer_with_1000_samples(f, 8192);
     uint64_t good_size = file_size(f->path);
     set_file_size_limit((rlim_t)good_size + 100);
     for (uint64_t i = 1000; i < 3000; i++) {
@@ -650,17 +660,94 @@ static void fill_the_disk_then_recover(fixture *f)
     _exit(0);
 }
 
-static void failed_flush_leaves_a_readable_file_and_a_later_flush_succeeds(void **state)
+/* File size limits stay in a child: the test process keeps none. */
+static void run_in_child(fixture *f, void (*body)(fixture *f))
 {
-    fixture *f = *state;
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0)
-        fill_the_disk_then_recover(f);
+        body(f);
     int status = 0;
     assert_int_equal(waitpid(child, &status, 0), child);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void failed_flush_leaves_a_readable_file_and_a_later_flush_succeeds(void **state)
+{
+    run_in_child(*state, fill_the_disk_then_recover);
+}
+
+/* Every sample 0..total-1 is in the file, in order, or inside a
+ * write-error gap. */
+static bool every_sample_is_kept_or_in_a_gap(rm_session *s, uint64_t total)
+{
+    size_t gap_count;
+    const rm_gap *gaps = rm_session_gaps(s, &gap_count);
+    uint64_t in_file = rm_session_sample_count(s), next = 0;
+    rm_error err;
+    for (uint64_t i = 0; i < total; i++) {
+        rm_sample want = sample_at(i, 3), got;
+        size_t n = 0;
+        if (next < in_file && rm_session_read(s, next, &got, 1, &n, &err) == RM_OK &&
+            n == 1 && !memcmp(&got, &want, sizeof got)) {
+            next++;
+            continue;
+        }
+        bool covered = false;
+        for (size_t g = 0; g < gap_count && !covered; g++)
+            covered = gaps[g].reason == RM_GAP_WRITE_ERROR &&
+                      gaps[g].start_us <= want.t_us && want.t_us <= gaps[g].end_us;
+        if (!covered) {
+            fprintf(stderr, "sample %llu is neither in the file nor in a gap\n",
+                    (unsigned long long)i);
+            return false;
+        }
+    }
+    return next == in_file;
+}
+
+static void free_less_than_the_backlog_then_close(fixture *f)
+{
+    rm_error err;
+    rm_error_clear(&err);
+    rm_session_writer *w = writer_with_1000_samples(f, 512 << 10);
+    uint64_t full_size = file_size(f->path);
+    set_file_size_limit((rlim_t)full_size); /* the disk is full */
+    uint64_t total = 1000;
+    for (; total < 120000; total++) {
+        rm_sample s = sample_at(total, 3);
+        rm_session_writer_append(w, &s, 1, &err);
+    }
+    CHILD_CHECK(rm_session_writer_flush(w, &err) == RM_ERR_NO_SPACE);
+    /* half the queue bound frees up: less than the backlog */
+    set_file_size_limit((rlim_t)full_size + (256 << 10));
+    CHILD_CHECK(rm_session_writer_flush(w, &err) == RM_ERR_NO_SPACE);
+    CHILD_CHECK(file_size(f->path) > full_size + (128 << 10)); /* it went on */
+    for (; total < 140000; total++) {
+        rm_sample s = sample_at(total, 3);
+        rm_session_writer_append(w, &s, 1, &err);
+    }
+    rm_writer_summary summary;
+    CHILD_CHECK(rm_session_writer_finish(w, &summary, &err) == RM_ERR_NO_SPACE);
+    rm_session *s = NULL;
+    CHILD_CHECK(rm_session_open(&s, f->path, &err) == RM_OK);
+    CHILD_CHECK(rm_session_integrity(s)->skipped_count == 0);
+    CHILD_CHECK(rm_session_integrity(s)->closed_cleanly);
+    CHILD_CHECK(rm_session_sample_count(s) == summary.samples_written);
+    CHILD_CHECK(summary.samples_written + summary.samples_lost == total);
+    CHILD_CHECK(summary.samples_written > 1000 && summary.samples_lost > 0);
+    size_t gap_count;
+    rm_session_gaps(s, &gap_count);
+    CHILD_CHECK(gap_count == summary.gaps_written);
+    CHILD_CHECK(every_sample_is_kept_or_in_a_gap(s, total));
+    rm_session_close(s);
+    _exit(0);
+}
+
+static void space_short_of_the_backlog_writes_what_fits_and_gaps_the_rest(void **state)
+{
+    run_in_child(*state, free_less_than_the_backlog_then_close);
 }
 
 static void a_full_queue_is_written_early_not_dropped(void **state)
@@ -841,6 +928,7 @@ int main(void)
         T(unknown_device_kind_is_an_error_naming_it),
         T(every_device_kind_reads_back),
         T(failed_flush_leaves_a_readable_file_and_a_later_flush_succeeds),
+        T(space_short_of_the_backlog_writes_what_fits_and_gaps_the_rest),
         T(a_full_queue_is_written_early_not_dropped),
         T(reopen_appends_after_a_clean_close),
         T(reopen_cuts_a_torn_tail_before_appending),
