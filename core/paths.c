@@ -4,6 +4,7 @@
 
 #include <pwd.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *home_dir(void)
@@ -78,10 +79,19 @@ rm_status rm_default_calibration_dir(char *out, size_t cap, rm_error *err)
     return data_path(out, cap, "calibration", err);
 }
 
+/* The XDG rules ignore a relative $XDG_RUNTIME_DIR; one that names no
+ * folder (a login without a session manager, `su`, a service started
+ * before the user's runtime folder) is no use either. */
+static bool usable_runtime_dir(const char *dir)
+{
+    struct stat st;
+    return dir && dir[0] == '/' && stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 rm_status rm_default_socket_path(char *out, size_t cap, rm_error *err)
 {
     const char *runtime = getenv("XDG_RUNTIME_DIR");
-    if (runtime && *runtime)
+    if (usable_runtime_dir(runtime))
         return path_fits(out, cap, snprintf(out, cap, "%s/rollmap/rollmapd.sock",
                                             runtime), "XDG_RUNTIME_DIR", err);
     return path_fits(out, cap, snprintf(out, cap, "/tmp/rollmap-%u/rollmapd.sock",

@@ -588,8 +588,9 @@ rm_status rm_default_library_db(char *out, size_t cap, rm_error *err);
 rm_status rm_default_calibration_dir(char *out, size_t cap, rm_error *err);
 /** The user's text-mode device profiles: $XDG_CONFIG_HOME/rollmap/profiles. */
 rm_status rm_default_profiles_dir(char *out, size_t cap, rm_error *err);
-/** A user's rollmapd's live socket: $XDG_RUNTIME_DIR/rollmap/rollmapd.sock,
- *  else /tmp/rollmap-$UID/rollmapd.sock. */
+/** A user's rollmapd's live socket: $XDG_RUNTIME_DIR/rollmap/rollmapd.sock
+ *  when that variable names an existing folder by an absolute path, else
+ *  /tmp/rollmap-$UID/rollmapd.sock. */
 rm_status rm_default_socket_path(char *out, size_t cap, rm_error *err);
 /** The system service's live socket (dist/rollmapd.conf). */
 #define RM_SYSTEM_SOCKET_PATH "/run/rollmap/rollmapd.sock"

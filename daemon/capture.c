@@ -890,6 +890,14 @@ rm_status rm_capture_record_start(rm_capture *c, const rm_session_meta *meta,
     return st;
 }
 
+bool rm_capture_record_withdraw(rm_capture *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool withdrawn = rm_recorder_withdraw_start(c->recorder);
+    pthread_mutex_unlock(&c->lock);
+    return withdrawn;
+}
+
 rm_status rm_capture_record_stop(rm_capture *c, rm_error *err)
 {
     pthread_mutex_lock(&c->lock);

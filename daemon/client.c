@@ -71,8 +71,14 @@ static rm_status read_hello(rm_client *c, rm_error *err)
         return st;
     rm_json *hello = NULL;
     rm_error inner = {0};
-    if (rm_json_parse(&hello, line, strlen(line), &inner) != RM_OK ||
-        strcmp(rm_json_as_string(rm_json_get(hello, "class"), ""), "VERSION")) {
+    if (rm_json_parse(&hello, line, strlen(line), &inner) == RM_OK &&
+        !strcmp(rm_json_as_string(rm_json_get(hello, "class"), ""), "ERROR")) {
+        st = rm_error_set(err, RM_ERR_BUSY, "rollmapd refused the connection: %s",
+                          rm_json_as_string(rm_json_get(hello, "message"), "?"));
+        rm_json_free(hello);
+        return st;
+    }
+    if (!hello || strcmp(rm_json_as_string(rm_json_get(hello, "class"), ""), "VERSION")) {
         rm_json_free(hello);
         return rm_error_set(err, RM_ERR_FORMAT,
                             "%s: the server did not greet with a VERSION line",

@@ -698,6 +698,13 @@ rm_status rm_recorder_start(rm_recorder *r, const rm_session_meta *meta,
     return open_session(r, path, true, err);
 }
 
+bool rm_recorder_withdraw_start(rm_recorder *r)
+{
+    bool was_waiting = r->start_requested;
+    r->start_requested = false;
+    return was_waiting;
+}
+
 rm_status rm_recorder_stop(rm_recorder *r, rm_error *err)
 {
     if (r->start_requested) {
@@ -750,17 +757,17 @@ void rm_recorder_get_status(const rm_recorder *r, rm_recorder_status *out)
     }
 }
 
-void rm_recorder_free(rm_recorder *r)
-{
-    if (!r)
-        return;
-    rm_recorder_shut_down(r);
-    free(r->pre_roll);
 void rm_recorder_shut_down(rm_recorder *r)
 {
     if (r->state != RM_RECORDER_IDLE)
         close_session(r, "recorder shut down");
 }
 
+void rm_recorder_free(rm_recorder *r)
+{
+    if (!r)
+        return;
+    rm_recorder_shut_down(r);
+    free(r->pre_roll);
     free(r);
 }

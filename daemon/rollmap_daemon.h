@@ -160,6 +160,8 @@ rm_status rm_recorder_start(rm_recorder *r, const rm_session_meta *meta,
                             const char *path, rm_error *err);
 /** Close the current session. RM_ERR_NOT_FOUND when none is open. */
 rm_status rm_recorder_stop(rm_recorder *r, rm_error *err);
+/** Cancel a start that waits for the device; true if one was waiting. */
+bool rm_recorder_withdraw_start(rm_recorder *r);
 /** Merge the non-empty fields of meta (client, muscle, notes; side unless
  *  unknown) into the current session, or into the next one when idle. */
 rm_status rm_recorder_set_meta(rm_recorder *r, const rm_session_meta *meta,
@@ -267,6 +269,9 @@ void rm_capture_stop(rm_capture *c, rm_capture_status *final);
 rm_status rm_capture_record_start(rm_capture *c, const rm_session_meta *meta,
                                   const char *path, rm_error *err);
 rm_status rm_capture_record_stop(rm_capture *c, rm_error *err);
+/** Withdraw a start still waiting for the device; false when there was
+ *  none (the session may have opened meanwhile). */
+bool rm_capture_record_withdraw(rm_capture *c);
 rm_status rm_capture_record_meta(rm_capture *c, const rm_session_meta *meta,
                                  rm_error *err);
 rm_status rm_capture_record_note(rm_capture *c, rm_event_kind kind,

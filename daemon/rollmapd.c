@@ -385,16 +385,44 @@ static void release_capture(daemon_ctx *d)
     pthread_mutex_unlock(&d->capture_lock);
 }
 
+/* A start that comes before the device is known (rollmapd just started,
+ * the roller is being plugged in) waits this long for it, polling. */
+#define START_WAIT_MS 3000
+#define START_POLL_MS 20
+
+/* The started session's id into meta; a start still waiting for a device
+ * after START_WAIT_MS is withdrawn and refused: OK always has a session. */
+static rm_status await_session(const daemon_ctx *d, rm_capture *c,
+                               rm_session_meta *meta, rm_error *err)
+{
+    rm_capture_status s;
+    for (unsigned waited = 0;; waited += START_POLL_MS) {
+        rm_capture_get_status(c, &s);
+        if (s.recorder.session_id[0] || waited >= START_WAIT_MS)
+            break;
+        usleep(START_POLL_MS * 1000);
+    }
+    if (!s.recorder.session_id[0] && rm_capture_record_withdraw(c))
+        return rm_error_set(err, RM_ERR_NOT_FOUND, "start: no device after %d s "
+                            "on %s (%s); nothing is recorded", START_WAIT_MS / 1000,
+                            d->cfg.source, s.last_source_error[0]
+                                ? s.last_source_error : "no device answered");
+    if (!s.recorder.session_id[0])
+        rm_capture_get_status(c, &s); /* it opened while being withdrawn */
+    if (!s.recorder.session_id[0])
+        return rm_error_set(err, RM_ERR_IO, "start: the session could not be "
+                            "opened: %s", s.recorder.last_error);
+    memcpy(meta->session_id, s.recorder.session_id, sizeof meta->session_id);
+    return RM_OK;
+}
+
 static rm_status cmd_start(void *user, rm_session_meta *meta, rm_error *err)
 {
     daemon_ctx *d = user;
     rm_capture *c = hold_capture(d, err);
     rm_status st = c ? rm_capture_record_start(c, meta, NULL, err) : RM_ERR_CLOSED;
-    if (st == RM_OK) {
-        rm_capture_status s;
-        rm_capture_get_status(c, &s);
-        memcpy(meta->session_id, s.recorder.session_id, sizeof meta->session_id);
-    }
+    if (st == RM_OK)
+        st = await_session(d, c, meta, err);
     release_capture(d);
     return st;
 }

@@ -34,6 +34,18 @@
 #define SAMPLE_FLAGS_MASK 0xffu
 /* Poll timeout: how often stalled clients are checked without traffic. */
 #define POLL_INTERVAL_MS 200
+/* Slots beyond max_clients for status and commands only: `rollmap status`
+ * and `rollmap record` get in while every watching slot is taken. */
+#define COMMAND_SLOTS 4
+/* A client must send its first request this soon after connecting (the
+ * rollmap tools send theirs at once): connections that never speak do not
+ * hold slots. */
+#define FIRST_REQUEST_MS 3000
+/* A client that watches nothing is closed after this long without a
+ * request (a watcher is busy reading; a stuck one is dropped as stalled). */
+#define IDLE_MS 60000
+/* Connections taken per wake-up, so a flood cannot starve the clients. */
+#define ACCEPT_BURST 64
 
 typedef struct client {
     int fd;
@@ -48,6 +60,9 @@ typedef struct client {
     uint16_t pending_flags;    /* sample flags since the last SAMPLE line */
     uint64_t skipped;          /* lines not delivered since the last NOTICE */
     uint64_t full_since_us;    /* 0 while the client keeps up */
+    bool command_slot;         /* in one of the COMMAND_SLOTS: may not watch */
+    bool spoke;                /* has sent a request */
+    uint64_t last_heard_us;    /* connection or last request, monotonic */
 } client;
 
 struct rm_server {
@@ -59,7 +74,8 @@ struct rm_server {
     atomic_bool stop;
 
     pthread_mutex_t lock;      /* everything below */
-    client **clients;          /* max_clients slots, NULL = free */
+    client **clients;          /* slot_count slots, NULL = free */
+    size_t slot_count;         /* max_clients watching + COMMAND_SLOTS */
     size_t client_count;
     rm_live *live;
     rm_live_values latest;
@@ -269,7 +285,7 @@ static void publish_line(rm_server *srv, size_t len, bool events, bool status)
 {
     if (len == 0)
         return;
-    for (size_t i = 0; i < srv->opt.max_clients; i++) {
+    for (size_t i = 0; i < srv->slot_count; i++) {
         client *c = srv->clients[i];
         if (c && ((events && c->watch_events) || (status && c->watch_status)))
             client_push(srv, c, srv->line, len);
@@ -328,7 +344,7 @@ void rm_server_publish_samples(rm_server *srv, const rm_sample *samples,
             publish_event_locked(srv, &events[e]);
         if (samples[k].flags & RM_SAMPLE_MARK)
             mark_from_button(srv);
-        for (size_t i = 0; i < srv->opt.max_clients; i++) {
+        for (size_t i = 0; i < srv->slot_count; i++) {
             client *c = srv->clients[i];
             if (c && c->watch_samples)
                 offer_sample(srv, c, &samples[k], &srv->latest);
@@ -370,7 +386,7 @@ void rm_server_set_status(rm_server *srv, const rm_daemon_status *status)
     srv->status = *status;
     srv->disk = disk;
     bool watched = false;
-    for (size_t i = 0; i < srv->opt.max_clients; i++)
+    for (size_t i = 0; i < srv->slot_count; i++)
         watched |= srv->clients[i] && srv->clients[i]->watch_status;
     if (watched)
         publish_line(srv, format_status(srv), false, true);
@@ -393,8 +409,23 @@ static void answer(rm_server *srv, client *c, rm_status st, const rm_error *err,
     pthread_mutex_unlock(&srv->lock);
 }
 
+static void refuse_watch(rm_server *srv, client *c)
+{
+    char message[160];
+    snprintf(message, sizeof message, "too many clients: all %u watching slots "
+             "are taken (status and commands still work); try again when a "
+             "live view closes", srv->opt.max_clients);
+    pthread_mutex_lock(&srv->lock);
+    reply_error(srv, c, message);
+    pthread_mutex_unlock(&srv->lock);
+}
+
 static void handle_watch(rm_server *srv, client *c, const rm_watch_request *req)
 {
+    if (c->command_slot && (req->samples || req->events || req->status)) {
+        refuse_watch(srv, c);
+        return;
+    }
     pthread_mutex_lock(&srv->lock);
     c->watch_samples = req->samples;
     c->watch_events = req->events;
@@ -528,25 +559,39 @@ static void send_hello(rm_server *srv, client *c)
     client_reply(srv, c, line_end(srv, &w));
 }
 
-/* A refused client gets one ERROR line, best effort, and is closed. */
-static void refuse(int fd, const char *why)
+/* One ERROR line, best effort: the client is closed whether it hears it
+ * or not. */
+static void send_error_line(int fd, const char *why)
 {
-    char line[160];
+    char line[256];
     int n = snprintf(line, sizeof line,
                      "{\"class\":\"ERROR\",\"message\":\"%s\"}\n", why);
-    /* best effort: the client is closed whether it hears it or not */
     (void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* A refused client gets one ERROR line and is closed. */
+static void refuse(int fd, const char *why)
+{
+    send_error_line(fd, why);
     close(fd);
 }
 
 /* Only the server thread fills and frees slots, so it may look without
- * the lock. */
+ * the lock. The command slots come last, taken when the others are. */
 static size_t free_slot(const rm_server *srv)
 {
     size_t slot = 0;
-    while (slot < srv->opt.max_clients && srv->clients[slot])
+    while (slot < srv->slot_count && srv->clients[slot])
         slot++;
     return slot;
+}
+
+static void refuse_full(const rm_server *srv, int fd)
+{
+    char why[160];
+    snprintf(why, sizeof why, "too many clients: all %zu connections are taken; "
+             "try again in a few seconds", srv->slot_count);
+    refuse(fd, why);
 }
 
 static client *client_new(const rm_server *srv, int fd)
@@ -564,26 +609,36 @@ static client *client_new(const rm_server *srv, int fd)
     return c;
 }
 
-static void accept_client(rm_server *srv)
+/* False when no connection was waiting. */
+static bool accept_client(rm_server *srv)
 {
     int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
-        return;
+        return false;
     size_t slot = free_slot(srv);
-    if (slot == srv->opt.max_clients) {
-        refuse(fd, "too many clients");
-        return;
+    if (slot == srv->slot_count) {
+        refuse_full(srv, fd);
+        return true;
     }
     client *c = client_new(srv, fd);
     if (!c) {
         refuse(fd, "server out of memory");
-        return;
+        return true;
     }
+    c->command_slot = slot >= srv->opt.max_clients;
+    c->last_heard_us = rm_monotonic_us();
     pthread_mutex_lock(&srv->lock);
     srv->clients[slot] = c;
     srv->client_count++;
     send_hello(srv, c);
     pthread_mutex_unlock(&srv->lock);
+    return true;
+}
+
+static void accept_clients(rm_server *srv)
+{
+    for (int i = 0; i < ACCEPT_BURST && accept_client(srv); i++)
+        continue;
 }
 
 /* Complete lines in c->in go to handle_line; a line longer than the limit
@@ -594,8 +649,11 @@ static void split_lines(rm_server *srv, client *c)
     for (size_t i = 0; i < c->in_len; i++) {
         if (c->in[i] != '\n')
             continue;
-        if (!c->discarding && i > start)
+        if (!c->discarding && i > start) {
+            c->spoke = true;
+            c->last_heard_us = rm_monotonic_us();
             handle_line(srv, c, c->in + start, i - start);
+        }
         c->discarding = false;
         start = i + 1;
     }
@@ -657,6 +715,18 @@ static bool stalled(rm_server *srv, const client *c)
                (uint64_t)srv->opt.stall_timeout_ms * 1000u;
 }
 
+/* Why a client that holds a slot without using it is closed, or NULL. */
+static const char *idle_reason(const client *c, uint64_t now_us)
+{
+    uint64_t quiet_ms = (now_us - c->last_heard_us) / 1000u;
+    if (!c->spoke && quiet_ms >= FIRST_REQUEST_MS)
+        return "closed: no request within 3 s of connecting";
+    bool watching = c->watch_samples || c->watch_events || c->watch_status;
+    if (!watching && quiet_ms >= IDLE_MS)
+        return "closed: no request for 60 s and nothing watched";
+    return NULL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The server thread                                                        */
 /* ------------------------------------------------------------------------ */
@@ -669,7 +739,7 @@ static size_t build_pollset(rm_server *srv, struct pollfd *fds, size_t *slots)
     fds[1] = (struct pollfd){.fd = srv->wake_fd, .events = POLLIN};
     size_t n = 2;
     pthread_mutex_lock(&srv->lock);
-    for (size_t i = 0; i < srv->opt.max_clients; i++) {
+    for (size_t i = 0; i < srv->slot_count; i++) {
         client *c = srv->clients[i];
         if (!c)
             continue;
@@ -691,6 +761,11 @@ static void serve_clients(rm_server *srv, const struct pollfd *fds,
             alive = read_client(srv, c);
         if (alive)
             alive = flush_client(srv, c);
+        const char *idle = alive ? idle_reason(c, rm_monotonic_us()) : NULL;
+        if (idle) {
+            send_error_line(c->fd, idle);
+            alive = false;
+        }
         pthread_mutex_lock(&srv->lock);
         alive = alive && !stalled(srv, c);
         pthread_mutex_unlock(&srv->lock);
@@ -702,7 +777,7 @@ static void serve_clients(rm_server *srv, const struct pollfd *fds,
 static void *server_main(void *arg)
 {
     rm_server *srv = arg;
-    size_t cap = srv->opt.max_clients + 2;
+    size_t cap = srv->slot_count + 2;
     struct pollfd *fds = calloc(cap, sizeof *fds);
     size_t *slots = calloc(cap, sizeof *slots);
     while (fds && slots && !atomic_load(&srv->stop)) {
@@ -715,7 +790,7 @@ static void *server_main(void *arg)
             (void)got;
         }
         if (fds[0].revents & POLLIN)
-            accept_client(srv);
+            accept_clients(srv);
         serve_clients(srv, fds, slots, n);
     }
     free(fds);
@@ -816,7 +891,8 @@ static void stop_thread(rm_server *srv)
 
 static rm_status server_init(rm_server *srv, rm_error *err)
 {
-    srv->clients = calloc(srv->opt.max_clients, sizeof *srv->clients);
+    srv->slot_count = srv->opt.max_clients + COMMAND_SLOTS;
+    srv->clients = calloc(srv->slot_count, sizeof *srv->clients);
     srv->line_file = fmemopen(srv->line, sizeof srv->line, "w");
     if (!srv->clients || !srv->line_file)
         return rm_error_set(err, RM_ERR_NOMEM, "live server: out of memory");
@@ -834,7 +910,7 @@ static rm_status server_init(rm_server *srv, rm_error *err)
 
 static void server_free(rm_server *srv)
 {
-    for (size_t i = 0; srv->clients && i < srv->opt.max_clients; i++)
+    for (size_t i = 0; srv->clients && i < srv->slot_count; i++)
         client_free(srv->clients[i]);
     free(srv->clients);
     if (srv->line_file)
@@ -887,11 +963,11 @@ static void say_goodbye(rm_server *srv, const char *why)
     rm_json_key(&w, "message");
     rm_json_string(&w, why);
     size_t len = line_end(srv, &w);
-    for (size_t i = 0; i < srv->opt.max_clients; i++)
+    for (size_t i = 0; i < srv->slot_count; i++)
         if (srv->clients[i])
             client_append_raw(srv, srv->clients[i], srv->line, len);
     pthread_mutex_unlock(&srv->lock);
-    for (size_t i = 0; i < srv->opt.max_clients; i++)
+    for (size_t i = 0; i < srv->slot_count; i++)
         if (srv->clients[i])
             flush_client(srv, srv->clients[i]);
 }
@@ -908,7 +984,7 @@ rm_status rm_server_move(rm_server *srv, const char *path, rm_error *err)
         return st;
     stop_thread(srv); /* it owns the client slots and the listening socket */
     say_goodbye(srv, "rollmapd moved to another socket");
-    for (size_t i = 0; i < srv->opt.max_clients; i++)
+    for (size_t i = 0; i < srv->slot_count; i++)
         if (srv->clients[i])
             drop_client(srv, i);
     close(srv->listen_fd);

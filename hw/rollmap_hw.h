@@ -462,6 +462,9 @@ void rm_sim_config_default(rm_sim_config *c);
  *  key and the value at fault; c is left partly applied on error. */
 rm_status rm_sim_config_parse(rm_sim_config *c, const char *options,
                               rm_error *err);
+/** Check the options together (channel count, frame size, ranges that
+ *  depend on each other), as rm_sim_new does. */
+rm_status rm_sim_config_check(const rm_sim_config *c, rm_error *err);
 
 typedef struct rm_sim_dwell {
     double start_s, end_s;  /**< model clock (rm_sample t_us / 1e6) */

@@ -630,7 +630,7 @@ static rm_status check_ranges(const rm_sim_config *c, rm_error *err)
     return RM_OK;
 }
 
-static rm_status check_config(const rm_sim_config *c, rm_error *err)
+rm_status rm_sim_config_check(const rm_sim_config *c, rm_error *err)
 {
     unsigned channels = (unsigned)c->load_cells + c->pressure_cells;
     if (channels == 0 || channels > RM_MAX_CHANNELS)
@@ -1415,7 +1415,7 @@ void sim_set_rate(rm_sim *sim, uint32_t rate_hz)
 rm_status rm_sim_new(rm_sim **out, const rm_sim_config *c, rm_error *err)
 {
     *out = NULL;
-    rm_status st = check_config(c, err);
+    rm_status st = rm_sim_config_check(c, err);
     if (st != RM_OK)
         return st;
     rm_sim *sim = calloc(1, sizeof *sim);

@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 typedef struct fixture {
     char *dir;
@@ -65,11 +66,47 @@ static void relative_xdg_path_is_ignored(void **state)
 
 static void socket_lives_in_the_runtime_dir(void **state)
 {
-    (void)state;
-    setenv("XDG_RUNTIME_DIR", "/run/user/1000", 1);
-    char path[256];
+    fixture *f = *state;
+    setenv("XDG_RUNTIME_DIR", f->dir, 1);
+    char path[512], want[512];
     rm_default_socket_path(path, sizeof path, NULL);
-    assert_string_equal(path, "/run/user/1000/rollmap/rollmapd.sock");
+    snprintf(want, sizeof want, "%s/rollmap/rollmapd.sock", f->dir);
+    assert_string_equal(path, want);
+    unsetenv("XDG_RUNTIME_DIR");
+}
+
+/* Like other daemons: a missing or unusable runtime folder falls back to a
+ * private folder in /tmp. */
+static void socket_falls_back_to_tmp_without_a_runtime_dir(void **state)
+{
+    fixture *f = *state;
+    char path[512], want[512];
+    snprintf(want, sizeof want, "/tmp/rollmap-%u/rollmapd.sock", (unsigned)getuid());
+    char *missing = testutil_path(f->dir, "no-such-folder");
+    const char *unusable[] = {NULL, "", "run/user/1000", missing};
+    for (size_t i = 0; i < sizeof unusable / sizeof unusable[0]; i++) {
+        if (unusable[i])
+            setenv("XDG_RUNTIME_DIR", unusable[i], 1);
+        else
+            unsetenv("XDG_RUNTIME_DIR");
+        rm_default_socket_path(path, sizeof path, NULL);
+        assert_string_equal(path, want);
+    }
+    unsetenv("XDG_RUNTIME_DIR");
+    free(missing);
+}
+
+static void sim_options_invalid_only_together_are_refused(void **state)
+{
+    (void)state;
+    rm_daemon_config c;
+    rm_daemon_config_default(&c);
+    strcpy(c.source, "sim:pressure_cells=16"); /* + 2 load cells = 18 channels */
+    rm_capture_options o;
+    rm_error err;
+    assert_int_equal(rm_daemon_config_capture_options(&c, &o, &err), RM_ERR_ARG);
+    assert_non_null(strstr(err.message, "[device] source 'sim:pressure_cells=16'"));
+    assert_non_null(strstr(err.message, "pressure_cells is 18, must be 1..16"));
 }
 
 static void file_sets_every_section(void **state)
@@ -317,7 +354,9 @@ int main(void)
         cmocka_unit_test(library_follows_xdg_data_home),
         cmocka_unit_test(library_falls_back_to_home_local_share),
         cmocka_unit_test(relative_xdg_path_is_ignored),
-        cmocka_unit_test(socket_lives_in_the_runtime_dir),
+        cmocka_unit_test_setup_teardown(socket_lives_in_the_runtime_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(socket_falls_back_to_tmp_without_a_runtime_dir,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(file_sets_every_section, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_number_names_file_line_and_key, setup, teardown),
         cmocka_unit_test_setup_teardown(out_of_range_value_states_the_range, setup, teardown),
@@ -333,6 +372,7 @@ int main(void)
         cmocka_unit_test(calibration_age_limit_defaults_to_180_days),
         cmocka_unit_test(bad_source_name_is_reported_as_the_device_source),
         cmocka_unit_test(unknown_simulator_option_is_reported_as_the_device_source),
+        cmocka_unit_test(sim_options_invalid_only_together_are_refused),
         cmocka_unit_test(usb_ids_join_the_known_list),
         cmocka_unit_test(ring_rides_out_five_seconds_at_two_kilohertz),
     };

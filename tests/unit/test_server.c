@@ -641,11 +641,18 @@ static void stalled_client_is_dropped(void **state)
     teardown(&s);
 }
 
+/* The server keeps this many connections beyond max_clients for status and
+ * commands (COMMAND_SLOTS in daemon/server.c). */
+enum { COMMAND_SLOTS = 4 };
+
 static void client_beyond_the_limit_is_refused_with_a_reason(void **state)
 {
     (void)state;
     fixture *f = open_fixture(0, 2);
     rm_client *first = connect_client(f), *second = connect_client(f);
+    rm_client *spare[COMMAND_SLOTS];
+    for (int i = 0; i < COMMAND_SLOTS; i++)
+        spare[i] = connect_client(f);
     int fd = raw_connect(f->path);
     char buf[256] = {0};
     size_t len = 0;
@@ -656,11 +663,71 @@ static void client_beyond_the_limit_is_refused_with_a_reason(void **state)
         len += (size_t)n; /* until the server closes it */
     assert_non_null(strstr(buf, "\"class\":\"ERROR\""));
     assert_non_null(strstr(buf, "too many clients"));
-    assert_int_equal(rm_server_client_count(f->srv), 2);
+    assert_int_equal(rm_server_client_count(f->srv), 2 + COMMAND_SLOTS);
     rm_json_free(request(first, "{\"cmd\":\"status\"}")); /* unharmed */
     close(fd);
     rm_client_close(first);
     rm_client_close(second);
+    for (int i = 0; i < COMMAND_SLOTS; i++)
+        rm_client_close(spare[i]);
+    void *s = f;
+    teardown(&s);
+}
+
+static void status_and_commands_get_in_while_every_watching_slot_is_taken(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(0, 2);
+    rm_client *watchers[2];
+    for (int i = 0; i < 2; i++) {
+        watchers[i] = connect_client(f);
+        rm_json_free(request(watchers[i], "{\"cmd\":\"watch\",\"samples\":false}"));
+    }
+    rm_client *late = connect_client(f);
+    rm_json *status = request(late, "{\"cmd\":\"status\"}");
+    assert_string_equal(class_of(status), "STATUS");
+    rm_json_free(status);
+    rm_json_free(request(late, "{\"cmd\":\"stop\"}"));
+    assert_int_equal(f->calls.stops, 1);
+    expect_error(late, "{\"cmd\":\"watch\"}", "all 2 watching slots are taken");
+    rm_client_close(late);
+    for (int i = 0; i < 2; i++)
+        rm_client_close(watchers[i]);
+    void *s = f;
+    teardown(&s);
+}
+
+/* Read until the server closes fd (or 5 s pass). */
+static void read_until_closed(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    ssize_t n;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (len < cap - 1 && poll(&p, 1, 5000) == 1 &&
+           (n = recv(fd, buf + len, cap - 1 - len, 0)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+}
+
+static void silent_clients_lose_their_slots_and_a_refused_client_says_why(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(0, 2);
+    int silent[2 + COMMAND_SLOTS];
+    for (int i = 0; i < 2 + COMMAND_SLOTS; i++)
+        silent[i] = raw_connect(f->path);
+    rm_client *c = NULL;
+    rm_error err = {0};
+    assert_int_equal(rm_client_connect(&c, f->path, &err), RM_ERR_BUSY);
+    assert_non_null(strstr(err.message, "rollmapd refused the connection: too many clients"));
+    char buf[1024];
+    read_until_closed(silent[0], buf, sizeof buf); /* the first request deadline */
+    assert_non_null(strstr(buf, "no request within 3 s"));
+    for (int i = 0; i < 2 + COMMAND_SLOTS; i++)
+        close(silent[i]);
+    c = connect_client(f);
+    rm_json_free(request(c, "{\"cmd\":\"watch\",\"samples\":false}"));
+    rm_client_close(c);
     void *s = f;
     teardown(&s);
 }
@@ -792,6 +859,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(stuck_client_never_blocks_publish, setup, teardown),
         cmocka_unit_test(stalled_client_is_dropped),
         cmocka_unit_test(client_beyond_the_limit_is_refused_with_a_reason),
+        cmocka_unit_test(status_and_commands_get_in_while_every_watching_slot_is_taken),
+        cmocka_unit_test(silent_clients_lose_their_slots_and_a_refused_client_says_why),
         cmocka_unit_test_setup_teardown(fifty_clients_all_receive_events, setup, teardown),
         cmocka_unit_test_setup_teardown(status_answers_from_the_daemon_snapshot, setup, teardown),
         cmocka_unit_test(client_reports_missing_daemon_clearly),
