@@ -575,13 +575,16 @@ static void *io_main(void *arg)
 
 /* ---- consumer thread ------------------------------------------------------ */
 
+/* The hooks (the live view) get the session file's times: a replug that
+ * restarts the device clock does not restart theirs. */
 static void deliver_samples(rm_capture *c, const rm_sample *s, size_t n)
 {
     pthread_mutex_lock(&c->lock);
     rm_recorder_samples(c->recorder, s, n, rm_monotonic_us());
+    int64_t offset = rm_recorder_clock_offset(c->recorder);
     pthread_mutex_unlock(&c->lock);
     if (c->opt.hooks.samples)
-        c->opt.hooks.samples(c->opt.hooks.user, s, n);
+        rm_samples_shifted(s, n, offset, c->opt.hooks.samples, c->opt.hooks.user);
 }
 
 const char *rm_calibration_state_name(rm_calibration_state state)

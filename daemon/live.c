@@ -122,8 +122,15 @@ void rm_live_reset(rm_live *live)
     live->dwell_s = 0;
 }
 
-void rm_live_set_device(rm_live *live, const rm_device_info *info)
+/* The same roller back after a replug keeps its time base: the capture
+ * hands on the session's unwrapped times, so t_s goes on (a clock that
+ * really went back still starts a new one, in rm_live_update). */
+bool rm_live_set_device(rm_live *live, const rm_device_info *info)
 {
+    bool same = live->have_device && !strcmp(live->info.serial, info->serial) &&
+                !strcmp(live->info.model, info->model);
+    bool had_t0 = live->have_t0;
+    uint64_t t0_us = live->t0_us;
     live->info = *info;
     live->have_device = true;
     live->cm_per_count = 0;
@@ -134,6 +141,9 @@ void rm_live_set_device(rm_live *live, const rm_device_info *info)
                              10.0 / info->encoder_counts_per_turn;
     }
     rm_live_reset(live);
+    live->have_t0 = same && had_t0;
+    live->t0_us = t0_us;
+    return live->have_t0;
 }
 
 /* ---- force, pressure, centre of pressure ---- */

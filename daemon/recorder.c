@@ -13,7 +13,7 @@
  * Write failures (disk full, file size limit) never stop the stream: the
  * writer keeps what it could not write, the failure is logged once per
  * episode, and every tick retries the flush until one succeeds. */
-#include "rollmap_daemon.h"
+#include "daemon_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -331,23 +331,40 @@ static bool has_load_cells(const rm_device_info *info)
 
 /* ---- the sample path ----------------------------------------------------- */
 
+void rm_samples_shifted(const rm_sample *s, size_t n, int64_t offset,
+                        rm_samples_fn fn, void *user)
+{
+    if (offset == 0) {
+        fn(user, s, n);
+        return;
+    }
+    rm_sample chunk[SHIFT_CHUNK];
+    for (size_t done = 0; done < n; ) {
+        size_t k = n - done < SHIFT_CHUNK ? n - done : SHIFT_CHUNK;
+        memcpy(chunk, s + done, k * sizeof *s);
+        for (size_t i = 0; i < k; i++)
+            chunk[i].t_us = (uint64_t)((int64_t)chunk[i].t_us + offset);
+        fn(user, chunk, k);
+        done += k;
+    }
+}
+
+static void append_to_writer(void *user, const rm_sample *s, size_t n)
+{
+    rm_recorder *r = user;
+    rm_error err;
+    note_write(r, rm_session_writer_append(r->writer, s, n, &err), &err);
+}
+
+int64_t rm_recorder_clock_offset(const rm_recorder *r)
+{
+    return r->state == RM_RECORDER_IDLE ? 0 : r->t_offset;
+}
+
 static void append_shifted(rm_recorder *r, const rm_sample *s, size_t n,
                            uint64_t now_us)
 {
-    rm_error err;
-    if (r->t_offset == 0) {
-        note_write(r, rm_session_writer_append(r->writer, s, n, &err), &err);
-    } else {
-        rm_sample chunk[SHIFT_CHUNK];
-        for (size_t done = 0; done < n; ) {
-            size_t k = n - done < SHIFT_CHUNK ? n - done : SHIFT_CHUNK;
-            memcpy(chunk, s + done, k * sizeof *s);
-            for (size_t i = 0; i < k; i++)
-                chunk[i].t_us = (uint64_t)((int64_t)chunk[i].t_us + r->t_offset);
-            note_write(r, rm_session_writer_append(r->writer, chunk, k, &err), &err);
-            done += k;
-        }
-    }
+    rm_samples_shifted(s, n, r->t_offset, append_to_writer, r);
     if (!r->dirty)
         r->last_flush_at = now_us;
     r->dirty = true;

@@ -160,6 +160,9 @@ rm_status rm_recorder_start(rm_recorder *r, const rm_session_meta *meta,
                             const char *path, rm_error *err);
 /** Close the current session. RM_ERR_NOT_FOUND when none is open. */
 rm_status rm_recorder_stop(rm_recorder *r, rm_error *err);
+/** What to add to the device's sample times to get the session file's:
+ *  non-zero after a replug that restarted the device clock (0 when idle). */
+int64_t rm_recorder_clock_offset(const rm_recorder *r);
 /** Cancel a start that waits for the device; true if one was waiting. */
 bool rm_recorder_withdraw_start(rm_recorder *r);
 /** Merge the non-empty fields of meta (client, muscle, notes; side unless
@@ -405,8 +408,10 @@ typedef struct rm_live rm_live;
 
 rm_status rm_live_new(rm_live **out, const rm_live_config *cfg, rm_error *err);
 void rm_live_free(rm_live *live);
-/** Use this device's channels and geometry; resets the live state. */
-void rm_live_set_device(rm_live *live, const rm_device_info *info);
+/** Use this device's channels and geometry; resets the live state, but
+ *  the same device back after a replug keeps its time base (returns true
+ *  then). */
+bool rm_live_set_device(rm_live *live, const rm_device_info *info);
 /** Forget position reference, dwell and clock (a new session starts; also
  *  done by rm_live_update when the device clock goes back). A dwell in
  *  progress is dropped without a DWELL_END event. */

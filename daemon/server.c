@@ -365,8 +365,8 @@ void rm_server_publish_event(rm_server *srv, const rm_live_event *ev)
 void rm_server_set_device(rm_server *srv, const rm_device_info *info)
 {
     pthread_mutex_lock(&srv->lock);
-    rm_live_set_device(srv->live, info);
-    srv->have_latest = false;
+    /* the latest values time the events of the same roller back */
+    srv->have_latest = rm_live_set_device(srv->live, info) && srv->have_latest;
     pthread_mutex_unlock(&srv->lock);
 }
 

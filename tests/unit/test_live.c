@@ -125,6 +125,35 @@ static void force_falls_back_to_pressure_cells_without_load_cells(void **state)
     rm_live_free(live);
 }
 
+/* A replug of the same roller keeps t_s going (the capture hands on the
+ * session's unwrapped times); another roller starts over. */
+static void same_roller_after_a_replug_keeps_its_time_base(void **state)
+{
+    (void)state;
+    rm_live_config cfg;
+    rm_live_config_default(&cfg);
+    rm_live *live;
+    assert_int_equal(rm_live_new(&live, &cfg, NULL), RM_OK);
+    rm_device_info info;
+    roller(&info, 1);
+    double strip[4] = {10, 20, 30, 40};
+    rm_live_values v;
+    rm_live_event ev[2];
+    assert_false(rm_live_set_device(live, &info));
+    rm_sample s = sample(5.0, 0, 0, strip);
+    rm_live_update(live, &s, &v, ev);
+    assert_true(rm_live_set_device(live, &info)); /* the replug */
+    s = sample(9.0, 0, 0, strip);
+    rm_live_update(live, &s, &v, ev);
+    assert_float_equal(v.t_s, 4.0, 1e-9);
+    snprintf(info.serial, sizeof info.serial, "another");
+    assert_false(rm_live_set_device(live, &info));
+    s = sample(12.0, 0, 0, strip);
+    rm_live_update(live, &s, &v, ev);
+    assert_float_equal(v.t_s, 0.0, 1e-9);
+    rm_live_free(live);
+}
+
 static void centre_of_pressure_follows_the_loaded_end(void **state)
 {
     (void)state;
@@ -341,6 +370,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(force_and_pressure_come_from_the_calibration),
         cmocka_unit_test(force_falls_back_to_pressure_cells_without_load_cells),
+        cmocka_unit_test(same_roller_after_a_replug_keeps_its_time_base),
         cmocka_unit_test(centre_of_pressure_follows_the_loaded_end),
         cmocka_unit_test(position_is_roll_distance_from_the_most_proximal_loaded_point),
         cmocka_unit_test(distal_direction_minus_one_reverses_the_encoder),
