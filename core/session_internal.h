@@ -8,10 +8,13 @@
 
 #include "rollmap_core.h"
 
-/* File header: magic, version, JSON length, JSON, CRC-32C of all before. */
+/* File header: magic, version, JSON length, JSON, CRC-32C of all before;
+ * from version 2 written twice in a row, so one damaged copy loses
+ * nothing. */
 #define RM_FILE_MAGIC "\x89RMS\r\n\x1a\n" /* PNG-style: catches text-mode mangling */
 #define RM_FILE_MAGIC_SIZE 8
-#define RM_FORMAT_VERSION 1u
+#define RM_FORMAT_VERSION 2u              /* written */
+#define RM_FORMAT_VERSION_OLDEST 1u       /* still read: one header copy */
 #define RM_FILE_PREFIX_SIZE 16            /* magic + version + JSON length */
 #define RM_HEADER_JSON_MAX (1u << 20)     /* 1 MiB: far above any real header */
 

@@ -386,44 +386,90 @@ static rm_status parse_header_json(rm_session *s, const uint8_t *json,
     return st;
 }
 
-static rm_status read_file_header(rm_session *s, rm_error *err)
+/* One copy of the file header at `offset`: its length into *len. */
+static rm_status read_header_copy(rm_session *s, uint64_t offset, uint64_t *len,
+                                  rm_error *err)
 {
     uint8_t prefix[RM_FILE_PREFIX_SIZE];
-    if (s->file_size < RM_FILE_PREFIX_SIZE || !read_at(s, prefix, sizeof prefix, 0) ||
+    if (s->file_size < offset + RM_FILE_PREFIX_SIZE ||
+        !read_at(s, prefix, sizeof prefix, offset) ||
         memcmp(prefix, RM_FILE_MAGIC, RM_FILE_MAGIC_SIZE))
         return rm_error_set(err, RM_ERR_FORMAT, "%s: not a rollmap session file "
                             "(it does not start with the session file magic)",
                             s->path);
     s->version = rm_get_le32(prefix + 8);
-    if (s->version != RM_FORMAT_VERSION)
+    if (s->version < RM_FORMAT_VERSION_OLDEST || s->version > RM_FORMAT_VERSION)
         return rm_error_set(err, RM_ERR_VERSION, "%s: session format version %u "
-                            "is not supported (this rollmap reads version %u)",
-                            s->path, s->version, RM_FORMAT_VERSION);
+                            "is not supported (this rollmap reads versions %u to %u)",
+                            s->path, s->version, RM_FORMAT_VERSION_OLDEST,
+                            RM_FORMAT_VERSION);
     uint32_t json_len = rm_get_le32(prefix + 12);
     if (json_len > RM_HEADER_JSON_MAX)
         return rm_error_set(err, RM_ERR_FORMAT, "%s: header JSON length %u at "
-                            "offset 12 exceeds the limit of %u", s->path,
-                            json_len, RM_HEADER_JSON_MAX);
-    uint64_t header_len = RM_FILE_PREFIX_SIZE + (uint64_t)json_len + 4;
-    if (s->file_size < header_len)
+                            "offset %llu exceeds the limit of %u", s->path, json_len,
+                            (unsigned long long)offset + 12, RM_HEADER_JSON_MAX);
+    *len = RM_FILE_PREFIX_SIZE + (uint64_t)json_len + 4;
+    if (s->file_size < offset + *len)
         return rm_error_set(err, RM_ERR_TRUNCATED, "%s: header truncated: the "
                             "file has %llu bytes, the header needs %llu", s->path,
                             (unsigned long long)s->file_size,
-                            (unsigned long long)header_len);
-    uint8_t *header = malloc(header_len);
+                            (unsigned long long)(offset + *len));
+    uint8_t *header = malloc(*len);
     if (!header)
         return out_of_memory(s, err);
     rm_status st = RM_OK;
-    if (!read_at(s, header, header_len, 0))
-        st = read_error(s, 0, err);
-    else if (rm_get_le32(header + header_len - 4) != rm_crc32c(0, header, header_len - 4))
-        st = rm_error_set(err, RM_ERR_CRC, "%s: header CRC mismatch (bytes 0-%llu)",
-                          s->path, (unsigned long long)header_len - 1);
+    if (!read_at(s, header, *len, offset))
+        st = read_error(s, offset, err);
+    else if (rm_get_le32(header + *len - 4) != rm_crc32c(0, header, *len - 4))
+        st = rm_error_set(err, RM_ERR_CRC, "%s: header CRC mismatch (bytes "
+                          "%llu-%llu)", s->path, (unsigned long long)offset,
+                          (unsigned long long)(offset + *len - 1));
     else
-        st = parse_header_json(s, header + RM_FILE_PREFIX_SIZE, json_len, err);
+        st = parse_header_json(s, header + RM_FILE_PREFIX_SIZE, (size_t)(*len - 20),
+                               err);
     free(header);
-    s->header_end = s->good_end = header_len;
     return st;
+}
+
+/* The first copy is damaged: the second one starts at the next magic that
+ * begins an intact version 2 header. Its offset and length, or false. */
+static bool find_second_copy(rm_session *s, uint64_t *offset, uint64_t *len)
+{
+    uint64_t span = 2 * (RM_FILE_PREFIX_SIZE + (uint64_t)RM_HEADER_JSON_MAX + 4);
+    size_t n = (size_t)(s->file_size < span ? s->file_size : span);
+    uint8_t *bytes = malloc(n);
+    bool found = false;
+    if (bytes && read_at(s, bytes, n, 0)) {
+        const uint8_t *p = bytes + 1;
+        while (!found && (p = memmem(p, n - (size_t)(p - bytes), RM_FILE_MAGIC,
+                                     RM_FILE_MAGIC_SIZE))) {
+            rm_error ignored;
+            *offset = (uint64_t)(p - bytes);
+            found = read_header_copy(s, *offset, len, &ignored) == RM_OK &&
+                    s->version >= 2;
+            p++;
+        }
+    }
+    free(bytes);
+    return found;
+}
+
+static rm_status read_file_header(rm_session *s, rm_error *err)
+{
+    uint64_t len = 0;
+    rm_status st = read_header_copy(s, 0, &len, err);
+    if (st == RM_OK) {
+        uint64_t copies = s->version >= 2 ? 2 : 1;
+        /* a torn second copy (a crash while creating) ends the file */
+        uint64_t end = copies * len;
+        s->header_end = s->good_end = end < s->file_size ? end : s->file_size;
+        return RM_OK;
+    }
+    uint64_t second;
+    if (!find_second_copy(s, &second, &len))
+        return st; /* what was wrong with the first copy */
+    s->header_end = s->good_end = second + len;
+    return skip_range(s, 0, second, "damaged header (its second copy is used)", err);
 }
 
 static rm_status add_block(rm_session *s, const rm_block_entry *e, rm_error *err)

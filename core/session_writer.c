@@ -330,6 +330,7 @@ static void emit_meta_update(rm_json_writer *w, const void *ctx)
     rm_json_object_close(w);
 }
 
+/* The header, then the same bytes again (docs/FORMAT.md, version 2). */
 static bool encode_file_header(rm_bytes *out, const rm_device_info *info,
                                const rm_session_meta *meta)
 {
@@ -344,7 +345,11 @@ static bool encode_file_header(rm_bytes *out, const rm_device_info *info,
     rm_put_le32(out->data + 12, (uint32_t)json_len);
     uint8_t crc[4];
     rm_put_le32(crc, rm_crc32c(0, out->data, out->len));
-    return rm_bytes_add(out, crc, sizeof crc);
+    if (!rm_bytes_add(out, crc, sizeof crc) || !rm_bytes_reserve(out, out->len))
+        return false;
+    memcpy(out->data + out->len, out->data, out->len);
+    out->len *= 2;
+    return true;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -242,7 +242,7 @@ static void round_trip_keeps_samples_gaps_events_and_metadata(void **state)
     expect_samples(s, 2507, NULL, 3);
     expect_same_device(rm_session_device(s), &f->info);
     expect_same_meta(rm_session_meta_of(s), &later);
-    assert_int_equal(rm_session_format_version(s), 1);
+    assert_int_equal(rm_session_format_version(s), 2);
     assert_int_equal(rm_session_first_us(s), sample_at(0, 3).t_us);
     assert_int_equal(rm_session_last_us(s), sample_at(2506, 3).t_us);
     size_t n;
@@ -490,17 +490,71 @@ static void expect_open_error(const char *path, rm_status status, const char *ph
         fail_msg("'%s' does not contain '%s'", err.message, phrase);
 }
 
+/* Bytes of one copy of the file header of a session file. */
+static size_t header_copy_size(const uint8_t *bytes)
+{
+    return RM_FILE_PREFIX_SIZE + rm_get_le32(bytes + 12) + 4;
+}
+
 static void newer_format_version_is_a_clear_error(void **state)
 {
     fixture *f = *state;
     write_closed_session(f, 10);
     size_t len;
     uint8_t *bytes = testutil_read_file(f->path, &len);
-    bytes[8] = 2; /* version field */
+    size_t copy = header_copy_size(bytes);
+    bytes[8] = bytes[copy + 8] = 3; /* the version field of both copies */
     write_bytes(f->path, bytes, len);
-    expect_open_error(f->path, RM_ERR_VERSION,
-                      "session format version 2 is not supported (this rollmap reads version 1)");
+    expect_open_error(f->path, RM_ERR_VERSION, "session format version 3 is not "
+                      "supported (this rollmap reads versions 1 to 2)");
     free(bytes);
+}
+
+/* Version 1 files (one header copy) still read: one from the fuzz corpus,
+ * written by rollmap before version 2. */
+static void version_1_file_still_reads(void **state)
+{
+    (void)state;
+    const char data[] = ROLLMAP_TEST_DATA, tail[] = "tests/data";
+    char path[512];
+    snprintf(path, sizeof path, "%.*stests/fuzz/corpus/fuzz_session/valid_closed.rms",
+             (int)(sizeof data - sizeof tail), data);
+    rm_session *s = open_ok(path);
+    assert_int_equal(rm_session_format_version(s), 1);
+    assert_true(rm_session_integrity(s)->closed_cleanly);
+    assert_int_equal(rm_session_integrity(s)->skipped_count, 0);
+    assert_true(rm_session_sample_count(s) > 0);
+    rm_session_close(s);
+}
+
+/* Flip one bit of the header JSON in the copy at `copy_offset`: the file
+ * still opens, whole, from the other copy. */
+static void survives_a_flipped_bit_in_one_header_copy(const fixture *f, size_t copy_index)
+{
+    size_t len;
+    uint8_t *bytes = testutil_read_file(f->path, &len);
+    size_t copy = header_copy_size(bytes);
+    bytes[copy_index * copy + 30] ^= 1;
+    write_bytes(f->path, bytes, len);
+    rm_session *s = open_ok(f->path);
+    expect_same_device(rm_session_device(s), &f->info);
+    expect_same_meta(rm_session_meta_of(s), &f->meta);
+    expect_samples(s, 10, NULL, 3);
+    const rm_integrity *in = rm_session_integrity(s);
+    assert_true(in->closed_cleanly);
+    assert_int_equal(in->skipped_count, copy_index == 0 ? 1 : 0);
+    rm_session_close(s);
+    bytes[copy_index * copy + 30] ^= 1;
+    write_bytes(f->path, bytes, len);
+    free(bytes);
+}
+
+static void a_flipped_bit_in_either_header_copy_loses_nothing(void **state)
+{
+    fixture *f = *state;
+    write_closed_session(f, 10);
+    survives_a_flipped_bit_in_one_header_copy(f, 0);
+    survives_a_flipped_bit_in_one_header_copy(f, 1);
 }
 
 static void other_files_are_not_session_files(void **state)
@@ -523,7 +577,9 @@ static void damaged_file_header_is_a_clear_error(void **state)
     write_closed_session(f, 10);
     size_t len;
     uint8_t *bytes = testutil_read_file(f->path, &len);
-    bytes[30] ^= 1; /* inside the header JSON */
+    size_t copy = header_copy_size(bytes);
+    bytes[30] ^= 1; /* inside the header JSON, in both copies */
+    bytes[copy + 30] ^= 1;
     write_bytes(f->path, bytes, len);
     expect_open_error(f->path, RM_ERR_CRC, "header CRC mismatch");
     write_bytes(f->path, bytes, 40);
@@ -533,16 +589,20 @@ static void damaged_file_header_is_a_clear_error(void **state)
 
 /* Replace text in the header JSON with text of the same length and fix
  * the header CRC, as a writer that wrote it would have. */
+/* Both header copies, as a writer would have written them. */
 static void rewrite_header_json(uint8_t *bytes, const char *from, const char *to)
 {
-    uint32_t json_len = rm_get_le32(bytes + 12);
-    char *json = (char *)bytes + RM_FILE_PREFIX_SIZE;
-    char *at = memmem(json, json_len, from, strlen(from));
-    assert_non_null(at);
-    assert_int_equal(strlen(from), strlen(to));
-    memcpy(at, to, strlen(to));
-    size_t covered = RM_FILE_PREFIX_SIZE + json_len;
-    rm_put_le32(bytes + covered, rm_crc32c(0, bytes, covered));
+    size_t copy = header_copy_size(bytes);
+    for (uint8_t *header = bytes; header <= bytes + copy; header += copy) {
+        uint32_t json_len = rm_get_le32(header + 12);
+        char *json = (char *)header + RM_FILE_PREFIX_SIZE;
+        char *at = memmem(json, json_len, from, strlen(from));
+        assert_non_null(at);
+        assert_int_equal(strlen(from), strlen(to));
+        memcpy(at, to, strlen(to));
+        size_t covered = RM_FILE_PREFIX_SIZE + json_len;
+        rm_put_le32(header + covered, rm_crc32c(0, header, covered));
+    }
 }
 
 static void unknown_device_kind_is_an_error_naming_it(void **state)
@@ -923,6 +983,8 @@ int main(void)
         T(corrupt_payload_in_the_middle_is_skipped_and_reported),
         T(damaged_header_in_the_middle_is_skipped_and_later_blocks_recovered),
         T(newer_format_version_is_a_clear_error),
+        T(version_1_file_still_reads),
+        T(a_flipped_bit_in_either_header_copy_loses_nothing),
         T(other_files_are_not_session_files),
         T(damaged_file_header_is_a_clear_error),
         T(unknown_device_kind_is_an_error_naming_it),
