@@ -26,6 +26,15 @@
 /* Samples per read from a session file (80 kB). */
 #define READ_CHUNK 1024
 
+double ana_sample_sd(double sum, double sum_sq, size_t n)
+{
+    if (n < 2)
+        return NAN;
+    double mean = sum / (double)n;
+    double variance = (sum_sq - (double)n * mean * mean) / (double)(n - 1);
+    return sqrt(fmax(variance, 0.0));
+}
+
 const char *rm_ml_side_name(rm_ml_side side)
 {
     switch (side) {

@@ -162,10 +162,11 @@ rm_status ana_find_dwells(const rm_series *s, bool has_position,
 
 /** Share of the force eased off on passes over each of bins bins of
  *  bin_cm, against where nothing hurts (unloading.c); NaN where no pass
- *  went. */
+ *  went. spread[b]: its standard deviation from pass to pass (NaN with
+ *  fewer than two passes). */
 rm_status ana_unloading(const rm_series *s, const rm_stroke *passes,
                         size_t count, double bin_cm, size_t bins,
-                        double *unloading);
+                        double *unloading, double *spread);
 
 /** Build profile, marks and spots into a (series, dwells, summary's
  *  rolled length and has_position must be filled). */
@@ -173,5 +174,9 @@ rm_status ana_find_spots(rm_analysis *a, const rm_stroke *passes,
                          size_t pass_count, const double *mark_t_s,
                          const int *mark_rating, size_t mark_count,
                          rm_error *err);
+
+/** Sample standard deviation from a sum, a sum of squares and a count
+ *  (NaN with fewer than two values). */
+double ana_sample_sd(double sum, double sum_sq, size_t n);
 
 #endif /* ROLLMAP_ANALYSIS_INTERNAL_H */

@@ -16,13 +16,39 @@
  *  spot is found to within about a profile bin or two, and the same spot
  *  drifts by a couple of cm between sessions (where the person sits). */
 #define DEFAULT_MATCH_CM 3.0
-/** Score change taken as real: no MDC is published for a composite 0-10
- *  score; 2 points is the clinically important change on a 0-10 pain
- *  scale (Farrar et al. 2001), the nearest published yardstick. */
-#define DEFAULT_SCORE_MDC 2.0
-/** Tolerated pressure change taken as real: the middle of the algometry
- *  MDC range 28.7-50.6 kPa (Mailloux 2021, domain.md). */
-#define DEFAULT_PRESSURE_MDC_KPA 40.0
+/** Strength change taken as real when a session's own repeatability is
+ *  unknown (a spot found on fewer than two passes, or analysed before
+ *  strength was kept): no MDC is published for a composite 0-10 score; 2
+ *  points is the clinically important change on a 0-10 pain scale (Farrar
+ *  et al. 2001), the nearest published yardstick. */
+#define FALLBACK_SCORE_MDC 2.0
+/** z for a 95 % two-sided interval: MDC95 = 1.96 sqrt(SE1^2 + SE2^2). */
+#define Z_95 1.96
+/** The passes' MDC is at least this: on the virtual roller a spot of
+ *  unchanged severity moves by up to 1.4 between sessions (bench_severity,
+ *  the control spot), more than the passes' scatter within a session
+ *  shows, because what the person does (which passes, marks) varies from
+ *  session to session too. */
+#define DEFAULT_SCORE_MDC_MIN 1.5
+/** Tolerated pressure change taken as real: the between-subject SD of a
+ *  foam roller's contact pressure on the thigh, 6.4 kPa (Curran 2008,
+ *  domain.md). The algometry MDC (28.7-50.6 kPa, Mailloux 2021) is for a
+ *  1 cm2 probe pressed to the pain threshold and lies above most roller
+ *  pressures (20-55 kPa), so it could never fire. */
+#define DEFAULT_PRESSURE_MDC_KPA 6.4
+/** A spot is looked for where the later session rolled over it this
+ *  often: the detector's confidence is full at 5 passes; 3 give each kind
+ *  of evidence a repeat. */
+#define DEFAULT_COVER_PASSES 3.0
+/** The passes are counted over the bins within this of the spot (cm): the
+ *  evidence is smoothed with a sigma of 1 cm. */
+#define COVER_REACH_CM 1.0
+/** Sessions not judged: under 30 s under load (30 s per area is the
+ *  smallest volume recommended, domain.md), rolling under 10 cm (a third
+ *  of a 30 cm hamstring), or missing over 10 % of their time. */
+#define DEFAULT_MIN_UNDER_LOAD_S 30.0
+#define DEFAULT_MIN_ROLLED_CM 10.0
+#define DEFAULT_MAX_LOST_PCT 10.0
 /** Force change taken as real: the between-subject SD of pressure pain
  *  thresholds, about 15 N (Liew 2021, domain.md). */
 #define DEFAULT_FORCE_MDC_N 15.0
@@ -34,9 +60,14 @@ void rm_compare_options_default(rm_compare_options *opt)
 {
     *opt = (rm_compare_options){
         .match_cm = DEFAULT_MATCH_CM,
-        .score_mdc = DEFAULT_SCORE_MDC,
+        .score_mdc = NAN,
+        .score_mdc_min = DEFAULT_SCORE_MDC_MIN,
         .pressure_mdc_kpa = DEFAULT_PRESSURE_MDC_KPA,
         .force_mdc_n = DEFAULT_FORCE_MDC_N,
+        .cover_passes = DEFAULT_COVER_PASSES,
+        .min_under_load_s = DEFAULT_MIN_UNDER_LOAD_S,
+        .min_rolled_cm = DEFAULT_MIN_ROLLED_CM,
+        .max_lost_pct = DEFAULT_MAX_LOST_PCT,
     };
 }
 
@@ -48,6 +79,7 @@ const char *rm_spot_change_name(rm_spot_change change)
     case RM_SPOT_WORSE: return "worse";
     case RM_SPOT_NEW: return "new";
     case RM_SPOT_GONE: return "gone";
+    case RM_SPOT_NOT_COVERED: return "not covered";
     }
     return "unknown";
 }
@@ -123,6 +155,52 @@ static rm_status check_compatible(rm_comparison *c, rm_error *err)
         return RM_OK;
     }
     return RM_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Which sessions are judged                                                */
+/* ------------------------------------------------------------------------ */
+
+/** Why a session is too short or too damaged to judge; false when it can
+ *  be judged. */
+static bool not_judged(const rm_analysis *a, const rm_compare_options *o,
+                       char *why, size_t size)
+{
+    const rm_summary *s = &a->summary;
+    double lost_pct = s->duration_s > 0
+        ? 100.0 * a->quality.gap_s / s->duration_s : 0.0;
+    if (!(s->time_under_load_s >= o->min_under_load_s))
+        snprintf(why, size, "too short: %.0f s under load (%.0f s needed)",
+                 s->time_under_load_s, o->min_under_load_s);
+    else if (a->has_position && !(s->rolled_length_cm >= o->min_rolled_cm))
+        snprintf(why, size, "too short: %.1f cm of the leg rolled (%.0f cm "
+                 "needed)", s->rolled_length_cm, o->min_rolled_cm);
+    else if (a->quality.blocks_skipped > 0)
+        snprintf(why, size, "damaged: %llu block%s of the file failed "
+                 "their check and were left out",
+                 (unsigned long long)a->quality.blocks_skipped,
+                 a->quality.blocks_skipped == 1 ? "" : "s");
+    else if (lost_pct > o->max_lost_pct)
+        snprintf(why, size, "damaged: %.0f %% of its time lost in gaps "
+                 "(at most %.0f %%)", lost_pct, o->max_lost_pct);
+    else
+        return false;
+    return true;
+}
+
+static void gate_sessions(rm_comparison *c)
+{
+    for (size_t i = 0; i < c->session_count; i++) {
+        rm_session_gate *g = &c->gates[i];
+        g->judged = !not_judged(c->sessions[i], &c->options, g->why,
+                                sizeof g->why);
+    }
+}
+
+/** Whether session i is of this leg and judged. */
+static bool judged_on(const rm_comparison *c, size_t i, uint8_t leg)
+{
+    return c->gates[i].judged && c->sessions[i]->meta.side == leg;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -237,7 +315,9 @@ static rm_spot_visit visit_of(const rm_analysis *a, int spot, double match_cm)
 {
     const rm_spot *s = &a->spots[spot];
     rm_spot_visit v = {.spot = spot, .position_cm = s->position_cm,
-                       .score = s->score, .dwell_s = s->evidence.dwell_s,
+                       .score = s->score, .strength = s->strength,
+                       .strength_se = s->strength_se,
+                       .dwell_s = s->evidence.dwell_s,
                        .tolerated_force_n = s->threshold_force_n,
                        .tolerated_pressure_kpa = s->threshold_pressure_kpa};
     double force, kpa;
@@ -250,8 +330,25 @@ static rm_spot_visit visit_of(const rm_analysis *a, int spot, double match_cm)
 }
 
 static const rm_spot_visit no_visit = {
-    .spot = -1, .position_cm = NAN, .score = NAN, .tolerated_force_n = NAN,
+    .spot = -1, .position_cm = NAN, .score = NAN, .strength = NAN,
+    .strength_se = NAN, .tolerated_force_n = NAN,
     .tolerated_pressure_kpa = NAN, .dwell_s = NAN};
+
+/** The fewest passes over any profile bin within COVER_REACH_CM of
+ *  position_cm (0 outside the rolled length or without a profile). */
+static size_t passes_at(const rm_analysis *a, double position_cm)
+{
+    size_t fewest = 0;
+    bool any = false;
+    for (size_t b = 0; b < a->bin_count; b++) {
+        const rm_profile_bin *bin = &a->profile[b];
+        if (!(fabs(bin->position_cm - position_cm) <= COVER_REACH_CM))
+            continue;
+        fewest = any && fewest < bin->passes ? fewest : bin->passes;
+        any = true;
+    }
+    return fewest;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Matching spots: greedy clustering along the leg                          */
@@ -415,13 +512,13 @@ static int by_leg_and_position(const void *pa, const void *pb)
 /* What became of each spot                                                 */
 /* ------------------------------------------------------------------------ */
 
-/** First and last session of a leg; false when it has none. */
+/** First and last judged session of a leg; false when it has none. */
 static bool leg_span(const rm_comparison *c, uint8_t leg, size_t *first,
                      size_t *last)
 {
     bool found = false;
     for (size_t i = 0; i < c->session_count; i++)
-        if (c->sessions[i]->meta.side == leg) {
+        if (judged_on(c, i, leg)) {
             if (!found)
                 *first = i;
             *last = i;
@@ -430,47 +527,78 @@ static bool leg_span(const rm_comparison *c, uint8_t leg, size_t *first,
     return found;
 }
 
+/** Passes of every session over the matched spot's position. */
+static void count_passes(const rm_comparison *c, rm_matched_spot *m)
+{
+    for (size_t i = 0; i < c->session_count; i++)
+        m->visits[i].passes = isfinite(m->position_cm)
+            ? passes_at(c->sessions[i], m->position_cm) : 0;
+}
+
+/** The strength MDC between two visits: the clinic's when set, else from
+ *  the two sessions' pass-to-pass standard errors (MDC95), else the
+ *  fallback. *from_passes says which. */
+static double strength_mdc(const rm_compare_options *o,
+                           const rm_spot_visit *a, const rm_spot_visit *b,
+                           bool *from_passes)
+{
+    *from_passes = false;
+    if (isfinite(o->score_mdc))
+        return o->score_mdc;
+    if (!isfinite(a->strength_se) || !isfinite(b->strength_se))
+        return FALLBACK_SCORE_MDC;
+    *from_passes = true;
+    return fmax(Z_95 * hypot(a->strength_se, b->strength_se),
+                o->score_mdc_min);
+}
+
 static void spot_trends(const rm_comparison *c, rm_matched_spot *m)
 {
     size_t n = c->session_count;
-    double day[n], score[n], force[n], kpa[n], dwell[n];
+    double day[n], score[n], strength[n], force[n], kpa[n], dwell[n];
     for (size_t i = 0; i < n; i++) {
         const rm_spot_visit *v = &m->visits[i];
+        bool judged = c->gates[i].judged;
         day[i] = session_day(c, i);
-        score[i] = v->score;
-        force[i] = v->tolerated_force_n;
-        kpa[i] = v->tolerated_pressure_kpa;
-        dwell[i] = v->dwell_s;
+        score[i] = judged ? v->score : NAN;
+        strength[i] = judged ? v->strength : NAN;
+        force[i] = judged ? v->tolerated_force_n : NAN;
+        kpa[i] = judged ? v->tolerated_pressure_kpa : NAN;
+        dwell[i] = judged ? v->dwell_s : NAN;
     }
     const rm_compare_options *o = &c->options;
-    m->score = trend_of(day, score, n, o->score_mdc);
+    m->score = trend_of(day, score, n, m->strength_mdc);
+    m->strength = trend_of(day, strength, n, m->strength_mdc);
     m->tolerated_force_n = trend_of(day, force, n, o->force_mdc_n);
     m->tolerated_pressure_kpa = trend_of(day, kpa, n, o->pressure_mdc_kpa);
     m->dwell_s = trend_of(day, dwell, n, NAN);
 }
 
 /** Eased, worse or unchanged for a spot present first and last: a change
- *  counts only from the MDC on; the score and the tolerated pressure must
- *  not point opposite ways. */
+ *  counts only from the MDC on; the strength and the tolerated pressure
+ *  must not point opposite ways. */
 static void classify_present(const rm_comparison *c, rm_matched_spot *m,
                              const rm_spot_visit *first,
-                             const rm_spot_visit *last)
+                             const rm_spot_visit *last, bool from_passes)
 {
     const rm_compare_options *o = &c->options;
-    double d_score = last->score - first->score;
+    double d_strength = last->strength - first->strength;
+    if (!isfinite(d_strength)) /* analysed before strength was kept */
+        d_strength = last->score - first->score;
     double d_kpa = last->tolerated_pressure_kpa - first->tolerated_pressure_kpa;
-    bool score_real = fabs(d_score) >= o->score_mdc;
+    double mdc = m->strength_mdc;
+    bool strength_real = fabs(d_strength) >= mdc;
     bool kpa_real = isfinite(d_kpa) && fabs(d_kpa) >= o->pressure_mdc_kpa;
-    bool eased = (score_real && d_score < 0) || (kpa_real && d_kpa > 0);
-    bool worse = (score_real && d_score > 0) || (kpa_real && d_kpa < 0);
-    int len = snprintf(m->note, sizeof m->note, "score %+.1f (MDC %.1f)",
-                       d_score, o->score_mdc);
+    bool eased = (strength_real && d_strength < 0) || (kpa_real && d_kpa > 0);
+    bool worse = (strength_real && d_strength > 0) || (kpa_real && d_kpa < 0);
+    int len = snprintf(m->note, sizeof m->note, "strength %+.1f (MDC %.1f%s)",
+                       d_strength, mdc, from_passes ? " from the passes" : "");
     if (isfinite(d_kpa))
         snprintf(m->note + len, sizeof m->note - (size_t)len,
-                 ", pressure %+.0f kPa (MDC %.0f)", d_kpa, o->pressure_mdc_kpa);
+                 ", pressure %+.0f kPa (MDC %.1f)", d_kpa, o->pressure_mdc_kpa);
     if (eased && worse) {
         m->change = RM_SPOT_UNCHANGED;
-        strncat(m->note, "; score and pressure disagree",
+        strncat(m->note, "; strength and pressure disagree",
                 sizeof m->note - strlen(m->note) - 1);
     } else if (eased || worse) {
         m->change = eased ? RM_SPOT_EASED : RM_SPOT_WORSE;
@@ -482,23 +610,45 @@ static void classify_present(const rm_comparison *c, rm_matched_spot *m,
     }
 }
 
+/** "Not covered" when session i did not roll over the spot enough to
+ *  find it; which says whether it is the first or the last. */
+static bool not_covered(const rm_comparison *c, rm_matched_spot *m, size_t i,
+                        const char *which)
+{
+    if ((double)m->visits[i].passes >= c->options.cover_passes)
+        return false;
+    m->change = RM_SPOT_NOT_COVERED;
+    snprintf(m->note, sizeof m->note, "the %s session rolled over it %zu "
+             "time%s (%.0f needed to look for it)", which,
+             m->visits[i].passes, m->visits[i].passes == 1 ? "" : "s",
+             c->options.cover_passes);
+    return true;
+}
+
 static void classify(const rm_comparison *c, rm_matched_spot *m)
 {
     size_t first = 0, last = 0;
-    leg_span(c, m->leg, &first, &last);
+    bool any = leg_span(c, m->leg, &first, &last);
     const rm_spot_visit *vf = &m->visits[first], *vl = &m->visits[last];
-    if (first == last) {
+    bool from_passes = false;
+    m->strength_mdc = any ? strength_mdc(&c->options, vf, vl, &from_passes)
+                          : NAN;
+    if (!any || first == last) {
         m->change = RM_SPOT_UNCHANGED;
-        snprintf(m->note, sizeof m->note, "one session of this leg");
+        snprintf(m->note, sizeof m->note, "%s judged session of this leg",
+                 any ? "one" : "no");
     } else if (vf->spot >= 0 && vl->spot >= 0) {
-        classify_present(c, m, vf, vl);
+        classify_present(c, m, vf, vl, from_passes);
     } else if (vl->spot >= 0) {
-        m->change = RM_SPOT_NEW;
-        snprintf(m->note, sizeof m->note, "not found in the first session");
-    } else {
+        if (!not_covered(c, m, first, "first")) {
+            m->change = RM_SPOT_NEW;
+            snprintf(m->note, sizeof m->note,
+                     "not found in the first session");
+        }
+    } else if (!not_covered(c, m, last, "last")) {
         m->change = RM_SPOT_GONE;
         snprintf(m->note, sizeof m->note, vf->spot >= 0
-                 ? "not found in the last session"
+                 ? "not found in the last session, which rolled over it"
                  : "found only between the first and last sessions");
     }
 }
@@ -517,8 +667,9 @@ static rm_status match_spots(rm_comparison *c)
     if (c->spot_count > 1)
         qsort(c->spots, c->spot_count, sizeof *c->spots, by_leg_and_position);
     for (size_t k = 0; k < c->spot_count; k++) {
-        spot_trends(c, &c->spots[k]);
+        count_passes(c, &c->spots[k]);
         classify(c, &c->spots[k]);
+        spot_trends(c, &c->spots[k]);
     }
     return RM_OK;
 }
@@ -568,8 +719,7 @@ static rm_trend leg_trend(const rm_comparison *c, uint8_t leg,
     double day[n], value[n];
     for (size_t i = 0; i < n; i++) {
         day[i] = session_day(c, i);
-        value[i] = c->sessions[i]->meta.side == leg ? metric(c->sessions[i])
-                                                    : NAN;
+        value[i] = judged_on(c, i, leg) ? metric(c->sessions[i]) : NAN;
     }
     return trend_of(day, value, n, mdc);
 }
@@ -648,8 +798,10 @@ static void symmetry(rm_comparison *c)
 
 static bool valid_options(const rm_compare_options *o)
 {
-    return o->match_cm > 0 && o->score_mdc >= 0 && o->pressure_mdc_kpa >= 0 &&
-           o->force_mdc_n >= 0;
+    return o->match_cm > 0 && !(o->score_mdc < 0) && o->score_mdc_min >= 0 &&
+           o->pressure_mdc_kpa >= 0 && o->force_mdc_n >= 0 &&
+           o->cover_passes >= 0 && o->min_under_load_s >= 0 &&
+           o->min_rolled_cm >= 0 && o->max_lost_pct >= 0;
 }
 
 rm_status rm_compare(const rm_analysis *const *sessions, size_t n,
@@ -661,8 +813,9 @@ rm_status rm_compare(const rm_analysis *const *sessions, size_t n,
         return rm_error_set(err, RM_ERR_ARG, "compare: %zu session%s given; "
                             "at least two are needed", n, n == 1 ? "" : "s");
     rm_comparison *c = calloc(1, sizeof *c);
-    if (!c || !(c->sessions = malloc(sizeof *c->sessions * n))) {
-        free(c);
+    if (!c || !(c->sessions = malloc(sizeof *c->sessions * n)) ||
+        !(c->gates = calloc(n, sizeof *c->gates))) {
+        rm_comparison_free(c);
         return rm_error_set(err, RM_ERR_NOMEM, "compare: out of memory");
     }
     if (opt)
@@ -672,11 +825,13 @@ rm_status rm_compare(const rm_analysis *const *sessions, size_t n,
     if (!valid_options(&c->options)) {
         rm_comparison_free(c);
         return rm_error_set(err, RM_ERR_ARG, "compare: match_cm must be > 0 "
-                            "and the MDC thresholds >= 0");
+                            "and the MDC thresholds, passes and session "
+                            "limits >= 0");
     }
     c->session_count = n;
     memcpy(c->sessions, sessions, sizeof *c->sessions * n);
     qsort(c->sessions, n, sizeof *c->sessions, by_start);
+    gate_sessions(c);
     rm_status st = check_compatible(c, err);
     if (st == RM_OK && (st = match_spots(c)) != RM_OK)
         rm_error_set(err, st, "compare: out of memory matching spots");
@@ -698,5 +853,6 @@ void rm_comparison_free(rm_comparison *c)
         free(c->spots[k].visits);
     free(c->spots);
     free(c->sessions);
+    free(c->gates);
     free(c);
 }

@@ -92,9 +92,16 @@ typedef struct rm_spot_evidence {
 
 typedef struct rm_spot {
     double position_cm, position_pct;
-    double ml;
+    double ml;               /**< where held or marked; else the passes'
+                                  lean against their own centre lines */
     uint8_t side;            /**< rm_ml_side */
+    double side_confidence;  /**< 1 held or marked; else the probability
+                                  that the passes' lean is not noise */
     double score;            /**< 0-10 */
+    double strength;         /**< the score without its ceiling: equal up
+                                  to 6.3, then growing on linearly */
+    double strength_se;      /**< its standard error from the scatter
+                                  between passes (NaN < 2 passes) */
     double confidence;       /**< 0-1 */
     rm_spot_evidence evidence;
     double threshold_force_n;     /**< force at marks here (PPT), NaN none */
@@ -125,6 +132,7 @@ typedef struct rm_profile_bin {
     double tenderness;       /**< 0-10 combined evidence */
     double medial_force_n, lateral_force_n;
     double tremor;           /**< mean tremor-band power under load (N^2) */
+    size_t passes;           /**< passes over the bin under load */
 } rm_profile_bin;
 
 typedef struct rm_spectrogram {
@@ -212,10 +220,20 @@ void rm_spectra_cleanup(void);
 
 typedef struct rm_compare_options {
     double match_cm;          /**< one spot across sessions within (3 cm) */
-    double score_mdc;         /**< smallest real score change (2 points) */
+    double score_mdc;         /**< smallest real strength change; NaN (the
+                                   default): from the two sessions' own
+                                   pass-to-pass repeatability */
+    double score_mdc_min;     /**< the repeatability's MDC is at least
+                                   this (1.5 points) */
     double pressure_mdc_kpa;  /**< smallest real tolerated-pressure change
-                                   (40 kPa; MDC 28.7-50.6, Mailloux 2021) */
+                                   (6.4 kPa, docs/COMPARE.md) */
     double force_mdc_n;       /**< smallest real force change (15 N) */
+    double cover_passes;      /**< a spot can be gone only where the later
+                                   session rolled over it this often (3) */
+    double min_under_load_s;  /**< shorter sessions are not judged (30 s) */
+    double min_rolled_cm;     /**< nor those rolling less of the leg (10) */
+    double max_lost_pct;      /**< nor those missing more of their time in
+                                   gaps, or with damaged blocks (10 %) */
     bool force_mix;           /**< compare different muscles, clients or
                                    devices anyway */
 } rm_compare_options;
@@ -229,7 +247,10 @@ typedef enum rm_spot_change {
     RM_SPOT_EASED = 1,
     RM_SPOT_WORSE = 2,
     RM_SPOT_NEW = 3,         /**< absent in the first session, present last */
-    RM_SPOT_GONE = 4         /**< absent in the last session */
+    RM_SPOT_GONE = 4,        /**< absent in the last session, which rolled
+                                  over it often enough to find it */
+    RM_SPOT_NOT_COVERED = 5  /**< absent in the first or last session,
+                                  which did not roll over it enough */
 } rm_spot_change;
 const char *rm_spot_change_name(rm_spot_change change); /* "eased" ... */
 
@@ -249,6 +270,9 @@ typedef struct rm_spot_visit {
     int spot;                      /**< index into the session's spots, -1
                                         when the spot was not found there */
     double position_cm, score;
+    double strength, strength_se;  /**< rm_spot's; NaN not found */
+    size_t passes;                 /**< the session's passes over the
+                                        matched spot's position */
     double tolerated_force_n;      /**< at marks, else mean over dwells on
                                         the spot, else NaN */
     double tolerated_pressure_kpa; /**< the same for pressure */
@@ -262,7 +286,9 @@ typedef struct rm_matched_spot {
     rm_spot_visit *visits;   /**< one per session (sorted order); spot -1
                                   for sessions of the other leg too */
     size_t present;          /**< sessions holding it */
-    rm_trend score, tolerated_force_n, tolerated_pressure_kpa, dwell_s;
+    rm_trend score, strength, tolerated_force_n, tolerated_pressure_kpa,
+             dwell_s;
+    double strength_mdc;     /**< the MDC its verdict used (NaN none) */
     rm_spot_change change;
     bool within_mdc;         /**< unchanged because every change between
                                   the first and last session is < its MDC */
@@ -292,11 +318,19 @@ typedef struct rm_symmetry {
     rm_symmetry_metric metrics[RM_SYMMETRY_METRICS];
 } rm_symmetry;
 
+/** Whether a session is judged: used for trends, verdicts and symmetry.
+ *  Sessions too short or too damaged are shown but not used. */
+typedef struct rm_session_gate {
+    bool judged;
+    char why[160];           /**< why not, for people; "" when judged */
+} rm_session_gate;
+
 typedef struct rm_comparison {
     rm_compare_options options;
     size_t session_count;
     const rm_analysis **sessions;  /**< sorted by start; borrowed: the
                                         analyses must outlive this */
+    rm_session_gate *gates;        /**< one per session, same order */
     size_t spot_count;
     rm_matched_spot *spots;        /**< by leg, then position */
     rm_leg_trends legs[3];         /**< indexed by rm_side */

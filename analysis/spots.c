@@ -53,6 +53,17 @@
  * with this many passes over the spot. */
 #define EVIDENCE_PRESENT 0.25
 #define CONFIDENT_PASSES 5.0
+/* A spot's side from passes: the passes over it lean to one side of their
+ * own centre line by at least this much ml (1.5 mm of the 30 mm scale) and
+ * with this confidence that the side is not the noise's (one-sided normal,
+ * z 2.33): the load centre wanders about 6 mm while rolling, so a spot
+ * needs several passes that agree. */
+#define PASS_LEAN_MIN 0.05
+#define PASS_SIDE_CONFIDENCE 0.99
+/* A spot's strength is its score up to this combined evidence (score
+ * 6.3) and goes on along the score's tangent there: the score itself
+ * saturates, so 0.7 and 0.9 severities both read about 9.5. */
+#define STRENGTH_KNEE 0.5
 
 enum { EV_DWELL, EV_AIMED_HOLD, EV_SLOWING, EV_UNLOADING, EV_TREMOR, EV_MARK,
        EV_KINDS };
@@ -64,14 +75,26 @@ typedef struct bin_acc {
     double tremor_time_s;     /**< steady loaded time behind rel_tremor_sum */
     size_t samples;
     double dwell_s, dwell_ml_weighted, aimed_hold_s;
-    double pass_speed_sum, unloading;
+    double pass_speed_sum, pass_speed_sq, unloading, unloading_spread;
     size_t passes;
+    double pass_log_tremor, pass_log_tremor_sq; /**< log relative tremor */
+    size_t tremor_passes;
+    double pass_lean, pass_lean_sq; /**< ml against the pass's own centre */
+    size_t lean_passes;
     uint32_t marks;
     double rating_sum;
     uint32_t rated;
     double mark_ml_sum;
     double ev[EV_KINDS];      /**< 1 = full (may exceed it), then smoothed */
 } bin_acc;
+
+/** One pass's share of one bin. */
+typedef struct pass_bin {
+    bool crossed;
+    double force, force_ml, ml_force;
+    double rel_tremor;        /**< sum over its steady samples */
+    size_t tremor_samples;
+} pass_bin;
 
 typedef struct profile_work {
     const rm_series *s;
@@ -80,6 +103,8 @@ typedef struct profile_work {
     double tremor_frame_s;    /**< length of a spectrogram frame */
     size_t bins;
     bin_acc *acc;
+    uint8_t *steady;          /**< steady_load(): tremor frame all loaded */
+    double usual_speed;       /**< median pass speed over the bins */
     double *tenderness;       /**< the score, each kind at most full */
     double *locating;         /**< the same beyond full: where it is worst */
 } profile_work;
@@ -130,12 +155,17 @@ static uint8_t *steady_load(const profile_work *w)
     return steady;
 }
 
-static rm_status gather_samples(profile_work *w)
+/** Relative tremor (tremor power over force squared) of sample i, or NaN
+ *  where its spectrogram frame is not wholly under load. */
+static double rel_tremor_at(const profile_work *w, size_t i)
+{
+    double f = w->s->force_n[i];
+    return w->steady[i] && f > 0.0 ? w->s->tremor[i] / (f * f) : NAN;
+}
+
+static void gather_samples(profile_work *w)
 {
     const rm_series *s = w->s;
-    uint8_t *steady = steady_load(w);
-    if (!steady)
-        return RM_ERR_NOMEM;
     for (size_t i = 0; i < s->n; i++) {
         if (!s->loaded[i])
             continue;
@@ -150,16 +180,15 @@ static rm_status gather_samples(profile_work *w)
         b->medial += f * (1.0 - ml) / 2.0;
         b->lateral += f * (1.0 + ml) / 2.0;
         b->tremor_sum += s->tremor[i];
-        if (steady[i] && f > 0.0) {
-            b->rel_tremor_sum += s->tremor[i] / (f * f) / s->rate_hz;
+        double rel = rel_tremor_at(w, i);
+        if (isfinite(rel)) {
+            b->rel_tremor_sum += rel / s->rate_hz;
             b->tremor_time_s += 1.0 / s->rate_hz;
         }
         b->samples++;
         if (isfinite(s->ml[i]))
             b->ml_force_sum += f * s->ml[i], b->ml_force += f;
     }
-    free(steady);
-    return RM_OK;
 }
 
 static void gather_dwells(profile_work *w, const rm_dwell *d, size_t count)
@@ -173,37 +202,80 @@ static void gather_dwells(profile_work *w, const rm_dwell *d, size_t count)
     }
 }
 
-/** The pass's speed goes to every bin it crossed under load. */
-static void gather_pass(profile_work *w, const rm_stroke *pass, bool *crossed)
+/** What one pass did in each bin it crossed under load; returns the
+ *  pass's own centre line (force-weighted ml over the whole pass). */
+static double measure_pass(const profile_work *w, const rm_stroke *pass,
+                           pass_bin *pb)
 {
     const rm_series *s = w->s;
-    memset(crossed, 0, sizeof *crossed * w->bins);
+    memset(pb, 0, sizeof *pb * w->bins);
+    double force = 0.0, force_ml = 0.0;
     size_t a = index_at(s, pass->start_s), z = index_at(s, pass->end_s);
-    for (size_t i = a; i <= z; i++)
-        if (s->loaded[i])
-            crossed[bin_of(w, s->position_cm[i])] = true;
-    for (size_t b = 0; b < w->bins; b++) {
-        if (!crossed[b])
+    for (size_t i = a; i <= z; i++) {
+        if (!s->loaded[i])
             continue;
-        w->acc[b].passes++;
-        w->acc[b].pass_speed_sum += fabs(pass->mean_speed_cm_s);
+        pass_bin *p = &pb[bin_of(w, s->position_cm[i])];
+        p->crossed = true;
+        double rel = rel_tremor_at(w, i);
+        if (isfinite(rel))
+            p->rel_tremor += rel, p->tremor_samples++;
+        if (!isfinite(s->ml[i]))
+            continue;
+        p->force_ml += s->force_n[i] * s->ml[i];
+        p->ml_force += s->force_n[i];
+        force_ml += s->force_n[i] * s->ml[i];
+        force += s->force_n[i];
+    }
+    return force > 0.0 ? force_ml / force : NAN;
+}
+
+/** The pass's speed, tremor and lean go to every bin it crossed. */
+static void gather_pass(profile_work *w, const rm_stroke *pass, pass_bin *pb)
+{
+    double centre = measure_pass(w, pass, pb);
+    double speed = fabs(pass->mean_speed_cm_s);
+    for (size_t b = 0; b < w->bins; b++) {
+        const pass_bin *p = &pb[b];
+        if (!p->crossed)
+            continue;
+        bin_acc *acc = &w->acc[b];
+        acc->passes++;
+        acc->pass_speed_sum += speed;
+        acc->pass_speed_sq += speed * speed;
+        if (p->tremor_samples && p->rel_tremor > 0.0) {
+            double log_rel = log(p->rel_tremor / (double)p->tremor_samples);
+            acc->pass_log_tremor += log_rel;
+            acc->pass_log_tremor_sq += log_rel * log_rel;
+            acc->tremor_passes++;
+        }
+        if (p->ml_force > 0.0 && isfinite(centre)) {
+            double lean = p->force_ml / p->ml_force - centre;
+            acc->pass_lean += lean;
+            acc->pass_lean_sq += lean * lean;
+            acc->lean_passes++;
+        }
     }
 }
 
 static rm_status gather_passes(profile_work *w, const rm_stroke *passes,
                                size_t count)
 {
-    bool *crossed = malloc(sizeof *crossed * w->bins);
+    pass_bin *pb = malloc(sizeof *pb * w->bins);
     double *unloading = malloc(sizeof *unloading * w->bins);
-    rm_status st = crossed && unloading
-        ? ana_unloading(w->s, passes, count, w->bin_cm, w->bins, unloading)
+    double *spread = malloc(sizeof *spread * w->bins);
+    rm_status st = pb && unloading && spread
+        ? ana_unloading(w->s, passes, count, w->bin_cm, w->bins, unloading,
+                        spread)
         : RM_ERR_NOMEM;
     for (size_t k = 0; st == RM_OK && k < count; k++)
-        gather_pass(w, &passes[k], crossed);
-    for (size_t b = 0; st == RM_OK && b < w->bins; b++)
+        gather_pass(w, &passes[k], pb);
+    for (size_t b = 0; st == RM_OK && b < w->bins; b++) {
         w->acc[b].unloading = unloading[b];
-    free(crossed);
+        w->acc[b].unloading_spread = spread[b];
+    }
+    free(pb);
     free(unloading);
+    free(spread);
     return st;
 }
 
@@ -283,13 +355,13 @@ static double bin_pass_speed(const bin_acc *a)
 static void normalise_evidence(profile_work *w)
 {
     double quiet = bins_quantile(w, TREMOR_BASELINE_QUANTILE, bin_rel_tremor);
-    double usual_speed = bins_quantile(w, 0.5, bin_pass_speed);
+    w->usual_speed = bins_quantile(w, 0.5, bin_pass_speed);
     for (size_t b = 0; b < w->bins; b++) {
         bin_acc *a = &w->acc[b];
         a->ev[EV_DWELL] = rm_clamp(a->dwell_s / w->cfg->target_hold_s, 0, 1);
         a->ev[EV_AIMED_HOLD] =
             rm_clamp(a->aimed_hold_s / w->cfg->target_hold_s, 0, 1);
-        double slowing = 1.0 - bin_pass_speed(a) / usual_speed;
+        double slowing = 1.0 - bin_pass_speed(a) / w->usual_speed;
         a->ev[EV_SLOWING] = isfinite(slowing)
             ? fmax(slowing / SLOWING_FULL, 0.0) : 0.0;
         a->ev[EV_UNLOADING] = isfinite(a->unloading)
@@ -334,17 +406,82 @@ static double evidence(const bin_acc *a, int kind, bool beyond_full)
     return beyond_full ? a->ev[kind] : fmin(a->ev[kind], 1.0);
 }
 
-static double tenderness_of(const bin_acc *a, bool beyond_full)
+/** The combined evidence e of docs/ANALYSIS.md. */
+/** What the passes and the marks say, without the holds. */
+static double pass_evidence(const bin_acc *a, bool beyond_full)
 {
     double tremor = evidence(a, EV_TREMOR, beyond_full);
     double unloading = evidence(a, EV_UNLOADING, beyond_full);
-    double t = W_GUARD_STRONGER * fmax(tremor, unloading) +
-               W_GUARD_WEAKER * fmin(tremor, unloading) +
-               W_MARK * a->ev[EV_MARK] +
-               W_SLOWING * evidence(a, EV_SLOWING, beyond_full) +
-               W_AIMED_HOLD * a->ev[EV_AIMED_HOLD];
-    double e = t * (1.0 + DWELL_BOOST * a->ev[EV_DWELL]);
+    return W_GUARD_STRONGER * fmax(tremor, unloading) +
+           W_GUARD_WEAKER * fmin(tremor, unloading) +
+           W_MARK * a->ev[EV_MARK] +
+           W_SLOWING * evidence(a, EV_SLOWING, beyond_full);
+}
+
+static double combined_evidence(const bin_acc *a, bool beyond_full)
+{
+    return (pass_evidence(a, beyond_full) +
+            W_AIMED_HOLD * a->ev[EV_AIMED_HOLD]) *
+           (1.0 + DWELL_BOOST * a->ev[EV_DWELL]);
+}
+
+static double score_of(double e)
+{
     return 10.0 * (1.0 - exp(-e / SCORE_SCALE));
+}
+
+static double tenderness_of(const bin_acc *a, bool beyond_full)
+{
+    return score_of(combined_evidence(a, beyond_full));
+}
+
+/** How fast the strength grows with the combined evidence at e. */
+static double strength_slope(double e)
+{
+    return 10.0 / SCORE_SCALE * exp(-fmin(e, STRENGTH_KNEE) / SCORE_SCALE);
+}
+
+/** The score below STRENGTH_KNEE and its tangent beyond: no ceiling. */
+static double strength_of(double e)
+{
+    if (e <= STRENGTH_KNEE)
+        return score_of(e);
+    return score_of(STRENGTH_KNEE) + strength_slope(e) * (e - STRENGTH_KNEE);
+}
+
+/** Standard error of a mean from the pass-to-pass scatter (0 when a kind
+ *  was measured on fewer than two passes: it then adds no scatter). */
+static double pass_error(double sd, size_t n)
+{
+    return isfinite(sd) && n > 1 ? sd / sqrt((double)n) : 0.0;
+}
+
+/** Standard error of the strength at bin a from the scatter of what the
+ *  passes over it measured (unloading, tremor, slowing), propagated
+ *  through the weights: the measurement's own repeatability. NaN with
+ *  fewer than two passes. Marks, dwells and holds are events, not
+ *  repeated measures, and add none. */
+static double strength_error(const profile_work *w, const bin_acc *a)
+{
+    if (a->passes < 2)
+        return NAN;
+    double tremor = a->ev[EV_TREMOR], unloading = a->ev[EV_UNLOADING];
+    double w_unloading = unloading >= tremor ? W_GUARD_STRONGER
+                                             : W_GUARD_WEAKER;
+    double w_tremor = W_GUARD_STRONGER + W_GUARD_WEAKER - w_unloading;
+    double se_unloading = pass_error(a->unloading_spread, a->passes) /
+                          (UNLOADING_FULL - UNLOADING_FLOOR);
+    double se_tremor = pass_error(ana_sample_sd(a->pass_log_tremor,
+                                                a->pass_log_tremor_sq,
+                                                a->tremor_passes),
+                                  a->tremor_passes) / log(TREMOR_RATIO_FULL);
+    double se_slowing = pass_error(ana_sample_sd(a->pass_speed_sum,
+                                                 a->pass_speed_sq, a->passes),
+                                   a->passes) / w->usual_speed / SLOWING_FULL;
+    double se_e = hypot(hypot(w_unloading * se_unloading,
+                              w_tremor * se_tremor),
+                        W_SLOWING * (isfinite(se_slowing) ? se_slowing : 0.0));
+    return se_e * strength_slope(pass_evidence(a, true));
 }
 
 static void fill_profile(const profile_work *w, rm_profile_bin *out)
@@ -361,7 +498,8 @@ static void fill_profile(const profile_work *w, rm_profile_bin *out)
             .tenderness = w->tenderness[b],
             .medial_force_n = a->samples ? a->medial / n : 0.0,
             .lateral_force_n = a->samples ? a->lateral / n : 0.0,
-            .tremor = a->samples ? a->tremor_sum / n : 0.0};
+            .tremor = a->samples ? a->tremor_sum / n : 0.0,
+            .passes = a->passes};
         if (!isfinite(w->s->pressure_kpa[0]) && w->s->n)
             out[b].mean_pressure_kpa = NAN;
     }
@@ -371,15 +509,12 @@ static void fill_profile(const profile_work *w, rm_profile_bin *out)
 /* Spots                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/** medial/lateral of the evidence around bin b: dwells and marks say where
- *  the person held or pressed (*held); otherwise the centre of pressure of
- *  the passes over it, each sample weighted by its force, so the loaded
- *  moments count most and a slow pass (more samples there) more than a
- *  quick one. */
-static double spot_ml(const profile_work *w, size_t b, long reach, bool *held)
+/** Where the person held or pressed around bin b: the duration-weighted
+ *  ml of the dwells, else the mean ml of the marks; false when nobody
+ *  held or marked there. */
+static bool held_ml(const profile_work *w, size_t b, long reach, double *ml)
 {
     double dwell_w = 0.0, dwell_ml = 0.0, mark_n = 0.0, mark_ml = 0.0;
-    double pass_force = 0.0, pass_ml = 0.0;
     for (long d = -reach; d <= reach; d++) {
         long k = (long)b + d;
         if (k < 0 || k >= (long)w->bins)
@@ -389,23 +524,47 @@ static double spot_ml(const profile_work *w, size_t b, long reach, bool *held)
         dwell_ml += a->dwell_ml_weighted;
         mark_n += a->marks;
         mark_ml += a->mark_ml_sum;
-        pass_force += a->ml_force;
-        pass_ml += a->ml_force_sum;
     }
-    *held = dwell_w > 0.0 || mark_n > 0.0;
     if (dwell_w > 0.0)
-        return dwell_ml / dwell_w;
-    if (mark_n > 0.0)
-        return mark_ml / mark_n;
-    return pass_force > 0.0 ? pass_ml / pass_force : 0.0;
+        *ml = dwell_ml / dwell_w;
+    else if (mark_n > 0.0)
+        *ml = mark_ml / mark_n;
+    return dwell_w > 0.0 || mark_n > 0.0;
 }
 
-/** A centred hold is a side (the person held the midline); passes that
- *  keep the load centred, as rolling does, show none. */
-static rm_ml_side spot_side(double ml, bool held)
+/** The side of a spot nobody held, from the passes over its bin: each
+ *  pass's centre of pressure there against that pass's own centre line
+ *  (so how the person sits on the roller cancels), averaged over the
+ *  passes. The confidence is the one-sided normal probability that a lean
+ *  of that sign is not the passes' scatter; the side stays unknown below
+ *  PASS_SIDE_CONFIDENCE, under PASS_LEAN_MIN or with fewer than three
+ *  passes. */
+static void pass_side(const bin_acc *a, rm_spot *sp)
 {
-    rm_ml_side side = ana_side_of(ml);
-    return side == RM_ML_SIDE_CENTRE && !held ? RM_ML_SIDE_UNKNOWN : side;
+    sp->ml = a->lean_passes ? a->pass_lean / (double)a->lean_passes : NAN;
+    sp->side = RM_ML_SIDE_UNKNOWN;
+    sp->side_confidence = 0.0;
+    double sd = ana_sample_sd(a->pass_lean, a->pass_lean_sq, a->lean_passes);
+    if (a->lean_passes < 3 || !isfinite(sd))
+        return;
+    double z = fabs(sp->ml) / fmax(sd / sqrt((double)a->lean_passes), 1e-9);
+    sp->side_confidence = 0.5 * erfc(-z / sqrt(2.0));
+    if (sp->side_confidence >= PASS_SIDE_CONFIDENCE &&
+        fabs(sp->ml) >= PASS_LEAN_MIN)
+        sp->side = sp->ml < 0.0 ? RM_ML_SIDE_MEDIAL : RM_ML_SIDE_LATERAL;
+}
+
+/** ml, side and side confidence: a hold or mark says where (confidence
+ *  1, a centred hold is the centre line), else the passes' lean. */
+static void spot_side(const profile_work *w, size_t b, long reach,
+                      rm_spot *sp)
+{
+    if (!held_ml(w, b, reach, &sp->ml)) {
+        pass_side(&w->acc[b], sp);
+        return;
+    }
+    sp->side = (uint8_t)ana_side_of(sp->ml);
+    sp->side_confidence = 1.0;
 }
 
 static double spot_confidence(const bin_acc *a)
@@ -432,12 +591,12 @@ static rm_spot describe_spot(const profile_work *w, size_t b)
     long reach = (long)ceil(w->cfg->spot_merge_cm / 2.0 / w->bin_cm);
     rm_spot sp = {.position_cm = ((double)b + 0.5 + offset) * w->bin_cm,
                   .score = w->tenderness[b],
+                  .strength = strength_of(pass_evidence(a, true)),
+                  .strength_se = strength_error(w, a),
                   .threshold_force_n = NAN, .threshold_pressure_kpa = NAN};
     sp.position_pct = w->rolled_cm > 0.0
                           ? 100.0 * sp.position_cm / w->rolled_cm : NAN;
-    bool held;
-    sp.ml = spot_ml(w, b, reach, &held);
-    sp.side = (uint8_t)spot_side(sp.ml, held);
+    spot_side(w, b, reach, &sp);
     sp.confidence = spot_confidence(a);
     sp.evidence = (rm_spot_evidence){
         .dwell_s = 0.0, .slowing = evidence(a, EV_SLOWING, false),
@@ -533,8 +692,11 @@ static rm_status describe_marks(rm_analysis *a, const double *mark_t_s,
 static rm_status build_profile(rm_analysis *a, profile_work *w,
                                const rm_stroke *passes, size_t pass_count)
 {
-    if (gather_samples(w) != RM_OK ||
-        gather_passes(w, passes, pass_count) != RM_OK)
+    w->steady = steady_load(w);
+    if (!w->steady)
+        return RM_ERR_NOMEM;
+    gather_samples(w);
+    if (gather_passes(w, passes, pass_count) != RM_OK)
         return RM_ERR_NOMEM;
     gather_dwells(w, a->dwells, a->dwell_count);
     gather_marks(w, a->marks, a->mark_count);
@@ -592,6 +754,7 @@ rm_status ana_find_spots(rm_analysis *a, const rm_stroke *passes,
     if (st == RM_OK)
         st = build_spots(a, &w);
     free(w.acc);
+    free(w.steady);
     free(w.tenderness);
     free(w.locating);
     if (st != RM_OK)

@@ -130,15 +130,15 @@ static double fit_half(const cell_list *l, bool by_pass, const double *other,
 }
 
 /** place[b] = exp(fitted place): the force in bin b relative to the
- *  passes' levels (NaN where no pass went). */
+ *  passes' levels (NaN where no pass went); level[k] is pass k's fitted
+ *  log level (passes + 1 entries, zeroed by the caller). */
 static rm_status fit(const cell_list *l, size_t passes, size_t bins,
-                     double *place)
+                     double *place, double *level)
 {
     size_t most = (passes > bins ? passes : bins) + 1;
-    double *level = calloc(passes + 1, sizeof *level);
     double *sum = malloc(sizeof *sum * most);
     size_t *n = malloc(sizeof *n * most);
-    rm_status st = level && sum && n ? RM_OK : RM_ERR_NOMEM;
+    rm_status st = sum && n ? RM_OK : RM_ERR_NOMEM;
     for (size_t b = 0; st == RM_OK && b < bins; b++)
         place[b] = 0.0;
     for (int round = 0; st == RM_OK && round < FIT_MAX_ROUNDS; round++) {
@@ -148,7 +148,6 @@ static rm_status fit(const cell_list *l, size_t passes, size_t bins,
     }
     for (size_t b = 0; st == RM_OK && b < bins; b++)
         place[b] = exp(place[b]);
-    free(level);
     free(sum);
     free(n);
     return st;
@@ -193,23 +192,52 @@ static void quantile_line(const double *y, size_t n, double *a, double *b)
     }
 }
 
+/** Standard deviation over the passes of each bin's unloading: each
+ *  pass's own force there, its level taken out, against the reference
+ *  line a + b x (NaN with fewer than two passes). How far one pass's
+ *  easing off scatters about the bin's is the measure's repeatability. */
+static rm_status pass_spread(const cell_list *l, const double *level,
+                             double a, double b, size_t bins, double *spread)
+{
+    double *sum = calloc(bins, sizeof *sum), *sq = calloc(bins, sizeof *sq);
+    size_t *n = calloc(bins, sizeof *n);
+    rm_status st = sum && sq && n ? RM_OK : RM_ERR_NOMEM;
+    for (size_t j = 0; st == RM_OK && j < l->count; j++) {
+        const pass_cell *c = &l->cell[j];
+        double u = 1.0 - exp(c->log_force - level[c->pass]) /
+                         (a + b * (double)c->bin);
+        sum[c->bin] += u;
+        sq[c->bin] += u * u;
+        n[c->bin]++;
+    }
+    for (size_t x = 0; st == RM_OK && x < bins; x++)
+        spread[x] = ana_sample_sd(sum[x], sq[x], n[x]);
+    free(sum);
+    free(sq);
+    free(n);
+    return st;
+}
+
 rm_status ana_unloading(const rm_series *s, const rm_stroke *passes,
                         size_t count, double bin_cm, size_t bins,
-                        double *unloading)
+                        double *unloading, double *spread)
 {
     cell_list l = {0};
-    rm_status st = RM_OK;
+    double *level = calloc(count + 1, sizeof *level);
+    rm_status st = level ? RM_OK : RM_ERR_NOMEM;
     for (size_t k = 0; k < count && st == RM_OK; k++)
         if (!add_pass_cells(&l, s, &passes[k], k, bin_cm, bins))
             st = RM_ERR_NOMEM;
     if (st == RM_OK)
-        st = fit(&l, count, bins, unloading);
+        st = fit(&l, count, bins, unloading, level);
+    if (st == RM_OK) {
+        double a, b;
+        quantile_line(unloading, bins, &a, &b);
+        for (size_t x = 0; x < bins; x++)
+            unloading[x] = 1.0 - unloading[x] / (a + b * (double)x);
+        st = pass_spread(&l, level, a, b, bins, spread);
+    }
     free(l.cell);
-    if (st != RM_OK)
-        return st;
-    double a, b;
-    quantile_line(unloading, bins, &a, &b);
-    for (size_t x = 0; x < bins; x++)
-        unloading[x] = 1.0 - unloading[x] / (a + b * (double)x);
-    return RM_OK;
+    free(level);
+    return st;
 }

@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,8 @@
 #define CMD "compare"
 
 /** Long options without a short form. */
-enum { OPT_FORCE_MIX = 256, OPT_MATCH_CM, OPT_CLIENT, OPT_SIDE, OPT_LAST,
-       OPT_SINCE, OPT_DB };
+enum { OPT_FORCE_MIX = 256, OPT_MATCH_CM, OPT_SCORE_MDC, OPT_PRESSURE_MDC,
+       OPT_COVER_PASSES, OPT_CLIENT, OPT_SIDE, OPT_LAST, OPT_SINCE, OPT_DB };
 
 typedef struct compare_cli {
     const char *dir;             /* NULL: text summary on stdout */
@@ -58,6 +59,14 @@ static void usage(FILE *out)
           "  -o, --output DIR    write the comparison folder DIR\n"
           "  -f, --format FMT    graph files: png (default), svg or pdf\n"
           "  --match-cm CM       one spot across sessions within CM (default 3)\n"
+          "  --score-mdc POINTS  smallest strength change taken as real; the\n"
+          "                      default 'passes' derives it for each spot\n"
+          "                      from how its passes scatter in both sessions\n"
+          "  --pressure-mdc KPA  smallest tolerated-pressure change taken as\n"
+          "                      real (default 6.4)\n"
+          "  --cover-passes N    a spot is gone only where the last session\n"
+          "                      rolled over it N times (default 3); else it\n"
+          "                      is 'not covered'\n"
           "  --force-mix         compare sessions of different muscles, clients\n"
           "                      or devices anyway (a warning says so)\n"
           "  -h, --help          this help\n\n"
@@ -67,17 +76,43 @@ static void usage(FILE *out)
           out);
 }
 
-static int parse_match_cm(const char *text, compare_cli *o)
+/** A number in [lo, hi] (above lo when lo_open) for option `name`. */
+static int parse_limit(const char *name, const char *text, const char *what,
+                       double lo, bool lo_open, double hi, double *out)
 {
     char *end;
-    double cm = strtod(text, &end);
-    if (end == text || *end || !(cm > 0 && cm <= 20)) {
-        cli_fail(CMD, "--match-cm '%s': expected a distance in cm, above 0 "
-                 "and at most 20", text);
+    double v = strtod(text, &end);
+    if (end == text || *end || !(lo_open ? v > lo : v >= lo) || !(v <= hi)) {
+        cli_fail(CMD, "%s '%s': expected %s, %s %g and at most %g", name,
+                 text, what, lo_open ? "above" : "at least", lo, hi);
         return CLI_USAGE;
     }
-    o->options.match_cm = cm;
+    *out = v;
     return -1;
+}
+
+/** Limits a clinic sets (docs/COMPARE.md); 'passes' for the score MDC. */
+static int parse_threshold(int opt, const char *text, compare_cli *o)
+{
+    rm_compare_options *t = &o->options;
+    switch (opt) {
+    case OPT_MATCH_CM:
+        return parse_limit("--match-cm", text, "a distance in cm", 0, true,
+                           20, &t->match_cm);
+    case OPT_SCORE_MDC:
+        if (strcmp(text, "passes") == 0) {
+            t->score_mdc = NAN;
+            return -1;
+        }
+        return parse_limit("--score-mdc", text, "points or 'passes'", 0, true,
+                           10, &t->score_mdc);
+    case OPT_PRESSURE_MDC:
+        return parse_limit("--pressure-mdc", text, "a pressure in kPa", 0,
+                           true, 500, &t->pressure_mdc_kpa);
+    default:
+        return parse_limit("--cover-passes", text, "a number of passes", 0,
+                           false, 100, &t->cover_passes);
+    }
 }
 
 static int parse_count(const char *text, size_t *out)
@@ -131,6 +166,9 @@ static int parse_options(int argc, char **argv, compare_cli *o)
         {"output", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, 'f'},
         {"match-cm", required_argument, NULL, OPT_MATCH_CM},
+        {"score-mdc", required_argument, NULL, OPT_SCORE_MDC},
+        {"pressure-mdc", required_argument, NULL, OPT_PRESSURE_MDC},
+        {"cover-passes", required_argument, NULL, OPT_COVER_PASSES},
         {"force-mix", no_argument, NULL, OPT_FORCE_MIX},
         {"client", required_argument, NULL, OPT_CLIENT},
         {"side", required_argument, NULL, OPT_SIDE},
@@ -152,7 +190,10 @@ static int parse_options(int argc, char **argv, compare_cli *o)
                 status = CLI_USAGE;
             }
             break;
-        case OPT_MATCH_CM: status = parse_match_cm(optarg, o); break;
+        case OPT_MATCH_CM:
+        case OPT_SCORE_MDC:
+        case OPT_PRESSURE_MDC:
+        case OPT_COVER_PASSES: status = parse_threshold(c, optarg, o); break;
         case OPT_FORCE_MIX: o->options.force_mix = true; break;
         case OPT_CLIENT: o->filter.client = optarg; break;
         case OPT_SIDE: status = parse_side(optarg, o); break;

@@ -440,6 +440,9 @@ typedef struct rm_sim_config {
     double other_dwell_chance;    /**< other_dwells: per set, away from spots */
     double slowdown;              /**< slowdown: speed lost at a severe spot */
     double unload;                /**< unload: force lost at a severe spot */
+    double pass_lean_mm;          /**< pass_lean: load shift toward a severe
+                                       spot's side while rolling over it
+                                       (negative: away; default 0) */
     double tremor_pct;            /**< tremor: 6-12 Hz tremor at a severe
                                        spot, % of force */
     double mark_threshold;        /**< mark_at: severity from which the

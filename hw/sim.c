@@ -320,6 +320,7 @@ static const sim_key sim_keys[] = {
     KEY("other_dwells", KEY_DOUBLE, other_dwell_chance, 0, 1),
     KEY("slowdown", KEY_DOUBLE, slowdown, 0, 0.9),
     KEY("unload", KEY_DOUBLE, unload, 0, 0.9),
+    KEY("pass_lean", KEY_DOUBLE, pass_lean_mm, -50, 50),
     KEY("tremor", KEY_DOUBLE, tremor_pct, 0, 50),
     KEY("mark_at", KEY_DOUBLE, mark_threshold, 0, 2),
     KEY("creep", KEY_DOUBLE, fsr_creep, 0, 0.5),
@@ -1250,6 +1251,23 @@ static double lean(rm_sim *sim, const sim_segment *seg, double dt)
     return sim->lean_mm;
 }
 
+/* While rolling over a tender spot the person shifts the load toward its
+ * side by pass_lean mm at severity 1 (away from it when negative), in
+ * proportion to how tender the spot is under the roller. */
+static double pass_lean_mm(const rm_sim *sim, const sim_segment *seg,
+                           double position_cm)
+{
+    if (seg->kind != SIM_SEG_MOVE || sim->cfg.pass_lean_mm == 0)
+        return 0;
+    double toward_medial = 0;
+    for (size_t i = 0; i < sim->spot_count; i++) {
+        double d = (position_cm - sim->spots[i].position_cm) / SPOT_REACH_CM;
+        double w = sim->spots[i].severity * exp(-0.5 * d * d);
+        toward_medial += sim->spots[i].side == RM_ML_LATERAL ? -w : w;
+    }
+    return sim->cfg.pass_lean_mm * toward_medial;
+}
+
 /* Load centre across the roller, mm from its left end. For a right leg
  * medial is toward the left end (smaller mm), for a left leg the right. */
 static double load_centre_mm(const rm_sim *sim, double lean_mm)
@@ -1385,7 +1403,8 @@ bool rm_sim_next_sample(rm_sim *sim, rm_sample *out)
     double load = load_at(seg, t);
     double p = position_at(sim, seg, t, load);
     double force = person_force(sim, dt, p, load, tenderness_at(sim, p));
-    double centre = load_centre_mm(sim, lean(sim, seg, dt));
+    double centre = load_centre_mm(sim, lean(sim, seg, dt) +
+                                        pass_lean_mm(sim, seg, p));
     measure(sim, t, dt, force, centre, out);
     out->encoder = encoder_at(sim, p);
     if (sim->next_mark < sim->mark_count &&

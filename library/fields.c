@@ -84,6 +84,9 @@ static const library_field spot_fields[] = {
     F("ml", FIELD_DOUBLE, rm_spot, ml),
     F("side", FIELD_U8, rm_spot, side),
     F("score", FIELD_DOUBLE, rm_spot, score),
+    F("strength", FIELD_DOUBLE, rm_spot, strength),
+    F("strength_se", FIELD_DOUBLE, rm_spot, strength_se),
+    F("side_confidence", FIELD_DOUBLE, rm_spot, side_confidence),
     F("confidence", FIELD_DOUBLE, rm_spot, confidence),
     F("ev_dwell_s", FIELD_DOUBLE, rm_spot, evidence.dwell_s),
     F("ev_slowing", FIELD_DOUBLE, rm_spot, evidence.slowing),
@@ -118,6 +121,7 @@ static const library_field profile_fields[] = {
     F("medial_force_n", FIELD_DOUBLE, rm_profile_bin, medial_force_n),
     F("lateral_force_n", FIELD_DOUBLE, rm_profile_bin, lateral_force_n),
     F("tremor", FIELD_DOUBLE, rm_profile_bin, tremor),
+    F("passes", FIELD_SIZE, rm_profile_bin, passes),
 };
 const library_table library_profile_table = {"profile", FIELDS(profile_fields),
                                              sizeof(rm_profile_bin)};

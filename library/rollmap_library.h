@@ -22,7 +22,7 @@ extern "C" {
 
 /** Schema version this build writes (PRAGMA user_version); older databases
  *  are migrated on open, newer ones are refused. */
-#define RM_LIBRARY_SCHEMA_VERSION 3
+#define RM_LIBRARY_SCHEMA_VERSION 4
 
 /** How long a connection waits for another process's write lock before
  *  RM_ERR_BUSY ("library.db is locked by another process"). */

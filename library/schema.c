@@ -79,6 +79,14 @@ static const char *const migrations[RM_LIBRARY_SCHEMA_VERSION] = {
     /* 3: what the reader could not read of a session's file when it was
      * analysed ('' whole). */
     "ALTER TABLE sessions ADD COLUMN damage TEXT NOT NULL DEFAULT '';",
+    /* 4: what compare needs to judge change and coverage: a spot's
+     * strength (the score without its ceiling), its standard error from
+     * the passes, the side's confidence, and the passes over each profile
+     * bin. Rows analysed before stay NULL (unknown) until reanalysed. */
+    "ALTER TABLE spots ADD COLUMN strength REAL;"
+    "ALTER TABLE spots ADD COLUMN strength_se REAL;"
+    "ALTER TABLE spots ADD COLUMN side_confidence REAL;"
+    "ALTER TABLE profile ADD COLUMN passes INTEGER;",
 };
 
 rm_status library_damaged(const char *path, const char *detail,

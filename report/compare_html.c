@@ -44,7 +44,8 @@ static const char *change_class(rm_spot_change change)
     case RM_SPOT_WORSE:
     case RM_SPOT_NEW: return " warn";
     case RM_SPOT_UNCHANGED:
-    case RM_SPOT_GONE: break;
+    case RM_SPOT_GONE:
+    case RM_SPOT_NOT_COVERED: break;
     }
     return "";
 }
@@ -90,6 +91,7 @@ static void write_spot_row(FILE *out, size_t k, const rm_matched_spot *m)
             change, m->within_mdc ? " (within MDC)" : "");
     fprintf(out, "<td>%zu</td>", m->present);
     put_change_cell(out, &m->score, 1);
+    put_change_cell(out, &m->strength, 1);
     put_change_cell(out, &m->tolerated_pressure_kpa, 0);
     put_change_cell(out, &m->tolerated_force_n, 0);
     put_change_cell(out, &m->dwell_s, 0);
@@ -101,26 +103,34 @@ static void write_spot_row(FILE *out, size_t k, const rm_matched_spot *m)
 static void write_spot_table(FILE *out, const rm_comparison *c)
 {
     const rm_compare_options *o = &c->options;
+    char mdc[48];
+    compare_strength_mdc_text(mdc, sizeof mdc, o);
     fprintf(out, "<h2>Which spots eased</h2>\n<p><span class=\"eased\">%zu "
             "eased</span>, %zu worse, %zu unchanged within the minimal "
-            "detectable change, %zu new, %zu gone.</p>\n",
+            "detectable change, %zu new, %zu gone, %zu not covered by the "
+            "first or last session.</p>\n",
             count_change(c, RM_SPOT_EASED), count_change(c, RM_SPOT_WORSE),
             count_change(c, RM_SPOT_UNCHANGED), count_change(c, RM_SPOT_NEW),
-            count_change(c, RM_SPOT_GONE));
+            count_change(c, RM_SPOT_GONE),
+            count_change(c, RM_SPOT_NOT_COVERED));
     fprintf(out, "<p class=\"note\">Spots are matched across sessions within "
             "%.1f cm on the same leg and side. From the first to the last "
-            "session of the leg, a spot eased when its score fell by at least "
-            "%.1f points or its tolerated pressure rose by at least %.0f kPa "
-            "(the minimal detectable change, MDC), and worsened the other way; "
-            "smaller changes are within the measurement's repeatability.</p>\n",
-            o->match_cm, o->score_mdc, o->pressure_mdc_kpa);
+            "judged session of the leg, a spot eased when its strength (the "
+            "score without its ceiling at 10) fell by at least %s or its "
+            "tolerated pressure rose by at least %.1f kPa (the minimal "
+            "detectable change, MDC), and worsened the other way; smaller "
+            "changes are within the measurement's repeatability. A spot is "
+            "gone only where the last session rolled over it at least %.0f "
+            "times; otherwise it is not covered.</p>\n",
+            o->match_cm, mdc, o->pressure_mdc_kpa, o->cover_passes);
     if (c->spot_count == 0) {
         fputs("<p>No tender spot in any session.</p>\n", out);
         return;
     }
     fputs("<table>\n<tr><th>#</th><th class=\"l\">leg</th><th>position (cm)"
           "</th><th class=\"l\">side</th><th class=\"l\">change</th>"
-          "<th>sessions</th><th>score</th><th>tolerated pressure (kPa)</th>"
+          "<th>sessions</th><th>score</th><th>strength</th>"
+          "<th>tolerated pressure (kPa)</th>"
           "<th>tolerated force (N)</th><th>dwell (s)</th>"
           "<th class=\"l\">why</th></tr>\n", out);
     for (size_t k = 0; k < c->spot_count; k++)
@@ -133,7 +143,8 @@ static void write_sessions(FILE *out, const rm_comparison *c)
     fputs("<h2>Sessions</h2>\n<table>\n<tr><th>#</th><th class=\"l\">date</th>"
           "<th class=\"l\">leg</th><th>time under load</th><th>mean force (N)"
           "</th><th>peak force (N)</th><th>cadence (/min)</th><th>spots</th>"
-          "<th class=\"l\">session</th><th class=\"l\">device</th></tr>\n", out);
+          "<th class=\"l\">session</th><th class=\"l\">device</th>"
+          "<th class=\"l\">used for trends</th></tr>\n", out);
     for (size_t i = 0; i < c->session_count; i++) {
         const rm_analysis *a = c->sessions[i];
         char date[16], load[24];
@@ -148,6 +159,8 @@ static void write_sessions(FILE *out, const rm_comparison *c)
         fprintf(out, "<td>%zu</td>", a->spot_count);
         put_escaped_cell(out, a->meta.session_id, false);
         put_escaped_cell(out, a->device.model[0] ? a->device.model : "-", true);
+        put_escaped_cell(out, c->gates[i].judged ? "yes" : c->gates[i].why,
+                         true);
         fputs("</tr>\n", out);
     }
     fputs("</table>\n", out);

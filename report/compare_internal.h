@@ -22,6 +22,10 @@ const report_graph_desc *compare_graph(compare_graph_id id);
 const char *compare_graph_missing_reason(const rm_comparison *c,
                                          compare_graph_id id);
 
+/** The strength MDC for people: "N points" or "from each spot's passes". */
+void compare_strength_mdc_text(char *out, size_t size,
+                               const rm_compare_options *o);
+
 /** "YYYY-MM-DD" of a session's start (UTC). */
 void compare_session_date(char out[16], const rm_analysis *a);
 

@@ -11,9 +11,18 @@
 #include <string.h>
 
 /** Bumped when a field changes meaning or disappears (not on additions). */
-#define COMPARE_SCHEMA_VERSION 1
+#define COMPARE_SCHEMA_VERSION 2
 /** Widest line of summary.txt. */
 #define TEXT_WIDTH 80
+
+void compare_strength_mdc_text(char *out, size_t size,
+                               const rm_compare_options *o)
+{
+    if (isfinite(o->score_mdc))
+        snprintf(out, size, "%.1f points", o->score_mdc);
+    else
+        snprintf(out, size, "the MDC from each spot's passes");
+}
 
 static const char *leg_name(uint8_t leg)
 {
@@ -44,13 +53,19 @@ static void write_options(rm_json_writer *w, const rm_compare_options *o)
     rm_json_object_open(w);
     rm_json_member_number(w, "match_cm", o->match_cm);
     rm_json_member_number(w, "score_mdc", o->score_mdc);
+    rm_json_member_number(w, "score_mdc_min", o->score_mdc_min);
     rm_json_member_number(w, "pressure_mdc_kpa", o->pressure_mdc_kpa);
     rm_json_member_number(w, "force_mdc_n", o->force_mdc_n);
+    rm_json_member_number(w, "cover_passes", o->cover_passes);
+    rm_json_member_number(w, "min_under_load_s", o->min_under_load_s);
+    rm_json_member_number(w, "min_rolled_cm", o->min_rolled_cm);
+    rm_json_member_number(w, "max_lost_pct", o->max_lost_pct);
     rm_json_member_bool(w, "force_mix", o->force_mix);
     rm_json_object_close(w);
 }
 
-static void write_session(rm_json_writer *w, const rm_analysis *a)
+static void write_session(rm_json_writer *w, const rm_analysis *a,
+                          const rm_session_gate *gate)
 {
     char start[32];
     rm_format_iso8601(start, a->meta.start_unix_us);
@@ -70,6 +85,8 @@ static void write_session(rm_json_writer *w, const rm_analysis *a)
     rm_json_member_number(w, "peak_force_n", a->summary.peak_force_n);
     rm_json_member_number(w, "cadence_per_min", report_summary(a).cadence_per_min);
     rm_json_member_int(w, "spots", (int64_t)a->spot_count);
+    rm_json_member_bool(w, "judged", gate->judged);
+    rm_json_member_string(w, "not_judged_because", gate->why);
     rm_json_object_close(w);
 }
 
@@ -86,6 +103,9 @@ static void write_visit(rm_json_writer *w, size_t session,
         rm_json_int(w, v->spot);
     rm_json_member_number(w, "position_cm", v->position_cm);
     rm_json_member_number(w, "score", v->score);
+    rm_json_member_number(w, "strength", v->strength);
+    rm_json_member_number(w, "strength_se", v->strength_se);
+    rm_json_member_int(w, "passes", (int64_t)v->passes);
     rm_json_member_number(w, "tolerated_force_n", v->tolerated_force_n);
     rm_json_member_number(w, "tolerated_pressure_kpa", v->tolerated_pressure_kpa);
     rm_json_member_number(w, "dwell_s", v->dwell_s);
@@ -103,7 +123,9 @@ static void write_spot(rm_json_writer *w, const rm_comparison *c,
     rm_json_member_bool(w, "within_mdc", m->within_mdc);
     rm_json_member_string(w, "note", m->note);
     rm_json_member_int(w, "present", (int64_t)m->present);
+    rm_json_member_number(w, "strength_mdc", m->strength_mdc);
     write_trend(w, "score", &m->score);
+    write_trend(w, "strength", &m->strength);
     write_trend(w, "tolerated_force_n", &m->tolerated_force_n);
     write_trend(w, "tolerated_pressure_kpa", &m->tolerated_pressure_kpa);
     write_trend(w, "dwell_s", &m->dwell_s);
@@ -174,7 +196,7 @@ rm_status rm_compare_json(const rm_comparison *c, FILE *out, rm_error *err)
     rm_json_key(&w, "sessions");
     rm_json_array_open(&w);
     for (size_t i = 0; i < c->session_count; i++)
-        write_session(&w, c->sessions[i]);
+        write_session(&w, c->sessions[i], &c->gates[i]);
     rm_json_array_close(&w);
     rm_json_key(&w, "spots");
     rm_json_array_open(&w);
@@ -220,16 +242,19 @@ static void text_sessions(FILE *out, const rm_comparison *c)
                 a->summary.peak_force_n, a->spot_count);
         report_text_clean(out, a->meta.session_id, ID_WIDTH);
         fputc('\n', out);
+        if (!c->gates[i].judged)
+            fprintf(out, "     not used for trends: %s\n", c->gates[i].why);
     }
 }
 
 static void text_spots(FILE *out, const rm_comparison *c)
 {
     put_heading(out, "Tender spots across sessions");
+    char mdc[48];
+    compare_strength_mdc_text(mdc, sizeof mdc, &c->options);
     fprintf(out, "Matched within %.1f cm on the same side. A change counts "
-            "from the MDC:\nscore %.1f points, tolerated pressure %.0f kPa.\n",
-            c->options.match_cm, c->options.score_mdc,
-            c->options.pressure_mdc_kpa);
+            "from the MDC:\nstrength %s, tolerated pressure %.1f kPa.\n",
+            c->options.match_cm, mdc, c->options.pressure_mdc_kpa);
     if (c->spot_count == 0) {
         fputs("No tender spots in any session.\n", out);
         return;

@@ -47,7 +47,7 @@ python3 - "$out/compare.json" "$work/r1.truth.json" <<'EOF' || fail "compare.jso
 import json, sys
 c = json.load(open(sys.argv[1]))
 truth = json.load(open(sys.argv[2]))["spots"]
-assert c["schema"] == "rollmap-compare" and c["schema_version"] == 1
+assert c["schema"] == "rollmap-compare" and c["schema_version"] == 2
 assert len(c["sessions"]) == 3
 starts = [s["start_unix_us"] for s in c["sessions"]]
 assert starts == sorted(starts), "sessions not in start order"
@@ -60,7 +60,7 @@ assert eased, "no spot eased"
 assert any(abs(s["position_cm"] - 14) <= 3 and s["side"] == "medial" for s in eased), \
     "the spot at 14 cm medial (severity 0.9 -> 0.2) did not come out eased"
 for s in eased:
-    assert s["score"]["change"] <= -c["options"]["score_mdc"]
+    assert s["strength"]["change"] <= -s["strength_mdc"]
     near = [t for t in truth if abs(t["position_cm"] - s["position_cm"]) <= 3]
     assert near, "eased spot at %.1f cm is not a simulated spot" % s["position_cm"]
     assert len(s["visits"]) == 3

@@ -15,6 +15,24 @@ typedef struct sessions {
     size_t n;
 } sessions;
 
+/** A profile of 1 cm bins along 30 cm with a tender bump at peak_cm
+ *  (none: NAN), every bin rolled over `passes` times. */
+static void set_profile(rm_analysis *a, double peak_cm, size_t passes)
+{
+    enum { BINS = 30 };
+    free(a->profile);
+    a->profile = calloc(BINS, sizeof *a->profile);
+    assert_non_null(a->profile);
+    a->bin_count = BINS;
+    for (size_t b = 0; b < BINS; b++) {
+        double cm = (double)b + 0.5, d = cm - peak_cm;
+        a->profile[b] = (rm_profile_bin){.position_cm = cm, .time_s = 10,
+            .mean_force_n = 200 - 2 * cm, .peak_force_n = 300,
+            .tenderness = isfinite(d) ? 6 * exp(-d * d / 8) : 0,
+            .passes = passes};
+    }
+}
+
 static rm_analysis *add_session(sessions *s, uint8_t leg, int day)
 {
     rm_analysis *a = calloc(1, sizeof *a);
@@ -30,8 +48,9 @@ static rm_analysis *add_session(sessions *s, uint8_t leg, int day)
     a->has_position = a->has_pressure = true;
     rm_analysis_config_default(&a->config);
     a->summary = (rm_summary){.duration_s = 600, .time_under_load_s = 400,
-                              .mean_force_n = 200, .peak_force_n = 400,
-                              .cadence_per_min = 30};
+                              .rolled_length_cm = 30, .mean_force_n = 200,
+                              .peak_force_n = 400, .cadence_per_min = 30};
+    set_profile(a, NAN, 6);
     s->a[s->n++] = a;
     return a;
 }
@@ -45,25 +64,17 @@ static void add_spot(rm_analysis *a, double cm, uint8_t side, double score,
     a->spots[a->spot_count++] = (rm_spot){
         .position_cm = cm, .position_pct = cm / 35 * 100,
         .ml = side == RM_ML_SIDE_MEDIAL ? -0.5 : side == RM_ML_SIDE_LATERAL
-              ? 0.5 : 0.0, .side = side, .score = score, .confidence = 0.8,
+              ? 0.5 : 0.0, .side = side, .score = score, .strength = score,
+        .strength_se = NAN, .side_confidence = 1, .confidence = 0.8,
         .evidence = {.dwell_s = 30, .mark_rating = -1},
         .threshold_force_n = isfinite(kpa) ? kpa * 2 : NAN,
         .threshold_pressure_kpa = kpa};
 }
 
-/** A profile of 1 cm bins along 30 cm with a tender bump at peak_cm. */
+/** A profile with a tender bump at peak_cm, rolled over 6 times. */
 static void add_profile(rm_analysis *a, double peak_cm)
 {
-    enum { BINS = 30 };
-    a->profile = calloc(BINS, sizeof *a->profile);
-    assert_non_null(a->profile);
-    a->bin_count = BINS;
-    for (size_t b = 0; b < BINS; b++) {
-        double cm = (double)b + 0.5, d = cm - peak_cm;
-        a->profile[b] = (rm_profile_bin){.position_cm = cm, .time_s = 10,
-            .mean_force_n = 200 - 2 * cm, .peak_force_n = 300,
-            .tenderness = 6 * exp(-d * d / 8)};
-    }
+    set_profile(a, peak_cm, 6);
 }
 
 static void free_sessions(sessions *s)
@@ -201,6 +212,129 @@ static void a_spot_present_in_some_sessions_only(void **state)
     free_sessions(&s);
 }
 
+static void a_spot_the_last_session_did_not_roll_over_is_not_covered(
+    void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 0), 10.0, RM_ML_SIDE_MEDIAL, 6,
+             NAN);
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 7), 10.0, RM_ML_SIDE_MEDIAL, 6,
+             NAN);
+    rm_analysis *last = add_session(&s, RM_SIDE_RIGHT, 14);
+    /* The last session rolled 20-30 cm only: nothing over 10 cm. */
+    for (size_t b = 0; b < 20; b++)
+        last->profile[b].passes = 0;
+    rm_comparison *c = compare_ok(&s, NULL);
+    assert_int_equal(c->spots[0].change, RM_SPOT_NOT_COVERED);
+    assert_int_equal(c->spots[0].visits[2].passes, 0);
+    assert_non_null(strstr(c->spots[0].note, "last session rolled over it 0"));
+    rm_comparison_free(c);
+    /* Two passes are fewer than the three needed; three are enough. */
+    for (size_t b = 0; b < 20; b++)
+        last->profile[b].passes = 2;
+    c = compare_ok(&s, NULL);
+    assert_int_equal(c->spots[0].change, RM_SPOT_NOT_COVERED);
+    rm_comparison_free(c);
+    for (size_t b = 0; b < 20; b++)
+        last->profile[b].passes = 3;
+    c = compare_ok(&s, NULL);
+    assert_int_equal(c->spots[0].change, RM_SPOT_GONE);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void a_spot_the_first_session_did_not_roll_over_is_not_new(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    rm_analysis *first = add_session(&s, RM_SIDE_RIGHT, 0);
+    for (size_t b = 15; b < 30; b++)
+        first->profile[b].passes = 1;
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 7), 25.0, RM_ML_SIDE_LATERAL, 6,
+             NAN);
+    rm_comparison *c = compare_ok(&s, NULL);
+    assert_int_equal(c->spots[0].change, RM_SPOT_NOT_COVERED);
+    assert_non_null(strstr(c->spots[0].note, "first session"));
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+static void short_or_damaged_sessions_are_shown_but_not_judged(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 0), 10.0, RM_ML_SIDE_MEDIAL, 8,
+             NAN);
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 7), 10.0, RM_ML_SIDE_MEDIAL, 4,
+             NAN);
+    rm_analysis *brief = add_session(&s, RM_SIDE_RIGHT, 14);
+    brief->summary.time_under_load_s = 8;    /* 5 cm rolled in 8 s */
+    brief->summary.rolled_length_cm = 5;
+    rm_analysis *damaged = add_session(&s, RM_SIDE_RIGHT, 21);
+    damaged->quality.blocks_skipped = 3;
+    add_spot(damaged, 10.0, RM_ML_SIDE_MEDIAL, 9, NAN);
+    rm_analysis *gappy = add_session(&s, RM_SIDE_RIGHT, 28);
+    gappy->quality.gap_s = 120;              /* 20 % of 600 s */
+    rm_comparison *c = compare_ok(&s, NULL);
+    assert_true(c->gates[0].judged && c->gates[1].judged);
+    assert_false(c->gates[2].judged);
+    assert_non_null(strstr(c->gates[2].why, "too short: 8 s under load"));
+    assert_false(c->gates[3].judged);
+    assert_non_null(strstr(c->gates[3].why, "damaged: 3 blocks"));
+    assert_false(c->gates[4].judged);
+    assert_non_null(strstr(c->gates[4].why, "20 % of its time lost"));
+    /* The verdict and trends come from the two judged sessions. */
+    assert_int_equal(c->spots[0].change, RM_SPOT_EASED);
+    assert_int_equal(c->spots[0].score.n, 2);
+    assert_float_equal(c->spots[0].score.last, 4, 1e-9);
+    assert_int_equal(c->legs[RM_SIDE_RIGHT].mean_force_n.n, 2);
+    assert_int_equal(c->spots[0].present, 3);  /* still shown */
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
+/** One spot whose score saturated (9.4 then 9.1) while its strength fell
+ *  from 14 to 11, each with the standard error se from its passes. */
+static rm_matched_spot saturated_spot(double se, const rm_compare_options *o)
+{
+    sessions s = {0};
+    rm_analysis *first = add_session(&s, RM_SIDE_RIGHT, 0);
+    rm_analysis *last = add_session(&s, RM_SIDE_RIGHT, 14);
+    add_spot(first, 20.0, RM_ML_SIDE_MEDIAL, 9.4, NAN);
+    add_spot(last, 20.0, RM_ML_SIDE_MEDIAL, 9.1, NAN);
+    first->spots[0].strength = 14;
+    last->spots[0].strength = 11;
+    first->spots[0].strength_se = last->spots[0].strength_se = se;
+    rm_comparison *c = compare_ok(&s, o);
+    rm_matched_spot m = c->spots[0];
+    m.visits = NULL;
+    rm_comparison_free(c);
+    free_sessions(&s);
+    return m;
+}
+
+static void the_strength_judges_change_where_the_score_saturates(void **state)
+{
+    (void)state;
+    /* Passes that agree (SE 0.5): MDC 1.96 x sqrt(2) x 0.5 = 1.39. */
+    rm_matched_spot m = saturated_spot(0.5, NULL);
+    assert_int_equal(m.change, RM_SPOT_EASED);
+    assert_float_equal(m.strength_mdc, 1.96 * sqrt(0.5), 1e-9);
+    assert_non_null(strstr(m.note, "strength -3.0 (MDC 1.4 from the passes)"));
+    /* Passes that scatter (SE 1.5): MDC 4.2, the 3 points are noise. */
+    m = saturated_spot(1.5, NULL);
+    assert_int_equal(m.change, RM_SPOT_UNCHANGED);
+    assert_true(m.within_mdc);
+    /* A clinic's own MDC replaces the passes'. */
+    rm_compare_options o;
+    rm_compare_options_default(&o);
+    o.score_mdc = 3.5;
+    m = saturated_spot(0.5, &o);
+    assert_int_equal(m.change, RM_SPOT_UNCHANGED);
+    assert_float_equal(m.strength_mdc, 3.5, 1e-9);
+}
+
 /** One spot scored first_score then last_score with tolerated pressures. */
 static rm_spot_change change_of(double first_score, double last_score,
                                 double first_kpa, double last_kpa,
@@ -229,11 +363,11 @@ static void changes_count_only_from_the_mdc(void **state)
     assert_int_equal(change_of(5, 8, NAN, NAN, NULL), RM_SPOT_WORSE);
     assert_int_equal(change_of(6, 4.5, NAN, NAN, note), RM_SPOT_UNCHANGED);
     assert_non_null(strstr(note, "within MDC"));
-    /* 35 kPa is inside the 28.7-50.6 kPa MDC range: not a real change. */
-    assert_int_equal(change_of(6, 6, 200, 235, NULL), RM_SPOT_UNCHANGED);
-    assert_int_equal(change_of(6, 6, 200, 260, NULL), RM_SPOT_EASED);
-    assert_int_equal(change_of(6, 6, 260, 200, NULL), RM_SPOT_WORSE);
-    assert_int_equal(change_of(8, 5, 260, 200, note), RM_SPOT_UNCHANGED);
+    /* 5 kPa is inside the 6.4 kPa pressure MDC: not a real change. */
+    assert_int_equal(change_of(6, 6, 30, 35, NULL), RM_SPOT_UNCHANGED);
+    assert_int_equal(change_of(6, 6, 30, 40, NULL), RM_SPOT_EASED);
+    assert_int_equal(change_of(6, 6, 40, 30, NULL), RM_SPOT_WORSE);
+    assert_int_equal(change_of(8, 5, 40, 30, note), RM_SPOT_UNCHANGED);
     assert_null(strstr(note, "within MDC"));
     assert_non_null(strstr(note, "disagree"));
 }
@@ -321,6 +455,9 @@ static void symmetry_index_compares_the_latest_session_of_each_leg(void **state)
     add_profile(left, 15.0);
     rm_analysis *right = add_session(&s, RM_SIDE_RIGHT, 7);
     right->summary.mean_force_n = 120;
+    free(right->profile);
+    right->profile = NULL;
+    right->bin_count = 0;
     add_spot(right, 20.0, RM_ML_SIDE_MEDIAL, 6, NAN);
     rm_comparison *c = compare_ok(&s, NULL);
     const rm_symmetry *sym = &c->symmetry;
@@ -482,6 +619,10 @@ int main(void)
         cmocka_unit_test(an_unknown_side_takes_the_side_another_session_shows),
         cmocka_unit_test(the_two_legs_are_never_matched),
         cmocka_unit_test(a_spot_present_in_some_sessions_only),
+        cmocka_unit_test(a_spot_the_last_session_did_not_roll_over_is_not_covered),
+        cmocka_unit_test(a_spot_the_first_session_did_not_roll_over_is_not_new),
+        cmocka_unit_test(short_or_damaged_sessions_are_shown_but_not_judged),
+        cmocka_unit_test(the_strength_judges_change_where_the_score_saturates),
         cmocka_unit_test(changes_count_only_from_the_mdc),
         cmocka_unit_test(thresholds_follow_the_options),
         cmocka_unit_test(trends_give_the_weekly_slope_and_the_change),

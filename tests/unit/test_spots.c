@@ -22,6 +22,7 @@ typedef struct leg {
     double unload;             /**< force eased off where it hurts most */
     double tremor;             /**< extra 9 Hz tremor where it hurts most */
     double pass_lean_mm;       /**< lean while passing where it hurts most */
+    double pass_offset_mm;     /**< where this pass sits across the roller */
     rm_event mark;             /**< the rated mark during the hold */
 } leg;
 
@@ -81,7 +82,7 @@ static void roll(leg *g, double from, double to)
     size_t count = (size_t)(fabs(to - from) / 2.5 * RATE);   /* 2.5 cm/s */
     for (size_t i = 1; i <= count; i++) {
         double p = from + (to - from) * (double)i / (double)count;
-        emit(g, p, 1.0, g->pass_lean_mm * hurt(g, p));
+        emit(g, p, 1.0, g->pass_offset_mm + g->pass_lean_mm * hurt(g, p));
     }
 }
 
@@ -279,6 +280,61 @@ static void the_side_of_a_spot_passed_over_is_where_the_passes_lean_or_unknown(v
         }
         free(g.s);
     }
+}
+
+/* A person who sits a little differently on each pass (the pass's load
+ * centre 15 mm either side of the leg's, or on it) and leans 5 mm toward
+ * the spot while rolling over it: less than the centre band (7.5 mm) on
+ * the whole, but every pass leans the same way against its own centre. */
+static void a_slight_lean_against_each_pass_own_centre_gives_the_side(
+    void **state)
+{
+    (void)state;
+    static const double offsets_mm[] = {15.0, 0.0, -15.0, 0.0};
+    leg g;
+    leg_init(&g, true);
+    g.pass_lean_mm = 5.0;
+    rest(&g, 0.0);
+    for (int k = 0; k < 8; k++) {
+        g.pass_offset_mm = offsets_mm[k % 4];
+        roll(&g, 0.0, LEG_CM);
+        roll(&g, LEG_CM, 0.0);
+    }
+    rest(&g, 0.0);
+    rm_analysis *a = analyse_leg(&g, RM_SIDE_RIGHT);
+    assert_int_equal(a->spot_count, 1);
+    assert_int_equal(a->spots[0].side, RM_ML_SIDE_MEDIAL);
+    assert_true(a->spots[0].side_confidence >= 0.99);
+    assert_true(a->spots[0].ml < -0.1 && a->spots[0].ml > -0.25);
+    rm_analysis_free(a);
+    free(g.s);
+}
+
+/** The spot of a leg rolled 8 times without holds, easing off by unload. */
+static rm_spot spot_easing_off(double unload)
+{
+    leg g;
+    leg_init(&g, true);
+    g.unload = unload;
+    act_without_holding(&g);
+    rm_analysis *a = analyse_leg(&g, RM_SIDE_RIGHT);
+    assert_int_equal(a->spot_count, 1);
+    rm_spot spot = a->spots[0];
+    rm_analysis_free(a);
+    free(g.s);
+    return spot;
+}
+
+static void the_strength_goes_on_where_the_score_saturates(void **state)
+{
+    (void)state;
+    rm_spot milder = spot_easing_off(0.3), worse = spot_easing_off(0.5);
+    /* Both are full of evidence: the scores are within half a point ... */
+    assert_true(fabs(worse.score - milder.score) < 0.5);
+    /* ... the strength tells them apart, far beyond its standard error. */
+    assert_true(worse.strength - milder.strength >
+                4.0 * hypot(worse.strength_se, milder.strength_se));
+    assert_true(milder.strength_se > 0.0);
 }
 
 static void strokes_and_cadence_follow_the_passes(void **state)
@@ -542,6 +598,8 @@ int main(void)
         cmocka_unit_test(the_same_lean_is_lateral_on_a_left_leg),
         cmocka_unit_test(easing_off_without_tremor_makes_a_spot),
         cmocka_unit_test(the_side_of_a_spot_passed_over_is_where_the_passes_lean_or_unknown),
+        cmocka_unit_test(a_slight_lean_against_each_pass_own_centre_gives_the_side),
+        cmocka_unit_test(the_strength_goes_on_where_the_score_saturates),
         cmocka_unit_test(strokes_and_cadence_follow_the_passes),
         cmocka_unit_test(a_session_file_gives_the_same_analysis),
         cmocka_unit_test(link_figures_of_a_session_reach_its_reports),
