@@ -344,6 +344,8 @@ static rm_status derive(rm_analysis *a, const session_parts *p,
     if (st == RM_OK)
         st = ana_find_spots(a, passes, pass_count, marks.t_s, marks.rating,
                             marks.count, err);
+    if (st == RM_OK)
+        st = ana_rhythm(a, err);
     if (st == RM_OK) {
         a->summary.duration_s = raw->duration_s;
         a->summary.vibration_hz = raw->vibration_hz;

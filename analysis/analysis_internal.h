@@ -168,6 +168,10 @@ rm_status ana_unloading(const rm_series *s, const rm_stroke *passes,
                         size_t count, double bin_cm, size_t bins,
                         double *unloading, double *spread);
 
+/** Tremor during holds and the cadence from the position's spectrum
+ *  into a->summary (rhythm.c); needs the series and the dwells. */
+rm_status ana_rhythm(rm_analysis *a, rm_error *err);
+
 /** Build profile, marks and spots into a (series, dwells, summary's
  *  rolled length and has_position must be filled). */
 rm_status ana_find_spots(rm_analysis *a, const rm_stroke *passes,

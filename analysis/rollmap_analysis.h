@@ -163,6 +163,12 @@ typedef struct rm_summary {
     double mean_pressure_kpa, peak_pressure_kpa;
     size_t strokes;
     double cadence_per_min;    /**< one-way passes per minute */
+    double spectral_cadence_per_min; /**< the same from the peak of the
+                                          position's spectrum (NaN none) */
+    double hold_tremor_hz;     /**< tremor-band peak of the force during
+                                    holds (NaN: no hold long enough) */
+    double hold_tremor_power_n2; /**< tremor-band power during holds */
+    double hold_tremor_pct;    /**< its RMS over the mean force held, % */
     double mean_speed_cm_s;
     double time_too_fast_s;    /**< rolling faster than target speed */
     double vibration_hz;       /**< vibrating roller frequency, 0 none */

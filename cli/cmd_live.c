@@ -44,6 +44,9 @@
 /* The dwell timer shows from here: a turn at the end of a stroke keeps the
  * roller within the dwell band for about 2.5 s at the target pace. */
 #define DWELL_SHOW_S 3.0
+/* A lean under this (mm) is shown as centred: the load centre wanders
+ * about 6 mm while rolling (docs/ANALYSIS.md). */
+#define LEAN_CENTRED_MM 3.0
 #define ESC "\033"
 
 static volatile sig_atomic_t stop_requested;
@@ -63,7 +66,7 @@ typedef struct live_options {
 
 typedef struct live_sample {
     double t_s, force_n, pressure_kpa, position_cm, position_pct, speed_cm_s,
-        dwell_s;
+        lean_mm, dwell_s;
     unsigned flags;
 } live_sample;
 
@@ -79,6 +82,7 @@ typedef struct live_view {
     double force_scale, pressure_scale;
     bool recording;
     char session_id[64];
+    rm_side leg;             /* of the session recording, for the lean */
     int marks;
     char last_mark[64];
     double mark_cm[MAX_SHOWN_MARKS];   /* where the latest marks were */
@@ -293,6 +297,25 @@ static void draw_dwell(FILE *out, const live_view *v, int width)
             s->dwell_s >= v->opt.target_hold_s ? "DONE, move on" : "holding");
 }
 
+/* The lean as people say it: "8 mm medial", "centred", or toward an end
+ * of the roller when the leg is unknown. Looking toward the feet, a right
+ * leg's medial side is toward the roller's left end. */
+static const char *lean_text(char *buf, size_t cap, const live_view *v)
+{
+    double mm = v->now.lean_mm;
+    if (isnan(mm))
+        return "-";
+    if (fabs(mm) < LEAN_CENTRED_MM)
+        return "centred";
+    const char *toward;
+    if (v->leg == RM_SIDE_UNKNOWN)
+        toward = mm > 0 ? "toward the right end" : "toward the left end";
+    else
+        toward = (mm > 0) == (v->leg == RM_SIDE_RIGHT) ? "lateral" : "medial";
+    snprintf(buf, cap, "%.0f mm %s", fabs(mm), toward);
+    return buf;
+}
+
 static void draw_measurements(FILE *out, const live_view *v, int bar_width)
 {
     const live_sample *s = &v->now;
@@ -305,7 +328,8 @@ static void draw_measurements(FILE *out, const live_view *v, int bar_width)
     fputs(ESC "[K\nPosition   ", out);
     position_bar(out, v, bar_width - 16);
     value_or_dash(out, " %5.1f cm", s->position_cm);
-    fputs(ESC "[K\n", out);
+    char lean[48];
+    fprintf(out, ESC "[K\nLean       %s" ESC "[K\n", lean_text(lean, sizeof lean, v));
     draw_pace(out, v);
     fputs(ESC "[K\n", out);
     draw_dwell(out, v, bar_width - 16); /* room for "30 s / 30 s  DONE..." */
@@ -362,13 +386,14 @@ static const char *shown(char *buf, size_t cap, const char *fmt, double v)
 static void print_sample_line(const live_view *v)
 {
     const live_sample *s = &v->now;
-    char force[16], pressure[16], position[16], pct[16], speed[16];
+    char force[16], pressure[16], position[16], pct[16], speed[16], lean[48];
     printf("t=%.1f s force=%s N pressure=%s kPa position=%s cm (%s %%) "
-           "speed=%s cm/s hold=%.0f s%s\n", s->t_s,
+           "lean=%s speed=%s cm/s hold=%.0f s%s\n", s->t_s,
            shown(force, sizeof force, "%.0f", s->force_n),
            shown(pressure, sizeof pressure, "%.0f", s->pressure_kpa),
            shown(position, sizeof position, "%.1f", s->position_cm),
            shown(pct, sizeof pct, "%.0f", s->position_pct),
+           lean_text(lean, sizeof lean, v),
            shown(speed, sizeof speed, "%.1f", s->speed_cm_s), s->dwell_s,
            too_fast(v) ? " SLOW DOWN" : "");
     fflush(stdout);
@@ -402,6 +427,7 @@ static void take_sample(live_view *v, const rm_json *doc)
     s->position_cm = member(doc, "position_cm");
     s->position_pct = member(doc, "position_pct");
     s->speed_cm_s = member(doc, "speed_cm_s");
+    s->lean_mm = member(doc, "lean_mm");
     s->dwell_s = member(doc, "dwell_s");
     s->flags = (unsigned)rm_json_as_number(rm_json_get(doc, "flags"), 0);
     v->have_sample = true;
@@ -584,6 +610,9 @@ static rm_status start_watching(live_view *v, rm_error *err)
     v->recording = rm_json_as_bool(rm_json_get(session, "recording"), false);
     snprintf(v->session_id, sizeof v->session_id, "%s",
              rm_json_as_string(rm_json_get(session, "id"), ""));
+    if (rm_side_parse(rm_json_as_string(rm_json_get(session, "side"), ""),
+                      &v->leg) != RM_OK)
+        v->leg = RM_SIDE_UNKNOWN;
     rm_json_free(status);
     long rate = v->opt.rate_hz ? v->opt.rate_hz
                 : v->screen ? DEFAULT_SCREEN_RATE_HZ : DEFAULT_LINE_RATE_HZ;

@@ -20,6 +20,12 @@
 #define SPEED_SMOOTHING 0.3
 /* Below this much pressure-cell force there is no centre of pressure. */
 #define ML_MIN_FORCE_N 1.0
+/* The lean is the centre of pressure against the line the person rolls
+ * on: its average while rolling (faster than ROLLING_CM_S, as the session
+ * analysis takes the leg's centre line), following where they sit with
+ * this time constant (a pass or two, so a lean over one spot stands out). */
+#define ROLLING_CM_S 0.5
+#define CENTRE_TAU_S 10.0
 /* position_pct needs at least this much range to mean anything. */
 #define PCT_MIN_RANGE_CM 0.5
 
@@ -44,6 +50,9 @@ struct rm_live {
 
     double last_tick_position;
     double speed_cm_s;
+
+    bool have_centre;          /* centre_ml follows the rolling */
+    double centre_ml;
 
     /* steady window: the latest ticks within +/- dwell_radius_cm of their
      * midrange, oldest first */
@@ -117,6 +126,7 @@ void rm_live_reset(rm_live *live)
     live->have_tick = false;
     live->have_range = false;
     live->speed_cm_s = 0;
+    live->have_centre = false;
     live->window_start = live->window_len = 0;
     live->dwelling = false;
     live->dwell_s = 0;
@@ -331,6 +341,28 @@ static void track_range(rm_live *live, double raw_cm)
     live->max_raw_cm = fmax(live->max_raw_cm, raw_cm);
 }
 
+/* The rolling centre line moves toward the centre of pressure while the
+ * roller moves along the leg (holds lean on purpose and are left out). */
+static void centre_tick(rm_live *live, double ml, double dt_s)
+{
+    if (isnan(ml) || !(fabs(live->speed_cm_s) >= ROLLING_CM_S))
+        return;
+    if (!live->have_centre)
+        live->centre_ml = ml;
+    else
+        live->centre_ml += (ml - live->centre_ml) * fmin(dt_s / CENTRE_TAU_S, 1.0);
+    live->have_centre = true;
+}
+
+/* mm the centre of pressure lies toward the roller's right end from the
+ * rolling centre line (NaN before there is one). */
+static double lean_mm(const rm_live *live, double ml)
+{
+    if (!live->have_centre || isnan(ml) || !(live->info.roller_width_mm > 0))
+        return NAN;
+    return (ml - live->centre_ml) * live->info.roller_width_mm / 2.0;
+}
+
 static void fill_position(const rm_live *live, double raw_cm, rm_live_values *out)
 {
     out->position_cm = out->position_pct = NAN;
@@ -371,12 +403,15 @@ size_t rm_live_update(rm_live *live, const rm_sample *s, rm_live_values *out,
     if (!live->have_tick || s->t_us - live->last_tick_us >= TICK_US) {
         double dt_s = live->have_tick ? (double)(s->t_us - live->last_tick_us) / 1e6 : 0;
         speed_tick(live, raw_cm, dt_s);
+        if (loaded)
+            centre_tick(live, out->ml, dt_s);
         n = detector_tick(live, out->t_s, raw_cm, loaded, events);
         live->last_tick_us = s->t_us;
         live->last_tick_position = raw_cm;
         live->have_tick = true;
     }
     out->speed_cm_s = isnan(raw_cm) ? NAN : live->speed_cm_s;
+    out->lean_mm = loaded ? lean_mm(live, out->ml) : NAN;
     out->dwell_s = live->dwell_s;
     if (loaded)
         out->flags |= RM_LIVE_LOADED;

@@ -375,6 +375,9 @@ typedef struct rm_live_values {
     double ml;              /**< centre of pressure across the roller width:
                                  -1 at its left end .. +1 at its right end */
     double speed_cm_s;      /**< along the leg, + distal, - proximal */
+    double lean_mm;         /**< centre of pressure toward the roller's
+                                 right end from the line the person rolls on
+                                 (docs/LIVE.md); NaN unloaded or unknown */
     double dwell_s;         /**< how long the position has been steady */
     uint16_t flags;         /**< RM_SAMPLE_* | RM_LIVE_* */
 } rm_live_values;

@@ -237,10 +237,10 @@ static size_t format_sample(rm_server *srv, const rm_live_values *v,
     line_begin(srv, &w, "SAMPLE");
     static const char *const keys[] = {
         "t_s", "force_n", "pressure_kpa", "position_cm", "position_pct",
-        "ml", "speed_cm_s", "dwell_s"};
+        "ml", "lean_mm", "speed_cm_s", "dwell_s"};
     const double values[] = {v->t_s, v->force_n, v->pressure_kpa,
                              v->position_cm, v->position_pct, v->ml,
-                             v->speed_cm_s, v->dwell_s};
+                             v->lean_mm, v->speed_cm_s, v->dwell_s};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         rm_json_key(&w, keys[i]);
         rm_json_number(&w, i == 0 ? round(values[i] * 1000.0) / 1000.0

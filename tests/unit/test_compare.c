@@ -317,11 +317,14 @@ static rm_matched_spot saturated_spot(double se, const rm_compare_options *o)
 static void the_strength_judges_change_where_the_score_saturates(void **state)
 {
     (void)state;
-    /* Passes that agree (SE 0.5): MDC 1.96 x sqrt(2) x 0.5 = 1.39. */
-    rm_matched_spot m = saturated_spot(0.5, NULL);
+    /* Passes that agree (SE 0.7): MDC 1.96 x sqrt(2) x 0.7 = 1.94. */
+    rm_matched_spot m = saturated_spot(0.7, NULL);
     assert_int_equal(m.change, RM_SPOT_EASED);
-    assert_float_equal(m.strength_mdc, 1.96 * sqrt(0.5), 1e-9);
-    assert_non_null(strstr(m.note, "strength -3.0 (MDC 1.4 from the passes)"));
+    assert_float_equal(m.strength_mdc, 1.96 * sqrt(2.0) * 0.7, 1e-9);
+    assert_non_null(strstr(m.note, "strength -3.0 (MDC 1.9 from the passes)"));
+    /* Closer agreement still needs the 1.5 points a steady spot moves. */
+    m = saturated_spot(0.2, NULL);
+    assert_float_equal(m.strength_mdc, 1.5, 1e-9);
     /* Passes that scatter (SE 1.5): MDC 4.2, the 3 points are noise. */
     m = saturated_spot(1.5, NULL);
     assert_int_equal(m.change, RM_SPOT_UNCHANGED);

@@ -173,6 +173,41 @@ static void centre_of_pressure_follows_the_loaded_end(void **state)
     rm_live_free(r.live);
 }
 
+/* Roll (or hold, from_cm == to_cm) with the strip loaded as given. */
+static void roll_with_strip(run *r, double t0, double t1, double from_cm,
+                            double to_cm, const double strip_n[4])
+{
+    for (double t = t0; t < t1 - 1e-9; t += 0.001) {
+        double pos = from_cm + (to_cm - from_cm) * (t - t0) / (t1 - t0);
+        rm_sample s = sample(t, 200, pos, strip_n);
+        feed(r, &s);
+    }
+}
+
+static void lean_is_the_centre_of_pressure_against_the_rolling_line(
+    void **state)
+{
+    (void)state;
+    run r;
+    run_open(&r, 1);
+    double sitting_right[4] = {0, 0, 20, 0};   /* centre at 250 mm */
+    double centred[4] = {0, 10, 10, 0};        /* centre at 200 mm */
+    roll_with_strip(&r, 0, 10, 0, 25, sitting_right);
+    assert_true(fabs(r.v.lean_mm) < 1.0);      /* the line rolled on */
+    /* Holding, the person shifts 50 mm toward the left end: the line is
+     * where they rolled, so the whole shift is lean. */
+    roll_with_strip(&r, 10, 30, 25, 25, centred);
+    assert_float_equal(r.v.lean_mm, -50.0, 1.5);
+    /* Rolling on like that, the line follows within a few time constants. */
+    roll_with_strip(&r, 30, 70, 25, 0, centred);
+    assert_true(fabs(r.v.lean_mm) < 5.0);
+    /* Unloaded there is no lean. */
+    rm_sample s = sample(70, 0, 0, NULL);
+    feed(&r, &s);
+    assert_true(isnan(r.v.lean_mm));
+    rm_live_free(r.live);
+}
+
 static void position_is_roll_distance_from_the_most_proximal_loaded_point(void **state)
 {
     (void)state;
@@ -372,6 +407,7 @@ int main(void)
         cmocka_unit_test(force_falls_back_to_pressure_cells_without_load_cells),
         cmocka_unit_test(same_roller_after_a_replug_keeps_its_time_base),
         cmocka_unit_test(centre_of_pressure_follows_the_loaded_end),
+        cmocka_unit_test(lean_is_the_centre_of_pressure_against_the_rolling_line),
         cmocka_unit_test(position_is_roll_distance_from_the_most_proximal_loaded_point),
         cmocka_unit_test(distal_direction_minus_one_reverses_the_encoder),
         cmocka_unit_test(steady_hold_starts_and_ends_a_dwell),

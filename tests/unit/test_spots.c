@@ -337,6 +337,44 @@ static void the_strength_goes_on_where_the_score_saturates(void **state)
     assert_true(milder.strength_se > 0.0);
 }
 
+static void holds_give_the_tremor_peak_and_its_size(void **state)
+{
+    (void)state;
+    leg g;
+    leg_init(&g, true);
+    act(&g);    /* a 20 s hold on the spot, trembling 4.5 % at 9 Hz */
+    rm_analysis *a = analyse_leg(&g, RM_SIDE_RIGHT);
+    assert_true(a->dwell_count >= 1);
+    assert_true(fabs(a->summary.hold_tremor_hz - 9.0) < 0.2);
+    /* RMS of a 4.5 % sine (4 % at the spot, 0.5 % everywhere, one phase)
+     * is 3.2 % of the force. */
+    assert_true(fabs(a->summary.hold_tremor_pct - 4.5 / sqrt(2.0)) < 0.3);
+    assert_true(a->summary.hold_tremor_power_n2 > 0.0);
+    rm_analysis_free(a);
+    free(g.s);
+}
+
+static void the_position_spectrum_gives_the_cadence(void **state)
+{
+    (void)state;
+    leg g;
+    leg_init(&g, false);
+    /* Short strokes over 6 cm at 2.5 cm/s: a one-way pass every 2.4 s,
+     * 25 a minute, along the leg in three places. */
+    rest(&g, 0.0);
+    for (int k = 0; k < 60; k++) {
+        double at = 4.0 + 8.0 * (k / 20);
+        roll(&g, at, at + 6.0);
+        roll(&g, at + 6.0, at);
+    }
+    rest(&g, 0.0);
+    rm_analysis *a = analyse_leg(&g, RM_SIDE_RIGHT);
+    assert_true(fabs(a->summary.spectral_cadence_per_min - 25.0) < 1.5);
+    assert_true(isnan(a->summary.hold_tremor_hz));   /* no hold */
+    rm_analysis_free(a);
+    free(g.s);
+}
+
 static void strokes_and_cadence_follow_the_passes(void **state)
 {
     (void)state;
@@ -600,6 +638,8 @@ int main(void)
         cmocka_unit_test(the_side_of_a_spot_passed_over_is_where_the_passes_lean_or_unknown),
         cmocka_unit_test(a_slight_lean_against_each_pass_own_centre_gives_the_side),
         cmocka_unit_test(the_strength_goes_on_where_the_score_saturates),
+        cmocka_unit_test(holds_give_the_tremor_peak_and_its_size),
+        cmocka_unit_test(the_position_spectrum_gives_the_cadence),
         cmocka_unit_test(strokes_and_cadence_follow_the_passes),
         cmocka_unit_test(a_session_file_gives_the_same_analysis),
         cmocka_unit_test(link_figures_of_a_session_reach_its_reports),
