@@ -342,6 +342,9 @@ typedef struct rm_comparison {
     rm_leg_trends legs[3];         /**< indexed by rm_side */
     rm_symmetry symmetry;
     char warning[448];             /**< what --force-mix let through */
+    char client_name[128];         /**< the client's display name, which
+                                        the caller may fill in (the library
+                                        keeps it); "" none */
 } rm_comparison;
 
 /** Compare n >= 2 analysed sessions (full, or rebuilt from the library

@@ -54,11 +54,13 @@
 #define EVIDENCE_PRESENT 0.25
 #define CONFIDENT_PASSES 5.0
 /* A spot's side from passes: the passes over it lean to one side of their
- * own centre line by at least this much ml (1.5 mm of the 30 mm scale) and
+ * own centre line by at least this much ml (3 mm of the 30 mm scale) and
  * with this confidence that the side is not the noise's (one-sided normal,
  * z 2.33): the load centre wanders about 6 mm while rolling, so a spot
- * needs several passes that agree. */
-#define PASS_LEAN_MIN 0.05
+ * needs several passes that agree, and a lean held on a spot nearby takes
+ * a second or two to fade (on the virtual roller 1.7 mm 10 cm on from a
+ * 20 mm hold, which gave the opposite side at 0.05). */
+#define PASS_LEAN_MIN 0.1
 #define PASS_SIDE_CONFIDENCE 0.99
 /* A spot's strength is its score up to this combined evidence (score
  * 6.3) and goes on along the score's tangent there: the score itself

@@ -26,6 +26,7 @@ typedef struct compare_cli {
     size_t file_count;
     rm_library_filter filter;    /* with --client: sessions from the library */
     const char *db;              /* NULL: the default library */
+    char client_name[128];       /* the library's display name, "" none */
 } compare_cli;
 
 static void usage(FILE *out)
@@ -251,6 +252,7 @@ static int compare_and_write(rm_analysis **a, size_t n, const compare_cli *o)
         != RM_OK)
         return cli_fail_error(CMD, &err);
     int status = CLI_OK;
+    snprintf(c->client_name, sizeof c->client_name, "%s", o->client_name);
     if (c->warning[0])
         fprintf(stderr, "rollmap %s: warning: %s\n", CMD, c->warning);
     if (o->dir)
@@ -294,7 +296,7 @@ static int library_path(const compare_cli *o, char *path, size_t size)
 }
 
 /** The stored analyses of the selected sessions, oldest first. */
-static rm_status load_client(rm_library *lib, const compare_cli *o,
+static rm_status load_client(rm_library *lib, compare_cli *o,
                              rm_analysis ***out, size_t *n, rm_error *err)
 {
     rm_library_entry *entries = NULL;
@@ -308,6 +310,9 @@ static rm_status load_client(rm_library *lib, const compare_cli *o,
                             rm_library_path(lib), o->filter.client, *n,
                             *n == 1 ? "" : "s");
     }
+    if (entries[0].display_name)
+        snprintf(o->client_name, sizeof o->client_name, "%s",
+                 entries[0].display_name);
     rm_analysis **a = calloc(*n, sizeof *a);
     if (!a)
         st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
@@ -322,7 +327,7 @@ static rm_status load_client(rm_library *lib, const compare_cli *o,
     return st;
 }
 
-static int compare_client(const compare_cli *o)
+static int compare_client(compare_cli *o)
 {
     char path[PATH_MAX];
     int status = library_path(o, path, sizeof path);

@@ -82,7 +82,13 @@ static const char *const migrations[RM_LIBRARY_SCHEMA_VERSION] = {
     /* 4: what compare needs to judge change and coverage: a spot's
      * strength (the score without its ceiling), its standard error from
      * the passes, the side's confidence, and the passes over each profile
-     * bin. Rows analysed before stay NULL (unknown) until reanalysed. */
+     * bin; the figures of the spectra (tremor during holds, cadence from
+     * the position). Rows analysed before stay NULL (unknown) until
+     * reanalysed. */
+    "ALTER TABLE sessions ADD COLUMN spectral_cadence_per_min REAL;"
+    "ALTER TABLE sessions ADD COLUMN hold_tremor_hz REAL;"
+    "ALTER TABLE sessions ADD COLUMN hold_tremor_power_n2 REAL;"
+    "ALTER TABLE sessions ADD COLUMN hold_tremor_pct REAL;"
     "ALTER TABLE spots ADD COLUMN strength REAL;"
     "ALTER TABLE spots ADD COLUMN strength_se REAL;"
     "ALTER TABLE spots ADD COLUMN side_confidence REAL;"

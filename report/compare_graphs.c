@@ -12,11 +12,17 @@
 
 /** Graph size in pixels: wide line graphs, a tall thigh. */
 enum { WIDE_W = 1000, WIDE_H = 450, TALL_W = 1000, TALL_H = 760,
-       MAP_W = 620, MAP_H = 760 };
-/** Map x of the medial, centre and lateral columns (medial left). */
+       MAP_W = 900, MAP_H = 760 };
+/** Map x of the medial, centre and lateral columns from a thigh's centre,
+ *  toward its medial side (seen from behind, a right thigh's medial side
+ *  is to the left, a left thigh's to the right). */
 static const double side_x[] = {[RM_ML_SIDE_CENTRE] = 0.0,
-                                [RM_ML_SIDE_MEDIAL] = -0.5,
-                                [RM_ML_SIDE_LATERAL] = 0.5};
+                                [RM_ML_SIDE_MEDIAL] = 0.5,
+                                [RM_ML_SIDE_LATERAL] = -0.5};
+/** Thighs on the map stand this far apart (their half-width is 1). */
+#define MAP_THIGH_STEP 2.6
+/** Legend text in the comparison graphs, large enough to read on A4. */
+#define KEY_FONT "font \",13\""
 /** Each session's spots are shifted this far right of the previous
  *  session's, so sessions stand side by side within a column. */
 #define MAP_SESSION_STEP 0.06
@@ -79,15 +85,14 @@ static const char *symmetry_missing(const void *subject)
 /* Data                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/** One profile as a data block: position, tenderness, mean force, each
- *  multiplied by sign (-1 mirrors a left leg below the axis). */
-static void put_profile_block(FILE *f, const rm_analysis *a, double sign)
+/** One profile as a data block: position, tenderness, mean force. */
+static void put_profile_block(FILE *f, const rm_analysis *a)
 {
     for (size_t b = 0; b < a->bin_count; b++) {
         const rm_profile_bin *bin = &a->profile[b];
         report_gnuplot_value(f, bin->position_cm, ' ');
-        report_gnuplot_value(f, sign * bin->tenderness, ' ');
-        report_gnuplot_value(f, sign * bin->mean_force_n, '\n');
+        report_gnuplot_value(f, bin->tenderness, ' ');
+        report_gnuplot_value(f, bin->mean_force_n, '\n');
     }
     /* gnuplot needs at least one line in a block for `index` to count it. */
     if (a->bin_count == 0)
@@ -105,7 +110,7 @@ static rm_status write_profiles_data(const char *dir, const void *subject,
         return st;
     fputs("# position_cm tenderness mean_force_n; one block per session\n", rf.f);
     for (size_t i = 0; i < c->session_count; i++)
-        put_profile_block(rf.f, c->sessions[i], 1.0);
+        put_profile_block(rf.f, c->sessions[i]);
     return report_file_commit(&rf, err);
 }
 
@@ -149,6 +154,29 @@ static rm_status write_scores_data(const char *dir, const void *subject,
     return report_file_commit(&rf, err);
 }
 
+/** The legs with sessions, left to right as seen from behind (left,
+ *  unknown, right); returns how many. */
+static size_t map_legs(const rm_comparison *c, uint8_t legs[3])
+{
+    static const uint8_t order[] = {RM_SIDE_LEFT, RM_SIDE_UNKNOWN,
+                                    RM_SIDE_RIGHT};
+    size_t n = 0;
+    for (size_t k = 0; k < sizeof order; k++)
+        if (c->legs[order[k]].sessions > 0)
+            legs[n++] = order[k];
+    return n;
+}
+
+/** x of the centre line of a leg's thigh on the map. */
+static double thigh_x(const rm_comparison *c, uint8_t leg)
+{
+    uint8_t legs[3];
+    size_t n = map_legs(c, legs), at = 0;
+    while (at < n && legs[at] != leg)
+        at++;
+    return ((double)at - (double)(n - 1) / 2.0) * MAP_THIGH_STEP;
+}
+
 static rm_status write_map_data(const char *dir, const void *subject,
                                 rm_error *err)
 {
@@ -157,14 +185,16 @@ static rm_status write_map_data(const char *dir, const void *subject,
     rm_status st = report_file_open(&rf, dir, "compare_map.dat", err);
     if (st != RM_OK)
         return st;
-    fputs("# x (medial -, lateral +) position_cm score session\n", rf.f);
+    fputs("# x (thighs seen from behind) position_cm score session\n", rf.f);
     double centre = (double)(c->session_count - 1) / 2;
     for (size_t i = 0; i < c->session_count; i++) {
         const rm_analysis *a = c->sessions[i];
+        double thigh = thigh_x(c, a->meta.side);
+        double medial = a->meta.side == RM_SIDE_LEFT ? 1.0 : -1.0;
         for (size_t k = 0; k < a->spot_count; k++) {
             const rm_spot *s = &a->spots[k];
             uint8_t side = s->side <= RM_ML_SIDE_LATERAL ? s->side : 0;
-            report_gnuplot_value(rf.f, side_x[side] +
+            report_gnuplot_value(rf.f, thigh + medial * side_x[side] +
                                  ((double)i - centre) * MAP_SESSION_STEP, ' ');
             report_gnuplot_value(rf.f, s->position_cm, ' ');
             report_gnuplot_value(rf.f, s->score, ' ');
@@ -183,9 +213,9 @@ static rm_status write_symmetry_data(const char *dir, const void *subject,
     if (st != RM_OK)
         return st;
     fputs("# position_cm tenderness mean_force_n; block 0 right, block 1 "
-          "left (negated)\n", rf.f);
-    put_profile_block(rf.f, c->sessions[c->symmetry.right], 1.0);
-    put_profile_block(rf.f, c->sessions[c->symmetry.left], -1.0);
+          "left\n", rf.f);
+    put_profile_block(rf.f, c->sessions[c->symmetry.right]);
+    put_profile_block(rf.f, c->sessions[c->symmetry.left]);
     return report_file_commit(&rf, err);
 }
 
@@ -211,7 +241,7 @@ static void write_profiles_script(FILE *f, const void *subject)
 {
     const rm_comparison *c = subject;
     put_session_labels(f, c);
-    fprintf(f, "n = %zu\nset key outside right\nunset title\n"
+    fprintf(f, "n = %zu\nset key outside right " KEY_FONT "\nunset title\n"
             "set multiplot layout 2,1 title \"%s\"\n", c->session_count,
             compare_graph(COMPARE_GRAPH_PROFILES)->title);
     fputs("set ylabel \"tenderness (0-10)\"\nset yrange [0:10]\n"
@@ -233,7 +263,7 @@ static void write_scores_script(FILE *f, const void *subject)
                 rm_side_name((rm_side)m->leg), isfinite(m->position_cm)
                 ? m->position_cm : 0.0, rm_ml_side_name((rm_ml_side)m->side));
     }
-    fprintf(f, "\"\nn = %zu\nset key outside right\n"
+    fprintf(f, "\"\nn = %zu\nset key outside right " KEY_FONT "\n"
             "set xlabel \"%s\"\n"
             "set ylabel \"spot score (0-10)\"\nset yrange [0:10]\n"
             "set offsets graph 0.05, graph 0.05, 0, 0\n"
@@ -241,6 +271,23 @@ static void write_scores_script(FILE *f, const void *subject)
             "with linespoints lw 2 pt 7 title word(labels, i+1)\n",
             c->spot_count, scores_by_day(c) ? "days since the first session"
             : "session (all within one day)");
+}
+
+/** One thigh outline and its column labels; it narrows from the gluteal
+ *  fold (half-width 1) to the knee (0.7), as on the session report's map. */
+static void put_thigh(FILE *f, const rm_comparison *c, uint8_t leg, int object,
+                      double length)
+{
+    double x = thigh_x(c, leg), medial = leg == RM_SIDE_LEFT ? 1.0 : -1.0;
+    fprintf(f, "set object %d polygon from %.2f,0 to %.2f,0 to %.2f,%.1f to "
+            "%.2f,%.1f to %.2f,0 behind fc rgb \"#f6e3d7\" fs solid border "
+            "lc rgb \"#8c6d5a\"\n", object, x - 1, x + 1, x + 0.7, length,
+            x - 0.7, length, x - 1);
+    fprintf(f, "set label \"%s leg\" at %.2f,-1 center font \",13\"\n",
+            rm_side_name((rm_side)leg), x);
+    fprintf(f, "set xtics add (\"medial\" %.2f, \"centre\" %.2f, "
+            "\"lateral\" %.2f)\n", x + medial * side_x[RM_ML_SIDE_MEDIAL],
+            x, x + medial * side_x[RM_ML_SIDE_LATERAL]);
 }
 
 static void write_map_script(FILE *f, const void *subject)
@@ -254,18 +301,18 @@ static void write_map_script(FILE *f, const void *subject)
         if (isfinite(c->spots[k].position_cm))
             length = fmax(length, c->spots[k].position_cm);
     length = ceil(length + 2);
-    /* The thigh narrows from the gluteal fold (x +/-1) to the knee
-     * (+/-0.7), as on the session report's map. */
-    fprintf(f, "set object 1 polygon from -1,0 to 1,0 to 0.7,%.1f to -0.7,%.1f "
-            "to -1,0 behind fc rgb \"#f6e3d7\" fs solid border lc rgb \"#8c6d5a\"\n",
-            length, length);
-    fprintf(f, "set xrange [-1.2:1.2]\nset yrange [%.1f:-2] \n"
-            "set xtics (\"medial\" -0.5, \"centre\" 0, \"lateral\" 0.5)\n"
+    uint8_t legs[3];
+    size_t n = map_legs(c, legs);
+    fputs("set xtics ()\n", f);
+    for (size_t k = 0; k < n; k++)
+        put_thigh(f, c, legs[k], (int)k + 1, length);
+    double half = ((double)n - 1) / 2.0 * MAP_THIGH_STEP + 1.2;
+    fprintf(f, "set xrange [%.2f:%.2f]\nset yrange [%.1f:-2.5] \n"
             "set ylabel \"position from the gluteal fold (cm)\"\n"
             "set cblabel \"session\"\nset cbrange [1:%zu]\nset cbtics 1\n"
             "set palette defined (0 \"#9ecae1\", 1 \"#08306b\")\nunset key\n"
             "plot \"compare_map.dat\" using 1:2:(1 + $3 / 3):4 with points "
-            "pt 7 ps variable lc palette\n", length,
+            "pt 7 ps variable lc palette\n", -half, half, length,
             c->session_count > 1 ? c->session_count : 2);
 }
 
@@ -274,17 +321,14 @@ static void write_symmetry_script(FILE *f, const void *subject)
     const rm_comparison *c = subject;
     (void)c;
     fprintf(f, "unset title\nset multiplot layout 2,1 title \"%s\"\n"
-            "set key outside right\nset xzeroaxis lt -1\n"
-            "set ylabel \"tenderness (right up, left down)\"\n"
-            "set yrange [-10:10]\n"
-            "set ytics (\"10\" -10, \"5\" -5, \"0\" 0, \"5\" 5, \"10\" 10)\n"
+            "set key outside right " KEY_FONT "\n"
+            "set ylabel \"tenderness (0-10)\"\nset yrange [0:10]\n"
             "plot \"compare_symmetry.dat\" index 0 using 1:2 with filledcurves "
-            "y=0 fs transparent solid 0.5 lc rgb \"#1f4e79\" title \"right\", "
+            "y=0 fs transparent solid 0.4 lc rgb \"#1f4e79\" title \"right\", "
             "\"\" index 1 using 1:2 with filledcurves y=0 fs transparent solid "
-            "0.5 lc rgb \"#e76f51\" title \"left\"\n"
+            "0.4 lc rgb \"#e76f51\" title \"left\"\n"
             "set xlabel \"position from the gluteal fold (cm)\"\n"
-            "set ylabel \"mean force N (right up, left down)\"\n"
-            "set autoscale y\nset ytics autofreq\n"
+            "set ylabel \"mean force (N)\"\nset yrange [0:*]\n"
             "plot \"compare_symmetry.dat\" index 0 using 1:3 with lines lw 2 "
             "lc rgb \"#1f4e79\" title \"right\", \"\" index 1 using 1:3 with "
             "lines lw 2 lc rgb \"#e76f51\" title \"left\"\nunset multiplot\n",
@@ -305,16 +349,18 @@ static const report_graph_row graph_rows[COMPARE_GRAPH_COUNT] = {
         "number when all fall within a day); falling lines are "
         "spots that eased.", WIDE_W, WIDE_H},
         scores_missing, write_scores_data, write_scores_script},
-    [COMPARE_GRAPH_MAP] = {{"compare_map", "Spots of every session on one thigh",
-        "The posterior thigh, proximal at the top, medial left and lateral "
-        "right; each point is a spot found in a session (later sessions "
-        "further right within a column), larger for a higher score.",
+    [COMPARE_GRAPH_MAP] = {{"compare_map",
+        "Spots of every session, one thigh per leg",
+        "The posterior thighs seen from behind (left leg on the left), "
+        "proximal at the top, medial sides toward the middle; each point is "
+        "a spot found in a session (later sessions further right within a "
+        "column), larger for a higher score.",
         MAP_W, MAP_H},
         map_missing, write_map_data, write_map_script},
     [COMPARE_GRAPH_SYMMETRY] = {{"compare_symmetry", "Left vs right",
-        "The latest session of each leg on one axis: the right leg above "
-        "zero, the left leg mirrored below; tenderness (top) and mean force "
-        "(bottom) along the hamstring.", TALL_W, TALL_H},
+        "The latest session of each leg on one axis, both in their own "
+        "units: tenderness (top) and mean force (bottom) along the "
+        "hamstring, the right leg blue, the left leg orange.", TALL_W, TALL_H},
         symmetry_missing, write_symmetry_data, write_symmetry_script},
 };
 

@@ -62,7 +62,13 @@ static void write_head(FILE *out, const rm_comparison *c)
     fputs("<h1>Session comparison: ", out);
     report_html_escape(out, a->meta.muscle[0] ? a->meta.muscle : "hamstring");
     fputs("</h1>\n<table class=\"meta\">\n<tr><th class=\"l\">Client</th>", out);
-    put_escaped_cell(out, a->meta.client[0] ? a->meta.client : "-", false);
+    fputs("<td class=\"l\">", out);
+    report_html_escape(out, a->meta.client[0] ? a->meta.client : "-");
+    if (c->client_name[0]) {
+        fputs(" &ndash; ", out);
+        report_html_escape(out, c->client_name);
+    }
+    fputs("</td>", out);
     fprintf(out, "</tr>\n<tr><th class=\"l\">Sessions</th><td class=\"l\">%zu"
             "</td></tr>\n</table>\n", c->session_count);
     if (c->warning[0]) {

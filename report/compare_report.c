@@ -192,6 +192,7 @@ rm_status rm_compare_json(const rm_comparison *c, FILE *out, rm_error *err)
     rm_json_member_int(&w, "schema_version", COMPARE_SCHEMA_VERSION);
     rm_json_member_string(&w, "generator", "rollmap " RM_VERSION_STRING);
     rm_json_member_string(&w, "warning", c->warning);
+    rm_json_member_string(&w, "client_name", c->client_name);
     write_options(&w, &c->options);
     rm_json_key(&w, "sessions");
     rm_json_array_open(&w);
@@ -339,6 +340,10 @@ rm_status rm_compare_text(const rm_comparison *c, FILE *out, rm_error *err)
     fputs("\nClient                ", out);
     report_text_clean(out, first->meta.client[0] ? first->meta.client : "-",
                       TEXT_WIDTH - 22);
+    if (c->client_name[0]) {
+        fputs("\nName                  ", out);
+        report_text_clean(out, c->client_name, TEXT_WIDTH - 22);
+    }
     fputs("\nMuscle                ", out);
     report_text_clean(out, first->meta.muscle[0] ? first->meta.muscle
                                                  : "hamstring", TEXT_WIDTH - 22);

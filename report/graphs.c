@@ -536,7 +536,9 @@ static void write_force_script(FILE *f, const void *subject)
     const rm_analysis *a = subject;
     const char *xlabel;
     double scale = time_axis_scale(a, &xlabel);
-    fprintf(f, "set xlabel \"%s\"\nset ylabel \"force (N)\"\n"
+    /* The force is never below 0: a little drift under zero must not pull
+     * the axis down to -100 N. */
+    fprintf(f, "set xlabel \"%s\"\nset ylabel \"force (N)\"\nset yrange [0:*]\n"
             "set ytics nomirror\nset key outside bottom center horizontal maxrows 1\n"
             "set autoscale xfix\n", xlabel);
     write_position_axis(f, a);
@@ -615,7 +617,7 @@ static void write_map_script(FILE *f, const void *subject)
             "front boxed\n"
             "set cblabel \"%s\"\nset palette defined (0 \"#fff5eb\", 0.5 "
             "\"#fd8d3c\", 1 \"#7f2704\")\nset style fill solid 1.0 noborder\n"
-            "set key outside bottom center\n",
+            "set key inside top right opaque box\n",
             leg, profile_length_cm(a),
             lateral_left ? "lateral" : "medial", lateral_left ? "medial" : "lateral",
             a->has_pressure ? "mean pressure (kPa)" : "mean force (N)");
@@ -643,7 +645,8 @@ static void write_spectrum_script(FILE *f, const void *subject)
     if (spectrogram) {
         fprintf(f, "set xlabel \"%s\"\n"
                 "set ylabel \"frequency (Hz)\"\nset yrange [0:%g]\n"
-                "set autoscale xfix\nset cblabel \"power (dB re 1 N^2/Hz)\" offset 1,0\n"
+                "set autoscale xfix\nset cblabel \"shaking: bright strong, "
+                "dark faint (dB)\" offset 1,0\n"
                 "stats \"spectrogram.dat\" using 3 nooutput\n"
                 "set cbrange [STATS_max - %d : STATS_max]\n"
                 "set palette rgb 33,13,10\n"
@@ -673,7 +676,8 @@ static void write_dwells_script(FILE *f, const void *subject)
                                                     : DWELL_MIN_SLOTS;
     bool labelled = a->dwell_count <= DWELL_TICK_LABELS_MAX;
     double hold = a->config.target_hold_s;
-    fprintf(f, "set xrange [0.4:%zu.6]\nset xlabel \"%s\"\n"
+    /* Two-line tick labels (number, position) need the label lower. */
+    fprintf(f, "set xrange [0.4:%zu.6]\nset xlabel \"%s\" offset 0,%d\n"
             "set ylabel \"duration (s)\"\nset yrange [0:*]\nset ytics nomirror\n"
             "set y2label \"mean force (N)\"\nset y2range [0:*]\nset y2tics\n"
             "set style fill solid 0.85 noborder\nset boxwidth 0.36\n"
@@ -684,6 +688,7 @@ static void write_dwells_script(FILE *f, const void *subject)
             "set label \"target hold %g s\" at graph 0.01, first %g offset 0,0.7 "
             "front boxed\n", slots,
             labelled ? "dwell (number and position)" : "dwell number",
+            labelled ? -1 : 0,
             hold, hold, COLOUR_MARK, hold, hold);
     fprintf(f, "plot \"dwells.dat\" using ($1-0.19):2%s with boxes lc rgb \"%s\" "
             "title \"duration (s)\", \\\n     \"dwells.dat\" using ($1+0.19):3 "
@@ -740,9 +745,11 @@ static const report_graph_row graph_rows[REPORT_GRAPH_COUNT] = {
         "circles are tender spots, numbered as in the table.", 620, 760},
         map_missing, write_map_data, write_map_script},
     [REPORT_GRAPH_SPECTRUM] = {{"spectrum", "Force spectrum",
-        "Spectrogram of the force over the session (top) and its average "
-        "power spectral density (bottom); the shaded band is the "
-        "physiological tremor band, where guarding shows.", 1000, 760},
+        "Spectrogram of the force over the session (top): bright where the "
+        "force shook strongly at that frequency at that moment, dark where "
+        "it was steady; and its average power spectral density (bottom); "
+        "the shaded band is the physiological tremor band, where guarding "
+        "shows.", 1000, 760},
         spectrum_missing, write_spectrum_data, write_spectrum_script},
     [REPORT_GRAPH_DWELLS] = {{"dwells", "Dwells",
         "Duration (left bar) and mean force (right bar) of each dwell; the "

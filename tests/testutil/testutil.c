@@ -60,6 +60,21 @@ uint8_t *testutil_read_file(const char *path, size_t *len)
     return data;
 }
 
+char *testutil_read_text(const char *dir, const char *name)
+{
+    char *path = testutil_path(dir, name);
+    size_t len = 0;
+    char *text = (char *)testutil_read_file(path, &len);
+    free(path);
+    char *z = text ? realloc(text, len + 1) : NULL;
+    if (!z) {
+        free(text);
+        return NULL;
+    }
+    z[len] = '\0';
+    return z;
+}
+
 int testutil_write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");

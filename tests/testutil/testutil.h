@@ -30,6 +30,8 @@ void testutil_rmdir(const char *path);
 char *testutil_path(const char *dir, const char *name);
 /** Read a whole file; *len gets its size. NULL on failure. */
 uint8_t *testutil_read_file(const char *path, size_t *len);
+/** The text of dir/name, NUL-terminated (malloc'd); NULL on failure. */
+char *testutil_read_text(const char *dir, const char *name);
 /** Write a whole file. 0 on success. */
 int testutil_write_file(const char *path, const void *data, size_t len);
 

@@ -559,15 +559,9 @@ static void one_session_is_not_a_comparison(void **state)
 
 static char *read_text(const char *dir, const char *name)
 {
-    char *path = testutil_path(dir, name);
-    size_t len;
-    char *text = (char *)testutil_read_file(path, &len);
-    free(path);
+    char *text = testutil_read_text(dir, name);
     assert_non_null(text);
-    char *z = realloc(text, len + 1);
-    assert_non_null(z);
-    z[len] = '\0';
-    return z;
+    return text;
 }
 
 static void the_folder_holds_json_text_html_and_graphs(void **state)
@@ -612,6 +606,53 @@ static void the_folder_holds_json_text_html_and_graphs(void **state)
         skip(); /* the graphs were not checked: say so instead of passing */
 }
 
+static void both_legs_get_their_own_thigh_and_positive_forces(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    rm_analysis *left = add_session(&s, RM_SIDE_LEFT, 0);
+    rm_analysis *right = add_session(&s, RM_SIDE_RIGHT, 0);
+    add_spot(left, 12.0, RM_ML_SIDE_MEDIAL, 6, NAN);
+    add_spot(right, 20.0, RM_ML_SIDE_LATERAL, 7, NAN);
+    add_profile(left, 12.0);
+    add_profile(right, 20.0);
+    rm_comparison *c = compare_ok(&s, NULL);
+    snprintf(c->client_name, sizeof c->client_name, "Ann <Example>");
+    char *dir = testutil_mkdtemp();
+    rm_graphs_result res;
+    rm_error err = {0};
+    assert_int_equal(rm_compare_write_dir(c, dir, RM_GRAPH_SVG, &res, &err), RM_OK);
+    /* One thigh per leg, left leg on the left (seen from behind), medial
+     * sides toward the middle. */
+    char *map = read_text(dir, "graphs/compare_map.gp");
+    assert_non_null(strstr(map, "set label \"left leg\" at -1.30"));
+    assert_non_null(strstr(map, "set label \"right leg\" at 1.30"));
+    assert_non_null(strstr(map, "\"medial\" -0.80"));   /* left: medial right */
+    assert_non_null(strstr(map, "\"medial\" 0.80"));    /* right: medial left */
+    char *points = read_text(dir, "graphs/compare_map.dat");
+    assert_non_null(strstr(points, "-0.8"));   /* the left medial spot */
+    /* Neither leg's force is drawn below zero. */
+    char *sym = read_text(dir, "graphs/compare_symmetry.dat");
+    assert_null(strstr(sym, " -"));
+    char *profiles = read_text(dir, "graphs/compare_profiles.gp");
+    assert_non_null(strstr(profiles, "set key outside right font \",13\""));
+    /* The client's name from the library appears, escaped. */
+    char *html = read_text(dir, "compare.html");
+    assert_non_null(strstr(html, "&ndash; Ann &lt;Example&gt;"));
+    char *json = read_text(dir, "compare.json");
+    assert_non_null(strstr(json, "\"client_name\": \"Ann <Example>\""));
+    free(map);
+    free(points);
+    free(sym);
+    free(profiles);
+    free(html);
+    free(json);
+    testutil_rmdir(dir);
+    free(dir);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -638,6 +679,7 @@ int main(void)
         cmocka_unit_test(different_clients_are_refused),
         cmocka_unit_test(one_session_is_not_a_comparison),
         cmocka_unit_test(the_folder_holds_json_text_html_and_graphs),
+        cmocka_unit_test(both_legs_get_their_own_thigh_and_positive_forces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

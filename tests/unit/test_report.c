@@ -564,6 +564,52 @@ static void report_dir_without_gnuplot_still_writes_reports(void **state)
     rm_analysis_free(a);
 }
 
+/** The text of one file of out (freed by the caller). */
+static char *out_text(const char *out, const char *name)
+{
+    char *text = testutil_read_text(out, name);
+    assert_non_null(text);
+    return text;
+}
+
+static void graph_scripts_keep_axes_and_legends_readable(void **state)
+{
+    (void)state;
+    rm_analysis *a = make_analysis();
+    enum { FRAMES = 10, BINS_SG = 4 };
+    a->spectrogram = (rm_spectrogram){.frames = FRAMES, .bins = BINS_SG,
+                                      .dt_s = 6, .df_hz = 10};
+    a->spectrogram.power = xcalloc(FRAMES * BINS_SG, sizeof(double));
+    for (size_t i = 0; i < FRAMES * BINS_SG; i++)
+        a->spectrogram.power[i] = 1.0;
+    a->psd_bins = BINS_SG;
+    a->psd_df_hz = 10;
+    a->psd = xcalloc(BINS_SG, sizeof(double));
+    char *dir = testutil_mkdtemp();
+    char *out = testutil_path(dir, "out/report");
+    rm_graphs_result res;
+    rm_error err = {0};
+    assert_int_equal(write_dir_with_path(a, dir, out, &res, &err), RM_OK);
+    char *force = out_text(out, "graphs/force.gp");
+    assert_non_null(strstr(force, "set yrange [0:*]"));  /* not down to -100 N */
+    char *map = out_text(out, "graphs/map.gp");
+    assert_non_null(strstr(map, "set key inside"));      /* not below the axis */
+    char *dwells = out_text(out, "graphs/dwells.gp");
+    assert_non_null(strstr(dwells, "set xlabel \"dwell (number and position)\" "
+                                   "offset 0,-1"));
+    char *spectrum = out_text(out, "graphs/spectrum.gp");
+    assert_null(strstr(spectrum, "dB re"));
+    assert_non_null(strstr(spectrum, "shaking: bright strong, dark faint"));
+    free(force);
+    free(map);
+    free(dwells);
+    free(spectrum);
+    free(out);
+    testutil_rmdir(dir);
+    free(dir);
+    rm_analysis_free(a);
+}
+
 static void report_dir_that_is_a_file_is_an_error_naming_it(void **state)
 {
     (void)state;
@@ -744,6 +790,7 @@ int main(void)
         cmocka_unit_test(graph_format_names_parse),
         cmocka_unit_test(report_dir_without_gnuplot_still_writes_reports),
         cmocka_unit_test(report_dir_that_is_a_file_is_an_error_naming_it),
+        cmocka_unit_test(graph_scripts_keep_axes_and_legends_readable),
         cmocka_unit_test(failing_gnuplot_is_an_error_but_the_html_is_written),
         cmocka_unit_test(graphs_of_an_earlier_report_are_not_embedded),
         cmocka_unit_test(gaps_are_blank_in_the_graph_data),
