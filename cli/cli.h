@@ -76,6 +76,7 @@ int cmd_status(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_library(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /** The command table, terminated by a NULL name. */
 extern const cli_command cli_commands[];

@@ -31,6 +31,8 @@ const cli_command cli_commands[] = {
      "the session library: add, list, show, set, tag, check sessions",
      cmd_library},
     {"compare", "compare a client's sessions: which spots eased", cmd_compare},
+    {"serve", "rollmap in the browser: live screen, library, reports",
+     cmd_serve},
     {NULL, NULL, NULL},
 };
 

@@ -221,6 +221,8 @@ rm_status rm_daemon_config_apply(rm_daemon_config *c, const rm_ini *ini,
     rm_status st = RM_OK;
     for (size_t i = 0; i < n && st == RM_OK; i++) {
         const rm_ini_entry *e = &entries[i];
+        if (strcmp(e->section, "web") == 0)
+            continue; /* rollmap serve's section (docs/WEB.md) */
         snprintf(where, sizeof where, "%s:%d: ", rm_ini_name(ini), e->line);
         const config_key *k = find_key(e->section, e->key);
         st = k ? set_key(&next, k, e->value, where, err)

@@ -1,0 +1,277 @@
+/* The compare page: pick a client (leg, last N, since) or sessions by id,
+ * say in words which spots eased, then show the comparison `rollmap
+ * compare` writes (rm_compare_write_dir, SVG graphs) below. */
+#include "web_internal.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Sessions compared at most (the page's table gets one column each). */
+#define MAX_COMPARED 200
+
+static pthread_mutex_t compare_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct selection {
+    int64_t ids[MAX_COMPARED];
+    size_t count;
+} selection;
+
+static bool parse_ids(const char *text, selection *sel)
+{
+    while (*text && sel->count < MAX_COMPARED) {
+        char *end;
+        long long id = strtoll(text, &end, 10);
+        if (end == text || id <= 0 || (*end && *end != ','))
+            return false;
+        sel->ids[sel->count++] = id;
+        text = *end ? end + 1 : end;
+    }
+    return *text == '\0';
+}
+
+static rm_status select_sessions(web_server_state *s, const web_form *query,
+                                 selection *sel, rm_error *err)
+{
+    const char *ids = web_form_get(query, "ids");
+    if (ids && ids[0])
+        return parse_ids(ids, sel) ? RM_OK
+                                   : rm_error_set(err, RM_ERR_ARG, "ids: "
+                                                  "expected library ids "
+                                                  "separated by commas");
+    const char *client = web_form_get(query, "client");
+    const char *side = web_form_get(query, "side");
+    const char *last = web_form_get(query, "last");
+    rm_library_filter f = {.client = client};
+    rm_side parsed = RM_SIDE_UNKNOWN;
+    if (side && side[0] && rm_side_parse(side, &parsed) != RM_OK)
+        return rm_error_set(err, RM_ERR_ARG, "side: expected left or right");
+    f.side = (uint8_t)parsed;
+    f.last = last && last[0] ? (size_t)strtoul(last, NULL, 10) : 0;
+    rm_library_entry *e = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&s->library_lock);
+    rm_status st = rm_library_list(s->library, &f, &e, &n, err);
+    pthread_mutex_unlock(&s->library_lock);
+    if (st != RM_OK)
+        return st;
+    for (size_t i = 0; i < n && sel->count < MAX_COMPARED; i++)
+        sel->ids[sel->count++] = e[i].id;
+    rm_library_entries_free(e, n);
+    return RM_OK;
+}
+
+static void free_analyses(rm_analysis **a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        rm_analysis_free(a[i]);
+}
+
+static rm_status compare_selection(web_server_state *s, const selection *sel,
+                                   rm_analysis **a, rm_comparison **c,
+                                   rm_error *err)
+{
+    if (sel->count < 2)
+        return rm_error_set(err, RM_ERR_NOT_FOUND, "Pick at least two "
+                            "sessions: this choice has %zu", sel->count);
+    rm_status st = RM_OK;
+    pthread_mutex_lock(&s->library_lock);
+    for (size_t i = 0; i < sel->count && st == RM_OK; i++)
+        st = rm_library_load_analysis(s->library, sel->ids[i], &a[i], err);
+    pthread_mutex_unlock(&s->library_lock);
+    if (st == RM_OK)
+        st = rm_compare((const rm_analysis *const *)a, sel->count, NULL, c, err);
+    return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Words first                                                              */
+/* ------------------------------------------------------------------------ */
+
+static void spot_sentence(FILE *out, const rm_matched_spot *m)
+{
+    fprintf(out, "<li><strong>%s leg, %.1f cm from the top of the rolled "
+            "length, %s</strong>: ", rm_side_name((rm_side)m->leg),
+            m->position_cm, rm_ml_side_name((rm_ml_side)m->side));
+    web_html(out, m->note);
+    fputs("</li>\n", out);
+}
+
+static void spots_in_words(FILE *out, const rm_comparison *c)
+{
+    static const struct {
+        rm_spot_change change;
+        const char *heading;
+    } groups[] = {
+        {RM_SPOT_EASED, "Eased"},
+        {RM_SPOT_WORSE, "Worse"},
+        {RM_SPOT_NEW, "New since the first session"},
+        {RM_SPOT_GONE, "Gone by the last session"},
+        {RM_SPOT_UNCHANGED, "Unchanged (within the smallest real change)"},
+    };
+    fprintf(out, "<section class=\"card words\" id=\"in-words\">\n<h2>In words"
+            "</h2>\n<p>%zu sessions, %zu tender spot%s matched across them.</p>\n",
+            c->session_count, c->spot_count, c->spot_count == 1 ? "" : "s");
+    for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
+        size_t n = 0;
+        for (size_t i = 0; i < c->spot_count; i++)
+            n += c->spots[i].change == groups[g].change;
+        if (!n)
+            continue;
+        fprintf(out, "<h3 class=\"change-%s\">%s: %zu</h3>\n<ul>\n",
+                rm_spot_change_name(groups[g].change), groups[g].heading, n);
+        for (size_t i = 0; i < c->spot_count; i++)
+            if (c->spots[i].change == groups[g].change)
+                spot_sentence(out, &c->spots[i]);
+        fputs("</ul>\n", out);
+    }
+    if (c->warning[0]) {
+        fputs("<p class=\"alert\">", out);
+        web_html(out, c->warning);
+        fputs("</p>\n", out);
+    }
+    fputs("</section>\n", out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The form                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static void client_options(FILE *out, web_server_state *s, const char *chosen)
+{
+    rm_library_entry *e = NULL;
+    size_t n = 0;
+    rm_error err = {0};
+    pthread_mutex_lock(&s->library_lock);
+    rm_status st = rm_library_list(s->library, NULL, &e, &n, &err);
+    pthread_mutex_unlock(&s->library_lock);
+    if (st != RM_OK)
+        return;
+    /* Distinct codes, in the order of first appearance. */
+    for (size_t i = 0; i < n; i++) {
+        bool seen = !e[i].client[0];
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(e[j].client, e[i].client) == 0;
+        if (seen)
+            continue;
+        fputs("<option value=\"", out);
+        web_html(out, e[i].client);
+        fprintf(out, "\"%s>", chosen && strcmp(chosen, e[i].client) == 0
+                                  ? " selected" : "");
+        web_html(out, e[i].client);
+        fputs("</option>", out);
+    }
+    rm_library_entries_free(e, n);
+}
+
+static void compare_form(FILE *out, web_server_state *s, const web_form *query)
+{
+    const char *side = web_form_get(query, "side");
+    const char *last = web_form_get(query, "last");
+    fputs("<form method=\"get\" action=\"/compare\" class=\"filters\">\n"
+          "<label for=\"client\">Client</label><select id=\"client\" "
+          "name=\"client\">", out);
+    client_options(out, s, web_form_get(query, "client"));
+    fputs("</select>\n<label for=\"side\">Leg</label><select id=\"side\" "
+          "name=\"side\">", out);
+    static const char *const sides[] = {"", "left", "right"};
+    for (size_t i = 0; i < 3; i++)
+        fprintf(out, "<option value=\"%s\"%s>%s</option>", sides[i],
+                side && strcmp(side, sides[i]) == 0 ? " selected" : "",
+                i ? sides[i] : "both");
+    fputs("</select>\n<label for=\"last\">Last sessions</label><input id=\"last\" "
+          "name=\"last\" type=\"number\" min=\"2\" placeholder=\"all\" value=\"", out);
+    web_html(out, last ? last : "");
+    fputs("\">\n<button type=\"submit\">Compare</button>\n</form>\n", out);
+}
+
+/* The query string again, for the report frame. */
+static void query_string(FILE *out, const web_form *query)
+{
+    for (size_t i = 0; i < query->count; i++) {
+        fputs(i ? "&amp;" : "?", out);
+        web_url_encode(out, query->fields[i].key);
+        fputc('=', out);
+        web_url_encode(out, query->fields[i].value);
+    }
+}
+
+static void compare_page(web_server_state *s, const web_request *q,
+                         web_reply *r)
+{
+    web_page p;
+    web_page_begin(&p, s, "Compare", q->csrf);
+    fputs("<h1>Compare sessions</h1>\n", p.out);
+    compare_form(p.out, s, q->query);
+    selection sel = {0};
+    rm_analysis *a[MAX_COMPARED] = {0};
+    rm_comparison *c = NULL;
+    rm_error err = {0};
+    bool chosen = web_form_get(q->query, "client") || web_form_get(q->query, "ids");
+    if (chosen && select_sessions(s, q->query, &sel, &err) == RM_OK &&
+        compare_selection(s, &sel, a, &c, &err) == RM_OK) {
+        spots_in_words(p.out, c);
+        fputs("<h2>The comparison</h2>\n<iframe class=\"report\" title=\""
+              "Comparison report\" src=\"/compare/report.html", p.out);
+        query_string(p.out, q->query);
+        fputs("\"></iframe>\n", p.out);
+    } else if (chosen) {
+        fputs("<p class=\"alert\" role=\"alert\">", p.out);
+        web_html(p.out, err.message);
+        fputs("</p>\n", p.out);
+    }
+    rm_comparison_free(c);
+    free_analyses(a, sel.count);
+    web_page_end(&p, r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The comparison's own page                                                */
+/* ------------------------------------------------------------------------ */
+
+static void report_folder(const web_server_state *s, const selection *sel,
+                          char *out, size_t cap)
+{
+    uint32_t crc = rm_crc32c(0, sel->ids, sel->count * sizeof *sel->ids);
+    snprintf(out, cap, "%s/compare-%zu-%08x", s->cache_dir, sel->count, crc);
+}
+
+static void compare_report(web_server_state *s, const web_request *q,
+                           web_reply *r)
+{
+    selection sel = {0};
+    rm_analysis *a[MAX_COMPARED] = {0};
+    rm_comparison *c = NULL;
+    rm_error err = {0};
+    char dir[256], path[320];
+    rm_status st = select_sessions(s, q->query, &sel, &err);
+    report_folder(s, &sel, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/compare.html", dir);
+    pthread_mutex_lock(&compare_lock);
+    if (st == RM_OK && access(path, R_OK) != 0) {
+        st = compare_selection(s, &sel, a, &c, &err);
+        rm_graphs_result res;
+        if (st == RM_OK)
+            st = rm_compare_write_dir(c, dir, RM_GRAPH_SVG, &res, &err);
+    }
+    pthread_mutex_unlock(&compare_lock);
+    rm_comparison_free(c);
+    free_analyses(a, sel.count);
+    if (st != RM_OK) {
+        web_reply_error(r, MHD_HTTP_BAD_REQUEST, err.message);
+        return;
+    }
+    snprintf(r->file, sizeof r->file, "%s", path);
+    r->content_type = "text/html; charset=utf-8";
+}
+
+void web_handle_compare(web_server_state *s, const web_request *q,
+                        web_reply *r)
+{
+    if (q->route->id == WEB_COMPARE_PAGE)
+        compare_page(s, q, r);
+    else
+        compare_report(s, q, r);
+}
