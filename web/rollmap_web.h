@@ -11,6 +11,7 @@
 
 #include "rollmap_daemon.h"
 #include "rollmap_library.h"
+#include "rollmap_report.h"
 
 #ifdef __cplusplus
 extern "C" {
