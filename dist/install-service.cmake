@@ -1,6 +1,6 @@
 # Runs at `cmake --install` time (see CMakeLists.txt), when
 # CMAKE_INSTALL_PREFIX is the prefix being installed to: writes the systemd
-# unit naming the installed rollmapd and configuration, and installs the
+# units (rollmapd's and rollmap serve's) naming the installed programs and configuration, and installs the
 # configuration unless the administrator already has one. file(INSTALL)
 # adds $ENV{DESTDIR} in front of absolute destinations for staged installs.
 
@@ -19,9 +19,11 @@ endfunction()
 rollmap_full_dir(CMAKE_INSTALL_FULL_BINDIR "${ROLLMAP_BINDIR}")
 rollmap_full_dir(CMAKE_INSTALL_FULL_SYSCONFDIR "${ROLLMAP_SYSCONFDIR}")
 
-set(unit "${ROLLMAP_BINARY_DIR}/install/rollmapd.service")
-configure_file("${ROLLMAP_SOURCE_DIR}/dist/rollmapd.service.in" "${unit}" @ONLY)
-file(INSTALL "${unit}" DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/systemd/system")
+foreach(name rollmapd rollmap-web)
+  set(unit "${ROLLMAP_BINARY_DIR}/install/${name}.service")
+  configure_file("${ROLLMAP_SOURCE_DIR}/dist/${name}.service.in" "${unit}" @ONLY)
+  file(INSTALL "${unit}" DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/systemd/system")
+endforeach()
 
 set(conf_dir "${CMAKE_INSTALL_FULL_SYSCONFDIR}/rollmap")
 set(conf "$ENV{DESTDIR}${conf_dir}/rollmapd.conf")

@@ -15,7 +15,7 @@ void web_page_begin(web_page *p, const web_server_state *s, const char *title,
         abort(); /* open_memstream fails only without memory */
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, "
-          "initial-scale=1\">\n<title>", p->out);
+          "initial-scale=1\">\n<link rel=\"icon\" href=\"data:,\">\n<title>", p->out);
     web_html(p->out, title);
     fputs(" - rollmap</title>\n<link rel=\"stylesheet\" href=\"/vendor/dygraph.min.css\">\n"
           "<link rel=\"stylesheet\" href=\"/static/style.css\">\n", p->out);

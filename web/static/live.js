@@ -118,6 +118,9 @@ function drawHeat() {
 
 function showSample(s) {
   $('force').textContent = fmt(s.force_n, 0);
+  var band = targetNewtons();
+  $('force').parentNode.className = 'big' + (s.force_n > band[1] ? ' over-band'
+    : s.force_n >= band[0] ? ' in-band' : '');
   $('pressure').textContent = fmt(s.pressure_kpa, 0);
   $('needle').style.width = Math.min(100, Math.max(0, s.force_n / gaugeMax() * 100)) + '%';
   $('position').textContent = fmt(s.position_cm, 1);

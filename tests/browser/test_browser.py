@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""The browser tier: real headless Chromium (Selenium) against a real
+`rollmap serve`, a real session library of virtual-roller sessions (two
+clients, both legs, spots easing: spot_at=) and a real rollmapd on the
+virtual roller (sim: source, in real time, with an unplug).
+
+Usage: test_browser.py ROLLMAP ROLLMAPD ARTIFACT_DIR
+Screenshots at 390x844 and 1366x768 go to ARTIFACT_DIR."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROLLMAP, ROLLMAPD, ARTIFACTS = sys.argv[1:4]
+work = tempfile.mkdtemp(prefix="rollmap-browser-")
+procs = []
+XSS_NOTES = '"><img src=x onerror=alert(9)>'
+# The live roller: a dwell on a spot early (dwell_min), unplugged at 30 s.
+UNPLUG_AT_S = 30
+SIM = ("sim:seed=5,spot_at=12:medial:0.9,dwell_min=15,dwell_max=20,rest_min=0,"
+       "rest_max=1,other_dwells=1,mark_at=2,unplug=%d,unplug_for=4" % UNPLUG_AT_S)
+
+
+def fail(message):
+    print("FAIL:", message, file=sys.stderr)
+    sys.exit(1)
+
+
+def run(*args):
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+
+
+def session(name, seed, client, side, settings, *extra):
+    binary, rms = f"{work}/{name}.bin", f"{work}/{name}.rms"
+    run(ROLLMAP, "simulate", "--seed", str(seed), "--duration", "120",
+        "--set", f"side={side},{settings}", "--out", binary)
+    args = [ROLLMAP, "record", "--source", f"file:{binary}?fast", "-o", rms]
+    if client:
+        args += ["--client", client, "--side", side]
+    run(*args, *extra)
+    run(ROLLMAP, "library", "add", "--db", f"{work}/lib.db", rms)
+
+
+def make_library():
+    # Client A: right leg, the same two spots easing over three sessions.
+    session("a1", 7, "C-A", "right", "spot_at=14:medial:0.9/24:lateral:0.8")
+    session("a2", 7, "C-A", "right", "spot_at=14:medial:0.5/24:lateral:0.45,dwell_min=10,dwell_max=20")
+    session("a3", 7, "C-A", "right", "spot_at=14:medial:0.15/24:lateral:0.1,dwell_min=10,dwell_max=20,mark_at=2",
+            "--notes", XSS_NOTES)
+    session("a4", 11, "C-A", "left", "slowdown=0.6")
+    # Client B, both legs; and one session nobody named (rollmapd's own).
+    session("b1", 12, "C-B", "left", "spots=2")
+    session("b2", 13, "C-B", "right", "spots=2")
+    session("u1", 14, None, "right", "spots=1")
+
+
+def start(args, log_name, ready):
+    log = open(f"{work}/{log_name}", "w")
+    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    procs.append(p)
+    for _ in range(100):
+        text = open(f"{work}/{log_name}").read()
+        found = ready(text)
+        if found:
+            return p, found
+        if p.poll() is not None:
+            fail(f"{args[0]} exited: {text}")
+        time.sleep(0.1)
+    fail(f"{args[0]} did not start: {open(f'{work}/{log_name}').read()}")
+
+
+def browser(width, height):
+    opts = webdriver.ChromeOptions()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
+              "--disable-dev-shm-usage", f"--window-size={width},{height}"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(options=opts)
+
+
+def console_errors(driver, page):
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    if errors:
+        fail(f"{page}: console errors: {errors}")
+
+
+def wait(driver, seconds, condition, what):
+    try:
+        return WebDriverWait(driver, seconds, poll_frequency=0.1).until(condition)
+    except Exception:
+        shot = f"{ARTIFACTS}/failed.png"
+        driver.save_screenshot(shot)
+        fail(f"{what} (screenshot {shot}; state: "
+             f"{driver.find_element(By.ID, 'state').text if driver.find_elements(By.ID, 'state') else '-'})")
+
+
+def number(driver, element_id):
+    text = driver.find_element(By.ID, element_id).text
+    return float(text) if re.fullmatch(r"-?\d+(\.\d+)?", text) else None
+
+
+def live_scenarios(driver, base, status_of):
+    driver.get(base + "/live")
+    # The force changes within 2 s of load.
+    wait(driver, 30, lambda d: (number(d, "force") or 0) > 30, "no force under load on the live page")
+    first, t0 = number(driver, "force"), time.monotonic()
+    wait(driver, 2, lambda d: number(d, "force") not in (None, first), "the force did not change within 2 s")
+    print(f"  force changed within {time.monotonic() - t0:.2f} s")
+    # The hold timer runs through a dwell.
+    wait(driver, 40, lambda d: (number(d, "hold") or 0) >= 5, "the hold timer never ran")
+    held = number(driver, "hold")
+    wait(driver, 3, lambda d: (number(d, "hold") or 0) > held, "the hold timer stopped")
+    progress = float(driver.find_element(By.ID, "hold-progress").get_attribute("value"))
+    if progress < 5:
+        fail(f"hold progress {progress}")
+    print(f"  hold timer ran to {number(driver, 'hold')} s")
+    # Tender here, rated 7.
+    driver.find_element(By.ID, "tender").click()
+    driver.find_element(By.CSS_SELECTOR, "#rating button[data-rating='7']").click()
+    wait(driver, 5, lambda d: "7/10" in d.find_element(By.ID, "mark-note").text,
+         "the mark was not confirmed")
+    # Unplugged, then back.
+    wait(driver, UNPLUG_AT_S + 15, lambda d: "unplugged" in d.find_element(By.ID, "state").text.lower()
+         or "no samples" in d.find_element(By.ID, "state").text.lower(), "the unplug was not shown")
+    print(f"  unplug shown: {driver.find_element(By.ID, 'state').text!r}")
+    wait(driver, 20, lambda d: d.find_element(By.ID, "state").text.startswith("Recording"),
+         "recording did not resume after the replug")
+    wait(driver, 10, lambda d: number(d, "force") is not None, "no force after the replug")
+    console_errors(driver, "/live")
+    return status_of()
+
+
+def screenshots(base, client_page):
+    pages = {"live": "/live", "clients": "/library", "client": client_page,
+             "unassigned": "/library/unassigned", "sessions": "/library/sessions",
+             "session": "/session/1", "compare": "/compare?client=C-A&side=right"}
+    for width, height in ((390, 844), (1366, 768)):
+        driver = browser(width, height)
+        try:
+            for name, path in pages.items():
+                driver.get(base + path)
+                time.sleep(1.5 if name in ("live", "session") else 0.3)
+                if driver.find_elements(By.TAG_NAME, "img") and driver.execute_script(
+                        "return [...document.images].some(i => i.src.endsWith('/x'))"):
+                    fail(f"{path}: an injected image exists")
+                driver.save_screenshot(f"{ARTIFACTS}/{name}-{width}x{height}.png")
+                console_errors(driver, path)
+        finally:
+            driver.quit()
+
+
+def library_scenarios(driver, base):
+    # The hostile notes are text, never markup.
+    driver.get(base + "/library/sessions?client=C-A")
+    if XSS_NOTES not in driver.page_source.replace("&quot;", '"').replace("&gt;", ">").replace("&lt;", "<"):
+        pass  # notes are not on this page; the session page shows them
+    driver.get(base + "/session/3")
+    notes = driver.find_element(By.CSS_SELECTOR, "dl.meta").text
+    if XSS_NOTES not in notes:
+        fail(f"the notes are not shown as text: {notes!r}")
+    if driver.execute_script("return document.querySelectorAll('img[src=x]').length"):
+        fail("the notes became an image element")
+    # Assigning an unassigned session moves it under the client.
+    driver.get(base + "/library/unassigned")
+    form = driver.find_element(By.CSS_SELECTOR, "form.assign")
+    form.find_element(By.NAME, "client").send_keys("C-B")
+    form.find_element(By.CSS_SELECTOR, "select[name=side] option[value=right]").click()
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait(driver, 10, lambda d: "/session/" in d.current_url, "assign did not go to the session")
+    listed = run(ROLLMAP, "library", "list", "--db", f"{work}/lib.db", "--client", "C-B")
+    if len([l for l in listed.splitlines() if "C-B" in l]) != 3:
+        fail(f"the assigned session is not under C-B:\n{listed}")
+    console_errors(driver, "/library/unassigned")
+    # The compare page lists the eased spot, in words first.
+    driver.get(base + "/compare")
+    driver.find_element(By.CSS_SELECTOR, "#client option[value='C-A']").click()
+    driver.find_element(By.CSS_SELECTOR, "#side option[value='right']").click()
+    driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+    words = wait(driver, 20, lambda d: d.find_element(By.ID, "in-words"), "no comparison")
+    if not re.search(r"Eased: [1-9].*right leg, 1[1-7]\.\d cm", words.text, re.S):
+        fail(f"the compare page does not list the eased spot near 14 cm:\n{words.text}")
+    console_errors(driver, "/compare")
+    for path in ("/library", "/library/client?code=C-A", "/session/1"):
+        driver.get(base + path)
+        time.sleep(1)
+        console_errors(driver, path)
+
+
+def check_mark_in_session(path):
+    out = f"{work}/report"
+    run(ROLLMAP, "report", path, "-o", out)
+    marks = json.load(open(f"{out}/report.json"))["marks"]
+    if not any(m.get("rating") == 7 for m in marks):
+        fail(f"no mark rated 7 in {path}: {marks}")
+    print(f"  rollmap report: {len(marks)} mark(s), one rated 7")
+
+
+def main():
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    make_library()
+    sock = f"{work}/rollmapd.sock"
+    daemon, _ = start([ROLLMAPD, "--foreground", "--source", SIM, "--socket", sock,
+                       "--library", f"{work}/auto", "--set", f"session.database={work}/auto.db"],
+                      "rollmapd.log", lambda t: os.path.exists(sock))
+    _, port = start([ROLLMAP, "serve", "--db", f"{work}/lib.db", "--socket", sock,
+                     "--listen", "127.0.0.1:0", "--password-file", f"{work}/none"],
+                    "serve.log", lambda t: (re.search(r":(\d+)/", t) or [None, None])[1])
+    base = f"http://127.0.0.1:{port}"
+
+    def recording_path():
+        status = json.loads(subprocess.run(
+            [ROLLMAP, "status", "--socket", sock, "--json"], capture_output=True, text=True).stdout)
+        return status.get("session", {}).get("path")
+
+    driver = browser(1366, 768)
+    try:
+        started = time.monotonic()
+        path = live_scenarios(driver, base, recording_path)
+        print(f"  live scenarios: {time.monotonic() - started:.0f} s")
+        library_scenarios(driver, base)
+    finally:
+        driver.quit()
+    screenshots(base, "/library/client?code=C-A")
+    daemon.send_signal(signal.SIGTERM)
+    daemon.wait(timeout=20)
+    if not path:
+        fail("rollmapd was not recording")
+    check_mark_in_session(path)
+    print("PASS")
+
+
+try:
+    main()
+finally:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+    shutil.rmtree(work, ignore_errors=True)
