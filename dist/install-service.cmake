@@ -1,7 +1,8 @@
 # Runs at `cmake --install` time (see CMakeLists.txt), when
 # CMAKE_INSTALL_PREFIX is the prefix being installed to: writes the systemd
-# units (rollmapd's and rollmap serve's) naming the installed programs and configuration, and installs the
-# configuration unless the administrator already has one. file(INSTALL)
+# units (rollmapd's and rollmap serve's) naming the installed programs and
+# configuration, and installs the configuration unless the administrator
+# already has one. file(INSTALL)
 # adds $ENV{DESTDIR} in front of absolute destinations for staged installs.
 
 # An absolute folder under the prefix; etc follows the GNU rule that the
