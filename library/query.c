@@ -8,7 +8,8 @@
 
 /* Parameters of the filter's WHERE clause (numbered so that any subset
  * may appear). */
-enum { P_CLIENT = 1, P_SIDE, P_MUSCLE, P_SINCE, P_UNTIL, P_LAST, P_ID };
+enum { P_CLIENT = 1, P_SIDE, P_MUSCLE, P_SINCE, P_UNTIL, P_LAST, P_ID,
+       P_SKIP };
 
 static const char entry_columns[] =
     "s.id, s.session_id, s.path, s.client, c.display_name, s.start_us,"
@@ -56,8 +57,10 @@ static void filter_bind(sqlite3_stmt *stmt, const rm_library_filter *f,
         sqlite3_bind_int64(stmt, P_SINCE, f->since_unix_us);
     if (f->until_unix_us)
         sqlite3_bind_int64(stmt, P_UNTIL, f->until_unix_us);
-    if (f->last)
+    if (f->last) {
         sqlite3_bind_int64(stmt, P_LAST, (sqlite3_int64)f->last);
+        sqlite3_bind_int64(stmt, P_SKIP, (sqlite3_int64)f->skip);
+    }
 }
 
 /* Oldest first; with last, the newest N of them, still oldest first. */
@@ -74,7 +77,7 @@ static bool entries_sql(const rm_library_filter *f, const char *where,
     if (f && f->last)
         n = snprintf(sql, cap,
                      "SELECT * FROM (SELECT %s %s%s ORDER BY s.start_us DESC,"
-                     " s.id DESC LIMIT ?6) ORDER BY start_us, id",
+                     " s.id DESC LIMIT ?6 OFFSET ?8) ORDER BY start_us, id",
                      columns, from, where);
     else
         n = snprintf(sql, cap, "SELECT %s %s%s ORDER BY s.start_us, s.id",
@@ -309,6 +312,90 @@ rm_status rm_library_list(rm_library *lib, const rm_library_filter *f,
     *out = NULL;
     *n = 0;
     return query_entries(lib, f, 0, out, n, err);
+}
+
+rm_status rm_library_count(rm_library *lib, const rm_library_filter *f,
+                           size_t *n, rm_error *err)
+{
+    char where[512], sql[640];
+    filter_where(f, 0, where, sizeof where);
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM sessions s%s", where);
+    sqlite3_stmt *stmt;
+    rm_status st = library_prepare(lib, sql, &stmt, err);
+    if (st != RM_OK)
+        return st;
+    rm_library_filter without_paging = f ? *f : (rm_library_filter){0};
+    without_paging.last = 0;
+    filter_bind(stmt, &without_paging, 0);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *n = (size_t)sqlite3_column_int64(stmt, 0);
+    else
+        st = library_sql_error(lib->db, lib->path, rc, "counting sessions", err);
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+/* Per client: count, first and last start, and the spot score totals of
+ * the first and last session (the index on (client, start_us) makes the
+ * two lookups cheap). */
+static const char clients_sql[] =
+    "SELECT g.client, c.display_name, g.n, g.first_us, g.last_us,"
+    " (SELECT spot_score_total FROM sessions WHERE client = g.client"
+    "  ORDER BY start_us, id LIMIT 1),"
+    " (SELECT spot_score_total FROM sessions WHERE client = g.client"
+    "  ORDER BY start_us DESC, id DESC LIMIT 1)"
+    " FROM (SELECT client, COUNT(*) AS n, MIN(start_us) AS first_us,"
+    "       MAX(start_us) AS last_us FROM sessions GROUP BY client) g"
+    " LEFT JOIN clients c ON c.code = g.client ORDER BY g.client";
+
+static bool read_client(sqlite3_stmt *stmt, rm_library_client *c)
+{
+    copy_text(c->code, sizeof c->code, stmt, 0);
+    const unsigned char *name = sqlite3_column_text(stmt, 1);
+    c->display_name = dup_text(stmt, 1);
+    c->sessions = (size_t)sqlite3_column_int64(stmt, 2);
+    c->first_unix_us = sqlite3_column_int64(stmt, 3);
+    c->last_unix_us = sqlite3_column_int64(stmt, 4);
+    c->first_score_total = sqlite3_column_double(stmt, 5);
+    c->last_score_total = sqlite3_column_double(stmt, 6);
+    return !(name && name[0]) || c->display_name; /* false: out of memory */
+}
+
+rm_status rm_library_clients(rm_library *lib, rm_library_client **out,
+                             size_t *n, rm_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *stmt;
+    rm_status st = library_prepare(lib, clients_sql, &stmt, err);
+    if (st != RM_OK)
+        return st;
+    void *items = NULL;
+    size_t count = 0, cap = 0;
+    int rc;
+    while (st == RM_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (!grow(&items, &cap, count, sizeof(rm_library_client)) ||
+            !read_client(stmt, (rm_library_client *)items + count++))
+            st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    }
+    if (st == RM_OK && rc != SQLITE_DONE)
+        st = library_sql_error(lib->db, lib->path, rc, "listing clients", err);
+    sqlite3_finalize(stmt);
+    if (st != RM_OK) {
+        rm_library_clients_free(items, count);
+        return st;
+    }
+    *out = items;
+    *n = count;
+    return RM_OK;
+}
+
+void rm_library_clients_free(rm_library_client *clients, size_t n)
+{
+    for (size_t i = 0; clients && i < n; i++)
+        free(clients[i].display_name);
+    free(clients);
 }
 
 rm_status rm_library_get(rm_library *lib, int64_t id, rm_library_entry **out,

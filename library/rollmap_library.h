@@ -112,12 +112,34 @@ typedef struct rm_library_filter {
     int64_t since_unix_us;      /**< start >= this (0 open) */
     int64_t until_unix_us;      /**< start < this (0 open) */
     size_t last;                /**< only the newest N (0 all) */
+    size_t skip;                /**< with last: after skipping the newest
+                                     skip (a page of a list, newest first) */
 } rm_library_filter;
 
 /** Sessions matching f (NULL = all), oldest first; free with
  *  rm_library_entries_free. */
 rm_status rm_library_list(rm_library *lib, const rm_library_filter *f,
                           rm_library_entry **out, size_t *n, rm_error *err);
+/** How many sessions match f (NULL = all); last and skip are ignored. */
+rm_status rm_library_count(rm_library *lib, const rm_library_filter *f,
+                           size_t *n, rm_error *err);
+
+/** One client's sessions at a glance: what a client list shows. */
+typedef struct rm_library_client {
+    char code[64];              /**< "" for sessions without a client */
+    char *display_name;         /**< NULL none */
+    size_t sessions;
+    int64_t first_unix_us, last_unix_us;  /**< oldest and newest start */
+    double first_score_total;   /**< spot_score_total of the oldest */
+    double last_score_total;    /**< and of the newest session */
+} rm_library_client;
+
+/** Every client code (and "" when sessions lack one), sorted by code, in
+ *  one query; free with rm_library_clients_free. */
+rm_status rm_library_clients(rm_library *lib, rm_library_client **out,
+                             size_t *n, rm_error *err);
+void rm_library_clients_free(rm_library_client *clients, size_t n);
+
 /** One session by library id (RM_ERR_NOT_FOUND names the id). Free with
  *  rm_library_entries_free(entry, 1). */
 rm_status rm_library_get(rm_library *lib, int64_t id, rm_library_entry **out,

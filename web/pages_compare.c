@@ -139,33 +139,6 @@ static void spots_in_words(FILE *out, const rm_comparison *c)
 /* The form                                                                 */
 /* ------------------------------------------------------------------------ */
 
-static void client_options(FILE *out, web_server_state *s, const char *chosen)
-{
-    rm_library_entry *e = NULL;
-    size_t n = 0;
-    rm_error err = {0};
-    pthread_mutex_lock(&s->library_lock);
-    rm_status st = rm_library_list(s->library, NULL, &e, &n, &err);
-    pthread_mutex_unlock(&s->library_lock);
-    if (st != RM_OK)
-        return;
-    /* Distinct codes, in the order of first appearance. */
-    for (size_t i = 0; i < n; i++) {
-        bool seen = !e[i].client[0];
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcmp(e[j].client, e[i].client) == 0;
-        if (seen)
-            continue;
-        fputs("<option value=\"", out);
-        web_html(out, e[i].client);
-        fprintf(out, "\"%s>", chosen && strcmp(chosen, e[i].client) == 0
-                                  ? " selected" : "");
-        web_html(out, e[i].client);
-        fputs("</option>", out);
-    }
-    rm_library_entries_free(e, n);
-}
-
 static void compare_form(FILE *out, web_server_state *s, const web_form *query)
 {
     const char *side = web_form_get(query, "side");
@@ -173,7 +146,7 @@ static void compare_form(FILE *out, web_server_state *s, const web_form *query)
     fputs("<form method=\"get\" action=\"/compare\" class=\"filters\">\n"
           "<label for=\"client\">Client</label><select id=\"client\" "
           "name=\"client\">", out);
-    client_options(out, s, web_form_get(query, "client"));
+    web_client_options(out, s, web_form_get(query, "client"));
     fputs("</select>\n<label for=\"side\">Leg</label><select id=\"side\" "
           "name=\"side\">", out);
     static const char *const sides[] = {"", "left", "right"};

@@ -123,27 +123,22 @@ static void library_error(web_reply *r, const rm_error *err)
 /* Clients                                                                  */
 /* ------------------------------------------------------------------------ */
 
-typedef struct client_row {
-    const rm_library_entry *first, *last;   /* oldest and newest session */
-    size_t sessions;
-} client_row;
-
-static int by_client_then_date(const void *a, const void *b)
+static rm_status clients_locked(web_server_state *s, rm_library_client **out,
+                                size_t *n, rm_error *err)
 {
-    const rm_library_entry *x = a, *y = b;
-    int c = strcmp(x->client, y->client);
-    if (c)
-        return c;
-    return (x->start_unix_us > y->start_unix_us) - (x->start_unix_us < y->start_unix_us);
+    pthread_mutex_lock(&s->library_lock);
+    rm_status st = rm_library_clients(s->library, out, n, err);
+    pthread_mutex_unlock(&s->library_lock);
+    return st;
 }
 
-static void trend_cell(FILE *out, const client_row *c)
+static void trend_cell(FILE *out, const rm_library_client *c)
 {
     if (c->sessions < 2) {
         fputs("<td>-</td>", out);
         return;
     }
-    double change = c->last->spot_score_total - c->first->spot_score_total;
+    double change = c->last_score_total - c->first_score_total;
     if (change <= -SCORE_MDC)
         fprintf(out, "<td class=\"eased\"><span aria-hidden=\"true\">&#8600;</span> "
                 "easing (%.1f)</td>", change);
@@ -155,14 +150,14 @@ static void trend_cell(FILE *out, const client_row *c)
                 "(%+.1f)</td>", change);
 }
 
-static void client_table_row(FILE *out, const client_row *c)
+static void client_table_row(FILE *out, const rm_library_client *c)
 {
     char date[32];
-    web_format_date(date, c->last->start_unix_us);
+    web_format_date(date, c->last_unix_us);
     fputs("<tr><td>", out);
-    client_link(out, c->last->client);
+    client_link(out, c->code);
     fputs("</td><td>", out);
-    web_html(out, c->last->display_name ? c->last->display_name : "");
+    web_html(out, c->display_name ? c->display_name : "");
     fprintf(out, "</td><td class=\"num\">%zu</td><td>", c->sessions);
     web_html(out, date);
     fputs("</td>", out);
@@ -170,25 +165,20 @@ static void client_table_row(FILE *out, const client_row *c)
     fputs("</tr>\n", out);
 }
 
-static size_t count_unassigned(const rm_library_entry *e, size_t n)
-{
-    size_t count = 0;
-    for (size_t i = 0; i < n; i++)
-        count += e[i].client[0] == '\0';
-    return count;
-}
-
 static void clients_page(web_server_state *s, const web_request *q, web_reply *r)
 {
-    rm_library_entry *e = NULL;
+    rm_library_client *c = NULL;
     size_t n = 0;
-    if (!list_or_fail(s, NULL, &e, &n, r))
+    rm_error err = {0};
+    if (clients_locked(s, &c, &n, &err) != RM_OK) {
+        library_error(r, &err);
         return;
-    qsort(e, n, sizeof *e, by_client_then_date);
+    }
     web_page p;
     web_page_begin(&p, s, "Clients", q->csrf);
     fputs("<h1>Clients</h1>\n", p.out);
-    size_t unassigned = count_unassigned(e, n);
+    /* Sorted by code: sessions without a client come first. */
+    size_t unassigned = n && !c[0].code[0] ? c[0].sessions : 0;
     if (unassigned)
         fprintf(p.out, "<p class=\"alert\"><a href=\"/library/unassigned\">%zu "
                 "unassigned session%s</a> recorded without a client: give them "
@@ -197,17 +187,33 @@ static void clients_page(web_server_state *s, const web_request *q, web_reply *r
           "<th scope=\"col\">Name</th><th scope=\"col\">Sessions</th>"
           "<th scope=\"col\">Last session</th><th scope=\"col\">Total spot "
           "score, first to last session</th></tr></thead>\n<tbody>\n", p.out);
-    for (size_t i = unassigned; i < n;) {
-        client_row c = {.first = &e[i]};
-        while (i < n && strcmp(e[i].client, c.first->client) == 0)
-            c.last = &e[i++], c.sessions++;
-        client_table_row(p.out, &c);
-    }
+    for (size_t i = unassigned ? 1 : 0; i < n; i++)
+        client_table_row(p.out, &c[i]);
     fputs("</tbody></table></div>\n", p.out);
-    if (n == unassigned)
+    if (n == (unassigned ? 1u : 0u))
         fputs("<p>No client has a session yet.</p>\n", p.out);
     web_page_end(&p, r);
-    rm_library_entries_free(e, n);
+    rm_library_clients_free(c, n);
+}
+
+void web_client_options(FILE *out, web_server_state *s, const char *chosen)
+{
+    rm_library_client *c = NULL;
+    size_t n = 0;
+    rm_error err = {0};
+    if (clients_locked(s, &c, &n, &err) != RM_OK)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (!c[i].code[0])
+            continue;
+        fputs("<option value=\"", out);
+        web_html(out, c[i].code);
+        fprintf(out, "\"%s>", chosen && strcmp(chosen, c[i].code) == 0
+                                  ? " selected" : "");
+        web_html(out, c[i].code);
+        fputs("</option>", out);
+    }
+    rm_library_clients_free(c, n);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -363,6 +369,15 @@ static void page_link(FILE *out, const web_form *query, long page,
     fprintf(out, "page=%ld\">%s</a>", page, label);
 }
 
+static rm_status count_locked(web_server_state *s, const rm_library_filter *f,
+                               size_t *n, rm_error *err)
+{
+    pthread_mutex_lock(&s->library_lock);
+    rm_status st = rm_library_count(s->library, f, n, err);
+    pthread_mutex_unlock(&s->library_lock);
+    return st;
+}
+
 static void sessions_page(web_server_state *s, const web_request *q, web_reply *r)
 {
     rm_library_filter f;
@@ -371,25 +386,32 @@ static void sessions_page(web_server_state *s, const web_request *q, web_reply *
         web_reply_error(r, MHD_HTTP_BAD_REQUEST, problem);
         return;
     }
+    size_t total = 0;
+    rm_error err = {0};
+    if (count_locked(s, &f, &total, &err) != RM_OK) {
+        library_error(r, &err);
+        return;
+    }
+    const char *page_text = web_form_get(q->query, "page");
+    long pages = total ? (long)((total + PAGE_SIZE - 1) / PAGE_SIZE) : 1;
+    long page = page_text ? strtol(page_text, NULL, 10) : 1;
+    page = page < 1 ? 1 : page > pages ? pages : page;
+    /* Only this page's sessions are read: the newest first. */
+    f.last = PAGE_SIZE;
+    f.skip = (size_t)(page - 1) * PAGE_SIZE;
     rm_library_entry *e = NULL;
     size_t n = 0;
     if (!list_or_fail(s, &f, &e, &n, r))
         return;
-    const char *page_text = web_form_get(q->query, "page");
-    long pages = (long)((n + PAGE_SIZE - 1) / PAGE_SIZE);
-    long page = page_text ? strtol(page_text, NULL, 10) : 1;
-    page = page < 1 ? 1 : page > pages ? (pages ? pages : 1) : page;
     web_page p;
     web_page_begin(&p, s, "Sessions", q->csrf);
     fputs("<h1>Sessions</h1>\n", p.out);
     filter_form(p.out, q->query);
-    fprintf(p.out, "<p>%zu session%s, newest first; page %ld of %ld.</p>\n", n,
-            n == 1 ? "" : "s", page, pages ? pages : 1);
+    fprintf(p.out, "<p>%zu session%s, newest first; page %ld of %ld.</p>\n",
+            total, total == 1 ? "" : "s", page, pages);
     session_table_head(p.out, true);
-    /* Newest first: the list is oldest first. */
-    size_t skip = (size_t)(page - 1) * PAGE_SIZE;
-    for (size_t i = 0; i < PAGE_SIZE && skip + i < n; i++)
-        session_row(p.out, &e[n - 1 - skip - i], true);
+    for (size_t i = n; i-- > 0;)
+        session_row(p.out, &e[i], true);
     fputs("</tbody></table></div>\n<nav class=\"pager\" aria-label=\"Pages\">", p.out);
     if (page > 1)
         page_link(p.out, q->query, page - 1, "&larr; Newer");
@@ -433,21 +455,9 @@ void web_assign_form(FILE *out, const rm_library_entry *e, const char *csrf)
 
 static void client_datalist(FILE *out, web_server_state *s)
 {
-    rm_library_entry *all = NULL;
-    size_t n = 0;
-    rm_error err = {0};
-    if (list_locked(s, NULL, &all, &n, &err) != RM_OK)
-        return;
-    qsort(all, n, sizeof *all, by_client_then_date);
     fputs("<datalist id=\"clients\">", out);
-    for (size_t i = 0; i < n; i++)
-        if (all[i].client[0] && (i == 0 || strcmp(all[i].client, all[i - 1].client))) {
-            fputs("<option value=\"", out);
-            web_html(out, all[i].client);
-            fputs("\">", out);
-        }
+    web_client_options(out, s, NULL);
     fputs("</datalist>\n", out);
-    rm_library_entries_free(all, n);
 }
 
 static void unassigned_page(web_server_state *s, const web_request *q,

@@ -18,6 +18,9 @@
 #define RECONNECT_MS 1000
 /* A request to rollmapd is answered within this (docs/LIVE.md). */
 #define COMMAND_TIMEOUT_MS 3000
+/* SAMPLE times are rounded to 1 ms (docs/LIVE.md): a 20 ms interval may
+ * read 19 ms. */
+#define SAMPLE_TIME_STEP_S 0.001
 
 struct web_viewer {
     web_viewer *next;
@@ -59,7 +62,8 @@ static void push_event(web_viewer *v, const char *line)
 static void offer_sample(web_viewer *v, const char *line, double t_s)
 {
     /* A device time going back means a new session or device: start over. */
-    if (t_s >= v->last_sample_t && t_s - v->last_sample_t < v->interval_s)
+    if (t_s >= v->last_sample_t &&
+        t_s - v->last_sample_t < v->interval_s - SAMPLE_TIME_STEP_S)
         return;
     char *copy = strdup(line);
     if (!copy)

@@ -499,23 +499,45 @@ static bool has_file(const char *dir, const char *name)
     return access(path, R_OK) == 0;
 }
 
+/* The installed web files: share/rollmap/web beside the program's bin/. */
+static void installed_static_dir(char *out, size_t cap)
+{
+    char exe[4000];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    out[0] = '\0';
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';               /* .../bin */
+    slash = strrchr(exe, '/');
+    if (slash) {
+        *slash = '\0';               /* the prefix */
+        snprintf(out, cap, "%s/share/rollmap/web", exe);
+    }
+}
+
 static rm_status find_static_dir(web_server_state *s, rm_error *err)
 {
-    const char *candidates[] = {s->opt.static_dir, ROLLMAP_WEB_STATIC_INSTALLED,
-                                ROLLMAP_WEB_STATIC_SOURCE};
-    for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
-        if (candidates[i][0] && has_file(candidates[i], "live.js")) {
-            snprintf(s->static_dir, sizeof s->static_dir, "%s", candidates[i]);
-            return RM_OK;
-        }
-        if (i == 0 && s->opt.static_dir[0])
+    if (s->opt.static_dir[0]) {
+        if (!has_file(s->opt.static_dir, "live.js"))
             return rm_error_set(err, RM_ERR_NOT_FOUND, "%s: no live.js there "
                                 "(static_dir must hold rollmap's web files)",
                                 s->opt.static_dir);
+        snprintf(s->static_dir, sizeof s->static_dir, "%s", s->opt.static_dir);
+        return RM_OK;
     }
-    return rm_error_set(err, RM_ERR_NOT_FOUND, "the web files are neither in "
-                        "%s nor in %s", ROLLMAP_WEB_STATIC_INSTALLED,
-                        ROLLMAP_WEB_STATIC_SOURCE);
+    char installed[4096];
+    installed_static_dir(installed, sizeof installed);
+    const char *found = installed[0] && has_file(installed, "live.js") ? installed
+                        : has_file(ROLLMAP_WEB_STATIC_SOURCE, "live.js")
+                            ? ROLLMAP_WEB_STATIC_SOURCE : NULL;
+    if (!found)
+        return rm_error_set(err, RM_ERR_NOT_FOUND, "the web files are neither in "
+                            "%s nor in %s", installed, ROLLMAP_WEB_STATIC_SOURCE);
+    snprintf(s->static_dir, sizeof s->static_dir, "%s", found);
+    return RM_OK;
 }
 
 static rm_status fill_defaults(web_server_state *s, rm_error *err)

@@ -217,6 +217,8 @@ typedef struct web_request {
 
 /** "2026-11-24 06:07 UTC". */
 void web_format_date(char out[32], int64_t unix_us);
+/** <option>s of every client code, chosen one selected (may be NULL). */
+void web_client_options(FILE *out, web_server_state *s, const char *chosen);
 /** A session's tags as key=value chips. */
 void web_tags(FILE *out, const rm_library_entry *e);
 /** The form that sets a session's client, leg, muscle and notes. */

@@ -443,6 +443,55 @@ static void filters_select_client_side_dates_and_last(void **state)
     assert_int_equal(list_ids(f->lib, &muscle, got), 0);
 }
 
+static void a_page_skips_the_newest_and_count_ignores_paging(void **state)
+{
+    fixture *f = *state;
+    int64_t ids[4], got[4];
+    add_four(f, ids);
+    rm_library_filter page2 = {.last = 2, .skip = 2};
+    assert_int_equal(list_ids(f->lib, &page2, got), 2);
+    assert_int_equal(got[0], ids[0]);
+    assert_int_equal(got[1], ids[1]);
+    rm_library_filter beyond = {.last = 2, .skip = 4};
+    assert_int_equal(list_ids(f->lib, &beyond, got), 0);
+    size_t n = 0;
+    rm_error err = {0};
+    assert_int_equal(rm_library_count(f->lib, NULL, &n, &err), RM_OK);
+    assert_int_equal(n, 4);
+    rm_library_filter c10 = {.client = "C10", .last = 1, .skip = 1};
+    assert_int_equal(rm_library_count(f->lib, &c10, &n, &err), RM_OK);
+    assert_int_equal(n, 3);
+}
+
+static void clients_sum_up_each_code_first_and_last(void **state)
+{
+    fixture *f = *state;
+    int64_t ids[4];
+    add_four(f, ids);
+    rm_error err = {0};
+    assert_int_equal(rm_library_set_client_name(f->lib, "C11", "Ann <b>", &err), RM_OK);
+    rm_library_entry *first, *last;
+    assert_int_equal(rm_library_get(f->lib, ids[0], &first, &err), RM_OK);
+    assert_int_equal(rm_library_get(f->lib, ids[3], &last, &err), RM_OK);
+    rm_library_client *c = NULL;
+    size_t n = 0;
+    assert_int_equal(rm_library_clients(f->lib, &c, &n, &err), RM_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(c[0].code, "C10");
+    assert_null(c[0].display_name);
+    assert_int_equal(c[0].sessions, 3);
+    assert_true(c[0].first_unix_us == first->start_unix_us);
+    assert_true(c[0].last_unix_us == last->start_unix_us);
+    assert_near(c[0].first_score_total, first->spot_score_total, 1e-9);
+    assert_near(c[0].last_score_total, last->spot_score_total, 1e-9);
+    assert_string_equal(c[1].code, "C11");
+    assert_string_equal(c[1].display_name, "Ann <b>");
+    assert_int_equal(c[1].sessions, 1);
+    rm_library_clients_free(c, n);
+    rm_library_entries_free(first, 1);
+    rm_library_entries_free(last, 1);
+}
+
 static void tags_are_set_replaced_and_removed(void **state)
 {
     fixture *f = *state;
@@ -1132,6 +1181,8 @@ int main(void)
         T(adding_twice_keeps_one_session),
         T(the_stored_analysis_equals_the_analysis),
         T(filters_select_client_side_dates_and_last),
+        T(a_page_skips_the_newest_and_count_ignores_paging),
+        T(clients_sum_up_each_code_first_and_last),
         T(tags_are_set_replaced_and_removed),
         T(remove_keeps_the_file_unless_purged),
         T(check_finds_changed_and_missing_files),
