@@ -125,7 +125,7 @@ static int parse_options(int argc, char **argv, serve_cli *c)
 static int apply_config(serve_cli *c, int argc, char **argv)
 {
     char path[4096];
-    rm_default_config_path(path, sizeof path);
+    rm_default_config_path(path, sizeof path, NULL);
     if (c->config)
         snprintf(path, sizeof path, "%s", c->config);
     else if (!path[0] || access(path, F_OK) != 0)
@@ -166,7 +166,7 @@ static int set_password(rm_web_options *o)
 {
     rm_error err = {0};
     if (!o->password_file[0] &&
-        rm_web_password_default_path(o->password_file, sizeof o->password_file,
+        rm_default_web_password_path(o->password_file, sizeof o->password_file,
                                      &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     char password[256], again[256];

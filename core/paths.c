@@ -59,6 +59,11 @@ rm_status rm_default_config_path(char *out, size_t cap, rm_error *err)
     return config_path(out, cap, "rollmapd.conf", err);
 }
 
+rm_status rm_default_web_password_path(char *out, size_t cap, rm_error *err)
+{
+    return config_path(out, cap, "web-password", err);
+}
+
 rm_status rm_default_profiles_dir(char *out, size_t cap, rm_error *err)
 {
     return config_path(out, cap, "profiles", err);

@@ -580,6 +580,8 @@ double rm_quantile(const double *x, size_t n, double q);
 
 /** rollmapd's configuration: $XDG_CONFIG_HOME/rollmap/rollmapd.conf. */
 rm_status rm_default_config_path(char *out, size_t cap, rm_error *err);
+/** rollmap serve's password hash: $XDG_CONFIG_HOME/rollmap/web-password. */
+rm_status rm_default_web_password_path(char *out, size_t cap, rm_error *err);
 /** Session files: $XDG_DATA_HOME/rollmap/sessions. */
 rm_status rm_default_library_dir(char *out, size_t cap, rm_error *err);
 /** The session library's database: $XDG_DATA_HOME/rollmap/library.db. */

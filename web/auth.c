@@ -52,11 +52,6 @@ bool web_token_equal(const char *a, const char *b)
     return la == lb && la > 0 && sodium_memcmp(a, b, la) == 0;
 }
 
-rm_status rm_web_password_default_path(char *out, size_t cap, rm_error *err)
-{
-    return rm_config_path(out, cap, "web-password", err);
-}
-
 static rm_status sodium_ready(rm_error *err)
 {
     if (sodium_init() < 0)

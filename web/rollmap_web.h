@@ -27,7 +27,7 @@ typedef struct rm_web_options {
     char db_path[4096];      /**< "" = the default library */
     char socket_path[108];   /**< "" = rollmapd's default live socket */
     char static_dir[4096];   /**< "" = installed, else the source tree's */
-    char password_file[4096];/**< "" = rm_web_password_default_path */
+    char password_file[4096];/**< "" = rm_default_web_password_path */
     char cert_path[4096];    /**< TLS: both or neither */
     char key_path[4096];
 } rm_web_options;
@@ -43,8 +43,6 @@ rm_status rm_web_parse_listen(const char *text, rm_web_options *o,
 rm_status rm_web_options_apply_ini(rm_web_options *o, const rm_ini *ini,
                                    rm_error *err);
 
-/** $XDG_CONFIG_HOME/rollmap/web-password (rm_config_path). */
-rm_status rm_web_password_default_path(char *out, size_t cap, rm_error *err);
 /** Store a libsodium crypto_pwhash_str hash of password (never the
  *  password) at path, mode 0600, replacing the file atomically. */
 rm_status rm_web_set_password(const char *path, const char *password,

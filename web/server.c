@@ -544,14 +544,15 @@ static rm_status fill_defaults(web_server_state *s, rm_error *err)
 {
     rm_web_options *o = &s->opt;
     if (!o->db_path[0] &&
-        rm_library_default_db(o->db_path, sizeof o->db_path, err) != RM_OK)
+        rm_default_library_db(o->db_path, sizeof o->db_path, err) != RM_OK)
         return err->code;
     if (!o->password_file[0] &&
-        rm_web_password_default_path(o->password_file, sizeof o->password_file,
+        rm_default_web_password_path(o->password_file, sizeof o->password_file,
                                      err) != RM_OK)
         return err->code;
-    if (!o->socket_path[0])
-        rm_server_default_path(o->socket_path, sizeof o->socket_path);
+    if (!o->socket_path[0] &&
+        rm_default_socket_path(o->socket_path, sizeof o->socket_path, err) != RM_OK)
+        return err->code;
     if ((o->cert_path[0] != '\0') != (o->key_path[0] != '\0'))
         return rm_error_set(err, RM_ERR_ARG, "TLS needs both --cert and --key");
     return find_static_dir(s, err);
