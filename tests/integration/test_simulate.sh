@@ -82,18 +82,22 @@ SAMPLES, INFO, ACK = 0x02, 0x01, 0x06
 IDENTIFY, START, STOP = 0x81, 0x82, 0x83
 
 if __name__ == "__main__":
-    # frames.py FILE MIN_SAMPLE_FRAMES: check a capture
+    # frames.py FILE MIN_SAMPLE_FRAMES [lossy]: check a capture; "lossy"
+    # when the simulator said the reader was too slow and bytes were dropped,
+    # so only the frames that arrived whole are checked.
     data = open(sys.argv[1], "rb").read()
+    lossy = sys.argv[3:] == ["lossy"]
     good, bad = frames(data)
     samples = [p for t, s, p in good if t == SAMPLES]
     infos = [p for t, s, p in good if t == INFO]
-    assert bad == 0, "%d frames failed their CRC" % bad
+    assert lossy or bad == 0, "%d frames failed their CRC" % bad
     assert len(samples) >= int(sys.argv[2]), "only %d SAMPLES frames" % len(samples)
     assert infos, "no INFO frame"
     for p in samples:
         assert p[0] == 8 and p[1] == 10, "SAMPLES with %d channels x %d" % (p[0], p[1])
     seqs = [s for t, s, p in good]
-    assert seqs == list(range(len(seqs))), "sequence numbers skip"
+    assert lossy or seqs == list(range(len(seqs))), "sequence numbers skip"
+    assert seqs == sorted(set(seqs)), "sequence numbers out of order"
     print("%d frames, %d SAMPLES" % (len(good), len(samples)))
 EOF
 
@@ -160,14 +164,19 @@ for _ in $(seq 50); do [ -L "$work/roller" ] && break; sleep 0.1; done
 [ -L "$work/roller" ] || fail "no --link symlink"
 [ "$(readlink "$work/roller")" = "$(head -n 1 "$work/pty.out")" ] || fail "link and printed path differ"
 timeout 2 cat "$work/roller" >"$work/pty.bin" || true
-python3 "$work/frames.py" "$work/pty.bin" 100 || fail "frames read from the pty"
 wait "${pids[-1]}" || fail "simulate --pty failed"
+# On a busy machine cat may start after the pty's buffer filled; the
+# simulator then drops bytes, as a real device's USB buffer does, and says so.
+lossy=
+grep -q "were dropped" "$work/pty.err" && lossy=lossy
+python3 "$work/frames.py" "$work/pty.bin" 100 $lossy || fail "frames read from the pty"
 [ ! -e "$work/roller" ] || fail "symlink left behind"
 
 # 5. A host on the pty: nothing before START, INFO on IDENTIFY, samples
 #    after START; an unplug closes the pty and a new one appears.
-"$ROLLMAP" simulate --pty --link "$work/dev" --duration 6 \
-    --set unplug=3,unplug_for=1 >"$work/host.out" 2>"$work/host.err" &
+# The unplug comes late enough for a host that is slow to start.
+"$ROLLMAP" simulate --pty --link "$work/dev" --duration 9 \
+    --set unplug=6,unplug_for=1 >"$work/host.out" 2>"$work/host.err" &
 pids+=($!)
 for _ in $(seq 50); do [ -L "$work/dev" ] && break; sleep 0.1; done
 python3 - "$work/dev" "$work/frames.py" <<'EOF' || fail "host on the pty"
@@ -200,7 +209,7 @@ assert sum(t == SAMPLES for t, s, p in got) >= 30, "too few samples after START"
 os.close(fd)
 EOF
 wait "${pids[-1]}" || fail "simulate --pty with an unplug failed"
-grep -q "unplugged at 3" "$work/host.err" || fail "no unplug reported"
+grep -q "unplugged at 6" "$work/host.err" || fail "no unplug reported"
 [ "$(wc -l <"$work/host.out")" = 2 ] || fail "expected a second pty after the replug"
 
 # 6. SIGTERM ends a long run cleanly, with the truth written.
