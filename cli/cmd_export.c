@@ -184,34 +184,18 @@ static void warn_about_damage(const rm_session *s)
 /* Export into a temporary file beside path, renamed over it when done. */
 static int export_to_file(rm_session *s, const char *path)
 {
-    size_t len = strlen(path) + sizeof ".XXXXXX";
-    char *tmp = malloc(len);
-    if (!tmp)
-        return cli_fail(CMD, "out of memory");
-    snprintf(tmp, len, "%s.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!out) {
-        int rc = cli_fail(CMD, "%s: cannot create: %s", tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        free(tmp);
-        return rc;
-    }
+    rm_atomic_file af;
     rm_error err;
     rm_error_clear(&err);
-    rm_status st = rm_session_export_csv(s, out, &err);
-    int rc = CLI_OK;
-    if (fclose(out) != 0 && st == RM_OK)
-        rc = cli_fail(CMD, "%s: %s", tmp, strerror(errno));
-    else if (st != RM_OK)
-        rc = cli_fail(CMD, "%s: %s", path, err.message);
-    else if (rename(tmp, path) != 0)
-        rc = cli_fail(CMD, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-    if (rc != CLI_OK)
-        unlink(tmp);
-    free(tmp);
-    return rc;
+    if (rm_atomic_open(&af, path, 0, false, &err) != RM_OK)
+        return cli_fail(CMD, "%s", err.message);
+    if (rm_session_export_csv(s, af.f, &err) != RM_OK) {
+        rm_atomic_abort(&af);
+        return cli_fail(CMD, "%s: %s", path, err.message);
+    }
+    if (rm_atomic_commit(&af, &err) != RM_OK)
+        return cli_fail(CMD, "%s", err.message);
+    return CLI_OK;
 }
 
 static int export_to_stdout(rm_session *s)

@@ -557,6 +557,45 @@ int64_t rm_wallclock_us(void);
 void rm_format_iso8601(char out[32], int64_t unix_us);
 
 /* ------------------------------------------------------------------------ */
+/* Writing files and folders                                                */
+/* ------------------------------------------------------------------------ */
+
+/** Create dir and its missing parents (mkdir -p) with mode; folders that
+ *  exist keep theirs. Errors name the folder (one that is a file is
+ *  "exists and is not a folder"). */
+rm_status rm_make_dirs(const char *dir, unsigned mode, rm_error *err);
+/** rm_make_dirs for the folder that holds path. */
+rm_status rm_make_parent_dirs(const char *path, unsigned mode, rm_error *err);
+
+/** A file being written in place of path: readers see the old file (or
+ *  none) until rm_atomic_commit renames the finished one over it. */
+typedef struct rm_atomic_file {
+    FILE *f;                 /**< write here (or write tmp_path by name) */
+    char path[4096];         /**< the file it becomes */
+    char tmp_path[4096 + 16];/**< ".name.XXXXXX" in the same folder */
+    bool sync;               /**< fsync the file before the rename */
+} rm_atomic_file;
+
+/** Start writing path through a temporary file beside it with mode (0 =
+ *  0600, the umask does not apply); sync asks for an fsync before the
+ *  rename. Errors name path. */
+rm_status rm_atomic_open(rm_atomic_file *af, const char *path, unsigned mode,
+                         bool sync, rm_error *err);
+/** Flush (and fsync if asked), rename over path, fsync the folder. On a
+ *  failure the temporary file is removed and path is as it was; a full
+ *  disk is RM_ERR_NO_SPACE. */
+rm_status rm_atomic_commit(rm_atomic_file *af, rm_error *err);
+/** Give up: remove the temporary file; path is as it was. */
+void rm_atomic_abort(rm_atomic_file *af);
+
+/** Fills a file; a failure leaves a message in err. */
+typedef rm_status (*rm_fill_fn)(FILE *out, const void *ctx, rm_error *err);
+/** The whole of path from fill, through rm_atomic_open and _commit (or
+ *  _abort when fill fails). */
+rm_status rm_atomic_write(const char *path, unsigned mode, bool sync,
+                          rm_fill_fn fill, const void *ctx, rm_error *err);
+
+/* ------------------------------------------------------------------------ */
 /* Small numerics                                                           */
 /* ------------------------------------------------------------------------ */
 

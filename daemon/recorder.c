@@ -153,24 +153,6 @@ static void flush_writer(rm_recorder *r, uint64_t now_us)
 
 /* ---- opening and closing sessions --------------------------------------- */
 
-static rm_status make_dirs(const char *path, rm_error *err)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; ; p++) {
-        bool end = *p == '\0';
-        if (*p == '/' || end) {
-            *p = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-                return rm_error_set(err, RM_ERR_IO, "library folder %s: cannot "
-                                    "create %s: %s", path, buf, strerror(errno));
-            if (end)
-                return RM_OK;
-            *p = '/';
-        }
-    }
-}
-
 /* ---- link statistics ----------------------------------------------------- */
 
 static uint64_t count_since(uint64_t now, uint64_t then)
@@ -236,9 +218,10 @@ static rm_status open_session(rm_recorder *r, const char *path, bool explicit_st
         if (!r->opt.library[0])
             return rm_error_set(err, RM_ERR_NOT_FOUND, "no library folder for "
                                 "session files: set [session] library (or HOME)");
-        rm_status st = make_dirs(r->opt.library, err);
-        if (st != RM_OK)
-            return st;
+        rm_error why;
+        if (rm_make_dirs(r->opt.library, 0700 /* health data */, &why) != RM_OK)
+            return rm_error_set(err, why.code, "library folder %s: %s",
+                                r->opt.library, why.message);
         len = snprintf(file, sizeof file, "%s/%s" RM_SESSION_SUFFIX, r->opt.library,
                        meta.session_id);
     }

@@ -14,6 +14,11 @@
 #include <unistd.h>
 
 #define MAX_DEGREE 3
+/* A calibration describes the device, not the person rolling: readable by
+ * all, as before the file layer (a system rollmapd may read a store that
+ * its administrator wrote). */
+#define CALIBRATION_DIR_MODE 0755
+#define CALIBRATION_FILE_MODE 0644
 
 /* ------------------------------------------------------------------------ */
 /* Fitting                                                                  */
@@ -178,25 +183,6 @@ static rm_status calibration_path(const char *dir, const char *serial,
     return RM_OK;
 }
 
-/** mkdir -p */
-static rm_status make_dirs(const char *dir, rm_error *err)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1;; p++) {
-        bool end = *p == '\0';
-        if (*p == '/' || end) {
-            *p = '\0';
-            if (mkdir(path, 0755) < 0 && errno != EEXIST)
-                return rm_error_set(err, RM_ERR_IO, "%s: cannot create: %s",
-                                    path, strerror(errno));
-            if (end)
-                return RM_OK;
-            *p = '/';
-        }
-    }
-}
-
 static void write_channel(FILE *f, unsigned index, const rm_calibration *c)
 {
     fprintf(f, "\n[channel%u]\n", index);
@@ -216,8 +202,16 @@ static int64_t newest_date(const rm_device_info *info)
     return newest ? newest : rm_wallclock_us() / 1000000;
 }
 
-static bool write_file(FILE *f, const char *serial, const rm_device_info *info)
+typedef struct calibration_file {
+    const char *serial;
+    const rm_device_info *info;
+} calibration_file;
+
+static rm_status write_file(FILE *f, const void *ctx, rm_error *err)
 {
+    (void)err; /* write errors are found when the file is committed */
+    const char *serial = ((const calibration_file *)ctx)->serial;
+    const rm_device_info *info = ((const calibration_file *)ctx)->info;
     int64_t date = newest_date(info);
     char iso[32];
     rm_format_iso8601(iso, date * 1000000);
@@ -228,37 +222,21 @@ static bool write_file(FILE *f, const char *serial, const rm_device_info *info)
             serial, info->model, info->channel_count, iso, (long long)date);
     for (unsigned i = 0; i < info->channel_count && i < RM_MAX_CHANNELS; i++)
         write_channel(f, i, &info->channels[i].cal);
-    return fflush(f) == 0 && fsync(fileno(f)) == 0;
+    return RM_OK;
 }
 
 rm_status rm_calibration_save(const char *dir, const char *serial,
                               const rm_device_info *info, rm_error *err)
 {
-    char path[4096], tmp[4096 + 8];
+    char path[4096];
     rm_status st = calibration_path(dir, serial, path, sizeof path, err);
     if (st == RM_OK)
-        st = make_dirs(dir, err);
-    if (st != RM_OK)
-        return st;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return rm_error_set(err, RM_ERR_IO, "%s: cannot create: %s", tmp,
-                            strerror(errno));
-    bool ok = write_file(f, serial, info);
-    int saved_errno = errno;
-    ok = (fclose(f) == 0) && ok;
-    /* Write then rename: a crash leaves the old calibration intact. */
-    if (!ok || rename(tmp, path) < 0) {
-        if (ok)
-            saved_errno = errno;
-        unlink(tmp);
-        return rm_error_set(err, saved_errno == ENOSPC ? RM_ERR_NO_SPACE
-                                                       : RM_ERR_IO,
-                            "%s: cannot write: %s", path,
-                            strerror(saved_errno));
-    }
-    return RM_OK;
+        st = rm_make_dirs(dir, CALIBRATION_DIR_MODE, err);
+    calibration_file file = {serial, info};
+    if (st == RM_OK)
+        st = rm_atomic_write(path, CALIBRATION_FILE_MODE, true, write_file,
+                             &file, err);
+    return st;
 }
 
 static rm_status read_channel(const rm_ini *ini, const char *section,

@@ -1014,24 +1014,18 @@ static rm_status write_file(edf_export *x, const char *tmp_path,
     return st;
 }
 
-/* A new empty file beside path (mode 0600) that EDFlib then writes. */
-static rm_status make_temporary(const char *path, char **out, rm_error *err)
+/* EDFlib writes the temporary file by its name; the commit syncs it. */
+static rm_status write_atomically(edf_export *x, const char *path,
+                                  rm_error *err)
 {
-    size_t len = strlen(path) + sizeof ".XXXXXX";
-    char *tmp = malloc(len);
-    if (!tmp)
-        return rm_error_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, len, "%s.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rm_status st = rm_error_set(err, RM_ERR_IO, "%s: cannot create: %s",
-                                    path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    close(fd);
-    *out = tmp;
-    return RM_OK;
+    rm_atomic_file af;
+    rm_status st = rm_atomic_open(&af, path, 0, true, err);
+    if (st == RM_OK)
+        st = write_file(x, af.tmp_path, err);
+    if (st == RM_OK)
+        return rm_atomic_commit(&af, err);
+    rm_atomic_abort(&af);
+    return st;
 }
 
 rm_status rm_export_edf(rm_session *s, const rm_analysis *a, const char *path,
@@ -1043,21 +1037,12 @@ rm_status rm_export_edf(rm_session *s, const rm_analysis *a, const char *path,
         st = first_pass(&x, err);
     if (st == RM_OK)
         st = collect_annotations(&x, err);
-    char *tmp = NULL;
     if (st == RM_OK)
-        st = make_temporary(path, &tmp, err);
-    if (st == RM_OK)
-        st = write_file(&x, tmp, err);
-    if (st == RM_OK && rename(tmp, path) != 0)
-        st = rm_error_set(err, RM_ERR_IO, "%s: cannot rename to %s: %s", tmp,
-                          path, strerror(errno));
-    if (st != RM_OK && tmp)
-        unlink(tmp);
+        st = write_atomically(&x, path, err);
     if (st == RM_OK && summary)
         *summary = (rm_edf_summary){x.signal_count, x.rate, x.written_records,
                                     x.annotation_count, x.held_samples,
                                     x.discontinuous};
-    free(tmp);
     release(&x);
     return st;
 }

@@ -55,53 +55,6 @@ typedef struct participant_table {
 /* Writing a file whole                                                     */
 /* ------------------------------------------------------------------------ */
 
-typedef rm_status (*fill_fn)(FILE *out, const void *ctx, rm_error *err);
-
-/* Write path through fill into a temporary file beside it (mode 0600),
- * renamed over path only when everything was written. */
-static rm_status write_whole(const char *path, fill_fn fill, const void *ctx,
-                             rm_error *err)
-{
-    size_t len = strlen(path) + sizeof ".XXXXXX";
-    char *tmp = malloc(len);
-    if (!tmp)
-        return rm_error_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, len, "%s.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
-    rm_status st = RM_OK;
-    if (!out) {
-        st = rm_error_set(err, RM_ERR_IO, "%s: cannot create: %s", path,
-                          strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    } else {
-        st = fill(out, ctx, err);
-        bool write_failed = ferror(out);
-        if (fclose(out) != 0 || write_failed)
-            st = st != RM_OK ? st : rm_error_set(err, RM_ERR_IO, "%s: %s", path,
-                                                 strerror(errno));
-        if (st == RM_OK && rename(tmp, path) != 0)
-            st = rm_error_set(err, RM_ERR_IO, "%s: cannot rename to %s: %s",
-                              tmp, path, strerror(errno));
-    }
-    if (st != RM_OK && fd >= 0)
-        unlink(tmp);
-    free(tmp);
-    return st;
-}
-
-static rm_status ensure_dir(const char *path, rm_error *err)
-{
-    if (mkdir(path, FOLDER_MODE) != 0 && errno != EEXIST)
-        return rm_error_set(err, RM_ERR_IO, "%s: cannot create the folder: %s",
-                            path, strerror(errno));
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return rm_error_set(err, RM_ERR_IO, "%s: not a folder", path);
-    return RM_OK;
-}
-
 static char *join(const char *a, const char *b)
 {
     size_t len = strlen(a) + strlen(b) + 2;
@@ -399,9 +352,7 @@ static rm_status session_dir(const char *dir, const folder_plan *p,
     rm_status st = ses_dir ? RM_OK : rm_error_set(err, RM_ERR_NOMEM,
                                                   "out of memory");
     if (st == RM_OK)
-        st = ensure_dir(sub_dir, err);
-    if (st == RM_OK)
-        st = ensure_dir(ses_dir, err);
+        st = rm_make_dirs(ses_dir, FOLDER_MODE, err);
     free(sub_dir);
     if (st != RM_OK)
         free(ses_dir);
@@ -429,9 +380,9 @@ static rm_status write_files(const char *ses_dir, const sidecar *sc,
     rm_status st = csv && json ? RM_OK
                                : rm_error_set(err, RM_ERR_NOMEM, "out of memory");
     if (st == RM_OK)
-        st = write_whole(csv, fill_force_csv, sc->session, err);
+        st = rm_atomic_write(csv, 0, false, fill_force_csv, sc->session, err);
     if (st == RM_OK)
-        st = write_whole(json, fill_sidecar, sc, err);
+        st = rm_atomic_write(json, 0, false, fill_sidecar, sc, err);
     free(csv);
     free(json);
     return st;
@@ -686,9 +637,9 @@ static rm_status write_participants(const char *dir, participant_table *t,
     qsort(t->rows, t->count, sizeof *t->rows, compare_participants);
     participants_out po = {t, !redact};
     if (st == RM_OK)
-        st = write_whole(tsv, fill_participants, &po, err);
+        st = rm_atomic_write(tsv, 0, false, fill_participants, &po, err);
     if (st == RM_OK)
-        st = write_whole(json, fill_participants_json, &po, err);
+        st = rm_atomic_write(json, 0, false, fill_participants_json, &po, err);
     free(tsv);
     free(json);
     return st;
@@ -795,7 +746,7 @@ rm_status rm_export_folder(const char *dir, const rm_folder_session *sessions,
     if (st == RM_OK)
         st = read_and_check_participants(tsv, x.plans, x.count, &table, err);
     if (st == RM_OK)
-        st = ensure_dir(dir, err);
+        st = rm_make_dirs(dir, FOLDER_MODE, err);
     if (st == RM_OK)
         st = export_sessions(&x, &table, &written, err);
     if (st == RM_OK && written > 0)

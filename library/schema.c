@@ -299,26 +299,6 @@ rm_status library_migrate(sqlite3 *db, const char *path, int target,
     return migrate_locked(db, path, target, err);
 }
 
-/* The folder (and missing parents) 0700: session data is health data. */
-static rm_status make_private_folder(const char *db_path, rm_error *err)
-{
-    char *dir = strdup(db_path);
-    if (!dir)
-        return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
-    rm_status st = RM_OK;
-    for (char *p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
-        *p = '\0';
-        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-            st = rm_error_set(err, RM_ERR_IO, "%s: cannot create folder: %s",
-                              dir, strerror(errno));
-            break;
-        }
-        *p = '/';
-    }
-    free(dir);
-    return st;
-}
-
 /* Create the file 0600 before SQLite does (it would use the umask); its
  * -wal and -shm files take the database file's mode. */
 static rm_status create_private_file(const char *path, rm_error *err)
@@ -405,7 +385,8 @@ rm_status rm_library_open(rm_library **out, const char *path, rm_error *err)
     *out = NULL;
     if (!path || !path[0])
         return rm_error_set(err, RM_ERR_ARG, "library: no database path");
-    rm_status st = make_private_folder(path, err);
+    /* missing folders 0700: session data is health data */
+    rm_status st = rm_make_parent_dirs(path, 0700, err);
     if (st == RM_OK)
         st = create_private_file(path, err);
     if (st != RM_OK)

@@ -134,7 +134,7 @@ static rm_status spawn_gnuplot(const char *gnuplot, const char *dir,
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
                                      O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, job->log_name,
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
     char *argv[] = {"gnuplot", "-e", format_expr, script, NULL};
     int rc = posix_spawn(&job->pid, gnuplot, &actions, NULL, argv, environ);
@@ -161,13 +161,15 @@ static void read_first_error(const char *dir, const char *log_name,
     fclose(f);
 }
 
+/* gnuplot creates the image under the umask: it is made private (0600)
+ * like every other file of a report. */
 static bool output_rendered(const char *dir, const gnuplot_job *job)
 {
     char path[PATH_MAX];
     struct stat st;
     snprintf(path, sizeof path, "%s/%s.%s", dir, job->name,
              report_graph_format_name(job->fmt));
-    return stat(path, &st) == 0 && st.st_size > 0;
+    return stat(path, &st) == 0 && st.st_size > 0 && chmod(path, 0600) == 0;
 }
 
 /** Wait for a job; a failure keeps its log and is described in err. */

@@ -17,6 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Client codes and notes: owner only, like session files and exports. */
+#define REPORT_FILE_MODE 0600
+#define REPORT_DIR_MODE 0700
+
 void report_html_escape(FILE *out, const char *s)
 {
     for (; *s; s++) {
@@ -38,71 +42,26 @@ void report_html_escape(FILE *out, const char *s)
 rm_status report_file_open(report_file *rf, const char *dir, const char *name,
                            rm_error *err)
 {
-    int n = snprintf(rf->path, sizeof rf->path, "%s/%s", dir, name);
-    int m = snprintf(rf->tmp_path, sizeof rf->tmp_path, "%s/.%s.tmp", dir, name);
-    if (n < 0 || m < 0 || (size_t)m >= sizeof rf->tmp_path)
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof path)
         return rm_error_set(err, RM_ERR_ARG, "%s/%s: path too long", dir, name);
-    rf->f = fopen(rf->tmp_path, "w");
-    if (!rf->f)
-        return rm_error_set(err, RM_ERR_IO, "%s: cannot create: %s",
-                            rf->tmp_path, strerror(errno));
-    return RM_OK;
+    return rm_atomic_open(rf, path, REPORT_FILE_MODE, false, err);
 }
 
 rm_status report_file_commit(report_file *rf, rm_error *err)
 {
-    bool failed = ferror(rf->f) != 0;
-    int saved = errno;
-    if (fclose(rf->f) != 0) {
-        failed = true;
-        saved = errno;
-    }
-    rf->f = NULL;
-    if (!failed && rename(rf->tmp_path, rf->path) == 0)
-        return RM_OK;
-    if (!failed)
-        saved = errno;
-    unlink(rf->tmp_path);
-    return rm_error_set(err, saved == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO,
-                        "%s: write failed: %s", rf->path, strerror(saved));
+    return rm_atomic_commit(rf, err);
 }
 
 void report_file_discard(report_file *rf)
 {
-    if (rf->f)
-        fclose(rf->f);
-    rf->f = NULL;
-    unlink(rf->tmp_path);
-}
-
-static rm_status make_one_dir(const char *path, rm_error *err)
-{
-    struct stat st;
-    if (mkdir(path, 0755) == 0 || (errno == EEXIST && stat(path, &st) == 0 &&
-                                   S_ISDIR(st.st_mode)))
-        return RM_OK;
-    if (errno == EEXIST)
-        return rm_error_set(err, RM_ERR_IO, "%s: exists and is not a folder",
-                            path);
-    return rm_error_set(err, RM_ERR_IO, "%s: cannot create folder: %s", path,
-                        strerror(errno));
+    rm_atomic_abort(rf);
 }
 
 rm_status report_make_dir(const char *dir, rm_error *err)
 {
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return rm_error_set(err, RM_ERR_ARG, "%s: path too long", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        rm_status st = make_one_dir(path, err);
-        *p = '/';
-        if (st != RM_OK)
-            return st;
-    }
-    return make_one_dir(path, err);
+    return rm_make_dirs(dir, REPORT_DIR_MODE, err);
 }
 
 /* ------------------------------------------------------------------------ */

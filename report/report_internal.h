@@ -136,19 +136,18 @@ void report_dwell_rule(char out[160], const rm_analysis *a);
 bool report_lateral_on_left(const rm_analysis *a);
 
 /** A file written under a temporary name and renamed into place when
- *  complete, so a failed report never leaves a half-written file. */
-typedef struct report_file {
-    FILE *f;
-    char path[PATH_MAX];
-    char tmp_path[PATH_MAX];
-} report_file;
+ *  complete, so a failed report never leaves a half-written file. Report
+ *  files carry client codes and notes: mode 0600, folders 0700, like
+ *  session files and exports. */
+typedef rm_atomic_file report_file;
 
+/** dir/name through rm_atomic_open, mode 0600. */
 rm_status report_file_open(report_file *rf, const char *dir,
                            const char *name, rm_error *err);
-/** Close, check for write errors and rename into place; on failure the
- *  temporary file is removed and err names the file. */
+/** rm_atomic_commit: on failure the temporary file is removed and err
+ *  names the file. */
 rm_status report_file_commit(report_file *rf, rm_error *err);
-/** Give up on the file (after an error elsewhere). */
+/** rm_atomic_abort (after an error elsewhere). */
 void report_file_discard(report_file *rf);
 
 /** Writes one file of a report folder: subject is the rm_analysis or
@@ -163,7 +162,7 @@ rm_status report_write_part(const void *subject, const char *dir,
                             const char *name, report_part_writer writer,
                             const char *svg_dir, rm_error *err);
 
-/** Create dir and any missing parents (like mkdir -p). */
+/** Create dir and any missing parents (like mkdir -p), mode 0700. */
 rm_status report_make_dir(const char *dir, rm_error *err);
 
 #endif /* ROLLMAP_REPORT_INTERNAL_H */

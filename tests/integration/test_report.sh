@@ -167,6 +167,13 @@ set -e
 [ $rc0 -eq 1 ] && grep -q "empty.rms: session has no samples" "$work/e0" \
     || fail "empty session: rc $rc0, $(cat "$work/e0")"
 
+echo "-- the report folder is private whatever the umask (client codes, notes)"
+(umask 000; "$ROLLMAP" report "$work/roller.rms" -o "$work/private/visit" >/dev/null) \
+    || fail "report -o under umask 000 failed"
+open=$(find "$work/private" \( -type d ! -perm 0700 \) -o \( -type f ! -perm 0600 \))
+[ -z "$open" ] || fail "not private under umask 000: $(stat -c '%a %n' $open)"
+[ "$(find "$work/private" -type f | wc -l)" -gt 10 ] || fail "the private report has no graphs"
+
 echo "-- bad input fails with a message naming the file; nothing is changed"
 set +e
 "$ROLLMAP" report "$work/missing.rms" 2>"$work/e1"; rc1=$?
