@@ -1,6 +1,8 @@
 /*
- * The virtual roller inside hw/: the physical model (sim.c) and the firmware
- * that puts it on the wire (sim_wire.c) share the rm_sim state declared here.
+ * The virtual roller inside hw/: options (sim_options.c), the session planner
+ * (sim_plan.c), the per-sample model (sim.c), the ground truth (sim_truth.c)
+ * and the firmware that puts it on the wire (sim_wire.c) share the rm_sim
+ * state declared here.
  */
 #ifndef ROLLMAP_SIM_INTERNAL_H
 #define ROLLMAP_SIM_INTERNAL_H
@@ -127,6 +129,25 @@ struct rm_sim {
     sim_channel channels[RM_MAX_CHANNELS];
     sim_wire wire;
 };
+
+/* ---- Options (sim_options.c) ------------------------------------------- */
+
+/** Every option with its value, as the JSON member "config". */
+void sim_config_write_json(rm_json_writer *w, const rm_sim_config *c);
+/** "medial", "lateral" or "centre". */
+const char *sim_ml_name(uint8_t ml);
+
+/* ---- The session planner (sim_plan.c) ---------------------------------- */
+
+/** The tender spots: pinned by the options or drawn from plan_rng. */
+void sim_place_spots(rm_sim *sim);
+/** The script of segments, dwells and marks for the whole session. */
+rm_status sim_plan_script(rm_sim *sim, rm_error *err);
+
+/* ---- The per-sample model (sim.c) -------------------------------------- */
+
+/** Tenderness felt at a position: the nearest severe spot dominates. */
+double sim_tenderness_at(const rm_sim *sim, double position_cm);
 
 /** Set up the firmware side at power-up (sim_wire.c). */
 void sim_wire_init(rm_sim *sim);
