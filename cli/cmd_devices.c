@@ -173,9 +173,8 @@ static void print_port(const listing *l, const rm_port_info *p)
     putchar('\n');
     if (p->is_roller)
         print_roller(l, &p->info);
-    else if (l->o->probe && !strcmp(p->transport, "usb"))
-        puts("    no answer to identify: not a rollmap device "
-             "(text-mode devices need a profile)");
+    else if (p->problem[0])
+        printf("    no roller: %s\n", p->problem);
 }
 
 static void print_text(const listing *l)
@@ -273,6 +272,8 @@ static void json_port(rm_json_writer *w, const listing *l,
     rm_json_bool(w, p->is_roller);
     if (p->is_roller)
         json_roller(w, l, &p->info);
+    if (p->problem[0])
+        rm_json_member_string(w, "problem", p->problem);
     rm_json_object_close(w);
 }
 

@@ -410,8 +410,7 @@ static void on_hotplug(rm_hotplug_event ev, uint16_t vid, uint16_t pid,
                        void *user)
 {
     rm_capture *c = user;
-    const rm_source_spec *s = &c->opt.source;
-    if (s->kind == RM_SOURCE_USB && (vid != s->vid || pid != s->pid))
+    if (!rm_source_hotplug_concerns(&c->opt.source, vid, pid))
         return;
     if (ev == RM_HOTPLUG_ARRIVED)
         c->device_arrived = true;
@@ -419,17 +418,11 @@ static void on_hotplug(rm_hotplug_event ev, uint16_t vid, uint16_t pid,
         c->device_left = true;
 }
 
-/* Sources that are USB serial ports; tty:, file:, sim: and stdin keep the
- * back-off alone. */
-static bool source_is_usb(const rm_source_spec *s)
-{
-    return s->kind == RM_SOURCE_AUTO || s->kind == RM_SOURCE_USB ||
-           s->kind == RM_SOURCE_SERIAL;
-}
-
+/* Sources without hotplug (tty:, file:, sim:, stdin) keep the back-off
+ * alone. */
 static void open_hotplug(rm_capture *c)
 {
-    if (!source_is_usb(&c->opt.source))
+    if (!rm_source_caps_of(&c->opt.source).hotplug)
         return;
     rm_error err;
     if (rm_hotplug_open(&c->hotplug, on_hotplug, c, &err) != RM_OK) {
@@ -846,8 +839,7 @@ rm_status rm_capture_start(rm_capture **out, const rm_capture_options *o,
     if (!c)
         return rm_error_set(err, RM_ERR_NOMEM, "capture: out of memory");
     c->opt = *o;
-    c->replay = o->source.kind == RM_SOURCE_FILE || o->source.kind == RM_SOURCE_STDIN ||
-                o->source.fast;
+    c->replay = rm_source_caps_of(&o->source).replay;
     c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->stat_lock, NULL);

@@ -286,19 +286,6 @@ rm_status rm_daemon_config_add_usb_ids(const rm_daemon_config *c, rm_error *err)
 
 /* ---- what the capture pipeline gets ------------------------------------ */
 
-/* The simulator reads its options only when the I/O thread opens it, where
- * a mistake would be retried for ever instead of reported: each option and
- * their combination are checked here, when the configuration is read. */
-static rm_status check_sim_options(const rm_source_spec *spec, rm_error *err)
-{
-    if (spec->kind != RM_SOURCE_SIM)
-        return RM_OK;
-    rm_sim_config sim;
-    rm_sim_config_default(&sim);
-    rm_status st = rm_sim_config_parse(&sim, spec->sim_options, err);
-    return st == RM_OK ? rm_sim_config_check(&sim, err) : st;
-}
-
 rm_status rm_daemon_config_capture_options(const rm_daemon_config *c,
                                            rm_capture_options *o,
                                            rm_error *err)
@@ -306,7 +293,7 @@ rm_status rm_daemon_config_capture_options(const rm_daemon_config *c,
     memset(o, 0, sizeof *o);
     rm_error why;
     if (rm_source_parse(c->source, &o->source, &why) != RM_OK ||
-        check_sim_options(&o->source, &why) != RM_OK)
+        rm_source_check(&o->source, &why) != RM_OK)
         return rm_error_set(err, RM_ERR_ARG, "[device] source '%s': %s", c->source,
                             why.message);
     if (c->profile[0])

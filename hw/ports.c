@@ -46,22 +46,31 @@ static void describe_port(struct sp_port *port, rm_port_info *info)
     info->known_id = rm_usb_id_known(info->vid, info->pid);
 }
 
-/** Ask a port for INFO; a port that does not answer is simply no roller. */
+/** Ask a port for INFO; port->problem says why one is no roller. */
 static void probe_port(rm_port_info *port)
 {
     rm_source_spec spec;
     memset(&spec, 0, sizeof spec);
     spec.kind = RM_SOURCE_SERIAL;
     snprintf(spec.path, sizeof spec.path, "%s", port->path);
-    rm_source *src;
-    if (rm_source_open(&src, &spec, NULL) != RM_OK)
+    rm_link link = {.ops = &rm_source_serial_ops};
+    snprintf(link.where, sizeof link.where, "%s", port->path);
+    rm_error err;
+    rm_status st = link.ops->open(&link.io, &spec, &err);
+    if (st == RM_OK) {
+        rm_link_reset(&link);
+        st = rm_link_identify(&link, &port->info, &err);
+        if (st == RM_OK)
+            rm_link_send(&link, RM_CMD_STOP, 0, NULL);
+        link.ops->close(link.io);
+    }
+    if (st != RM_OK) {
+        snprintf(port->problem, sizeof port->problem, "%s", err.message);
         return;
+    }
     port->is_roller = true;
-    port->info = *rm_source_info(src);
     port->info.usb_vid = port->vid;
     port->info.usb_pid = port->pid;
-    rm_source_command(src, RM_CMD_STOP, 0, NULL);
-    rm_source_close(src);
 }
 
 /** Only USB ports can be rollers: probing a motherboard UART or a modem

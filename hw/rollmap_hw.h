@@ -228,6 +228,26 @@ rm_status rm_source_sim_default(rm_source_spec *spec, const char *key,
 /** Format a spec back to its canonical name. */
 void rm_source_format(const rm_source_spec *spec, char *out, size_t cap);
 
+/** What a source can do, from its kind's row and its options. */
+typedef struct rm_source_caps {
+    /** A USB serial port: hotplug events tell when it comes and goes. */
+    bool hotplug;
+    /** Recorded bytes or a model run as fast as possible (file:, -,
+     *  ?fast): no live device, no real-time clock. */
+    bool replay;
+    /** Takes commands (identify, START, SET_RATE, TARE): binary-protocol
+     *  devices; text-mode devices and replays do not. */
+    bool commands;
+} rm_source_caps;
+
+rm_source_caps rm_source_caps_of(const rm_source_spec *spec);
+/** Whether a hotplug event for VID:PID may be this source's device. */
+bool rm_source_hotplug_concerns(const rm_source_spec *spec, uint16_t vid,
+                                uint16_t pid);
+/** Check what can be checked without opening (a sim: source's options),
+ *  so that a mistake is reported at start-up, not retried for ever. */
+rm_status rm_source_check(const rm_source_spec *spec, rm_error *err);
+
 typedef struct rm_source rm_source;
 
 /** What a source delivers. */
@@ -312,6 +332,9 @@ typedef struct rm_port_info {
     char serial[64];
     bool known_id;            /**< VID:PID in the known list */
     bool is_roller;           /**< answered identify with INFO */
+    /** Probed but no roller: why (the open error with what to do about
+     *  it, or no answer to identify). */
+    char problem[512];
     rm_device_info info;      /**< valid when is_roller */
 } rm_port_info;
 

@@ -1,10 +1,14 @@
 /*
- * Sources inside hw/: one table of operations per kind of source (the
- * gpsd/libsigrok pattern), shared by source.c and the transports in
- * source_serial.c, source_tty.c, source_file.c and source_sim.c.
- *
- * A transport moves bytes; source.c decodes them (binary protocol or text
- * profile), identifies the device, paces replays and reports gaps.
+ * Sources inside hw/, in layers that depend one way only:
+ *   transports (source_serial.c, source_tty.c, source_file.c,
+ *   source_sim.c) move bytes, one table of operations each;
+ *   the link (identify.c) sends commands down a transport and identifies
+ *   a binary-protocol device;
+ *   ports.c lists and probes serial ports through the link;
+ *   the kind table (source_kinds.c) names, resolves and describes each kind
+ *   of source, one row per kind;
+ *   source.c opens a kind's transport, decodes with one row of its protocol
+ *   table (binary frames or a text profile), paces replays, reports gaps.
  */
 #ifndef ROLLMAP_SOURCE_INTERNAL_H
 #define ROLLMAP_SOURCE_INTERNAL_H
@@ -43,6 +47,84 @@ typedef struct rm_source_ops {
     bool handshake;
 } rm_source_ops;
 
+/* ---- The link: a transport, its receive buffer and frame decoder ----- */
+
+/** Bytes read from a transport at a time: a few frames of a fast device. */
+#define RM_LINK_RX_CHUNK 4096
+
+typedef struct rm_link {
+    const rm_source_ops *ops;
+    void *io;                    /**< the transport's state */
+    char where[256];             /**< the port opened, for messages */
+    uint16_t tx_seq;
+    rm_decoder decoder;
+    uint8_t rx[RM_LINK_RX_CHUNK];
+    size_t rx_pos, rx_len;
+} rm_link;
+
+/** Forget buffered bytes and decoder state (after a reconnect). */
+void rm_link_reset(rm_link *link);
+/** Send one command frame (RM_CMD_*; arg is the rate of SET_RATE). */
+rm_status rm_link_send(rm_link *link, rm_frame_type cmd, uint32_t arg,
+                       rm_error *err);
+/** Read more bytes when the buffer is empty; *got = 0: nothing there. */
+rm_status rm_link_fill(rm_link *link, size_t *got, rm_error *err);
+/** Decode buffered bytes until one frame is complete; false: need more. */
+bool rm_link_decode(rm_link *link, rm_frame *frame);
+/** IDENTIFY until INFO arrives (3 tries of 500 ms); other frames are
+ *  dropped. RM_ERR_TIMEOUT names the port and suggests a profile. */
+rm_status rm_link_identify(rm_link *link, rm_device_info *info,
+                           rm_error *err);
+
+/* ---- Kinds of source: one row each (source_kinds.c) ----------------- */
+
+typedef struct rm_source_kind_row {
+    uint8_t kind;                /**< rm_source_kind */
+    /** "serial:"; with whole_name the entire name ("auto", "-"). */
+    const char *prefix;
+    bool whole_name;
+    /** Fill spec from what follows the prefix; NULL: nothing follows. */
+    rm_status (*parse)(const char *body, rm_source_spec *spec,
+                       const char *text, rm_error *err);
+    void (*format)(const rm_source_spec *spec, const char *prefix, char *out,
+                   size_t cap);
+    /** The serial port to open (usb:, auto); NULL: spec->path as given. */
+    rm_status (*resolve)(const rm_source_spec *spec, char *path, size_t cap,
+                         rm_error *err);
+    /** What can be checked without opening; NULL: nothing. */
+    rm_status (*check)(const rm_source_spec *spec, rm_error *err);
+    /** Which hotplug events concern this spec; NULL: every one. */
+    bool (*hotplug_matches)(const rm_source_spec *spec, uint16_t vid,
+                            uint16_t pid);
+    const rm_source_ops *ops;    /**< the transport */
+    rm_source_caps caps;         /**< hotplug, replay (commands: protocol) */
+} rm_source_kind_row;
+
+/** The row of a kind, NULL for a number outside the table. */
+const rm_source_kind_row *rm_source_kind_of(uint8_t kind);
+
+/* ---- Protocols: one row each (source.c) ------------------------------ */
+
+typedef struct rm_source_protocol {
+    const char *name;            /**< for messages: "binary", "text-mode" */
+    /** Takes commands: identify on open, START, SET_RATE, TARE. */
+    bool commands;
+    /** Once at open (a text profile is loaded here); NULL: nothing. */
+    rm_status (*open)(rm_source *src, rm_error *err);
+    /** At every connection, after the link's own decoder was reset: the
+     *  protocol's decoder state from scratch; NULL: nothing more. */
+    void (*init)(rm_source *src);
+    /** Decode buffered bytes into the pending frame; false: need more. */
+    bool (*push)(rm_source *src);
+    /** Bring the source's decoder figures up to date. */
+    void (*stats)(rm_source *src);
+} rm_source_protocol;
+
+/** Text when the spec names a profile, otherwise the binary protocol. */
+const rm_source_protocol *rm_source_protocol_of(const rm_source_spec *spec);
+
+/* ---- Transports ------------------------------------------------------- */
+
 extern const rm_source_ops rm_source_serial_ops;
 extern const rm_source_ops rm_source_tty_ops;
 extern const rm_source_ops rm_source_file_ops;
@@ -51,6 +133,11 @@ extern const rm_source_ops rm_source_sim_ops;
 
 /** After a read that returned nothing: true when fd's other end is gone. */
 bool rm_fd_hung_up(int fd);
+/** "PATH: cannot open: REASON; what to do" for an open that failed with
+ *  errnum (permission: the dialout group; busy: another program holds
+ *  it); detail replaces strerror when the library has its own words. */
+rm_status rm_port_open_failure(rm_error *err, const char *path, int errnum,
+                               const char *detail);
 /** Wait on fd for input with poll(); a hang-up is RM_ERR_CLOSED. */
 rm_status rm_fd_wait(int fd, int timeout_ms, const char *what, rm_error *err);
 

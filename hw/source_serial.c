@@ -32,6 +32,16 @@ static rm_status sp_failure(rm_error *err, enum sp_return r, const char *path,
     return st;
 }
 
+/** sp_open failed in the system: keep its errno for the advice. */
+static rm_status open_failure(rm_error *err, const char *path)
+{
+    int errnum = sp_last_error_code();
+    char *msg = sp_last_error_message();
+    rm_status st = rm_port_open_failure(err, path, errnum, msg);
+    sp_free_error_message(msg);
+    return st;
+}
+
 /** 8N1, no flow control, the given speed. */
 static rm_status configure(serial_state *s, uint32_t baud, rm_error *err)
 {
@@ -56,6 +66,8 @@ static rm_status open_port(serial_state *s, uint32_t baud, rm_error *err)
                             "for a pty)", s->path, s->path);
     }
     r = sp_open(s->port, SP_MODE_READ_WRITE);
+    if (r == SP_ERR_FAIL)
+        return open_failure(err, s->path);
     if (r != SP_OK)
         return sp_failure(err, r, s->path, "cannot open");
     rm_status st = configure(s, baud, err);

@@ -26,6 +26,39 @@ bool rm_fd_hung_up(int fd)
            (p.revents & (POLLHUP | POLLERR | POLLNVAL));
 }
 
+/** What a user can do about the usual reasons a port does not open. */
+static const char *open_advice(int errnum)
+{
+    switch (errnum) {
+    case EACCES:
+    case EPERM:
+        return "; you may not use serial ports: add yourself to the dialout "
+               "group (sudo usermod -aG dialout $USER, then log in again) "
+               "or install the udev rules (docs/DEVICES.md)";
+    case EBUSY:
+        return "; another program holds the port (a serial monitor, an "
+               "IDE, ModemManager, another rollmapd): close it, `fuser "
+               "PORT` names it";
+    case ENOENT:
+    case ENODEV:
+    case ENXIO:
+        return "; the device is gone: plug it in again";
+    default:
+        return "";
+    }
+}
+
+rm_status rm_port_open_failure(rm_error *err, const char *path, int errnum,
+                               const char *detail)
+{
+    rm_status st = errnum == ENOENT || errnum == ENODEV ? RM_ERR_NOT_FOUND
+                   : errnum == EBUSY                    ? RM_ERR_BUSY
+                                                        : RM_ERR_IO;
+    return rm_error_set(err, st, "%s: cannot open: %s%s", path,
+                        detail ? detail : strerror(errnum),
+                        open_advice(errnum));
+}
+
 rm_status rm_fd_wait(int fd, int timeout_ms, const char *what, rm_error *err)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -95,11 +128,7 @@ static rm_status tty_open(void **state, const rm_source_spec *spec,
     snprintf(t->path, sizeof t->path, "%s", spec->path);
     t->fd = open(spec->path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (t->fd < 0) {
-        rm_status st = rm_error_set(err, errno == ENOENT ? RM_ERR_NOT_FOUND
-                                    : errno == EBUSY   ? RM_ERR_BUSY
-                                                       : RM_ERR_IO,
-                                    "%s: cannot open: %s", spec->path,
-                                    strerror(errno));
+        rm_status st = rm_port_open_failure(err, spec->path, errno, NULL);
         free(t);
         return st;
     }

@@ -95,6 +95,22 @@ cat "$work/ptytare.txt"
 grep -q "^channel 0: tare" "$work/ptytare.txt" || fail "no tare through the pty"
 kill "$sim_pid"; wait "$sim_pid" 2>/dev/null || true; sim_pid=
 
+echo "== a port another program holds: busy, and who to ask"
+# TIOCEXCL makes a second open fail with EBUSY for anyone but root.
+python3 - "$ROLLMAP" "$work/busy" >"$work/busy.txt" <<'PY' || fail "busy port: $(cat "$work/busy.txt")"
+import fcntl, os, pty, subprocess, sys, termios
+master, slave = pty.openpty()
+name = os.ttyname(slave)
+os.chmod(name, 0o666)
+fcntl.ioctl(slave, termios.TIOCEXCL)
+r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                    "env", "XDG_DATA_HOME=" + sys.argv[2], sys.argv[1], "calibrate",
+                    "tty:" + name, "--tare", "--yes"], capture_output=True, text=True)
+print(r.stderr)
+assert r.returncode == 1, r.returncode
+assert "cannot open: Device or resource busy; another program holds the port" in r.stderr
+PY
+
 echo "== devices: stored calibrations with their age; old ones are stale"
 cat >"$store/OLD-1.ini" <<'INI'
 [device]

@@ -30,5 +30,21 @@ umockdev-run -d "$description" -- "$ROLLMAP" devices --json >"$work/noshim.json"
 grep -q '"roller": false' "$work/noshim.json" ||
     { echo "FAIL: probing worked without the shim: the shim test proves nothing" >&2; exit 1; }
 
+echo "== a port the user may not open: the real reason and what to do"
+# As an unprivileged user (the testbed made readable to it), the emulated
+# port is a root-only pty: EACCES, which must not read "no answer".
+mkdir -m 777 "$work/nobody"
+chmod a+x "$work"
+umockdev-run -d "$description" -- sh -c '
+    chmod -R a+rwX "$UMOCKDEV_DIR"
+    LD_PRELOAD="$0:$LD_PRELOAD" exec setpriv --reuid=65534 --regid=65534 \
+        --clear-groups env XDG_DATA_HOME="$2" "$1" devices' \
+    "$shim" "$ROLLMAP" "$work/nobody" >"$work/denied.txt"
+cat "$work/denied.txt"
+grep -q 'cannot open: Permission denied; .*dialout group' "$work/denied.txt" ||
+    { echo "FAIL: permission denied not reported with the dialout advice" >&2; exit 1; }
+grep -q 'no answer to identify' "$work/denied.txt" &&
+    { echo "FAIL: an open error reported as no answer to identify" >&2; exit 1; }
+
 echo "== streaming, unplug and replug (tests/umockdev/umockdev_roller.c)"
 LD_PRELOAD="$shim:libumockdev-preload.so.0" "$driver" "$description" "$ROLLMAP"
