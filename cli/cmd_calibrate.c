@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,14 @@
 #define STANDARD_GRAVITY 9.80665
 /** Most known weights in one calibration. */
 #define MAX_WEIGHTS 16
-/** Averaging window and settling time per point (seconds). */
+/** Averaging window and how long the reading must hold still (seconds). */
 #define DEFAULT_SECONDS 3.0
 #define SETTLE_SECONDS 1.0
+/** A fitted gain this many times above or below the channel's nominal
+ *  one (from the device or its profile) is refused: a mistake in the
+ *  weights, the wiring or the readings, not a real part (load cells and
+ *  ADCs are within a few percent of their data sheet). */
+#define MAX_GAIN_RATIO 10.0
 /** Room for the calibration folder's path. */
 #define PATH_CAP 4096
 
@@ -53,8 +59,11 @@ static void usage(FILE *out)
           "the\nnew zero. With --weight, the empty roller is measured first, "
           "then each\nknown weight placed centred on it: end-cap load cells "
           "share it equally\n(or it all rests on the channels given with "
-          "--channel). Each point is\naveraged over --seconds after 1 s of "
-          "settling.\n\n"
+          "--channel). At each point\nwhat queued while you placed the weight "
+          "is discarded, the reading must\nrest for 1 s (within 0.5 N), then "
+          "it is averaged over --seconds. The\nmeasured counts and the fit's "
+          "residual are shown; a gain of the wrong\nsign or 10 times off the "
+          "channel's nominal one is refused.\n\n"
           "Options:\n"
           "  --tare          zero only (keeps the gain)\n"
           "  --weight KG     a known weight (repeat: 1 for linear, 3 for "
@@ -196,6 +205,11 @@ static int measure_point(rm_source *src, const calibrate_options *o,
     if (rm_calibration_measure(src, SETTLE_SECONDS, o->seconds, pt->counts,
                                &err) != RM_OK)
         return cli_fail_error(CMD, &err);
+    unsigned channels = rm_source_info(src)->channel_count;
+    printf("  measured (counts):");
+    for (unsigned c = 0; c < channels; c++)
+        printf(" ch%u %.1f", c, pt->counts[c]);
+    putchar('\n');
     return CLI_OK;
 }
 
@@ -215,6 +229,42 @@ static unsigned loaded_channels(const calibrate_options *o,
         for (unsigned c = 0; c < info->channel_count; c++)
             n += loaded[c] = true;
     return n;
+}
+
+/** Root-mean-square and largest difference between the fit and the
+ *  known loads (N). */
+static void fit_residual(const rm_calibration *cal, const double *counts,
+                         const double *newtons, size_t n, double *rms,
+                         double *worst)
+{
+    double sum = 0;
+    *worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = counts[i] - cal->tare_counts, fitted = 0;
+        for (int k = 3; k >= 0; k--)
+            fitted = fitted * x + cal->coef[k];
+        double r = fabs(fitted - newtons[i]);
+        sum += r * r;
+        *worst = fmax(*worst, r);
+    }
+    *rms = sqrt(sum / (double)n);
+}
+
+/** Refuse a gain of the wrong sign or far from the channel's nominal. */
+static int check_plausible(unsigned c, const rm_calibration *cal,
+                           const rm_channel_info *ch)
+{
+    double gain = cal->coef[1], nominal = ch->gain_n_per_count;
+    bool wrong_sign = nominal != 0 ? (gain > 0) != (nominal > 0) : gain <= 0;
+    double ratio = nominal != 0 ? fabs(gain / nominal) : 1;
+    if (!wrong_sign && ratio <= MAX_GAIN_RATIO && ratio >= 1 / MAX_GAIN_RATIO)
+        return CLI_OK;
+    return cli_fail(CMD, "channel %u: the fit gives %.6g N/count, %s the "
+                         "channel's nominal %.6g N/count: not saved. Were "
+                         "the weights on and resting still when measured, "
+                         "and are the --weight values right?", c, gain,
+                    wrong_sign ? "the opposite sign of" : "far from",
+                    nominal);
 }
 
 static int fit_channels(const calibrate_options *o, const cal_point *pts,
@@ -238,8 +288,18 @@ static int fit_channels(const calibrate_options *o, const cal_point *pts,
                                &info->channels[c].cal, &err) != RM_OK)
             return cli_fail(CMD, "channel %u: %s", c, err.message);
         const rm_calibration *cal = &info->channels[c].cal;
-        printf("channel %u: tare %.1f counts, %.6g N/count%s\n", c,
-               cal->tare_counts, cal->coef[1], o->cubic ? " (cubic)" : "");
+        double rms, worst;
+        fit_residual(cal, counts, newtons, npts, &rms, &worst);
+        printf("channel %u: tare %.1f counts, %.6g N/count%s; residual "
+               "%.3f N rms, %.3f N at most%s\n", c, cal->tare_counts,
+               cal->coef[1], o->cubic ? " (cubic)" : "", rms, worst,
+               npts <= (size_t)(o->cubic ? 4 : 2)
+                   ? " (as many points as the fit has terms: add a weight "
+                     "to check it)"
+                   : "");
+        int rc = check_plausible(c, cal, &info->channels[c]);
+        if (rc != CLI_OK)
+            return rc;
     }
     return CLI_OK;
 }

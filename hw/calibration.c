@@ -428,32 +428,116 @@ void rm_calibration_list_free(rm_calibration_entry *entries)
 
 /** Longest wait for the next sample before a measurement gives up. */
 #define MEASURE_SILENCE_US 5000000u
+/** The reading is judged in blocks of this much device time (s). */
+#define SETTLE_BLOCK_S 0.1
+/** Settled: over the settling time no channel's block means spread by
+ *  more than this (N), about the weight of 50 g. */
+#define SETTLED_SPREAD_N 0.5
+/** For a channel without a known gain: this share of its level (counts). */
+#define SETTLED_SPREAD_SHARE 0.002
+/** A load that has not come to rest after this long is reported (s). */
+#define SETTLE_TIMEOUT_S 20.0
+/** Blocks kept to judge the settling (settle_s / SETTLE_BLOCK_S at most). */
+#define MAX_BLOCKS 64
 
 typedef struct measurement {
     double settle_us, window_us;
+    unsigned channels;
+    const rm_device_info *info;   /**< nominal gains, for the spread */
     bool started;
-    uint64_t start_us;          /**< device time the settling began */
+    uint64_t start_us;            /**< device time the measurement began */
+    /* settling: means of recent blocks */
+    double block_sum[RM_MAX_CHANNELS];
+    uint64_t block_n, block_start_us;
+    double means[MAX_BLOCKS][RM_MAX_CHANNELS];
+    size_t blocks;
+    double spread_n;              /**< largest spread when last judged */
+    bool settled;
+    /* the averaging window after settling */
+    uint64_t window_start_us;
     double sum[RM_MAX_CHANNELS];
     uint64_t n;
 } measurement;
 
+static size_t blocks_to_settle(const measurement *m)
+{
+    size_t need = (size_t)ceil(m->settle_us / (SETTLE_BLOCK_S * 1e6));
+    return need < 2 ? 2 : need > MAX_BLOCKS ? MAX_BLOCKS : need;
+}
+
+/** Spread of one channel's recent block means, in newtons when its gain
+ *  is known, else as a share of its level scaled to SETTLED_SPREAD_N. */
+static double channel_spread(const measurement *m, unsigned c, size_t first)
+{
+    double lo = m->means[first][c], hi = lo;
+    for (size_t b = first; b < m->blocks; b++) {
+        lo = fmin(lo, m->means[b][c]);
+        hi = fmax(hi, m->means[b][c]);
+    }
+    double gain = fabs(m->info->channels[c].gain_n_per_count);
+    if (gain > 0)
+        return (hi - lo) * gain;
+    double level = fmax(fabs(hi), 1.0);
+    return (hi - lo) / (level * SETTLED_SPREAD_SHARE) * SETTLED_SPREAD_N;
+}
+
+/** Close a block; settled when the last blocks agree on every channel. */
+static void close_block(measurement *m)
+{
+    if (m->blocks == MAX_BLOCKS) {
+        memmove(m->means[0], m->means[1], (MAX_BLOCKS - 1) * sizeof m->means[0]);
+        m->blocks--;
+    }
+    for (unsigned c = 0; c < m->channels; c++)
+        m->means[m->blocks][c] = m->block_sum[c] / (double)m->block_n;
+    m->blocks++;
+    memset(m->block_sum, 0, sizeof m->block_sum);
+    m->block_n = 0;
+    size_t need = blocks_to_settle(m);
+    if (m->blocks < need)
+        return;
+    m->spread_n = 0;
+    for (unsigned c = 0; c < m->channels; c++)
+        m->spread_n = fmax(m->spread_n, channel_spread(m, c, m->blocks - need));
+    m->settled = m->spread_n <= SETTLED_SPREAD_N;
+}
+
+static void settle_sample(measurement *m, const rm_sample *s)
+{
+    if (m->block_n == 0)
+        m->block_start_us = s->t_us;
+    for (unsigned c = 0; c < m->channels; c++)
+        m->block_sum[c] += s->counts[c];
+    m->block_n++;
+    if ((double)(s->t_us - m->block_start_us) >= SETTLE_BLOCK_S * 1e6)
+        close_block(m);
+    if (m->settled)
+        m->window_start_us = s->t_us;
+}
+
 /** Take one sample; true when the window is complete. */
-static bool measure_sample(measurement *m, const rm_sample *s,
-                           unsigned channels)
+static bool measure_sample(measurement *m, const rm_sample *s)
 {
     if (!m->started) {
         m->started = true;
         m->start_us = s->t_us;
     }
-    double age = (double)(s->t_us - m->start_us);
-    if (age < m->settle_us)
+    if (!m->settled) {
+        settle_sample(m, s);
         return false;
-    if (age >= m->settle_us + m->window_us && m->n)
+    }
+    if ((double)(s->t_us - m->window_start_us) >= m->window_us && m->n)
         return true;
-    for (unsigned c = 0; c < channels; c++)
+    for (unsigned c = 0; c < m->channels; c++)
         m->sum[c] += s->counts[c];
     m->n++;
     return false;
+}
+
+static bool settle_timed_out(const measurement *m, const rm_sample *s)
+{
+    return !m->settled && m->started &&
+           (double)(s->t_us - m->start_us) > SETTLE_TIMEOUT_S * 1e6;
 }
 
 static rm_status next_item(rm_source *src, rm_source_output *out,
@@ -477,37 +561,74 @@ static rm_status next_item(rm_source *src, rm_source_output *out,
     }
 }
 
-rm_status rm_calibration_measure(rm_source *src, double settle_s,
-                                 double seconds, double *mean_counts,
+/** A live device went on sending while the user placed the weight: what
+ *  queued meanwhile is the old load. Replays have no backlog. */
+static rm_status discard_backlog(rm_source *src, rm_source_output *out,
                                  rm_error *err)
 {
-    measurement m = {.settle_us = settle_s * 1e6, .window_us = seconds * 1e6};
-    unsigned channels = rm_source_info(src)->channel_count;
+    if (rm_source_capabilities(src).replay)
+        return RM_OK;
+    rm_status st;
+    while ((st = rm_source_next(src, out, err)) == RM_OK)
+        ;
+    return st == RM_ERR_AGAIN ? RM_OK : st;
+}
+
+/** Feed items to the measurement until its window is complete. */
+static rm_status run_measurement(rm_source *src, measurement *m,
+                                 rm_source_output *out, rm_error *err)
+{
     uint64_t last_item_us = rm_monotonic_us();
-    rm_source_output *out = malloc(sizeof *out);
-    if (!out)
-        return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
-    rm_status st = RM_OK;
-    bool done = false;
-    while (!done && (st = next_item(src, out, &last_item_us, err)) == RM_OK) {
-        if (out->item == RM_ITEM_GAP)
-            m = (measurement){.settle_us = m.settle_us,
-                              .window_us = m.window_us};
-        else if (out->item == RM_ITEM_INFO)
-            channels = out->info.channel_count;
-        for (size_t i = 0; out->item == RM_ITEM_SAMPLES && i < out->count &&
-                           !done; i++)
-            done = measure_sample(&m, &out->samples[i], channels);
+    rm_status st;
+    while ((st = next_item(src, out, &last_item_us, err)) == RM_OK) {
+        if (out->item == RM_ITEM_GAP) /* nothing before a gap counts */
+            *m = (measurement){.settle_us = m->settle_us,
+                               .window_us = m->window_us,
+                               .channels = m->channels, .info = m->info};
+        else if (out->item == RM_ITEM_INFO) /* a replay's device */
+            m->channels = out->info.channel_count;
+        for (size_t i = 0; out->item == RM_ITEM_SAMPLES && i < out->count;
+             i++) {
+            if (measure_sample(m, &out->samples[i]))
+                return RM_OK;
+            if (settle_timed_out(m, &out->samples[i]))
+                return rm_error_set(err, RM_ERR_TIMEOUT,
+                                    "the reading did not settle within "
+                                    "%.0f s (it still moves by %.2f N "
+                                    "within %.1f s): let the load rest "
+                                    "still, nothing touching the device",
+                                    SETTLE_TIMEOUT_S, m->spread_n,
+                                    m->settle_us / 1e6);
+        }
     }
-    free(out);
     if (st == RM_ERR_EOF || st == RM_ERR_CLOSED)
         return rm_error_set(err, st,
                             "the device stopped after %llu samples, before "
                             "the measurement was complete: %s",
-                            (unsigned long long)m.n, rm_strerror(st));
-    if (st != RM_OK)
-        return st;
-    for (unsigned c = 0; c < channels; c++)
-        mean_counts[c] = m.sum[c] / (double)m.n;
-    return RM_OK;
+                            (unsigned long long)m->n, rm_strerror(st));
+    return st;
+}
+
+rm_status rm_calibration_measure(rm_source *src, double settle_s,
+                                 double seconds, double *mean_counts,
+                                 rm_error *err)
+{
+    const rm_device_info *info = rm_source_info(src);
+    measurement *m = calloc(1, sizeof *m);
+    rm_source_output *out = malloc(sizeof *out);
+    rm_status st = m && out ? RM_OK
+                            : rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    if (st == RM_OK) {
+        *m = (measurement){.settle_us = settle_s * 1e6,
+                           .window_us = seconds * 1e6,
+                           .channels = info->channel_count, .info = info};
+        st = discard_backlog(src, out, err);
+    }
+    if (st == RM_OK)
+        st = run_measurement(src, m, out, err);
+    for (unsigned c = 0; st == RM_OK && c < m->channels; c++)
+        mean_counts[c] = m->sum[c] / (double)m->n;
+    free(out);
+    free(m);
+    return st;
 }

@@ -286,6 +286,8 @@ rm_status rm_source_next(rm_source *src, rm_source_output *out,
 /** Wait up to timeout_ms for the source to have input. */
 rm_status rm_source_wait(rm_source *src, int timeout_ms, rm_error *err);
 const rm_device_info *rm_source_info(const rm_source *src);
+/** What this open source can do (rm_source_caps_of its spec). */
+rm_source_caps rm_source_capabilities(const rm_source *src);
 const rm_decoder_stats *rm_source_stats(const rm_source *src);
 /** Send a command (RM_CMD_*) with the given rate for SET_RATE. */
 rm_status rm_source_command(rm_source *src, rm_frame_type cmd, uint32_t arg,
@@ -399,10 +401,13 @@ typedef struct rm_calibration_entry {
     unsigned channel_count;
 } rm_calibration_entry;
 
-/** Mean counts of every channel over `seconds` of device time, after
- *  `settle_s` for the load to come to rest (any gap restarts the settling,
- *  so samples that waited in a buffer never count). mean_counts has room
- *  for RM_MAX_CHANNELS. RM_ERR_TIMEOUT after 5 s without samples. */
+/** Mean counts of every channel over `seconds` of device time, once the
+ *  load has come to rest: what a live device queued before the call is
+ *  discarded, then the reading must hold still (every channel's 0.1 s
+ *  means within 0.5 N of each other) for `settle_s`; any gap restarts
+ *  that. RM_ERR_TIMEOUT when it does not settle within 20 s of device
+ *  time (the message says by how much it still moves) or after 5 s
+ *  without samples. mean_counts has room for RM_MAX_CHANNELS. */
 rm_status rm_calibration_measure(rm_source *src, double settle_s,
                                  double seconds, double *mean_counts,
                                  rm_error *err);

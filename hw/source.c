@@ -525,6 +525,11 @@ const rm_device_info *rm_source_info(const rm_source *src)
     return &src->info;
 }
 
+rm_source_caps rm_source_capabilities(const rm_source *src)
+{
+    return rm_source_caps_of(&src->spec);
+}
+
 const rm_decoder_stats *rm_source_stats(const rm_source *src)
 {
     return &src->stats;

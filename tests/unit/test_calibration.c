@@ -339,37 +339,78 @@ static void write_level(FILE *f, uint16_t *seq, uint64_t *t_us, int ms,
     }
 }
 
+/** A capture file that begins with the INFO of a two-channel device. */
+static FILE *start_capture(const char *path, const char *serial)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    rm_frame info;
+    memset(&info, 0, sizeof info);
+    info.type = RM_FRAME_INFO;
+    info.u.info = two_channel_device(serial);
+    info.u.info.sample_rate_hz = RATE_HZ;
+    uint8_t wire[RM_FRAME_MAX_WIRE];
+    fwrite(wire, 1, rm_frame_encode(&info, wire, sizeof wire), f);
+    return f;
+}
+
+/** The capture replayed as fast as it can be read. */
+static rm_source *open_replay(const char *path)
+{
+    char name[600];
+    snprintf(name, sizeof name, "file:%s?fast", path);
+    rm_source_spec spec;
+    rm_source *src;
+    assert_int_equal(rm_source_parse(name, &spec, NULL), RM_OK);
+    assert_int_equal(rm_source_open(&src, &spec, NULL), RM_OK);
+    return src;
+}
+
+/** A load that keeps moving is never averaged: the measurement reports
+ *  that it did not settle instead. */
+static void measurement_refuses_a_load_that_never_rests(void **state)
+{
+    (void)state;
+    char *dir = testutil_mkdtemp();
+    char *path = testutil_path(dir, "moving.bin");
+    FILE *f = start_capture(path, "CAP-2");
+    uint16_t seq = 1;
+    uint64_t t = 0;
+    for (int k = 0; k < 130; k++) /* 26 s swinging between two loads */
+        write_level(f, &seq, &t, 200, k % 2 ? 1000 : 9000, 2000);
+    fclose(f);
+    rm_error err = {0};
+    rm_source *src = open_replay(path);
+    double counts[RM_MAX_CHANNELS];
+    assert_int_equal(rm_calibration_measure(src, 0.3, 0.5, counts, &err),
+                     RM_ERR_TIMEOUT);
+    assert_non_null(strstr(err.message, "did not settle within 20 s"));
+    rm_source_close(src);
+    free(path);
+    testutil_rmdir(dir);
+    free(dir);
+}
+
 static void measurement_averages_after_settling(void **state)
 {
     (void)state;
     char *dir = testutil_mkdtemp();
     char *path = testutil_path(dir, "cal.bin");
-    FILE *f = fopen(path, "wb");
-    rm_frame info;
-    memset(&info, 0, sizeof info);
-    info.type = RM_FRAME_INFO;
-    info.u.info = two_channel_device("CAP-1");
-    info.u.info.sample_rate_hz = RATE_HZ;
-    uint8_t wire[RM_FRAME_MAX_WIRE];
-    fwrite(wire, 1, rm_frame_encode(&info, wire, sizeof wire), f);
+    FILE *f = start_capture(path, "CAP-1");
     uint16_t seq = 1;
     uint64_t t = 0;
     /* Unloaded: the first 200 ms still move (settling), then 1000/2000
-     * until 800 ms; the 10 kg point starts moving, then rests at
-     * 1500/3000 from 1000 ms to 1700 ms. */
+     * until 1200 ms; the 10 kg point starts moving, then rests at
+     * 1500/3000 from 1400 ms to 2400 ms. The reading has settled once
+     * 0.3 s of it agree, then 0.5 s are averaged. */
     write_level(f, &seq, &t, 200, 5000, 5000);
-    write_level(f, &seq, &t, 600, 1000, 2000);
+    write_level(f, &seq, &t, 1000, 1000, 2000);
     write_level(f, &seq, &t, 200, 9000, 9000);
-    write_level(f, &seq, &t, 700, 1500, 3000);
+    write_level(f, &seq, &t, 1000, 1500, 3000);
     fclose(f);
 
-    char name[600];
-    snprintf(name, sizeof name, "file:%s?fast", path);
-    rm_source_spec spec;
-    rm_source *src;
     rm_error err = {0};
-    assert_int_equal(rm_source_parse(name, &spec, &err), RM_OK);
-    assert_int_equal(rm_source_open(&src, &spec, &err), RM_OK);
+    rm_source *src = open_replay(path);
     double zero[RM_MAX_CHANNELS], loaded[RM_MAX_CHANNELS];
     assert_int_equal(rm_calibration_measure(src, 0.3, 0.5, zero, &err), RM_OK);
     assert_float_equal(zero[0], 1000, 1e-9);
@@ -406,6 +447,7 @@ int main(void)
         cmocka_unit_test(serials_that_escape_the_folder_are_refused),
         cmocka_unit_test(default_folder_follows_xdg),
         cmocka_unit_test(measurement_averages_after_settling),
+        cmocka_unit_test(measurement_refuses_a_load_that_never_rests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
