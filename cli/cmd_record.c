@@ -272,6 +272,18 @@ static int report(const rm_capture_status *s, const char *path)
     return CLI_OK;
 }
 
+/* Where rollmapd finds the calibrations stored by rollmap calibrate, and
+ * when it calls one stale: both come from the daemon's defaults, and the
+ * capture applies them the same way (rm_calibration_apply_checked). */
+static void use_stored_calibration(rm_capture_options *o)
+{
+    rm_daemon_config cfg;
+    rm_daemon_config_default(&cfg);
+    snprintf(o->calibration_dir, sizeof o->calibration_dir, "%s",
+             cfg.calibration_dir);
+    o->calibration_max_age_days = cfg.calibration_max_age_days;
+}
+
 static int foreground(const record_args *a)
 {
     rm_capture_options o = {0};
@@ -282,6 +294,7 @@ static int foreground(const record_args *a)
                                rm_side_name((rm_side)a->meta.side),
                                &err) != RM_OK))
         return cli_fail(CMD, "--source: %s", err.message);
+    use_stored_calibration(&o);
     o.ring_capacity = rm_capture_ring_size(2000, 5.0);
     rm_reconnect_policy_default(&o.reconnect);
     o.end_at_eof = true;

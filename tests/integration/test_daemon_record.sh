@@ -12,6 +12,19 @@ grep -q "6000 samples recorded, 0 frames rejected, 0 frames lost" "$work/fg.out"
   fail "foreground record: $(cat "$work/fg.out")"
 [ "$(stat -c %a "$work/fg.rms")" = 600 ] || fail "session file mode is not 0600"
 
+# A calibration stored by rollmap calibrate applies to a foreground
+# record as it does in rollmapd (the capture's seed-8 device is SIM-...08).
+XDG_DATA_HOME=$work/data "$ROLLMAP" calibrate "file:$work/capture.bin?fast" \
+  --tare --seconds 0.5 --yes >"$work/cal.out" || fail "calibrate: $(cat "$work/cal.out")"
+[ -f "$work/data/rollmap/calibration/SIM-0000000000000008.ini" ] || fail "no stored calibration"
+XDG_DATA_HOME=$work/data "$ROLLMAP" record --source "file:$work/capture.bin?fast" \
+  -o "$work/cal.rms" >/dev/null || fail "record with a stored calibration failed"
+"$ROLLMAP" info "$work/cal.rms" >"$work/cal.info"
+grep -q "calibration: user" "$work/cal.info" ||
+  fail "the stored calibration was not applied: $(grep calibration "$work/cal.info")"
+grep -q "calibration: user" <("$ROLLMAP" info "$work/fg.rms") &&
+  fail "the session before the calibration claims it"
+
 # --duration ends a live capture on the device clock: 2 s at 1 kHz.
 "$ROLLMAP" record --source "sim:seed=3" --duration 2 -o "$work/dur.rms" >"$work/dur.out"
 n=$(sed -E 's/.*: ([0-9]+) samples recorded.*/\1/' "$work/dur.out")
