@@ -16,6 +16,8 @@
 #define POLL_US 50000
 /* A foreground capture whose device never shows up gives up after this. */
 #define CONNECT_TIMEOUT_US 15000000u
+/* --tag options on one command line. */
+#define MAX_TAGS 16
 
 typedef struct record_args {
     rm_session_meta meta;
@@ -25,6 +27,8 @@ typedef struct record_args {
     const char *output;
     const char *library;
     const char *file;      /* tag --file: a closed session */
+    const char *tags[MAX_TAGS]; /* --tag KEY=VALUE: free tags, for rollmapd */
+    int tag_count;
     double duration_s;     /* 0: until the source ends or Ctrl-C */
 } record_args;
 
@@ -44,7 +48,10 @@ static void usage(FILE *out)
           "  --side left|right the leg; with --source sim:..., the virtual\n"
           "                    roller rolls it (unless sim: sets side=)\n"
           "  --muscle NAME     default hamstring\n"
-          "  --notes TEXT\n\n"
+          "  --notes TEXT\n"
+          "  --tag KEY=VALUE   a free tag (repeatable; KEY= removes it), kept in\n"
+          "                    the session file and the library; with start,\n"
+          "                    stop and tag against rollmapd\n\n"
           "Options:\n"
           "  --socket PATH     the daemon's socket (default as rollmapd)\n"
           "  --source SRC      auto, serial:/dev/ttyACM0, tty:PATH, sim:...\n"
@@ -53,16 +60,29 @@ static void usage(FILE *out)
           "  --library DIR     library folder for the default file name\n\n"
           "Examples:\n"
           "  rollmap record start --client C-017 --side left\n"
+          "  rollmap record tag --tag shoe=none --tag phase=rehab\n"
           "  rollmap record --source sim:seed=1 --duration 120 -o test.rms\n", out);
 }
 
 enum { OPT_CLIENT = 1000, OPT_SIDE, OPT_MUSCLE, OPT_NOTES, OPT_SOCKET, OPT_SOURCE,
-       OPT_DURATION, OPT_LIBRARY, OPT_FILE };
+       OPT_DURATION, OPT_LIBRARY, OPT_FILE, OPT_TAG };
 
 static int set_meta(record_args *a, cli_meta_option option)
 {
     a->have_meta = true;
     return cli_parse_meta(CMD, option, optarg, &a->meta);
+}
+
+static int add_tag(record_args *a, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return cli_fail_usage(CMD, "--tag '%s': expected KEY=VALUE", arg);
+    if (a->tag_count == MAX_TAGS)
+        return cli_fail_usage(CMD, "at most %d --tag options", MAX_TAGS);
+    a->tags[a->tag_count++] = arg;
+    a->have_meta = true;
+    return CLI_OK;
 }
 
 static int parse_option(int ch, record_args *a)
@@ -85,6 +105,7 @@ static int parse_option(int ch, record_args *a)
     case OPT_SOURCE: a->source = optarg; return CLI_OK;
     case OPT_LIBRARY: a->library = optarg; return CLI_OK;
     case OPT_FILE: a->file = optarg; return CLI_OK;
+    case OPT_TAG: return add_tag(a, optarg);
     case 'o': a->output = optarg; return CLI_OK;
     default:
         usage(stderr);
@@ -104,6 +125,7 @@ static int parse_args(int argc, char **argv, record_args *a)
         {"duration", required_argument, NULL, OPT_DURATION},
         {"library", required_argument, NULL, OPT_LIBRARY},
         {"file", required_argument, NULL, OPT_FILE},
+        {"tag", required_argument, NULL, OPT_TAG},
         {"output", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
@@ -181,6 +203,21 @@ static rm_status send_tags(rm_client *c, const rm_session_meta *m, rm_error *err
     return st;
 }
 
+/* One "tag" request per --tag: free tags of the session being recorded. */
+static rm_status send_free_tags(rm_client *c, const record_args *a,
+                                rm_error *err)
+{
+    rm_status st = RM_OK;
+    for (int i = 0; i < a->tag_count && st == RM_OK; i++) {
+        size_t klen = strcspn(a->tags[i], "=");
+        char *key = strndup(a->tags[i], klen);
+        st = send_request(c, key ? request_text("tag", key, a->tags[i] + klen + 1,
+                                                NULL) : NULL, NULL, err);
+        free(key);
+    }
+    return st;
+}
+
 static int daemon_command(const char *what, const record_args *a)
 {
     rm_client *c;
@@ -191,8 +228,12 @@ static int daemon_command(const char *what, const record_args *a)
     rm_status st;
     if (!strcmp(what, "start")) {
         st = send_request(c, request_text("start", NULL, NULL, &a->meta), &reply, &err);
+        if (st == RM_OK)
+            st = send_free_tags(c, a, &err);
     } else {
         st = send_tags(c, &a->meta, &err);
+        if (st == RM_OK)
+            st = send_free_tags(c, a, &err);
         if (st == RM_OK && !strcmp(what, "stop"))
             st = send_request(c, request_text("stop", NULL, NULL, NULL), NULL, &err);
     }
@@ -334,6 +375,10 @@ int cmd_record(int argc, char **argv)
     int rc = what ? parse_args(argc - 1, argv + 1, &a) : parse_args(argc, argv, &a);
     if (rc != CLI_OK)
         return rc;
+    if (a.tag_count && (a.file || !what))
+        return cli_fail_usage(CMD, "--tag goes to a session rollmapd is "
+                              "recording; for a closed one use 'rollmap "
+                              "library tag ID KEY=VALUE'");
     if (!what && a.source)
         return foreground(&a);
     if (what && (!strcmp(what, "start") || !strcmp(what, "stop")))

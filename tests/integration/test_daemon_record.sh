@@ -50,6 +50,7 @@ answer=$(request '{"cmd":"tag","key":"shoe","value":"none"}')
 grep -q '"class":"OK"' <<<"$answer" || fail "free tag refused: $answer"
 answer=$(request "{\"cmd\":\"tag\",\"key\":\"k\",\"value\":\"$(printf 'v%.0s' {1..60})\"}")
 grep -q 'at most 58' <<<"$answer" || fail "an over-long tag: $answer"
+"$ROLLMAP" record tag --socket "$sock" --tag phase=rehab >/dev/null || fail "record tag --tag failed"
 sleep 1
 "$ROLLMAP" record stop --socket "$sock" --notes "left knee sore" >/dev/null || fail "record stop failed"
 file=$(session_files)
@@ -58,7 +59,7 @@ case $file in *Jane*) fail "the client name is in the file name $file" ;; esac
 stop_daemon
 "$ROLLMAP" info "$file" | grep -q "tag:shoe=none" || fail "the tag is not in the file: $("$ROLLMAP" info "$file")"
 "$ROLLMAP" library list --db "$work/library.db" --json >"$work/list.json"
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d[0]["tags"] == {"shoe": "none"}, d[0]["tags"]' \
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d[0]["tags"] == {"shoe": "none", "phase": "rehab"}, d[0]["tags"]' \
   "$work/list.json" || fail "the library has not the tag"
 rc=0; "$ROLLMAP" record stop --socket "$sock" 2>"$work/err" || rc=$?
 [ "$rc" = 1 ] && grep -q "rollmapd running" "$work/err" || fail "stop without a daemon: rc $rc"
