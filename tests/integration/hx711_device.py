@@ -42,8 +42,19 @@ def stream():
         time.sleep(max(0.0, start + n / RATE_HZ - time.monotonic()))
 
 
+def write_header():
+    """The header line must arrive: wait while the pty cannot take it."""
+    for _ in range(100):
+        try:
+            os.write(master, b"t_ms,raw1,raw2,enc\n")
+            return
+        except BlockingIOError:
+            time.sleep(0.01)
+    sys.exit("hx711_device: the pty never took the header line")
+
+
+write_header()
 threading.Thread(target=stream, daemon=True).start()
-os.write(master, b"t_ms,raw1,raw2,enc\n")
 source = "tty:%s?profile=%s" % (os.ttyname(slave), profile)
 cal = subprocess.Popen([rollmap, "calibrate", source] + extra,
                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
