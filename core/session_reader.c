@@ -437,6 +437,8 @@ static bool find_second_copy(rm_session *s, uint64_t *offset, uint64_t *len)
 {
     uint64_t span = 2 * (RM_FILE_PREFIX_SIZE + (uint64_t)RM_HEADER_JSON_MAX + 4);
     size_t n = (size_t)(s->file_size < span ? s->file_size : span);
+    if (n <= RM_FILE_MAGIC_SIZE)
+        return false; /* too short to hold a copy after offset 0 */
     uint8_t *bytes = malloc(n);
     bool found = false;
     if (bytes && read_at(s, bytes, n, 0)) {
