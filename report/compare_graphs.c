@@ -104,14 +104,14 @@ static rm_status write_profiles_data(const char *dir, const void *subject,
                                      rm_error *err)
 {
     const rm_comparison *c = subject;
-    report_file rf;
+    rm_atomic_file rf;
     rm_status st = report_file_open(&rf, dir, "compare_profiles.dat", err);
     if (st != RM_OK)
         return st;
     fputs("# position_cm tenderness mean_force_n; one block per session\n", rf.f);
     for (size_t i = 0; i < c->session_count; i++)
         put_profile_block(rf.f, c->sessions[i]);
-    return report_file_commit(&rf, err);
+    return rm_atomic_commit(&rf, err);
 }
 
 /** Scores are drawn over days since the first session, or over the
@@ -135,7 +135,7 @@ static rm_status write_scores_data(const char *dir, const void *subject,
                                    rm_error *err)
 {
     const rm_comparison *c = subject;
-    report_file rf;
+    rm_atomic_file rf;
     rm_status st = report_file_open(&rf, dir, "compare_scores.dat", err);
     if (st != RM_OK)
         return st;
@@ -151,7 +151,7 @@ static rm_status write_scores_data(const char *dir, const void *subject,
         }
         fputs(c->spots[k].present ? "\n\n" : "NaN NaN\n\n\n", rf.f);
     }
-    return report_file_commit(&rf, err);
+    return rm_atomic_commit(&rf, err);
 }
 
 /** The legs with sessions, left to right as seen from behind (left,
@@ -181,7 +181,7 @@ static rm_status write_map_data(const char *dir, const void *subject,
                                 rm_error *err)
 {
     const rm_comparison *c = subject;
-    report_file rf;
+    rm_atomic_file rf;
     rm_status st = report_file_open(&rf, dir, "compare_map.dat", err);
     if (st != RM_OK)
         return st;
@@ -201,14 +201,14 @@ static rm_status write_map_data(const char *dir, const void *subject,
             fprintf(rf.f, "%zu\n", i + 1);
         }
     }
-    return report_file_commit(&rf, err);
+    return rm_atomic_commit(&rf, err);
 }
 
 static rm_status write_symmetry_data(const char *dir, const void *subject,
                                      rm_error *err)
 {
     const rm_comparison *c = subject;
-    report_file rf;
+    rm_atomic_file rf;
     rm_status st = report_file_open(&rf, dir, "compare_symmetry.dat", err);
     if (st != RM_OK)
         return st;
@@ -216,7 +216,7 @@ static rm_status write_symmetry_data(const char *dir, const void *subject,
           "left\n", rf.f);
     put_profile_block(rf.f, c->sessions[c->symmetry.right]);
     put_profile_block(rf.f, c->sessions[c->symmetry.left]);
-    return report_file_commit(&rf, err);
+    return rm_atomic_commit(&rf, err);
 }
 
 /* ------------------------------------------------------------------------ */

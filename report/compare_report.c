@@ -395,7 +395,7 @@ rm_status rm_compare_write_dir(const rm_comparison *c, const char *dir,
     if (snprintf(graphs_dir, sizeof graphs_dir, "%s/%s", dir,
                  REPORT_GRAPHS_SUBDIR) >= (int)sizeof graphs_dir)
         return rm_error_set(err, RM_ERR_ARG, "%s: path too long", dir);
-    rm_status st = report_make_dir(dir, err);
+    rm_status st = rm_make_dirs(dir, REPORT_DIR_MODE, err);
     if (st == RM_OK)
         st = report_write_part(c, dir, "compare.json", json_part, NULL, err);
     if (st == RM_OK)

@@ -76,7 +76,7 @@ void report_gnuplot_preamble(FILE *f, const char *name, const char *title,
 }
 
 /** Open NAME.gp of graph g in dir and write its preamble. */
-static rm_status open_script(report_file *rf, const char *dir,
+static rm_status open_script(rm_atomic_file *rf, const char *dir,
                              const report_graph_desc *g, rm_graph_format fmt,
                              rm_error *err)
 {
@@ -245,12 +245,12 @@ static rm_status write_graph(const char *dir, const report_graph_row *g,
     rm_status st = g->write_data(dir, subject, err);
     if (st != RM_OK)
         return st;
-    report_file rf;
+    rm_atomic_file rf;
     st = open_script(&rf, dir, &g->desc, fmt, err);
     if (st != RM_OK)
         return st;
     g->write_script(rf.f, subject);
-    return report_file_commit(&rf, err);
+    return rm_atomic_commit(&rf, err);
 }
 
 /** The runs drawing graph name in fmt and, for the HTML page, which embeds
@@ -319,7 +319,7 @@ rm_status report_render_graphs(const report_graph_row *rows, size_t count,
                                rm_error *err)
 {
     memset(res, 0, sizeof *res);
-    rm_status st = report_make_dir(dir, err);
+    rm_status st = rm_make_dirs(dir, REPORT_DIR_MODE, err);
     if (st != RM_OK)
         return st;
     remove_previous_graphs(dir, rows, count);

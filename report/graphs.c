@@ -189,14 +189,14 @@ static rm_status write_time_series(const char *dir, const char *name,
     rm_status st = RM_OK;
     if (!keep || !shown)
         st = rm_error_set(err, RM_ERR_NOMEM, "%s/%s: out of memory", dir, name);
-    report_file rf;
+    rm_atomic_file rf;
     if (st == RM_OK)
         st = report_file_open(&rf, dir, name, err);
     if (st == RM_OK) {
         fprintf(rf.f, "# %s\n", header);
         write_kept(rf.f, s, shown, keep,
                    report_minmax_reduce(shown, s->n, GRAPH_COLUMNS, keep));
-        st = report_file_commit(&rf, err);
+        st = rm_atomic_commit(&rf, err);
     }
     free(shown);
     free(keep);
@@ -206,7 +206,7 @@ static rm_status write_time_series(const char *dir, const char *name,
 static rm_status write_marks_data(const char *dir, const rm_analysis *a,
                                   rm_error *err)
 {
-    report_file rf;
+    rm_atomic_file rf;
     rm_status st = report_file_open(&rf, dir, "marks.dat", err);
     if (st != RM_OK)
         return st;
@@ -216,14 +216,14 @@ static rm_status write_marks_data(const char *dir, const rm_analysis *a,
         report_gnuplot_value(rf.f, a->marks[i].force_n, ' ');
         fprintf(rf.f, "%d\n", a->marks[i].rating);
     }
-    return report_file_commit(&rf, err);
+    return rm_atomic_commit(&rf, err);
 }
 
 static rm_status write_profile_data(const char *dir, const void *subject,
                                     rm_error *err)
 {
     const rm_analysis *a = subject;
-    report_file rf;
+    rm_atomic_file rf;
     rm_status st = report_file_open(&rf, dir, "profile.dat", err);
     if (st != RM_OK)
         return st;
@@ -238,7 +238,7 @@ static rm_status write_profile_data(const char *dir, const void *subject,
         report_gnuplot_value(rf.f, b->time_s, ' ');
         report_gnuplot_value(rf.f, b->tenderness, '\n');
     }
-    return report_file_commit(&rf, err);
+    return rm_atomic_commit(&rf, err);
 }
 
 /** Horizontal map coordinate of a medial-lateral value (-1 medial .. +1
@@ -307,7 +307,7 @@ static void map_grid_free(map_grid *g)
 static rm_status write_map_cells(const char *dir, const map_grid *g,
                                  rm_error *err)
 {
-    report_file rf;
+    rm_atomic_file rf;
     rm_status st = report_file_open(&rf, dir, "map.dat", err);
     if (st != RM_OK)
         return st;
@@ -324,13 +324,13 @@ static rm_status write_map_cells(const char *dir, const map_grid *g,
             report_gnuplot_value(rf.f, (r + 0.5) * g->row_cm, ' ');
             report_gnuplot_value(rf.f, g->sum[k] / (double)g->count[k], '\n');
         }
-    return report_file_commit(&rf, err);
+    return rm_atomic_commit(&rf, err);
 }
 
 static rm_status write_map_spots(const char *dir, const rm_analysis *a,
                                  rm_error *err)
 {
-    report_file rf;
+    rm_atomic_file rf;
     rm_status st = report_file_open(&rf, dir, "map_spots.dat", err);
     if (st != RM_OK)
         return st;
@@ -342,7 +342,7 @@ static rm_status write_map_spots(const char *dir, const rm_analysis *a,
         report_gnuplot_value(rf.f, s->score, ' ');
         fprintf(rf.f, "%zu\n", i + 1);
     }
-    return report_file_commit(&rf, err);
+    return rm_atomic_commit(&rf, err);
 }
 
 static rm_status write_map_data(const char *dir, const void *subject,
@@ -421,7 +421,7 @@ static rm_status write_spectrogram_data(const char *dir, const rm_analysis *a,
                                         rm_error *err)
 {
     const rm_spectrogram *sg = &a->spectrogram;
-    report_file rf;
+    rm_atomic_file rf;
     rm_status st = report_file_open(&rf, dir, "spectrogram.dat", err);
     if (st != RM_OK)
         return st;
@@ -440,13 +440,13 @@ static rm_status write_spectrogram_data(const char *dir, const rm_analysis *a,
         }
         fputc('\n', rf.f);
     }
-    return report_file_commit(&rf, err);
+    return rm_atomic_commit(&rf, err);
 }
 
 static rm_status write_psd_data(const char *dir, const rm_analysis *a,
                                 rm_error *err)
 {
-    report_file rf;
+    rm_atomic_file rf;
     rm_status st = report_file_open(&rf, dir, "psd.dat", err);
     if (st != RM_OK)
         return st;
@@ -455,14 +455,14 @@ static rm_status write_psd_data(const char *dir, const rm_analysis *a,
         report_gnuplot_value(rf.f, b * a->psd_df_hz, ' ');
         report_gnuplot_value(rf.f, a->psd[b] > 0 ? a->psd[b] : NAN, '\n');
     }
-    return report_file_commit(&rf, err);
+    return rm_atomic_commit(&rf, err);
 }
 
 static rm_status write_dwells_data(const char *dir, const void *subject,
                                    rm_error *err)
 {
     const rm_analysis *a = subject;
-    report_file rf;
+    rm_atomic_file rf;
     rm_status st = report_file_open(&rf, dir, "dwells.dat", err);
     if (st != RM_OK)
         return st;
@@ -478,7 +478,7 @@ static rm_status write_dwells_data(const char *dir, const void *subject,
         else
             fprintf(rf.f, "\"D%zu\"\n", i + 1);
     }
-    return report_file_commit(&rf, err);
+    return rm_atomic_commit(&rf, err);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -17,9 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Client codes and notes: owner only, like session files and exports. */
-#define REPORT_FILE_MODE 0600
-#define REPORT_DIR_MODE 0700
 
 void report_html_escape(FILE *out, const char *s)
 {
@@ -39,7 +36,7 @@ void report_html_escape(FILE *out, const char *s)
 /* Files and folders                                                        */
 /* ------------------------------------------------------------------------ */
 
-rm_status report_file_open(report_file *rf, const char *dir, const char *name,
+rm_status report_file_open(rm_atomic_file *rf, const char *dir, const char *name,
                            rm_error *err)
 {
     char path[PATH_MAX];
@@ -47,21 +44,6 @@ rm_status report_file_open(report_file *rf, const char *dir, const char *name,
     if (n < 0 || (size_t)n >= sizeof path)
         return rm_error_set(err, RM_ERR_ARG, "%s/%s: path too long", dir, name);
     return rm_atomic_open(rf, path, REPORT_FILE_MODE, false, err);
-}
-
-rm_status report_file_commit(report_file *rf, rm_error *err)
-{
-    return rm_atomic_commit(rf, err);
-}
-
-void report_file_discard(report_file *rf)
-{
-    rm_atomic_abort(rf);
-}
-
-rm_status report_make_dir(const char *dir, rm_error *err)
-{
-    return rm_make_dirs(dir, REPORT_DIR_MODE, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -639,17 +621,17 @@ rm_status report_write_part(const void *subject, const char *dir,
                             const char *name, report_part_writer writer,
                             const char *svg_dir, rm_error *err)
 {
-    report_file rf;
+    rm_atomic_file rf;
     rm_status st = report_file_open(&rf, dir, name, err);
     if (st != RM_OK)
         return st;
     rm_error why = {0};
     st = writer(subject, svg_dir, rf.f, &why);
     if (st != RM_OK) {
-        report_file_discard(&rf);
+        rm_atomic_abort(&rf);
         return rm_error_set(err, st, "%s: %s", rf.path, why.message);
     }
-    return report_file_commit(&rf, err);
+    return rm_atomic_commit(&rf, err);
 }
 
 rm_status rm_report_write_dir(const rm_analysis *a, const char *dir,
@@ -660,7 +642,7 @@ rm_status rm_report_write_dir(const rm_analysis *a, const char *dir,
     if (snprintf(graphs_dir, sizeof graphs_dir, "%s/%s", dir,
                  REPORT_GRAPHS_SUBDIR) >= (int)sizeof graphs_dir)
         return rm_error_set(err, RM_ERR_ARG, "%s: path too long", dir);
-    rm_status st = report_make_dir(dir, err);
+    rm_status st = rm_make_dirs(dir, REPORT_DIR_MODE, err);
     if (st == RM_OK)
         st = report_write_part(a, dir, "report.json", json_part, NULL, err);
     if (st == RM_OK)

@@ -135,34 +135,25 @@ void report_dwell_rule(char out[160], const rm_analysis *a);
  *  True for a left leg; false for a right or unknown one (medial left). */
 bool report_lateral_on_left(const rm_analysis *a);
 
-/** A file written under a temporary name and renamed into place when
- *  complete, so a failed report never leaves a half-written file. Report
- *  files carry client codes and notes: mode 0600, folders 0700, like
- *  session files and exports. */
-typedef rm_atomic_file report_file;
+#define REPORT_FILE_MODE 0600
+#define REPORT_DIR_MODE 0700
 
-/** dir/name through rm_atomic_open, mode 0600. */
-rm_status report_file_open(report_file *rf, const char *dir,
+/** dir/name through rm_atomic_open (finished with rm_atomic_commit or
+ *  rm_atomic_abort), so a failed report never leaves a half-written file.
+ *  Report files carry client codes and notes: mode 0600, folders
+ *  (rm_make_dirs with REPORT_DIR_MODE) 0700, like session files. */
+rm_status report_file_open(rm_atomic_file *rf, const char *dir,
                            const char *name, rm_error *err);
-/** rm_atomic_commit: on failure the temporary file is removed and err
- *  names the file. */
-rm_status report_file_commit(report_file *rf, rm_error *err);
-/** rm_atomic_abort (after an error elsewhere). */
-void report_file_discard(report_file *rf);
-
 /** Writes one file of a report folder: subject is the rm_analysis or
  *  rm_comparison, svg_dir where an HTML page finds the graphs. */
 typedef rm_status (*report_part_writer)(const void *subject,
                                         const char *svg_dir, FILE *out,
                                         rm_error *err);
 
-/** dir/name written by writer through a report_file; an error names the
+/** dir/name written by writer through report_file_open; an error names the
  *  file. */
 rm_status report_write_part(const void *subject, const char *dir,
                             const char *name, report_part_writer writer,
                             const char *svg_dir, rm_error *err);
-
-/** Create dir and any missing parents (like mkdir -p), mode 0700. */
-rm_status report_make_dir(const char *dir, rm_error *err);
 
 #endif /* ROLLMAP_REPORT_INTERNAL_H */

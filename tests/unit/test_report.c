@@ -748,7 +748,7 @@ static void graphs_of_an_earlier_report_are_not_embedded(void **state)
     char *graphs = testutil_path(out, "graphs");
     char *old_svg = testutil_path(graphs, "force.svg");
     rm_error err = {0};
-    assert_int_equal(report_make_dir(graphs, &err), RM_OK);
+    assert_int_equal(rm_make_dirs(graphs, REPORT_DIR_MODE, &err), RM_OK);
     const char svg[] = "<svg><desc>from last week</desc></svg>";
     assert_int_equal(testutil_write_file(old_svg, svg, strlen(svg)), 0);
     rm_graphs_result res;
