@@ -246,7 +246,6 @@ static rm_status open_session(rm_recorder *r, const char *path, bool explicit_st
     r->resync_pending = false;
     r->stats.write_failing = false;
     memcpy(r->stats.path, file, sizeof file);
-    memcpy(r->stats.session_id, meta.session_id, sizeof meta.session_id);
     log_line(r, RM_LOG_INFO, "session %s started (%s) -> %s", meta.session_id,
              explicit_start ? "on request" : "load detected", file);
     if (r->opt.session)
@@ -284,7 +283,6 @@ static void close_session(rm_recorder *r, const char *why)
         r->opt.session(r->opt.session_user, false, &r->meta, r->stats.path);
     memcpy(r->stats.last_path, r->stats.path, sizeof r->stats.path);
     r->stats.path[0] = '\0';
-    r->stats.session_id[0] = '\0';
     r->stats.sessions_closed++;
     r->stats.write_failing = false;
     r->state = RM_RECORDER_IDLE;
@@ -754,6 +752,8 @@ void rm_recorder_get_status(const rm_recorder *r, rm_recorder_status *out)
     if (r->state == RM_RECORDER_IDLE) {
         out->session_samples = 0;
         out->session_span_us = 0;
+    } else {
+        out->session = r->meta;
     }
 }
 

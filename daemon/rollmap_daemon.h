@@ -99,7 +99,8 @@ void rm_recorder_options_default(rm_recorder_options *o);
 typedef struct rm_recorder_status {
     uint8_t state;             /**< rm_recorder_state */
     bool explicit_session;     /**< started by a command, ends by one */
-    char session_id[40];
+    rm_session_meta session;   /**< the current session's id, client, side,
+                                    muscle, notes; session_id "" when none */
     char path[4096];           /**< current session file, or "" */
     char last_path[4096];      /**< last closed session file, or "" */
     uint64_t session_samples;  /**< samples in the current session */

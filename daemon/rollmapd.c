@@ -398,21 +398,21 @@ static rm_status await_session(const daemon_ctx *d, rm_capture *c,
     rm_capture_status s;
     for (unsigned waited = 0;; waited += START_POLL_MS) {
         rm_capture_get_status(c, &s);
-        if (s.recorder.session_id[0] || waited >= START_WAIT_MS)
+        if (s.recorder.session.session_id[0] || waited >= START_WAIT_MS)
             break;
         usleep(START_POLL_MS * 1000);
     }
-    if (!s.recorder.session_id[0] && rm_capture_record_withdraw(c))
+    if (!s.recorder.session.session_id[0] && rm_capture_record_withdraw(c))
         return rm_error_set(err, RM_ERR_NOT_FOUND, "start: no device after %d s "
                             "on %s (%s); nothing is recorded", START_WAIT_MS / 1000,
                             d->cfg.source, s.last_source_error[0]
                                 ? s.last_source_error : "no device answered");
-    if (!s.recorder.session_id[0])
+    if (!s.recorder.session.session_id[0])
         rm_capture_get_status(c, &s); /* it opened while being withdrawn */
-    if (!s.recorder.session_id[0])
+    if (!s.recorder.session.session_id[0])
         return rm_error_set(err, RM_ERR_IO, "start: the session could not be "
                             "opened: %s", s.recorder.last_error);
-    memcpy(meta->session_id, s.recorder.session_id, sizeof meta->session_id);
+    memcpy(meta->session_id, s.recorder.session.session_id, sizeof meta->session_id);
     return RM_OK;
 }
 
@@ -527,8 +527,7 @@ static void update_status(daemon_ctx *d)
     ds.device = s.device;
     ds.calibration = s.calibration;
     ds.recording = s.recorder.state != RM_RECORDER_IDLE;
-    copy_text(ds.session.session_id, sizeof ds.session.session_id,
-              s.recorder.session_id);
+    ds.session = s.recorder.session;
     copy_text(ds.session_path, sizeof ds.session_path, s.recorder.path);
     ds.samples_received = s.samples_received;
     ds.samples_recorded = s.recorder.session_samples;

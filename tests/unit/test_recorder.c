@@ -219,9 +219,14 @@ static void explicit_session_ignores_idle_and_ends_on_stop(void **state)
 {
     fixture *f = *state;
     rm_recorder_device(f->rec, &f->info, f->now);
-    assert_int_equal(rm_recorder_start(f->rec, NULL, NULL, NULL), RM_OK);
+    rm_session_meta meta = {.side = RM_SIDE_LEFT};
+    strcpy(meta.client, "C-9");
+    assert_int_equal(rm_recorder_start(f->rec, &meta, NULL, NULL), RM_OK);
     feed(f, 4000, 0.0);
     rm_recorder_status s = status_of(f);
+    assert_string_equal(s.session.client, "C-9");
+    assert_int_equal(s.session.side, RM_SIDE_LEFT);
+    assert_string_equal(s.session.muscle, "hamstring");
     assert_int_equal(s.state, RM_RECORDER_RECORDING);
     assert_true(s.explicit_session);
     assert_int_equal(s.session_samples, 4000);
@@ -247,7 +252,9 @@ static void start_during_an_auto_session_adopts_it(void **state)
     assert_int_equal(s.state, RM_RECORDER_RECORDING);
     assert_true(s.explicit_session);
     assert_string_equal(s.path, path);
+    assert_string_equal(s.session.client, "C-5"); /* status shows who it is */
     rm_recorder_stop(f->rec, NULL);
+    assert_string_equal(status_of(f).session.session_id, "");
     rm_session *file = open_file(path);
     assert_string_equal(rm_session_meta_of(file)->client, "C-5");
     assert_int_equal(rm_session_sample_count(file), 3100);
