@@ -201,6 +201,115 @@ static void compare_page(web_server_state *s, const web_request *q,
 }
 
 /* ------------------------------------------------------------------------ */
+/* A client's spots over dates (the client page)                            */
+/* ------------------------------------------------------------------------ */
+
+/* Dates one leg's table shows at most: the latest ones. */
+#define SPOT_TABLE_DATES 12
+
+static void spot_table_head(FILE *out, const rm_comparison *c)
+{
+    fputs("<div class=\"scroll\"><table class=\"spot-dates\">\n<thead><tr>"
+          "<th scope=\"col\">Spot (from the top)</th><th scope=\"col\">Side"
+          "</th>", out);
+    for (size_t i = 0; i < c->session_count; i++) {
+        char date[32];
+        web_format_date(date, c->sessions[i]->meta.start_unix_us);
+        /* "2026-11-24 06:07 UTC": the day above the time */
+        fprintf(out, "<th scope=\"col\" class=\"num\">%.10s<br>%s</th>", date,
+                date + 11);
+    }
+    fputs("<th scope=\"col\">Change</th></tr></thead>\n<tbody>\n", out);
+}
+
+static void spot_table_row(FILE *out, const rm_comparison *c,
+                           const rm_matched_spot *m)
+{
+    rm_ml_side side = (rm_ml_side)m->side;
+    fprintf(out, "<tr><th scope=\"row\">%.1f cm</th><td>%s</td>", m->position_cm,
+            side == RM_ML_SIDE_UNKNOWN ? "&ndash;" : rm_ml_side_name(side));
+    for (size_t i = 0; i < c->session_count; i++) {
+        const rm_spot_visit *v = &m->visits[i];
+        if (v->spot < 0)
+            fputs("<td class=\"num muted\" title=\"not found in this session\">"
+                  "&ndash;</td>", out);
+        else
+            fprintf(out, "<td class=\"num\">%.1f</td>", v->score);
+    }
+    const char *colour = m->change == RM_SPOT_EASED   ? " class=\"change-eased\""
+                         : m->change == RM_SPOT_WORSE ? " class=\"change-worse\""
+                                                      : "";
+    fprintf(out, "<td%s>%s</td></tr>\n", colour, rm_spot_change_name(m->change));
+}
+
+static void spot_table(FILE *out, const rm_comparison *c, rm_side leg)
+{
+    size_t rows = 0;
+    for (size_t i = 0; i < c->spot_count; i++)
+        rows += c->spots[i].leg == leg;
+    if (!rows) {
+        fputs("<p class=\"muted\">No tender spot in these sessions.</p>\n", out);
+        return;
+    }
+    spot_table_head(out, c);
+    for (size_t i = 0; i < c->spot_count; i++)
+        if (c->spots[i].leg == leg)
+            spot_table_row(out, c, &c->spots[i]);
+    fputs("</tbody></table></div>\n", out);
+}
+
+/* The latest SPOT_TABLE_DATES sessions of one leg (e is oldest first). */
+static void leg_selection(const rm_library_entry *e, size_t n, rm_side leg,
+                          selection *sel, size_t *of)
+{
+    *of = 0;
+    for (size_t i = 0; i < n; i++)
+        *of += e[i].side == leg;
+    size_t skip = *of > SPOT_TABLE_DATES ? *of - SPOT_TABLE_DATES : 0;
+    size_t seen = 0;
+    for (size_t i = 0; i < n; i++)
+        if (e[i].side == leg && seen++ >= skip)
+            sel->ids[sel->count++] = e[i].id;
+}
+
+static void leg_spot_table(FILE *out, web_server_state *s,
+                           const rm_library_entry *e, size_t n, rm_side leg)
+{
+    selection sel = {0};
+    size_t of;
+    leg_selection(e, n, leg, &sel, &of);
+    if (of < 2)
+        return;
+    fprintf(out, "<h3>%s leg: score of each tender spot (0-10)</h3>\n",
+            leg == RM_SIDE_LEFT ? "Left" : "Right");
+    if (of > sel.count)
+        fprintf(out, "<p class=\"muted\">The latest %zu of %zu sessions.</p>\n",
+                sel.count, of);
+    rm_analysis *a[MAX_COMPARED] = {0};
+    rm_comparison *c = NULL;
+    rm_error err = {0};
+    if (compare_selection(s, &sel, a, &c, &err) == RM_OK) {
+        spot_table(out, c, leg);
+    } else {
+        fputs("<p class=\"alert\">", out);
+        web_html(out, err.message);
+        fputs("</p>\n", out);
+    }
+    rm_comparison_free(c);
+    free_analyses(a, sel.count);
+}
+
+void web_client_spot_tables(FILE *out, web_server_state *s,
+                            const rm_library_entry *e, size_t n)
+{
+    fputs("<h2>Tender spots over dates</h2>\n<p class=\"muted\">Each row is "
+          "one spot matched across the sessions of a leg (as rollmap "
+          "compare matches them); &ndash; where it was not found.</p>\n", out);
+    leg_spot_table(out, s, e, n, RM_SIDE_LEFT);
+    leg_spot_table(out, s, e, n, RM_SIDE_RIGHT);
+}
+
+/* ------------------------------------------------------------------------ */
 /* The comparison's own page                                                */
 /* ------------------------------------------------------------------------ */
 

@@ -264,6 +264,7 @@ static void client_page(web_server_state *s, const web_request *q, web_reply *r)
     if (n) {
         fputs("<h2>Total spot score per leg</h2>\n", p.out);
         score_series(p.out, e, n);
+        web_client_spot_tables(p.out, s, e, n);
     }
     fputs("<h2>Sessions</h2>\n", p.out);
     session_table_head(p.out, false);

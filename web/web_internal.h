@@ -223,6 +223,10 @@ void web_client_options(FILE *out, web_server_state *s, const char *chosen);
 void web_tags(FILE *out, const rm_library_entry *e);
 /** The form that sets a session's client, leg, muscle and notes. */
 void web_assign_form(FILE *out, const rm_library_entry *e, const char *csrf);
+/** Per leg, each matched tender spot's score over the client's latest
+ *  sessions (pages_compare.c); e is the client's sessions, oldest first. */
+void web_client_spot_tables(FILE *out, web_server_state *s,
+                            const rm_library_entry *e, size_t n);
 
 void web_handle_live_page(web_server_state *s, const web_request *q,
                           web_reply *r);

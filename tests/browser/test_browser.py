@@ -18,7 +18,7 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROLLMAP, ROLLMAPD, ARTIFACTS = sys.argv[1:4]
 work = tempfile.mkdtemp(prefix="rollmap-browser-")
@@ -78,13 +78,41 @@ def start(args, log_name, ready):
     fail(f"{args[0]} did not start: {open(f'{work}/{log_name}').read()}")
 
 
+# Counts the sound cues the page plays: wraps the real Web Audio
+# oscillator's start, before any page script runs.
+CUE_RECORDER = """
+window.__cues = [];
+var realOscillator = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () {
+  var osc = realOscillator.call(this), ctx = this, realStart = osc.start.bind(osc);
+  osc.start = function (when) {
+    window.__cues.push({hz: osc.frequency.value, state: ctx.state});
+    return realStart(when);
+  };
+  return osc;
+};
+"""
+A11Y_AUDIT = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "a11y_audit.js")).read()
+
+
 def browser(width, height):
     opts = webdriver.ChromeOptions()
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
-              "--disable-dev-shm-usage", f"--window-size={width},{height}"):
+              "--disable-dev-shm-usage", f"--window-size={max(width, 800)},{height}"):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=opts)
+    driver = webdriver.Chrome(options=opts)
+    # A window cannot be narrower than 500 px: a phone's width is emulated.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 800})
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CUE_RECORDER})
+    return driver
+
+
+def audit(driver, page, width):
+    problems = driver.execute_script(A11Y_AUDIT)
+    if problems:
+        fail(f"{page} at {width} px: accessibility: " + "; ".join(problems))
 
 
 def console_errors(driver, page):
@@ -115,6 +143,7 @@ def live_scenarios(driver, base, status_of):
     first, t0 = number(driver, "force"), time.monotonic()
     wait(driver, 2, lambda d: number(d, "force") not in (None, first), "the force did not change within 2 s")
     print(f"  force changed within {time.monotonic() - t0:.2f} s")
+    sound_on_with_short_hold_goal(driver)
     # The hold timer runs through a dwell.
     wait(driver, 40, lambda d: (number(d, "hold") or 0) >= 5, "the hold timer never ran")
     held = number(driver, "hold")
@@ -123,6 +152,9 @@ def live_scenarios(driver, base, status_of):
     if progress < 5:
         fail(f"hold progress {progress}")
     print(f"  hold timer ran to {number(driver, 'hold')} s")
+    wait(driver, 5, lambda d: any(c["hz"] == 880 and c["state"] == "running"
+                                  for c in d.execute_script("return window.__cues")),
+         "no sound cue when the hold goal was reached")
     # Tender here, rated 7.
     driver.find_element(By.ID, "tender").click()
     driver.find_element(By.CSS_SELECTOR, "#rating button[data-rating='7']").click()
@@ -135,15 +167,53 @@ def live_scenarios(driver, base, status_of):
     wait(driver, 20, lambda d: d.find_element(By.ID, "state").text.startswith("Recording"),
          "recording did not resume after the replug")
     wait(driver, 10, lambda d: number(d, "force") is not None, "no force after the replug")
+    recorded = status_of()["session"]["path"]
+    stop_and_start_named(driver, status_of)
     console_errors(driver, "/live")
-    return status_of()
+    return recorded
 
 
-def screenshots(base, client_page):
+def sound_on_with_short_hold_goal(driver):
+    """Sound is off until switched on; switching it on (a click) starts
+    the audio, and the hold-reached cue plays then."""
+    driver.find_element(By.CSS_SELECTOR, "details.settings summary").click()
+    sound = driver.find_element(By.ID, "sound")
+    if sound.is_selected() or driver.execute_script("return window.__cues.length"):
+        fail("sound cues are not muted by default")
+    goal = driver.find_element(By.ID, "hold-goal")
+    goal.clear()
+    goal.send_keys("5\t")
+    sound.click()
+    wait(driver, 3, lambda d: d.execute_script("return audio && audio.state") == "running",
+         "switching the sound on did not start the audio")
+
+
+def stop_and_start_named(driver, status_of):
+    """Stop recording, then start a session named from the page."""
+    driver.find_element(By.ID, "stop").click()
+    wait(driver, 10, lambda d: not status_of()["session"].get("recording"),
+         "Stop recording did not stop rollmapd's session")
+    wait(driver, 5, lambda d: "not recording" in d.find_element(By.ID, "state").text,
+         "the page does not say it stopped recording")
+    driver.find_element(By.ID, "live-client").send_keys("C-LIVE")
+    Select(driver.find_element(By.ID, "live-side")).select_by_visible_text("left")
+    driver.find_element(By.ID, "live-notes").send_keys("evening roll")
+    driver.find_element(By.ID, "start").click()
+    wait(driver, 10, lambda d: status_of()["session"].get("client") == "C-LIVE",
+         "Start recording did not start a session for C-LIVE")
+    wait(driver, 5, lambda d: "C-LIVE, left leg" in d.find_element(By.ID, "state").text,
+         "the page does not name the session it records")
+    print(f"  stop, then start named: {driver.find_element(By.ID, 'state').text!r}")
+
+
+def screenshots_and_audit(base, client_page):
+    """Screenshots at a phone's and a laptop's size; the accessibility
+    audit at those and at the narrowest phone (360 px)."""
     pages = {"live": "/live", "clients": "/library", "client": client_page,
              "unassigned": "/library/unassigned", "sessions": "/library/sessions",
-             "session": "/session/1", "compare": "/compare?client=C-A&side=right"}
-    for width, height in ((390, 844), (1366, 768)):
+             "session": "/session/1", "compare": "/compare?client=C-A&side=right",
+             "login": "/login"}
+    for width, height in ((360, 740), (390, 844), (1366, 768)):
         driver = browser(width, height)
         try:
             for name, path in pages.items():
@@ -152,17 +222,16 @@ def screenshots(base, client_page):
                 if driver.find_elements(By.TAG_NAME, "img") and driver.execute_script(
                         "return [...document.images].some(i => i.src.endsWith('/x'))"):
                     fail(f"{path}: an injected image exists")
-                driver.save_screenshot(f"{ARTIFACTS}/{name}-{width}x{height}.png")
+                if width != 360:
+                    driver.save_screenshot(f"{ARTIFACTS}/{name}-{width}x{height}.png")
                 console_errors(driver, path)
+                audit(driver, path, width)
         finally:
             driver.quit()
 
 
 def library_scenarios(driver, base):
     # The hostile notes are text, never markup.
-    driver.get(base + "/library/sessions?client=C-A")
-    if XSS_NOTES not in driver.page_source.replace("&quot;", '"').replace("&gt;", ">").replace("&lt;", "<"):
-        pass  # notes are not on this page; the session page shows them
     driver.get(base + "/session/3")
     notes = driver.find_element(By.CSS_SELECTOR, "dl.meta").text
     if XSS_NOTES not in notes:
@@ -189,10 +258,25 @@ def library_scenarios(driver, base):
     if not re.search(r"Eased: [1-9].*right leg, 1[1-7]\.\d cm", words.text, re.S):
         fail(f"the compare page does not list the eased spot near 14 cm:\n{words.text}")
     console_errors(driver, "/compare")
+    client_spots_over_dates(driver, base)
     for path in ("/library", "/library/client?code=C-A", "/session/1"):
         driver.get(base + path)
         time.sleep(1)
         console_errors(driver, path)
+
+
+def client_spots_over_dates(driver, base):
+    """The client page shows the spot near 14 cm on the right leg easing,
+    its score in each of the three sessions."""
+    driver.get(base + "/library/client?code=C-A")
+    rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "table.spot-dates tbody tr")]
+    eased = [r for r in rows if re.match(r"1[1-7]\.\d cm medial ", r) and r.endswith("eased")]
+    if not eased:
+        fail(f"the client page does not show the eased spot near 14 cm: {rows}")
+    scores = [float(v) for v in re.findall(r" (\d+\.\d)(?= )", eased[0])]
+    if len(scores) != 3 or not scores[0] > scores[-1]:
+        fail(f"the eased spot's scores over the dates: {eased[0]!r}")
+    print(f"  client page, spot over dates: {eased[0]!r}")
 
 
 def check_mark_in_session(path):
@@ -216,20 +300,19 @@ def main():
                     "serve.log", lambda t: (re.search(r":(\d+)/", t) or [None, None])[1])
     base = f"http://127.0.0.1:{port}"
 
-    def recording_path():
-        status = json.loads(subprocess.run(
+    def status():
+        return json.loads(subprocess.run(
             [ROLLMAP, "status", "--socket", sock, "--json"], capture_output=True, text=True).stdout)
-        return status.get("session", {}).get("path")
 
     driver = browser(1366, 768)
     try:
         started = time.monotonic()
-        path = live_scenarios(driver, base, recording_path)
+        path = live_scenarios(driver, base, status)
         print(f"  live scenarios: {time.monotonic() - started:.0f} s")
         library_scenarios(driver, base)
     finally:
         driver.quit()
-    screenshots(base, "/library/client?code=C-A")
+    screenshots_and_audit(base, "/library/client?code=C-A")
     daemon.send_signal(signal.SIGTERM)
     daemon.wait(timeout=20)
     if not path:

@@ -38,10 +38,15 @@ function saveSettings() {
   localStorage.setItem(clientKey(), JSON.stringify(s));
   showTarget();
 }
+// A setting's number; while a field is empty or half typed, its default.
+function setting(id) {
+  var v = parseFloat($(id).value);
+  return isFinite(v) ? v : parseFloat($(id).defaultValue);
+}
 function targetNewtons() {
-  var lo = parseFloat($('target-lo').value), hi = parseFloat($('target-hi').value);
+  var lo = setting('target-lo'), hi = setting('target-hi');
   if ($('target-unit').value === 'bw') {
-    var weightN = parseFloat($('body-weight').value) * 9.81;
+    var weightN = setting('body-weight') * 9.81;
     lo = lo / 100 * weightN;
     hi = hi / 100 * weightN;
   }
@@ -53,15 +58,22 @@ function showTarget() {
   $('band').style.left = (t[0] / max * 100) + '%';
   $('band').style.width = ((t[1] - t[0]) / max * 100) + '%';
   $('band-text').textContent = Math.round(t[0]) + '-' + Math.round(t[1]) + ' N';
-  $('hold-target').textContent = $('hold-goal').value;
-  $('hold-progress').max = parseFloat($('hold-goal').value);
+  $('hold-target').textContent = setting('hold-goal');
+  $('hold-progress').max = setting('hold-goal');
 }
 
 // ---- sound cues (Web Audio), muted until switched on ----
+// Browsers let audio start only from a user's gesture, so switching the
+// cues on (a click) is what creates and resumes the audio context; the
+// cues themselves come from the stream, where no gesture is.
 var audio = null;
-function beep(freq, ms) {
+function soundSwitched() {
   if (!$('sound').checked) return;
   audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+  audio.resume();
+}
+function beep(freq, ms) {
+  if (!$('sound').checked || !audio) return;
   var osc = audio.createOscillator(), gain = audio.createGain();
   osc.frequency.value = freq;
   gain.gain.value = 0.2;
@@ -71,6 +83,11 @@ function beep(freq, ms) {
 }
 
 // ---- device state: one unmistakable line ----
+function sessionName(session) {
+  var parts = [session.client, session.side && session.side !== 'unknown' ? session.side + ' leg' : ''];
+  var named = parts.filter(function (p) { return p; }).join(', ');
+  return named ? ': ' + named : '';
+}
 function setState(text, kind) {
   var el = $('state');
   if (el.textContent !== text) el.textContent = text;
@@ -87,7 +104,8 @@ function showState() {
              ' s: is the roller connected?', 'bad');
   } else if (st && st.session && st.session.recording) {
     var loaded = state.sample && (state.sample.flags & LOADED);
-    setState(loaded ? 'Recording' : 'Recording - waiting for load', loaded ? 'rec' : 'wait');
+    setState((loaded ? 'Recording' : 'Recording - waiting for load') + sessionName(st.session),
+             loaded ? 'rec' : 'wait');
   } else if (st) {
     setState('Waiting for load (not recording)', 'wait');
   }
@@ -142,7 +160,7 @@ function showSample(s) {
 }
 
 function showHold(s) {
-  var goal = parseFloat($('hold-goal').value);
+  var goal = setting('hold-goal');
   var holding = (s.flags & LOADED) && s.dwell_s >= HOLD_SHOW_S;
   var held = holding ? s.dwell_s : 0;
   $('hold').textContent = held.toFixed(0);
@@ -259,6 +277,7 @@ function mark(rating) {
   });
   $('stop').addEventListener('click', function () { command('stop'); });
   $('settings-form').addEventListener('change', saveSettings);
+  $('sound').addEventListener('change', soundSwitched);
   $('rate').addEventListener('change', connect);
   showTarget();
   loadSettings();
