@@ -5,7 +5,7 @@
 # need the CSRF token, traversal is refused, 10 MB headers and bodies are
 # refused without harm, 1,000 dropped connections leave it serving, a
 # non-loopback listener needs a password, and with one every route but the
-# login asks for it.
+# login asks for it; with --cert/--key it speaks only HTTPS.
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
 
@@ -144,4 +144,22 @@ code=$(curl -s -b "$work/jar" -o /dev/null -w '%{http_code}' -d 'key=a&value=b' 
 for i in 1 2 3 4 5; do curl -s -o /dev/null -d password=wrong "$base/login"; done
 code=$(curl -s -o /dev/null -w '%{http_code}' -d "password=correct+horse+battery" "$base/login")
 [ "$code" = 429 ] || fail "login after 5 failures: HTTP $code (not rate-limited)"
+
+echo "-- TLS with --cert/--key: HTTPS, a Secure cookie, plain HTTP refused"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+if "$ROLLMAP" serve --db "$work/lib.db" --listen 127.0.0.1:0 --cert "$work/cert.pem" \
+       >"$work/half.log" 2>&1; then
+    fail "serve started with --cert but no --key"
+fi
+grep -q "TLS needs both --cert and --key" "$work/half.log" || fail "unclear: $(cat "$work/half.log")"
+start_serve "$work/tls.log" --listen 127.0.0.1:0 --cert "$work/cert.pem" --key "$work/key.pem"
+grep -q "https://127.0.0.1:$port/" "$work/tls.log" || fail "serve does not say https: $(cat "$work/tls.log")"
+code=$(curl -s --cacert "$work/cert.pem" -o "$work/page" -w '%{http_code}' "https://127.0.0.1:$port/login")
+[ "$code" = 200 ] || fail "GET /login over TLS: HTTP $code"
+curl -sv --cacert "$work/cert.pem" -o /dev/null -d "password=correct+horse+battery" \
+    "https://127.0.0.1:$port/login" 2>&1 | grep -i 'set-cookie' | grep -q '; Secure' \
+    || fail "the session cookie over TLS is not Secure"
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/login" || true)
+[ "$code" != 200 ] || fail "plain HTTP answered on the TLS port"
 echo "PASS"
