@@ -10,7 +10,11 @@
  * cells, 6 pressure cells) sends at 1 kHz. Latency is publish to the SSE
  * line read by the measuring viewer.
  *
+ * With --browsers it only serves, for real browsers that
+ * bench/bench_browser_latency.py opens: see serve_browsers().
+ *
  *   build/bench/bench_latency [seconds per run, default 10]
+ *   build/bench/bench_latency --browsers SECONDS LOG
  */
 #include "bench_stats.h"
 #include "rollmap_web.h"
@@ -41,6 +45,7 @@ typedef struct bench_run {
     const char *path;
     size_t samples;
     uint64_t *published_us;     /* by sample index */
+    uint64_t *published_wall_us; /* the same on the wall clock */
     double *latency_us;         /* by line received */
     size_t lines;
     volatile int ready;
@@ -133,6 +138,7 @@ static void publish(bench_run *run)
         for (int c = 0; c < LOAD_CELLS + PRESSURE_CELLS; c++)
             s.counts[c] = 10000; /* 200 N on the load cells: under load */
         run->published_us[i] = rm_monotonic_us();
+        run->published_wall_us[i] = rm_wallclock_us();
         rm_server_publish_samples(run->srv, &s, 1);
     }
 }
@@ -155,6 +161,7 @@ static bench_run open_run(const char *path, double seconds)
     device(&info);
     rm_server_set_device(run.srv, &info);
     run.published_us = calloc(run.samples, sizeof *run.published_us);
+    run.published_wall_us = calloc(run.samples, sizeof *run.published_wall_us);
     run.latency_us = calloc(run.samples, sizeof *run.latency_us);
     return run;
 }
@@ -169,6 +176,7 @@ static void close_run(bench_run *run, const char *label)
            run->lines ? run->latency_us[run->lines - 1] : NAN);
     rm_server_close(run->srv);
     free(run->published_us);
+    free(run->published_wall_us);
     free(run->latency_us);
 }
 
@@ -288,13 +296,67 @@ static void run_web(const char *path, const char *dir, double seconds,
     free(threads);
 }
 
+/* ------------------------------------------------------------------------ */
+/* For real browsers (bench/bench_browser_latency.py)                       */
+/* ------------------------------------------------------------------------ */
+
+static void write_publish_log(const bench_run *run, const char *log)
+{
+    FILE *f = fopen(log, "w");
+    if (!f) {
+        perror(log);
+        exit(1);
+    }
+    for (size_t i = 0; i < run->samples; i++)
+        fprintf(f, "%zu %llu\n", i, (unsigned long long)run->published_wall_us[i]);
+    fclose(f);
+}
+
+/* Serve for browsers the caller opens: print "port N", wait for a line on
+ * stdin (the browsers are watching), publish for seconds, then write each
+ * sample's index and wall-clock publish time in microseconds to log: the
+ * clock a browser's performance.timeOrigin + performance.now() reads. */
+static void serve_browsers(const char *path, const char *dir, double seconds,
+                           const char *log)
+{
+    bench_run run = open_run(path, seconds);
+    rm_web_server *web = start_web(path, dir);
+    printf("port %u\n", (unsigned)rm_web_port(web));
+    fflush(stdout);
+    char go[16];
+    if (fgets(go, sizeof go, stdin))
+        publish(&run);
+    rm_web_stop(web);
+    write_publish_log(&run, log);
+    close_run(&run, "browsers (their figures: bench_browser_latency.py)");
+}
+
+static void remove_bench_dir(const char *dir)
+{
+    char file[160];
+    static const char *const files[] = {"library.db", "library.db-wal",
+                                        "library.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(file, sizeof file, "%s/%s", dir, files[i]);
+        unlink(file);
+    }
+    rmdir(dir);
+}
+
+static int usage(void)
+{
+    fputs("usage: bench_latency [seconds per run, at least 1]\n"
+          "       bench_latency --browsers SECONDS LOG\n", stderr);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
-    double seconds = argc > 1 ? atof(argv[1]) : 10;
-    if (!(seconds >= 1)) {
-        fputs("usage: bench_latency [seconds per run, at least 1]\n", stderr);
-        return 2;
-    }
+    bool browsers = argc == 4 && strcmp(argv[1], "--browsers") == 0;
+    const char *seconds_arg = browsers ? argv[2] : argc > 1 ? argv[1] : "10";
+    double seconds = atof(seconds_arg);
+    if (!(seconds >= 1) || (argc > 2 && !browsers))
+        return usage();
     char dir[] = "/tmp/rollmap-bench-XXXXXX";
     if (!mkdtemp(dir)) {
         perror("bench_latency: mkdtemp");
@@ -302,6 +364,11 @@ int main(int argc, char **argv)
     }
     char path[108];
     snprintf(path, sizeof path, "%s/live.sock", dir);
+    if (browsers) {
+        serve_browsers(path, dir, seconds, argv[3]);
+        remove_bench_dir(dir);
+        return 0;
+    }
     printf("live socket latency: %d Hz publish, %d Hz watch, %.0f s per run\n",
            PUBLISH_HZ, WATCH_RATE_HZ, seconds);
     run_once(path, seconds, 0);
@@ -310,13 +377,6 @@ int main(int argc, char **argv)
            LOAD_CELLS + PRESSURE_CELLS);
     run_web(path, dir, seconds, 1);
     run_web(path, dir, seconds, WEB_VIEWERS);
-    char db[160];
-    static const char *const db_files[] = {"library.db", "library.db-wal",
-                                           "library.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(db, sizeof db, "%s/%s", dir, db_files[i]);
-        unlink(db);
-    }
-    rmdir(dir);
+    remove_bench_dir(dir);
     return 0;
 }
