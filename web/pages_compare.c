@@ -1,4 +1,5 @@
-/* The compare page: pick a client (leg, last N, since) or sessions by id,
+/* The compare page: pick a client (leg, last N, since), or sessions by id
+ * (ids=1,2 or the boxes ticked on a client's page, id=1&id=2),
  * say in words which spots eased, then show the comparison `rollmap
  * compare` writes (rm_compare_write_dir, SVG graphs) below. */
 #include "web_internal.h"
@@ -32,6 +33,21 @@ static bool parse_ids(const char *text, selection *sel)
     return *text == '\0';
 }
 
+/* The sessions ticked on a client's page: one id= field each. */
+static bool ticked_ids(const web_form *query, selection *sel)
+{
+    for (size_t i = 0; i < query->count && sel->count < MAX_COMPARED; i++) {
+        if (strcmp(query->fields[i].key, "id") != 0)
+            continue;
+        char *end;
+        long long id = strtoll(query->fields[i].value, &end, 10);
+        if (id <= 0 || *end)
+            return false;
+        sel->ids[sel->count++] = id;
+    }
+    return true;
+}
+
 static rm_status select_sessions(web_server_state *s, const web_form *query,
                                  selection *sel, rm_error *err)
 {
@@ -41,15 +57,22 @@ static rm_status select_sessions(web_server_state *s, const web_form *query,
                                    : rm_error_set(err, RM_ERR_ARG, "ids: "
                                                   "expected library ids "
                                                   "separated by commas");
+    if (web_form_get(query, "id"))
+        return ticked_ids(query, sel) ? RM_OK
+                                      : rm_error_set(err, RM_ERR_ARG, "id: "
+                                                     "expected a library id");
     const char *client = web_form_get(query, "client");
     const char *side = web_form_get(query, "side");
     const char *last = web_form_get(query, "last");
+    const char *since = web_form_get(query, "since");
     rm_library_filter f = {.client = client};
     rm_side parsed = RM_SIDE_UNKNOWN;
     if (side && side[0] && rm_side_parse(side, &parsed) != RM_OK)
         return rm_error_set(err, RM_ERR_ARG, "side: expected left or right");
     f.side = (uint8_t)parsed;
     f.last = last && last[0] ? (size_t)strtoul(last, NULL, 10) : 0;
+    if (since && since[0] && !web_parse_day(since, false, &f.since_unix_us))
+        return rm_error_set(err, RM_ERR_ARG, "since: expected YYYY-MM-DD");
     rm_library_entry *e = NULL;
     size_t n = 0;
     pthread_mutex_lock(&s->library_lock);
@@ -143,6 +166,7 @@ static void compare_form(FILE *out, web_server_state *s, const web_form *query)
 {
     const char *side = web_form_get(query, "side");
     const char *last = web_form_get(query, "last");
+    const char *since = web_form_get(query, "since");
     fputs("<form method=\"get\" action=\"/compare\" class=\"filters\">\n"
           "<label for=\"client\">Client</label><select id=\"client\" "
           "name=\"client\">", out);
@@ -157,6 +181,9 @@ static void compare_form(FILE *out, web_server_state *s, const web_form *query)
     fputs("</select>\n<label for=\"last\">Last sessions</label><input id=\"last\" "
           "name=\"last\" type=\"number\" min=\"2\" placeholder=\"all\" value=\"", out);
     web_html(out, last ? last : "");
+    fputs("\">\n<label for=\"since\">Since</label><input id=\"since\" name=\"since\" "
+          "type=\"date\" value=\"", out);
+    web_html(out, since ? since : "");
     fputs("\">\n<button type=\"submit\">Compare</button>\n</form>\n", out);
 }
 
@@ -182,7 +209,8 @@ static void compare_page(web_server_state *s, const web_request *q,
     rm_analysis *a[MAX_COMPARED] = {0};
     rm_comparison *c = NULL;
     rm_error err = {0};
-    bool chosen = web_form_get(q->query, "client") || web_form_get(q->query, "ids");
+    bool chosen = web_form_get(q->query, "client") || web_form_get(q->query, "ids") ||
+                  web_form_get(q->query, "id");
     if (chosen && select_sessions(s, q->query, &sel, &err) == RM_OK &&
         compare_selection(s, &sel, a, &c, &err) == RM_OK) {
         spots_in_words(p.out, c);

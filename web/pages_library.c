@@ -77,9 +77,19 @@ void web_tags(FILE *out, const rm_library_entry *e)
     }
 }
 
+/* A row of the sessions table: with the client's column on the sessions
+ * page; on a client's page with a box to pick it for comparing instead. */
 static void session_row(FILE *out, const rm_library_entry *e, bool show_client)
 {
-    fputs("<tr><td>", out);
+    fputs("<tr>", out);
+    if (!show_client) {
+        char date[32];
+        web_format_date(date, e->start_unix_us);
+        fprintf(out, "<td><input type=\"checkbox\" name=\"id\" value=\"%lld\" "
+                "form=\"pick\" aria-label=\"compare the session of %s\"></td>",
+                (long long)e->id, date);
+    }
+    fputs("<td>", out);
     session_link(out, e);
     if (show_client) {
         fputs("</td><td>", out);
@@ -102,12 +112,13 @@ static void session_row(FILE *out, const rm_library_entry *e, bool show_client)
 
 static void session_table_head(FILE *out, bool show_client)
 {
-    fprintf(out, "<div class=\"scroll\"><table>\n<thead><tr><th scope=\"col\">Date"
+    fprintf(out, "<div class=\"scroll\"><table>\n<thead><tr>%s<th scope=\"col\">Date"
             "</th>%s<th scope=\"col\">Leg</th><th scope=\"col\">Muscle</th>"
             "<th scope=\"col\">Duration</th><th scope=\"col\">Tender spots</th>"
             "<th scope=\"col\">Total spot score (0-10 each)</th>"
             "<th scope=\"col\">Marks</th><th scope=\"col\">Tags</th></tr></thead>\n"
-            "<tbody>\n", show_client ? "<th scope=\"col\">Client</th>" : "");
+            "<tbody>\n", show_client ? "" : "<th scope=\"col\">Compare</th>",
+            show_client ? "<th scope=\"col\">Client</th>" : "");
 }
 
 static void library_error(web_reply *r, const rm_error *err)
@@ -266,7 +277,9 @@ static void client_page(web_server_state *s, const web_request *q, web_reply *r)
         score_series(p.out, e, n);
         web_client_spot_tables(p.out, s, e, n);
     }
-    fputs("<h2>Sessions</h2>\n", p.out);
+    fputs("<h2>Sessions</h2>\n<form id=\"pick\" method=\"get\" action=\"/compare\" "
+          "class=\"inline-form\"><button type=\"submit\">Compare the sessions "
+          "ticked below</button></form>\n", p.out);
     session_table_head(p.out, false);
     for (size_t i = n; i-- > 0;)
         session_row(p.out, &e[i], false);
@@ -279,7 +292,7 @@ static void client_page(web_server_state *s, const web_request *q, web_reply *r)
 /* Sessions: filters and paging                                             */
 /* ------------------------------------------------------------------------ */
 
-static bool parse_day(const char *text, bool end_of_day, int64_t *us)
+bool web_parse_day(const char *text, bool end_of_day, int64_t *us)
 {
     int y, m, d, used = 0;
     if (!text || sscanf(text, "%4d-%2d-%2d%n", &y, &m, &d, &used) != 3 ||
@@ -315,8 +328,8 @@ static bool read_filter(const web_form *query, rm_library_filter *f,
         return false;
     }
     f->side = (uint8_t)parsed;
-    if ((since[0] && !parse_day(since, false, &f->since_unix_us)) ||
-        (until[0] && !parse_day(until, true, &f->until_unix_us))) {
+    if ((since[0] && !web_parse_day(since, false, &f->since_unix_us)) ||
+        (until[0] && !web_parse_day(until, true, &f->until_unix_us))) {
         snprintf(problem, cap, "Dates: expected YYYY-MM-DD");
         return false;
     }

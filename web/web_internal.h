@@ -217,6 +217,8 @@ typedef struct web_request {
 
 /** "2026-11-24 06:07 UTC". */
 void web_format_date(char out[32], int64_t unix_us);
+/** "YYYY-MM-DD" as UTC microseconds, at its start or (end_of_day) its end. */
+bool web_parse_day(const char *text, bool end_of_day, int64_t *us);
 /** <option>s of every client code, chosen one selected (may be NULL). */
 void web_client_options(FILE *out, web_server_state *s, const char *chosen);
 /** A session's tags as key=value chips. */

@@ -277,6 +277,17 @@ def client_spots_over_dates(driver, base):
     if len(scores) != 3 or not scores[0] > scores[-1]:
         fail(f"the eased spot's scores over the dates: {eased[0]!r}")
     print(f"  client page, spot over dates: {eased[0]!r}")
+    # Tick two right-leg sessions and compare just those.
+    right = [r for r in driver.find_elements(By.CSS_SELECTOR, "form#pick ~ div tbody tr")
+             if " right " in f" {r.text} "]
+    for row in right[:2]:
+        row.find_element(By.CSS_SELECTOR, "input[name=id]").click()
+    driver.find_element(By.CSS_SELECTOR, "form#pick button").click()
+    words = wait(driver, 20, lambda d: d.find_element(By.ID, "in-words"),
+                 "comparing the ticked sessions gave no comparison")
+    if not words.text.split("\n")[1].startswith("2 sessions"):
+        fail(f"the ticked sessions were not compared: {words.text!r}")
+    console_errors(driver, "/compare (ticked)")
 
 
 def check_mark_in_session(path):

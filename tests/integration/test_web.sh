@@ -60,6 +60,15 @@ grep -qF '&lt;script&gt;alert(1)&lt;/script&gt;' "$work/page" \
 curl -sI "$base/library" | grep -qi "content-security-policy: default-src 'self'; script-src 'self'" \
     || fail "no Content-Security-Policy"
 
+echo "-- compare: picked by ticked ids, or since a date (a bad date is named)"
+curl -s "$base/compare?id=1&id=2" | grep -q "<p>2 sessions" || fail "compare of ticked ids"
+curl -s "$base/compare?client=%3Cscript%3Ealert(1)%3C%2Fscript%3E&since=2000-01-01" \
+    | grep -q "<p>2 sessions" || fail "compare since a date"
+curl -s "$base/compare?client=%3Cscript%3Ealert(1)%3C%2Fscript%3E&since=2999-01-01" \
+    | grep -q "this choice has 0" || fail "compare since a later date found sessions"
+curl -s "$base/compare?client=x&since=someday" | grep -q "since: expected YYYY-MM-DD" \
+    || fail "a bad since date is not named"
+
 echo "-- a change without the CSRF token is refused; with it, assign moves the session"
 code=$(curl -s -o /dev/null -w '%{http_code}' -d 'client=C-9&side=right' "$base/session/3/assign")
 [ "$code" = 403 ] || fail "POST without CSRF: HTTP $code"
