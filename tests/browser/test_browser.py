@@ -166,6 +166,9 @@ def live_scenarios(driver, base, status_of):
     print(f"  unplug shown: {driver.find_element(By.ID, 'state').text!r}")
     wait(driver, 20, lambda d: d.find_element(By.ID, "state").text.startswith("Recording"),
          "recording did not resume after the replug")
+    wait(driver, 5, lambda d: re.search(r"back after a [3-9]\.\d s gap", d.find_element(By.ID, "state").text),
+         "the gap is not shown when the roller comes back")
+    print(f"  replug shown: {driver.find_element(By.ID, 'state').text!r}")
     wait(driver, 10, lambda d: number(d, "force") is not None, "no force after the replug")
     recorded = status_of()["session"]["path"]
     stop_and_start_named(driver, status_of)

@@ -14,8 +14,9 @@ var $ = function (id) { return document.getElementById(id); };
 var state = {
   relay: null, status: null, lastSampleAt: 0, sample: null,
   heat: new Array(HEAT_BINS).fill(0), holdReached: false, fastSince: 0,
-  unplugged: false, source: null,
+  unplugged: false, unpluggedAt: 0, gapNote: '', gapNoteUntil: 0, source: null,
 };
+var GAP_NOTE_MS = 10000;       // how long "back after a gap" stays up
 
 // ---- settings, kept per client in this browser ----
 function clientKey() {
@@ -104,8 +105,8 @@ function showState() {
              ' s: is the roller connected?', 'bad');
   } else if (st && st.session && st.session.recording) {
     var loaded = state.sample && (state.sample.flags & LOADED);
-    setState((loaded ? 'Recording' : 'Recording - waiting for load') + sessionName(st.session),
-             loaded ? 'rec' : 'wait');
+    setState((loaded ? 'Recording' : 'Recording - waiting for load') + sessionName(st.session) +
+             (now < state.gapNoteUntil ? ' - ' + state.gapNote : ''), loaded ? 'rec' : 'wait');
   } else if (st) {
     setState('Waiting for load (not recording)', 'wait');
   }
@@ -191,8 +192,19 @@ function showPace(s) {
 }
 
 function showEvent(e) {
-  if (e.event === 'unplug') state.unplugged = true;
-  if (e.event === 'plug') state.unplugged = false;
+  if (e.event === 'unplug') {
+    state.unplugged = true;
+    state.unpluggedAt = Date.now();
+  }
+  if (e.event === 'plug') {
+    state.unplugged = false;
+    if (state.unpluggedAt) {
+      state.gapNote = 'back after a ' + ((Date.now() - state.unpluggedAt) / 1000).toFixed(1) +
+                      ' s gap (kept in the session as a gap)';
+      state.gapNoteUntil = Date.now() + GAP_NOTE_MS;
+      state.unpluggedAt = 0;
+    }
+  }
   if (e.event === 'session_start') { state.heat.fill(0); drawHeat(); $('marks').innerHTML = ''; }
   if (e.event === 'mark') {
     $('mark-note').textContent = 'Marked: ' + (e.rating === null ? 'no rating' : e.rating + '/10') +
