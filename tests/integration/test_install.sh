@@ -7,7 +7,8 @@
 # configuration the administrator edited. Installed with --prefix P instead,
 # every file lands under P, the unit names P's rollmapd and configuration
 # (systemd-analyze verify accepts it) and the installed rollmap finds the
-# installed profiles by name.
+# installed profiles by name, and the installed rollmap serve serves the
+# installed web files (rollmap-web.service verified too).
 . "$ROLLMAP_SOURCE/tests/integration/daemon_lib.sh"
 : "${ROLLMAP_BUILD:?ROLLMAP_BUILD must name the build folder}"
 
@@ -80,4 +81,30 @@ printf 't_ms,raw1,raw2\n0,1000,2000\n12.5,1100,2100\n' >"$work/diy.csv"
     || fail "import --profile hx711-arduino: $(cat "$work/import.log")"
 grep -q "2 channels at 80 Hz" "$work/import.log" \
     || fail "not the installed hx711 profile: $(cat "$work/import.log")"
+
+echo "-- the installed rollmap serve serves the installed web files and dygraphs"
+web_unit=$prefix/lib/systemd/system/rollmap-web.service
+grep -q "^ExecStart=$prefix/bin/rollmap serve" "$web_unit" \
+    || fail "rollmap-web.service does not start $prefix/bin/rollmap serve"
+MANPATH=$prefix/share/man systemd-analyze verify "$web_unit" >"$work/verify-web.log" 2>&1 \
+    || fail "systemd-analyze verify rollmap-web.service: $(cat "$work/verify-web.log")"
+# Marked, so that a page served from the source tree instead would show.
+echo "// installed copy" >>"$prefix/share/rollmap/web/live.js"
+(cd "$work" && HOME=$work XDG_CONFIG_HOME=$work/config XDG_DATA_HOME=$work/data \
+    exec "$prefix/bin/rollmap" serve --listen 127.0.0.1:0 --db "$work/web.db" \
+    --socket "$work/none.sock") >"$work/serve.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 50); do
+    port=$(sed -n 's/.*:\([0-9]*\)\/.*/\1/p' "$work/serve.log")
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+[ -n "$port" ] || fail "the installed rollmap serve did not start: $(cat "$work/serve.log")"
+curl -s "http://127.0.0.1:$port/static/live.js" | grep -q "// installed copy" \
+    || fail "rollmap serve does not serve the installed live.js"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/vendor/dygraph.min.js")
+[ "$code" = 200 ] || fail "/vendor/dygraph.min.js: HTTP $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/live")
+[ "$code" = 200 ] || fail "/live from the installed program: HTTP $code"
+kill "$serve_pid"
 echo "ok"
