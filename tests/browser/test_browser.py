@@ -143,6 +143,14 @@ def live_scenarios(driver, base, status_of):
     first, t0 = number(driver, "force"), time.monotonic()
     wait(driver, 2, lambda d: number(d, "force") not in (None, first), "the force did not change within 2 s")
     print(f"  force changed within {time.monotonic() - t0:.2f} s")
+    # The contact point is on the thigh and moves along it.
+    contact = driver.find_element(By.ID, "contact")
+    wait(driver, 5, lambda d: contact.is_displayed(), "the contact point is not shown on the thigh")
+    first_y = contact.get_attribute("cy")
+    wait(driver, 10, lambda d: contact.get_attribute("cy") != first_y, "the contact point does not move")
+    lean = driver.find_element(By.ID, "lean").text
+    if not re.fullmatch(r"-|centred|\d+ mm (medial|lateral|toward the (left|right) end)", lean):
+        fail(f"the lean is not in words with its unit: {lean!r}")
     sound_on_with_short_hold_goal(driver)
     # The hold timer runs through a dwell.
     wait(driver, 40, lambda d: (number(d, "hold") or 0) >= 5, "the hold timer never ran")

@@ -6,6 +6,7 @@ var STALE_MS = 2000;          // no sample for this long: values are stale
 var HOLD_SHOW_S = 3;          // as rollmap live: a stroke's turn stays ~2.5 s
 var SLOW_CM_S = 0.5;          // rolling under load slower than this is slow
 var HEAT_BINS = 24;           // heat trail cells along the thigh
+var LEAN_CENTRED_MM = 3;      // as rollmap live: the load centre wanders ~6 mm
 var LOADED = 256, DWELL = 512, TOO_FAST = 1024;   // SAMPLE flags (docs/LIVE.md)
 var LEG_TOP = 30, LEG_BOTTOM = 245;               // the thigh in SVG units
 
@@ -143,14 +144,12 @@ function showSample(s) {
   $('pressure').textContent = fmt(s.pressure_kpa, 0);
   $('needle').style.width = Math.min(100, Math.max(0, s.force_n / gaugeMax() * 100)) + '%';
   $('position').textContent = fmt(s.position_cm, 1);
-  var lean = s.ml;
-  $('lean').textContent = lean === null || lean === undefined ? '-'
-    : Math.abs(lean) < 0.1 ? 'centred' : (lean < 0 ? 'left ' : 'right ') + Math.abs(lean).toFixed(2);
+  $('lean').textContent = leanText(s.lean_mm);
   var contact = $('contact');
   if (s.position_pct !== null && s.position_pct !== undefined) {
-    contact.hidden = false;
+    contact.removeAttribute('hidden');  // an SVG element has no .hidden
     contact.setAttribute('cy', legY(s.position_pct).toFixed(1));
-    contact.setAttribute('cx', (60 + 30 * (lean || 0)).toFixed(1));
+    contact.setAttribute('cx', (60 + 30 * lateral(s.ml || 0)).toFixed(1));
     if (s.flags & LOADED) {
       state.heat[Math.min(HEAT_BINS - 1, Math.floor(s.position_pct / 100 * HEAT_BINS))] += 1;
       drawHeat();
@@ -158,6 +157,26 @@ function showSample(s) {
   }
   showHold(s);
   showPace(s);
+}
+
+// The leg being recorded: 'left', 'right' or 'unknown'.
+function leg() {
+  var session = state.status && state.status.session;
+  return (session && session.recording && session.side) || 'unknown';
+}
+// Across the roller (-1 its left end .. +1 its right end) as across the
+// thigh drawing (-1 inner .. +1 outer). Looking toward the feet, a right
+// leg's medial side is toward the roller's left end.
+function lateral(ml) { return leg() === 'left' ? -ml : ml; }
+// The lean as rollmap live says it: "8 mm medial", "centred", or toward an
+// end of the roller when the leg is unknown.
+function leanText(mm) {
+  if (mm === null || mm === undefined) return '-';
+  if (Math.abs(mm) < LEAN_CENTRED_MM) return 'centred';
+  var side = leg(), toward = side === 'unknown'
+    ? (mm > 0 ? 'toward the right end' : 'toward the left end')
+    : ((mm > 0) === (side === 'right') ? 'lateral' : 'medial');
+  return Math.abs(mm).toFixed(0) + ' mm ' + toward;
 }
 
 function showHold(s) {
