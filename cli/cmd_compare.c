@@ -33,7 +33,7 @@ static void usage(FILE *out)
 {
     fputs("usage: rollmap compare SESSION SESSION [SESSION...] [OPTIONS]\n"
           "       rollmap compare --client CODE [--side left|right]\n"
-          "                       [--last N] [--since DATE] [--db PATH] "
+          "                       [--last N] [--since DATE] [--db URI] "
           "[OPTIONS]\n\n"
           "Compare sessions of one client: tender spots matched across the\n"
           "sessions (eased, worse, unchanged within the minimal detectable\n"
@@ -54,8 +54,10 @@ static void usage(FILE *out)
           "  --last N            only the newest N sessions\n"
           "  --since DATE        sessions from DATE on (YYYY-MM-DD or\n"
           "                      YYYY-MM-DDTHH:MM:SSZ, UTC)\n"
-          "  --db PATH           the library database (default\n"
-          "                      $XDG_DATA_HOME/rollmap/library.db)\n\n"
+          "  --db URI            the library: a file or a PostgreSQL\n"
+          "                      server (rollmap library --help); also\n"
+          "                      --library-db (default $ROLLMAP_LIBRARY_DB,\n"
+          "                      else $XDG_DATA_HOME/rollmap/library.db)\n\n"
           "Options:\n"
           "  -o, --output DIR    write the comparison folder DIR\n"
           "  -f, --format FMT    graph files: png (default), svg or pdf\n"
@@ -176,6 +178,7 @@ static int parse_options(int argc, char **argv, compare_cli *o)
         {"last", required_argument, NULL, OPT_LAST},
         {"since", required_argument, NULL, OPT_SINCE},
         {"db", required_argument, NULL, OPT_DB},
+        {"library-db", required_argument, NULL, OPT_DB},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -289,7 +292,9 @@ static int library_path(const compare_cli *o, char *path, size_t size)
     } else if (rm_default_library_db(path, size, &err) != RM_OK) {
         return cli_fail_error(CMD, &err);
     }
-    if (access(path, F_OK) != 0)
+    const char *file;
+    if (rm_library_target_kind(path, &file) == RM_LIBRARY_SQLITE &&
+        access(file, F_OK) != 0)
         return cli_fail(CMD, "%s: no session library there (add sessions "
                         "with: rollmap library add FILE...)", path);
     return -1;

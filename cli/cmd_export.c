@@ -28,7 +28,7 @@ static void usage(FILE *out)
 {
     fputs("usage: rollmap export SESSION [--csv] [-o FILE]\n"
           "       rollmap export SESSION --edf FILE [--contiguous]\n"
-          "       rollmap export --client CODE --csv DIR [--db PATH] [--redact]\n"
+          "       rollmap export --client CODE --csv DIR [--db URI] [--redact]\n"
           "       rollmap export SESSION... --folder DIR [--redact]\n\n"
           "Write a session as CSV: '#' comment lines with the metadata, device,\n"
           "channel calibrations, gaps and events, then a header row and one row\n"
@@ -62,7 +62,9 @@ static void usage(FILE *out)
           "  --contiguous   with --edf: EDF+C even across long gaps, held flat\n"
           "  --client CODE  every session of client CODE in the library\n"
           "  --folder DIR   the researcher folder to write (created if missing)\n"
-          "  --db PATH      the library database (default\n"
+          "  --db URI       the library: a file or a PostgreSQL server\n"
+          "                 (rollmap library --help); also --library-db\n"
+          "                 (default $ROLLMAP_LIBRARY_DB, else\n"
           "                 $XDG_DATA_HOME/rollmap/library.db)\n"
           "  --redact       leave out display names and notes\n"
           "  -h, --help     this help\n\n"
@@ -87,6 +89,7 @@ static int read_options(int argc, char **argv, export_options *o)
         {"client", required_argument, NULL, OPT_CLIENT},
         {"folder", required_argument, NULL, OPT_FOLDER},
         {"db", required_argument, NULL, OPT_DB},
+        {"library-db", required_argument, NULL, OPT_DB},
         {"redact", no_argument, NULL, OPT_REDACT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -348,7 +351,9 @@ static int export_client(const export_options *o)
     if (!o->db && rm_default_library_db(db, sizeof db, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     const char *path = o->db ? o->db : db;
-    if (access(path, F_OK) != 0)
+    const char *file;
+    if (rm_library_target_kind(path, &file) == RM_LIBRARY_SQLITE &&
+        access(file, F_OK) != 0)
         return cli_fail(CMD, "%s: no library there (add sessions with "
                         "'rollmap library add')", path);
     rm_library *lib = NULL;

@@ -71,8 +71,10 @@ static void usage(FILE *out)
 "       rollmap library check [FILTER] [--hash] [--folder DIR]... [--json]\n"
 "       rollmap library reanalyse [FILTER] [--force]\n"
 "       rollmap library rebuild [--folder DIR]... [FILE...] [--force]\n"
-"Every form takes --db PATH.\n\n"
-"The library indexes session files in one SQLite database: client,\n"
+"       rollmap library migrate\n"
+"Every form takes --db URI.\n\n"
+"The library indexes session files in one database (an SQLite file, or\n"
+"a clinic's PostgreSQL server, docs/CLINIC.md): client,\n"
 "date, device, side, muscle, tags, notes, the analysis summary, dwells\n"
 "and tender spots. Raw samples stay in the session files. ID is the\n"
 "library id that add and list print, a session id or an added file.\n\n"
@@ -101,7 +103,11 @@ static void usage(FILE *out)
 "             index the session files of the session folder (or each\n"
 "             --folder) and the FILEs again into a new one; tags, notes\n"
 "             and client names come back only from a backup. A database\n"
-"             that is not damaged is rebuilt only with --force\n\n"
+"             that is not damaged is rebuilt only with --force (SQLite\n"
+"             only: a PostgreSQL library comes back from the server's\n"
+"             backups)\n"
+"  migrate    bring the database's schema up to this rollmap's version\n"
+"             (every command does so on first use) and print it\n\n"
 "FILTER:\n"
 "  --client CODE     one client\n"
 "  --side left|right\n"
@@ -116,7 +122,13 @@ static void usage(FILE *out)
 "  --muscle NAME\n"
 "  --notes TEXT      in the file and the library\n\n"
 "Options:\n"
-"  --db PATH         the database (default $XDG_DATA_HOME/rollmap/library.db)\n"
+"  --db URI, --library-db URI\n"
+"                    the database: a file (PATH or sqlite:PATH) or a\n"
+"                    PostgreSQL server (postgresql://USER@HOST/DB or\n"
+"                    \"host=... dbname=...\"; the password comes from\n"
+"                    ~/.pgpass or a service file, never from here);\n"
+"                    default $ROLLMAP_LIBRARY_DB, else\n"
+"                    $XDG_DATA_HOME/rollmap/library.db\n"
 "  --json, --csv     machine-readable output\n"
 "  --names           list: add client display names\n"
 "  --hash            check: compare every file's content checksum\n"
@@ -172,7 +184,7 @@ static int option_value(int c, const char *arg, library_options *o)
         return CLI_OK;
     case 'd':
         if (strlen(arg) >= sizeof o->db)
-            return cli_fail_usage(CMD, "--db: path too long");
+            return cli_fail_usage(CMD, "--db: too long");
         snprintf(o->db, sizeof o->db, "%s", arg);
         return CLI_OK;
     default:
@@ -200,6 +212,7 @@ static unsigned option_group(int c)
 
 static const struct option longopts[] = {
     {"db", required_argument, NULL, 'd'},
+    {"library-db", required_argument, NULL, 'd'},
     {"client", required_argument, NULL, 'c'},
     {"side", required_argument, NULL, 's'},
     {"muscle", required_argument, NULL, 'm'},
@@ -1164,6 +1177,12 @@ static int fill_library(rm_library *lib, const library_options *o,
 
 static int run_rebuild(library_options *o)
 {
+    const char *file;
+    if (rm_library_target_kind(o->db, &file) != RM_LIBRARY_SQLITE)
+        return cli_fail(CMD, "rebuild moves a damaged SQLite file aside; a "
+                        "PostgreSQL library is restored from the server's "
+                        "backups (docs/CLINIC.md)");
+    memmove(o->db, file, strlen(file) + 1);  /* sqlite:PATH: the file */
     bool exists;
     int status = may_rebuild(o, &exists);
     char moved[PATH_MAX + 32] = "";
@@ -1184,6 +1203,23 @@ static int run_rebuild(library_options *o)
 }
 
 /* ------------------------------------------------------------------------ */
+/* migrate                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Opening migrated it: this says where it stands. */
+static int run_migrate(rm_library *lib, library_options *o)
+{
+    (void)o;
+    int version = 0;
+    rm_error err;
+    if (rm_library_schema_version(lib, &version, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    printf("%s: %s library, schema version %d (current)\n",
+           rm_library_path(lib), rm_library_backend_name(lib), version);
+    return CLI_OK;
+}
+
+/* ------------------------------------------------------------------------ */
 
 static const subcommand subcommands[] = {
     {"add", "FILE...", 0, 1, -1, run_add, NULL},
@@ -1201,6 +1237,7 @@ static const subcommand subcommands[] = {
     {"reanalyse", "", OPT_FILTER | OPT_FORCE, 0, 0, run_reanalyse, NULL},
     {"rebuild", "[--folder DIR]... [FILE...] [--force]",
      OPT_FOLDER | OPT_FORCE, 0, -1, NULL, run_rebuild},
+    {"migrate", "", 0, 0, 0, run_migrate, NULL},
 };
 #define SUBCOMMAND_COUNT (sizeof subcommands / sizeof subcommands[0])
 

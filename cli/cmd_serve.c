@@ -32,7 +32,7 @@ typedef struct serve_cli {
 
 static void usage(FILE *out)
 {
-    fputs("usage: rollmap serve [--listen ADDR:PORT] [--db PATH] [--socket PATH]\n"
+    fputs("usage: rollmap serve [--listen ADDR:PORT] [--db URI] [--socket PATH]\n"
           "                     [--cert FILE --key FILE] [--config FILE]\n"
           "       rollmap serve --set-password [--password-file FILE]\n\n"
           "Serve rollmap in the browser: the live screen for the person on\n"
@@ -43,7 +43,10 @@ static void usage(FILE *out)
           "Options:\n"
           "  --listen ADDR:PORT     where to listen (default 127.0.0.1:8117;\n"
           "                         0.0.0.0:8117 for every network)\n"
-          "  --db PATH              the session library (default\n"
+          "  --db URI               the session library: a file or a\n"
+          "                         PostgreSQL server (rollmap library\n"
+          "                         --help); also --library-db (default\n"
+          "                         $ROLLMAP_LIBRARY_DB, else\n"
           "                         $XDG_DATA_HOME/rollmap/library.db)\n"
           "  --socket PATH          rollmapd's live socket (default as rollmapd)\n"
           "  --cert FILE, --key FILE  serve HTTPS with this PEM certificate/key\n"
@@ -81,6 +84,7 @@ static int parse_options(int argc, char **argv, serve_cli *c)
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"db", required_argument, NULL, OPT_DB},
+        {"library-db", required_argument, NULL, OPT_DB},
         {"socket", required_argument, NULL, OPT_SOCKET},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"set-password", no_argument, NULL, OPT_SET_PASSWORD},

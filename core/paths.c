@@ -76,6 +76,10 @@ rm_status rm_default_library_dir(char *out, size_t cap, rm_error *err)
 
 rm_status rm_default_library_db(char *out, size_t cap, rm_error *err)
 {
+    const char *chosen = getenv("ROLLMAP_LIBRARY_DB");
+    if (chosen && chosen[0])
+        return path_fits(out, cap, snprintf(out, cap, "%s", chosen),
+                         "ROLLMAP_LIBRARY_DB", err);
     return data_path(out, cap, "library.db", err);
 }
 

@@ -623,7 +623,9 @@ rm_status rm_default_config_path(char *out, size_t cap, rm_error *err);
 rm_status rm_default_web_password_path(char *out, size_t cap, rm_error *err);
 /** Session files: $XDG_DATA_HOME/rollmap/sessions. */
 rm_status rm_default_library_dir(char *out, size_t cap, rm_error *err);
-/** The session library's database: $XDG_DATA_HOME/rollmap/library.db. */
+/** The session library's database: $ROLLMAP_LIBRARY_DB when set (a file,
+ *  sqlite:PATH or a PostgreSQL connection string, docs/LIBRARY.md), else
+ *  $XDG_DATA_HOME/rollmap/library.db. */
 rm_status rm_default_library_db(char *out, size_t cap, rm_error *err);
 /** Stored calibrations: $XDG_DATA_HOME/rollmap/calibration. */
 rm_status rm_default_calibration_dir(char *out, size_t cap, rm_error *err);

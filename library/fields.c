@@ -147,7 +147,7 @@ bool library_fields_columns(const library_fields *f, const char *prefix,
 
 /* The integer member at p, whatever its type (memcpy: no alignment or
  * aliasing assumptions). */
-static sqlite3_int64 integer_at(library_field_type type, const char *p)
+static int64_t integer_at(library_field_type type, const char *p)
 {
     size_t z;
     uint64_t u64;
@@ -155,8 +155,8 @@ static sqlite3_int64 integer_at(library_field_type type, const char *p)
     int i;
     bool b;
     switch (type) {
-    case FIELD_SIZE: memcpy(&z, p, sizeof z); return (sqlite3_int64)z;
-    case FIELD_U64: memcpy(&u64, p, sizeof u64); return (sqlite3_int64)u64;
+    case FIELD_SIZE: memcpy(&z, p, sizeof z); return (int64_t)z;
+    case FIELD_U64: memcpy(&u64, p, sizeof u64); return (int64_t)u64;
     case FIELD_U32: memcpy(&u32, p, sizeof u32); return u32;
     case FIELD_U8: return (uint8_t)*p;
     case FIELD_INT: memcpy(&i, p, sizeof i); return i;
@@ -165,7 +165,7 @@ static sqlite3_int64 integer_at(library_field_type type, const char *p)
     }
 }
 
-static void set_integer(library_field_type type, char *p, sqlite3_int64 v)
+static void set_integer(library_field_type type, char *p, int64_t v)
 {
     size_t z = (size_t)v;
     uint64_t u64 = (uint64_t)v;
@@ -183,22 +183,22 @@ static void set_integer(library_field_type type, char *p, sqlite3_int64 v)
     }
 }
 
-static void bind_field(sqlite3_stmt *stmt, int index, const library_field *fd,
+static void bind_field(library_stmt *stmt, int index, const library_field *fd,
                        const char *p)
 {
     if (fd->type != FIELD_DOUBLE) {
-        sqlite3_bind_int64(stmt, index, integer_at(fd->type, p));
+        library_bind_int64(stmt, index, integer_at(fd->type, p));
         return;
     }
     double v;
     memcpy(&v, p, sizeof v);
     if (isfinite(v))
-        sqlite3_bind_double(stmt, index, v);
+        library_bind_double(stmt, index, v);
     else
-        sqlite3_bind_null(stmt, index);
+        library_bind_null(stmt, index);
 }
 
-int library_fields_bind(sqlite3_stmt *stmt, int first, const library_fields *f,
+int library_fields_bind(library_stmt *stmt, int first, const library_fields *f,
                         const void *base)
 {
     for (size_t i = 0; i < f->count; i++)
@@ -207,19 +207,19 @@ int library_fields_bind(sqlite3_stmt *stmt, int first, const library_fields *f,
     return first;
 }
 
-static void read_field(sqlite3_stmt *stmt, int col, const library_field *fd,
+static void read_field(library_stmt *stmt, int col, const library_field *fd,
                        char *p)
 {
     if (fd->type != FIELD_DOUBLE) {
-        set_integer(fd->type, p, sqlite3_column_int64(stmt, col));
+        set_integer(fd->type, p, library_column_int64(stmt, col));
         return;
     }
-    double v = sqlite3_column_type(stmt, col) == SQLITE_NULL
-                   ? NAN : sqlite3_column_double(stmt, col);
+    double v = library_column_null(stmt, col)
+                   ? NAN : library_column_double(stmt, col);
     memcpy(p, &v, sizeof v);
 }
 
-int library_fields_read(sqlite3_stmt *stmt, int first, const library_fields *f,
+int library_fields_read(library_stmt *stmt, int first, const library_fields *f,
                         void *base)
 {
     for (size_t i = 0; i < f->count; i++)

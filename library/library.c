@@ -98,13 +98,8 @@ static void spot_scores(const rm_analysis *a, double *total, double *max)
     }
 }
 
-static void bind_text(sqlite3_stmt *stmt, int index, const char *text)
-{
-    sqlite3_bind_text(stmt, index, text, -1, SQLITE_TRANSIENT);
-}
-
 /* Binds identity_columns in their order; returns the next index. */
-static int bind_identity(sqlite3_stmt *stmt, const rm_analysis *a,
+static int bind_identity(library_stmt *stmt, const rm_analysis *a,
                          const char *path, const library_file_stamp *stamp)
 {
     const rm_session_meta *m = &a->meta;
@@ -113,32 +108,32 @@ static int bind_identity(sqlite3_stmt *stmt, const rm_analysis *a,
     spot_scores(a, &total, &max);
     int64_t now = rm_wallclock_us();
     int i = 1;
-    bind_text(stmt, i++, m->session_id);
-    bind_text(stmt, i++, path);
-    bind_text(stmt, i++, m->client);
-    sqlite3_bind_int(stmt, i++, m->side);
-    bind_text(stmt, i++, m->muscle);
-    sqlite3_bind_int64(stmt, i++, m->start_unix_us);
-    bind_text(stmt, i++, m->notes);
-    bind_text(stmt, i++, d->model);
-    bind_text(stmt, i++, d->serial);
-    bind_text(stmt, i++, d->firmware);
-    sqlite3_bind_int(stmt, i++, d->device_kind);
-    sqlite3_bind_int64(stmt, i++, d->sample_rate_hz);
-    sqlite3_bind_int(stmt, i++, d->channel_count);
-    sqlite3_bind_int(stmt, i++, a->has_position);
-    sqlite3_bind_int(stmt, i++, a->has_pressure);
-    sqlite3_bind_int64(stmt, i++, (sqlite3_int64)stamp->size);
-    sqlite3_bind_int64(stmt, i++, stamp->mtime_ns);
-    sqlite3_bind_int64(stmt, i++, stamp->crc32c);
-    sqlite3_bind_int64(stmt, i++, now);
-    sqlite3_bind_int64(stmt, i++, now);
-    sqlite3_bind_int64(stmt, i++, (sqlite3_int64)a->dwell_count);
-    sqlite3_bind_int64(stmt, i++, (sqlite3_int64)a->spot_count);
-    sqlite3_bind_int64(stmt, i++, (sqlite3_int64)a->mark_count);
-    sqlite3_bind_double(stmt, i++, total);
-    sqlite3_bind_double(stmt, i++, max);
-    bind_text(stmt, i++, stamp->damage);
+    library_bind_text(stmt, i++, m->session_id);
+    library_bind_text(stmt, i++, path);
+    library_bind_text(stmt, i++, m->client);
+    library_bind_int64(stmt, i++, m->side);
+    library_bind_text(stmt, i++, m->muscle);
+    library_bind_int64(stmt, i++, m->start_unix_us);
+    library_bind_text(stmt, i++, m->notes);
+    library_bind_text(stmt, i++, d->model);
+    library_bind_text(stmt, i++, d->serial);
+    library_bind_text(stmt, i++, d->firmware);
+    library_bind_int64(stmt, i++, d->device_kind);
+    library_bind_int64(stmt, i++, d->sample_rate_hz);
+    library_bind_int64(stmt, i++, d->channel_count);
+    library_bind_int64(stmt, i++, a->has_position);
+    library_bind_int64(stmt, i++, a->has_pressure);
+    library_bind_int64(stmt, i++, (int64_t)stamp->size);
+    library_bind_int64(stmt, i++, stamp->mtime_ns);
+    library_bind_int64(stmt, i++, stamp->crc32c);
+    library_bind_int64(stmt, i++, now);
+    library_bind_int64(stmt, i++, now);
+    library_bind_int64(stmt, i++, (int64_t)a->dwell_count);
+    library_bind_int64(stmt, i++, (int64_t)a->spot_count);
+    library_bind_int64(stmt, i++, (int64_t)a->mark_count);
+    library_bind_double(stmt, i++, total);
+    library_bind_double(stmt, i++, max);
+    library_bind_text(stmt, i++, stamp->damage);
     return i;
 }
 
@@ -149,7 +144,7 @@ static rm_status upsert_session(rm_library *lib, const rm_analysis *a,
     char sql[SQL_CAP * 2];
     if (!session_upsert_sql(sql, sizeof sql))
         return rm_error_set(err, RM_ERR_ARG, "library: session row too wide");
-    sqlite3_stmt *stmt;
+    library_stmt *stmt;
     rm_status st = library_prepare(lib, sql, &stmt, err);
     if (st != RM_OK)
         return st;
@@ -164,18 +159,18 @@ static rm_status lookup_int64(rm_library *lib, const char *sql,
                               const char *text, int64_t *out, bool *found,
                               rm_error *err)
 {
-    sqlite3_stmt *stmt;
+    library_stmt *stmt;
     rm_status st = library_prepare(lib, sql, &stmt, err);
     if (st != RM_OK)
         return st;
-    bind_text(stmt, 1, text);
-    int rc = sqlite3_step(stmt);
-    *found = rc == SQLITE_ROW;
+    library_bind_text(stmt, 1, text);
+    int rc = library_step(stmt);
+    *found = rc == LIBRARY_ROW;
     if (*found)
-        *out = sqlite3_column_int64(stmt, 0);
-    else if (rc != SQLITE_DONE)
-        st = library_sql_error(lib->db, lib->path, rc, "looking up", err);
-    sqlite3_finalize(stmt);
+        *out = library_column_int64(stmt, 0);
+    else if (rc != LIBRARY_DONE)
+        st = library_sql_error(lib, "looking up", err);
+    library_finalize(stmt);
     return st;
 }
 
@@ -186,11 +181,11 @@ static rm_status delete_details(rm_library *lib, int64_t id, rm_error *err)
         char sql[96];
         snprintf(sql, sizeof sql, "DELETE FROM %s WHERE session = ?",
                  detail_tables[t]->name);
-        sqlite3_stmt *stmt;
+        library_stmt *stmt;
         st = library_prepare(lib, sql, &stmt, err);
         if (st != RM_OK)
             break;
-        sqlite3_bind_int64(stmt, 1, id);
+        library_bind_int64(stmt, 1, id);
         st = library_step_done(lib, stmt, "replacing a session's rows", err);
     }
     return st;
@@ -209,20 +204,20 @@ static rm_status insert_rows(rm_library *lib, int64_t id,
     for (size_t i = 0; i < t->fields.count; i++)
         n += snprintf(sql + n, sizeof sql - (size_t)n, ", ?");
     snprintf(sql + n, sizeof sql - (size_t)n, ")");
-    sqlite3_stmt *stmt = NULL;
+    library_stmt *stmt = NULL;
     rm_status st = library_prepare(lib, sql, &stmt, err);
     for (size_t r = 0; st == RM_OK && r < count; r++) {
-        sqlite3_reset(stmt);
-        sqlite3_bind_int64(stmt, 1, id);
-        sqlite3_bind_int64(stmt, 2, (sqlite3_int64)r);
+        library_reset(stmt);
+        library_bind_int64(stmt, 1, id);
+        library_bind_int64(stmt, 2, (int64_t)r);
         library_fields_bind(stmt, 3, &t->fields,
                             (const char *)rows + r * t->stride);
-        int rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-            st = library_sql_error(lib->db, lib->path, rc, "storing rows",
+        int rc = library_step(stmt);
+        if (rc != LIBRARY_DONE)
+            st = library_sql_error(lib, "storing rows",
                                    err);
     }
-    sqlite3_finalize(stmt);
+    library_finalize(stmt);
     return st;
 }
 
@@ -277,27 +272,27 @@ static rm_status find_known(rm_library *lib, const char *session_id,
                             known_session *k, rm_error *err)
 {
     memset(k, 0, sizeof *k);
-    sqlite3_stmt *stmt;
+    library_stmt *stmt;
     rm_status st = library_prepare(
         lib, "SELECT id, path, file_size, file_mtime_ns, file_crc32c "
              "FROM sessions WHERE session_id = ?", &stmt, err);
     if (st != RM_OK)
         return st;
-    bind_text(stmt, 1, session_id);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
+    library_bind_text(stmt, 1, session_id);
+    int rc = library_step(stmt);
+    if (rc == LIBRARY_ROW) {
         k->found = true;
-        k->id = sqlite3_column_int64(stmt, 0);
-        k->path = strdup((const char *)sqlite3_column_text(stmt, 1));
-        k->stamp.size = (uint64_t)sqlite3_column_int64(stmt, 2);
-        k->stamp.mtime_ns = sqlite3_column_int64(stmt, 3);
-        k->stamp.crc32c = (uint32_t)sqlite3_column_int64(stmt, 4);
+        k->id = library_column_int64(stmt, 0);
+        k->path = strdup(library_column_text(stmt, 1));
+        k->stamp.size = (uint64_t)library_column_int64(stmt, 2);
+        k->stamp.mtime_ns = library_column_int64(stmt, 3);
+        k->stamp.crc32c = (uint32_t)library_column_int64(stmt, 4);
         if (!k->path)
             st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
-    } else if (rc != SQLITE_DONE) {
-        st = library_sql_error(lib->db, lib->path, rc, "looking up", err);
+    } else if (rc != LIBRARY_DONE) {
+        st = library_sql_error(lib, "looking up", err);
     }
-    sqlite3_finalize(stmt);
+    library_finalize(stmt);
     return st;
 }
 
@@ -306,15 +301,15 @@ static rm_status update_location(rm_library *lib, int64_t id, const char *path,
                                  const library_file_stamp *stamp,
                                  rm_error *err)
 {
-    sqlite3_stmt *stmt;
+    library_stmt *stmt;
     rm_status st = library_prepare(
         lib, "UPDATE sessions SET path = ?, file_mtime_ns = ? WHERE id = ?",
         &stmt, err);
     if (st != RM_OK)
         return st;
-    bind_text(stmt, 1, path);
-    sqlite3_bind_int64(stmt, 2, stamp->mtime_ns);
-    sqlite3_bind_int64(stmt, 3, id);
+    library_bind_text(stmt, 1, path);
+    library_bind_int64(stmt, 2, stamp->mtime_ns);
+    library_bind_int64(stmt, 3, id);
     return library_step_done(lib, stmt, "updating a session's file", err);
 }
 
@@ -448,18 +443,18 @@ rm_status rm_library_add(rm_library *lib, const char *session_path,
 
 static rm_status require_session(rm_library *lib, int64_t id, rm_error *err)
 {
-    sqlite3_stmt *stmt;
+    library_stmt *stmt;
     rm_status st = library_prepare(lib, "SELECT 1 FROM sessions WHERE id = ?",
                                    &stmt, err);
     if (st != RM_OK)
         return st;
-    sqlite3_bind_int64(stmt, 1, id);
-    int rc = sqlite3_step(stmt);
-    sqlite3_finalize(stmt);
-    if (rc == SQLITE_ROW)
+    library_bind_int64(stmt, 1, id);
+    int rc = library_step(stmt);
+    library_finalize(stmt);
+    if (rc == LIBRARY_ROW)
         return RM_OK;
-    if (rc != SQLITE_DONE)
-        return library_sql_error(lib->db, lib->path, rc, "looking up", err);
+    if (rc != LIBRARY_DONE)
+        return library_sql_error(lib, "looking up", err);
     return rm_error_set(err, RM_ERR_NOT_FOUND, "%s: no session with id %lld",
                         lib->path, (long long)id);
 }
@@ -470,16 +465,16 @@ static rm_status edit_session(rm_library *lib, int64_t id, const char *sql,
                               rm_error *err)
 {
     rm_status st = require_session(lib, id, err);
-    sqlite3_stmt *stmt = NULL;
+    library_stmt *stmt = NULL;
     if (st == RM_OK)
         st = library_prepare(lib, sql, &stmt, err);
     if (st != RM_OK)
         return st;
-    sqlite3_bind_int64(stmt, 1, id);
+    library_bind_int64(stmt, 1, id);
     if (a)
-        bind_text(stmt, 2, a);
+        library_bind_text(stmt, 2, a);
     if (b)
-        bind_text(stmt, 3, b);
+        library_bind_text(stmt, 3, b);
     return library_step_done(lib, stmt, doing, err);
 }
 
@@ -514,7 +509,7 @@ rm_status rm_library_set_client_name(rm_library *lib, const char *client,
     if (!client || !client[0])
         return rm_error_set(err, RM_ERR_ARG, "client code is empty");
     bool remove = !display_name || !display_name[0];
-    sqlite3_stmt *stmt;
+    library_stmt *stmt;
     rm_status st = library_prepare(
         lib, remove ? "DELETE FROM clients WHERE code = ?1"
                     : "INSERT INTO clients (code, display_name) VALUES (?1, ?2)"
@@ -523,9 +518,9 @@ rm_status rm_library_set_client_name(rm_library *lib, const char *client,
         &stmt, err);
     if (st != RM_OK)
         return st;
-    bind_text(stmt, 1, client);
+    library_bind_text(stmt, 1, client);
     if (!remove)
-        bind_text(stmt, 2, display_name);
+        library_bind_text(stmt, 2, display_name);
     return library_step_done(lib, stmt, "naming a client", err);
 }
 

@@ -7,46 +7,150 @@
 
 #include "rollmap_library.h"
 
-#include <sqlite3.h>
+/* ---- backends ----------------------------------------------------------- */
+
+/* A statement of either backend; each backend's own statement struct
+ * starts with this. Values bound or read are those of a SQLite statement:
+ * 64-bit integers, doubles, text, blobs and NULL; parameters are written
+ * "?" or "?N" in every backend's SQL. */
+typedef struct library_stmt {
+    rm_library *lib;
+} library_stmt;
+
+/* What step and prepare return. */
+enum { LIBRARY_FAIL = -1, LIBRARY_DONE = 0, LIBRARY_ROW = 1 };
+
+/* Why the last call failed, for library_sql_error. */
+typedef enum library_fail_kind {
+    LIBRARY_FAIL_OTHER,
+    LIBRARY_FAIL_BUSY,        /* a lock held by another process or session */
+    LIBRARY_FAIL_DAMAGED,     /* the database is damaged or not a database */
+    LIBRARY_FAIL_FULL,        /* no space */
+    LIBRARY_FAIL_IO,          /* cannot open, read or write; server gone */
+} library_fail_kind;
+
+/* The table of operations of one storage backend (db_sqlite.c,
+ * db_postgresql.c). */
+typedef struct library_backend {
+    const char *name;
+    /* Connect to target (a file path, or a connection string) and set
+     * lib->conn and lib->path (the name shown in messages: never a
+     * password). */
+    rm_status (*open)(rm_library *lib, const char *target, rm_error *err);
+    void (*close)(rm_library *lib);
+    /* Run statements that return no rows; LIBRARY_DONE or LIBRARY_FAIL. */
+    int (*exec)(rm_library *lib, const char *sql);
+    int (*prepare)(rm_library *lib, const char *sql, library_stmt **out);
+    void (*bind_int64)(library_stmt *s, int index, int64_t v);
+    void (*bind_double)(library_stmt *s, int index, double v);
+    void (*bind_text)(library_stmt *s, int index, const char *v);
+    void (*bind_blob)(library_stmt *s, int index, const void *v, size_t n);
+    void (*bind_null)(library_stmt *s, int index);
+    int (*step)(library_stmt *s);
+    /* Ready to step again from the start; the bindings stay. */
+    void (*reset)(library_stmt *s);
+    void (*finalize)(library_stmt *s);
+    bool (*column_null)(library_stmt *s, int col);
+    int64_t (*column_int64)(library_stmt *s, int col);
+    double (*column_double)(library_stmt *s, int col);
+    /* NULL for NULL; valid until the next step */
+    const char *(*column_text)(library_stmt *s, int col);
+    const void *(*column_blob)(library_stmt *s, int col, size_t *n);
+    /* Structural check of the database (RM_OK: sound). */
+    rm_status (*verify)(rm_library *lib, bool full, rm_error *err);
+    bool (*in_transaction)(rm_library *lib);
+    /* SQL that starts a transaction whose reads see one snapshot */
+    const char *begin_read_sql;
+    /* SQL that starts a write transaction holding the write lock, and one
+     * that serialises schema migrations. */
+    const char *begin_write_sql;
+    const char *begin_migration_sql;
+    int (*schema_version)(rm_library *lib, int *version);
+    int (*set_schema_version)(rm_library *lib, int version);
+    /* Run one migration step written in SQLite's dialect. */
+    int (*migrate_step)(rm_library *lib, const char *sql);
+} library_backend;
+
+extern const library_backend library_sqlite_backend;
+extern const library_backend library_postgresql_backend;
 
 struct rm_library {
-    sqlite3 *db;
-    char *path;
-    bool verified;   /* PRAGMA quick_check passed on this connection */
+    const library_backend *ops;
+    void *conn;      /* the backend's connection */
+    char *path;      /* what messages name: the file, or the server without
+                        its password */
+    bool verified;   /* the structural check passed on this connection */
+    library_fail_kind fail;
+    char fail_detail[512];
 };
+
+/** Remember why a call failed (backends). */
+void library_fail_set(rm_library *lib, library_fail_kind kind,
+                      const char *detail);
+
+/* Statement calls through the backend's table. */
+static inline void library_bind_int64(library_stmt *s, int i, int64_t v)
+{ s->lib->ops->bind_int64(s, i, v); }
+static inline void library_bind_double(library_stmt *s, int i, double v)
+{ s->lib->ops->bind_double(s, i, v); }
+static inline void library_bind_text(library_stmt *s, int i, const char *v)
+{ s->lib->ops->bind_text(s, i, v); }
+static inline void library_bind_blob(library_stmt *s, int i, const void *v,
+                                     size_t n)
+{ s->lib->ops->bind_blob(s, i, v, n); }
+static inline void library_bind_null(library_stmt *s, int i)
+{ s->lib->ops->bind_null(s, i); }
+static inline int library_step(library_stmt *s)
+{ return s->lib->ops->step(s); }
+static inline void library_reset(library_stmt *s)
+{ s->lib->ops->reset(s); }
+static inline void library_finalize(library_stmt *s)
+{ if (s) s->lib->ops->finalize(s); }
+static inline bool library_column_null(library_stmt *s, int c)
+{ return s->lib->ops->column_null(s, c); }
+static inline int64_t library_column_int64(library_stmt *s, int c)
+{ return s->lib->ops->column_int64(s, c); }
+static inline double library_column_double(library_stmt *s, int c)
+{ return s->lib->ops->column_double(s, c); }
+static inline const char *library_column_text(library_stmt *s, int c)
+{ return s->lib->ops->column_text(s, c); }
+static inline const void *library_column_blob(library_stmt *s, int c,
+                                              size_t *n)
+{ return s->lib->ops->column_blob(s, c, n); }
 
 /* ---- schema.c ----------------------------------------------------------- */
 
-/** Bring the schema from its PRAGMA user_version up to target (at most
- *  RM_LIBRARY_SCHEMA_VERSION) in one transaction. Tests call it with an
- *  older target to make an old database. */
-rm_status library_migrate(sqlite3 *db, const char *path, int target,
+/** Bring the schema from its stored version up to target (at most
+ *  RM_LIBRARY_SCHEMA_VERSION) in one transaction. */
+rm_status library_migrate(rm_library *lib, int target, rm_error *err);
+/** rm_library_open with the schema brought only up to version: tests make
+ *  a database of an older release with it. */
+rm_status library_open_at(rm_library **out, const char *target, int version,
                           rm_error *err);
 
-/** Turn an SQLite failure into an rm_error naming the database file:
- *  SQLITE_BUSY is RM_ERR_BUSY ("... is locked by another process"),
- *  SQLITE_CORRUPT/NOTADB RM_ERR_FORMAT, SQLITE_FULL RM_ERR_NO_SPACE. */
-rm_status library_sql_error(sqlite3 *db, const char *path, int rc,
-                            const char *doing, rm_error *err);
+/** Turn the last failure into an rm_error naming the database: a lock is
+ *  RM_ERR_BUSY ("... is locked by another process"), damage
+ *  RM_ERR_FORMAT, a full disk RM_ERR_NO_SPACE. */
+rm_status library_sql_error(rm_library *lib, const char *doing,
+                            rm_error *err);
 /** The error for a damaged database: names the file and what is wrong,
  *  and how to rebuild it from the session files. */
 rm_status library_damaged(const char *path, const char *detail,
                           const char *doing, rm_error *err);
-/** PRAGMA quick_check (integrity_check with full): RM_OK when it says
- *  "ok", else library_damaged with its first finding. */
+/** The backend's structural check; sets lib->verified when it passes. */
 rm_status library_verify(rm_library *lib, bool full, rm_error *err);
-/** BEGIN (deferred): the reads that follow see one snapshot; end it with
+/** Start a transaction whose reads see one snapshot; end it with
  *  library_rollback. */
 rm_status library_begin_read(rm_library *lib, rm_error *err);
 rm_status library_prepare(rm_library *lib, const char *sql,
-                          sqlite3_stmt **stmt, rm_error *err);
+                          library_stmt **stmt, rm_error *err);
 /** Step a statement that returns no rows; finalizes it. */
-rm_status library_step_done(rm_library *lib, sqlite3_stmt *stmt,
+rm_status library_step_done(rm_library *lib, library_stmt *stmt,
                             const char *doing, rm_error *err);
-/** BEGIN IMMEDIATE (take the write lock now, waiting up to the busy
- *  timeout), after a quick_check if this connection has not passed one:
- *  nothing is written into a damaged database; COMMIT; ROLLBACK that
- *  keeps the first error. */
+/** Start a write transaction holding the write lock (waiting up to the
+ *  busy timeout), after the structural check if this connection has not
+ *  passed one: nothing is written into a damaged database; COMMIT;
+ *  ROLLBACK that keeps the first error. */
 rm_status library_begin_write(rm_library *lib, rm_error *err);
 rm_status library_commit(rm_library *lib, rm_error *err);
 void library_rollback(rm_library *lib);
@@ -98,11 +202,11 @@ bool library_fields_columns(const library_fields *f, const char *prefix,
                             char *buf, size_t cap);
 /** Bind the fields of base to parameters first, first+1, ...; returns the
  *  next parameter index. */
-int library_fields_bind(sqlite3_stmt *stmt, int first, const library_fields *f,
+int library_fields_bind(library_stmt *stmt, int first, const library_fields *f,
                         const void *base);
 /** Read the fields of base from columns first, first+1, ...; returns the
  *  next column index. NULL reads as NaN (doubles) or 0. */
-int library_fields_read(sqlite3_stmt *stmt, int first, const library_fields *f,
+int library_fields_read(library_stmt *stmt, int first, const library_fields *f,
                         void *base);
 
 /* ---- files.c ------------------------------------------------------------ */

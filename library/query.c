@@ -40,26 +40,26 @@ static void filter_where(const rm_library_filter *f, int64_t id, char *buf,
 #undef CLAUSE
 }
 
-static void filter_bind(sqlite3_stmt *stmt, const rm_library_filter *f,
+static void filter_bind(library_stmt *stmt, const rm_library_filter *f,
                         int64_t id)
 {
     if (id)
-        sqlite3_bind_int64(stmt, P_ID, id);
+        library_bind_int64(stmt, P_ID, id);
     if (!f)
         return;
     if (f->client)
-        sqlite3_bind_text(stmt, P_CLIENT, f->client, -1, SQLITE_STATIC);
+        library_bind_text(stmt, P_CLIENT, f->client);
     if (f->side)
-        sqlite3_bind_int(stmt, P_SIDE, f->side);
+        library_bind_int64(stmt, P_SIDE, f->side);
     if (f->muscle)
-        sqlite3_bind_text(stmt, P_MUSCLE, f->muscle, -1, SQLITE_STATIC);
+        library_bind_text(stmt, P_MUSCLE, f->muscle);
     if (f->since_unix_us)
-        sqlite3_bind_int64(stmt, P_SINCE, f->since_unix_us);
+        library_bind_int64(stmt, P_SINCE, f->since_unix_us);
     if (f->until_unix_us)
-        sqlite3_bind_int64(stmt, P_UNTIL, f->until_unix_us);
+        library_bind_int64(stmt, P_UNTIL, f->until_unix_us);
     if (f->last) {
-        sqlite3_bind_int64(stmt, P_LAST, (sqlite3_int64)f->last);
-        sqlite3_bind_int64(stmt, P_SKIP, (sqlite3_int64)f->skip);
+        library_bind_int64(stmt, P_LAST, (int64_t)f->last);
+        library_bind_int64(stmt, P_SKIP, (int64_t)f->skip);
     }
 }
 
@@ -77,7 +77,7 @@ static bool entries_sql(const rm_library_filter *f, const char *where,
     if (f && f->last)
         n = snprintf(sql, cap,
                      "SELECT * FROM (SELECT %s %s%s ORDER BY s.start_us DESC,"
-                     " s.id DESC LIMIT ?6 OFFSET ?8) ORDER BY start_us, id",
+                     " s.id DESC LIMIT ?6 OFFSET ?8) AS newest ORDER BY start_us, id",
                      columns, from, where);
     else
         n = snprintf(sql, cap, "SELECT %s %s%s ORDER BY s.start_us, s.id",
@@ -85,10 +85,10 @@ static bool entries_sql(const rm_library_filter *f, const char *where,
     return n > 0 && (size_t)n < cap;
 }
 
-static void copy_text(char *dst, size_t cap, sqlite3_stmt *stmt, int col)
+static void copy_text(char *dst, size_t cap, library_stmt *stmt, int col)
 {
-    const unsigned char *t = sqlite3_column_text(stmt, col);
-    size_t n = t ? (size_t)sqlite3_column_bytes(stmt, col) : 0;
+    const char *t = library_column_text(stmt, col);
+    size_t n = t ? strlen(t) : 0;
     if (n >= cap)
         n = cap - 1;
     if (n)
@@ -97,41 +97,41 @@ static void copy_text(char *dst, size_t cap, sqlite3_stmt *stmt, int col)
 }
 
 /* A malloc'd copy, or NULL for NULL and "". */
-static char *dup_text(sqlite3_stmt *stmt, int col)
+static char *dup_text(library_stmt *stmt, int col)
 {
-    const unsigned char *t = sqlite3_column_text(stmt, col);
-    return t && t[0] ? strdup((const char *)t) : NULL;
+    const char *t = library_column_text(stmt, col);
+    return t && t[0] ? strdup(t) : NULL;
 }
 
-static bool read_entry(sqlite3_stmt *stmt, rm_library_entry *e)
+static bool read_entry(library_stmt *stmt, rm_library_entry *e)
 {
     int c = 0;
-    e->id = sqlite3_column_int64(stmt, c++);
+    e->id = library_column_int64(stmt, c++);
     copy_text(e->session_id, sizeof e->session_id, stmt, c++);
     e->path = dup_text(stmt, c++);
     copy_text(e->client, sizeof e->client, stmt, c++);
     e->display_name = dup_text(stmt, c++);
-    e->start_unix_us = sqlite3_column_int64(stmt, c++);
-    e->side = (uint8_t)sqlite3_column_int(stmt, c++);
+    e->start_unix_us = library_column_int64(stmt, c++);
+    e->side = (uint8_t)library_column_int64(stmt, c++);
     copy_text(e->muscle, sizeof e->muscle, stmt, c++);
     e->notes = dup_text(stmt, c++);
     copy_text(e->device_model, sizeof e->device_model, stmt, c++);
     copy_text(e->device_serial, sizeof e->device_serial, stmt, c++);
-    e->device_kind = (uint8_t)sqlite3_column_int(stmt, c++);
-    e->sample_rate_hz = (uint32_t)sqlite3_column_int64(stmt, c++);
-    e->channel_count = (uint8_t)sqlite3_column_int(stmt, c++);
-    e->has_position = sqlite3_column_int(stmt, c++) != 0;
-    e->has_pressure = sqlite3_column_int(stmt, c++) != 0;
-    e->dwell_count = (size_t)sqlite3_column_int64(stmt, c++);
-    e->spot_count = (size_t)sqlite3_column_int64(stmt, c++);
-    e->mark_count = (size_t)sqlite3_column_int64(stmt, c++);
-    e->spot_score_total = sqlite3_column_double(stmt, c++);
-    e->spot_score_max = sqlite3_column_double(stmt, c++);
-    e->file_size = (uint64_t)sqlite3_column_int64(stmt, c++);
-    e->file_mtime_ns = sqlite3_column_int64(stmt, c++);
-    e->file_crc32c = (uint32_t)sqlite3_column_int64(stmt, c++);
-    e->added_unix_us = sqlite3_column_int64(stmt, c++);
-    e->analysed_unix_us = sqlite3_column_int64(stmt, c++);
+    e->device_kind = (uint8_t)library_column_int64(stmt, c++);
+    e->sample_rate_hz = (uint32_t)library_column_int64(stmt, c++);
+    e->channel_count = (uint8_t)library_column_int64(stmt, c++);
+    e->has_position = library_column_int64(stmt, c++) != 0;
+    e->has_pressure = library_column_int64(stmt, c++) != 0;
+    e->dwell_count = (size_t)library_column_int64(stmt, c++);
+    e->spot_count = (size_t)library_column_int64(stmt, c++);
+    e->mark_count = (size_t)library_column_int64(stmt, c++);
+    e->spot_score_total = library_column_double(stmt, c++);
+    e->spot_score_max = library_column_double(stmt, c++);
+    e->file_size = (uint64_t)library_column_int64(stmt, c++);
+    e->file_mtime_ns = library_column_int64(stmt, c++);
+    e->file_crc32c = (uint32_t)library_column_int64(stmt, c++);
+    e->added_unix_us = library_column_int64(stmt, c++);
+    e->analysed_unix_us = library_column_int64(stmt, c++);
     copy_text(e->damage, sizeof e->damage, stmt, c++);
     library_fields_read(stmt, c, &library_summary_fields, &e->summary);
     return e->path != NULL;
@@ -190,22 +190,22 @@ static rm_status check_entry(rm_library *lib, const rm_library_entry *e,
     return library_damaged(lib->path, detail, "listing sessions", err);
 }
 
-static rm_status read_entries(rm_library *lib, sqlite3_stmt *stmt,
+static rm_status read_entries(rm_library *lib, library_stmt *stmt,
                               rm_library_entry **out, size_t *n, rm_error *err)
 {
     void *items = NULL;
     size_t count = 0, cap = 0;
     rm_status st = RM_OK;
     int rc;
-    while (st == RM_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while (st == RM_OK && (rc = library_step(stmt)) == LIBRARY_ROW) {
         if (!grow(&items, &cap, count, sizeof(rm_library_entry)) ||
             !read_entry(stmt, (rm_library_entry *)items + count++))
             st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
         else
             st = check_entry(lib, (rm_library_entry *)items + count - 1, err);
     }
-    if (st == RM_OK && rc != SQLITE_DONE)
-        st = library_sql_error(lib->db, lib->path, rc, "listing sessions", err);
+    if (st == RM_OK && rc != LIBRARY_DONE)
+        st = library_sql_error(lib, "listing sessions", err);
     if (st != RM_OK) {
         rm_library_entries_free(items, count);
         return st;
@@ -231,15 +231,15 @@ static rm_library_entry *find_by_id(rm_library_entry **by_id, size_t n,
     return hit ? *hit : NULL;
 }
 
-static bool add_tag(rm_library_entry *e, sqlite3_stmt *stmt)
+static bool add_tag(rm_library_entry *e, library_stmt *stmt)
 {
     rm_library_tag *t = realloc(e->tags, (e->tag_count + 1) * sizeof *t);
     if (!t)
         return false;
     e->tags = t;
     t += e->tag_count;
-    t->key = strdup((const char *)sqlite3_column_text(stmt, 1));
-    t->value = strdup((const char *)sqlite3_column_text(stmt, 2));
+    t->key = strdup(library_column_text(stmt, 1));
+    t->value = strdup(library_column_text(stmt, 2));
     e->tag_count++;
     return t->key && t->value;
 }
@@ -259,20 +259,20 @@ static rm_status attach_tags(rm_library *lib, const rm_library_filter *f,
     snprintf(sql, sizeof sql,
              "SELECT session, key, value FROM tags WHERE session IN "
              "(SELECT s.id FROM sessions s%s) ORDER BY session, key", where);
-    sqlite3_stmt *stmt;
+    library_stmt *stmt;
     rm_status st = library_prepare(lib, sql, &stmt, err);
     if (st == RM_OK) {
         filter_bind(stmt, f, id);
         int rc;
-        while (st == RM_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        while (st == RM_OK && (rc = library_step(stmt)) == LIBRARY_ROW) {
             rm_library_entry *e =
-                find_by_id(by_id, n, sqlite3_column_int64(stmt, 0));
+                find_by_id(by_id, n, library_column_int64(stmt, 0));
             if (e && !add_tag(e, stmt))
                 st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
         }
-        if (st == RM_OK && rc != SQLITE_DONE)
-            st = library_sql_error(lib->db, lib->path, rc, "reading tags", err);
-        sqlite3_finalize(stmt);
+        if (st == RM_OK && rc != LIBRARY_DONE)
+            st = library_sql_error(lib, "reading tags", err);
+        library_finalize(stmt);
     }
     free(by_id);
     return st;
@@ -286,7 +286,7 @@ static rm_status query_entries(rm_library *lib, const rm_library_filter *f,
     filter_where(f, id, where, sizeof where);
     if (!entries_sql(f, where, sql, sizeof sql))
         return rm_error_set(err, RM_ERR_ARG, "library: query too long");
-    sqlite3_stmt *stmt;
+    library_stmt *stmt;
     /* One read transaction: the tags belong to the same snapshot. */
     rm_status st = library_begin_read(lib, err);
     if (st != RM_OK)
@@ -295,7 +295,7 @@ static rm_status query_entries(rm_library *lib, const rm_library_filter *f,
     if (st == RM_OK) {
         filter_bind(stmt, f, id);
         st = read_entries(lib, stmt, out, n, err);
-        sqlite3_finalize(stmt);
+        library_finalize(stmt);
     }
     if (st == RM_OK) {
         st = attach_tags(lib, f, id, where, *out, *n, err);
@@ -320,19 +320,19 @@ rm_status rm_library_count(rm_library *lib, const rm_library_filter *f,
     char where[512], sql[640];
     filter_where(f, 0, where, sizeof where);
     snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM sessions s%s", where);
-    sqlite3_stmt *stmt;
+    library_stmt *stmt;
     rm_status st = library_prepare(lib, sql, &stmt, err);
     if (st != RM_OK)
         return st;
     rm_library_filter without_paging = f ? *f : (rm_library_filter){0};
     without_paging.last = 0;
     filter_bind(stmt, &without_paging, 0);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        *n = (size_t)sqlite3_column_int64(stmt, 0);
+    int rc = library_step(stmt);
+    if (rc == LIBRARY_ROW)
+        *n = (size_t)library_column_int64(stmt, 0);
     else
-        st = library_sql_error(lib->db, lib->path, rc, "counting sessions", err);
-    sqlite3_finalize(stmt);
+        st = library_sql_error(lib, "counting sessions", err);
+    library_finalize(stmt);
     return st;
 }
 
@@ -349,16 +349,16 @@ static const char clients_sql[] =
     "       MAX(start_us) AS last_us FROM sessions GROUP BY client) g"
     " LEFT JOIN clients c ON c.code = g.client ORDER BY g.client";
 
-static bool read_client(sqlite3_stmt *stmt, rm_library_client *c)
+static bool read_client(library_stmt *stmt, rm_library_client *c)
 {
     copy_text(c->code, sizeof c->code, stmt, 0);
-    const unsigned char *name = sqlite3_column_text(stmt, 1);
+    const char *name = library_column_text(stmt, 1);
     c->display_name = dup_text(stmt, 1);
-    c->sessions = (size_t)sqlite3_column_int64(stmt, 2);
-    c->first_unix_us = sqlite3_column_int64(stmt, 3);
-    c->last_unix_us = sqlite3_column_int64(stmt, 4);
-    c->first_score_total = sqlite3_column_double(stmt, 5);
-    c->last_score_total = sqlite3_column_double(stmt, 6);
+    c->sessions = (size_t)library_column_int64(stmt, 2);
+    c->first_unix_us = library_column_int64(stmt, 3);
+    c->last_unix_us = library_column_int64(stmt, 4);
+    c->first_score_total = library_column_double(stmt, 5);
+    c->last_score_total = library_column_double(stmt, 6);
     return !(name && name[0]) || c->display_name; /* false: out of memory */
 }
 
@@ -367,21 +367,21 @@ rm_status rm_library_clients(rm_library *lib, rm_library_client **out,
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *stmt;
+    library_stmt *stmt;
     rm_status st = library_prepare(lib, clients_sql, &stmt, err);
     if (st != RM_OK)
         return st;
     void *items = NULL;
     size_t count = 0, cap = 0;
     int rc;
-    while (st == RM_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while (st == RM_OK && (rc = library_step(stmt)) == LIBRARY_ROW) {
         if (!grow(&items, &cap, count, sizeof(rm_library_client)) ||
             !read_client(stmt, (rm_library_client *)items + count++))
             st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
     }
-    if (st == RM_OK && rc != SQLITE_DONE)
-        st = library_sql_error(lib->db, lib->path, rc, "listing clients", err);
-    sqlite3_finalize(stmt);
+    if (st == RM_OK && rc != LIBRARY_DONE)
+        st = library_sql_error(lib, "listing clients", err);
+    library_finalize(stmt);
     if (st != RM_OK) {
         rm_library_clients_free(items, count);
         return st;
@@ -436,25 +436,25 @@ static const char analysis_columns[] =
     " device_serial, device_firmware, device_kind, sample_rate_hz,"
     " channel_count, has_position, has_pressure";
 
-static void read_analysis_row(sqlite3_stmt *stmt, rm_analysis *a)
+static void read_analysis_row(library_stmt *stmt, rm_analysis *a)
 {
     int c = 0;
     rm_session_meta *m = &a->meta;
     rm_device_info *d = &a->device;
     copy_text(m->session_id, sizeof m->session_id, stmt, c++);
     copy_text(m->client, sizeof m->client, stmt, c++);
-    m->side = (uint8_t)sqlite3_column_int(stmt, c++);
+    m->side = (uint8_t)library_column_int64(stmt, c++);
     copy_text(m->muscle, sizeof m->muscle, stmt, c++);
-    m->start_unix_us = sqlite3_column_int64(stmt, c++);
+    m->start_unix_us = library_column_int64(stmt, c++);
     copy_text(m->notes, sizeof m->notes, stmt, c++);
     copy_text(d->model, sizeof d->model, stmt, c++);
     copy_text(d->serial, sizeof d->serial, stmt, c++);
     copy_text(d->firmware, sizeof d->firmware, stmt, c++);
-    d->device_kind = (uint8_t)sqlite3_column_int(stmt, c++);
-    d->sample_rate_hz = (uint32_t)sqlite3_column_int64(stmt, c++);
-    d->channel_count = (uint8_t)sqlite3_column_int(stmt, c++);
-    a->has_position = sqlite3_column_int(stmt, c++) != 0;
-    a->has_pressure = sqlite3_column_int(stmt, c++) != 0;
+    d->device_kind = (uint8_t)library_column_int64(stmt, c++);
+    d->sample_rate_hz = (uint32_t)library_column_int64(stmt, c++);
+    d->channel_count = (uint8_t)library_column_int64(stmt, c++);
+    a->has_position = library_column_int64(stmt, c++) != 0;
+    a->has_pressure = library_column_int64(stmt, c++) != 0;
     c = library_fields_read(stmt, c, &library_summary_fields, &a->summary);
     c = library_fields_read(stmt, c, &library_quality_fields, &a->quality);
     library_fields_read(stmt, c, &library_config_fields, &a->config);
@@ -473,21 +473,21 @@ static rm_status load_session_row(rm_library *lib, int64_t id, rm_analysis *a,
                                 sizeof columns))
         return rm_error_set(err, RM_ERR_ARG, "library: query too long");
     snprintf(sql, sizeof sql, "SELECT %s FROM sessions WHERE id = ?", columns);
-    sqlite3_stmt *stmt;
+    library_stmt *stmt;
     rm_status st = library_prepare(lib, sql, &stmt, err);
     if (st != RM_OK)
         return st;
-    sqlite3_bind_int64(stmt, 1, id);
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
+    library_bind_int64(stmt, 1, id);
+    int rc = library_step(stmt);
+    if (rc == LIBRARY_ROW)
         read_analysis_row(stmt, a);
-    else if (rc == SQLITE_DONE)
+    else if (rc == LIBRARY_DONE)
         st = rm_error_set(err, RM_ERR_NOT_FOUND, "%s: no session with id %lld",
                           lib->path, (long long)id);
     else
-        st = library_sql_error(lib->db, lib->path, rc, "loading a session",
+        st = library_sql_error(lib, "loading a session",
                                err);
-    sqlite3_finalize(stmt);
+    library_finalize(stmt);
     return st;
 }
 
@@ -499,23 +499,23 @@ static rm_status load_rows(rm_library *lib, int64_t id, const library_table *t,
         return rm_error_set(err, RM_ERR_ARG, "library: query too long");
     snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE session = ? ORDER BY idx",
              columns, t->name);
-    sqlite3_stmt *stmt;
+    library_stmt *stmt;
     rm_status st = library_prepare(lib, sql, &stmt, err);
     if (st != RM_OK)
         return st;
-    sqlite3_bind_int64(stmt, 1, id);
+    library_bind_int64(stmt, 1, id);
     size_t cap = 0;
     int rc;
-    while (st == RM_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while (st == RM_OK && (rc = library_step(stmt)) == LIBRARY_ROW) {
         if (!grow(rows, &cap, *count, t->stride))
             st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
         else
             library_fields_read(stmt, 1, &t->fields,
                                 (char *)*rows + (*count)++ * t->stride);
     }
-    if (st == RM_OK && rc != SQLITE_DONE)
-        st = library_sql_error(lib->db, lib->path, rc, "loading rows", err);
-    sqlite3_finalize(stmt);
+    if (st == RM_OK && rc != LIBRARY_DONE)
+        st = library_sql_error(lib, "loading rows", err);
+    library_finalize(stmt);
     return st;
 }
 

@@ -20,7 +20,8 @@ extern "C" {
 /* The library: an SQLite index of session files (docs/LIBRARY.md)          */
 /* ------------------------------------------------------------------------ */
 
-/** Schema version this build writes (PRAGMA user_version); older databases
+/** Schema version this build writes (SQLite: PRAGMA user_version;
+ *  PostgreSQL: table rollmap_schema); older databases
  *  are migrated on open, newer ones are refused. */
 #define RM_LIBRARY_SCHEMA_VERSION 4
 
@@ -30,15 +31,37 @@ extern "C" {
 
 typedef struct rm_library rm_library;
 
-/** Open (or create) a library database: its folder 0700, the file 0600,
- *  WAL journal, busy timeout, schema migrated. A damaged file is
- *  RM_ERR_FORMAT naming the file; it is never rewritten. One rm_library is
- *  used by one thread at a time; other threads and processes open their
- *  own. */
-rm_status rm_library_open(rm_library **out, const char *path, rm_error *err);
+/** Where a library lives (docs/LIBRARY.md, "Backends"). */
+typedef enum rm_library_backend_kind {
+    RM_LIBRARY_SQLITE,      /**< a file: PATH or sqlite:PATH */
+    RM_LIBRARY_POSTGRESQL,  /**< postgresql://... or a libpq "key=value"
+                                 connection string */
+} rm_library_backend_kind;
+
+/** Which backend a target names; for SQLite, *file is its file path
+ *  (else NULL). */
+rm_library_backend_kind rm_library_target_kind(const char *target,
+                                               const char **file);
+
+/** Open (or create) a library. target is a database file (PATH or
+ *  sqlite:PATH: its folder 0700, the file 0600, WAL journal) or a
+ *  PostgreSQL server (postgresql://... or a libpq connection string,
+ *  without a password: libpq's password and service files supply it).
+ *  Busy timeout, schema migrated. A damaged file is RM_ERR_FORMAT naming
+ *  the file; it is never rewritten. One rm_library is used by one thread
+ *  at a time; other threads and processes open their own. */
+rm_status rm_library_open(rm_library **out, const char *target,
+                          rm_error *err);
 void rm_library_close(rm_library *lib);
-/** The database file the library was opened on. */
+/** What messages name: the database file, or the server and database
+ *  (never a password). */
 const char *rm_library_path(const rm_library *lib);
+/** "sqlite" or "postgresql". */
+const char *rm_library_backend_name(const rm_library *lib);
+/** The schema version the database has (RM_LIBRARY_SCHEMA_VERSION once
+ *  opened). */
+rm_status rm_library_schema_version(rm_library *lib, int *version,
+                                    rm_error *err);
 
 /** Add a session file: open it, analyse it (default configuration) and
  *  store its index rows. Idempotent by session id: a file with the size

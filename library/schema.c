@@ -1,16 +1,15 @@
-/* Opening the database: folder and file permissions, WAL, busy timeout,
- * and the schema with its migrations (PRAGMA user_version). */
+/* The backend-independent part of the library's storage: choosing the
+ * backend from the target, the schema and its migrations, transactions,
+ * and turning a backend's failure into an rm_error. */
 #include "library_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Each step takes the schema from version i to i+1; steps never change
- * once released, a new version appends one. */
+ * once released, a new version appends one. They are written in SQLite's
+ * dialect; the PostgreSQL backend maps its column types (db_postgresql.c),
+ * so both backends have one schema and one version number. */
 static const char *const migrations[RM_LIBRARY_SCHEMA_VERSION] = {
     /* 1: sessions and their analysis rows. */
     "CREATE TABLE sessions ("
@@ -107,90 +106,80 @@ rm_status library_damaged(const char *path, const char *detail,
                         "only from a backup)", path, detail, doing, path);
 }
 
-rm_status library_sql_error(sqlite3 *db, const char *path, int rc,
-                            const char *doing, rm_error *err)
+void library_fail_set(rm_library *lib, library_fail_kind kind,
+                      const char *detail)
 {
-    const char *detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
+    lib->fail = kind;
+    snprintf(lib->fail_detail, sizeof lib->fail_detail, "%s",
+             detail ? detail : "");
+    /* one line: SQLite's quick_check and PostgreSQL's DETAIL span several */
+    for (char *nl = strchr(lib->fail_detail, '\n'); nl;
+         nl = strchr(nl, '\n'))
+        *nl = ' ';
+}
+
+rm_status library_sql_error(rm_library *lib, const char *doing, rm_error *err)
+{
+    const char *detail = lib->fail_detail;
+    switch (lib->fail) {
+    case LIBRARY_FAIL_BUSY:
         return rm_error_set(err, RM_ERR_BUSY,
                             "%s is locked by another process (waited %d s "
-                            "while %s); try again when it is done", path,
+                            "while %s); try again when it is done", lib->path,
                             RM_LIBRARY_BUSY_TIMEOUT_MS / 1000, doing);
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        return library_damaged(path, detail, doing, err);
-    case SQLITE_FULL:
+    case LIBRARY_FAIL_DAMAGED:
+        return library_damaged(lib->path, detail, doing, err);
+    case LIBRARY_FAIL_FULL:
         return rm_error_set(err, RM_ERR_NO_SPACE, "%s: disk full while %s",
-                            path, doing);
-    case SQLITE_CANTOPEN:
-    case SQLITE_IOERR:
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-        return rm_error_set(err, RM_ERR_IO, "%s: %s while %s", path, detail,
-                            doing);
+                            lib->path, doing);
+    case LIBRARY_FAIL_IO:
+        return rm_error_set(err, RM_ERR_IO, "%s: %s while %s", lib->path,
+                            detail, doing);
     default:
         return rm_error_set(err, RM_ERR_IO, "%s: database error while %s: %s",
-                            path, doing, detail);
+                            lib->path, doing, detail);
     }
+}
+
+static rm_status exec_sql(rm_library *lib, const char *sql, const char *doing,
+                          rm_error *err)
+{
+    if (lib->ops->exec(lib, sql) != LIBRARY_DONE)
+        return library_sql_error(lib, doing, err);
+    return RM_OK;
 }
 
 rm_status library_begin_read(rm_library *lib, rm_error *err)
 {
-    int rc = sqlite3_exec(lib->db, "BEGIN", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return library_sql_error(lib->db, lib->path, rc, "starting a read",
-                                 err);
-    return RM_OK;
+    return exec_sql(lib, lib->ops->begin_read_sql, "starting a read", err);
 }
 
 rm_status library_prepare(rm_library *lib, const char *sql,
-                          sqlite3_stmt **stmt, rm_error *err)
+                          library_stmt **stmt, rm_error *err)
 {
-    int rc = sqlite3_prepare_v2(lib->db, sql, -1, stmt, NULL);
-    if (rc != SQLITE_OK)
-        return library_sql_error(lib->db, lib->path, rc, "preparing a query",
-                                 err);
+    *stmt = NULL;
+    if (lib->ops->prepare(lib, sql, stmt) != LIBRARY_DONE)
+        return library_sql_error(lib, "preparing a query", err);
     return RM_OK;
 }
 
-rm_status library_step_done(rm_library *lib, sqlite3_stmt *stmt,
+rm_status library_step_done(rm_library *lib, library_stmt *stmt,
                             const char *doing, rm_error *err)
 {
-    int rc = sqlite3_step(stmt);
+    int rc = library_step(stmt);
     rm_status st = RM_OK;
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        st = library_sql_error(lib->db, lib->path, rc, doing, err);
-    sqlite3_finalize(stmt);
+    if (rc == LIBRARY_FAIL)
+        st = library_sql_error(lib, doing, err);
+    library_finalize(stmt);
     return st;
 }
 
 rm_status library_verify(rm_library *lib, bool full, rm_error *err)
 {
-    sqlite3_stmt *stmt;
-    int rc = sqlite3_prepare_v2(lib->db, full ? "PRAGMA integrity_check(1)"
-                                              : "PRAGMA quick_check(1)",
-                                -1, &stmt, NULL);
-    const char *doing = full ? "checking the whole database"
-                             : "checking the database";
-    if (rc != SQLITE_OK)
-        return library_sql_error(lib->db, lib->path, rc, doing, err);
-    char first[200] = "";
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        snprintf(first, sizeof first, "%s",
-                 (const char *)sqlite3_column_text(stmt, 0));
-    sqlite3_finalize(stmt);
-    if (rc != SQLITE_ROW)
-        return library_sql_error(lib->db, lib->path, rc, doing, err);
-    if (strcmp(first, "ok")) {
-        for (char *nl = strchr(first, '\n'); nl; nl = strchr(nl, '\n'))
-            *nl = ' ';  /* one line: "*** in database main *** Page 14: ..." */
-        return library_damaged(lib->path, first, doing, err);
-    }
-    lib->verified = true;
-    return RM_OK;
+    rm_status st = lib->ops->verify(lib, full, err);
+    if (st == RM_OK)
+        lib->verified = true;
+    return st;
 }
 
 rm_status library_begin_write(rm_library *lib, rm_error *err)
@@ -200,56 +189,29 @@ rm_status library_begin_write(rm_library *lib, rm_error *err)
         if (st != RM_OK)
             return st;
     }
-    int rc = sqlite3_exec(lib->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return library_sql_error(lib->db, lib->path, rc, "starting a write",
-                                 err);
-    return RM_OK;
+    return exec_sql(lib, lib->ops->begin_write_sql, "starting a write", err);
 }
 
 rm_status library_commit(rm_library *lib, rm_error *err)
 {
-    int rc = sqlite3_exec(lib->db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        rm_status st = library_sql_error(lib->db, lib->path, rc,
-                                         "committing", err);
+    rm_status st = exec_sql(lib, "COMMIT", "committing", err);
+    if (st != RM_OK)
         library_rollback(lib);
-        return st;
-    }
-    return RM_OK;
+    return st;
 }
 
 void library_rollback(rm_library *lib)
 {
-    if (!sqlite3_get_autocommit(lib->db))
-        sqlite3_exec(lib->db, "ROLLBACK", NULL, NULL, NULL);
+    if (lib->ops->in_transaction(lib))
+        lib->ops->exec(lib, "ROLLBACK");
 }
 
-static int user_version(sqlite3 *db, int *version)
+static int apply_steps(rm_library *lib, int from, int target)
 {
-    sqlite3_stmt *stmt;
-    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL);
-    if (rc != SQLITE_OK)
-        return rc;
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *version = sqlite3_column_int(stmt, 0);
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(stmt);
-    return rc;
-}
-
-static int apply_steps(sqlite3 *db, int from, int target)
-{
-    for (int v = from; v < target; v++) {
-        int rc = sqlite3_exec(db, migrations[v], NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-            return rc;
-    }
-    char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", target);
-    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+    for (int v = from; v < target; v++)
+        if (lib->ops->migrate_step(lib, migrations[v]) != LIBRARY_DONE)
+            return LIBRARY_FAIL;
+    return lib->ops->set_schema_version(lib, target);
 }
 
 static rm_status newer_schema(const char *path, int version, rm_error *err)
@@ -260,148 +222,105 @@ static rm_status newer_schema(const char *path, int version, rm_error *err)
                         RM_LIBRARY_SCHEMA_VERSION);
 }
 
-/* Under the write lock: the version again (another process may have just
- * migrated), then the missing steps. */
-static rm_status migrate_locked(sqlite3 *db, const char *path, int target,
-                                rm_error *err)
+/* Under the migration lock: the version again (another process may have
+ * just migrated), then the missing steps. */
+static rm_status migrate_locked(rm_library *lib, int target, rm_error *err)
 {
-    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return library_sql_error(db, path, rc, "migrating the schema", err);
-    int version = 0;
-    rc = user_version(db, &version);
-    if (rc == SQLITE_OK && version < target)
-        rc = apply_steps(db, version, target);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        rm_status st = library_sql_error(db, path, rc, "migrating the schema",
-                                         err);
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    const char *doing = "migrating the schema";
+    rm_status st = exec_sql(lib, lib->ops->begin_migration_sql, doing, err);
+    if (st != RM_OK)
         return st;
-    }
-    return RM_OK;
-}
-
-/* A current schema is only read: opening to list never waits for a
- * writer. */
-rm_status library_migrate(sqlite3 *db, const char *path, int target,
-                          rm_error *err)
-{
     int version = 0;
-    int rc = user_version(db, &version);
-    if (rc != SQLITE_OK)
-        return library_sql_error(db, path, rc, "reading the schema", err);
-    if (version > RM_LIBRARY_SCHEMA_VERSION)
-        return newer_schema(path, version, err);
-    if (version >= target)
-        return RM_OK;
-    return migrate_locked(db, path, target, err);
-}
-
-/* Create the file 0600 before SQLite does (it would use the umask); its
- * -wal and -shm files take the database file's mode. */
-static rm_status create_private_file(const char *path, rm_error *err)
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return rm_error_set(err, RM_ERR_IO, "%s: cannot open: %s", path,
-                            strerror(errno));
-    close(fd);
-    return RM_OK;
-}
-
-/* Why SQLite refused the file: quick_check says which page is damaged. */
-static rm_status explain_open_failure(rm_library *lib, int rc,
-                                      const char *doing, rm_error *err)
-{
-    int code = rc & 0xff;
-    if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB)
-        return library_sql_error(lib->db, lib->path, rc, doing, err);
-    char detail[300];
-    snprintf(detail, sizeof detail, "%s", sqlite3_errstr(rc));
-    sqlite3_stmt *stmt;
-    if (code == SQLITE_CORRUPT &&
-        sqlite3_prepare_v2(lib->db, "PRAGMA quick_check(1)", -1, &stmt,
-                           NULL) == SQLITE_OK) {
-        if (sqlite3_step(stmt) == SQLITE_ROW)
-            snprintf(detail, sizeof detail, "%s; %s", sqlite3_errstr(rc),
-                     (const char *)sqlite3_column_text(stmt, 0));
-        sqlite3_finalize(stmt);
-    }
-    return library_damaged(lib->path, detail, doing, err);
-}
-
-/* Memory for reading large libraries: listing 10,000 sessions walks the
- * index and the rows of a 50 MB database; SQLite's default cache (2 MB)
- * rereads pages. Negative cache_size is in KiB. */
-#define LIBRARY_CACHE_KIB "-32768"
-#define LIBRARY_MMAP_BYTES "268435456"
-
-/* Databases up to this size (about 3,000 sessions) are checked (PRAGMA
- * quick_check) on every open, so that reading commands notice damage too:
- * it reads every page, about 25 ms of CPU for 16 MiB (docs/PERFORMANCE.md).
- * Larger ones are checked before their first write. */
-#define QUICK_CHECK_ON_OPEN_BYTES (16 * 1024 * 1024)
-
-static bool cheap_to_check(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && sb.st_size <= QUICK_CHECK_ON_OPEN_BYTES;
-}
-
-static rm_status configure(rm_library *lib, rm_error *err)
-{
-    sqlite3_busy_timeout(lib->db, RM_LIBRARY_BUSY_TIMEOUT_MS);
-    /* before anything that may write (switching to WAL writes the header) */
-    if (cheap_to_check(lib->path)) {
-        rm_status st = library_verify(lib, false, err);
-        if (st != RM_OK)
-            return st;
-    }
-    int rc = sqlite3_exec(lib->db, "PRAGMA journal_mode = WAL", NULL, NULL,
-                          NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(lib->db,
-                          "PRAGMA foreign_keys = ON; "
-                          "PRAGMA synchronous = NORMAL; "
-                          "PRAGMA cache_size = " LIBRARY_CACHE_KIB "; "
-                          "PRAGMA mmap_size = " LIBRARY_MMAP_BYTES,
-                          NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return explain_open_failure(lib, rc, "opening", err);
-    rm_status st = library_migrate(lib->db, lib->path,
-                                   RM_LIBRARY_SCHEMA_VERSION, err);
-    if (st == RM_ERR_FORMAT || st == RM_ERR_IO) {
-        int code = sqlite3_errcode(lib->db);
-        if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
-            return explain_open_failure(lib, code, "reading the schema", err);
+    int rc = lib->ops->schema_version(lib, &version);
+    if (rc == LIBRARY_DONE && version < target)
+        rc = apply_steps(lib, version, target);
+    if (rc == LIBRARY_DONE)
+        rc = lib->ops->exec(lib, "COMMIT");
+    if (rc != LIBRARY_DONE) {
+        st = library_sql_error(lib, doing, err);
+        library_rollback(lib);
     }
     return st;
 }
 
-rm_status rm_library_open(rm_library **out, const char *path, rm_error *err)
+/* A current schema is only read: opening to list never waits for a
+ * writer. */
+rm_status library_migrate(rm_library *lib, int target, rm_error *err)
+{
+    int version = 0;
+    if (lib->ops->schema_version(lib, &version) != LIBRARY_DONE)
+        return library_sql_error(lib, "reading the schema", err);
+    if (version > RM_LIBRARY_SCHEMA_VERSION)
+        return newer_schema(lib->path, version, err);
+    if (version >= target)
+        return RM_OK;
+    return migrate_locked(lib, target, err);
+}
+
+rm_status rm_library_schema_version(rm_library *lib, int *version,
+                                    rm_error *err)
+{
+    if (lib->ops->schema_version(lib, version) != LIBRARY_DONE)
+        return library_sql_error(lib, "reading the schema", err);
+    return RM_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Targets                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static bool starts_with(const char *text, const char *prefix)
+{
+    return !strncmp(text, prefix, strlen(prefix));
+}
+
+/* A libpq connection string: a URI, or keyword=value pairs, whose first
+ * keyword is letters and '_' (a file whose name looks like that is given
+ * as sqlite:PATH). */
+static bool is_postgresql(const char *target)
+{
+    if (starts_with(target, "postgresql://") ||
+        starts_with(target, "postgres://"))
+        return true;
+    size_t word = strspn(target, "abcdefghijklmnopqrstuvwxyz_");
+    return word > 0 && target[word] == '=';
+}
+
+rm_library_backend_kind rm_library_target_kind(const char *target,
+                                               const char **file)
+{
+    if (starts_with(target, "sqlite:")) {
+        *file = target + strlen("sqlite:");
+        return RM_LIBRARY_SQLITE;
+    }
+    if (is_postgresql(target)) {
+        *file = NULL;
+        return RM_LIBRARY_POSTGRESQL;
+    }
+    *file = target;
+    return RM_LIBRARY_SQLITE;
+}
+
+rm_status library_open_at(rm_library **out, const char *target,
+                          int version, rm_error *err)
 {
     *out = NULL;
-    if (!path || !path[0])
+    if (!target || !target[0])
         return rm_error_set(err, RM_ERR_ARG, "library: no database path");
-    /* missing folders 0700: session data is health data */
-    rm_status st = rm_make_parent_dirs(path, 0700, err);
-    if (st == RM_OK)
-        st = create_private_file(path, err);
-    if (st != RM_OK)
-        return st;
+    const char *file;
+    rm_library_backend_kind kind = rm_library_target_kind(target, &file);
+    if (kind == RM_LIBRARY_SQLITE && !file[0])
+        return rm_error_set(err, RM_ERR_ARG, "%s: no database path", target);
     rm_library *lib = calloc(1, sizeof *lib);
-    if (!lib || !(lib->path = strdup(path))) {
-        free(lib);
+    if (!lib)
         return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
-    }
-    int rc = sqlite3_open_v2(path, &lib->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
-    st = rc == SQLITE_OK ? configure(lib, err)
-                         : library_sql_error(lib->db, path, rc, "opening",
-                                             err);
+    lib->ops = kind == RM_LIBRARY_SQLITE ? &library_sqlite_backend
+                                         : &library_postgresql_backend;
+    rm_status st = lib->ops->open(lib, kind == RM_LIBRARY_SQLITE ? file
+                                                                 : target,
+                                  err);
+    if (st == RM_OK)
+        st = library_migrate(lib, version, err);
     if (st != RM_OK) {
         rm_library_close(lib);
         return st;
@@ -410,11 +329,18 @@ rm_status rm_library_open(rm_library **out, const char *path, rm_error *err)
     return RM_OK;
 }
 
+rm_status rm_library_open(rm_library **out, const char *target,
+                          rm_error *err)
+{
+    return library_open_at(out, target, RM_LIBRARY_SCHEMA_VERSION, err);
+}
+
 void rm_library_close(rm_library *lib)
 {
     if (!lib)
         return;
-    sqlite3_close(lib->db);
+    if (lib->conn)
+        lib->ops->close(lib);
     free(lib->path);
     free(lib);
 }
@@ -422,4 +348,9 @@ void rm_library_close(rm_library *lib)
 const char *rm_library_path(const rm_library *lib)
 {
     return lib->path;
+}
+
+const char *rm_library_backend_name(const rm_library *lib)
+{
+    return lib->ops->name;
 }

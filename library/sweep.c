@@ -82,18 +82,18 @@ void rm_library_paths_free(char **paths, size_t n)
 rm_status rm_library_is_indexed(rm_library *lib, const char *path,
                                 bool *indexed, rm_error *err)
 {
-    sqlite3_stmt *stmt;
+    library_stmt *stmt;
     rm_status st = library_prepare(lib, "SELECT 1 FROM sessions WHERE path = ?",
                                    &stmt, err);
     if (st != RM_OK)
         return st;
-    sqlite3_bind_text(stmt, 1, path, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    *indexed = rc == SQLITE_ROW;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        st = library_sql_error(lib->db, lib->path, rc, "looking up a file",
+    library_bind_text(stmt, 1, path);
+    int rc = library_step(stmt);
+    *indexed = rc == LIBRARY_ROW;
+    if (rc != LIBRARY_ROW && rc != LIBRARY_DONE)
+        st = library_sql_error(lib, "looking up a file",
                                err);
-    sqlite3_finalize(stmt);
+    library_finalize(stmt);
     return st;
 }
 

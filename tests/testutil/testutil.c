@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,4 +83,50 @@ int testutil_write_file(const char *path, const void *data, size_t len)
         return -1;
     size_t written = fwrite(data, 1, len, f);
     return (fclose(f) == 0 && written == len) ? 0 : -1;
+}
+
+const char *testutil_postgresql_server(void)
+{
+    const char *server = getenv("ROLLMAP_TEST_POSTGRESQL");
+    return server && server[0] ? server : NULL;
+}
+
+/* Run one statement on the test server's maintenance database. */
+static void run_on_server(const char *sql)
+{
+    PGconn *conn = PQconnectdb(testutil_postgresql_server());
+    if (PQstatus(conn) != CONNECTION_OK)
+        fail_msg("test server: %s", PQerrorMessage(conn));
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+    PQclear(res);
+    PQfinish(conn);
+}
+
+char *testutil_library_target(const char *dir, const char *name)
+{
+    if (!testutil_postgresql_server())
+        return testutil_path(dir, name);
+    static int count;
+    char db[64], sql[128];
+    snprintf(db, sizeof db, "rm_test_%ld_%d", (long)getpid(), ++count);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
+    run_on_server(sql);
+    char *target = NULL;
+    if (asprintf(&target, "%s dbname=%s", testutil_postgresql_server(),
+                 db) < 0)
+        fail_msg("out of memory");
+    return target;
+}
+
+void testutil_library_drop(const char *target)
+{
+    const char *name = strstr(target, " dbname=rm_test_");
+    if (!testutil_postgresql_server() || !name)
+        return;
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+             name + strlen(" dbname="));
+    run_on_server(sql);
 }

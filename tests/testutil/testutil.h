@@ -35,4 +35,15 @@ char *testutil_read_text(const char *dir, const char *name);
 /** Write a whole file. 0 on success. */
 int testutil_write_file(const char *path, const void *data, size_t len);
 
+/** The PostgreSQL server of tests/postgresql/with-cluster.sh
+ *  ($ROLLMAP_TEST_POSTGRESQL), or NULL: the library tests then run on
+ *  SQLite. */
+const char *testutil_postgresql_server(void);
+/** A new, empty library target for the backend under test: the SQLite
+ *  file dir/name, or a new database on the test server (dropped by
+ *  testutil_library_drop). malloc'd. */
+char *testutil_library_target(const char *dir, const char *name);
+/** Drop a target's PostgreSQL database (nothing for a file). */
+void testutil_library_drop(const char *target);
+
 #endif

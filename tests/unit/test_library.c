@@ -2,11 +2,16 @@
  * tags, metadata set in the session files, removal, change detection, the
  * stored analysis, concurrent writers and clear errors for locked or
  * damaged databases. Sessions are real files written from the virtual
- * roller. */
+ * roller. One suite for both backends: on SQLite by default, on a
+ * throwaway PostgreSQL server under tests/postgresql/with-cluster.sh
+ * (ctest unit.test_library.postgresql); the tests of SQLite's own files
+ * (WAL, damaged pages) run only on SQLite. */
 #include "testutil.h"
 #include "library_internal.h"
 
 #include <fcntl.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 #include <math.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -29,7 +34,7 @@ static int setup(void **state)
     assert_non_null(f);
     f->dir = testutil_mkdtemp();
     assert_non_null(f->dir);
-    f->db = testutil_path(f->dir, "data/rollmap/library.db");
+    f->db = testutil_library_target(f->dir, "data/rollmap/library.db");
     rm_error err;
     if (rm_library_open(&f->lib, f->db, &err) != RM_OK)
         fail_msg("open: %s", err.message);
@@ -41,6 +46,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     rm_library_close(f->lib);
+    testutil_library_drop(f->db);
     testutil_rmdir(f->dir);
     free(f->db);
     free(f->dir);
@@ -107,6 +113,57 @@ static int64_t add(rm_library *lib, const char *path,
     return id;
 }
 
+/* One number from the library's own connection (either backend). */
+static int64_t query_int(rm_library *lib, const char *sql)
+{
+    library_stmt *stmt;
+    rm_error err;
+    if (library_prepare(lib, sql, &stmt, &err) != RM_OK)
+        fail_msg("%s: %s", sql, err.message);
+    assert_int_equal(library_step(stmt), LIBRARY_ROW);
+    int64_t v = library_column_int64(stmt, 0);
+    library_finalize(stmt);
+    return v;
+}
+
+/* Another process holds the write lock: SQLite's BEGIN IMMEDIATE, or on
+ * PostgreSQL a transaction that locks the tables against every writer
+ * (adding a tag locks its session row too, for its foreign key). */
+typedef struct lock_holder {
+    sqlite3 *sqlite;
+    PGconn *pg;
+} lock_holder;
+
+static lock_holder hold_write_lock(const fixture *f)
+{
+    lock_holder h = {0};
+    if (testutil_postgresql_server()) {
+        h.pg = PQconnectdb(f->db);
+        assert_int_equal(PQstatus(h.pg), CONNECTION_OK);
+        /* EXCLUSIVE: no row may be written or locked, reads go on */
+        PGresult *res = PQexec(h.pg, "BEGIN; LOCK TABLE sessions, tags IN "
+                                     "EXCLUSIVE MODE");
+        assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+        PQclear(res);
+        return h;
+    }
+    assert_int_equal(sqlite3_open(f->db, &h.sqlite), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h.sqlite, "BEGIN IMMEDIATE", NULL, NULL,
+                                  NULL), SQLITE_OK);
+    return h;
+}
+
+static void release_write_lock(lock_holder *h)
+{
+    if (h->pg) {
+        PQclear(PQexec(h->pg, "ROLLBACK"));
+        PQfinish(h->pg);
+    } else {
+        sqlite3_exec(h->sqlite, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(h->sqlite);
+    }
+}
+
 static int pragma_int(const char *db_path, const char *pragma)
 {
     sqlite3 *db;
@@ -144,54 +201,78 @@ static void a_new_library_is_private_wal_and_current(void **state)
     sqlite3_close(db);
 }
 
-static void a_version_1_database_is_migrated_with_its_rows(void **state)
+/* A library of an older release (schema version from) with one session,
+ * opened by this one. */
+static void migrates_from(fixture *f, int from)
 {
-    fixture *f = *state;
-    char *old = testutil_path(f->dir, "old.db");
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
+    rm_library_close(f->lib);
+    f->lib = NULL;
+    rm_library *old;
     rm_error err;
-    assert_int_equal(library_migrate(db, old, 1, &err), RM_OK);
-    assert_int_equal(sqlite3_exec(db,
+    if (library_open_at(&old, f->db, from, &err) != RM_OK)
+        fail_msg("open at version %d: %s", from, err.message);
+    assert_int_equal(rm_library_schema_version(old, &(int){0}, &err), RM_OK);
+    library_stmt *stmt;
+    assert_int_equal(library_prepare(old,
         "INSERT INTO sessions (session_id, path, client, side, muscle,"
         " start_us, duration_s) VALUES ('S-old', '/nowhere/old.rms', 'C07',"
-        " 1, 'hamstring', 1795500444000000, 321.5)", NULL, NULL, NULL),
-        SQLITE_OK);
-    sqlite3_close(db);
-    assert_int_equal(pragma_int(old, "PRAGMA user_version"), 1);
+        " 1, 'hamstring', 1795500444000000, 321.5)", &stmt, &err), RM_OK);
+    assert_int_equal(library_step_done(old, stmt, "inserting", &err), RM_OK);
+    int version = 0;
+    assert_int_equal(rm_library_schema_version(old, &version, &err), RM_OK);
+    assert_int_equal(version, from);
+    rm_library_close(old);
 
-    rm_library *lib;
-    if (rm_library_open(&lib, old, &err) != RM_OK)
+    if (rm_library_open(&f->lib, f->db, &err) != RM_OK)
         fail_msg("open: %s", err.message);
-    assert_int_equal(pragma_int(old, "PRAGMA user_version"),
-                     RM_LIBRARY_SCHEMA_VERSION);
+    assert_int_equal(rm_library_schema_version(f->lib, &version, &err), RM_OK);
+    assert_int_equal(version, RM_LIBRARY_SCHEMA_VERSION);
     /* version 2 added client names */
-    assert_int_equal(rm_library_set_client_name(lib, "C07", "Ada", &err), RM_OK);
+    assert_int_equal(rm_library_set_client_name(f->lib, "C07", "Ada", &err),
+                     RM_OK);
     rm_library_entry *e;
     size_t n;
-    assert_int_equal(rm_library_list(lib, NULL, &e, &n, &err), RM_OK);
+    assert_int_equal(rm_library_list(f->lib, NULL, &e, &n, &err), RM_OK);
     assert_int_equal(n, 1);
     assert_string_equal(e[0].session_id, "S-old");
     assert_string_equal(e[0].display_name, "Ada");
+    assert_string_equal(e[0].damage, "");
     assert_true(e[0].summary.duration_s == 321.5);
     rm_library_entries_free(e, n);
-    rm_library_close(lib);
-    free(old);
+}
+
+static void a_version_1_database_is_migrated_with_its_rows(void **state)
+{
+    fixture *f = *state;
+    testutil_library_drop(f->db);
+    free(f->db);
+    f->db = testutil_library_target(f->dir, "old.db");
+    migrates_from(f, 1);
+}
+
+/* The schema of the build before the PostgreSQL backend (version 4). */
+static void the_previous_release_s_database_is_migrated(void **state)
+{
+    fixture *f = *state;
+    testutil_library_drop(f->db);
+    free(f->db);
+    f->db = testutil_library_target(f->dir, "previous.db");
+    migrates_from(f, 4);
 }
 
 static void a_newer_schema_is_refused(void **state)
 {
     fixture *f = *state;
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL,
-                                  NULL), SQLITE_OK);
-    sqlite3_close(db);
-    rm_library *lib;
+    library_stmt *stmt;
     rm_error err;
+    assert_int_equal(library_prepare(f->lib, testutil_postgresql_server()
+                         ? "UPDATE rollmap_schema SET version = 99"
+                         : "PRAGMA user_version = 99", &stmt, &err), RM_OK);
+    assert_int_equal(library_step_done(f->lib, stmt, "setting", &err), RM_OK);
+    rm_library *lib;
     assert_int_equal(rm_library_open(&lib, f->db, &err), RM_ERR_VERSION);
     assert_non_null(strstr(err.message, "99"));
-    assert_non_null(strstr(err.message, f->db));
+    assert_non_null(strstr(err.message, rm_library_path(f->lib)));
 }
 
 static void adding_twice_keeps_one_session(void **state)
@@ -555,8 +636,8 @@ static void remove_keeps_the_file_unless_purged(void **state)
     assert_int_equal(rm_library_remove(f->lib, ia, false, &err),
                      RM_ERR_NOT_FOUND);
     /* no orphan rows */
-    assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM spots"), 0);
-    assert_int_equal(pragma_int(f->db, "SELECT count(*) FROM tags"), 0);
+    assert_int_equal(query_int(f->lib, "SELECT count(*) FROM spots"), 0);
+    assert_int_equal(query_int(f->lib, "SELECT count(*) FROM tags"), 0);
     free(a);
     free(b);
 }
@@ -943,7 +1024,7 @@ static void the_indexer_adds_queued_files_before_it_stops(void **state)
 static void *release_lock_later(void *other)
 {
     sleep(LOCK_HELD_S);
-    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    release_write_lock(other);
     return NULL;
 }
 
@@ -963,13 +1044,10 @@ static void the_indexer_retries_a_locked_database_until_the_file_is_added(
     fixture *f = *state;
     char *a = make_session(f->dir, "locked.rms", "C14", RM_SIDE_LEFT, T0_US,
                            15);
-    sqlite3 *other;
-    assert_int_equal(sqlite3_open(f->db, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
-                     SQLITE_OK);
+    lock_holder other = hold_write_lock(f);
     pthread_t releaser;
     assert_int_equal(pthread_create(&releaser, NULL, release_lock_later,
-                                    other), 0);
+                                    &other), 0);
     indexed_log log = {0};
     rm_library_indexer *ix = start_indexer(f, &log);
     rm_error err;
@@ -977,7 +1055,6 @@ static void the_indexer_retries_a_locked_database_until_the_file_is_added(
     wait_for_sessions(f->lib, 1, LOCK_HELD_S + 20);
     rm_library_indexer_stop(ix);
     pthread_join(releaser, NULL);
-    sqlite3_close(other);
     assert_int_equal(log.ok, 1);
     assert_int_equal(log.failed, 0);
     assert_true(log.retried >= 2);
@@ -1099,15 +1176,13 @@ static void a_locked_database_is_a_clear_error(void **state)
     fixture *f = *state;
     char *path = make_session(f->dir, "l.rms", "C09", RM_SIDE_LEFT, T0_US, 11);
     int64_t id = add(f->lib, path, NULL);
-    sqlite3 *other;
-    assert_int_equal(sqlite3_open(f->db, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
-                     SQLITE_OK);
+    lock_holder other = hold_write_lock(f);
     rm_error err;
     assert_int_equal(rm_library_set_tag(f->lib, id, "k", "v", &err),
                      RM_ERR_BUSY);
-    assert_non_null(strstr(err.message, "library.db is locked by another process"));
-    /* readers are not held up by a writer (WAL), nor is opening one */
+    assert_non_null(strstr(err.message, "is locked by another process"));
+    assert_non_null(strstr(err.message, rm_library_path(f->lib)));
+    /* readers are not held up by a writer, nor is opening one */
     rm_library *reader;
     assert_int_equal(rm_library_open(&reader, f->db, &err), RM_OK);
     rm_library_entry *e;
@@ -1116,8 +1191,7 @@ static void a_locked_database_is_a_clear_error(void **state)
     assert_int_equal(n, 1);
     rm_library_entries_free(e, n);
     rm_library_close(reader);
-    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_close(other);
+    release_write_lock(&other);
     assert_int_equal(rm_library_set_tag(f->lib, id, "k", "v", &err), RM_OK);
     free(path);
 }
@@ -1173,10 +1247,10 @@ static void a_damaged_page_is_a_clear_error_not_a_crash(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-        T(a_new_library_is_private_wal_and_current),
+    const struct CMUnitTest both_backends[] = {
         T(a_version_1_database_is_migrated_with_its_rows),
+        T(the_previous_release_s_database_is_migrated),
         T(a_newer_schema_is_refused),
         T(adding_twice_keeps_one_session),
         T(the_stored_analysis_equals_the_analysis),
@@ -1194,12 +1268,19 @@ int main(void)
         T(a_locked_database_is_a_clear_error),
         T(the_indexer_retries_a_locked_database_until_the_file_is_added),
         T(a_sweep_closes_unclosed_sessions_and_adds_files_without_a_row),
+        T(reanalyse_keeps_a_changed_file_s_rows_unless_forced),
+    };
+    /* SQLite's own file: its mode, WAL, and damaged pages */
+    const struct CMUnitTest sqlite_file[] = {
+        T(a_new_library_is_private_wal_and_current),
         T(a_file_that_is_no_database_is_a_clear_error),
         T(a_damaged_page_is_a_clear_error_not_a_crash),
-        T(reanalyse_keeps_a_changed_file_s_rows_unless_forced),
         T(a_damaged_row_is_an_error_not_a_garbage_path),
         T(nothing_is_written_into_a_database_that_fails_its_check),
-#undef T
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+#undef T
+    int failed = cmocka_run_group_tests(both_backends, NULL, NULL);
+    if (!testutil_postgresql_server())
+        failed += cmocka_run_group_tests(sqlite_file, NULL, NULL);
+    return failed;
 }

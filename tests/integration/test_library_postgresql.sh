@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# One clinic library on a real PostgreSQL server (a throwaway cluster from
+# tests/postgresql/with-cluster.sh): two rooms (separate folders) add their
+# sessions of client C-017, one through ROLLMAP_LIBRARY_DB and one through
+# --library-db; a third place lists and compares them all; migrate reports
+# the schema; rollmap serve shows the client from the same server; a
+# password in the connection string is refused without being echoed; a
+# server that is not there is a clear error; and a machine without any of
+# this still uses its SQLite file.
+set -euo pipefail
+: "${ROLLMAP:?ROLLMAP must name the rollmap program}"
+if [ -z "${ROLLMAP_TEST_POSTGRESQL:-}" ]; then
+    exec "${ROLLMAP_SOURCE:?}/tests/postgresql/with-cluster.sh" bash "$0" "$@"
+fi
+
+work=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+export XDG_DATA_HOME=$work/xdg
+clinic="$ROLLMAP_TEST_POSTGRESQL dbname=clinic"
+psql "$ROLLMAP_TEST_POSTGRESQL" -qc "CREATE DATABASE clinic" >/dev/null
+
+session() { # session ROOM NAME SEED SIDE
+    mkdir -p "$work/$1"
+    "$ROLLMAP" simulate --seed "$3" --duration 90 --set "side=$4" \
+        --out "$work/$1/$2.cap" 2>/dev/null
+    "$ROLLMAP" record --source "file:$work/$1/$2.cap?fast" -o "$work/$1/$2.rms" \
+        --client C-017 --side "$4" >/dev/null 2>&1 || fail "record $2 failed"
+}
+session room1 a 21 left
+session room1 b 22 right
+session room2 c 23 left
+session room2 d 24 right
+
+echo "-- two rooms add into one library"
+ROLLMAP_LIBRARY_DB=$clinic "$ROLLMAP" library add "$work"/room1/*.rms >"$work/add1.txt"
+"$ROLLMAP" library add --library-db "$clinic" "$work"/room2/*.rms >"$work/add2.txt"
+[ "$(cat "$work"/add*.txt | grep -c $'\tadded\t')" -eq 4 ] || fail "add: $(cat "$work"/add*.txt)"
+"$ROLLMAP" library add --db "$clinic" "$work"/room1/a.rms | grep -q $'\tunchanged\t' \
+    || fail "a second add is not unchanged"
+[ ! -e "$XDG_DATA_HOME/rollmap/library.db" ] || fail "a SQLite file was made"
+
+echo "-- a third place lists and compares them all"
+"$ROLLMAP" library list --db "$clinic" --client C-017 --json >"$work/list.json"
+python3 - "$work/list.json" <<'EOF' || fail "list: $(cat "$work/list.json")"
+import json, sys
+rows = json.load(open(sys.argv[1]))
+assert len(rows) == 4, rows
+assert sorted(r["side"] for r in rows) == ["left", "left", "right", "right"]
+assert all(r["duration_s"] > 80 and r["spots"] >= 0 for r in rows)
+EOF
+"$ROLLMAP" compare --client C-017 --db "$clinic" -o "$work/cmp" >/dev/null \
+    || fail "compare --client on PostgreSQL failed"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d['sessions'])==4, d['sessions']" \
+    "$work/cmp/compare.json" || fail "compare did not see the 4 sessions"
+
+echo "-- migrate names the server and the schema, without a password"
+"$ROLLMAP" library migrate --db "$clinic" >"$work/migrate.txt"
+grep -q "^postgresql://.*/clinic: postgresql library, schema version [0-9]* (current)$" \
+    "$work/migrate.txt" || fail "migrate: $(cat "$work/migrate.txt")"
+
+echo "-- a password in the connection string is refused and not echoed"
+if "$ROLLMAP" library list --db "$clinic password=s3cret-pw" >/dev/null 2>"$work/pw.txt"; then
+    fail "a password on the command line was accepted"
+fi
+grep -q "pgpass" "$work/pw.txt" || fail "no hint at ~/.pgpass: $(cat "$work/pw.txt")"
+! grep -q "s3cret-pw" "$work/pw.txt" || fail "the password was echoed"
+
+echo "-- a server that is not there"
+if "$ROLLMAP" library list --db "host=$work/nowhere dbname=x" >/dev/null 2>"$work/gone.txt"; then
+    fail "listing from no server succeeded"
+fi
+grep -q "cannot connect to the PostgreSQL server" "$work/gone.txt" \
+    || fail "unclear error: $(cat "$work/gone.txt")"
+
+echo "-- rollmap serve reads the same library"
+"$ROLLMAP" serve --library-db "$clinic" --socket "$work/none.sock" \
+    --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
+pids+=($!)
+port=
+for _ in $(seq 50); do
+    port=$(sed -n 's/.*:\([0-9]*\)\/.*/\1/p' "$work/serve.log")
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+[ -n "$port" ] || fail "serve did not start: $(cat "$work/serve.log")"
+curl -s "http://127.0.0.1:$port/library/client?code=C-017" >"$work/page.html"
+[ "$(grep -o 'href="/session/[0-9]*"' "$work/page.html" | sort -u | wc -l)" -eq 4 ] \
+    || fail "serve's client page does not link the 4 sessions"
+
+echo "-- without any of this, the SQLite file as before"
+"$ROLLMAP" library add "$work"/room1/a.rms >/dev/null
+[ -s "$XDG_DATA_HOME/rollmap/library.db" ] || fail "no SQLite library by default"
+echo "ok"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Run a command against a throwaway PostgreSQL server:
+#
+#   tests/postgresql/with-cluster.sh COMMAND [ARG...]
+#
+# initdb + pg_ctl (Debian's /usr/lib/postgresql/*/bin) make a cluster in a
+# temporary folder that listens only on a Unix socket in that folder; the
+# command runs with ROLLMAP_TEST_POSTGRESQL set to a libpq connection
+# string for it ("host=DIR dbname=postgres user=rollmap_test"), and the
+# server is stopped and the folder removed afterwards, also when the
+# command fails or the script is interrupted. The server refuses to run as
+# root, so under root (CI) it runs as the unprivileged user `nobody`, with
+# the folder owned by it. Exits with the command's status, or 77 (skip)
+# when no PostgreSQL server is installed.
+set -euo pipefail
+
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+  echo "SKIP: no PostgreSQL server (Debian package postgresql) installed" >&2
+  exit 77
+fi
+
+dir=$(mktemp -d /tmp/rollmap-pg.XXXXXX)
+chmod 0755 "$dir"
+as_owner=()
+if [ "$(id -u)" = 0 ]; then
+  chown nobody "$dir"
+  as_owner=(runuser -u nobody --)
+fi
+
+stop() {
+  "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+"${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U rollmap_test -A trust \
+  --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+# Only the socket: no TCP port to collide with another test's server.
+"${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+  -o "-k $dir -c listen_addresses= -c fsync=off -c max_connections=100" \
+  start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+
+export ROLLMAP_TEST_POSTGRESQL="host=$dir dbname=postgres user=rollmap_test"
+export ROLLMAP_TEST_POSTGRESQL_DIR=$dir ROLLMAP_TEST_POSTGRESQL_BIN=$bin
+set +e
+"$@"
+status=$?
+set -e
+exit "$status"
