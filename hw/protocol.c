@@ -8,87 +8,37 @@
 #include <math.h>
 #include <string.h>
 
-/* type (1) + seq (2) + device time (4) */
-#define HEADER_SIZE 7
-#define CRC_SIZE 4
+/* The layout lives in hw/wire/rm_wire.h, shared with the firmware; these
+ * are the names the decoder below uses for it. */
+#define HEADER_SIZE RM_WIRE_HEADER_SIZE
+#define CRC_SIZE RM_WIRE_CRC_SIZE
 /* The COBS code byte that announces 254 data bytes and no zero after them. */
 #define COBS_FULL_BLOCK 0xFF
-#define COBS_MAX_RUN 254
-
-/* Payload sizes and fields (docs/PROTOCOL.md, "Frame payloads"). */
-#define INFO_MODEL_SIZE 32
-#define INFO_FIRMWARE_SIZE 16
-#define INFO_SERIAL_SIZE 32
-#define INFO_CHANNEL_COUNT_AT 85 /* after model, firmware, serial, kind, rate */
-#define INFO_FIXED_SIZE 99
-#define INFO_CHANNEL_SIZE 17
-#define SAMPLES_FIXED_SIZE 2
-#define SAMPLE_FIXED_SIZE 10 /* time offset, encoder, flags */
-#define EVENT_SIZE 5
-#define STATUS_SIZE 9
-#define ERROR_FIXED_SIZE 2
-#define ERROR_TEXT_MAX 63 /* rm_frame_status.text less its NUL */
-#define ACK_SIZE 3
-#define SET_RATE_SIZE 4
+#define INFO_MODEL_SIZE RM_WIRE_MODEL_SIZE
+#define INFO_FIRMWARE_SIZE RM_WIRE_FIRMWARE_SIZE
+#define INFO_SERIAL_SIZE RM_WIRE_SERIAL_SIZE
+#define INFO_CHANNEL_COUNT_AT RM_WIRE_INFO_CHANNEL_COUNT_AT
+#define INFO_FIXED_SIZE RM_WIRE_INFO_FIXED_SIZE
+#define INFO_CHANNEL_SIZE RM_WIRE_INFO_CHANNEL_SIZE
+#define SAMPLES_FIXED_SIZE RM_WIRE_SAMPLES_FIXED_SIZE
+#define SAMPLE_FIXED_SIZE RM_WIRE_SAMPLE_FIXED_SIZE
+#define EVENT_SIZE RM_WIRE_EVENT_SIZE
+#define STATUS_SIZE RM_WIRE_STATUS_SIZE
+#define ERROR_FIXED_SIZE RM_WIRE_ERROR_FIXED_SIZE
+#define ERROR_TEXT_MAX RM_WIRE_ERROR_TEXT_MAX /* rm_frame_status.text less its NUL */
+#define ACK_SIZE RM_WIRE_ACK_SIZE
+#define SET_RATE_SIZE RM_WIRE_SET_RATE_SIZE
 
 /* ------------------------------------------------------------------------ */
 /* Little-endian fields                                                     */
 /* ------------------------------------------------------------------------ */
 
-static uint16_t get_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
 static float get_f32(const uint8_t *p)
 {
-    uint32_t bits = get_u32(p);
+    uint32_t bits = rm_wire_get_u32(p);
     float f;
     memcpy(&f, &bits, sizeof f);
     return f;
-}
-
-static uint8_t *put_u8(uint8_t *p, uint8_t v)
-{
-    *p = v;
-    return p + 1;
-}
-
-static uint8_t *put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    return p + 2;
-}
-
-static uint8_t *put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-    return p + 4;
-}
-
-static uint8_t *put_f32(uint8_t *p, float v)
-{
-    uint32_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    return put_u32(p, bits);
-}
-
-static uint8_t *put_text(uint8_t *p, const char *text, size_t field_size)
-{
-    size_t n = strnlen(text, field_size - 1);
-    memcpy(p, text, n);
-    memset(p + n, 0, field_size - n);
-    return p + field_size;
 }
 
 static void get_text(char *out, size_t out_size, const uint8_t *p,
@@ -124,144 +74,99 @@ const char *rm_frame_type_name(rm_frame_type type)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Encoding payloads                                                        */
+/* Encoding: rm_frame into the shared wire writers (hw/wire/)               */
 /* ------------------------------------------------------------------------ */
 
-static size_t samples_payload_size(unsigned channels, unsigned count)
-{
-    return SAMPLES_FIXED_SIZE + count * (SAMPLE_FIXED_SIZE + 4u * channels);
-}
+_Static_assert((unsigned)RM_SAMPLE_MARK == RM_WIRE_FLAG_MARK &&
+                   (unsigned)RM_SAMPLE_SATURATED == RM_WIRE_FLAG_SATURATED &&
+                   (unsigned)RM_SAMPLE_OVERLOAD == RM_WIRE_FLAG_OVERLOAD &&
+                   (unsigned)RM_SAMPLE_TARED == RM_WIRE_FLAG_TARED,
+               "sample flags travel unchanged");
 
-static uint8_t *encode_info(const rm_device_info *info, uint8_t *p)
+static void encode_info(rm_wire_frame *w, const rm_device_info *info)
 {
-    if (info->channel_count > RM_MAX_CHANNELS)
-        return NULL;
-    p = put_text(p, info->model, INFO_MODEL_SIZE);
-    p = put_text(p, info->firmware, INFO_FIRMWARE_SIZE);
-    p = put_text(p, info->serial, INFO_SERIAL_SIZE);
-    p = put_u8(p, info->device_kind);
-    p = put_u32(p, info->sample_rate_hz);
-    p = put_u8(p, info->channel_count);
-    p = put_u32(p, info->encoder_counts_per_turn);
-    p = put_f32(p, info->roller_diameter_mm);
-    p = put_f32(p, info->roller_width_mm);
-    p = put_u8(p, (uint8_t)info->distal_direction);
-    for (unsigned i = 0; i < info->channel_count; i++) {
+    rm_wire_info head = {
+        .model = info->model,
+        .firmware = info->firmware,
+        .serial = info->serial,
+        .device_kind = info->device_kind,
+        .sample_rate_hz = info->sample_rate_hz,
+        .channel_count = info->channel_count,
+        .encoder_counts_per_turn = info->encoder_counts_per_turn,
+        .roller_diameter_mm = info->roller_diameter_mm,
+        .roller_width_mm = info->roller_width_mm,
+        .distal_direction = info->distal_direction,
+    };
+    rm_wire_info_head(w, &head);
+    for (unsigned i = 0; i < info->channel_count && !w->failed; i++) {
         const rm_channel_info *ch = &info->channels[i];
-        p = put_u8(p, ch->kind);
-        p = put_f32(p, ch->position_mm);
-        p = put_f32(p, ch->area_mm2);
-        p = put_f32(p, ch->gain_n_per_count);
-        p = put_f32(p, ch->offset_counts);
+        rm_wire_info_channel(w, &(rm_wire_channel){
+            .kind = ch->kind,
+            .position_mm = ch->position_mm,
+            .area_mm2 = ch->area_mm2,
+            .gain_n_per_count = ch->gain_n_per_count,
+            .offset_counts = ch->offset_counts,
+        });
     }
-    return p;
 }
 
-static uint8_t *encode_samples(const rm_frame *f, uint8_t *p)
+static void encode_samples(rm_wire_frame *w, const rm_frame *f)
 {
-    unsigned channels = f->u.samples.channel_count;
-    unsigned count = f->u.samples.count;
-    if (channels > RM_MAX_CHANNELS || count == 0 ||
-        count > RM_FRAME_MAX_BATCH ||
-        HEADER_SIZE + samples_payload_size(channels, count) > RM_FRAME_MAX_BODY)
-        return NULL;
-    p = put_u8(p, (uint8_t)channels);
-    p = put_u8(p, (uint8_t)count);
-    for (unsigned i = 0; i < count; i++) {
+    uint8_t channels = f->u.samples.channel_count;
+    rm_wire_samples_head(w, channels, f->u.samples.count);
+    for (unsigned i = 0; i < f->u.samples.count && !w->failed; i++) {
         const rm_sample *s = &f->u.samples.samples[i];
-        if (s->t_us < f->t_us || s->t_us - f->t_us > UINT32_MAX)
-            return NULL;
-        p = put_u32(p, (uint32_t)(s->t_us - f->t_us));
-        p = put_u32(p, (uint32_t)s->encoder);
-        p = put_u16(p, s->flags);
-        for (unsigned c = 0; c < channels; c++)
-            p = put_u32(p, (uint32_t)s->counts[c]);
+        if (s->t_us < f->t_us || s->t_us - f->t_us > UINT32_MAX) {
+            w->failed = 1;
+            return;
+        }
+        rm_wire_sample(w, (uint32_t)(s->t_us - f->t_us), s->encoder, s->flags,
+                       s->counts, channels);
     }
-    return p;
 }
 
-static uint8_t *encode_error(const rm_frame_status *st, uint8_t *p)
-{
-    size_t n = strnlen(st->text, ERROR_TEXT_MAX);
-    p = put_u16(p, st->error_code);
-    memcpy(p, st->text, n);
-    return p + n;
-}
-
-/* Writes the payload of f at p; returns its end, or NULL if f is invalid. */
-static uint8_t *encode_payload(const rm_frame *f, uint8_t *p)
+/* Writes the payload of f; an unknown type fails the frame. */
+static void encode_payload(rm_wire_frame *w, const rm_frame *f)
 {
     switch ((rm_frame_type)f->type) {
     case RM_FRAME_INFO:
-        return encode_info(&f->u.info, p);
+        encode_info(w, &f->u.info);
+        return;
     case RM_FRAME_SAMPLES:
-        return encode_samples(f, p);
+        encode_samples(w, f);
+        return;
     case RM_FRAME_EVENT:
-        p = put_u8(p, f->u.event.kind);
-        return put_u32(p, (uint32_t)f->u.event.value);
+        rm_wire_event(w, f->u.event.kind, f->u.event.value);
+        return;
     case RM_FRAME_STATUS:
-        p = put_u8(p, f->u.status.streaming);
-        p = put_u32(p, f->u.status.sample_rate_hz);
-        return put_u32(p, f->u.status.dropped);
+        rm_wire_status(w, f->u.status.streaming, f->u.status.sample_rate_hz,
+                       f->u.status.dropped);
+        return;
     case RM_FRAME_ERROR:
-        return encode_error(&f->u.status, p);
+        rm_wire_error(w, f->u.status.error_code, f->u.status.text);
+        return;
     case RM_FRAME_ACK:
-        p = put_u8(p, f->u.ack.acked_type);
-        return put_u16(p, (uint16_t)f->u.ack.result);
+        rm_wire_ack(w, f->u.ack.acked_type, f->u.ack.result);
+        return;
     case RM_CMD_SET_RATE:
-        return put_u32(p, f->u.rate_hz);
+        rm_wire_u32(w, f->u.rate_hz);
+        return;
     case RM_CMD_IDENTIFY:
     case RM_CMD_START:
     case RM_CMD_STOP:
     case RM_CMD_TARE:
-        return p;
+        return;
     }
-    return NULL;
-}
-
-/* COBS: every zero becomes the length of the run before it, so the only
- * zero on the wire is the delimiter. */
-static size_t cobs_encode(const uint8_t *in, size_t len, uint8_t *out)
-{
-    size_t code_at = 0, o = 1;
-    uint8_t code = 1;
-    for (size_t i = 0; i < len; i++) {
-        if (in[i] == 0) {
-            out[code_at] = code;
-            code_at = o++;
-            code = 1;
-            continue;
-        }
-        out[o++] = in[i];
-        if (++code == COBS_FULL_BLOCK && i + 1 < len) {
-            out[code_at] = code;
-            code_at = o++;
-            code = 1;
-        }
-    }
-    out[code_at] = code;
-    return o;
+    w->failed = 1;
 }
 
 size_t rm_frame_encode(const rm_frame *f, uint8_t *out, size_t cap)
 {
-    uint8_t body[RM_FRAME_MAX_BODY + CRC_SIZE];
-    uint8_t *p = put_u8(body, f->type);
-    p = put_u16(p, f->seq);
-    p = put_u32(p, (uint32_t)f->t_us);
-    p = encode_payload(f, p);
-    if (!p)
-        return 0;
-    size_t body_len = (size_t)(p - body);
-    put_u32(p, rm_crc32c(0, body, body_len));
-    body_len += CRC_SIZE;
-    /* COBS adds one byte per started 254-byte run, then the delimiter. */
-    size_t worst = body_len + body_len / COBS_MAX_RUN + 2;
-    if (cap < worst)
-        return 0;
-    size_t n = cobs_encode(body, body_len, out);
-    out[n++] = 0x00;
-    return n;
+    uint8_t body[RM_FRAME_MAX_BODY + RM_WIRE_CRC_SIZE];
+    rm_wire_frame w;
+    rm_wire_begin(&w, body, sizeof body, f->type, f->seq, (uint32_t)f->t_us);
+    encode_payload(&w, f);
+    return rm_wire_finish(&w, out, cap);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -284,7 +189,7 @@ static const uint8_t *take_u8(const uint8_t *p, uint8_t *v)
 
 static const uint8_t *take_u32(const uint8_t *p, uint32_t *v)
 {
-    *v = get_u32(p);
+    *v = rm_wire_get_u32(p);
     return p + 4;
 }
 
@@ -340,6 +245,11 @@ static bool decode_info(const uint8_t *p, size_t len, rm_device_info *info)
     return true;
 }
 
+static size_t samples_payload_size(unsigned channels, unsigned count)
+{
+    return SAMPLES_FIXED_SIZE + count * (SAMPLE_FIXED_SIZE + 4u * channels);
+}
+
 static bool decode_samples(const uint8_t *p, size_t len, rm_frame *f)
 {
     if (len < SAMPLES_FIXED_SIZE)
@@ -354,12 +264,12 @@ static bool decode_samples(const uint8_t *p, size_t len, rm_frame *f)
     p += SAMPLES_FIXED_SIZE;
     for (unsigned i = 0; i < count; i++) {
         rm_sample *s = &f->u.samples.samples[i];
-        s->t_us = f->t_us + get_u32(p);
-        s->encoder = (int32_t)get_u32(p + 4);
-        s->flags = get_u16(p + 8);
+        s->t_us = f->t_us + rm_wire_get_u32(p);
+        s->encoder = (int32_t)rm_wire_get_u32(p + 4);
+        s->flags = rm_wire_get_u16(p + 8);
         p += SAMPLE_FIXED_SIZE;
         for (unsigned c = 0; c < channels; c++, p += 4)
-            s->counts[c] = (int32_t)get_u32(p);
+            s->counts[c] = (int32_t)rm_wire_get_u32(p);
         memset(&s->counts[channels], 0,
                (RM_MAX_CHANNELS - channels) * sizeof s->counts[0]);
     }
@@ -371,7 +281,7 @@ static bool decode_error(const uint8_t *p, size_t len, rm_frame_status *st)
     if (len < ERROR_FIXED_SIZE || len > ERROR_FIXED_SIZE + ERROR_TEXT_MAX)
         return false;
     memset(st, 0, sizeof *st);
-    st->error_code = get_u16(p);
+    st->error_code = rm_wire_get_u16(p);
     memcpy(st->text, p + ERROR_FIXED_SIZE, len - ERROR_FIXED_SIZE);
     return memchr(st->text, '\0', len - ERROR_FIXED_SIZE) == NULL;
 }
@@ -387,24 +297,24 @@ static bool decode_payload(const uint8_t *p, size_t len, rm_frame *f)
         return decode_samples(p, len, f);
     case RM_FRAME_EVENT:
         f->u.event.kind = p[0];
-        f->u.event.value = (int32_t)get_u32(p + 1);
+        f->u.event.value = (int32_t)rm_wire_get_u32(p + 1);
         return len == EVENT_SIZE;
     case RM_FRAME_STATUS:
         if (len != STATUS_SIZE)
             return false;
         memset(&f->u.status, 0, sizeof f->u.status);
         f->u.status.streaming = p[0];
-        f->u.status.sample_rate_hz = get_u32(p + 1);
-        f->u.status.dropped = get_u32(p + 5);
+        f->u.status.sample_rate_hz = rm_wire_get_u32(p + 1);
+        f->u.status.dropped = rm_wire_get_u32(p + 5);
         return true;
     case RM_FRAME_ERROR:
         return decode_error(p, len, &f->u.status);
     case RM_FRAME_ACK:
         f->u.ack.acked_type = p[0];
-        f->u.ack.result = (int16_t)get_u16(p + 1);
+        f->u.ack.result = (int16_t)rm_wire_get_u16(p + 1);
         return len == ACK_SIZE;
     case RM_CMD_SET_RATE:
-        f->u.rate_hz = get_u32(p);
+        f->u.rate_hz = rm_wire_get_u32(p);
         return len == SET_RATE_SIZE;
     case RM_CMD_IDENTIFY:
     case RM_CMD_START:
@@ -489,13 +399,13 @@ static bool finish_frame(rm_decoder *d, rm_frame *out)
         return false;
     }
     size_t body_len = d->len - CRC_SIZE;
-    if (rm_crc32c(0, d->buf, body_len) != get_u32(d->buf + body_len)) {
+    if (rm_crc32c(0, d->buf, body_len) != rm_wire_get_u32(d->buf + body_len)) {
         reject_frame(d, &d->stats.crc_errors);
         return false;
     }
     out->type = d->buf[0];
-    out->seq = get_u16(d->buf + 1);
-    uint32_t t32 = get_u32(d->buf + 3);
+    out->seq = rm_wire_get_u16(d->buf + 1);
+    uint32_t t32 = rm_wire_get_u32(d->buf + 3);
     out->t_us = unwrapped_time(d, t32);
     if (!decode_payload(d->buf + HEADER_SIZE, body_len - HEADER_SIZE, out)) {
         reject_frame(d, &d->stats.malformed);

@@ -10,6 +10,7 @@
 #define ROLLMAP_HW_H
 
 #include "rollmap_core.h"
+#include "wire/rm_wire.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,31 +21,31 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 /** Largest frame body (type .. payload, before COBS and the delimiter). */
-#define RM_FRAME_MAX_BODY 1024
+#define RM_FRAME_MAX_BODY RM_WIRE_MAX_BODY
 /** Largest number of samples in one SAMPLES frame. */
-#define RM_FRAME_MAX_BATCH 32
+#define RM_FRAME_MAX_BATCH RM_WIRE_MAX_BATCH
 
 typedef enum rm_frame_type {
     /* device -> host */
-    RM_FRAME_INFO = 0x01,
-    RM_FRAME_SAMPLES = 0x02,
-    RM_FRAME_EVENT = 0x03,
-    RM_FRAME_STATUS = 0x04,
-    RM_FRAME_ERROR = 0x05,
-    RM_FRAME_ACK = 0x06,
+    RM_FRAME_INFO = RM_WIRE_INFO,
+    RM_FRAME_SAMPLES = RM_WIRE_SAMPLES,
+    RM_FRAME_EVENT = RM_WIRE_EVENT,
+    RM_FRAME_STATUS = RM_WIRE_STATUS,
+    RM_FRAME_ERROR = RM_WIRE_ERROR,
+    RM_FRAME_ACK = RM_WIRE_ACK,
     /* host -> device */
-    RM_CMD_IDENTIFY = 0x81,
-    RM_CMD_START = 0x82,
-    RM_CMD_STOP = 0x83,
-    RM_CMD_TARE = 0x84,
-    RM_CMD_SET_RATE = 0x85
+    RM_CMD_IDENTIFY = RM_WIRE_IDENTIFY,
+    RM_CMD_START = RM_WIRE_START,
+    RM_CMD_STOP = RM_WIRE_STOP,
+    RM_CMD_TARE = RM_WIRE_TARE,
+    RM_CMD_SET_RATE = RM_WIRE_SET_RATE
 } rm_frame_type;
 
 typedef enum rm_device_event {
-    RM_DEV_EVENT_BUTTON = 1,
-    RM_DEV_EVENT_TARE_DONE = 2,
-    RM_DEV_EVENT_OVERLOAD = 3,
-    RM_DEV_EVENT_RESET = 4     /**< device (re)booted */
+    RM_DEV_EVENT_BUTTON = RM_WIRE_EVENT_BUTTON,
+    RM_DEV_EVENT_TARE_DONE = RM_WIRE_EVENT_TARE_DONE,
+    RM_DEV_EVENT_OVERLOAD = RM_WIRE_EVENT_OVERLOAD,
+    RM_DEV_EVENT_RESET = RM_WIRE_EVENT_RESET     /**< device (re)booted */
 } rm_device_event;
 
 typedef struct rm_frame_status {
