@@ -1,0 +1,8 @@
+/* The settings kept in EEPROM (serial number, rate, calibration). */
+#ifndef ROLLER_SETTINGS_H
+#define ROLLER_SETTINGS_H
+#include "report.h"
+/* Loads them; an erased or older EEPROM gives the built-in defaults. */
+void settings_load(roller_settings *s);
+void settings_save(const roller_settings *s);
+#endif
