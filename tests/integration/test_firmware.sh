@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The roller firmware (hw/firmware) running in simavr with emulated HX711s,
+# encoder and button (hw/firmware/bench), through the real capture chain:
+# roller_bench -> pty -> rollmapd --source tty:PATH -> session file ->
+# rollmap report. The virtual person's tender spots must be found (recall
+# >= 0.9 over three seeds, counted as bench_accuracy counts: a found spot
+# within 3 cm of a true one of severity >= 0.3), no frame lost or rejected,
+# the mark button's presses in the report at the person's position, a
+# power-on reset mid-session recorded and the session going on, and every
+# command answered as docs/PROTOCOL.md says (roller_bench --check).
+source "$(dirname "$0")/daemon_lib.sh"
+
+bench=$ROLLMAP_BUILD/roller_bench
+elf=$ROLLMAP_BUILD/firmware/roller.elf
+if [ ! -x "$bench" ] || [ ! -f "$elf" ]; then
+  echo "SKIP: the firmware or its bench is not built (needs gcc-avr, avr-libc, simavr, libsimavr-dev)"
+  exit 77
+fi
+bench_pid=
+trap 'if [ -n "$bench_pid" ]; then kill "$bench_pid" 2>/dev/null || true; fi; cleanup' EXIT
+
+# The protocol, command by command, with the bench as the host.
+"$bench" --check "$elf" >"$work/check.out" 2>/dev/null ||
+  fail "roller_bench --check: $(grep FAIL "$work/check.out")"
+
+# run_session NAME SIM_OPTIONS [bench options...]: one session recorded by
+# rollmapd from the firmware; leaves $work/NAME/{truth.json,report/,bench.err}.
+run_session() {
+  local dir=$work/$1
+  mkdir -p "$dir"
+  "$bench" --link "$dir/roller" --sim "$2" --truth "$dir/truth.json" --speed 0 \
+    "${@:3}" "$elf" >/dev/null 2>"$dir/bench.err" &
+  bench_pid=$!
+  for _ in $(seq 50); do [ -L "$dir/roller" ] && break; sleep 0.1; done
+  lib=$dir/lib
+  log=$dir/rollmapd.log
+  start_daemon "tty:$dir/roller"
+  wait "$bench_pid" || fail "$1: roller_bench failed: $(tail -n 3 "$dir/bench.err")"
+  bench_pid=
+  sleep 0.5
+  stop_daemon
+  [ "$(summary rejected)" = 0 ] && [ "$(summary linklost)" = 0 ] ||
+    fail "$1: frames rejected or lost: $(grep 'received .* samples' "$log")"
+  local file
+  file=$(find "$dir/lib" -name '*.rms')
+  [ -n "$file" ] || fail "$1: no session file"
+  "$ROLLMAP" report "$file" -o "$dir/report" >/dev/null 2>"$dir/report.err" ||
+    fail "$1: rollmap report: $(cat "$dir/report.err")"
+}
+
+for seed in 1000 8919 16838; do
+  run_session "seed$seed" "seed=$seed,duration=240,spots=2"
+done
+
+python3 - "$work" <<'PY' || fail "spots or marks not found"
+import json, sys, pathlib
+work = pathlib.Path(sys.argv[1])
+true_n = found_n = 0
+for d in sorted(work.glob("seed*")):
+    truth = json.load(open(d / "truth.json"))
+    report = json.load(open(d / "report" / "report.json"))
+    found = [s["position_cm"] for s in report["tender_spots"]]
+    for spot in truth["spots"]:
+        if spot["severity"] >= 0.3:
+            true_n += 1
+            found_n += any(abs(spot["position_cm"] - f) <= 3 for f in found)
+    marks = [(m["t_s"], m["position_cm"]) for m in report["marks"]]
+    for m in truth["marks"]:
+        near = [p for t, p in marks if abs(t - m["t_s"]) <= 1]
+        if not near or abs(near[0] - m["position_cm"]) > 3:
+            sys.exit(f"{d.name}: the mark at {m['t_s']:.1f} s, {m['position_cm']:.1f} cm "
+                     f"is not in the report (marks: {marks})")
+    if report["device"]["model"] != "rollmap DIY roller":
+        sys.exit(f"{d.name}: the session's device is {report['device']['model']}")
+recall = found_n / true_n
+print(f"spot recall {recall:.2f} ({found_n} of {true_n})")
+if recall < 0.9:
+    sys.exit(1)
+PY
+
+# A power-on reset 20 s into a session: recorded as a device reset, and the
+# session goes on to the end.
+run_session reset "seed=5,duration=40,spots=1" --reset-at 20
+grep -q "2 boots" "$work/reset/bench.err" || fail "the bench saw no second boot: $(cat "$work/reset/bench.err")"
+grep -qi "reset" "$work/reset/rollmapd.log" || fail "rollmapd did not log the device reset"
+"$ROLLMAP" info "$(find "$work/reset/lib" -name '*.rms')" >"$work/reset/info.txt"
+grep -qi "reset" "$work/reset/info.txt" || fail "the session has no reset: $(cat "$work/reset/info.txt")"
+duration=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["duration_s"])' \
+  "$work/reset/report/report.json")
+python3 -c "import sys; sys.exit(0 if float('$duration') > 35 else 1)" ||
+  fail "the session stopped at the reset ($duration s)"
+
+echo "ok: firmware in simavr -> rollmapd -> report: spots and marks found, commands answered, reset recorded"
