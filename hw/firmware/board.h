@@ -4,9 +4,11 @@
 #ifndef ROLLER_BOARD_H
 #define ROLLER_BOARD_H
 
-/* UART: 250000 baud is exact at 16 MHz (UBRR 7 with U2X: 16e6 / (8 x 8)),
- * where 115200 is 2.1 % off. */
-#define BOARD_BAUD 250000UL
+/* UART: 115200 baud, what rollmap uses unless told otherwise (and all
+ * `rollmap devices` probes, `auto` and `usb:` sources can use). At 16 MHz
+ * it comes out 2.1 % fast (UBRR 16 with U2X: 117647 baud), as on every
+ * Arduino; 250000 would be exact but every host would need to be told. */
+#define BOARD_BAUD 115200UL
 
 /* Quadrature encoder: A on PD2 (INT0, Arduino D2), B on PD3 (INT1, D3). */
 #define BOARD_ENC_PIN PIND

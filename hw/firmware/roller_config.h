@@ -30,11 +30,12 @@
 #define ROLLER_DISTAL_DIRECTION 1
 #endif
 /* Newtons per HX711 count before calibration: a 50 kg (490 N), 1 mV/V
- * load cell excited at 5 V gives 5 mV at full load; the HX711 at gain 128
- * spans +-19.5 mV over +-2^23 counts, so 490 N ~ 2.15e6 counts. `rollmap
+ * load cell at the module's 4.3 V excitation gives 4.3 mV at full load;
+ * the HX711 at gain 128 spans +-19.5 mV over +-2^23 counts, so 490 N is
+ * about 1.85e6 counts (as docs/profiles/hx711-arduino.ini). `rollmap
  * calibrate` replaces it with a measured figure. */
 #ifndef ROLLER_GAIN_N_PER_COUNT
-#define ROLLER_GAIN_N_PER_COUNT 2.28e-4f
+#define ROLLER_GAIN_N_PER_COUNT 2.65e-4f
 #endif
 /* Force through one end cap above which a sample is flagged OVERLOAD: the
  * load cell's rated load. */

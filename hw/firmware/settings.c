@@ -1,21 +1,23 @@
-/* EEPROM settings. The .eep file of the build holds the defaults (with the
- * serial number given at build time); avrdude writes it once, and TARE and
- * SET_RATE update it later (eeprom_update_block writes changed bytes only:
- * the cells last about 100,000 writes). */
+/* EEPROM settings. The defaults (with the serial number given at build
+ * time) are in the program and in the build's .eep file: an EEPROM never
+ * written (a board flashed through its bootloader, which cannot write
+ * EEPROM) starts from them. TARE and SET_RATE store the settings
+ * (eeprom_update_block writes changed bytes only: a cell lasts about
+ * 100,000 writes). */
 #include "settings.h"
 
 #include <avr/eeprom.h>
 #include <stdbool.h>
 #include <string.h>
 
-#define SETTINGS_DEFAULTS          \
-    {                              \
-        .layout = ROLLER_SETTINGS_LAYOUT, \
-        .serial = ROLLER_SERIAL,   \
-        .rate_hz = ROLLER_RATE_FAST_HZ,                                      \
-        .gain_n_per_count = {ROLLER_GAIN_N_PER_COUNT, ROLLER_GAIN_N_PER_COUNT}, \
-        .offset_counts = {0.0f, 0.0f},                                       \
-    }
+#define SETTINGS_DEFAULTS {                                       \
+    .layout = ROLLER_SETTINGS_LAYOUT,                             \
+    .serial = ROLLER_SERIAL,                                      \
+    .rate_hz = ROLLER_RATE_FAST_HZ,                               \
+    .gain_n_per_count = {ROLLER_GAIN_N_PER_COUNT,                 \
+                         ROLLER_GAIN_N_PER_COUNT},                \
+    .offset_counts = {0.0f, 0.0f},                                \
+}
 
 static roller_settings stored EEMEM = SETTINGS_DEFAULTS;
 

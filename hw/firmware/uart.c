@@ -37,7 +37,7 @@ ISR(USART_UDRE_vect)
 void uart_init(void)
 {
     UCSR0A = _BV(U2X0);
-    UBRR0 = (uint16_t)(F_CPU / (8 * BOARD_BAUD) - 1);
+    UBRR0 = (uint16_t)((F_CPU + 4 * BOARD_BAUD) / (8 * BOARD_BAUD) - 1); /* rounded */
     UCSR0C = _BV(UCSZ01) | _BV(UCSZ00); /* 8N1 */
     UCSR0B = _BV(RXEN0) | _BV(TXEN0) | _BV(RXCIE0);
 }

@@ -37,7 +37,7 @@
 #define MCU_HZ 16000000u
 #define MODEL_RATE_HZ 400u       /* how often the model's forces and position move */
 #define CHUNK_US 1000u           /* emulated time between looks at the pty */
-#define HOST_BYTES_PER_CHUNK 16  /* under 25, what 250000 baud carries in 1 ms */
+#define HOST_BYTES_PER_CHUNK 8   /* under 11.5, what 115200 baud carries in 1 ms */
 #define DRAIN_US 300000u         /* run on after the session for the last frames */
 #define HOST_WAIT_S 60           /* for the host's first byte */
 #define NEVER UINT64_MAX
