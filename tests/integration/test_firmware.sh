@@ -37,6 +37,10 @@ run_session() {
   start_daemon "tty:$dir/roller"
   wait "$bench_pid" || fail "$1: roller_bench failed: $(tail -n 3 "$dir/bench.err")"
   bench_pid=
+  # simavr stops the AVR on a crash as on a watchdog timeout, and the bench
+  # resets it either way: neither may happen in a session.
+  grep -q ", 0 by the watchdog" "$dir/bench.err" ||
+    fail "$1: the firmware was reset by its watchdog or crashed: $(tail -n 1 "$dir/bench.err")"
   sleep 0.5
   stop_daemon
   [ "$(summary rejected)" = 0 ] && [ "$(summary linklost)" = 0 ] ||
