@@ -344,7 +344,8 @@ static void feed_host_bytes(bench *b)
 }
 
 /* simavr 1.6 stops the AVR when its watchdog times out; the chip resets
- * and starts again, and so does the bench's AVR. */
+ * and starts again, and so does the bench's AVR. simavr stops it the same
+ * way on a crash (a write outside RAM), which this counts as well. */
 static void watchdog_reset(bench *b)
 {
     b->watchdog_resets++;
