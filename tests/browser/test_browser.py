@@ -147,7 +147,8 @@ def live_scenarios(driver, base, status_of):
     contact = driver.find_element(By.ID, "contact")
     wait(driver, 5, lambda d: contact.is_displayed(), "the contact point is not shown on the thigh")
     first_y = contact.get_attribute("cy")
-    wait(driver, 10, lambda d: contact.get_attribute("cy") != first_y, "the contact point does not move")
+    # (within the longest hold the virtual person makes, 20 s)
+    wait(driver, 30, lambda d: contact.get_attribute("cy") != first_y, "the contact point does not move")
     lean = driver.find_element(By.ID, "lean").text
     if not re.fullmatch(r"-|centred|\d+ mm (medial|lateral|toward the (left|right) end)", lean):
         fail(f"the lean is not in words with its unit: {lean!r}")
