@@ -422,17 +422,46 @@ static rm_status deliver_pending(rm_source *src, rm_source_output *out)
     return frame_to_item(src, out) ? RM_OK : RM_ERR_AGAIN;
 }
 
+/** Time between two of the device's samples, for the one after a restart. */
+static uint64_t sample_period_us(const rm_source *src, const rm_frame *f)
+{
+    const rm_sample *s = f->u.samples.samples;
+    if (src->info.sample_rate_hz)
+        return 1000000u / src->info.sample_rate_hz;
+    if (f->u.samples.count >= 2 && s[1].t_us > s[0].t_us)
+        return s[1].t_us - s[0].t_us;
+    return 1000u;
+}
+
+/** The offset that continues a restarted device clock. Live, it is the
+ *  real time between the arrival of the last sample before and that of
+ *  this frame's last sample: a frame arrives once its last sample is taken,
+ *  so anchoring its first sample instead would move the clock on by the
+ *  frame's length at every replug. A replay has no real time in between
+ *  (it runs as fast as the machine goes, or paced by the frames), so there
+ *  the clock runs on by one sample and a replay is the same every time. */
+static uint64_t restarted_clock_offset(const rm_source *src, const rm_frame *f)
+{
+    const rm_sample *s = f->u.samples.samples;
+    int64_t first_at = (int64_t)(src->last_sample_us + sample_period_us(src, f));
+    int64_t least = first_at - (int64_t)s[0].t_us;
+    if (rm_source_caps_of(&src->spec).replay)
+        return (uint64_t)least;
+    uint64_t away = rm_monotonic_us() - src->last_sample_mono_us;
+    int64_t by_arrival = (int64_t)(src->last_sample_us + away) -
+                         (int64_t)s[f->u.samples.count - 1].t_us;
+    return (uint64_t)(by_arrival > least ? by_arrival : least);
+}
+
 /** A device clock that restarted (reset, replug) continues from where the
- *  last sample left off plus the real time in between. */
+ *  last sample left off (restarted_clock_offset). */
 static void rebase_time(rm_source *src)
 {
     rm_frame *f = &src->frame;
     bool samples = f->type == RM_FRAME_SAMPLES && f->u.samples.count;
     if (src->rebase_pending && samples && src->have_last_sample &&
-        frame_time(f) + src->time_offset_us <= src->last_sample_us) {
-        uint64_t away = rm_monotonic_us() - src->last_sample_mono_us;
-        src->time_offset_us = src->last_sample_us + away - frame_time(f);
-    }
+        frame_time(f) + src->time_offset_us <= src->last_sample_us)
+        src->time_offset_us = restarted_clock_offset(src, f);
     if (samples)
         src->rebase_pending = false;
     f->t_us += src->time_offset_us;

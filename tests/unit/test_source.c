@@ -507,7 +507,21 @@ typedef struct stream_tally {
     uint64_t samples, infos, unplug_gaps, reset_gaps;
     bool times_rise;
     uint64_t last_us;
+    uint64_t min_step_us, max_step_us; /* between consecutive samples */
 } stream_tally;
+
+static void tally_step(stream_tally *t, uint64_t t_us)
+{
+    if (t_us <= t->last_us) {
+        t->times_rise = false;
+        return;
+    }
+    uint64_t step = t_us - t->last_us;
+    if (t->min_step_us == 0 || step < t->min_step_us)
+        t->min_step_us = step;
+    if (step > t->max_step_us)
+        t->max_step_us = step;
+}
 
 static void tally_item(stream_tally *t, const rm_source_output *out)
 {
@@ -518,8 +532,8 @@ static void tally_item(stream_tally *t, const rm_source_output *out)
         assert_true(out->gap.end_us >= out->gap.start_us);
     }
     for (size_t i = 0; out->item == RM_ITEM_SAMPLES && i < out->count; i++) {
-        if (t->samples && out->samples[i].t_us <= t->last_us)
-            t->times_rise = false;
+        if (t->samples)
+            tally_step(t, out->samples[i].t_us);
         t->last_us = out->samples[i].t_us;
         t->samples++;
     }
@@ -589,6 +603,36 @@ static void virtual_roller_reset_restarts_streaming(void **state)
     assert_in_range(t.samples, 2800, 3000); /* START sent again at once */
 }
 
+/* A replay cannot know how long a reset took: the clock runs on by exactly
+ * one sample, the same on every run (not by however long the machine took
+ * to read on). */
+static void replayed_reset_continues_the_clock_by_one_sample(void **state)
+{
+    (void)state;
+    unsigned failures = 0;
+    stream_tally t = run_sim("sim:seed=4,duration=3,reset=1,drop=0,ber=0"
+                             "?fast", &failures);
+    assert_int_equal(t.reset_gaps, 1);
+    assert_int_equal(t.min_step_us, 1000);
+    assert_int_equal(t.max_step_us, 1000);
+}
+
+/* Live, a replug moves the clock on by the real time away: the model's
+ * last sample (at 2 s less one sample) keeps its time after the replug,
+ * to within one sample. Anchoring a frame's first sample to its arrival
+ * instead put the clock 9 samples (a frame of 10 less one) ahead. */
+static void live_replug_keeps_the_device_time(void **state)
+{
+    (void)state;
+    unsigned failures = 0;
+    stream_tally t = run_sim("sim:seed=4,duration=2,rate=200,batch=10,"
+                             "unplug=1,unplug_for=0.3,drop=0,ber=0", &failures);
+    assert_int_equal(t.unplug_gaps, 1);
+    assert_true(t.times_rise);
+    uint64_t period = 5000, end = 2000000 - period;
+    assert_in_range(t.last_us, end - period, end + period);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +652,8 @@ int main(void)
         cmocka_unit_test(virtual_roller_streams_to_its_end),
         cmocka_unit_test(virtual_roller_unplug_is_reopened_with_a_gap),
         cmocka_unit_test(virtual_roller_reset_restarts_streaming),
+        cmocka_unit_test(replayed_reset_continues_the_clock_by_one_sample),
+        cmocka_unit_test(live_replug_keeps_the_device_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
