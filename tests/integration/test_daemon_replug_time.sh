@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Replugs do not move time: the virtual roller is unplugged six times for
-# 1 s (its clock restarts at each boot, while the simulated person goes on
-# rolling). The session file's last sample must land where the simulator's
-# last sample is, within one sample period per replug (the host times a
-# replug by the arrival of the samples around it; it used to anchor a
-# frame's first sample to the frame's arrival, which moved the clock on by
-# 9 ms, a frame of 10 samples less one, at every replug). The live view's
-# unplug events must carry the same unwrapped time as the file's unplug
-# events, instead of starting over; the file reads back with one unplug
-# gap per replug. docs/PERFORMANCE.md keeps the figure this prints.
+# Replugs do not move time: the virtual roller (frames of 20 samples) is
+# unplugged six times for 1 s (its clock restarts at each boot, while the
+# simulated person goes on rolling). The session file's last sample must
+# land where the simulator's last sample is. Anchoring a frame's first
+# sample to the frame's arrival moved the clock on by a frame less one
+# sample (19 ms here) at every replug. The host times a replug by the
+# arrival of the frames around it, so a read that comes late moves it by
+# up to a frame either way (docs/PERFORMANCE.md): the test allows 6 ms per
+# replug. The live view's unplug events must carry the same unwrapped time
+# as the file's unplug events, instead of starting over; the file reads
+# back with one unplug gap per replug.
 source "$(dirname "$0")/daemon_lib.sh"
 
-start_daemon "sim:seed=6,duration=45,unplug=10/15/20/25/30/35,unplug_for=1" \
+start_daemon "sim:seed=6,duration=45,batch=20,unplug=10/15/20/25/30/35,unplug_for=1" \
   --set session.auto=false
 python3 - "$sock" >"$work/events.txt" <<'PY' &
 import json, socket, sys
@@ -43,7 +44,7 @@ import sys
 # 45 s at 1 kHz: the simulator's last sample is at 44.999 s.
 drift_ms = (float(sys.argv[1]) - 44.999) * 1000
 print(f"last sample {float(sys.argv[1]):.6f} s: {drift_ms:+.1f} ms after six replugs")
-assert abs(drift_ms) <= 6 * 1.0, "more than one sample period (1 ms) per replug"
+assert abs(drift_ms) <= 6 * 6.0, "more than 6 ms per replug"
 PY
 [ "$(info_field "$file" gaps)" = 6 ] || fail "expected 6 gaps: $(cat "$work/info.txt")"
 "$ROLLMAP" info "$file" --json >"$work/info.json" || fail "info failed"
