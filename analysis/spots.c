@@ -20,6 +20,10 @@
 #define UNLOADING_FULL 0.15     /* 15 % less force than where nothing hurts */
 #define TREMOR_RATIO_FULL 100.0 /* 20 dB over the quiet parts' relative power */
 #define MARK_UNRATED 0.7        /* an unrated mark: "tender" (7/10) */
+#define RATING_MAX 10.0         /* marks are rated 0-10 */
+/* A bin's relative tremor needs this much steady loaded time: about two
+ * spectrogram frames (0.64 s each at 100 Hz), so one frame does not decide. */
+#define TREMOR_MIN_TIME_S 1.0
 /* Easing off by less than this is within the scatter of the force profile
  * where nothing hurts (1-2 % of the force, docs/ANALYSIS.md). */
 #define UNLOADING_FLOOR 0.02
@@ -66,6 +70,12 @@
  * 6.3) and goes on along the score's tangent there: the score itself
  * saturates, so 0.7 and 0.9 severities both read about 9.5. */
 #define STRENGTH_KNEE 0.5
+/* Scores run from 0 to this, as pain ratings do (0-10 NRS). */
+#define SCORE_MAX 10.0
+/* A spot's confidence: half from how many evidence kinds agree, half from
+ * how well the passes (or a mark) cover it; neither alone makes it sure. */
+#define CONFIDENCE_W_AGREEMENT 0.5
+#define CONFIDENCE_W_COVERAGE 0.5
 
 enum { EV_DWELL, EV_AIMED_HOLD, EV_SLOWING, EV_UNLOADING, EV_TREMOR, EV_MARK,
        EV_KINDS };
@@ -325,7 +335,7 @@ static double mark_evidence(const bin_acc *b)
 {
     if (b->marks == 0)
         return 0.0;
-    return b->rated ? b->rating_sum / b->rated / 10.0 : MARK_UNRATED;
+    return b->rated ? b->rating_sum / b->rated / RATING_MAX : MARK_UNRATED;
 }
 
 /** A quantile over the bins of a per-bin value (bins without data left
@@ -345,8 +355,8 @@ static double bins_quantile(const profile_work *w, double q,
 
 static double bin_rel_tremor(const bin_acc *a)
 {
-    return a->tremor_time_s >= 1.0 ? a->rel_tremor_sum / a->tremor_time_s
-                                   : NAN;
+    return a->tremor_time_s >= TREMOR_MIN_TIME_S
+               ? a->rel_tremor_sum / a->tremor_time_s : NAN;
 }
 
 static double bin_pass_speed(const bin_acc *a)
@@ -408,28 +418,29 @@ static double evidence(const bin_acc *a, int kind, bool beyond_full)
     return beyond_full ? a->ev[kind] : fmin(a->ev[kind], 1.0);
 }
 
-/** The combined evidence e of docs/ANALYSIS.md. */
-/** What the passes and the marks say, without the holds. */
-static double pass_evidence(const bin_acc *a, bool beyond_full)
+/** What the passes measured (guarding, slowing): the strength's evidence.
+ *  Marks are left out of it like holds: a mark is made during a hold, so
+ *  whether a spot has one this week follows where the person stopped. */
+static double measured_evidence(const bin_acc *a, bool beyond_full)
 {
     double tremor = evidence(a, EV_TREMOR, beyond_full);
     double unloading = evidence(a, EV_UNLOADING, beyond_full);
     return W_GUARD_STRONGER * fmax(tremor, unloading) +
            W_GUARD_WEAKER * fmin(tremor, unloading) +
-           W_MARK * a->ev[EV_MARK] +
            W_SLOWING * evidence(a, EV_SLOWING, beyond_full);
 }
 
+/** The combined evidence e of docs/ANALYSIS.md. */
 static double combined_evidence(const bin_acc *a, bool beyond_full)
 {
-    return (pass_evidence(a, beyond_full) +
+    return (measured_evidence(a, beyond_full) + W_MARK * a->ev[EV_MARK] +
             W_AIMED_HOLD * a->ev[EV_AIMED_HOLD]) *
            (1.0 + DWELL_BOOST * a->ev[EV_DWELL]);
 }
 
 static double score_of(double e)
 {
-    return 10.0 * (1.0 - exp(-e / SCORE_SCALE));
+    return SCORE_MAX * (1.0 - exp(-e / SCORE_SCALE));
 }
 
 static double tenderness_of(const bin_acc *a, bool beyond_full)
@@ -440,7 +451,7 @@ static double tenderness_of(const bin_acc *a, bool beyond_full)
 /** How fast the strength grows with the combined evidence at e. */
 static double strength_slope(double e)
 {
-    return 10.0 / SCORE_SCALE * exp(-fmin(e, STRENGTH_KNEE) / SCORE_SCALE);
+    return SCORE_MAX / SCORE_SCALE * exp(-fmin(e, STRENGTH_KNEE) / SCORE_SCALE);
 }
 
 /** The score below STRENGTH_KNEE and its tangent beyond: no ceiling. */
@@ -483,7 +494,7 @@ static double strength_error(const profile_work *w, const bin_acc *a)
     double se_e = hypot(hypot(w_unloading * se_unloading,
                               w_tremor * se_tremor),
                         W_SLOWING * (isfinite(se_slowing) ? se_slowing : 0.0));
-    return se_e * strength_slope(pass_evidence(a, true));
+    return se_e * strength_slope(measured_evidence(a, true));
 }
 
 static void fill_profile(const profile_work *w, rm_profile_bin *out)
@@ -576,7 +587,8 @@ static double spot_confidence(const bin_acc *a)
         present += a->ev[k] >= EVIDENCE_PRESENT;
     double agreement = (double)present / EV_KINDS;
     double coverage = fmin(1.0, (double)a->passes / CONFIDENT_PASSES);
-    return 0.5 * agreement + 0.5 * fmax(coverage, a->marks ? 1.0 : 0.0);
+    return CONFIDENCE_W_AGREEMENT * agreement +
+           CONFIDENCE_W_COVERAGE * fmax(coverage, a->marks ? 1.0 : 0.0);
 }
 
 static rm_spot describe_spot(const profile_work *w, size_t b)
@@ -593,7 +605,7 @@ static rm_spot describe_spot(const profile_work *w, size_t b)
     long reach = (long)ceil(w->cfg->spot_merge_cm / 2.0 / w->bin_cm);
     rm_spot sp = {.position_cm = ((double)b + 0.5 + offset) * w->bin_cm,
                   .score = w->tenderness[b],
-                  .strength = strength_of(pass_evidence(a, true)),
+                  .strength = strength_of(measured_evidence(a, true)),
                   .strength_se = strength_error(w, a),
                   .threshold_force_n = NAN, .threshold_pressure_kpa = NAN};
     sp.position_pct = w->rolled_cm > 0.0

@@ -31,6 +31,11 @@
 /** The score change the comparison used before strength (2 points). */
 #define OLD_SCORE_MDC 2.0
 
+/** How the control spot came out, over every comparison. */
+typedef struct control_tally {
+    int comparisons, worse, eased, other;
+} control_tally;
+
 typedef struct session {
     rm_analysis *a;
     double severity;
@@ -91,7 +96,25 @@ static const char *old_rule(const rm_matched_spot *m)
 
 /** Compare the first session with session k; print its row. Returns
  *  whether the easing spot came out eased. */
-static bool compare_row(const session *s, size_t k, int *control_wrong)
+static void tally_control(control_tally *t, const rm_matched_spot *ctl)
+{
+    t->comparisons++;
+    if (!ctl)
+        t->other++;
+    else if (ctl->change == RM_SPOT_WORSE)
+        t->worse++;
+    else if (ctl->change == RM_SPOT_EASED)
+        t->eased++;
+    else if (ctl->change != RM_SPOT_UNCHANGED)
+        t->other++;
+}
+
+static int control_wrong(const control_tally *t)
+{
+    return t->worse + t->eased + t->other;
+}
+
+static bool compare_row(const session *s, size_t k, control_tally *control)
 {
     const rm_analysis *pair[2] = {s[0].a, s[k].a};
     rm_comparison *c = NULL;
@@ -103,7 +126,7 @@ static bool compare_row(const session *s, size_t k, int *control_wrong)
     const rm_matched_spot *m = spot_near(c, EASING_CM);
     const rm_matched_spot *ctl = spot_near(c, CONTROL_CM);
     bool eased = m && m->change == RM_SPOT_EASED;
-    *control_wrong += ctl && ctl->change != RM_SPOT_UNCHANGED;
+    tally_control(control, ctl);
     printf("%4.1f -> %3.1f  %5.1f -> %-5.1f %4.1f -> %-4.1f %5.1f  %-11s "
            "%-10s %-10s %5.1f -> %-5.1f %4.1f\n", s[0].severity,
            s[k].severity, m ? m->strength.first : NAN,
@@ -117,7 +140,7 @@ static bool compare_row(const session *s, size_t k, int *control_wrong)
     return eased;
 }
 
-static int run_seed(uint64_t seed, const char *extra)
+static int run_seed(uint64_t seed, const char *extra, control_tally *all)
 {
     session s[STEPS];
     rm_error err = {0};
@@ -134,13 +157,18 @@ static int run_seed(uint64_t seed, const char *extra)
     printf("\nseed %llu\nseverity     strength      score        MDC    "
            "verdict     old rule   control (0.6): strength      MDC\n",
            (unsigned long long)seed);
-    int first_eased = -1, control_wrong = 0;
+    int first_eased = -1;
+    control_tally control = {0};
     for (size_t k = 1; k < STEPS; k++)
-        if (compare_row(s, k, &control_wrong) && first_eased < 0)
+        if (compare_row(s, k, &control) && first_eased < 0)
             first_eased = (int)k;
-    if (control_wrong)
+    if (control_wrong(&control))
         printf("control spot not unchanged in %d comparison%s\n",
-               control_wrong, control_wrong == 1 ? "" : "s");
+               control_wrong(&control), control_wrong(&control) == 1 ? "" : "s");
+    all->comparisons += control.comparisons;
+    all->worse += control.worse;
+    all->eased += control.eased;
+    all->other += control.other;
     for (int k = 0; k < STEPS; k++)
         rm_analysis_free(s[k].a);
     return first_eased;
@@ -155,9 +183,10 @@ int main(int argc, char **argv)
         return 2;
     }
     int first[64];
+    control_tally control = {0};
     seeds = seeds > 64 ? 64 : seeds;
     for (int i = 0; i < seeds; i++)
-        first[i] = run_seed(1000 + 7919 * (uint64_t)i, extra);
+        first[i] = run_seed(1000 + 7919 * (uint64_t)i, extra, &control);
     printf("\nfirst eased at (severity 0.9 ->):");
     for (int i = 0; i < seeds; i++) {
         if (first[i] > 0)
@@ -166,6 +195,9 @@ int main(int argc, char **argv)
             printf(" never");
     }
     putchar('\n');
+    printf("control (severity 0.6 throughout): worse in %d, eased in %d, "
+           "missing or other in %d of %d comparisons\n", control.worse,
+           control.eased, control.other, control.comparisons);
     rm_spectra_cleanup();
     return 0;
 }

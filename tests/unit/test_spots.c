@@ -337,6 +337,69 @@ static void the_strength_goes_on_where_the_score_saturates(void **state)
     assert_true(milder.strength_se > 0.0);
 }
 
+/** The virtual roller's session (300 s at 200 Hz, right leg) with a spot
+ *  at 14 cm medial of the given severity beside a steady one at 26 cm
+ *  lateral (bench_severity's client, seed 32676). */
+static rm_analysis *session_beside_a_steady_spot(double severity)
+{
+    rm_sim_config cfg;
+    rm_sim_config_default(&cfg);
+    cfg.seed = 32676;
+    cfg.duration_s = 300.0;
+    cfg.sample_rate_hz = 200;
+    char keys[96];
+    snprintf(keys, sizeof keys, "spot_at=14:medial:%.1f/26:lateral:0.6",
+             severity);
+    rm_sim *sim = NULL;
+    rm_error err;
+    assert_int_equal(rm_sim_config_parse(&cfg, keys, &err), RM_OK);
+    assert_int_equal(rm_sim_new(&sim, &cfg, &err), RM_OK);
+    size_t cap = 300 * 200 + 16, n = 0;
+    rm_sample *samples = malloc(sizeof *samples * cap);
+    while (n < cap && rm_sim_next_sample(sim, &samples[n]))
+        n++;
+    rm_session_meta meta = {.side = RM_SIDE_RIGHT};
+    rm_analysis *a = NULL;
+    if (rm_analyse_samples(rm_sim_info(sim), &meta, samples, n, NULL, 0, NULL,
+                           0, NULL, &a, &err) != RM_OK)
+        fail_msg("analysis failed: %s", err.message);
+    free(samples);
+    rm_sim_free(sim);
+    return a;
+}
+
+static const rm_spot *spot_near(const rm_analysis *a, double cm)
+{
+    for (size_t k = 0; k < a->spot_count; k++)
+        if (fabs(a->spots[k].position_cm - cm) <= 3.0)
+            return &a->spots[k];
+    fail_msg("no spot within 3 cm of %.0f cm", cm);
+    return NULL;
+}
+
+/* A spot's strength is what the passes measured: when its neighbour eases
+ * from 0.9 to 0.4, the person holds and marks the spot whose severity
+ * stays at 0.6 instead, and its strength must not follow (with the marks
+ * counted it read 6.3 -> 8.2 here, "worse" in compare). */
+static void a_steady_spot_keeps_its_strength_when_its_neighbour_eases(
+    void **state)
+{
+    (void)state;
+    rm_analysis *before = session_beside_a_steady_spot(0.9);
+    rm_analysis *after = session_beside_a_steady_spot(0.4);
+    const rm_spot *steady_before = spot_near(before, 26.0);
+    const rm_spot *steady_after = spot_near(after, 26.0);
+    double mdc = 1.96 * hypot(steady_before->strength_se,
+                              steady_after->strength_se);
+    assert_true(fabs(steady_after->strength - steady_before->strength) <
+                fmax(mdc, 1.5));
+    /* ... while the neighbour's own fall still shows. */
+    assert_true(spot_near(before, 14.0)->strength -
+                spot_near(after, 14.0)->strength > 1.5);
+    rm_analysis_free(before);
+    rm_analysis_free(after);
+}
+
 static void holds_give_the_tremor_peak_and_its_size(void **state)
 {
     (void)state;
@@ -638,6 +701,7 @@ int main(void)
         cmocka_unit_test(the_side_of_a_spot_passed_over_is_where_the_passes_lean_or_unknown),
         cmocka_unit_test(a_slight_lean_against_each_pass_own_centre_gives_the_side),
         cmocka_unit_test(the_strength_goes_on_where_the_score_saturates),
+        cmocka_unit_test(a_steady_spot_keeps_its_strength_when_its_neighbour_eases),
         cmocka_unit_test(holds_give_the_tremor_peak_and_its_size),
         cmocka_unit_test(the_position_spectrum_gives_the_cadence),
         cmocka_unit_test(strokes_and_cadence_follow_the_passes),
