@@ -591,37 +591,28 @@ static void classify_present(const rm_comparison *c, rm_matched_spot *m,
     bool kpa_real = isfinite(d_kpa) && fabs(d_kpa) >= o->pressure_mdc_kpa;
     bool eased = (strength_real && d_strength < 0) || (kpa_real && d_kpa > 0);
     bool worse = (strength_real && d_strength > 0) || (kpa_real && d_kpa < 0);
-    int len = snprintf(m->note, sizeof m->note, "strength %+.1f (MDC %.1f%s)",
-                       d_strength, mdc, from_passes ? " from the passes" : "");
-    if (isfinite(d_kpa))
-        snprintf(m->note + len, sizeof m->note - (size_t)len,
-                 ", pressure %+.0f kPa (MDC %.1f)", d_kpa, o->pressure_mdc_kpa);
-    if (eased && worse) {
-        m->change = RM_SPOT_UNCHANGED;
-        strncat(m->note, "; strength and pressure disagree",
-                sizeof m->note - strlen(m->note) - 1);
-    } else if (eased || worse) {
+    m->basis = RM_BASIS_MEASURED;
+    m->strength_change = d_strength;
+    m->pressure_change_kpa = d_kpa;
+    m->mdc_from_passes = from_passes;
+    m->disagree = eased && worse;
+    if (eased != worse)
         m->change = eased ? RM_SPOT_EASED : RM_SPOT_WORSE;
-    } else {
+    else
         m->change = RM_SPOT_UNCHANGED;
-        m->within_mdc = true;
-        strncat(m->note, "; within MDC",
-                sizeof m->note - strlen(m->note) - 1);
-    }
+    m->within_mdc = !eased && !worse;
 }
 
 /** "Not covered" when session i did not roll over the spot enough to
- *  find it; which says whether it is the first or the last. */
+ *  find it (basis: whether it is the first or the last). */
 static bool not_covered(const rm_comparison *c, rm_matched_spot *m, size_t i,
-                        const char *which)
+                        rm_spot_basis basis)
 {
     if ((double)m->visits[i].passes >= c->options.cover_passes)
         return false;
     m->change = RM_SPOT_NOT_COVERED;
-    snprintf(m->note, sizeof m->note, "the %s session rolled over it %zu "
-             "time%s (%.0f needed to look for it)", which,
-             m->visits[i].passes, m->visits[i].passes == 1 ? "" : "s",
-             c->options.cover_passes);
+    m->basis = basis;
+    m->uncovered_passes = m->visits[i].passes;
     return true;
 }
 
@@ -633,23 +624,20 @@ static void classify(const rm_comparison *c, rm_matched_spot *m)
     bool from_passes = false;
     m->strength_mdc = any ? strength_mdc(&c->options, vf, vl, &from_passes)
                           : NAN;
+    m->strength_change = m->pressure_change_kpa = NAN;
     if (!any || first == last) {
         m->change = RM_SPOT_UNCHANGED;
-        snprintf(m->note, sizeof m->note, "%s judged session of this leg",
-                 any ? "one" : "no");
+        m->basis = any ? RM_BASIS_ONE_SESSION : RM_BASIS_NO_SESSION;
     } else if (vf->spot >= 0 && vl->spot >= 0) {
         classify_present(c, m, vf, vl, from_passes);
     } else if (vl->spot >= 0) {
-        if (!not_covered(c, m, first, "first")) {
+        if (!not_covered(c, m, first, RM_BASIS_FIRST_UNCOVERED)) {
             m->change = RM_SPOT_NEW;
-            snprintf(m->note, sizeof m->note,
-                     "not found in the first session");
+            m->basis = RM_BASIS_NOT_IN_FIRST;
         }
-    } else if (!not_covered(c, m, last, "last")) {
+    } else if (!not_covered(c, m, last, RM_BASIS_LAST_UNCOVERED)) {
         m->change = RM_SPOT_GONE;
-        snprintf(m->note, sizeof m->note, vf->spot >= 0
-                 ? "not found in the last session, which rolled over it"
-                 : "found only between the first and last sessions");
+        m->basis = vf->spot >= 0 ? RM_BASIS_NOT_IN_LAST : RM_BASIS_ONLY_BETWEEN;
     }
 }
 
@@ -766,14 +754,14 @@ static double symmetry_index(double left, double right)
 }
 
 static const struct {
-    const char *name, *label;
+    const char *name;
     session_metric metric;
 } symmetry_metrics[RM_SYMMETRY_METRICS] = {
-    {"mean_force_n", "mean force (N)", metric_mean_force},
-    {"peak_force_n", "peak force (N)", metric_peak_force},
-    {"time_under_load_s", "time under load (s)", metric_time_under_load},
-    {"spot_score_total", "total spot score", spot_score_total},
-    {"mean_tenderness", "mean tenderness", mean_tenderness},
+    {"mean_force_n", metric_mean_force},
+    {"peak_force_n", metric_peak_force},
+    {"time_under_load_s", metric_time_under_load},
+    {"spot_score_total", spot_score_total},
+    {"mean_tenderness", mean_tenderness},
 };
 
 static void symmetry(rm_comparison *c)
@@ -786,7 +774,6 @@ static void symmetry(rm_comparison *c)
     for (size_t m = 0; m < RM_SYMMETRY_METRICS; m++) {
         rm_symmetry_metric *out = &s->metrics[m];
         out->name = symmetry_metrics[m].name;
-        out->label = symmetry_metrics[m].label;
         out->left = left ? symmetry_metrics[m].metric(c->sessions[s->left]) : NAN;
         out->right = right ? symmetry_metrics[m].metric(c->sessions[s->right])
                            : NAN;

@@ -285,6 +285,19 @@ typedef struct rm_spot_visit {
     double dwell_s;                /**< time dwelt on the spot */
 } rm_spot_visit;
 
+/** What a matched spot's verdict rests on (report/ puts it in words). */
+typedef enum rm_spot_basis {
+    RM_BASIS_MEASURED = 0,       /**< found first and last: the changes */
+    RM_BASIS_NO_SESSION = 1,     /**< no judged session of its leg */
+    RM_BASIS_ONE_SESSION = 2,    /**< one judged session of its leg */
+    RM_BASIS_NOT_IN_FIRST = 3,   /**< new: the first session rolled over it */
+    RM_BASIS_NOT_IN_LAST = 4,    /**< gone: the last session rolled over it */
+    RM_BASIS_ONLY_BETWEEN = 5,   /**< found only in sessions in between */
+    RM_BASIS_FIRST_UNCOVERED = 6,/**< the first session rolled over it too
+                                      few times (uncovered_passes) */
+    RM_BASIS_LAST_UNCOVERED = 7  /**< the same for the last session */
+} rm_spot_basis;
+
 typedef struct rm_matched_spot {
     uint8_t leg;             /**< rm_side of the sessions it belongs to */
     uint8_t side;            /**< rm_ml_side */
@@ -298,7 +311,14 @@ typedef struct rm_matched_spot {
     rm_spot_change change;
     bool within_mdc;         /**< unchanged because every change between
                                   the first and last session is < its MDC */
-    char note[192];          /**< why: e.g. "score -3.1 (MDC 2)" */
+    rm_spot_basis basis;     /**< what the verdict rests on */
+    double strength_change;  /**< last - first strength (the score for
+                                  analyses without strength); NaN */
+    double pressure_change_kpa; /**< last - first tolerated pressure; NaN */
+    bool mdc_from_passes;    /**< strength_mdc came from the passes */
+    bool disagree;           /**< strength and pressure point opposite ways */
+    size_t uncovered_passes; /**< passes of the session that did not roll
+                                  over it enough (*_UNCOVERED) */
 } rm_matched_spot;
 
 /** Overall trends of the sessions of one leg. */
@@ -312,7 +332,6 @@ typedef struct rm_leg_trends {
  *  * 100 %: 0 symmetric, > 0 right higher; NaN when both are 0. */
 typedef struct rm_symmetry_metric {
     const char *name;        /**< e.g. "mean_force_n" */
-    const char *label;       /**< for people, e.g. "mean force (N)" */
     double left, right, si_pct;
 } rm_symmetry_metric;
 

@@ -643,11 +643,6 @@ bool rm_csv_reader_has_position(const rm_csv_reader *r)
     return r->has_encoder || r->has_position;
 }
 
-const rm_session_meta *rm_csv_reader_meta(const rm_csv_reader *r)
-{
-    return &r->meta;
-}
-
 static rm_status field_error(const rm_csv_reader *r, unsigned column,
                              const char *problem, const char *text, rm_error *err)
 {

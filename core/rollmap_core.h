@@ -398,8 +398,6 @@ void rm_csv_reader_close(rm_csv_reader *r);
 unsigned rm_csv_reader_channel_count(const rm_csv_reader *r);
 /** True when there is an encoder or a position_cm column. */
 bool rm_csv_reader_has_position(const rm_csv_reader *r);
-/** Metadata from "# client: C01"-style comments above the header row. */
-const rm_session_meta *rm_csv_reader_meta(const rm_csv_reader *r);
 /** The next row as a sample of device info: newtons become counts through
  *  the inverse of each channel's calibration, position_cm becomes encoder
  *  counts through the roller geometry. RM_ERR_EOF after the last row;

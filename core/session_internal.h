@@ -96,43 +96,43 @@ struct rm_session {
 };
 
 /* Byte order helpers. */
-void rm_put_le16(uint8_t *p, uint16_t v);
-void rm_put_le32(uint8_t *p, uint32_t v);
-void rm_put_le64(uint8_t *p, uint64_t v);
+void core_put_le16(uint8_t *p, uint16_t v);
+void core_put_le32(uint8_t *p, uint32_t v);
+void core_put_le64(uint8_t *p, uint64_t v);
 uint16_t rm_get_le16(const uint8_t *p);
 uint32_t rm_get_le32(const uint8_t *p);
 uint64_t rm_get_le64(const uint8_t *p);
 
-bool rm_bytes_reserve(rm_bytes *b, size_t more);
-bool rm_bytes_add(rm_bytes *b, const void *data, size_t n);
-void rm_bytes_free(rm_bytes *b);
+bool core_bytes_reserve(rm_bytes *b, size_t more);
+bool core_bytes_add(rm_bytes *b, const void *data, size_t n);
+void core_bytes_free(rm_bytes *b);
 
 /* Grow a malloc'd array of *cap items of size item so one more fits. */
-bool rm_array_grow(void **items, size_t count, size_t *cap, size_t item);
+bool core_array_grow(void **items, size_t count, size_t *cap, size_t item);
 
 /* Block header bytes for entry (payload CRC already in it). */
-void rm_block_header_encode(uint8_t out[RM_BLOCK_HEADER_SIZE],
-                            const rm_block_entry *e);
+void core_block_header_encode(uint8_t out[RM_BLOCK_HEADER_SIZE],
+                              const rm_block_entry *e);
 /* Parse a block header at file offset; false if magic or CRC is wrong. */
-bool rm_block_header_decode(const uint8_t in[RM_BLOCK_HEADER_SIZE],
-                            uint64_t offset, rm_block_entry *e);
+bool core_block_header_decode(const uint8_t in[RM_BLOCK_HEADER_SIZE],
+                              uint64_t offset, rm_block_entry *e);
 
 /* Payload encoders (writer) and decoders (reader). */
-bool rm_samples_encode(rm_bytes *out, const rm_sample *s, size_t count,
-                       uint8_t channel_count, uint32_t period_us);
+bool core_samples_encode(rm_bytes *out, const rm_sample *s, size_t count,
+                         uint8_t channel_count, uint32_t period_us);
 /* Decode e->sample_count samples; false if the payload is malformed. */
-bool rm_samples_decode(const uint8_t *payload, const rm_block_entry *e,
-                       rm_sample *out);
-void rm_gap_encode(rm_bytes *out, const rm_gap *gap);
-bool rm_gap_decode(const uint8_t *payload, size_t len, rm_gap *gap);
-void rm_event_encode(rm_bytes *out, const rm_event *ev);
-bool rm_event_decode(const uint8_t *payload, size_t len, rm_event *ev);
+bool core_samples_decode(const uint8_t *payload, const rm_block_entry *e,
+                         rm_sample *out);
+void core_gap_encode(rm_bytes *out, const rm_gap *gap);
+bool core_gap_decode(const uint8_t *payload, size_t len, rm_gap *gap);
+void core_event_encode(rm_bytes *out, const rm_event *ev);
+bool core_event_decode(const uint8_t *payload, size_t len, rm_event *ev);
 
 /* Reading the device and session JSON of the header and metadata blocks
  * (writing them is public: rm_json_write_device, rm_json_write_meta). */
-rm_status rm_json_read_device(const rm_json *obj, rm_device_info *info,
-                              const char *where, rm_error *err);
-void rm_json_read_meta(const rm_json *obj, rm_session_meta *meta);
+rm_status core_json_read_device(const rm_json *obj, rm_device_info *info,
+                                const char *where, rm_error *err);
+void core_json_read_meta(const rm_json *obj, rm_session_meta *meta);
 
 /* Nominal sample period in microseconds (0 when the rate is unknown). */
 uint32_t rm_period_us(const rm_device_info *info);

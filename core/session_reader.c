@@ -38,7 +38,7 @@ uint64_t rm_get_le64(const uint8_t *p)
     return (uint64_t)rm_get_le32(p) | (uint64_t)rm_get_le32(p + 4) << 32;
 }
 
-bool rm_array_grow(void **items, size_t count, size_t *cap, size_t item)
+bool core_array_grow(void **items, size_t count, size_t *cap, size_t item)
 {
     if (count < *cap)
         return true;
@@ -55,8 +55,8 @@ bool rm_array_grow(void **items, size_t count, size_t *cap, size_t item)
 /* Payload decoders                                                         */
 /* ------------------------------------------------------------------------ */
 
-bool rm_block_header_decode(const uint8_t in[RM_BLOCK_HEADER_SIZE],
-                            uint64_t offset, rm_block_entry *e)
+bool core_block_header_decode(const uint8_t in[RM_BLOCK_HEADER_SIZE],
+                              uint64_t offset, rm_block_entry *e)
 {
     if (rm_get_le32(in) != RM_BLOCK_MAGIC ||
         rm_get_le32(in + 44) != rm_crc32c(0, in, 44))
@@ -100,8 +100,8 @@ static int64_t get_zigzag(cursor *c)
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
-bool rm_samples_decode(const uint8_t *payload, const rm_block_entry *e,
-                       rm_sample *out)
+bool core_samples_decode(const uint8_t *payload, const rm_block_entry *e,
+                         rm_sample *out)
 {
     if (e->payload_length < RM_SAMPLES_PREFIX_SIZE || e->sample_count == 0)
         return false;
@@ -131,7 +131,7 @@ bool rm_samples_decode(const uint8_t *payload, const rm_block_entry *e,
     return c.ok && c.p == c.end && t == e->t_last_us;
 }
 
-bool rm_gap_decode(const uint8_t *payload, size_t len, rm_gap *gap)
+bool core_gap_decode(const uint8_t *payload, size_t len, rm_gap *gap)
 {
     if (len != 25)
         return false;
@@ -142,7 +142,7 @@ bool rm_gap_decode(const uint8_t *payload, size_t len, rm_gap *gap)
     return true;
 }
 
-bool rm_event_decode(const uint8_t *payload, size_t len, rm_event *ev)
+bool core_event_decode(const uint8_t *payload, size_t len, rm_event *ev)
 {
     if (len < 15)
         return false;
@@ -220,8 +220,8 @@ static rm_status read_device_kind(const rm_json *obj, rm_device_info *info,
     return RM_OK;
 }
 
-rm_status rm_json_read_device(const rm_json *obj, rm_device_info *info,
-                              const char *where, rm_error *err)
+rm_status core_json_read_device(const rm_json *obj, rm_device_info *info,
+                                const char *where, rm_error *err)
 {
     if (rm_json_type_of(obj) != RM_JSON_OBJECT)
         return rm_error_set(err, RM_ERR_FORMAT, "%s: \"device\" is missing or "
@@ -302,7 +302,7 @@ void rm_link_stats_describe(const rm_link_stats *link, char *out, size_t size)
     }
 }
 
-void rm_json_read_meta(const rm_json *obj, rm_session_meta *meta)
+void core_json_read_meta(const rm_json *obj, rm_session_meta *meta)
 {
     const rm_json *v;
     copy_string(meta->session_id, sizeof meta->session_id, rm_json_get(obj, "session_id"));
@@ -354,8 +354,8 @@ static rm_status out_of_memory(const rm_session *s, rm_error *err)
 static rm_status skip_range(rm_session *s, uint64_t offset, uint64_t length,
                             const char *reason, rm_error *err)
 {
-    if (!rm_array_grow((void **)&s->skipped, s->integrity.skipped_count,
-                       &s->skipped_cap, sizeof *s->skipped))
+    if (!core_array_grow((void **)&s->skipped, s->integrity.skipped_count,
+                         &s->skipped_cap, sizeof *s->skipped))
         return out_of_memory(s, err);
     rm_skipped_range *r = &s->skipped[s->integrity.skipped_count++];
     r->offset = offset;
@@ -379,9 +379,9 @@ static rm_status parse_header_json(rm_session *s, const uint8_t *json,
                             s->path, RM_FILE_PREFIX_SIZE, inner.message);
     char where[300];
     snprintf(where, sizeof where, "%s: header", s->path);
-    st = rm_json_read_device(rm_json_get(root, "device"), &s->info, where, err);
+    st = core_json_read_device(rm_json_get(root, "device"), &s->info, where, err);
     if (st == RM_OK)
-        rm_json_read_meta(rm_json_get(root, "session"), &s->meta);
+        core_json_read_meta(rm_json_get(root, "session"), &s->meta);
     rm_json_free(root);
     return st;
 }
@@ -476,8 +476,8 @@ static rm_status read_file_header(rm_session *s, rm_error *err)
 
 static rm_status add_block(rm_session *s, const rm_block_entry *e, rm_error *err)
 {
-    if (!rm_array_grow((void **)&s->blocks, s->block_count, &s->block_cap,
-                       sizeof *s->blocks))
+    if (!core_array_grow((void **)&s->blocks, s->block_count, &s->block_cap,
+                         sizeof *s->blocks))
         return out_of_memory(s, err);
     s->blocks[s->block_count++] = *e;
     s->integrity.blocks_ok++;
@@ -487,8 +487,8 @@ static rm_status add_block(rm_session *s, const rm_block_entry *e, rm_error *err
 static rm_status add_sample_block(rm_session *s, const rm_block_entry *e,
                                   rm_error *err)
 {
-    if (!rm_array_grow((void **)&s->sample_blocks, s->sample_block_count,
-                       &s->sample_block_cap, sizeof *s->sample_blocks))
+    if (!core_array_grow((void **)&s->sample_blocks, s->sample_block_count,
+                         &s->sample_block_cap, sizeof *s->sample_blocks))
         return out_of_memory(s, err);
     rm_sample_block *b = &s->sample_blocks[s->sample_block_count++];
     memset(b, 0, sizeof *b);
@@ -504,15 +504,15 @@ static bool apply_small_block(rm_session *s, const rm_block_entry *e,
 {
     switch (e->type) {
     case RM_BLOCK_GAP:
-        if (!rm_array_grow((void **)&s->gaps, s->gap_count, &s->gap_cap, sizeof *s->gaps) ||
-            !rm_gap_decode(payload, e->payload_length, &s->gaps[s->gap_count]))
+        if (!core_array_grow((void **)&s->gaps, s->gap_count, &s->gap_cap, sizeof *s->gaps) ||
+            !core_gap_decode(payload, e->payload_length, &s->gaps[s->gap_count]))
             return false;
         s->gap_count++;
         return true;
     case RM_BLOCK_EVENT:
-        if (!rm_array_grow((void **)&s->events, s->event_count, &s->event_cap,
-                           sizeof *s->events) ||
-            !rm_event_decode(payload, e->payload_length, &s->events[s->event_count]))
+        if (!core_array_grow((void **)&s->events, s->event_count, &s->event_cap,
+                             sizeof *s->events) ||
+            !core_event_decode(payload, e->payload_length, &s->events[s->event_count]))
             return false;
         s->event_count++;
         return true;
@@ -522,7 +522,7 @@ static bool apply_small_block(rm_session *s, const rm_block_entry *e,
             return false;
         const rm_json *session = rm_json_get(root, "session");
         if (session)
-            rm_json_read_meta(session, &s->meta);
+            core_json_read_meta(session, &s->meta);
         rm_json_free(root);
         return session != NULL;
     }
@@ -586,7 +586,7 @@ static uint64_t find_next_block(const rm_session *s, uint64_t from)
         for (size_t i = 0; i + RM_BLOCK_HEADER_SIZE <= want && i < RESYNC_CHUNK; i++) {
             rm_block_entry e;
             if (buf[i] == (RM_BLOCK_MAGIC & 0xFF) &&
-                rm_block_header_decode(buf + i, pos + i, &e)) {
+                core_block_header_decode(buf + i, pos + i, &e)) {
                 free(buf);
                 return pos + i;
             }
@@ -633,7 +633,7 @@ static rm_status walk_blocks(rm_session *s, rm_error *err)
         }
         if (!read_at(s, header, sizeof header, pos))
             return read_error(s, pos, err);
-        if (!rm_block_header_decode(header, pos, &e)) {
+        if (!core_block_header_decode(header, pos, &e)) {
             st = skip_damage(s, &pos, err);
             continue;
         }
@@ -675,7 +675,7 @@ static bool read_index_payload(const rm_session *s, uint64_t index_offset,
     if (index_offset < s->good_end ||
         index_offset + RM_BLOCK_HEADER_SIZE + RM_TRAILER_SIZE > s->file_size ||
         !read_at(s, header, sizeof header, index_offset) ||
-        !rm_block_header_decode(header, index_offset, index) ||
+        !core_block_header_decode(header, index_offset, index) ||
         index->type != RM_BLOCK_INDEX ||
         index_offset + RM_BLOCK_HEADER_SIZE + index->payload_length + RM_TRAILER_SIZE !=
             s->file_size || index->payload_length < 4)
@@ -845,7 +845,7 @@ static rm_status decode_block(rm_session *s, rm_sample_block *b, rm_sample *out,
     const char *problem = NULL;
     if (rm_crc32c(0, s->payload, e->payload_length) != e->payload_crc)
         problem = "block CRC mismatch";
-    else if (!rm_samples_decode(s->payload, e, out))
+    else if (!core_samples_decode(s->payload, e, out))
         problem = "malformed sample block";
     if (!problem) {
         b->verified = true;
@@ -939,7 +939,7 @@ uint64_t rm_session_find_time(const rm_session *s, uint64_t t_us)
     if (payload && samples &&
         read_at(s, payload, b->entry.payload_length, b->entry.offset + RM_BLOCK_HEADER_SIZE) &&
         rm_crc32c(0, payload, b->entry.payload_length) == b->entry.payload_crc &&
-        rm_samples_decode(payload, &b->entry, samples)) {
+        core_samples_decode(payload, &b->entry, samples)) {
         uint32_t i = 0;
         while (i < b->entry.sample_count && samples[i].t_us < t_us)
             i++;

@@ -58,25 +58,25 @@ struct rm_session_writer {
 /* Bytes                                                                    */
 /* ------------------------------------------------------------------------ */
 
-void rm_put_le16(uint8_t *p, uint16_t v)
+void core_put_le16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
 }
 
-void rm_put_le32(uint8_t *p, uint32_t v)
+void core_put_le32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-void rm_put_le64(uint8_t *p, uint64_t v)
+void core_put_le64(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-bool rm_bytes_reserve(rm_bytes *b, size_t more)
+bool core_bytes_reserve(rm_bytes *b, size_t more)
 {
     if (b->len + more <= b->cap)
         return true;
@@ -91,18 +91,18 @@ bool rm_bytes_reserve(rm_bytes *b, size_t more)
     return true;
 }
 
-bool rm_bytes_add(rm_bytes *b, const void *data, size_t n)
+bool core_bytes_add(rm_bytes *b, const void *data, size_t n)
 {
     if (n == 0)
         return true; /* an empty buffer has no data pointer to memcpy into */
-    if (!rm_bytes_reserve(b, n))
+    if (!core_bytes_reserve(b, n))
         return false;
     memcpy(b->data + b->len, data, n);
     b->len += n;
     return true;
 }
 
-void rm_bytes_free(rm_bytes *b)
+void core_bytes_free(rm_bytes *b)
 {
     free(b->data);
     memset(b, 0, sizeof *b);
@@ -130,13 +130,13 @@ static uint64_t zigzag(int64_t v)
 /* Longest sample: three varints of up to 10 bytes plus one per channel. */
 #define MAX_SAMPLE_BYTES (10 * (3 + RM_MAX_CHANNELS))
 
-bool rm_samples_encode(rm_bytes *out, const rm_sample *s, size_t count,
-                       uint8_t channel_count, uint32_t period_us)
+bool core_samples_encode(rm_bytes *out, const rm_sample *s, size_t count,
+                         uint8_t channel_count, uint32_t period_us)
 {
-    if (!rm_bytes_reserve(out, RM_SAMPLES_PREFIX_SIZE + count * MAX_SAMPLE_BYTES))
+    if (!core_bytes_reserve(out, RM_SAMPLES_PREFIX_SIZE + count * MAX_SAMPLE_BYTES))
         return false;
     uint8_t *p = out->data + out->len;
-    rm_put_le32(p, period_us);
+    core_put_le32(p, period_us);
     p[4] = channel_count;
     memset(p + 5, 0, 3);
     p += RM_SAMPLES_PREFIX_SIZE;
@@ -158,41 +158,41 @@ bool rm_samples_encode(rm_bytes *out, const rm_sample *s, size_t count,
     return true;
 }
 
-void rm_gap_encode(rm_bytes *out, const rm_gap *gap)
+void core_gap_encode(rm_bytes *out, const rm_gap *gap)
 {
     uint8_t b[25];
-    rm_put_le64(b, gap->start_us);
-    rm_put_le64(b + 8, gap->end_us);
-    rm_put_le64(b + 16, gap->lost_samples);
+    core_put_le64(b, gap->start_us);
+    core_put_le64(b + 8, gap->end_us);
+    core_put_le64(b + 16, gap->lost_samples);
     b[24] = gap->reason;
-    rm_bytes_add(out, b, sizeof b);
+    core_bytes_add(out, b, sizeof b);
 }
 
-void rm_event_encode(rm_bytes *out, const rm_event *ev)
+void core_event_encode(rm_bytes *out, const rm_event *ev)
 {
     uint8_t b[15];
     size_t text_len = strnlen(ev->text, sizeof ev->text - 1);
-    rm_put_le64(b, ev->t_us);
+    core_put_le64(b, ev->t_us);
     b[8] = ev->kind;
-    rm_put_le32(b + 9, (uint32_t)ev->value);
-    rm_put_le16(b + 13, (uint16_t)text_len);
-    if (rm_bytes_add(out, b, sizeof b))
-        rm_bytes_add(out, ev->text, text_len);
+    core_put_le32(b + 9, (uint32_t)ev->value);
+    core_put_le16(b + 13, (uint16_t)text_len);
+    if (core_bytes_add(out, b, sizeof b))
+        core_bytes_add(out, ev->text, text_len);
 }
 
-void rm_block_header_encode(uint8_t out[RM_BLOCK_HEADER_SIZE],
-                            const rm_block_entry *e)
+void core_block_header_encode(uint8_t out[RM_BLOCK_HEADER_SIZE],
+                              const rm_block_entry *e)
 {
-    rm_put_le32(out, RM_BLOCK_MAGIC);
+    core_put_le32(out, RM_BLOCK_MAGIC);
     out[4] = e->type;
     memset(out + 5, 0, 3);
-    rm_put_le32(out + 8, e->payload_length);
-    rm_put_le32(out + 12, e->sample_count);
-    rm_put_le64(out + 16, e->first_sample);
-    rm_put_le64(out + 24, e->t_first_us);
-    rm_put_le64(out + 32, e->t_last_us);
-    rm_put_le32(out + 40, e->payload_crc);
-    rm_put_le32(out + 44, rm_crc32c(0, out, 44));
+    core_put_le32(out + 8, e->payload_length);
+    core_put_le32(out + 12, e->sample_count);
+    core_put_le64(out + 16, e->first_sample);
+    core_put_le64(out + 24, e->t_first_us);
+    core_put_le64(out + 32, e->t_last_us);
+    core_put_le32(out + 40, e->payload_crc);
+    core_put_le32(out + 44, rm_crc32c(0, out, 44));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -299,7 +299,7 @@ static bool json_to_bytes(rm_bytes *out, void (*emit)(rm_json_writer *, const vo
     rm_json_end(&w);
     bool ok = !ferror(f);
     fclose(f);
-    ok = ok && rm_bytes_add(out, text, len);
+    ok = ok && core_bytes_add(out, text, len);
     free(text);
     return ok;
 }
@@ -336,16 +336,16 @@ static bool encode_file_header(rm_bytes *out, const rm_device_info *info,
 {
     header_parts parts = {info, meta};
     uint8_t prefix[RM_FILE_PREFIX_SIZE] = {0};
-    if (!rm_bytes_add(out, prefix, sizeof prefix) ||
+    if (!core_bytes_add(out, prefix, sizeof prefix) ||
         !json_to_bytes(out, emit_header, &parts))
         return false;
     size_t json_len = out->len - RM_FILE_PREFIX_SIZE;
     memcpy(out->data, RM_FILE_MAGIC, RM_FILE_MAGIC_SIZE);
-    rm_put_le32(out->data + 8, RM_FORMAT_VERSION);
-    rm_put_le32(out->data + 12, (uint32_t)json_len);
+    core_put_le32(out->data + 8, RM_FORMAT_VERSION);
+    core_put_le32(out->data + 12, (uint32_t)json_len);
     uint8_t crc[4];
-    rm_put_le32(crc, rm_crc32c(0, out->data, out->len));
-    if (!rm_bytes_add(out, crc, sizeof crc) || !rm_bytes_reserve(out, out->len))
+    core_put_le32(crc, rm_crc32c(0, out->data, out->len));
+    if (!core_bytes_add(out, crc, sizeof crc) || !core_bytes_reserve(out, out->len))
         return false;
     memcpy(out->data + out->len, out->data, out->len);
     out->len *= 2;
@@ -382,13 +382,13 @@ static rm_status queue_block(rm_session_writer *w, rm_block_entry *e,
     e->payload_length = (uint32_t)w->scratch.len;
     e->payload_crc = rm_crc32c(0, w->scratch.data, w->scratch.len);
     uint8_t header[RM_BLOCK_HEADER_SIZE];
-    rm_block_header_encode(header, e);
-    if (!rm_array_grow((void **)&w->entries, w->entry_count, &w->entry_cap,
-                       sizeof *w->entries) ||
-        !rm_bytes_reserve(&w->pending, sizeof header + w->scratch.len))
+    core_block_header_encode(header, e);
+    if (!core_array_grow((void **)&w->entries, w->entry_count, &w->entry_cap,
+                         sizeof *w->entries) ||
+        !core_bytes_reserve(&w->pending, sizeof header + w->scratch.len))
         return out_of_memory(w, err);
-    rm_bytes_add(&w->pending, header, sizeof header);
-    rm_bytes_add(&w->pending, w->scratch.data, w->scratch.len);
+    core_bytes_add(&w->pending, header, sizeof header);
+    core_bytes_add(&w->pending, w->scratch.data, w->scratch.len);
     w->entries[w->entry_count++] = *e;
     w->scratch.len = 0;
     return RM_OK;
@@ -399,8 +399,8 @@ static rm_status queue_samples_block(rm_session_writer *w, rm_error *err)
     if (w->queued == 0)
         return RM_OK;
     w->scratch.len = 0;
-    if (!rm_samples_encode(&w->scratch, w->queue, w->queued,
-                           w->info.channel_count, w->period_us))
+    if (!core_samples_encode(&w->scratch, w->queue, w->queued,
+                             w->info.channel_count, w->period_us))
         return out_of_memory(w, err);
     rm_block_entry e = {
         .type = RM_BLOCK_SAMPLES,
@@ -513,7 +513,7 @@ static rm_status write_pending(rm_session_writer *w, rm_error *err)
 static rm_status queue_gap(rm_session_writer *w, const rm_gap *gap, rm_error *err)
 {
     w->scratch.len = 0;
-    rm_gap_encode(&w->scratch, gap);
+    core_gap_encode(&w->scratch, gap);
     rm_block_entry e = {.type = RM_BLOCK_GAP, .first_sample = w->next_sample + w->queued,
                         .t_first_us = gap->start_us, .t_last_us = gap->end_us};
     return queue_block(w, &e, err);
@@ -603,7 +603,7 @@ rm_status rm_session_writer_add_event(rm_session_writer *w,
                                       const rm_event *ev, rm_error *err)
 {
     w->scratch.len = 0;
-    rm_event_encode(&w->scratch, ev);
+    core_event_encode(&w->scratch, ev);
     rm_block_entry e = {.type = RM_BLOCK_EVENT, .first_sample = w->next_sample + w->queued,
                         .t_first_us = ev->t_us, .t_last_us = ev->t_us};
     rm_status st = queue_block(w, &e, err);
@@ -624,13 +624,13 @@ rm_status rm_session_writer_set_meta(rm_session_writer *w,
 
 static void encode_index_entry(uint8_t *p, const rm_block_entry *e)
 {
-    rm_put_le64(p, e->offset);
-    rm_put_le64(p + 8, e->first_sample);
-    rm_put_le64(p + 16, e->t_first_us);
-    rm_put_le64(p + 24, e->t_last_us);
-    rm_put_le32(p + 32, e->payload_length);
-    rm_put_le32(p + 36, e->sample_count);
-    rm_put_le32(p + 40, e->payload_crc);
+    core_put_le64(p, e->offset);
+    core_put_le64(p + 8, e->first_sample);
+    core_put_le64(p + 16, e->t_first_us);
+    core_put_le64(p + 24, e->t_last_us);
+    core_put_le32(p + 32, e->payload_length);
+    core_put_le32(p + 36, e->sample_count);
+    core_put_le32(p + 40, e->payload_crc);
     p[44] = e->type;
     memset(p + 45, 0, 3);
 }
@@ -640,9 +640,9 @@ static rm_status queue_index(rm_session_writer *w, rm_error *err)
 {
     size_t count = w->entry_count;
     w->scratch.len = 0;
-    if (!rm_bytes_reserve(&w->scratch, 4 + count * RM_INDEX_ENTRY_SIZE))
+    if (!core_bytes_reserve(&w->scratch, 4 + count * RM_INDEX_ENTRY_SIZE))
         return out_of_memory(w, err);
-    rm_put_le32(w->scratch.data, (uint32_t)count);
+    core_put_le32(w->scratch.data, (uint32_t)count);
     for (size_t i = 0; i < count; i++)
         encode_index_entry(w->scratch.data + 4 + i * RM_INDEX_ENTRY_SIZE,
                            &w->entries[i]);
@@ -653,10 +653,10 @@ static rm_status queue_index(rm_session_writer *w, rm_error *err)
         return st;
     w->entry_count--; /* the index does not list itself */
     uint8_t trailer[RM_TRAILER_SIZE];
-    rm_put_le64(trailer, e.offset);
-    rm_put_le32(trailer + 8, RM_TRAILER_MAGIC);
-    rm_put_le32(trailer + 12, rm_crc32c(0, trailer, 12));
-    return rm_bytes_add(&w->pending, trailer, sizeof trailer) ? RM_OK
+    core_put_le64(trailer, e.offset);
+    core_put_le32(trailer + 8, RM_TRAILER_MAGIC);
+    core_put_le32(trailer + 12, rm_crc32c(0, trailer, 12));
+    return core_bytes_add(&w->pending, trailer, sizeof trailer) ? RM_OK
                                                                : out_of_memory(w, err);
 }
 
@@ -664,8 +664,8 @@ static void writer_free(rm_session_writer *w)
 {
     if (w->fd >= 0)
         close(w->fd);
-    rm_bytes_free(&w->pending);
-    rm_bytes_free(&w->scratch);
+    core_bytes_free(&w->pending);
+    core_bytes_free(&w->scratch);
     free(w->queue);
     free(w->entries);
     free(w->path);
@@ -859,8 +859,8 @@ static rm_status adopt_session(rm_session_writer *w, const rm_session *s,
     w->file_end = s->good_end;
     for (size_t i = 0; i < s->block_count; i++) {
         const rm_block_entry *e = &s->blocks[i];
-        if (!rm_array_grow((void **)&w->entries, w->entry_count, &w->entry_cap,
-                           sizeof *w->entries))
+        if (!core_array_grow((void **)&w->entries, w->entry_count, &w->entry_cap,
+                             sizeof *w->entries))
             return out_of_memory(w, err);
         w->entries[w->entry_count++] = *e;
         if (e->type == RM_BLOCK_SAMPLES && e->first_sample + e->sample_count > w->next_sample)

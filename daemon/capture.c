@@ -134,7 +134,7 @@ static bool try_post(rm_capture *c, capture_msg *m)
 {
     m->at_sample = c->pushed;
     m->mono_us = rm_monotonic_us();
-    return rm_ring_push_items(c->messages, m, 1) == 1;
+    return daemon_ring_push_items(c->messages, m, 1) == 1;
 }
 
 /* Device (re)connections, unplugs and the end of input change what the
@@ -577,7 +577,7 @@ static void deliver_samples(rm_capture *c, const rm_sample *s, size_t n)
     int64_t offset = rm_recorder_clock_offset(c->recorder);
     pthread_mutex_unlock(&c->lock);
     if (c->opt.hooks.samples)
-        rm_samples_shifted(s, n, offset, c->opt.hooks.samples, c->opt.hooks.user);
+        daemon_samples_shifted(s, n, offset, c->opt.hooks.samples, c->opt.hooks.user);
 }
 
 const char *rm_calibration_state_name(rm_calibration_state state)
@@ -738,7 +738,7 @@ typedef struct consumer_state {
 static bool consume_step(rm_capture *c, consumer_state *cs)
 {
     if (!cs->have_next)
-        cs->have_next = rm_ring_pop_items(c->messages, &cs->next, 1) == 1;
+        cs->have_next = daemon_ring_pop_items(c->messages, &cs->next, 1) == 1;
     size_t limit = CONSUME_BATCH;
     if (cs->have_next && cs->next.at_sample - cs->consumed < limit)
         limit = (size_t)(cs->next.at_sample - cs->consumed);
@@ -848,7 +848,7 @@ rm_status rm_capture_start(rm_capture **out, const rm_capture_options *o,
         ? rm_error_set(err, RM_ERR_IO, "capture: eventfd: %s", strerror(errno))
         : rm_ring_new(&c->samples, ring, err);
     if (st == RM_OK)
-        st = rm_ring_new_items(&c->messages, MESSAGE_RING, sizeof(capture_msg), err);
+        st = daemon_ring_new_items(&c->messages, MESSAGE_RING, sizeof(capture_msg), err);
     if (st == RM_OK)
         st = rm_recorder_new(&c->recorder, &o->recorder, err);
     if (st == RM_OK && o->record_now)

@@ -19,7 +19,6 @@
 struct rm_client {
     int fd;
     char path[108];
-    char release[32];
     char buf[CLIENT_LINE_MAX];
     size_t start, len;       /* unread bytes: buf[start, start+len) */
     bool line_pending;       /* the last returned line still occupies buf */
@@ -29,11 +28,6 @@ struct rm_client {
 int rm_client_fd(const rm_client *c)
 {
     return c->fd;
-}
-
-const char *rm_client_server_release(const rm_client *c)
-{
-    return c->release;
 }
 
 void rm_client_close(rm_client *c)
@@ -84,8 +78,6 @@ static rm_status read_hello(rm_client *c, rm_error *err)
                             "%s: the server did not greet with a VERSION line",
                             c->path);
     }
-    snprintf(c->release, sizeof c->release, "%s",
-             rm_json_as_string(rm_json_get(hello, "release"), "?"));
     rm_json_free(hello);
     return RM_OK;
 }

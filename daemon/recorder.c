@@ -312,8 +312,8 @@ static bool has_load_cells(const rm_device_info *info)
 
 /* ---- the sample path ----------------------------------------------------- */
 
-void rm_samples_shifted(const rm_sample *s, size_t n, int64_t offset,
-                        rm_samples_fn fn, void *user)
+void daemon_samples_shifted(const rm_sample *s, size_t n, int64_t offset,
+                            rm_samples_fn fn, void *user)
 {
     if (offset == 0) {
         fn(user, s, n);
@@ -345,7 +345,7 @@ int64_t rm_recorder_clock_offset(const rm_recorder *r)
 static void append_shifted(rm_recorder *r, const rm_sample *s, size_t n,
                            uint64_t now_us)
 {
-    rm_samples_shifted(s, n, r->t_offset, append_to_writer, r);
+    daemon_samples_shifted(s, n, r->t_offset, append_to_writer, r);
     if (!r->dirty)
         r->last_flush_at = now_us;
     r->dirty = true;

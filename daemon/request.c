@@ -155,8 +155,8 @@ static rm_status parse_command(const rm_json *obj, const char *cmd,
                         "stop, tag, mark or tare)", cmd);
 }
 
-rm_status rm_request_parse(const char *line, size_t len, rm_request *req,
-                           rm_error *err)
+rm_status daemon_request_parse(const char *line, size_t len, rm_request *req,
+                               rm_error *err)
 {
     rm_json *root = NULL;
     rm_error inner = {0};

@@ -32,7 +32,7 @@ static size_t round_up_pow2(size_t n)
     return p;
 }
 
-rm_status rm_ring_new_items(rm_ring **out, size_t min_capacity, size_t item_size,
+rm_status daemon_ring_new_items(rm_ring **out, size_t min_capacity, size_t item_size,
                            rm_error *err)
 {
     if (min_capacity < 2 || min_capacity > ((size_t)1 << 30))
@@ -61,7 +61,7 @@ rm_status rm_ring_new_items(rm_ring **out, size_t min_capacity, size_t item_size
 
 rm_status rm_ring_new(rm_ring **out, size_t min_capacity, rm_error *err)
 {
-    return rm_ring_new_items(out, min_capacity, sizeof(rm_sample), err);
+    return daemon_ring_new_items(out, min_capacity, sizeof(rm_sample), err);
 }
 
 void rm_ring_free(rm_ring *ring)
@@ -102,7 +102,7 @@ static void copy_out(const rm_ring *ring, size_t start, unsigned char *dst,
     memcpy(dst + first * size, ring->slots, (count - first) * size);
 }
 
-size_t rm_ring_push_items(rm_ring *ring, const void *items, size_t count)
+size_t daemon_ring_push_items(rm_ring *ring, const void *items, size_t count)
 {
     size_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
     size_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
@@ -115,7 +115,7 @@ size_t rm_ring_push_items(rm_ring *ring, const void *items, size_t count)
     return n;
 }
 
-size_t rm_ring_pop_items(rm_ring *ring, void *out, size_t max)
+size_t daemon_ring_pop_items(rm_ring *ring, void *out, size_t max)
 {
     size_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
     size_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
@@ -127,12 +127,12 @@ size_t rm_ring_pop_items(rm_ring *ring, void *out, size_t max)
 
 size_t rm_ring_push(rm_ring *ring, const rm_sample *samples, size_t count)
 {
-    return rm_ring_push_items(ring, samples, count);
+    return daemon_ring_push_items(ring, samples, count);
 }
 
 size_t rm_ring_pop(rm_ring *ring, rm_sample *out, size_t max)
 {
-    return rm_ring_pop_items(ring, out, max);
+    return daemon_ring_pop_items(ring, out, max);
 }
 
 size_t rm_ring_used(const rm_ring *ring)

@@ -533,8 +533,6 @@ rm_status rm_client_connect(rm_client **out, const char *path,
                             rm_error *err);
 void rm_client_close(rm_client *c);
 int rm_client_fd(const rm_client *c);
-/** The server's release from its VERSION line. */
-const char *rm_client_server_release(const rm_client *c);
 /** Send one request (a JSON object without the newline). */
 rm_status rm_client_send(rm_client *c, const char *request, rm_error *err);
 /** Next line, without its newline, valid until the next call. Waits up to

@@ -244,7 +244,7 @@ static size_t format_sample(rm_server *srv, const rm_live_values *v,
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         rm_json_key(&w, keys[i]);
         rm_json_number(&w, i == 0 ? round(values[i] * 1000.0) / 1000.0
-                                  : rm_round_hundredths(values[i]));
+                                  : daemon_round_hundredths(values[i]));
     }
     rm_json_key(&w, "flags");
     rm_json_int(&w, flags);
@@ -261,11 +261,11 @@ static size_t format_event(rm_server *srv, const rm_live_event *ev)
     rm_json_number(&w, round(ev->t_s * 1000.0) / 1000.0);
     if (!isnan(ev->position_cm)) {
         rm_json_key(&w, "position_cm");
-        rm_json_number(&w, rm_round_hundredths(ev->position_cm));
+        rm_json_number(&w, daemon_round_hundredths(ev->position_cm));
     }
     if (ev->kind == RM_LIVE_DWELL_END) {
         rm_json_key(&w, "duration_s");
-        rm_json_number(&w, rm_round_hundredths(ev->duration_s));
+        rm_json_number(&w, daemon_round_hundredths(ev->duration_s));
     }
     if (ev->kind == RM_LIVE_MARK) {
         rm_json_key(&w, "rating");
@@ -374,14 +374,14 @@ static size_t format_status(rm_server *srv)
 {
     rm_json_writer w;
     line_begin(srv, &w, "STATUS");
-    rm_status_json_members(&w, &srv->status, srv->client_count, &srv->disk);
+    daemon_status_json_members(&w, &srv->status, srv->client_count, &srv->disk);
     return line_end(srv, &w);
 }
 
 void rm_server_set_status(rm_server *srv, const rm_daemon_status *status)
 {
     /* measured outside the lock: a slow file system must not hold publishers */
-    rm_disk_space disk = rm_disk_space_measure(status->library_dir);
+    rm_disk_space disk = daemon_disk_space_measure(status->library_dir);
     pthread_mutex_lock(&srv->lock);
     srv->status = *status;
     srv->disk = disk;
@@ -516,7 +516,7 @@ static void handle_line(rm_server *srv, client *c, const char *line, size_t len)
 {
     rm_request req;
     rm_error err = {0};
-    rm_status st = rm_request_parse(line, len, &req, &err);
+    rm_status st = daemon_request_parse(line, len, &req, &err);
     if (st == RM_OK)
         handle_request(srv, c, &req);
     else

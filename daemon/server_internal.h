@@ -42,11 +42,11 @@ typedef struct rm_request {
 
 /** Parse one request line (without its newline). Errors say what is wrong
  *  with which field, e.g. "mark: 'rating' must be an integer from 0 to 10". */
-rm_status rm_request_parse(const char *line, size_t len, rm_request *req,
-                           rm_error *err);
+rm_status daemon_request_parse(const char *line, size_t len, rm_request *req,
+                               rm_error *err);
 
 /** Two decimals: finer than any live quantity is measured. */
-static inline double rm_round_hundredths(double v)
+static inline double daemon_round_hundredths(double v)
 {
     return round(v * 100.0) / 100.0;
 }
@@ -57,10 +57,10 @@ typedef struct rm_disk_space {
     int64_t free_bytes, total_bytes;
 } rm_disk_space;
 
-rm_disk_space rm_disk_space_measure(const char *dir);
+rm_disk_space daemon_disk_space_measure(const char *dir);
 
 /** Write the members of a STATUS line (after its "class") to w. */
-void rm_status_json_members(rm_json_writer *w, const rm_daemon_status *st,
-                            size_t clients, const rm_disk_space *disk);
+void daemon_status_json_members(rm_json_writer *w, const rm_daemon_status *st,
+                                size_t clients, const rm_disk_space *disk);
 
 #endif

@@ -90,7 +90,7 @@ static void write_counters(rm_json_writer *w, const rm_daemon_status *st)
     rm_json_key(w, "nominal_hz");
     rm_json_int(w, st->device_connected ? st->device.sample_rate_hz : 0);
     rm_json_key(w, "measured_hz");
-    rm_json_number(w, rm_round_hundredths(st->measured_rate_hz));
+    rm_json_number(w, daemon_round_hundredths(st->measured_rate_hz));
     rm_json_object_close(w);
     rm_json_key(w, "samples_received");
     rm_json_int(w, (int64_t)st->samples_received);
@@ -121,7 +121,7 @@ static void write_library(rm_json_writer *w, const rm_daemon_status *st,
     rm_json_object_close(w);
 }
 
-rm_disk_space rm_disk_space_measure(const char *dir)
+rm_disk_space daemon_disk_space_measure(const char *dir)
 {
     struct statvfs fs;
     if (!dir[0] || statvfs(dir, &fs) != 0)
@@ -132,8 +132,8 @@ rm_disk_space rm_disk_space_measure(const char *dir)
         .total_bytes = (int64_t)fs.f_blocks * (int64_t)fs.f_frsize};
 }
 
-void rm_status_json_members(rm_json_writer *w, const rm_daemon_status *st,
-                            size_t clients, const rm_disk_space *disk)
+void daemon_status_json_members(rm_json_writer *w, const rm_daemon_status *st,
+                                size_t clients, const rm_disk_space *disk)
 {
     rm_json_key(w, "release");
     rm_json_string(w, RM_VERSION_STRING);
@@ -141,7 +141,7 @@ void rm_status_json_members(rm_json_writer *w, const rm_daemon_status *st,
     rm_json_int(w, getpid());
     rm_json_key(w, "uptime_s");
     rm_json_number(w, st->started_unix_us
-                          ? rm_round_hundredths((double)(rm_wallclock_us() -
+                          ? daemon_round_hundredths((double)(rm_wallclock_us() -
                                                          st->started_unix_us) / 1e6)
                           : NAN);
     rm_json_key(w, "clients");

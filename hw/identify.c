@@ -12,13 +12,13 @@
 #define IDENTIFY_TIMEOUT_MS 500
 #define IDENTIFY_TRIES 3
 
-void rm_link_reset(rm_link *link)
+void hw_link_reset(rm_link *link)
 {
     link->rx_pos = link->rx_len = 0;
     rm_decoder_init(&link->decoder);
 }
 
-rm_status rm_link_send(rm_link *link, rm_frame_type cmd, uint32_t arg,
+rm_status hw_link_send(rm_link *link, rm_frame_type cmd, uint32_t arg,
                        rm_error *err)
 {
     if (!link->ops->write)
@@ -37,7 +37,7 @@ rm_status rm_link_send(rm_link *link, rm_frame_type cmd, uint32_t arg,
     return link->ops->write(link->io, wire, n, err);
 }
 
-rm_status rm_link_fill(rm_link *link, size_t *got, rm_error *err)
+rm_status hw_link_fill(rm_link *link, size_t *got, rm_error *err)
 {
     *got = link->rx_len - link->rx_pos;
     if (*got)
@@ -50,7 +50,7 @@ rm_status rm_link_fill(rm_link *link, size_t *got, rm_error *err)
     return st;
 }
 
-bool rm_link_decode(rm_link *link, rm_frame *frame)
+bool hw_link_decode(rm_link *link, rm_frame *frame)
 {
     bool have = false;
     while (!have && link->rx_pos < link->rx_len)
@@ -74,10 +74,10 @@ static rm_status await_info(rm_link *link, uint64_t deadline_us,
     rm_frame frame;
     for (;;) {
         size_t got;
-        rm_status st = rm_link_fill(link, &got, err);
+        rm_status st = hw_link_fill(link, &got, err);
         if (st != RM_OK)
             return st;
-        while (rm_link_decode(link, &frame))
+        while (hw_link_decode(link, &frame))
             if (frame.type == RM_FRAME_INFO) {
                 *info = frame.u.info;
                 return RM_OK;
@@ -91,11 +91,11 @@ static rm_status await_info(rm_link *link, uint64_t deadline_us,
     }
 }
 
-rm_status rm_link_identify(rm_link *link, rm_device_info *info,
+rm_status hw_link_identify(rm_link *link, rm_device_info *info,
                            rm_error *err)
 {
     for (int attempt = 0; attempt < IDENTIFY_TRIES; attempt++) {
-        rm_status st = rm_link_send(link, RM_CMD_IDENTIFY, 0, err);
+        rm_status st = hw_link_send(link, RM_CMD_IDENTIFY, 0, err);
         if (st != RM_OK)
             return st;
         uint64_t deadline =

@@ -53,15 +53,15 @@ static void probe_port(rm_port_info *port)
     memset(&spec, 0, sizeof spec);
     spec.kind = RM_SOURCE_SERIAL;
     snprintf(spec.path, sizeof spec.path, "%s", port->path);
-    rm_link link = {.ops = &rm_source_serial_ops};
+    rm_link link = {.ops = &hw_source_serial_ops};
     snprintf(link.where, sizeof link.where, "%s", port->path);
     rm_error err;
     rm_status st = link.ops->open(&link.io, &spec, &err);
     if (st == RM_OK) {
-        rm_link_reset(&link);
-        st = rm_link_identify(&link, &port->info, &err);
+        hw_link_reset(&link);
+        st = hw_link_identify(&link, &port->info, &err);
         if (st == RM_OK)
-            rm_link_send(&link, RM_CMD_STOP, 0, NULL);
+            hw_link_send(&link, RM_CMD_STOP, 0, NULL);
         link.ops->close(link.io);
     }
     if (st != RM_OK) {
@@ -169,7 +169,7 @@ static rm_status find_port(const port_query *q, char *path, size_t cap,
     return RM_OK;
 }
 
-rm_status rm_ports_find_usb(uint16_t vid, uint16_t pid, const char *serial,
+rm_status hw_ports_find_usb(uint16_t vid, uint16_t pid, const char *serial,
                             char *path, size_t cap, rm_error *err)
 {
     port_query q = {.vid = vid, .pid = pid, .serial = serial};
@@ -185,7 +185,7 @@ rm_status rm_ports_find_usb(uint16_t vid, uint16_t pid, const char *serial,
     return st;
 }
 
-rm_status rm_ports_find_roller(char *path, size_t cap, rm_error *err)
+rm_status hw_ports_find_roller(char *path, size_t cap, rm_error *err)
 {
     port_query q = {.any_roller = true};
     bool found;

@@ -62,7 +62,7 @@ static void add_stats(rm_decoder_stats *sum, const rm_decoder_stats *a,
 
 static bool binary_push(rm_source *src)
 {
-    return rm_link_decode(&src->link, &src->frame);
+    return hw_link_decode(&src->link, &src->frame);
 }
 
 static void binary_stats(rm_source *src)
@@ -130,7 +130,7 @@ static const rm_source_protocol text_protocol = {
     .init = text_init, .push = text_push, .stats = text_stats,
 };
 
-const rm_source_protocol *rm_source_protocol_of(const rm_source_spec *spec)
+const rm_source_protocol *hw_source_protocol_of(const rm_source_spec *spec)
 {
     return spec->profile_path[0] ? &text_protocol : &binary_protocol;
 }
@@ -145,14 +145,14 @@ static bool takes_commands(const rm_source *src)
 /** Identify, then re-send the rate last set and START streaming. */
 static rm_status start_device(rm_source *src, rm_error *err)
 {
-    rm_status st = rm_link_identify(&src->link, &src->info, err);
+    rm_status st = hw_link_identify(&src->link, &src->info, err);
     if (st == RM_OK) {
         src->info_known = true;
         if (src->rate_hz)
-            st = rm_link_send(&src->link, RM_CMD_SET_RATE, src->rate_hz, err);
+            st = hw_link_send(&src->link, RM_CMD_SET_RATE, src->rate_hz, err);
     }
     if (st == RM_OK)
-        st = rm_link_send(&src->link, RM_CMD_START, 0, err);
+        st = hw_link_send(&src->link, RM_CMD_START, 0, err);
     return st;
 }
 
@@ -198,7 +198,7 @@ static rm_status connect(rm_source *src, rm_error *err)
     if (st != RM_OK)
         return st;
     /* Half a frame or line from before a reconnect is garbage now. */
-    rm_link_reset(&src->link);
+    hw_link_reset(&src->link);
     src->earlier = src->stats;
     if (src->protocol->init)
         src->protocol->init(src);
@@ -222,8 +222,8 @@ rm_status rm_source_open(rm_source **out, const rm_source_spec *spec,
     if (!src)
         return rm_error_set(err, RM_ERR_NOMEM, "out of memory opening a source");
     src->spec = *spec;
-    src->row = rm_source_kind_of(spec->kind);
-    src->protocol = rm_source_protocol_of(spec);
+    src->row = hw_source_kind_of(spec->kind);
+    src->protocol = hw_source_protocol_of(spec);
     rm_status st = src->row ? RM_OK
                             : rm_error_set(err, RM_ERR_ARG,
                                            "unknown source kind %u",
@@ -393,8 +393,8 @@ static void resend_settings(rm_source *src)
     if (!takes_commands(src))
         return;
     if (src->rate_hz)
-        rm_link_send(&src->link, RM_CMD_SET_RATE, src->rate_hz, NULL);
-    rm_link_send(&src->link, RM_CMD_START, 0, NULL);
+        hw_link_send(&src->link, RM_CMD_SET_RATE, src->rate_hz, NULL);
+    hw_link_send(&src->link, RM_CMD_START, 0, NULL);
 }
 
 static uint64_t frame_time(const rm_frame *f)
@@ -486,7 +486,7 @@ static rm_status decode_next(rm_source *src, rm_error *err)
 {
     for (;;) {
         size_t got;
-        rm_status st = rm_link_fill(&src->link, &got, err);
+        rm_status st = hw_link_fill(&src->link, &got, err);
         if (st != RM_OK)
             return st;
         if (got == 0)
@@ -573,5 +573,5 @@ rm_status rm_source_command(rm_source *src, rm_frame_type cmd, uint32_t arg,
                             src->link.where, src->protocol->name);
     if (cmd == RM_CMD_SET_RATE)
         src->rate_hz = arg;
-    return rm_link_send(&src->link, cmd, arg, err);
+    return hw_link_send(&src->link, cmd, arg, err);
 }

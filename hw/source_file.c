@@ -104,7 +104,7 @@ static rm_status file_wait(void *state, int timeout_ms, rm_error *err)
     file_state *f = state;
     if (!f->is_stdin)
         return RM_OK;
-    rm_status st = rm_fd_wait(f->fd, timeout_ms, f->path, err);
+    rm_status st = hw_fd_wait(f->fd, timeout_ms, f->path, err);
     /* The writer closing the pipe is the end of input, read() will say. */
     return st == RM_ERR_CLOSED ? RM_OK : st;
 }
@@ -126,7 +126,7 @@ static bool file_due(void *state, uint64_t t_us, uint64_t *wait_us)
     return *wait_us == 0;
 }
 
-const rm_source_ops rm_source_file_ops = {
+const rm_source_ops hw_source_file_ops = {
     .name = "file",
     .open = file_open,
     .close = file_close,
@@ -138,7 +138,7 @@ const rm_source_ops rm_source_file_ops = {
     .handshake = false,
 };
 
-const rm_source_ops rm_source_stdin_ops = {
+const rm_source_ops hw_source_stdin_ops = {
     .name = "stdin",
     .open = stdin_open,
     .close = file_close,

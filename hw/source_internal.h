@@ -63,17 +63,17 @@ typedef struct rm_link {
 } rm_link;
 
 /** Forget buffered bytes and decoder state (after a reconnect). */
-void rm_link_reset(rm_link *link);
+void hw_link_reset(rm_link *link);
 /** Send one command frame (RM_CMD_*; arg is the rate of SET_RATE). */
-rm_status rm_link_send(rm_link *link, rm_frame_type cmd, uint32_t arg,
+rm_status hw_link_send(rm_link *link, rm_frame_type cmd, uint32_t arg,
                        rm_error *err);
 /** Read more bytes when the buffer is empty; *got = 0: nothing there. */
-rm_status rm_link_fill(rm_link *link, size_t *got, rm_error *err);
+rm_status hw_link_fill(rm_link *link, size_t *got, rm_error *err);
 /** Decode buffered bytes until one frame is complete; false: need more. */
-bool rm_link_decode(rm_link *link, rm_frame *frame);
+bool hw_link_decode(rm_link *link, rm_frame *frame);
 /** IDENTIFY until INFO arrives (3 tries of 500 ms); other frames are
  *  dropped. RM_ERR_TIMEOUT names the port and suggests a profile. */
-rm_status rm_link_identify(rm_link *link, rm_device_info *info,
+rm_status hw_link_identify(rm_link *link, rm_device_info *info,
                            rm_error *err);
 
 /* ---- Kinds of source: one row each (source_kinds.c) ----------------- */
@@ -101,7 +101,7 @@ typedef struct rm_source_kind_row {
 } rm_source_kind_row;
 
 /** The row of a kind, NULL for a number outside the table. */
-const rm_source_kind_row *rm_source_kind_of(uint8_t kind);
+const rm_source_kind_row *hw_source_kind_of(uint8_t kind);
 
 /* ---- Protocols: one row each (source.c) ------------------------------ */
 
@@ -121,33 +121,33 @@ typedef struct rm_source_protocol {
 } rm_source_protocol;
 
 /** Text when the spec names a profile, otherwise the binary protocol. */
-const rm_source_protocol *rm_source_protocol_of(const rm_source_spec *spec);
+const rm_source_protocol *hw_source_protocol_of(const rm_source_spec *spec);
 
 /* ---- Transports ------------------------------------------------------- */
 
-extern const rm_source_ops rm_source_serial_ops;
-extern const rm_source_ops rm_source_tty_ops;
-extern const rm_source_ops rm_source_file_ops;
-extern const rm_source_ops rm_source_stdin_ops;
-extern const rm_source_ops rm_source_sim_ops;
+extern const rm_source_ops hw_source_serial_ops;
+extern const rm_source_ops hw_source_tty_ops;
+extern const rm_source_ops hw_source_file_ops;
+extern const rm_source_ops hw_source_stdin_ops;
+extern const rm_source_ops hw_source_sim_ops;
 
 /** After a read that returned nothing: true when fd's other end is gone. */
-bool rm_fd_hung_up(int fd);
+bool hw_fd_hung_up(int fd);
 /** "PATH: cannot open: REASON; what to do" for an open that failed with
  *  errnum (permission: the dialout group; busy: another program holds
  *  it); detail replaces strerror when the library has its own words. */
-rm_status rm_port_open_failure(rm_error *err, const char *path, int errnum,
+rm_status hw_port_open_failure(rm_error *err, const char *path, int errnum,
                                const char *detail);
 /** Wait on fd for input with poll(); a hang-up is RM_ERR_CLOSED. */
-rm_status rm_fd_wait(int fd, int timeout_ms, const char *what, rm_error *err);
+rm_status hw_fd_wait(int fd, int timeout_ms, const char *what, rm_error *err);
 
 /** Exactly 4 hex digits (a USB vendor or product id). */
-bool rm_hex16_parse(const char *s, size_t len, uint16_t *out);
+bool hw_hex16_parse(const char *s, size_t len, uint16_t *out);
 
 /** Resolve "usb:VID:PID[:SERIAL]" to the path of its serial port. */
-rm_status rm_ports_find_usb(uint16_t vid, uint16_t pid, const char *serial,
+rm_status hw_ports_find_usb(uint16_t vid, uint16_t pid, const char *serial,
                             char *path, size_t cap, rm_error *err);
 /** The first port that answers identify ("auto"). */
-rm_status rm_ports_find_roller(char *path, size_t cap, rm_error *err);
+rm_status hw_ports_find_roller(char *path, size_t cap, rm_error *err);
 
 #endif /* ROLLMAP_SOURCE_INTERNAL_H */

@@ -36,7 +36,7 @@ static rm_status copy_part(char *dst, size_t cap, const char *src, size_t len,
 static rm_status parse_hex16(const char *s, size_t len, uint16_t *out,
                              const char *text, const char *what, rm_error *err)
 {
-    if (rm_hex16_parse(s, len, out))
+    if (hw_hex16_parse(s, len, out))
         return RM_OK;
     return rm_error_set(err, RM_ERR_ARG,
                         "source '%s': %s '%.*s' is not 4 hex digits",
@@ -161,7 +161,7 @@ static void format_sim(const rm_source_spec *spec, const char *prefix,
 static rm_status resolve_usb(const rm_source_spec *spec, char *path,
                              size_t cap, rm_error *err)
 {
-    return rm_ports_find_usb(spec->vid, spec->pid, spec->serial, path, cap,
+    return hw_ports_find_usb(spec->vid, spec->pid, spec->serial, path, cap,
                              err);
 }
 
@@ -169,7 +169,7 @@ static rm_status resolve_auto(const rm_source_spec *spec, char *path,
                               size_t cap, rm_error *err)
 {
     (void)spec;
-    return rm_ports_find_roller(path, cap, err);
+    return hw_ports_find_roller(path, cap, err);
 }
 
 /* The simulator reads its options only when it is opened, which in the
@@ -194,27 +194,27 @@ static bool hotplug_usb_matches(const rm_source_spec *spec, uint16_t vid,
 static const rm_source_kind_row kinds[] = {
     {.kind = RM_SOURCE_AUTO, .prefix = "auto", .whole_name = true,
      .format = format_bare, .resolve = resolve_auto,
-     .ops = &rm_source_serial_ops, .caps = {.hotplug = true}},
+     .ops = &hw_source_serial_ops, .caps = {.hotplug = true}},
     {.kind = RM_SOURCE_SERIAL, .prefix = "serial:",
      .parse = parse_device_path, .format = format_device_path,
-     .ops = &rm_source_serial_ops, .caps = {.hotplug = true}},
+     .ops = &hw_source_serial_ops, .caps = {.hotplug = true}},
     {.kind = RM_SOURCE_USB, .prefix = "usb:", .parse = parse_usb,
      .format = format_usb, .resolve = resolve_usb,
-     .hotplug_matches = hotplug_usb_matches, .ops = &rm_source_serial_ops,
+     .hotplug_matches = hotplug_usb_matches, .ops = &hw_source_serial_ops,
      .caps = {.hotplug = true}},
     {.kind = RM_SOURCE_TTY, .prefix = "tty:", .parse = parse_device_path,
-     .format = format_device_path, .ops = &rm_source_tty_ops},
+     .format = format_device_path, .ops = &hw_source_tty_ops},
     {.kind = RM_SOURCE_FILE, .prefix = "file:", .parse = parse_file,
-     .format = format_file, .ops = &rm_source_file_ops,
+     .format = format_file, .ops = &hw_source_file_ops,
      .caps = {.replay = true}},
     {.kind = RM_SOURCE_SIM, .prefix = "sim:", .parse = parse_sim,
-     .format = format_sim, .check = check_sim, .ops = &rm_source_sim_ops},
+     .format = format_sim, .check = check_sim, .ops = &hw_source_sim_ops},
     {.kind = RM_SOURCE_STDIN, .prefix = "-", .whole_name = true,
-     .format = format_bare, .ops = &rm_source_stdin_ops,
+     .format = format_bare, .ops = &hw_source_stdin_ops,
      .caps = {.replay = true}},
 };
 
-const rm_source_kind_row *rm_source_kind_of(uint8_t kind)
+const rm_source_kind_row *hw_source_kind_of(uint8_t kind)
 {
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (kinds[i].kind == kind)
@@ -313,7 +313,7 @@ void rm_source_format(const rm_source_spec *spec, char *out, size_t cap)
 {
     if (cap == 0)
         return;
-    const rm_source_kind_row *row = rm_source_kind_of(spec->kind);
+    const rm_source_kind_row *row = hw_source_kind_of(spec->kind);
     if (row)
         row->format(spec, row->prefix, out, cap);
     else
@@ -332,18 +332,18 @@ void rm_source_format(const rm_source_spec *spec, char *out, size_t cap)
 
 rm_source_caps rm_source_caps_of(const rm_source_spec *spec)
 {
-    const rm_source_kind_row *row = rm_source_kind_of(spec->kind);
+    const rm_source_kind_row *row = hw_source_kind_of(spec->kind);
     rm_source_caps caps = row ? row->caps : (rm_source_caps){0};
     caps.replay = caps.replay || spec->fast;
     caps.commands = row && row->ops->handshake &&
-                    rm_source_protocol_of(spec)->commands;
+                    hw_source_protocol_of(spec)->commands;
     return caps;
 }
 
 bool rm_source_hotplug_concerns(const rm_source_spec *spec, uint16_t vid,
                                 uint16_t pid)
 {
-    const rm_source_kind_row *row = rm_source_kind_of(spec->kind);
+    const rm_source_kind_row *row = hw_source_kind_of(spec->kind);
     if (!row || !row->caps.hotplug)
         return false;
     return !row->hotplug_matches || row->hotplug_matches(spec, vid, pid);
@@ -351,7 +351,7 @@ bool rm_source_hotplug_concerns(const rm_source_spec *spec, uint16_t vid,
 
 rm_status rm_source_check(const rm_source_spec *spec, rm_error *err)
 {
-    const rm_source_kind_row *row = rm_source_kind_of(spec->kind);
+    const rm_source_kind_row *row = hw_source_kind_of(spec->kind);
     if (!row)
         return rm_error_set(err, RM_ERR_ARG, "unknown source kind %u",
                             spec->kind);

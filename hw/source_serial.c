@@ -37,7 +37,7 @@ static rm_status open_failure(rm_error *err, const char *path)
 {
     int errnum = sp_last_error_code();
     char *msg = sp_last_error_message();
-    rm_status st = rm_port_open_failure(err, path, errnum, msg);
+    rm_status st = hw_port_open_failure(err, path, errnum, msg);
     sp_free_error_message(msg);
     return st;
 }
@@ -122,7 +122,7 @@ static rm_status serial_read(void *state, uint8_t *buf, size_t cap,
         *got = (size_t)n;
         return RM_OK;
     }
-    if (n == 0 && !rm_fd_hung_up(s->fd))
+    if (n == 0 && !hw_fd_hung_up(s->fd))
         return RM_OK;
     if (n == 0 || errno == EIO || errno == ENXIO || errno == ENODEV)
         return rm_error_set(err, RM_ERR_CLOSED, "%s: device went away",
@@ -150,10 +150,10 @@ static rm_status serial_write(void *state, const uint8_t *data, size_t len,
 static rm_status serial_wait(void *state, int timeout_ms, rm_error *err)
 {
     serial_state *s = state;
-    return rm_fd_wait(s->fd, timeout_ms, s->path, err);
+    return hw_fd_wait(s->fd, timeout_ms, s->path, err);
 }
 
-const rm_source_ops rm_source_serial_ops = {
+const rm_source_ops hw_source_serial_ops = {
     .name = "serial",
     .open = serial_open,
     .close = serial_close,

@@ -131,7 +131,7 @@ static rm_status sim_resume(void *state, rm_error *err)
     return RM_OK;
 }
 
-const rm_source_ops rm_source_sim_ops = {
+const rm_source_ops hw_source_sim_ops = {
     .name = "sim",
     .open = sim_open,
     .close = sim_close,

@@ -18,7 +18,7 @@ typedef struct tty_state {
     char path[256];
 } tty_state;
 
-bool rm_fd_hung_up(int fd)
+bool hw_fd_hung_up(int fd)
 {
     /* After a read found nothing, POLLIN beside POLLHUP means end of file. */
     struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -48,7 +48,7 @@ static const char *open_advice(int errnum)
     }
 }
 
-rm_status rm_port_open_failure(rm_error *err, const char *path, int errnum,
+rm_status hw_port_open_failure(rm_error *err, const char *path, int errnum,
                                const char *detail)
 {
     rm_status st = errnum == ENOENT || errnum == ENODEV ? RM_ERR_NOT_FOUND
@@ -59,7 +59,7 @@ rm_status rm_port_open_failure(rm_error *err, const char *path, int errnum,
                         open_advice(errnum));
 }
 
-rm_status rm_fd_wait(int fd, int timeout_ms, const char *what, rm_error *err)
+rm_status hw_fd_wait(int fd, int timeout_ms, const char *what, rm_error *err)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
     int n;
@@ -128,7 +128,7 @@ static rm_status tty_open(void **state, const rm_source_spec *spec,
     snprintf(t->path, sizeof t->path, "%s", spec->path);
     t->fd = open(spec->path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (t->fd < 0) {
-        rm_status st = rm_port_open_failure(err, spec->path, errno, NULL);
+        rm_status st = hw_port_open_failure(err, spec->path, errno, NULL);
         free(t);
         return st;
     }
@@ -167,7 +167,7 @@ static rm_status tty_read(void *state, uint8_t *buf, size_t cap, size_t *got,
     }
     if (n < 0 && errno == EINTR)
         return RM_OK;
-    if (n < 0 && errno == EAGAIN && !rm_fd_hung_up(t->fd))
+    if (n < 0 && errno == EAGAIN && !hw_fd_hung_up(t->fd))
         return RM_OK;
     /* A tty whose other end is gone reads 0 bytes or fails with EIO. */
     if (n <= 0 && (n == 0 || errno == EAGAIN || errno == EIO ||
@@ -203,10 +203,10 @@ static rm_status tty_write(void *state, const uint8_t *data, size_t len,
 static rm_status tty_wait(void *state, int timeout_ms, rm_error *err)
 {
     tty_state *t = state;
-    return rm_fd_wait(t->fd, timeout_ms, t->path, err);
+    return hw_fd_wait(t->fd, timeout_ms, t->path, err);
 }
 
-const rm_source_ops rm_source_tty_ops = {
+const rm_source_ops hw_source_tty_ops = {
     .name = "tty",
     .open = tty_open,
     .close = tty_close,

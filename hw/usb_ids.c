@@ -43,7 +43,7 @@ bool rm_usb_id_known(uint16_t vid, uint16_t pid)
     return false;
 }
 
-bool rm_hex16_parse(const char *s, size_t len, uint16_t *out)
+bool hw_hex16_parse(const char *s, size_t len, uint16_t *out)
 {
     if (len != 4)
         return false;
@@ -64,9 +64,9 @@ rm_status rm_usb_id_add(const char *text, rm_error *err)
 {
     const char *colon = strchr(text, ':');
     uint16_t vid, pid = RM_USB_ANY_PID;
-    if (!colon || !rm_hex16_parse(text, (size_t)(colon - text), &vid) ||
+    if (!colon || !hw_hex16_parse(text, (size_t)(colon - text), &vid) ||
         (strcmp(colon + 1, "*") &&
-         !rm_hex16_parse(colon + 1, strlen(colon + 1), &pid)))
+         !hw_hex16_parse(colon + 1, strlen(colon + 1), &pid)))
         return rm_error_set(err, RM_ERR_ARG,
                             "USB id '%s': expected VID:PID as 4 hex digits "
                             "each (1a86:7523) or VID:* for every product",

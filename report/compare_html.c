@@ -86,8 +86,9 @@ static size_t count_change(const rm_comparison *c, rm_spot_change change)
     return n;
 }
 
-static void write_spot_row(FILE *out, size_t k, const rm_matched_spot *m)
+static void write_spot_row(FILE *out, const rm_comparison *c, size_t k)
 {
+    const rm_matched_spot *m = &c->spots[k];
     const char *change = rm_spot_change_name(m->change);
     fprintf(out, "<tr><td>%zu</td><td class=\"l\">%s</td>", k + 1,
             rm_side_name((rm_side)m->leg));
@@ -101,7 +102,9 @@ static void write_spot_row(FILE *out, size_t k, const rm_matched_spot *m)
     put_change_cell(out, &m->tolerated_pressure_kpa, 0);
     put_change_cell(out, &m->tolerated_force_n, 0);
     put_change_cell(out, &m->dwell_s, 0);
-    put_escaped_cell(out, m->note, true);
+    char note[RM_COMPARE_NOTE_MAX];
+    rm_compare_spot_note(c, m, note, sizeof note);
+    put_escaped_cell(out, note, true);
     fputs("</tr>\n", out);
 }
 
@@ -140,7 +143,7 @@ static void write_spot_table(FILE *out, const rm_comparison *c)
           "<th>tolerated force (N)</th><th>dwell (s)</th>"
           "<th class=\"l\">why</th></tr>\n", out);
     for (size_t k = 0; k < c->spot_count; k++)
-        write_spot_row(out, k, &c->spots[k]);
+        write_spot_row(out, c, k);
     fputs("</table>\n", out);
 }
 
@@ -221,7 +224,8 @@ static void write_symmetry(FILE *out, const rm_comparison *c)
             "higher.</p>\n<table>\n<tr><th class=\"l\">metric</th><th>left</th>"
             "<th>right</th><th>SI (%%)</th></tr>\n", s->left + 1, s->right + 1);
     for (size_t m = 0; m < RM_SYMMETRY_METRICS; m++) {
-        fprintf(out, "<tr><td class=\"l\">%s</td>", s->metrics[m].label);
+        fprintf(out, "<tr><td class=\"l\">%s</td>",
+                compare_symmetry_label(s->metrics[m].name));
         put_cell(out, s->metrics[m].left, 1);
         put_cell(out, s->metrics[m].right, 1);
         put_cell(out, s->metrics[m].si_pct, 1);

@@ -26,6 +26,9 @@ const char *compare_graph_missing_reason(const rm_comparison *c,
 void compare_strength_mdc_text(char *out, size_t size,
                                const rm_compare_options *o);
 
+/** A symmetry metric for people ("mean force (N)"), from its name. */
+const char *compare_symmetry_label(const char *name);
+
 /** "YYYY-MM-DD" of a session's start (UTC). */
 void compare_session_date(char out[16], const rm_analysis *a);
 

@@ -24,6 +24,74 @@ void compare_strength_mdc_text(char *out, size_t size,
         snprintf(out, size, "the MDC from each spot's passes");
 }
 
+const char *compare_symmetry_label(const char *name)
+{
+    static const struct {
+        const char *name, *label;
+    } labels[] = {
+        {"mean_force_n", "mean force (N)"},
+        {"peak_force_n", "peak force (N)"},
+        {"time_under_load_s", "time under load (s)"},
+        {"spot_score_total", "total spot score"},
+        {"mean_tenderness", "mean tenderness"},
+    };
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+        if (!strcmp(labels[i].name, name))
+            return labels[i].label;
+    return name;
+}
+
+/** The note of a spot found in the first and the last session. */
+static void measured_note(const rm_comparison *c, const rm_matched_spot *m,
+                          char *out, size_t size)
+{
+    size_t len = (size_t)snprintf(out, size, "strength %+.1f (MDC %.1f%s)",
+                                  m->strength_change, m->strength_mdc,
+                                  m->mdc_from_passes ? " from the passes" : "");
+    if (isfinite(m->pressure_change_kpa) && len < size)
+        len += (size_t)snprintf(out + len, size - len,
+                                ", pressure %+.0f kPa (MDC %.1f)",
+                                m->pressure_change_kpa,
+                                c->options.pressure_mdc_kpa);
+    const char *verdict = m->disagree ? "; strength and pressure disagree"
+                          : m->within_mdc ? "; within MDC" : "";
+    if (len < size)
+        snprintf(out + len, size - len, "%s", verdict);
+}
+
+void rm_compare_spot_note(const rm_comparison *c, const rm_matched_spot *m,
+                          char *out, size_t size)
+{
+    const char *which = m->basis == RM_BASIS_FIRST_UNCOVERED ? "first" : "last";
+    switch (m->basis) {
+    case RM_BASIS_MEASURED:
+        measured_note(c, m, out, size);
+        return;
+    case RM_BASIS_NO_SESSION:
+        snprintf(out, size, "no judged session of this leg");
+        return;
+    case RM_BASIS_ONE_SESSION:
+        snprintf(out, size, "one judged session of this leg");
+        return;
+    case RM_BASIS_NOT_IN_FIRST:
+        snprintf(out, size, "not found in the first session");
+        return;
+    case RM_BASIS_NOT_IN_LAST:
+        snprintf(out, size, "not found in the last session, which rolled over it");
+        return;
+    case RM_BASIS_ONLY_BETWEEN:
+        snprintf(out, size, "found only between the first and last sessions");
+        return;
+    case RM_BASIS_FIRST_UNCOVERED:
+    case RM_BASIS_LAST_UNCOVERED:
+        snprintf(out, size, "the %s session rolled over it %zu time%s (%.0f "
+                 "needed to look for it)", which, m->uncovered_passes,
+                 m->uncovered_passes == 1 ? "" : "s", c->options.cover_passes);
+        return;
+    }
+    snprintf(out, size, "-");
+}
+
 static const char *leg_name(uint8_t leg)
 {
     return rm_side_name((rm_side)leg);
@@ -121,7 +189,9 @@ static void write_spot(rm_json_writer *w, const rm_comparison *c,
     rm_json_member_number(w, "position_cm", m->position_cm);
     rm_json_member_string(w, "change", rm_spot_change_name(m->change));
     rm_json_member_bool(w, "within_mdc", m->within_mdc);
-    rm_json_member_string(w, "note", m->note);
+    char note[RM_COMPARE_NOTE_MAX];
+    rm_compare_spot_note(c, m, note, sizeof note);
+    rm_json_member_string(w, "note", note);
     rm_json_member_int(w, "present", (int64_t)m->present);
     rm_json_member_number(w, "strength_mdc", m->strength_mdc);
     write_trend(w, "score", &m->score);
@@ -274,7 +344,9 @@ static void text_spots(FILE *out, const rm_comparison *c)
                 "%5.5s->%-5.5s\n", k + 1, leg_name(m->leg), pos,
                 rm_ml_side_name((rm_ml_side)m->side),
                 rm_spot_change_name(m->change), m->present, s0, s1, p0, p1);
-        fprintf(out, "      %.*s\n", TEXT_WIDTH - 6, m->note);
+        char note[RM_COMPARE_NOTE_MAX];
+        rm_compare_spot_note(c, m, note, sizeof note);
+        fprintf(out, "      %.*s\n", TEXT_WIDTH - 6, note);
     }
 }
 
@@ -326,7 +398,7 @@ static void text_symmetry(FILE *out, const rm_comparison *c)
         report_format_number(l, s->metrics[m].left, 1);
         report_format_number(r, s->metrics[m].right, 1);
         report_format_number(si, s->metrics[m].si_pct, 1);
-        fprintf(out, "  %-20s %7.7s %9.9s %8.8s\n", s->metrics[m].label, l, r, si);
+        fprintf(out, "  %-20s %7.7s %9.9s %8.8s\n", compare_symmetry_label(s->metrics[m].name), l, r, si);
     }
 }
 

@@ -99,6 +99,13 @@ void rm_summary_json_members(rm_json_writer *w, const rm_summary *s);
 /* Comparison reports (docs/COMPARE.md)                                     */
 /* ------------------------------------------------------------------------ */
 
+/** The one-line note saying why a matched spot got its verdict, e.g.
+ *  "strength -3.3 (MDC 1.5 from the passes), pressure +8 kPa (MDC 6.4)";
+ *  RM_COMPARE_NOTE_MAX bytes always hold it. */
+enum { RM_COMPARE_NOTE_MAX = 192 };
+void rm_compare_spot_note(const rm_comparison *c, const rm_matched_spot *m,
+                          char *out, size_t size);
+
 rm_status rm_compare_json(const rm_comparison *c, FILE *out, rm_error *err);
 rm_status rm_compare_text(const rm_comparison *c, FILE *out, rm_error *err);
 /** Self-contained HTML; svg_dir holds the SVG graphs to embed (or NULL). */

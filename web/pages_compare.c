@@ -113,12 +113,15 @@ static rm_status compare_selection(web_server_state *s, const selection *sel,
 /* Words first                                                              */
 /* ------------------------------------------------------------------------ */
 
-static void spot_sentence(FILE *out, const rm_matched_spot *m)
+static void spot_sentence(FILE *out, const rm_comparison *c,
+                          const rm_matched_spot *m)
 {
     fprintf(out, "<li><strong>%s leg, %.1f cm from the top of the rolled "
             "length, %s</strong>: ", rm_side_name((rm_side)m->leg),
             m->position_cm, rm_ml_side_name((rm_ml_side)m->side));
-    web_html(out, m->note);
+    char note[RM_COMPARE_NOTE_MAX];
+    rm_compare_spot_note(c, m, note, sizeof note);
+    web_html(out, note);
     fputs("</li>\n", out);
 }
 
@@ -147,7 +150,7 @@ static void spots_in_words(FILE *out, const rm_comparison *c)
                 rm_spot_change_name(groups[g].change), groups[g].heading, n);
         for (size_t i = 0; i < c->spot_count; i++)
             if (c->spots[i].change == groups[g].change)
-                spot_sentence(out, &c->spots[i]);
+                spot_sentence(out, c, &c->spots[i]);
         fputs("</ul>\n", out);
     }
     if (c->warning[0]) {

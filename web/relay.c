@@ -277,16 +277,6 @@ void web_relay_leave(web_relay *r, web_viewer *v)
     free_viewer(v);
 }
 
-size_t web_relay_viewer_count(web_relay *r)
-{
-    size_t n = 0;
-    pthread_mutex_lock(&r->lock);
-    for (web_viewer *v = r->viewers; v; v = v->next)
-        n++;
-    pthread_mutex_unlock(&r->lock);
-    return n;
-}
-
 /* One SSE message if it fits in the space left; false when it does not. */
 static bool put_message(char *buf, size_t cap, size_t *used, const char *line)
 {

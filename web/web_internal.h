@@ -177,7 +177,6 @@ void web_relay_free(web_relay *r);
 /** A viewer receiving at most rate_hz samples a second (device time). */
 web_viewer *web_relay_join(web_relay *r, unsigned rate_hz);
 void web_relay_leave(web_relay *r, web_viewer *v);
-size_t web_relay_viewer_count(web_relay *r);
 /** Up to cap bytes of SSE messages for v, waiting up to timeout_ms: 0 when
  *  nothing came (the caller sends a keep-alive comment), -1 once the relay
  *  stops. */

@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0; /* the server cuts longer lines off before parsing */
     static rm_request req;
     rm_error err = {0};
-    if (rm_request_parse((const char *)data, size, &req, &err) == RM_OK)
+    if (daemon_request_parse((const char *)data, size, &req, &err) == RM_OK)
         check_accepted(&req);
     else if (!err.message[0])
         abort(); /* a refusal must say what is wrong */

@@ -601,7 +601,7 @@ static void rewrite_header_json(uint8_t *bytes, const char *from, const char *to
         assert_int_equal(strlen(from), strlen(to));
         memcpy(at, to, strlen(to));
         size_t covered = RM_FILE_PREFIX_SIZE + json_len;
-        rm_put_le32(header + covered, rm_crc32c(0, header, covered));
+        core_put_le32(header + covered, rm_crc32c(0, header, covered));
     }
 }
 
@@ -963,10 +963,10 @@ static void adding_nothing_to_an_empty_buffer_keeps_it_empty(void **state)
 {
     (void)state;
     rm_bytes b = {0};
-    assert_true(rm_bytes_add(&b, "", 0));
+    assert_true(core_bytes_add(&b, "", 0));
     assert_int_equal(b.len, 0);
     assert_null(b.data);
-    rm_bytes_free(&b);
+    core_bytes_free(&b);
 }
 
 int main(void)
