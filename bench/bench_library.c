@@ -11,8 +11,9 @@
  *
  *   build/bench/bench_library [sessions] [database]
  *
- * With a database path the library is kept there (for timing the command:
- * rollmap library list --db PATH --client C0042).
+ * With a database the library is kept there (for timing the command:
+ * rollmap library list --db PATH --client C0042); it may be a PostgreSQL
+ * connection string (docs/CLINIC.md) for the same figures on a server.
  */
 #include "library_internal.h"
 
@@ -258,11 +259,13 @@ static int run(rm_library *lib, const char *path, size_t sessions)
         return 1;
     double gen_s = (double)(rm_monotonic_us() - t0) / 1e6;
     struct stat st;
-    stat(path, &st);
-    printf("library: %zu sessions (%d per client), generated in %.1f s "
-           "(%.2f ms per session), database %.1f MB (+ WAL)\n", sessions,
-           SESSIONS_PER_CLIENT, gen_s, gen_s * 1000 / (double)sessions,
-           (double)st.st_size / 1e6);
+    printf("library: %zu sessions (%d per client) on %s, generated in %.1f s "
+           "(%.2f ms per session)", sessions, SESSIONS_PER_CLIENT,
+           rm_library_backend_name(lib), gen_s,
+           gen_s * 1000 / (double)sessions);
+    if (stat(path, &st) == 0)
+        printf(", database %.1f MB (+ WAL)", (double)st.st_size / 1e6);
+    putchar('\n');
     size_t rows;
     rm_library_filter client = {.client = "C0042"};
     timing t = time_list(lib, &client, &rows);

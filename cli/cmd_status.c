@@ -184,6 +184,27 @@ static void print_library(const rm_json *lib)
            total_text);
 }
 
+/* Where sessions are added, and those still waiting (a locked database,
+ * a clinic server that does not answer). */
+static void print_indexing(const rm_json *lib)
+{
+    if (!rm_json_get(lib, "database"))
+        return;  /* a rollmapd from before the clinic library */
+    const char *db = text(lib, "database");
+    if (!db[0]) {
+        printf("index:    none (sessions are not added to a library)\n");
+        return;
+    }
+    double waiting = number(lib, "waiting");
+    const char *problem = text(lib, "problem");
+    if (isnan(waiting) || waiting < 1)
+        printf("index:    %s\n", db);
+    else
+        printf("index:    %s: %.0f session%s waiting to be added%s%s\n", db,
+               waiting, waiting == 1 ? "" : "s", problem[0] ? ": " : "",
+               problem);
+}
+
 static void print_status(const rm_json *st)
 {
     char uptime[32];
@@ -203,6 +224,7 @@ static void print_status(const rm_json *st)
            "errors\n", number(drops, "ring"), number(drops, "frames_lost"),
            number(st, "crc_errors"));
     print_library(rm_json_get(st, "library"));
+    print_indexing(rm_json_get(st, "library"));
 }
 
 static bool has_class(const char *line, const char *cls)

@@ -449,6 +449,8 @@ typedef struct rm_daemon_status {
     uint64_t frames_lost;       /**< from the decoder's sequence numbers */
     uint64_t crc_errors;
     char library_dir[512];      /**< where sessions are saved */
+    char library_db[512];       /**< the library they are added to ("" none) */
+    rm_library_indexer_state indexing; /**< sessions waiting to be added */
     int64_t started_unix_us;    /**< when the daemon started */
 } rm_daemon_status;
 

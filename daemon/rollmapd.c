@@ -299,8 +299,9 @@ static void on_session(void *user, bool started, const rm_session_meta *meta,
         logf_(RM_LOG_WARNING, "session library: %s", err.message);
 }
 
-/* A locked database is logged on the first try and then every this many,
- * not every few seconds for as long as the lock lasts. */
+/* A locked database (or a server that does not answer) is logged on the
+ * first try and then every this many, not every few seconds for as long
+ * as it lasts. */
 #define LOCKED_LOG_EVERY 10
 
 static void log_indexed(const rm_library_indexed *r)
@@ -315,7 +316,7 @@ static void log_indexed(const rm_library_indexed *r)
     else
         logf_(RM_LOG_INFO, "session library: %s is session %lld%s", r->path,
               (long long)r->id, r->tries > 1 ? " (the database was locked "
-              "before)" : "");
+              "or its server unreachable before)" : "");
 }
 
 /* On the indexer's thread, after each try of a session file. */
@@ -536,6 +537,11 @@ static void update_status(daemon_ctx *d)
     ds.frames_lost = s.frames_lost;
     ds.crc_errors = s.frames_rejected;
     copy_text(ds.library_dir, sizeof ds.library_dir, d->cfg.recorder.library);
+    copy_text(ds.library_db, sizeof ds.library_db, d->cfg.database);
+    pthread_mutex_lock(&d->indexer_lock);
+    if (d->indexer)
+        rm_library_indexer_state_get(d->indexer, &ds.indexing);
+    pthread_mutex_unlock(&d->indexer_lock);
     ds.started_unix_us = d->started_unix_us;
     rm_server_set_status(d->server, &ds);
 }

@@ -118,6 +118,12 @@ static void write_library(rm_json_writer *w, const rm_daemon_status *st,
         rm_json_key(w, "total_bytes");
         rm_json_int(w, disk->total_bytes);
     }
+    rm_json_key(w, "database");
+    rm_json_string(w, st->library_db);
+    rm_json_key(w, "waiting");
+    rm_json_int(w, (int64_t)st->indexing.waiting);
+    rm_json_key(w, "problem");
+    rm_json_string(w, st->indexing.problem);
     rm_json_object_close(w);
 }
 

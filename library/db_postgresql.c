@@ -86,8 +86,25 @@ static bool succeeded(const PGresult *res)
     return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 }
 
+static int setup_session(rm_library *lib);
+
+/* A connection the server dropped (a restart, the network) is made again
+ * before the next statement: libpq does not do that by itself. A
+ * transaction it was in is gone with it, and its caller has already
+ * failed on that. */
+static void reconnect_if_lost(rm_library *lib)
+{
+    PGconn *conn = conn_of(lib);
+    if (PQstatus(conn) == CONNECTION_OK)
+        return;
+    PQreset(conn);
+    if (PQstatus(conn) == CONNECTION_OK)
+        setup_session(lib);
+}
+
 static int pg_exec(rm_library *lib, const char *sql)
 {
+    reconnect_if_lost(lib);
     PGresult *res = PQexec(conn_of(lib), sql);
     int rc = succeeded(res) ? LIBRARY_DONE : note(lib, res);
     PQclear(res);
@@ -147,6 +164,7 @@ static int fail_with(rm_library *lib, const char *detail)
 
 static int pg_prepare(rm_library *lib, const char *sql, library_stmt **out)
 {
+    reconnect_if_lost(lib);
     pg_stmt *s = calloc(1, sizeof *s);
     /* "?" (1 byte) becomes at most "$256" (4 bytes) */
     char *text = malloc(strlen(sql) * 4 + 1);

@@ -1,7 +1,8 @@
 /* A thread that adds session files to the library while its caller goes
  * on recording: the analysis and any wait for the database lock happen
- * here, never on the caller's thread. A locked database is waited out:
- * the file is tried again until it goes in. */
+ * here, never on the caller's thread. A locked database, or a PostgreSQL
+ * server that does not answer, is waited out: the file is tried again
+ * until it goes in, the files behind it stay queued. */
 #include "library_internal.h"
 
 #include <errno.h>
@@ -14,7 +15,9 @@
 #define NS_PER_S 1000000000L
 
 struct rm_library_indexer {
-    rm_library *lib;
+    rm_library *lib;       /* NULL until a remote server answers */
+    char *target;
+    bool remote;           /* a server: unreachable is waited out */
     rm_library_indexed_fn report;
     void *user;
     pthread_t thread;
@@ -25,6 +28,8 @@ struct rm_library_indexer {
     char **swept;                          /* from sweeps, owned */
     size_t swept_count, swept_next;
     bool stopping;
+    bool working;                          /* a job taken, not finished */
+    rm_library_indexer_state state;        /* under lock */
 };
 
 /* One file to add: queued, or found by a sweep. */
@@ -49,6 +54,7 @@ static bool next_job(rm_library_indexer *ix, index_job *job)
         ix->swept[ix->swept_next++] = NULL;
         job->swept = true;
     }
+    ix->working = job->path != NULL;
     pthread_mutex_unlock(&ix->lock);
     return job->path != NULL;
 }
@@ -62,11 +68,11 @@ static bool is_stopping(rm_library_indexer *ix)
 }
 
 /* Sleep between tries; a stop wakes it. False when stopping. */
-static bool pause_before_retry(rm_library_indexer *ix)
+static bool pause_before_retry(rm_library_indexer *ix, long pause_ms)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    long ns = until.tv_nsec + RM_LIBRARY_INDEXER_RETRY_MS * NS_PER_MS;
+    long ns = until.tv_nsec + pause_ms * NS_PER_MS;
     until.tv_sec += ns / NS_PER_S;
     until.tv_nsec = ns % NS_PER_S;
     pthread_mutex_lock(&ix->lock);
@@ -98,22 +104,64 @@ static bool prepare_swept(rm_library_indexer *ix, rm_library_indexed *r,
     return r->status == RM_OK;
 }
 
+/* A server that did not answer (connection refused, lost, shut down) is
+ * waited out like a lock; a file that cannot be read is not. */
+static bool retryable(const rm_library_indexer *ix, rm_status st)
+{
+    return st == RM_ERR_BUSY || (ix->remote && st == RM_ERR_IO);
+}
+
+static void note_state(rm_library_indexer *ix, const rm_library_indexed *r)
+{
+    pthread_mutex_lock(&ix->lock);
+    ix->state.retrying = r->retrying;
+    snprintf(ix->state.problem, sizeof ix->state.problem, "%s",
+             r->retrying ? r->err->message : "");
+    pthread_mutex_unlock(&ix->lock);
+}
+
+/* A lock is tried again every RM_LIBRARY_INDEXER_RETRY_MS; a server that
+ * does not answer with a pause that doubles up to the maximum. */
+static long next_pause(rm_status st, long pause_ms)
+{
+    if (st == RM_ERR_BUSY)
+        return RM_LIBRARY_INDEXER_RETRY_MS;
+    long doubled = pause_ms * 2;
+    return doubled > RM_LIBRARY_INDEXER_MAX_BACKOFF_MS
+               ? RM_LIBRARY_INDEXER_MAX_BACKOFF_MS : doubled;
+}
+
+/* The connection, opened now when the server did not answer before. */
+static rm_status ensure_open(rm_library_indexer *ix, rm_error *err)
+{
+    return ix->lib ? RM_OK : rm_library_open(&ix->lib, ix->target, err);
+}
+
+static rm_status add_file(rm_library_indexer *ix, const index_job *job,
+                          rm_library_indexed *r, rm_error *err)
+{
+    rm_status st = ensure_open(ix, err);
+    if (st == RM_OK && job->swept && !prepare_swept(ix, r, err))
+        return r->status == RM_OK ? RM_ERR_AGAIN : r->status;
+    return st == RM_OK ? rm_library_add(ix->lib, job->path, &r->id, err) : st;
+}
+
 static void index_one(rm_library_indexer *ix, const index_job *job)
 {
     rm_error err = {0};
     rm_library_indexed r = {.path = job->path, .err = &err,
                             .found = job->swept};
-    if (job->swept && !prepare_swept(ix, &r, &err)) {
-        if (r.status != RM_OK)
-            report(ix, &r);
-        return;
-    }
+    long pause_ms = RM_LIBRARY_INDEXER_RETRY_MS / 2;
     for (;;) {
         r.tries++;
-        r.status = rm_library_add(ix->lib, job->path, &r.id, &err);
-        r.retrying = r.status == RM_ERR_BUSY && !is_stopping(ix);
+        r.status = add_file(ix, job, &r, &err);
+        if (r.status == RM_ERR_AGAIN)
+            return;  /* swept, and has its row by now */
+        r.retrying = retryable(ix, r.status) && !is_stopping(ix);
+        note_state(ix, &r);
         report(ix, &r);
-        if (!r.retrying || !pause_before_retry(ix))
+        pause_ms = next_pause(r.status, pause_ms);
+        if (!r.retrying || !pause_before_retry(ix, pause_ms))
             return;
     }
 }
@@ -125,6 +173,9 @@ static void *indexer_main(void *arg)
     while (next_job(ix, &job)) {
         index_one(ix, &job);
         free(job.path);
+        pthread_mutex_lock(&ix->lock);
+        ix->working = false;
+        pthread_mutex_unlock(&ix->lock);
     }
     return NULL;
 }
@@ -138,8 +189,15 @@ rm_status rm_library_indexer_start(rm_library_indexer **out,
     rm_library_indexer *ix = calloc(1, sizeof *ix);
     if (!ix)
         return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
-    rm_status st = rm_library_open(&ix->lib, db_path, err);
+    const char *file;
+    ix->remote = rm_library_target_kind(db_path, &file) != RM_LIBRARY_SQLITE;
+    rm_status st = (ix->target = strdup(db_path))
+                       ? rm_library_open(&ix->lib, db_path, err)
+                       : rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    if (st == RM_ERR_IO && ix->remote)
+        st = RM_OK;  /* connects when it has a file to add */
     if (st != RM_OK) {
+        free(ix->target);
         free(ix);
         return st;
     }
@@ -151,6 +209,7 @@ rm_status rm_library_indexer_start(rm_library_indexer **out,
         pthread_cond_destroy(&ix->wake);
         pthread_mutex_destroy(&ix->lock);
         rm_library_close(ix->lib);
+        free(ix->target);
         free(ix);
         return rm_error_set(err, RM_ERR_NOMEM,
                             "library: cannot start the indexer thread");
@@ -230,5 +289,16 @@ void rm_library_indexer_stop(rm_library_indexer *ix)
     pthread_mutex_destroy(&ix->lock);
     rm_library_paths_free(ix->swept, ix->swept_count);
     rm_library_close(ix->lib);
+    free(ix->target);
     free(ix);
+}
+
+void rm_library_indexer_state_get(rm_library_indexer *ix,
+                                  rm_library_indexer_state *out)
+{
+    pthread_mutex_lock(&ix->lock);
+    *out = ix->state;
+    out->waiting = ix->count + (ix->swept_count - ix->swept_next) +
+                   (ix->working ? 1 : 0);
+    pthread_mutex_unlock(&ix->lock);
 }

@@ -49,15 +49,20 @@ static bool append(char *buf, size_t cap, const char *text)
     return true;
 }
 
-/* Append ", column = excluded.column". */
-static bool append_update(char *buf, size_t cap, const char *column)
+/* Append ", column = ?N": the value bound for the insert again, not
+ * excluded.column, which PostgreSQL lets only a role that may read the
+ * column use (a recorder may not: dist/clinic-roles.sql). */
+static bool append_update(char *buf, size_t cap, const char *column,
+                          size_t parameter)
 {
+    char number[24];
+    snprintf(number, sizeof number, " = ?%zu", parameter);
     return append(buf, cap, ", ") && append(buf, cap, column) &&
-           append(buf, cap, " = excluded.") && append(buf, cap, column);
+           append(buf, cap, number);
 }
 
 /* "INSERT INTO sessions (...) VALUES (?...) ON CONFLICT(session_id) DO
- * UPDATE SET col = excluded.col, ...". */
+ * UPDATE SET col = ?N, ...". */
 static bool session_upsert_sql(char *sql, size_t cap)
 {
     char columns[SQL_CAP] = "", updates[SQL_CAP] = "";
@@ -66,17 +71,19 @@ static bool session_upsert_sql(char *sql, size_t cap)
         const char *c = identity_columns[i];
         if (!append(columns, sizeof columns, i ? ", " : "") ||
             !append(columns, sizeof columns, c) ||
-            (!kept_on_update(c) && !append_update(updates, sizeof updates, c)))
+            (!kept_on_update(c) &&
+             !append_update(updates, sizeof updates, c, i + 1)))
             return false;
     }
     for (size_t i = 0; i < FIELD_LIST_COUNT; i++) {
         const library_fields *f = session_field_lists[i];
-        count += f->count;
         if (!library_fields_columns(f, "", columns, sizeof columns))
             return false;
         for (size_t k = 0; k < f->count; k++)
-            if (!append_update(updates, sizeof updates, f->fields[k].column))
+            if (!append_update(updates, sizeof updates, f->fields[k].column,
+                               count + k + 1))
                 return false;
+        count += f->count;
     }
     int n = snprintf(sql, cap, "INSERT INTO sessions (%s) VALUES (?", columns);
     for (size_t i = 1; n > 0 && (size_t)n < cap && i < count; i++)
@@ -492,7 +499,7 @@ rm_status rm_library_set_tag(rm_library *lib, int64_t id, const char *key,
     return edit_session(lib, id,
                         "INSERT INTO tags (session, key, value) "
                         "VALUES (?1, ?2, ?3) ON CONFLICT(session, key) "
-                        "DO UPDATE SET value = excluded.value",
+                        "DO UPDATE SET value = ?3",
                         key, value, "setting a tag", err);
 }
 

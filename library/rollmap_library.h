@@ -298,6 +298,9 @@ typedef struct rm_library_indexer rm_library_indexer;
 /** Pause between tries of a file that found the database locked (each
  *  try itself waits up to RM_LIBRARY_BUSY_TIMEOUT_MS for the lock). */
 #define RM_LIBRARY_INDEXER_RETRY_MS 2000
+/** While a PostgreSQL server does not answer, the pause doubles from
+ *  RM_LIBRARY_INDEXER_RETRY_MS up to this. */
+#define RM_LIBRARY_INDEXER_MAX_BACKOFF_MS 60000
 
 /** What the indexer did with one file. */
 typedef struct rm_library_indexed {
@@ -306,8 +309,9 @@ typedef struct rm_library_indexed {
     int64_t id;          /**< the library id when RM_OK */
     const rm_error *err;
     unsigned tries;      /**< tries so far (more than 1: the database was
-                              locked) */
-    bool retrying;       /**< locked: it will be tried again */
+                              locked or its server unreachable) */
+    bool retrying;       /**< locked or unreachable: it will be tried
+                              again */
     bool found;          /**< from a sweep: the file had no row */
     bool recovered;      /**< from a sweep: its recorder never closed it,
                               it was given its closing index */
@@ -317,7 +321,10 @@ typedef struct rm_library_indexed {
 typedef void (*rm_library_indexed_fn)(void *user, const rm_library_indexed *r);
 
 /** Open the library at db_path (errors here, on the caller's thread) and
- *  start the thread. report may be NULL. */
+ *  start the thread. report may be NULL. A PostgreSQL server that does not
+ *  answer yet is no error: the thread connects when it has a file to add
+ *  and keeps the files queued, trying again with a growing pause, until
+ *  the server answers. */
 rm_status rm_library_indexer_start(rm_library_indexer **out,
                                    const char *db_path,
                                    rm_library_indexed_fn report, void *user,
@@ -328,6 +335,17 @@ rm_status rm_library_indexer_start(rm_library_indexer **out,
  *  the indexer stops); other failures are reported once. */
 rm_status rm_library_indexer_submit(rm_library_indexer *ix, const char *path,
                                     rm_error *err);
+
+/** What the indexer is waiting on, for status displays. */
+typedef struct rm_library_indexer_state {
+    size_t waiting;     /**< files queued or being tried, not yet added */
+    bool retrying;      /**< the current file found the database locked or
+                             its server unreachable */
+    char problem[512];  /**< why, while retrying ("" otherwise) */
+} rm_library_indexer_state;
+
+void rm_library_indexer_state_get(rm_library_indexer *ix,
+                                  rm_library_indexer_state *out);
 /** List folder's session files now, on the caller's thread (so that files
  *  a recorder creates afterwards are not among them), and have the thread,
  *  when nothing is queued, close those never closed

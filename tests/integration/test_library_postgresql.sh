@@ -5,7 +5,9 @@
 # --library-db; a third place lists and compares them all; migrate reports
 # the schema; rollmap serve shows the client from the same server; a
 # password in the connection string is refused without being echoed; a
-# server that is not there is a clear error; and a machine without any of
+# server that is not there is a clear error; the roles of
+# dist/clinic-roles.sql: a recorder adds sessions but cannot read client
+# metadata, a therapist reads and edits; and a machine without any of
 # this still uses its SQLite file.
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
@@ -88,6 +90,35 @@ done
 curl -s "http://127.0.0.1:$port/library/client?code=C-017" >"$work/page.html"
 [ "$(grep -o 'href="/session/[0-9]*"' "$work/page.html" | sort -u | wc -l)" -eq 4 ] \
     || fail "serve's client page does not link the 4 sessions"
+
+echo "-- roles: a recorder adds but cannot read clients' metadata"
+psql "$clinic" -q -f "$ROLLMAP_SOURCE/dist/clinic-roles.sql" >/dev/null
+psql "$clinic" -qc "CREATE ROLE room3 LOGIN IN ROLE rollmap_recorder;
+                    CREATE ROLE dr_lee LOGIN IN ROLE rollmap_therapist" >/dev/null
+session room3 e 25 left
+"$ROLLMAP" library add --db "$clinic user=room3" "$work/room3/e.rms" | grep -q $'\tadded\t' \
+    || fail "the recorder cannot add a session"
+touch "$work/room3/e.rms"
+"$ROLLMAP" library add --db "$clinic user=room3" "$work/room3/e.rms" >/dev/null \
+    || fail "the recorder cannot add a touched file again"
+"$ROLLMAP" record tag --file "$work/room3/e.rms" --notes "tender mid-thigh" >/dev/null 2>&1 \
+    || fail "record tag --file"
+"$ROLLMAP" library add --db "$clinic user=room3" "$work/room3/e.rms" | grep -q $'\tupdated\t' \
+    || fail "the recorder cannot store a changed file's analysis again"
+for cmd in "list" "show 5" "name C-017 Ada"; do
+    # shellcheck disable=SC2086
+    if "$ROLLMAP" library $cmd --db "$clinic user=room3" >/dev/null 2>"$work/denied.txt"; then
+        fail "the recorder could: library $cmd"
+    fi
+    grep -q "permission denied" "$work/denied.txt" || fail "library $cmd: $(cat "$work/denied.txt")"
+done
+"$ROLLMAP" library name --db "$clinic user=dr_lee" C-017 "Ada Lee" >/dev/null \
+    || fail "the therapist cannot name a client"
+"$ROLLMAP" library tag --db "$clinic user=dr_lee" 5 phase=rehab >/dev/null \
+    || fail "the therapist cannot tag"
+[ "$("$ROLLMAP" library list --db "$clinic user=dr_lee" --names --client C-017 --json \
+     | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), d[-1]["display_name"])')" = "5 Ada Lee" ] \
+    || fail "the therapist does not see the 5 sessions with the name"
 
 echo "-- without any of this, the SQLite file as before"
 "$ROLLMAP" library add "$work"/room1/a.rms >/dev/null

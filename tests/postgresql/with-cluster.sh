@@ -10,7 +10,9 @@
 # server is stopped and the folder removed afterwards, also when the
 # command fails or the script is interrupted. The server refuses to run as
 # root, so under root (CI) it runs as the unprivileged user `nobody`, with
-# the folder owned by it. Exits with the command's status, or 77 (skip)
+# the folder owned by it. tests/postgresql/ctl.sh stops and starts the
+# same server again (tests of a server that goes away). Exits with the
+# command's status, or 77 (skip)
 # when no PostgreSQL server is installed.
 set -euo pipefail
 
@@ -37,13 +39,10 @@ trap 'exit 130' INT TERM
 
 "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U rollmap_test -A trust \
   --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
-# Only the socket: no TCP port to collide with another test's server.
-"${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-  -o "-k $dir -c listen_addresses= -c fsync=off -c max_connections=100" \
-  start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+export ROLLMAP_TEST_POSTGRESQL_DIR=$dir ROLLMAP_TEST_POSTGRESQL_BIN=$bin
+"$(dirname "$0")/ctl.sh" start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 
 export ROLLMAP_TEST_POSTGRESQL="host=$dir dbname=postgres user=rollmap_test"
-export ROLLMAP_TEST_POSTGRESQL_DIR=$dir ROLLMAP_TEST_POSTGRESQL_BIN=$bin
 set +e
 "$@"
 status=$?
