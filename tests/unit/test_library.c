@@ -1052,9 +1052,26 @@ static void the_indexer_retries_a_locked_database_until_the_file_is_added(
     rm_library_indexer *ix = start_indexer(f, &log);
     rm_error err;
     assert_int_equal(rm_library_indexer_submit(ix, a, &err), RM_OK);
+    /* while locked, the state says one file waits and why */
+    rm_library_indexer_state waiting = {0};
+    for (int i = 0; i < 200 && !waiting.retrying; i++) {
+        usleep(50000);
+        rm_library_indexer_state_get(ix, &waiting);
+    }
+    assert_true(waiting.retrying);
+    assert_int_equal(waiting.waiting, 1);
+    assert_non_null(strstr(waiting.problem, "is locked by another process"));
     wait_for_sessions(f->lib, 1, LOCK_HELD_S + 20);
+    rm_library_indexer_state done;
+    rm_library_indexer_state_get(ix, &done);
+    for (int i = 0; i < 100 && done.waiting; i++) {  /* reporting the add */
+        usleep(20000);
+        rm_library_indexer_state_get(ix, &done);
+    }
     rm_library_indexer_stop(ix);
     pthread_join(releaser, NULL);
+    assert_int_equal(done.waiting, 0);
+    assert_false(done.retrying);
     assert_int_equal(log.ok, 1);
     assert_int_equal(log.failed, 0);
     assert_true(log.retried >= 2);
