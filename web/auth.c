@@ -60,17 +60,11 @@ static rm_status sodium_ready(rm_error *err)
     return RM_OK;
 }
 
-/* The folders above path, mode 0700 where made (a config folder). */
-static rm_status make_parents(const char *path, rm_error *err)
+/* The password file's one line: the hash. */
+static rm_status write_hash(FILE *out, const void *hash, rm_error *err)
 {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *slash = strchr(dir + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-            return rm_error_set(err, RM_ERR_IO, "%s: %s", dir, strerror(errno));
-        *slash = '/';
-    }
+    (void)err;
+    fprintf(out, "%s\n", (const char *)hash);
     return RM_OK;
 }
 
@@ -83,7 +77,8 @@ rm_status rm_web_set_password(const char *path, const char *password,
     if (strlen(password) < 8)
         return rm_error_set(err, RM_ERR_ARG,
                             "password: at least 8 characters, please");
-    if (make_parents(path, err) != RM_OK)
+    /* a config folder: 0700 where made */
+    if (rm_make_parent_dirs(path, 0700, err) != RM_OK)
         return err->code;
     char hash[crypto_pwhash_STRBYTES];
     if (crypto_pwhash_str(hash, password, strlen(password),
@@ -91,21 +86,7 @@ rm_status rm_web_set_password(const char *path, const char *password,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
         return rm_error_set(err, RM_ERR_NOMEM, "password: hashing ran out of "
                             "memory");
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.new", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return rm_error_set(err, RM_ERR_IO, "%s: %s", tmp, strerror(errno));
-    size_t len = strlen(hash);
-    bool ok = write(fd, hash, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
-              fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return rm_error_set(err, RM_ERR_IO, "%s: %s", path, strerror(e));
-    }
-    return RM_OK;
+    return rm_atomic_write(path, 0600, true, write_hash, hash, err);
 }
 
 static rm_status load_hash(web_auth *a, const char *path, rm_error *err)
