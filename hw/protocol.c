@@ -460,6 +460,35 @@ static void take_frame_bytes(rm_decoder *d, const uint8_t *data, size_t n)
     d->cobs_zero_next = zero_next;
 }
 
+/* The common case, a whole frame in one piece whose blocks are all shorter
+ * than 254 bytes: then every block ends in a zero, so the body is the wire
+ * bytes moved one place left with each code byte after the first turned
+ * into the zero it stands for. Only the chain of code bytes is walked.
+ * False for any other frame, with only d->buf overwritten (take_frame_bytes
+ * then decodes it from the start, and rejects it if malformed). */
+static bool take_whole_frame(rm_decoder *d, const uint8_t *data, size_t n)
+{
+    if (n == 0 || n - 1 > DECODED_MAX || data[0] == COBS_FULL_BLOCK)
+        return false;
+    memcpy(d->buf, data + 1, n - 1);
+    /* A pointer, not an index, keeps the chain of loads one add long. */
+    const uint8_t *code = data + data[0], *end = data + n;
+    uint8_t *zero = d->buf - 1 + data[0];
+    while (code < end) {
+        uint8_t step = *code;
+        if (step == COBS_FULL_BLOCK)
+            return false;
+        *zero = 0;
+        code += step;
+        zero += step;
+    }
+    if (code != end)
+        return false;
+    d->len = n - 1;
+    d->wire_len = n;
+    return true;
+}
+
 size_t rm_decoder_push(rm_decoder *d, const uint8_t *data, size_t len,
                        rm_frame *out, bool *have_frame)
 {
@@ -468,7 +497,10 @@ size_t rm_decoder_push(rm_decoder *d, const uint8_t *data, size_t len,
     while (used < len && !*have_frame) {
         const uint8_t *delim = memchr(data + used, 0x00, len - used);
         size_t n = delim ? (size_t)(delim - (data + used)) : len - used;
-        take_frame_bytes(d, data + used, n);
+        bool whole = delim && d->wire_len == 0 &&
+                     take_whole_frame(d, data + used, n);
+        if (!whole)
+            take_frame_bytes(d, data + used, n);
         used += n;
         if (!delim)
             break;

@@ -218,6 +218,36 @@ static void samples_frame_round_trips_every_sample(void **state)
     }
 }
 
+/* Counts without a zero byte make COBS blocks of 254 bytes (code 0xFF),
+ * which the decoder's whole-frame path leaves to its byte-wise path. */
+static void frame_with_full_cobs_blocks_round_trips(void **state)
+{
+    (void)state;
+    rm_frame f;
+    fill_samples(&f, 0x0101, 0x01010101, RM_MAX_CHANNELS, 10);
+    for (unsigned i = 0; i < 10; i++) {
+        rm_sample *s = &f.u.samples.samples[i];
+        s->t_us = f.t_us + 0x01010101u * (i + 1);
+        s->encoder = 0x11111111 * (int32_t)(i % 7 + 1);
+        s->flags = 0x0101;
+        for (unsigned c = 0; c < RM_MAX_CHANNELS; c++)
+            s->counts[c] = 0x01020304 + (int32_t)(i * 16 + c);
+    }
+    uint8_t wire[RM_FRAME_MAX_WIRE];
+    size_t n = encode_one(&f, wire);
+    assert_non_null(memchr(wire, 0xFF, n));
+    decoded *whole = decoded_new(), *pieces = decoded_new();
+    decode_whole(wire, n, whole);
+    size_t sizes[] = {1, 7, 300};
+    decode_in_pieces(wire, n, sizes, 3, pieces);
+    assert_int_equal(whole->count, 1);
+    assert_int_equal(pieces->count, 1);
+    assert_frames_equal(&f, &whole->frames[0]);
+    assert_frames_equal(&f, &pieces->frames[0]);
+    free(whole);
+    free(pieces);
+}
+
 static void event_status_error_and_ack_round_trip(void **state)
 {
     (void)state;
@@ -725,6 +755,7 @@ int main(void)
         cmocka_unit_test(info_frame_round_trips_every_field),
         cmocka_unit_test(info_strings_longer_than_the_field_are_cut),
         cmocka_unit_test(samples_frame_round_trips_every_sample),
+        cmocka_unit_test(frame_with_full_cobs_blocks_round_trips),
         cmocka_unit_test(event_status_error_and_ack_round_trip),
         cmocka_unit_test(host_commands_round_trip),
         cmocka_unit_test(encoded_frames_contain_no_zero_but_the_delimiter),
