@@ -5,6 +5,11 @@
  * analysed with rm_analyse_session. Prints both times, their ratio and
  * each child's peak resident memory (getrusage ru_maxrss).
  *
+ * The same samples are then exported to a NumPy file (t_us, encoder and
+ * counts as int64 rows) with the device as JSON beside it, and
+ * bench/numpy_analysis.py (the same stages in numpy/scipy) is timed
+ * against rm_analyse_session in one run, alternating A B A B.
+ *
  *   build/bench/bench_analysis [seconds] [session-file]
  *
  * seconds defaults to 3600; with a session file, that file is used and
@@ -18,6 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHUNK 4096
@@ -82,14 +88,19 @@ static long peak_rss_kb(void)
     return ru.ru_maxrss;
 }
 
+static double rusage_cpu_seconds(const struct rusage *ru)
+{
+    return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 +
+           (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
+}
+
 /* CPU time of this process: on a busy machine it is steadier than the
  * wall clock. */
 static double cpu_seconds(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    return rusage_cpu_seconds(&ru);
 }
 
 /* In a child: read every sample once (the floor for any analysis). */
@@ -175,6 +186,147 @@ static child_result in_child(const char *path, bool analysis)
     return r;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The numpy/scipy equivalent                                               */
+/* ------------------------------------------------------------------------ */
+
+/* A version 1.0 .npy header (magic, version, little-endian length, a
+ * Python dict literal padded with spaces to a multiple of 64 bytes). */
+static void write_npy_header(FILE *f, uint64_t rows, unsigned columns)
+{
+    char dict[128];
+    int len = snprintf(dict, sizeof dict, "{'descr': '<i8', 'fortran_order': "
+                       "False, 'shape': (%llu, %u), }",
+                       (unsigned long long)rows, columns);
+    size_t total = 10 + (size_t)len + 1;
+    size_t padded = (total + 63) / 64 * 64;
+    uint16_t header_len = (uint16_t)(padded - 10);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fputc(header_len & 0xFF, f);
+    fputc(header_len >> 8, f);
+    fputs(dict, f);
+    for (size_t i = total; i < padded; i++)
+        fputc(' ', f);
+    fputc('\n', f);
+}
+
+static void write_device_json(FILE *f, const rm_device_info *info)
+{
+    double mm_per_count = info->encoder_counts_per_turn
+        ? 3.14159265358979323846 * info->roller_diameter_mm /
+              info->encoder_counts_per_turn : 0.0;
+    fprintf(f, "{\"sample_rate_hz\": %u, \"mm_per_count\": %.17g, "
+            "\"channels\": [", info->sample_rate_hz, mm_per_count);
+    for (unsigned k = 0; k < info->channel_count; k++) {
+        const rm_channel_info *ch = &info->channels[k];
+        fprintf(f, "%s{\"kind\": \"%s\", \"area_mm2\": %.9g, "
+                "\"tare_counts\": %.17g, \"coef\": [%.17g, %.17g, %.17g, "
+                "%.17g]}", k ? ", " : "",
+                ch->kind == RM_CHANNEL_PRESSURE_CELL ? "pressure-cell"
+                                                     : "load-cell",
+                (double)ch->area_mm2, ch->cal.tare_counts, ch->cal.coef[0],
+                ch->cal.coef[1], ch->cal.coef[2], ch->cal.coef[3]);
+    }
+    fprintf(f, "]}\n");
+}
+
+/* The session's samples as .npy rows (t_us, encoder, counts...) and its
+ * device as JSON: what numpy_analysis.py starts from. */
+static int export_numpy(const char *path, const char *npy, const char *json)
+{
+    rm_session *s;
+    rm_error err;
+    if (rm_session_open(&s, path, &err) != RM_OK)
+        return fail(path, &err);
+    const rm_device_info *info = rm_session_device(s);
+    FILE *f = fopen(npy, "wb"), *j = fopen(json, "w");
+    uint64_t total = rm_session_sample_count(s), at = 0;
+    unsigned columns = 2 + info->channel_count;
+    int rc = f && j ? 0 : 1;
+    if (rc == 0) {
+        write_npy_header(f, total, columns);
+        write_device_json(j, info);
+    }
+    static rm_sample buf[CHUNK];
+    static int64_t row[2 + RM_MAX_CHANNELS];
+    while (rc == 0 && at < total) {
+        size_t got;
+        if (rm_session_read(s, at, buf, CHUNK, &got, &err) != RM_OK || !got) {
+            rc = fail(path, &err);
+            break;
+        }
+        for (size_t i = 0; i < got; i++) {
+            row[0] = (int64_t)buf[i].t_us;
+            row[1] = buf[i].encoder;
+            for (unsigned k = 0; k < info->channel_count; k++)
+                row[2 + k] = buf[i].counts[k];
+            fwrite(row, sizeof row[0], columns, f);
+        }
+        at += got;
+    }
+    rm_session_close(s);
+    if (f && fclose(f) != 0)
+        rc = 1;
+    if (j && fclose(j) != 0)
+        rc = 1;
+    return rc;
+}
+
+typedef struct process_result {
+    int status;
+    double seconds, cpu_s;
+    long rss_kb;
+} process_result;
+
+/* Runs numpy_analysis.py on the export in a child; wall time from fork to
+ * exit (interpreter start and imports included), its CPU and peak RSS. */
+static process_result run_numpy(const char *npy, const char *json)
+{
+    process_result r = {.status = 1};
+    uint64_t t0 = rm_monotonic_us();
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/usr/bin/python3", "python3",
+              ROLLMAP_BENCH_DIR "/numpy_analysis.py", npy, json, (char *)NULL);
+        _exit(127);
+    }
+    struct rusage ru;
+    int status;
+    if (pid < 0 || wait4(pid, &status, 0, &ru) != pid)
+        return r;
+    r.seconds = seconds_since(t0);
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    r.cpu_s = rusage_cpu_seconds(&ru);
+    r.rss_kb = ru.ru_maxrss;
+    return r;
+}
+
+/* rollmap (A) and numpy/scipy (B) alternating A B A B in this run. */
+static int compare_with_numpy(const char *path, const char *dir)
+{
+    char npy[512], json[512];
+    snprintf(npy, sizeof npy, "%s/bench.npy", dir);
+    snprintf(json, sizeof json, "%s/bench.json", dir);
+    int rc = export_numpy(path, npy, json);
+    for (int round = 1; rc == 0 && round <= 2; round++) {
+        child_result a = in_child(path, true);
+        fflush(stdout);
+        process_result b = run_numpy(npy, json);
+        if (a.status != 0 || b.status != 0) {
+            rc = 1;
+            break;
+        }
+        printf("A rollmap         %.3f s (CPU %.3f s)   peak RSS %ld kB\n",
+               a.seconds, a.cpu_s, a.rss_kb);
+        printf("B numpy/scipy     %.3f s (CPU %.3f s)   peak RSS %ld kB   "
+               "B/A %.1f x (CPU %.1f x)\n", b.seconds, b.cpu_s, b.rss_kb,
+               b.seconds / a.seconds, b.cpu_s / a.cpu_s);
+    }
+    unlink(npy);
+    unlink(json);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 3600.0;
@@ -196,10 +348,6 @@ int main(int argc, char **argv)
     }
     child_result read = in_child(path, false);
     child_result an = in_child(path, true);
-    if (own_file) {
-        unlink(path);
-        rmdir(dir);
-    }
     if (read.status != 0 || an.status != 0)
         return 1;
     printf("samples           %llu\n", (unsigned long long)read.samples);
@@ -213,5 +361,11 @@ int main(int argc, char **argv)
            an.seconds > 0 ? (double)read.samples / an.seconds / 1e6 : 0.0);
     printf("found             %zu dwells, %zu tender spots\n", an.dwells,
            an.spots);
-    return 0;
+    fflush(stdout);
+    int rc = compare_with_numpy(path, own_file ? dir : "/tmp");
+    if (own_file) {
+        unlink(path);
+        rmdir(dir);
+    }
+    return rc;
 }

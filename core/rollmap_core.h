@@ -141,8 +141,15 @@ const char *rm_device_kind_name(rm_device_kind kind);
  *  another name, kind untouched. */
 rm_status rm_device_kind_parse(const char *name, rm_device_kind *kind);
 
-/** Force in newtons of one channel of a sample, with its calibration. */
-double rm_channel_newtons(const rm_channel_info *ch, int32_t counts);
+/** Force in newtons of one channel of a sample, with its calibration
+ *  (inline: the analysis calls it for every channel of every sample). */
+static inline double rm_channel_newtons(const rm_channel_info *ch,
+                                        int32_t counts)
+{
+    const double *c = ch->cal.coef;
+    double x = (double)counts - ch->cal.tare_counts;
+    return c[0] + x * (c[1] + x * (c[2] + x * c[3]));
+}
 
 /** Fill the calibration of every channel from its device gain/offset. */
 void rm_device_info_default_calibration(rm_device_info *info);

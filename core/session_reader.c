@@ -77,7 +77,8 @@ typedef struct cursor {
     bool ok;
 } cursor;
 
-static uint64_t get_varint(cursor *c)
+/* Byte by byte, each checked against the end. */
+static uint64_t get_varint_near_end(cursor *c)
 {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
@@ -94,7 +95,28 @@ static uint64_t get_varint(cursor *c)
     return 0;
 }
 
-static int64_t get_zigzag(cursor *c)
+/* Most varints of a sample block are one to three bytes and far from its
+ * end, where no varint (at most 10 bytes) can run past it: those are read
+ * without an end check per byte, inline. */
+static inline uint64_t get_varint(cursor *c)
+{
+    if (c->end - c->p < 10)
+        return get_varint_near_end(c);
+    const uint8_t *p = c->p;
+    uint64_t v = 0;
+    for (int i = 0; i < 10; i++) {
+        uint64_t b = p[i];
+        v |= (b & 0x7F) << (7 * i);
+        if (b < 0x80) {
+            c->p = p + i + 1;
+            return v;
+        }
+    }
+    c->ok = false; /* more than 10 bytes */
+    return 0;
+}
+
+static inline int64_t get_zigzag(cursor *c)
 {
     uint64_t v = get_varint(c);
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
@@ -902,15 +924,20 @@ rm_status rm_session_read(rm_session *s, uint64_t first, rm_sample *out,
         return RM_OK;
     size_t bi = block_of_sample(s, first);
     while (*got < max && bi < s->sample_block_count) {
-        rm_status st = load_cached_block(s, bi, err);
-        if (st != RM_OK)
-            return st;
-        const rm_sample_block *b = &s->sample_blocks[bi];
+        rm_sample_block *b = &s->sample_blocks[bi];
         uint64_t skip = first + *got - b->first;
         size_t n = (size_t)(b->entry.sample_count - skip);
         if (n > max - *got)
             n = max - *got;
-        memcpy(out + *got, s->cache + skip, n * sizeof *out);
+        /* A whole block goes straight into out; part of one through the
+         * cache, which keeps it for the next read. */
+        bool direct = n == b->entry.sample_count && s->cached_block != bi;
+        rm_status st = direct ? decode_block(s, b, out + *got, err)
+                              : load_cached_block(s, bi, err);
+        if (st != RM_OK)
+            return st;
+        if (!direct)
+            memcpy(out + *got, s->cache + skip, n * sizeof *out);
         *got += n;
         bi++;
     }

@@ -7,13 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-double rm_channel_newtons(const rm_channel_info *ch, int32_t counts)
-{
-    const double *c = ch->cal.coef;
-    double x = (double)counts - ch->cal.tare_counts;
-    return c[0] + x * (c[1] + x * (c[2] + x * c[3]));
-}
-
 void rm_device_info_default_calibration(rm_device_info *info)
 {
     for (unsigned i = 0; i < info->channel_count && i < RM_MAX_CHANNELS; i++) {
