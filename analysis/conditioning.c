@@ -620,7 +620,7 @@ static size_t find_anchors(const double *x, size_t from, size_t to,
             for (size_t k = i + trim; k < j - trim; k++)
                 scratch[m++] = x[k];
             anchors[count++] = (anchor){(double)(i + j - 1) / 2.0,
-                                        rm_median_inplace(scratch, m)};
+                                        rm_median_select(scratch, m)};
         }
         i = j;
     }

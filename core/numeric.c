@@ -2,6 +2,7 @@
 #include "rollmap_core.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 double rm_clamp(double x, double lo, double hi)
@@ -35,6 +36,53 @@ double rm_median_inplace(double *x, size_t n)
         return NAN;
     sort_doubles(x, n);
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+static void swap_doubles(double *a, double *b)
+{
+    double t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Hoare's selection: reorders x[0..n) so that x[k] is the value a sort
+ * would put there, with nothing larger before it and nothing smaller
+ * after it. Hoare's partition splits runs of equal values evenly. */
+static void select_kth(double *x, size_t n, size_t k)
+{
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = (ptrdiff_t)k;
+    while (lo < hi) {
+        double pivot = x[lo + (hi - lo) / 2];
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) {
+            while (x[i] < pivot)
+                i++;
+            while (x[j] > pivot)
+                j--;
+            if (i <= j)
+                swap_doubles(&x[i++], &x[j--]);
+        }
+        /* x[lo..j] <= pivot, x[j+1..i-1] == pivot, x[i..hi] >= pivot */
+        if (want <= j)
+            hi = j;
+        else if (want >= i)
+            lo = i;
+        else
+            return;
+    }
+}
+
+double rm_median_select(double *x, size_t n)
+{
+    if (n == 0)
+        return NAN;
+    select_kth(x, n, n / 2);
+    if (n % 2)
+        return x[n / 2];
+    double below = x[0]; /* the largest of x[0..n/2) */
+    for (size_t i = 1; i < n / 2; i++)
+        below = fmax(below, x[i]);
+    return 0.5 * (below + x[n / 2]);
 }
 
 double rm_quantile(const double *x, size_t n, double q)

@@ -610,6 +610,9 @@ double rm_clamp(double x, double lo, double hi);
 size_t rm_keep_finite(double *x, size_t n);
 /** Median of x[0..n), sorting x in place; NaN for n == 0. */
 double rm_median_inplace(double *x, size_t n);
+/** The same median, reordering x[0..n) without sorting it (linear time on
+ *  average); NaN for n == 0. */
+double rm_median_select(double *x, size_t n);
 /** Value at fraction q (0..1) of the sorted finite values of x, which is
  *  copied first; NaN if none are finite. */
 double rm_quantile(const double *x, size_t n, double q);

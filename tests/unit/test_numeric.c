@@ -1,6 +1,9 @@
 /* The small numerics in core/: clamp, median, quantile, finite filter. */
 #include "testutil.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 static void clamp_limits_to_the_range(void **state)
 {
     (void)state;
@@ -29,6 +32,26 @@ static void median_of_nothing_is_nan(void **state)
 {
     (void)state;
     assert_true(isnan(rm_median_inplace(NULL, 0)));
+}
+
+/* The selection median equals the sorting one on random values, on values
+ * with many repeats (held through a gap) and on sorted input, every length
+ * from 1 to 200. */
+static void median_by_selection_equals_median_by_sorting(void **state)
+{
+    (void)state;
+    double a[200], b[200];
+    srand(14);
+    for (int kind = 0; kind < 3; kind++)
+        for (size_t n = 1; n <= 200; n++) {
+            for (size_t i = 0; i < n; i++)
+                a[i] = kind == 0 ? (double)rand() / RAND_MAX - 0.5
+                     : kind == 1 ? (double)(rand() % 3)
+                                 : (double)i;
+            memcpy(b, a, n * sizeof *a);
+            assert_near(rm_median_select(a, n), rm_median_inplace(b, n), 0.0);
+        }
+    assert_true(isnan(rm_median_select(NULL, 0)));
 }
 
 static void keep_finite_drops_nan_and_infinity_in_order(void **state)
@@ -68,6 +91,7 @@ int main(void)
         cmocka_unit_test(median_of_odd_count_is_the_middle_value),
         cmocka_unit_test(median_of_even_count_averages_the_middle_pair),
         cmocka_unit_test(median_of_nothing_is_nan),
+        cmocka_unit_test(median_by_selection_equals_median_by_sorting),
         cmocka_unit_test(keep_finite_drops_nan_and_infinity_in_order),
         cmocka_unit_test(quantile_picks_the_nearest_rank_of_finite_values),
         cmocka_unit_test(quantile_without_finite_values_is_nan),
