@@ -123,7 +123,7 @@ static void report(const char *what, size_t bytes, uint64_t samples, timing t)
 
 /* CRC-32C alone over the stream: the table code and, where the processor
  * has one, its instruction (the one rm_crc32c chooses). */
-static void report_crc(const char *what, rm_crc32c_fn crc, const uint8_t *data,
+static void report_crc(const char *what, core_crc32c_fn crc, const uint8_t *data,
                        size_t len, int repeats)
 {
     timing best = {1e9, 1e9};
@@ -180,9 +180,9 @@ int main(int argc, char **argv)
     }
     report("encode", len, samples, best_encode);
     report("decode", len, samples, best_decode);
-    report_crc("crc32c table", rm_crc32c_table_code(), stream, len, repeats);
-    if (rm_crc32c_processor_code())
-        report_crc("crc32c instruction", rm_crc32c_processor_code(), stream,
+    report_crc("crc32c table", core_crc32c_table_code(), stream, len, repeats);
+    if (core_crc32c_processor_code())
+        report_crc("crc32c instruction", core_crc32c_processor_code(), stream,
                    len, repeats);
     else
         printf("crc32c instruction: this processor has none\n");

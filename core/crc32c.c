@@ -123,7 +123,7 @@ static bool processor_has_crc32c(void)
 /* Choice at run time                                                       */
 /* ------------------------------------------------------------------------ */
 
-static rm_crc32c_fn crc32c_chosen;
+static core_crc32c_fn crc32c_chosen;
 static pthread_once_t crc32c_choice_once = PTHREAD_ONCE_INIT;
 
 static void crc32c_choose(void)
@@ -133,13 +133,13 @@ static void crc32c_choose(void)
                                            : crc32c_tables;
 }
 
-rm_crc32c_fn rm_crc32c_table_code(void)
+core_crc32c_fn core_crc32c_table_code(void)
 {
     pthread_once(&crc32c_choice_once, crc32c_choose);
     return crc32c_tables;
 }
 
-rm_crc32c_fn rm_crc32c_processor_code(void)
+core_crc32c_fn core_crc32c_processor_code(void)
 {
     pthread_once(&crc32c_choice_once, crc32c_choose);
     return processor_has_crc32c() ? crc32c_instruction : NULL;

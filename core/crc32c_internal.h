@@ -5,11 +5,11 @@
 
 #include "rollmap_core.h"
 
-typedef uint32_t (*rm_crc32c_fn)(uint32_t crc, const void *data, size_t len);
+typedef uint32_t (*core_crc32c_fn)(uint32_t crc, const void *data, size_t len);
 
 /** The slicing-by-8 table code (every processor). */
-rm_crc32c_fn rm_crc32c_table_code(void);
+core_crc32c_fn core_crc32c_table_code(void);
 /** The processor's CRC-32C instruction, or NULL when it has none. */
-rm_crc32c_fn rm_crc32c_processor_code(void);
+core_crc32c_fn core_crc32c_processor_code(void);
 
 #endif
