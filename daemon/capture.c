@@ -54,6 +54,8 @@ typedef struct capture_msg {
     uint64_t mono_us;
     uint8_t kind;         /* msg_kind */
     bool connected;       /* MSG_DEVICE: a (re)connection, not a re-read */
+    rm_decoder_stats link;/* MSG_DEVICE: the link counts before this
+                             connection's first frame */
     union {
         rm_device_info info;
         rm_event event;
@@ -296,6 +298,7 @@ static void handle_item(rm_capture *c, const rm_source_output *o)
     case RM_ITEM_INFO:
         m.kind = MSG_DEVICE;
         m.u.info = o->info;
+        m.link = c->closed_stats; /* the earlier connections' */
         end_overflow(c);
         post(c, &m);
         return;
@@ -661,6 +664,18 @@ static void apply_stored_calibration(rm_capture *c, rm_device_info *info,
     }
 }
 
+/* A session that opens on this INFO counts the link from the start of its
+ * connection. The periodic counts may already be ahead: a replay decodes
+ * far ahead of the samples recorded, and its session showed only some or
+ * none of its link's errors. Called with c->lock held. */
+static void start_link_counts_at_connection(rm_capture *c, const capture_msg *m)
+{
+    rm_recorder_status st;
+    rm_recorder_get_status(c->recorder, &st);
+    if (st.state == RM_RECORDER_IDLE)
+        rm_recorder_link(c->recorder, &m->link, m->mono_us);
+}
+
 static void deliver_device(rm_capture *c, const capture_msg *m)
 {
     if (m->u.info.channel_count == 0) /* connected, INFO still to come */
@@ -672,6 +687,7 @@ static void deliver_device(rm_capture *c, const capture_msg *m)
     c->device = info;
     c->calibration = cal;
     c->device_known = true;
+    start_link_counts_at_connection(c, m);
     rm_recorder_device(c->recorder, &info, m->mono_us);
     pthread_mutex_unlock(&c->lock);
     if (c->opt.hooks.device)
