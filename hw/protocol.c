@@ -473,7 +473,7 @@ static bool take_whole_frame(rm_decoder *d, const uint8_t *data, size_t n)
     memcpy(d->buf, data + 1, n - 1);
     /* A pointer, not an index, keeps the chain of loads one add long. */
     const uint8_t *code = data + data[0], *end = data + n;
-    uint8_t *zero = d->buf - 1 + data[0];
+    uint8_t *zero = d->buf + (data[0] - 1); /* data holds no zero: data[0] >= 1 */
     while (code < end) {
         uint8_t step = *code;
         if (step == COBS_FULL_BLOCK)
