@@ -161,7 +161,7 @@ def live_scenarios(driver, base, status_of):
     if progress < 5:
         fail(f"hold progress {progress}")
     print(f"  hold timer ran to {number(driver, 'hold')} s")
-    wait(driver, 5, lambda d: any(c["hz"] == 880 and c["state"] == "running"
+    wait(driver, 10, lambda d: any(c["hz"] == 880 and c["state"] == "running"
                                   for c in d.execute_script("return window.__cues")),
          "no sound cue when the hold goal was reached")
     # Tender here, rated 7.
@@ -196,7 +196,7 @@ def sound_on_with_short_hold_goal(driver):
     goal.clear()
     goal.send_keys("5\t")
     sound.click()
-    wait(driver, 3, lambda d: d.execute_script("return audio && audio.state") == "running",
+    wait(driver, 10, lambda d: d.execute_script("return audio && audio.state") == "running",
          "switching the sound on did not start the audio")
 
 
