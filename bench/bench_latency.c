@@ -166,6 +166,14 @@ static bench_run open_run(const char *path, double seconds)
     return run;
 }
 
+static void free_run(bench_run *run)
+{
+    rm_server_close(run->srv);
+    free(run->published_us);
+    free(run->published_wall_us);
+    free(run->latency_us);
+}
+
 /* Print the figures of a run and free it. */
 static void close_run(bench_run *run, const char *label)
 {
@@ -174,10 +182,7 @@ static void close_run(bench_run *run, const char *label)
            label, run->lines, percentile(run->latency_us, run->lines, 50),
            percentile(run->latency_us, run->lines, 99),
            run->lines ? run->latency_us[run->lines - 1] : NAN);
-    rm_server_close(run->srv);
-    free(run->published_us);
-    free(run->published_wall_us);
-    free(run->latency_us);
+    free_run(run);
 }
 
 static void run_once(const char *path, double seconds, int extra_clients)
@@ -328,7 +333,7 @@ static void serve_browsers(const char *path, const char *dir, double seconds,
         publish(&run);
     rm_web_stop(web);
     write_publish_log(&run, log);
-    close_run(&run, "browsers (their figures: bench_browser_latency.py)");
+    free_run(&run);
 }
 
 static void remove_bench_dir(const char *dir)

@@ -36,15 +36,10 @@ static bool parse_ids(const char *text, selection *sel)
 /* The sessions ticked on a client's page: one id= field each. */
 static bool ticked_ids(const web_form *query, selection *sel)
 {
-    for (size_t i = 0; i < query->count && sel->count < MAX_COMPARED; i++) {
-        if (strcmp(query->fields[i].key, "id") != 0)
-            continue;
-        char *end;
-        long long id = strtoll(query->fields[i].value, &end, 10);
-        if (id <= 0 || *end)
+    for (size_t i = 0; i < query->count; i++)
+        if (strcmp(query->fields[i].key, "id") == 0 &&
+            !parse_ids(query->fields[i].value, sel))
             return false;
-        sel->ids[sel->count++] = id;
-    }
     return true;
 }
 
