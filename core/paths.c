@@ -54,6 +54,11 @@ static rm_status config_path(char *out, size_t cap, const char *sub,
     return xdg_path(out, cap, "XDG_CONFIG_HOME", ".config", sub, err);
 }
 
+rm_status rm_default_cache_dir(char *out, size_t cap, rm_error *err)
+{
+    return xdg_path(out, cap, "XDG_CACHE_HOME", ".cache", "sessions", err);
+}
+
 rm_status rm_default_config_path(char *out, size_t cap, rm_error *err)
 {
     return config_path(out, cap, "rollmapd.conf", err);

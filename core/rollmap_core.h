@@ -622,8 +622,9 @@ double rm_quantile(const double *x, size_t n, double q);
 /* ------------------------------------------------------------------------ */
 
 /* Each fills out (and leaves it "" on failure, so a caller without a
- * fallback may ignore the status). $XDG_DATA_HOME and $XDG_CONFIG_HOME
- * count only when absolute, else ~/.local/share and ~/.config. */
+ * fallback may ignore the status). $XDG_DATA_HOME, $XDG_CONFIG_HOME and
+ * $XDG_CACHE_HOME count only when absolute, else ~/.local/share,
+ * ~/.config and ~/.cache. */
 
 /** rollmapd's configuration: $XDG_CONFIG_HOME/rollmap/rollmapd.conf. */
 rm_status rm_default_config_path(char *out, size_t cap, rm_error *err);
@@ -635,6 +636,9 @@ rm_status rm_default_library_dir(char *out, size_t cap, rm_error *err);
  *  sqlite:PATH or a PostgreSQL connection string, docs/LIBRARY.md), else
  *  $XDG_DATA_HOME/rollmap/library.db. */
 rm_status rm_default_library_db(char *out, size_t cap, rm_error *err);
+/** Session files read from a PostgreSQL library that this machine does
+ *  not have: $XDG_CACHE_HOME/rollmap/sessions (~/.cache/...). */
+rm_status rm_default_cache_dir(char *out, size_t cap, rm_error *err);
 /** Stored calibrations: $XDG_DATA_HOME/rollmap/calibration. */
 rm_status rm_default_calibration_dir(char *out, size_t cap, rm_error *err);
 /** The user's text-mode device profiles: $XDG_CONFIG_HOME/rollmap/profiles. */

@@ -40,7 +40,22 @@ GRANT SELECT (session), INSERT, DELETE ON dwells, spots, marks, profile
     TO rollmap_recorder;
 GRANT SELECT (session, key), INSERT, UPDATE (value) ON tags TO rollmap_recorder;
 
--- Therapist: everything about the sessions and clients.
+-- Recorder: uploads session files' bytes; it reads only which chunks are
+-- there (index, length, checksum), never their bytes.
+GRANT INSERT, UPDATE (content_length, content_crc32c, chunk_bytes, complete,
+                      uploaded_us)
+    ON session_data TO rollmap_recorder;
+GRANT SELECT (session_id, content_length, content_crc32c, chunk_bytes,
+              complete)
+    ON session_data TO rollmap_recorder;
+GRANT INSERT, UPDATE (crc32c, nbytes, bytes), DELETE ON session_chunks
+    TO rollmap_recorder;
+GRANT SELECT (session_id, idx, crc32c, nbytes) ON session_chunks
+    TO rollmap_recorder;
+
+-- Therapist: everything about the sessions and clients, and the sessions'
+-- bytes (reports on any machine; 'rollmap library sync' from a laptop).
 GRANT SELECT, INSERT, UPDATE, DELETE
-    ON sessions, dwells, spots, marks, profile, tags, clients
+    ON sessions, dwells, spots, marks, profile, tags, clients,
+       session_data, session_chunks
     TO rollmap_therapist;

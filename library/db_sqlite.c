@@ -301,6 +301,7 @@ static void sqlite_close(rm_library *lib)
 
 const library_backend library_sqlite_backend = {
     .name = "sqlite",
+    .stores_data = false,
     .open = sqlite_open,
     .close = sqlite_close,
     .exec = sqlite_exec,

@@ -33,6 +33,8 @@ typedef enum library_fail_kind {
  * db_postgresql.c). */
 typedef struct library_backend {
     const char *name;
+    /* Session files' bytes are kept in the database (session_data.c). */
+    bool stores_data;
     /* Connect to target (a file path, or a connection string) and set
      * lib->conn and lib->path (the name shown in messages: never a
      * password). */
@@ -256,6 +258,14 @@ rm_status library_index_file(rm_library *lib, const char *session_path,
                              const rm_analysis_config *cfg, bool force,
                              int64_t *id, rm_library_add_outcome *outcome,
                              rm_error *err);
+
+/* ---- session_data.c ----------------------------------------------------- */
+
+/** rm_library_upload_session in chunks of chunk_bytes, on any backend
+ *  (tests use small chunks, and SQLite). */
+rm_status library_upload_file(rm_library *lib, const char *path,
+                              size_t chunk_bytes, rm_library_upload *out,
+                              rm_error *err);
 
 /* ---- tags.c ------------------------------------------------------------- */
 

@@ -23,7 +23,7 @@ extern "C" {
 /** Schema version this build writes (SQLite: PRAGMA user_version;
  *  PostgreSQL: table rollmap_schema); older databases
  *  are migrated on open, newer ones are refused. */
-#define RM_LIBRARY_SCHEMA_VERSION 4
+#define RM_LIBRARY_SCHEMA_VERSION 5
 
 /** How long a connection waits for another process's write lock before
  *  RM_ERR_BUSY ("library.db is locked by another process"). */
@@ -269,6 +269,85 @@ rm_status rm_library_unindexed(rm_library *lib, const char *folder,
  *  whether it needed it. Only for files no recorder is writing. */
 rm_status rm_library_close_unclosed(const char *path, bool *was_unclosed,
                                     rm_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Session bytes in the database (docs/CLINIC.md, "How the data flows")     */
+/* ------------------------------------------------------------------------ */
+
+/** The size of the pieces a session file is stored in. */
+#define RM_LIBRARY_CHUNK_BYTES (1024 * 1024)
+
+/** Whether the library keeps session files' bytes (PostgreSQL: every
+ *  machine reads them from the server) or only points at the files
+ *  (SQLite: the file in the session folder is the data). */
+bool rm_library_stores_data(const rm_library *lib);
+
+/** What an upload did. */
+typedef struct rm_library_upload {
+    char session_id[40];
+    uint64_t bytes;          /**< the file's length, all now held */
+    size_t chunks_sent;      /**< chunks written by this call */
+    size_t chunks_kept;      /**< chunks the database held already */
+    bool complete;           /**< the file was closed (has its index) */
+} rm_library_upload;
+
+/** Store a session file's bytes in the library, chunk by chunk, each in
+ *  its own statement: a chunk the database holds already (same index,
+ *  length and CRC-32C) is not sent again, so a second upload of the same
+ *  file sends nothing, an interrupted one resumes, and a recording in
+ *  progress sends only its new chunks and its grown last one. The
+ *  session's length and content checksum are written last. The file is
+ *  only read. On a library that does not store data (SQLite) this does
+ *  nothing and *out says 0 chunks. out may be NULL. */
+rm_status rm_library_upload_session(rm_library *lib, const char *path,
+                                    rm_library_upload *out, rm_error *err);
+
+/** How a local session file stands against what the database holds. */
+typedef struct rm_library_upload_state {
+    char session_id[40];
+    uint64_t local_bytes;    /**< the file's length */
+    uint64_t stored_bytes;   /**< what the database holds (0 none) */
+    bool pending;            /**< the database lacks some of it */
+} rm_library_upload_state;
+
+/** Compare a local session file with its stored bytes (length, then the
+ *  content checksum). Never pending on a library that does not store
+ *  data. */
+rm_status rm_library_upload_state_get(rm_library *lib, const char *path,
+                                      rm_library_upload_state *out,
+                                      rm_error *err);
+
+/** What reading a session's bytes from the database found. */
+typedef struct rm_library_fetched {
+    uint64_t bytes;          /**< the file's length */
+    bool from_cache;         /**< the cached copy was whole and current */
+    size_t damaged_chunks;   /**< chunks missing or failing their
+                                  checksum: written as zeros */
+    char damage[512];        /**< which ("" none): session id, chunk
+                                  index and byte offset of each */
+} rm_library_fetched;
+
+/** A readable local file of session session_id from its stored bytes:
+ *  cache_dir/<session id>.rms (the folder 0700, the file 0600, written
+ *  whole through rm_atomic_open), reused while it matches the stored
+ *  length and checksum. A chunk that is missing or fails its CRC-32C is
+ *  written as zeros and named in out->damage: the session reader skips
+ *  the blocks it held and reads the rest, as it does in a damaged file.
+ *  RM_ERR_NOT_FOUND when the database holds no bytes of it. */
+rm_status rm_library_fetch_session(rm_library *lib, const char *session_id,
+                                   const char *cache_dir, char *path,
+                                   size_t cap, rm_library_fetched *out,
+                                   rm_error *err);
+
+/** The file to read for an indexed session: its own file when this
+ *  machine has it, else its bytes from the database through
+ *  rm_library_fetch_session (cache_dir NULL: rm_default_cache_dir).
+ *  fetched (may be NULL) is zeroed when the local file is used. */
+rm_status rm_library_session_file(rm_library *lib,
+                                  const rm_library_entry *e,
+                                  const char *cache_dir, char *path,
+                                  size_t cap, rm_library_fetched *fetched,
+                                  rm_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Damage                                                                   */

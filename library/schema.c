@@ -92,6 +92,19 @@ static const char *const migrations[RM_LIBRARY_SCHEMA_VERSION] = {
     "ALTER TABLE spots ADD COLUMN strength_se REAL;"
     "ALTER TABLE spots ADD COLUMN side_confidence REAL;"
     "ALTER TABLE profile ADD COLUMN passes INTEGER;",
+    /* 5: the bytes of session files (session_data.c), by session id so
+     * that a recording in progress is uploaded before it has a row in
+     * sessions: each chunk with its CRC-32C, and per session the length
+     * and CRC-32C of the content the chunks hold so far and whether the
+     * file was closed. */
+    "CREATE TABLE session_data ("
+    " session_id TEXT PRIMARY KEY, content_length INTEGER NOT NULL,"
+    " content_crc32c INTEGER NOT NULL, chunk_bytes INTEGER NOT NULL,"
+    " complete INTEGER NOT NULL, uploaded_us INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE session_chunks ("
+    " session_id TEXT NOT NULL, idx INTEGER NOT NULL,"
+    " crc32c INTEGER NOT NULL, nbytes INTEGER NOT NULL, bytes BLOB NOT NULL,"
+    " PRIMARY KEY (session_id, idx)) WITHOUT ROWID;",
 };
 
 rm_status library_damaged(const char *path, const char *detail,

@@ -888,6 +888,229 @@ static void reanalyse_keeps_a_changed_file_s_rows_unless_forced(void **state)
     free(path);
 }
 
+/* ---- session bytes in the database (session_data.c) ---- */
+
+#define TEST_CHUNK 65536 /* small chunks: a 90 s session has dozens */
+
+static void run_statement(rm_library *lib, const char *sql)
+{
+    library_stmt *stmt;
+    rm_error err;
+    if (library_prepare(lib, sql, &stmt, &err) != RM_OK ||
+        library_step_done(lib, stmt, sql, &err) != RM_OK)
+        fail_msg("%s: %s", sql, err.message);
+}
+
+static rm_library_upload upload(rm_library *lib, const char *path)
+{
+    rm_library_upload u;
+    rm_error err;
+    if (library_upload_file(lib, path, TEST_CHUNK, &u, &err) != RM_OK)
+        fail_msg("upload %s: %s", path, err.message);
+    return u;
+}
+
+static size_t chunks_of(size_t len)
+{
+    return (len + TEST_CHUNK - 1) / TEST_CHUNK;
+}
+
+static void an_upload_sends_each_chunk_once_and_resumes(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "up.rms", "C20", RM_SIDE_LEFT, T0_US,
+                              20);
+    size_t len;
+    uint8_t *before = testutil_read_file(path, &len);
+    struct stat st0, st1;
+    assert_int_equal(stat(path, &st0), 0);
+    size_t count = chunks_of(len);
+    assert_true(count > 4);
+
+    rm_library_upload u = upload(f->lib, path);
+    assert_string_equal(u.session_id, "C20-up.rms");
+    assert_int_equal(u.chunks_sent, count);
+    assert_int_equal(u.chunks_kept, 0);
+    assert_true(u.complete);
+    u = upload(f->lib, path);
+    assert_int_equal(u.chunks_sent, 0);
+    assert_int_equal(u.chunks_kept, count);
+
+    /* an upload cut off after some chunks: the rest go, once */
+    run_statement(f->lib, "DELETE FROM session_chunks WHERE idx >= 3");
+    u = upload(f->lib, path);
+    assert_int_equal(u.chunks_sent, count - 3);
+    assert_int_equal(query_int(f->lib, "SELECT count(*) FROM session_chunks"),
+                     count);
+    assert_int_equal(query_int(f->lib, "SELECT count(*) FROM session_data"),
+                     1);
+    assert_int_equal(query_int(f->lib, "SELECT content_length FROM "
+                                       "session_data"), len);
+
+    /* the local file is only read */
+    size_t after_len;
+    uint8_t *after = testutil_read_file(path, &after_len);
+    assert_int_equal(stat(path, &st1), 0);
+    assert_int_equal(after_len, len);
+    assert_memory_equal(after, before, len);
+    assert_true(st1.st_mtim.tv_sec == st0.st_mtim.tv_sec &&
+                st1.st_mtim.tv_nsec == st0.st_mtim.tv_nsec);
+    free(after);
+    free(before);
+    free(path);
+}
+
+static void a_growing_recording_sends_only_its_new_chunks(void **state)
+{
+    fixture *f = *state;
+    char *whole = make_session(f->dir, "whole.rms", "C21", RM_SIDE_RIGHT,
+                               T0_US, 21);
+    size_t len;
+    uint8_t *bytes = testutil_read_file(whole, &len);
+    char *path = testutil_path(f->dir, "growing.rms");
+    size_t part = len / 2 + 100; /* inside a chunk */
+    assert_int_equal(testutil_write_file(path, bytes, part), 0);
+    rm_library_upload u = upload(f->lib, path);
+    assert_false(u.complete);
+    assert_int_equal(u.chunks_sent, chunks_of(part));
+    rm_library_upload_state state_now;
+    rm_error err;
+
+    assert_int_equal(testutil_write_file(path, bytes, len), 0);
+    assert_int_equal(rm_library_upload_state_get(f->lib, path, &state_now,
+                                                 &err), RM_OK);
+    assert_int_equal(state_now.local_bytes, len);
+    assert_int_equal(state_now.stored_bytes,
+                     rm_library_stores_data(f->lib) ? part : 0);
+    u = upload(f->lib, path);
+    assert_true(u.complete);
+    /* the grown last chunk and the new ones */
+    assert_int_equal(u.chunks_sent, chunks_of(len) - part / TEST_CHUNK);
+    assert_int_equal(u.chunks_kept, part / TEST_CHUNK);
+    free(bytes);
+    free(whole);
+    free(path);
+}
+
+static void a_fetched_session_equals_its_file_and_is_cached(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "fetch.rms", "C22", RM_SIDE_LEFT, T0_US,
+                              22);
+    upload(f->lib, path);
+    char *cache = testutil_path(f->dir, "cache/sessions");
+    char got[4096];
+    rm_library_fetched r;
+    rm_error err;
+    assert_int_equal(rm_library_fetch_session(f->lib, "C22-fetch.rms", cache,
+                                              got, sizeof got, &r, &err),
+                     RM_OK);
+    assert_false(r.from_cache);
+    assert_int_equal(r.damaged_chunks, 0);
+    size_t len, fetched_len;
+    uint8_t *want = testutil_read_file(path, &len);
+    uint8_t *have = testutil_read_file(got, &fetched_len);
+    assert_int_equal(fetched_len, len);
+    assert_memory_equal(have, want, len);
+    struct stat sb;
+    assert_int_equal(stat(got, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(stat(cache, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    assert_int_equal(rm_library_fetch_session(f->lib, "C22-fetch.rms", cache,
+                                              got, sizeof got, &r, &err),
+                     RM_OK);
+    assert_true(r.from_cache);
+    assert_int_equal(rm_library_fetch_session(f->lib, "C99-none", cache, got,
+                                              sizeof got, &r, &err),
+                     RM_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.message, "C99-none"));
+    free(have);
+    free(want);
+    free(cache);
+    free(path);
+}
+
+/* A byte of one stored chunk changed behind the library's back. */
+static void damage_chunk(rm_library *lib, int idx)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             testutil_postgresql_server()
+                 ? "UPDATE session_chunks SET bytes = set_byte(bytes, 7, "
+                   "get_byte(bytes, 7) # 255) WHERE idx = %d"
+                 : "UPDATE session_chunks SET bytes = substr(bytes, 1, 7) || "
+                   "x'5a' || substr(bytes, 9) WHERE idx = %d", idx);
+    run_statement(lib, sql);
+}
+
+static void a_damaged_chunk_is_named_and_the_rest_is_read(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "dmg.rms", "C23", RM_SIDE_LEFT, T0_US,
+                              23);
+    int64_t id = add(f->lib, path, NULL);
+    upload(f->lib, path);
+    damage_chunk(f->lib, 3);
+    /* this machine does not have the file */
+    char *moved = testutil_path(f->dir, "elsewhere.rms");
+    assert_int_equal(rename(path, moved), 0);
+    rm_library_entry *e;
+    rm_error err;
+    assert_int_equal(rm_library_get(f->lib, id, &e, &err), RM_OK);
+    char *cache = testutil_path(f->dir, "cache");
+    char got[4096];
+    rm_library_fetched r;
+    assert_int_equal(rm_library_session_file(f->lib, e, cache, got,
+                                             sizeof got, &r, &err), RM_OK);
+    assert_int_equal(r.damaged_chunks, 1);
+    char offset[64];
+    snprintf(offset, sizeof offset, "chunk 3 (bytes %d-%d) fails its "
+             "checksum", 3 * TEST_CHUNK, 4 * TEST_CHUNK - 1);
+    assert_non_null(strstr(r.damage, "session C23-dmg.rms"));
+    assert_non_null(strstr(r.damage, offset));
+
+    rm_session *whole, *read;
+    assert_int_equal(rm_session_open(&whole, moved, &err), RM_OK);
+    assert_int_equal(rm_session_open(&read, got, &err), RM_OK);
+    assert_int_equal(rm_session_verify(read, &err), RM_OK);
+    const rm_integrity *in = rm_session_integrity(read);
+    assert_true(in->blocks_skipped >= 1);
+    uint64_t kept = rm_session_sample_count(read);
+    uint64_t all = rm_session_sample_count(whole);
+    assert_true(kept < all && kept > all * 8 / 10);
+    rm_session_close(read);
+    rm_session_close(whole);
+    rm_library_entries_free(e, 1);
+    free(cache);
+    free(moved);
+    free(path);
+}
+
+static void only_a_server_library_stores_the_bytes(void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "pub.rms", "C24", RM_SIDE_LEFT, T0_US,
+                              24);
+    rm_library_upload u;
+    rm_library_upload_state s;
+    rm_error err;
+    assert_int_equal(rm_library_upload_state_get(f->lib, path, &s, &err),
+                     RM_OK);
+    bool server = testutil_postgresql_server() != NULL;
+    assert_int_equal(rm_library_stores_data(f->lib), server);
+    assert_int_equal(s.pending, server);
+    assert_int_equal(rm_library_upload_session(f->lib, path, &u, &err),
+                     RM_OK);
+    assert_int_equal(u.chunks_sent > 0, server);
+    assert_int_equal(query_int(f->lib, "SELECT count(*) FROM session_data"),
+                     server ? 1 : 0);
+    assert_int_equal(rm_library_upload_state_get(f->lib, path, &s, &err),
+                     RM_OK);
+    assert_false(s.pending);
+    free(path);
+}
+
 /* Fold the WAL into the database file so that its bytes are all there. */
 static uint8_t *database_bytes(fixture *f, size_t *len)
 {
@@ -1286,6 +1509,11 @@ int main(void)
         T(the_indexer_retries_a_locked_database_until_the_file_is_added),
         T(a_sweep_closes_unclosed_sessions_and_adds_files_without_a_row),
         T(reanalyse_keeps_a_changed_file_s_rows_unless_forced),
+        T(an_upload_sends_each_chunk_once_and_resumes),
+        T(a_growing_recording_sends_only_its_new_chunks),
+        T(a_fetched_session_equals_its_file_and_is_cached),
+        T(a_damaged_chunk_is_named_and_the_rest_is_read),
+        T(only_a_server_library_stores_the_bytes),
     };
     /* SQLite's own file: its mode, WAL, and damaged pages */
     const struct CMUnitTest sqlite_file[] = {
