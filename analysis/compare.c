@@ -102,99 +102,61 @@ static const char *muscle_of(const rm_analysis *a)
     return a->meta.muscle[0] ? a->meta.muscle : "hamstring";
 }
 
-static const char *device_kind_word(uint8_t kind)
+/** What a and b differ in, so that they should not be compared. */
+static rm_mix_kind mix_of(const rm_analysis *a, const rm_analysis *b)
 {
-    switch (kind) {
-    case RM_DEVICE_ROLLER: return "a roller";
-    case RM_DEVICE_BALL: return "a ball";
-    case RM_DEVICE_PROBE: return "a probe";
-    }
-    return "an unknown device";
-}
-
-/** Why a and b should not be compared, or false when they can be. */
-static bool mismatch(const rm_analysis *a, const rm_analysis *b,
-                     char *why, size_t size)
-{
-    const char *ida = a->meta.session_id, *idb = b->meta.session_id;
-    if (strcasecmp(muscle_of(a), muscle_of(b)) != 0) {
-        snprintf(why, size, "session %s is of the %s, session %s of the %s: "
-                 "different muscles", ida, muscle_of(a), idb, muscle_of(b));
-        return true;
-    }
+    if (strcasecmp(muscle_of(a), muscle_of(b)) != 0)
+        return RM_MIX_MUSCLES;
     if (a->meta.client[0] && b->meta.client[0] &&
-        strcmp(a->meta.client, b->meta.client) != 0) {
-        snprintf(why, size, "session %s is of client %s, session %s of "
-                 "client %s: different clients", ida, a->meta.client, idb,
-                 b->meta.client);
-        return true;
-    }
+        strcmp(a->meta.client, b->meta.client) != 0)
+        return RM_MIX_CLIENTS;
     if (a->device.device_kind != b->device.device_kind ||
-        a->has_position != b->has_position) {
-        snprintf(why, size, "session %s was recorded with %s (%s), session "
-                 "%s with %s (%s): incompatible devices", ida,
-                 device_kind_word(a->device.device_kind),
-                 a->has_position ? "position along the leg" : "no position",
-                 idb, device_kind_word(b->device.device_kind),
-                 b->has_position ? "position along the leg" : "no position");
-        return true;
-    }
-    return false;
+        a->has_position != b->has_position)
+        return RM_MIX_DEVICES;
+    return RM_MIX_NONE;
 }
 
-static rm_status check_compatible(rm_comparison *c, rm_error *err)
+static void find_mix(rm_comparison *c)
 {
-    char why[sizeof c->warning - 64]; /* room for "compared although " */
     for (size_t i = 1; i < c->session_count; i++) {
-        if (!mismatch(c->sessions[0], c->sessions[i], why, sizeof why))
-            continue;
-        if (!c->options.force_mix)
-            return rm_error_set(err, RM_ERR_ARG, "%s (compare them anyway "
-                                "with --force-mix)", why);
-        snprintf(c->warning, sizeof c->warning, "compared although %s", why);
-        return RM_OK;
+        rm_mix_kind kind = mix_of(c->sessions[0], c->sessions[i]);
+        if (kind != RM_MIX_NONE) {
+            c->mix = (rm_mix){kind, 0, i};
+            return;
+        }
     }
-    return RM_OK;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Which sessions are judged                                                */
 /* ------------------------------------------------------------------------ */
 
-/** Why a session is too short or too damaged to judge; false when it can
- *  be judged. */
-static bool not_judged(const rm_analysis *a, const rm_compare_options *o,
-                       char *why, size_t size)
+/** Whether a session is too short or too damaged to judge, and why. */
+static rm_session_gate gate_of(const rm_analysis *a,
+                               const rm_compare_options *o)
 {
     const rm_summary *s = &a->summary;
     double lost_pct = s->duration_s > 0
         ? 100.0 * a->quality.gap_s / s->duration_s : 0.0;
     if (!(s->time_under_load_s >= o->min_under_load_s))
-        snprintf(why, size, "too short: %.0f s under load (%.0f s needed)",
-                 s->time_under_load_s, o->min_under_load_s);
-    else if (a->has_position && !(s->rolled_length_cm >= o->min_rolled_cm))
-        snprintf(why, size, "too short: %.1f cm of the leg rolled (%.0f cm "
-                 "needed)", s->rolled_length_cm, o->min_rolled_cm);
-    else if (a->quality.blocks_skipped > 0)
-        snprintf(why, size, "damaged: %llu block%s of the file failed "
-                 "their check and were left out",
-                 (unsigned long long)a->quality.blocks_skipped,
-                 a->quality.blocks_skipped == 1 ? "" : "s");
-    else if (lost_pct > o->max_lost_pct)
-        snprintf(why, size, "damaged: %.0f %% of its time lost in gaps "
-                 "(at most %.0f %%)", lost_pct, o->max_lost_pct);
-    else
-        return false;
-    return true;
+        return (rm_session_gate){false, RM_GATE_SHORT_UNDER_LOAD,
+                                 s->time_under_load_s, o->min_under_load_s};
+    if (a->has_position && !(s->rolled_length_cm >= o->min_rolled_cm))
+        return (rm_session_gate){false, RM_GATE_SHORT_ROLLED,
+                                 s->rolled_length_cm, o->min_rolled_cm};
+    if (a->quality.blocks_skipped > 0)
+        return (rm_session_gate){false, RM_GATE_DAMAGED_BLOCKS,
+                                 (double)a->quality.blocks_skipped, 0};
+    if (lost_pct > o->max_lost_pct)
+        return (rm_session_gate){false, RM_GATE_LOST_TIME, lost_pct,
+                                 o->max_lost_pct};
+    return (rm_session_gate){true, RM_GATE_JUDGED, 0, 0};
 }
 
 static void gate_sessions(rm_comparison *c)
 {
-    for (size_t i = 0; i < c->session_count; i++) {
-        rm_session_gate *g = &c->gates[i];
-        g->judged = !not_judged(c->sessions[i], &c->options, g->why,
-                                sizeof g->why);
-    }
+    for (size_t i = 0; i < c->session_count; i++)
+        c->gates[i] = gate_of(c->sessions[i], &c->options);
 }
 
 /** Whether session i is of this leg and judged. */
@@ -819,12 +781,11 @@ rm_status rm_compare(const rm_analysis *const *sessions, size_t n,
     memcpy(c->sessions, sessions, sizeof *c->sessions * n);
     qsort(c->sessions, n, sizeof *c->sessions, by_start);
     gate_sessions(c);
-    rm_status st = check_compatible(c, err);
-    if (st == RM_OK && (st = match_spots(c)) != RM_OK)
-        rm_error_set(err, st, "compare: out of memory matching spots");
+    find_mix(c);
+    rm_status st = match_spots(c);
     if (st != RM_OK) {
         rm_comparison_free(c);
-        return st;
+        return rm_error_set(err, st, "compare: out of memory matching spots");
     }
     leg_trends(c);
     symmetry(c);

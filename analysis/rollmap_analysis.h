@@ -343,12 +343,35 @@ typedef struct rm_symmetry {
     rm_symmetry_metric metrics[RM_SYMMETRY_METRICS];
 } rm_symmetry;
 
+/** Why a session is not judged; what value and limit hold for each. */
+typedef enum rm_gate_reason {
+    RM_GATE_JUDGED,            /**< it is judged */
+    RM_GATE_SHORT_UNDER_LOAD,  /**< value: s under load; limit: s needed */
+    RM_GATE_SHORT_ROLLED,      /**< value: cm rolled; limit: cm needed */
+    RM_GATE_DAMAGED_BLOCKS,    /**< value: blocks left out of the file */
+    RM_GATE_LOST_TIME          /**< value: % of time in gaps; limit: max */
+} rm_gate_reason;
+
 /** Whether a session is judged: used for trends, verdicts and symmetry.
  *  Sessions too short or too damaged are shown but not used. */
 typedef struct rm_session_gate {
     bool judged;
-    char why[160];           /**< why not, for people; "" when judged */
+    rm_gate_reason reason;
+    double value, limit;
 } rm_session_gate;
+
+/** Sessions that should not be compared: what differs first. */
+typedef enum rm_mix_kind {
+    RM_MIX_NONE,
+    RM_MIX_MUSCLES,
+    RM_MIX_CLIENTS,
+    RM_MIX_DEVICES           /**< device kind, or position vs none */
+} rm_mix_kind;
+
+typedef struct rm_mix {
+    rm_mix_kind kind;
+    size_t first, other;     /**< the two sessions (indexes, by start) */
+} rm_mix;
 
 typedef struct rm_comparison {
     rm_compare_options options;
@@ -360,7 +383,8 @@ typedef struct rm_comparison {
     rm_matched_spot *spots;        /**< by leg, then position */
     rm_leg_trends legs[3];         /**< indexed by rm_side */
     rm_symmetry symmetry;
-    char warning[448];             /**< what --force-mix let through */
+    rm_mix mix;                    /**< the first pair of sessions that
+                                        should not be compared */
     char client_name[128];         /**< the client's display name, which
                                         the caller may fill in (the library
                                         keeps it); "" none */
@@ -368,8 +392,9 @@ typedef struct rm_comparison {
 
 /** Compare n >= 2 analysed sessions (full, or rebuilt from the library
  *  without series). Sessions of different muscles, clients or devices
- *  (with and without position) are RM_ERR_ARG naming both sessions unless
- *  opt->force_mix. opt NULL = defaults. */
+ *  (with and without position) are compared too, and c->mix says so:
+ *  callers that show the result refuse such a mix unless opt->force_mix
+ *  (rm_compare_checked in report/ does both). opt NULL = defaults. */
 rm_status rm_compare(const rm_analysis *const *sessions, size_t n,
                      const rm_compare_options *opt, rm_comparison **out,
                      rm_error *err);

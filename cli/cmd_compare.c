@@ -251,13 +251,15 @@ static int compare_and_write(rm_analysis **a, size_t n, const compare_cli *o)
 {
     rm_comparison *c = NULL;
     rm_error err = {0};
-    if (rm_compare((const rm_analysis *const *)a, n, &o->options, &c, &err)
-        != RM_OK)
+    if (rm_compare_checked((const rm_analysis *const *)a, n, &o->options, &c,
+                           &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     int status = CLI_OK;
     snprintf(c->client_name, sizeof c->client_name, "%s", o->client_name);
-    if (c->warning[0])
-        fprintf(stderr, "rollmap %s: warning: %s\n", CMD, c->warning);
+    char warning[RM_COMPARE_WARNING_MAX];
+    rm_compare_warning_text(c, warning, sizeof warning);
+    if (warning[0])
+        fprintf(stderr, "rollmap %s: warning: %s\n", CMD, warning);
     if (o->dir)
         status = write_folder(c, o);
     else if (rm_compare_text(c, stdout, &err) != RM_OK)

@@ -71,9 +71,11 @@ static void write_head(FILE *out, const rm_comparison *c)
     fputs("</td>", out);
     fprintf(out, "</tr>\n<tr><th class=\"l\">Sessions</th><td class=\"l\">%zu"
             "</td></tr>\n</table>\n", c->session_count);
-    if (c->warning[0]) {
+    char warning[RM_COMPARE_WARNING_MAX];
+    rm_compare_warning_text(c, warning, sizeof warning);
+    if (warning[0]) {
         fputs("<p class=\"warn\">Warning: ", out);
-        report_html_escape(out, c->warning);
+        report_html_escape(out, warning);
         fputs(".</p>\n", out);
     }
 }
@@ -168,8 +170,9 @@ static void write_sessions(FILE *out, const rm_comparison *c)
         fprintf(out, "<td>%zu</td>", a->spot_count);
         put_escaped_cell(out, a->meta.session_id, false);
         put_escaped_cell(out, a->device.model[0] ? a->device.model : "-", true);
-        put_escaped_cell(out, c->gates[i].judged ? "yes" : c->gates[i].why,
-                         true);
+        char why[160];
+        rm_compare_gate_text(&c->gates[i], why, sizeof why);
+        put_escaped_cell(out, c->gates[i].judged ? "yes" : why, true);
         fputs("</tr>\n", out);
     }
     fputs("</table>\n", out);

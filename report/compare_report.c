@@ -154,7 +154,9 @@ static void write_session(rm_json_writer *w, const rm_analysis *a,
     rm_json_member_number(w, "cadence_per_min", report_summary(a).cadence_per_min);
     rm_json_member_int(w, "spots", (int64_t)a->spot_count);
     rm_json_member_bool(w, "judged", gate->judged);
-    rm_json_member_string(w, "not_judged_because", gate->why);
+    char why[160];
+    rm_compare_gate_text(gate, why, sizeof why);
+    rm_json_member_string(w, "not_judged_because", why);
     rm_json_object_close(w);
 }
 
@@ -261,7 +263,9 @@ rm_status rm_compare_json(const rm_comparison *c, FILE *out, rm_error *err)
     rm_json_member_string(&w, "schema", "rollmap-compare");
     rm_json_member_int(&w, "schema_version", COMPARE_SCHEMA_VERSION);
     rm_json_member_string(&w, "generator", "rollmap " RM_VERSION_STRING);
-    rm_json_member_string(&w, "warning", c->warning);
+    char warning[RM_COMPARE_WARNING_MAX];
+    rm_compare_warning_text(c, warning, sizeof warning);
+    rm_json_member_string(&w, "warning", warning);
     rm_json_member_string(&w, "client_name", c->client_name);
     write_options(&w, &c->options);
     rm_json_key(&w, "sessions");
@@ -313,8 +317,11 @@ static void text_sessions(FILE *out, const rm_comparison *c)
                 a->summary.peak_force_n, a->spot_count);
         report_text_clean(out, a->meta.session_id, ID_WIDTH);
         fputc('\n', out);
-        if (!c->gates[i].judged)
-            fprintf(out, "     not used for trends: %s\n", c->gates[i].why);
+        if (!c->gates[i].judged) {
+            char why[160];
+            rm_compare_gate_text(&c->gates[i], why, sizeof why);
+            fprintf(out, "     not used for trends: %s\n", why);
+        }
     }
 }
 
@@ -420,9 +427,11 @@ rm_status rm_compare_text(const rm_comparison *c, FILE *out, rm_error *err)
     report_text_clean(out, first->meta.muscle[0] ? first->meta.muscle
                                                  : "hamstring", TEXT_WIDTH - 22);
     fputc('\n', out);
-    if (c->warning[0]) {
+    char warning[RM_COMPARE_WARNING_MAX];
+    rm_compare_warning_text(c, warning, sizeof warning);
+    if (warning[0]) {
         fputs("Warning: ", out);
-        report_text_clean(out, c->warning, sizeof c->warning);
+        report_text_clean(out, warning, sizeof warning);
         fputc('\n', out);
     }
     text_spots(out, c);

@@ -106,6 +106,25 @@ enum { RM_COMPARE_NOTE_MAX = 192 };
 void rm_compare_spot_note(const rm_comparison *c, const rm_matched_spot *m,
                           char *out, size_t size);
 
+/** rm_compare for callers that show the result: sessions that should not
+ *  be compared (c->mix) are refused with RM_ERR_ARG naming both sessions
+ *  and what differs, unless opt->force_mix. */
+rm_status rm_compare_checked(const rm_analysis *const *sessions, size_t n,
+                             const rm_compare_options *opt,
+                             rm_comparison **out, rm_error *err);
+
+/** Why a session is not judged, e.g. "too short: 8 s under load (30 s
+ *  needed)"; "" when it is judged. */
+void rm_compare_gate_text(const rm_session_gate *g, char *out, size_t size);
+
+/** The sessions that should not have been compared and why ("session A is
+ *  of the hamstring, session B of the calf: different muscles"), and as the
+ *  warning a forced comparison carries ("compared although ..."); "" when
+ *  c->mix is RM_MIX_NONE. RM_COMPARE_WARNING_MAX bytes hold either. */
+enum { RM_COMPARE_WARNING_MAX = 448 };
+void rm_compare_mix_text(const rm_comparison *c, char *out, size_t size);
+void rm_compare_warning_text(const rm_comparison *c, char *out, size_t size);
+
 rm_status rm_compare_json(const rm_comparison *c, FILE *out, rm_error *err);
 rm_status rm_compare_text(const rm_comparison *c, FILE *out, rm_error *err);
 /** Self-contained HTML; svg_dir holds the SVG graphs to embed (or NULL). */

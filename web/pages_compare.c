@@ -100,7 +100,8 @@ static rm_status compare_selection(web_server_state *s, const selection *sel,
         st = rm_library_load_analysis(s->library, sel->ids[i], &a[i], err);
     pthread_mutex_unlock(&s->library_lock);
     if (st == RM_OK)
-        st = rm_compare((const rm_analysis *const *)a, sel->count, NULL, c, err);
+        st = rm_compare_checked((const rm_analysis *const *)a, sel->count,
+                                NULL, c, err);
     return st;
 }
 
@@ -148,9 +149,11 @@ static void spots_in_words(FILE *out, const rm_comparison *c)
                 spot_sentence(out, c, &c->spots[i]);
         fputs("</ul>\n", out);
     }
-    if (c->warning[0]) {
+    char warning[RM_COMPARE_WARNING_MAX];
+    rm_compare_warning_text(c, warning, sizeof warning);
+    if (warning[0]) {
         fputs("<p class=\"alert\">", out);
-        web_html(out, c->warning);
+        web_html(out, warning);
         fputs("</p>\n", out);
     }
     fputs("</section>\n", out);

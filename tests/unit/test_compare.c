@@ -268,6 +268,14 @@ static void a_spot_the_first_session_did_not_roll_over_is_not_new(void **state)
     free_sessions(&s);
 }
 
+/** Whether the gate's words for people contain text. */
+static bool gate_says(const rm_session_gate *g, const char *text)
+{
+    char why[160];
+    rm_compare_gate_text(g, why, sizeof why);
+    return strstr(why, text) != NULL;
+}
+
 static void short_or_damaged_sessions_are_shown_but_not_judged(void **state)
 {
     (void)state;
@@ -287,11 +295,14 @@ static void short_or_damaged_sessions_are_shown_but_not_judged(void **state)
     rm_comparison *c = compare_ok(&s, NULL);
     assert_true(c->gates[0].judged && c->gates[1].judged);
     assert_false(c->gates[2].judged);
-    assert_non_null(strstr(c->gates[2].why, "too short: 8 s under load"));
+    assert_int_equal(c->gates[2].reason, RM_GATE_SHORT_UNDER_LOAD);
+    assert_true(gate_says(&c->gates[2], "too short: 8 s under load"));
     assert_false(c->gates[3].judged);
-    assert_non_null(strstr(c->gates[3].why, "damaged: 3 blocks"));
+    assert_int_equal(c->gates[3].reason, RM_GATE_DAMAGED_BLOCKS);
+    assert_true(gate_says(&c->gates[3], "damaged: 3 blocks"));
     assert_false(c->gates[4].judged);
-    assert_non_null(strstr(c->gates[4].why, "20 % of its time lost"));
+    assert_int_equal(c->gates[4].reason, RM_GATE_LOST_TIME);
+    assert_true(gate_says(&c->gates[4], "20 % of its time lost"));
     /* The verdict and trends come from the two judged sessions. */
     assert_int_equal(c->spots[0].change, RM_SPOT_EASED);
     assert_int_equal(c->spots[0].score.n, 2);
@@ -510,18 +521,26 @@ static void different_muscles_are_refused_unless_forced(void **state)
     strcpy(add_session(&s, RM_SIDE_RIGHT, 7)->meta.muscle, "calf");
     rm_comparison *c = NULL;
     rm_error err = {0};
-    assert_int_equal(rm_compare((const rm_analysis *const *)s.a, s.n, NULL,
-                                &c, &err), RM_ERR_ARG);
+    assert_int_equal(rm_compare_checked((const rm_analysis *const *)s.a, s.n,
+                                        NULL, &c, &err), RM_ERR_ARG);
     assert_null(c);
     assert_non_null(strstr(err.message, "S1-right"));
     assert_non_null(strstr(err.message, "S2-right"));
     assert_non_null(strstr(err.message, "calf"));
     assert_non_null(strstr(err.message, "--force-mix"));
+    c = compare_ok(&s, NULL);           /* analysis records what differs */
+    assert_int_equal(c->mix.kind, RM_MIX_MUSCLES);
+    assert_int_equal(c->mix.other, 1);
+    rm_comparison_free(c);
     rm_compare_options o;
     rm_compare_options_default(&o);
     o.force_mix = true;
-    c = compare_ok(&s, &o);
-    assert_non_null(strstr(c->warning, "different muscles"));
+    assert_int_equal(rm_compare_checked((const rm_analysis *const *)s.a, s.n,
+                                        &o, &c, &err), RM_OK);
+    char warning[RM_COMPARE_WARNING_MAX];
+    rm_compare_warning_text(c, warning, sizeof warning);
+    assert_non_null(strstr(warning, "compared although"));
+    assert_non_null(strstr(warning, "different muscles"));
     rm_comparison_free(c);
     free_sessions(&s);
 }
@@ -536,8 +555,8 @@ static void a_ball_and_a_roller_are_refused(void **state)
     ball->has_position = false;
     rm_comparison *c = NULL;
     rm_error err = {0};
-    assert_int_equal(rm_compare((const rm_analysis *const *)s.a, s.n, NULL,
-                                &c, &err), RM_ERR_ARG);
+    assert_int_equal(rm_compare_checked((const rm_analysis *const *)s.a, s.n,
+                                        NULL, &c, &err), RM_ERR_ARG);
     assert_non_null(strstr(err.message, "a ball (no position)"));
     assert_non_null(strstr(err.message, "incompatible devices"));
     free_sessions(&s);
@@ -551,8 +570,8 @@ static void different_clients_are_refused(void **state)
     strcpy(add_session(&s, RM_SIDE_RIGHT, 7)->meta.client, "C-018");
     rm_comparison *c = NULL;
     rm_error err = {0};
-    assert_int_equal(rm_compare((const rm_analysis *const *)s.a, s.n, NULL,
-                                &c, &err), RM_ERR_ARG);
+    assert_int_equal(rm_compare_checked((const rm_analysis *const *)s.a, s.n,
+                                        NULL, &c, &err), RM_ERR_ARG);
     assert_non_null(strstr(err.message, "C-018"));
     free_sessions(&s);
 }
