@@ -302,23 +302,3 @@ rm_status rm_ini_get_long(const rm_ini *ini, const char *section,
     return RM_OK;
 }
 
-rm_status rm_ini_get_bool(const rm_ini *ini, const char *section,
-                          const char *key, bool *out, rm_error *err)
-{
-    static const char *const truths[] = {"true", "yes", "on", "1"};
-    static const char *const falsehoods[] = {"false", "no", "off", "0"};
-    const rm_ini_entry *e = find_entry(ini, section, key);
-    if (!e)
-        return RM_ERR_NOT_FOUND;
-    for (size_t i = 0; i < sizeof truths / sizeof truths[0]; i++) {
-        if (!strcasecmp(e->value, truths[i])) {
-            *out = true;
-            return RM_OK;
-        }
-        if (!strcasecmp(e->value, falsehoods[i])) {
-            *out = false;
-            return RM_OK;
-        }
-    }
-    return bad_value(e, ini, "true or false (yes/no, on/off, 1/0)", err);
-}

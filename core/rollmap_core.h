@@ -167,6 +167,10 @@ typedef enum rm_side {
 const char *rm_side_name(rm_side side);          /* "left", "right", "unknown" */
 rm_status rm_side_parse(const char *text, rm_side *side); /* l/left/r/right */
 
+/** true/yes/on/1 or false/no/off/0 (any case), as configuration files and
+ *  source options write a switch; RM_ERR_FORMAT for anything else. */
+rm_status rm_bool_parse(const char *text, bool *out);
+
 /** How the serial link behaved while a session was recorded: counts since
  *  the session started, summed across reconnects (see hw's
  *  rm_decoder_stats; for a text-mode device malformed counts bad lines and
@@ -305,7 +309,6 @@ typedef struct rm_writer_summary {
 rm_status rm_session_writer_finish(rm_session_writer *w, rm_writer_summary *out,
                                    rm_error *err);
 uint64_t rm_session_writer_sample_count(const rm_session_writer *w);
-const char *rm_session_writer_path(const rm_session_writer *w);
 
 /** Append a metadata record to a closed session file (metadata after). */
 rm_status rm_session_file_set_meta(const char *path,
@@ -458,8 +461,6 @@ rm_status rm_ini_get_double(const rm_ini *ini, const char *section,
                             const char *key, double *out, rm_error *err);
 rm_status rm_ini_get_long(const rm_ini *ini, const char *section,
                           const char *key, long *out, rm_error *err);
-rm_status rm_ini_get_bool(const rm_ini *ini, const char *section,
-                          const char *key, bool *out, rm_error *err);
 /** Section names in file order; count in *n. */
 const char *const *rm_ini_sections(const rm_ini *ini, size_t *n);
 
@@ -534,8 +535,6 @@ typedef struct rm_json rm_json;
  *  the byte offset ("byte 17: expected ':' after an object key"). */
 rm_status rm_json_parse(rm_json **out, const char *text, size_t len,
                         rm_error *err);
-/** Read and parse a file; errors are prefixed with its path. */
-rm_status rm_json_load(rm_json **out, const char *path, rm_error *err);
 void rm_json_free(rm_json *root);
 rm_json_type rm_json_type_of(const rm_json *v);
 /** Member of an object, or NULL. */

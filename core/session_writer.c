@@ -753,11 +753,6 @@ uint64_t rm_session_writer_sample_count(const rm_session_writer *w)
     return w->next_sample + w->queued;
 }
 
-const char *rm_session_writer_path(const rm_session_writer *w)
-{
-    return w->path;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Creating and reopening                                                   */
 /* ------------------------------------------------------------------------ */

@@ -64,6 +64,19 @@ rm_status rm_side_parse(const char *text, rm_side *side)
     return RM_OK;
 }
 
+rm_status rm_bool_parse(const char *text, bool *out)
+{
+    static const char *const truths[] = {"true", "yes", "on", "1"};
+    static const char *const falsehoods[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < sizeof truths / sizeof truths[0]; i++) {
+        if (!strcasecmp(text, truths[i]) || !strcasecmp(text, falsehoods[i])) {
+            *out = !strcasecmp(text, truths[i]);
+            return RM_OK;
+        }
+    }
+    return RM_ERR_FORMAT;
+}
+
 void rm_session_meta_merge(rm_session_meta *into, const rm_session_meta *from)
 {
     if (from->client[0])

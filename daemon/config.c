@@ -98,19 +98,6 @@ static rm_status parse_number(const char *text, double *out)
     return RM_OK;
 }
 
-static rm_status parse_bool(const char *text, bool *out)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
-    for (size_t i = 0; i < 4; i++) {
-        if (!strcasecmp(text, yes[i]) || !strcasecmp(text, no[i])) {
-            *out = !strcasecmp(text, yes[i]);
-            return RM_OK;
-        }
-    }
-    return RM_ERR_FORMAT;
-}
-
 static rm_status parse_level(const char *text, uint8_t *out)
 {
     for (uint8_t i = 0; i < 4; i++) {
@@ -174,7 +161,7 @@ static rm_status set_key(rm_daemon_config *c, const config_key *k,
     case KEY_SECONDS:
         return set_numeric(c, k, text, where, err);
     case KEY_BOOL:
-        st = parse_bool(text, (bool *)(void *)field);
+        st = rm_bool_parse(text, (bool *)(void *)field);
         expected = "true or false";
         break;
     case KEY_LOG_TARGET:

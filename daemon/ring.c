@@ -18,7 +18,6 @@
 struct rm_ring {
     alignas(CACHE_LINE) atomic_size_t head;
     alignas(CACHE_LINE) atomic_size_t tail;
-    alignas(CACHE_LINE) atomic_uint_fast64_t dropped;
     size_t mask;
     size_t item_size;
     unsigned char *slots;
@@ -51,7 +50,6 @@ rm_status daemon_ring_new_items(rm_ring **out, size_t min_capacity, size_t item_
     memset(ring, 0, sizeof *ring);
     atomic_init(&ring->head, 0);
     atomic_init(&ring->tail, 0);
-    atomic_init(&ring->dropped, 0);
     ring->mask = capacity - 1;
     ring->item_size = item_size;
     ring->slots = slots;
@@ -110,8 +108,6 @@ size_t daemon_ring_push_items(rm_ring *ring, const void *items, size_t count)
     size_t n = count < space ? count : space;
     copy_in(ring, head, items, n);
     atomic_store_explicit(&ring->head, head + n, memory_order_release);
-    if (n < count)
-        atomic_fetch_add_explicit(&ring->dropped, count - n, memory_order_relaxed);
     return n;
 }
 
@@ -140,9 +136,4 @@ size_t rm_ring_used(const rm_ring *ring)
     size_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
     size_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
     return head - tail;
-}
-
-uint64_t rm_ring_dropped(const rm_ring *ring)
-{
-    return atomic_load_explicit(&ring->dropped, memory_order_relaxed);
 }

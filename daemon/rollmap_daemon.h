@@ -27,15 +27,13 @@ typedef struct rm_ring rm_ring;
 rm_status rm_ring_new(rm_ring **out, size_t min_capacity, rm_error *err);
 void rm_ring_free(rm_ring *ring);
 size_t rm_ring_capacity(const rm_ring *ring);
-/** Producer: push up to count samples; returns how many fit. Samples that
- *  do not fit are counted in rm_ring_dropped(), never silently lost. */
+/** Producer: push up to count samples; returns how many fit (the caller
+ *  counts the rest: capture records them as an overflow gap). */
 size_t rm_ring_push(rm_ring *ring, const rm_sample *samples, size_t count);
 /** Consumer: pop up to max samples into out; returns how many. */
 size_t rm_ring_pop(rm_ring *ring, rm_sample *out, size_t max);
 /** Samples waiting (either side may ask; the answer may be stale). */
 size_t rm_ring_used(const rm_ring *ring);
-/** Total samples the producer could not push. */
-uint64_t rm_ring_dropped(const rm_ring *ring);
 
 /* ------------------------------------------------------------------------ */
 /* Logging from the daemon library (the program decides where it goes)     */

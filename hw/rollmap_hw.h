@@ -299,16 +299,15 @@ rm_status rm_source_command(rm_source *src, rm_frame_type cmd, uint32_t arg,
  *  from the last sample before the loss to the first one after it. */
 rm_status rm_source_reopen(rm_source *src, rm_error *err);
 
-/** Reconnect policy: exponential back-off between attempts. */
+/** Reconnect policy: exponential back-off between attempts, for as long
+ *  as the device is away (a daemon never gives up on it). */
 typedef struct rm_reconnect_policy {
     uint32_t initial_ms;      /**< first delay (default 100) */
     uint32_t max_ms;          /**< cap (default 2000) */
-    uint32_t give_up_ms;      /**< total absence before giving up (0 never) */
 } rm_reconnect_policy;
 
 typedef struct rm_reconnect {
     rm_reconnect_policy policy;
-    uint64_t lost_at_us;
     uint32_t next_delay_ms;
     uint64_t next_try_us;
     uint32_t attempts;
@@ -319,8 +318,6 @@ void rm_reconnect_start(rm_reconnect *r, const rm_reconnect_policy *p,
                         uint64_t now_us);
 /** true when it is time for an attempt (and schedules the next one). */
 bool rm_reconnect_due(rm_reconnect *r, uint64_t now_us);
-/** true when the device has been absent longer than give_up_ms. */
-bool rm_reconnect_expired(const rm_reconnect *r, uint64_t now_us);
 
 /* ------------------------------------------------------------------------ */
 /* Discovery and hotplug                                                    */
@@ -346,14 +343,10 @@ rm_status rm_ports_list(rm_port_info **out, size_t *count, bool probe,
                         rm_error *err);
 void rm_ports_free(rm_port_info *ports);
 
-/** VID:PIDs rollmap treats as candidate rollers (bridges and CDC boards). */
-typedef struct rm_usb_id { uint16_t vid, pid; const char *name; } rm_usb_id;
-/** A pid that matches every product of the vendor ("239a:*"). */
-#define RM_USB_ANY_PID 0x0000
-/** Built-in ids followed by the added ones. Add ids at start-up only: the
- *  list is process-wide and not locked. */
-const rm_usb_id *rm_known_usb_ids(size_t *count);
-/** Add a configured VID:PID ("1a86:7523", or "239a:*" for a vendor). */
+/** Add a configured VID:PID ("1a86:7523", or "239a:*" for a vendor) to
+ *  the built-in USB serial bridges and CDC boards rollmap treats as
+ *  candidate rollers. At start-up only: the list is process-wide and not
+ *  locked. */
 rm_status rm_usb_id_add(const char *text, rm_error *err);
 bool rm_usb_id_known(uint16_t vid, uint16_t pid);
 

@@ -171,13 +171,7 @@ static rm_status parse_seed(const char *value, uint64_t *out, rm_error *err)
 
 static rm_status parse_bool(const char *value, bool *out, rm_error *err)
 {
-    if (!strcmp(value, "1") || !strcasecmp(value, "yes") ||
-        !strcasecmp(value, "true") || !strcasecmp(value, "on"))
-        *out = true;
-    else if (!strcmp(value, "0") || !strcasecmp(value, "no") ||
-             !strcasecmp(value, "false") || !strcasecmp(value, "off"))
-        *out = false;
-    else
+    if (rm_bool_parse(value, out) != RM_OK)
         return rm_error_set(err, RM_ERR_ARG,
                             "sim option 'autostart': '%s' is not 1/0, "
                             "yes/no, true/false or on/off", value);

@@ -397,9 +397,9 @@ static bool reconnect(rm_source *src)
     rm_reconnect_policy policy;
     rm_reconnect r;
     rm_reconnect_policy_default(&policy);
-    policy.give_up_ms = 10000;
+    uint64_t give_up_us = rm_monotonic_us() + 10000000u;
     rm_reconnect_start(&r, &policy, rm_monotonic_us());
-    while (!rm_reconnect_expired(&r, rm_monotonic_us())) {
+    while (rm_monotonic_us() < give_up_us) {
         if (!rm_reconnect_due(&r, rm_monotonic_us())) {
             poll(NULL, 0, 10);
             continue;

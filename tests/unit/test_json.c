@@ -322,33 +322,6 @@ static void parser_refuses_input_beyond_the_size_limit(void **state)
     assert_non_null(strstr(message, "exceeds the limit"));
 }
 
-static void load_prefixes_errors_with_the_path(void **state)
-{
-    (void)state;
-    char *dir = testutil_mkdtemp();
-    char *path = testutil_path(dir, "bad.json");
-    assert_int_equal(testutil_write_file(path, "{\"a\": [1, 2,, 3]}", 17), 0);
-    rm_json *root = NULL;
-    rm_error err;
-    assert_int_equal(rm_json_load(&root, path, &err), RM_ERR_FORMAT);
-    char expected[600];
-    snprintf(expected, sizeof expected, "%s: byte 12: expected a value", path);
-    assert_string_equal(err.message, expected);
-
-    assert_int_equal(testutil_write_file(path, "{\"a\": 3}", 8), 0);
-    assert_int_equal(rm_json_load(&root, path, &err), RM_OK);
-    assert_int_equal(rm_json_as_number(rm_json_get(root, "a"), 0), 3);
-    rm_json_free(root);
-
-    char *missing = testutil_path(dir, "missing.json");
-    assert_int_equal(rm_json_load(&root, missing, &err), RM_ERR_IO);
-    assert_non_null(strstr(err.message, missing));
-    free(missing);
-    free(path);
-    testutil_rmdir(dir);
-    free(dir);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,7 +340,6 @@ int main(void)
         cmocka_unit_test(parser_stops_at_len_not_at_nul),
         cmocka_unit_test(parser_limits_nesting_depth),
         cmocka_unit_test(parser_refuses_input_beyond_the_size_limit),
-        cmocka_unit_test(load_prefixes_errors_with_the_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -171,10 +171,6 @@ static void usb_ids_known_built_in_and_added(void **state)
     assert_false(rm_usb_id_known(0x1209, 0x0002));
     assert_int_equal(rm_usb_id_add("1209:*", &err), RM_OK);
     assert_true(rm_usb_id_known(0x1209, 0x0002));
-    size_t n;
-    const rm_usb_id *ids = rm_known_usb_ids(&n);
-    assert_int_equal(ids[n - 1].vid, 0x1209);
-    assert_int_equal(ids[n - 1].pid, RM_USB_ANY_PID);
     assert_int_equal(rm_usb_id_add("12:0001", &err), RM_ERR_ARG);
     assert_non_null(strstr(err.message, "USB id '12:0001'"));
     assert_int_equal(rm_usb_id_add("1209-0001", &err), RM_ERR_ARG);
