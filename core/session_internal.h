@@ -13,8 +13,9 @@
  * nothing. */
 #define RM_FILE_MAGIC "\x89RMS\r\n\x1a\n" /* PNG-style: catches text-mode mangling */
 #define RM_FILE_MAGIC_SIZE 8
-#define RM_FORMAT_VERSION 2u              /* written */
+#define RM_FORMAT_VERSION 3u              /* written */
 #define RM_FORMAT_VERSION_OLDEST 1u       /* still read: one header copy */
+#define RM_FORMAT_VERSION_PACKED 3u       /* sample blocks bit-packed, not varints */
 #define RM_FILE_PREFIX_SIZE 16            /* magic + version + JSON length */
 #define RM_HEADER_JSON_MAX (1u << 20)     /* 1 MiB: far above any real header */
 
@@ -91,8 +92,12 @@ struct rm_session {
     /* The block decoded last, for sequential reads. */
     size_t cached_block;      /* index into sample_blocks, or SIZE_MAX */
     rm_sample *cache;
-    uint8_t *payload;
-    size_t payload_cap;
+    /* File bytes read for sample payloads: one read brings in the blocks
+     * that follow too, so reading a session straight through makes a
+     * system call per few dozen blocks, not per block. */
+    uint8_t *window;
+    size_t window_cap, window_len;
+    uint64_t window_offset;
 };
 
 /* Byte order helpers. */
@@ -117,12 +122,21 @@ void core_block_header_encode(uint8_t out[RM_BLOCK_HEADER_SIZE],
 bool core_block_header_decode(const uint8_t in[RM_BLOCK_HEADER_SIZE],
                               uint64_t offset, rm_block_entry *e);
 
-/* Payload encoders (writer) and decoders (reader). */
+/* Payload encoders (writer) and decoders (reader). Sample blocks are
+ * coded as the file's format version says: varints before
+ * RM_FORMAT_VERSION_PACKED, bit-packed columns from it on. */
 bool core_samples_encode(rm_bytes *out, const rm_sample *s, size_t count,
-                         uint8_t channel_count, uint32_t period_us);
+                         uint8_t channel_count, uint32_t period_us,
+                         uint32_t version);
 /* Decode e->sample_count samples; false if the payload is malformed. */
 bool core_samples_decode(const uint8_t *payload, const rm_block_entry *e,
-                         rm_sample *out);
+                         uint32_t version, rm_sample *out);
+/* The 8 bytes every sample payload starts with; returns the byte after. */
+uint8_t *core_samples_prefix_put(uint8_t *p, uint8_t channel_count, uint32_t period_us);
+bool core_samples_encode_packed(rm_bytes *out, const rm_sample *s, size_t count,
+                                uint8_t channel_count, uint32_t period_us);
+bool core_samples_decode_packed(const uint8_t *payload, const rm_block_entry *e,
+                                rm_sample *out);
 void core_gap_encode(rm_bytes *out, const rm_gap *gap);
 bool core_gap_decode(const uint8_t *payload, size_t len, rm_gap *gap);
 void core_event_encode(rm_bytes *out, const rm_event *ev);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #define RESYNC_CHUNK 65536 /* bytes searched per read for a block header */
+#define READ_AHEAD (256u << 10) /* bytes read at once for sample payloads: about 50 blocks */
 
 /* ------------------------------------------------------------------------ */
 /* Bytes and arrays                                                         */
@@ -122,8 +123,8 @@ static inline int64_t get_zigzag(cursor *c)
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
-bool core_samples_decode(const uint8_t *payload, const rm_block_entry *e,
-                         rm_sample *out)
+static bool decode_varint_samples(const uint8_t *payload, const rm_block_entry *e,
+                                  rm_sample *out)
 {
     if (e->payload_length < RM_SAMPLES_PREFIX_SIZE || e->sample_count == 0)
         return false;
@@ -151,6 +152,14 @@ bool core_samples_decode(const uint8_t *payload, const rm_block_entry *e,
         }
     }
     return c.ok && c.p == c.end && t == e->t_last_us;
+}
+
+bool core_samples_decode(const uint8_t *payload, const rm_block_entry *e,
+                         uint32_t version, rm_sample *out)
+{
+    return version >= RM_FORMAT_VERSION_PACKED
+               ? core_samples_decode_packed(payload, e, out)
+               : decode_varint_samples(payload, e, out);
 }
 
 bool core_gap_decode(const uint8_t *payload, size_t len, rm_gap *gap)
@@ -800,7 +809,7 @@ void rm_session_close(rm_session *s)
     free(s->events);
     free(s->skipped);
     free(s->cache);
-    free(s->payload);
+    free(s->window);
     free(s);
 }
 
@@ -843,16 +852,34 @@ const rm_event *rm_session_events(const rm_session *s, size_t *count)
 /* Samples                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static bool grow_payload_buffer(rm_session *s, uint32_t payload_len)
+/* The payload of e, from the window; read from the file (with what
+ * follows it, up to READ_AHEAD bytes in all) when it is not there. NULL
+ * when it cannot be read (*nomem says whether for want of memory). */
+static const uint8_t *payload_of(rm_session *s, const rm_block_entry *e, bool *nomem)
 {
-    if (payload_len > s->payload_cap) {
-        uint8_t *p = realloc(s->payload, payload_len);
-        if (!p)
-            return false;
-        s->payload = p;
-        s->payload_cap = payload_len;
+    uint64_t at = e->offset + RM_BLOCK_HEADER_SIZE;
+    *nomem = false;
+    if (at >= s->window_offset && at + e->payload_length <= s->window_offset + s->window_len)
+        return s->window + (at - s->window_offset);
+    size_t len = e->payload_length > READ_AHEAD ? e->payload_length : READ_AHEAD;
+    if (at + len > s->file_size)
+        len = at + e->payload_length <= s->file_size ? (size_t)(s->file_size - at)
+                                                     : e->payload_length;
+    if (!s->window || len > s->window_cap) {
+        uint8_t *grown = realloc(s->window, len ? len : 1); /* never NULL when read */
+        if (!grown) {
+            *nomem = true;
+            return NULL;
+        }
+        s->window = grown;
+        s->window_cap = len;
     }
-    return true;
+    s->window_len = 0;
+    if (!read_at(s, s->window, len, at))
+        return NULL;
+    s->window_offset = at;
+    s->window_len = len;
+    return s->window;
 }
 
 /* Read, check and decode sample block b into out (count samples). */
@@ -860,14 +887,14 @@ static rm_status decode_block(rm_session *s, rm_sample_block *b, rm_sample *out,
                               rm_error *err)
 {
     const rm_block_entry *e = &b->entry;
-    if (!grow_payload_buffer(s, e->payload_length))
-        return out_of_memory(s, err);
-    if (!read_at(s, s->payload, e->payload_length, e->offset + RM_BLOCK_HEADER_SIZE))
-        return read_error(s, e->offset, err);
+    bool nomem;
+    const uint8_t *payload = payload_of(s, e, &nomem);
+    if (!payload)
+        return nomem ? out_of_memory(s, err) : read_error(s, e->offset, err);
     const char *problem = NULL;
-    if (rm_crc32c(0, s->payload, e->payload_length) != e->payload_crc)
+    if (rm_crc32c(0, payload, e->payload_length) != e->payload_crc)
         problem = "block CRC mismatch";
-    else if (!core_samples_decode(s->payload, e, out))
+    else if (!core_samples_decode(payload, e, s->version, out))
         problem = "malformed sample block";
     if (!problem) {
         b->verified = true;
@@ -966,7 +993,7 @@ uint64_t rm_session_find_time(const rm_session *s, uint64_t t_us)
     if (payload && samples &&
         read_at(s, payload, b->entry.payload_length, b->entry.offset + RM_BLOCK_HEADER_SIZE) &&
         rm_crc32c(0, payload, b->entry.payload_length) == b->entry.payload_crc &&
-        core_samples_decode(payload, &b->entry, samples)) {
+        core_samples_decode(payload, &b->entry, s->version, samples)) {
         uint32_t i = 0;
         while (i < b->entry.sample_count && samples[i].t_us < t_us)
             i++;

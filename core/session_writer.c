@@ -34,6 +34,7 @@ struct rm_session_writer {
     rm_device_info info;
     rm_writer_options opt;
     uint32_t period_us;
+    uint32_t version;         /* of the file: says how sample blocks are coded */
 
     uint64_t file_end;        /* the file ends here: all complete blocks */
     rm_bytes pending;         /* encoded blocks not yet in the file */
@@ -130,16 +131,20 @@ static uint64_t zigzag(int64_t v)
 /* Longest sample: three varints of up to 10 bytes plus one per channel. */
 #define MAX_SAMPLE_BYTES (10 * (3 + RM_MAX_CHANNELS))
 
-bool core_samples_encode(rm_bytes *out, const rm_sample *s, size_t count,
-                         uint8_t channel_count, uint32_t period_us)
+uint8_t *core_samples_prefix_put(uint8_t *p, uint8_t channel_count, uint32_t period_us)
 {
-    if (!core_bytes_reserve(out, RM_SAMPLES_PREFIX_SIZE + count * MAX_SAMPLE_BYTES))
-        return false;
-    uint8_t *p = out->data + out->len;
     core_put_le32(p, period_us);
     p[4] = channel_count;
     memset(p + 5, 0, 3);
-    p += RM_SAMPLES_PREFIX_SIZE;
+    return p + RM_SAMPLES_PREFIX_SIZE;
+}
+
+static bool encode_varint_samples(rm_bytes *out, const rm_sample *s, size_t count,
+                                  uint8_t channel_count, uint32_t period_us)
+{
+    if (!core_bytes_reserve(out, RM_SAMPLES_PREFIX_SIZE + count * MAX_SAMPLE_BYTES))
+        return false;
+    uint8_t *p = core_samples_prefix_put(out->data + out->len, channel_count, period_us);
     uint64_t prev_t = s[0].t_us - period_us;
     int32_t prev_encoder = 0;
     int32_t prev_counts[RM_MAX_CHANNELS] = {0};
@@ -156,6 +161,15 @@ bool core_samples_encode(rm_bytes *out, const rm_sample *s, size_t count,
     }
     out->len = (size_t)(p - out->data);
     return true;
+}
+
+bool core_samples_encode(rm_bytes *out, const rm_sample *s, size_t count,
+                         uint8_t channel_count, uint32_t period_us,
+                         uint32_t version)
+{
+    return version >= RM_FORMAT_VERSION_PACKED
+               ? core_samples_encode_packed(out, s, count, channel_count, period_us)
+               : encode_varint_samples(out, s, count, channel_count, period_us);
 }
 
 void core_gap_encode(rm_bytes *out, const rm_gap *gap)
@@ -400,7 +414,7 @@ static rm_status queue_samples_block(rm_session_writer *w, rm_error *err)
         return RM_OK;
     w->scratch.len = 0;
     if (!core_samples_encode(&w->scratch, w->queue, w->queued,
-                             w->info.channel_count, w->period_us))
+                             w->info.channel_count, w->period_us, w->version))
         return out_of_memory(w, err);
     rm_block_entry e = {
         .type = RM_BLOCK_SAMPLES,
@@ -828,6 +842,7 @@ rm_status rm_session_writer_create(rm_session_writer **out, const char *path,
         return st;
     w->info = *info;
     w->period_us = rm_period_us(info);
+    w->version = RM_FORMAT_VERSION;
     w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (w->fd < 0) {
         st = rm_error_set(err, errno == EEXIST ? RM_ERR_BUSY : RM_ERR_IO,
@@ -851,6 +866,7 @@ static rm_status adopt_session(rm_session_writer *w, const rm_session *s,
 {
     w->info = s->info;
     w->period_us = rm_period_us(&s->info);
+    w->version = s->version;
     w->file_end = s->good_end;
     for (size_t i = 0; i < s->block_count; i++) {
         const rm_block_entry *e = &s->blocks[i];

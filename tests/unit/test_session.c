@@ -241,7 +241,7 @@ static void round_trip_keeps_samples_gaps_events_and_metadata(void **state)
     expect_samples(s, 2507, NULL, 3);
     expect_same_device(rm_session_device(s), &f->info);
     expect_same_meta(rm_session_meta_of(s), &later);
-    assert_int_equal(rm_session_format_version(s), 2);
+    assert_int_equal(rm_session_format_version(s), 3);
     assert_int_equal(rm_session_first_us(s), sample_at(0, 3).t_us);
     assert_int_equal(rm_session_last_us(s), sample_at(2506, 3).t_us);
     size_t n;
@@ -502,28 +502,190 @@ static void newer_format_version_is_a_clear_error(void **state)
     size_t len;
     uint8_t *bytes = testutil_read_file(f->path, &len);
     size_t copy = header_copy_size(bytes);
-    bytes[8] = bytes[copy + 8] = 3; /* the version field of both copies */
+    bytes[8] = bytes[copy + 8] = 4; /* the version field of both copies */
     write_bytes(f->path, bytes, len);
-    expect_open_error(f->path, RM_ERR_VERSION, "session format version 3 is not "
-                      "supported (this rollmap reads versions 1 to 2)");
+    expect_open_error(f->path, RM_ERR_VERSION, "session format version 4 is not "
+                      "supported (this rollmap reads versions 1 to 3)");
     free(bytes);
 }
 
-/* Version 1 files (one header copy) still read: one from the fuzz corpus,
- * written by rollmap before version 2. */
-static void version_1_file_still_reads(void **state)
+/* A file of the fuzz corpus, written by an older rollmap. */
+static rm_session *open_corpus_file(const char *name)
 {
-    (void)state;
     const char data[] = ROLLMAP_TEST_DATA, tail[] = "tests/data";
     char path[512];
-    snprintf(path, sizeof path, "%.*stests/fuzz/corpus/fuzz_session/valid_closed.rms",
-             (int)(sizeof data - sizeof tail), data);
-    rm_session *s = open_ok(path);
-    assert_int_equal(rm_session_format_version(s), 1);
-    assert_true(rm_session_integrity(s)->closed_cleanly);
+    snprintf(path, sizeof path, "%.*stests/fuzz/corpus/fuzz_session/%s",
+             (int)(sizeof data - sizeof tail), data, name);
+    return open_ok(path);
+}
+
+/* What the fuzz corpus's intact version 1 and 2 files hold: 40 samples
+ * of 2 channels rising or falling in straight lines, marked at sample 20
+ * (as `rollmap export --csv` shows them). */
+typedef struct old_file {
+    const char *name;
+    uint32_t version;
+    uint64_t t0_us, period_us;
+    int32_t ch0, ch0_step, ch1, ch1_step, encoder_step;
+} old_file;
+
+static const old_file old_files[] = {
+    {"valid_closed.rms", 1, 1000000, 10000, 100, 1, 2000, -3, 5},
+    {"valid_v2_closed.rms", 2, 0, 1000, 100000, 500, 90000, 250, 3},
+};
+
+static rm_sample old_file_sample(const old_file *o, uint32_t i)
+{
+    rm_sample want;
+    memset(&want, 0, sizeof want);
+    want.t_us = o->t0_us + i * o->period_us;
+    want.flags = i == 20 ? RM_SAMPLE_MARK : 0;
+    want.encoder = o->encoder_step * (int32_t)i;
+    want.counts[0] = o->ch0 + o->ch0_step * (int32_t)i;
+    want.counts[1] = o->ch1 + o->ch1_step * (int32_t)i;
+    return want;
+}
+
+/* Read samples first .. first + count - 1 of s and compare them with the
+ * file's. */
+static void expect_old_samples(rm_session *s, const old_file *o, uint32_t first,
+                               uint32_t count)
+{
+    rm_sample got[400];
+    size_t n = 0;
+    assert_true(count <= 400);
+    assert_int_equal(rm_session_read(s, first, got, count, &n, NULL), RM_OK);
+    assert_int_equal(n, count);
+    for (uint32_t i = 0; i < count; i++) {
+        rm_sample want = old_file_sample(o, first + i);
+        assert_int_equal(got[i].t_us, want.t_us);
+        assert_int_equal(got[i].flags, want.flags);
+        assert_int_equal(got[i].encoder, want.encoder);
+        assert_memory_equal(got[i].counts, want.counts, sizeof want.counts);
+    }
+}
+
+/* Version 1 (one header copy) and version 2 (varint sample blocks) files
+ * still read, sample for sample. */
+static void versions_1_and_2_still_read_every_sample(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof old_files / sizeof old_files[0]; k++) {
+        rm_session *s = open_corpus_file(old_files[k].name);
+        assert_int_equal(rm_session_format_version(s), old_files[k].version);
+        assert_true(rm_session_integrity(s)->closed_cleanly);
+        assert_int_equal(rm_session_verify(s, NULL), RM_OK);
+        assert_int_equal(rm_session_integrity(s)->skipped_count, 0);
+        assert_int_equal(rm_session_sample_count(s), 40);
+        expect_old_samples(s, &old_files[k], 0, 40);
+        rm_session_close(s);
+    }
+}
+
+/* Appending to a version 2 file codes the new blocks as version 2 too. */
+static void appending_to_a_version_2_file_keeps_its_coding(void **state)
+{
+    fixture *f = *state;
+    rm_session *old = open_corpus_file("valid_v2_closed.rms");
+    uint64_t count = rm_session_sample_count(old);
+    char old_path[512];
+    snprintf(old_path, sizeof old_path, "%s", old->path);
+    rm_session_close(old);
+    size_t len;
+    uint8_t *bytes = testutil_read_file(old_path, &len);
+    write_bytes(f->path, bytes, len);
+    free(bytes);
+    rm_session_writer *w = NULL;
+    rm_error err;
+    assert_int_equal(rm_session_writer_reopen(&w, f->path, &f->opt, &err), RM_OK);
+    rm_sample more[300];
+    for (uint32_t i = 0; i < 300; i++)
+        more[i] = old_file_sample(&old_files[1], (uint32_t)count + i);
+    assert_int_equal(rm_session_writer_append(w, more, 300, &err), RM_OK);
+    assert_int_equal(rm_session_writer_close(w, &err), RM_OK);
+    rm_session *s = open_ok(f->path);
+    assert_int_equal(rm_session_format_version(s), 2);
+    assert_int_equal(rm_session_verify(s, NULL), RM_OK);
     assert_int_equal(rm_session_integrity(s)->skipped_count, 0);
-    assert_true(rm_session_sample_count(s) > 0);
+    assert_int_equal(rm_session_sample_count(s), count + 300);
+    expect_old_samples(s, &old_files[1], 0, (uint32_t)count + 300);
     rm_session_close(s);
+}
+
+/* The widest deltas each column can hold: counts and encoder swinging
+ * across the whole 32-bit range, flags flipping every bit, time jumping
+ * forwards and backwards by 2^63; a block of one sample; quiet channels. */
+static void packed_blocks_keep_the_widest_values(void **state)
+{
+    fixture *f = *state;
+    make_device(&f->info, RM_MAX_CHANNELS);
+    rm_session_writer *w = create_writer(f);
+    enum { N = 301 };
+    rm_sample in[N];
+    memset(in, 0, sizeof in);
+    for (size_t i = 0; i < N; i++) {
+        in[i].t_us = FIRST_T_US + i * PERIOD_US + (i % 2 ? UINT64_C(1) << 63 : 0);
+        in[i].flags = i % 3 ? 0xFFFF : 0;
+        in[i].encoder = i % 2 ? INT32_MIN : INT32_MAX;
+        in[i].counts[0] = i % 5 ? INT32_MIN : INT32_MAX;
+        in[i].counts[1] = -7;
+        in[i].counts[RM_MAX_CHANNELS - 1] = (int32_t)(i * 2654435761u);
+    }
+    rm_error err;
+    assert_int_equal(rm_session_writer_append(w, in, N, &err), RM_OK);
+    assert_int_equal(rm_session_writer_close(w, &err), RM_OK); /* 256 + 45 */
+    rm_session *s = open_ok(f->path);
+    assert_int_equal(rm_session_verify(s, NULL), RM_OK);
+    assert_int_equal(rm_session_integrity(s)->skipped_count, 0);
+    rm_sample out[N];
+    size_t got = 0;
+    assert_int_equal(rm_session_read(s, 0, out, N, &got, &err), RM_OK);
+    assert_int_equal(got, N);
+    assert_memory_equal(out, in, sizeof in);
+    rm_session_close(s);
+
+    w = NULL;
+    assert_int_equal(rm_session_writer_reopen(&w, f->path, &f->opt, &err), RM_OK);
+    rm_sample lone = in[0];
+    lone.t_us = in[N - 1].t_us + PERIOD_US;
+    assert_int_equal(rm_session_writer_append(w, &lone, 1, &err), RM_OK);
+    assert_int_equal(rm_session_writer_close(w, &err), RM_OK);
+    s = open_ok(f->path);
+    assert_int_equal(rm_session_read(s, N, out, 1, &got, &err), RM_OK);
+    assert_int_equal(got, 1);
+    assert_memory_equal(&out[0], &lone, sizeof lone);
+    rm_session_close(s);
+}
+
+/* A packed block whose CRC is right but whose layout is not (a column
+ * wider than 32 bits, a length that does not match the widths) is
+ * reported as malformed, not read. */
+static void malformed_packed_block_is_reported(void **state)
+{
+    fixture *f = *state;
+    size_t len;
+    uint8_t *bytes = crashed_session_bytes(f, 10, &len); /* one block, no index */
+    rm_sample_block b = sample_block(f->path, 0);
+    uint8_t *header = bytes + b.entry.offset, *payload = header + RM_BLOCK_HEADER_SIZE;
+    /* after the time's and flags' headers (9 bytes each), the encoder's
+     * first value and smallest step */
+    const size_t encoder_width = RM_SAMPLES_PREFIX_SIZE + 9 + 9 + 8;
+    for (int damage = 0; damage < 2; damage++) {
+        uint8_t saved = payload[encoder_width];
+        payload[encoder_width] = damage == 0 ? 33 : (uint8_t)(saved + 1);
+        core_put_le32(header + 40, rm_crc32c(0, payload, b.entry.payload_length));
+        core_put_le32(header + 44, rm_crc32c(0, header, 44));
+        write_bytes(f->path, bytes, len);
+        payload[encoder_width] = saved;
+        rm_session *s = open_ok(f->path);
+        assert_int_equal(rm_session_verify(s, NULL), RM_OK);
+        const rm_integrity *in = rm_session_integrity(s);
+        assert_int_equal(in->skipped_count, 1);
+        assert_string_equal(in->skipped[0].reason, "malformed sample block");
+        assert_int_equal(rm_session_sample_count(s), 0);
+        rm_session_close(s);
+    }
+    free(bytes);
 }
 
 /* Flip one bit of the header JSON in the copy at `copy_offset`: the file
@@ -982,7 +1144,10 @@ int main(void)
         T(corrupt_payload_in_the_middle_is_skipped_and_reported),
         T(damaged_header_in_the_middle_is_skipped_and_later_blocks_recovered),
         T(newer_format_version_is_a_clear_error),
-        T(version_1_file_still_reads),
+        T(versions_1_and_2_still_read_every_sample),
+        T(appending_to_a_version_2_file_keeps_its_coding),
+        T(packed_blocks_keep_the_widest_values),
+        T(malformed_packed_block_is_reported),
         T(a_flipped_bit_in_either_header_copy_loses_nothing),
         T(other_files_are_not_session_files),
         T(damaged_file_header_is_a_clear_error),
