@@ -76,7 +76,7 @@ bool ana_has_pressure_cells(const rm_device_info *info);
 
 
 /** Combine channels into total force and mean pressure (series fields
- *  force_n, pressure_kpa, loaded). */
+ *  force_n, pressure_kpa, loaded; out->in_gap must be filled). */
 void ana_combine_channels(const rm_device_info *info,
                           const rm_analysis_config *cfg,
                           const ana_channels *ch, rm_series *out);

@@ -12,6 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Four doubles handled as one value: GCC and clang turn the arithmetic on
+ * it into SIMD instructions (two SSE2 or one AVX operation). */
+typedef double block4 __attribute__((vector_size(4 * sizeof(double))));
+#define BLOCK 4
+#define MAX_BLOCKS ((RM_MAX_CHANNELS + 1 + BLOCK - 1) / BLOCK)
+/* Room for the values of one input (channels + encoder) in whole blocks. */
+#define PADDED_VALUES (MAX_BLOCKS * BLOCK)
+
 /* ------------------------------------------------------------------------ */
 /* Channel kinds                                                            */
 /* ------------------------------------------------------------------------ */
@@ -144,14 +152,15 @@ static double detect_hum(const rm_device_info *info, const rm_sample *prefix,
     return best_hz;
 }
 
-/** Transposed direct-form II biquad. */
-typedef struct notch {
+/** Transposed direct-form II biquads, one per channel with the same
+ *  coefficients, stepped four channels at a time (one block4). */
+typedef struct notch_bank {
     double b0, b1, b2, a1, a2;
-    double z1, z2;
+    double z1[PADDED_VALUES], z2[PADDED_VALUES];
     bool primed;
-} notch;
+} notch_bank;
 
-static void notch_design(notch *q, double f0_hz, double rate_hz)
+static void notch_design(notch_bank *q, double f0_hz, double rate_hz)
 {
     /* Second-order notch: zeros on the unit circle at f0, poles just inside
      * (bilinear-transform form, e.g. the "Audio EQ Cookbook" equations). */
@@ -162,21 +171,79 @@ static void notch_design(notch *q, double f0_hz, double rate_hz)
     q->b2 = 1.0 / a0;
     q->a1 = -2.0 * cos(w0) / a0;
     q->a2 = (1.0 - alpha) / a0;
-    q->z1 = q->z2 = 0.0;
+    memset(q->z1, 0, sizeof q->z1);
+    memset(q->z2, 0, sizeof q->z2);
     q->primed = false;
 }
 
-static double notch_step(notch *q, double x)
+/** The first `blocks` blocks of x (four channels each) through the notch,
+ *  in place. */
+static void notch_step(notch_bank *q, double *x, size_t blocks)
 {
-    if (!q->primed) {     /* start in the steady state of a constant input */
-        q->z2 = (q->b2 - q->a2) * x;
-        q->z1 = (1.0 - q->b0) * x;
-        q->primed = true;
+    for (size_t b = 0; b < blocks; b++) {
+        block4 in, z1, z2;
+        memcpy(&in, x + b * BLOCK, sizeof in);
+        if (!q->primed) { /* start in the steady state of a constant input */
+            z2 = (q->b2 - q->a2) * in;
+            z1 = (1.0 - q->b0) * in;
+        } else {
+            memcpy(&z1, q->z1 + b * BLOCK, sizeof z1);
+            memcpy(&z2, q->z2 + b * BLOCK, sizeof z2);
+        }
+        block4 y = q->b0 * in + z1;
+        z1 = q->b1 * in - q->a1 * y + z2;
+        z2 = q->b2 * in - q->a2 * y;
+        memcpy(x + b * BLOCK, &y, sizeof y);
+        memcpy(q->z1 + b * BLOCK, &z1, sizeof z1);
+        memcpy(q->z2 + b * BLOCK, &z2, sizeof z2);
     }
-    double y = q->b0 * x + q->z1;
-    q->z1 = q->b1 * x - q->a1 * y + q->z2;
-    q->z2 = q->b2 * x - q->a2 * y;
-    return y;
+    q->primed = true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Calibration of every channel at once                                     */
+/* ------------------------------------------------------------------------ */
+
+/** Each channel's calibration (rm_channel_newtons), laid out so four
+ *  channels go through the polynomial at once; lanes past the last
+ *  channel are zero. */
+typedef struct calibration_bank {
+    double tare[PADDED_VALUES];
+    double coef[4][PADDED_VALUES];
+    size_t blocks;        /**< block4s holding the channels */
+} calibration_bank;
+
+static void calibration_bank_init(calibration_bank *cal,
+                                  const rm_device_info *info)
+{
+    memset(cal, 0, sizeof *cal);
+    cal->blocks = (info->channel_count + BLOCK - 1) / BLOCK;
+    for (unsigned k = 0; k < info->channel_count; k++) {
+        cal->tare[k] = info->channels[k].cal.tare_counts;
+        for (size_t i = 0; i < 4; i++)
+            cal->coef[i][k] = info->channels[k].cal.coef[i];
+    }
+}
+
+/** Newtons of every channel of s into newtons[0 .. blocks * BLOCK), the
+ *  same arithmetic as rm_channel_newtons. Lanes past the last channel come
+ *  out 0 whatever their counts: their coefficients are 0. */
+static void calibrate(const calibration_bank *cal, const rm_sample *s,
+                      double *newtons)
+{
+    for (size_t b = 0; b < cal->blocks; b++) {
+        size_t at = b * BLOCK;  /* blocks * BLOCK <= RM_MAX_CHANNELS: inside counts */
+        const int32_t *in = s->counts + at;
+        block4 x = {in[0], in[1], in[2], in[3]}, tare, c0, c1, c2, c3;
+        memcpy(&tare, cal->tare + at, sizeof tare);
+        memcpy(&c0, cal->coef[0] + at, sizeof c0);
+        memcpy(&c1, cal->coef[1] + at, sizeof c1);
+        memcpy(&c2, cal->coef[2] + at, sizeof c2);
+        memcpy(&c3, cal->coef[3] + at, sizeof c3);
+        x -= tare;
+        block4 n = c0 + x * (c1 + x * (c2 + x * c3));
+        memcpy(newtons + at, &n, sizeof n);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -201,13 +268,6 @@ static double bessel_i0(double x)
     return sum;
 }
 
-/* Four doubles handled as one value: GCC and clang turn the arithmetic on
- * it into SIMD instructions (two SSE2 or one AVX operation). */
-typedef double block4 __attribute__((vector_size(4 * sizeof(double))));
-#define BLOCK 4
-#define MAX_BLOCKS ((RM_MAX_CHANNELS + 1 + BLOCK - 1) / BLOCK)
-/* Room for the values of one input (channels + encoder) in whole blocks. */
-#define PADDED_VALUES (MAX_BLOCKS * BLOCK)
 
 typedef struct decimator {
     size_t factor;        /**< input samples per output */
@@ -221,6 +281,9 @@ typedef struct decimator {
     uint8_t *flags;       /**< ring of taps input flags */
     size_t pos;           /**< next write slot */
     uint64_t pushed;
+    uint64_t due;         /**< pushed count of the next output: the first
+                               when the first input reaches the centre tap,
+                               then every `factor` */
 } decimator;
 
 enum { FLAG_FILLED = 1, FLAG_TARED = 2 };
@@ -240,6 +303,7 @@ static rm_status decimator_design(decimator *d, size_t factor, size_t width,
         d->taps = (size_t)ceil(n) | 1u;
     }
     d->blocks = (width + BLOCK - 1) / BLOCK;
+    d->due = (d->taps - 1) / 2 + 1;
     d->coef = malloc(sizeof *d->coef * d->taps);
     d->hist = aligned_alloc(sizeof(block4),
                             2 * d->taps * d->blocks * sizeof *d->hist);
@@ -288,7 +352,7 @@ static void decimator_write(decimator *d, const double *v, double t_s,
     }
     d->time_s[d->pos] = t_s;
     d->flags[d->pos] = flags;
-    d->pos = (d->pos + 1) % d->taps;
+    d->pos = d->pos + 1 == d->taps ? 0 : d->pos + 1;
     d->pushed++;
 }
 
@@ -298,6 +362,7 @@ static void decimator_prime(decimator *d, const double *v, double t_s)
     for (size_t k = 0; k < d->taps; k++)
         decimator_write(d, v, t_s, 0);
     d->pushed = 0;
+    d->due = (d->taps - 1) / 2 + 1;
 }
 
 /** A symmetric filter of odd length over h[0..taps), four values at a
@@ -326,12 +391,13 @@ static void symmetric_dot4(const double *coef, const block4 *h, size_t taps,
 }
 
 /** After a write: is an output due, and its filtered values. */
-static bool decimator_output(const decimator *d, double *out, double *t_s,
+static bool decimator_output(decimator *d, double *out, double *t_s,
                              uint8_t *flags)
 {
     size_t delay = (d->taps - 1) / 2;
-    if (d->pushed <= delay || (d->pushed - 1 - delay) % d->factor != 0)
+    if (d->pushed != d->due)
         return false;
+    d->due += d->factor;
     size_t ring = 2 * d->taps;
     block4 filtered[MAX_BLOCKS];
     for (size_t b = 0; b < d->blocks; b++)
@@ -362,8 +428,11 @@ struct ana_conditioner {
     rm_analysis_config cfg;
     double rate_hz;
     decimator dec;
-    notch notches[RM_MAX_CHANNELS];
+    calibration_bank calibration;
+    notch_bank notch;
     rm_channel_kind total_kind;
+    unsigned total_channels[RM_MAX_CHANNELS]; /**< those of total_kind, in order */
+    unsigned total_count;
     ana_psd_accumulator raw_psd;
     bool started;
     uint64_t t0_us, last_t_us;
@@ -460,6 +529,10 @@ rm_status ana_conditioner_new(ana_conditioner **out,
     c->cfg = *cfg;
     c->rate_hz = info->sample_rate_hz;
     c->total_kind = total_force_kind(info);
+    calibration_bank_init(&c->calibration, info);
+    for (unsigned k = 0; k < info->channel_count; k++)
+        if (info->channels[k].kind == c->total_kind)
+            c->total_channels[c->total_count++] = k;
     c->out.count = info->channel_count;
     size_t factor = (size_t)floor(c->rate_hz / cfg->analysis_rate_hz + 1e-9);
     c->out.rate_hz = c->rate_hz / (double)(factor ? factor : 1);
@@ -468,9 +541,7 @@ rm_status ana_conditioner_new(ana_conditioner **out,
     if (hum > 0.0 && aliased_hz(hum, c->rate_hz) >= 1.0) {
         c->raw.hum_removed = true;
         c->raw.hum_hz = hum;
-        for (unsigned k = 0; k < info->channel_count; k++)
-            notch_design(&c->notches[k], aliased_hz(hum, c->rate_hz),
-                         c->rate_hz);
+        notch_design(&c->notch, aliased_hz(hum, c->rate_hz), c->rate_hz);
     }
     rm_status st = decimator_design(&c->dec, factor ? factor : 1,
                                     info->channel_count + 1u, err);
@@ -488,13 +559,13 @@ rm_status ana_conditioner_new(ana_conditioner **out,
     return RM_OK;
 }
 
-/** Counts -> newtons (hum removed); v[count] is the encoder. */
+/** Counts -> newtons (hum removed); v[count] is the encoder. v holds
+ *  PADDED_VALUES, zero past the encoder. */
 static void convert(ana_conditioner *c, const rm_sample *s, double *v)
 {
-    for (unsigned k = 0; k < c->info.channel_count; k++) {
-        double n = rm_channel_newtons(&c->info.channels[k], s->counts[k]);
-        v[k] = c->raw.hum_removed ? notch_step(&c->notches[k], n) : n;
-    }
+    calibrate(&c->calibration, s, v);
+    if (c->raw.hum_removed)
+        notch_step(&c->notch, v, c->calibration.blocks);
     v[c->info.channel_count] = s->encoder;
 }
 
@@ -542,9 +613,8 @@ static rm_status fill_gap(ana_conditioner *c, const rm_sample *s,
 static double total_of(const ana_conditioner *c, const double *v)
 {
     double total = 0.0;
-    for (unsigned k = 0; k < c->info.channel_count; k++)
-        if (c->info.channels[k].kind == c->total_kind)
-            total += v[k];
+    for (unsigned j = 0; j < c->total_count; j++)
+        total += v[c->total_channels[j]];
     return total;
 }
 
@@ -824,8 +894,6 @@ void ana_combine_channels(const rm_device_info *info,
         out->force_n[i] = total;
         out->pressure_kpa[i] = !cells ? NAN
                                : loaded_cells ? kpa / loaded_cells : 0.0;
-        out->loaded[i] = total >= threshold && !ch->in_gap[i];
-        out->in_gap[i] = ch->in_gap[i];
-        out->t_s[i] = ch->t_s[i];
+        out->loaded[i] = total >= threshold && !out->in_gap[i];
     }
 }
