@@ -34,6 +34,13 @@ int cli_fail_usage(const char *cmd, const char *fmt, ...)
 /** Open a session file and analyse it with the default configuration
  *  (cmd_report.c). */
 rm_status cli_analyse_file(const char *path, rm_analysis **out, rm_error *err);
+/** The file to read for SESSION text: the file itself when it exists,
+ *  else the session with that library id, session id or added path in
+ *  the library db (NULL: the default), from its bytes in the database
+ *  when this machine lacks its file (damaged chunks are warned about on
+ *  stderr). Errors are printed; CLI_OK or CLI_FAILURE. */
+int cli_session_file(const char *cmd, const char *db, const char *text,
+                     char *path, size_t cap);
 /** true when argv holds -h or --help (before any "--"). */
 int cli_wants_help(int argc, char **argv);
 /** The value of a date option, "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ"

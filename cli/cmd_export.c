@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +316,33 @@ static int export_files_to_folder(const export_options *o)
     return rc;
 }
 
+/* Each session's own file, or its bytes from a PostgreSQL library in the
+ * cache (a session recorded on another machine). */
+static int export_entries(rm_library *lib, const export_options *o,
+                          rm_library_entry *entries, rm_folder_session *list,
+                          size_t n)
+{
+    char (*files)[PATH_MAX] = calloc(n, sizeof *files);
+    if (!files)
+        return cli_fail(CMD, "out of memory");
+    rm_library_fetched fetched;
+    rm_error err;
+    int rc = CLI_OK;
+    for (size_t i = 0; rc == CLI_OK && i < n; i++) {
+        if (rm_library_session_file(lib, &entries[i], NULL, files[i],
+                                    sizeof files[i], &fetched, &err) != RM_OK)
+            rc = cli_fail_error(CMD, &err);
+        else if (fetched.damaged_chunks)
+            fprintf(stderr, "rollmap %s: warning: %s\n", CMD, fetched.damage);
+        list[i] = (rm_folder_session){files[i], entries[i].display_name,
+                                      entries[i].notes ? entries[i].notes : ""};
+    }
+    if (rc == CLI_OK)
+        rc = write_folder(o, list, n);
+    free(files);
+    return rc;
+}
+
 static int export_client_from(rm_library *lib, const export_options *o)
 {
     rm_library_filter f = {.client = o->client};
@@ -331,13 +359,8 @@ static int export_client_from(rm_library *lib, const export_options *o)
                       rm_library_path(lib), o->client);
     else if (!list)
         rc = cli_fail(CMD, "out of memory");
-    else {
-        for (size_t i = 0; i < n; i++)
-            list[i] = (rm_folder_session){entries[i].path,
-                                          entries[i].display_name,
-                                          entries[i].notes ? entries[i].notes : ""};
-        rc = write_folder(o, list, n);
-    }
+    else
+        rc = export_entries(lib, o, entries, list, n);
     free(list);
     rm_library_entries_free(entries, n);
     return rc;

@@ -26,7 +26,8 @@ enum {
     OPT_NAMES = 1 << 5,   /* --names */
     OPT_META = 1 << 6,    /* set: --client --side --muscle --notes */
     OPT_FOLDER = 1 << 7,  /* check, rebuild: --folder */
-    OPT_FORCE = 1 << 8    /* rebuild: --force */
+    OPT_FORCE = 1 << 8,   /* rebuild: --force */
+    OPT_DRY_RUN = 1 << 9  /* sync: --dry-run */
 };
 
 #define MAX_FOLDERS 8             /* --folder options on one command line */
@@ -39,7 +40,7 @@ typedef struct library_options {
     char db[PATH_MAX];
     rm_library_filter filter;
     unsigned given;        /* OPT_* bits of the options used */
-    bool json, csv, yes, purge, hash, names, force;
+    bool json, csv, yes, purge, hash, names, force, dry_run;
     bool setting_meta;     /* set: --client --side --muscle are META */
     const char *folders[MAX_FOLDERS]; /* check: --folder, in order */
     int folder_count;
@@ -72,13 +73,15 @@ static void usage(FILE *out)
 "       rollmap library reanalyse [FILTER] [--force]\n"
 "       rollmap library rebuild [--folder DIR]... [FILE...] [--force]\n"
 "       rollmap library migrate\n"
+"       rollmap library sync [--folder DIR]... [FILE...] [--dry-run]\n"
 "Every form takes --db URI.\n\n"
 "The library indexes session files in one database (an SQLite file, or\n"
 "a clinic's PostgreSQL server, docs/CLINIC.md): client,\n"
 "date, device, side, muscle, tags, notes, the analysis summary, dwells\n"
 "and tender spots. Raw samples stay in the session files. ID is the\n"
 "library id that add and list print, a session id or an added file.\n\n"
-"  add        index session files (again: only if they changed)\n"
+"  add        index session files (again: only if they changed); a\n"
+"             PostgreSQL library also stores their bytes\n"
 "  list       sessions, oldest first: a table, JSON or CSV\n"
 "  show       everything stored about one session, with spots and dwells\n"
 "  set        set client, side, muscle or notes of sessions in their\n"
@@ -107,7 +110,12 @@ static void usage(FILE *out)
 "             only: a PostgreSQL library comes back from the server's\n"
 "             backups)\n"
 "  migrate    bring the database's schema up to this rollmap's version\n"
-"             (every command does so on first use) and print it\n\n"
+"             (every command does so on first use) and print it\n"
+"  sync       a PostgreSQL library keeps the sessions' bytes too: list\n"
+"             the session files of the session folder (or each --folder,\n"
+"             or the FILEs) that the server lacks or holds less of, then\n"
+"             add and upload them (--dry-run: only list); exit 1 if one\n"
+"             could not be, with why. rollmapd does this by itself\n\n"
 "FILTER:\n"
 "  --client CODE     one client\n"
 "  --side left|right\n"
@@ -132,13 +140,15 @@ static void usage(FILE *out)
 "  --json, --csv     machine-readable output\n"
 "  --names           list: add client display names\n"
 "  --hash            check: compare every file's content checksum\n"
-"  --folder DIR      check, rebuild: the session files in DIR (default:\n"
+"  --folder DIR      check, rebuild, sync: the session files in DIR (default:\n"
 "                    rollmapd's default session folder,\n"
 "                    $XDG_DATA_HOME/rollmap/sessions)\n"
+"  --dry-run         sync: list what is to be uploaded, upload nothing\n"
 "  --force           reanalyse: also files changed since they were indexed;\n"
 "                    rebuild: also a database that is not damaged\n"
 "  -y, --yes         rm: do not ask\n"
-"  --purge           rm: also delete the session file\n"
+"  --purge           rm: also delete the session file (and its bytes\n"
+"                    on a PostgreSQL server)\n"
 "  -h, --help        this help\n\n"
 "Examples:\n"
 "  rollmap library add sessions/*.rms\n"
@@ -206,6 +216,7 @@ static unsigned option_group(int c)
     case 'N': return OPT_META;
     case 'F': return OPT_FOLDER;
     case 'f': return OPT_FORCE;
+    case 'D': return OPT_DRY_RUN;
     default: return 0;
     }
 }
@@ -226,6 +237,7 @@ static const struct option longopts[] = {
     {"hash", no_argument, NULL, 'H'},
     {"folder", required_argument, NULL, 'F'},
     {"force", no_argument, NULL, 'f'},
+    {"dry-run", no_argument, NULL, 'D'},
     {"yes", no_argument, NULL, 'y'},
     {"purge", no_argument, NULL, 'p'},
     {"help", no_argument, NULL, 'h'},
@@ -270,6 +282,7 @@ static int take_option(int c, const char *arg, library_options *o)
     o->yes |= c == 'y';
     o->purge |= c == 'p';
     o->force |= c == 'f';
+    o->dry_run |= c == 'D';
     return option_value(c, arg, o);
 }
 
@@ -682,7 +695,9 @@ static const char *outcome_name(rm_library_add_outcome outcome)
     }
 }
 
-/* Every file is tried; the exit status says whether all went in. */
+/* Every file is tried; the exit status says whether all went in. A
+ * library that stores session data (PostgreSQL) gets the file's bytes
+ * too, so that other machines can read it. */
 static int run_add(rm_library *lib, library_options *o)
 {
     int status = CLI_OK;
@@ -691,7 +706,8 @@ static int run_add(rm_library *lib, library_options *o)
         rm_library_add_outcome outcome;
         rm_error err;
         if (rm_library_add_ex(lib, o->argv[i], NULL, &id, &outcome, &err)
-            != RM_OK) {
+            != RM_OK ||
+            rm_library_upload_session(lib, o->argv[i], NULL, &err) != RM_OK) {
             status = cli_fail_error(CMD, &err);
             if (err.code == RM_ERR_BUSY || err.code == RM_ERR_NO_SPACE)
                 break;
@@ -918,10 +934,22 @@ static const char *const *session_folders(const library_options *o,
     return only;
 }
 
-/* The session files of the folders that had no row, each added (or why
- * not). */
-static int sweep_folders(rm_library *lib, const library_options *o,
-                         unindexed_result **out, size_t *n)
+/* Lists the session files of one folder (all of them, or those without a
+ * row). */
+typedef rm_status (*folder_lister)(rm_library *lib, const char *folder,
+                                   char ***out, size_t *n, rm_error *err);
+
+static rm_status every_session_file(rm_library *lib, const char *folder,
+                                    char ***out, size_t *n, rm_error *err)
+{
+    (void)lib;
+    return rm_library_folder_sessions(folder, out, n, err);
+}
+
+/* What list finds in each of the folders, in one list; free with
+ * rm_library_paths_free. */
+static int folder_files(rm_library *lib, const library_options *o,
+                        folder_lister list, char ***out, size_t *n)
 {
     int count;
     char fallback[PATH_MAX];
@@ -933,20 +961,41 @@ static int sweep_folders(rm_library *lib, const library_options *o,
         char **paths;
         size_t found;
         rm_error err;
-        if (rm_library_unindexed(lib, folders[f], &paths, &found, &err) != RM_OK)
+        if (list(lib, folders[f], &paths, &found, &err) != RM_OK)
             return cli_fail_error(CMD, &err);
-        unindexed_result *grown = realloc(*out, (*n + found + 1) * sizeof *grown);
+        char **grown = realloc(*out, (*n + found + 1) * sizeof *grown);
         if (!grown) {
             rm_library_paths_free(paths, found);
             return cli_fail(CMD, "out of memory");
         }
         *out = grown;
-        for (size_t i = 0; i < found; i++) {
-            grown[*n] = (unindexed_result){.path = paths[i]};
-            add_unindexed(lib, &grown[(*n)++]);
-        }
-        free(paths);  /* the paths now belong to the results */
+        memcpy(grown + *n, paths, found * sizeof *paths);
+        *n += found;
+        free(paths);  /* the paths now belong to *out */
     }
+    return CLI_OK;
+}
+
+/* The session files of the folders that had no row, each added (or why
+ * not). */
+static int sweep_folders(rm_library *lib, const library_options *o,
+                         unindexed_result **out, size_t *n)
+{
+    char **paths;
+    int status = folder_files(lib, o, rm_library_unindexed, &paths, n);
+    *out = status == CLI_OK ? calloc(*n + 1, sizeof **out) : NULL;
+    if (status == CLI_OK && !*out)
+        status = cli_fail(CMD, "out of memory");
+    if (status != CLI_OK) {
+        rm_library_paths_free(paths, *n);
+        *n = 0;
+        return status;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        (*out)[i] = (unindexed_result){.path = paths[i]};
+        add_unindexed(lib, &(*out)[i]);
+    }
+    free(paths);  /* the paths now belong to the results */
     return CLI_OK;
 }
 
@@ -1220,6 +1269,88 @@ static int run_migrate(rm_library *lib, library_options *o)
 }
 
 /* ------------------------------------------------------------------------ */
+/* sync                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* The FILEs, or the session files of the folders; free with
+ * rm_library_paths_free. */
+static int sync_candidates(rm_library *lib, const library_options *o,
+                           char ***out, size_t *n)
+{
+    if (!o->argc)
+        return folder_files(lib, o, every_session_file, out, n);
+    *n = 0;
+    if (!(*out = calloc((size_t)o->argc, sizeof **out)))
+        return cli_fail(CMD, "out of memory");
+    for (int i = 0; i < o->argc; i++)
+        if (!((*out)[(*n)++] = strdup(o->argv[i])))
+            return cli_fail(CMD, "out of memory");
+    return CLI_OK;
+}
+
+/* Add the file (unless its recording is still going on) and upload it. */
+static rm_status push_one(rm_library *lib, const char *path,
+                          rm_library_upload *u, rm_error *err)
+{
+    char recording[600];
+    rm_status st = RM_OK;
+    if (!being_recorded(path, recording, sizeof recording))
+        st = rm_library_add(lib, path, NULL, err);
+    return st == RM_OK ? rm_library_upload_session(lib, path, u, err) : st;
+}
+
+/* One line of the queue: "pending|uploaded|failed|error TAB session TAB
+ * path TAB detail". */
+static bool sync_one(rm_library *lib, const char *path, bool dry_run)
+{
+    rm_library_upload_state state;
+    rm_library_upload u;
+    rm_error err;
+    if (rm_library_upload_state_get(lib, path, &state, &err) != RM_OK) {
+        printf("failed\t-\t%s\t%s\n", path, err.message);
+        return false;
+    }
+    if (!state.pending)
+        return true;
+    if (dry_run) {
+        printf("pending\t%s\t%s\t%llu bytes here, %llu in the database\n",
+               state.session_id, path,
+               (unsigned long long)state.local_bytes,
+               (unsigned long long)state.stored_bytes);
+        return true;
+    }
+    if (push_one(lib, path, &u, &err) != RM_OK) {
+        printf("failed\t%s\t%s\t%s\n", state.session_id, path, err.message);
+        return false;
+    }
+    printf("uploaded\t%s\t%s\t%llu bytes: %zu chunks sent, %zu there "
+           "already\n", u.session_id, path, (unsigned long long)u.bytes,
+           u.chunks_sent, u.chunks_kept);
+    return true;
+}
+
+static int run_sync(rm_library *lib, library_options *o)
+{
+    if (!rm_library_stores_data(lib)) {
+        printf("%s: an SQLite library keeps no session data (the session "
+               "files are the data); nothing to sync\n", rm_library_path(lib));
+        return CLI_OK;
+    }
+    char **paths;
+    size_t n;
+    int status = sync_candidates(lib, o, &paths, &n);
+    size_t failed = 0;
+    for (size_t i = 0; status == CLI_OK && i < n; i++)
+        failed += !sync_one(lib, paths[i], o->dry_run);
+    rm_library_paths_free(paths, n);
+    if (status == CLI_OK && failed)
+        return cli_fail(CMD, "%zu of %zu session files not uploaded (see "
+                        "above); run sync again when the cause is fixed",
+                        failed, n);
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
 
 static const subcommand subcommands[] = {
     {"add", "FILE...", 0, 1, -1, run_add, NULL},
@@ -1238,6 +1369,8 @@ static const subcommand subcommands[] = {
     {"rebuild", "[--folder DIR]... [FILE...] [--force]",
      OPT_FOLDER | OPT_FORCE, 0, -1, NULL, run_rebuild},
     {"migrate", "", 0, 0, 0, run_migrate, NULL},
+    {"sync", "[--folder DIR]... [FILE...] [--dry-run]",
+     OPT_FOLDER | OPT_DRY_RUN, 0, -1, run_sync, NULL},
 };
 #define SUBCOMMAND_COUNT (sizeof subcommands / sizeof subcommands[0])
 

@@ -3,6 +3,7 @@
 #include "rollmap_report.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,15 +11,20 @@
 
 typedef struct report_options {
     const char *session;
+    const char *db;              /* --db URI; NULL: the default library */
     const char *dir;             /* NULL: text summary on stdout */
     rm_graph_format format;
 } report_options;
 
 static void usage(FILE *out)
 {
-    fputs("usage: rollmap report SESSION [-o DIR] [--format png|svg|pdf]\n\n"
+    fputs("usage: rollmap report SESSION [-o DIR] [--format png|svg|pdf] "
+          "[--db URI]\n\n"
           "Analyse a session file: where the roller went along the hamstring,\n"
-          "dwells, tender spots, marks and recording quality.\n\n"
+          "dwells, tender spots, marks and recording quality. SESSION is a\n"
+          "file, or a library id or session id: a session that another\n"
+          "machine recorded into a PostgreSQL library is read from the\n"
+          "server into ~/.cache/rollmap/sessions (docs/CLINIC.md).\n\n"
           "Without -o, print the text summary. With -o, write into DIR:\n"
           "  report.html  one self-contained page to print (A4) or file\n"
           "  report.json  every figure, machine-readable (docs/REPORT.md)\n"
@@ -31,6 +37,10 @@ static void usage(FILE *out)
           "  -o, --output DIR      write the report folder DIR (created if "
           "missing)\n"
           "  -f, --format FORMAT   graph files: png (default), svg or pdf\n"
+          "  --db URI              the library for an id (default\n"
+          "                        $ROLLMAP_LIBRARY_DB, else\n"
+          "                        $XDG_DATA_HOME/rollmap/library.db); also\n"
+          "                        --library-db\n"
           "  -h, --help            this help\n\n"
           "Example:\n"
           "  rollmap report 20261124T060724Z-3f2a.rms -o report-2026-11-24\n",
@@ -43,6 +53,8 @@ static int parse_options(int argc, char **argv, report_options *o)
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, 'f'},
+        {"db", required_argument, NULL, 'd'},
+        {"library-db", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -51,6 +63,7 @@ static int parse_options(int argc, char **argv, report_options *o)
     while ((c = getopt_long(argc, argv, "o:f:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': o->dir = optarg; break;
+        case 'd': o->db = optarg; break;
         case 'f':
             if (rm_graph_format_parse(optarg, &o->format) != RM_OK) {
                 cli_fail(CMD, "--format '%s': expected png, svg or pdf", optarg);
@@ -105,9 +118,13 @@ int cmd_report(int argc, char **argv)
     int status = parse_options(argc, argv, &o);
     if (status >= 0)
         return status;
+    char path[PATH_MAX];
+    status = cli_session_file(CMD, o.db, o.session, path, sizeof path);
+    if (status != CLI_OK)
+        return status;
     rm_analysis *a = NULL;
     rm_error err = {0};
-    if (cli_analyse_file(o.session, &a, &err) != RM_OK)
+    if (cli_analyse_file(path, &a, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     if (o.dir)
         status = write_folder(a, &o);

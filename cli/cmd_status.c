@@ -197,12 +197,16 @@ static void print_indexing(const rm_json *lib)
     }
     double waiting = number(lib, "waiting");
     const char *problem = text(lib, "problem");
+    const rm_json *uploads = rm_json_get(lib, "uploads");
+    bool uploading = uploads && rm_json_as_bool(uploads, false);
     if (isnan(waiting) || waiting < 1)
-        printf("index:    %s\n", db);
+        printf("index:    %s%s\n", db,
+               uploading ? " (session data uploaded)" : "");
     else
-        printf("index:    %s: %.0f session%s waiting to be added%s%s\n", db,
-               waiting, waiting == 1 ? "" : "s", problem[0] ? ": " : "",
-               problem);
+        printf("index:    %s: %.0f session%s waiting to be %s%s%s\n", db,
+               waiting, waiting == 1 ? "" : "s",
+               uploading ? "added or uploaded" : "added",
+               problem[0] ? ": " : "", problem);
 }
 
 static void print_status(const rm_json *st)

@@ -310,6 +310,9 @@ typedef struct rm_daemon_config {
                                       fsync (its callbacks stay NULL) */
     char database[4096];         /**< session library rollmapd adds each
                                       recorded session to ("" = none) */
+    uint64_t upload_interval_us; /**< a library that stores session data
+                                      (PostgreSQL) gets a recording in
+                                      progress this often */
     /* [socket] */
     char socket_path[108];       /**< sockaddr_un limit */
     /* [log] */

@@ -46,6 +46,7 @@ typedef struct daemon_ctx {
     int64_t started_unix_us;
     uint64_t last_received, last_rate_at;
     double rate_hz;
+    uint64_t upload_due_us;      /* next upload of the recording; 0 none */
 } daemon_ctx;
 
 /* ---- logging --------------------------------------------------------------- */
@@ -304,19 +305,34 @@ static void on_session(void *user, bool started, const rm_session_meta *meta,
  * as it lasts. */
 #define LOCKED_LOG_EVERY 10
 
+/* " (uploaded: 3 chunks sent, 112 there already)", or "" */
+static void describe_upload(const rm_library_indexed *r, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (r->upload)
+        snprintf(out, cap, " (uploaded %llu bytes: %zu chunks sent, %zu there "
+                 "already)", (unsigned long long)r->upload->bytes,
+                 r->upload->chunks_sent, r->upload->chunks_kept);
+}
+
 static void log_indexed(const rm_library_indexed *r)
 {
-    if (r->recovered)
+    char upload[128];
+    describe_upload(r, upload, sizeof upload);
+    if (r->upload_only)
+        logf_(r->found ? RM_LOG_INFO : RM_LOG_DEBUG, "session library: %s%s",
+              r->path, upload);
+    else if (r->recovered)
         logf_(RM_LOG_INFO, "session library: %s was never closed (rollmapd "
               "was stopped while recording): closed it and added it as "
-              "session %lld", r->path, (long long)r->id);
+              "session %lld%s", r->path, (long long)r->id, upload);
     else if (r->found)
         logf_(RM_LOG_INFO, "session library: %s was not in the library: "
-              "added it as session %lld", r->path, (long long)r->id);
+              "added it as session %lld%s", r->path, (long long)r->id, upload);
     else
-        logf_(RM_LOG_INFO, "session library: %s is session %lld%s", r->path,
-              (long long)r->id, r->tries > 1 ? " (the database was locked "
-              "or its server unreachable before)" : "");
+        logf_(RM_LOG_INFO, "session library: %s is session %lld%s%s", r->path,
+              (long long)r->id, upload, r->tries > 1 ? " (the database was "
+              "locked or its server unreachable before)" : "");
 }
 
 /* On the indexer's thread, after each try of a session file. */
@@ -326,13 +342,15 @@ static void on_indexed(void *user, const rm_library_indexed *r)
     if (r->status == RM_OK)
         log_indexed(r);
     else if (r->retrying && (r->tries == 1 || r->tries % LOCKED_LOG_EVERY == 0))
-        logf_(RM_LOG_WARNING, "session library: %s not added yet (try %u): "
-              "%s; trying again until it is", r->path, r->tries,
+        logf_(RM_LOG_WARNING, "session library: %s not %s yet (try %u): "
+              "%s; trying again until it is", r->path,
+              r->upload_only ? "uploaded" : "added", r->tries,
               r->err->message);
     else if (!r->retrying)
-        logf_(RM_LOG_WARNING, "session library: %s not added: %s (rollmapd "
-              "tries again at its next start; or 'rollmap library add' it)",
-              r->path, r->err->message);
+        logf_(RM_LOG_WARNING, "session library: %s not %s: %s (rollmapd "
+              "tries again at its next start; or 'rollmap library %s' it)",
+              r->path, r->upload_only ? "uploaded" : "added", r->err->message,
+              r->upload_only ? "sync" : "add");
 }
 
 /* Sessions that end from now on go to the library at path ("" = none),
@@ -511,6 +529,31 @@ static void copy_text(char *dst, size_t cap, const char *src)
     dst[len] = '\0';
 }
 
+/* A recording in progress goes to a library that stores session data
+ * every upload interval, on the indexer's thread: a machine that dies
+ * loses nothing uploaded before. */
+static void upload_recording(daemon_ctx *d, bool recording, const char *path,
+                             uint64_t now)
+{
+    if (!recording || !path[0]) {
+        d->upload_due_us = 0;
+        return;
+    }
+    if (!d->upload_due_us)
+        d->upload_due_us = now + d->cfg.upload_interval_us;
+    if (now < d->upload_due_us)
+        return;
+    d->upload_due_us = now + d->cfg.upload_interval_us;
+    rm_error err;
+    pthread_mutex_lock(&d->indexer_lock);
+    rm_status st = d->indexer
+                       ? rm_library_indexer_submit_upload(d->indexer, path, &err)
+                       : RM_OK;
+    pthread_mutex_unlock(&d->indexer_lock);
+    if (st != RM_OK)
+        logf_(RM_LOG_WARNING, "session library: %s", err.message);
+}
+
 static void update_status(daemon_ctx *d)
 {
     rm_capture_status s;
@@ -521,6 +564,8 @@ static void update_status(daemon_ctx *d)
                      (double)(now - d->last_rate_at);
     d->last_received = s.samples_received;
     d->last_rate_at = now;
+    upload_recording(d, s.recorder.state != RM_RECORDER_IDLE, s.recorder.path,
+                     now);
 
     rm_daemon_status ds = {0};
     copy_text(ds.source, sizeof ds.source, d->cfg.source);

@@ -1,5 +1,6 @@
 /* A thread that adds session files to the library while its caller goes
- * on recording: the analysis and any wait for the database lock happen
+ * on recording: the analysis, the upload of the file's bytes to a library
+ * that stores them (PostgreSQL) and any wait for the database lock happen
  * here, never on the caller's thread. A locked database, or a PostgreSQL
  * server that does not answer, is waited out: the file is tried again
  * until it goes in, the files behind it stay queued. */
@@ -23,7 +24,8 @@ struct rm_library_indexer {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    char *queue[RM_LIBRARY_INDEXER_QUEUE]; /* ring of owned paths */
+    struct index_job *queue;               /* ring of
+                                              RM_LIBRARY_INDEXER_QUEUE */
     size_t head, count;
     char **swept;                          /* from sweeps, owned */
     size_t swept_count, swept_next;
@@ -32,10 +34,12 @@ struct rm_library_indexer {
     rm_library_indexer_state state;        /* under lock */
 };
 
-/* One file to add: queued, or found by a sweep. */
+/* One file to add (and upload), or a recording in progress to upload:
+ * queued, or found by a sweep. */
 typedef struct index_job {
     char *path;   /* owned */
     bool swept;
+    bool upload_only;
 } index_job;
 
 static bool next_job(rm_library_indexer *ix, index_job *job)
@@ -44,9 +48,9 @@ static bool next_job(rm_library_indexer *ix, index_job *job)
     while (ix->count == 0 && !ix->stopping &&
            ix->swept_next == ix->swept_count)
         pthread_cond_wait(&ix->wake, &ix->lock);
-    *job = (index_job){NULL, false};
+    *job = (index_job){NULL, false, false};
     if (ix->count > 0) {
-        job->path = ix->queue[ix->head];
+        *job = ix->queue[ix->head];
         ix->head = (ix->head + 1) % RM_LIBRARY_INDEXER_QUEUE;
         ix->count--;
     } else if (!ix->stopping && ix->swept_next < ix->swept_count) {
@@ -90,15 +94,28 @@ static void report(rm_library_indexer *ix, const rm_library_indexed *r)
         ix->report(ix->user, r);
 }
 
-/* A swept file: skip it when it has a row by now, close it when its
- * recorder never did. False when there is nothing to add. */
-static bool prepare_swept(rm_library_indexer *ix, rm_library_indexed *r,
-                          rm_error *err)
+/* Whether a file with a row still lacks some of its bytes in the
+ * database (a server that was down when it ended). */
+static bool upload_pending(rm_library_indexer *ix, rm_library_indexed *r,
+                           rm_error *err)
+{
+    rm_library_upload_state state;
+    r->status = rm_library_upload_state_get(ix->lib, r->path, &state, err);
+    return r->status == RM_OK && state.pending;
+}
+
+/* A swept file: when it has a row by now, only its upload if that is not
+ * done; close it when its recorder never did. False when there is nothing
+ * to do. */
+static bool prepare_swept(rm_library_indexer *ix, index_job *job,
+                          rm_library_indexed *r, rm_error *err)
 {
     bool indexed = false;
     r->status = rm_library_is_indexed(ix->lib, r->path, &indexed, err);
-    if (r->status == RM_OK && indexed)
-        return false;
+    if (r->status == RM_OK && indexed) {
+        job->upload_only = true;
+        return rm_library_stores_data(ix->lib) && upload_pending(ix, r, err);
+    }
     if (r->status == RM_OK)
         r->status = rm_library_close_unclosed(r->path, &r->recovered, err);
     return r->status == RM_OK;
@@ -137,16 +154,24 @@ static rm_status ensure_open(rm_library_indexer *ix, rm_error *err)
     return ix->lib ? RM_OK : rm_library_open(&ix->lib, ix->target, err);
 }
 
-static rm_status add_file(rm_library_indexer *ix, const index_job *job,
+static rm_status add_file(rm_library_indexer *ix, index_job *job,
                           rm_library_indexed *r, rm_error *err)
 {
+    r->upload = NULL;
     rm_status st = ensure_open(ix, err);
-    if (st == RM_OK && job->swept && !prepare_swept(ix, r, err))
+    if (st == RM_OK && job->swept && !prepare_swept(ix, job, r, err))
         return r->status == RM_OK ? RM_ERR_AGAIN : r->status;
-    return st == RM_OK ? rm_library_add(ix->lib, job->path, &r->id, err) : st;
+    r->upload_only = job->upload_only;
+    if (st == RM_OK && !job->upload_only)
+        st = rm_library_add(ix->lib, job->path, &r->id, err);
+    if (st == RM_OK && rm_library_stores_data(ix->lib)) {
+        st = rm_library_upload_session(ix->lib, job->path, &r->uploaded, err);
+        r->upload = st == RM_OK ? &r->uploaded : NULL;
+    }
+    return st;
 }
 
-static void index_one(rm_library_indexer *ix, const index_job *job)
+static void index_one(rm_library_indexer *ix, index_job *job)
 {
     rm_error err = {0};
     rm_library_indexed r = {.path = job->path, .err = &err,
@@ -156,7 +181,7 @@ static void index_one(rm_library_indexer *ix, const index_job *job)
         r.tries++;
         r.status = add_file(ix, job, &r, &err);
         if (r.status == RM_ERR_AGAIN)
-            return;  /* swept, and has its row by now */
+            return;  /* swept, and has its row and bytes by now */
         r.retrying = retryable(ix, r.status) && !is_stopping(ix);
         note_state(ix, &r);
         report(ix, &r);
@@ -203,12 +228,20 @@ rm_status rm_library_indexer_start(rm_library_indexer **out,
     }
     ix->report = report_fn;
     ix->user = user;
+    ix->queue = calloc(RM_LIBRARY_INDEXER_QUEUE, sizeof *ix->queue);
+    if (!ix->queue) {
+        rm_library_close(ix->lib);
+        free(ix->target);
+        free(ix);
+        return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    }
     pthread_mutex_init(&ix->lock, NULL);
     pthread_cond_init(&ix->wake, NULL);
     if (pthread_create(&ix->thread, NULL, indexer_main, ix) != 0) {
         pthread_cond_destroy(&ix->wake);
         pthread_mutex_destroy(&ix->lock);
         rm_library_close(ix->lib);
+        free(ix->queue);
         free(ix->target);
         free(ix);
         return rm_error_set(err, RM_ERR_NOMEM,
@@ -218,28 +251,53 @@ rm_status rm_library_indexer_start(rm_library_indexer **out,
     return RM_OK;
 }
 
-rm_status rm_library_indexer_submit(rm_library_indexer *ix, const char *path,
-                                    rm_error *err)
+/* The same job waits in the queue already (under lock). */
+static bool queued(const rm_library_indexer *ix, const index_job *job)
 {
-    char *copy = strdup(path);
-    if (!copy)
+    for (size_t i = 0; i < ix->count; i++) {
+        const index_job *q = &ix->queue[(ix->head + i) %
+                                        RM_LIBRARY_INDEXER_QUEUE];
+        if (q->upload_only == job->upload_only && !strcmp(q->path, job->path))
+            return true;
+    }
+    return false;
+}
+
+static rm_status submit(rm_library_indexer *ix, const char *path,
+                        bool upload_only, rm_error *err)
+{
+    index_job job = {strdup(path), false, upload_only};
+    if (!job.path)
         return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
     pthread_mutex_lock(&ix->lock);
     bool full = ix->count == RM_LIBRARY_INDEXER_QUEUE;
-    if (!full) {
-        ix->queue[(ix->head + ix->count) % RM_LIBRARY_INDEXER_QUEUE] = copy;
+    bool again = !full && queued(ix, &job);
+    if (!full && !again) {
+        ix->queue[(ix->head + ix->count) % RM_LIBRARY_INDEXER_QUEUE] = job;
         ix->count++;
         pthread_cond_signal(&ix->wake);
     }
     pthread_mutex_unlock(&ix->lock);
-    if (full) {
-        free(copy);
+    if (full || again)
+        free(job.path);
+    if (full)
         return rm_error_set(err, RM_ERR_BUSY,
                             "%s: not added to the library: %d files are "
                             "already waiting; add it later with 'rollmap "
                             "library add'", path, RM_LIBRARY_INDEXER_QUEUE);
-    }
     return RM_OK;
+}
+
+rm_status rm_library_indexer_submit(rm_library_indexer *ix, const char *path,
+                                    rm_error *err)
+{
+    return submit(ix, path, false, err);
+}
+
+rm_status rm_library_indexer_submit_upload(rm_library_indexer *ix,
+                                           const char *path, rm_error *err)
+{
+    return ix->remote ? submit(ix, path, true, err) : RM_OK;
 }
 
 /* Append paths to the sweep list; takes them over (freed on failure). */
@@ -288,6 +346,7 @@ void rm_library_indexer_stop(rm_library_indexer *ix)
     pthread_cond_destroy(&ix->wake);
     pthread_mutex_destroy(&ix->lock);
     rm_library_paths_free(ix->swept, ix->swept_count);
+    free(ix->queue);
     rm_library_close(ix->lib);
     free(ix->target);
     free(ix);
@@ -300,5 +359,6 @@ void rm_library_indexer_state_get(rm_library_indexer *ix,
     *out = ix->state;
     out->waiting = ix->count + (ix->swept_count - ix->swept_next) +
                    (ix->working ? 1 : 0);
+    out->uploads = ix->remote;
     pthread_mutex_unlock(&ix->lock);
 }

@@ -555,6 +555,8 @@ rm_status rm_library_remove(rm_library *lib, int64_t id, bool purge,
     }
     st = edit_session(lib, id, "DELETE FROM sessions WHERE id = ?1", NULL,
                       NULL, "removing a session", err);
+    if (st == RM_OK && purge)
+        st = library_drop_data(lib, e->session_id, err);
     if (st == RM_OK)
         st = library_commit(lib, err);
     else

@@ -267,6 +267,11 @@ rm_status library_upload_file(rm_library *lib, const char *path,
                               size_t chunk_bytes, rm_library_upload *out,
                               rm_error *err);
 
+/** Remove the stored bytes of a session (inside the caller's
+ *  transaction). */
+rm_status library_drop_data(rm_library *lib, const char *session_id,
+                            rm_error *err);
+
 /* ---- tags.c ------------------------------------------------------------- */
 
 /** Set the tags that the session file's tag notes carry (in file order). */

@@ -216,7 +216,8 @@ rm_status rm_library_set_meta(rm_library *lib, int64_t id,
  *  it. */
 rm_status rm_library_set_client_name(rm_library *lib, const char *client,
                                      const char *display_name, rm_error *err);
-/** Remove a session's rows; with purge also delete its file. */
+/** Remove a session's rows; with purge also delete its file and the
+ *  bytes a PostgreSQL library holds of it. */
 rm_status rm_library_remove(rm_library *lib, int64_t id, bool purge,
                             rm_error *err);
 
@@ -394,6 +395,11 @@ typedef struct rm_library_indexed {
     bool found;          /**< from a sweep: the file had no row */
     bool recovered;      /**< from a sweep: its recorder never closed it,
                               it was given its closing index */
+    bool upload_only;    /**< a recording in progress, or a file with a
+                              row whose bytes were not all uploaded */
+    const rm_library_upload *upload; /**< what was uploaded (a library
+                              that stores data, RM_OK); else NULL */
+    rm_library_upload uploaded;      /**< where upload points */
 } rm_library_indexed;
 
 /** After each try of a file; on the indexer thread. */
@@ -414,10 +420,18 @@ rm_status rm_library_indexer_start(rm_library_indexer **out,
  *  the indexer stops); other failures are reported once. */
 rm_status rm_library_indexer_submit(rm_library_indexer *ix, const char *path,
                                     rm_error *err);
+/** Queue the upload of a recording in progress (a library that stores
+ *  data; otherwise nothing): its new chunks go to the database, it is
+ *  not added. The same upload already waiting is not queued twice. */
+rm_status rm_library_indexer_submit_upload(rm_library_indexer *ix,
+                                           const char *path, rm_error *err);
 
 /** What the indexer is waiting on, for status displays. */
 typedef struct rm_library_indexer_state {
-    size_t waiting;     /**< files queued or being tried, not yet added */
+    size_t waiting;     /**< files queued or being tried, not yet added
+                             (or uploaded) */
+    bool uploads;       /**< the library stores data: each waiting file
+                             is also uploaded */
     bool retrying;      /**< the current file found the database locked or
                              its server unreachable */
     char problem[512];  /**< why, while retrying ("" otherwise) */

@@ -372,6 +372,25 @@ rm_status rm_library_upload_state_get(rm_library *lib, const char *path,
     return st;
 }
 
+rm_status library_drop_data(rm_library *lib, const char *session_id,
+                            rm_error *err)
+{
+    static const char *const sql[] = {
+        "DELETE FROM session_chunks WHERE session_id = ?",
+        "DELETE FROM session_data WHERE session_id = ?",
+    };
+    rm_status st = RM_OK;
+    for (size_t i = 0; st == RM_OK && i < sizeof sql / sizeof sql[0]; i++) {
+        library_stmt *stmt;
+        st = library_prepare(lib, sql[i], &stmt, err);
+        if (st != RM_OK)
+            break;
+        library_bind_text(stmt, 1, session_id);
+        st = library_step_done(lib, stmt, "removing a session's bytes", err);
+    }
+    return st;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Reading                                                                  */
 /* ------------------------------------------------------------------------ */

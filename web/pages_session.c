@@ -112,18 +112,39 @@ static rm_status write_export(rm_session *sess, const rm_analysis *a,
     return rm_export_edf(sess, a, path, flags, NULL, err);
 }
 
+/* The session's file: its own on this machine, or its bytes from a
+ * PostgreSQL library in the cache's sessions/ folder. */
+static rm_status local_session_file(web_server_state *s,
+                                    const rm_library_entry *e, char *path,
+                                    size_t cap, rm_error *err)
+{
+    char sessions[4200];
+    snprintf(sessions, sizeof sessions, "%s/sessions", s->cache_dir);
+    rm_library_fetched fetched;
+    pthread_mutex_lock(&s->library_lock);
+    rm_status st = rm_library_session_file(s->library, e, sessions, path, cap,
+                                           &fetched, err);
+    pthread_mutex_unlock(&s->library_lock);
+    if (st == RM_OK && fetched.damaged_chunks)
+        fprintf(stderr, "rollmap serve: warning: %s\n", fetched.damage);
+    return st;
+}
+
 /* Make what name needs (the report folder, or an export) unless the cache
  * has it. */
-static rm_status ensure_file(const rm_library_entry *e, const char *dir,
-                             const char *name, rm_error *err)
+static rm_status ensure_file(web_server_state *s, const rm_library_entry *e,
+                             const char *dir, const char *name, rm_error *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     if (access(path, R_OK) == 0)
         return RM_OK;
+    char file[4200];
     rm_session *sess = NULL;
     rm_analysis *a = NULL;
-    rm_status st = analyse(e->path, &sess, &a, err);
+    rm_status st = local_session_file(s, e, file, sizeof file, err);
+    if (st == RM_OK)
+        st = analyse(file, &sess, &a, err);
     if (st != RM_OK)
         return st;
     bool report = strcmp(name, "report.html") == 0 ||
@@ -182,7 +203,7 @@ static void session_file(web_server_state *s, const web_request *q,
     char dir[256];
     cache_folder(s, e, dir, sizeof dir);
     pthread_mutex_lock(&report_lock);
-    rm_status st = ensure_file(e, dir, name, &err);
+    rm_status st = ensure_file(s, e, dir, name, &err);
     pthread_mutex_unlock(&report_lock);
     if (st != RM_OK) {
         web_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, err.message);

@@ -6,9 +6,12 @@
 # the schema; rollmap serve shows the client from the same server; a
 # password in the connection string is refused without being echoed; a
 # server that is not there is a clear error; the roles of
-# dist/clinic-roles.sql: a recorder adds sessions but cannot read client
-# metadata, a therapist reads and edits; and a machine without any of
-# this still uses its SQLite file.
+# dist/clinic-roles.sql: a recorder adds and uploads sessions but cannot
+# read client metadata, a therapist reads and edits; a third machine (its
+# own HOME and cache, the rooms' files out of reach) reports a session
+# from the bytes the server holds, and a byte changed in a stored chunk is
+# named on read while the rest is still reported; and a machine without
+# any of this still uses its SQLite file.
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
 if [ -z "${ROLLMAP_TEST_POSTGRESQL:-}" ]; then
@@ -56,6 +59,36 @@ EOF
     || fail "compare --client on PostgreSQL failed"
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d['sessions'])==4, d['sessions']" \
     "$work/cmp/compare.json" || fail "compare did not see the 4 sessions"
+
+echo "-- a third machine reads a session's bytes from the server"
+# 200 s: three chunks of 1 MiB, so that one can be damaged in the middle
+mkdir -p "$work/room4"
+"$ROLLMAP" simulate --seed 31 --duration 200 --out "$work/room4/f.cap" 2>/dev/null
+"$ROLLMAP" record --source "file:$work/room4/f.cap?fast" -o "$work/room4/f.rms" \
+    --client C-020 --side left >/dev/null 2>&1 || fail "record f failed"
+"$ROLLMAP" library add --db "$clinic" "$work/room4/f.rms" >/dev/null
+sid=$("$ROLLMAP" info --json "$work/room4/f.rms" | python3 -c 'import json,sys; print(json.load(sys.stdin)["session"]["session_id"])')
+mv "$work/room4" "$work/room4.away"
+third() { HOME=$work/$1 XDG_CACHE_HOME= "$ROLLMAP" "${@:2}"; }
+third third report "$sid" --db "$clinic" >"$work/third.txt" 2>"$work/third.err" \
+    || fail "report from the server's bytes: $(cat "$work/third.err")"
+[ ! -s "$work/third.err" ] || fail "report warned: $(cat "$work/third.err")"
+cached=$work/third/.cache/rollmap/sessions/$sid.rms
+[ "$(stat -c %a "$cached")" = 600 ] || fail "cache file mode"
+[ "$(stat -c %a "$(dirname "$cached")")" = 700 ] || fail "cache folder mode"
+cmp -s "$cached" "$work/room4.away/f.rms" || fail "the cached file differs from the recorded one"
+[ "$(cat "$work/third.txt")" = "$("$ROLLMAP" report "$work/room4.away/f.rms")" ] \
+    || fail "the report from the server differs from the file's"
+
+echo "-- a byte changed in a stored chunk is named, the rest is read"
+psql "$clinic" -qc "UPDATE session_chunks SET bytes = set_byte(bytes, 100, get_byte(bytes, 100) # 255)
+                    WHERE session_id = '$sid' AND idx = 1" >/dev/null
+third fourth report "$sid" --db "$clinic" >"$work/damaged.txt" 2>"$work/damaged.err" \
+    || fail "report of a session with a damaged chunk failed: $(cat "$work/damaged.err")"
+grep -q "warning: 1 damaged chunk .*session $sid chunk 1 (bytes 1048576-2097151) fails its checksum" \
+    "$work/damaged.err" || fail "the damaged chunk is not named: $(cat "$work/damaged.err")"
+grep -Eq "^Damaged file blocks +[1-9]" "$work/damaged.txt" || fail "the report does not count the lost blocks: $(cat "$work/damaged.txt")"
+mv "$work/room4.away" "$work/room4"
 
 echo "-- migrate names the server and the schema, without a password"
 "$ROLLMAP" library migrate --db "$clinic" >"$work/migrate.txt"
@@ -105,6 +138,13 @@ touch "$work/room3/e.rms"
     || fail "record tag --file"
 "$ROLLMAP" library add --db "$clinic user=room3" "$work/room3/e.rms" | grep -q $'\tupdated\t' \
     || fail "the recorder cannot store a changed file's analysis again"
+"$ROLLMAP" library sync --db "$clinic user=room3" --folder "$work/room3" >"$work/sync.txt" \
+    || fail "the recorder's sync: $(cat "$work/sync.txt")"
+[ ! -s "$work/sync.txt" ] || fail "add did not upload the file: $(cat "$work/sync.txt")"
+if psql "$clinic user=room3" -Atc "SELECT length(bytes) FROM session_chunks LIMIT 1" \
+    >/dev/null 2>&1; then
+    fail "the recorder can read sessions' bytes"
+fi
 for cmd in "list" "show 5" "name C-017 Ada"; do
     # shellcheck disable=SC2086
     if "$ROLLMAP" library $cmd --db "$clinic user=room3" >/dev/null 2>"$work/denied.txt"; then

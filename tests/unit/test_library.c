@@ -1087,6 +1087,30 @@ static void a_damaged_chunk_is_named_and_the_rest_is_read(void **state)
     free(path);
 }
 
+static void purge_also_removes_the_stored_bytes(void **state)
+{
+    fixture *f = *state;
+    char *a = make_session(f->dir, "p1.rms", "C25", RM_SIDE_LEFT, T0_US, 25);
+    char *b = make_session(f->dir, "p2.rms", "C25", RM_SIDE_LEFT, T0_US + 1,
+                           26);
+    int64_t ia = add(f->lib, a, NULL), ib = add(f->lib, b, NULL);
+    upload(f->lib, a);
+    upload(f->lib, b);
+    int64_t a_chunks = query_int(f->lib, "SELECT count(*) FROM session_chunks "
+                                         "WHERE session_id = 'C25-p1.rms'");
+    rm_error err;
+    assert_int_equal(rm_library_remove(f->lib, ia, false, &err), RM_OK);
+    assert_int_equal(query_int(f->lib, "SELECT count(*) FROM session_data"),
+                     2);
+    assert_int_equal(rm_library_remove(f->lib, ib, true, &err), RM_OK);
+    assert_int_equal(query_int(f->lib, "SELECT count(*) FROM session_data"),
+                     1);
+    assert_int_equal(query_int(f->lib, "SELECT count(*) FROM session_chunks"),
+                     a_chunks);
+    free(a);
+    free(b);
+}
+
 static void only_a_server_library_stores_the_bytes(void **state)
 {
     fixture *f = *state;
@@ -1513,6 +1537,7 @@ int main(void)
         T(a_growing_recording_sends_only_its_new_chunks),
         T(a_fetched_session_equals_its_file_and_is_cached),
         T(a_damaged_chunk_is_named_and_the_rest_is_read),
+        T(purge_also_removes_the_stored_bytes),
         T(only_a_server_library_stores_the_bytes),
     };
     /* SQLite's own file: its mode, WAL, and damaged pages */
