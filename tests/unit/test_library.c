@@ -1132,6 +1132,11 @@ static void only_a_server_library_stores_the_bytes(void **state)
     assert_int_equal(rm_library_upload_state_get(f->lib, path, &s, &err),
                      RM_OK);
     assert_false(s.pending);
+    if (server) /* chunks are not compressed again by the server */
+        assert_int_equal(query_int(f->lib, "SELECT count(*) FROM pg_attribute "
+                                           "WHERE attrelid = 'session_chunks'"
+                                           "::regclass AND attname = 'bytes' "
+                                           "AND attstorage = 'e'"), 1);
     free(path);
 }
 
