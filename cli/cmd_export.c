@@ -317,7 +317,8 @@ static int export_files_to_folder(const export_options *o)
 }
 
 /* Each session's own file, or its bytes from a PostgreSQL library in the
- * cache (a session recorded on another machine). */
+ * cache (a session recorded on another machine); a session that has
+ * neither keeps its path, and the export skips it and names it. */
 static int export_entries(rm_library *lib, const export_options *o,
                           rm_library_entry *entries, rm_folder_session *list,
                           size_t n)
@@ -327,18 +328,16 @@ static int export_entries(rm_library *lib, const export_options *o,
         return cli_fail(CMD, "out of memory");
     rm_library_fetched fetched;
     rm_error err;
-    int rc = CLI_OK;
-    for (size_t i = 0; rc == CLI_OK && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (rm_library_session_file(lib, &entries[i], NULL, files[i],
                                     sizeof files[i], &fetched, &err) != RM_OK)
-            rc = cli_fail_error(CMD, &err);
+            snprintf(files[i], sizeof files[i], "%s", entries[i].path);
         else if (fetched.damaged_chunks)
             fprintf(stderr, "rollmap %s: warning: %s\n", CMD, fetched.damage);
         list[i] = (rm_folder_session){files[i], entries[i].display_name,
                                       entries[i].notes ? entries[i].notes : ""};
     }
-    if (rc == CLI_OK)
-        rc = write_folder(o, list, n);
+    int rc = write_folder(o, list, n);
     free(files);
     return rc;
 }

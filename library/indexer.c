@@ -100,7 +100,7 @@ static bool upload_pending(rm_library_indexer *ix, rm_library_indexed *r,
                            rm_error *err)
 {
     rm_library_upload_state state;
-    r->status = rm_library_upload_state_get(ix->lib, r->path, &state, err);
+    r->status = library_upload_state(ix->lib, r->path, true, &state, err);
     return r->status == RM_OK && state.pending;
 }
 
@@ -263,6 +263,22 @@ static bool queued(const rm_library_indexer *ix, const index_job *job)
     return false;
 }
 
+/* A session that ended is uploaded when it is added: the uploads of its
+ * recording still queued would only send nothing (under lock). */
+static void drop_queued_uploads(rm_library_indexer *ix, const char *path)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < ix->count; i++) {
+        index_job *q = &ix->queue[(ix->head + i) % RM_LIBRARY_INDEXER_QUEUE];
+        if (q->upload_only && !strcmp(q->path, path)) {
+            free(q->path);
+            continue;
+        }
+        ix->queue[(ix->head + kept++) % RM_LIBRARY_INDEXER_QUEUE] = *q;
+    }
+    ix->count = kept;
+}
+
 static rm_status submit(rm_library_indexer *ix, const char *path,
                         bool upload_only, rm_error *err)
 {
@@ -270,6 +286,8 @@ static rm_status submit(rm_library_indexer *ix, const char *path,
     if (!job.path)
         return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
     pthread_mutex_lock(&ix->lock);
+    if (!upload_only)
+        drop_queued_uploads(ix, path);
     bool full = ix->count == RM_LIBRARY_INDEXER_QUEUE;
     bool again = !full && queued(ix, &job);
     if (!full && !again) {

@@ -267,6 +267,12 @@ rm_status library_upload_file(rm_library *lib, const char *path,
                               size_t chunk_bytes, rm_library_upload *out,
                               rm_error *err);
 
+/** rm_library_upload_state_get; with quick, a closed file as long as
+ *  its stored closed content is taken to be the same without reading it
+ *  (session files only grow: every change appends a record), so that a
+ *  sweep of years of sessions reads none of them. */
+rm_status library_upload_state(rm_library *lib, const char *path, bool quick,
+                               rm_library_upload_state *out, rm_error *err);
 /** Remove the stored bytes of a session (inside the caller's
  *  transaction). */
 rm_status library_drop_data(rm_library *lib, const char *session_id,

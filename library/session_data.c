@@ -344,9 +344,8 @@ static rm_status file_crc(const local_file *f, uint32_t *crc, rm_error *err)
     return st;
 }
 
-rm_status rm_library_upload_state_get(rm_library *lib, const char *path,
-                                      rm_library_upload_state *out,
-                                      rm_error *err)
+rm_status library_upload_state(rm_library *lib, const char *path, bool quick,
+                               rm_library_upload_state *out, rm_error *err)
 {
     memset(out, 0, sizeof *out);
     local_file f;
@@ -364,12 +363,20 @@ rm_status rm_library_upload_state_get(rm_library *lib, const char *path,
         uint32_t crc = 0;
         bool same = c.found && c.length == f.size &&
                     c.complete == f.complete;
-        if (same)
+        bool trusted = quick && same && f.complete;
+        if (same && !trusted)
             st = file_crc(&f, &crc, err);
-        out->pending = !same || crc != c.crc;
+        out->pending = !same || (!trusted && crc != c.crc);
     }
     close_local(&f);
     return st;
+}
+
+rm_status rm_library_upload_state_get(rm_library *lib, const char *path,
+                                      rm_library_upload_state *out,
+                                      rm_error *err)
+{
+    return library_upload_state(lib, path, false, out, err);
 }
 
 rm_status library_drop_data(rm_library *lib, const char *session_id,

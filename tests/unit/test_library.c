@@ -1087,6 +1087,29 @@ static void a_damaged_chunk_is_named_and_the_rest_is_read(void **state)
     free(path);
 }
 
+/* A sweep trusts a closed file of the stored length; sync reads it. */
+static void a_quick_state_trusts_a_closed_file_of_the_stored_length(
+    void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "q.rms", "C26", RM_SIDE_LEFT, T0_US, 27);
+    upload(f->lib, path);
+    size_t len;
+    uint8_t *bytes = testutil_read_file(path, &len);
+    bytes[len / 2] ^= 0xff;
+    assert_int_equal(testutil_write_file(path, bytes, len), 0);
+    rm_library_upload_state quick, thorough;
+    rm_error err;
+    assert_int_equal(library_upload_state(f->lib, path, true, &quick, &err),
+                     RM_OK);
+    assert_int_equal(rm_library_upload_state_get(f->lib, path, &thorough,
+                                                 &err), RM_OK);
+    assert_false(quick.pending);
+    assert_int_equal(thorough.pending, rm_library_stores_data(f->lib));
+    free(bytes);
+    free(path);
+}
+
 static void purge_also_removes_the_stored_bytes(void **state)
 {
     fixture *f = *state;
@@ -1542,6 +1565,7 @@ int main(void)
         T(a_growing_recording_sends_only_its_new_chunks),
         T(a_fetched_session_equals_its_file_and_is_cached),
         T(a_damaged_chunk_is_named_and_the_rest_is_read),
+        T(a_quick_state_trusts_a_closed_file_of_the_stored_length),
         T(purge_also_removes_the_stored_bytes),
         T(only_a_server_library_stores_the_bytes),
     };
