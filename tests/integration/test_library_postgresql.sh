@@ -61,12 +61,14 @@ python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d['sessi
     "$work/cmp/compare.json" || fail "compare did not see the 4 sessions"
 
 echo "-- a third machine reads a session's bytes from the server"
-# 200 s: three chunks of 1 MiB, so that one can be damaged in the middle
+# 400 s: three chunks of 1 MiB (2.5 MB), so that one in the middle can
+# be damaged
 mkdir -p "$work/room4"
-"$ROLLMAP" simulate --seed 31 --duration 200 --out "$work/room4/f.cap" 2>/dev/null
+"$ROLLMAP" simulate --seed 31 --duration 400 --out "$work/room4/f.cap" 2>/dev/null
 "$ROLLMAP" record --source "file:$work/room4/f.cap?fast" -o "$work/room4/f.rms" \
     --client C-020 --side left >/dev/null 2>&1 || fail "record f failed"
 "$ROLLMAP" library add --db "$clinic" "$work/room4/f.rms" >/dev/null
+[ "$(stat -c %s "$work/room4/f.rms")" -gt 2097152 ] || fail "f.rms is not three chunks long"
 sid=$("$ROLLMAP" info --json "$work/room4/f.rms" | python3 -c 'import json,sys; print(json.load(sys.stdin)["session"]["session_id"])')
 mv "$work/room4" "$work/room4.away"
 third() { HOME=$work/$1 XDG_CACHE_HOME= "$ROLLMAP" "${@:2}"; }
