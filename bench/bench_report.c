@@ -9,6 +9,7 @@
  */
 #include "rollmap_daemon.h"
 #include "rollmap_report.h"
+#include "bench_sim_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-/** Samples handed to the session writer per call. */
-#define BATCH 1024
 #define DEFAULT_DURATION_S 3600.0
 
 static double seconds_since(uint64_t start_us)
@@ -39,37 +38,11 @@ static rm_status record_session(const char *path, double duration_s,
     rm_sim_config_default(&cfg);
     cfg.duration_s = duration_s;
     cfg.side = RM_SIDE_LEFT;
-    rm_sim *sim = NULL;
-    rm_status st = rm_sim_new(&sim, &cfg, err);
-    if (st != RM_OK)
-        return st;
     rm_session_meta meta = {.side = RM_SIDE_LEFT, .start_unix_us = rm_wallclock_us()};
     strcpy(meta.client, "BENCH");
     strcpy(meta.muscle, "hamstring");
     rm_session_id_new(meta.session_id, meta.start_unix_us);
-    rm_writer_options opt;
-    rm_writer_options_default(&opt);
-    opt.fsync = false; /* the benchmark times the report, not the disk */
-    rm_session_writer *w = NULL;
-    st = rm_session_writer_create(&w, path, rm_sim_info(sim), &meta, &opt, err);
-    static rm_sample batch[BATCH];
-    size_t n = 0;
-    while (st == RM_OK && rm_sim_next_sample(sim, &batch[n])) {
-        if (++n == BATCH) {
-            st = rm_session_writer_append(w, batch, n, err);
-            n = 0;
-        }
-    }
-    if (st == RM_OK && n > 0)
-        st = rm_session_writer_append(w, batch, n, err);
-    if (w) {
-        *samples = rm_session_writer_sample_count(w);
-        rm_status closed = rm_session_writer_close(w, err);
-        if (st == RM_OK)
-            st = closed;
-    }
-    rm_sim_free(sim);
-    return st;
+    return bench_record_sim(path, &cfg, &meta, samples, err);
 }
 
 static long peak_rss_mb(void)

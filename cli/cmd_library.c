@@ -27,10 +27,12 @@ enum {
     OPT_META = 1 << 6,    /* set: --client --side --muscle --notes */
     OPT_FOLDER = 1 << 7,  /* check, rebuild: --folder */
     OPT_FORCE = 1 << 8,   /* rebuild: --force */
-    OPT_DRY_RUN = 1 << 9  /* sync: --dry-run */
+    OPT_DRY_RUN = 1 << 9, /* sync: --dry-run */
+    OPT_JOBS = 1 << 10    /* reanalyse: --jobs */
 };
 
 #define MAX_FOLDERS 8             /* --folder options on one command line */
+#define MAX_JOBS 1024             /* --jobs: more threads than this is a typo */
 /* An unclosed session file written this recently may still be recording:
  * check leaves it to the recorder (rollmapd flushes every 0.5 s and
  * updates the metadata every 10 s while it records). */
@@ -41,6 +43,7 @@ typedef struct library_options {
     rm_library_filter filter;
     unsigned given;        /* OPT_* bits of the options used */
     bool json, csv, yes, purge, hash, names, force, dry_run;
+    unsigned jobs;         /* reanalyse: 0 one per online CPU */
     bool setting_meta;     /* set: --client --side --muscle are META */
     const char *folders[MAX_FOLDERS]; /* check: --folder, in order */
     int folder_count;
@@ -70,7 +73,7 @@ static void usage(FILE *out)
 "       rollmap library name CLIENT [DISPLAY NAME]\n"
 "       rollmap library rm ID... [--yes] [--purge]\n"
 "       rollmap library check [FILTER] [--hash] [--folder DIR]... [--json]\n"
-"       rollmap library reanalyse [FILTER] [--force]\n"
+"       rollmap library reanalyse [FILTER] [--force] [--jobs N]\n"
 "       rollmap library rebuild [--folder DIR]... [FILE...] [--force]\n"
 "       rollmap library migrate\n"
 "       rollmap library sync [--folder DIR]... [FILE...] [--dry-run]\n"
@@ -101,7 +104,9 @@ static void usage(FILE *out)
 "  reanalyse  analyse the sessions again from their files (after a\n"
 "             detector change), with a progress bar on a terminal; files\n"
 "             changed since they were indexed are listed and, on a\n"
-"             terminal, asked about; otherwise they need --force\n"
+"             terminal, asked about; otherwise they need --force; every\n"
+"             CPU analyses a session at a time (--jobs) and the failures\n"
+"             are named at the end\n"
 "  rebuild    after damage: move the database aside (never deleted) and\n"
 "             index the session files of the session folder (or each\n"
 "             --folder) and the FILEs again into a new one; tags, notes\n"
@@ -146,6 +151,8 @@ static void usage(FILE *out)
 "  --dry-run         sync: list what is to be uploaded, upload nothing\n"
 "  --force           reanalyse: also files changed since they were indexed;\n"
 "                    rebuild: also a database that is not damaged\n"
+"  --jobs N          reanalyse: N sessions at once (default: one per\n"
+"                    online CPU; 1: one after the other)\n"
 "  -y, --yes         rm: do not ask\n"
 "  --purge           rm: also delete the session file (and its bytes\n"
 "                    on a PostgreSQL server)\n"
@@ -192,6 +199,12 @@ static int option_value(int c, const char *arg, library_options *o)
                                   MAX_FOLDERS);
         o->folders[o->folder_count++] = arg;
         return CLI_OK;
+    case 'J':
+        o->jobs = (unsigned)strtoul(arg, &end, 10);
+        if (*end || !o->jobs || arg[0] == '-' || o->jobs > MAX_JOBS)
+            return cli_fail_usage(CMD, "--jobs '%s': expected a count of "
+                                  "1 to %d", arg, MAX_JOBS);
+        return CLI_OK;
     case 'd':
         if (strlen(arg) >= sizeof o->db)
             return cli_fail_usage(CMD, "--db: too long");
@@ -217,6 +230,7 @@ static unsigned option_group(int c)
     case 'F': return OPT_FOLDER;
     case 'f': return OPT_FORCE;
     case 'D': return OPT_DRY_RUN;
+    case 'J': return OPT_JOBS;
     default: return 0;
     }
 }
@@ -238,6 +252,7 @@ static const struct option longopts[] = {
     {"folder", required_argument, NULL, 'F'},
     {"force", no_argument, NULL, 'f'},
     {"dry-run", no_argument, NULL, 'D'},
+    {"jobs", required_argument, NULL, 'J'},
     {"yes", no_argument, NULL, 'y'},
     {"purge", no_argument, NULL, 'p'},
     {"help", no_argument, NULL, 'h'},
@@ -1078,20 +1093,56 @@ static int run_check(rm_library *lib, library_options *o)
     return missing || changed || n_found ? CLI_FAILURE : CLI_OK;
 }
 
+/* The bar on a terminal, and the failures to name when it is done. */
 typedef struct progress_bar {
     uint64_t start_us;
     bool tty, shown;
+    size_t total;
+    char **failures;
+    size_t failure_count;
 } progress_bar;
 
-static void draw_progress(size_t done, size_t total, void *user)
+static void keep_failure(progress_bar *bar, const rm_error *failure)
+{
+    char **grown = realloc(bar->failures,
+                           (bar->failure_count + 1) * sizeof *grown);
+    char *copy = strdup(failure->message);
+    if (!grown || !copy) {
+        free(copy);
+        cli_fail_error(CMD, failure);  /* named now rather than lost */
+        if (grown)
+            bar->failures = grown;
+        return;
+    }
+    bar->failures = grown;
+    bar->failures[bar->failure_count++] = copy;
+}
+
+static void draw_progress(size_t done, size_t total, const rm_error *failure,
+                          void *user)
 {
     progress_bar *bar = user;
+    bar->total = total;
+    if (failure)
+        keep_failure(bar, failure);
     if (!bar->tty || rm_monotonic_us() - bar->start_us < PROGRESS_AFTER_US)
         return;
     int filled = total ? (int)(PROGRESS_WIDTH * done / total) : PROGRESS_WIDTH;
     fprintf(stderr, "\rreanalysing [%-*.*s] %zu/%zu", PROGRESS_WIDTH, filled,
             "##############################", done, total);
     bar->shown = true;
+}
+
+/* After the bar: each failure on a line of its own. */
+static void name_failures(progress_bar *bar)
+{
+    if (bar->shown)
+        fputc('\n', stderr);
+    for (size_t i = 0; i < bar->failure_count; i++) {
+        cli_fail(CMD, "%s", bar->failures[i]);
+        free(bar->failures[i]);
+    }
+    free(bar->failures);
 }
 
 /* The matching sessions whose files changed since they were indexed,
@@ -1142,18 +1193,28 @@ static int run_reanalyse(rm_library *lib, library_options *o)
 {
     if (confirm_changed(lib, o) != CLI_OK)
         return CLI_FAILURE;
-    progress_bar bar = {rm_monotonic_us(), isatty(STDERR_FILENO) != 0, false};
+    progress_bar bar = {.start_us = rm_monotonic_us(),
+                        .tty = isatty(STDERR_FILENO) != 0};
+    rm_library_reanalyse_options opt;
+    rm_library_reanalyse_options_default(&opt);
+    opt.force = o->force;
+    opt.jobs = o->jobs;
+    opt.progress = draw_progress;
+    opt.user = &bar;
     size_t done = 0, failed = 0;
     rm_error err;
-    rm_status st = rm_library_reanalyse(lib, &o->filter, NULL, o->force,
-                                        draw_progress, &bar, &done, &failed,
+    rm_status st = rm_library_reanalyse(lib, &o->filter, &opt, &done, &failed,
                                         &err);
-    if (bar.shown)
-        fputc('\n', stderr);
-    printf("reanalysed %zu sessions, %zu failed\n", done, failed);
-    if (st != RM_OK)
+    name_failures(&bar);
+    size_t not_reached = bar.total - done - failed;
+    printf("reanalysed %zu sessions, %zu failed", done, failed);
+    if (not_reached)
+        printf(", %zu not reached (the run stopped at the database error "
+               "above)", not_reached);
+    putchar('\n');
+    if (st != RM_OK && failed == 0)
         return cli_fail_error(CMD, &err);
-    return CLI_OK;
+    return st == RM_OK ? CLI_OK : CLI_FAILURE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1365,7 +1426,8 @@ static const subcommand subcommands[] = {
     {"rm", "ID...", OPT_REMOVE, 1, -1, run_rm, NULL},
     {"check", "", OPT_FILTER | OPT_JSON | OPT_HASH | OPT_FOLDER, 0, 0,
      run_check, NULL},
-    {"reanalyse", "", OPT_FILTER | OPT_FORCE, 0, 0, run_reanalyse, NULL},
+    {"reanalyse", "", OPT_FILTER | OPT_FORCE | OPT_JOBS, 0, 0, run_reanalyse,
+     NULL},
     {"rebuild", "[--folder DIR]... [FILE...] [--force]",
      OPT_FOLDER | OPT_FORCE, 0, -1, NULL, run_rebuild},
     {"migrate", "", 0, 0, 0, run_migrate, NULL},

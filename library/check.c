@@ -1,4 +1,4 @@
-/* Checking indexed files against the library, and analysing them again. */
+/* Checking indexed files against the library. */
 #include "library_internal.h"
 
 #include <stdlib.h>
@@ -94,69 +94,4 @@ rm_status library_open_indexed(const rm_library_entry *e, rm_session **out,
     }
     *out = s;
     return RM_OK;
-}
-
-/* A file changed since it was indexed is reanalysed only with force. */
-static rm_status refuse_changed(const rm_library_entry *e, rm_error *err)
-{
-    rm_library_check_item item = {0};
-    library_check_entry(e, false, &item);
-    if (item.state != RM_LIBRARY_FILE_CHANGED)
-        return RM_OK;
-    return rm_error_set(err, RM_ERR_ARG, "%s (session %lld): changed since it "
-                        "was indexed (%s); its rows were kept. Look at the "
-                        "file (rollmap info) and reanalyse it with --force "
-                        "if the change is wanted", e->path, (long long)e->id,
-                        item.detail);
-}
-
-static rm_status reanalyse_entry(rm_library *lib, const rm_library_entry *e,
-                                 const rm_analysis_config *cfg, bool force,
-                                 rm_error *err)
-{
-    rm_session *s;
-    rm_status st = force ? RM_OK : refuse_changed(e, err);
-    if (st == RM_OK)
-        st = library_open_indexed(e, &s, err);
-    if (st != RM_OK)
-        return st;
-    rm_session_close(s);
-    int64_t id;
-    rm_library_add_outcome outcome;
-    return library_index_file(lib, e->path, cfg, true, &id, &outcome, err);
-}
-
-rm_status rm_library_reanalyse(rm_library *lib, const rm_library_filter *f,
-                               const rm_analysis_config *cfg, bool force,
-                               rm_library_progress_fn progress, void *user,
-                               size_t *done, size_t *failed, rm_error *err)
-{
-    rm_library_entry *entries;
-    size_t count, ok = 0, bad = 0;
-    rm_status first = rm_library_list(lib, f, &entries, &count, err);
-    if (first != RM_OK)
-        return first;
-    for (size_t i = 0; i < count; i++) {
-        rm_error one;
-        rm_status st = reanalyse_entry(lib, &entries[i], cfg, force, &one);
-        if (st == RM_OK) {
-            ok++;
-        } else {
-            if (bad++ == 0) {
-                first = st;
-                if (err)
-                    *err = one;
-            }
-            if (st == RM_ERR_BUSY || st == RM_ERR_NO_SPACE)
-                break; /* the database itself is unusable for now */
-        }
-        if (progress)
-            progress(i + 1, count, user);
-    }
-    rm_library_entries_free(entries, count);
-    if (done)
-        *done = ok;
-    if (failed)
-        *failed = bad;
-    return first;
 }

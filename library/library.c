@@ -351,6 +351,20 @@ static rm_status try_unchanged(rm_library *lib, const known_session *k,
     return update_location(lib, k->id, path, stamp, err);
 }
 
+/* The file's checksum and analysis; stamp->damage says what the reader
+ * could not read. */
+static rm_status analyse_into(rm_session *s, const char *path,
+                              library_file_stamp *stamp,
+                              const rm_analysis_config *cfg, rm_analysis **a,
+                              rm_error *err)
+{
+    rm_status st = library_file_crc(path, &stamp->crc32c, err);
+    if (st == RM_OK)
+        st = analyse_file(s, cfg, a, err);
+    library_describe_damage(rm_session_integrity(s), stamp);
+    return st;
+}
+
 static rm_status analyse_and_store(rm_library *lib, rm_session *s,
                                    const char *path,
                                    library_file_stamp *stamp,
@@ -359,10 +373,7 @@ static rm_status analyse_and_store(rm_library *lib, rm_session *s,
                                    rm_error *err)
 {
     rm_analysis *a = NULL;
-    rm_status st = library_file_crc(path, &stamp->crc32c, err);
-    if (st == RM_OK)
-        st = analyse_file(s, cfg, &a, err);
-    library_describe_damage(rm_session_integrity(s), stamp);
+    rm_status st = analyse_into(s, path, stamp, cfg, &a, err);
     if (st == RM_OK)
         st = library_store_analysis(lib, a, path, stamp, tags_from, id, err);
     rm_analysis_free(a);
@@ -371,9 +382,8 @@ static rm_status analyse_and_store(rm_library *lib, rm_session *s,
 
 static rm_status index_session(rm_library *lib, rm_session *s,
                                const char *path, library_file_stamp *stamp,
-                               const rm_analysis_config *cfg, bool force,
-                               int64_t *id, rm_library_add_outcome *outcome,
-                               rm_error *err)
+                               const rm_analysis_config *cfg, int64_t *id,
+                               rm_library_add_outcome *outcome, rm_error *err)
 {
     const char *sid = rm_session_meta_of(s)->session_id;
     if (!sid[0])
@@ -381,7 +391,7 @@ static rm_status index_session(rm_library *lib, rm_session *s,
                             "%s: the session has no session id", path);
     known_session k;
     rm_status st = find_known(lib, sid, &k, err);
-    if (st == RM_OK && k.found && !force) {
+    if (st == RM_OK && k.found) {
         *id = k.id;
         st = try_unchanged(lib, &k, path, stamp, outcome, err);
         if (st != RM_ERR_AGAIN) {
@@ -409,9 +419,8 @@ static rm_status absolute_path(const char *path, char *out, rm_error *err)
 }
 
 rm_status library_index_file(rm_library *lib, const char *session_path,
-                             const rm_analysis_config *cfg, bool force,
-                             int64_t *id, rm_library_add_outcome *outcome,
-                             rm_error *err)
+                             const rm_analysis_config *cfg, int64_t *id,
+                             rm_library_add_outcome *outcome, rm_error *err)
 {
     char path[PATH_MAX];
     library_file_stamp stamp;
@@ -422,9 +431,43 @@ rm_status library_index_file(rm_library *lib, const char *session_path,
     if (st == RM_OK)
         st = rm_session_open(&s, path, err);
     if (st == RM_OK)
-        st = index_session(lib, s, path, &stamp, cfg, force, id, outcome, err);
+        st = index_session(lib, s, path, &stamp, cfg, id, outcome, err);
     rm_session_close(s);
     return st;
+}
+
+rm_status library_analyse_opened(library_analysed *out,
+                                 const char *session_path,
+                                 const rm_analysis_config *cfg, rm_error *err)
+{
+    rm_status st = absolute_path(session_path, out->path, err);
+    if (st == RM_OK)
+        st = library_file_stat(out->path, &out->stamp, err);
+    if (st == RM_OK)
+        st = analyse_into(out->session, out->path, &out->stamp, cfg,
+                          &out->analysis, err);
+    return st;
+}
+
+rm_status library_store_analysed(rm_library *lib, const library_analysed *in,
+                                 int64_t *id, rm_error *err)
+{
+    known_session k;
+    rm_status st = find_known(lib, rm_session_meta_of(in->session)->session_id,
+                              &k, err);
+    free(k.path);
+    if (st == RM_OK)
+        st = library_store_analysis(lib, in->analysis, in->path, &in->stamp,
+                                    k.found ? NULL : in->session, id, err);
+    return st;
+}
+
+void library_analysed_free(library_analysed *in)
+{
+    rm_analysis_free(in->analysis);
+    rm_session_close(in->session);
+    in->analysis = NULL;
+    in->session = NULL;
 }
 
 rm_status rm_library_add_ex(rm_library *lib, const char *session_path,
@@ -433,8 +476,7 @@ rm_status rm_library_add_ex(rm_library *lib, const char *session_path,
 {
     int64_t ignored_id;
     rm_library_add_outcome ignored_outcome;
-    return library_index_file(lib, session_path, cfg, false,
-                              id ? id : &ignored_id,
+    return library_index_file(lib, session_path, cfg, id ? id : &ignored_id,
                               outcome ? outcome : &ignored_outcome, err);
 }
 

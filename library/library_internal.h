@@ -7,6 +7,8 @@
 
 #include "rollmap_library.h"
 
+#include <limits.h>
+
 /* ---- backends ----------------------------------------------------------- */
 
 /* A statement of either backend; each backend's own statement struct
@@ -252,12 +254,31 @@ rm_status library_store_analysis(rm_library *lib, const rm_analysis *a,
                                  const library_file_stamp *stamp,
                                  const rm_session *tags_from, int64_t *id,
                                  rm_error *err);
-/** Index one session file: unchanged files are left alone unless force
- *  (reanalyse), which analyses and replaces the rows regardless. */
+/** Index one session file: an unchanged file is left alone. */
 rm_status library_index_file(rm_library *lib, const char *session_path,
-                             const rm_analysis_config *cfg, bool force,
-                             int64_t *id, rm_library_add_outcome *outcome,
-                             rm_error *err);
+                             const rm_analysis_config *cfg, int64_t *id,
+                             rm_library_add_outcome *outcome, rm_error *err);
+
+/** A session file analysed without the database (reanalyse's workers),
+ *  waiting for the thread that owns the library to store it. */
+typedef struct library_analysed {
+    rm_session *session;    /* open; a session the library no longer has
+                               takes its file's tags when stored */
+    char path[PATH_MAX];    /* absolute */
+    library_file_stamp stamp;
+    rm_analysis *analysis;
+} library_analysed;
+
+/** Analyse out->session, opened from session_path, touching no database:
+ *  fills the rest of out. */
+rm_status library_analyse_opened(library_analysed *out,
+                                 const char *session_path,
+                                 const rm_analysis_config *cfg, rm_error *err);
+/** Replace the session's rows with the analysis (in one transaction). */
+rm_status library_store_analysed(rm_library *lib, const library_analysed *in,
+                                 int64_t *id, rm_error *err);
+/** Close the session and free the analysis; in may be reused. */
+void library_analysed_free(library_analysed *in);
 
 /* ---- session_data.c ----------------------------------------------------- */
 

@@ -50,8 +50,7 @@ static rm_status index_again(rm_library *lib, const rm_library_entry *e,
 {
     int64_t id;
     rm_library_add_outcome outcome;
-    rm_status st = library_index_file(lib, e->path, NULL, false, &id, &outcome,
-                                      err);
+    rm_status st = library_index_file(lib, e->path, NULL, &id, &outcome, err);
     if (st == RM_OK && changes->notes[0])
         st = rm_library_set_notes(lib, e->id, changes->notes, err);
     return st;

@@ -451,20 +451,40 @@ rm_status rm_library_indexer_sweep(rm_library_indexer *ix, const char *folder,
  *  library. */
 void rm_library_indexer_stop(rm_library_indexer *ix);
 
-/** Called after each session reanalysed: done of total. */
-typedef void (*rm_library_progress_fn)(size_t done, size_t total, void *user);
+/** Called after each session reanalysed (failure NULL) or not (failure
+ *  names its file and why), in the order of the list: done of total. */
+typedef void (*rm_library_progress_fn)(size_t done, size_t total,
+                                       const rm_error *failure, void *user);
 
-/** Re-run the analysis (cfg NULL = default) for the matching sessions from
- *  their files and replace their rows; a missing or unreadable file stops
- *  nothing: it is counted in *failed (may be NULL) and the first error is
- *  kept in err while the others go on. A file that changed since it was
+/** How rm_library_reanalyse works. */
+typedef struct rm_library_reanalyse_options {
+    const rm_analysis_config *cfg;   /**< NULL: the default */
+    bool force;                      /**< also files changed since they were
+                                          indexed */
+    unsigned jobs;                   /**< sessions analysed at once, each on
+                                          its own thread; 0: one per online
+                                          CPU; 1: one after the other on the
+                                          caller's thread */
+    rm_library_progress_fn progress; /**< NULL: none */
+    void *user;                      /**< for progress */
+} rm_library_reanalyse_options;
+
+/** Everything off, one job per online CPU. */
+void rm_library_reanalyse_options_default(rm_library_reanalyse_options *o);
+
+/** Re-run the analysis for the matching sessions from their files and
+ *  replace their rows. Worker threads only read files and analyse; the
+ *  calling thread alone uses lib and stores the results, in the order of
+ *  the list, so the rows are the same whatever opt->jobs. A missing or
+ *  unreadable file stops nothing: it is counted in *failed (may be NULL)
+ *  and the first error is kept in err while the others go on; a database
+ *  that is locked or full stops the run. A file that changed since it was
  *  indexed (rm_library_check: size, or content where the mtime moved) is
- *  left alone unless force: its rows may hold the analysis of a good file
- *  that was since damaged or cut short. It counts in *failed with an
- *  RM_ERR_ARG error naming it. */
+ *  left alone unless opt->force: its rows may hold the analysis of a good
+ *  file that was since damaged or cut short. It counts in *failed with an
+ *  RM_ERR_ARG error naming it. opt NULL: the defaults. */
 rm_status rm_library_reanalyse(rm_library *lib, const rm_library_filter *f,
-                               const rm_analysis_config *cfg, bool force,
-                               rm_library_progress_fn progress, void *user,
+                               const rm_library_reanalyse_options *opt,
                                size_t *done, size_t *failed, rm_error *err);
 
 /* ------------------------------------------------------------------------ */

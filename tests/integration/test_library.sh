@@ -140,6 +140,18 @@ grep -q "d.rms" "$work/re.err" || fail "reanalyse error names no file"
 lib show "$id_c" | grep -q "^damage      " || fail "show does not mark the damaged file: $(lib show "$id_c")"
 lib list --client C02 --side left | grep -q "damaged file" || fail "list does not mark the damaged file"
 
+echo "-- reanalyse --jobs: four at once store what one after the other does"
+shows() { for id in $(lib list --json | json '" ".join(str(e["id"]) for e in d)'); do lib show "$id" --json; done; }
+lib reanalyse --force --jobs 1 >"$work/re1.txt" 2>"$work/re1.err" || true
+shows >"$work/show1.json"
+lib reanalyse --force --jobs 4 >"$work/re4.txt" 2>"$work/re4.err" || true
+shows >"$work/show4.json"
+cmp -s "$work/show1.json" "$work/show4.json" || fail "--jobs 4 stored other rows: $(diff "$work/show1.json" "$work/show4.json" | head)"
+cmp -s "$work/re1.txt" "$work/re4.txt" || fail "--jobs 4 counted otherwise: $(cat "$work/re1.txt" "$work/re4.txt")"
+grep -q "d.rms" "$work/re4.err" || fail "--jobs 4 names no failed file: $(cat "$work/re4.err")"
+if lib reanalyse --jobs 0 2>"$work/jobs.err"; then fail "--jobs 0 accepted"; fi
+grep -q -- "--jobs '0': expected a count" "$work/jobs.err" || fail "--jobs 0: $(cat "$work/jobs.err")"
+
 echo "-- rm: asks, keeps the file unless --purge"
 if lib rm "$id_a" </dev/null 2>/dev/null; then fail "rm without a terminal or --yes"; fi
 [ "$(count)" -eq 5 ] || fail "rm without --yes removed something"

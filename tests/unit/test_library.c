@@ -8,6 +8,7 @@
  * (WAL, damaged pages) run only on SQLite. */
 #include "testutil.h"
 #include "library_internal.h"
+#include "rollmap_report.h"
 
 #include <fcntl.h>
 #include <libpq-fe.h>
@@ -792,11 +793,34 @@ static void set_meta_on_a_missing_file_names_it_and_keeps_the_rows(
     free(other);
 }
 
-static void count_progress(size_t done, size_t total, void *user)
+/* What reanalyse reported: sessions in order, and the failures. */
+typedef struct progress_log {
+    size_t calls, failures;
+    char failure[sizeof ((rm_error *)0)->message];
+} progress_log;
+
+static void log_progress(size_t done, size_t total, const rm_error *failure,
+                         void *user)
 {
-    size_t *calls = user;
+    progress_log *log = user;
     assert_true(done <= total);
-    (*calls)++;
+    assert_int_equal(done, ++log->calls);
+    if (!failure)
+        return;
+    log->failures++;
+    snprintf(log->failure, sizeof log->failure, "%s", failure->message);
+}
+
+static rm_library_reanalyse_options reanalyse_options(
+    const rm_analysis_config *cfg, unsigned jobs, progress_log *log)
+{
+    rm_library_reanalyse_options opt;
+    rm_library_reanalyse_options_default(&opt);
+    opt.cfg = cfg;
+    opt.jobs = jobs;
+    opt.progress = log ? log_progress : NULL;
+    opt.user = log;
+    return opt;
 }
 
 static void reanalyse_applies_a_new_configuration(void **state)
@@ -813,10 +837,12 @@ static void reanalyse_applies_a_new_configuration(void **state)
     rm_analysis_config cfg;
     rm_analysis_config_default(&cfg);
     cfg.spot_min_score = 11; /* above the 0-10 scale: no spot qualifies */
-    size_t calls = 0, done = 0, failed = 0;
-    assert_int_equal(rm_library_reanalyse(f->lib, NULL, &cfg, false, count_progress,
-                                          &calls, &done, &failed, &err), RM_OK);
-    assert_int_equal(calls, 1);
+    size_t done = 0, failed = 0;
+    progress_log log = {0};
+    rm_library_reanalyse_options opt = reanalyse_options(&cfg, 0, &log);
+    assert_int_equal(rm_library_reanalyse(f->lib, NULL, &opt, &done, &failed,
+                                          &err), RM_OK);
+    assert_int_equal(log.calls, 1);
     assert_int_equal(done, 1);
     assert_int_equal(failed, 0);
     assert_int_equal(rm_library_get(f->lib, id, &e, &err), RM_OK);
@@ -829,12 +855,97 @@ static void reanalyse_applies_a_new_configuration(void **state)
     rm_analysis_free(a);
 
     unlink(path);
-    assert_int_equal(rm_library_reanalyse(f->lib, NULL, NULL, false, NULL, NULL,
-                                          &done, &failed, &err),
-                     RM_ERR_NOT_FOUND);
+    assert_int_equal(rm_library_reanalyse(f->lib, NULL, NULL, &done, &failed,
+                                          &err), RM_ERR_NOT_FOUND);
     assert_int_equal(failed, 1);
     assert_non_null(strstr(err.message, path));
     free(path);
+}
+
+#define PARALLEL_SESSIONS 6
+
+/* Everything stored about the sessions, as the report's JSON of each. */
+static char *stored_analyses(rm_library *lib, const int64_t *ids, size_t n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    for (size_t i = 0; i < n; i++) {
+        rm_analysis *a;
+        rm_error err;
+        if (rm_library_load_analysis(lib, ids[i], &a, &err) != RM_OK ||
+            rm_report_json(a, out, &err) != RM_OK)
+            fail_msg("session %lld: %s", (long long)ids[i], err.message);
+        rm_analysis_free(a);
+    }
+    fclose(out);
+    return text;
+}
+
+static char *reanalysed(fixture *f, const rm_analysis_config *cfg,
+                        unsigned jobs, const int64_t *ids)
+{
+    progress_log log = {0};
+    rm_library_reanalyse_options opt = reanalyse_options(cfg, jobs, &log);
+    size_t done = 0, failed = 0;
+    rm_error err;
+    if (rm_library_reanalyse(f->lib, NULL, &opt, &done, &failed, &err) != RM_OK)
+        fail_msg("reanalyse --jobs %u: %s", jobs, err.message);
+    assert_int_equal(done, PARALLEL_SESSIONS);
+    assert_int_equal(log.calls, PARALLEL_SESSIONS);
+    assert_int_equal(log.failures, 0);
+    return stored_analyses(f->lib, ids, PARALLEL_SESSIONS);
+}
+
+static void reanalyse_on_four_workers_stores_what_one_does(void **state)
+{
+    fixture *f = *state;
+    char *paths[PARALLEL_SESSIONS];
+    int64_t ids[PARALLEL_SESSIONS];
+    for (size_t i = 0; i < PARALLEL_SESSIONS; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%zu.rms", i);
+        paths[i] = make_session(f->dir, name, "C40", i % 2 ? RM_SIDE_LEFT
+                                : RM_SIDE_RIGHT, T0_US + (int64_t)i * DAY_US,
+                                40 + i);
+        ids[i] = add(f->lib, paths[i], NULL);
+    }
+    char *as_added = stored_analyses(f->lib, ids, PARALLEL_SESSIONS);
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.spot_min_score = 11; /* no spot qualifies: every session changes */
+
+    char *serial = reanalysed(f, &cfg, 1, ids);
+    assert_string_not_equal(serial, as_added);
+    char *back = reanalysed(f, NULL, 1, ids);
+    assert_string_equal(back, as_added);
+    char *parallel = reanalysed(f, &cfg, 4, ids);
+    assert_string_equal(parallel, serial);
+
+    /* a missing file in the middle: named, the others still stored */
+    unlink(paths[2]);
+    progress_log log = {0};
+    rm_library_reanalyse_options opt = reanalyse_options(NULL, 4, &log);
+    size_t done = 0, failed = 0;
+    rm_error err;
+    assert_int_equal(rm_library_reanalyse(f->lib, NULL, &opt, &done, &failed,
+                                          &err), RM_ERR_NOT_FOUND);
+    assert_int_equal(done, PARALLEL_SESSIONS - 1);
+    assert_int_equal(failed, 1);
+    assert_int_equal(log.failures, 1);
+    assert_non_null(strstr(log.failure, paths[2]));
+    assert_non_null(strstr(err.message, paths[2]));
+    rm_library_entry *e;
+    assert_int_equal(rm_library_get(f->lib, ids[3], &e, &err), RM_OK);
+    assert_true(e->spot_count > 0); /* the default again, after the gap */
+    rm_library_entries_free(e, 1);
+    for (size_t i = 0; i < PARALLEL_SESSIONS; i++)
+        free(paths[i]);
+    free(as_added);
+    free(serial);
+    free(back);
+    free(parallel);
 }
 
 static double stored_duration(rm_library *lib, int64_t id, char *damage,
@@ -871,17 +982,18 @@ static void reanalyse_keeps_a_changed_file_s_rows_unless_forced(void **state)
     cut_file(path);
     size_t done = 0, failed = 0;
     rm_error err;
-    assert_int_equal(rm_library_reanalyse(f->lib, NULL, NULL, false, NULL,
-                                          NULL, &done, &failed, &err),
-                     RM_ERR_ARG);
+    assert_int_equal(rm_library_reanalyse(f->lib, NULL, NULL, &done, &failed,
+                                          &err), RM_ERR_ARG);
     assert_int_equal(done, 0);
     assert_int_equal(failed, 1);
     assert_non_null(strstr(err.message, "changed since it was indexed"));
     assert_non_null(strstr(err.message, "--force"));
     assert_true(stored_duration(f->lib, id, damage, sizeof damage) == whole);
 
-    assert_int_equal(rm_library_reanalyse(f->lib, NULL, NULL, true, NULL, NULL,
-                                          &done, &failed, &err), RM_OK);
+    rm_library_reanalyse_options forced = reanalyse_options(NULL, 1, NULL);
+    forced.force = true;
+    assert_int_equal(rm_library_reanalyse(f->lib, NULL, &forced, &done,
+                                          &failed, &err), RM_OK);
     assert_int_equal(done, 1);
     assert_true(stored_duration(f->lib, id, damage, sizeof damage) < whole / 2);
     assert_non_null(strstr(damage, "no closing index"));
@@ -1555,6 +1667,7 @@ int main(void)
         T(set_meta_writes_the_file_and_the_rows_keeping_id_and_tags),
         T(set_meta_on_a_missing_file_names_it_and_keeps_the_rows),
         T(reanalyse_applies_a_new_configuration),
+        T(reanalyse_on_four_workers_stores_what_one_does),
         T(the_indexer_adds_queued_files_before_it_stops),
         T(two_processes_write_without_losing_rows),
         T(a_locked_database_is_a_clear_error),
