@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -172,15 +173,24 @@ static bool output_rendered(const char *dir, const gnuplot_job *job)
     return stat(path, &st) == 0 && st.st_size > 0 && chmod(path, 0600) == 0;
 }
 
-/** Wait for a job; a failure keeps its log and is described in err. */
+static double cpu_seconds(const struct rusage *ru)
+{
+    return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 +
+           (double)ru->ru_stime.tv_sec + (double)ru->ru_stime.tv_usec / 1e6;
+}
+
+/** Wait for a job, adding its CPU time to *cpu_s; a failure keeps its log
+ *  and is described in err. */
 static rm_status finish_gnuplot(const char *dir, const gnuplot_job *job,
-                                rm_error *err)
+                                double *cpu_s, rm_error *err)
 {
     int status;
-    while (waitpid(job->pid, &status, 0) < 0)
+    struct rusage ru;
+    while (wait4(job->pid, &status, 0, &ru) < 0)
         if (errno != EINTR)
             return rm_error_set(err, RM_ERR_IO, "gnuplot: wait: %s",
                                 strerror(errno));
+    *cpu_s += cpu_seconds(&ru);
     char log_path[PATH_MAX];
     snprintf(log_path, sizeof log_path, "%s/%s", dir, job->log_name);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && output_rendered(dir, job)) {
@@ -193,29 +203,6 @@ static rm_status finish_gnuplot(const char *dir, const gnuplot_job *job,
                         "(%s; details in %s)", dir, job->name,
                         report_graph_format_name(job->fmt), first[0] ? first : "no message",
                         log_path);
-}
-
-/** Run every job in dir (they are independent, so all at once) and wait
- *  for all; the first failure is reported, naming the script and its log. */
-static rm_status run_gnuplot(const char *gnuplot, const char *dir,
-                             gnuplot_job *jobs, size_t count, rm_error *err)
-{
-    rm_status first = RM_OK;
-    size_t started = 0;
-    for (; started < count; started++) {
-        first = spawn_gnuplot(gnuplot, dir, &jobs[started], err);
-        if (first != RM_OK)
-            break;
-    }
-    for (size_t i = 0; i < started; i++) {
-        rm_error job_err;
-        if (finish_gnuplot(dir, &jobs[i], &job_err) != RM_OK && first == RM_OK) {
-            first = job_err.code;
-            if (err)
-                *err = job_err;
-        }
-    }
-    return first;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -253,31 +240,58 @@ static rm_status write_graph(const char *dir, const report_graph_row *g,
     return rm_atomic_commit(&rf, err);
 }
 
-/** The runs drawing graph name in fmt and, for the HTML page, which embeds
- *  SVG whatever format was asked for, in SVG too. */
-static void plan_jobs(const char *name, rm_graph_format fmt, gnuplot_job *jobs,
-                      size_t *job_count)
+/** Graphs being drawn: each graph's gnuplot runs start as soon as its
+ *  files are written, so gnuplot draws while the rest is written. */
+struct report_graph_run {
+    const char *dir;       /* the caller's, valid until finish */
+    char gnuplot[PATH_MAX];
+    bool gnuplot_found;
+    gnuplot_job *jobs;
+    size_t job_count;      /* started */
+    size_t graphs, total;  /* graphs written, of all in the set */
+    rm_status failed;      /* the first run that could not start */
+    rm_error failure;
+    uint64_t start_us;
+};
+
+static void start_job(report_graph_run *run, const char *name,
+                      rm_graph_format fmt)
 {
-    jobs[(*job_count)++] = (gnuplot_job){.name = name, .fmt = fmt};
-    if (fmt != RM_GRAPH_SVG)
-        jobs[(*job_count)++] = (gnuplot_job){.name = name, .fmt = RM_GRAPH_SVG};
+    gnuplot_job *job = &run->jobs[run->job_count];
+    *job = (gnuplot_job){.name = name, .fmt = fmt};
+    if (run->failed == RM_OK)
+        run->failed = spawn_gnuplot(run->gnuplot, run->dir, job, &run->failure);
+    if (run->failed == RM_OK)
+        run->job_count++;
 }
 
-/** Data and script of every graph the subject can have; the gnuplot runs
- *  they need are added to jobs. */
-static rm_status write_graph_sources(const report_graph_row *rows,
+/** The runs drawing graph name in fmt and, for the HTML page, which embeds
+ *  SVG whatever format was asked for, in SVG too. */
+static void start_graph(report_graph_run *run, const char *name,
+                        rm_graph_format fmt)
+{
+    run->graphs++;
+    if (!run->gnuplot_found)
+        return;
+    start_job(run, name, fmt);
+    if (fmt != RM_GRAPH_SVG)
+        start_job(run, name, RM_GRAPH_SVG);
+}
+
+/** Data and script of every graph the subject can have, each drawn as
+ *  soon as it is written. */
+static rm_status write_graph_sources(report_graph_run *run,
+                                     const report_graph_row *rows,
                                      size_t count, const void *subject,
-                                     const char *dir, rm_graph_format fmt,
-                                     gnuplot_job *jobs, size_t *job_count,
-                                     rm_error *err)
+                                     rm_graph_format fmt, rm_error *err)
 {
     for (size_t i = 0; i < count; i++) {
         if (rows[i].missing_reason(subject))
             continue;
-        rm_status st = write_graph(dir, &rows[i], subject, fmt, err);
+        rm_status st = write_graph(run->dir, &rows[i], subject, fmt, err);
         if (st != RM_OK)
             return st;
-        plan_jobs(rows[i].desc.name, fmt, jobs, job_count);
+        start_graph(run, rows[i].desc.name, fmt);
     }
     return RM_OK;
 }
@@ -290,27 +304,96 @@ static void note_missing_gnuplot(rm_graphs_result *res, const char *dir)
              "NAME.gp there)", dir);
 }
 
-/** Run gnuplot for every job in dir; res says what became of them. */
-static rm_status draw_graphs(const char *dir, gnuplot_job *jobs,
-                             size_t job_count, size_t graphs, size_t total,
-                             rm_graphs_result *res, rm_error *err)
+/** Wait for every run started; the first failure (to start one, or of a
+ *  run) is reported, naming the script and its log. */
+static rm_status wait_for_runs(report_graph_run *run, rm_graphs_result *res,
+                               rm_error *err)
 {
-    char gnuplot[PATH_MAX];
-    res->gnuplot_found = find_gnuplot(gnuplot, sizeof gnuplot);
-    if (!res->gnuplot_found) {
-        note_missing_gnuplot(res, dir);
-        return RM_OK;
+    rm_status first = run->failed;
+    if (first != RM_OK && err)
+        *err = run->failure;
+    for (size_t i = 0; i < run->job_count; i++) {
+        rm_error job_err;
+        if (finish_gnuplot(run->dir, &run->jobs[i], &res->gnuplot_cpu_s,
+                           &job_err) != RM_OK && first == RM_OK) {
+            first = job_err.code;
+            if (err)
+                *err = job_err;
+        }
     }
-    rm_status st = run_gnuplot(gnuplot, dir, jobs, job_count, err);
-    if (st != RM_OK) {
+    res->gnuplot_s = (double)(rm_monotonic_us() - run->start_us) / 1e6;
+    return first;
+}
+
+static void graph_run_free(report_graph_run *run)
+{
+    free(run->jobs);
+    free(run);
+}
+
+rm_status report_graphs_finish(report_graph_run *run, rm_graphs_result *res,
+                               rm_error *err)
+{
+    memset(res, 0, sizeof *res);
+    res->gnuplot_found = run->gnuplot_found;
+    rm_status st = RM_OK;
+    if (!run->gnuplot_found)
+        note_missing_gnuplot(res, run->dir);
+    else
+        st = wait_for_runs(run, res, err);
+    if (st != RM_OK)
         snprintf(res->message, sizeof res->message, "gnuplot failed: %.200s",
                  err ? err->message : rm_strerror(st));
+    else if (run->gnuplot_found) {
+        res->rendered = run->graphs;
+        snprintf(res->message, sizeof res->message,
+                 "%zu of %zu graphs drawn in %s", run->graphs, run->total,
+                 run->dir);
+    }
+    graph_run_free(run);
+    return st;
+}
+
+static rm_status graph_run_new(const char *dir, size_t count,
+                               report_graph_run **out, rm_error *err)
+{
+    report_graph_run *run = calloc(1, sizeof *run);
+    if (run)
+        run->jobs = calloc(2 * count + 1, sizeof *run->jobs);
+    if (!run || !run->jobs) {
+        free(run);
+        return rm_error_set(err, RM_ERR_NOMEM, "%s: no memory for the graphs",
+                            dir);
+    }
+    run->dir = dir;
+    run->total = count;
+    run->gnuplot_found = find_gnuplot(run->gnuplot, sizeof run->gnuplot);
+    run->start_us = rm_monotonic_us();
+    *out = run;
+    return RM_OK;
+}
+
+rm_status report_graphs_start(const report_graph_row *rows, size_t count,
+                              const void *subject, const char *dir,
+                              rm_graph_format fmt, report_graph_run **out,
+                              rm_error *err)
+{
+    *out = NULL;
+    rm_status st = rm_make_dirs(dir, REPORT_DIR_MODE, err);
+    if (st != RM_OK)
+        return st;
+    remove_previous_graphs(dir, rows, count);
+    report_graph_run *run = NULL;
+    st = graph_run_new(dir, count, &run, err);
+    if (st == RM_OK)
+        st = write_graph_sources(run, rows, count, subject, fmt, err);
+    if (st != RM_OK && run) {
+        rm_graphs_result ignored;
+        report_graphs_finish(run, &ignored, NULL); /* reap what started */
         return st;
     }
-    res->rendered = graphs;
-    snprintf(res->message, sizeof res->message, "%zu of %zu graphs drawn in %s",
-             graphs, total, dir);
-    return RM_OK;
+    *out = run;
+    return st;
 }
 
 rm_status report_render_graphs(const report_graph_row *rows, size_t count,
@@ -318,21 +401,9 @@ rm_status report_render_graphs(const report_graph_row *rows, size_t count,
                                rm_graph_format fmt, rm_graphs_result *res,
                                rm_error *err)
 {
+    report_graph_run *run;
     memset(res, 0, sizeof *res);
-    rm_status st = rm_make_dirs(dir, REPORT_DIR_MODE, err);
-    if (st != RM_OK)
-        return st;
-    remove_previous_graphs(dir, rows, count);
-    gnuplot_job *jobs = calloc(2 * count + 1, sizeof *jobs);
-    if (!jobs)
-        return rm_error_set(err, RM_ERR_NOMEM, "%s: no memory for the graphs",
-                            dir);
-    size_t job_count = 0;
-    st = write_graph_sources(rows, count, subject, dir, fmt, jobs, &job_count,
-                             err);
-    size_t graphs = fmt == RM_GRAPH_SVG ? job_count : job_count / 2;
-    if (st == RM_OK)
-        st = draw_graphs(dir, jobs, job_count, graphs, count, res, err);
-    free(jobs);
-    return st;
+    rm_status st = report_graphs_start(rows, count, subject, dir, fmt, &run,
+                                       err);
+    return st == RM_OK ? report_graphs_finish(run, res, err) : st;
 }

@@ -398,25 +398,53 @@ static size_t spectrogram_columns(const rm_spectrogram *sg)
     return sg->frames < GRAPH_COLUMNS ? sg->frames : GRAPH_COLUMNS;
 }
 
+/** Colour of plot column c of columns in bin b: its mean power in dB;
+ *  NaN inside a recording gap. */
+static double column_db(const rm_analysis *a, size_t c, size_t columns,
+                        size_t b)
+{
+    const rm_spectrogram *sg = &a->spectrogram;
+    size_t from, to;
+    column_frames(sg, c, columns, &from, &to);
+    if (time_in_gap(&a->series, (from + to) / 2.0 * sg->dt_s))
+        return NAN;
+    return decibels(frames_mean(sg, from, to, b));
+}
+
+/** The strongest cell drawn (dB), the top of the colour scale: written
+ *  into the script so that gnuplot reads the data only once. */
+static double spectrogram_max_db(const rm_analysis *a)
+{
+    const rm_spectrogram *sg = &a->spectrogram;
+    size_t columns = spectrogram_columns(sg);
+    double most = -INFINITY;
+    for (size_t c = 0; c < columns; c++)
+        for (size_t b = 0; b < sg->bins; b++) {
+            double db = column_db(a, c, columns, b);
+            if (db > most)
+                most = db;
+        }
+    return most;
+}
+
 /** Whether any plot column outside the gaps has power to show: a short
  *  session that is mostly gap has none, and gnuplot refuses an image of
  *  nothing but NaN, so the spectrogram panel is then left out. */
 static bool spectrogram_drawable(const rm_analysis *a)
 {
-    const rm_spectrogram *sg = &a->spectrogram;
-    size_t columns = spectrogram_columns(sg);
-    for (size_t c = 0; c < columns; c++) {
-        size_t from, to;
-        column_frames(sg, c, columns, &from, &to);
-        if (time_in_gap(&a->series, (from + to) / 2.0 * sg->dt_s))
-            continue;
-        for (size_t b = 0; b < sg->bins; b++)
-            if (frames_mean(sg, from, to, b) > 0)
-                return true;
-    }
-    return false;
+    return isfinite(spectrogram_max_db(a));
 }
 
+/** Time axis: seconds for short sessions, minutes for long ones. */
+static double time_axis_scale(const rm_analysis *a, const char **label)
+{
+    bool minutes = a->summary.duration_s > MINUTES_AXIS_FROM_S;
+    *label = minutes ? "time from start (min)" : "time from start (s)";
+    return minutes ? 60.0 : 1.0;
+}
+
+/* Its time is written in the axis's unit: gnuplot would otherwise take
+ * as long to convert every cell as to draw the whole graph. */
 static rm_status write_spectrogram_data(const char *dir, const rm_analysis *a,
                                         rm_error *err)
 {
@@ -425,18 +453,20 @@ static rm_status write_spectrogram_data(const char *dir, const rm_analysis *a,
     rm_status st = report_file_open(&rf, dir, "spectrogram.dat", err);
     if (st != RM_OK)
         return st;
-    fputs("# t_s frequency_hz power_db (10 log10 of N^2/Hz); frames "
-          "averaged down to the plot width; NaN inside recording gaps\n", rf.f);
+    const char *label;
+    double scale = time_axis_scale(a, &label);
+    fprintf(rf.f, "# %s frequency_hz power_db (10 log10 of N^2/Hz); frames "
+            "averaged down to the plot width; NaN inside recording gaps\n",
+            scale == 1.0 ? "t_s" : "t_min");
     size_t columns = spectrogram_columns(sg);
     for (size_t c = 0; c < columns; c++) {
         size_t from, to;
         column_frames(sg, c, columns, &from, &to);
-        double t = (from + to) / 2.0 * sg->dt_s;
-        bool gap = time_in_gap(&a->series, t);
+        double t = (from + to) / 2.0 * sg->dt_s / scale;
         for (size_t b = 0; b < sg->bins; b++) {
             report_gnuplot_value(rf.f, t, ' ');
             report_gnuplot_value(rf.f, b * sg->df_hz, ' ');
-            report_gnuplot_value(rf.f, gap ? NAN : decibels(frames_mean(sg, from, to, b)), '\n');
+            report_gnuplot_value(rf.f, column_db(a, c, columns, b), '\n');
         }
         fputc('\n', rf.f);
     }
@@ -491,14 +521,6 @@ static rm_status write_dwells_data(const char *dir, const void *subject,
 #define COLOUR_DWELL "#f4a261"
 #define COLOUR_MARK "#d62828"
 #define COLOUR_GAP "#bbbbbb"
-
-/** Time axis: seconds for short sessions, minutes for long ones. */
-static double time_axis_scale(const rm_analysis *a, const char **label)
-{
-    bool minutes = a->summary.duration_s > MINUTES_AXIS_FROM_S;
-    *label = minutes ? "time from start (min)" : "time from start (s)";
-    return minutes ? 60.0 : 1.0;
-}
 
 static void write_dwell_bands(FILE *f, const rm_analysis *a, double scale)
 {
@@ -637,8 +659,9 @@ static void write_spectrum_script(FILE *f, const void *subject)
     const rm_analysis *a = subject;
     double lo = a->config.tremor_lo_hz, hi = a->config.tremor_hi_hz;
     const char *xlabel;
-    double scale = time_axis_scale(a, &xlabel);
+    time_axis_scale(a, &xlabel);
     bool spectrogram = spectrogram_drawable(a);
+    double top_db = spectrogram ? spectrogram_max_db(a) : 0;
     fprintf(f, "unset title\nset multiplot layout %d,1 title \"Force spectrum%s\"\n",
             spectrogram ? 2 : 1, spectrogram ? "" : " (too little recording "
             "between gaps for a spectrogram)");
@@ -647,17 +670,16 @@ static void write_spectrum_script(FILE *f, const void *subject)
                 "set ylabel \"frequency (Hz)\"\nset yrange [0:%g]\n"
                 "set autoscale xfix\nset cblabel \"shaking: bright strong, "
                 "dark faint (dB)\" offset 1,0\n"
-                "stats \"spectrogram.dat\" using 3 nooutput\n"
-                "set cbrange [STATS_max - %d : STATS_max]\n"
+                "set cbrange [%.6g : %.6g]\n"
                 "set palette rgb 33,13,10\n"
                 "set arrow 1 from graph 0, first %g to graph 1, first %g nohead "
                 "dt 2 lc rgb \"white\" front\n"
                 "set arrow 2 from graph 0, first %g to graph 1, first %g nohead "
                 "dt 2 lc rgb \"white\" front\n"
-                "plot \"spectrogram.dat\" using ($1/%g):2:3 with image notitle\n"
+                "plot \"spectrogram.dat\" using 1:2:3 with image notitle\n"
                 "unset arrow\nunset colorbox\n",
                 xlabel, (a->spectrogram.bins - 1) * a->spectrogram.df_hz,
-                SPECTROGRAM_RANGE_DB, lo, lo, hi, hi, scale);
+                top_db - SPECTROGRAM_RANGE_DB, top_db, lo, lo, hi, hi);
     }
     fprintf(f, "set xlabel \"frequency (Hz)\"\nset autoscale y\n"
             "set ylabel \"PSD (N^2/Hz)\"\nset logscale y\nset format y \"10^{%%L}\"\n"
@@ -774,4 +796,12 @@ rm_status rm_graphs_render(const rm_analysis *a, const char *dir,
 {
     return report_render_graphs(graph_rows, REPORT_GRAPH_COUNT, a, dir, fmt,
                                 res, err);
+}
+
+rm_status report_session_graphs_start(const rm_analysis *a, const char *dir,
+                                      rm_graph_format fmt,
+                                      report_graph_run **run, rm_error *err)
+{
+    return report_graphs_start(graph_rows, REPORT_GRAPH_COUNT, a, dir, fmt,
+                               run, err);
 }

@@ -643,16 +643,23 @@ rm_status rm_report_write_dir(const rm_analysis *a, const char *dir,
                  REPORT_GRAPHS_SUBDIR) >= (int)sizeof graphs_dir)
         return rm_error_set(err, RM_ERR_ARG, "%s: path too long", dir);
     rm_status st = rm_make_dirs(dir, REPORT_DIR_MODE, err);
-    if (st == RM_OK)
-        st = report_write_part(a, dir, "report.json", json_part, NULL, err);
-    if (st == RM_OK)
-        st = report_write_part(a, dir, "summary.txt", text_part, NULL, err);
     if (st != RM_OK)
         return st;
-    /* A graph gnuplot failed on is missing from the page, which is still
-     * written; the failure is reported after it. */
+    /* gnuplot draws while the JSON and the text are written. A graph it
+     * failed on is missing from the page, which is still written; the
+     * failure is reported after it. */
+    report_graph_run *run;
     rm_error graph_err = {0};
-    rm_status graphs = rm_graphs_render(a, graphs_dir, fmt, res, &graph_err);
+    rm_status graphs = report_session_graphs_start(a, graphs_dir, fmt, &run,
+                                                   &graph_err);
+    st = report_write_part(a, dir, "report.json", json_part, NULL, err);
+    if (st == RM_OK)
+        st = report_write_part(a, dir, "summary.txt", text_part, NULL, err);
+    memset(res, 0, sizeof *res);
+    if (graphs == RM_OK)
+        graphs = report_graphs_finish(run, res, &graph_err);
+    if (st != RM_OK)
+        return st;
     st = report_write_part(a, dir, "report.html", html_part, graphs_dir, err);
     if (st == RM_OK && graphs != RM_OK)
         st = rm_error_set(err, graphs, "%s", graph_err.message);

@@ -98,6 +98,22 @@ rm_status report_render_graphs(const report_graph_row *rows, size_t count,
                                rm_graph_format fmt, rm_graphs_result *res,
                                rm_error *err);
 
+/** report_render_graphs in two halves, so that the caller writes other
+ *  files while gnuplot draws: start writes each graph's files and starts
+ *  its gnuplot runs at once; finish (always called after a successful
+ *  start, with dir still valid) waits for them, fills res and frees run. */
+typedef struct report_graph_run report_graph_run;
+rm_status report_graphs_start(const report_graph_row *rows, size_t count,
+                              const void *subject, const char *dir,
+                              rm_graph_format fmt, report_graph_run **run,
+                              rm_error *err);
+rm_status report_graphs_finish(report_graph_run *run, rm_graphs_result *res,
+                               rm_error *err);
+/** report_graphs_start for the graphs of a session report. */
+rm_status report_session_graphs_start(const rm_analysis *a, const char *dir,
+                                      rm_graph_format fmt,
+                                      report_graph_run **run, rm_error *err);
+
 /** Write s with &, <, >, " and ' replaced by character references. */
 void report_html_escape(FILE *out, const char *s);
 

@@ -42,6 +42,9 @@ rm_status rm_report_html(const rm_analysis *a, const char *svg_dir,
 typedef struct rm_graphs_result {
     bool gnuplot_found;
     size_t rendered;
+    double gnuplot_s;       /**< wall time from the first gnuplot run's
+                                 start to the end of the last one */
+    double gnuplot_cpu_s;   /**< CPU time of all the gnuplot runs */
     char message[256];      /**< e.g. why gnuplot did not run */
 } rm_graphs_result;
 

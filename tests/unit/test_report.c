@@ -682,6 +682,49 @@ static void gaps_are_blank_in_the_graph_data(void **state)
     rm_analysis_free(a);
 }
 
+/* The colour scale tops at the strongest cell drawn, never at one inside
+ * a gap, and is in the script itself: gnuplot reads the data once. */
+static void spectrogram_colour_scale_tops_at_its_strongest_drawn_cell(
+    void **state)
+{
+    (void)state;
+    rm_analysis *a = make_analysis();
+    enum { FRAMES = 10, BINS_SG = 4 };
+    a->spectrogram = (rm_spectrogram){.frames = FRAMES, .bins = BINS_SG,
+                                      .dt_s = 6, .df_hz = 10};
+    a->spectrogram.power = xcalloc(FRAMES * BINS_SG, sizeof(double));
+    for (size_t i = 0; i < FRAMES * BINS_SG; i++)
+        a->spectrogram.power[i] = i >= 3 * BINS_SG && i < 7 * BINS_SG
+                                      ? 1e6  /* frames in the gap */
+                                      : 1.0;
+    a->spectrogram.power[8 * BINS_SG + 1] = 100.0; /* 20 dB */
+    a->psd_bins = BINS_SG;
+    a->psd_df_hz = 10;
+    a->psd = xcalloc(BINS_SG, sizeof(double));
+    for (size_t i = 0; i < BINS_SG; i++)
+        a->psd[i] = 1.0;
+    for (size_t i = 2000; i < 4000; i++) /* 20 s to 40 s */
+        a->series.in_gap[i] = 1;
+    char *dir = testutil_mkdtemp();
+    rm_graphs_result res;
+    rm_error err = {0};
+    if (rm_report_write_dir(a, dir, RM_GRAPH_PNG, &res, &err) != RM_OK)
+        fail_msg("%s", err.message);
+    char *spectrum = out_text(dir, "graphs/spectrum.gp");
+    assert_non_null(strstr(spectrum, "set cbrange [-60 : 20]"));
+    assert_null(strstr(spectrum, "stats"));
+    if (res.gnuplot_found) {
+        assert_true(file_exists(dir, "graphs/spectrum.png"));
+        assert_true(res.gnuplot_cpu_s > 0 && res.gnuplot_s > 0);
+    }
+    free(spectrum);
+    testutil_rmdir(dir);
+    free(dir);
+    rm_analysis_free(a);
+    if (!res.gnuplot_found)
+        skip(); /* the graph was not drawn: say so instead of passing */
+}
+
 /* A spectrogram with no cell to colour (a short session that is mostly
  * gap, or silence): gnuplot refuses an image of NaN only, so the graph
  * must leave that panel out and still draw the PSD. */
@@ -795,6 +838,7 @@ int main(void)
         cmocka_unit_test(graphs_of_an_earlier_report_are_not_embedded),
         cmocka_unit_test(gaps_are_blank_in_the_graph_data),
         cmocka_unit_test(spectrum_without_a_drawable_spectrogram_still_renders),
+        cmocka_unit_test(spectrogram_colour_scale_tops_at_its_strongest_drawn_cell),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
