@@ -49,6 +49,7 @@ static const config_key config_keys[] = {
     {"session", "library", KEY_STRING, FIELD(recorder.library), 0, 0},
     {"session", "database", KEY_STRING, FIELD(database), 0, 0},
     {"session", "upload_interval_s", KEY_SECONDS, FIELD(upload_interval_us), 1, 86400},
+    {"session", "database_retry_max_s", KEY_SECONDS, FIELD(database_retry_max_us), 1, 3600},
     {"session", "flush_interval_ms", KEY_U32, FIELD(recorder.writer.flush_interval_ms), 10, 1000},
     {"session", "fsync", KEY_BOOL, FIELD(recorder.writer.fsync), 0, 0},
     {"socket", "path", KEY_STRING, FIELD(socket_path), 0, 0},
@@ -74,6 +75,7 @@ void rm_daemon_config_default(rm_daemon_config *c)
     rm_default_library_db(c->database, sizeof c->database, NULL);
     /* a machine that dies while recording loses at most a minute */
     c->upload_interval_us = 60000000;
+    c->database_retry_max_us = RM_LIBRARY_INDEXER_MAX_BACKOFF_MS * 1000ULL;
     rm_default_socket_path(c->socket_path, sizeof c->socket_path, NULL);
     c->log_target = RM_LOG_TO_STDERR;
     c->log_level = RM_LOG_INFO;

@@ -313,6 +313,8 @@ typedef struct rm_daemon_config {
     uint64_t upload_interval_us; /**< a library that stores session data
                                       (PostgreSQL) gets a recording in
                                       progress this often */
+    uint64_t database_retry_max_us; /**< longest pause between tries while
+                                      the library's server does not answer */
     /* [socket] */
     char socket_path[108];       /**< sockaddr_un limit */
     /* [log] */

@@ -370,6 +370,17 @@ static rm_status switch_database(daemon_ctx *d, const char *path, rm_error *err)
     return RM_OK;
 }
 
+/* How long the indexer waits at most between tries of a server that does
+ * not answer; a reload changes it for the running indexer too. */
+static void set_database_retry(daemon_ctx *d, const rm_daemon_config *c)
+{
+    pthread_mutex_lock(&d->indexer_lock);
+    if (d->indexer)
+        rm_library_indexer_set_max_backoff(d->indexer,
+                                           (long)(c->database_retry_max_us / 1000));
+    pthread_mutex_unlock(&d->indexer_lock);
+}
+
 /* Recording goes on without the library: a database that cannot be opened
  * is logged, not fatal. The session files already in the folder are
  * listed before the capture starts, so the sweep sees only files this
@@ -378,11 +389,14 @@ static rm_status switch_database(daemon_ctx *d, const char *path, rm_error *err)
 static void start_indexer(daemon_ctx *d)
 {
     rm_error err;
-    if (switch_database(d, d->cfg.database, &err) != RM_OK)
+    if (switch_database(d, d->cfg.database, &err) != RM_OK) {
         logf_(RM_LOG_WARNING, "session library: %s; sessions are recorded "
               "but not indexed", err.message);
-    else if (d->indexer && rm_library_indexer_sweep(d->indexer, d->cfg.recorder.library,
-                                                    &err) != RM_OK)
+        return;
+    }
+    set_database_retry(d, &d->cfg);
+    if (d->indexer && rm_library_indexer_sweep(d->indexer, d->cfg.recorder.library,
+                                               &err) != RM_OK)
         logf_(RM_LOG_WARNING, "session library: %s; sessions already in the "
               "folder are not looked at", err.message);
 }
@@ -705,11 +719,9 @@ static void switch_socket(daemon_ctx *d, rm_daemon_config *next)
     memcpy(next->socket_path, d->cfg.socket_path, sizeof next->socket_path);
 }
 
-static void switch_library(daemon_ctx *d, rm_daemon_config *next)
+static void change_library(daemon_ctx *d, rm_daemon_config *next)
 {
     rm_error err;
-    if (!strcmp(next->database, d->cfg.database))
-        return;
     if (switch_database(d, next->database, &err) == RM_OK) {
         logf_(RM_LOG_INFO, "reload: session library is now %s",
               next->database[0] ? next->database : "none");
@@ -718,6 +730,13 @@ static void switch_library(daemon_ctx *d, rm_daemon_config *next)
     logf_(RM_LOG_ERROR, "reload: session library: %s (sessions still go to %s)",
           err.message, d->cfg.database[0] ? d->cfg.database : "none");
     memcpy(next->database, d->cfg.database, sizeof next->database);
+}
+
+static void switch_library(daemon_ctx *d, rm_daemon_config *next)
+{
+    if (strcmp(next->database, d->cfg.database))
+        change_library(d, next);
+    set_database_retry(d, next);
 }
 
 /* SIGHUP: reopen the log and apply the configuration. The session that

@@ -22,6 +22,9 @@ enum { OID_UNKNOWN = 0, OID_BYTEA = 17, OID_INT8 = 20, OID_TEXT = 25,
  * pg_advisory_xact_lock, "rm" in ASCII. */
 #define MIGRATION_LOCK_KEY "29293"
 
+#define TEXT_OF(x) #x
+#define NUMBER_TEXT(x) TEXT_OF(x)
+
 typedef struct pg_stmt {
     library_stmt base;
     char *sql;                 /* with $N parameters */
@@ -514,12 +517,29 @@ static void ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
+/* libpq waits for a server that does not answer (a host that is down, a
+ * firewall that drops packets) as long as the operating system's TCP
+ * timeouts, minutes; a connection string or PGCONNECT_TIMEOUT that sets
+ * connect_timeout still decides. */
+static PGconn *connect_with_timeout(const char *target)
+{
+    static const char *const keywords[] = {"connect_timeout", "dbname", NULL};
+    const char *values[] = {NUMBER_TEXT(RM_LIBRARY_CONNECT_TIMEOUT_S), target,
+                            NULL};
+    const char *env = getenv("PGCONNECT_TIMEOUT");
+    /* keywords after "dbname" would override the target's, ones before
+     * it are overridden by them */
+    if (env && env[0])
+        return PQconnectdbParams(keywords + 1, values + 1, 1);
+    return PQconnectdbParams(keywords, values, 1);
+}
+
 static rm_status pg_open(rm_library *lib, const char *target, rm_error *err)
 {
     rm_status st = refuse_password(target, err);
     if (st != RM_OK)
         return st;
-    PGconn *conn = PQconnectdb(target);
+    PGconn *conn = connect_with_timeout(target);
     lib->conn = conn;
     if (!conn)
         return rm_error_set(err, RM_ERR_NOMEM, "out of memory");

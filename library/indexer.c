@@ -31,6 +31,7 @@ struct rm_library_indexer {
     size_t swept_count, swept_next;
     bool stopping;
     bool working;                          /* a job taken, not finished */
+    long max_backoff_ms;                   /* under lock */
     rm_library_indexer_state state;        /* under lock */
 };
 
@@ -139,13 +140,15 @@ static void note_state(rm_library_indexer *ix, const rm_library_indexed *r)
 
 /* A lock is tried again every RM_LIBRARY_INDEXER_RETRY_MS; a server that
  * does not answer with a pause that doubles up to the maximum. */
-static long next_pause(rm_status st, long pause_ms)
+static long next_pause(rm_library_indexer *ix, rm_status st, long pause_ms)
 {
     if (st == RM_ERR_BUSY)
         return RM_LIBRARY_INDEXER_RETRY_MS;
+    pthread_mutex_lock(&ix->lock);
+    long max_ms = ix->max_backoff_ms;
+    pthread_mutex_unlock(&ix->lock);
     long doubled = pause_ms * 2;
-    return doubled > RM_LIBRARY_INDEXER_MAX_BACKOFF_MS
-               ? RM_LIBRARY_INDEXER_MAX_BACKOFF_MS : doubled;
+    return doubled > max_ms ? max_ms : doubled;
 }
 
 /* The connection, opened now when the server did not answer before. */
@@ -185,7 +188,7 @@ static void index_one(rm_library_indexer *ix, index_job *job)
         r.retrying = retryable(ix, r.status) && !is_stopping(ix);
         note_state(ix, &r);
         report(ix, &r);
-        pause_ms = next_pause(r.status, pause_ms);
+        pause_ms = next_pause(ix, r.status, pause_ms);
         if (!r.retrying || !pause_before_retry(ix, pause_ms))
             return;
     }
@@ -235,6 +238,7 @@ rm_status rm_library_indexer_start(rm_library_indexer **out,
         free(ix);
         return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
     }
+    ix->max_backoff_ms = RM_LIBRARY_INDEXER_MAX_BACKOFF_MS;
     pthread_mutex_init(&ix->lock, NULL);
     pthread_cond_init(&ix->wake, NULL);
     if (pthread_create(&ix->thread, NULL, indexer_main, ix) != 0) {
@@ -249,6 +253,14 @@ rm_status rm_library_indexer_start(rm_library_indexer **out,
     }
     *out = ix;
     return RM_OK;
+}
+
+void rm_library_indexer_set_max_backoff(rm_library_indexer *ix, long max_ms)
+{
+    pthread_mutex_lock(&ix->lock);
+    ix->max_backoff_ms = max_ms > RM_LIBRARY_INDEXER_RETRY_MS / 2
+                             ? max_ms : RM_LIBRARY_INDEXER_RETRY_MS / 2;
+    pthread_mutex_unlock(&ix->lock);
 }
 
 /* The same job waits in the queue already (under lock). */

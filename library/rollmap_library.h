@@ -25,6 +25,11 @@ extern "C" {
  *  are migrated on open, newer ones are refused. */
 #define RM_LIBRARY_SCHEMA_VERSION 5
 
+/** How long opening a PostgreSQL library waits for a server that does
+ *  not answer, unless the connection string's connect_timeout or
+ *  PGCONNECT_TIMEOUT says otherwise (seconds). */
+#define RM_LIBRARY_CONNECT_TIMEOUT_S 10
+
 /** How long a connection waits for another process's write lock before
  *  RM_ERR_BUSY ("library.db is locked by another process"). */
 #define RM_LIBRARY_BUSY_TIMEOUT_MS 5000
@@ -379,7 +384,8 @@ typedef struct rm_library_indexer rm_library_indexer;
  *  try itself waits up to RM_LIBRARY_BUSY_TIMEOUT_MS for the lock). */
 #define RM_LIBRARY_INDEXER_RETRY_MS 2000
 /** While a PostgreSQL server does not answer, the pause doubles from
- *  RM_LIBRARY_INDEXER_RETRY_MS up to this. */
+ *  RM_LIBRARY_INDEXER_RETRY_MS up to this (unless
+ *  rm_library_indexer_set_max_backoff says otherwise). */
 #define RM_LIBRARY_INDEXER_MAX_BACKOFF_MS 60000
 
 /** What the indexer did with one file. */
@@ -425,6 +431,12 @@ rm_status rm_library_indexer_submit(rm_library_indexer *ix, const char *path,
  *  not added. The same upload already waiting is not queued twice. */
 rm_status rm_library_indexer_submit_upload(rm_library_indexer *ix,
                                            const char *path, rm_error *err);
+
+/** The longest pause between tries while a server does not answer
+ *  (milliseconds, at least RM_LIBRARY_INDEXER_RETRY_MS / 2): a clinic
+ *  that wants sessions in sooner after an outage, or a test that cuts the
+ *  server for seconds rather than a minute, shortens it. */
+void rm_library_indexer_set_max_backoff(rm_library_indexer *ix, long max_ms);
 
 /** What the indexer is waiting on, for status displays. */
 typedef struct rm_library_indexer_state {

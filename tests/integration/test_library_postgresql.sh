@@ -26,6 +26,25 @@ export XDG_DATA_HOME=$work/xdg
 clinic="$ROLLMAP_TEST_POSTGRESQL dbname=clinic"
 psql "$ROLLMAP_TEST_POSTGRESQL" -qc "CREATE DATABASE clinic" >/dev/null
 
+# A server that takes connections and never answers (a host behind a
+# firewall that drops packets looks the same to libpq): the default
+# connect timeout runs in the background while the rest goes on.
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True); time.sleep(120)' >"$work/silent.port" &
+pids+=($!)
+for _ in $(seq 50); do [ -s "$work/silent.port" ] && break; sleep 0.1; done
+silent_port=$(cat "$work/silent.port")
+timed_list() { # timed_list OUT CONNINFO: seconds taken into OUT.time
+    local start=$SECONDS
+    if "$ROLLMAP" library list --db "$2" >/dev/null 2>"$1"; then echo listed >>"$1"; fi
+    echo $((SECONDS - start)) >"$1.time"
+}
+timed_list "$work/silent-default.txt" "host=127.0.0.1 port=$silent_port dbname=x" &
+pids+=($!)
+silent_default_pid=$!
+
 session() { # session ROOM NAME SEED SIDE
     mkdir -p "$work/$1"
     "$ROLLMAP" simulate --seed "$3" --duration 90 --set "side=$4" \
@@ -111,6 +130,13 @@ fi
 grep -q "cannot connect to the PostgreSQL server" "$work/gone.txt" \
     || fail "unclear error: $(cat "$work/gone.txt")"
 
+echo "-- a server that never answers: the connection string's connect_timeout"
+timed_list "$work/silent-2.txt" "postgresql://127.0.0.1:$silent_port/x?connect_timeout=2"
+grep -q "cannot connect to the PostgreSQL server: .*timeout expired" "$work/silent-2.txt" \
+    || fail "no timeout error: $(cat "$work/silent-2.txt")"
+[ "$(cat "$work/silent-2.txt.time")" -le 4 ] \
+    || fail "connect_timeout=2 took $(cat "$work/silent-2.txt.time") s"
+
 echo "-- rollmap serve reads the same library"
 "$ROLLMAP" serve --library-db "$clinic" --socket "$work/none.sock" \
     --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
@@ -161,6 +187,13 @@ done
 [ "$("$ROLLMAP" library list --db "$clinic user=dr_lee" --names --client C-017 --json \
      | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), d[-1]["display_name"])')" = "5 Ada Lee" ] \
     || fail "the therapist does not see the 5 sessions with the name"
+
+echo "-- a server that never answers: 10 s without a connect_timeout"
+wait "$silent_default_pid"
+grep -q "cannot connect to the PostgreSQL server: .*timeout expired" "$work/silent-default.txt" \
+    || fail "no timeout error: $(cat "$work/silent-default.txt")"
+took=$(cat "$work/silent-default.txt.time")
+[ "$took" -ge 9 ] && [ "$took" -le 13 ] || fail "the default connect timeout took $took s, not 10"
 
 echo "-- without any of this, the SQLite file as before"
 "$ROLLMAP" library add "$work"/room1/a.rms >/dev/null

@@ -119,6 +119,7 @@ static void file_sets_every_section(void **state)
                     "stop_threshold_n = 15\nidle_s = 12.5\nresume_window_s = 90\n"
                     "pre_roll_s = 1.5\n"
                     "library = /var/lib/rollmap\n"
+                    "database_retry_max_s = 5\n"
                     "[socket]\npath = /run/rollmap.sock\n"
                     "[log]\ntarget = syslog\nlevel = debug\n");
     rm_daemon_config c;
@@ -135,6 +136,7 @@ static void file_sets_every_section(void **state)
     assert_int_equal(c.recorder.resume_window_us, 90000000);
     assert_int_equal(c.recorder.pre_roll_us, 1500000);
     assert_string_equal(c.recorder.library, "/var/lib/rollmap");
+    assert_int_equal(c.database_retry_max_us, 5000000);
     assert_string_equal(c.socket_path, "/run/rollmap.sock");
     assert_int_equal(c.log_target, RM_LOG_TO_SYSLOG);
     assert_int_equal(c.log_level, RM_LOG_DEBUG);
