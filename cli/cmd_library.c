@@ -1,5 +1,5 @@
 /* rollmap library: the session library (add, list, show, set, tag, rm,
- * check, reanalyse, name, notes). docs/LIBRARY.md, rollmap-library(1). */
+ * check, reanalyse, name, notes, rebuild, migrate, copy). docs/LIBRARY.md, rollmap-library(1). */
 #include "cli.h"
 
 #include <getopt.h>
@@ -28,7 +28,8 @@ enum {
     OPT_FOLDER = 1 << 7,  /* check, rebuild: --folder */
     OPT_FORCE = 1 << 8,   /* rebuild: --force */
     OPT_DRY_RUN = 1 << 9, /* sync: --dry-run */
-    OPT_JOBS = 1 << 10    /* reanalyse: --jobs */
+    OPT_JOBS = 1 << 10,   /* reanalyse: --jobs */
+    OPT_COPY = 1 << 11    /* copy: --from --to */
 };
 
 #define MAX_FOLDERS 8             /* --folder options on one command line */
@@ -46,6 +47,7 @@ typedef struct library_options {
     unsigned jobs;         /* reanalyse: 0 one per online CPU */
     bool setting_meta;     /* set: --client --side --muscle are META */
     const char *folders[MAX_FOLDERS]; /* check: --folder, in order */
+    const char *from, *to; /* copy */
     int folder_count;
     rm_session_meta meta;  /* what set sets */
     int argc;              /* positional arguments after the subcommand */
@@ -77,6 +79,7 @@ static void usage(FILE *out)
 "       rollmap library rebuild [--folder DIR]... [FILE...] [--force]\n"
 "       rollmap library migrate\n"
 "       rollmap library sync [--folder DIR]... [FILE...] [--dry-run]\n"
+"       rollmap library copy --from URI --to URI [--folder DIR]\n"
 "Every form takes --db URI.\n\n"
 "The library indexes session files in one database (an SQLite file, or\n"
 "a clinic's PostgreSQL server, docs/CLINIC.md): client,\n"
@@ -120,7 +123,16 @@ static void usage(FILE *out)
 "             the session files of the session folder (or each --folder,\n"
 "             or the FILEs) that the server lacks or holds less of, then\n"
 "             add and upload them (--dry-run: only list); exit 1 if one\n"
-"             could not be, with why. rollmapd does this by itself\n\n"
+"             could not be, with why. rollmapd does this by itself\n"
+"  copy       copy every session of one library into another (a room's\n"
+"             SQLite file into the clinic's PostgreSQL, or back): rows,\n"
+"             tags, notes, client names and the sessions' data (uploaded\n"
+"             into PostgreSQL; from PostgreSQL, a file this machine lacks\n"
+"             is written into --folder DIR as SESSION-ID.rms). Sessions\n"
+"             are matched by session id: running it again writes only\n"
+"             what is missing or different, so a copy that was stopped\n"
+"             completes. Progress on standard error; exit 1 when a\n"
+"             session's data could not be read (its row is copied)\n\n"
 "FILTER:\n"
 "  --client CODE     one client\n"
 "  --side left|right\n"
@@ -145,10 +157,14 @@ static void usage(FILE *out)
 "  --json, --csv     machine-readable output\n"
 "  --names           list: add client display names\n"
 "  --hash            check: compare every file's content checksum\n"
-"  --folder DIR      check, rebuild, sync: the session files in DIR (default:\n"
+"  --folder DIR      check, rebuild, sync: the session files in DIR; copy:\n"
+"                    where files fetched from the source go (default:\n"
 "                    rollmapd's default session folder,\n"
 "                    $XDG_DATA_HOME/rollmap/sessions)\n"
 "  --dry-run         sync: list what is to be uploaded, upload nothing\n"
+"  --from URI, --to URI\n"
+"                    copy: the library read and the one written (either\n"
+"                    may be a file or a PostgreSQL server, as --db)\n"
 "  --force           reanalyse: also files changed since they were indexed;\n"
 "                    rebuild: also a database that is not damaged\n"
 "  --jobs N          reanalyse: N sessions at once (default: one per\n"
@@ -161,7 +177,9 @@ static void usage(FILE *out)
 "  rollmap library add sessions/*.rms\n"
 "  rollmap library list --client C-017 --side left --last 5\n"
 "  rollmap library set 12 13 --client C-017 --side left\n"
-"  rollmap library tag 12 phase=rehab\n", out);
+"  rollmap library tag 12 phase=rehab\n"
+"  rollmap library copy --from ~/.local/share/rollmap/library.db \\\n"
+"      --to postgresql://dr_lee@db.clinic.lan/rollmap\n", out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -205,6 +223,8 @@ static int option_value(int c, const char *arg, library_options *o)
             return cli_fail_usage(CMD, "--jobs '%s': expected a count of "
                                   "1 to %d", arg, MAX_JOBS);
         return CLI_OK;
+    case 'R': o->from = arg; return CLI_OK;
+    case 'T': o->to = arg; return CLI_OK;
     case 'd':
         if (strlen(arg) >= sizeof o->db)
             return cli_fail_usage(CMD, "--db: too long");
@@ -231,6 +251,7 @@ static unsigned option_group(int c)
     case 'f': return OPT_FORCE;
     case 'D': return OPT_DRY_RUN;
     case 'J': return OPT_JOBS;
+    case 'R': case 'T': return OPT_COPY;
     default: return 0;
     }
 }
@@ -253,6 +274,8 @@ static const struct option longopts[] = {
     {"force", no_argument, NULL, 'f'},
     {"dry-run", no_argument, NULL, 'D'},
     {"jobs", required_argument, NULL, 'J'},
+    {"from", required_argument, NULL, 'R'},
+    {"to", required_argument, NULL, 'T'},
     {"yes", no_argument, NULL, 'y'},
     {"purge", no_argument, NULL, 'p'},
     {"help", no_argument, NULL, 'h'},
@@ -1412,6 +1435,78 @@ static int run_sync(rm_library *lib, library_options *o)
 }
 
 /* ------------------------------------------------------------------------ */
+/* copy                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* A line on standard error for each session the copy wrote something of
+ * or could not read the data of; on a terminal, also a count. */
+static void copy_progress(void *user, const rm_library_copied *c)
+{
+    const bool *tty = user;
+    const rm_library_entry *e = c->entry;
+    char started[32];
+    date_text(started, e->start_unix_us);
+    if (c->problem[0])
+        fprintf(stderr, "%scopy: %zu/%zu %s %s %s: its data was not copied: "
+                "%s\n", *tty ? "\r" : "", c->done, c->total, e->session_id,
+                e->client, started, c->problem);
+    else if (c->rows_written || c->data_written)
+        fprintf(stderr, "%scopy: %zu/%zu %s %s %s: %s%s%s\n",
+                *tty ? "\r" : "", c->done, c->total, e->session_id, e->client,
+                started, c->rows_written ? "rows" : "",
+                c->rows_written && c->data_written ? " and " : "",
+                c->data_written ? "data" : "");
+    else if (*tty)
+        fprintf(stderr, "\rcopy: %zu/%zu", c->done, c->total);
+}
+
+static rm_status open_pair(const library_options *o, rm_library **from,
+                           rm_library **to, rm_error *err)
+{
+    *to = NULL;
+    rm_status st = rm_library_open(from, o->from, err);
+    if (st == RM_OK && (st = rm_library_open(to, o->to, err)) != RM_OK)
+        rm_library_close(*from);
+    return st;
+}
+
+static int run_copy(library_options *o)
+{
+    if (!o->from || !o->to || o->folder_count > 1)
+        return cli_fail_usage(CMD, "usage: rollmap library copy --from URI "
+                              "--to URI [--folder DIR]");
+    char folder[PATH_MAX];
+    rm_error err;
+    if (o->folder_count)
+        snprintf(folder, sizeof folder, "%s", o->folders[0]);
+    else if (rm_default_library_dir(folder, sizeof folder, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    const char *file;
+    if (rm_library_target_kind(o->from, &file) == RM_LIBRARY_SQLITE &&
+        access(file, F_OK) != 0)
+        return cli_fail(CMD, "--from %s: no library there", o->from);
+    rm_library *from, *to;
+    if (open_pair(o, &from, &to, &err) != RM_OK)
+        return cli_fail_error(CMD, &err);
+    bool tty = isatty(STDERR_FILENO) != 0;
+    rm_library_copy_totals t;
+    rm_status st = rm_library_copy(from, to, folder, copy_progress, &tty, &t,
+                                   &err);
+    if (tty && t.sessions)
+        fputc('\n', stderr);
+    printf("%s -> %s: %zu sessions, rows written for %zu, data for %zu, "
+           "%zu without data; %zu client names written\n",
+           rm_library_path(from), rm_library_path(to), t.sessions,
+           t.rows_written, t.data_written, t.data_missing, t.names_written);
+    rm_library_close(from);
+    rm_library_close(to);
+    if (st != RM_OK)
+        return cli_fail(CMD, "%s (run the copy again: it goes on from "
+                        "there)", err.message);
+    return t.data_missing ? CLI_FAILURE : CLI_OK;
+}
+
+/* ------------------------------------------------------------------------ */
 
 static const subcommand subcommands[] = {
     {"add", "FILE...", 0, 1, -1, run_add, NULL},
@@ -1433,6 +1528,8 @@ static const subcommand subcommands[] = {
     {"migrate", "", 0, 0, 0, run_migrate, NULL},
     {"sync", "[--folder DIR]... [FILE...] [--dry-run]",
      OPT_FOLDER | OPT_DRY_RUN, 0, -1, run_sync, NULL},
+    {"copy", "--from URI --to URI [--folder DIR]", OPT_COPY | OPT_FOLDER, 0,
+     0, NULL, run_copy},
 };
 #define SUBCOMMAND_COUNT (sizeof subcommands / sizeof subcommands[0])
 

@@ -243,28 +243,91 @@ static rm_status store_details(rm_library *lib, int64_t id,
     return st;
 }
 
+/* The session row and its detail rows, inside the caller's transaction;
+ * *found false when the row cannot be read back (nothing more to do). */
+static rm_status store_rows(rm_library *lib, const rm_analysis *a,
+                            const char *path, const library_file_stamp *stamp,
+                            int64_t *id, bool *found, rm_error *err)
+{
+    *found = false;
+    rm_status st = upsert_session(lib, a, path, stamp, err);
+    if (st == RM_OK)
+        st = lookup_int64(lib, "SELECT id FROM sessions WHERE session_id = ?",
+                          a->meta.session_id, id, found, err);
+    if (st == RM_OK && *found)
+        st = store_details(lib, *id, a, err);
+    return st;
+}
+
+/* What the library itself keeps of a session besides its analysis: when
+ * it was added and analysed, its notes, its tags (replacing any). */
+static rm_status store_history(rm_library *lib, int64_t id,
+                               const rm_library_entry *e, rm_error *err)
+{
+    library_stmt *stmt;
+    rm_status st = library_prepare(
+        lib, "UPDATE sessions SET added_us = ?2, analysed_us = ?3, "
+             "notes = ?4 WHERE id = ?1", &stmt, err);
+    if (st != RM_OK)
+        return st;
+    library_bind_int64(stmt, 1, id);
+    library_bind_int64(stmt, 2, e->added_unix_us);
+    library_bind_int64(stmt, 3, e->analysed_unix_us);
+    library_bind_text(stmt, 4, e->notes ? e->notes : "");
+    st = library_step_done(lib, stmt, "copying a session's notes", err);
+    if (st == RM_OK)
+        st = library_prepare(lib, "DELETE FROM tags WHERE session = ?", &stmt,
+                             err);
+    if (st == RM_OK) {
+        library_bind_int64(stmt, 1, id);
+        st = library_step_done(lib, stmt, "copying a session's tags", err);
+    }
+    for (size_t i = 0; st == RM_OK && i < e->tag_count; i++)
+        st = rm_library_set_tag(lib, id, e->tags[i].key, e->tags[i].value,
+                                err);
+    return st;
+}
+
+/* One session in one transaction: its rows, then the tags its file's
+ * notes carry (tags_from) or the history of the library it is copied
+ * from (copied); either may be NULL. */
+static rm_status store_session(rm_library *lib, const rm_analysis *a,
+                               const char *path,
+                               const library_file_stamp *stamp,
+                               const rm_session *tags_from,
+                               const rm_library_entry *copied, int64_t *id,
+                               rm_error *err)
+{
+    rm_status st = library_begin_write(lib, err);
+    if (st != RM_OK)
+        return st;
+    bool found;
+    st = store_rows(lib, a, path, stamp, id, &found, err);
+    if (st == RM_OK && found && tags_from)
+        st = library_store_file_tags(lib, *id, tags_from, err);
+    if (st == RM_OK && found && copied)
+        st = store_history(lib, *id, copied, err);
+    if (st == RM_OK)
+        return library_commit(lib, err);
+    library_rollback(lib);
+    return st;
+}
+
 rm_status library_store_analysis(rm_library *lib, const rm_analysis *a,
                                  const char *path,
                                  const library_file_stamp *stamp,
                                  const rm_session *tags_from, int64_t *id,
                                  rm_error *err)
 {
-    rm_status st = library_begin_write(lib, err);
-    if (st != RM_OK)
-        return st;
-    bool found = false;
-    st = upsert_session(lib, a, path, stamp, err);
-    if (st == RM_OK)
-        st = lookup_int64(lib, "SELECT id FROM sessions WHERE session_id = ?",
-                          a->meta.session_id, id, &found, err);
-    if (st == RM_OK && found)
-        st = store_details(lib, *id, a, err);
-    if (st == RM_OK && found && tags_from)
-        st = library_store_file_tags(lib, *id, tags_from, err);
-    if (st == RM_OK)
-        return library_commit(lib, err);
-    library_rollback(lib);
-    return st;
+    return store_session(lib, a, path, stamp, tags_from, NULL, id, err);
+}
+
+rm_status library_store_entry(rm_library *lib, const rm_analysis *a,
+                              const rm_library_entry *e, const char *path,
+                              const library_file_stamp *stamp, int64_t *id,
+                              rm_error *err)
+{
+    return store_session(lib, a, path, stamp, NULL, e, id, err);
 }
 
 /* What the library knows of a session id already. */

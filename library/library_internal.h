@@ -254,6 +254,13 @@ rm_status library_store_analysis(rm_library *lib, const rm_analysis *a,
                                  const library_file_stamp *stamp,
                                  const rm_session *tags_from, int64_t *id,
                                  rm_error *err);
+/** library_store_analysis for a copy: the rows of entry e of another
+ *  library (its analysis a, when it was added and analysed, its notes and
+ *  tags) as the session at path, in one transaction. */
+rm_status library_store_entry(rm_library *lib, const rm_analysis *a,
+                              const rm_library_entry *e, const char *path,
+                              const library_file_stamp *stamp, int64_t *id,
+                              rm_error *err);
 /** Index one session file: an unchanged file is left alone. */
 rm_status library_index_file(rm_library *lib, const char *session_path,
                              const rm_analysis_config *cfg, int64_t *id,

@@ -356,6 +356,46 @@ rm_status rm_library_session_file(rm_library *lib,
                                   rm_error *err);
 
 /* ------------------------------------------------------------------------ */
+/* Copying a library (rollmap library copy, docs/CLINIC.md)                 */
+/* ------------------------------------------------------------------------ */
+
+/** What a copy did with one session. */
+typedef struct rm_library_copied {
+    const rm_library_entry *entry;  /**< the source's */
+    size_t done, total;             /**< sessions so far, of total */
+    bool rows_written;              /**< the target's rows were missing or
+                                         differed */
+    bool data_written;              /**< bytes uploaded, or a file written */
+    char problem[512];              /**< why its bytes could not be copied
+                                         ("" none): its row is copied */
+} rm_library_copied;
+
+typedef void (*rm_library_copy_fn)(void *user, const rm_library_copied *c);
+
+typedef struct rm_library_copy_totals {
+    size_t sessions;       /**< in the source, all looked at */
+    size_t rows_written;   /**< sessions whose rows were written */
+    size_t data_written;   /**< sessions whose bytes were written */
+    size_t data_missing;   /**< sessions whose bytes were nowhere to read */
+    size_t names_written;  /**< client display names written */
+} rm_library_copy_totals;
+
+/** Copy every session of from into to: its analysis rows, when it was
+ *  added and analysed, its notes, tags and file stamp, and its bytes
+ *  (into a target that stores them, from the file on this machine or
+ *  the source's database; into a target that names files, the file on
+ *  this machine, else the bytes fetched from the source as
+ *  folder/<session id>.rms); then the client display names. Sessions
+ *  are matched by session id: what the target has already as it is, is
+ *  not written again, so a second copy writes nothing and one that was
+ *  stopped completes. Each session's rows go in one transaction after its
+ *  bytes. progress (may be NULL) is called after each session. */
+rm_status rm_library_copy(rm_library *from, rm_library *to,
+                          const char *folder, rm_library_copy_fn progress,
+                          void *user, rm_library_copy_totals *totals,
+                          rm_error *err);
+
+/* ------------------------------------------------------------------------ */
 /* Damage                                                                   */
 /* ------------------------------------------------------------------------ */
 
