@@ -63,7 +63,10 @@ static void filter_bind(library_stmt *stmt, const rm_library_filter *f,
     }
 }
 
-/* Oldest first; with last, the newest N of them, still oldest first. */
+/* With last, the newest N, oldest first; without, in no order (the
+ * caller sorts: a server need not sort a whole library, often on disk,
+ * and SQLite reads the rows in their stored order instead of one by one
+ * along the index of start times). */
 static bool entries_sql(const rm_library_filter *f, const char *where,
                         char *sql, size_t cap)
 {
@@ -80,8 +83,7 @@ static bool entries_sql(const rm_library_filter *f, const char *where,
                      " s.id DESC LIMIT ?6 OFFSET ?8) AS newest ORDER BY start_us, id",
                      columns, from, where);
     else
-        n = snprintf(sql, cap, "SELECT %s %s%s ORDER BY s.start_us, s.id",
-                     columns, from, where);
+        n = snprintf(sql, cap, "SELECT %s %s%s", columns, from, where);
     return n > 0 && (size_t)n < cap;
 }
 
@@ -215,6 +217,14 @@ static rm_status read_entries(rm_library *lib, library_stmt *stmt,
     return RM_OK;
 }
 
+static int oldest_first(const void *a, const void *b)
+{
+    const rm_library_entry *x = a, *y = b;
+    if (x->start_unix_us != y->start_unix_us)
+        return x->start_unix_us < y->start_unix_us ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
 static int compare_by_id(const void *a, const void *b)
 {
     int64_t x = (*(rm_library_entry *const *)a)->id;
@@ -244,17 +254,46 @@ static bool add_tag(rm_library_entry *e, library_stmt *stmt)
     return t->key && t->value;
 }
 
-/* Tags of the listed sessions, in one query over the same filter. */
+/* The listed sessions by id, for the tags to find theirs. */
+static rm_library_entry **index_by_id(rm_library_entry *items, size_t n)
+{
+    rm_library_entry **by_id = malloc((n ? n : 1) * sizeof *by_id);
+    if (!by_id)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        by_id[i] = &items[i];
+    qsort(by_id, n, sizeof *by_id, compare_by_id);
+    return by_id;
+}
+
+/* Tags of the listed sessions, in one query over the same filter; the
+ * index by id is made only when there is a tag to place. */
+static rm_status read_tags(rm_library *lib, library_stmt *stmt,
+                           rm_library_entry *items, size_t n, rm_error *err)
+{
+    rm_library_entry **by_id = NULL;
+    rm_status st = RM_OK;
+    int rc;
+    while (st == RM_OK && (rc = library_step(stmt)) == LIBRARY_ROW) {
+        if (!by_id && !(by_id = index_by_id(items, n))) {
+            st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+            break;
+        }
+        rm_library_entry *e =
+            find_by_id(by_id, n, library_column_int64(stmt, 0));
+        if (e && !add_tag(e, stmt))
+            st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    }
+    if (st == RM_OK && rc != LIBRARY_DONE)
+        st = library_sql_error(lib, "reading tags", err);
+    free(by_id);
+    return st;
+}
+
 static rm_status attach_tags(rm_library *lib, const rm_library_filter *f,
                              int64_t id, const char *where,
                              rm_library_entry *items, size_t n, rm_error *err)
 {
-    rm_library_entry **by_id = malloc((n ? n : 1) * sizeof *by_id);
-    if (!by_id)
-        return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        by_id[i] = &items[i];
-    qsort(by_id, n, sizeof *by_id, compare_by_id);
     char sql[SQL_CAP];
     snprintf(sql, sizeof sql,
              "SELECT session, key, value FROM tags WHERE session IN "
@@ -263,18 +302,9 @@ static rm_status attach_tags(rm_library *lib, const rm_library_filter *f,
     rm_status st = library_prepare(lib, sql, &stmt, err);
     if (st == RM_OK) {
         filter_bind(stmt, f, id);
-        int rc;
-        while (st == RM_OK && (rc = library_step(stmt)) == LIBRARY_ROW) {
-            rm_library_entry *e =
-                find_by_id(by_id, n, library_column_int64(stmt, 0));
-            if (e && !add_tag(e, stmt))
-                st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
-        }
-        if (st == RM_OK && rc != LIBRARY_DONE)
-            st = library_sql_error(lib, "reading tags", err);
+        st = read_tags(lib, stmt, items, n, err);
         library_finalize(stmt);
     }
-    free(by_id);
     return st;
 }
 
@@ -297,6 +327,8 @@ static rm_status query_entries(rm_library *lib, const rm_library_filter *f,
         st = read_entries(lib, stmt, out, n, err);
         library_finalize(stmt);
     }
+    if (st == RM_OK)
+        qsort(*out, *n, sizeof **out, oldest_first);
     if (st == RM_OK) {
         st = attach_tags(lib, f, id, where, *out, *n, err);
         if (st != RM_OK)
