@@ -47,6 +47,8 @@ rm_status hw_link_fill(rm_link *link, size_t *got, rm_error *err)
                                    err);
     if (st == RM_OK)
         link->rx_len = *got;
+    if (st == RM_OK && *got)
+        link->rx_mono_us = rm_monotonic_us();
     return st;
 }
 

@@ -35,10 +35,10 @@ struct rm_source {
     bool have_last_sample;
     uint8_t last_batch;          /**< samples per frame, for gap estimates */
     bool unplugged;              /**< lost; the next sample closes a gap */
-    uint64_t last_sample_mono_us;/**< host time the last sample arrived */
     uint64_t time_offset_us;     /**< added to device times: keeps them
                                       rising across resets and replugs */
     bool rebase_pending;         /**< the device clock may have restarted */
+    hw_clock_hold hold;          /**< live: a restarted clock's first frames */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -291,15 +291,16 @@ static void check_gap(rm_source *src, uint64_t first_us)
     src->unplugged = false;
 }
 
-static void note_samples(rm_source *src, const rm_sample *s, size_t count)
+static void note_samples(rm_source *src, const rm_sample *s, size_t count,
+                         uint64_t arrival_us)
 {
     if (count == 0)
         return;
     check_gap(src, s[0].t_us);
     src->last_sample_us = s[count - 1].t_us;
     src->have_last_sample = true;
-    src->last_sample_mono_us = rm_monotonic_us();
     src->last_batch = (uint8_t)count;
+    hw_clock_note(&src->hold, arrival_us, src->last_sample_us);
 }
 
 static void event_from_device(const rm_frame *f, rm_event *ev)
@@ -399,9 +400,7 @@ static void resend_settings(rm_source *src)
 
 static uint64_t frame_time(const rm_frame *f)
 {
-    if (f->type == RM_FRAME_SAMPLES && f->u.samples.count)
-        return f->u.samples.samples[0].t_us;
-    return f->t_us;
+    return hw_frame_has_samples(f) ? f->u.samples.samples[0].t_us : f->t_us;
 }
 
 /** Deliver the pending gap or frame if its time has come. */
@@ -433,35 +432,40 @@ static uint64_t sample_period_us(const rm_source *src, const rm_frame *f)
     return 1000u;
 }
 
-/** The offset that continues a restarted device clock. Live, it is the
- *  real time between the arrival of the last sample before and that of
- *  this frame's last sample: a frame arrives once its last sample is taken,
- *  so anchoring its first sample instead would move the clock on by the
- *  frame's length at every replug. A replay has no real time in between
- *  (it runs as fast as the machine goes, or paced by the frames), so there
- *  the clock runs on by one sample and a replay is the same every time. */
-static uint64_t restarted_clock_offset(const rm_source *src, const rm_frame *f)
+/** The offset that puts this frame's first sample one sample after the
+ *  last one before the restart: the least a restarted clock moves on. */
+static int64_t next_sample_offset(const rm_source *src, const rm_frame *f)
 {
-    const rm_sample *s = f->u.samples.samples;
-    int64_t first_at = (int64_t)(src->last_sample_us + sample_period_us(src, f));
-    int64_t least = first_at - (int64_t)s[0].t_us;
-    if (rm_source_caps_of(&src->spec).replay)
-        return (uint64_t)least;
-    uint64_t away = rm_monotonic_us() - src->last_sample_mono_us;
-    int64_t by_arrival = (int64_t)(src->last_sample_us + away) -
-                         (int64_t)s[f->u.samples.count - 1].t_us;
-    return (uint64_t)(by_arrival > least ? by_arrival : least);
+    return (int64_t)(src->last_sample_us + sample_period_us(src, f)) -
+           (int64_t)f->u.samples.samples[0].t_us;
 }
 
-/** A device clock that restarted (reset, replug) continues from where the
- *  last sample left off (restarted_clock_offset). */
+/** The pending frame's samples are earlier than the last one delivered:
+ *  the device clock restarted (reset, replug). */
+static bool clock_went_back(const rm_source *src)
+{
+    const rm_frame *f = &src->frame;
+    return src->rebase_pending && hw_frame_has_samples(f) &&
+           src->have_last_sample &&
+           frame_time(f) + src->time_offset_us <= src->last_sample_us;
+}
+
+static bool is_live(const rm_source *src)
+{
+    return !rm_source_caps_of(&src->spec).replay;
+}
+
+/** Add the clock offset. A replay has no real time between the two clocks
+ *  (it runs as fast as the machine goes, or paced by the frames), so there
+ *  a restarted clock runs on by one sample and a replay is the same every
+ *  time; a live one was anchored while its first frames were held
+ *  (source_clock.c). */
 static void rebase_time(rm_source *src)
 {
     rm_frame *f = &src->frame;
-    bool samples = f->type == RM_FRAME_SAMPLES && f->u.samples.count;
-    if (src->rebase_pending && samples && src->have_last_sample &&
-        frame_time(f) + src->time_offset_us <= src->last_sample_us)
-        src->time_offset_us = restarted_clock_offset(src, f);
+    bool samples = hw_frame_has_samples(f);
+    if (clock_went_back(src))
+        src->time_offset_us = (uint64_t)next_sample_offset(src, f);
     if (samples)
         src->rebase_pending = false;
     f->t_us += src->time_offset_us;
@@ -469,7 +473,7 @@ static void rebase_time(rm_source *src)
         f->u.samples.samples[i].t_us += src->time_offset_us;
 }
 
-static void accept_frame(rm_source *src)
+static void accept_frame(rm_source *src, uint64_t arrival_us)
 {
     if (is_reset(&src->frame)) {
         src->rebase_pending = true;
@@ -479,22 +483,73 @@ static void accept_frame(rm_source *src)
     src->frame_pending = true;
     if (src->frame.type == RM_FRAME_SAMPLES)
         note_samples(src, src->frame.u.samples.samples,
-                     src->frame.u.samples.count);
+                     src->frame.u.samples.count, arrival_us);
+}
+
+/** The held frames anchor the restarted clock: the least delayed of them
+ *  and of the old clock's last frames arrived equally late. Never earlier
+ *  than one sample after the last one before. */
+static void anchor_held_frames(rm_source *src)
+{
+    const rm_frame *first = &src->hold.frames[0];
+    int64_t least = next_sample_offset(src, first);
+    int64_t by_arrival = hw_clock_release_start(&src->hold);
+    src->time_offset_us = (uint64_t)(by_arrival > least ? by_arrival : least);
+    src->rebase_pending = false;
+}
+
+/** Hold the decoded frame while a live restarted clock is anchored; false:
+ *  it goes on at once. A reset ends the holding: the frames after it have
+ *  another clock again. */
+static bool hold_frame(rm_source *src)
+{
+    hw_clock_hold *h = &src->hold;
+    if (!hw_clock_collecting(h) && !(is_live(src) && clock_went_back(src)))
+        return false;
+    hw_clock_keep(h, &src->frame, src->link.rx_mono_us);
+    if (is_reset(&src->frame) || hw_clock_complete(h, rm_monotonic_us()))
+        anchor_held_frames(src);
+    return true;
+}
+
+/** The next held frame, once the holding has anchored the clock. */
+static bool release_held(rm_source *src)
+{
+    uint64_t arrival_us;
+    if (!hw_clock_release(&src->hold, &src->frame, &arrival_us))
+        return false;
+    accept_frame(src, arrival_us);
+    return true;
+}
+
+/** Nothing more to read now (or the link ended): held frames wait no more
+ *  when their time is up or nothing more will come. */
+static bool end_holding(rm_source *src, rm_status st, size_t got)
+{
+    if (!hw_clock_collecting(&src->hold) || (st == RM_OK && got) ||
+        (st == RM_OK && !hw_clock_complete(&src->hold, rm_monotonic_us())))
+        return false;
+    anchor_held_frames(src);
+    return true;
 }
 
 static rm_status decode_next(rm_source *src, rm_error *err)
 {
     for (;;) {
+        if (release_held(src))
+            return RM_OK;
         size_t got;
         rm_status st = hw_link_fill(&src->link, &got, err);
+        if (end_holding(src, st, got))
+            continue;
         if (st != RM_OK)
             return st;
         if (got == 0)
             return RM_ERR_AGAIN;
         bool have = src->protocol->push(src);
         src->protocol->stats(src);
-        if (have) {
-            accept_frame(src);
+        if (have && !hold_frame(src)) {
+            accept_frame(src, src->link.rx_mono_us);
             return RM_OK;
         }
     }
@@ -523,12 +578,35 @@ rm_status rm_source_next(rm_source *src, rm_source_output *out,
     }
 }
 
+/** Wait for input, but not past the end of the holding. A link that
+ *  ends meanwhile ends the holding: the held frames are read first, and
+ *  the next read meets the end again. */
+static rm_status wait_while_holding(rm_source *src, int timeout_ms,
+                                    rm_error *err)
+{
+    uint64_t now = rm_monotonic_us(), end = hw_clock_deadline(&src->hold);
+    if (now >= end)
+        return RM_OK;
+    int left_ms = (int)((end - now + 999) / 1000);
+    bool whole_time = timeout_ms < 0 || timeout_ms >= left_ms;
+    rm_status st = src->link.ops->wait(src->link.io,
+                                       whole_time ? left_ms : timeout_ms, err);
+    if (st == RM_ERR_TIMEOUT)
+        return whole_time ? RM_OK : st;
+    if (st != RM_OK)
+        anchor_held_frames(src);
+    return RM_OK;
+}
+
 rm_status rm_source_wait(rm_source *src, int timeout_ms, rm_error *err)
 {
     uint64_t wait_us;
     const rm_link *l = &src->link;
-    if (src->info_pending || l->rx_pos < l->rx_len)
+    if (src->info_pending || l->rx_pos < l->rx_len ||
+        hw_clock_releasing(&src->hold))
         return RM_OK;
+    if (hw_clock_collecting(&src->hold))
+        return wait_while_holding(src, timeout_ms, err);
     if (src->frame_pending) {
         if (!l->ops->due || src->spec.fast ||
             l->ops->due(l->io, frame_time(&src->frame), &wait_us))

@@ -60,6 +60,7 @@ typedef struct rm_link {
     rm_decoder decoder;
     uint8_t rx[RM_LINK_RX_CHUNK];
     size_t rx_pos, rx_len;
+    uint64_t rx_mono_us;         /**< host time the buffered bytes were read */
 } rm_link;
 
 /** Forget buffered bytes and decoder state (after a reconnect). */
@@ -75,6 +76,45 @@ bool hw_link_decode(rm_link *link, rm_frame *frame);
  *  dropped. RM_ERR_TIMEOUT names the port and suggests a profile. */
 rm_status hw_link_identify(rm_link *link, rm_device_info *info,
                            rm_error *err);
+
+/* ---- A restarted device clock, anchored by arrivals (source_clock.c) - */
+
+/* Frames of the old clock whose lateness is kept; frames held at most. */
+#define HW_CLOCK_RECENT 32
+#define HW_CLOCK_HOLD_FRAMES 40
+
+/** The lateness (arrival less device time) of the last frames, and the
+ *  first frames of a restarted clock, held until they anchor it. */
+typedef struct hw_clock_hold {
+    int64_t recent[HW_CLOCK_RECENT];  /**< a ring, of frames with samples */
+    uint64_t recent_arrival_us[HW_CLOCK_RECENT];
+    unsigned recent_count, recent_next;
+    rm_frame frames[HW_CLOCK_HOLD_FRAMES];
+    uint64_t arrival_us[HW_CLOCK_HOLD_FRAMES];
+    unsigned count, sample_frames, released;
+    bool releasing;                   /**< anchored: frames go on in order */
+} hw_clock_hold;
+
+/** A SAMPLES frame with at least one sample. */
+bool hw_frame_has_samples(const rm_frame *f);
+/** A frame with samples was delivered: its arrival and its last sample's
+ *  (unwrapped) device time. */
+void hw_clock_note(hw_clock_hold *h, uint64_t arrival_us, uint64_t last_us);
+/** Frames of a restarted clock are being held (not yet anchored). */
+bool hw_clock_collecting(const hw_clock_hold *h);
+/** Anchored: held frames wait to be released. */
+bool hw_clock_releasing(const hw_clock_hold *h);
+/** Hold one more frame (room is left while !hw_clock_complete). */
+void hw_clock_keep(hw_clock_hold *h, const rm_frame *f, uint64_t arrival_us);
+/** Enough held to anchor: frames with samples, room, or time. */
+bool hw_clock_complete(const hw_clock_hold *h, uint64_t now_us);
+/** Host time at which holding ends whatever arrives. */
+uint64_t hw_clock_deadline(const hw_clock_hold *h);
+/** Stop holding; the offset that puts the held device times on the old
+ *  clock, INT64_MIN when nothing anchors it (no samples either side). */
+int64_t hw_clock_release_start(hw_clock_hold *h);
+/** The next held frame in order, with its arrival; false when none. */
+bool hw_clock_release(hw_clock_hold *h, rm_frame *out, uint64_t *arrival_us);
 
 /* ---- Kinds of source: one row each (source_kinds.c) ----------------- */
 

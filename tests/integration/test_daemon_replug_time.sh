@@ -4,15 +4,19 @@
 # simulated person goes on rolling). The session file's last sample must
 # land where the simulator's last sample is. Anchoring a frame's first
 # sample to the frame's arrival moved the clock on by a frame less one
-# sample (19 ms here) at every replug. The host times a replug by the
-# arrival of the frames around it, so a read that comes late moves it by
-# up to a frame either way (docs/PERFORMANCE.md): the test allows 6 ms per
-# replug. The live view's unplug events must carry the same unwrapped time
-# as the file's unplug events, instead of starting over; the file reads
-# back with one unplug gap per replug.
+# sample (19 ms here) at every replug, and anchoring it to the arrival of
+# one frame moved it by however late that frame was read (up to 51 ms
+# after six replugs on a busy machine). The restarted clock is now anchored
+# by the least delayed of its first frames (hw/source_clock.c), so the
+# test allows one sample period per replug whatever else the machine
+# runs, and runs beside other tests. The live view's unplug events must
+# carry the same unwrapped time as the file's unplug events, instead of
+# starting over; the file reads back with one unplug gap per replug.
 source "$(dirname "$0")/daemon_lib.sh"
 
-start_daemon "sim:seed=6,duration=45,batch=20,unplug=10/15/20/25/30/35,unplug_for=1" \
+# The first unplug comes 20 s in: on a busy machine starting the daemon
+# and the session took 10 s.
+start_daemon "sim:seed=6,duration=55,batch=20,unplug=20/25/30/35/40/45,unplug_for=1" \
   --set session.auto=false
 python3 - "$sock" >"$work/events.txt" <<'PY' &
 import json, socket, sys
@@ -41,10 +45,10 @@ file=$(session_files)
 last=$(tail -n 1 "$work/s.csv" | cut -d, -f1)
 python3 - "$last" <<'PY' || fail "the replugs moved the session clock"
 import sys
-# 45 s at 1 kHz: the simulator's last sample is at 44.999 s.
-drift_ms = (float(sys.argv[1]) - 44.999) * 1000
+# 55 s at 1 kHz: the simulator's last sample is at 54.999 s.
+drift_ms = (float(sys.argv[1]) - 54.999) * 1000
 print(f"last sample {float(sys.argv[1]):.6f} s: {drift_ms:+.1f} ms after six replugs")
-assert abs(drift_ms) <= 6 * 6.0, "more than 6 ms per replug"
+assert abs(drift_ms) <= 6 * 1.0, "more than a sample period (1 ms) per replug"
 PY
 [ "$(info_field "$file" gaps)" = 6 ] || fail "expected 6 gaps: $(cat "$work/info.txt")"
 "$ROLLMAP" info "$file" --json >"$work/info.json" || fail "info failed"

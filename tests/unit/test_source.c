@@ -254,11 +254,9 @@ typedef struct fake_device {
     int identifies;
 } fake_device;
 
-/** Firmware on the pty master: answers IDENTIFY, streams after START
- *  (without frame FAKE_DROPPED_SEQ), then unplugs (closes the master). */
-static void *fake_device_run(void *arg)
+/** Answer IDENTIFY on the pty master until START comes. */
+static void await_start(fake_device *dev)
 {
-    fake_device *dev = arg;
     rm_decoder dec;
     rm_decoder_init(&dec);
     uint8_t buf[256], wire[RM_FRAME_MAX_WIRE];
@@ -277,6 +275,15 @@ static void *fake_device_run(void *arg)
             started = started || (have && f.type == RM_CMD_START);
         }
     }
+}
+
+/** Firmware on the pty master: answers IDENTIFY, streams after START
+ *  (without frame FAKE_DROPPED_SEQ), then unplugs (closes the master). */
+static void *fake_device_run(void *arg)
+{
+    fake_device *dev = arg;
+    uint8_t wire[RM_FRAME_MAX_WIRE];
+    await_start(dev);
     for (uint16_t seq = 1; seq <= FAKE_FRAMES; seq++)
         if (seq != FAKE_DROPPED_SEQ)
             write_all(dev->master, wire, samples_frame(seq, wire, sizeof wire));
@@ -347,6 +354,112 @@ static void pty_device_is_identified_streamed_and_unplugged(void **state)
     assert_int_equal(rm_source_stats(src)->frames_lost, 1);
     assert_int_equal(dev.identifies, 1);
     pthread_join(thread, NULL);
+    free(out);
+    rm_source_close(src);
+}
+
+/* A device that resets in mid-stream, its first frames after the reset
+ * read late (as a busy host does): RESET_FRAMES frames each side, the
+ * clock restarting at the reset, the first RESET_LATE_FRAMES after it
+ * written together RESET_LATE_US after they were due. */
+enum { RESET_FRAMES = 60, RESET_LATE_FRAMES = 4, RESET_LATE_US = 30000,
+       RESET_BOOT_US = 50000 };
+
+typedef struct resetting_device {
+    fake_device dev;
+    uint64_t reboot_us;       /**< host time from clock start to restart */
+} resetting_device;
+
+static void sleep_until_us(uint64_t at_us)
+{
+    uint64_t now = rm_monotonic_us();
+    if (at_us > now)
+        usleep((useconds_t)(at_us - now));
+}
+
+/** Frame seq leaves one sample period after its last sample (at device
+ *  time start_us + (seq + 1) batches); frames up to `late` wait. */
+static void stream_in_real_time(int master, uint64_t start_us, uint16_t late)
+{
+    uint8_t wire[RM_FRAME_MAX_WIRE];
+    for (uint16_t seq = 1; seq <= RESET_FRAMES; seq++) {
+        uint64_t due = start_us + (uint64_t)(seq + 1) * FAKE_BATCH * 1000u;
+        if (seq < late)
+            continue;
+        sleep_until_us(seq == late ? due + RESET_LATE_US : due);
+        for (uint16_t s = seq == late ? 1 : seq; s <= seq; s++)
+            write_all(master, wire, samples_frame(s, wire, sizeof wire));
+    }
+}
+
+static size_t reset_frame(uint8_t *wire, size_t cap)
+{
+    rm_frame f;
+    memset(&f, 0, sizeof f);
+    f.type = RM_FRAME_EVENT;
+    f.u.event.kind = RM_DEV_EVENT_RESET;
+    return rm_frame_encode(&f, wire, cap);
+}
+
+static void *resetting_device_run(void *arg)
+{
+    resetting_device *rd = arg;
+    uint8_t wire[RM_FRAME_MAX_WIRE];
+    await_start(&rd->dev);
+    uint64_t start = rm_monotonic_us();
+    stream_in_real_time(rd->dev.master, start, 0);
+    write_all(rd->dev.master, wire, reset_frame(wire, sizeof wire));
+    usleep(RESET_BOOT_US);
+    uint64_t restart = rm_monotonic_us();
+    rd->reboot_us = restart - start;
+    stream_in_real_time(rd->dev.master, restart, RESET_LATE_FRAMES);
+    usleep(200000); /* let the reader drain before the unplug */
+    close(rd->dev.master);
+    return NULL;
+}
+
+/* The restarted clock is anchored by the least delayed of its first frames,
+ * not by the first one: the late read does not move the time (anchoring
+ * the first frame put it 40 ms ahead), and every sample arrives. */
+static void late_read_after_a_reset_keeps_the_clock(void **state)
+{
+    (void)state;
+    int master, slave;
+    char name[256], text[300];
+    assert_int_equal(openpty(&master, &slave, name, NULL, NULL), 0);
+    resetting_device rd = {.dev = {.master = master}};
+    pthread_t thread;
+    pthread_create(&thread, NULL, resetting_device_run, &rd);
+    snprintf(text, sizeof text, "tty:%s", name);
+    rm_source_spec spec = parse_ok(text);
+    rm_source *src;
+    rm_error err = {0};
+    assert_int_equal(rm_source_open(&src, &spec, &err), RM_OK);
+    close(slave);
+
+    rm_source_output *out = malloc(sizeof *out);
+    size_t samples = 0, reset_gaps = 0;
+    uint64_t last_us = 0;
+    rm_status st;
+    while ((st = next_blocking(src, out)) == RM_OK) {
+        reset_gaps += out->item == RM_ITEM_GAP &&
+                      out->gap.reason == RM_GAP_DEVICE_RESET;
+        for (size_t i = 0; out->item == RM_ITEM_SAMPLES && i < out->count; i++) {
+            assert_true(out->samples[i].t_us > last_us);
+            last_us = out->samples[i].t_us;
+        }
+        samples += out->item == RM_ITEM_SAMPLES ? out->count : 0;
+    }
+    pthread_join(thread, NULL);
+    assert_int_equal(st, RM_ERR_CLOSED);
+    assert_int_equal(samples, 2 * RESET_FRAMES * FAKE_BATCH);
+    assert_int_equal(reset_gaps, 1);
+    uint64_t truth = rd.reboot_us +
+                     ((RESET_FRAMES + 1) * FAKE_BATCH - 1) * 1000u;
+    double drift_ms = ((double)last_us - (double)truth) / 1000.0;
+    print_message("last sample %+.2f ms from the device's real time\n",
+                  drift_ms);
+    assert_true(drift_ms > -3.0 && drift_ms < 3.0);
     free(out);
     rm_source_close(src);
 }
@@ -625,6 +738,7 @@ int main(void)
         cmocka_unit_test(sim_default_adds_only_unset_keys),
         cmocka_unit_test(usb_ids_known_built_in_and_added),
         cmocka_unit_test(pty_device_is_identified_streamed_and_unplugged),
+        cmocka_unit_test(late_read_after_a_reset_keeps_the_clock),
         cmocka_unit_test(silent_device_times_out_naming_the_port),
         cmocka_unit_test(missing_port_is_not_found),
         cmocka_unit_test(capture_replays_at_recorded_speed),
