@@ -80,6 +80,7 @@ int cmd_calibrate(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_live(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_rate(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_library(int argc, char **argv);
 int cmd_compare(int argc, char **argv);

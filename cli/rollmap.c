@@ -26,6 +26,7 @@ const cli_command cli_commands[] = {
      cmd_record},
     {"live", "live view for the person on the roller", cmd_live},
     {"status", "what the running rollmapd is doing", cmd_status},
+    {"rate", "set the sample rate of rollmapd's roller", cmd_rate},
     {"report", "analyse a session: report, graphs, tender spots", cmd_report},
     {"library",
      "the session library: add, list, show, set, tag, check sessions",

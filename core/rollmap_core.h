@@ -557,6 +557,10 @@ bool rm_json_as_bool(const rm_json *v, bool fallback);
 uint64_t rm_monotonic_us(void);
 /** Wall clock, microseconds since the Unix epoch. */
 int64_t rm_wallclock_us(void);
+struct timespec;
+/** *at = clock_id's time now plus ms: the deadline of a timed wait
+ *  (pthread_cond_timedwait on a condition with that clock). */
+void rm_deadline_after_ms(int clock_id, int ms, struct timespec *at);
 /** Format a wall-clock time as ISO 8601 UTC ("2026-11-24T06:07:24Z"). */
 void rm_format_iso8601(char out[32], int64_t unix_us);
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Messages are rare (a few per second at most with a noisy link); 256
@@ -40,6 +41,9 @@
  * (docs/DEVICES.md). */
 #define ARRIVAL_RETRY_MS 50
 #define ARRIVAL_WINDOW_US 3000000u
+/* A rate change takes at most an identify (3 x 500 ms), SET_RATE (500 ms)
+ * and the I/O thread's longest wait; its asker gives up after this. */
+#define RATE_ANSWER_MS 5000
 
 typedef enum msg_kind {
     MSG_DEVICE,      /* device connected or re-identified */
@@ -76,6 +80,15 @@ struct rm_capture {
     atomic_bool source_ended;
     atomic_bool connected;
     atomic_bool tare_requested;     /* a command thread asked; I/O sends */
+
+    /* a rate change: a command thread asks, the I/O thread answers */
+    pthread_mutex_t rate_lock;
+    pthread_cond_t rate_answered;
+    uint32_t rate_wanted;            /* 0: nothing asked */
+    bool rate_busy;                  /* the I/O thread is at it */
+    uint64_t rate_answers;           /* counts answers, for the asker */
+    rm_status rate_status;
+    rm_error rate_error;
     atomic_uint_fast64_t received, consumed, dropped, reconnects, high_water,
         messages_dropped;
 
@@ -519,6 +532,65 @@ static rm_status check_after_left(rm_capture *c, rm_error *err)
     return is_alive(st) ? drain_source(c, err) : st;
 }
 
+/* ---- rate changes ------------------------------------------------------------ */
+
+static uint32_t take_rate_request(rm_capture *c)
+{
+    pthread_mutex_lock(&c->rate_lock);
+    uint32_t rate_hz = c->rate_wanted;
+    c->rate_wanted = 0;
+    c->rate_busy = rate_hz != 0;
+    pthread_mutex_unlock(&c->rate_lock);
+    return rate_hz;
+}
+
+static void answer_rate_request(rm_capture *c, rm_status st,
+                                const rm_error *err)
+{
+    pthread_mutex_lock(&c->rate_lock);
+    c->rate_status = st;
+    c->rate_error = *err;
+    c->rate_busy = false;
+    c->rate_answers++;
+    pthread_cond_broadcast(&c->rate_answered);
+    pthread_mutex_unlock(&c->rate_lock);
+}
+
+/* A session has one rate from its first sample to its last. */
+static rm_status refuse_while_recording(rm_capture *c, rm_error *err)
+{
+    rm_recorder_status rs;
+    pthread_mutex_lock(&c->lock);
+    rm_recorder_get_status(c->recorder, &rs);
+    uint32_t rate_hz = c->device.sample_rate_hz;
+    pthread_mutex_unlock(&c->lock);
+    if (rs.state == RM_RECORDER_IDLE)
+        return RM_OK;
+    return rm_error_set(err, RM_ERR_BUSY, "rate: session %s is being "
+                        "recorded at %u samples a second, and a session keeps "
+                        "its rate; stop it first", rs.session.session_id, rate_hz);
+}
+
+/* On the I/O thread, which alone talks to the source. */
+static void serve_rate_request(rm_capture *c)
+{
+    uint32_t rate_hz = take_rate_request(c);
+    if (!rate_hz)
+        return;
+    rm_error err = {0};
+    rm_status st = refuse_while_recording(c, &err);
+    if (st == RM_OK && c->lost)
+        st = rm_error_set(&err, RM_ERR_CLOSED, "rate: no device is "
+                          "connected (%s)", c->source_error[0]
+                              ? c->source_error : "it is not plugged in");
+    if (st == RM_OK)
+        st = rm_source_set_rate(c->source, rate_hz, &err);
+    if (st == RM_OK)
+        capture_log(c, RM_LOG_INFO, "device rate set to %u samples a second",
+                    rate_hz);
+    answer_rate_request(c, st, &err);
+}
+
 static void *io_main(void *arg)
 {
     rm_capture *c = arg;
@@ -528,6 +600,7 @@ static void *io_main(void *arg)
     open_hotplug(c);
     rm_reconnect_start(&rc, &c->opt.reconnect, rm_monotonic_us());
     while (!atomic_load(&c->stopping)) {
+        serve_rate_request(c);
         if (c->lost) {
             bool up = reconnect(c, &rc, first);
             first = false;
@@ -828,6 +901,8 @@ static void free_capture(rm_capture *c)
         close(c->wake_fd);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->stat_lock);
+    pthread_mutex_destroy(&c->rate_lock);
+    pthread_cond_destroy(&c->rate_answered);
     free(c);
 }
 
@@ -859,6 +934,12 @@ rm_status rm_capture_start(rm_capture **out, const rm_capture_options *o,
     c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->stat_lock, NULL);
+    pthread_mutex_init(&c->rate_lock, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->rate_answered, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     size_t ring = o->ring_capacity ? o->ring_capacity : MIN_RING;
     rm_status st = c->wake_fd < 0
         ? rm_error_set(err, RM_ERR_IO, "capture: eventfd: %s", strerror(errno))
@@ -938,6 +1019,32 @@ rm_status rm_capture_record_note(rm_capture *c, rm_event_kind kind,
 void rm_capture_request_tare(rm_capture *c)
 {
     atomic_store(&c->tare_requested, true);
+}
+
+rm_status rm_capture_set_rate(rm_capture *c, uint32_t rate_hz, rm_error *err)
+{
+    pthread_mutex_lock(&c->rate_lock);
+    if (c->rate_wanted || c->rate_busy) {
+        pthread_mutex_unlock(&c->rate_lock);
+        return rm_error_set(err, RM_ERR_BUSY, "rate: another rate change is "
+                            "under way");
+    }
+    c->rate_wanted = rate_hz;
+    uint64_t asked_at = c->rate_answers;
+    struct timespec until;
+    rm_deadline_after_ms(CLOCK_MONOTONIC, RATE_ANSWER_MS, &until);
+    int rc = 0;
+    while (c->rate_answers == asked_at && rc == 0)
+        rc = pthread_cond_timedwait(&c->rate_answered, &c->rate_lock, &until);
+    rm_status st = c->rate_answers == asked_at
+                       ? rm_error_set(err, RM_ERR_TIMEOUT, "rate: the device "
+                                      "did not answer within %d ms",
+                                      RATE_ANSWER_MS)
+                       : c->rate_status;
+    if (st != RM_OK && c->rate_answers != asked_at)
+        *err = c->rate_error;
+    pthread_mutex_unlock(&c->rate_lock);
+    return st;
 }
 
 void rm_capture_set_recorder_options(rm_capture *c, const rm_recorder_options *o)

@@ -124,6 +124,18 @@ static rm_status parse_mark(const rm_json *obj, rm_request *req, rm_error *err)
     return st;
 }
 
+static rm_status parse_rate(const rm_json *obj, rm_request *req, rm_error *err)
+{
+    long rate = 0;
+    rm_status st = get_int(obj, "rate", "value", 1, RM_REQUEST_RATE_MAX_HZ,
+                          &rate, err);
+    if (st == RM_OK && rate == 0)
+        st = field_error(err, "rate", "value", "is missing: samples a second, "
+                         "e.g. {\"cmd\":\"rate\",\"value\":80}");
+    req->u.rate_hz = (uint32_t)rate;
+    return st;
+}
+
 static rm_status parse_command(const rm_json *obj, const char *cmd,
                                rm_request *req, rm_error *err)
 {
@@ -134,7 +146,7 @@ static rm_status parse_command(const rm_json *obj, const char *cmd,
         {"watch", RM_REQ_WATCH}, {"status", RM_REQ_STATUS},
         {"start", RM_REQ_START}, {"stop", RM_REQ_STOP},
         {"tag", RM_REQ_TAG},     {"mark", RM_REQ_MARK},
-        {"tare", RM_REQ_TARE},
+        {"tare", RM_REQ_TARE},   {"rate", RM_REQ_RATE},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(cmd, table[i].name))
@@ -145,6 +157,7 @@ static rm_status parse_command(const rm_json *obj, const char *cmd,
         case RM_REQ_START: return parse_start(obj, &req->u.start, err);
         case RM_REQ_TAG: return parse_tag(obj, req, err);
         case RM_REQ_MARK: return parse_mark(obj, req, err);
+        case RM_REQ_RATE: return parse_rate(obj, req, err);
         case RM_REQ_STATUS:
         case RM_REQ_STOP:
         case RM_REQ_TARE: return RM_OK;
@@ -152,7 +165,7 @@ static rm_status parse_command(const rm_json *obj, const char *cmd,
     }
     return rm_error_set(err, RM_ERR_ARG,
                         "unknown cmd '%.64s' (expected watch, status, start, "
-                        "stop, tag, mark or tare)", cmd);
+                        "stop, tag, mark, tare or rate)", cmd);
 }
 
 rm_status daemon_request_parse(const char *line, size_t len, rm_request *req,

@@ -281,6 +281,10 @@ rm_status rm_capture_record_note(rm_capture *c, rm_event_kind kind,
                                  rm_error *err);
 /** Ask the I/O thread to send TARE to the device (done within 100 ms). */
 void rm_capture_request_tare(rm_capture *c);
+/** Have the I/O thread set the device's sample rate (rm_source_set_rate)
+ *  and wait for the outcome: refused while a session is open (a session
+ *  has one rate), without a device, or by the device. */
+rm_status rm_capture_set_rate(rm_capture *c, uint32_t rate_hz, rm_error *err);
 void rm_capture_set_recorder_options(rm_capture *c,
                                      const rm_recorder_options *o);
 void rm_capture_get_status(rm_capture *c, rm_capture_status *out);
@@ -471,6 +475,8 @@ typedef struct rm_server_handlers {
     /** rating 0-10, or -1 when the client gave none */
     rm_status (*mark)(void *user, int rating, rm_error *err);
     rm_status (*tare)(void *user, rm_error *err);
+    /** The device's sample rate, answered once it is set (or refused). */
+    rm_status (*rate)(void *user, uint32_t rate_hz, rm_error *err);
 } rm_server_handlers;
 
 typedef struct rm_server_options {

@@ -533,6 +533,15 @@ static rm_status cmd_tare(void *user, rm_error *err)
     return c ? RM_OK : RM_ERR_CLOSED;
 }
 
+static rm_status cmd_rate(void *user, uint32_t rate_hz, rm_error *err)
+{
+    daemon_ctx *d = user;
+    rm_capture *c = hold_capture(d, err);
+    rm_status st = c ? rm_capture_set_rate(c, rate_hz, err) : RM_ERR_CLOSED;
+    release_capture(d);
+    return st;
+}
+
 /* ---- status snapshot ------------------------------------------------------------ */
 
 /* Copy text into a smaller status field, cut if it must be. */
@@ -626,7 +635,8 @@ static rm_status open_server(daemon_ctx *d, rm_error *err)
     rm_server_options_default(&so);
     snprintf(so.path, sizeof so.path, "%s", d->cfg.socket_path);
     rm_server_handlers h = {.user = d, .start = cmd_start, .stop = cmd_stop,
-                            .tag = cmd_tag, .mark = cmd_mark, .tare = cmd_tare};
+                            .tag = cmd_tag, .mark = cmd_mark, .tare = cmd_tare,
+                            .rate = cmd_rate};
     return rm_server_open(&d->server, &so, &h, err);
 }
 

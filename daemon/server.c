@@ -509,6 +509,11 @@ static void handle_request(rm_server *srv, client *c, const rm_request *req)
         st = h->tare ? h->tare(h->user, &err) : not_supported("tare", &err);
         answer(srv, c, st, &err, "tare", NULL);
         return;
+    case RM_REQ_RATE:
+        st = h->rate ? h->rate(h->user, req->u.rate_hz, &err)
+                     : not_supported("rate", &err);
+        answer(srv, c, st, &err, "rate", NULL);
+        return;
     }
 }
 

@@ -15,13 +15,18 @@ typedef enum rm_request_cmd {
     RM_REQ_STOP,
     RM_REQ_TAG,
     RM_REQ_MARK,
-    RM_REQ_TARE
+    RM_REQ_TARE,
+    RM_REQ_RATE
 } rm_request_cmd;
 
 typedef struct rm_watch_request {
     bool samples, events, status;
     uint32_t rate_hz;
 } rm_watch_request;
+
+/* The highest device rate a "rate" request may ask for: a text
+ * profile's highest. */
+#define RM_REQUEST_RATE_MAX_HZ 100000
 
 /* Sample lines per second a watcher may ask for, and the default. */
 #define RM_WATCH_RATE_MAX_HZ 1000
@@ -37,6 +42,7 @@ typedef struct rm_request {
             char value[256];
         } tag;
         int rating;            /* mark: 0-10, -1 for none */
+        uint32_t rate_hz;      /* rate: samples a second */
     } u;
 } rm_request;
 

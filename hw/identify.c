@@ -6,6 +6,7 @@
  */
 #include "source_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /** Identify handshake (docs/DEVICES.md): answer within 500 ms, 3 tries. */
@@ -69,9 +70,13 @@ static uint64_t deadline_left_ms(uint64_t deadline_us)
     return now >= deadline_us ? 0 : (deadline_us - now + 999) / 1000;
 }
 
-/** Wait for an INFO frame until the deadline; other frames are dropped. */
-static rm_status await_info(rm_link *link, uint64_t deadline_us,
-                            rm_device_info *info, rm_error *err)
+/** Looks at each frame while awaiting an answer; true: it is the one. */
+typedef bool (*answer_fn)(const rm_frame *frame, void *answer);
+
+/** Wait until `is_answer` takes a frame or the deadline passes; frames it
+ *  does not take are dropped. */
+static rm_status await_answer(rm_link *link, uint64_t deadline_us,
+                              answer_fn is_answer, void *answer, rm_error *err)
 {
     rm_frame frame;
     for (;;) {
@@ -80,10 +85,8 @@ static rm_status await_info(rm_link *link, uint64_t deadline_us,
         if (st != RM_OK)
             return st;
         while (hw_link_decode(link, &frame))
-            if (frame.type == RM_FRAME_INFO) {
-                *info = frame.u.info;
+            if (is_answer(&frame, answer))
                 return RM_OK;
-            }
         uint64_t left = deadline_left_ms(deadline_us);
         if (left == 0)
             return RM_ERR_TIMEOUT;
@@ -93,6 +96,19 @@ static rm_status await_info(rm_link *link, uint64_t deadline_us,
     }
 }
 
+static bool info_answer(const rm_frame *frame, void *answer)
+{
+    if (frame->type != RM_FRAME_INFO)
+        return false;
+    *(rm_device_info *)answer = frame->u.info;
+    return true;
+}
+
+static uint64_t answer_deadline(void)
+{
+    return rm_monotonic_us() + (uint64_t)IDENTIFY_TIMEOUT_MS * 1000u;
+}
+
 rm_status hw_link_identify(rm_link *link, rm_device_info *info,
                            rm_error *err)
 {
@@ -100,9 +116,7 @@ rm_status hw_link_identify(rm_link *link, rm_device_info *info,
         rm_status st = hw_link_send(link, RM_CMD_IDENTIFY, 0, err);
         if (st != RM_OK)
             return st;
-        uint64_t deadline =
-            rm_monotonic_us() + (uint64_t)IDENTIFY_TIMEOUT_MS * 1000u;
-        st = await_info(link, deadline, info, err);
+        st = await_answer(link, answer_deadline(), info_answer, info, err);
         if (st != RM_ERR_TIMEOUT)
             return st;
     }
@@ -111,4 +125,41 @@ rm_status hw_link_identify(rm_link *link, rm_device_info *info,
                         "is it a rollmap device? Text-mode devices need "
                         "?profile=PATH", link->where, IDENTIFY_TRIES,
                         IDENTIFY_TIMEOUT_MS);
+}
+
+/** What a device said to SET_RATE: its ACK, and an ERROR before it. */
+typedef struct rate_answer {
+    int16_t result;
+    char why[sizeof ((rm_frame_status *)0)->text];
+} rate_answer;
+
+static bool rate_ack(const rm_frame *frame, void *answer)
+{
+    rate_answer *a = answer;
+    if (frame->type == RM_FRAME_ERROR)
+        snprintf(a->why, sizeof a->why, "%s", frame->u.status.text);
+    if (frame->type != RM_FRAME_ACK ||
+        frame->u.ack.acked_type != RM_CMD_SET_RATE)
+        return false;
+    a->result = frame->u.ack.result;
+    return true;
+}
+
+rm_status hw_link_set_rate(rm_link *link, uint32_t rate_hz, rm_error *err)
+{
+    rate_answer a = {0};
+    rm_status st = hw_link_send(link, RM_CMD_SET_RATE, rate_hz, err);
+    if (st == RM_OK)
+        st = await_answer(link, answer_deadline(), rate_ack, &a, err);
+    if (st == RM_ERR_TIMEOUT)
+        return rm_error_set(err, RM_ERR_TIMEOUT, "%s: no answer to SET_RATE "
+                            "%u Hz within %d ms", link->where, rate_hz,
+                            IDENTIFY_TIMEOUT_MS);
+    if (st != RM_OK || a.result == 0)
+        return st;
+    return rm_error_set(err, RM_ERR_UNSUPPORTED,
+                        "%s: the device refused %u samples a second (%s)",
+                        link->where, rate_hz,
+                        a.why[0] ? a.why
+                                 : "it did not say which rates it supports");
 }

@@ -214,11 +214,14 @@ typedef struct rm_source_spec {
     char sim_options[256];    /**< the key=value list of sim: */
     bool fast;                /**< file replay as fast as possible */
     char profile_path[256];   /**< text-mode device profile, or "" */
+    uint32_t rate_hz;         /**< ?rate=N: set at every connect; 0 = the
+                                   device's own */
 } rm_source_spec;
 
 /** Parse a source name; errors say which part is wrong. Any kind may end
- *  in "?option,option": "fast" (replay without pacing) and "profile=PATH"
- *  (a text-mode device profile), e.g. "file:cap.bin?fast". */
+ *  in "?option,option": "fast" (replay without pacing), "profile=PATH"
+ *  (a text-mode device profile) and "rate=N" (samples a second, set at
+ *  every connect), e.g. "file:cap.bin?fast", "tty:/dev/pts/3?rate=80". */
 rm_status rm_source_parse(const char *text, rm_source_spec *spec,
                           rm_error *err);
 /** For a sim: source whose options do not set key, add key=value (the
@@ -290,9 +293,16 @@ const rm_device_info *rm_source_info(const rm_source *src);
 /** What this open source can do (rm_source_caps_of its spec). */
 rm_source_caps rm_source_capabilities(const rm_source *src);
 const rm_decoder_stats *rm_source_stats(const rm_source *src);
-/** Send a command (RM_CMD_*) with the given rate for SET_RATE. */
+/** Send a command (RM_CMD_*); SET_RATE goes through rm_source_set_rate. */
 rm_status rm_source_command(rm_source *src, rm_frame_type cmd, uint32_t arg,
                             rm_error *err);
+/** Change the device's sample rate: SET_RATE, its ACK awaited, then
+ *  identify again, so that rm_source_info (and an INFO item) carries the
+ *  new rate; the rate is set again at every reconnect. Samples that arrive
+ *  meanwhile are dropped. A refusal names the rates the device supports
+ *  when it says (an ERROR before its ACK -1); text-mode devices and
+ *  replays cannot change their rate. */
+rm_status rm_source_set_rate(rm_source *src, uint32_t rate_hz, rm_error *err);
 /** After RM_ERR_CLOSED: open the device again (a usb: or auto source is
  *  looked up again), identify it and re-send START and the sample rate last
  *  set. On success the next items are INFO, then an RM_GAP_UNPLUGGED gap

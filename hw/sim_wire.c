@@ -13,6 +13,7 @@
 #define STATUS_INTERVAL_US 1000000u
 /* ERROR codes of the firmware. */
 #define ERROR_UNEXPECTED_FRAME 1
+#define ERROR_RATE 2
 /* ACK results. */
 #define ACK_OK 0
 #define ACK_BAD_ARGUMENT (-1)
@@ -195,6 +196,11 @@ bool rm_sim_unplugged(const rm_sim *sim)
 static void set_rate(rm_sim *sim, uint32_t rate_hz)
 {
     if (rate_hz < SIM_RATE_MIN_HZ || rate_hz > SIM_RATE_MAX_HZ) {
+        char text[64];
+        snprintf(text, sizeof text, "rates: %d to %d a second",
+                 SIM_RATE_MIN_HZ, SIM_RATE_MAX_HZ);
+        /* Before the ACK: the host shows it as the reason (PROTOCOL.md). */
+        send_error(sim, ERROR_RATE, text);
         send_ack(sim, RM_CMD_SET_RATE, ACK_BAD_ARGUMENT);
         return;
     }

@@ -142,14 +142,24 @@ static bool takes_commands(const rm_source *src)
     return src->link.ops->handshake && src->protocol->commands;
 }
 
-/** Identify, then re-send the rate last set and START streaming. */
+/** SET_RATE, then identify again: the INFO now carries the new rate. */
+static rm_status change_rate(rm_source *src, uint32_t rate_hz, rm_error *err)
+{
+    rm_status st = hw_link_set_rate(&src->link, rate_hz, err);
+    if (st == RM_OK)
+        st = hw_link_identify(&src->link, &src->info, err);
+    return st;
+}
+
+/** Identify, set the rate asked for (unless the device has it already)
+ *  and START streaming. */
 static rm_status start_device(rm_source *src, rm_error *err)
 {
     rm_status st = hw_link_identify(&src->link, &src->info, err);
     if (st == RM_OK) {
         src->info_known = true;
-        if (src->rate_hz)
-            st = hw_link_send(&src->link, RM_CMD_SET_RATE, src->rate_hz, err);
+        if (src->rate_hz && src->rate_hz != src->info.sample_rate_hz)
+            st = change_rate(src, src->rate_hz, err);
     }
     if (st == RM_OK)
         st = hw_link_send(&src->link, RM_CMD_START, 0, err);
@@ -222,6 +232,7 @@ rm_status rm_source_open(rm_source **out, const rm_source_spec *spec,
     if (!src)
         return rm_error_set(err, RM_ERR_NOMEM, "out of memory opening a source");
     src->spec = *spec;
+    src->rate_hz = spec->rate_hz;
     src->row = hw_source_kind_of(spec->kind);
     src->protocol = hw_source_protocol_of(spec);
     rm_status st = src->row ? RM_OK
@@ -650,6 +661,27 @@ rm_status rm_source_command(rm_source *src, rm_frame_type cmd, uint32_t arg,
                             "%s: %s devices take no commands",
                             src->link.where, src->protocol->name);
     if (cmd == RM_CMD_SET_RATE)
-        src->rate_hz = arg;
+        return rm_source_set_rate(src, arg, err);
     return hw_link_send(&src->link, cmd, arg, err);
+}
+
+rm_status rm_source_set_rate(rm_source *src, uint32_t rate_hz, rm_error *err)
+{
+    if (!src->protocol->commands)
+        return rm_error_set(err, RM_ERR_UNSUPPORTED,
+                            "%s: a text-mode device cannot change its rate; "
+                            "it sends %u samples a second, as its profile "
+                            "says (set the rate on the device itself and "
+                            "sample_rate_hz in %s)", src->link.where,
+                            src->info.sample_rate_hz, src->spec.profile_path);
+    if (!takes_commands(src))
+        return rm_error_set(err, RM_ERR_UNSUPPORTED,
+                            "%s: a replay has the rate it was recorded at",
+                            src->link.where);
+    rm_status st = change_rate(src, rate_hz, err);
+    if (st != RM_OK)
+        return st;
+    src->rate_hz = rate_hz;
+    src->info_pending = true;
+    return RM_OK;
 }

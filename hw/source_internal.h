@@ -72,6 +72,9 @@ rm_status hw_link_send(rm_link *link, rm_frame_type cmd, uint32_t arg,
 rm_status hw_link_fill(rm_link *link, size_t *got, rm_error *err);
 /** Decode buffered bytes until one frame is complete; false: need more. */
 bool hw_link_decode(rm_link *link, rm_frame *frame);
+/** SET_RATE and its ACK (500 ms); a refusal (ACK -1) gives the text of an
+ *  ERROR the device sent before it, which names the rates it supports. */
+rm_status hw_link_set_rate(rm_link *link, uint32_t rate_hz, rm_error *err);
 /** IDENTIFY until INFO arrives (3 tries of 500 ms); other frames are
  *  dropped. RM_ERR_TIMEOUT names the port and suggests a profile. */
 rm_status hw_link_identify(rm_link *link, rm_device_info *info,

@@ -6,6 +6,7 @@
  */
 #include "source_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,13 +254,35 @@ static rm_status parse_kind(const char *name, rm_source_spec *spec,
 
 /* ---- Options after '?' ----------------------------------------------- */
 
-/** One "?option": fast or profile=PATH. */
+/* Highest sample rate a source may ask for, as a text profile's. */
+#define RATE_MAX_HZ 100000u
+
+/** "rate=N": the digits only, 1 .. RATE_MAX_HZ. */
+static rm_status parse_rate(const char *digits, size_t len,
+                            rm_source_spec *spec, const char *text,
+                            rm_error *err)
+{
+    uint32_t rate = 0;
+    for (size_t i = 0; i < len && rate <= RATE_MAX_HZ; i++)
+        rate = isdigit((unsigned char)digits[i])
+                   ? rate * 10u + (uint32_t)(digits[i] - '0')
+                   : RATE_MAX_HZ + 1;
+    if (len == 0 || rate == 0 || rate > RATE_MAX_HZ)
+        return rm_error_set(err, RM_ERR_ARG,
+                            "source '%s': rate '%.*s' is not a number of "
+                            "samples a second from 1 to %u",
+                            text, (int)len, digits, RATE_MAX_HZ);
+    spec->rate_hz = rate;
+    return RM_OK;
+}
+
+/** One "?option": fast, profile=PATH or rate=N. */
 static rm_status parse_option(const char *opt, size_t len,
                               rm_source_spec *spec, const char *text,
                               rm_error *err)
 {
-    static const char profile_key[] = "profile=";
-    size_t key_len = sizeof profile_key - 1;
+    static const char profile_key[] = "profile=", rate_key[] = "rate=";
+    size_t key_len = sizeof profile_key - 1, rate_len = sizeof rate_key - 1;
     if (len == 4 && !strncmp(opt, "fast", 4)) {
         spec->fast = true;
         return RM_OK;
@@ -268,9 +291,11 @@ static rm_status parse_option(const char *opt, size_t len,
         return copy_part(spec->profile_path, sizeof spec->profile_path,
                          opt + key_len, len - key_len, text,
                          "the profile path", err);
+    if (len >= rate_len && !strncmp(opt, rate_key, rate_len))
+        return parse_rate(opt + rate_len, len - rate_len, spec, text, err);
     return rm_error_set(err, RM_ERR_ARG,
                         "source '%s': unknown option '%.*s' after '?' "
-                        "(expected fast or profile=PATH)",
+                        "(expected fast, profile=PATH or rate=N)",
                         text, (int)len, opt);
 }
 
@@ -325,9 +350,14 @@ void rm_source_format(const rm_source_spec *spec, char *out, size_t cap)
         sep = ",";
         len = strlen(out);
     }
-    if (spec->profile_path[0] && len < cap)
+    if (spec->profile_path[0] && len < cap) {
         snprintf(out + len, cap - len, "%sprofile=%s", sep,
                  spec->profile_path);
+        sep = ",";
+        len = strlen(out);
+    }
+    if (spec->rate_hz && len < cap)
+        snprintf(out + len, cap - len, "%srate=%u", sep, spec->rate_hz);
 }
 
 rm_source_caps rm_source_caps_of(const rm_source_spec *spec)

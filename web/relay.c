@@ -314,13 +314,7 @@ ssize_t web_viewer_read(web_relay *r, web_viewer *v, char *buf, size_t cap,
                         int timeout_ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    rm_deadline_after_ms(CLOCK_REALTIME, timeout_ms, &until);
     pthread_mutex_lock(&r->lock);
     while (!r->stop && !v->count && !v->sample && !v->dropped &&
            pthread_cond_timedwait(&r->changed, &r->lock, &until) != ETIMEDOUT) {

@@ -38,6 +38,10 @@ static void check_accepted(const rm_request *req)
         if (req->u.rating < -1 || req->u.rating > 10)
             abort();
         break;
+    case RM_REQ_RATE:
+        if (req->u.rate_hz < 1 || req->u.rate_hz > RM_REQUEST_RATE_MAX_HZ)
+            abort();
+        break;
     case RM_REQ_STATUS:
     case RM_REQ_STOP:
     case RM_REQ_TARE:

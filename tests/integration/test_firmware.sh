@@ -94,4 +94,38 @@ duration=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summ
 python3 -c "import sys; sys.exit(0 if float('$duration') > 35 else 1)" ||
   fail "the session stopped at the reset ($duration s)"
 
-echo "ok: firmware in simavr -> rollmapd -> report: spots and marks found, commands answered, reset recorded"
+# The rate from rollmap (docs/man/rollmap-rate.1): 10, then 80; a rate the
+# firmware lacks is refused, and it keeps its rate; INFO, `rollmap status`
+# and the next session's header carry the rate.
+dir=$work/rate
+mkdir -p "$dir"
+"$bench" --link "$dir/roller" --sim "seed=7,duration=120,spots=1" --speed 1 \
+  "$elf" >/dev/null 2>"$dir/bench.err" &
+bench_pid=$!
+for _ in $(seq 50); do [ -L "$dir/roller" ] && break; sleep 0.1; done
+lib=$dir/lib
+log=$dir/rollmapd.log
+start_daemon "tty:$dir/roller" --set session.auto=false
+wait_log "device .* channels" 20
+device_rate() {
+  "$ROLLMAP" status --socket "$sock" --json |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["device"].get("sample_rate_hz"))'
+}
+for rate in 10 80; do
+  "$ROLLMAP" rate "$rate" --socket "$sock" >/dev/null 2>"$dir/err" || fail "rate $rate: $(cat "$dir/err")"
+  for _ in $(seq 50); do [ "$(device_rate)" = "$rate" ] && break; sleep 0.1; done
+  [ "$(device_rate)" = "$rate" ] || fail "status says $(device_rate) Hz after rate $rate"
+done
+if "$ROLLMAP" rate 50 --socket "$sock" 2>"$dir/err"; then fail "the firmware took 50 Hz"; fi
+grep -q "refused 50 samples a second" "$dir/err" || fail "rate 50: $(cat "$dir/err")"
+[ "$(device_rate)" = 80 ] || fail "status says $(device_rate) Hz after a refused rate"
+request '{"cmd":"start"}' | grep -q '"class":"OK"' || fail "start refused"
+sleep 2
+request '{"cmd":"stop"}' | grep -q '"class":"OK"' || fail "stop refused"
+stop_daemon
+kill "$bench_pid" 2>/dev/null || true
+bench_pid=
+"$ROLLMAP" info "$(find "$dir/lib" -name '*.rms')" >"$dir/info.txt" || fail "rollmap info: the rate session"
+grep -q "^rate  *80 Hz nominal" "$dir/info.txt" || fail "the session's rate: $(grep rate "$dir/info.txt")"
+
+echo "ok: firmware in simavr -> rollmapd -> report: spots and marks found, commands answered, reset recorded, rate set from rollmap"

@@ -15,6 +15,7 @@
 
 typedef struct calls {
     int starts, stops, tags, marks, tares;
+    uint32_t rate_hz;
     rm_session_meta meta;
     char tag_key[64], tag_value[256];
     int rating;
@@ -73,6 +74,13 @@ static rm_status on_tare(void *user, rm_error *err)
     return RM_OK;
 }
 
+static rm_status on_rate(void *user, uint32_t rate_hz, rm_error *err)
+{
+    (void)err;
+    ((calls *)user)->rate_hz = rate_hz;
+    return RM_OK;
+}
+
 /* A server in a fresh folder; 0 keeps an option's default. */
 static fixture *open_fixture(uint32_t stall_timeout_ms, uint32_t max_clients)
 {
@@ -89,7 +97,7 @@ static fixture *open_fixture(uint32_t stall_timeout_ms, uint32_t max_clients)
         opt.max_clients = max_clients;
     rm_server_handlers h = {.user = &f->calls, .start = on_start,
                             .stop = on_stop, .tag = on_tag, .mark = on_mark,
-                            .tare = on_tare};
+                            .tare = on_tare, .rate = on_rate};
     rm_error err = {0};
     rm_status st = rm_server_open(&f->srv, &opt, &h, &err);
     if (st != RM_OK)
@@ -364,6 +372,8 @@ static void commands_reach_the_handlers(void **state)
     assert_int_equal(f->calls.marks, 2);
     rm_json_free(request(c, "{\"cmd\":\"tare\"}"));
     assert_int_equal(f->calls.tares, 1);
+    rm_json_free(request(c, "{\"cmd\":\"rate\",\"value\":80}"));
+    assert_int_equal(f->calls.rate_hz, 80);
     rm_json_free(request(c, "{\"cmd\":\"stop\"}"));
     assert_int_equal(f->calls.stops, 1);
     rm_client_close(c);
@@ -393,7 +403,11 @@ static void malformed_requests_get_errors_naming_the_fault(void **state)
     expect_error(c, "{\"cmd\":\"watch\",\"samples\":\"yes\"}", "'samples'");
     expect_error(c, "{\"cmd\":\"start\",\"side\":\"up\"}", "'side'");
     expect_error(c, "{\"cmd\":\"tag\",\"value\":\"x\"}", "'key'");
+    expect_error(c, "{\"cmd\":\"rate\"}", "'value' is missing");
+    expect_error(c, "{\"cmd\":\"rate\",\"value\":0}", "'value'");
+    expect_error(c, "{\"cmd\":\"rate\",\"value\":\"80\"}", "'value'");
     assert_int_equal(f->calls.marks + f->calls.starts + f->calls.tags, 0);
+    assert_int_equal(f->calls.rate_hz, 0);
     rm_json_free(request(c, "{\"cmd\":\"stop\"}")); /* still connected */
     rm_client_close(c);
 }

@@ -81,6 +81,9 @@ static void other_kinds_parse(void **state)
     s = parse_ok("tty:/dev/pts/3?profile=diy.ini,fast");
     assert_string_equal(s.profile_path, "diy.ini");
     assert_true(s.fast);
+    s = parse_ok("tty:/dev/pts/3?rate=80");
+    assert_int_equal(s.rate_hz, 80);
+    assert_int_equal(parse_ok("tty:/dev/pts/3").rate_hz, 0);
 }
 
 static void format_gives_back_the_name(void **state)
@@ -90,6 +93,7 @@ static void format_gives_back_the_name(void **state)
         "auto", "-", "serial:/dev/ttyACM0@115200", "usb:2341:0043:AB12",
         "usb:10c4:ea60", "tty:/dev/pts/4", "file:x.bin?fast",
         "sim:seed=1,rate=500", "tty:/dev/pts/3?profile=p.ini",
+        "usb:2341:0043?rate=10", "tty:/dev/pts/3?fast,profile=p.ini,rate=80",
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         rm_source_spec s = parse_ok(names[i]);
@@ -116,6 +120,12 @@ static void bad_names_say_what_is_wrong(void **state)
     assert_non_null(strstr(parse_error(""), "empty source name"));
     assert_non_null(strstr(parse_error("file:a.bin?slow"),
                            "unknown option 'slow'"));
+    assert_non_null(strstr(parse_error("tty:/dev/pts/3?rate=fast"),
+                           "rate 'fast'"));
+    assert_non_null(strstr(parse_error("tty:/dev/pts/3?rate=0"), "rate '0'"));
+    assert_non_null(strstr(parse_error("tty:/dev/pts/3?rate="), "rate ''"));
+    assert_non_null(strstr(parse_error("tty:/dev/pts/3?rate=100001"),
+                           "rate '100001'"));
     const char *bare = parse_error("/dev/ttyACM0");
     assert_non_null(strstr(bare, "serial:/dev/ttyACM0"));
     assert_non_null(strstr(bare, "tty:/dev/ttyACM0"));
@@ -600,6 +610,9 @@ static void text_device_is_read_through_its_profile(void **state)
     assert_int_equal(rm_source_stats(src)->malformed, 1);
     assert_int_equal(rm_source_command(src, RM_CMD_TARE, 0, &err),
                      RM_ERR_UNSUPPORTED);
+    assert_int_equal(rm_source_set_rate(src, 10, &err), RM_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.message, "text-mode device cannot change its rate"));
+    assert_non_null(strstr(err.message, "sends 80 samples a second"));
     free(out);
     rm_source_close(src);
     free(profile);
