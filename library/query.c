@@ -327,7 +327,7 @@ static rm_status query_entries(rm_library *lib, const rm_library_filter *f,
         st = read_entries(lib, stmt, out, n, err);
         library_finalize(stmt);
     }
-    if (st == RM_OK)
+    if (st == RM_OK && *n > 1)   /* no list at all is NULL */
         qsort(*out, *n, sizeof **out, oldest_first);
     if (st == RM_OK) {
         st = attach_tags(lib, f, id, where, *out, *n, err);
