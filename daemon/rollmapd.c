@@ -319,9 +319,11 @@ static void log_indexed(const rm_library_indexed *r)
 {
     char upload[128];
     describe_upload(r, upload, sizeof upload);
+    const char *waited = r->tries > 1 ? " (the database was locked or its "
+                                        "server unreachable before)" : "";
     if (r->upload_only)
-        logf_(r->found ? RM_LOG_INFO : RM_LOG_DEBUG, "session library: %s%s",
-              r->path, upload);
+        logf_(r->found || r->tries > 1 ? RM_LOG_INFO : RM_LOG_DEBUG,
+              "session library: %s%s%s", r->path, upload, waited);
     else if (r->recovered)
         logf_(RM_LOG_INFO, "session library: %s was never closed (rollmapd "
               "was stopped while recording): closed it and added it as "
@@ -331,8 +333,7 @@ static void log_indexed(const rm_library_indexed *r)
               "added it as session %lld%s", r->path, (long long)r->id, upload);
     else
         logf_(RM_LOG_INFO, "session library: %s is session %lld%s%s", r->path,
-              (long long)r->id, upload, r->tries > 1 ? " (the database was "
-              "locked or its server unreachable before)" : "");
+              (long long)r->id, upload, waited);
 }
 
 /* On the indexer's thread, after each try of a session file. */
