@@ -6,6 +6,8 @@
 #ifndef ROLLMAP_CLI_H
 #define ROLLMAP_CLI_H
 
+#include <stdio.h>
+
 #include "rollmap_daemon.h"
 
 typedef struct cli_command {
@@ -56,6 +58,11 @@ int cli_parse_date(const char *cmd, const char *option, const char *text,
  *  returns CLI_USAGE. */
 int cli_option_text(const char *cmd, const char *option, const char *value,
                     char *field, size_t cap);
+/** The failure of an option getopt_long did not know or found without its
+ *  value (for commands that set opterr = 0 to print their own message):
+ *  prints "rollmap CMD: option 'ARG' is unknown or lacks its value" and
+ *  then the command's usage to stderr; returns CLI_USAGE. */
+int cli_fail_option(const char *cmd, const char *arg, void (*usage)(FILE *));
 /** The metadata options of record, import and library set. */
 typedef enum cli_meta_option {
     CLI_META_CLIENT,   /**< --client CODE */

@@ -155,11 +155,9 @@ static int parse_options(int argc, char **argv, live_options *o)
     while (rc < 0 && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (strlen(optarg) >= sizeof o->socket) {
-                cli_fail(CMD, "--socket '%s': path too long", optarg);
+            if (cli_option_text(CMD, "socket", optarg, o->socket,
+                                sizeof o->socket) != CLI_OK)
                 return CLI_USAGE;
-            }
-            strcpy(o->socket, optarg);
             break;
         case 'H':
             rc = parse_number("--target-hold", optarg, 1, 3600, &o->target_hold_s);
@@ -174,10 +172,7 @@ static int parse_options(int argc, char **argv, live_options *o)
             break;
         case 'h': usage(stdout); return CLI_OK;
         default:
-            cli_fail(CMD, "option '%s' is unknown or lacks its value",
-                     argv[optind - 1]);
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_fail_option(CMD, argv[optind - 1], usage);
         }
     }
     if (rc < 0 && optind < argc) {

@@ -64,17 +64,13 @@ static int parse_options(int argc, char **argv, rate_options *o)
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (strlen(optarg) >= sizeof o->socket)
-                return cli_fail_usage(CMD, "--socket '%s': path too long",
-                                      optarg);
-            strcpy(o->socket, optarg);
+            if (cli_option_text(CMD, "socket", optarg, o->socket,
+                                sizeof o->socket) != CLI_OK)
+                return CLI_USAGE;
             break;
         case 'h': usage(stdout); return CLI_OK;
         default:
-            cli_fail(CMD, "option '%s' is unknown or lacks its value",
-                     argv[optind - 1]);
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_fail_option(CMD, argv[optind - 1], usage);
         }
     }
     if (optind + 1 != argc) {

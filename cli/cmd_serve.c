@@ -102,20 +102,17 @@ static int parse_options(int argc, char **argv, serve_cli *c)
     while (status < 0 && (ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
         case OPT_LISTEN: status = listen_option(optarg, o); break;
-        case OPT_DB: status = copy_option("--db", optarg, o->db_path, sizeof o->db_path); break;
-        case OPT_SOCKET: status = copy_option("--socket", optarg, o->socket_path, sizeof o->socket_path); break;
+        case OPT_DB: status = copy_option("db", optarg, o->db_path, sizeof o->db_path); break;
+        case OPT_SOCKET: status = copy_option("socket", optarg, o->socket_path, sizeof o->socket_path); break;
         case OPT_CONFIG: c->config = optarg; break;
         case OPT_SET_PASSWORD: c->set_password = true; break;
-        case OPT_PASSWORD_FILE: status = copy_option("--password-file", optarg, o->password_file, sizeof o->password_file); break;
-        case OPT_CERT: status = copy_option("--cert", optarg, o->cert_path, sizeof o->cert_path); break;
-        case OPT_KEY: status = copy_option("--key", optarg, o->key_path, sizeof o->key_path); break;
-        case OPT_STATIC: status = copy_option("--static", optarg, o->static_dir, sizeof o->static_dir); break;
+        case OPT_PASSWORD_FILE: status = copy_option("password-file", optarg, o->password_file, sizeof o->password_file); break;
+        case OPT_CERT: status = copy_option("cert", optarg, o->cert_path, sizeof o->cert_path); break;
+        case OPT_KEY: status = copy_option("key", optarg, o->key_path, sizeof o->key_path); break;
+        case OPT_STATIC: status = copy_option("static", optarg, o->static_dir, sizeof o->static_dir); break;
         case 'h': usage(stdout); return CLI_OK;
         default:
-            cli_fail(CMD, "option '%s' is unknown or lacks its value",
-                     argv[optind - 1]);
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_fail_option(CMD, argv[optind - 1], usage);
         }
     }
     if (status < 0 && optind < argc)

@@ -52,18 +52,13 @@ static int parse_options(int argc, char **argv, status_options *o)
         switch (c) {
         case 'j': o->json = true; break;
         case 's':
-            if (strlen(optarg) >= sizeof o->socket) {
-                cli_fail(CMD, "--socket '%s': path too long", optarg);
+            if (cli_option_text(CMD, "socket", optarg, o->socket,
+                                sizeof o->socket) != CLI_OK)
                 return CLI_USAGE;
-            }
-            strcpy(o->socket, optarg);
             break;
         case 'h': usage(stdout); return CLI_OK;
         default:
-            cli_fail(CMD, "option '%s' is unknown or lacks its value",
-                     argv[optind - 1]);
-            usage(stderr);
-            return CLI_USAGE;
+            return cli_fail_option(CMD, argv[optind - 1], usage);
         }
     }
     if (optind < argc) {

@@ -124,6 +124,13 @@ int cli_option_text(const char *cmd, const char *option, const char *value,
     return CLI_OK;
 }
 
+int cli_fail_option(const char *cmd, const char *arg, void (*usage)(FILE *))
+{
+    cli_fail(cmd, "option '%s' is unknown or lacks its value", arg);
+    usage(stderr);
+    return CLI_USAGE;
+}
+
 int cli_parse_meta(const char *cmd, cli_meta_option option, const char *value,
                    rm_session_meta *meta)
 {

@@ -36,6 +36,22 @@ grep -q "refused 5000 samples a second (rates: 10 to 4000 a second)" "$work/err"
   fail "rate 5000: $(cat "$work/err")"
 wait_rate 500
 
+# usage_error ARGS...: rate, status and live refuse a bad option the same way
+usage_error() {
+  for cmd in rate status live; do
+    status=0
+    "$ROLLMAP" "$cmd" "$@" >"$work/out" 2>&1 || status=$?
+    [ "$status" -eq 2 ] || fail "$cmd $*: exit status $status, not 2 (a usage error)"
+    head -n 1 "$work/out" | grep -Eq "^rollmap $cmd: $expected" ||
+      fail "$cmd $*: $(cat "$work/out")"
+  done
+}
+expected="--socket: longer than 107 characters"
+usage_error --socket "/tmp/$(printf 'x%.0s' $(seq 120))"
+expected="option '--bogus' is unknown or lacks its value"
+usage_error --bogus
+grep -q "^usage: rollmap live" "$work/out" || fail "no usage after the bad option"
+
 request '{"cmd":"start"}' | grep -q '"class":"OK"' || fail "start refused"
 answer=$(request '{"cmd":"rate","value":100}')
 grep -q 'keeps its rate; stop it first' <<<"$answer" || fail "a rate change while recording: $answer"

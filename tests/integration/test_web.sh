@@ -162,6 +162,9 @@ if "$ROLLMAP" serve --db "$work/lib.db" --listen 127.0.0.1:0 --cert "$work/cert.
     fail "serve started with --cert but no --key"
 fi
 grep -q "TLS needs both --cert and --key" "$work/half.log" || fail "unclear: $(cat "$work/half.log")"
+"$ROLLMAP" serve --cert "/$(printf 'x%.0s' $(seq 5000))" >"$work/long.log" 2>&1 &&
+    fail "serve took a --cert path longer than its field"
+grep -q "^rollmap serve: --cert: longer than" "$work/long.log" || fail "unclear: $(cat "$work/long.log")"
 start_serve "$work/tls.log" --listen 127.0.0.1:0 --cert "$work/cert.pem" --key "$work/key.pem"
 grep -q "https://127.0.0.1:$port/" "$work/tls.log" || fail "serve does not say https: $(cat "$work/tls.log")"
 code=$(curl -s --cacert "$work/cert.pem" -o "$work/page" -w '%{http_code}' "https://127.0.0.1:$port/login")
