@@ -34,7 +34,7 @@
 /* Conversions averaged for a new zero. */
 #define TARE_CONVERSIONS 8
 
-enum error_code { ERROR_ADC_SILENT = 1, ERROR_UNKNOWN_FRAME = 2 };
+enum error_code { ERROR_ADC_SILENT = 1, ERROR_UNKNOWN_FRAME = 2, ERROR_RATE = 3 };
 
 typedef struct roller {
     roller_settings settings;
@@ -145,6 +145,7 @@ static void set_rate(const uint8_t *payload)
 {
     uint32_t rate = rm_wire_get_u32(payload);
     if (rate != ROLLER_RATE_SLOW_HZ && rate != ROLLER_RATE_FAST_HZ) {
+        send_error(ERROR_RATE, ROLLER_RATES_TEXT);
         send_ack(RM_WIRE_SET_RATE, RM_WIRE_ACK_BAD_ARGUMENT);
         return;
     }

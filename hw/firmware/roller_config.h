@@ -48,5 +48,8 @@
 /* The HX711's RATE pin picks 10 or 80 conversions per second. */
 #define ROLLER_RATE_SLOW_HZ 10u
 #define ROLLER_RATE_FAST_HZ 80u
+/* What an ERROR says when SET_RATE asks for another rate; the host shows
+ * it with the refusal. */
+#define ROLLER_RATES_TEXT "rates: 10 and 80 a second"
 
 #endif
