@@ -255,24 +255,29 @@ static void add_to_tare(const roller_sample *s)
     r.tared = true;
 }
 
-static void on_sample(roller_sample *s)
+static void stream(roller_sample *s)
 {
-    s->flags = force_flags(s);
-    if (r.button_down || r.mark_pending)
-        s->flags |= RM_WIRE_FLAG_MARK;
-    r.mark_pending = false;
-    if (r.tare_left) {
-        add_to_tare(s);
-        return;
-    }
-    if (!r.streaming)
-        return;
     if (r.tared)
         s->flags |= RM_WIRE_FLAG_TARED;
     r.tared = false;
     r.batch[r.batched++] = *s;
     if (r.batched >= batch_size())
         send_batch();
+}
+
+/* A tare measures its zero from the samples as they stream on (raw
+ * counts: the zero changes none of them); the first sample after the last
+ * one averaged is flagged TARED. */
+static void on_sample(roller_sample *s)
+{
+    s->flags = force_flags(s);
+    if (r.button_down || r.mark_pending)
+        s->flags |= RM_WIRE_FLAG_MARK;
+    r.mark_pending = false;
+    if (r.streaming)
+        stream(s);
+    if (r.tare_left)
+        add_to_tare(s);
 }
 
 /* Reads each chip once its conversion is ready; a sample is complete when
@@ -413,6 +418,7 @@ int main(void)
         wdt_reset();
         poll_commands();
         poll_adc();
+        settings_poll();
         uint32_t now = clock_us();
         poll_button(now);
         poll_health(now);

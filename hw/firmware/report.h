@@ -33,6 +33,17 @@ typedef struct __attribute__((packed)) roller_settings {
     float offset_counts[ROLLER_CHANNELS];
 } roller_settings;
 
+/* A roller fresh from the build: EEPROM defaults (the .eep file), and what
+ * docs/profiles/rollmap-diy-roller.ini says. */
+#define ROLLER_SETTINGS_DEFAULTS {                                \
+    .layout = ROLLER_SETTINGS_LAYOUT,                             \
+    .serial = ROLLER_SERIAL,                                      \
+    .rate_hz = ROLLER_RATE_FAST_HZ,                               \
+    .gain_n_per_count = {ROLLER_GAIN_N_PER_COUNT,                 \
+                         ROLLER_GAIN_N_PER_COUNT},                \
+    .offset_counts = {0.0f, 0.0f},                                \
+}
+
 typedef struct roller_sample {
     uint32_t t_us;
     int32_t encoder;

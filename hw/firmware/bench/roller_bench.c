@@ -52,6 +52,8 @@ typedef struct byte_queue {
 typedef struct seen_frames {
     unsigned infos, resets, tare_done, presses, releases, overloads, errors;
     unsigned samples, marked, tared, saturated;
+    uint64_t last_sample_us;
+    uint64_t longest_interval_us; /* between two samples in a row */
     uint16_t first_seq;           /* of the first frame seen */
     bool any;
     int16_t ack[4];               /* result per START, STOP, TARE, SET_RATE */
@@ -246,6 +248,10 @@ static void note_samples(seen_frames *s, const rm_frame *f)
 {
     for (unsigned i = 0; i < f->u.samples.count; i++) {
         uint16_t flags = f->u.samples.samples[i].flags;
+        uint64_t t_us = f->u.samples.samples[i].t_us;
+        if (s->samples && t_us - s->last_sample_us > s->longest_interval_us)
+            s->longest_interval_us = t_us - s->last_sample_us;
+        s->last_sample_us = t_us;
         s->samples++;
         s->marked += (flags & RM_SAMPLE_MARK) != 0;
         s->tared += (flags & RM_SAMPLE_TARED) != 0;
@@ -308,11 +314,7 @@ static void on_uart_byte(avr_irq_t *irq, uint32_t value, void *param)
  * cells' gain and zero, so that forces come out in newtons. */
 static void write_settings(bench *b)
 {
-    roller_settings s = {.layout = ROLLER_SETTINGS_LAYOUT,
-                         .serial = ROLLER_SERIAL,
-                         .rate_hz = ROLLER_RATE_FAST_HZ,
-                         .gain_n_per_count = {ROLLER_GAIN_N_PER_COUNT,
-                                              ROLLER_GAIN_N_PER_COUNT}};
+    roller_settings s = ROLLER_SETTINGS_DEFAULTS;
     if (b->sim) {
         const rm_device_info *info = rm_sim_info(b->sim);
         for (int c = 0; c < 2; c++) {
@@ -737,17 +739,32 @@ static bool check_streaming(bench *b)
     return true;
 }
 
+static roller_settings eeprom_settings(const bench *b)
+{
+    roller_settings s;
+    avr_eeprom_desc_t desc = {.ee = (uint8_t *)&s, .offset = 0, .size = sizeof s};
+    avr_ioctl(b->avr, AVR_IOCTL_EEPROM_GET, &desc);
+    return s;
+}
+
 static bool check_tare_button_overload(bench *b)
 {
     if (!exchange(b, RM_CMD_TARE, 0, 2000000))
         return false;
     check(ack_of(b, RM_CMD_TARE) == 0 && b->seen.tare_done == 1 && b->seen.tared == 1,
           "TARE: ACK, EVENT TARE_DONE within 2 s, one sample flagged TARED");
+    /* 1.5 sample periods: the two HX711s' clocks differ by 0.25 %. */
+    check(b->seen.samples >= 155 &&
+              b->seen.longest_interval_us <= 1500000u / ROLLER_RATE_FAST_HZ,
+          "samples go on through the tare: 155 or more in 2 s, none missing");
     if (!exchange(b, RM_CMD_IDENTIFY, 0, REPLY_US))
         return false;
+    roller_settings stored = eeprom_settings(b);
     check(b->seen.info.channels[0].offset_counts == MEASURE_COUNTS_LEFT &&
-              b->seen.info.channels[1].offset_counts == MEASURE_COUNTS_RIGHT,
-          "the new zero is stored and reported in INFO");
+              b->seen.info.channels[1].offset_counts == MEASURE_COUNTS_RIGHT &&
+              stored.offset_counts[0] == MEASURE_COUNTS_LEFT &&
+              stored.offset_counts[1] == MEASURE_COUNTS_RIGHT,
+          "the new zero is stored in EEPROM and reported in INFO");
     bench_parts_press(&b->parts, true);
     if (!exchange(b, 0, 0, 300000))
         return false;
