@@ -1,6 +1,7 @@
 /* Device profiles (docs/PROTOCOL.md, "Device profiles"): an INI file that
  * says what an INFO frame would say about a device that cannot send one,
- * plus how its text lines map to sample fields. */
+ * plus how its text lines map to sample fields; or, for a binary-protocol
+ * device, what its INFO says, for its files when it is not connected. */
 #include "rollmap_hw.h"
 
 #include <math.h>
@@ -21,7 +22,7 @@
 static const char *const device_keys[] = {
     "model", "firmware", "serial", "kind", "sample_rate_hz", "baud",
     "encoder_counts_per_turn", "roller_diameter_mm", "roller_width_mm",
-    "distal_direction", "usb_vid", "usb_pid", NULL};
+    "distal_direction", "usb_vid", "usb_pid", "protocol", NULL};
 static const char *const text_keys[] = {"separator", "columns", "time_unit",
                                         "skip_lines", NULL};
 static const char *const csv_keys[] = {"columns", NULL};
@@ -182,6 +183,7 @@ static rm_status read_device_strings(rm_profile *p, const rm_ini *ini,
                                      rm_error *err)
 {
     static const char *const kinds[] = {"roller", "ball", "probe", NULL};
+    static const char *const protocols[] = {"text", "binary", NULL};
     rm_device_info *info = &p->info;
     if (!rm_ini_get(ini, "device", "model"))
         return missing_key(ini, "device", "model", err);
@@ -197,7 +199,12 @@ static rm_status read_device_strings(rm_profile *p, const rm_ini *ini,
     if (st == RM_OK)
         st = get_word(ini, "device", "kind", kinds, "roller, ball or probe",
                       &kind, err);
+    int protocol = 0;
+    if (st == RM_OK)
+        st = get_word(ini, "device", "protocol", protocols, "text or binary",
+                      &protocol, err);
     info->device_kind = (uint8_t)kind;
+    p->binary = protocol == 1;
     return st;
 }
 
@@ -476,12 +483,17 @@ static rm_status read_csv_columns(rm_profile *p, const rm_ini *ini, rm_error *er
     return RM_OK;
 }
 
-/* [text] and [csv] are each optional, but a profile has at least one. */
+/* [text] and [csv] are each optional, but a text device's profile has at
+ * least one; a binary-protocol device has no text lines. */
 static rm_status read_formats(rm_profile *p, const rm_ini *ini, rm_error *err)
 {
     bool text = has_section(ini, "text"), csv = has_section(ini, "csv");
+    if (text && p->binary)
+        return rm_error_set(err, RM_ERR_FORMAT, "%s:%d: protocol: a binary "
+                            "device sends frames, not the lines [text] describes",
+                            rm_ini_name(ini), rm_ini_line(ini, "device", "protocol"));
     rm_status st = RM_OK;
-    if (text || !csv)
+    if (text || (!csv && !p->binary))
         st = read_text_format(p, ini, err);
     if (st == RM_OK && csv)
         st = read_csv_columns(p, ini, err);

@@ -144,9 +144,11 @@ typedef struct rm_profile_column {
 
 /** A device profile (INI, docs/PROTOCOL.md): what INFO would carry plus the
  *  text-line column mapping ([text]; column_count 0 when a profile only
- *  describes CSV files) and the CSV column map ([csv]). */
+ *  describes CSV files or a binary-protocol device) and the CSV column map
+ *  ([csv]). */
 typedef struct rm_profile {
     rm_device_info info;
+    bool binary;              /**< protocol = binary: the device sends INFO itself */
     uint32_t baud;
     char separator;           /**< ',' ';' or 0 for whitespace */
     uint8_t column_count;

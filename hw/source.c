@@ -77,6 +77,11 @@ static rm_status text_open(rm_source *src, rm_error *err)
     rm_status st = rm_profile_load(&src->profile, src->spec.profile_path, err);
     if (st != RM_OK)
         return st;
+    if (src->profile.binary)
+        return rm_error_set(err, RM_ERR_ARG, "%s: the profile describes a "
+                            "binary-protocol device, which describes itself when "
+                            "connected: use the source without ?profile=",
+                            src->spec.profile_path);
     if (src->profile.column_count == 0)
         return rm_error_set(err, RM_ERR_ARG, "%s: the profile has no [text] "
                             "section: it describes CSV files for rollmap import, "

@@ -76,6 +76,19 @@ char *testutil_read_text(const char *dir, const char *name)
     return z;
 }
 
+/* docs/profiles is found from the test data folder (SOURCE/tests/data),
+ * which need not exist. */
+void testutil_load_shipped_profile(rm_profile *p, const char *file)
+{
+    const char data[] = ROLLMAP_TEST_DATA, tail[] = "tests/data";
+    char path[512];
+    snprintf(path, sizeof path, "%.*sdocs/profiles/%s",
+             (int)(sizeof data - sizeof tail), data, file);
+    rm_error err;
+    if (rm_profile_load(p, path, &err) != RM_OK)
+        fail_msg("%s", err.message);
+}
+
 int testutil_write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");

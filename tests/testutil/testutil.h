@@ -34,6 +34,9 @@ uint8_t *testutil_read_file(const char *path, size_t *len);
 char *testutil_read_text(const char *dir, const char *name);
 /** Write a whole file. 0 on success. */
 int testutil_write_file(const char *path, const void *data, size_t len);
+/** Load a profile shipped in docs/profiles (found from the source tree);
+ *  fails the test if it does not load. */
+void testutil_load_shipped_profile(rm_profile *p, const char *file);
 
 /** The PostgreSQL server of tests/postgresql/with-cluster.sh
  *  ($ROLLMAP_TEST_POSTGRESQL), or NULL: the library tests then run on

@@ -128,12 +128,48 @@ static void small_frames_are_identical(void **state)
     assert_same_bytes(&f, fw, report_error(2, "unknown frame type 0x99", 11, 101, fw));
 }
 
+/* docs/profiles/rollmap-diy-roller.ini describes the roller when it is not
+ * connected: it must say what the firmware built with its defaults says. */
+static void the_shipped_profile_says_what_the_firmware_says(void **state)
+{
+    (void)state;
+    const roller_settings fresh = ROLLER_SETTINGS_DEFAULTS;
+    uint8_t fw[REPORT_WIRE_MAX];
+    rm_frame f = decode_one(fw, report_info(&fresh, 0, 0, fw));
+    const rm_device_info *want = &f.u.info;
+    rm_profile p;
+    testutil_load_shipped_profile(&p, "rollmap-diy-roller.ini");
+    const rm_device_info *got = &p.info;
+    assert_true(p.binary);
+    assert_string_equal(got->model, want->model);
+    assert_string_equal(got->firmware, want->firmware);
+    assert_string_equal(got->serial, want->serial);
+    assert_int_equal(got->device_kind, want->device_kind);
+    assert_int_equal(got->sample_rate_hz, want->sample_rate_hz);
+    assert_int_equal(got->encoder_counts_per_turn, want->encoder_counts_per_turn);
+    assert_float_equal(got->roller_diameter_mm, want->roller_diameter_mm, 0);
+    assert_float_equal(got->roller_width_mm, want->roller_width_mm, 0);
+    assert_int_equal(got->distal_direction, want->distal_direction);
+    assert_int_equal(got->channel_count, want->channel_count);
+    for (unsigned c = 0; c < want->channel_count; c++) {
+        const rm_channel_info *g = &got->channels[c], *w = &want->channels[c];
+        assert_int_equal(g->kind, w->kind);
+        assert_float_equal(g->position_mm, w->position_mm, 0);
+        assert_float_equal(g->area_mm2, w->area_mm2, 0);
+        assert_float_equal(g->gain_n_per_count, w->gain_n_per_count, 0);
+        assert_float_equal(g->offset_counts, w->offset_counts, 0);
+    }
+    assert_int_equal(p.baud, 115200);
+    assert_true(rm_usb_id_known(got->usb_vid, got->usb_pid));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(info_is_identical),
         cmocka_unit_test(samples_are_identical),
         cmocka_unit_test(small_frames_are_identical),
+        cmocka_unit_test(the_shipped_profile_says_what_the_firmware_says),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,19 +8,6 @@
 
 #define MAX_SAMPLES 32
 
-/* The shipped profiles in docs/profiles, found from the test data folder
- * (SOURCE/tests/data), which need not exist. */
-static void load_shipped(rm_profile *p, const char *file)
-{
-    const char data[] = ROLLMAP_TEST_DATA, tail[] = "tests/data";
-    char path[512];
-    snprintf(path, sizeof path, "%.*sdocs/profiles/%s",
-             (int)(sizeof data - sizeof tail), data, file);
-    rm_error err;
-    if (rm_profile_load(p, path, &err) != RM_OK)
-        fail_msg("%s", err.message);
-}
-
 static void profile_from_text(rm_profile *p, const char *text)
 {
     rm_ini *ini;
@@ -65,7 +52,7 @@ static void hx711_profile_loads_device_and_columns(void **state)
 {
     (void)state;
     rm_profile p;
-    load_shipped(&p, "hx711-arduino.ini");
+    testutil_load_shipped_profile(&p, "hx711-arduino.ini");
     assert_string_equal(p.info.model, "DIY HX711 roller");
     assert_int_equal(p.info.device_kind, RM_DEVICE_ROLLER);
     assert_int_equal(p.info.sample_rate_hz, 80);
@@ -91,7 +78,7 @@ static void as5600_profile_loads_usb_ids_and_mark_column(void **state)
 {
     (void)state;
     rm_profile p;
-    load_shipped(&p, "as5600-2cell.ini");
+    testutil_load_shipped_profile(&p, "as5600-2cell.ini");
     assert_int_equal(p.info.usb_vid, 0x1a86);
     assert_int_equal(p.info.usb_pid, 0x7523);
     assert_int_equal(p.info.distal_direction, -1);
@@ -105,7 +92,7 @@ static void hx711_lines_become_samples(void **state)
 {
     (void)state;
     rm_profile p;
-    load_shipped(&p, "hx711-arduino.ini");
+    testutil_load_shipped_profile(&p, "hx711-arduino.ini");
     const char text[] = "t_ms,raw1,raw2,enc\r\n"
                         "15320,84211,-1022,1180\r\n"
                         "15332, 84300 , -1000,1181\r\n"
@@ -131,7 +118,7 @@ static void any_piece_size_gives_the_same_samples(void **state)
 {
     (void)state;
     rm_profile p;
-    load_shipped(&p, "as5600-2cell.ini");
+    testutil_load_shipped_profile(&p, "as5600-2cell.ini");
     const char text[] = "boot ok\n# comment\n"
                         "1000;1;2;3;0\r2000;4;5;6;1\r\n3000;x;5;6;1\n"
                         "4000;7;8;-9;0\n";
@@ -288,6 +275,12 @@ static void bad_profiles_name_file_line_and_key(void **state)
          "p.ini:6: separator: 'tab' is not comma, semicolon or whitespace"},
         {"[device]\nmodel = a model name longer than thirty-one chars\n",
          "p.ini:2: model: longer than 31 characters"},
+        {"[device]\nmodel = m\nsample_rate_hz = 8\nprotocol = serial\n",
+         "p.ini:4: protocol: 'serial' is not text or binary"},
+        {"[device]\nmodel = m\nsample_rate_hz = 8\nprotocol = binary\n"
+         "[text]\ncolumns = ch1\n[ch1]\ngain_n_per_count = 1\n",
+         "p.ini:4: protocol: a binary device sends frames, not the lines [text] "
+         "describes"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         rm_ini *ini;
@@ -314,6 +307,20 @@ static void a_csv_section_gives_the_column_map_without_a_text_section(void **sta
     assert_string_equal(p.csv_columns.entries[0].from, "Time (ms)");
     assert_string_equal(p.csv_columns.entries[1].to, "ch0_counts");
     assert_int_equal(p.info.channel_count, 1);
+}
+
+static void a_binary_device_needs_neither_text_nor_csv(void **state)
+{
+    (void)state;
+    rm_profile p;
+    profile_from_text(&p, "[device]\nmodel = r\nsample_rate_hz = 80\n"
+                          "protocol = binary\n[ch1]\ngain_n_per_count = 0.01\n");
+    assert_true(p.binary);
+    assert_int_equal(p.column_count, 0);
+    assert_int_equal(p.csv_columns.count, 0);
+    assert_int_equal(p.info.channel_count, 1);
+    testutil_load_shipped_profile(&p, "hx711-arduino.ini");
+    assert_false(p.binary);
 }
 
 static void a_bare_name_finds_the_users_profiles(void **state)
@@ -367,6 +374,7 @@ int main(void)
         cmocka_unit_test(without_time_column_the_rate_gives_the_clock),
         cmocka_unit_test(bad_profiles_name_file_line_and_key),
         cmocka_unit_test(a_csv_section_gives_the_column_map_without_a_text_section),
+        cmocka_unit_test(a_binary_device_needs_neither_text_nor_csv),
         cmocka_unit_test(a_bare_name_finds_the_users_profiles),
         cmocka_unit_test(missing_profile_file_is_named),
     };
