@@ -67,6 +67,7 @@ typedef struct seen_frames {
 
 typedef struct bench {
     avr_t *avr;
+    elf_firmware_t fw;           /* kept: simavr may refer to its symbols */
     bench_parts parts;
     rm_sim *sim;                 /* NULL in --measure */
     uint64_t model_next;         /* cycle of the next model step */
@@ -132,6 +133,8 @@ static void queue_push(byte_queue *q, const uint8_t *data, size_t n)
 
 static void queue_drop(byte_queue *q, size_t n)
 {
+    if (n == 0)
+        return; /* an empty queue may have no buffer yet */
     memmove(q->data, q->data + n, q->len - n);
     q->len -= n;
 }
@@ -328,9 +331,8 @@ static void write_settings(bench *b)
 
 static bool load_avr(bench *b, const char *elf)
 {
-    elf_firmware_t fw;
-    memset(&fw, 0, sizeof fw);
-    if (elf_read_firmware(elf, &fw) != 0) {
+    elf_firmware_t *fw = &b->fw;
+    if (elf_read_firmware(elf, fw) != 0) {
         fprintf(stderr, "roller_bench: %s: cannot read the firmware\n", elf);
         return false;
     }
@@ -338,7 +340,7 @@ static bool load_avr(bench *b, const char *elf)
     if (!b->avr)
         return false;
     avr_init(b->avr);
-    avr_load_firmware(b->avr, &fw);
+    avr_load_firmware(b->avr, fw);
     b->avr->frequency = MCU_HZ;
     b->avr->log = 0;
     sleeping_bench = b;
@@ -352,7 +354,7 @@ static bool load_avr(bench *b, const char *elf)
                             on_uart_byte, b);
     write_settings(b);
     b->ram_end = b->avr->ramend;
-    b->statics_end = (uint16_t)(b->avr->ioend + 1 + fw.datasize + fw.bsssize);
+    b->statics_end = (uint16_t)(b->avr->ioend + 1 + fw->datasize + fw->bsssize);
     b->stack_low = b->ram_end;
     edges_only(b->avr);
     bench_parts_attach(&b->parts, b->avr);
