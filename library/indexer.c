@@ -31,6 +31,11 @@ struct rm_library_indexer {
     size_t swept_count, swept_next;
     bool stopping;
     bool working;                          /* a job taken, not finished */
+    const char *working_path;              /* its file (the job owns it) */
+    bool working_upload_only;
+    /* The session of the upload under way ended and waits in the queue
+     * to be added, which uploads it too: the upload need not go on. */
+    bool working_superseded;
     long max_backoff_ms;                   /* under lock */
     rm_library_indexer_state state;        /* under lock */
 };
@@ -60,6 +65,9 @@ static bool next_job(rm_library_indexer *ix, index_job *job)
         job->swept = true;
     }
     ix->working = job->path != NULL;
+    ix->working_path = job->path;
+    ix->working_upload_only = job->upload_only;
+    ix->working_superseded = false;
     pthread_mutex_unlock(&ix->lock);
     return job->path != NULL;
 }
@@ -72,7 +80,16 @@ static bool is_stopping(rm_library_indexer *ix)
     return stopping;
 }
 
-/* Sleep between tries; a stop wakes it. False when stopping. */
+static bool is_superseded(rm_library_indexer *ix)
+{
+    pthread_mutex_lock(&ix->lock);
+    bool superseded = ix->working_superseded;
+    pthread_mutex_unlock(&ix->lock);
+    return superseded;
+}
+
+/* Sleep between tries; a stop, or the add of the session being uploaded,
+ * wakes it. False when it need not try again. */
 static bool pause_before_retry(rm_library_indexer *ix, long pause_ms)
 {
     struct timespec until;
@@ -82,9 +99,9 @@ static bool pause_before_retry(rm_library_indexer *ix, long pause_ms)
     until.tv_nsec = ns % NS_PER_S;
     pthread_mutex_lock(&ix->lock);
     int rc = 0;
-    while (!ix->stopping && rc != ETIMEDOUT)
+    while (!ix->stopping && !ix->working_superseded && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&ix->wake, &ix->lock, &until);
-    bool go_on = !ix->stopping;
+    bool go_on = !ix->stopping && !ix->working_superseded;
     pthread_mutex_unlock(&ix->lock);
     return go_on;
 }
@@ -185,6 +202,8 @@ static void index_one(rm_library_indexer *ix, index_job *job)
         r.status = add_file(ix, job, &r, &err);
         if (r.status == RM_ERR_AGAIN)
             return;  /* swept, and has its row and bytes by now */
+        if (r.status != RM_OK && is_superseded(ix))
+            return;  /* the add queued behind it tries again, and uploads */
         r.retrying = retryable(ix, r.status) && !is_stopping(ix);
         note_state(ix, &r);
         report(ix, &r);
@@ -200,10 +219,11 @@ static void *indexer_main(void *arg)
     index_job job;
     while (next_job(ix, &job)) {
         index_one(ix, &job);
-        free(job.path);
         pthread_mutex_lock(&ix->lock);
         ix->working = false;
+        ix->working_path = NULL;
         pthread_mutex_unlock(&ix->lock);
+        free(job.path);
     }
     return NULL;
 }
@@ -276,9 +296,12 @@ static bool queued(const rm_library_indexer *ix, const index_job *job)
 }
 
 /* A session that ended is uploaded when it is added: the uploads of its
- * recording still queued would only send nothing (under lock). */
+ * recording, queued or under way, would only send nothing (under lock). */
 static void drop_queued_uploads(rm_library_indexer *ix, const char *path)
 {
+    if (ix->working_path && ix->working_upload_only &&
+        !strcmp(ix->working_path, path))
+        ix->working_superseded = true;
     size_t kept = 0;
     for (size_t i = 0; i < ix->count; i++) {
         index_job *q = &ix->queue[(ix->head + i) % RM_LIBRARY_INDEXER_QUEUE];
@@ -388,7 +411,7 @@ void rm_library_indexer_state_get(rm_library_indexer *ix,
     pthread_mutex_lock(&ix->lock);
     *out = ix->state;
     out->waiting = ix->count + (ix->swept_count - ix->swept_next) +
-                   (ix->working ? 1 : 0);
+                   (ix->working && !ix->working_superseded ? 1 : 0);
     out->uploads = ix->remote;
     pthread_mutex_unlock(&ix->lock);
 }

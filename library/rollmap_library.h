@@ -480,8 +480,9 @@ void rm_library_indexer_set_max_backoff(rm_library_indexer *ix, long max_ms);
 
 /** What the indexer is waiting on, for status displays. */
 typedef struct rm_library_indexer_state {
-    size_t waiting;     /**< files queued or being tried, not yet added
-                             (or uploaded) */
+    size_t waiting;     /**< session files queued or being tried, not
+                             yet added (or uploaded); a recording's
+                             upload gives way to its session's add */
     bool uploads;       /**< the library stores data: each waiting file
                              is also uploaded */
     bool retrying;      /**< the current file found the database locked or

@@ -1,8 +1,6 @@
 #!/usr/bin/env bash
 # Two rooms' rollmapd (separate processes and session folders) add and
-# upload what they record to one PostgreSQL library (the upload of a
-# recording that was under way when the server stopped waits as a job of
-# its own beside the session's add, so status may count it once more); the server is
+# upload what they record to one PostgreSQL library; the server is
 # stopped (20 s here: the issue's minute only lengthens the wait, the
 # pause between tries is capped at 60 s; OUTAGE_S=60 runs it) while both
 # go on recording: nothing is lost, `rollmap status` and the log say

@@ -1465,6 +1465,58 @@ static void the_indexer_retries_a_locked_database_until_the_file_is_added(
     free(a);
 }
 
+/* A server that is not there: a socket folder without a server. */
+static rm_library_indexer *start_unreachable_indexer(fixture *f,
+                                                     indexed_log *log)
+{
+    char *target = NULL;
+    assert_true(asprintf(&target, "host=%s/no-server dbname=rollmap",
+                         f->dir) > 0);
+    rm_library_indexer *ix;
+    rm_error err;
+    if (rm_library_indexer_start(&ix, target, note_indexed, log, &err) !=
+        RM_OK)
+        fail_msg("indexer: %s", err.message);
+    free(target);
+    return ix;
+}
+
+static rm_library_indexer_state retrying_state(rm_library_indexer *ix)
+{
+    rm_library_indexer_state state = {0};
+    for (int i = 0; i < 200 && !state.retrying; i++) {
+        usleep(50000);
+        rm_library_indexer_state_get(ix, &state);
+    }
+    assert_true(state.retrying);
+    return state;
+}
+
+static void a_recording_s_upload_and_its_add_wait_as_one_session(
+    void **state)
+{
+    fixture *f = *state;
+    char *a = testutil_path(f->dir, "recording.rms");
+    char *b = testutil_path(f->dir, "next.rms");
+    indexed_log log = {0};
+    rm_library_indexer *ix = start_unreachable_indexer(f, &log);
+    rm_error err;
+    /* the recording's upload is under way (the server does not answer)
+     * when the session ends and is queued to be added */
+    assert_int_equal(rm_library_indexer_submit_upload(ix, a, &err), RM_OK);
+    assert_int_equal(retrying_state(ix).waiting, 1);
+    assert_int_equal(rm_library_indexer_submit(ix, a, &err), RM_OK);
+    assert_int_equal(rm_library_indexer_submit_upload(ix, b, &err), RM_OK);
+    rm_library_indexer_state waiting;
+    rm_library_indexer_state_get(ix, &waiting);
+    assert_int_equal(waiting.waiting, 2);
+    assert_true(waiting.retrying);
+    rm_library_indexer_stop(ix);
+    assert_int_equal(log.ok, 0);
+    free(b);
+    free(a);
+}
+
 /* In a child process: a recorder killed mid-session. */
 static void leave_unclosed_session(const char *dir, const char *name)
 {
@@ -1672,6 +1724,7 @@ int main(void)
         T(two_processes_write_without_losing_rows),
         T(a_locked_database_is_a_clear_error),
         T(the_indexer_retries_a_locked_database_until_the_file_is_added),
+        T(a_recording_s_upload_and_its_add_wait_as_one_session),
         T(a_sweep_closes_unclosed_sessions_and_adds_files_without_a_row),
         T(reanalyse_keeps_a_changed_file_s_rows_unless_forced),
         T(an_upload_sends_each_chunk_once_and_resumes),
