@@ -17,22 +17,14 @@
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
 : "${ROLLMAPD:?ROLLMAPD must name the rollmapd program}"
-if [ -z "${ROLLMAP_TEST_POSTGRESQL:-}" ]; then
-    exec "${ROLLMAP_SOURCE:?}/tests/postgresql/with-cluster.sh" bash "$0" "$@"
-fi
 ctl=$ROLLMAP_SOURCE/tests/postgresql/ctl.sh
 
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+. "$ROLLMAP_SOURCE/tests/postgresql/clinic-test.sh"
 fail() {
     echo "FAIL: $*" >&2
     for r in "$work"/room*.log; do echo "--- $r" >&2; tail -n 8 "$r" >&2; done
     exit 1
 }
-export XDG_DATA_HOME=$work/xdg
-clinic="$ROLLMAP_TEST_POSTGRESQL dbname=clinic"
-psql "$ROLLMAP_TEST_POSTGRESQL" -qc "CREATE DATABASE clinic" >/dev/null
 # An outage as long as the issue's: a minute (RM_LIBRARY_INDEXER_MAX_BACKOFF_MS
 # caps the pause between tries at 60 s, so the queue drains within 75 s).
 OUTAGE_S=${OUTAGE_S:-20}
@@ -55,18 +47,6 @@ record() { # record ROOM SIDE: one short session of C-017
     sleep 1
     "$ROLLMAP" record stop --socket "$work/room$1.sock" >/dev/null \
         || fail "record stop in room $1"
-}
-sql() { psql "$clinic" -Atqc "$1"; }
-# Every session file of the folders is stored once, byte for byte: its
-# length, and its chunks' bytes put together equal the file.
-stored_whole() { # stored_whole FILE...
-    for f in "$@"; do
-        sid=$("$ROLLMAP" info --json "$f" | python3 -c 'import json,sys; print(json.load(sys.stdin)["session"]["session_id"])')
-        [ "$(sql "SELECT content_length || ' ' || complete FROM session_data WHERE session_id = '$sid'")" \
-            = "$(stat -c %s "$f") 1" ] || return 1
-        sql "SELECT encode(bytes, 'hex') FROM session_chunks WHERE session_id = '$sid' ORDER BY idx" \
-            | tr -d '\n' | xxd -r -p | cmp -s - "$f" || return 1
-    done
 }
 listed() { "$ROLLMAP" library list --db "$clinic" --client C-017 --json; }
 count_listed() { listed | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }

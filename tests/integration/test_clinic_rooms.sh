@@ -5,22 +5,17 @@
 # from virtual rollers at 4 kHz and add them to the library, while four
 # `rollmap` processes list the library and compare clients in a loop.
 # Afterwards every session is in the library exactly once, under the file
-# that holds it, with the duration of every sample the file holds, no
-# client command failed, and `library check --hash` over the eight
-# folders is clean.
+# that holds it, with the duration of every sample the file holds, its
+# file's bytes stored whole, no client command failed, and `library check
+# --hash` over the eight folders is clean.
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
 : "${ROLLMAPD:?ROLLMAPD must name the rollmapd program}"
-if [ -z "${ROLLMAP_TEST_POSTGRESQL:-}" ]; then
-    exec "${ROLLMAP_SOURCE:?}/tests/postgresql/with-cluster.sh" bash "$0" "$@"
-fi
 
 ROOMS=8
 THERAPISTS=4
 SESSIONS_PER_ROOM=2
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+. "$ROLLMAP_SOURCE/tests/postgresql/clinic-test.sh"
 fail() {
     echo "FAIL: $*" >&2
     for r in "$work"/room*.log "$work"/therapist*.err; do
@@ -28,8 +23,6 @@ fail() {
     done
     exit 1
 }
-clinic="$ROLLMAP_TEST_POSTGRESQL dbname=clinic"
-psql "$ROLLMAP_TEST_POSTGRESQL" -qc "CREATE DATABASE clinic" >/dev/null
 client_of() { echo "C-10$(( $1 % 4 + 1 ))"; }
 
 echo "-- $ROOMS rooms start on one library"
@@ -98,6 +91,11 @@ for _ in $(seq 300); do
     [ "$(count_listed 2>/dev/null || echo 0)" -ge "$expected" ] && break
     sleep 0.1
 done
+# Each room uploads a session's bytes once it has closed it.
+for _ in $(seq 300); do
+    [ "$(sql "SELECT count(*) FROM session_data WHERE complete = 1")" -ge "$expected" ] && break
+    sleep 0.2
+done
 touch "$work/stop"
 for n in $(seq "$ROOMS"); do eval "kill -TERM \$room${n}_pid"; done
 for n in $(seq "$ROOMS"); do eval "wait \$room${n}_pid" || fail "rollmapd of room $n exit status"; done
@@ -133,6 +131,9 @@ for f in files:
     assert abs(info["duration_s"] - row["duration_s"]) <= 1 / 4000 + 1e-6, \
         (f, info["duration_s"], row["duration_s"])
 EOF
+stored_whole "$work"/room*/*.rms || fail "a room's session is not stored whole, byte for byte"
+[ "$(sql "SELECT count(*) FROM session_data")" -eq "$expected" ] \
+    || fail "not $expected sessions' bytes: $(sql "SELECT count(*) FROM session_data")"
 folders=()
 for n in $(seq "$ROOMS"); do folders+=(--folder "$work/room$n"); done
 "$ROLLMAP" library check --db "$clinic" --hash "${folders[@]}" >"$work/check.txt" \

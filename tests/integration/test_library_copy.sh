@@ -12,18 +12,12 @@
 # once.
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
-if [ -z "${ROLLMAP_TEST_POSTGRESQL:-}" ]; then
-    exec "${ROLLMAP_SOURCE:?}/tests/postgresql/with-cluster.sh" bash "$0" "$@"
-fi
 
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+. "$ROLLMAP_SOURCE/tests/postgresql/clinic-test.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-export XDG_DATA_HOME=$work/xdg XDG_CACHE_HOME=$work/cache
+export XDG_CACHE_HOME=$work/cache
 server=$ROLLMAP_TEST_POSTGRESQL
-for db in clinic clinic2; do psql "$server" -qc "CREATE DATABASE $db" >/dev/null; done
-clinic="$server dbname=clinic"
+psql "$server" -qc "CREATE DATABASE clinic2" >/dev/null
 clinic2="$server dbname=clinic2"
 room=$work/room.db
 

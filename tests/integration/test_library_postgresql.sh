@@ -14,17 +14,9 @@
 # any of this still uses its SQLite file.
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
-if [ -z "${ROLLMAP_TEST_POSTGRESQL:-}" ]; then
-    exec "${ROLLMAP_SOURCE:?}/tests/postgresql/with-cluster.sh" bash "$0" "$@"
-fi
 
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+. "$ROLLMAP_SOURCE/tests/postgresql/clinic-test.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-export XDG_DATA_HOME=$work/xdg
-clinic="$ROLLMAP_TEST_POSTGRESQL dbname=clinic"
-psql "$ROLLMAP_TEST_POSTGRESQL" -qc "CREATE DATABASE clinic" >/dev/null
 
 # A server that takes connections and never answers (a host behind a
 # firewall that drops packets looks the same to libpq): the default

@@ -8,7 +8,8 @@
 # command runs with ROLLMAP_TEST_POSTGRESQL set to a libpq connection
 # string for it ("host=DIR dbname=postgres user=rollmap_test"), and the
 # server is stopped and the folder removed afterwards, also when the
-# command fails or the script is interrupted. The server refuses to run as
+# command fails or the script is interrupted, and by a watchdog when the
+# script is killed (-9) before it can do so. The server refuses to run as
 # root, so under root (CI) it runs as the unprivileged user `nobody`, with
 # the folder owned by it. tests/postgresql/ctl.sh stops and starts the
 # same server again (tests of a server that goes away). Exits with the
@@ -30,9 +31,18 @@ if [ "$(id -u)" = 0 ]; then
   as_owner=(runuser -u nobody --)
 fi
 
+# As bash -c SCRIPT NAME PG_CTL DIR [RUNUSER...]: stop the server at
+# once, remove its folder.
+stop_cluster='"${@:3}" "$1" -D "$2/data" -m immediate stop >/dev/null 2>&1; rm -rf "$2"'
+# A watchdog in a session of its own stops the server and removes the
+# folder once this script is gone, also when it was killed (-9, alone
+# or with its process group) and its trap never ran.
+setsid bash -c "tail --pid=$$ -f /dev/null; $stop_cluster" watchdog \
+  "$bin/pg_ctl" "$dir" "${as_owner[@]}" </dev/null >/dev/null 2>&1 &
+watchdog=$!
 stop() {
-  "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$dir"
+  kill "$watchdog" 2>/dev/null || true
+  bash -c "$stop_cluster" stop "$bin/pg_ctl" "$dir" "${as_owner[@]}"
 }
 trap stop EXIT
 trap 'exit 130' INT TERM
