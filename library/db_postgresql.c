@@ -1,6 +1,8 @@
 /* The PostgreSQL backend, through libpq: one connection per rm_library,
  * statements written with SQLite's "?" parameters run as PQexecParams
- * with "$N", values passed and read as text (bytea in binary). */
+ * with "$N", values passed and read as text (bytea passed in binary, and
+ * read in binary by statements with binary_rows: hex text would double
+ * the bytes on the wire and cost a decode). */
 #include "library_internal.h"
 
 #include <ctype.h>
@@ -12,8 +14,8 @@
 /* Type OIDs of bound parameters (PostgreSQL's pg_type.dat). A typed
  * parameter also lets a statement leave some numbers unused (the
  * filters bind only the ones their WHERE names). */
-enum { OID_UNKNOWN = 0, OID_BYTEA = 17, OID_INT8 = 20, OID_TEXT = 25,
-       OID_FLOAT8 = 701 };
+enum { OID_UNKNOWN = 0, OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21,
+       OID_INT4 = 23, OID_TEXT = 25, OID_FLOAT8 = 701 };
 
 /* Most parameters of one statement: the session upsert binds about 110. */
 #define PG_MAX_PARAMS 256
@@ -35,7 +37,8 @@ typedef struct pg_stmt {
     int formats[PG_MAX_PARAMS];
     PGresult *result;
     int row;                   /* the current row; -1 before the first */
-    unsigned char *blob;       /* the last column_blob, unescaped */
+    unsigned char *blob;       /* the last column_blob of a text row,
+                                  unescaped */
 } pg_stmt;
 
 static PGconn *conn_of(const rm_library *lib)
@@ -254,7 +257,7 @@ static int run(pg_stmt *s)
     rm_library *lib = s->base.lib;
     s->result = PQexecParams(conn_of(lib), s->sql, s->nparams, s->types,
                              (const char *const *)s->values, s->lengths,
-                             s->formats, 0);
+                             s->formats, s->base.binary_rows ? 1 : 0);
     if (!succeeded(s->result))
         return note(lib, s->result);
     return LIBRARY_DONE;
@@ -298,9 +301,39 @@ static bool pg_column_null(library_stmt *st, int c)
     return PQgetisnull(s->result, s->row, c);
 }
 
+static bool is_binary(const pg_stmt *s, int c)
+{
+    return PQfformat(s->result, c) == 1;
+}
+
+/* A binary value: big-endian, n bytes. */
+static uint64_t big_endian(const pg_stmt *s, int c, int n)
+{
+    const unsigned char *p =
+        (const unsigned char *)PQgetvalue(s->result, s->row, c);
+    uint64_t v = 0;
+    for (int i = 0; i < n && i < PQgetlength(s->result, s->row, c); i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* A binary integer column (int2, int4, int8), sign extended. */
+static int64_t binary_int64(const pg_stmt *s, int c)
+{
+    switch (PQftype(s->result, c)) {
+    case OID_INT2: return (int16_t)big_endian(s, c, 2);
+    case OID_INT4: return (int32_t)big_endian(s, c, 4);
+    default: return (int64_t)big_endian(s, c, 8);
+    }
+}
+
 static int64_t pg_column_int64(library_stmt *st, int c)
 {
     pg_stmt *s = pg(st);
+    if (PQgetisnull(s->result, s->row, c))
+        return 0;
+    if (is_binary(s, c))
+        return binary_int64(s, c);
     return strtoll(PQgetvalue(s->result, s->row, c), NULL, 10);
 }
 
@@ -328,6 +361,10 @@ static const void *pg_column_blob(library_stmt *st, int c, size_t *n)
     *n = 0;
     if (PQgetisnull(s->result, s->row, c))
         return NULL;
+    if (is_binary(s, c)) {
+        *n = (size_t)PQgetlength(s->result, s->row, c);
+        return PQgetvalue(s->result, s->row, c);
+    }
     s->blob = PQunescapeBytea(
         (const unsigned char *)PQgetvalue(s->result, s->row, c), n);
     return s->blob;

@@ -17,6 +17,9 @@
  * "?" or "?N" in every backend's SQL. */
 typedef struct library_stmt {
     rm_library *lib;
+    /* Its rows may come in the backend's binary form (PostgreSQL: bytea
+     * as its bytes, not hex text); library_prepare_binary sets it. */
+    bool binary_rows;
 } library_stmt;
 
 /* What step and prepare return. */
@@ -146,6 +149,11 @@ rm_status library_verify(rm_library *lib, bool full, rm_error *err);
 /** Start a transaction whose reads see one snapshot; end it with
  *  library_rollback. */
 rm_status library_begin_read(rm_library *lib, rm_error *err);
+/** library_prepare of a statement whose rows carry session bytes: read
+ *  in the backend's binary form where it has one. Its columns may be
+ *  integers read with column_int64, and text and blobs read as such. */
+rm_status library_prepare_binary(rm_library *lib, const char *sql,
+                                 library_stmt **stmt, rm_error *err);
 rm_status library_prepare(rm_library *lib, const char *sql,
                           library_stmt **stmt, rm_error *err);
 /** Step a statement that returns no rows; finalizes it. */

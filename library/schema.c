@@ -176,6 +176,15 @@ rm_status library_prepare(rm_library *lib, const char *sql,
     return RM_OK;
 }
 
+rm_status library_prepare_binary(rm_library *lib, const char *sql,
+                                 library_stmt **stmt, rm_error *err)
+{
+    rm_status st = library_prepare(lib, sql, stmt, err);
+    if (st == RM_OK)
+        (*stmt)->binary_rows = true;
+    return st;
+}
+
 rm_status library_step_done(rm_library *lib, library_stmt *stmt,
                             const char *doing, rm_error *err)
 {

@@ -460,7 +460,7 @@ static rm_status fetch_chunk(rm_library *lib, const char *session_id,
                              const char **what, rm_error *err)
 {
     library_stmt *stmt;
-    rm_status st = library_prepare(
+    rm_status st = library_prepare_binary(
         lib, "SELECT crc32c, nbytes, bytes FROM session_chunks "
              "WHERE session_id = ? AND idx = ?", &stmt, err);
     if (st != RM_OK)
