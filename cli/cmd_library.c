@@ -103,9 +103,10 @@ static void usage(FILE *out)
 "             file is kept unless --purge\n"
 "  check      find files that are missing or changed since they were\n"
 "             added (size; content where the mtime moved; --hash: every\n"
-"             file's content), and session files in the session folder\n"
-"             (or each --folder) that are not in the library, and add\n"
-"             those; exit 1 if it found any of these\n"
+"             file's content, and on PostgreSQL every stored chunk\n"
+"             against its checksum), and session files in the session\n"
+"             folder (or each --folder) that are not in the library, and\n"
+"             add those; exit 1 if it found any of these\n"
 "  reanalyse  analyse the sessions again from their files (after a\n"
 "             detector change), with a progress bar on a terminal; files\n"
 "             changed since they were indexed are listed and, on a\n"
@@ -158,7 +159,8 @@ static void usage(FILE *out)
 "                    $XDG_DATA_HOME/rollmap/library.db\n"
 "  --json, --csv     machine-readable output\n"
 "  --names           list: add client display names\n"
-"  --hash            check: compare every file's content checksum\n"
+"  --hash            check: compare every file's content checksum, and\n"
+"                    read the bytes a PostgreSQL library holds\n"
 "  --folder DIR      check, rebuild, sync: the session files in DIR; copy:\n"
 "                    where files fetched from the source go (default:\n"
 "                    rollmapd's default session folder,\n"
@@ -1047,7 +1049,8 @@ static void unindexed_free(unindexed_result *r, size_t n)
 }
 
 static void check_json(const rm_library_check_item *items, size_t n,
-                       const unindexed_result *found, size_t n_found)
+                       bool stored, const unindexed_result *found,
+                       size_t n_found)
 {
     rm_json_writer w;
     rm_json_begin(&w, stdout, true);
@@ -1059,6 +1062,10 @@ static void check_json(const rm_library_check_item *items, size_t n,
         rm_json_member_string(&w, "path", items[i].path);
         rm_json_member_string(&w, "state", state_name(items[i].state));
         rm_json_member_string(&w, "detail", items[i].detail);
+        if (stored) {
+            rm_json_member_bool(&w, "stored_damaged", items[i].stored_damaged);
+            rm_json_member_string(&w, "stored_detail", items[i].stored_detail);
+        }
         rm_json_object_close(&w);
     }
     for (size_t i = 0; i < n_found; i++) {
@@ -1089,7 +1096,7 @@ static int run_check(rm_library *lib, library_options *o)
 {
     rm_library_check_item *items;
     unindexed_result *found = NULL;
-    size_t n, n_found = 0, missing = 0, changed = 0, added = 0;
+    size_t n, n_found = 0, missing = 0, changed = 0, damaged = 0, added = 0;
     rm_error err;
     if (rm_library_verify(lib, true, &err) != RM_OK ||
         rm_library_check(lib, &o->filter, o->hash, &items, &n, &err) != RM_OK)
@@ -1098,24 +1105,34 @@ static int run_check(rm_library *lib, library_options *o)
     for (size_t i = 0; status == CLI_OK && i < n; i++) {
         missing += items[i].state == RM_LIBRARY_FILE_MISSING;
         changed += items[i].state == RM_LIBRARY_FILE_CHANGED;
+        damaged += items[i].stored_damaged;
         if (!o->json && items[i].state != RM_LIBRARY_FILE_OK)
             printf("%lld\t%s\t%s\t%s\n", (long long)items[i].id,
                    state_name(items[i].state), items[i].path, items[i].detail);
+        if (!o->json && items[i].stored_damaged)
+            printf("%lld\tdamaged-in-database\t%s\t%s\n",
+                   (long long)items[i].id, items[i].path,
+                   items[i].stored_detail);
     }
+    bool stored = o->hash && rm_library_stores_data(lib);
     if (status == CLI_OK && o->json)
-        check_json(items, n, found, n_found);
+        check_json(items, n, stored, found, n_found);
     else if (status == CLI_OK) {
         added = print_unindexed(found, n_found);
-        printf("%zu sessions checked%s: %zu missing, %zu changed; %zu files "
-               "not in the library: %zu added\n", n,
-               o->hash ? " with content" : "", missing, changed, n_found,
-               added);
+        char in_database[64] = "";
+        if (stored)
+            snprintf(in_database, sizeof in_database,
+                     ", %zu damaged in the database", damaged);
+        printf("%zu sessions checked%s: %zu missing, %zu changed%s; %zu "
+               "files not in the library: %zu added\n", n,
+               o->hash ? " with content" : "", missing, changed,
+               in_database, n_found, added);
     }
     rm_library_check_items_free(items, n);
     unindexed_free(found, n_found);
     if (status != CLI_OK)
         return status;
-    return missing || changed || n_found ? CLI_FAILURE : CLI_OK;
+    return missing || changed || damaged || n_found ? CLI_FAILURE : CLI_OK;
 }
 
 /* The bar on a terminal, and the failures to name when it is done. */

@@ -44,6 +44,17 @@ void library_check_entry(const rm_library_entry *e, bool hash,
     }
 }
 
+static rm_status check_stored(rm_library *lib, rm_library_check_item *item,
+                              rm_error *err)
+{
+    rm_library_fetched found;
+    rm_status st = library_check_stored(lib, item->session_id, &found, err);
+    item->stored_damaged = st == RM_OK && found.damage[0];
+    snprintf(item->stored_detail, sizeof item->stored_detail, "%s",
+             found.damage);
+    return st;
+}
+
 rm_status rm_library_check(rm_library *lib, const rm_library_filter *f,
                            bool hash, rm_library_check_item **out, size_t *n,
                            rm_error *err)
@@ -60,12 +71,19 @@ rm_status rm_library_check(rm_library *lib, const rm_library_filter *f,
         rm_library_entries_free(entries, count);
         return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
     }
-    for (size_t i = 0; i < count; i++) {
+    bool stored = hash && rm_library_stores_data(lib);
+    for (size_t i = 0; st == RM_OK && i < count; i++) {
         library_check_entry(&entries[i], hash, &items[i]);
         items[i].path = entries[i].path; /* moved: the entry lets go of it */
         entries[i].path = NULL;
+        if (stored)
+            st = check_stored(lib, &items[i], err);
     }
     rm_library_entries_free(entries, count);
+    if (st != RM_OK) {
+        rm_library_check_items_free(items, count);
+        return st;
+    }
     *out = items;
     *n = count;
     return RM_OK;

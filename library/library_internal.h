@@ -309,6 +309,12 @@ rm_status library_upload_file(rm_library *lib, const char *path,
  *  sweep of years of sessions reads none of them. */
 rm_status library_upload_state(rm_library *lib, const char *path, bool quick,
                                rm_library_upload_state *out, rm_error *err);
+/** Read the stored bytes of a session: every chunk against its CRC-32C,
+ *  then, when all are sound, the whole content against its own. What
+ *  fails is named in out->damage (damaged_chunks counts the chunks); out
+ *  stays zero when nothing is stored. */
+rm_status library_check_stored(rm_library *lib, const char *session_id,
+                               rm_library_fetched *out, rm_error *err);
 /** Remove the stored bytes of a session (inside the caller's
  *  transaction). */
 rm_status library_drop_data(rm_library *lib, const char *session_id,

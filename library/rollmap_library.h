@@ -239,12 +239,22 @@ typedef struct rm_library_check_item {
     char *path;
     rm_library_file_state state;
     char detail[160];             /**< e.g. "size 1200 -> 1400 bytes" */
+    bool stored_damaged;          /**< with hash, on a library that stores
+                                       the bytes: the database's copy
+                                       fails its checksums */
+    char stored_detail[512];      /**< which chunks (session id, chunk
+                                       index, byte range) or the whole
+                                       content's CRC-32C; "" when sound */
 } rm_library_check_item;
 
 /** Compare every matching session's file with what was indexed: its size,
  *  and the CRC-32C of its content where the mtime moved (a touched file
- *  with the same bytes is fine) or, with hash, always. Items for every
- *  session checked; free with rm_library_check_items_free. */
+ *  with the same bytes is fine) or, with hash, always. With hash, a
+ *  library that stores the bytes (PostgreSQL) also reads them: each chunk
+ *  against its CRC-32C and the whole content against its own, so a copy
+ *  damaged on the server is found although a reader's cache still holds
+ *  a good one. Items for every session checked; free with
+ *  rm_library_check_items_free. */
 rm_status rm_library_check(rm_library *lib, const rm_library_filter *f,
                            bool hash, rm_library_check_item **out, size_t *n,
                            rm_error *err);

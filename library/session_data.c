@@ -488,9 +488,17 @@ static rm_status fetch_chunk(rm_library *lib, const char *session_id,
     return st;
 }
 
-static rm_status write_chunks(rm_library *lib, const char *session_id,
-                              const stored_content *c, FILE *to,
-                              rm_library_fetched *out, rm_error *err)
+/* Where each chunk read goes, in order: n bytes (zeros for a damaged
+ * chunk). */
+typedef rm_status (*chunk_sink)(void *to, const char *session_id,
+                                const unsigned char *bytes, size_t n,
+                                rm_error *err);
+
+/* Every chunk of the stored content into sink, the damaged ones named in
+ * out. */
+static rm_status read_chunks(rm_library *lib, const char *session_id,
+                             const stored_content *c, chunk_sink sink,
+                             void *to, rm_library_fetched *out, rm_error *err)
 {
     unsigned char *buf = malloc(c->chunk_bytes ? c->chunk_bytes : 1);
     if (!buf)
@@ -506,12 +514,21 @@ static rm_status write_chunks(rm_library *lib, const char *session_id,
                         what);
             memset(buf, 0, n);
         }
-        if (st == RM_OK && fwrite(buf, 1, n, to) != n)
-            st = rm_error_set(err, RM_ERR_IO, "writing the cached session "
-                              "%s failed", session_id);
+        if (st == RM_OK)
+            st = sink(to, session_id, buf, n, err);
     }
     free(buf);
     return st;
+}
+
+static rm_status write_to_file(void *to, const char *session_id,
+                               const unsigned char *bytes, size_t n,
+                               rm_error *err)
+{
+    if (fwrite(bytes, 1, n, to) != n)
+        return rm_error_set(err, RM_ERR_IO, "writing the cached session %s "
+                            "failed", session_id);
+    return RM_OK;
 }
 
 static rm_status fetch_into(rm_library *lib, const char *session_id,
@@ -524,7 +541,7 @@ static rm_status fetch_into(rm_library *lib, const char *session_id,
         st = rm_atomic_open(&af, path, 0600, false, err);
     if (st != RM_OK)
         return st;
-    st = write_chunks(lib, session_id, c, af.f, out, err);
+    st = read_chunks(lib, session_id, c, write_to_file, af.f, out, err);
     if (st != RM_OK) {
         rm_atomic_abort(&af);
         return st;
@@ -559,6 +576,37 @@ rm_status rm_library_fetch_session(rm_library *lib, const char *session_id,
         return RM_OK;
     }
     return fetch_into(lib, session_id, &c, path, out, err);
+}
+
+static rm_status add_to_crc(void *to, const char *session_id,
+                            const unsigned char *bytes, size_t n,
+                            rm_error *err)
+{
+    (void)session_id;
+    (void)err;
+    uint32_t *crc = to;
+    *crc = rm_crc32c(*crc, bytes, n);
+    return RM_OK;
+}
+
+rm_status library_check_stored(rm_library *lib, const char *session_id,
+                               rm_library_fetched *out, rm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    stored_content c;
+    rm_status st = read_stored_content(lib, session_id, &c, err);
+    if (st != RM_OK || !c.found || !c.chunk_bytes)
+        return st;
+    out->bytes = c.length;
+    uint32_t crc = 0;
+    st = read_chunks(lib, session_id, &c, add_to_crc, &crc, out, err);
+    size_t used = strlen(out->damage), cap = sizeof out->damage;
+    if (st == RM_OK && !out->damaged_chunks && crc != c.crc)
+        snprintf(out->damage + used, cap - used, "session %s: its %llu "
+                 "bytes fail the whole content's CRC-32C (stored %08x, "
+                 "read %08x)", session_id, (unsigned long long)c.length,
+                 c.crc, crc);
+    return st;
 }
 
 rm_status rm_library_session_file(rm_library *lib, const rm_library_entry *e,

@@ -10,7 +10,9 @@
 # read client metadata, a therapist reads and edits; a third machine (its
 # own HOME and cache, the rooms' files out of reach) reports a session
 # from the bytes the server holds, and a byte changed in a stored chunk is
-# named on read while the rest is still reported; and a machine without
+# named on read while the rest is still reported (a cache holding the
+# good copy is read without a word, `library check --hash` names the
+# chunk); and a machine without
 # any of this still uses its SQLite file.
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
@@ -102,6 +104,22 @@ grep -q "warning: 1 damaged chunk .*session $sid chunk 1 (bytes 1048576-2097151)
     "$work/damaged.err" || fail "the damaged chunk is not named: $(cat "$work/damaged.err")"
 grep -Eq "^Damaged file blocks +[1-9]" "$work/damaged.txt" || fail "the report does not count the lost blocks: $(cat "$work/damaged.txt")"
 mv "$work/room4.away" "$work/room4"
+
+echo "-- a cached copy is still read whole; check --hash names the damaged chunk"
+third third report "$sid" --db "$clinic" >/dev/null 2>"$work/cached.err" \
+    || fail "report from the cache: $(cat "$work/cached.err")"
+[ ! -s "$work/cached.err" ] || fail "the intact cached copy warned: $(cat "$work/cached.err")"
+"$ROLLMAP" library check --db "$clinic" >"$work/check-quick.txt" \
+    || fail "check without --hash: $(cat "$work/check-quick.txt")"
+if "$ROLLMAP" library check --db "$clinic" --hash >"$work/check-hash.txt"; then
+    fail "check --hash passed a damaged chunk: $(cat "$work/check-hash.txt")"
+fi
+grep -q "^[0-9]*	damaged-in-database	$work/room4/f.rms	session $sid chunk 1 (bytes 1048576-2097151) fails its checksum$" \
+    "$work/check-hash.txt" || fail "check --hash does not name the chunk: $(cat "$work/check-hash.txt")"
+[ "$(grep -vc "sessions checked" "$work/check-hash.txt")" = 1 ] \
+    || fail "check --hash found more: $(cat "$work/check-hash.txt")"
+grep -q "checked with content: 0 missing, 0 changed, 1 damaged in the database;" \
+    "$work/check-hash.txt" || fail "check --hash summary: $(cat "$work/check-hash.txt")"
 
 echo "-- migrate names the server and the schema, without a password"
 "$ROLLMAP" library migrate --db "$clinic" >"$work/migrate.txt"

@@ -14,7 +14,14 @@ fi
 
 work=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+stop_test() {
+    local p
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    # reaped here, the shell does not report them killed
+    [ "${#pids[@]}" = 0 ] || wait "${pids[@]}" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap stop_test EXIT
 export XDG_DATA_HOME=$work/xdg
 clinic="$ROLLMAP_TEST_POSTGRESQL dbname=clinic"
 psql "$ROLLMAP_TEST_POSTGRESQL" -qc "CREATE DATABASE clinic" >/dev/null

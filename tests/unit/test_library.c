@@ -1199,6 +1199,59 @@ static void a_damaged_chunk_is_named_and_the_rest_is_read(void **state)
     free(path);
 }
 
+/* Chunk idx's bytes replaced by zeros, and its checksum with theirs. */
+static void replace_chunk_and_its_crc(rm_library *lib, int idx)
+{
+    unsigned char *zeros = calloc(1, TEST_CHUNK);
+    assert_non_null(zeros);
+    library_stmt *stmt;
+    rm_error err;
+    assert_int_equal(library_prepare(lib, "UPDATE session_chunks SET "
+                                     "bytes = ?, crc32c = ? WHERE idx = ?",
+                                     &stmt, &err), RM_OK);
+    library_bind_blob(stmt, 1, zeros, TEST_CHUNK);
+    library_bind_int64(stmt, 2, rm_crc32c(0, zeros, TEST_CHUNK));
+    library_bind_int64(stmt, 3, idx);
+    assert_int_equal(library_step_done(lib, stmt, "replacing", &err), RM_OK);
+    free(zeros);
+}
+
+static void checking_the_stored_bytes_names_damaged_chunks_and_content(
+    void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "chk.rms", "C24", RM_SIDE_LEFT, T0_US,
+                              24);
+    add(f->lib, path, NULL);
+    upload(f->lib, path);
+    rm_library_fetched found;
+    rm_error err;
+    assert_int_equal(library_check_stored(f->lib, "C24-chk.rms", &found,
+                                          &err), RM_OK);
+    assert_string_equal(found.damage, "");
+    assert_true(found.bytes > 4 * TEST_CHUNK);
+    /* each chunk sound, the whole content not */
+    replace_chunk_and_its_crc(f->lib, 2);
+    assert_int_equal(library_check_stored(f->lib, "C24-chk.rms", &found,
+                                          &err), RM_OK);
+    assert_int_equal(found.damaged_chunks, 0);
+    assert_non_null(strstr(found.damage, "session C24-chk.rms: its "));
+    assert_non_null(strstr(found.damage, "fail the whole content's CRC-32C"));
+    damage_chunk(f->lib, 3);
+    assert_int_equal(library_check_stored(f->lib, "C24-chk.rms", &found,
+                                          &err), RM_OK);
+    assert_int_equal(found.damaged_chunks, 1);
+    char chunk[96];
+    snprintf(chunk, sizeof chunk, "session C24-chk.rms chunk 3 (bytes %d-%d) "
+             "fails its checksum", 3 * TEST_CHUNK, 4 * TEST_CHUNK - 1);
+    assert_string_equal(found.damage, chunk);
+    /* a session with nothing stored is not damaged */
+    assert_int_equal(library_check_stored(f->lib, "C99-none", &found, &err),
+                     RM_OK);
+    assert_string_equal(found.damage, "");
+    free(path);
+}
+
 /* A sweep trusts a closed file of the stored length; sync reads it. */
 static void a_quick_state_trusts_a_closed_file_of_the_stored_length(
     void **state)
@@ -1731,6 +1784,7 @@ int main(void)
         T(a_growing_recording_sends_only_its_new_chunks),
         T(a_fetched_session_equals_its_file_and_is_cached),
         T(a_damaged_chunk_is_named_and_the_rest_is_read),
+        T(checking_the_stored_bytes_names_damaged_chunks_and_content),
         T(a_quick_state_trusts_a_closed_file_of_the_stored_length),
         T(purge_also_removes_the_stored_bytes),
         T(only_a_server_library_stores_the_bytes),
