@@ -28,7 +28,7 @@ typedef struct ana_channels {
     double rate_hz;
     unsigned count;                      /**< force/pressure channels */
     double *t_s;
-    double *newtons[RM_MAX_CHANNELS];
+    float *newtons[RM_MAX_CHANNELS];     /**< float: see conditioning.c */
     double *encoder;                     /**< low-passed encoder counts */
     uint8_t *in_gap;
     uint8_t *tared;                      /**< a device tare happened here */
@@ -137,7 +137,8 @@ typedef struct ana_psd_accumulator {
 
 rm_status ana_psd_accumulator_init(ana_psd_accumulator *a, double rate_hz,
                                    rm_error *err);
-void ana_psd_accumulator_push(ana_psd_accumulator *a, double x);
+void ana_psd_accumulator_push(ana_psd_accumulator *a, const double *x,
+                              size_t n);
 /** Frequency of the most prominent narrow line between 15 Hz and Nyquist,
  *  skipping ignore_hz and its harmonics (mains); 0 when none stands 20 dB
  *  above the spectrum around it. */

@@ -285,17 +285,29 @@ rm_status ana_psd_accumulator_init(ana_psd_accumulator *a, double rate_hz,
     return st;
 }
 
-void ana_psd_accumulator_push(ana_psd_accumulator *a, double x)
+/** The periodogram of the full segment into the sum. */
+static void accumulate_segment(ana_psd_accumulator *a)
 {
-    a->segment[a->fill++] = x;
-    if (a->fill < a->nfft)
-        return;
     a->fill = 0;
     load_segment(a->work, a->segment, true);
     fft_work_power(a->work, a->power);
     for (size_t k = 0; k <= a->nfft / 2; k++)
         a->sum[k] += a->power[k];
     a->segments++;
+}
+
+void ana_psd_accumulator_push(ana_psd_accumulator *a, const double *x,
+                              size_t n)
+{
+    while (n > 0) {
+        size_t take = a->nfft - a->fill < n ? a->nfft - a->fill : n;
+        memcpy(a->segment + a->fill, x, sizeof *x * take);
+        a->fill += take;
+        x += take;
+        n -= take;
+        if (a->fill == a->nfft)
+            accumulate_segment(a);
+    }
 }
 
 static bool near_harmonic(double f, double base_hz, double tolerance_hz)
