@@ -16,9 +16,97 @@ static int by_value(const void *pa, const void *pb)
     return (a > b) - (a < b);
 }
 
+static void swap_doubles(double *a, double *b)
+{
+    double t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Runs this short are sorted by insertion. */
+#define INSERTION_SORT_MAX 16
+
+static void insertion_sort(double *x, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        double v = x[i];
+        size_t j = i;
+        for (; j > 0 && x[j - 1] > v; j--)
+            x[j] = x[j - 1];
+        x[j] = v;
+    }
+}
+
+/** Hoare's partition of x[lo..hi] around pivot, a value in it: on return
+ *  x[lo..*j] <= pivot, x[*j+1..*i-1] == pivot, x[*i..hi] >= pivot. It
+ *  splits runs of equal values evenly. */
+static void hoare_partition(double *x, ptrdiff_t lo, ptrdiff_t hi,
+                            double pivot, ptrdiff_t *i_out, ptrdiff_t *j_out)
+{
+    ptrdiff_t i = lo, j = hi;
+    while (i <= j) {
+        while (x[i] < pivot)
+            i++;
+        while (x[j] > pivot)
+            j--;
+        if (i <= j)
+            swap_doubles(&x[i++], &x[j--]);
+    }
+    *i_out = i;
+    *j_out = j;
+}
+
+/** x[0..n) split around the median of its first, middle and last values:
+ *  on return x[0..*left_end) <= pivot <= x[*right_start..n), both parts
+ *  shorter than n. */
+static void partition(double *x, size_t n, size_t *left_end,
+                      size_t *right_start)
+{
+    double *mid = x + n / 2, *last = x + n - 1;
+    if (*mid < *x)
+        swap_doubles(mid, x);
+    if (*last < *mid) {
+        swap_doubles(last, mid);
+        if (*mid < *x)
+            swap_doubles(mid, x);
+    }
+    ptrdiff_t i, j;
+    hoare_partition(x, 0, (ptrdiff_t)n - 1, *mid, &i, &j);
+    *left_end = (size_t)(j + 1);
+    *right_start = (size_t)i;
+}
+
+/** Quicksort without qsort's call per comparison (medians of whole
+ *  series sort hundreds of thousands of values); after `depth_left`
+ *  levels a run goes to qsort, which bounds the worst case. */
+static void quicksort(double *x, size_t n, unsigned depth_left)
+{
+    while (n > INSERTION_SORT_MAX) {
+        if (depth_left-- == 0) {
+            qsort(x, n, sizeof *x, by_value);
+            return;
+        }
+        size_t left_end, right_start;
+        partition(x, n, &left_end, &right_start);
+        /* recurse into the shorter part, loop on the longer */
+        if (left_end < n - right_start) {
+            quicksort(x, left_end, depth_left);
+            x += right_start;
+            n -= right_start;
+        } else {
+            quicksort(x + right_start, n - right_start, depth_left);
+            n = left_end;
+        }
+    }
+    insertion_sort(x, n);
+}
+
 static void sort_doubles(double *x, size_t n)
 {
-    qsort(x, n, sizeof *x, by_value);
+    unsigned depth = 0;
+    for (size_t m = n; m > 1; m /= 2)
+        depth += 2;        /* twice log2(n), as introsort allows */
+    quicksort(x, n, depth);
 }
 
 size_t rm_keep_finite(double *x, size_t n)
@@ -38,31 +126,15 @@ double rm_median_inplace(double *x, size_t n)
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
-static void swap_doubles(double *a, double *b)
-{
-    double t = *a;
-    *a = *b;
-    *b = t;
-}
-
 /* Hoare's selection: reorders x[0..n) so that x[k] is the value a sort
  * would put there, with nothing larger before it and nothing smaller
- * after it. Hoare's partition splits runs of equal values evenly. */
+ * after it. */
 static void select_kth(double *x, size_t n, size_t k)
 {
     ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = (ptrdiff_t)k;
     while (lo < hi) {
-        double pivot = x[lo + (hi - lo) / 2];
-        ptrdiff_t i = lo, j = hi;
-        while (i <= j) {
-            while (x[i] < pivot)
-                i++;
-            while (x[j] > pivot)
-                j--;
-            if (i <= j)
-                swap_doubles(&x[i++], &x[j--]);
-        }
-        /* x[lo..j] <= pivot, x[j+1..i-1] == pivot, x[i..hi] >= pivot */
+        ptrdiff_t i, j;
+        hoare_partition(x, lo, hi, x[lo + (hi - lo) / 2], &i, &j);
         if (want <= j)
             hi = j;
         else if (want >= i)

@@ -54,6 +54,44 @@ static void median_by_selection_equals_median_by_sorting(void **state)
     assert_true(isnan(rm_median_select(NULL, 0)));
 }
 
+static int ascending(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    return (a > b) - (a < b);
+}
+
+/* Value i of a test pattern of length n: random, few distinct values,
+ * sorted, reversed, rising then falling (organ pipe). */
+static double pattern_value(int kind, size_t i, size_t n)
+{
+    switch (kind) {
+    case 0: return (double)rand() / RAND_MAX - 0.5;
+    case 1: return (double)(rand() % 3);
+    case 2: return (double)i;
+    case 3: return (double)(n - i);
+    default: return (double)(i < n / 2 ? i : n - i);
+    }
+}
+
+/* rm_median_inplace leaves x sorted (position.c relies on it): the same
+ * values in the same order as qsort gives, for every pattern and every
+ * length from 1 to 300 and one of 5000. */
+static void median_sorts_like_qsort(void **state)
+{
+    (void)state;
+    static double a[5000], b[5000];
+    srand(15);
+    for (int kind = 0; kind < 5; kind++)
+        for (size_t n = 1; n <= 5000; n = n < 300 ? n + 1 : n + 4700) {
+            for (size_t i = 0; i < n; i++)
+                a[i] = pattern_value(kind, i, n);
+            memcpy(b, a, n * sizeof *a);
+            rm_median_inplace(a, n);
+            qsort(b, n, sizeof *b, ascending);
+            assert_memory_equal(a, b, n * sizeof *a);
+        }
+}
+
 static void keep_finite_drops_nan_and_infinity_in_order(void **state)
 {
     (void)state;
@@ -92,6 +130,7 @@ int main(void)
         cmocka_unit_test(median_of_even_count_averages_the_middle_pair),
         cmocka_unit_test(median_of_nothing_is_nan),
         cmocka_unit_test(median_by_selection_equals_median_by_sorting),
+        cmocka_unit_test(median_sorts_like_qsort),
         cmocka_unit_test(keep_finite_drops_nan_and_infinity_in_order),
         cmocka_unit_test(quantile_picks_the_nearest_rank_of_finite_values),
         cmocka_unit_test(quantile_without_finite_values_is_nan),
