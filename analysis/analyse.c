@@ -82,26 +82,37 @@ void rm_analysis_free(rm_analysis *a)
 
 /** The series of ch: its times and gap flags are taken over from the
  *  channels (the same values; copying them cost 3 MB an hour and the page
- *  faults of a fresh array), the rest is allocated. */
+ *  faults of a fresh array), and so are the encoder counts, which
+ *  ana_position_fill turns into positions in place; the rest is
+ *  allocated. */
 static rm_status series_alloc(rm_series *s, ana_channels *ch)
 {
     size_t m = ch->n ? ch->n : 1;
     s->n = ch->n;
     s->rate_hz = ch->rate_hz;
+    /* no output yet: no arrays to take over */
     s->t_s = ch->t_s ? ch->t_s : malloc(sizeof *s->t_s * m);
-    s->in_gap = ch->in_gap ? ch->in_gap : malloc(m); /* none: no output yet */
+    s->in_gap = ch->in_gap ? ch->in_gap : malloc(m);
+    s->position_cm = ch->encoder ? ch->encoder
+                                 : malloc(sizeof *s->position_cm * m);
     ch->t_s = NULL;
     ch->in_gap = NULL;
+    ch->encoder = NULL;
     s->force_n = malloc(sizeof *s->force_n * m);
     s->pressure_kpa = malloc(sizeof *s->pressure_kpa * m);
-    s->position_cm = malloc(sizeof *s->position_cm * m);
     s->ml = malloc(sizeof *s->ml * m);
     s->speed_cm_s = malloc(sizeof *s->speed_cm_s * m);
     s->tremor = malloc(sizeof *s->tremor * m);
     s->loaded = malloc(m);
     bool ok = s->t_s && s->force_n && s->pressure_kpa && s->position_cm &&
               s->ml && s->speed_cm_s && s->tremor && s->loaded && s->in_gap;
-    return ok ? RM_OK : RM_ERR_NOMEM;
+    if (!ok)
+        return RM_ERR_NOMEM;
+    double *whole[] = {s->force_n, s->pressure_kpa, s->ml, s->speed_cm_s,
+                       s->tremor};
+    for (size_t k = 0; k < sizeof whole / sizeof whole[0]; k++)
+        rm_prefault(whole[k], sizeof *whole[k] * m);
+    return RM_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -128,20 +139,15 @@ static rm_status force_spectra(rm_analysis *a, rm_error *err)
     size_t nfft = pow2_at_most(s->n, PSD_SEGMENT);
     if (nfft < 16)
         return RM_OK;      /* too short for a spectrum */
-    double *centred = malloc(sizeof *centred * s->n);
     a->psd = malloc(sizeof *a->psd * (nfft / 2 + 1));
-    if (!centred || !a->psd) {
-        free(centred);
+    if (!a->psd)
         return rm_error_set(err, RM_ERR_NOMEM, "PSD: out of memory");
-    }
     double mean = 0.0;
     for (size_t i = 0; i < s->n; i++)
         mean += s->force_n[i];
     mean /= (double)s->n;
-    for (size_t i = 0; i < s->n; i++)
-        centred[i] = s->force_n[i] - mean;
-    st = rm_welch_psd(centred, s->n, s->rate_hz, nfft, a->psd, err);
-    free(centred);
+    st = ana_welch_psd_about(s->force_n, s->n, mean, s->rate_hz, nfft, a->psd,
+                             err);
     if (st == RM_OK) {
         a->psd_bins = nfft / 2 + 1;
         a->psd_df_hz = s->rate_hz / (double)nfft;

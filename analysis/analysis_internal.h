@@ -89,8 +89,9 @@ void ana_combine_channels(const rm_device_info *info,
 /** Contact-point travel of one encoder count, mm (0 without an encoder). */
 double ana_mm_per_count(const rm_device_info *info);
 
-/** Fill position_cm, ml and speed_cm_s; returns the rolled length in cm
- *  (NaN without position). */
+/** Fill position_cm (which holds the channels' low-passed encoder counts
+ *  on entry), ml and speed_cm_s; returns the rolled length in cm (NaN
+ *  without position). */
 double ana_position_fill(const rm_device_info *info,
                          const rm_session_meta *meta, const ana_channels *ch,
                          rm_series *s);
@@ -115,6 +116,11 @@ double ana_cadence_per_min(const rm_stroke *passes, size_t count);
  *  side of it (0 when there is too little spectrum around f). */
 double ana_line_prominence(const double *psd, size_t bins, double df_hz,
                            double f_hz);
+
+/** rm_welch_psd of x[i] - mean, without a copy of x less its mean. */
+rm_status ana_welch_psd_about(const double *x, size_t n, double mean,
+                              double rate_hz, size_t nfft, double *psd,
+                              rm_error *err);
 
 /** Spectrogram of x: Hann frames of nfft, hop nfft/2, density scaling. */
 rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,

@@ -463,9 +463,15 @@ static rm_status channels_grow(ana_channels *ch, size_t want, rm_error *err)
     ok = t && e;
     for (unsigned k = 0; k < ch->count && ok; k++) {
         float *p = realloc(ch->newtons[k], sizeof *p * cap);
-        if (p)
+        if (p) {
             ch->newtons[k] = p;
+            rm_prefault(p, sizeof *p * cap);
+        }
         ok = p != NULL;
+    }
+    if (ok) {
+        rm_prefault(t, sizeof *t * cap);
+        rm_prefault(e, sizeof *e * cap);
     }
     uint8_t *gap = ok ? realloc(ch->in_gap, cap) : NULL, *tare = NULL;
     if (gap) {
@@ -694,20 +700,25 @@ __attribute__((target_clones("avx2", "default")))
 static void stage_run(ana_conditioner *c, const rm_sample *s, size_t n)
 {
     decimator *d = &c->dec;
+    /* Local copies: the stores below cannot overwrite them, so the
+     * compiler keeps the coefficients in registers across samples. */
+    const calibration_bank cal = c->calibration;
+    notch_bank notch = c->notch;
+    bool hum = c->raw.hum_removed;
     for (size_t i = 0; i < n; i++) {
         size_t at = d->len + i;
         double total = 0.0;
         block4 v[MAX_BLOCKS];
-        for (size_t b = 0; b < c->calibration.blocks; b++) {
-            calibrate(&c->calibration, &s[i], b, &v[b]);
-            if (c->raw.hum_removed)
-                notch_step(&c->notch, b, &v[b]);
+        for (size_t b = 0; b < cal.blocks; b++) {
+            calibrate(&cal, &s[i], b, &v[b]);
+            if (hum)
+                notch_step(&notch, b, &v[b]);
             float4 f = __builtin_convertvector(v[b], float4);
             size_t lane = b * BLOCK;  /* of the block's first channel */
             memcpy((float *)&d->x[lane / LANES][at] + lane % LANES, &f,
                    sizeof f);
         }
-        c->notch.primed = true;
+        notch.primed = true;
         for (unsigned j = 0; j < c->total_count; j++) {
             unsigned k = c->total_channels[j];
             total += v[k / BLOCK][k % BLOCK];
@@ -717,6 +728,7 @@ static void stage_run(ana_conditioner *c, const rm_sample *s, size_t n)
         d->t_s[at] = seconds_since_start(c, s[i].t_us);
         d->flags[at] = (s[i].flags & RM_SAMPLE_TARED) ? FLAG_TARED : 0;
     }
+    c->notch = notch;
     d->len += n;
 }
 
@@ -799,17 +811,22 @@ static size_t find_anchors(const float *x, size_t from, size_t to,
     return count;
 }
 
-static double offset_at(const anchor *a, size_t count, size_t i)
+/** The offset at sample i: anchors[0]'s before it, the last one's after
+ *  the last, linear between. *next is the first anchor at or after i on
+ *  the previous call (samples come in order, so the search goes on from
+ *  there). */
+static double offset_at(const anchor *a, size_t count, size_t i, size_t *next)
 {
     double at = (double)i;
-    if (at <= a[0].index)
+    while (*next < count && a[*next].index < at)
+        ++*next;
+    size_t k = *next;
+    if (k == 0)
         return a[0].offset;
-    for (size_t k = 1; k < count; k++)
-        if (at <= a[k].index) {
-            double f = (at - a[k - 1].index) / (a[k].index - a[k - 1].index);
-            return a[k - 1].offset + f * (a[k].offset - a[k - 1].offset);
-        }
-    return a[count - 1].offset;
+    if (k == count)
+        return a[count - 1].offset;
+    double f = (at - a[k - 1].index) / (a[k].index - a[k - 1].index);
+    return a[k - 1].offset + f * (a[k].offset - a[k - 1].offset);
 }
 
 static void remove_drift_segment(float *x, size_t from, size_t to,
@@ -818,10 +835,9 @@ static void remove_drift_segment(float *x, size_t from, size_t to,
 {
     size_t count = find_anchors(x, from, to, rate_hz, unloaded, anchors,
                                 scratch);
-    if (count == 0)
-        return;
-    for (size_t i = from; i < to; i++)
-        x[i] = (float)(x[i] - offset_at(anchors, count, i));
+    size_t next = 0;
+    for (size_t i = from; i < to && count > 0; i++)
+        x[i] = (float)(x[i] - offset_at(anchors, count, i, &next));
 }
 
 /** Remove the time-varying offset of x, estimated from stretches where

@@ -58,10 +58,11 @@ static double supported_end(const double *v, size_t m, size_t need, int step)
 }
 
 /** The proximal and distal ends of the positions rolled under load (NaN
- *  when nothing was loaded). */
-static void robust_ends(const rm_series *s, double *zero, double *far)
+ *  when nothing was loaded); v: room for s->n values (NULL: out of
+ *  memory). */
+static void robust_ends(const rm_series *s, double *v, double *zero,
+                        double *far)
 {
-    double *v = malloc(sizeof *v * (s->n ? s->n : 1));
     size_t m = 0;
     *zero = *far = NAN;
     if (!v)
@@ -76,7 +77,6 @@ static void robust_ends(const rm_series *s, double *zero, double *far)
         *zero = supported_end(v, m, need, 1);
         *far = supported_end(v, m, need, -1);
     }
-    free(v);
 }
 
 /** Centre of pressure across the roller (mm from its left end) of sample
@@ -122,44 +122,41 @@ static double lateral_sign(const rm_session_meta *meta)
 
 /** The leg's own centre line across the roller: the median centre of
  *  pressure while rolling (people lean toward a spot while holding it, so
- *  held stretches would pull the median). */
-static double leg_centre(const rm_series *s, const double *cop)
+ *  held stretches would pull the median). v: room for s->n values. */
+static double leg_centre(const rm_series *s, const double *cop, double *v)
 {
-    double *v = malloc(sizeof *v * (s->n ? s->n : 1));
     if (!v)
         return NAN;
     size_t m = 0;
     for (size_t i = 0; i < s->n; i++)
         if (isfinite(cop[i]) && fabs(s->speed_cm_s[i]) >= ROLLING_CM_S)
             v[m++] = cop[i];
-    double centre = m ? rm_median_inplace(v, m) : rm_quantile(cop, s->n, 0.5);
-    free(v);
-    return centre;
+    return m ? rm_median_select(v, m) : rm_quantile(cop, s->n, 0.5);
 }
 
 static void fill_ml(const rm_device_info *info, const rm_session_meta *meta,
-                    const ana_channels *ch, rm_series *s)
+                    const ana_channels *ch, rm_series *s, double *scratch)
 {
     rm_channel_kind kind = spread_across(info, RM_CHANNEL_PRESSURE_CELL)
                                ? RM_CHANNEL_PRESSURE_CELL
                                : RM_CHANNEL_LOAD_CELL;
     bool usable = spread_across(info, kind);
-    double *cop = malloc(sizeof *cop * (s->n ? s->n : 1));
-    if (!usable || !cop) {
+    if (!usable) {
         for (size_t i = 0; i < s->n; i++)
             s->ml[i] = s->loaded[i] ? 0.0 : NAN;
-        free(cop);
         return;
     }
+    /* The centre of pressure is put in ml itself and turned into ml in
+     * place once the leg's centre line is known. */
+    double *cop = s->ml;
     for (size_t i = 0; i < s->n; i++)
         cop[i] = s->loaded[i] ? centre_of_pressure(info, ch, i, kind) : NAN;
-    double centre = leg_centre(s, cop);
+    double centre = leg_centre(s, cop, scratch);
     double sign = lateral_sign(meta);
     for (size_t i = 0; i < s->n; i++)
         s->ml[i] = isfinite(cop[i]) ? rm_clamp(sign * (cop[i] - centre) /
                                                 ML_FULL_SCALE_MM, -1.0, 1.0)
                                     : NAN;
-    free(cop);
 }
 
 static void fill_speed(rm_series *s)
@@ -183,17 +180,20 @@ double ana_position_fill(const rm_device_info *info,
 {
     double mm = ana_mm_per_count(info);
     double direction = info->distal_direction < 0 ? -1.0 : 1.0;
-    for (size_t i = 0; i < s->n; i++)
-        s->position_cm[i] = mm > 0.0 ? direction * ch->encoder[i] * mm / 10.0
+    for (size_t i = 0; i < s->n; i++)   /* encoder counts -> cm, in place */
+        s->position_cm[i] = mm > 0.0 ? direction * s->position_cm[i] * mm / 10.0
                                      : NAN;
+    /* one scratch array of the series' length for both medians */
+    double *scratch = malloc(sizeof *scratch * (s->n ? s->n : 1));
     double zero, far;
-    robust_ends(s, &zero, &far);
+    robust_ends(s, scratch, &zero, &far);
     if (!isfinite(zero) && mm > 0.0)   /* never loaded: zero at the start */
         zero = far = s->n ? s->position_cm[0] : 0.0;
     for (size_t i = 0; i < s->n; i++)
         s->position_cm[i] -= zero;
     fill_speed(s);
-    fill_ml(info, meta, ch, s);
+    fill_ml(info, meta, ch, s, scratch);
+    free(scratch);
     return mm > 0.0 ? far - zero : NAN;
 }
 

@@ -59,15 +59,9 @@ static rm_status add_psd(const double *x, size_t n, double rate_hz,
     for (size_t i = 0; i < n; i++)
         mean += x[i];
     mean /= (double)n;
-    double *centred = malloc(sizeof *centred * n);
-    if (!centred)
-        return rm_error_set(err, RM_ERR_NOMEM, "spectra: out of memory");
-    for (size_t i = 0; i < n; i++)
-        centred[i] = x[i] - mean;
-    rm_status st = rm_welch_psd(centred, n, rate_hz, nfft, tmp, err);
+    rm_status st = ana_welch_psd_about(x, n, mean, rate_hz, nfft, tmp, err);
     for (size_t k = 0; st == RM_OK && k <= nfft / 2; k++)
         sum[k] += tmp[k] * (double)n;
-    free(centred);
     return st;
 }
 

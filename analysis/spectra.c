@@ -68,6 +68,7 @@ typedef struct fft_work {
     double *in;
     fftw_complex *out;
     double *window;          /**< Hann window of n */
+    double window_energy;    /**< sum of its squares */
 } fft_work;
 
 static void fft_work_free(fft_work *w)
@@ -86,8 +87,11 @@ static rm_status fft_work_init(fft_work *w, size_t n, rm_error *err)
     w->in = fftw_malloc(sizeof *w->in * n);
     w->out = fftw_malloc(sizeof *w->out * (n / 2 + 1));
     w->window = malloc(sizeof *w->window * n);
-    for (size_t i = 0; w->window && i < n; i++)
+    w->window_energy = 0.0;
+    for (size_t i = 0; w->window && i < n; i++) {
         w->window[i] = hann(i, n);
+        w->window_energy += w->window[i] * w->window[i];
+    }
     w->plan = (w->in && w->out && w->window) ? plan_for_size(n, w->in, w->out)
                                              : NULL;
     if (!w->plan) {
@@ -110,30 +114,27 @@ static void fft_work_power(fft_work *w, double *power)
 /* Welch PSD                                                                */
 /* ------------------------------------------------------------------------ */
 
-static double hann_energy(size_t nfft)
-{
-    double sum = 0.0;
-    for (size_t i = 0; i < nfft; i++)
-        sum += hann(i, nfft) * hann(i, nfft);
-    return sum;
-}
-
-/** One-sided density scaling of a summed periodogram of `segments`. */
-static void scale_to_density(double *psd, size_t nfft, double rate_hz,
+/** One-sided density scaling of a summed periodogram of `segments` made
+ *  with w's window. */
+static void scale_to_density(const fft_work *w, double *psd, double rate_hz,
                              size_t segments)
 {
-    double scale = 1.0 / (rate_hz * hann_energy(nfft) * (double)segments);
+    size_t nfft = w->n;
+    double scale = 1.0 / (rate_hz * w->window_energy * (double)segments);
     for (size_t k = 0; k <= nfft / 2; k++) {
         bool unique = k == 0 || (nfft % 2 == 0 && k == nfft / 2);
         psd[k] *= unique ? scale : 2.0 * scale;
     }
 }
 
-/** Window segment x[0..nfft) into w->in; subtract its mean if asked. */
-static void load_segment(fft_work *w, const double *x, bool remove_mean)
+/** Window segment x[0..nfft) into w->in, less its own mean if asked, else
+ *  less `offset`. */
+static void load_segment(fft_work *w, const double *x, bool remove_mean,
+                         double offset)
 {
-    double mean = 0.0;
+    double mean = offset;
     if (remove_mean) {
+        mean = 0.0;
         for (size_t i = 0; i < w->n; i++)
             mean += x[i];
         mean /= (double)w->n;
@@ -144,6 +145,13 @@ static void load_segment(fft_work *w, const double *x, bool remove_mean)
 
 rm_status rm_welch_psd(const double *x, size_t n, double rate_hz,
                        size_t nfft, double *psd, rm_error *err)
+{
+    return ana_welch_psd_about(x, n, 0.0, rate_hz, nfft, psd, err);
+}
+
+rm_status ana_welch_psd_about(const double *x, size_t n, double mean,
+                              double rate_hz, size_t nfft, double *psd,
+                              rm_error *err)
 {
     if (!(rate_hz > 0.0))
         return rm_error_set(err, RM_ERR_ARG, "Welch PSD: rate %g Hz", rate_hz);
@@ -162,12 +170,12 @@ rm_status rm_welch_psd(const double *x, size_t n, double rate_hz,
     size_t hop = nfft / 2, segments = (n - nfft) / hop + 1;
     memset(psd, 0, sizeof *psd * (nfft / 2 + 1));
     for (size_t s = 0; s < segments; s++) {
-        load_segment(&w, x + s * hop, false);
+        load_segment(&w, x + s * hop, false, mean);
         fft_work_power(&w, power);
         for (size_t k = 0; k <= nfft / 2; k++)
             psd[k] += power[k];
     }
-    scale_to_density(psd, nfft, rate_hz, segments);
+    scale_to_density(&w, psd, rate_hz, segments);
     free(power);
     fft_work_free(&w);
     return RM_OK;
@@ -203,6 +211,7 @@ rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
     out->power = malloc(sizeof *out->power * out->frames * out->bins);
     if (!out->power)
         return rm_error_set(err, RM_ERR_NOMEM, "spectrogram: out of memory");
+    rm_prefault(out->power, sizeof *out->power * out->frames * out->bins);
     fft_work w;
     rm_status st = fft_work_init(&w, nfft, err);
     if (st != RM_OK) {
@@ -212,9 +221,9 @@ rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
     }
     for (size_t f = 0; f < out->frames; f++) {
         double *row = out->power + f * out->bins;
-        load_segment(&w, x + f * hop, true);
+        load_segment(&w, x + f * hop, true, 0.0);
         fft_work_power(&w, row);
-        scale_to_density(row, nfft, rate_hz, 1);
+        scale_to_density(&w, row, rate_hz, 1);
     }
     fft_work_free(&w);
     return RM_OK;
@@ -289,7 +298,7 @@ rm_status ana_psd_accumulator_init(ana_psd_accumulator *a, double rate_hz,
 static void accumulate_segment(ana_psd_accumulator *a)
 {
     a->fill = 0;
-    load_segment(a->work, a->segment, true);
+    load_segment(a->work, a->segment, true, 0.0);
     fft_work_power(a->work, a->power);
     for (size_t k = 0; k <= a->nfft / 2; k++)
         a->sum[k] += a->power[k];

@@ -621,6 +621,17 @@ double rm_median_select(double *x, size_t n);
 double rm_quantile(const double *x, size_t n, double q);
 
 /* ------------------------------------------------------------------------ */
+/* Memory                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/** Ask the kernel to map every page of p[0..bytes) now, in one call,
+ *  rather than one page fault per page on first write (on a virtual
+ *  machine each fault costs microseconds). For large arrays that will be
+ *  written whole; does nothing where the kernel cannot (before Linux
+ *  5.14) or for small ones. */
+void rm_prefault(void *p, size_t bytes);
+
+/* ------------------------------------------------------------------------ */
 /* Default paths (XDG base directories)                                     */
 /* ------------------------------------------------------------------------ */
 
