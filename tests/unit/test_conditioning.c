@@ -307,6 +307,35 @@ static void fills_time_gaps_and_counts_them(void **state)
     free_session(&x);
 }
 
+/* At an analysis rate equal to the sample rate the filter has one tap
+ * and keeps no history; a gap must still hold the last values (it once
+ * held zeros there). */
+static void holds_last_values_through_a_gap_without_decimation(void **state)
+{
+    (void)state;
+    session x;
+    session_init(&x, 2, 0, 20.0);
+    for (size_t i = 0; i < x.n; i++) {
+        set_newtons(&x, i, 0, 80.0);
+        set_newtons(&x, i, 1, 80.0);
+        if (i >= 10000)
+            x.s[i].t_us += 2000000;     /* 2 s with no samples */
+    }
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.analysis_rate_hz = RATE;
+    rm_analysis *a = analyse(&x, &cfg);
+    size_t held = 0;
+    for (size_t i = 0; i < a->series.n; i++)
+        if (a->series.in_gap[i]) {
+            held++;
+            assert_true(fabs(a->series.force_n[i] - 160.0) < 1.0);
+        }
+    assert_true(held >= 1999 && held <= 2001);
+    rm_analysis_free(a);
+    free_session(&x);
+}
+
 static void reports_saturation_and_calibration_age(void **state)
 {
     (void)state;
@@ -410,6 +439,7 @@ int main(void)
         cmocka_unit_test(undoes_fsr_creep_under_constant_load),
         cmocka_unit_test(pressure_is_the_mean_over_loaded_cells),
         cmocka_unit_test(fills_time_gaps_and_counts_them),
+        cmocka_unit_test(holds_last_values_through_a_gap_without_decimation),
         cmocka_unit_test(reports_saturation_and_calibration_age),
         cmocka_unit_test(finds_a_vibrating_rollers_frequency),
         cmocka_unit_test(rejects_bad_input_with_a_clear_message),
