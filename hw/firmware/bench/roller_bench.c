@@ -91,6 +91,7 @@ typedef struct bench {
     rm_decoder decoder;
     int32_t last_encoder;
     uint64_t samples_seen;
+    double first_sample_s; /* the firmware's clock at its first sample, or -1 */
     seen_frames seen;
     uint16_t host_seq;
     /* pacing */
@@ -293,6 +294,8 @@ static void watch_frame(bench *b, const rm_frame *f)
         b->boots++;
     if (f->type != RM_FRAME_SAMPLES)
         return;
+    if (b->first_sample_s < 0)
+        b->first_sample_s = (double)f->u.samples.samples[0].t_us / 1e6;
     b->samples_seen += f->u.samples.count;
     b->last_encoder = f->u.samples.samples[f->u.samples.count - 1].encoder;
 }
@@ -524,8 +527,9 @@ static void print_parts(const bench *b, FILE *out)
             st->frames_ok, st->crc_errors, st->malformed, st->frames_lost,
             b->samples_seen);
     fprintf(out, "encoder: %" PRId64 " counts emitted; AVR: %.1f s emulated, "
-            "%.1f %% asleep, %" PRIu64 " boots, %" PRIu64 " by the watchdog\n",
-            b->parts.enc.position, emulated_s(b),
+            "first sample at %.3f s, %.1f %% asleep, %" PRIu64 " boots, %" PRIu64
+            " by the watchdog\n",
+            b->parts.enc.position, emulated_s(b), b->first_sample_s,
             100.0 * (double)b->sleep_cycles / (double)b->avr->cycle, b->boots,
             b->watchdog_resets);
     fprintf(out, "RAM: .data + .bss %u bytes, deepest stack %u bytes, %d bytes "
@@ -905,7 +909,8 @@ int main(int argc, char **argv)
         {"check", no_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    static bench b = {.speed = 1.0, .reset_at_s = -1, .master = -1, .slave = -1};
+    static bench b = {.speed = 1.0, .reset_at_s = -1, .master = -1, .slave = -1,
+                      .first_sample_s = -1};
     const char *sim_options = NULL, *truth = NULL;
     bool measure = false, conformance = false;
     int opt;
