@@ -279,17 +279,23 @@ static void pressure_is_the_mean_over_loaded_cells(void **state)
     free_session(&x);
 }
 
+/* 20 s of two channels at a steady 80 N with 2 s missing after 10 s. */
+static void session_with_gap(session *x)
+{
+    session_init(x, 2, 0, 20.0);
+    for (size_t i = 0; i < x->n; i++) {
+        set_newtons(x, i, 0, 80.0);
+        set_newtons(x, i, 1, 80.0);
+        if (i >= 10000)
+            x->s[i].t_us += 2000000;     /* 2 s with no samples */
+    }
+}
+
 static void fills_time_gaps_and_counts_them(void **state)
 {
     (void)state;
     session x;
-    session_init(&x, 2, 0, 20.0);
-    for (size_t i = 0; i < x.n; i++) {
-        set_newtons(&x, i, 0, 80.0);
-        set_newtons(&x, i, 1, 80.0);
-        if (i >= 10000)
-            x.s[i].t_us += 2000000;     /* 2 s with no samples */
-    }
+    session_with_gap(&x);
     rm_analysis *a = analyse(&x, NULL);
     assert_int_equal(a->quality.gaps, 1);
     assert_true(fabs(a->quality.gap_s - 2.0) < 0.01);
@@ -314,13 +320,7 @@ static void holds_last_values_through_a_gap_without_decimation(void **state)
 {
     (void)state;
     session x;
-    session_init(&x, 2, 0, 20.0);
-    for (size_t i = 0; i < x.n; i++) {
-        set_newtons(&x, i, 0, 80.0);
-        set_newtons(&x, i, 1, 80.0);
-        if (i >= 10000)
-            x.s[i].t_us += 2000000;     /* 2 s with no samples */
-    }
+    session_with_gap(&x);
     rm_analysis_config cfg;
     rm_analysis_config_default(&cfg);
     cfg.analysis_rate_hz = RATE;
