@@ -41,22 +41,6 @@ double ana_mm_per_count(const rm_device_info *info)
     return M_PI * info->roller_diameter_mm / info->encoder_counts_per_turn;
 }
 
-/** Outermost supported position of the sorted v[0..m) from the bottom
- *  (step +1) or the top (step -1). */
-static double supported_end(const double *v, size_t m, size_t need, int step)
-{
-    size_t i = step > 0 ? 0 : m - 1, j = i;
-    for (size_t tried = 0; tried < m; tried++, i += (size_t)(ptrdiff_t)step) {
-        /* j: first value beyond END_REACH_CM inward of v[i] */
-        while (j < m && fabs(v[j] - v[i]) <= END_REACH_CM)
-            j += (size_t)(ptrdiff_t)step;
-        size_t within = step > 0 ? j - i : i - j;
-        if (within >= need)
-            return v[i];
-    }
-    return v[m / 2];
-}
-
 /** The proximal and distal ends of the positions rolled under load (NaN
  *  when nothing was loaded); v: room for s->n values (NULL: out of
  *  memory). */
@@ -70,13 +54,8 @@ static void robust_ends(const rm_series *s, double *v, double *zero,
     for (size_t i = 0; i < s->n; i++)
         if (s->loaded[i] && isfinite(s->position_cm[i]))
             v[m++] = s->position_cm[i];
-    if (m > 0) {
-        rm_median_inplace(v, m);          /* sorts v */
-        size_t need = (size_t)ceil(END_SUPPORT_S * s->rate_hz);
-        need = need < m ? need : m;
-        *zero = supported_end(v, m, need, 1);
-        *far = supported_end(v, m, need, -1);
-    }
+    rm_supported_ends(v, m, END_REACH_CM,
+                      (size_t)ceil(END_SUPPORT_S * s->rate_hz), zero, far);
 }
 
 /** Centre of pressure across the roller (mm from its left end) of sample

@@ -2,6 +2,7 @@
 #include "rollmap_core.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -142,6 +143,67 @@ static void select_kth(double *x, size_t n, size_t k)
         else
             return;
     }
+}
+
+/* The first look for a supported end sorts this many times `need` of the
+ * outermost values (at least SUPPORT_LOOK_MIN): a session's ends hold a few
+ * stray positions (a slip, an encoder glitch) before the first supported
+ * one, not thousands. */
+#define SUPPORT_LOOK_NEEDS 16
+#define SUPPORT_LOOK_MIN 256
+
+/** Outermost supported value of the sorted run v[0..len) from its bottom
+ *  (step +1) or top (step -1): the first with `need` values within reach
+ *  inward. The run is all the values (whole) or only the len outermost of
+ *  them; then false when none in it has that support within it, as values
+ *  beyond the run might give it. */
+static bool supported_end(const double *v, size_t len, bool whole,
+                          double reach, size_t need, int step, double *end)
+{
+    size_t i = step > 0 ? 0 : len - 1, j = i;
+    for (size_t tried = 0; tried < len; tried++, i += (size_t)(ptrdiff_t)step) {
+        /* j: first value beyond reach inward of v[i] (wraps past 0 going
+         * down, which j < len also catches) */
+        while (j < len && fabs(v[j] - v[i]) <= reach)
+            j += (size_t)(ptrdiff_t)step;
+        size_t within = step > 0 ? j - i : i - j;
+        if (within >= need) {
+            *end = v[i];
+            return true;
+        }
+    }
+    *end = v[len / 2];
+    return whole;
+}
+
+/** Reorders x[0..n) so that its k smallest values come first and its k
+ *  largest last, each sorted (2k < n). */
+static void sort_ends(double *x, size_t n, size_t k)
+{
+    select_kth(x, n, k - 1);
+    select_kth(x + k, n - k, n - 2 * k);
+    sort_doubles(x, k);
+    sort_doubles(x + n - k, k);
+}
+
+void rm_supported_ends(double *x, size_t n, double reach, size_t need,
+                       double *low, double *high)
+{
+    *low = *high = NAN;
+    if (n == 0)
+        return;
+    need = need < n ? need : n;
+    size_t look = need * SUPPORT_LOOK_NEEDS;
+    look = look > SUPPORT_LOOK_MIN ? look : SUPPORT_LOOK_MIN;
+    if (2 * look < n) {
+        sort_ends(x, n, look);
+        if (supported_end(x, look, false, reach, need, 1, low) &&
+            supported_end(x + n - look, look, false, reach, need, -1, high))
+            return;
+    }
+    sort_doubles(x, n);
+    supported_end(x, n, true, reach, need, 1, low);
+    supported_end(x, n, true, reach, need, -1, high);
 }
 
 double rm_median_select(double *x, size_t n)

@@ -616,6 +616,14 @@ double rm_median_inplace(double *x, size_t n);
 /** The same median, reordering x[0..n) without sorting it (linear time on
  *  average); NaN for n == 0. */
 double rm_median_select(double *x, size_t n);
+/** The outermost values of x[0..n) (finite; reordered) that have at least
+ *  `need` values, themselves included, within `reach` inward: *low the
+ *  smallest x with #{y : x <= y <= x + reach} >= need, *high the largest
+ *  with #{y : x - reach <= y <= x} >= need (need is capped at n); the value
+ *  at n/2 of the sorted x where no value has that support, NaN for n == 0.
+ *  Only the ends of x are sorted when the answer lies there. */
+void rm_supported_ends(double *x, size_t n, double reach, size_t need,
+                       double *low, double *high);
 /** Value at fraction q (0..1) of the sorted finite values of x, which is
  *  copied first; NaN if none are finite. */
 double rm_quantile(const double *x, size_t n, double q);

@@ -92,6 +92,77 @@ static void median_sorts_like_qsort(void **state)
         }
 }
 
+/* The supported ends by their definition, counting over all values. */
+static size_t support_between(const double *x, size_t n, double lo, double hi)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += x[i] >= lo && x[i] <= hi;
+    return count;
+}
+
+static void expect_supported_ends(const double *x, size_t n, double reach,
+                                  size_t need)
+{
+    static double copy[20000];
+    memcpy(copy, x, n * sizeof *x);
+    double low, high;
+    rm_supported_ends(copy, n, reach, need, &low, &high);
+    size_t cap = need < n ? need : n;
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        if (support_between(x, n, x[i], x[i] + reach) >= cap)
+            assert_true(low <= x[i]), any = true;
+        if (support_between(x, n, x[i] - reach, x[i]) >= cap)
+            assert_true(high >= x[i]);
+    }
+    if (!any) {          /* no support anywhere: the middle sorted value */
+        memcpy(copy, x, n * sizeof *x);
+        qsort(copy, n, sizeof *copy, ascending);
+        assert_near(low, copy[n / 2], 0.0);
+        assert_near(high, copy[n / 2], 0.0);
+        return;
+    }
+    assert_true(support_between(x, n, low, low + reach) >= cap);
+    assert_true(support_between(x, n, high - reach, high) >= cap);
+}
+
+/* Random positions with a few stray values outside them, found in the
+ * sorted ends alone; and 1000 isolated strays at each end, more than the
+ * first look sorts, so the whole is sorted and the same definition
+ * holds. */
+static void supported_ends_follow_their_definition(void **state)
+{
+    (void)state;
+    static double x[20000];
+    srand(16);
+    for (size_t n = 1; n <= 3000; n = n < 40 ? n + 1 : n * 3) {
+        for (size_t i = 0; i < n; i++)
+            x[i] = i % 50 == 0 ? (double)(rand() % 400) - 200.0
+                               : (double)rand() / RAND_MAX * 40.0;
+        expect_supported_ends(x, n, 1.0, 30);
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < 1000; i++) {
+        x[n++] = -10000.0 + 3.0 * (double)i;
+        x[n++] = 10000.0 - 3.0 * (double)i;
+    }
+    while (n < 20000)
+        x[n++] = (double)rand() / RAND_MAX * 40.0;
+    expect_supported_ends(x, n, 1.0, 30);
+}
+
+static void supported_ends_of_unsupported_values_are_the_middle_one(void **state)
+{
+    (void)state;
+    double x[] = {40.0, 10.0, 30.0, 20.0, 0.0}, low, high;
+    rm_supported_ends(x, 5, 1.0, 2, &low, &high);
+    assert_near(low, 20.0, 0.0);
+    assert_near(high, 20.0, 0.0);
+    rm_supported_ends(x, 0, 1.0, 2, &low, &high);
+    assert_true(isnan(low) && isnan(high));
+}
+
 static void keep_finite_drops_nan_and_infinity_in_order(void **state)
 {
     (void)state;
@@ -131,6 +202,8 @@ int main(void)
         cmocka_unit_test(median_of_nothing_is_nan),
         cmocka_unit_test(median_by_selection_equals_median_by_sorting),
         cmocka_unit_test(median_sorts_like_qsort),
+        cmocka_unit_test(supported_ends_follow_their_definition),
+        cmocka_unit_test(supported_ends_of_unsupported_values_are_the_middle_one),
         cmocka_unit_test(keep_finite_drops_nan_and_infinity_in_order),
         cmocka_unit_test(quantile_picks_the_nearest_rank_of_finite_values),
         cmocka_unit_test(quantile_without_finite_values_is_nan),
