@@ -990,24 +990,49 @@ void ana_raw_stats_free(ana_raw_stats *raw)
  * 0.2 N minimum range would be noise; 0.5 N is clearly in contact). */
 #define CELL_CONTACT_N 0.5
 
+/** The channels that add up to the total force and the pressure cells
+ *  with an area, picked once rather than for every sample. */
+typedef struct channel_roles {
+    const float *total[RM_MAX_CHANNELS];
+    unsigned totals;
+    const float *cell[RM_MAX_CHANNELS];
+    double cell_area_mm2[RM_MAX_CHANNELS];
+    unsigned cells;
+} channel_roles;
+
+static void pick_roles(const rm_device_info *info, const ana_channels *ch,
+                       channel_roles *roles)
+{
+    rm_channel_kind total_kind = total_force_kind(info);
+    roles->totals = roles->cells = 0;
+    for (unsigned k = 0; k < ch->count; k++) {
+        const rm_channel_info *ci = &info->channels[k];
+        if (ci->kind == total_kind)
+            roles->total[roles->totals++] = ch->newtons[k];
+        if (ci->kind == RM_CHANNEL_PRESSURE_CELL && ci->area_mm2 > 0.0f) {
+            roles->cell[roles->cells] = ch->newtons[k];
+            roles->cell_area_mm2[roles->cells++] = ci->area_mm2;
+        }
+    }
+}
+
 void ana_combine_channels(const rm_device_info *info,
                           const rm_analysis_config *cfg,
                           const ana_channels *ch, rm_series *out)
 {
-    rm_channel_kind total_kind = total_force_kind(info);
+    channel_roles roles;
+    pick_roles(info, ch, &roles);
     bool cells = ana_has_pressure_cells(info);
     double threshold = load_threshold_n(info, cfg);
     for (size_t i = 0; i < ch->n; i++) {
         double total = 0.0, kpa = 0.0;
         unsigned loaded_cells = 0;
-        for (unsigned k = 0; k < ch->count; k++) {
-            const rm_channel_info *ci = &info->channels[k];
-            double f = ch->newtons[k][i];
-            if (ci->kind == total_kind)
-                total += f;
-            if (ci->kind == RM_CHANNEL_PRESSURE_CELL && ci->area_mm2 > 0.0f &&
-                f >= CELL_CONTACT_N) {
-                kpa += f / ci->area_mm2 * 1000.0;   /* N/mm^2 = 1000 kPa */
+        for (unsigned k = 0; k < roles.totals; k++)
+            total += roles.total[k][i];
+        for (unsigned k = 0; k < roles.cells; k++) {
+            double f = roles.cell[k][i];
+            if (f >= CELL_CONTACT_N) {
+                kpa += f / roles.cell_area_mm2[k] * 1000.0; /* N/mm^2 = 1000 kPa */
                 loaded_cells++;
             }
         }
