@@ -58,18 +58,35 @@ static void robust_ends(const rm_series *s, double *v, double *zero,
                       (size_t)ceil(END_SUPPORT_S * s->rate_hz), zero, far);
 }
 
+/** The channels of one kind that give the centre of pressure, with their
+ *  places across the roller, picked once rather than for every sample. */
+typedef struct cop_channels {
+    const float *newtons[RM_MAX_CHANNELS];
+    double position_mm[RM_MAX_CHANNELS];
+    unsigned count;
+} cop_channels;
+
+static void pick_cop_channels(const rm_device_info *info,
+                              const ana_channels *ch, rm_channel_kind kind,
+                              cop_channels *out)
+{
+    out->count = 0;
+    for (unsigned k = 0; k < ch->count; k++)
+        if (info->channels[k].kind == kind) {
+            out->newtons[out->count] = ch->newtons[k];
+            out->position_mm[out->count++] = info->channels[k].position_mm;
+        }
+}
+
 /** Centre of pressure across the roller (mm from its left end) of sample
- *  i from channels of one kind; NaN when they carry no load. */
-static double centre_of_pressure(const rm_device_info *info,
-                                 const ana_channels *ch, size_t i,
-                                 rm_channel_kind kind)
+ *  i; NaN when the channels carry no load. */
+static double centre_of_pressure(const cop_channels *c, size_t i)
 {
     double moment = 0.0, total = 0.0;
-    for (unsigned k = 0; k < ch->count; k++) {
-        if (info->channels[k].kind != kind)
-            continue;
-        double f = fmax(ch->newtons[k][i], 0.0);
-        moment += f * info->channels[k].position_mm;
+    for (unsigned k = 0; k < c->count; k++) {
+        double f = c->newtons[k][i];
+        f = f > 0.0 ? f : 0.0;        /* also for NaN, as fmax(f, 0) */
+        moment += f * c->position_mm[k];
         total += f;
     }
     return total > 0.0 ? moment / total : NAN;
@@ -127,9 +144,11 @@ static void fill_ml(const rm_device_info *info, const rm_session_meta *meta,
     }
     /* The centre of pressure is put in ml itself and turned into ml in
      * place once the leg's centre line is known. */
+    cop_channels channels;
+    pick_cop_channels(info, ch, kind, &channels);
     double *cop = s->ml;
     for (size_t i = 0; i < s->n; i++)
-        cop[i] = s->loaded[i] ? centre_of_pressure(info, ch, i, kind) : NAN;
+        cop[i] = s->loaded[i] ? centre_of_pressure(&channels, i) : NAN;
     double centre = leg_centre(s, cop, scratch);
     double sign = lateral_sign(meta);
     for (size_t i = 0; i < s->n; i++)
