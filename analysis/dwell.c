@@ -66,7 +66,7 @@ static double span_median_position(const rm_series *s, span w)
     size_t n = 0;
     for (size_t i = w.from; i < w.to; i++)
         v[n++] = s->position_cm[i];
-    double m = rm_median_inplace(v, n);
+    double m = rm_median_select(v, n);
     free(v);
     return m;
 }
