@@ -23,8 +23,9 @@
 /* Longer than any leg or back rolled (a femur is 40-44 cm): beyond this
  * the encoder or the roller geometry is wrong. */
 #define LONGEST_ROLL_CM 300.0
-/* Samples per read from a session file (80 kB). */
-#define READ_CHUNK 1024
+/* Samples per read from a session file at most (8 channels: 188 kB), a
+ * few of the writer's blocks (512 samples by default). */
+#define READ_CHUNK 4096
 
 double ana_sample_sd(double sum, double sum_sq, size_t n)
 {
@@ -476,26 +477,37 @@ rm_status rm_analyse_samples(const rm_device_info *info,
 /* From a session file                                                      */
 /* ------------------------------------------------------------------------ */
 
-/** Stream every sample of s through a new conditioner. */
-static rm_status condition_file(rm_session *s, const rm_analysis_config *cfg,
-                                rm_sample *buf, size_t cap,
-                                ana_conditioner **out, rm_error *err)
+/** A new conditioner, with the first seconds of s for its hum detection. */
+static rm_status conditioner_for(rm_session *s, const rm_analysis_config *cfg,
+                                 ana_conditioner **out, rm_error *err)
 {
     const rm_device_info *info = rm_session_device(s);
-    uint64_t total = rm_session_sample_count(s), at = 0;
-    size_t got = 0;
+    size_t n = prefix_length(info, rm_session_sample_count(s)), got = 0;
     *out = NULL;
-    rm_status st = rm_session_read(s, 0, buf, prefix_length(info, cap), &got,
-                                   err);
+    rm_sample *prefix = malloc(sizeof *prefix * (n ? n : 1));
+    if (!prefix)
+        return rm_error_set(err, RM_ERR_NOMEM, "analysis: out of memory");
+    rm_status st = rm_session_read(s, 0, prefix, n, &got, err);
     if (st == RM_OK)
-        st = ana_conditioner_new(out, info, cfg, buf, got, total, err);
-    while (st == RM_OK && got > 0) {
-        st = ana_conditioner_push(*out, buf, got, err);
-        at += got;
-        if (st == RM_OK && at < total)
-            st = rm_session_read(s, at, buf, cap, &got, err);
-        else
-            got = 0;
+        st = ana_conditioner_new(out, info, cfg, prefix, got,
+                                 rm_session_sample_count(s), err);
+    free(prefix);
+    return st;
+}
+
+/** Stream every sample of s through a new conditioner, a run of the
+ *  file's blocks at a time, decoded into cols. */
+static rm_status condition_file(rm_session *s, const rm_analysis_config *cfg,
+                                rm_sample_columns *cols,
+                                ana_conditioner **out, rm_error *err)
+{
+    size_t got = 0;
+    rm_status st = conditioner_for(s, cfg, out, err);
+    for (uint64_t at = 0; st == RM_OK; at += got) {
+        st = rm_session_read_columns(s, at, cols, &got, err);
+        if (st != RM_OK || got == 0)
+            break;
+        st = ana_conditioner_push_columns(*out, cols, got, err);
     }
     if (st != RM_OK) {
         ana_conditioner_free(*out);
@@ -515,20 +527,20 @@ rm_status rm_analyse_session(rm_session *s, const rm_analysis_config *cfg,
     if (rm_session_sample_count(s) == 0)
         return rm_error_set(err, RM_ERR_FORMAT, "%s: session has no samples",
                             rm_session_path(s));
-    size_t cap = prefix_length(rm_session_device(s), SIZE_MAX);
-    cap = cap > READ_CHUNK ? cap : READ_CHUNK;
-    rm_sample *buf = malloc(sizeof *buf * cap);
-    if (!buf)
-        return rm_error_set(err, RM_ERR_NOMEM, "analysis: out of memory");
-    ana_conditioner *c;
-    st = condition_file(s, cfg, buf, cap, &c, err);
+    rm_sample_columns cols;
+    st = rm_sample_columns_alloc(&cols, rm_session_device(s)->channel_count,
+                                 READ_CHUNK, err);
+    if (st != RM_OK)
+        return st;
+    ana_conditioner *c = NULL;
+    st = condition_file(s, cfg, &cols, &c, err);
     if (st == RM_ERR_CRC) {
         /* A damaged block: drop every bad block once, then start over. */
         st = rm_session_verify(s, err);
         if (st == RM_OK)
-            st = condition_file(s, cfg, buf, cap, &c, err);
+            st = condition_file(s, cfg, &cols, &c, err);
     }
-    free(buf);
+    rm_sample_columns_free(&cols);
     if (st != RM_OK)
         return st;
     session_parts parts = {rm_session_device(s), rm_session_meta_of(s), NULL,

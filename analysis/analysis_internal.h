@@ -60,7 +60,11 @@ rm_status ana_conditioner_new(ana_conditioner **out,
                               const rm_analysis_config *cfg,
                               const rm_sample *prefix, size_t prefix_n,
                               uint64_t expected_samples, rm_error *err);
-/** Feed samples in time order, any batch size. */
+/** Feed samples s[0..n) in time order, any batch size. */
+rm_status ana_conditioner_push_columns(ana_conditioner *c,
+                                       const rm_sample_columns *s, size_t n,
+                                       rm_error *err);
+/** The same from rm_samples (copied into columns a run at a time). */
 rm_status ana_conditioner_push(ana_conditioner *c, const rm_sample *s,
                                size_t n, rm_error *err);
 /** Flush the filters, remove offset drift and FSR creep, and hand over

@@ -31,6 +31,10 @@ typedef int32_t int4 __attribute__((vector_size(4 * sizeof(int32_t))));
 #define LANES 8
 typedef float lanes_f __attribute__((vector_size(LANES * sizeof(float))));
 #define MAX_LANE_BLOCKS ((RM_MAX_CHANNELS + LANES - 1) / LANES)
+/* Inputs staged between two runs of the anti-aliasing FIR over them
+ * (after the taps - 1 kept from before): the longest run of samples the
+ * conditioner takes at once. */
+#define STAGE_INPUTS 1024
 
 /* ------------------------------------------------------------------------ */
 /* Channel kinds                                                            */
@@ -231,15 +235,36 @@ static void calibration_bank_init(calibration_bank *cal,
     }
 }
 
-/** Newtons of channels 4b .. 4b+3 of s, the same arithmetic as
- *  rm_channel_newtons. Lanes past the last channel come out 0 whatever
- *  their counts: their coefficients are 0. */
+/** A run of samples as the conditioner reads them, from columns: lane k
+ *  is channel k's counts, or zeros past the last channel. */
+typedef struct sample_run {
+    const uint64_t *t_us;
+    const uint16_t *flags;
+    const int32_t *encoder;
+    const int32_t *lane[MAX_BLOCKS * BLOCK];
+} sample_run;
+
+/* What a lane past the last channel reads. */
+static const int32_t no_counts[STAGE_INPUTS];
+
+/** The samples of s from index `from` on. */
+static sample_run run_of(const rm_sample_columns *s, size_t from)
+{
+    sample_run r = {s->t_us + from, s->flags + from, s->encoder + from, {NULL}};
+    for (unsigned k = 0; k < MAX_BLOCKS * BLOCK; k++)
+        r.lane[k] = k < s->channels ? s->counts[k] + from : no_counts;
+    return r;
+}
+
+/** Newtons of channels 4b .. 4b+3 of sample i of r, the same arithmetic
+ *  as rm_channel_newtons. Lanes past the last channel come out 0: their
+ *  counts and coefficients are 0. */
 static HOT_INLINE void calibrate(const calibration_bank *cal,
-                                 const rm_sample *s, size_t b,
+                                 const sample_run *r, size_t i, size_t b,
                                  block4 *newtons)
 {
-    int4 counts;      /* (b + 1) * BLOCK <= RM_MAX_CHANNELS: inside counts */
-    memcpy(&counts, s->counts + b * BLOCK, sizeof counts);
+    const int32_t *const *lane = r->lane + b * BLOCK;
+    int4 counts = {lane[0][i], lane[1][i], lane[2][i], lane[3][i]};
     block4 x = __builtin_convertvector(counts, block4) - cal->tare[b];
     const block4_stored (*c)[MAX_BLOCKS] = cal->coef;
     *newtons = c[0][b] + x * (c[1][b] + x * (c[2][b] + x * c[3][b]));
@@ -255,9 +280,6 @@ static HOT_INLINE void calibrate(const calibration_bank *cal,
 #define FIR_ATTENUATION_DB 60.0
 #define FIR_PASS_EDGE 0.2
 #define FIR_STOP_EDGE 0.5
-/* Inputs staged between two runs of the FIR over them (after the taps - 1
- * kept from before): a chunk of a session file. */
-#define STAGE_INPUTS 1024
 
 static double bessel_i0(double x)
 {
@@ -446,6 +468,7 @@ struct ana_conditioner {
     bool mark_down;
     ana_channels out;
     ana_raw_stats raw;
+    rm_sample_columns transposed;    /**< ana_conditioner_push's samples */
 };
 
 /** Room for at least `want` outputs (doubling, so appends stay cheap). */
@@ -633,20 +656,19 @@ static bool is_gap(const ana_conditioner *c, uint64_t prev_us, uint64_t t_us)
            (double)(t_us - prev_us) > GAP_PERIODS * (1e6 / c->rate_hz);
 }
 
-/** Hold the last values through the time jump before s, flagged as
- *  filled. */
-static rm_status fill_gap(ana_conditioner *c, const rm_sample *s,
-                          rm_error *err)
+/** Hold the last values through the time jump before the sample at t_us,
+ *  flagged as filled. */
+static rm_status fill_gap(ana_conditioner *c, uint64_t t_us, rm_error *err)
 {
-    if (!is_gap(c, c->last_t_us, s->t_us))
+    if (!is_gap(c, c->last_t_us, t_us))
         return RM_OK;
     double period_us = 1e6 / c->rate_hz;
-    double jump_us = (double)(s->t_us - c->last_t_us);
+    double jump_us = (double)(t_us - c->last_t_us);
     if (jump_us > LONGEST_GAP_S * 1e6)
         return rm_error_set(err, RM_ERR_FORMAT,
                             "sample %llu: time jumps by %.0f s (t_us %llu)",
                             (unsigned long long)c->raw.samples, jump_us / 1e6,
-                            (unsigned long long)s->t_us);
+                            (unsigned long long)t_us);
     uint64_t missing = (uint64_t)llround(jump_us / period_us) - 1;
     c->raw.gaps++;
     c->raw.gap_s += (jump_us - period_us) / 1e6;
@@ -661,48 +683,50 @@ static rm_status fill_gap(ana_conditioner *c, const rm_sample *s,
     return RM_OK;
 }
 
-/** How many of s[0..n) follow each other without a gap. */
-static size_t gapless_run(const ana_conditioner *c, const rm_sample *s,
+/** How many of the n samples at t_us follow each other without a gap. */
+static size_t gapless_run(const ana_conditioner *c, const uint64_t *t_us,
                           size_t n)
 {
     size_t i = 1;
-    while (i < n && !is_gap(c, s[i - 1].t_us, s[i].t_us))
+    while (i < n && !is_gap(c, t_us[i - 1], t_us[i]))
         i++;
     return n ? i : 0;
 }
 
-/** Marks (press edges), saturation, counts and the last time of s[0..n). */
-static rm_status note_flags(ana_conditioner *c, const rm_sample *s, size_t n,
+/** Marks (press edges), saturation, counts and the last time of r[0..n). */
+static rm_status note_flags(ana_conditioner *c, const sample_run *r, size_t n,
                             rm_error *err)
 {
     for (size_t i = 0; i < n; i++) {
-        bool mark = (s[i].flags & RM_SAMPLE_MARK) != 0;
+        bool mark = (r->flags[i] & RM_SAMPLE_MARK) != 0;
         if (mark && !c->mark_down) {
-            rm_status st = add_mark(&c->raw, seconds_since_start(c, s[i].t_us),
+            rm_status st = add_mark(&c->raw, seconds_since_start(c, r->t_us[i]),
                                     err);
             if (st != RM_OK)
                 return st;
         }
         c->mark_down = mark;
-        c->raw.saturated += (s[i].flags & RM_SAMPLE_SATURATED) != 0;
+        c->raw.saturated += (r->flags[i] & RM_SAMPLE_SATURATED) != 0;
     }
     c->raw.samples += n;
-    c->last_t_us = s[n - 1].t_us;
+    c->last_t_us = r->t_us[n - 1];
     return RM_OK;
 }
 
-/** Counts -> newtons (hum removed) of s[0..n), staged for the decimator
+/** Counts -> newtons (hum removed) of r[0..n), staged for the decimator
  *  with their encoder, time and flags; the total force of each goes to
  *  raw_total[0..n). n is at most the decimator's room and STAGE_INPUTS. */
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-static void stage_run(ana_conditioner *c, const rm_sample *s, size_t n)
+static void stage_run(ana_conditioner *c, const sample_run *run, size_t n)
 {
     decimator *d = &c->dec;
     /* Local copies: the stores below cannot overwrite them, so the
-     * compiler keeps the coefficients in registers across samples. */
+     * compiler keeps the coefficients and the columns' addresses in
+     * registers across samples. */
     const calibration_bank cal = c->calibration;
+    const sample_run samples = *run, *r = &samples;
     notch_bank notch = c->notch;
     bool hum = c->raw.hum_removed;
     for (size_t i = 0; i < n; i++) {
@@ -710,7 +734,7 @@ static void stage_run(ana_conditioner *c, const rm_sample *s, size_t n)
         double total = 0.0;
         block4 v[MAX_BLOCKS];
         for (size_t b = 0; b < cal.blocks; b++) {
-            calibrate(&cal, &s[i], b, &v[b]);
+            calibrate(&cal, r, i, b, &v[b]);
             if (hum)
                 notch_step(&notch, b, &v[b]);
             float4 f = __builtin_convertvector(v[b], float4);
@@ -724,41 +748,44 @@ static void stage_run(ana_conditioner *c, const rm_sample *s, size_t n)
             total += v[k / BLOCK][k % BLOCK];
         }
         c->raw_total[i] = total;
-        d->encoder[at] = s[i].encoder;
-        d->t_s[at] = seconds_since_start(c, s[i].t_us);
-        d->flags[at] = (s[i].flags & RM_SAMPLE_TARED) ? FLAG_TARED : 0;
+        d->encoder[at] = r->encoder[i];
+        d->t_s[at] = seconds_since_start(c, r->t_us[i]);
+        d->flags[at] = (r->flags[i] & RM_SAMPLE_TARED) ? FLAG_TARED : 0;
     }
     c->notch = notch;
     d->len += n;
 }
 
-/** The first sample starts the clock and the decimator's priming. */
-static void start(ana_conditioner *c, const rm_sample *first)
+/** The first sample (at t_us) starts the clock and the decimator's
+ *  priming. */
+static void start(ana_conditioner *c, uint64_t t_us)
 {
     c->started = true;
-    c->t0_us = c->last_t_us = first->t_us;
+    c->t0_us = c->last_t_us = t_us;
     c->dec.len = c->dec.centre = c->dec.delay;
 }
 
-rm_status ana_conditioner_push(ana_conditioner *c, const rm_sample *s,
-                               size_t n, rm_error *err)
+rm_status ana_conditioner_push_columns(ana_conditioner *c,
+                                       const rm_sample_columns *s, size_t n,
+                                       rm_error *err)
 {
     size_t i = 0;
     while (i < n) {
+        sample_run r = run_of(s, i);
         bool first = !c->started;
         if (first)
-            start(c, &s[i]);
-        rm_status st = fill_gap(c, &s[i], err);
+            start(c, r.t_us[0]);
+        rm_status st = fill_gap(c, r.t_us[0], err);
         if (st == RM_OK && decimator_room(&c->dec) == 0)
             st = decimator_run(c, err);
         if (st != RM_OK)
             return st;
         size_t room = decimator_room(&c->dec);
-        size_t run = gapless_run(c, s + i, n - i < room ? n - i : room);
+        size_t run = gapless_run(c, r.t_us, n - i < room ? n - i : room);
         run = run < STAGE_INPUTS ? run : STAGE_INPUTS;
-        if ((st = note_flags(c, s + i, run, err)) != RM_OK)
+        if ((st = note_flags(c, &r, run, err)) != RM_OK)
             return st;
-        stage_run(c, s + i, run);
+        stage_run(c, &r, run);
         if (first)
             decimator_prime(&c->dec);
         ana_psd_accumulator_push(&c->raw_psd, c->raw_total, run);
@@ -767,6 +794,22 @@ rm_status ana_conditioner_push(ana_conditioner *c, const rm_sample *s,
         i += run;
     }
     return RM_OK;
+}
+
+rm_status ana_conditioner_push(ana_conditioner *c, const rm_sample *s,
+                               size_t n, rm_error *err)
+{
+    rm_sample_columns *cols = &c->transposed;
+    rm_status st = RM_OK;
+    if (!cols->cap)
+        st = rm_sample_columns_alloc(cols, c->info.channel_count, STAGE_INPUTS,
+                                     err);
+    for (size_t i = 0, part; st == RM_OK && i < n; i += part) {
+        part = n - i < cols->cap ? n - i : cols->cap;
+        rm_sample_columns_put(cols, 0, s + i, part);
+        st = ana_conditioner_push_columns(c, cols, part, err);
+    }
+    return st;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -959,6 +1002,7 @@ void ana_conditioner_free(ana_conditioner *c)
     if (!c)
         return;
     decimator_free(&c->dec);
+    rm_sample_columns_free(&c->transposed);
     ana_psd_accumulator_free(&c->raw_psd);
     ana_channels_free(&c->out);
     ana_raw_stats_free(&c->raw);

@@ -364,6 +364,41 @@ rm_status rm_session_read(rm_session *s, uint64_t first, rm_sample *out,
 /** Index of the first sample at or after t_us (the index makes it fast). */
 uint64_t rm_session_find_time(const rm_session *s, uint64_t t_us);
 
+/** Samples as columns: each field of rm_sample in an array of its own,
+ *  the layout a sample block of format version 3 stores, so a block is
+ *  decoded straight into them and a consumer that goes field by field
+ *  (the analysis) reads each from a short array instead of picking it out
+ *  of 80-byte samples. Every array has room for cap samples. */
+typedef struct rm_sample_columns {
+    uint64_t *t_us;
+    uint16_t *flags;
+    int32_t *encoder;
+    int32_t *counts[RM_MAX_CHANNELS]; /**< the first `channels`; the rest NULL */
+    unsigned channels;
+    size_t cap;
+} rm_sample_columns;
+
+/** Arrays for cap samples of `channels` channels (at most RM_MAX_CHANNELS). */
+rm_status rm_sample_columns_alloc(rm_sample_columns *c, unsigned channels,
+                                  size_t cap, rm_error *err);
+void rm_sample_columns_free(rm_sample_columns *c);
+/** Copy s[0..n) into c from index at (at + n <= c->cap); channels past
+ *  c->channels are left out. */
+void rm_sample_columns_put(rm_sample_columns *c, size_t at, const rm_sample *s,
+                           size_t n);
+
+/** Read the run of samples that starts at `first` into out (index 0 on):
+ *  whole blocks as long as they fit in out->cap, each decoded straight
+ *  into the columns, so *got may stay below out->cap and the next read
+ *  (at first + *got) starts on a block; only a run's first block is read
+ *  in part (when first is inside it or it is larger than out->cap). *got
+ *  is 0 only when first is past the last sample. Channels past
+ *  out->channels are left out; channels a block lacks read as 0. Errors
+ *  as rm_session_read. */
+rm_status rm_session_read_columns(rm_session *s, uint64_t first,
+                                  rm_sample_columns *out, size_t *got,
+                                  rm_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* CSV import/export of sessions (docs/FORMAT.md)                           */
 /* ------------------------------------------------------------------------ */

@@ -10,7 +10,6 @@
  */
 #include "session_internal.h"
 
-#include <stddef.h>
 #include <string.h>
 
 /* Payload layout after the 8-byte prefix (period, channel count). */
@@ -204,39 +203,52 @@ static uint64_t take_wide(bit_column *c)
     return v & c->mask;
 }
 
-static bool unpack_times(bit_column *c, const rm_block_entry *e, rm_sample *out)
+static bool unpack_times(bit_column *c, const rm_block_entry *e,
+                         const core_sample_sink *out)
 {
     uint64_t t = e->t_first_us;
-    out[0].t_us = t;
+    uint8_t *p = out->t_us;
+    memcpy(p, &t, sizeof t);
     for (uint32_t i = 1; i < e->sample_count; i++) {
         t += c->smallest + take_wide(c);
-        out[i].t_us = t;
+        p += out->t_stride;
+        memcpy(p, &t, sizeof t);
     }
     return t == e->t_last_us;
 }
 
-/* The column's values into the 4-byte field at byte `field` of each sample. */
+/* The column's values into the 4-byte fields from p on, stride apart. */
 static inline void unpack_int32s(bit_column *c, uint32_t first, uint32_t n,
-                                 rm_sample *out, size_t field)
+                                 uint8_t *p, size_t stride)
 {
-    uint8_t *p = (uint8_t *)out + field;
     uint32_t v = first, smallest = (uint32_t)c->smallest;
     memcpy(p, &v, sizeof v);
     for (uint32_t i = 1; i < n; i++) {
         v += smallest + (uint32_t)take_narrow(c);
-        p += sizeof *out;
+        p += stride;
         memcpy(p, &v, sizeof v);
     }
 }
 
-static void unpack_flags(bit_column *c, uint32_t first, uint32_t n, rm_sample *out)
+static void unpack_flags(bit_column *c, uint32_t first, uint32_t n,
+                         const core_sample_sink *out)
 {
     uint32_t v = first, smallest = (uint32_t)c->smallest;
-    out[0].flags = (uint16_t)v;
+    uint8_t *p = out->flags;
+    uint16_t flags = (uint16_t)v;
+    memcpy(p, &flags, sizeof flags);
     for (uint32_t i = 1; i < n; i++) {
         v += smallest + (uint32_t)take_narrow(c);
-        out[i].flags = (uint16_t)v;
+        flags = (uint16_t)v;
+        p += out->flags_stride;
+        memcpy(p, &flags, sizeof flags);
     }
+}
+
+/* A channel the sink has no room for: its bits are passed over. */
+static void skip_column(bit_column *c, uint32_t n)
+{
+    c->pos += (uint64_t)(n - 1) * c->width;
 }
 
 /* The next column's bits follow those of the column just read. */
@@ -248,7 +260,7 @@ static void next_column(bit_column *c, const uint8_t header[COLUMN_HEADER_SIZE])
 }
 
 bool core_samples_decode_packed(const uint8_t *payload, const rm_block_entry *e,
-                                rm_sample *out)
+                                const core_sample_sink *out)
 {
     uint32_t n = e->sample_count;
     size_t head = RM_SAMPLES_PREFIX_SIZE + TIME_HEADER_SIZE;
@@ -274,7 +286,6 @@ bool core_samples_decode_packed(const uint8_t *payload, const rm_block_entry *e,
     if (e->payload_length != head + (bits + 7) / 8 + TAIL_PADDING)
         return false;
 
-    memset(out, 0, n * sizeof *out);
     bit_column col = {payload + head, 0, rm_get_le64(time_head), t_width,
                       width_mask(t_width)};
     if (!unpack_times(&col, e, out))
@@ -283,14 +294,16 @@ bool core_samples_decode_packed(const uint8_t *payload, const rm_block_entry *e,
         const uint8_t *h = column_head + c * COLUMN_HEADER_SIZE;
         next_column(&col, h);
         uint32_t first = rm_get_le32(h);
+        unsigned channel = c - FIRST_CHANNEL_COLUMN;
         if (c == FLAGS_COLUMN)
             unpack_flags(&col, first, n, out);
         else if (c == ENCODER_COLUMN)
-            unpack_int32s(&col, first, n, out, offsetof(rm_sample, encoder));
+            unpack_int32s(&col, first, n, out->encoder, out->int32_stride);
+        else if (channel < out->channels)
+            unpack_int32s(&col, first, n, out->counts[channel], out->int32_stride);
         else
-            unpack_int32s(&col, first, n, out,
-                          offsetof(rm_sample, counts) +
-                              (c - FIRST_CHANNEL_COLUMN) * sizeof out->counts[0]);
+            skip_column(&col, n);
     }
+    core_sink_zero_channels(out, channels, n);
     return true;
 }

@@ -122,6 +122,25 @@ void core_block_header_encode(uint8_t out[RM_BLOCK_HEADER_SIZE],
 bool core_block_header_decode(const uint8_t in[RM_BLOCK_HEADER_SIZE],
                               uint64_t offset, rm_block_entry *e);
 
+/* Where a block's decoded samples go: field f of sample i at f's base
+ * plus i times f's stride. Into rm_samples every stride is
+ * sizeof(rm_sample) (core_sink_samples); into rm_sample_columns each is
+ * the field's own size (core_sink_columns). */
+typedef struct core_sample_sink {
+    uint8_t *t_us, *flags, *encoder;
+    uint8_t *counts[RM_MAX_CHANNELS];
+    unsigned channels;        /* counts[] filled; a block's others are skipped */
+    size_t t_stride, flags_stride, int32_stride;
+    bool zeroed;              /* all 0 already: channels a block lacks need no filling */
+} core_sample_sink;
+
+/* The n samples at out, zeroed. */
+core_sample_sink core_sink_samples(rm_sample *out, size_t n);
+/* The columns of c from index at on. */
+core_sample_sink core_sink_columns(rm_sample_columns *c, size_t at);
+/* Zero channels [from, out->channels) of samples [0, n) unless already 0. */
+void core_sink_zero_channels(const core_sample_sink *out, unsigned from, size_t n);
+
 /* Payload encoders (writer) and decoders (reader). Sample blocks are
  * coded as the file's format version says: varints before
  * RM_FORMAT_VERSION_PACKED, bit-packed columns from it on. */
@@ -130,13 +149,13 @@ bool core_samples_encode(rm_bytes *out, const rm_sample *s, size_t count,
                          uint32_t version);
 /* Decode e->sample_count samples; false if the payload is malformed. */
 bool core_samples_decode(const uint8_t *payload, const rm_block_entry *e,
-                         uint32_t version, rm_sample *out);
+                         uint32_t version, const core_sample_sink *out);
 /* The 8 bytes every sample payload starts with; returns the byte after. */
 uint8_t *core_samples_prefix_put(uint8_t *p, uint8_t channel_count, uint32_t period_us);
 bool core_samples_encode_packed(rm_bytes *out, const rm_sample *s, size_t count,
                                 uint8_t channel_count, uint32_t period_us);
 bool core_samples_decode_packed(const uint8_t *payload, const rm_block_entry *e,
-                                rm_sample *out);
+                                const core_sample_sink *out);
 void core_gap_encode(rm_bytes *out, const rm_gap *gap);
 bool core_gap_decode(const uint8_t *payload, size_t len, rm_gap *gap);
 void core_event_encode(rm_bytes *out, const rm_event *ev);

@@ -124,7 +124,7 @@ static inline int64_t get_zigzag(cursor *c)
 }
 
 static bool decode_varint_samples(const uint8_t *payload, const rm_block_entry *e,
-                                  rm_sample *out)
+                                  const core_sample_sink *out)
 {
     if (e->payload_length < RM_SAMPLES_PREFIX_SIZE || e->sample_count == 0)
         return false;
@@ -134,32 +134,42 @@ static bool decode_varint_samples(const uint8_t *payload, const rm_block_entry *
         return false;
     cursor c = {payload + RM_SAMPLES_PREFIX_SIZE, payload + e->payload_length, true};
     uint64_t t = e->t_first_us - period;
-    int32_t encoder = 0;
-    int32_t counts[RM_MAX_CHANNELS] = {0};
+    uint32_t encoder = 0;
+    uint32_t counts[RM_MAX_CHANNELS] = {0};
     for (uint32_t i = 0; i < e->sample_count && c.ok; i++) {
-        rm_sample *s = &out[i];
-        memset(s, 0, sizeof *s);
         t += period + (uint64_t)get_zigzag(&c);
         if (i == 0 && t != e->t_first_us)
             return false;
-        s->t_us = t;
-        s->flags = (uint16_t)get_varint(&c);
-        encoder = (int32_t)((uint32_t)encoder + (uint32_t)get_zigzag(&c));
-        s->encoder = encoder;
+        uint16_t flags = (uint16_t)get_varint(&c);
+        encoder += (uint32_t)get_zigzag(&c);
+        memcpy(out->t_us + i * out->t_stride, &t, sizeof t);
+        memcpy(out->flags + i * out->flags_stride, &flags, sizeof flags);
+        memcpy(out->encoder + i * out->int32_stride, &encoder, sizeof encoder);
         for (unsigned ch = 0; ch < channels; ch++) {
-            counts[ch] = (int32_t)((uint32_t)counts[ch] + (uint32_t)get_zigzag(&c));
-            s->counts[ch] = counts[ch];
+            counts[ch] += (uint32_t)get_zigzag(&c);
+            if (ch < out->channels)
+                memcpy(out->counts[ch] + i * out->int32_stride, &counts[ch],
+                       sizeof counts[ch]);
         }
     }
+    core_sink_zero_channels(out, channels, e->sample_count);
     return c.ok && c.p == c.end && t == e->t_last_us;
 }
 
 bool core_samples_decode(const uint8_t *payload, const rm_block_entry *e,
-                         uint32_t version, rm_sample *out)
+                         uint32_t version, const core_sample_sink *out)
 {
     return version >= RM_FORMAT_VERSION_PACKED
                ? core_samples_decode_packed(payload, e, out)
                : decode_varint_samples(payload, e, out);
+}
+
+/* core_samples_decode into rm_samples. */
+static bool decode_into_samples(const uint8_t *payload, const rm_block_entry *e,
+                                uint32_t version, rm_sample *out)
+{
+    core_sample_sink sink = core_sink_samples(out, e->sample_count);
+    return core_samples_decode(payload, e, version, &sink);
 }
 
 bool core_gap_decode(const uint8_t *payload, size_t len, rm_gap *gap)
@@ -882,9 +892,9 @@ static const uint8_t *payload_of(rm_session *s, const rm_block_entry *e, bool *n
     return s->window;
 }
 
-/* Read, check and decode sample block b into out (count samples). */
-static rm_status decode_block(rm_session *s, rm_sample_block *b, rm_sample *out,
-                              rm_error *err)
+/* Read, check and decode sample block b into out. */
+static rm_status decode_block(rm_session *s, rm_sample_block *b,
+                              const core_sample_sink *out, rm_error *err)
 {
     const rm_block_entry *e = &b->entry;
     bool nomem;
@@ -913,6 +923,14 @@ static rm_status decode_block(rm_session *s, rm_sample_block *b, rm_sample *out,
                         (unsigned long long)e->offset, (unsigned long long)block_len);
 }
 
+/* decode_block into the rm_samples at out. */
+static rm_status decode_block_samples(rm_session *s, rm_sample_block *b,
+                                      rm_sample *out, rm_error *err)
+{
+    core_sample_sink sink = core_sink_samples(out, b->entry.sample_count);
+    return decode_block(s, b, &sink, err);
+}
+
 static rm_status load_cached_block(rm_session *s, size_t index, rm_error *err)
 {
     if (s->cached_block == index)
@@ -923,7 +941,7 @@ static rm_status load_cached_block(rm_session *s, size_t index, rm_error *err)
         return out_of_memory(s, err);
     s->cache = cache;
     s->cached_block = SIZE_MAX;
-    rm_status st = decode_block(s, b, s->cache, err);
+    rm_status st = decode_block_samples(s, b, s->cache, err);
     if (st == RM_OK)
         s->cached_block = index;
     return st;
@@ -959,7 +977,7 @@ rm_status rm_session_read(rm_session *s, uint64_t first, rm_sample *out,
         /* A whole block goes straight into out; part of one through the
          * cache, which keeps it for the next read. */
         bool direct = n == b->entry.sample_count && s->cached_block != bi;
-        rm_status st = direct ? decode_block(s, b, out + *got, err)
+        rm_status st = direct ? decode_block_samples(s, b, out + *got, err)
                               : load_cached_block(s, bi, err);
         if (st != RM_OK)
             return st;
@@ -967,6 +985,36 @@ rm_status rm_session_read(rm_session *s, uint64_t first, rm_sample *out,
             memcpy(out + *got, s->cache + skip, n * sizeof *out);
         *got += n;
         bi++;
+    }
+    return RM_OK;
+}
+
+rm_status rm_session_read_columns(rm_session *s, uint64_t first,
+                                  rm_sample_columns *out, size_t *got,
+                                  rm_error *err)
+{
+    *got = 0;
+    if (first >= s->sample_count || out->cap == 0)
+        return RM_OK;
+    for (size_t bi = block_of_sample(s, first); bi < s->sample_block_count; bi++) {
+        rm_sample_block *b = &s->sample_blocks[bi];
+        uint64_t skip = first + *got - b->first;
+        size_t n = (size_t)(b->entry.sample_count - skip);
+        if (n > out->cap - *got)
+            n = out->cap - *got;
+        bool whole = n == b->entry.sample_count;
+        if (*got > 0 && !whole) /* the next run starts with this block */
+            break;
+        /* Part of a block, or one decoded already, comes from the cache. */
+        bool direct = whole && s->cached_block != bi;
+        core_sample_sink sink = core_sink_columns(out, *got);
+        rm_status st = direct ? decode_block(s, b, &sink, err)
+                              : load_cached_block(s, bi, err);
+        if (st != RM_OK)
+            return st;
+        if (!direct)
+            rm_sample_columns_put(out, *got, s->cache + skip, n);
+        *got += n;
     }
     return RM_OK;
 }
@@ -993,7 +1041,7 @@ uint64_t rm_session_find_time(const rm_session *s, uint64_t t_us)
     if (payload && samples &&
         read_at(s, payload, b->entry.payload_length, b->entry.offset + RM_BLOCK_HEADER_SIZE) &&
         rm_crc32c(0, payload, b->entry.payload_length) == b->entry.payload_crc &&
-        core_samples_decode(payload, &b->entry, s->version, samples)) {
+        decode_into_samples(payload, &b->entry, s->version, samples)) {
         uint32_t i = 0;
         while (i < b->entry.sample_count && samples[i].t_us < t_us)
             i++;
@@ -1054,7 +1102,7 @@ rm_status rm_session_verify(rm_session *s, rm_error *err)
             scratch_cap = b->entry.sample_count;
         }
         rm_error failure;
-        rm_status st = decode_block(s, b, scratch, &failure);
+        rm_status st = decode_block_samples(s, b, scratch, &failure);
         if (st != RM_OK && st != RM_ERR_CRC) { /* I/O, memory: give up */
             free(scratch);
             return rm_error_set(err, st, "%s", failure.message);

@@ -1,6 +1,7 @@
 /* Fuzz the session reader: open the input as a session file (through an
- * in-memory file), check every payload, read every sample and look up
- * times. Damage must be reported, never crash or leak. */
+ * in-memory file), check every payload, read every sample (as rm_samples
+ * and as columns, which must agree) and look up times. Damage must be
+ * reported, never crash or leak. */
 #include "rollmap_core.h"
 
 #include <stdio.h>
@@ -34,6 +35,36 @@ static void read_everything(rm_session *s)
         abort();
 }
 
+static bool same_sample(const rm_sample_columns *c, size_t i, const rm_sample *s)
+{
+    for (unsigned k = 0; k < c->channels; k++)
+        if (c->counts[k][i] != s->counts[k])
+            return false;
+    return c->t_us[i] == s->t_us && c->flags[i] == s->flags &&
+           c->encoder[i] == s->encoder;
+}
+
+/* Every sample again as columns of all channels, runs of up to 100. */
+static void read_as_columns(rm_session *s)
+{
+    rm_sample_columns c;
+    rm_sample want[100];
+    if (rm_sample_columns_alloc(&c, RM_MAX_CHANNELS, 100, NULL) != RM_OK)
+        abort();
+    uint64_t at = 0, count = rm_session_sample_count(s);
+    while (at < count) {
+        size_t got = 0, same = 0;
+        if (rm_session_read_columns(s, at, &c, &got, NULL) != RM_OK || got == 0 ||
+            rm_session_read(s, at, want, got, &same, NULL) != RM_OK || same != got)
+            abort();
+        for (size_t i = 0; i < got; i++)
+            if (!same_sample(&c, i, &want[i]))
+                abort();
+        at += got;
+    }
+    rm_sample_columns_free(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int fd = memfd_create("fuzz_session", 0);
@@ -46,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rm_session_verify(s, NULL) != RM_OK)
             abort();
         read_everything(s);
+        read_as_columns(s);
         rm_session_close(s);
     }
     close(fd);

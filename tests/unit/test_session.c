@@ -1120,6 +1120,157 @@ static void find_time_returns_the_first_sample_at_or_after(void **state)
     rm_session_close(s);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Reading as columns                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Sample i of columns c must be `want`, channel by channel up to c's; a
+ * channel the file lacks reads as 0. */
+static void expect_column_sample(const rm_sample_columns *c, size_t i,
+                                 const rm_sample *want, unsigned file_channels)
+{
+    assert_int_equal(c->t_us[i], want->t_us);
+    assert_int_equal(c->flags[i], want->flags);
+    assert_int_equal(c->encoder[i], want->encoder);
+    for (unsigned k = 0; k < c->channels; k++)
+        assert_int_equal(c->counts[k][i], k < file_channels ? want->counts[k] : 0);
+}
+
+static size_t runs_total(const size_t *runs, size_t count)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++)
+        total += runs[i];
+    return total;
+}
+
+/* Read s as columns of `channels` channels, cap at a time, from `first`
+ * to the end; every sample must be the one rm_session_read gives. The
+ * length of each run goes to runs (at most max_runs); returns how many. */
+static size_t read_as_columns(rm_session *s, uint64_t first, unsigned channels,
+                              size_t cap, size_t *runs, size_t max_runs)
+{
+    rm_sample_columns c;
+    rm_error err;
+    assert_int_equal(rm_sample_columns_alloc(&c, channels, cap, &err), RM_OK);
+    rm_sample *want = malloc(cap * sizeof *want);
+    unsigned file_channels = rm_session_device(s)->channel_count;
+    size_t count = 0, got = 0;
+    for (uint64_t at = first;; at += got) {
+        if (rm_session_read_columns(s, at, &c, &got, &err) != RM_OK)
+            fail_msg("read columns: %s", err.message);
+        if (got == 0)
+            break;
+        assert_true(count < max_runs);
+        runs[count++] = got;
+        size_t same = 0;
+        assert_int_equal(rm_session_read(s, at, want, got, &same, &err), RM_OK);
+        assert_int_equal(same, got);
+        for (size_t i = 0; i < got; i++)
+            expect_column_sample(&c, i, &want[i], file_channels);
+    }
+    assert_int_equal(first + runs_total(runs, count), rm_session_sample_count(s));
+    free(want);
+    rm_sample_columns_free(&c);
+    return count;
+}
+
+static void expect_runs(rm_session *s, uint64_t first, unsigned channels,
+                        size_t cap, const size_t *want, size_t want_count)
+{
+    size_t runs[64];
+    size_t count = read_as_columns(s, first, channels, cap, runs, 64);
+    assert_int_equal(count, want_count);
+    assert_memory_equal(runs, want, want_count * sizeof *want);
+}
+
+/* Runs of whole blocks (256 samples here) as far as they fit; a run's
+ * first block in part when the read starts inside it or it is larger
+ * than the room; the samples those give are rm_session_read's, across a
+ * gap in time and a gap block, with fewer or more channels than the
+ * file's. */
+static void columns_are_read_in_runs_of_whole_blocks(void **state)
+{
+    fixture *f = *state;
+    rm_session_writer *w = create_writer(f);
+    rm_error err;
+    append_range(w, 0, 600, 3);
+    rm_gap gap = {.start_us = sample_at(600, 3).t_us,
+                  .end_us = sample_at(700, 3).t_us, .lost_samples = 100,
+                  .reason = RM_GAP_LOST_FRAMES};
+    assert_int_equal(rm_session_writer_add_gap(w, &gap, &err), RM_OK);
+    append_range(w, 700, 400, 3);
+    assert_int_equal(rm_session_writer_close(w, &err), RM_OK);
+    rm_session *s = open_ok(f->path);
+    assert_int_equal(s->sample_block_count, 4);   /* 256 256 256 232 */
+    assert_int_equal(s->sample_blocks[3].entry.sample_count, 232);
+
+    expect_runs(s, 0, 3, 600, (size_t[]){512, 488}, 2);
+    expect_runs(s, 100, 3, 600, (size_t[]){412, 488}, 2);
+    expect_runs(s, 0, 3, 100, (size_t[]){100, 100, 56, 100, 100, 56, 100, 100,
+                                         56, 100, 100, 32}, 12);
+    expect_runs(s, 0, 3, 999, (size_t[]){768, 232}, 2);
+    expect_runs(s, 0, 2, 4096, (size_t[]){1000}, 1);
+    expect_runs(s, 999, 5, 4096, (size_t[]){1}, 1);
+    rm_sample_columns c;
+    size_t got = 1;
+    assert_int_equal(rm_sample_columns_alloc(&c, 3, 10, &err), RM_OK);
+    assert_int_equal(rm_session_read_columns(s, 1000, &c, &got, &err), RM_OK);
+    assert_int_equal(got, 0);
+    rm_sample_columns_free(&c);
+    rm_session_close(s);
+}
+
+/* Versions 1 and 2 (varint blocks) read as columns too, whole and in
+ * parts. */
+static void columns_read_versions_1_and_2(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof old_files / sizeof old_files[0]; k++) {
+        rm_session *s = open_corpus_file(old_files[k].name);
+        size_t runs[64];
+        assert_int_equal(read_as_columns(s, 0, 2, 400, runs, 64), 1);
+        assert_int_equal(read_as_columns(s, 7, 4, 16, runs, 64), 3);
+        rm_sample_columns c;
+        size_t got = 0;
+        assert_int_equal(rm_sample_columns_alloc(&c, 2, 40, NULL), RM_OK);
+        assert_int_equal(rm_session_read_columns(s, 0, &c, &got, NULL), RM_OK);
+        assert_int_equal(got, 40);
+        for (uint32_t i = 0; i < 40; i++) {
+            rm_sample want = old_file_sample(&old_files[k], i);
+            expect_column_sample(&c, i, &want, 2);
+        }
+        rm_sample_columns_free(&c);
+        rm_session_close(s);
+    }
+}
+
+/* A block that fails its CRC stops a column read as it stops
+ * rm_session_read, naming the samples lost. */
+static void damaged_block_stops_a_column_read(void **state)
+{
+    fixture *f = *state;
+    write_closed_session(f, 1000);
+    rm_sample_block b = sample_block(f->path, 1);
+    size_t len;
+    uint8_t *bytes = testutil_read_file(f->path, &len);
+    bytes[b.entry.offset + RM_BLOCK_HEADER_SIZE + 20] ^= 0x10;
+    write_bytes(f->path, bytes, len);
+    free(bytes);
+    rm_session *s = open_ok(f->path);
+    rm_sample_columns c;
+    rm_error err;
+    size_t got = 0;
+    assert_int_equal(rm_sample_columns_alloc(&c, 3, 1000, &err), RM_OK);
+    assert_int_equal(rm_session_read_columns(s, 0, &c, &got, &err), RM_ERR_CRC);
+    assert_non_null(strstr(err.message, "samples 256-511 lost"));
+    assert_int_equal(rm_session_verify(s, &err), RM_OK);
+    assert_int_equal(rm_session_read_columns(s, 0, &c, &got, &err), RM_OK);
+    assert_int_equal(got, 744);
+    rm_sample_columns_free(&c);
+    rm_session_close(s);
+}
+
 static void adding_nothing_to_an_empty_buffer_keeps_it_empty(void **state)
 {
     (void)state;
@@ -1163,6 +1314,9 @@ int main(void)
         T(file_without_link_stats_reads_them_as_unknown),
         T(link_stats_round_trip_and_the_latest_record_wins),
         T(metadata_without_link_stats_keeps_the_recorded_ones),
+        T(columns_are_read_in_runs_of_whole_blocks),
+        T(columns_read_versions_1_and_2),
+        T(damaged_block_stops_a_column_read),
         T(adding_nothing_to_an_empty_buffer_keeps_it_empty),
     };
 #undef T
