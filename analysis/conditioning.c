@@ -854,33 +854,51 @@ static size_t find_anchors(const float *x, size_t from, size_t to,
     return count;
 }
 
-/** The offset at sample i: anchors[0]'s before it, the last one's after
- *  the last, linear between. *next is the first anchor at or after i on
- *  the previous call (samples come in order, so the search goes on from
- *  there). */
-static double offset_at(const anchor *a, size_t count, size_t i, size_t *next)
+/** x[i] -= offset for i in [from, to). */
+static void subtract_offset(float *x, size_t from, size_t to, double offset)
 {
-    double at = (double)i;
-    while (*next < count && a[*next].index < at)
-        ++*next;
-    size_t k = *next;
-    if (k == 0)
-        return a[0].offset;
-    if (k == count)
-        return a[count - 1].offset;
-    double f = (at - a[k - 1].index) / (a[k].index - a[k - 1].index);
-    return a[k - 1].offset + f * (a[k].offset - a[k - 1].offset);
+    for (size_t i = from; i < to; i++)
+        x[i] = (float)(x[i] - offset);
 }
 
+/** x[i] -= the offset interpolated between anchors p and q, for i in
+ *  [from, to). */
+static void subtract_ramp(float *x, size_t from, size_t to, const anchor *p,
+                          const anchor *q)
+{
+    double span = q->index - p->index, rise = q->offset - p->offset;
+    for (size_t i = from; i < to; i++)
+        x[i] = (float)(x[i] - (p->offset +
+                               ((double)i - p->index) / span * rise));
+}
+
+/** First sample index after position `index` (an anchor's centre),
+ *  within [from, to]. */
+static size_t first_after(double index, size_t from, size_t to)
+{
+    double next = floor(index) + 1.0;
+    return next <= (double)from ? from : next >= (double)to ? to
+                                                             : (size_t)next;
+}
+
+/** The offset is anchors[0]'s up to its centre, the last one's after the
+ *  last centre, and linear between centres. */
 static void remove_drift_segment(float *x, size_t from, size_t to,
                                  double rate_hz, const uint8_t *unloaded,
                                  anchor *anchors, double *scratch)
 {
     size_t count = find_anchors(x, from, to, rate_hz, unloaded, anchors,
                                 scratch);
-    size_t next = 0;
-    for (size_t i = from; i < to && count > 0; i++)
-        x[i] = (float)(x[i] - offset_at(anchors, count, i, &next));
+    if (count == 0)
+        return;
+    size_t i = first_after(anchors[0].index, from, to);
+    subtract_offset(x, from, i, anchors[0].offset);
+    for (size_t k = 1; k < count; k++) {
+        size_t end = first_after(anchors[k].index, from, to);
+        subtract_ramp(x, i, end, &anchors[k - 1], &anchors[k]);
+        i = end;
+    }
+    subtract_offset(x, i, to, anchors[count - 1].offset);
 }
 
 /** Remove the time-varying offset of x, estimated from stretches where
@@ -907,27 +925,61 @@ static void remove_offset_drift(float *x, size_t n, double rate_hz,
  * series); unloaded, its creep recovers this many times faster than it
  * built up (chosen: the datasheet gives no recovery figure). */
 #define CREEP_CONTACT_N 0.2
-#define CREEP_RECOVERY_RATE 5.0
+#define CREEP_RECOVERY_RATE 5u
 
-static void undo_creep(float *x, size_t n, double rate_hz,
-                       double creep_fraction_5_to_60s)
+/** The creep correction's gain after a number of sample periods under
+ *  load, tabulated as they are first needed: loaded time only ever moves
+ *  by whole periods (one up, CREEP_RECOVERY_RATE down), so a session needs
+ *  as many logarithms as its longest build-up, not one per sample. */
+typedef struct creep_table {
+    double a, dt;
+    double *gain;        /**< room for a session's samples + 1 */
+    size_t len;          /**< entries computed */
+} creep_table;
+
+static double creep_gain(creep_table *t, size_t steps)
 {
-    if (!(creep_fraction_5_to_60s > 0.0) || creep_fraction_5_to_60s >= 1.0)
-        return;
+    for (; t->len <= steps; t->len++) {
+        double factor = 1.0 - t->a * log10(1.0 + (double)t->len * t->dt);
+        t->gain[t->len] = 1.0 / (factor > 0.1 ? factor : 0.1);
+    }
+    return t->gain[steps];
+}
+
+static void undo_creep(float *x, size_t n, creep_table *table)
+{
+    size_t steps = 0;
+    for (size_t i = 0; i < n; i++) {
+        double corrected = x[i] * creep_gain(table, steps);
+        x[i] = (float)corrected;
+        if (corrected > CREEP_CONTACT_N)
+            steps++;
+        else
+            steps = steps > CREEP_RECOVERY_RATE ? steps - CREEP_RECOVERY_RATE
+                                                : 0;
+    }
+}
+
+/** The table for n samples of a cell whose reading falls by
+ *  creep_fraction_5_to_60s from 5 s to 60 s under load; t->gain stays
+ *  NULL when there is no creep to undo. */
+static rm_status creep_table_init(creep_table *t, size_t n, double rate_hz,
+                                  double creep_fraction_5_to_60s,
+                                  rm_error *err)
+{
+    memset(t, 0, sizeof *t);
+    double c = creep_fraction_5_to_60s;
+    if (!(c > 0.0) || c >= 1.0)
+        return RM_OK;
     /* Interlink specifies drift per decade of time: the cell reads
      * F (1 - a log10(1 + t/1 s)) after t seconds under load. a follows from
      * the reading falling by the given fraction from 5 s to 60 s. */
-    double c = creep_fraction_5_to_60s;
-    double a = c / (log10(61.0) - (1.0 - c) * log10(6.0));
-    double dt = 1.0 / rate_hz, loaded_s = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double factor = 1.0 - a * log10(1.0 + loaded_s);
-        x[i] = (float)(x[i] / (factor > 0.1 ? factor : 0.1));
-        if (x[i] > CREEP_CONTACT_N)
-            loaded_s += dt;
-        else
-            loaded_s = fmax(0.0, loaded_s - CREEP_RECOVERY_RATE * dt);
-    }
+    t->a = c / (log10(61.0) - (1.0 - c) * log10(6.0));
+    t->dt = 1.0 / rate_hz;
+    t->gain = malloc(sizeof *t->gain * (n + 1));
+    return t->gain ? RM_OK
+                      : rm_error_set(err, RM_ERR_NOMEM,
+                                     "conditioning: out of memory");
 }
 
 /** Unloaded before correction: total force under half the load threshold. */
@@ -971,17 +1023,23 @@ rm_status ana_conditioner_finish(ana_conditioner *c, ana_channels *ch,
     uint8_t *mask = st == RM_OK ? unloaded_mask(c) : NULL;
     if (st == RM_OK && !mask)
         st = rm_error_set(err, RM_ERR_NOMEM, "conditioning: out of memory");
+    creep_table creep = {0};
+    if (st == RM_OK)
+        st = creep_table_init(&creep, c->out.n, c->out.rate_hz,
+                              c->cfg.fsr_creep_pct / 100.0, err);
     if (st != RM_OK) {
+        free(mask);
         ana_conditioner_free(c);
         return st;
     }
     for (unsigned k = 0; k < c->out.count; k++) {
         remove_offset_drift(c->out.newtons[k], c->out.n, c->out.rate_hz,
                             mask, c->out.tared);
-        if (c->info.channels[k].kind == RM_CHANNEL_PRESSURE_CELL)
-            undo_creep(c->out.newtons[k], c->out.n, c->out.rate_hz,
-                       c->cfg.fsr_creep_pct / 100.0);
+        if (creep.gain &&
+            c->info.channels[k].kind == RM_CHANNEL_PRESSURE_CELL)
+            undo_creep(c->out.newtons[k], c->out.n, &creep);
     }
+    free(creep.gain);
     free(mask);
     c->raw.t0_us = c->t0_us;
     if (c->started)
