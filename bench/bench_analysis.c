@@ -14,13 +14,21 @@
  *
  * seconds defaults to 3600; with a session file, that file is used and
  * nothing is simulated.
+ *
+ * Two figures separate the analysis' own work from the cost of fresh
+ * memory: the analysis run a second time in one process whose allocator
+ * keeps (and so reuses) the first run's memory, and the time to touch
+ * each page of 64 MB of fresh anonymous memory once. On a virtual machine
+ * with shadow page tables that first touch costs microseconds a page.
  */
 #include "rollmap_analysis.h"
 #include "rollmap_hw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -158,9 +166,44 @@ typedef struct child_result {
     long rss_kb;
 } child_result;
 
+typedef enum child_job { READ_ONCE, ANALYSE, ANALYSE_AGAIN } child_job;
+
+/* In a child: analyse once, then time a second analysis that gets the
+ * first one's memory back (the allocator told to keep what is freed). */
+static int analyse_again(const char *path, child_result *c)
+{
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    double cpu0 = 0.0;
+    int rc = analyse(path, &c->seconds, &c->spots, &c->dwells);
+    if (rc == 0) {
+        cpu0 = cpu_seconds();
+        rc = analyse(path, &c->seconds, &c->spots, &c->dwells);
+    }
+    c->cpu_s = cpu_seconds() - cpu0;
+    return rc;
+}
+
+static int run_job(const char *path, child_job job, child_result *c)
+{
+    int rc;
+    switch (job) {
+    case READ_ONCE:
+        rc = read_once(path, &c->seconds, &c->samples);
+        break;
+    case ANALYSE:
+        rc = analyse(path, &c->seconds, &c->spots, &c->dwells);
+        break;
+    default:
+        return analyse_again(path, c);
+    }
+    c->cpu_s = cpu_seconds();
+    return rc;
+}
+
 /* Run one measurement in a fresh process so that its peak memory is its
  * own. */
-static child_result in_child(const char *path, bool analysis)
+static child_result in_child(const char *path, child_job job)
 {
     child_result r = {.status = 1};
     int fds[2];
@@ -170,10 +213,8 @@ static child_result in_child(const char *path, bool analysis)
     if (pid == 0) {
         close(fds[0]);
         child_result c = {0};
-        c.status = analysis ? analyse(path, &c.seconds, &c.spots, &c.dwells)
-                            : read_once(path, &c.seconds, &c.samples);
+        c.status = run_job(path, job, &c);
         c.rss_kb = peak_rss_kb();
-        c.cpu_s = cpu_seconds();
         ssize_t wrote = write(fds[1], &c, sizeof c);
         _exit(wrote == (ssize_t)sizeof c ? c.status : 1);
     }
@@ -184,6 +225,23 @@ static child_result in_child(const char *path, bool analysis)
     if (pid > 0)
         waitpid(pid, NULL, 0);
     return r;
+}
+
+/* Microseconds to write one byte into each page of fresh anonymous
+ * memory, or a negative value when it cannot be mapped. */
+static double first_touch_us_per_page(void)
+{
+    size_t bytes = (size_t)64 << 20, page = (size_t)sysconf(_SC_PAGESIZE);
+    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -1.0;
+    uint64_t t0 = rm_monotonic_us();
+    for (size_t i = 0; i < bytes; i += page)
+        p[i] = 1;
+    double us = (double)(rm_monotonic_us() - t0) / (double)(bytes / page);
+    munmap(p, bytes);
+    return us;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -346,9 +404,10 @@ int main(int argc, char **argv)
     } else {
         snprintf(path, sizeof path, "%s", argv[2]);
     }
-    child_result read = in_child(path, false);
-    child_result an = in_child(path, true);
-    if (read.status != 0 || an.status != 0)
+    child_result read = in_child(path, READ_ONCE);
+    child_result an = in_child(path, ANALYSE);
+    child_result again = in_child(path, ANALYSE_AGAIN);
+    if (read.status != 0 || an.status != 0 || again.status != 0)
         return 1;
     printf("samples           %llu\n", (unsigned long long)read.samples);
     printf("read once         %.3f s (CPU %.3f s)   peak RSS %ld kB\n",
@@ -361,6 +420,10 @@ int main(int argc, char **argv)
            an.seconds > 0 ? (double)read.samples / an.seconds / 1e6 : 0.0);
     printf("found             %zu dwells, %zu tender spots\n", an.dwells,
            an.spots);
+    printf("analyse again     %.3f s (CPU %.3f s)   in one process, its "
+           "memory reused\n", again.seconds, again.cpu_s);
+    printf("first touch       %.2f us a page of fresh memory\n",
+           first_touch_us_per_page());
     fflush(stdout);
     int rc = compare_with_numpy(path, own_file ? dir : "/tmp");
     if (own_file) {
