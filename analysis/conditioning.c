@@ -946,18 +946,23 @@ static double creep_gain(creep_table *t, size_t steps)
     return t->gain[steps];
 }
 
-static void undo_creep(float *x, size_t n, creep_table *table)
+/** Undo the creep of the cells x[0..cells), n samples each. The cells
+ *  are stepped side by side: each cell's loaded time depends on its
+ *  previous sample, so one cell alone would wait on that chain. */
+static void undo_creep(float *const *x, size_t cells, size_t n,
+                       creep_table *table)
 {
-    size_t steps = 0;
-    for (size_t i = 0; i < n; i++) {
-        double corrected = x[i] * creep_gain(table, steps);
-        x[i] = (float)corrected;
-        if (corrected > CREEP_CONTACT_N)
-            steps++;
-        else
-            steps = steps > CREEP_RECOVERY_RATE ? steps - CREEP_RECOVERY_RATE
-                                                : 0;
-    }
+    size_t steps[RM_MAX_CHANNELS] = {0};
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < cells; k++) {
+            double corrected = x[k][i] * creep_gain(table, steps[k]);
+            x[k][i] = (float)corrected;
+            if (corrected > CREEP_CONTACT_N)
+                steps[k]++;
+            else
+                steps[k] = steps[k] > CREEP_RECOVERY_RATE
+                               ? steps[k] - CREEP_RECOVERY_RATE : 0;
+        }
 }
 
 /** The table for n samples of a cell whose reading falls by
@@ -992,9 +997,8 @@ static uint8_t *unloaded_mask(const ana_conditioner *c)
         return NULL;
     for (size_t i = 0; i < ch->n; i++) {
         double total = 0.0;
-        for (unsigned k = 0; k < ch->count; k++)
-            if (c->info.channels[k].kind == c->total_kind)
-                total += ch->newtons[k][i];
+        for (unsigned j = 0; j < c->total_count; j++)
+            total += ch->newtons[c->total_channels[j]][i];
         mask[i] = total < 0.5 * threshold && !ch->in_gap[i];
     }
     return mask;
@@ -1032,13 +1036,16 @@ rm_status ana_conditioner_finish(ana_conditioner *c, ana_channels *ch,
         ana_conditioner_free(c);
         return st;
     }
+    float *cells[RM_MAX_CHANNELS];
+    size_t cell_count = 0;
     for (unsigned k = 0; k < c->out.count; k++) {
         remove_offset_drift(c->out.newtons[k], c->out.n, c->out.rate_hz,
                             mask, c->out.tared);
-        if (creep.gain &&
-            c->info.channels[k].kind == RM_CHANNEL_PRESSURE_CELL)
-            undo_creep(c->out.newtons[k], c->out.n, &creep);
+        if (c->info.channels[k].kind == RM_CHANNEL_PRESSURE_CELL)
+            cells[cell_count++] = c->out.newtons[k];
     }
+    if (creep.gain)
+        undo_creep(cells, cell_count, c->out.n, &creep);
     free(creep.gain);
     free(mask);
     c->raw.t0_us = c->t0_us;
