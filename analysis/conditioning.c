@@ -413,34 +413,59 @@ static void decimator_prime(decimator *d)
     }
 }
 
-/** A symmetric filter of odd length over h[0..taps): pairs of taps share a
- *  coefficient, and four running sums let the additions overlap. Written
- *  once as a macro for the channels (eight floats at a time) and the
- *  encoder (a double, summed in the same order as before). */
-#define SYMMETRIC_DOT(type, coef_type, name)                                  \
-    static void name(const coef_type *coef, const type *h, size_t taps,       \
-                     type *out)                                               \
-    {                                                                         \
-        size_t half = taps / 2, k = 0;                                        \
-        const type *tail = h + taps - 1;                                      \
-        type a0 = coef[half] * h[half], a1 = {0}, a2 = {0}, a3 = {0};         \
-        for (; k + 4 <= half; k += 4) {                                       \
-            a0 += coef[k] * (h[k] + tail[-(ptrdiff_t)k]);                     \
-            a1 += coef[k + 1] * (h[k + 1] + tail[-(ptrdiff_t)k - 1]);         \
-            a2 += coef[k + 2] * (h[k + 2] + tail[-(ptrdiff_t)k - 2]);         \
-            a3 += coef[k + 3] * (h[k + 3] + tail[-(ptrdiff_t)k - 3]);         \
-        }                                                                     \
-        for (; k < half; k++)                                                 \
-            a0 += coef[k] * (h[k] + tail[-(ptrdiff_t)k]);                     \
-        *out = (a0 + a1) + (a2 + a3);                                         \
-    }
 #if defined(__x86_64__) && defined(__GNUC__)
-/* Built twice, chosen at load time: with AVX2 eight floats are one
- * instruction, with plain x86-64 (SSE2) two. */
-__attribute__((target_clones("avx2", "default")))
+/* Built twice, chosen at load time: with AVX2 eight floats (or four
+ * doubles) are one instruction, with plain x86-64 (SSE2) two. */
+#define AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#else
+#define AVX2_CLONE
 #endif
-SYMMETRIC_DOT(lanes_f, float, symmetric_dot_lanes)
-SYMMETRIC_DOT(double, double, symmetric_dot)
+
+/** A symmetric filter of odd length over the channels' history h[0..taps):
+ *  pairs of taps share a coefficient, and four running sums let the
+ *  additions overlap. */
+AVX2_CLONE
+static void symmetric_dot_lanes(const float *coef, const lanes_f *h,
+                                size_t taps, lanes_f *out)
+{
+    size_t half = taps / 2, k = 0;
+    const lanes_f *tail = h + taps - 1;
+    lanes_f a0 = coef[half] * h[half], a1 = {0}, a2 = {0}, a3 = {0};
+    for (; k + 4 <= half; k += 4) {
+        a0 += coef[k] * (h[k] + tail[-(ptrdiff_t)k]);
+        a1 += coef[k + 1] * (h[k + 1] + tail[-(ptrdiff_t)k - 1]);
+        a2 += coef[k + 2] * (h[k + 2] + tail[-(ptrdiff_t)k - 2]);
+        a3 += coef[k + 3] * (h[k + 3] + tail[-(ptrdiff_t)k - 3]);
+    }
+    for (; k < half; k++)
+        a0 += coef[k] * (h[k] + tail[-(ptrdiff_t)k]);
+    *out = (a0 + a1) + (a2 + a3);
+}
+
+typedef int64_t long4 __attribute__((vector_size(4 * sizeof(int64_t))));
+
+/** The same filter over the encoder's history, in double. The four running
+ *  sums are the four lanes of one vector: lane j adds taps k + j, as four
+ *  scalar sums would, in the same order, so the result has the same bits
+ *  as a scalar loop's. */
+AVX2_CLONE
+static double symmetric_dot(const double *coef, const double *h, size_t taps)
+{
+    size_t half = taps / 2, k = 0;
+    const double *tail = h + taps - 1;
+    block4 sums = {coef[half] * h[half], 0.0, 0.0, 0.0};
+    for (; k + 4 <= half; k += 4) {
+        block4 c, head, back;  /* back: tail[-k-3 .. -k], reversed below */
+        memcpy(&c, coef + k, sizeof c);
+        memcpy(&head, h + k, sizeof head);
+        memcpy(&back, tail - k - 3, sizeof back);
+        sums += c * (head + __builtin_shuffle(back, (long4){3, 2, 1, 0}));
+    }
+    double first = sums[0];
+    for (; k < half; k++)
+        first += coef[k] * (h[k] + tail[-(ptrdiff_t)k]);
+    return (first + sums[1]) + (sums[2] + sums[3]);
+}
 
 /* ------------------------------------------------------------------------ */
 /* The conditioner                                                          */
@@ -527,7 +552,7 @@ static rm_status append_output(ana_conditioner *c, size_t i, rm_error *err)
         for (unsigned k = 0; k < LANES && b * LANES + k < ch->count; k++)
             ch->newtons[b * LANES + k][at] = v[k];
     }
-    symmetric_dot(d->coef, d->encoder + from, d->taps, &ch->encoder[at]);
+    ch->encoder[at] = symmetric_dot(d->coef, d->encoder + from, d->taps);
     ch->t_s[at] = d->t_s[i];
     /* Flags of the inputs this output stands for (the last `factor`). */
     uint8_t flags = 0;
