@@ -25,7 +25,6 @@ typedef double block4 __attribute__((vector_size(4 * sizeof(double))));
 typedef double block4_stored __attribute__((vector_size(4 * sizeof(double)),
                                             aligned(sizeof(double))));
 typedef float float4 __attribute__((vector_size(4 * sizeof(float))));
-typedef int32_t int4 __attribute__((vector_size(4 * sizeof(int32_t))));
 #define BLOCK 4
 #define MAX_BLOCKS ((RM_MAX_CHANNELS + BLOCK - 1) / BLOCK)
 #define LANES 8
@@ -264,8 +263,10 @@ static HOT_INLINE void calibrate(const calibration_bank *cal,
                                  block4 *newtons)
 {
     const int32_t *const *lane = r->lane + b * BLOCK;
-    int4 counts = {lane[0][i], lane[1][i], lane[2][i], lane[3][i]};
-    block4 x = __builtin_convertvector(counts, block4) - cal->tare[b];
+    /* each converted as it is loaded: fewer instructions than four
+     * integers gathered into one vector and converted together */
+    block4 counts = {lane[0][i], lane[1][i], lane[2][i], lane[3][i]};
+    block4 x = counts - cal->tare[b];
     const block4_stored (*c)[MAX_BLOCKS] = cal->coef;
     *newtons = c[0][b] + x * (c[1][b] + x * (c[2][b] + x * c[3][b]));
 }
@@ -480,6 +481,7 @@ struct ana_conditioner {
     rm_device_info info;
     rm_analysis_config cfg;
     double rate_hz;
+    uint64_t gap_us;         /**< a step longer than this is a gap */
     decimator dec;
     calibration_bank calibration;
     notch_bank notch;
@@ -624,6 +626,9 @@ rm_status ana_conditioner_new(ana_conditioner **out,
     c->info = *info;
     c->cfg = *cfg;
     c->rate_hz = info->sample_rate_hz;
+    /* A step of whole microseconds is longer than GAP_PERIODS periods
+     * exactly when it is longer than their whole part. */
+    c->gap_us = (uint64_t)floor(GAP_PERIODS * (1e6 / c->rate_hz));
     c->total_kind = total_force_kind(info);
     calibration_bank_init(&c->calibration, info);
     for (unsigned k = 0; k < info->channel_count; k++)
@@ -677,8 +682,7 @@ static double seconds_since_start(const ana_conditioner *c, uint64_t t_us)
 /** Whether sample time t_us after prev_us leaves samples out. */
 static bool is_gap(const ana_conditioner *c, uint64_t prev_us, uint64_t t_us)
 {
-    return t_us > prev_us &&
-           (double)(t_us - prev_us) > GAP_PERIODS * (1e6 / c->rate_hz);
+    return t_us > prev_us && t_us - prev_us > c->gap_us;
 }
 
 /** Hold the last values through the time jump before the sample at t_us,
@@ -722,17 +726,21 @@ static size_t gapless_run(const ana_conditioner *c, const uint64_t *t_us,
 static rm_status note_flags(ana_conditioner *c, const sample_run *r, size_t n,
                             rm_error *err)
 {
+    bool mark_down = c->mark_down;   /* locals: kept in registers */
+    uint64_t saturated = 0;
     for (size_t i = 0; i < n; i++) {
         bool mark = (r->flags[i] & RM_SAMPLE_MARK) != 0;
-        if (mark && !c->mark_down) {
+        if (mark && !mark_down) {
             rm_status st = add_mark(&c->raw, seconds_since_start(c, r->t_us[i]),
                                     err);
             if (st != RM_OK)
                 return st;
         }
-        c->mark_down = mark;
-        c->raw.saturated += (r->flags[i] & RM_SAMPLE_SATURATED) != 0;
+        mark_down = mark;
+        saturated += (r->flags[i] & RM_SAMPLE_SATURATED) != 0;
     }
+    c->mark_down = mark_down;
+    c->raw.saturated += saturated;
     c->raw.samples += n;
     c->last_t_us = r->t_us[n - 1];
     return RM_OK;

@@ -209,11 +209,20 @@ static bool unpack_times(bit_column *c, const rm_block_entry *e,
     uint64_t t = e->t_first_us;
     uint8_t *p = out->t_us;
     memcpy(p, &t, sizeof t);
-    for (uint32_t i = 1; i < e->sample_count; i++) {
-        t += c->smallest + take_wide(c);
-        p += out->t_stride;
-        memcpy(p, &t, sizeof t);
-    }
+    uint64_t smallest = c->smallest;
+    size_t stride = out->t_stride;
+    if (c->width == 0) /* steady timing: no bits to read (see unpack_int32s) */
+        for (uint32_t i = 1; i < e->sample_count; i++) {
+            t += smallest;
+            p += stride;
+            memcpy(p, &t, sizeof t);
+        }
+    else
+        for (uint32_t i = 1; i < e->sample_count; i++) {
+            t += smallest + take_wide(c);
+            p += stride;
+            memcpy(p, &t, sizeof t);
+        }
     return t == e->t_last_us;
 }
 
@@ -223,11 +232,20 @@ static inline void unpack_int32s(bit_column *c, uint32_t first, uint32_t n,
 {
     uint32_t v = first, smallest = (uint32_t)c->smallest;
     memcpy(p, &v, sizeof v);
-    for (uint32_t i = 1; i < n; i++) {
-        v += smallest + (uint32_t)take_narrow(c);
-        p += stride;
-        memcpy(p, &v, sizeof v);
-    }
+    /* A column whose every step is the smallest (a quiet channel, an
+     * encoder at rest) has no bits: its own loop skips reading them. */
+    if (c->width == 0)
+        for (uint32_t i = 1; i < n; i++) {
+            v += smallest;
+            p += stride;
+            memcpy(p, &v, sizeof v);
+        }
+    else
+        for (uint32_t i = 1; i < n; i++) {
+            v += smallest + (uint32_t)take_narrow(c);
+            p += stride;
+            memcpy(p, &v, sizeof v);
+        }
 }
 
 static void unpack_flags(bit_column *c, uint32_t first, uint32_t n,
@@ -235,14 +253,23 @@ static void unpack_flags(bit_column *c, uint32_t first, uint32_t n,
 {
     uint32_t v = first, smallest = (uint32_t)c->smallest;
     uint8_t *p = out->flags;
+    size_t stride = out->flags_stride;
     uint16_t flags = (uint16_t)v;
     memcpy(p, &flags, sizeof flags);
-    for (uint32_t i = 1; i < n; i++) {
-        v += smallest + (uint32_t)take_narrow(c);
-        flags = (uint16_t)v;
-        p += out->flags_stride;
-        memcpy(p, &flags, sizeof flags);
-    }
+    if (c->width == 0) /* mostly no flag at all: no bits (see unpack_int32s) */
+        for (uint32_t i = 1; i < n; i++) {
+            v += smallest;
+            flags = (uint16_t)v;
+            p += stride;
+            memcpy(p, &flags, sizeof flags);
+        }
+    else
+        for (uint32_t i = 1; i < n; i++) {
+            v += smallest + (uint32_t)take_narrow(c);
+            flags = (uint16_t)v;
+            p += stride;
+            memcpy(p, &flags, sizeof flags);
+        }
 }
 
 /* A channel the sink has no room for: its bits are passed over. */

@@ -336,6 +336,29 @@ static void holds_last_values_through_a_gap_without_decimation(void **state)
     free_session(&x);
 }
 
+/* A step of one and a half sample periods (1500 us at 1 kHz) is late
+ * timing, not a gap; a microsecond more is a gap. */
+static void a_gap_is_a_step_beyond_one_and_a_half_periods(void **state)
+{
+    (void)state;
+    for (unsigned extra_us = 0; extra_us <= 1; extra_us++) {
+        session x;
+        session_init(&x, 2, 0, 5.0);
+        for (size_t i = 0; i < x.n; i++) {
+            set_newtons(&x, i, 0, 80.0);
+            set_newtons(&x, i, 1, 80.0);
+            if (i >= 2500)
+                x.s[i].t_us += 500 + extra_us;
+        }
+        rm_analysis *a = analyse(&x, NULL);
+        assert_int_equal(a->quality.gaps, extra_us);
+        /* 1501 us is two periods to the nearest: one sample held */
+        assert_int_equal(a->quality.lost_samples, extra_us);
+        rm_analysis_free(a);
+        free_session(&x);
+    }
+}
+
 static void reports_saturation_and_calibration_age(void **state)
 {
     (void)state;
@@ -440,6 +463,7 @@ int main(void)
         cmocka_unit_test(pressure_is_the_mean_over_loaded_cells),
         cmocka_unit_test(fills_time_gaps_and_counts_them),
         cmocka_unit_test(holds_last_values_through_a_gap_without_decimation),
+        cmocka_unit_test(a_gap_is_a_step_beyond_one_and_a_half_periods),
         cmocka_unit_test(reports_saturation_and_calibration_age),
         cmocka_unit_test(finds_a_vibrating_rollers_frequency),
         cmocka_unit_test(rejects_bad_input_with_a_clear_message),
