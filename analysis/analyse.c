@@ -327,8 +327,12 @@ static rm_status derive(rm_analysis *a, const session_parts *p,
         copy_gaps(a, p->gaps, p->n_gaps) != RM_OK)
         return rm_error_set(err, RM_ERR_NOMEM, "analysis: out of memory");
     ana_combine_channels(p->info, &a->config, ch, &a->series);
+    /* The tremor series is filled from the spectrogram later; until then
+     * its memory is the position's scratch (a fresh array of the series'
+     * length would cost its first touch of every page again). */
     a->summary.rolled_length_cm = ana_position_fill(p->info, p->meta, ch,
-                                                    &a->series);
+                                                    &a->series,
+                                                    a->series.tremor);
     if (a->summary.rolled_length_cm > LONGEST_ROLL_CM)
         return rm_error_set(err, RM_ERR_FORMAT,
                             "rolled length %.0f cm is no body segment: check "

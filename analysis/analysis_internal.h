@@ -95,10 +95,10 @@ double ana_mm_per_count(const rm_device_info *info);
 
 /** Fill position_cm (which holds the channels' low-passed encoder counts
  *  on entry), ml and speed_cm_s; returns the rolled length in cm (NaN
- *  without position). */
+ *  without position). scratch: room for s->n values, for the medians. */
 double ana_position_fill(const rm_device_info *info,
                          const rm_session_meta *meta, const ana_channels *ch,
-                         rm_series *s);
+                         rm_series *s, double *scratch);
 
 /** Passes under load in either direction (from_cm -> to_cm as rolled).
  *  *out is malloc'd. */

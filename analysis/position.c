@@ -42,15 +42,11 @@ double ana_mm_per_count(const rm_device_info *info)
 }
 
 /** The proximal and distal ends of the positions rolled under load (NaN
- *  when nothing was loaded); v: room for s->n values (NULL: out of
- *  memory). */
+ *  when nothing was loaded); v: room for s->n values. */
 static void robust_ends(const rm_series *s, double *v, double *zero,
                         double *far)
 {
     size_t m = 0;
-    *zero = *far = NAN;
-    if (!v)
-        return;
     for (size_t i = 0; i < s->n; i++)
         if (s->loaded[i] && isfinite(s->position_cm[i]))
             v[m++] = s->position_cm[i];
@@ -121,8 +117,6 @@ static double lateral_sign(const rm_session_meta *meta)
  *  held stretches would pull the median). v: room for s->n values. */
 static double leg_centre(const rm_series *s, const double *cop, double *v)
 {
-    if (!v)
-        return NAN;
     size_t m = 0;
     for (size_t i = 0; i < s->n; i++)
         if (isfinite(cop[i]) && fabs(s->speed_cm_s[i]) >= ROLLING_CM_S)
@@ -174,15 +168,13 @@ static void fill_speed(rm_series *s)
 
 double ana_position_fill(const rm_device_info *info,
                          const rm_session_meta *meta, const ana_channels *ch,
-                         rm_series *s)
+                         rm_series *s, double *scratch)
 {
     double mm = ana_mm_per_count(info);
     double direction = info->distal_direction < 0 ? -1.0 : 1.0;
     for (size_t i = 0; i < s->n; i++)   /* encoder counts -> cm, in place */
         s->position_cm[i] = mm > 0.0 ? direction * s->position_cm[i] * mm / 10.0
                                      : NAN;
-    /* one scratch array of the series' length for both medians */
-    double *scratch = malloc(sizeof *scratch * (s->n ? s->n : 1));
     double zero, far;
     robust_ends(s, scratch, &zero, &far);
     if (!isfinite(zero) && mm > 0.0)   /* never loaded: zero at the start */
@@ -191,7 +183,6 @@ double ana_position_fill(const rm_device_info *info,
         s->position_cm[i] -= zero;
     fill_speed(s);
     fill_ml(info, meta, ch, s, scratch);
-    free(scratch);
     return mm > 0.0 ? far - zero : NAN;
 }
 
