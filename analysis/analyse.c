@@ -147,8 +147,8 @@ static rm_status force_spectra(rm_analysis *a, rm_error *err)
     for (size_t i = 0; i < s->n; i++)
         mean += s->force_n[i];
     mean /= (double)s->n;
-    st = ana_welch_psd_about(s->force_n, s->n, mean, s->rate_hz, nfft, a->psd,
-                             err);
+    st = ana_welch_psd_about(s->force_n, NULL, s->n, mean, s->rate_hz, nfft,
+                             a->psd, err);
     if (st == RM_OK) {
         a->psd_bins = nfft / 2 + 1;
         a->psd_df_hz = s->rate_hz / (double)nfft;

@@ -18,6 +18,9 @@
 
 #include "rollmap_analysis.h"
 
+#include <math.h>
+#include <stdint.h>
+
 /* ------------------------------------------------------------------------ */
 /* Conditioning                                                             */
 /* ------------------------------------------------------------------------ */
@@ -121,10 +124,17 @@ double ana_cadence_per_min(const rm_stroke *passes, size_t count);
 double ana_line_prominence(const double *psd, size_t bins, double df_hz,
                            double f_hz);
 
-/** rm_welch_psd of x[i] - mean, without a copy of x less its mean. */
-rm_status ana_welch_psd_about(const double *x, size_t n, double mean,
-                              double rate_hz, size_t nfft, double *psd,
-                              rm_error *err);
+/** rm_welch_psd of x[i] - mean, without a copy of x less its mean; with
+ *  keep, x[i] counts only where keep[i] and it is finite, 0 elsewhere
+ *  (NULL: every x[i]). */
+rm_status ana_welch_psd_about(const double *x, const uint8_t *keep, size_t n,
+                              double mean, double rate_hz, size_t nfft,
+                              double *psd, rm_error *err);
+/** The value ana_welch_psd_about takes for x[i] with keep. */
+static inline double ana_kept(const double *x, const uint8_t *keep, size_t i)
+{
+    return !keep || (keep[i] && isfinite(x[i])) ? x[i] : 0.0;
+}
 
 /** Spectrogram of x: Hann frames of nfft, hop nfft/2, density scaling. */
 rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,

@@ -51,15 +51,18 @@ static double peak_frequency(const double *psd, size_t bins, double df_hz,
     return ((double)best + offset) * df_hz;
 }
 
-/** Add the Welch PSD of x[0..n) (mean removed) times its length to sum. */
-static rm_status add_psd(const double *x, size_t n, double rate_hz,
-                         size_t nfft, double *sum, double *tmp, rm_error *err)
+/** Add the Welch PSD of x[0..n) (mean removed; keep: as in
+ *  ana_welch_psd_about) times its length to sum. */
+static rm_status add_psd(const double *x, const uint8_t *keep, size_t n,
+                         double rate_hz, size_t nfft, double *sum, double *tmp,
+                         rm_error *err)
 {
     double mean = 0.0;
     for (size_t i = 0; i < n; i++)
-        mean += x[i];
+        mean += ana_kept(x, keep, i);
     mean /= (double)n;
-    rm_status st = ana_welch_psd_about(x, n, mean, rate_hz, nfft, tmp, err);
+    rm_status st = ana_welch_psd_about(x, keep, n, mean, rate_hz, nfft, tmp,
+                                       err);
     for (size_t k = 0; st == RM_OK && k <= nfft / 2; k++)
         sum[k] += tmp[k] * (double)n;
     return st;
@@ -91,8 +94,8 @@ static rm_status hold_tremor(rm_analysis *a, rm_error *err)
         size_t i1 = sample_index(s, a->dwells[d].end_s);
         if (i1 <= i0 || i1 - i0 < nfft)
             continue;
-        st = add_psd(s->force_n + i0, i1 - i0, s->rate_hz, nfft, sum, tmp,
-                     err);
+        st = add_psd(s->force_n + i0, NULL, i1 - i0, s->rate_hz, nfft, sum,
+                     tmp, err);
         samples += (double)(i1 - i0);
         force += a->dwells[d].mean_force_n * (double)(i1 - i0);
     }
@@ -135,13 +138,9 @@ static rm_status position_cadence(rm_analysis *a, rm_error *err)
     size_t n = last - first + 1;
     double *sum = calloc(nfft / 2 + 1, sizeof *sum);
     double *tmp = malloc(sizeof *tmp * (nfft / 2 + 1));
-    double *speed = malloc(sizeof *speed * n);
-    for (size_t i = 0; speed && i < n; i++) {
-        double v = s->speed_cm_s[first + i];
-        speed[i] = s->loaded[first + i] && isfinite(v) ? v : 0.0;
-    }
-    rm_status st = sum && tmp && speed
-        ? add_psd(speed, n, s->rate_hz, nfft, sum, tmp, err)
+    rm_status st = sum && tmp
+        ? add_psd(s->speed_cm_s + first, s->loaded + first, n, s->rate_hz,
+                  nfft, sum, tmp, err)
         : rm_error_set(err, RM_ERR_NOMEM, "spectra: out of memory");
     if (st == RM_OK) {
         double hz = peak_frequency(sum, nfft / 2 + 1, s->rate_hz / (double)nfft,
@@ -151,7 +150,6 @@ static rm_status position_cadence(rm_analysis *a, rm_error *err)
     }
     free(sum);
     free(tmp);
-    free(speed);
     return st;
 }
 

@@ -143,15 +143,28 @@ static void load_segment(fft_work *w, const double *x, bool remove_mean,
         w->in[i] = (x[i] - mean) * w->window[i];
 }
 
+/** Window segment x[0..nfft) less mean into w->in, taking only what keep
+ *  keeps (see ana_welch_psd_about). */
+static void load_kept_segment(fft_work *w, const double *x,
+                              const uint8_t *keep, double mean)
+{
+    if (!keep) {
+        load_segment(w, x, false, mean);
+        return;
+    }
+    for (size_t i = 0; i < w->n; i++)
+        w->in[i] = (ana_kept(x, keep, i) - mean) * w->window[i];
+}
+
 rm_status rm_welch_psd(const double *x, size_t n, double rate_hz,
                        size_t nfft, double *psd, rm_error *err)
 {
-    return ana_welch_psd_about(x, n, 0.0, rate_hz, nfft, psd, err);
+    return ana_welch_psd_about(x, NULL, n, 0.0, rate_hz, nfft, psd, err);
 }
 
-rm_status ana_welch_psd_about(const double *x, size_t n, double mean,
-                              double rate_hz, size_t nfft, double *psd,
-                              rm_error *err)
+rm_status ana_welch_psd_about(const double *x, const uint8_t *keep, size_t n,
+                              double mean, double rate_hz, size_t nfft,
+                              double *psd, rm_error *err)
 {
     if (!(rate_hz > 0.0))
         return rm_error_set(err, RM_ERR_ARG, "Welch PSD: rate %g Hz", rate_hz);
@@ -170,7 +183,7 @@ rm_status ana_welch_psd_about(const double *x, size_t n, double mean,
     size_t hop = nfft / 2, segments = (n - nfft) / hop + 1;
     memset(psd, 0, sizeof *psd * (nfft / 2 + 1));
     for (size_t s = 0; s < segments; s++) {
-        load_segment(&w, x + s * hop, false, mean);
+        load_kept_segment(&w, x + s * hop, keep ? keep + s * hop : NULL, mean);
         fft_work_power(&w, power);
         for (size_t k = 0; k <= nfft / 2; k++)
             psd[k] += power[k];
