@@ -113,6 +113,7 @@ static rm_status series_alloc(rm_series *s, ana_channels *ch)
                        s->tremor};
     for (size_t k = 0; k < sizeof whole / sizeof whole[0]; k++)
         rm_prefault(whole[k], sizeof *whole[k] * m);
+    rm_prefault(s->loaded, m);
     return RM_OK;
 }
 

@@ -154,6 +154,7 @@ static uint8_t *steady_load(const profile_work *w)
     uint8_t *steady = malloc(s->n ? s->n : 1);
     if (!steady)
         return NULL;
+    rm_prefault(steady, s->n);
     size_t since = reach + 1;          /* samples since the last unloaded */
     for (size_t i = 0; i < s->n; i++) {
         since = s->loaded[i] ? since + 1 : 0;
