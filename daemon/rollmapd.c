@@ -270,10 +270,15 @@ static void on_gap(void *user, const rm_gap *gap)
 {
     daemon_ctx *d = user;
     char text[128];
+    const char *reason = rm_gap_reason_name((rm_gap_reason)gap->reason);
     snprintf(text, sizeof text, "%llu samples lost (%s)",
-             (unsigned long long)gap->lost_samples,
-             rm_gap_reason_name((rm_gap_reason)gap->reason));
+             (unsigned long long)gap->lost_samples, reason);
     publish_text_event(d->server, RM_LIVE_NOTICE, text);
+    /* A device reset's loss is only known once its samples come back. */
+    if (gap->lost_samples > 0)
+        logf_(RM_LOG_WARNING, "gap in the stream (%s): %s", reason, text);
+    else
+        logf_(RM_LOG_WARNING, "gap in the stream (%s)", reason);
 }
 
 static void on_connection(void *user, bool connected)

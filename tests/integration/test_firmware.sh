@@ -44,7 +44,7 @@ run_session() {
     fail "$1: the firmware was reset by its watchdog or crashed: $(tail -n 2 "$dir/bench.err")"
   sleep 0.5
   stop_daemon
-  [ "$(summary rejected)" = 0 ] && [ "$(summary linklost)" = 0 ] ||
+  [ "$(summary rejected)" -le "${max_rejected:-0}" ] && [ "$(summary linklost)" = 0 ] ||
     fail "$1: frames rejected or lost: $(grep 'received .* samples' "$log")"
   local file
   file=$(find "$dir/lib" -name '*.rms')
@@ -89,11 +89,15 @@ PY
 
 # A power-on reset 20 s into a session: recorded as a device reset, and the
 # session goes on to the end.
-run_session reset "seed=5,duration=40,spots=1" --reset-at 20
+# The reset may cut the frame the UART is sending (its start depends on
+# when rollmapd's START arrived): that one torn frame is rejected, as it
+# would be from a real board losing power.
+max_rejected=1 run_session reset "seed=5,duration=40,spots=1" --reset-at 20
 grep -q "2 boots" "$work/reset/bench.err" || fail "the bench saw no second boot: $(cat "$work/reset/bench.err")"
-grep -qi "reset" "$work/reset/rollmapd.log" || fail "rollmapd did not log the device reset"
+grep -q "gap in the stream (device-reset)" "$work/reset/rollmapd.log" ||
+  fail "rollmapd did not log the device reset"
 "$ROLLMAP" info "$(find "$work/reset/lib" -name '*.rms')" >"$work/reset/info.txt"
-grep -qi "reset" "$work/reset/info.txt" || fail "the session has no reset: $(cat "$work/reset/info.txt")"
+grep -q " device-reset$" "$work/reset/info.txt" || fail "the session has no reset: $(cat "$work/reset/info.txt")"
 duration=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["duration_s"])' \
   "$work/reset/report/report.json")
 python3 -c "import sys; sys.exit(0 if float('$duration') > 35 else 1)" ||
