@@ -443,8 +443,6 @@ static void symmetric_dot_lanes(const float *coef, const lanes_f *h,
     *out = (a0 + a1) + (a2 + a3);
 }
 
-typedef int64_t long4 __attribute__((vector_size(4 * sizeof(int64_t))));
-
 /** The same filter over the encoder's history, in double. The four running
  *  sums are the four lanes of one vector: lane j adds taps k + j, as four
  *  scalar sums would, in the same order, so the result has the same bits
@@ -460,7 +458,7 @@ static double symmetric_dot(const double *coef, const double *h, size_t taps)
         memcpy(&c, coef + k, sizeof c);
         memcpy(&head, h + k, sizeof head);
         memcpy(&back, tail - k - 3, sizeof back);
-        sums += c * (head + __builtin_shuffle(back, (long4){3, 2, 1, 0}));
+        sums += c * (head + __builtin_shufflevector(back, back, 3, 2, 1, 0));
     }
     double first = sums[0];
     for (; k < half; k++)
