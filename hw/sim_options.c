@@ -215,7 +215,7 @@ static rm_status parse_times(rm_sim_config *c, const sim_key *key,
             return rm_error_set(err, RM_ERR_ARG,
                                 "sim option 'unplug': more than %zu times",
                                 max);
-        double v;
+        double v = 0;
         rm_status st = parse_number(key, t, &v, err);
         if (st != RM_OK)
             return st;
