@@ -99,11 +99,11 @@ static rm_status series_alloc(rm_series *s, ana_channels *ch)
     ch->t_s = NULL;
     ch->in_gap = NULL;
     ch->encoder = NULL;
-    s->force_n = malloc(sizeof *s->force_n * m);
-    s->pressure_kpa = malloc(sizeof *s->pressure_kpa * m);
-    s->ml = malloc(sizeof *s->ml * m);
-    s->speed_cm_s = malloc(sizeof *s->speed_cm_s * m);
-    s->tremor = malloc(sizeof *s->tremor * m);
+    s->force_n = rm_alloc_large(sizeof *s->force_n * m);
+    s->pressure_kpa = rm_alloc_large(sizeof *s->pressure_kpa * m);
+    s->ml = rm_alloc_large(sizeof *s->ml * m);
+    s->speed_cm_s = rm_alloc_large(sizeof *s->speed_cm_s * m);
+    s->tremor = rm_alloc_large(sizeof *s->tremor * m);
     s->loaded = malloc(m);
     bool ok = s->t_s && s->force_n && s->pressure_kpa && s->position_cm &&
               s->ml && s->speed_cm_s && s->tremor && s->loaded && s->in_gap;

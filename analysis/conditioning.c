@@ -496,21 +496,27 @@ struct ana_conditioner {
     rm_sample_columns transposed;    /**< ana_conditioner_push's samples */
 };
 
+/** p resized to `bytes`; the first time, large memory (rm_alloc_large). */
+static void *grow(void *p, size_t bytes)
+{
+    return p ? realloc(p, bytes) : rm_alloc_large(bytes);
+}
+
 /** Room for at least `want` outputs (doubling, so appends stay cheap). */
 static rm_status channels_grow(ana_channels *ch, size_t want, rm_error *err)
 {
     size_t cap = ch->cap ? ch->cap * 2 : 4096;
     cap = cap > want ? cap : want;
     bool ok = true;
-    double *t = realloc(ch->t_s, sizeof *t * cap);
+    double *t = grow(ch->t_s, sizeof *t * cap);
     if (t)
         ch->t_s = t;
-    double *e = t ? realloc(ch->encoder, sizeof *e * cap) : NULL;
+    double *e = t ? grow(ch->encoder, sizeof *e * cap) : NULL;
     if (e)
         ch->encoder = e;
     ok = t && e;
     for (unsigned k = 0; k < ch->count && ok; k++) {
-        float *p = realloc(ch->newtons[k], sizeof *p * cap);
+        float *p = grow(ch->newtons[k], sizeof *p * cap);
         if (p) {
             ch->newtons[k] = p;
             rm_prefault(p, sizeof *p * cap);
@@ -1012,7 +1018,7 @@ static rm_status creep_table_init(creep_table *t, size_t n, double rate_hz,
      * the reading falling by the given fraction from 5 s to 60 s. */
     t->a = c / (log10(61.0) - (1.0 - c) * log10(6.0));
     t->dt = 1.0 / rate_hz;
-    t->gain = malloc(sizeof *t->gain * (n + 1));
+    t->gain = rm_alloc_large(sizeof *t->gain * (n + 1));
     return t->gain ? RM_OK
                       : rm_error_set(err, RM_ERR_NOMEM,
                                      "conditioning: out of memory");

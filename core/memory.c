@@ -1,7 +1,8 @@
-/* Memory: mapping the pages of large arrays in bulk. */
+/* Memory: mapping the pages of large arrays in bulk, or in huge pages. */
 #include "rollmap_core.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -19,4 +20,25 @@ void rm_prefault(void *p, size_t bytes)
     (void)p;
     (void)bytes;
 #endif
+}
+
+/* The transparent huge page of x86-64 and of arm64 with 4 KiB pages. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *rm_alloc_large(size_t bytes)
+{
+    if (bytes < HUGE_PAGE / 2)
+        return malloc(bytes);
+    /* Whole huge pages from a huge-page boundary, so that none of the
+     * array falls back to small pages at either end. */
+    size_t whole = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    void *p = NULL;
+    if (whole < bytes || posix_memalign(&p, HUGE_PAGE, whole) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    /* Refused where the kernel has no transparent huge pages: the array
+     * then simply has small ones. */
+    (void)madvise(p, whole, MADV_HUGEPAGE);
+#endif
+    return p;
 }

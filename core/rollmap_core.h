@@ -674,6 +674,14 @@ double rm_quantile(const double *x, size_t n, double q);
  *  5.14) or for small ones. */
 void rm_prefault(void *p, size_t bytes);
 
+/** Memory for a large array, released with free(). From a megabyte up it
+ *  is whole 2 MiB pages aligned to 2 MiB, advised for transparent huge
+ *  pages: one fault then maps 2 MiB instead of 4 KiB, which matters where
+ *  faults are dear (a VM's first touch of a page costs 11-17 us here,
+ *  docs/PERFORMANCE.md). The price is up to 2 MiB of rounding per array.
+ *  NULL when out of memory. */
+void *rm_alloc_large(size_t bytes);
+
 /* ------------------------------------------------------------------------ */
 /* Default paths (XDG base directories)                                     */
 /* ------------------------------------------------------------------------ */

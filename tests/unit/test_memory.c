@@ -1,8 +1,12 @@
 /* rm_prefault: the pages of a fresh mapping are mapped in bulk, only
- * whole pages inside the range given. */
+ * whole pages inside the range given. rm_alloc_large: large arrays on
+ * huge-page boundaries, advised for huge pages. */
 #include "testutil.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -68,11 +72,84 @@ static void prefault_of_less_than_a_page_does_nothing(void **state)
     munmap(p, 2 * page_size());
 }
 
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+/* The VmFlags line of /proc/self/smaps for the mapping holding p, or ""
+ * if there is none. */
+static void vm_flags_of(const void *p, char *flags, size_t size)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[512];
+    bool inside = false;
+    flags[0] = '\0';
+    while (fgets(line, sizeof line, f)) {
+        uintptr_t from, to;
+        if (sscanf(line, "%lx-%lx ", &from, &to) == 2)
+            inside = from <= (uintptr_t)p && (uintptr_t)p < to;
+        else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(flags, size, "%s", line);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static bool kernel_has_huge_pages(void)
+{
+    return access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+}
+
+static void large_arrays_start_on_a_huge_page_advised_for_huge_pages(void **state)
+{
+    (void)state;
+    size_t bytes = 3 * HUGE_PAGE + 12345;
+    uint8_t *p = rm_alloc_large(bytes);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % HUGE_PAGE, 0);
+    memset(p, 0xA5, bytes); /* all of it is usable */
+    if (kernel_has_huge_pages()) {
+        char flags[512];
+        vm_flags_of(p + bytes - 1, flags, sizeof flags);
+        if (!strstr(flags, " hg"))
+            fail_msg("no huge-page advice on the array's last page: %s", flags);
+    }
+    free(p);
+}
+
+static void a_megabyte_is_large_and_less_is_plain_memory(void **state)
+{
+    (void)state;
+    uint8_t *large = rm_alloc_large(HUGE_PAGE / 2);
+    assert_non_null(large);
+    assert_int_equal((uintptr_t)large % HUGE_PAGE, 0);
+    memset(large, 1, HUGE_PAGE / 2);
+    uint8_t *plain = rm_alloc_large(100);
+    assert_non_null(plain);
+    memset(plain, 2, 100);
+    if (kernel_has_huge_pages()) {
+        char flags[512];
+        vm_flags_of(plain, flags, sizeof flags);
+        assert_null(strstr(flags, " hg"));
+    }
+    free(plain);
+    free(large);
+}
+
+static void an_impossible_size_is_out_of_memory(void **state)
+{
+    (void)state;
+    assert_null(rm_alloc_large(SIZE_MAX - 10));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(prefault_maps_the_whole_pages_inside_the_range),
         cmocka_unit_test(prefault_of_less_than_a_page_does_nothing),
+        cmocka_unit_test(large_arrays_start_on_a_huge_page_advised_for_huge_pages),
+        cmocka_unit_test(a_megabyte_is_large_and_less_is_plain_memory),
+        cmocka_unit_test(an_impossible_size_is_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
