@@ -52,6 +52,19 @@ bool core_array_grow(void **items, size_t count, size_t *cap, size_t item)
     return true;
 }
 
+/* Room for `want` items at once, where their number is known. */
+static bool array_reserve(void **items, size_t *cap, size_t want, size_t item)
+{
+    if (want <= *cap)
+        return true;
+    void *grown = want <= SIZE_MAX / item ? realloc(*items, want * item) : NULL;
+    if (!grown)
+        return false;
+    *items = grown;
+    *cap = want;
+    return true;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Payload decoders                                                         */
 /* ------------------------------------------------------------------------ */
@@ -756,6 +769,15 @@ static bool load_closing_index(rm_session *s, rm_status *st, rm_error *err)
     }
     free(payload);
     *st = RM_OK;
+    /* Nearly every block holds samples: one allocation each instead of
+     * some twenty doublings, each copying the list so far. */
+    if (valid &&
+        (!array_reserve((void **)&s->blocks, &s->block_cap,
+                        s->block_count + count, sizeof *s->blocks) ||
+         !array_reserve((void **)&s->sample_blocks, &s->sample_block_cap,
+                        s->sample_block_count + count,
+                        sizeof *s->sample_blocks)))
+        *st = out_of_memory(s, err);
     for (size_t i = 0; valid && *st == RM_OK && i < count; i++)
         *st = take_block(s, &entries[i], err);
     free(entries);
