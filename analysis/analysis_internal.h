@@ -32,6 +32,7 @@ typedef struct ana_channels {
     unsigned count;                      /**< force/pressure channels */
     double *t_s;
     float *newtons[RM_MAX_CHANNELS];     /**< float: see conditioning.c */
+    float *newtons_block;                /**< the one allocation behind them */
     double *encoder;                     /**< low-passed encoder counts */
     uint8_t *in_gap;
     uint8_t *tared;                      /**< a device tare happened here */

@@ -502,27 +502,39 @@ static void *grow(void *p, size_t bytes)
     return p ? realloc(p, bytes) : rm_alloc_large(bytes);
 }
 
+/** The channels' arrays moved into one allocation of cap values each
+ *  (channel k's at k * cap): a single run of huge pages. */
+static bool channel_block_grow(ana_channels *ch, size_t cap)
+{
+    if (cap > SIZE_MAX / sizeof(float) / RM_MAX_CHANNELS)
+        return false;
+    size_t bytes = sizeof(float) * cap * ch->count;
+    float *block = rm_alloc_large(bytes ? bytes : 1);
+    if (!block)
+        return false;
+    rm_prefault(block, bytes);
+    for (unsigned k = 0; k < ch->count; k++) {
+        if (ch->n)
+            memcpy(block + k * cap, ch->newtons[k], sizeof *block * ch->n);
+        ch->newtons[k] = block + k * cap;
+    }
+    free(ch->newtons_block);
+    ch->newtons_block = block;
+    return true;
+}
+
 /** Room for at least `want` outputs (doubling, so appends stay cheap). */
 static rm_status channels_grow(ana_channels *ch, size_t want, rm_error *err)
 {
     size_t cap = ch->cap ? ch->cap * 2 : 4096;
     cap = cap > want ? cap : want;
-    bool ok = true;
     double *t = grow(ch->t_s, sizeof *t * cap);
     if (t)
         ch->t_s = t;
     double *e = t ? grow(ch->encoder, sizeof *e * cap) : NULL;
     if (e)
         ch->encoder = e;
-    ok = t && e;
-    for (unsigned k = 0; k < ch->count && ok; k++) {
-        float *p = grow(ch->newtons[k], sizeof *p * cap);
-        if (p) {
-            ch->newtons[k] = p;
-            rm_prefault(p, sizeof *p * cap);
-        }
-        ok = p != NULL;
-    }
+    bool ok = t && e && channel_block_grow(ch, cap);
     if (ok) {
         rm_prefault(t, sizeof *t * cap);
         rm_prefault(e, sizeof *e * cap);
@@ -1115,8 +1127,7 @@ void ana_channels_free(ana_channels *ch)
 {
     free(ch->t_s);
     free(ch->encoder);
-    for (unsigned k = 0; k < RM_MAX_CHANNELS; k++)
-        free(ch->newtons[k]);
+    free(ch->newtons_block);
     free(ch->in_gap);
     free(ch->tared);
     memset(ch, 0, sizeof *ch);
