@@ -180,10 +180,42 @@ def live_scenarios(driver, base, status_of):
          "the gap is not shown when the roller comes back")
     print(f"  replug shown: {driver.find_element(By.ID, 'state').text!r}")
     wait(driver, 10, lambda d: number(d, "force") is not None, "no force after the replug")
+    cards_keep_still(driver)
     recorded = status_of()["session"]["path"]
     stop_and_start_named(driver, status_of)
     console_errors(driver, "/live")
     return recorded
+
+
+# Where a finger aims (the Tender button, the settings under the cards),
+# and the texts that change several times a second.
+STILL_PROBE = """
+var top = function (e) { return Math.round(e.getBoundingClientRect().top); };
+return {tender: top(document.getElementById('tender')),
+        settings: top(document.querySelector('details.settings')),
+        state: document.getElementById('state').textContent,
+        texts: ['lean', 'pace', 'speed', 'pressure'].map(function (id) {
+          return document.getElementById(id).textContent; }).join('|')};
+"""
+
+
+def cards_keep_still(driver):
+    """The live figures change several times a second; the cards keep
+    their height, so the Tender button and the settings do not jump under
+    a finger (a lean or pace text that wrapped to another line moved them
+    by a line, many times a second)."""
+    samples = []
+    for _ in range(60):
+        samples.append(driver.execute_script(STILL_PROBE))
+        time.sleep(0.1)
+    if len({s["texts"] for s in samples}) < 5:
+        fail(f"the live texts hardly changed in 6 s: {samples[0]['texts']!r}")
+    for before, after in zip(samples, samples[1:]):
+        moved = [k for k in ("tender", "settings") if before[k] != after[k]]
+        if moved and before["state"] == after["state"]:
+            fail(f"{' and '.join(moved)} moved while the figures changed: "
+                 f"{before[moved[0]]} -> {after[moved[0]]} px as "
+                 f"{before['texts']!r} became {after['texts']!r}")
 
 
 def sound_on_with_short_hold_goal(driver):
