@@ -1,9 +1,11 @@
 /*
  * Session file throughput: write a 1-hour, 1 kHz, 8-channel session, then
  * time opening it (with and without the closing index), verifying every
- * block and reading every sample. Prints figures; asserts nothing.
+ * block and reading every sample, as rows and as columns. Prints figures;
+ * asserts nothing.
  *
  *   bench_session [DIR] [SECONDS]   (default $TMPDIR or /tmp, 3600 s)
+ *   bench_session --read FILE       (only the reads, of an existing session)
  */
 #include "rollmap_core.h"
 
@@ -19,6 +21,7 @@
 #define CHANNELS 8
 #define CHUNK 1000            /* samples per append call */
 #define OPEN_REPEATS 20       /* opens are fast: average several */
+#define READ_CHUNK 4096       /* samples per read call */
 
 static double seconds_since(uint64_t start_us)
 {
@@ -127,6 +130,66 @@ static int bench_open(const char *path, const char *label)
     return 0;
 }
 
+static void print_read(const char *what, uint64_t total, double secs, double cpu,
+                       double mb, uint64_t checksum)
+{
+    printf("read every sample%s: %.3f s, %.1f MB/s, %.2f M samples/s (check %llu)\n",
+           what, secs, mb / secs, (double)total / secs / 1e6,
+           (unsigned long long)checksum);
+    printf("read every sample%s, CPU: %.3f s, %.2f M samples/s per CPU second\n",
+           what, cpu, (double)total / cpu / 1e6);
+}
+
+/* rm_session_read: every sample into 80-byte rm_samples. */
+static int bench_read_rows(rm_session *s, double mb)
+{
+    rm_error err;
+    rm_sample *buf = malloc(READ_CHUNK * sizeof *buf);
+    uint64_t total = rm_session_sample_count(s), at = 0, checksum = 0;
+    uint64_t start = rm_monotonic_us();
+    double cpu_start = thread_cpu_s();
+    while (at < total) {
+        size_t got = 0;
+        if (rm_session_read(s, at, buf, READ_CHUNK, &got, &err) != RM_OK) {
+            free(buf);
+            return fail(&err);
+        }
+        checksum += (uint64_t)buf[0].counts[0];
+        at += got;
+    }
+    print_read("", total, seconds_since(start), thread_cpu_s() - cpu_start, mb,
+               checksum);
+    free(buf);
+    return 0;
+}
+
+/* rm_session_read_columns: every sample into arrays, as the analysis
+ * reads them. */
+static int bench_read_columns(rm_session *s, double mb)
+{
+    rm_error err;
+    rm_sample_columns cols;
+    if (rm_sample_columns_alloc(&cols, rm_session_device(s)->channel_count,
+                                READ_CHUNK, &err) != RM_OK)
+        return fail(&err);
+    uint64_t total = rm_session_sample_count(s), at = 0, checksum = 0;
+    uint64_t start = rm_monotonic_us();
+    double cpu_start = thread_cpu_s();
+    while (at < total) {
+        size_t got = 0;
+        if (rm_session_read_columns(s, at, &cols, &got, &err) != RM_OK) {
+            rm_sample_columns_free(&cols);
+            return fail(&err);
+        }
+        checksum += (uint64_t)cols.encoder[got - 1];
+        at += got;
+    }
+    print_read(" as columns", total, seconds_since(start),
+               thread_cpu_s() - cpu_start, mb, checksum);
+    rm_sample_columns_free(&cols);
+    return 0;
+}
+
 static int bench_read(const char *path)
 {
     rm_session *s = NULL;
@@ -134,34 +197,22 @@ static int bench_read(const char *path)
     if (rm_session_open(&s, path, &err) != RM_OK)
         return fail(&err);
     uint64_t start = rm_monotonic_us();
-    if (rm_session_verify(s, &err) != RM_OK)
+    if (rm_session_verify(s, &err) != RM_OK) {
+        rm_session_close(s);
         return fail(&err);
-    double verify = seconds_since(start);
-    rm_sample *buf = malloc(4096 * sizeof *buf);
-    uint64_t total = rm_session_sample_count(s), at = 0, checksum = 0;
-    start = rm_monotonic_us();
-    double cpu_start = thread_cpu_s();
-    while (at < total) {
-        size_t got = 0;
-        if (rm_session_read(s, at, buf, 4096, &got, &err) != RM_OK)
-            return fail(&err);
-        checksum += (uint64_t)buf[0].counts[0];
-        at += got;
     }
-    double secs = seconds_since(start), cpu = thread_cpu_s() - cpu_start;
+    double verify = seconds_since(start);
     double mb = (double)file_size(path) / 1e6;
     printf("verify every block: %.2f s, %.1f MB/s\n", verify, mb / verify);
-    printf("read every sample: %.3f s, %.1f MB/s, %.2f M samples/s (check %llu)\n",
-           secs, mb / secs, (double)total / secs / 1e6, (unsigned long long)checksum);
-    printf("read every sample, CPU: %.3f s, %.2f M samples/s per CPU second\n",
-           cpu, (double)total / cpu / 1e6);
+    int rc = bench_read_rows(s, mb);
+    if (rc == 0)
+        rc = bench_read_columns(s, mb);
     start = rm_monotonic_us();
     for (int i = 0; i < 1000; i++)
         rm_session_find_time(s, (uint64_t)i * 3600000);
     printf("find_time: %.1f us per lookup\n", seconds_since(start) * 1e6 / 1000);
-    free(buf);
     rm_session_close(s);
-    return 0;
+    return rc;
 }
 
 /* The same file as a crash leaves it: cut the closing index off. */
@@ -186,6 +237,8 @@ static int make_unclosed_copy(const char *path, const char *copy)
 
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--read") == 0)
+        return bench_read(argv[2]);
     const char *dir = argc > 1 ? argv[1] : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     uint64_t seconds = argc > 2 ? strtoull(argv[2], NULL, 10) : 3600;
     char path[4096], copy[4096 + sizeof ".crashed"];
