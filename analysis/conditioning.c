@@ -762,13 +762,12 @@ static rm_status note_flags(ana_conditioner *c, const sample_run *r, size_t n,
     return RM_OK;
 }
 
-/** Counts -> newtons (hum removed) of r[0..n), staged for the decimator
- *  with their encoder, time and flags; the total force of each goes to
- *  raw_total[0..n). n is at most the decimator's room and STAGE_INPUTS. */
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void stage_run(ana_conditioner *c, const sample_run *run, size_t n)
+/* stage_run for a number of channel blocks fixed when compiling: the
+ * loop over the blocks unrolls, so the notch's state stays in registers
+ * instead of being stored and loaded again every sample, on the
+ * recursion's chain. */
+static HOT_INLINE void stage_blocks(ana_conditioner *c, const sample_run *run,
+                                    size_t n, const size_t blocks)
 {
     decimator *d = &c->dec;
     /* Local copies: the stores below cannot overwrite them, so the
@@ -782,7 +781,8 @@ static void stage_run(ana_conditioner *c, const sample_run *run, size_t n)
         size_t at = d->len + i;
         double total = 0.0;
         block4 v[MAX_BLOCKS];
-        for (size_t b = 0; b < cal.blocks; b++) {
+#pragma GCC unroll 4
+        for (size_t b = 0; b < blocks; b++) {
             calibrate(&cal, r, i, b, &v[b]);
             if (hum)
                 notch_step(&notch, b, &v[b]);
@@ -803,6 +803,23 @@ static void stage_run(ana_conditioner *c, const sample_run *run, size_t n)
     }
     c->notch = notch;
     d->len += n;
+}
+
+/** Counts -> newtons (hum removed) of r[0..n), staged for the decimator
+ *  with their encoder, time and flags; the total force of each goes to
+ *  raw_total[0..n). n is at most the decimator's room and STAGE_INPUTS. */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void stage_run(ana_conditioner *c, const sample_run *run, size_t n)
+{
+    _Static_assert(MAX_BLOCKS == 4, "one case per number of blocks");
+    switch (c->calibration.blocks) {
+    case 1: stage_blocks(c, run, n, 1); break;
+    case 2: stage_blocks(c, run, n, 2); break;
+    case 3: stage_blocks(c, run, n, 3); break;
+    default: stage_blocks(c, run, n, 4); break;
+    }
 }
 
 /** The first sample (at t_us) starts the clock and the decimator's
