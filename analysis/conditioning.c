@@ -509,7 +509,7 @@ static bool channel_block_grow(ana_channels *ch, size_t cap)
     if (cap > SIZE_MAX / sizeof(float) / RM_MAX_CHANNELS)
         return false;
     size_t bytes = sizeof(float) * cap * ch->count;
-    float *block = rm_alloc_large(bytes ? bytes : 1);
+    float *block = rm_alloc_large(bytes);
     if (!block)
         return false;
     rm_prefault(block, bytes);

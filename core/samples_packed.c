@@ -400,7 +400,6 @@ AVX2 static uint32_t unpack_groups(bit_column *c, uint32_t *v, uint32_t count,
 
 static bool processor_has_avx2(void)
 {
-    __builtin_cpu_init();
     return __builtin_cpu_supports("avx2");
 }
 #endif

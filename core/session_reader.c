@@ -39,19 +39,6 @@ uint64_t rm_get_le64(const uint8_t *p)
     return (uint64_t)rm_get_le32(p) | (uint64_t)rm_get_le32(p + 4) << 32;
 }
 
-bool core_array_grow(void **items, size_t count, size_t *cap, size_t item)
-{
-    if (count < *cap)
-        return true;
-    size_t grown_cap = *cap ? *cap * 2 : 16;
-    void *grown = realloc(*items, grown_cap * item);
-    if (!grown)
-        return false;
-    *items = grown;
-    *cap = grown_cap;
-    return true;
-}
-
 /* Room for `want` items at once, where their number is known. */
 static bool array_reserve(void **items, size_t *cap, size_t want, size_t item)
 {
@@ -63,6 +50,12 @@ static bool array_reserve(void **items, size_t *cap, size_t want, size_t item)
     *items = grown;
     *cap = want;
     return true;
+}
+
+bool core_array_grow(void **items, size_t count, size_t *cap, size_t item)
+{
+    return count < *cap ||
+           array_reserve(items, cap, *cap ? *cap * 2 : 16, item);
 }
 
 /* ------------------------------------------------------------------------ */

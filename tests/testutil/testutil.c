@@ -18,6 +18,28 @@ char *testutil_mkdtemp(void)
     return path;
 }
 
+int testutil_file_fixture_setup(void **state, const char *name)
+{
+    testutil_file_fixture *f = calloc(1, sizeof *f);
+    if (!f || !(f->dir = testutil_mkdtemp())) {
+        free(f);
+        return -1;
+    }
+    f->path = testutil_path(f->dir, name);
+    *state = f;
+    return 0;
+}
+
+int testutil_file_fixture_teardown(void **state)
+{
+    testutil_file_fixture *f = *state;
+    testutil_rmdir(f->dir);
+    free(f->dir);
+    free(f->path);
+    free(f);
+    return 0;
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag,
                         struct FTW *ftw)
 {

@@ -28,6 +28,17 @@ char *testutil_mkdtemp(void);
 void testutil_rmdir(const char *path);
 /** path = dir/name in a static-free malloc'd string. */
 char *testutil_path(const char *dir, const char *name);
+/** A test's own temporary directory and the path of a file in it, as a
+ *  cmocka state. */
+typedef struct testutil_file_fixture {
+    char *dir;
+    char *path;
+} testutil_file_fixture;
+/** *state = a new fixture whose path is dir/name: for a test's setup.
+ *  -1 when the directory cannot be made. */
+int testutil_file_fixture_setup(void **state, const char *name);
+/** Remove the fixture's directory and free it: a cmocka teardown. */
+int testutil_file_fixture_teardown(void **state);
 /** Read a whole file; *len gets its size. NULL on failure. */
 uint8_t *testutil_read_file(const char *path, size_t *len);
 /** The text of dir/name, NUL-terminated (malloc'd); NULL on failure. */

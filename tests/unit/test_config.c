@@ -4,28 +4,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-typedef struct fixture {
-    char *dir;
-    char *path;
-} fixture;
+typedef testutil_file_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = testutil_mkdtemp();
-    f->path = testutil_path(f->dir, "rollmapd.conf");
-    *state = f;
-    return f->dir ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    testutil_rmdir(f->dir);
-    free(f->dir);
-    free(f->path);
-    free(f);
-    return 0;
+    return testutil_file_fixture_setup(state, "rollmapd.conf");
 }
 
 static void write_config(const fixture *f, const char *text)
@@ -350,23 +333,26 @@ static void ring_rides_out_five_seconds_at_two_kilohertz(void **state)
     assert_int_equal(rm_capture_ring_size(10, 1.0), 1024);
 }
 
+/* A test with a directory of its own and a config file path in it. */
+#define IN_DIR(test) \
+    cmocka_unit_test_setup_teardown(test, setup, testutil_file_fixture_teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(library_follows_xdg_data_home),
         cmocka_unit_test(library_falls_back_to_home_local_share),
         cmocka_unit_test(relative_xdg_path_is_ignored),
-        cmocka_unit_test_setup_teardown(socket_lives_in_the_runtime_dir, setup, teardown),
-        cmocka_unit_test_setup_teardown(socket_falls_back_to_tmp_without_a_runtime_dir,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(file_sets_every_section, setup, teardown),
-        cmocka_unit_test_setup_teardown(bad_number_names_file_line_and_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(out_of_range_value_states_the_range, setup, teardown),
-        cmocka_unit_test_setup_teardown(fractional_count_is_rejected, setup, teardown),
-        cmocka_unit_test_setup_teardown(unknown_key_is_an_error_with_its_line, setup, teardown),
-        cmocka_unit_test_setup_teardown(stop_threshold_above_start_is_rejected, setup, teardown),
-        cmocka_unit_test_setup_teardown(failed_load_leaves_config_unchanged, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_file_is_an_io_error_naming_it, setup, teardown),
+        IN_DIR(socket_lives_in_the_runtime_dir),
+        IN_DIR(socket_falls_back_to_tmp_without_a_runtime_dir),
+        IN_DIR(file_sets_every_section),
+        IN_DIR(bad_number_names_file_line_and_key),
+        IN_DIR(out_of_range_value_states_the_range),
+        IN_DIR(fractional_count_is_rejected),
+        IN_DIR(unknown_key_is_an_error_with_its_line),
+        IN_DIR(stop_threshold_above_start_is_rejected),
+        IN_DIR(failed_load_leaves_config_unchanged),
+        IN_DIR(missing_file_is_an_io_error_naming_it),
         cmocka_unit_test(set_overrides_one_key),
         cmocka_unit_test(set_rejects_unknown_and_malformed),
         cmocka_unit_test(overrides_are_checked_together_after_the_last),

@@ -84,7 +84,7 @@ static void vm_flags_of(const void *p, char *flags, size_t size)
     bool inside = false;
     flags[0] = '\0';
     while (fgets(line, sizeof line, f)) {
-        uintptr_t from, to;
+        unsigned long from, to;
         if (sscanf(line, "%lx-%lx ", &from, &to) == 2)
             inside = from <= (uintptr_t)p && (uintptr_t)p < to;
         else if (inside && strncmp(line, "VmFlags:", 8) == 0) {

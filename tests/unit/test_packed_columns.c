@@ -13,28 +13,11 @@
 #define WIDTHS 33             /* 0 to 32 bits */
 #define FLAGS_WIDTH_MAX 16
 
-typedef struct fixture {
-    char *dir;
-    char *path;
-} fixture;
+typedef testutil_file_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = testutil_mkdtemp();
-    f->path = testutil_path(f->dir, "packed.rms");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    testutil_rmdir(f->dir);
-    free(f->dir);
-    free(f->path);
-    free(f);
-    return 0;
+    return testutil_file_fixture_setup(state, "packed.rms");
 }
 
 static uint32_t next_random(uint64_t *state)
@@ -245,7 +228,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(every_width_and_length_reads_back_exactly,
-                                        setup, teardown),
+                                        setup, testutil_file_fixture_teardown),
         cmocka_unit_test(no_load_reaches_past_the_payload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
