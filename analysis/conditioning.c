@@ -307,7 +307,7 @@ typedef struct decimator {
     lanes_f *x[MAX_LANE_BLOCKS];
     double *encoder;
     double *t_s;
-    uint8_t *flags;
+    uint16_t *flags;      /**< FLAG_* */
     size_t len;           /**< inputs staged */
     size_t centre;        /**< index of the next output's centre input */
 } decimator;
@@ -367,7 +367,7 @@ static rm_status decimator_design(decimator *d, size_t factor,
     }
     d->encoder = malloc(sizeof *d->encoder * d->cap);
     d->t_s = malloc(sizeof *d->t_s * d->cap);
-    d->flags = malloc(d->cap);
+    d->flags = malloc(sizeof *d->flags * d->cap);
     if (!ok || !d->encoder || !d->t_s || !d->flags)
         return rm_error_set(err, RM_ERR_NOMEM, "decimator: out of memory");
     fir_design(d);
@@ -391,7 +391,7 @@ static size_t decimator_room(const decimator *d)
 }
 
 /** Stage a copy of the last input at time t_s (a gap held, or the end). */
-static void decimator_hold(decimator *d, double t_s, uint8_t flags)
+static void decimator_hold(decimator *d, double t_s, uint16_t flags)
 {
     size_t from = d->len - 1, to = d->len++;
     for (size_t b = 0; b < d->blocks; b++)
@@ -464,6 +464,27 @@ static double symmetric_dot(const double *coef, const double *h, size_t taps)
     for (; k < half; k++)
         first += coef[k] * (h[k] + tail[-(ptrdiff_t)k]);
     return (first + sums[1]) + (sums[2] + sums[3]);
+}
+
+typedef uint16_t flags16 __attribute__((vector_size(16 * sizeof(uint16_t))));
+
+/** The n flags f[0..n) OR-ed together, sixteen at a time. */
+AVX2_CLONE
+static uint16_t flags_or(const uint16_t *f, size_t n)
+{
+    flags16 wide = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        flags16 v;
+        memcpy(&v, f + i, sizeof v);
+        wide |= v;
+    }
+    uint16_t any = 0;
+    for (size_t k = 0; k < 16; k++)
+        any |= wide[k];
+    for (; i < n; i++)
+        any |= f[i];
+    return any;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -553,8 +574,19 @@ static rm_status channels_grow(ana_channels *ch, size_t want, rm_error *err)
     return RM_OK;
 }
 
-/** The output centred on staged input i. */
-static rm_status append_output(ana_conditioner *c, size_t i, rm_error *err)
+/** The flags of the inputs output i stands for: the last `factor`. */
+static uint16_t output_flags(const decimator *d, size_t i)
+{
+    uint16_t flags = 0;
+    for (size_t k = 0; k < d->factor && k <= i; k++)
+        flags |= d->flags[i - k];
+    return flags;
+}
+
+/** The output centred on staged input i; `flagged`: whether any staged
+ *  input has flags. */
+static rm_status append_output(ana_conditioner *c, size_t i, bool flagged,
+                               rm_error *err)
 {
     const decimator *d = &c->dec;
     ana_channels *ch = &c->out;
@@ -572,10 +604,7 @@ static rm_status append_output(ana_conditioner *c, size_t i, rm_error *err)
     }
     ch->encoder[at] = symmetric_dot(d->coef, d->encoder + from, d->taps);
     ch->t_s[at] = d->t_s[i];
-    /* Flags of the inputs this output stands for (the last `factor`). */
-    uint8_t flags = 0;
-    for (size_t k = 0; k < d->factor && k <= i; k++)
-        flags |= d->flags[i - k];
+    uint16_t flags = flagged ? output_flags(d, i) : 0;
     ch->in_gap[at] = (flags & FLAG_FILLED) != 0;
     ch->tared[at] = (flags & FLAG_TARED) != 0;
     return RM_OK;
@@ -586,8 +615,11 @@ static rm_status append_output(ana_conditioner *c, size_t i, rm_error *err)
 static rm_status decimator_run(ana_conditioner *c, rm_error *err)
 {
     decimator *d = &c->dec;
+    /* Mostly no staged input is filled or tared: then no output's flags
+     * need to be looked at one by one. */
+    bool flagged = flags_or(d->flags, d->len) != 0;
     for (; d->centre + d->delay < d->len; d->centre += d->factor) {
-        rm_status st = append_output(c, d->centre, err);
+        rm_status st = append_output(c, d->centre, flagged, err);
         if (st != RM_OK)
             return st;
     }
@@ -600,14 +632,14 @@ static rm_status decimator_run(ana_conditioner *c, rm_error *err)
         memmove(d->x[b], d->x[b] + drop, keep * sizeof *d->x[b]);
     memmove(d->encoder, d->encoder + drop, keep * sizeof *d->encoder);
     memmove(d->t_s, d->t_s + drop, keep * sizeof *d->t_s);
-    memmove(d->flags, d->flags + drop, keep);
+    memmove(d->flags, d->flags + drop, keep * sizeof *d->flags);
     d->len = keep;
     d->centre -= drop;
     return RM_OK;
 }
 
 /** Stage a copy of the last input, making room first when needed. */
-static rm_status hold_last(ana_conditioner *c, double t_s, uint8_t flags,
+static rm_status hold_last(ana_conditioner *c, double t_s, uint16_t flags,
                            rm_error *err)
 {
     if (decimator_room(&c->dec) == 0) {
@@ -728,22 +760,42 @@ static rm_status fill_gap(ana_conditioner *c, uint64_t t_us, rm_error *err)
     return RM_OK;
 }
 
-/** How many of the n samples at t_us follow each other without a gap. */
+typedef uint64_t times4 __attribute__((vector_size(4 * sizeof(uint64_t))));
+
+/* Steps between samples that gapless_run tests together. */
+#define STEPS_AT_ONCE 16
+
+/** How many of the n samples at t_us follow each other without a gap.
+ *  The steps are tested STEPS_AT_ONCE at a time, is_gap's test on each
+ *  lane of a vector; the scalar loop then finds the gap among them, or
+ *  takes the last few steps. */
+AVX2_CLONE
 static size_t gapless_run(const ana_conditioner *c, const uint64_t *t_us,
                           size_t n)
 {
+    const times4 gap_us = {c->gap_us, c->gap_us, c->gap_us, c->gap_us};
     size_t i = 1;
+    for (; i + STEPS_AT_ONCE <= n; i += STEPS_AT_ONCE) {
+        times4 gap = {0};
+        for (size_t j = i; j < i + STEPS_AT_ONCE; j += 4) {
+            times4 prev, next;
+            memcpy(&prev, t_us + j - 1, sizeof prev);
+            memcpy(&next, t_us + j, sizeof next);
+            gap |= (next > prev) & (next - prev > gap_us);
+        }
+        if (gap[0] | gap[1] | gap[2] | gap[3])
+            break;
+    }
     while (i < n && !is_gap(c, t_us[i - 1], t_us[i]))
         i++;
     return n ? i : 0;
 }
 
-/** Marks (press edges), saturation, counts and the last time of r[0..n). */
-static rm_status note_flags(ana_conditioner *c, const sample_run *r, size_t n,
+/** Marks (press edges) in r[0..n). */
+static rm_status note_marks(ana_conditioner *c, const sample_run *r, size_t n,
                             rm_error *err)
 {
-    bool mark_down = c->mark_down;   /* locals: kept in registers */
-    uint64_t saturated = 0;
+    bool mark_down = c->mark_down;   /* a local: kept in a register */
     for (size_t i = 0; i < n; i++) {
         bool mark = (r->flags[i] & RM_SAMPLE_MARK) != 0;
         if (mark && !mark_down) {
@@ -753,10 +805,35 @@ static rm_status note_flags(ana_conditioner *c, const sample_run *r, size_t n,
                 return st;
         }
         mark_down = mark;
-        saturated += (r->flags[i] & RM_SAMPLE_SATURATED) != 0;
     }
     c->mark_down = mark_down;
-    c->raw.saturated += saturated;
+    return RM_OK;
+}
+
+static uint64_t count_saturated(const uint16_t *flags, size_t n)
+{
+    uint64_t saturated = 0;
+    for (size_t i = 0; i < n; i++)
+        saturated += (flags[i] & RM_SAMPLE_SATURATED) != 0;
+    return saturated;
+}
+
+/** Marks, saturation, counts and the last time of r[0..n). Most runs
+ *  have neither marks nor saturation: one look at all their flags
+ *  together tells. */
+static rm_status note_flags(ana_conditioner *c, const sample_run *r, size_t n,
+                            rm_error *err)
+{
+    uint16_t seen = flags_or(r->flags, n);
+    if (seen & RM_SAMPLE_MARK) {
+        rm_status st = note_marks(c, r, n, err);
+        if (st != RM_OK)
+            return st;
+    } else {
+        c->mark_down = false;
+    }
+    if (seen & RM_SAMPLE_SATURATED)
+        c->raw.saturated += count_saturated(r->flags, n);
     c->raw.samples += n;
     c->last_t_us = r->t_us[n - 1];
     return RM_OK;

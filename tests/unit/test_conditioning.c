@@ -394,6 +394,140 @@ static void a_gap_is_a_step_beyond_one_and_a_half_periods(void **state)
     }
 }
 
+/* 6.5 s at a steady 80 N on two channels: 6500 samples, a multiple of
+ * neither the 1024 samples the conditioner is handed at a time nor the
+ * steps it tests for gaps together. */
+static void steady_session(session *x)
+{
+    session_init(x, 2, 0, 6.5);
+    for (size_t i = 0; i < x->n; i++) {
+        set_newtons(x, i, 0, 80.0);
+        set_newtons(x, i, 1, 80.0);
+    }
+}
+
+/* Gaps in a steady session before samples at[0..count) (ascending), of
+ * one to three samples each: each is counted with the samples it lost,
+ * and exactly the outputs standing for a held input are in_gap. */
+static void check_gaps(const size_t *at, size_t count)
+{
+    session x;
+    steady_session(&x);
+    uint64_t lost = 0;
+    for (size_t k = 0; k < count; k++) {
+        uint64_t extra_us = 1000 * (1 + k % 3);
+        lost += extra_us / 1000;
+        for (size_t i = at[k]; i < x.n; i++)
+            x.s[i].t_us += extra_us;
+    }
+    rm_analysis *a = analyse(&x, NULL);
+    assert_int_equal(a->quality.gaps, count);
+    assert_int_equal(a->quality.lost_samples, lost);
+    /* An output stands for the `factor` inputs up to its time: it is in a
+     * gap when one of them was held, within a gap or after the end. */
+    uint64_t factor = RATE / (uint64_t)a->series.rate_hz, t0 = x.s[0].t_us;
+    uint64_t last_us = x.s[x.n - 1].t_us - t0;
+    for (size_t i = 0; i < a->series.n; i++) {
+        uint64_t t = (uint64_t)llround(a->series.t_s[i] * 1e6);
+        bool held = t > last_us;
+        for (size_t k = 0; k < count; k++) {
+            uint64_t before = x.s[at[k] - 1].t_us - t0;
+            uint64_t after = x.s[at[k]].t_us - t0;
+            held |= t > before && t < after + (factor - 1) * 1000;
+        }
+        if (a->series.in_gap[i] != held)
+            fail_msg("gaps from sample %zu: output %zu at %llu us: in_gap "
+                     "%d, expected %d", at[0], i, (unsigned long long)t,
+                     a->series.in_gap[i], held);
+    }
+    rm_analysis_free(a);
+    free_session(&x);
+}
+
+/* Gaps one to forty samples after each other (so one falls at every
+ * place of the steps tested together, and some come back to back), at
+ * the edges of the 1024-sample parts the conditioner is handed, and then
+ * one gap alone at each distance before an edge around the filter's
+ * delay: the part after it, without a gap, still flags the outputs
+ * whose inputs were held before it. */
+static void finds_gaps_wherever_they_fall(void **state)
+{
+    (void)state;
+    size_t at[64], count = 0;
+    for (size_t step = 1, i = 2100; step <= 40; i += step++)
+        at[count++] = i;
+    static const size_t edges[] = {1023, 1024, 1025, 3071, 3072, 4096, 6499};
+    for (size_t k = 0; k < sizeof edges / sizeof *edges; k++)
+        at[count++] = edges[k];
+    check_gaps(at, count);
+    for (size_t before_edge = 40; before_edge <= 80; before_edge++) {
+        size_t alone = 1024 - before_edge;
+        check_gaps(&alone, 1);
+    }
+}
+
+/* Only a step forward in time can be a gap: a step back (however far)
+ * is none, a jump forward by more than half the clock's range is one
+ * (and too long). Both fall inside a block of steps tested together. */
+static void only_a_step_forward_is_a_gap(void **state)
+{
+    (void)state;
+    session x;
+    steady_session(&x);
+    for (size_t i = 2053; i < x.n; i++)
+        x.s[i].t_us -= 3000000;               /* back by 3 s */
+    rm_analysis *a = analyse(&x, NULL);
+    assert_int_equal(a->quality.gaps, 0);
+    assert_int_equal(a->quality.lost_samples, 0);
+    rm_analysis_free(a);
+    for (size_t i = 2053; i < x.n; i++)
+        x.s[i].t_us += 3000000 + (1ull << 63);
+    rm_error err;
+    assert_int_equal(rm_analyse_samples(&x.info, NULL, x.s, x.n, NULL, 0, NULL,
+                                        0, NULL, &a, &err), RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "sample 2053"));
+    free_session(&x);
+}
+
+/* Presses of the mark button across the 1024-sample parts (one press
+ * held over an edge is one mark), one sample apart, ending with a part
+ * and starting with one after a part without any, and saturated samples
+ * in some parts only: every press is one mark at its first sample, every
+ * saturated sample counts. */
+static void counts_marks_and_saturation_across_parts(void **state)
+{
+    (void)state;
+    session x;
+    steady_session(&x);
+    static const size_t presses[][2] = {
+        {0, 3}, {1020, 1030}, {2040, 2047}, {2048, 2051}, {3060, 3072},
+        {4096, 4098}, {5119, 5120}, {5120, 5121}, {6498, 6500}};
+    static const size_t saturated[][2] = {
+        {1023, 1025}, {2000, 2100}, {2040, 2041}, {4500, 4501}, {6499, 6500}};
+    for (size_t k = 0; k < sizeof presses / sizeof *presses; k++)
+        for (size_t i = presses[k][0]; i < presses[k][1]; i++)
+            x.s[i].flags |= RM_SAMPLE_MARK;
+    for (size_t k = 0; k < sizeof saturated / sizeof *saturated; k++)
+        for (size_t i = saturated[k][0]; i < saturated[k][1]; i++)
+            x.s[i].flags |= RM_SAMPLE_SATURATED;
+    rm_analysis *a = analyse(&x, NULL);
+    size_t marks = 0, saturated_samples = 0;
+    for (size_t i = 0; i < x.n; i++) {
+        saturated_samples += (x.s[i].flags & RM_SAMPLE_SATURATED) != 0;
+        if (!(x.s[i].flags & RM_SAMPLE_MARK) ||
+            (i > 0 && (x.s[i - 1].flags & RM_SAMPLE_MARK)))
+            continue;
+        if (marks >= a->mark_count || fabs(a->marks[marks].t_s - t_of(i)) > 1e-9)
+            fail_msg("mark %zu: expected at %.3f s", marks, t_of(i));
+        marks++;
+    }
+    assert_int_equal(a->mark_count, marks);
+    assert_true(fabs(a->quality.saturation_pct -
+                     100.0 * (double)saturated_samples / (double)x.n) < 1e-12);
+    rm_analysis_free(a);
+    free_session(&x);
+}
+
 static void reports_saturation_and_calibration_age(void **state)
 {
     (void)state;
@@ -500,6 +634,9 @@ int main(void)
         cmocka_unit_test(fills_time_gaps_and_counts_them),
         cmocka_unit_test(holds_last_values_through_a_gap_without_decimation),
         cmocka_unit_test(a_gap_is_a_step_beyond_one_and_a_half_periods),
+        cmocka_unit_test(finds_gaps_wherever_they_fall),
+        cmocka_unit_test(only_a_step_forward_is_a_gap),
+        cmocka_unit_test(counts_marks_and_saturation_across_parts),
         cmocka_unit_test(reports_saturation_and_calibration_age),
         cmocka_unit_test(finds_a_vibrating_rollers_frequency),
         cmocka_unit_test(rejects_bad_input_with_a_clear_message),
