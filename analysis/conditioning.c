@@ -191,8 +191,8 @@ static void notch_design(notch_bank *q, double f0_hz, double rate_hz)
     q->primed = false;
 }
 
-/* Inlined into each build of stage_run (below), so that its AVX2 build
- * runs them in AVX2 too. */
+/* Inlined into each build of the function calling them (stage_run,
+ * fir_columns), so that its AVX2 build runs them in AVX2 too. */
 #define HOT_INLINE inline __attribute__((always_inline))
 
 /** Block b of the channels (four of them) through the notch, in place. */
@@ -303,7 +303,7 @@ typedef struct decimator {
     size_t blocks;        /**< lane blocks holding the channels */
     size_t cap;           /**< room for inputs: taps - 1 + STAGE_INPUTS */
     double *coef;         /**< for the encoder */
-    float *coef_f;        /**< the same for the channels */
+    lanes_f *coef_f;      /**< the same for the channels, in every lane */
     lanes_f *x[MAX_LANE_BLOCKS];
     double *encoder;
     double *t_s;
@@ -342,7 +342,8 @@ static void fir_design(decimator *d)
     }
     for (size_t k = 0; k < d->taps; k++) {
         d->coef[k] /= sum;       /* unity gain at DC */
-        d->coef_f[k] = (float)d->coef[k];
+        for (size_t lane = 0; lane < LANES; lane++)
+            d->coef_f[k][lane] = (float)d->coef[k];
     }
 }
 
@@ -356,7 +357,7 @@ static rm_status decimator_design(decimator *d, size_t factor,
     d->blocks = (channels + LANES - 1) / LANES;
     d->cap = d->taps - 1 + STAGE_INPUTS;
     d->coef = malloc(sizeof *d->coef * d->taps);
-    d->coef_f = malloc(sizeof *d->coef_f * d->taps);
+    d->coef_f = aligned_alloc(sizeof *d->coef_f, sizeof *d->coef_f * d->taps);
     bool ok = d->coef && d->coef_f;
     for (size_t b = 0; b < d->blocks && ok; b++) {
         /* zeroed: lanes past the last channel stay 0 */
@@ -425,13 +426,14 @@ static void decimator_prime(decimator *d)
 /** A symmetric filter of odd length over the channels' history h[0..taps):
  *  pairs of taps share a coefficient, and four running sums let the
  *  additions overlap. */
-AVX2_CLONE
-static void symmetric_dot_lanes(const float *coef, const lanes_f *h,
-                                size_t taps, lanes_f *out)
+static HOT_INLINE void symmetric_dot_lanes(const lanes_f *coef,
+                                           const lanes_f *h, size_t taps,
+                                           lanes_f *out)
 {
     size_t half = taps / 2, k = 0;
     const lanes_f *tail = h + taps - 1;
     lanes_f a0 = coef[half] * h[half], a1 = {0}, a2 = {0}, a3 = {0};
+#pragma GCC unroll 2
     for (; k + 4 <= half; k += 4) {
         a0 += coef[k] * (h[k] + tail[-(ptrdiff_t)k]);
         a1 += coef[k + 1] * (h[k + 1] + tail[-(ptrdiff_t)k - 1]);
@@ -443,6 +445,49 @@ static void symmetric_dot_lanes(const float *coef, const lanes_f *h,
     *out = (a0 + a1) + (a2 + a3);
 }
 
+/** rows as columns: column[k][j] = row[j][k]. Pairs of rows are
+ *  interleaved, then pairs of pairs, then the 128-bit halves swapped. */
+static HOT_INLINE void transpose_lanes(const lanes_f row[LANES],
+                                       lanes_f column[LANES])
+{
+    _Static_assert(LANES == 8, "an 8 x 8 transposition");
+    lanes_f pair[LANES], quad[LANES];
+    for (size_t j = 0; j < LANES; j += 2) {
+        /* rows j, j+1: columns 0 1 | 4 5, then 2 3 | 6 7 */
+        pair[j] = __builtin_shufflevector(row[j], row[j + 1],
+                                          0, 8, 1, 9, 4, 12, 5, 13);
+        pair[j + 1] = __builtin_shufflevector(row[j], row[j + 1],
+                                              2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (size_t j = 0; j < LANES; j += 4)
+        for (size_t h = 0; h < 2; h++) {
+            /* rows j..j+3: columns 2h | 2h+4, then 2h+1 | 2h+5 */
+            quad[j + 2 * h] = __builtin_shufflevector(
+                pair[j + h], pair[j + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            quad[j + 2 * h + 1] = __builtin_shufflevector(
+                pair[j + h], pair[j + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (size_t k = 0; k < LANES / 2; k++) {
+        column[k] = __builtin_shufflevector(quad[k], quad[k + 4],
+                                            0, 1, 2, 3, 8, 9, 10, 11);
+        column[k + 4] = __builtin_shufflevector(quad[k], quad[k + 4],
+                                                4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
+/** `count` (at most LANES) outputs of the channels' filter, the first
+ *  over h[0..taps) and each next one `step` inputs on, as columns: lane
+ *  j of column k is output j of the block's channel k. */
+AVX2_CLONE
+static void fir_columns(const lanes_f *coef, const lanes_f *h, size_t taps,
+                        size_t step, size_t count, lanes_f column[LANES])
+{
+    lanes_f row[LANES] = {{0}};
+    for (size_t j = 0; j < count; j++)
+        symmetric_dot_lanes(coef, h + j * step, taps, &row[j]);
+    transpose_lanes(row, column);
+}
+
 /** The same filter over the encoder's history, in double. The four running
  *  sums are the four lanes of one vector: lane j adds taps k + j, as four
  *  scalar sums would, in the same order, so the result has the same bits
@@ -451,13 +496,14 @@ AVX2_CLONE
 static double symmetric_dot(const double *coef, const double *h, size_t taps)
 {
     size_t half = taps / 2, k = 0;
-    const double *tail = h + taps - 1;
+    const double *tail = h + taps - 1, *back_at = tail - 3;
     block4 sums = {coef[half] * h[half], 0.0, 0.0, 0.0};
-    for (; k + 4 <= half; k += 4) {
+#pragma GCC unroll 2
+    for (; k + 4 <= half; k += 4, back_at -= 4) {
         block4 c, head, back;  /* back: tail[-k-3 .. -k], reversed below */
         memcpy(&c, coef + k, sizeof c);
         memcpy(&head, h + k, sizeof head);
-        memcpy(&back, tail - k - 3, sizeof back);
+        memcpy(&back, back_at, sizeof back);
         sums += c * (head + __builtin_shufflevector(back, back, 3, 2, 1, 0));
     }
     double first = sums[0];
@@ -583,45 +629,71 @@ static uint16_t output_flags(const decimator *d, size_t i)
     return flags;
 }
 
-/** The output centred on staged input i; `flagged`: whether any staged
- *  input has flags. */
-static rm_status append_output(ana_conditioner *c, size_t i, bool flagged,
-                               rm_error *err)
+/** Columns of `count` outputs of block b (fir_columns) into the block's
+ *  channels' series from index at. */
+static void store_columns(ana_channels *ch, size_t b, size_t at,
+                          const lanes_f column[LANES], size_t count)
+{
+    for (unsigned k = 0; k < LANES && b * LANES + k < ch->count; k++) {
+        float *series = ch->newtons[b * LANES + k] + at;
+        if (count == LANES)   /* the usual case: one store of eight */
+            memcpy(series, &column[k], sizeof column[k]);
+        else
+            memcpy(series, &column[k], count * sizeof *series);
+    }
+}
+
+/** `count` (at most LANES) outputs centred on staged inputs i,
+ *  i + factor, ...; `flagged`: whether any staged input has flags. */
+static void append_outputs(ana_conditioner *c, size_t i, size_t count,
+                           bool flagged)
 {
     const decimator *d = &c->dec;
     ana_channels *ch = &c->out;
-    if (ch->n == ch->cap) {
-        rm_status st = channels_grow(ch, ch->n + 1, err);
-        if (st != RM_OK)
-            return st;
-    }
-    size_t from = i - d->delay, at = ch->n++;
+    size_t at = ch->n;
     for (size_t b = 0; b < d->blocks; b++) {
-        lanes_f v;
-        symmetric_dot_lanes(d->coef_f, d->x[b] + from, d->taps, &v);
-        for (unsigned k = 0; k < LANES && b * LANES + k < ch->count; k++)
-            ch->newtons[b * LANES + k][at] = v[k];
+        lanes_f column[LANES];
+        fir_columns(d->coef_f, d->x[b] + i - d->delay, d->taps, d->factor,
+                    count, column);
+        store_columns(ch, b, at, column, count);
     }
-    ch->encoder[at] = symmetric_dot(d->coef, d->encoder + from, d->taps);
-    ch->t_s[at] = d->t_s[i];
-    uint16_t flags = flagged ? output_flags(d, i) : 0;
-    ch->in_gap[at] = (flags & FLAG_FILLED) != 0;
-    ch->tared[at] = (flags & FLAG_TARED) != 0;
-    return RM_OK;
+    for (size_t j = at; j < at + count; j++, i += d->factor) {
+        ch->encoder[j] = symmetric_dot(d->coef, d->encoder + i - d->delay,
+                                       d->taps);
+        ch->t_s[j] = d->t_s[i];
+        uint16_t flags = flagged ? output_flags(d, i) : 0;
+        ch->in_gap[j] = (flags & FLAG_FILLED) != 0;
+        ch->tared[j] = (flags & FLAG_TARED) != 0;
+    }
+    ch->n += count;
 }
 
-/** Every output whose inputs are all staged; then drop the inputs no
- *  later output needs. */
+/** How many outputs have all their inputs staged. */
+static size_t outputs_ready(const decimator *d)
+{
+    if (d->centre + d->delay >= d->len)
+        return 0;
+    return (d->len - d->delay - 1 - d->centre) / d->factor + 1;
+}
+
+/** Every output whose inputs are all staged, LANES at a time; then drop
+ *  the inputs no later output needs. */
 static rm_status decimator_run(ana_conditioner *c, rm_error *err)
 {
     decimator *d = &c->dec;
+    size_t ready = outputs_ready(d);
+    if (c->out.n + ready > c->out.cap) {
+        rm_status st = channels_grow(&c->out, c->out.n + ready, err);
+        if (st != RM_OK)
+            return st;
+    }
     /* Mostly no staged input is filled or tared: then no output's flags
      * need to be looked at one by one. */
     bool flagged = flags_or(d->flags, d->len) != 0;
-    for (; d->centre + d->delay < d->len; d->centre += d->factor) {
-        rm_status st = append_output(c, d->centre, flagged, err);
-        if (st != RM_OK)
-            return st;
+    for (size_t count; ready > 0; ready -= count) {
+        count = ready < LANES ? ready : LANES;
+        append_outputs(c, d->centre, count, flagged);
+        d->centre += count * d->factor;
     }
     /* The last input stays even when no output needs it (a filter of one
      * tap): a gap or the end holds its values. */

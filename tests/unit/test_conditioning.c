@@ -3,6 +3,7 @@
  * and the errors for bad input. Sessions are synthesised sample by sample
  * from known forces, so every expected value is computed, not recorded. */
 #include "testutil.h"
+#include "analysis_internal.h"  /* the conditioner's channels, one by one */
 
 #include <math.h>
 
@@ -310,6 +311,76 @@ static void conditions_every_block_of_channels(void **state)
                      a->quality.mains_hum_removed, mean, sd,
                      a->series.pressure_kpa[500]);
         rm_analysis_free(a);
+        free_session(&x);
+    }
+}
+
+/* Each channel a ramp of its own (100 + 10 k N, rising 50 N/s) and the
+ * encoder one count a sample, handed to the conditioner in parts of
+ * uneven sizes, with device tares at a few samples: for 1 to 16 channels
+ * (one and two blocks of filter lanes, filled in part), every output of
+ * every channel away from the ends is its ramp at the output's time (a
+ * symmetric filter of unity gain passes a ramp), the output times are
+ * every tenth sample's, and exactly the outputs standing for a tared
+ * sample are marked tared. */
+static void puts_each_output_in_its_channel_and_time(void **state)
+{
+    (void)state;
+    static const size_t parts[] = {1, 7, 333, 1024, 2000, 5, 1500};
+    static const size_t tares[] = {0, 999, 1000, 2345, 4999};
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.fsr_creep_pct = 0.0;
+    for (unsigned channels = 1; channels <= RM_MAX_CHANNELS; channels++) {
+        session x;
+        unsigned load_cells = channels < 2 ? channels : 2;
+        session_init(&x, load_cells, channels - load_cells, 5.0);
+        for (size_t i = 0; i < x.n; i++) {
+            for (unsigned k = 0; k < channels; k++) {
+                const rm_channel_info *c = &x.info.channels[k];
+                double newtons = 100.0 + 10.0 * k + 0.05 * (double)i;
+                x.s[i].counts[k] = (int32_t)lround(c->offset_counts +
+                                                   newtons / c->gain_n_per_count);
+            }
+            x.s[i].encoder = (int32_t)i;
+        }
+        for (size_t k = 0; k < sizeof tares / sizeof *tares; k++)
+            x.s[tares[k]].flags |= RM_SAMPLE_TARED;
+        ana_conditioner *c;
+        rm_error err;
+        assert_int_equal(ana_conditioner_new(&c, &x.info, &cfg, x.s, x.n, x.n,
+                                             &err), RM_OK);
+        for (size_t i = 0, k = 0, part; i < x.n; i += part, k++) {
+            part = parts[k % (sizeof parts / sizeof *parts)];
+            part = part < x.n - i ? part : x.n - i;
+            assert_int_equal(ana_conditioner_push(c, x.s + i, part, &err), RM_OK);
+        }
+        ana_channels ch;
+        ana_raw_stats raw;
+        assert_int_equal(ana_conditioner_finish(c, &ch, &raw, &err), RM_OK);
+        size_t factor = (size_t)(RATE / ch.rate_hz);
+        for (size_t j = 0; j < ch.n; j++) {
+            size_t centre = j * factor;
+            assert_true(fabs(ch.t_s[j] - t_of(centre)) < 1e-9);
+            bool tared = false;
+            for (size_t k = 0; k < sizeof tares / sizeof *tares; k++)
+                tared |= tares[k] <= centre && tares[k] + factor > centre;
+            if (ch.tared[j] != tared)
+                fail_msg("%u channels, output %zu: tared %d", channels, j,
+                         ch.tared[j]);
+            if (t_of(centre) < 0.1 || t_of(centre) > 4.9)
+                continue;   /* the filter sees the held ends */
+            assert_true(fabs(ch.encoder[j] - (double)centre) < 1e-6);
+            for (unsigned k = 0; k < channels; k++) {
+                double want = 100.0 + 10.0 * k + 0.05 * (double)centre;
+                if (fabs(ch.newtons[k][j] - want) > 0.01)
+                    fail_msg("%u channels, channel %u, output %zu: %.4f N, "
+                             "expected %.4f", channels, k, j,
+                             (double)ch.newtons[k][j], want);
+            }
+        }
+        ana_channels_free(&ch);
+        ana_raw_stats_free(&raw);
         free_session(&x);
     }
 }
@@ -627,6 +698,7 @@ int main(void)
         cmocka_unit_test(uses_each_channels_calibration_polynomial),
         cmocka_unit_test(detects_and_removes_mains_hum),
         cmocka_unit_test(conditions_every_block_of_channels),
+        cmocka_unit_test(puts_each_output_in_its_channel_and_time),
         cmocka_unit_test(decimates_keeping_slow_force_and_rejecting_fast),
         cmocka_unit_test(removes_offset_drift_seen_while_unloaded),
         cmocka_unit_test(undoes_fsr_creep_under_constant_load),
