@@ -482,9 +482,11 @@ AVX2_CLONE
 static void fir_columns(const lanes_f *coef, const lanes_f *h, size_t taps,
                         size_t step, size_t count, lanes_f column[LANES])
 {
-    lanes_f row[LANES] = {{0}};
+    lanes_f row[LANES];
     for (size_t j = 0; j < count; j++)
         symmetric_dot_lanes(coef, h + j * step, taps, &row[j]);
+    for (size_t j = count; j < LANES; j++)   /* not stored, but defined */
+        row[j] = (lanes_f){0};
     transpose_lanes(row, column);
 }
 
