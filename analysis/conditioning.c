@@ -195,14 +195,17 @@ static void notch_design(notch_bank *q, double f0_hz, double rate_hz)
  * fir_columns), so that its AVX2 build runs them in AVX2 too. */
 #define HOT_INLINE inline __attribute__((always_inline))
 
+/** Start block b in the steady state of a constant input x. */
+static HOT_INLINE void notch_prime(notch_bank *q, size_t b, const block4 *x)
+{
+    q->z2[b] = (q->b2 - q->a2) * *x;
+    q->z1[b] = (1.0 - q->b0) * *x;
+}
+
 /** Block b of the channels (four of them) through the notch, in place. */
 static HOT_INLINE void notch_step(notch_bank *q, size_t b, block4 *x)
 {
     block4 in = *x;
-    if (!q->primed) { /* start in the steady state of a constant input */
-        q->z2[b] = (q->b2 - q->a2) * in;
-        q->z1[b] = (1.0 - q->b0) * in;
-    }
     block4 y = q->b0 * in + q->z1[b];
     q->z1[b] = q->b1 * in - q->a1 * y + q->z2[b];
     q->z2[b] = q->b2 * in - q->a2 * y;
@@ -213,24 +216,36 @@ static HOT_INLINE void notch_step(notch_bank *q, size_t b, block4 *x)
 /* Calibration of every channel at once                                     */
 /* ------------------------------------------------------------------------ */
 
-/** Each channel's calibration (rm_channel_newtons), laid out so four
- *  channels go through the polynomial at once; lanes past the last
- *  channel are zero. */
-typedef struct calibration_bank {
-    block4_stored tare[MAX_BLOCKS];
-    block4_stored coef[4][MAX_BLOCKS];
-    size_t blocks;        /**< block4s holding the channels */
-} calibration_bank;
+typedef int64_t mask4 __attribute__((vector_size(4 * sizeof(int64_t)),
+                                     aligned(sizeof(int64_t))));
 
-static void calibration_bank_init(calibration_bank *cal,
-                                  const rm_device_info *info)
+/** What staging needs of each channel: its calibration
+ *  (rm_channel_newtons), each figure repeated in the four lanes of a
+ *  vector so that four samples go through the polynomial at once, and
+ *  whether it adds to the total force (all bits set) or not (zero).
+ *  Channels past the last one are zero. */
+typedef struct channel_bank {
+    block4_stored tare[MAX_BLOCKS * BLOCK];
+    block4_stored coef[MAX_BLOCKS * BLOCK][4];
+    mask4 in_total[MAX_BLOCKS * BLOCK];
+    size_t blocks;        /**< blocks of four channels */
+} channel_bank;
+
+static void channel_bank_init(channel_bank *bank, const rm_device_info *info,
+                              rm_channel_kind total_kind)
 {
-    memset(cal, 0, sizeof *cal);
-    cal->blocks = (info->channel_count + BLOCK - 1) / BLOCK;
+    memset(bank, 0, sizeof *bank);
+    bank->blocks = (info->channel_count + BLOCK - 1) / BLOCK;
     for (unsigned k = 0; k < info->channel_count; k++) {
-        cal->tare[k / BLOCK][k % BLOCK] = info->channels[k].cal.tare_counts;
-        for (size_t i = 0; i < 4; i++)
-            cal->coef[i][k / BLOCK][k % BLOCK] = info->channels[k].cal.coef[i];
+        const rm_channel_info *ch = &info->channels[k];
+        double tare = ch->cal.tare_counts;
+        bank->tare[k] = (block4_stored){tare, tare, tare, tare};
+        for (size_t i = 0; i < 4; i++) {
+            double c = ch->cal.coef[i];
+            bank->coef[k][i] = (block4_stored){c, c, c, c};
+        }
+        int64_t adds = ch->kind == total_kind ? -1 : 0;
+        bank->in_total[k] = (mask4){adds, adds, adds, adds};
     }
 }
 
@@ -255,20 +270,38 @@ static sample_run run_of(const rm_sample_columns *s, size_t from)
     return r;
 }
 
-/** Newtons of channels 4b .. 4b+3 of sample i of r, the same arithmetic
- *  as rm_channel_newtons. Lanes past the last channel come out 0: their
- *  counts and coefficients are 0. */
-static HOT_INLINE void calibrate(const calibration_bank *cal,
-                                 const sample_run *r, size_t i, size_t b,
-                                 block4 *newtons)
+/* Staging goes four samples at a time: calibration runs along each
+ * channel (one vector is four samples), the notch along each block of
+ * channels (one vector is four channels), and the two meet in a 4 x 4
+ * transposition. */
+#define QUAD 4
+typedef int32_t int4 __attribute__((vector_size(QUAD * sizeof(int32_t))));
+
+/** Rows become columns: out[j][k] = in[k][j]. */
+static HOT_INLINE void transpose4(const block4 in[4], block4 out[4])
 {
-    const int32_t *const *lane = r->lane + b * BLOCK;
-    /* each converted as it is loaded: fewer instructions than four
-     * integers gathered into one vector and converted together */
-    block4 counts = {lane[0][i], lane[1][i], lane[2][i], lane[3][i]};
-    block4 x = counts - cal->tare[b];
-    const block4_stored (*c)[MAX_BLOCKS] = cal->coef;
-    *newtons = c[0][b] + x * (c[1][b] + x * (c[2][b] + x * c[3][b]));
+    block4 lo01 = __builtin_shufflevector(in[0], in[1], 0, 4, 2, 6);
+    block4 hi01 = __builtin_shufflevector(in[0], in[1], 1, 5, 3, 7);
+    block4 lo23 = __builtin_shufflevector(in[2], in[3], 0, 4, 2, 6);
+    block4 hi23 = __builtin_shufflevector(in[2], in[3], 1, 5, 3, 7);
+    out[0] = __builtin_shufflevector(lo01, lo23, 0, 1, 4, 5);
+    out[1] = __builtin_shufflevector(hi01, hi23, 0, 1, 4, 5);
+    out[2] = __builtin_shufflevector(lo01, lo23, 2, 3, 6, 7);
+    out[3] = __builtin_shufflevector(hi01, hi23, 2, 3, 6, 7);
+}
+
+/** Newtons of channel k for samples i .. i+3 of r, the same arithmetic
+ *  as rm_channel_newtons. A channel past the last one comes out 0: its
+ *  counts and coefficients are 0. */
+static HOT_INLINE void calibrate_channel(const channel_bank *bank,
+                                         const sample_run *r, size_t i,
+                                         size_t k, block4 *newtons)
+{
+    int4 counts;
+    memcpy(&counts, r->lane[k] + i, sizeof counts);
+    const block4_stored *c = bank->coef[k];
+    block4 x = __builtin_convertvector(counts, block4) - bank->tare[k];
+    *newtons = c[0] + x * (c[1] + x * (c[2] + x * c[3]));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -550,7 +583,7 @@ struct ana_conditioner {
     double rate_hz;
     uint64_t gap_us;         /**< a step longer than this is a gap */
     decimator dec;
-    calibration_bank calibration;
+    channel_bank channels;
     notch_bank notch;
     rm_channel_kind total_kind;
     unsigned total_channels[RM_MAX_CHANNELS]; /**< those of total_kind, in order */
@@ -752,7 +785,7 @@ rm_status ana_conditioner_new(ana_conditioner **out,
      * exactly when it is longer than their whole part. */
     c->gap_us = (uint64_t)floor(GAP_PERIODS * (1e6 / c->rate_hz));
     c->total_kind = total_force_kind(info);
-    calibration_bank_init(&c->calibration, info);
+    channel_bank_init(&c->channels, info, c->total_kind);
     for (unsigned k = 0; k < info->channel_count; k++)
         if (info->channels[k].kind == c->total_kind)
             c->total_channels[c->total_count++] = k;
@@ -796,9 +829,14 @@ static rm_status add_mark(ana_raw_stats *raw, double t_s, rm_error *err)
     return RM_OK;
 }
 
+static double seconds_after(uint64_t t0_us, uint64_t t_us)
+{
+    return (double)(int64_t)(t_us - t0_us) / 1e6;
+}
+
 static double seconds_since_start(const ana_conditioner *c, uint64_t t_us)
 {
-    return (double)(int64_t)(t_us - c->t0_us) / 1e6;
+    return seconds_after(c->t0_us, t_us);
 }
 
 /** Whether sample time t_us after prev_us leaves samples out. */
@@ -913,64 +951,177 @@ static rm_status note_flags(ana_conditioner *c, const sample_run *r, size_t n,
     return RM_OK;
 }
 
-/* stage_run for a number of channel blocks fixed when compiling: the
- * loop over the blocks unrolls, so the notch's state stays in registers
- * instead of being stored and loaded again every sample, on the
- * recursion's chain. */
+/** Samples i .. i+3 of r calibrated, hum removed: block[b][j] holds
+ *  channels 4b .. 4b+3 of sample i+j; column[k] holds channel k of the
+ *  four samples. Only the first `count` samples are real (the notch
+ *  steps over those alone). */
+static HOT_INLINE void condition_quad(const channel_bank *bank,
+                                      notch_bank *notch, bool hum,
+                                      const sample_run *r, size_t i,
+                                      size_t count, const size_t blocks,
+                                      block4 block[][QUAD], block4 *column)
+{
+#pragma GCC unroll 4
+    for (size_t b = 0; b < blocks; b++) {
+#pragma GCC unroll 4
+        for (size_t k = b * BLOCK; k < (b + 1) * BLOCK; k++)
+            calibrate_channel(bank, r, i, k, &column[k]);
+        transpose4(column + b * BLOCK, block[b]);
+        if (!hum)
+            continue;
+        if (!notch->primed)
+            notch_prime(notch, b, &block[b][0]);
+#pragma GCC unroll 4
+        for (size_t j = 0; j < count; j++)
+            notch_step(notch, b, &block[b][j]);
+        transpose4(block[b], column + b * BLOCK);
+    }
+    if (hum)
+        notch->primed = true;
+}
+
+/** Total force of the four samples: their channels of the total's kind
+ *  added in order, the others masked to +0.0, which leaves every partial
+ *  sum's bits as they are (the sums start at +0.0 and never become -0.0). */
+static HOT_INLINE void add_total(const channel_bank *bank,
+                                 const block4 *column, const size_t blocks,
+                                 block4 *total)
+{
+    *total = (block4){0.0, 0.0, 0.0, 0.0};
+#pragma GCC unroll 16
+    for (size_t k = 0; k < blocks * BLOCK; k++)
+        *total += (block4)((mask4)column[k] & bank->in_total[k]);
+}
+
+/** Where stage_quad puts the conditioned samples: a local copy, which
+ *  the stores through it cannot change, so it stays in registers. */
+typedef struct stage_target {
+    lanes_f *x[MAX_LANE_BLOCKS];   /**< the decimator's inputs, from len on */
+    double *total;                 /**< raw_total */
+} stage_target;
+
+/** Stage the first `count` of the four conditioned samples at index at of
+ *  the target. */
+static HOT_INLINE void stage_quad(const stage_target *to,
+                                  const channel_bank *bank, size_t at,
+                                  size_t count, const size_t blocks,
+                                  block4 block[][QUAD], const block4 *column)
+{
+#pragma GCC unroll 4
+    for (size_t j = 0; j < count; j++)
+#pragma GCC unroll 4
+        for (size_t b = 0; b < blocks; b++) {
+            float4 f = __builtin_convertvector(block[b][j], float4);
+            size_t lane = b * BLOCK;  /* of the block's first channel */
+            memcpy((float *)&to->x[lane / LANES][at + j] + lane % LANES, &f,
+                   sizeof f);
+        }
+    block4 total;
+    add_total(bank, column, blocks, &total);
+    memcpy(to->total + at, &total, sizeof(double) * count);
+}
+
+/** stage_channels for a number of channel blocks fixed when compiling:
+ *  the loops over the blocks unroll, so the notch's state stays in
+ *  registers instead of being stored and loaded again every sample, on
+ *  the recursion's chain. */
 static HOT_INLINE void stage_blocks(ana_conditioner *c, const sample_run *run,
                                     size_t n, const size_t blocks)
 {
-    decimator *d = &c->dec;
     /* Local copies: the stores below cannot overwrite them, so the
      * compiler keeps the coefficients and the columns' addresses in
      * registers across samples. */
-    const calibration_bank cal = c->calibration;
-    const sample_run samples = *run, *r = &samples;
+    const channel_bank bank = c->channels;
+    const sample_run samples = *run;
     notch_bank notch = c->notch;
     bool hum = c->raw.hum_removed;
-    for (size_t i = 0; i < n; i++) {
-        size_t at = d->len + i;
-        double total = 0.0;
-        block4 v[MAX_BLOCKS];
-#pragma GCC unroll 4
-        for (size_t b = 0; b < blocks; b++) {
-            calibrate(&cal, r, i, b, &v[b]);
-            if (hum)
-                notch_step(&notch, b, &v[b]);
-            float4 f = __builtin_convertvector(v[b], float4);
-            size_t lane = b * BLOCK;  /* of the block's first channel */
-            memcpy((float *)&d->x[lane / LANES][at] + lane % LANES, &f,
-                   sizeof f);
+    stage_target to = {.total = c->raw_total};
+    for (size_t b = 0; b < MAX_LANE_BLOCKS; b++)
+        to.x[b] = c->dec.x[b] ? c->dec.x[b] + c->dec.len : NULL;
+    block4 block[MAX_BLOCKS][QUAD], column[MAX_BLOCKS * BLOCK];
+    memset(column, 0, sizeof column); /* quiets a false maybe-uninitialized */
+    size_t i = 0;
+    for (; i + QUAD <= n; i += QUAD) {
+        condition_quad(&bank, &notch, hum, &samples, i, QUAD, blocks, block,
+                       column);
+        stage_quad(&to, &bank, i, QUAD, blocks, block, column);
+    }
+    if (i < n) {
+        /* The last samples, padded to four with zero counts. */
+        int32_t padded[MAX_BLOCKS * BLOCK][QUAD] = {{0}};
+        sample_run tail = samples;
+        for (size_t k = 0; k < blocks * BLOCK; k++) {
+            memcpy(padded[k], samples.lane[k] + i, sizeof(int32_t) * (n - i));
+            tail.lane[k] = padded[k];
         }
-        notch.primed = true;
-        for (unsigned j = 0; j < c->total_count; j++) {
-            unsigned k = c->total_channels[j];
-            total += v[k / BLOCK][k % BLOCK];
-        }
-        c->raw_total[i] = total;
-        d->encoder[at] = r->encoder[i];
-        d->t_s[at] = seconds_since_start(c, r->t_us[i]);
-        d->flags[at] = (r->flags[i] & RM_SAMPLE_TARED) ? FLAG_TARED : 0;
+        condition_quad(&bank, &notch, hum, &tail, 0, n - i, blocks, block,
+                       column);
+        stage_quad(&to, &bank, i, n - i, blocks, block, column);
     }
     c->notch = notch;
-    d->len += n;
 }
 
-/** Counts -> newtons (hum removed) of r[0..n), staged for the decimator
- *  with their encoder, time and flags; the total force of each goes to
- *  raw_total[0..n). n is at most the decimator's room and STAGE_INPUTS. */
+/** Counts -> newtons (hum removed) of r[0..n), staged for the decimator;
+ *  the total force of each goes to raw_total[0..n). */
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-static void stage_run(ana_conditioner *c, const sample_run *run, size_t n)
+static void stage_channels(ana_conditioner *c, const sample_run *run,
+                           size_t n)
 {
     _Static_assert(MAX_BLOCKS == 4, "one case per number of blocks");
-    switch (c->calibration.blocks) {
+    switch (c->channels.blocks) {
     case 1: stage_blocks(c, run, n, 1); break;
     case 2: stage_blocks(c, run, n, 2); break;
     case 3: stage_blocks(c, run, n, 3); break;
     default: stage_blocks(c, run, n, 4); break;
     }
+}
+
+typedef uint64_t ulong4 __attribute__((vector_size(4 * sizeof(uint64_t))));
+typedef int64_t long4 __attribute__((vector_size(4 * sizeof(int64_t))));
+typedef uint16_t ushort8 __attribute__((vector_size(8 * sizeof(uint16_t))));
+
+/** The encoder, time and flags of r[0..n), staged for the decimator at
+ *  its index `at`, a vector of samples at a time. */
+AVX2_CLONE
+static void stage_others(decimator *d, size_t at, const sample_run *r,
+                         size_t n, uint64_t t0_us)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        int4 encoder;
+        ulong4 t_us;
+        memcpy(&encoder, r->encoder + i, sizeof encoder);
+        memcpy(&t_us, r->t_us + i, sizeof t_us);
+        block4 e = __builtin_convertvector(encoder, block4);
+        long4 after_us = (long4)(t_us - t0_us);
+        block4 t = __builtin_convertvector(after_us, block4) / 1e6;
+        memcpy(d->encoder + at + i, &e, sizeof e);
+        memcpy(d->t_s + at + i, &t, sizeof t);
+    }
+    for (; i < n; i++) {
+        d->encoder[at + i] = r->encoder[i];
+        d->t_s[at + i] = seconds_after(t0_us, r->t_us[i]);
+    }
+    for (i = 0; i + 8 <= n; i += 8) {
+        ushort8 flags;
+        memcpy(&flags, r->flags + i, sizeof flags);
+        ushort8 tared = (ushort8)(((flags & RM_SAMPLE_TARED) != 0) &
+                                  FLAG_TARED);
+        memcpy(d->flags + at + i, &tared, sizeof tared);
+    }
+    for (; i < n; i++)
+        d->flags[at + i] = (r->flags[i] & RM_SAMPLE_TARED) ? FLAG_TARED : 0;
+}
+
+/** r[0..n) staged for the decimator, their total forces in raw_total.
+ *  n is at most the decimator's room and STAGE_INPUTS. */
+static void stage_run(ana_conditioner *c, const sample_run *r, size_t n)
+{
+    stage_channels(c, r, n);
+    stage_others(&c->dec, c->dec.len, r, n, c->t0_us);
+    c->dec.len += n;
 }
 
 /** The first sample (at t_us) starts the clock and the decimator's

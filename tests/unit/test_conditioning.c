@@ -224,6 +224,35 @@ static void removes_offset_drift_seen_while_unloaded(void **state)
     free_session(&x);
 }
 
+/* A device tare re-zeroes the cells: the offset seen before it says
+ * nothing of the one after. Each cell reads 2 N unloaded up to the tare
+ * and 0 N from it on; both halves must come out at zero. The tare falls
+ * on each of eight neighbouring samples in turn, so it lands at every
+ * place of the vectors that stage the flags. */
+static void a_tare_ends_the_offset_estimate(void **state)
+{
+    (void)state;
+    for (size_t place = 0; place < 8; place++) {
+        session x;
+        session_init(&x, 2, 0, 30.0);
+        size_t tare = 15000 + place;
+        for (size_t i = 0; i < x.n; i++) {
+            set_newtons(&x, i, 0, i < tare ? 2.0 : 0.0);
+            set_newtons(&x, i, 1, i < tare ? 2.0 : 0.0);
+        }
+        x.s[tare].flags |= RM_SAMPLE_TARED;
+        rm_analysis *a = analyse(&x, NULL);
+        for (size_t i = 0; i < a->series.n; i++) {
+            double t = a->series.t_s[i];
+            if (fabs(t - t_of(tare)) > 1.0 && fabs(a->series.force_n[i]) > 0.1)
+                fail_msg("tare at sample %zu: %.3f N at %.2f s", tare,
+                         a->series.force_n[i], t);
+        }
+        rm_analysis_free(a);
+        free_session(&x);
+    }
+}
+
 static void undoes_fsr_creep_under_constant_load(void **state)
 {
     (void)state;
@@ -383,6 +412,39 @@ static void puts_each_output_in_its_channel_and_time(void **state)
         ana_raw_stats_free(&raw);
         free_session(&x);
     }
+}
+
+/* Samples reach the filters in runs that end at gaps and at the edges of
+ * the staging buffer, not at multiples of the four samples staged at once:
+ * a steady load must come out steady at every output, through the hum
+ * notch, however the runs fall. */
+static void conditions_every_sample_of_uneven_runs(void **state)
+{
+    (void)state;
+    session x;
+    session_init(&x, 2, 4, 10.0);
+    for (size_t i = 0; i < x.n; i++) {
+        for (unsigned k = 0; k < 2; k++)
+            x.s[i].counts[k] = (int32_t)(LOAD_OFFSET + 150.0 / LOAD_GAIN);
+        for (unsigned k = 2; k < 6; k++)
+            x.s[i].counts[k] = (int32_t)(CELL_OFFSET + 10.0 / CELL_GAIN);
+        x.s[i].t_us += (i >= 3001 ? 500000 : 0) + (i >= 6003 ? 250000 : 0);
+    }
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.mains_hz = 50.0;
+    cfg.fsr_creep_pct = 0.0;
+    rm_analysis *a = analyse(&x, &cfg);
+    assert_true(a->quality.mains_hum_removed);
+    assert_int_equal(a->quality.gaps, 2);
+    for (size_t i = 0; i < a->series.n; i++)
+        if (fabs(a->series.force_n[i] - 300.0) > 1e-3 ||
+            fabs(a->series.pressure_kpa[i] - 100.0) > 1e-3)
+            fail_msg("output %zu (%.3f s): %.6f N, %.6f kPa", i,
+                     a->series.t_s[i], a->series.force_n[i],
+                     a->series.pressure_kpa[i]);
+    rm_analysis_free(a);
+    free_session(&x);
 }
 
 /* 20 s of two channels at a steady 80 N with 2 s missing after 10 s. */
@@ -699,8 +761,10 @@ int main(void)
         cmocka_unit_test(detects_and_removes_mains_hum),
         cmocka_unit_test(conditions_every_block_of_channels),
         cmocka_unit_test(puts_each_output_in_its_channel_and_time),
+        cmocka_unit_test(conditions_every_sample_of_uneven_runs),
         cmocka_unit_test(decimates_keeping_slow_force_and_rejecting_fast),
         cmocka_unit_test(removes_offset_drift_seen_while_unloaded),
+        cmocka_unit_test(a_tare_ends_the_offset_estimate),
         cmocka_unit_test(undoes_fsr_creep_under_constant_load),
         cmocka_unit_test(pressure_is_the_mean_over_loaded_cells),
         cmocka_unit_test(fills_time_gaps_and_counts_them),
