@@ -1492,29 +1492,88 @@ static void pick_roles(const rm_device_info *info, const ana_channels *ch,
     }
 }
 
+/** Sums of outputs i .. i+3 over the roles' channels: the total force,
+ *  the pressure of the cells in contact and their count. Each lane adds
+ *  in the same order as one output at a time would; a cell out of contact
+ *  adds +0.0, which leaves the sums' bits as they are. */
+static HOT_INLINE void combine_four(const channel_roles *roles, size_t i,
+                                    block4 *total, block4 *kpa,
+                                    block4 *in_contact)
+{
+    const block4 zero = {0.0, 0.0, 0.0, 0.0}, one = {1.0, 1.0, 1.0, 1.0};
+    *total = *kpa = *in_contact = zero;
+    for (unsigned k = 0; k < roles->totals; k++) {
+        float4 f;
+        memcpy(&f, roles->total[k] + i, sizeof f);
+        *total += __builtin_convertvector(f, block4);
+    }
+    for (unsigned k = 0; k < roles->cells; k++) {
+        float4 f4;
+        memcpy(&f4, roles->cell[k] + i, sizeof f4);
+        block4 f = __builtin_convertvector(f4, block4);
+        mask4 contact = f >= CELL_CONTACT_N;
+        block4 cell_kpa = f / roles->cell_area_mm2[k] * 1000.0; /* N/mm^2 = 1000 kPa */
+        *kpa += (block4)((mask4)cell_kpa & contact);
+        *in_contact += (block4)((mask4)one & contact);
+    }
+}
+
+/** Outputs i .. i+count-1 (count at most four) of the series. */
+static HOT_INLINE void combine_into(const channel_roles *roles, size_t i,
+                                    size_t count, bool cells,
+                                    double threshold, size_t at,
+                                    rm_series *out)
+{
+    block4 total, kpa, in_contact;
+    combine_four(roles, i, &total, &kpa, &in_contact);
+    for (size_t j = 0; j < count; j++) {
+        out->force_n[at + j] = total[j];
+        out->pressure_kpa[at + j] = !cells ? NAN
+                                    : in_contact[j] > 0.0
+                                        ? kpa[j] / in_contact[j]
+                                        : 0.0;
+        out->loaded[at + j] = total[j] >= threshold && !out->in_gap[at + j];
+    }
+}
+
+/** The channels' last n - from outputs (fewer than four) copied to the
+ *  start of zero-padded arrays, and roles that read them there. */
+static void pad_roles(const channel_roles *roles, size_t from, size_t n,
+                      float padded[][4], channel_roles *tail)
+{
+    *tail = *roles;
+    unsigned used = 0;
+    for (unsigned k = 0; k < roles->totals; k++, used++) {
+        memcpy(padded[used], roles->total[k] + from, sizeof(float) * (n - from));
+        tail->total[k] = padded[used];
+    }
+    for (unsigned k = 0; k < roles->cells; k++, used++) {
+        memcpy(padded[used], roles->cell[k] + from, sizeof(float) * (n - from));
+        tail->cell[k] = padded[used];
+    }
+}
+
+AVX2_CLONE
+static void combine_outputs(const channel_roles *roles, size_t n, bool cells,
+                            double threshold, rm_series *out)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        combine_into(roles, i, 4, cells, threshold, i, out);
+    if (i < n) {
+        float padded[2 * RM_MAX_CHANNELS][4] = {{0}};
+        channel_roles tail;
+        pad_roles(roles, i, n, padded, &tail);
+        combine_into(&tail, 0, n - i, cells, threshold, i, out);
+    }
+}
+
 void ana_combine_channels(const rm_device_info *info,
                           const rm_analysis_config *cfg,
                           const ana_channels *ch, rm_series *out)
 {
     channel_roles roles;
     pick_roles(info, ch, &roles);
-    bool cells = ana_has_pressure_cells(info);
-    double threshold = load_threshold_n(info, cfg);
-    for (size_t i = 0; i < ch->n; i++) {
-        double total = 0.0, kpa = 0.0;
-        unsigned loaded_cells = 0;
-        for (unsigned k = 0; k < roles.totals; k++)
-            total += roles.total[k][i];
-        for (unsigned k = 0; k < roles.cells; k++) {
-            double f = roles.cell[k][i];
-            if (f >= CELL_CONTACT_N) {
-                kpa += f / roles.cell_area_mm2[k] * 1000.0; /* N/mm^2 = 1000 kPa */
-                loaded_cells++;
-            }
-        }
-        out->force_n[i] = total;
-        out->pressure_kpa[i] = !cells ? NAN
-                               : loaded_cells ? kpa / loaded_cells : 0.0;
-        out->loaded[i] = total >= threshold && !out->in_gap[i];
-    }
+    combine_outputs(&roles, ch->n, ana_has_pressure_cells(info),
+                    load_threshold_n(info, cfg), out);
 }

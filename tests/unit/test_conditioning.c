@@ -447,6 +447,54 @@ static void conditions_every_sample_of_uneven_runs(void **state)
     free_session(&x);
 }
 
+/* The channels become the total force (the load cells' sum), the mean
+ * pressure over the cells in contact (0.5 N or more) and the loaded flag,
+ * output by output: each output of a count that is no multiple of four,
+ * with values that differ from output to output, is checked against the
+ * same sums made here one output at a time. */
+static void combines_every_output_of_the_channels(void **state)
+{
+    (void)state;
+    enum { OUTPUTS = 23, LOADS = 2, CELLS = 5 };
+    session x;
+    session_init(&x, LOADS, CELLS, 0.0);
+    float values[LOADS + CELLS][OUTPUTS];
+    ana_channels ch = {.n = OUTPUTS, .count = LOADS + CELLS};
+    for (unsigned k = 0; k < LOADS + CELLS; k++) {
+        for (size_t i = 0; i < OUTPUTS; i++)
+            values[k][i] = k < LOADS ? (float)(4.0 * (double)i + k)
+                           : (i + k) % 3 ? (float)(1.0 + 0.25 * (double)(i * k))
+                                         : 0.1f;
+        ch.newtons[k] = values[k];
+    }
+    double force[OUTPUTS], kpa[OUTPUTS];
+    uint8_t loaded[OUTPUTS], in_gap[OUTPUTS] = {0};
+    in_gap[OUTPUTS - 1] = 1;
+    rm_series out = {.n = OUTPUTS, .force_n = force, .pressure_kpa = kpa,
+                     .loaded = loaded, .in_gap = in_gap};
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    ana_combine_channels(&x.info, &cfg, &ch, &out);
+    for (size_t i = 0; i < OUTPUTS; i++) {
+        double total = 0.0, sum = 0.0;
+        unsigned touching = 0;
+        for (unsigned k = 0; k < LOADS; k++)
+            total += values[k][i];
+        for (unsigned k = LOADS; k < LOADS + CELLS; k++)
+            if (values[k][i] >= 0.5) {
+                sum += values[k][i] / CELL_AREA * 1000.0;
+                touching++;
+            }
+        double want_kpa = touching ? sum / touching : 0.0;
+        bool want_loaded = total >= cfg.load_threshold_n && !in_gap[i];
+        if (force[i] != total || kpa[i] != want_kpa || loaded[i] != want_loaded)
+            fail_msg("output %zu: %g N, %g kPa, loaded %d; expected %g N, "
+                     "%g kPa, loaded %d", i, force[i], kpa[i], loaded[i],
+                     total, want_kpa, want_loaded);
+    }
+    free_session(&x);
+}
+
 /* 20 s of two channels at a steady 80 N with 2 s missing after 10 s. */
 static void session_with_gap(session *x)
 {
@@ -762,6 +810,7 @@ int main(void)
         cmocka_unit_test(conditions_every_block_of_channels),
         cmocka_unit_test(puts_each_output_in_its_channel_and_time),
         cmocka_unit_test(conditions_every_sample_of_uneven_runs),
+        cmocka_unit_test(combines_every_output_of_the_channels),
         cmocka_unit_test(decimates_keeping_slow_force_and_rejecting_fast),
         cmocka_unit_test(removes_offset_drift_seen_while_unloaded),
         cmocka_unit_test(a_tare_ends_the_offset_estimate),
