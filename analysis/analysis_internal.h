@@ -34,8 +34,8 @@ typedef struct ana_channels {
     float *newtons[RM_MAX_CHANNELS];     /**< float: see conditioning.c */
     float *newtons_block;                /**< the one allocation behind them */
     double *encoder;                     /**< low-passed encoder counts */
-    uint8_t *in_gap;
-    uint8_t *tared;                      /**< a device tare happened here */
+    uint8_t *in_gap;                     /**< 1 filled into a gap, else 0 */
+    uint8_t *tared;                      /**< 1 a device tare happened here */
 } ana_channels;
 
 /** Raw-rate facts gathered while streaming. */
@@ -76,6 +76,14 @@ rm_status ana_conditioner_push(ana_conditioner *c, const rm_sample *s,
 rm_status ana_conditioner_finish(ana_conditioner *c, ana_channels *ch,
                                  ana_raw_stats *raw, rm_error *err);
 void ana_conditioner_free(ana_conditioner *c);
+/** Remove offset drift (estimated where the total force is under half
+ *  the load threshold, between device tares) and FSR creep (from the
+ *  pressure cells, cfg->fsr_creep_pct) from the filtered channels ch of a
+ *  device info: the last step of ana_conditioner_finish. */
+rm_status ana_channels_remove_drift_and_creep(ana_channels *ch,
+                                              const rm_device_info *info,
+                                              const rm_analysis_config *cfg,
+                                              rm_error *err);
 void ana_channels_free(ana_channels *ch);
 void ana_raw_stats_free(ana_raw_stats *raw);
 

@@ -25,6 +25,9 @@ typedef double block4 __attribute__((vector_size(4 * sizeof(double))));
 typedef double block4_stored __attribute__((vector_size(4 * sizeof(double)),
                                             aligned(sizeof(double))));
 typedef float float4 __attribute__((vector_size(4 * sizeof(float))));
+/* 64-bit integers beside a block4's lanes: counters, and the results of
+ * its comparisons (all bits set where true). */
+typedef int64_t long4 __attribute__((vector_size(4 * sizeof(int64_t))));
 #define BLOCK 4
 #define MAX_BLOCKS ((RM_MAX_CHANNELS + BLOCK - 1) / BLOCK)
 #define LANES 8
@@ -78,6 +81,32 @@ static rm_channel_kind total_force_kind(const rm_device_info *info)
 {
     return has_load_cells(info) ? RM_CHANNEL_LOAD_CELL
                                     : RM_CHANNEL_PRESSURE_CELL;
+}
+
+/** The channels that add up to the total force and the pressure cells
+ *  with an area, picked once rather than for every sample. */
+typedef struct channel_roles {
+    const float *total[RM_MAX_CHANNELS];
+    unsigned totals;
+    const float *cell[RM_MAX_CHANNELS];
+    double cell_area_mm2[RM_MAX_CHANNELS];
+    unsigned cells;
+} channel_roles;
+
+static void pick_roles(const rm_device_info *info, const ana_channels *ch,
+                       channel_roles *roles)
+{
+    rm_channel_kind total_kind = total_force_kind(info);
+    roles->totals = roles->cells = 0;
+    for (unsigned k = 0; k < ch->count; k++) {
+        const rm_channel_info *ci = &info->channels[k];
+        if (ci->kind == total_kind)
+            roles->total[roles->totals++] = ch->newtons[k];
+        if (ci->kind == RM_CHANNEL_PRESSURE_CELL && ci->area_mm2 > 0.0f) {
+            roles->cell[roles->cells] = ch->newtons[k];
+            roles->cell_area_mm2[roles->cells++] = ci->area_mm2;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1194,32 +1223,114 @@ typedef struct anchor {
     double offset;       /**< median of the channel over the stretch */
 } anchor;
 
-/** Offset anchors from unloaded stretches of x[from..to). */
-static size_t find_anchors(const float *x, size_t from, size_t to,
-                           double rate_hz, const uint8_t *unloaded,
-                           anchor *anchors, double *scratch)
+/** The samples an offset estimate is the median of: the trimmed part
+ *  [from, to) of an unloaded stretch centred on `centre`. */
+typedef struct anchor_span {
+    size_t from, to;
+    double centre;
+} anchor_span;
+
+/** The samples [from, to) between two device tares, whose anchors come
+ *  from spans[first .. first + count). */
+typedef struct drift_segment {
+    size_t from, to, first, count;
+} drift_segment;
+
+/** Where the offsets are estimated: the same samples for every channel,
+ *  so found once. */
+typedef struct drift_plan {
+    drift_segment *segments;
+    size_t segment_count;
+    anchor_span *spans;
+    anchor *anchors;     /**< one channel's, room for every span */
+    double *scratch;     /**< room for the longest span */
+} drift_plan;
+
+/** The first index in [from, to) where flags (each 0 or 1) hold value;
+ *  to if there is none. */
+static size_t find_flag(const uint8_t *flags, size_t from, size_t to,
+                        uint8_t value)
+{
+    const uint8_t *at = memchr(flags + from, value, to - from);
+    return at ? (size_t)(at - flags) : to;
+}
+
+/** The spans of the unloaded stretches of [from, to) that are long enough
+ *  to give an offset; returns how many it stored at spans. */
+static size_t find_spans(const uint8_t *unloaded, size_t from, size_t to,
+                         double rate_hz, anchor_span *spans)
 {
     size_t count = 0, min_len = (size_t)(ANCHOR_MIN_S * rate_hz);
     size_t trim = (size_t)(ANCHOR_TRIM_S * rate_hz);
-    size_t i = from;
-    while (i < to) {
-        if (!unloaded[i]) {
-            i++;
-            continue;
-        }
-        size_t j = i;
-        while (j < to && unloaded[j])
-            j++;
-        if (j - i >= min_len && j - i > 2 * trim) {
-            size_t m = 0;
-            for (size_t k = i + trim; k < j - trim; k++)
-                scratch[m++] = x[k];
-            anchors[count++] = (anchor){(double)(i + j - 1) / 2.0,
-                                        rm_median_select(scratch, m)};
-        }
-        i = j;
+    for (size_t i = find_flag(unloaded, from, to, 1); i < to;) {
+        size_t j = find_flag(unloaded, i, to, 0);
+        if (j - i >= min_len && j - i > 2 * trim)
+            spans[count++] = (anchor_span){i + trim, j - trim,
+                                           (double)(i + j - 1) / 2.0};
+        i = find_flag(unloaded, j, to, 1);
     }
     return count;
+}
+
+static void drift_plan_free(drift_plan *p)
+{
+    free(p->segments);
+    free(p->spans);
+    free(p->anchors);
+    free(p->scratch);
+    memset(p, 0, sizeof *p);
+}
+
+/** Room for a plan's anchors and for the longest span's values. */
+static bool drift_plan_alloc_work(drift_plan *p, size_t spans)
+{
+    size_t longest = 1;
+    for (size_t k = 0; k < spans; k++) {
+        size_t len = p->spans[k].to - p->spans[k].from;
+        longest = len > longest ? len : longest;
+    }
+    p->anchors = malloc(sizeof *p->anchors * (spans ? spans : 1));
+    p->scratch = malloc(sizeof *p->scratch * longest);
+    return p->anchors && p->scratch;
+}
+
+/** The segments of ch between tares and, in each, the spans of the
+ *  stretches where unloaded[i] is set. */
+static rm_status drift_plan_init(drift_plan *p, const ana_channels *ch,
+                                 const uint8_t *unloaded, rm_error *err)
+{
+    size_t n = ch->n, segments = 0, spans = 0;
+    memset(p, 0, sizeof *p);
+    for (size_t i = 0; i < n; i = find_flag(ch->tared, i + 1, n, 1))
+        segments++;
+    p->segments = malloc(sizeof *p->segments * (segments ? segments : 1));
+    p->spans = malloc(sizeof *p->spans * (n / 2 + 1));
+    if (p->segments && p->spans)
+        for (size_t from = 0, to; from < n; from = to) {
+            to = find_flag(ch->tared, from + 1, n, 1);
+            size_t count = find_spans(unloaded, from, to, ch->rate_hz,
+                                      p->spans + spans);
+            p->segments[p->segment_count++] =
+                (drift_segment){from, to, spans, count};
+            spans += count;
+        }
+    if (p->segments && p->spans && drift_plan_alloc_work(p, spans))
+        return RM_OK;
+    drift_plan_free(p);
+    return rm_error_set(err, RM_ERR_NOMEM, "conditioning: out of memory");
+}
+
+/** The anchors of x in segment g: the median of each of its spans. */
+static void find_anchors(const float *x, const drift_plan *p,
+                         const drift_segment *g)
+{
+    for (size_t k = 0; k < g->count; k++) {
+        const anchor_span *s = &p->spans[g->first + k];
+        for (size_t i = s->from; i < s->to; i++)
+            p->scratch[i - s->from] = x[i];
+        p->anchors[k] = (anchor){s->centre,
+                                 rm_median_select(p->scratch, s->to - s->from)};
+    }
 }
 
 /** x[i] -= offset for i in [from, to). */
@@ -1229,15 +1340,35 @@ static void subtract_offset(float *x, size_t from, size_t to, double offset)
         x[i] = (float)(x[i] - offset);
 }
 
-/** x[i] -= the offset interpolated between anchors p and q, for i in
- *  [from, to). */
-static void subtract_ramp(float *x, size_t from, size_t to, const anchor *p,
-                          const anchor *q)
+/** x[0..m) -= the offset interpolated between anchors p and q at sample
+ *  indices (*at)[0..m) (m <= 4): the scalar expression's operations, in
+ *  its order, in each lane, so the same bits. */
+static inline void subtract_ramp_lanes(float *x, size_t m, const block4 *at,
+                                       anchor p, anchor q)
 {
-    double span = q->index - p->index, rise = q->offset - p->offset;
-    for (size_t i = from; i < to; i++)
-        x[i] = (float)(x[i] - (p->offset +
-                               ((double)i - p->index) / span * rise));
+    double span = q.index - p.index, rise = q.offset - p.offset;
+    float4 v = {0};
+    memcpy(&v, x, m * sizeof *x);
+    block4 offset = p.offset + (*at - p.index) / span * rise;
+    v = __builtin_convertvector(__builtin_convertvector(v, block4) - offset,
+                                float4);
+    memcpy(x, &v, m * sizeof *x);
+}
+
+/** x[i] -= the offset interpolated between anchors p and q, for i in
+ *  [from, to). The anchors are copies: x's stores cannot change them, so
+ *  they stay in registers. */
+AVX2_CLONE
+static void subtract_ramp(float *x, size_t from, size_t to, anchor p,
+                          anchor q)
+{
+    /* Sample indices stay below 2^53, where doubles count exactly. */
+    block4 at = (double)from + (block4){0.0, 1.0, 2.0, 3.0};
+    size_t i = from;
+    for (; to - i >= 4; i += 4, at += 4.0)
+        subtract_ramp_lanes(x + i, 4, &at, p, q);
+    if (i < to)
+        subtract_ramp_lanes(x + i, to - i, &at, p, q);
 }
 
 /** First sample index after position `index` (an anchor's centre),
@@ -1252,85 +1383,134 @@ static size_t first_after(double index, size_t from, size_t to)
 /** The offset is anchors[0]'s up to its centre, the last one's after the
  *  last centre, and linear between centres. */
 static void remove_drift_segment(float *x, size_t from, size_t to,
-                                 double rate_hz, const uint8_t *unloaded,
-                                 anchor *anchors, double *scratch)
+                                 const anchor *anchors, size_t count)
 {
-    size_t count = find_anchors(x, from, to, rate_hz, unloaded, anchors,
-                                scratch);
     if (count == 0)
         return;
     size_t i = first_after(anchors[0].index, from, to);
     subtract_offset(x, from, i, anchors[0].offset);
     for (size_t k = 1; k < count; k++) {
         size_t end = first_after(anchors[k].index, from, to);
-        subtract_ramp(x, i, end, &anchors[k - 1], &anchors[k]);
+        subtract_ramp(x, i, end, anchors[k - 1], anchors[k]);
         i = end;
     }
     subtract_offset(x, i, to, anchors[count - 1].offset);
 }
 
-/** Remove the time-varying offset of x, estimated from stretches where
- *  unloaded[i] is set; the estimate does not cross device tares. */
-static void remove_offset_drift(float *x, size_t n, double rate_hz,
-                                const uint8_t *unloaded, const uint8_t *tared)
+/** Remove the time-varying offset of x, estimated at the plan's spans;
+ *  the estimate does not cross device tares. */
+static void remove_offset_drift(float *x, const drift_plan *p)
 {
-    anchor *anchors = malloc(sizeof *anchors * (n / 2 + 1));
-    double *scratch = malloc(sizeof *scratch * (n + 1));
-    if (anchors && scratch) {
-        size_t from = 0;
-        for (size_t i = 1; i <= n; i++)
-            if (i == n || (tared && tared[i])) {
-                remove_drift_segment(x, from, i, rate_hz, unloaded, anchors,
-                                     scratch);
-                from = i;
-            }
+    for (size_t s = 0; s < p->segment_count; s++) {
+        const drift_segment *g = &p->segments[s];
+        find_anchors(x, p, g);
+        remove_drift_segment(x, g->from, g->to, p->anchors, g->count);
     }
-    free(anchors);
-    free(scratch);
 }
 
 /* An FSR counts as carrying load above its 0.2 N range floor (FSR 400
  * series); unloaded, its creep recovers this many times faster than it
  * built up (chosen: the datasheet gives no recovery figure). */
 #define CREEP_CONTACT_N 0.2
-#define CREEP_RECOVERY_RATE 5u
+#define CREEP_RECOVERY_RATE 5
 
 /** The creep correction's gain after a number of sample periods under
- *  load, tabulated as they are first needed: loaded time only ever moves
- *  by whole periods (one up, CREEP_RECOVERY_RATE down), so a session needs
- *  as many logarithms as its longest build-up, not one per sample. */
+ *  load, tabulated only as far as the cells' loaded time can reach: it
+ *  only ever moves by whole periods (one up, CREEP_RECOVERY_RATE down), so
+ *  a session needs about as many logarithms as its longest build-up, not
+ *  one per sample. */
 typedef struct creep_table {
     double a, dt;
     double *gain;        /**< room for a session's samples + 1 */
     size_t len;          /**< entries computed */
 } creep_table;
 
-static double creep_gain(creep_table *t, size_t steps)
+/** Tabulate the gains up to `steps` periods under load. */
+static void creep_table_fill(creep_table *t, size_t steps)
 {
     for (; t->len <= steps; t->len++) {
         double factor = 1.0 - t->a * log10(1.0 + (double)t->len * t->dt);
         t->gain[t->len] = 1.0 / (factor > 0.1 ? factor : 0.1);
     }
-    return t->gain[steps];
 }
 
-/** Undo the creep of the cells x[0..cells), n samples each. The cells
- *  are stepped side by side: each cell's loaded time depends on its
- *  previous sample, so one cell alone would wait on that chain. */
+/* Cells are corrected four at a time, a lane each; a lane's periods under
+ * load are a 64-bit integer lane beside its double. */
+#define CREEP_LANES 4
+#define MAX_CREEP_GROUPS ((RM_MAX_CHANNELS + CREEP_LANES - 1) / CREEP_LANES)
+/* Samples between two checks that the table reaches every lane's next
+ * periods under load (a lane gains at most one period per sample). */
+#define CREEP_RUN 256
+
+/** Up to four cells and their periods under load. A group of fewer cells
+ *  repeats its first one: the repeat computes the same values from the
+ *  same inputs, so storing them twice changes nothing. */
+typedef struct creep_group {
+    float *x[CREEP_LANES];
+    long4 steps;
+} creep_group;
+
+static size_t group_cells(float *const *cells, size_t count,
+                          creep_group *groups)
+{
+    size_t group_count = (count + CREEP_LANES - 1) / CREEP_LANES;
+    for (size_t g = 0; g < group_count; g++) {
+        groups[g].steps = (long4){0};
+        for (size_t k = 0; k < CREEP_LANES; k++) {
+            size_t cell = g * CREEP_LANES + k;
+            groups[g].x[k] = cells[cell < count ? cell : g * CREEP_LANES];
+        }
+    }
+    return group_count;
+}
+
+/** The most periods under load of any lane. */
+static int64_t most_steps(const creep_group *groups, size_t count)
+{
+    int64_t most = 0;
+    for (size_t g = 0; g < count; g++)
+        for (size_t k = 0; k < CREEP_LANES; k++)
+            most = groups[g].steps[k] > most ? groups[g].steps[k] : most;
+    return most;
+}
+
+/** Correct sample i of a group's cells and step their loaded time: up one
+ *  period above the contact force, else down CREEP_RECOVERY_RATE (not
+ *  below 0), chosen by mask rather than by branch. */
+static inline void creep_group_step(creep_group *c, size_t i,
+                                    const double *gain)
+{
+    block4 x, g;
+    for (size_t k = 0; k < CREEP_LANES; k++) {
+        x[k] = c->x[k][i];
+        g[k] = gain[c->steps[k]];
+    }
+    block4 corrected = x * g;
+    float4 out = __builtin_convertvector(corrected, float4);
+    for (size_t k = 0; k < CREEP_LANES; k++)
+        c->x[k][i] = out[k];
+    long4 loaded = (long4)(corrected > CREEP_CONTACT_N);
+    long4 down = c->steps - CREEP_RECOVERY_RATE;
+    down &= (long4)(down > 0);
+    c->steps = (loaded & (c->steps + 1)) | (~loaded & down);
+}
+
+/** Undo the creep of the cells x[0..cells), n samples each. Each cell's
+ *  loaded time depends on its previous corrected sample, so the cells,
+ *  not the samples, are the vector lanes. */
+AVX2_CLONE
 static void undo_creep(float *const *x, size_t cells, size_t n,
                        creep_table *table)
 {
-    size_t steps[RM_MAX_CHANNELS] = {0};
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < cells; k++) {
-            double corrected = x[k][i] * creep_gain(table, steps[k]);
-            x[k][i] = (float)corrected;
-            if (corrected > CREEP_CONTACT_N)
-                steps[k]++;
-            else
-                steps[k] = steps[k] > CREEP_RECOVERY_RATE
-                               ? steps[k] - CREEP_RECOVERY_RATE : 0;
-        }
+    creep_group groups[MAX_CREEP_GROUPS];
+    size_t group_count = group_cells(x, cells, groups);
+    for (size_t i = 0; i < n;) {
+        size_t run = n - i < CREEP_RUN ? n - i : CREEP_RUN;
+        creep_table_fill(table, (size_t)most_steps(groups, group_count) + run);
+        for (size_t end = i + run; i < end; i++)
+            for (size_t g = 0; g < group_count; g++)
+                creep_group_step(&groups[g], i, table->gain);
+    }
 }
 
 /** The table for n samples of a cell whose reading falls by
@@ -1355,21 +1535,71 @@ static rm_status creep_table_init(creep_table *t, size_t n, double rate_hz,
                                      "conditioning: out of memory");
 }
 
-/** Unloaded before correction: total force under half the load threshold. */
-static uint8_t *unloaded_mask(const ana_conditioner *c)
+/** unloaded[i0 .. i0 + m) (m <= 4): the total force under `below`, outside
+ *  gaps. Each lane adds the channels in the scalar sum's order, from 0. */
+static inline void mark_unloaded_lanes(const channel_roles *roles,
+                                       const ana_channels *ch, size_t i0,
+                                       size_t m, double below,
+                                       uint8_t *unloaded)
 {
-    const ana_channels *ch = &c->out;
-    uint8_t *mask = malloc(ch->n ? ch->n : 1);
-    double threshold = load_threshold_n(&c->info, &c->cfg);
-    if (!mask)
-        return NULL;
-    for (size_t i = 0; i < ch->n; i++) {
-        double total = 0.0;
-        for (unsigned j = 0; j < c->total_count; j++)
-            total += ch->newtons[c->total_channels[j]][i];
-        mask[i] = total < 0.5 * threshold && !ch->in_gap[i];
+    block4 total = {0};
+    for (unsigned k = 0; k < roles->totals; k++) {
+        float4 v = {0};
+        memcpy(&v, roles->total[k] + i0, m * sizeof v[0]);
+        total += __builtin_convertvector(v, block4);
     }
-    return mask;
+    long4 under = (long4)(total < below);
+    for (size_t k = 0; k < m; k++)
+        unloaded[i0 + k] = under[k] && !ch->in_gap[i0 + k];
+}
+
+/** Unloaded before correction: total force under half the load threshold,
+ *  outside gaps. */
+AVX2_CLONE
+static void mark_unloaded(const rm_device_info *info,
+                          const rm_analysis_config *cfg,
+                          const ana_channels *ch, uint8_t *unloaded)
+{
+    channel_roles roles;
+    pick_roles(info, ch, &roles);
+    double below = 0.5 * load_threshold_n(info, cfg);
+    size_t i = 0;
+    for (; ch->n - i >= 4; i += 4)
+        mark_unloaded_lanes(&roles, ch, i, 4, below, unloaded);
+    if (i < ch->n)
+        mark_unloaded_lanes(&roles, ch, i, ch->n - i, below, unloaded);
+}
+
+rm_status ana_channels_remove_drift_and_creep(ana_channels *ch,
+                                              const rm_device_info *info,
+                                              const rm_analysis_config *cfg,
+                                              rm_error *err)
+{
+    uint8_t *unloaded = malloc(ch->n ? ch->n : 1);
+    drift_plan plan = {0};
+    creep_table creep = {0};
+    if (!unloaded)
+        return rm_error_set(err, RM_ERR_NOMEM, "conditioning: out of memory");
+    mark_unloaded(info, cfg, ch, unloaded);
+    rm_status st = drift_plan_init(&plan, ch, unloaded, err);
+    if (st == RM_OK)
+        st = creep_table_init(&creep, ch->n, ch->rate_hz,
+                              cfg->fsr_creep_pct / 100.0, err);
+    if (st == RM_OK) {
+        float *cells[RM_MAX_CHANNELS];
+        size_t cell_count = 0;
+        for (unsigned k = 0; k < ch->count; k++) {
+            remove_offset_drift(ch->newtons[k], &plan);
+            if (info->channels[k].kind == RM_CHANNEL_PRESSURE_CELL)
+                cells[cell_count++] = ch->newtons[k];
+        }
+        if (creep.gain)
+            undo_creep(cells, cell_count, ch->n, &creep);
+    }
+    free(creep.gain);
+    drift_plan_free(&plan);
+    free(unloaded);
+    return st;
 }
 
 /** Hold the last input through the filter's delay so that the last
@@ -1392,30 +1622,13 @@ rm_status ana_conditioner_finish(ana_conditioner *c, ana_channels *ch,
                                  ana_raw_stats *raw, rm_error *err)
 {
     rm_status st = flush_filter(c, err);
-    uint8_t *mask = st == RM_OK ? unloaded_mask(c) : NULL;
-    if (st == RM_OK && !mask)
-        st = rm_error_set(err, RM_ERR_NOMEM, "conditioning: out of memory");
-    creep_table creep = {0};
     if (st == RM_OK)
-        st = creep_table_init(&creep, c->out.n, c->out.rate_hz,
-                              c->cfg.fsr_creep_pct / 100.0, err);
+        st = ana_channels_remove_drift_and_creep(&c->out, &c->info, &c->cfg,
+                                                 err);
     if (st != RM_OK) {
-        free(mask);
         ana_conditioner_free(c);
         return st;
     }
-    float *cells[RM_MAX_CHANNELS];
-    size_t cell_count = 0;
-    for (unsigned k = 0; k < c->out.count; k++) {
-        remove_offset_drift(c->out.newtons[k], c->out.n, c->out.rate_hz,
-                            mask, c->out.tared);
-        if (c->info.channels[k].kind == RM_CHANNEL_PRESSURE_CELL)
-            cells[cell_count++] = c->out.newtons[k];
-    }
-    if (creep.gain)
-        undo_creep(cells, cell_count, c->out.n, &creep);
-    free(creep.gain);
-    free(mask);
     c->raw.t0_us = c->t0_us;
     if (c->started)
         c->raw.duration_s = (double)(c->last_t_us - c->t0_us) / 1e6 +
@@ -1465,32 +1678,6 @@ void ana_raw_stats_free(ana_raw_stats *raw)
 /* A pressure cell counts as loaded above this force (a tenth of an FSR's
  * 0.2 N minimum range would be noise; 0.5 N is clearly in contact). */
 #define CELL_CONTACT_N 0.5
-
-/** The channels that add up to the total force and the pressure cells
- *  with an area, picked once rather than for every sample. */
-typedef struct channel_roles {
-    const float *total[RM_MAX_CHANNELS];
-    unsigned totals;
-    const float *cell[RM_MAX_CHANNELS];
-    double cell_area_mm2[RM_MAX_CHANNELS];
-    unsigned cells;
-} channel_roles;
-
-static void pick_roles(const rm_device_info *info, const ana_channels *ch,
-                       channel_roles *roles)
-{
-    rm_channel_kind total_kind = total_force_kind(info);
-    roles->totals = roles->cells = 0;
-    for (unsigned k = 0; k < ch->count; k++) {
-        const rm_channel_info *ci = &info->channels[k];
-        if (ci->kind == total_kind)
-            roles->total[roles->totals++] = ch->newtons[k];
-        if (ci->kind == RM_CHANNEL_PRESSURE_CELL && ci->area_mm2 > 0.0f) {
-            roles->cell[roles->cells] = ch->newtons[k];
-            roles->cell_area_mm2[roles->cells++] = ci->area_mm2;
-        }
-    }
-}
 
 /** Sums of outputs i .. i+3 over the roles' channels: the total force,
  *  the pressure of the cells in contact and their count. Each lane adds

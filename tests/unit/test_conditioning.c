@@ -24,11 +24,10 @@ typedef struct session {
 
 /* Two end-cap load cells (at 0 and 400 mm) and/or pressure cells spread
  * between 100 and 300 mm. */
-static void session_init(session *x, unsigned load_cells, unsigned cells,
-                         double seconds)
+static void device_init(rm_device_info *d, unsigned load_cells,
+                        unsigned cells)
 {
-    memset(x, 0, sizeof *x);
-    rm_device_info *d = &x->info;
+    memset(d, 0, sizeof *d);
     strcpy(d->model, "test roller");
     d->sample_rate_hz = RATE;
     d->encoder_counts_per_turn = 4096;
@@ -45,12 +44,20 @@ static void session_init(session *x, unsigned load_cells, unsigned cells,
     for (unsigned k = 0; k < cells; k++) {
         rm_channel_info *c = &d->channels[d->channel_count++];
         c->kind = RM_CHANNEL_PRESSURE_CELL;
-        c->position_mm = 100.0f + 200.0f * (float)k / (float)(cells - 1);
+        c->position_mm = 100.0f + 200.0f * (float)k /
+                                      (float)(cells > 1 ? cells - 1 : 1);
         c->area_mm2 = (float)CELL_AREA;
         c->gain_n_per_count = (float)CELL_GAIN;
         c->offset_counts = (float)CELL_OFFSET;
     }
     rm_device_info_default_calibration(d);
+}
+
+static void session_init(session *x, unsigned load_cells, unsigned cells,
+                         double seconds)
+{
+    memset(x, 0, sizeof *x);
+    device_init(&x->info, load_cells, cells);
     x->n = (size_t)(seconds * RATE);
     x->s = calloc(x->n, sizeof *x->s);
     x->noise = 12345;
@@ -58,11 +65,17 @@ static void session_init(session *x, unsigned load_cells, unsigned cells,
         x->s[i].t_us = 5000000 + (uint64_t)i * (1000000 / RATE);
 }
 
+/* A uniform value in [-0.5, 0.5) from a 64-bit LCG's state. */
+static double noise(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*state >> 11) / (double)(1ull << 53) - 0.5;
+}
+
 /* Up to half a count of dither, like an ADC's last bit. */
 static double dither(session *x)
 {
-    x->noise = x->noise * 6364136223846793005ull + 1442695040888963407ull;
-    return (double)(x->noise >> 11) / (double)(1ull << 53) - 0.5;
+    return noise(&x->noise);
 }
 
 static void set_newtons(session *x, size_t i, unsigned ch, double newtons)
@@ -802,6 +815,231 @@ static void rejects_bad_input_with_a_clear_message(void **state)
     free_session(&x);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The end of conditioning against its definition, one sample at a time:   */
+/* the vectorised code must give the same bits.                            */
+/* ------------------------------------------------------------------------ */
+
+#define SETTLE_RATE 100.0     /* the analysis rate */
+#define SETTLE_CYCLE 700      /* samples: 2.5 s rest, then 4.5 s of load */
+#define SETTLE_REST 250
+
+/* Filtered channels as the conditioner hands them over, n samples each. */
+static ana_channels settle_channels(const rm_device_info *info, size_t n)
+{
+    ana_channels ch;
+    memset(&ch, 0, sizeof ch);
+    ch.n = ch.cap = n;
+    ch.rate_hz = SETTLE_RATE;
+    ch.count = info->channel_count;
+    ch.newtons_block = calloc(n * ch.count + 1, sizeof(float));
+    ch.in_gap = calloc(n + 1, 1);
+    ch.tared = calloc(n + 1, 1);
+    assert_non_null(ch.newtons_block);
+    assert_non_null(ch.in_gap);
+    assert_non_null(ch.tared);
+    for (unsigned k = 0; k < ch.count; k++)
+        ch.newtons[k] = ch.newtons_block + k * n;
+    return ch;
+}
+
+/* Rests and loads with drifting zeros; each pressure cell on its own
+ * phase, with light touches near the FSR's contact force and rest noise
+ * that crosses it, so loaded time builds up and recovers. Two tares (and
+ * one on the first sample, which starts nothing) and a gap. */
+static void settle_fill(const rm_device_info *info, ana_channels *ch)
+{
+    uint64_t state = 99;
+    size_t n = ch->n;
+    for (unsigned k = 0; k < ch->count; k++) {
+        bool cell = info->channels[k].kind == RM_CHANNEL_PRESSURE_CELL;
+        for (size_t i = 0; i < n; i++) {
+            size_t phase = (i + (cell ? 13 * k : 0)) % SETTLE_CYCLE;
+            double drift = cell ? 0.1 + 0.5 * (double)i / (double)n + 0.02 * k
+                                : 0.5 + 2.0 * (double)i / (double)n + 0.1 * k;
+            double load = phase < SETTLE_REST ? 0.0
+                          : !cell             ? 60.0
+                          : phase < 600       ? 3.0
+                          : phase < 650       ? 0.19 : 0.0;
+            ch->newtons[k][i] = (float)(drift + load + 0.6 * noise(&state));
+        }
+    }
+    ch->tared[0] = 1;
+    ch->tared[n / 3] = ch->tared[2 * n / 3 + 1] = 1;
+    memset(ch->in_gap + n / 2, 1, n / 2 + 37 < n ? 37 : n - n / 2);
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of x[from..to) by sorting, the middle two averaged. */
+static double sorted_median(const float *x, size_t from, size_t to)
+{
+    size_t m = to - from;
+    double *v = malloc(sizeof *v * m);
+    assert_non_null(v);
+    for (size_t i = 0; i < m; i++)
+        v[i] = x[from + i];
+    qsort(v, m, sizeof *v, compare_doubles);
+    double median = m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+    free(v);
+    return median;
+}
+
+/* Unloaded: the total force, the total channels summed in channel order
+ * from 0, under half the threshold, outside gaps. */
+static void define_unloaded(const rm_device_info *info, const ana_channels *ch,
+                            double threshold_n, uint8_t *unloaded)
+{
+    rm_channel_kind total_kind = RM_CHANNEL_PRESSURE_CELL;
+    for (unsigned k = 0; k < ch->count; k++)
+        if (info->channels[k].kind == RM_CHANNEL_LOAD_CELL)
+            total_kind = RM_CHANNEL_LOAD_CELL;
+    for (size_t i = 0; i < ch->n; i++) {
+        double total = 0.0;
+        for (unsigned k = 0; k < ch->count; k++)
+            if (info->channels[k].kind == total_kind)
+                total += ch->newtons[k][i];
+        unloaded[i] = total < 0.5 * threshold_n && !ch->in_gap[i];
+    }
+}
+
+/* Anchors of x[from..to): each unloaded stretch of at least a second
+ * gives its centre and the median of all but its first and last quarter
+ * second. */
+static size_t define_anchors(const float *x, const uint8_t *unloaded,
+                             size_t from, size_t to, double *centre,
+                             double *offset)
+{
+    size_t count = 0, trim = (size_t)(0.25 * SETTLE_RATE);
+    for (size_t i = from, j; i < to; i = j) {
+        for (j = i; j < to && unloaded[j] == unloaded[i]; j++)
+            continue;
+        if (unloaded[i] && j - i >= (size_t)SETTLE_RATE && j - i > 2 * trim) {
+            centre[count] = (double)(i + j - 1) / 2.0;
+            offset[count++] = sorted_median(x, i + trim, j - trim);
+        }
+    }
+    return count;
+}
+
+/* The offset at sample i: the first anchor's up to its centre, the last
+ * one's after its centre, linear between centres. */
+static double define_offset(size_t i, const double *centre,
+                            const double *offset, size_t count)
+{
+    double at = (double)i;
+    if (at <= centre[0])
+        return offset[0];
+    for (size_t k = 1; k < count; k++)
+        if (at <= centre[k])
+            return offset[k - 1] + (at - centre[k - 1]) /
+                                       (centre[k] - centre[k - 1]) *
+                                       (offset[k] - offset[k - 1]);
+    return offset[count - 1];
+}
+
+/* Offset drift removed between tares; returns the most anchors of a
+ * segment. */
+static size_t define_drift_removal(float *x, const ana_channels *ch,
+                                   const uint8_t *unloaded)
+{
+    double *centre = malloc(sizeof *centre * (ch->n + 1));
+    double *offset = malloc(sizeof *offset * (ch->n + 1));
+    size_t most = 0;
+    assert_true(centre && offset);
+    for (size_t from = 0, to; from < ch->n; from = to) {
+        for (to = from + 1; to < ch->n && !ch->tared[to]; to++)
+            continue;
+        size_t count = define_anchors(x, unloaded, from, to, centre, offset);
+        for (size_t i = from; count && i < to; i++)
+            x[i] = (float)(x[i] - define_offset(i, centre, offset, count));
+        most = count > most ? count : most;
+    }
+    free(centre);
+    free(offset);
+    return most;
+}
+
+/* A cell's creep undone sample by sample: the gain after `steps` periods
+ * under load, up one period above 0.2 N, else down five (not below 0).
+ * Returns how often loaded time went down from above 0. */
+static size_t define_creep_removal(float *x, size_t n, double creep_pct)
+{
+    double c = creep_pct / 100.0;
+    double a = c / (log10(61.0) - (1.0 - c) * log10(6.0));
+    size_t steps = 0, recoveries = 0;
+    for (size_t i = 0; i < n; i++) {
+        double factor = 1.0 - a * log10(1.0 + (double)steps / SETTLE_RATE);
+        double corrected = x[i] * (1.0 / (factor > 0.1 ? factor : 0.1));
+        x[i] = (float)corrected;
+        recoveries += !(corrected > 0.2) && steps > 0;
+        steps = corrected > 0.2 ? steps + 1 : steps > 5 ? steps - 5 : 0;
+    }
+    return recoveries;
+}
+
+static void assert_same_bits(const float *got, const float *want, size_t n,
+                             unsigned channel)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&got[i], &want[i], sizeof got[i]))
+            fail_msg("channel %u sample %zu: %.9g, defined %.9g", channel, i,
+                     got[i], want[i]);
+}
+
+/* Device shapes around the vector widths: 1 to 14 cells (groups of four
+ * and partial ones), 0 to 3 totalled load cells, n not a multiple of 4. */
+static void removes_drift_and_creep_as_defined(void **state)
+{
+    (void)state;
+    static const struct {
+        unsigned load_cells, cells;
+        size_t n;
+    } shapes[] = {{2, 6, 7003}, {1, 5, 6001}, {3, 4, 6999}, {2, 9, 5002},
+                  {0, 7, 7001}, {2, 14, 3001}, {2, 1, 4097}, {2, 2, 3}};
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        rm_device_info info;
+        device_init(&info, shapes[t].load_cells, shapes[t].cells);
+        /* Cells alone: with this much area the threshold is not scaled. */
+        for (unsigned k = 0; !shapes[t].load_cells && k < info.channel_count;
+             k++)
+            info.channels[k].area_mm2 = 1000.0f;
+        rm_analysis_config cfg;
+        rm_analysis_config_default(&cfg);
+        ana_channels ch = settle_channels(&info, shapes[t].n);
+        settle_fill(&info, &ch);
+        size_t n = ch.n, most_anchors = 0, recoveries = 0;
+        float *want = malloc(sizeof *want * n * ch.count + 1);
+        uint8_t *unloaded = malloc(n + 1);
+        assert_true(want && unloaded);
+        memcpy(want, ch.newtons_block, sizeof *want * n * ch.count);
+        define_unloaded(&info, &ch, cfg.load_threshold_n, unloaded);
+        for (unsigned k = 0; k < ch.count; k++) {
+            size_t most = define_drift_removal(want + k * n, &ch, unloaded);
+            most_anchors = most > most_anchors ? most : most_anchors;
+            if (info.channels[k].kind == RM_CHANNEL_PRESSURE_CELL)
+                recoveries += define_creep_removal(want + k * n, n,
+                                                   cfg.fsr_creep_pct);
+        }
+        rm_error err;
+        assert_int_equal(ana_channels_remove_drift_and_creep(&ch, &info, &cfg,
+                                                             &err), RM_OK);
+        for (unsigned k = 0; k < ch.count; k++)
+            assert_same_bits(ch.newtons[k], want + k * n, n, k);
+        if (n > 1000) {      /* ramps between anchors, creep both ways */
+            assert_true(most_anchors >= 2);
+            assert_true(recoveries > 0);
+        }
+        free(want);
+        free(unloaded);
+        ana_channels_free(&ch);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -815,6 +1053,7 @@ int main(void)
         cmocka_unit_test(removes_offset_drift_seen_while_unloaded),
         cmocka_unit_test(a_tare_ends_the_offset_estimate),
         cmocka_unit_test(undoes_fsr_creep_under_constant_load),
+        cmocka_unit_test(removes_drift_and_creep_as_defined),
         cmocka_unit_test(pressure_is_the_mean_over_loaded_cells),
         cmocka_unit_test(fills_time_gaps_and_counts_them),
         cmocka_unit_test(holds_last_values_through_a_gap_without_decimation),
