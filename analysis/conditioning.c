@@ -1495,6 +1495,22 @@ static inline void creep_group_step(creep_group *c, size_t i,
     c->steps = (loaded & (c->steps + 1)) | (~loaded & down);
 }
 
+/** Step `count` groups (1 or 2) through n samples side by side: their
+ *  chains of loaded time overlap, and in locals their pointers and loaded
+ *  time stay in registers. */
+static inline void undo_creep_groups(const creep_group *groups, size_t count,
+                                     size_t n, creep_table *table)
+{
+    creep_group c[2] = {groups[0], groups[count - 1]};
+    for (size_t i = 0; i < n;) {
+        size_t run = n - i < CREEP_RUN ? n - i : CREEP_RUN;
+        creep_table_fill(table, (size_t)most_steps(c, count) + run);
+        for (size_t end = i + run; i < end; i++)
+            for (size_t k = 0; k < count; k++)
+                creep_group_step(&c[k], i, table->gain);
+    }
+}
+
 /** Undo the creep of the cells x[0..cells), n samples each. Each cell's
  *  loaded time depends on its previous corrected sample, so the cells,
  *  not the samples, are the vector lanes. */
@@ -1503,14 +1519,11 @@ static void undo_creep(float *const *x, size_t cells, size_t n,
                        creep_table *table)
 {
     creep_group groups[MAX_CREEP_GROUPS];
-    size_t group_count = group_cells(x, cells, groups);
-    for (size_t i = 0; i < n;) {
-        size_t run = n - i < CREEP_RUN ? n - i : CREEP_RUN;
-        creep_table_fill(table, (size_t)most_steps(groups, group_count) + run);
-        for (size_t end = i + run; i < end; i++)
-            for (size_t g = 0; g < group_count; g++)
-                creep_group_step(&groups[g], i, table->gain);
-    }
+    size_t count = group_cells(x, cells, groups), g = 0;
+    for (; count - g >= 2; g += 2)
+        undo_creep_groups(groups + g, 2, n, table);
+    if (g < count)
+        undo_creep_groups(groups + g, 1, n, table);
 }
 
 /** The table for n samples of a cell whose reading falls by
