@@ -26,8 +26,12 @@ typedef double block4_stored __attribute__((vector_size(4 * sizeof(double)),
                                             aligned(sizeof(double))));
 typedef float float4 __attribute__((vector_size(4 * sizeof(float))));
 /* 64-bit integers beside a block4's lanes: counters, and the results of
- * its comparisons (all bits set where true). */
+ * its comparisons (all bits set where true); long4_stored inside structs,
+ * as block4_stored. ulong4: four times in microseconds. */
 typedef int64_t long4 __attribute__((vector_size(4 * sizeof(int64_t))));
+typedef int64_t long4_stored __attribute__((vector_size(4 * sizeof(int64_t)),
+                                            aligned(sizeof(int64_t))));
+typedef uint64_t ulong4 __attribute__((vector_size(4 * sizeof(uint64_t))));
 #define BLOCK 4
 #define MAX_BLOCKS ((RM_MAX_CHANNELS + BLOCK - 1) / BLOCK)
 #define LANES 8
@@ -245,9 +249,6 @@ static HOT_INLINE void notch_step(notch_bank *q, size_t b, block4 *x)
 /* Calibration of every channel at once                                     */
 /* ------------------------------------------------------------------------ */
 
-typedef int64_t mask4 __attribute__((vector_size(4 * sizeof(int64_t)),
-                                     aligned(sizeof(int64_t))));
-
 /** What staging needs of each channel: its calibration
  *  (rm_channel_newtons), each figure repeated in the four lanes of a
  *  vector so that four samples go through the polynomial at once, and
@@ -256,7 +257,7 @@ typedef int64_t mask4 __attribute__((vector_size(4 * sizeof(int64_t)),
 typedef struct channel_bank {
     block4_stored tare[MAX_BLOCKS * BLOCK];
     block4_stored coef[MAX_BLOCKS * BLOCK][4];
-    mask4 in_total[MAX_BLOCKS * BLOCK];
+    long4_stored in_total[MAX_BLOCKS * BLOCK];
     size_t blocks;        /**< blocks of four channels */
 } channel_bank;
 
@@ -274,7 +275,7 @@ static void channel_bank_init(channel_bank *bank, const rm_device_info *info,
             bank->coef[k][i] = (block4_stored){c, c, c, c};
         }
         int64_t adds = ch->kind == total_kind ? -1 : 0;
-        bank->in_total[k] = (mask4){adds, adds, adds, adds};
+        bank->in_total[k] = (long4_stored){adds, adds, adds, adds};
     }
 }
 
@@ -901,8 +902,6 @@ static rm_status fill_gap(ana_conditioner *c, uint64_t t_us, rm_error *err)
     return RM_OK;
 }
 
-typedef uint64_t times4 __attribute__((vector_size(4 * sizeof(uint64_t))));
-
 /* Steps between samples that gapless_run tests together. */
 #define STEPS_AT_ONCE 16
 
@@ -914,12 +913,12 @@ AVX2_CLONE
 static size_t gapless_run(const ana_conditioner *c, const uint64_t *t_us,
                           size_t n)
 {
-    const times4 gap_us = {c->gap_us, c->gap_us, c->gap_us, c->gap_us};
+    const ulong4 gap_us = {c->gap_us, c->gap_us, c->gap_us, c->gap_us};
     size_t i = 1;
     for (; i + STEPS_AT_ONCE <= n; i += STEPS_AT_ONCE) {
-        times4 gap = {0};
+        ulong4 gap = {0};
         for (size_t j = i; j < i + STEPS_AT_ONCE; j += 4) {
-            times4 prev, next;
+            ulong4 prev, next;
             memcpy(&prev, t_us + j - 1, sizeof prev);
             memcpy(&next, t_us + j, sizeof next);
             gap |= (next > prev) & (next - prev > gap_us);
@@ -1019,7 +1018,7 @@ static HOT_INLINE void add_total(const channel_bank *bank,
     *total = (block4){0.0, 0.0, 0.0, 0.0};
 #pragma GCC unroll 16
     for (size_t k = 0; k < blocks * BLOCK; k++)
-        *total += (block4)((mask4)column[k] & bank->in_total[k]);
+        *total += (block4)((long4)column[k] & bank->in_total[k]);
 }
 
 /** Where stage_quad puts the conditioned samples: a local copy, which
@@ -1107,8 +1106,6 @@ static void stage_channels(ana_conditioner *c, const sample_run *run,
     }
 }
 
-typedef uint64_t ulong4 __attribute__((vector_size(4 * sizeof(uint64_t))));
-typedef int64_t long4 __attribute__((vector_size(4 * sizeof(int64_t))));
 typedef uint16_t ushort8 __attribute__((vector_size(8 * sizeof(uint16_t))));
 
 /** The encoder, time and flags of r[0..n), staged for the decimator at
@@ -1711,10 +1708,10 @@ static HOT_INLINE void combine_four(const channel_roles *roles, size_t i,
         float4 f4;
         memcpy(&f4, roles->cell[k] + i, sizeof f4);
         block4 f = __builtin_convertvector(f4, block4);
-        mask4 contact = f >= CELL_CONTACT_N;
+        long4 contact = f >= CELL_CONTACT_N;
         block4 cell_kpa = f / roles->cell_area_mm2[k] * 1000.0; /* N/mm^2 = 1000 kPa */
-        *kpa += (block4)((mask4)cell_kpa & contact);
-        *in_contact += (block4)((mask4)one & contact);
+        *kpa += (block4)((long4)cell_kpa & contact);
+        *in_contact += (block4)((long4)one & contact);
     }
 }
 
