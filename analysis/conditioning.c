@@ -478,9 +478,10 @@ static void decimator_prime(decimator *d)
     }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(ROLLMAP_PORTABLE)
 /* Built twice, chosen at load time: with AVX2 eight floats (or four
- * doubles) are one instruction, with plain x86-64 (SSE2) two. */
+ * doubles) are one instruction, with plain x86-64 (SSE2) two. A
+ * ROLLMAP_PORTABLE build has only the second (see docs/HACKING.md). */
 #define AVX2_CLONE __attribute__((target_clones("avx2", "default")))
 #else
 #define AVX2_CLONE
@@ -1091,9 +1092,7 @@ static HOT_INLINE void stage_blocks(ana_conditioner *c, const sample_run *run,
 
 /** Counts -> newtons (hum removed) of r[0..n), staged for the decimator;
  *  the total force of each goes to raw_total[0..n). */
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
+AVX2_CLONE
 static void stage_channels(ana_conditioner *c, const sample_run *run,
                            size_t n)
 {

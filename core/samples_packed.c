@@ -273,7 +273,7 @@ static inline void unpack_steps(bit_column *c, uint32_t *v, uint32_t count,
     *v = value;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(ROLLMAP_PORTABLE)
 #include <immintrin.h>
 
 #define AVX2_UNPACKER
