@@ -24,7 +24,8 @@ static const char thigh_svg[] =
 static const char live_body[] =
     "<h1 class=\"visually-hidden\">Live</h1>\n"
     "<div id=\"state\" class=\"state state-wait\" role=\"status\" aria-live=\"polite\">"
-    "Connecting to rollmapd...</div>\n"
+    "<span id=\"state-head\" class=\"state-head\">Connecting...</span> "
+    "<span id=\"state-detail\" class=\"state-detail\">to rollmapd</span></div>\n"
     "<div id=\"calibration\" class=\"alert\" role=\"alert\" hidden></div>\n"
     "<div class=\"live-grid\">\n"
     "<section class=\"card force\" aria-label=\"Force\">\n"

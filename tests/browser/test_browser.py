@@ -103,11 +103,15 @@ def browser(width, height):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=opts)
-    # A window cannot be narrower than 500 px: a phone's width is emulated.
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 800})
+    emulate(driver, width, height)
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CUE_RECORDER})
     return driver
+
+
+def emulate(driver, width, height):
+    """A window cannot be narrower than 500 px: a phone's width is emulated."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 800})
 
 
 def audit(driver, page, width):
@@ -170,21 +174,72 @@ def live_scenarios(driver, base, status_of):
     driver.find_element(By.CSS_SELECTOR, "#rating button[data-rating='7']").click()
     wait(driver, 5, lambda d: "7/10" in d.find_element(By.ID, "mark-note").text,
          "the mark was not confirmed")
-    # Unplugged, then back.
-    wait(driver, UNPLUG_AT_S + 15, lambda d: "unplugged" in d.find_element(By.ID, "state").text.lower()
-         or "no samples" in d.find_element(By.ID, "state").text.lower(), "the unplug was not shown")
+    # Unplugged, then back, on a phone.
+    phone = PhoneStateLine(driver)
+    wait(driver, UNPLUG_AT_S + 15, phone.seeing(lambda d: "unplugged" in d.find_element(By.ID, "state").text.lower()
+         or "no samples" in d.find_element(By.ID, "state").text.lower()), "the unplug was not shown")
     print(f"  unplug shown: {driver.find_element(By.ID, 'state').text!r}")
-    wait(driver, 20, lambda d: d.find_element(By.ID, "state").text.startswith("Recording"),
+    wait(driver, 20, phone.seeing(lambda d: d.find_element(By.ID, "state").text.startswith("Recording")),
          "recording did not resume after the replug")
-    wait(driver, 5, lambda d: re.search(r"back after a [3-9]\.\d s gap", d.find_element(By.ID, "state").text),
+    wait(driver, 5, phone.seeing(lambda d: re.search(r"back after a [3-9]\.\d s gap",
+                                                     d.find_element(By.ID, "state").text)),
          "the gap is not shown when the roller comes back")
     print(f"  replug shown: {driver.find_element(By.ID, 'state').text!r}")
+    phone.check()
     wait(driver, 10, lambda d: number(d, "force") is not None, "no force after the replug")
     cards_keep_still(driver)
     recorded = status_of()["session"]["path"]
     stop_and_start_named(driver, status_of)
     console_errors(driver, "/live")
     return recorded
+
+
+# The state line and what is under it, on a phone.
+STATE_PROBE = """
+var top = function (id) { return Math.round(document.getElementById(id).getBoundingClientRect().top); };
+var clipped = [].filter.call(document.querySelectorAll('#state, #state *'), function (e) {
+  return e.scrollWidth > e.clientWidth; }).map(function (e) { return e.id; });
+return {state: document.getElementById('state').innerText.replace(/[0-9.]+ s/g, 'N s'),
+        under: ['force', 'thigh', 'hold', 'tender'].map(top).join(' '), clipped: clipped};
+"""
+PHONE_WIDTH = 390
+
+
+class PhoneStateLine:
+    """The unplug and the replug seen on a phone (390 px, where the state
+    line used to wrap to two or three lines on an unplug): the page is
+    sampled at every poll of the waits; when the state line changes, the
+    force, the map, the hold timer and the Tender button under it must not
+    move, and no word of it may be cut off. A screenshot of each state goes
+    to the artifacts."""
+
+    def __init__(self, driver):
+        self.driver, self.samples = driver, []
+        emulate(driver, PHONE_WIDTH, 844)
+
+    def seeing(self, condition):
+        def sample_then(d):
+            sample = d.execute_script(STATE_PROBE)
+            if sample["state"] not in {s["state"] for s in self.samples}:
+                kind = re.sub(r"[^a-z]+", "-", sample["state"].lower()).strip("-")
+                d.save_screenshot(f"{ARTIFACTS}/live-state-{PHONE_WIDTH}-{kind}.png")
+            self.samples.append(sample)
+            return condition(d)
+        return sample_then
+
+    def check(self):
+        emulate(self.driver, 1366, 768)
+        states = sorted({s["state"] for s in self.samples})
+        for before, after in zip(self.samples, self.samples[1:]):
+            if before["state"] != after["state"] and before["under"] != after["under"]:
+                fail(f"at {PHONE_WIDTH} px the force, map, hold timer and Tender button moved "
+                     f"({before['under']} -> {after['under']} px) as the state line went from "
+                     f"{before['state']!r} to {after['state']!r}")
+        clipped = [s for s in self.samples if s["clipped"]]
+        if clipped:
+            fail(f"at {PHONE_WIDTH} px the state line is cut off: {clipped[0]}")
+        print(f"  at {PHONE_WIDTH} px nothing under the state line moved through "
+              f"{len(states)} states: {' / '.join(states)!r}")
 
 
 # Where a finger aims (the Tender button, the settings under the cards),

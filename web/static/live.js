@@ -84,32 +84,40 @@ function beep(freq, ms) {
   osc.stop(audio.currentTime + ms / 1000);
 }
 
-// ---- device state: one unmistakable line ----
+// ---- device state: one unmistakable box ----
+// A short headline (one line on a 320 px phone) and its detail below it.
+// The box keeps one height while the device comes and goes (style.css
+// reserves the detail's lines), so nothing under it moves.
 function sessionName(session) {
   var parts = [session.client, session.side && session.side !== 'unknown' ? session.side + ' leg' : ''];
-  var named = parts.filter(function (p) { return p; }).join(', ');
-  return named ? ': ' + named : '';
+  return parts.filter(function (p) { return p; }).join(', ');
 }
-function setState(text, kind) {
-  var el = $('state');
-  if (el.textContent !== text) el.textContent = text;
-  el.className = 'state state-' + kind;
+function setState(head, detail, kind) {
+  if ($('state-head').textContent !== head) $('state-head').textContent = head;
+  if ($('state-detail').textContent !== detail) $('state-detail').textContent = detail;
+  $('state').className = 'state state-' + kind;
+}
+// While recording: for a while after a replug the gap, else the session's
+// name and whether it waits for load (the colour says that too).
+function recordingDetail(session, loaded, now) {
+  if (now < state.gapNoteUntil) return state.gapNote;
+  return [sessionName(session), loaded ? '' : 'waiting for load']
+    .filter(function (p) { return p; }).join(' - ');
 }
 function showState() {
   var st = state.status, now = Date.now();
   if (state.relay && !state.relay.connected) {
-    setState(state.relay.message, 'bad');
+    setState('Not connected', state.relay.message, 'bad');
   } else if (state.unplugged || (st && st.device && st.device.connected === false)) {
-    setState('Device unplugged: plug the roller in again', 'bad');
+    setState('Device unplugged', 'plug the roller in again', 'bad');
   } else if (state.sample && now - state.lastSampleAt > STALE_MS) {
-    setState('No samples for ' + Math.round((now - state.lastSampleAt) / 1000) +
+    setState('No samples', 'for ' + Math.round((now - state.lastSampleAt) / 1000) +
              ' s: is the roller connected?', 'bad');
   } else if (st && st.session && st.session.recording) {
     var loaded = state.sample && (state.sample.flags & LOADED);
-    setState((loaded ? 'Recording' : 'Recording - waiting for load') + sessionName(st.session) +
-             (now < state.gapNoteUntil ? ' - ' + state.gapNote : ''), loaded ? 'rec' : 'wait');
+    setState('Recording', recordingDetail(st.session, loaded, now), loaded ? 'rec' : 'wait');
   } else if (st) {
-    setState('Waiting for load (not recording)', 'wait');
+    setState('Waiting for load', 'not recording', 'wait');
   }
   var cal = st && st.device && st.device.calibration;
   var calEl = $('calibration');
@@ -261,7 +269,7 @@ function connect() {
   state.source = new EventSource('/api/live?rate=' + encodeURIComponent($('rate').value));
   state.source.onmessage = onLine;
   state.source.onerror = function () {
-    setState('Lost the connection to rollmap serve: retrying...', 'bad');
+    setState('Connection lost', 'to rollmap serve: retrying...', 'bad');
   };
 }
 
