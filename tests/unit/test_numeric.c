@@ -54,6 +54,89 @@ static void median_by_selection_equals_median_by_sorting(void **state)
     assert_true(isnan(rm_median_select(NULL, 0)));
 }
 
+/* Values that make selection and the maximum tricky: both zeros, both
+ * quiet NaNs the processor makes (NAN and the -NaN of 0.0 / 0.0), ties. */
+static double awkward_value(void)
+{
+    static const double values[] = {0.0, -0.0, 1.0, -1.0, 1.0, NAN, -NAN};
+    return values[rand() % (int)(sizeof values / sizeof *values)];
+}
+
+static bool same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* rm_median_select by its definition on the order it leaves x in: the
+ * middle value, or for even n the mean of it and the largest of the lower
+ * half folded with libm's fmax as GCC called it, fmax(x[i], below) (which
+ * settles the sign of equal zeros and the NaN kept). The pointer keeps
+ * the compiler from swapping the operands. */
+static double median_of_selected(const double *x, size_t n)
+{
+    double (*volatile libm_fmax)(double, double) = fmax;
+    if (n % 2)
+        return x[n / 2];
+    double below = x[0];
+    for (size_t i = 1; i < n / 2; i++)
+        below = libm_fmax(x[i], below);
+    return 0.5 * (below + x[n / 2]);
+}
+
+/* Even and odd lengths 1 to 40 of zeros of both signs, NaNs and ties:
+ * the same bits as the fmax definition, and without NaNs the value of
+ * the median by sorting (zeros of either sign compare equal). */
+static void median_by_selection_keeps_fmax_bits(void **state)
+{
+    (void)state;
+    double a[40], sorted[40];
+    srand(16);
+    for (int trial = 0; trial < 400; trial++)
+        for (size_t n = 1; n <= 40; n++) {
+            bool any_nan = false;
+            for (size_t i = 0; i < n; i++) {
+                a[i] = awkward_value();
+                any_nan |= isnan(a[i]);
+            }
+            memcpy(sorted, a, n * sizeof *a);
+            double m = rm_median_select(a, n);
+            assert_true(same_bits(m, median_of_selected(a, n)));
+            if (any_nan)
+                continue;
+            assert_true(m == rm_median_inplace(sorted, n));
+        }
+}
+
+/* One and two values, zeros of both signs and NaN among them. */
+static void median_by_selection_of_one_or_two_values(void **state)
+{
+    (void)state;
+    double one[] = {-0.0};
+    assert_true(same_bits(rm_median_select(one, 1), -0.0));
+    double zeros[] = {0.0, -0.0};
+    assert_true(same_bits(rm_median_select(zeros, 2), 0.0));
+    double negative_zeros[] = {-0.0, -0.0};
+    assert_true(same_bits(rm_median_select(negative_zeros, 2), -0.0));
+    double pair[] = {3.0, 1.0};
+    assert_near(rm_median_select(pair, 2), 2.0, 0.0);
+    double with_nan[] = {NAN, 1.0};
+    assert_true(isnan(rm_median_select(with_nan, 2)));
+}
+
+/* Of two equal zeros the first, of a NaN and a number the number: the
+ * lower half here is {+0, -0} in some order, {1, NaN} or {NaN, 1}. */
+static void median_by_selection_of_four_values(void **state)
+{
+    (void)state;
+    double zeros[] = {0.0, -0.0, -0.0, 2.0};
+    double m = rm_median_select(zeros, 4);
+    assert_true(same_bits(m, median_of_selected(zeros, 4)));
+    assert_true(m == 0.0);
+    double nan_low[] = {1.0, NAN, 3.0, 4.0};
+    m = rm_median_select(nan_low, 4);
+    assert_true(same_bits(m, median_of_selected(nan_low, 4)));
+}
+
 static int ascending(const void *pa, const void *pb)
 {
     double a = *(const double *)pa, b = *(const double *)pb;
@@ -201,6 +284,9 @@ int main(void)
         cmocka_unit_test(median_of_even_count_averages_the_middle_pair),
         cmocka_unit_test(median_of_nothing_is_nan),
         cmocka_unit_test(median_by_selection_equals_median_by_sorting),
+        cmocka_unit_test(median_by_selection_keeps_fmax_bits),
+        cmocka_unit_test(median_by_selection_of_one_or_two_values),
+        cmocka_unit_test(median_by_selection_of_four_values),
         cmocka_unit_test(median_sorts_like_qsort),
         cmocka_unit_test(supported_ends_follow_their_definition),
         cmocka_unit_test(supported_ends_of_unsupported_values_are_the_middle_one),
