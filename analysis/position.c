@@ -88,6 +88,71 @@ static double centre_of_pressure(const cop_channels *c, size_t i)
     return total > 0.0 ? moment / total : NAN;
 }
 
+/* Two samples as one value, an SSE2 register that every x86-64 has: GCC
+ * and clang do the arithmetic on it with SIMD instructions, each lane the
+ * scalar expression's operations in the same order, so the same bits.
+ * Comparisons give all bits set (true) or none per lane; where(mask, a, b)
+ * picks by them. */
+typedef double sample2 __attribute__((vector_size(2 * sizeof(double))));
+typedef float sample2_f __attribute__((vector_size(2 * sizeof(float))));
+typedef int64_t mask2 __attribute__((vector_size(2 * sizeof(int64_t))));
+#define SAMPLES2 2
+
+static sample2 where(mask2 mask, sample2 a, sample2 b)
+{
+    return (sample2)(((mask2)a & mask) | ((mask2)b & ~mask));
+}
+
+/** centre_of_pressure of samples i and i + 1, NaN where not loaded. */
+static sample2 centre_of_pressure2(const cop_channels *c,
+                                   const uint8_t *loaded, size_t i)
+{
+    sample2 moment = {0}, total = {0}, none = {NAN, NAN};
+    for (unsigned k = 0; k < c->count; k++) {
+        sample2_f in;
+        memcpy(&in, c->newtons[k] + i, sizeof in);
+        sample2 f = __builtin_convertvector(in, sample2);
+        f = (sample2)((mask2)f & (f > 0.0));   /* +0.0 where not > 0 */
+        moment += f * c->position_mm[k];
+        total += f;
+    }
+    mask2 is_loaded = {-(loaded[i] != 0), -(loaded[i + 1] != 0)};
+    return where((total > 0.0) & is_loaded, moment / total, none);
+}
+
+/** Every sample's centre of pressure (NaN where not loaded) into cop. */
+static void fill_cop(const cop_channels *c, const rm_series *s, double *cop)
+{
+    size_t i = 0;
+    for (; i + SAMPLES2 <= s->n; i += SAMPLES2) {
+        sample2 v = centre_of_pressure2(c, s->loaded, i);
+        memcpy(cop + i, &v, sizeof v);
+    }
+    for (; i < s->n; i++)
+        cop[i] = s->loaded[i] ? centre_of_pressure(c, i) : NAN;
+}
+
+/** ml[i] = the clamped lateral offset of cop[i] from the centre line, NaN
+ *  where cop[i] is not finite; ml may be cop. */
+static void cop_to_ml(const double *cop, size_t n, double centre, double sign,
+                      double *ml)
+{
+    size_t i = 0;
+    sample2 lo = {-1.0, -1.0}, hi = {1.0, 1.0}, none = {NAN, NAN};
+    for (; i + SAMPLES2 <= n; i += SAMPLES2) {
+        sample2 c;
+        memcpy(&c, cop + i, sizeof c);
+        sample2 x = sign * (c - centre) / ML_FULL_SCALE_MM;
+        x = where(x < lo, lo, where(x > hi, hi, x));    /* rm_clamp */
+        x = where(c - c == 0.0, x, none);               /* isfinite(c) */
+        memcpy(ml + i, &x, sizeof x);
+    }
+    for (; i < n; i++)
+        ml[i] = isfinite(cop[i]) ? rm_clamp(sign * (cop[i] - centre) /
+                                             ML_FULL_SCALE_MM, -1.0, 1.0)
+                                 : NAN;
+}
+
 /** Channels of this kind at two or more places across the roller. */
 static bool spread_across(const rm_device_info *info, rm_channel_kind kind)
 {
@@ -141,14 +206,9 @@ static void fill_ml(const rm_device_info *info, const rm_session_meta *meta,
     cop_channels channels;
     pick_cop_channels(info, ch, kind, &channels);
     double *cop = s->ml;
-    for (size_t i = 0; i < s->n; i++)
-        cop[i] = s->loaded[i] ? centre_of_pressure(&channels, i) : NAN;
+    fill_cop(&channels, s, cop);
     double centre = leg_centre(s, cop, scratch);
-    double sign = lateral_sign(meta);
-    for (size_t i = 0; i < s->n; i++)
-        s->ml[i] = isfinite(cop[i]) ? rm_clamp(sign * (cop[i] - centre) /
-                                                ML_FULL_SCALE_MM, -1.0, 1.0)
-                                    : NAN;
+    cop_to_ml(cop, s->n, centre, lateral_sign(meta), s->ml);
 }
 
 static void fill_speed(rm_series *s)

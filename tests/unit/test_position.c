@@ -1,0 +1,173 @@
+/* The centre of pressure and ml of analysis/position.c against their
+ * definition, worked out here sample by sample: cell loads of both signs,
+ * both zeros and NaN, loaded and unloaded samples, odd and even lengths
+ * (the centre of pressure is worked out two samples at a time). */
+#include "testutil.h"
+#include "analysis_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CELLS 6
+#define RATE_HZ 100.0
+#define ML_FULL_SCALE_MM 30.0   /* docs/ANALYSIS.md */
+#define ROLLING_CM_S 0.5
+
+static rm_device_info roller_with_cells(void)
+{
+    rm_device_info info;
+    memset(&info, 0, sizeof info);
+    info.device_kind = RM_DEVICE_ROLLER;
+    info.sample_rate_hz = 1000;
+    info.encoder_counts_per_turn = 4096;
+    info.roller_diameter_mm = 150.0f;
+    info.distal_direction = 1;
+    info.channel_count = CELLS + 2;
+    info.roller_width_mm = 330.0f;
+    for (unsigned k = 0; k < info.channel_count; k++) {
+        bool cell = k < CELLS;
+        info.channels[k].kind =
+            cell ? RM_CHANNEL_PRESSURE_CELL : RM_CHANNEL_LOAD_CELL;
+        info.channels[k].position_mm =
+            cell ? 20.0f + 50.0f * (float)k : (k == CELLS ? 0.0f : 330.0f);
+    }
+    return info;
+}
+
+static float awkward_load(void)
+{
+    static const float loads[] = {-5.0f, -0.0f, 0.0f, NAN, 1e-30f, 0.5f,
+                                  3.0f, 40.0f, 40.0f, 120.0f};
+    return loads[rand() % (int)(sizeof loads / sizeof *loads)];
+}
+
+/* The definition: force-weighted mean place of the cells that push
+ * (negative, zero and missing loads count as none), NaN unloaded. */
+static double cop_by_definition(const rm_device_info *info,
+                                const ana_channels *ch, const uint8_t *loaded,
+                                size_t i)
+{
+    if (!loaded[i])
+        return NAN;
+    double moment = 0.0, total = 0.0;
+    for (unsigned k = 0; k < CELLS; k++) {
+        double f = ch->newtons[k][i];
+        f = f > 0.0 ? f : 0.0;
+        moment += f * info->channels[k].position_mm;
+        total += f;
+    }
+    return total > 0.0 ? moment / total : NAN;
+}
+
+/* The median centre of pressure while rolling (by sorting), else over all
+ * samples. */
+static double centre_by_definition(const double *cop, const double *speed,
+                                   size_t n)
+{
+    double *v = malloc(sizeof *v * n);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(cop[i]) && fabs(speed[i]) >= ROLLING_CM_S)
+            v[m++] = cop[i];
+    double centre = m ? rm_median_inplace(v, m) : rm_quantile(cop, n, 0.5);
+    free(v);
+    return centre;
+}
+
+static bool same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+static void check_ml(size_t n, rm_side side)
+{
+    rm_device_info info = roller_with_cells();
+    rm_session_meta meta;
+    memset(&meta, 0, sizeof meta);
+    meta.side = side;
+    float *loads = malloc(sizeof *loads * CELLS * n);
+    ana_channels ch = {.n = n, .rate_hz = RATE_HZ, .count = CELLS + 2};
+    for (unsigned k = 0; k < CELLS; k++)
+        ch.newtons[k] = loads + k * n;
+    for (unsigned k = CELLS; k < CELLS + 2; k++)
+        ch.newtons[k] = loads;   /* load cells: not used for the centre */
+    double *position = malloc(sizeof *position * n);
+    double *speed = malloc(sizeof *speed * n);
+    double *ml = malloc(sizeof *ml * n);
+    double *scratch = malloc(sizeof *scratch * n);
+    double *cop = malloc(sizeof *cop * n);
+    uint8_t *loaded = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        for (unsigned k = 0; k < CELLS; k++)
+            ch.newtons[k][i] = awkward_load();
+        loaded[i] = rand() % 4 != 0;
+        /* back and forth, with stops */
+        position[i] = (double)(i % 200 < 100 ? i % 200 : 200 - i % 200) *
+                      (i % 50 < 10 ? 0.0 : 20.0);
+    }
+    for (size_t i = 0; i < n; i++)
+        cop[i] = cop_by_definition(&info, &ch, loaded, i);
+    rm_series s = {.n = n, .rate_hz = RATE_HZ, .position_cm = position,
+                   .speed_cm_s = speed, .ml = ml, .loaded = loaded};
+    ana_position_fill(&info, &meta, &ch, &s, scratch);
+    double centre = centre_by_definition(cop, speed, n);
+    double sign = side == RM_SIDE_LEFT ? -1.0 : 1.0;
+    for (size_t i = 0; i < n; i++) {
+        double expected =
+            isfinite(cop[i])
+                ? rm_clamp(sign * (cop[i] - centre) / ML_FULL_SCALE_MM, -1.0,
+                           1.0)
+                : NAN;
+        assert_true(same_bits(ml[i], expected));
+    }
+    free(loads);
+    free(position);
+    free(speed);
+    free(ml);
+    free(scratch);
+    free(cop);
+    free(loaded);
+}
+
+static void ml_follows_its_definition(void **state)
+{
+    (void)state;
+    static const size_t lengths[] = {1, 2, 3, 4, 5, 7, 64, 101, 1000, 4099};
+    srand(17);
+    for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++) {
+        check_ml(lengths[l], RM_SIDE_RIGHT);
+        check_ml(lengths[l], RM_SIDE_LEFT);
+    }
+}
+
+/* Every cell pushing nothing (zeros, negative, NaN) while loaded: no
+ * centre of pressure, so ml is NaN, never a division's 0/0 or inf. */
+static void ml_without_cell_load_is_nan(void **state)
+{
+    (void)state;
+    rm_device_info info = roller_with_cells();
+    enum { N = 5 };
+    static const float nothing[N] = {0.0f, -0.0f, -1.0f, NAN, 0.0f};
+    float loads[CELLS][N];
+    ana_channels ch = {.n = N, .rate_hz = RATE_HZ, .count = CELLS + 2};
+    for (unsigned k = 0; k < CELLS + 2; k++) {
+        ch.newtons[k] = loads[k % CELLS];
+        memcpy(loads[k % CELLS], nothing, sizeof nothing);
+    }
+    double position[N] = {0}, speed[N], ml[N], scratch[N];
+    uint8_t loaded[N] = {1, 1, 1, 1, 1};
+    rm_series s = {.n = N, .rate_hz = RATE_HZ, .position_cm = position,
+                   .speed_cm_s = speed, .ml = ml, .loaded = loaded};
+    ana_position_fill(&info, NULL, &ch, &s, scratch);
+    for (size_t i = 0; i < N; i++)
+        assert_true(isnan(ml[i]));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ml_follows_its_definition),
+        cmocka_unit_test(ml_without_cell_load_is_nan),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
