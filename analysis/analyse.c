@@ -219,10 +219,11 @@ static void fill_force_summary(rm_analysis *a)
     m->peak_force_n = 0.0;
     m->peak_pressure_kpa = a->has_pressure ? 0.0 : NAN;
     for (size_t i = 0; i < s->n; i++) {
-        m->peak_force_n = fmax(m->peak_force_n, s->force_n[i]);
+        /* fmax inline, the operands in the order GCC passed them */
+        m->peak_force_n = rm_fmax_libm(s->force_n[i], m->peak_force_n);
         if (a->has_pressure)
-            m->peak_pressure_kpa = fmax(m->peak_pressure_kpa,
-                                        s->pressure_kpa[i]);
+            m->peak_pressure_kpa = rm_fmax_libm(s->pressure_kpa[i],
+                                                m->peak_pressure_kpa);
         if (!s->loaded[i])
             continue;
         loaded++;

@@ -41,8 +41,9 @@ static bool fits(const extreme_queue *hi, const extreme_queue *lo,
 {
     if (hi->tail == hi->head)
         return true;
-    double top = fmax(queue_value(hi, x), x[j]);
-    double bottom = fmin(queue_value(lo, x), x[j]);
+    /* fmax and fmin inline, the operands in the order GCC passed them */
+    double top = rm_fmax_libm(x[j], queue_value(hi, x));
+    double bottom = rm_fmin_libm(x[j], queue_value(lo, x));
     return top - bottom <= limit;
 }
 
@@ -175,9 +176,11 @@ static rm_dwell describe(const rm_series *s, span w, double rolled_cm)
             ml += s->ml[i], ml_n++;
         f += s->force_n[i];
         f2 += s->force_n[i] * s->force_n[i];
-        d.peak_force_n = fmax(d.peak_force_n, s->force_n[i]);
+        /* fmax inline, the operands in the order GCC passed them */
+        d.peak_force_n = rm_fmax_libm(s->force_n[i], d.peak_force_n);
         kpa += s->pressure_kpa[i];
-        d.peak_pressure_kpa = fmax(d.peak_pressure_kpa, s->pressure_kpa[i]);
+        d.peak_pressure_kpa = rm_fmax_libm(d.peak_pressure_kpa,
+                                           s->pressure_kpa[i]);
         tremor += s->tremor[i];
     }
     d.position_cm = pos / n;     /* NaN without position */

@@ -263,8 +263,8 @@ static size_t turning_points(const double *p, size_t n, double rate_hz,
     for (size_t i = 1; i < n; i++) {
         if (direction == 0) {
             /* the last time near the lowest / highest point so far */
-            low = fmin(low, p[i]);
-            high = fmax(high, p[i]);
+            low = rm_fmin_libm(low, p[i]);   /* fmin, fmax inline */
+            high = rm_fmax_libm(high, p[i]);
             lowest = p[i] <= low + STALL_CM ? i : lowest;
             highest = p[i] >= high - STALL_CM ? i : highest;
             if (p[i] - p[lowest] >= STROKE_HYSTERESIS_CM)

@@ -179,15 +179,16 @@ static double rel_tremor_at(const profile_work *w, size_t i)
 static void gather_samples(profile_work *w)
 {
     const rm_series *s = w->s;
+    double dt = 1.0 / s->rate_hz;
     for (size_t i = 0; i < s->n; i++) {
         if (!s->loaded[i])
             continue;
         bin_acc *b = &w->acc[bin_of(w, s->position_cm[i])];
         double f = s->force_n[i];
         double ml = isfinite(s->ml[i]) ? s->ml[i] : 0.0;
-        b->time_s += 1.0 / s->rate_hz;
+        b->time_s += dt;
         b->force_sum += f;
-        b->force_peak = fmax(b->force_peak, f);
+        b->force_peak = rm_fmax_libm(f, b->force_peak); /* as GCC called fmax */
         if (isfinite(s->pressure_kpa[i]))
             b->kpa_sum += s->pressure_kpa[i];
         b->medial += f * (1.0 - ml) / 2.0;
@@ -196,7 +197,7 @@ static void gather_samples(profile_work *w)
         double rel = rel_tremor_at(w, i);
         if (isfinite(rel)) {
             b->rel_tremor_sum += rel / s->rate_hz;
-            b->tremor_time_s += 1.0 / s->rate_hz;
+            b->tremor_time_s += dt;
         }
         b->samples++;
         if (isfinite(s->ml[i]))

@@ -206,17 +206,6 @@ void rm_supported_ends(double *x, size_t n, double reach, size_t need,
     supported_end(x, n, true, reach, need, -1, high);
 }
 
-/** The larger of below and x as rm_median_select had it through libm's
- *  fmax (GCC calls it as fmax(x, below): fmax is commutative as a value):
- *  x when x > below or below is NaN, else below. So of two equal zeros the
- *  earlier one, and NaNs are passed over unless all are (then the last).
- *  Written out as the library call per value cost more than the
- *  selection's own comparisons. */
-static double running_max(double below, double x)
-{
-    return x > below || isnan(below) ? x : below;
-}
-
 double rm_median_select(double *x, size_t n)
 {
     if (n == 0)
@@ -226,7 +215,7 @@ double rm_median_select(double *x, size_t n)
         return x[n / 2];
     double below = x[0]; /* the largest of x[0..n/2) */
     for (size_t i = 1; i < n / 2; i++)
-        below = running_max(below, x[i]);
+        below = rm_fmax_libm(x[i], below);   /* as GCC called fmax */
     return 0.5 * (below + x[n / 2]);
 }
 

@@ -9,6 +9,7 @@
 #ifndef ROLLMAP_CORE_H
 #define ROLLMAP_CORE_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -644,6 +645,22 @@ rm_status rm_atomic_write(const char *path, unsigned mode, bool sync,
 
 /** x limited to [lo, hi]. */
 double rm_clamp(double x, double lo, double hi);
+/** What glibc's x86-64 fmax(a, b) answers, written out for hot loops (the
+ *  call per value cost more than the comparison): a > b ? a : b, the
+ *  other operand where one is NaN, a where both are (signalling NaNs,
+ *  which no arithmetic makes, aside). So of two equal zeros, b. A loop
+ *  that called fmax passes the operands in the order GCC passed them to
+ *  the library (it may swap them: fmax is commutative as a value), which
+ *  keeps its results' bits. */
+static inline double rm_fmax_libm(double a, double b)
+{
+    return a > b || isnan(b) ? a : b;
+}
+/** The same for glibc's fmin(a, b): a < b ? a : b, NaNs as rm_fmax_libm. */
+static inline double rm_fmin_libm(double a, double b)
+{
+    return a < b || isnan(b) ? a : b;
+}
 /** Move the finite values of x[0..n) to its front, in order; their count. */
 size_t rm_keep_finite(double *x, size_t n);
 /** Median of x[0..n), sorting x in place; NaN for n == 0. */

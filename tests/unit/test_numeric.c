@@ -67,6 +67,25 @@ static bool same_bits(double a, double b)
     return memcmp(&a, &b, sizeof a) == 0;
 }
 
+/* rm_fmax_libm and rm_fmin_libm give libm's bits for every pair of
+ * zeros of both signs, infinities, quiet NaNs of both signs and with a
+ * payload, ties and ordinary values, in both orders. */
+static void libm_fmax_and_fmin_written_out(void **state)
+{
+    (void)state;
+    double (*volatile libm_fmax)(double, double) = fmax;
+    double (*volatile libm_fmin)(double, double) = fmin;
+    const double values[] = {0.0, -0.0, 1.0, -1.0, 2.5, INFINITY, -INFINITY,
+                             NAN, -NAN, nan("7"), 1e-310, -1e-310};
+    size_t count = sizeof values / sizeof *values;
+    for (size_t i = 0; i < count; i++)
+        for (size_t j = 0; j < count; j++) {
+            double a = values[i], b = values[j];
+            assert_true(same_bits(rm_fmax_libm(a, b), libm_fmax(a, b)));
+            assert_true(same_bits(rm_fmin_libm(a, b), libm_fmin(a, b)));
+        }
+}
+
 /* rm_median_select by its definition on the order it leaves x in: the
  * middle value, or for even n the mean of it and the largest of the lower
  * half folded with libm's fmax as GCC called it, fmax(x[i], below) (which
@@ -284,6 +303,7 @@ int main(void)
         cmocka_unit_test(median_of_even_count_averages_the_middle_pair),
         cmocka_unit_test(median_of_nothing_is_nan),
         cmocka_unit_test(median_by_selection_equals_median_by_sorting),
+        cmocka_unit_test(libm_fmax_and_fmin_written_out),
         cmocka_unit_test(median_by_selection_keeps_fmax_bits),
         cmocka_unit_test(median_by_selection_of_one_or_two_values),
         cmocka_unit_test(median_by_selection_of_four_values),
