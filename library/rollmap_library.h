@@ -506,7 +506,10 @@ void rm_library_indexer_state_get(rm_library_indexer *ix,
  *  a recorder creates afterwards are not among them), and have the thread,
  *  when nothing is queued, close those never closed
  *  (rm_library_close_unclosed) and add those without a row. Only for a
- *  folder whose recorder is this program and is not yet recording. */
+ *  folder whose recorder is this program and is not yet recording: a
+ *  file already queued when the sweep lists it would be tried, and
+ *  counted in `waiting`, twice. rollmapd sweeps before its capture starts
+ *  and its recorder only creates new files, so none is. */
 rm_status rm_library_indexer_sweep(rm_library_indexer *ix, const char *folder,
                                    rm_error *err);
 /** Add what is still queued (one try each while stopping; sweep files

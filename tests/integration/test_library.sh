@@ -182,15 +182,7 @@ wait "$second" || fail "parallel add 2: $(cat "$work/par2.txt")"
 
 echo "-- a locked database is named and nothing is lost"
 # the locker holds the write lock from "locked" until "release" appears
-python3 - "$db" "$work/locked" "$work/release" <<'PY' &
-import os, sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None)
-c.execute("BEGIN IMMEDIATE")
-open(sys.argv[2], "w").close()
-deadline = time.time() + 60
-while not os.path.exists(sys.argv[3]) and time.time() < deadline:
-    time.sleep(0.05)
-PY
+python3 "$(dirname "$0")/sqlite_locker.py" "$db" "$work/locked" "$work/release" &
 locker=$!
 for _ in $(seq 200); do [ -e "$work/locked" ] && break; sleep 0.05; done
 [ -e "$work/locked" ] || fail "the locker did not take the lock"

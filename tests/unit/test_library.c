@@ -1627,6 +1627,76 @@ static void a_sweep_closes_unclosed_sessions_and_adds_files_without_a_row(
     free(folder);
 }
 
+/* Whether a recorder could create (and so later finish) a session file
+ * at path: it creates each file new, never opens one that exists. */
+static bool recorder_can_create(const char *path)
+{
+    rm_sim_config c;
+    rm_sim_config_default(&c);
+    rm_error err;
+    rm_sim *sim;
+    if (rm_sim_new(&sim, &c, &err) != RM_OK)
+        fail_msg("sim: %s", err.message);
+    rm_session_meta meta = {.start_unix_us = T0_US};
+    snprintf(meta.session_id, sizeof meta.session_id, "again");
+    rm_writer_options opt;
+    rm_writer_options_default(&opt);
+    rm_session_writer *w = NULL;
+    rm_status st = rm_session_writer_create(&w, path, rm_sim_info(sim), &meta,
+                                            &opt, &err);
+    if (st == RM_OK)
+        rm_session_writer_close(w, &err);
+    rm_sim_free(sim);
+    return st == RM_OK;
+}
+
+/* rollmapd sweeps its folder before its capture starts, then queues each
+ * session its recorder ends. Could a file be both swept and queued, the
+ * status would count it twice. It cannot: the sweep lists the folder at
+ * once, and the recorder only creates files, so a file it ends was not
+ * there to be listed. While the database is locked, two swept files and
+ * two sessions that ended after the sweep are four waiting, and each is
+ * added once. */
+static void sessions_that_end_after_a_sweep_are_counted_once_each(
+    void **state)
+{
+    fixture *f = *state;
+    char *folder = testutil_path(f->dir, "sessions");
+    assert_int_equal(mkdir(folder, 0700), 0);
+    char *old[2] = {
+        make_session(folder, "old1.rms", "C16", RM_SIDE_LEFT, T0_US, 19),
+        make_session(folder, "old2.rms", "C16", RM_SIDE_LEFT, T0_US + 1, 20)};
+    lock_holder other = hold_write_lock(f);
+    indexed_log log = {0};
+    rm_library_indexer *ix = start_indexer(f, &log);
+    rm_error err;
+    assert_int_equal(rm_library_indexer_sweep(ix, folder, &err), RM_OK);
+    for (int i = 0; i < 2; i++)
+        assert_false(recorder_can_create(old[i]));
+    char *ended[2] = {
+        make_session(folder, "new1.rms", "C16", RM_SIDE_RIGHT, T0_US + 2, 21),
+        make_session(folder, "new2.rms", "C16", RM_SIDE_RIGHT, T0_US + 3, 22)};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(rm_library_indexer_submit(ix, ended[i], &err), RM_OK);
+    assert_int_equal(retrying_state(ix).waiting, 4);
+    release_write_lock(&other);
+    wait_for_sessions(f->lib, 4, 60);
+    rm_library_indexer_state done = {.waiting = 1};
+    for (int i = 0; i < 100 && done.waiting; i++) {  /* reporting the add */
+        usleep(20000);
+        rm_library_indexer_state_get(ix, &done);
+    }
+    rm_library_indexer_stop(ix);
+    assert_int_equal(done.waiting, 0);
+    assert_int_equal(log.ok, 4);
+    assert_int_equal(log.failed, 0);
+    for (int i = 0; i < 2; i++) {
+        free(ended[i]);
+        free(old[i]);
+    }
+    free(folder);
+}
+
 enum { WRITERS = 2, WRITES = 150 };
 
 /* A child process: its own connection, one tag per transaction. */
@@ -1779,6 +1849,7 @@ int main(void)
         T(the_indexer_retries_a_locked_database_until_the_file_is_added),
         T(a_recording_s_upload_and_its_add_wait_as_one_session),
         T(a_sweep_closes_unclosed_sessions_and_adds_files_without_a_row),
+        T(sessions_that_end_after_a_sweep_are_counted_once_each),
         T(reanalyse_keeps_a_changed_file_s_rows_unless_forced),
         T(an_upload_sends_each_chunk_once_and_resumes),
         T(a_growing_recording_sends_only_its_new_chunks),
