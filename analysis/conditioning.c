@@ -1421,7 +1421,10 @@ typedef struct creep_table {
     size_t len;          /**< entries computed */
 } creep_table;
 
-/** Tabulate the gains up to `steps` periods under load. */
+/** Tabulate the gains up to `steps` periods under load. With a > 0 and
+ *  dt > 0 (the analysis rate is positive) the factor is at most 1, and
+ *  exactly 1 at no time under load (log10(1) is 0): every gain is at
+ *  least 1, and gain[0] is exactly 1. */
 static void creep_table_fill(creep_table *t, size_t steps)
 {
     for (; t->len <= steps; t->len++) {
@@ -1430,96 +1433,113 @@ static void creep_table_fill(creep_table *t, size_t steps)
     }
 }
 
-/* Cells are corrected four at a time, a lane each; a lane's periods under
- * load are a 64-bit integer lane beside its double. */
-#define CREEP_LANES 4
-#define MAX_CREEP_GROUPS ((RM_MAX_CHANNELS + CREEP_LANES - 1) / CREEP_LANES)
-/* Samples between two checks that the table reaches every lane's next
- * periods under load (a lane gains at most one period per sample). */
-#define CREEP_RUN 256
-
-/** Up to four cells and their periods under load. A group of fewer cells
- *  repeats its first one: the repeat computes the same values from the
- *  same inputs, so storing them twice changes nothing. */
-typedef struct creep_group {
-    float *x[CREEP_LANES];
-    long4 steps;
-} creep_group;
-
-static size_t group_cells(float *const *cells, size_t count,
-                          creep_group *groups)
+/* Whether a corrected sample x * gain is loaded (above CREEP_CONTACT_N)
+ * follows from x alone for two kinds of samples. Gains are at least 1 and
+ * rounding keeps the order of products, so a sample above the contact
+ * force is loaded whatever its gain. At no time under load the gain is
+ * exactly 1 and x * 1 is x, so a sample not above the contact force then
+ * keeps its bits and the time under load stays 0 (a NaN too: it compares
+ * false; being made by arithmetic, it is a quiet one, which x * 1 keeps). */
+static inline bool surely_loaded(float x)
 {
-    size_t group_count = (count + CREEP_LANES - 1) / CREEP_LANES;
-    for (size_t g = 0; g < group_count; g++) {
-        groups[g].steps = (long4){0};
-        for (size_t k = 0; k < CREEP_LANES; k++) {
-            size_t cell = g * CREEP_LANES + k;
-            groups[g].x[k] = cells[cell < count ? cell : g * CREEP_LANES];
+    return x > CREEP_CONTACT_N;
+}
+
+/* Samples that the run scan tests together. */
+#define CREEP_SCAN 8
+
+/** Whether surely_loaded is `loaded` for each of x[0..CREEP_SCAN). */
+static HOT_INLINE bool all_surely(const float *x, bool loaded)
+{
+    const long4 want = {-loaded, -loaded, -loaded, -loaded};
+    long4 differ = {0};
+    for (size_t j = 0; j < CREEP_SCAN; j += 4) {
+        float4 v;
+        memcpy(&v, x + j, sizeof v);
+        differ |= (long4)(__builtin_convertvector(v, block4) >
+                          CREEP_CONTACT_N) ^ want;
+    }
+    return !(differ[0] | differ[1] | differ[2] | differ[3]);
+}
+
+/** The end of the run from x[i] on of samples whose surely_loaded is
+ *  `loaded`: tested CREEP_SCAN at a time, then the scalar loop finds the
+ *  end among the last ones. */
+static HOT_INLINE size_t end_of_run(const float *x, size_t i, size_t n,
+                                    bool loaded)
+{
+    while (n - i >= CREEP_SCAN && all_surely(x + i, loaded))
+        i += CREEP_SCAN;
+    while (i < n && surely_loaded(x[i]) == loaded)
+        i++;
+    return i;
+}
+
+/** Correct x[0..m) by gain[0..m) (the operations of creep_step). */
+static HOT_INLINE void apply_gains(float *restrict x,
+                                   const double *restrict gain, size_t m)
+{
+    for (size_t j = 0; j < m; j++)
+        x[j] = (float)(x[j] * gain[j]);
+}
+
+/** Correct one sample after `steps` periods under load (gain[steps]
+ *  tabulated); returns the periods after it: up one above the contact
+ *  force, else down CREEP_RECOVERY_RATE (not below 0). */
+static inline size_t creep_step(float *x, size_t steps, creep_table *t)
+{
+    double corrected = *x * t->gain[steps];
+    *x = (float)corrected;
+    if (!(corrected > CREEP_CONTACT_N))
+        return steps > CREEP_RECOVERY_RATE ? steps - CREEP_RECOVERY_RATE : 0;
+    creep_table_fill(t, steps + 1);
+    return steps + 1;
+}
+
+/** Step a cell *steps > 0 periods under load through x[i..) by
+ *  creep_step until it is at no time under load or meets a surely loaded
+ *  sample; returns where it stopped. */
+static HOT_INLINE size_t recover(float *x, size_t i, size_t n, size_t *steps,
+                                 creep_table *t)
+{
+    size_t s = *steps;
+    do
+        s = creep_step(x + i++, s, t);
+    while (i < n && s > 0 && !surely_loaded(x[i]));
+    *steps = s;
+    return i;
+}
+
+/** Undo the creep of one cell's n samples. Its time under load depends on
+ *  its previous corrected sample, but creep_step's chain is needed only
+ *  while a cell not surely loaded recovers: a run of surely loaded
+ *  samples takes consecutive gains (a vector loop along time), and at no
+ *  time under load the samples up to the next surely loaded one keep
+ *  their values. */
+static HOT_INLINE void undo_cell_creep(float *x, size_t n, creep_table *t)
+{
+    size_t steps = 0;
+    for (size_t i = 0, end; i < n; i = end) {
+        end = end_of_run(x, i, n, true);
+        if (end > i) {   /* the gains of the run and of the step after */
+            creep_table_fill(t, steps + (end - i));
+            apply_gains(x + i, t->gain + steps, end - i);
+            steps += end - i;
+        } else if (steps == 0) {
+            end = end_of_run(x, i, n, false);
+        } else {
+            end = recover(x, i, n, &steps, t);
         }
     }
-    return group_count;
 }
 
-/** The most periods under load of any lane. */
-static int64_t most_steps(const creep_group *groups, size_t count)
-{
-    int64_t most = 0;
-    for (size_t g = 0; g < count; g++)
-        for (size_t k = 0; k < CREEP_LANES; k++)
-            most = groups[g].steps[k] > most ? groups[g].steps[k] : most;
-    return most;
-}
-
-/** Correct sample i of a group's cells and step their loaded time: up one
- *  period above the contact force, else down CREEP_RECOVERY_RATE (not
- *  below 0), chosen by mask rather than by branch. */
-static inline void creep_group_step(creep_group *c, size_t i,
-                                    const double *gain)
-{
-    block4 x, g;
-    for (size_t k = 0; k < CREEP_LANES; k++) {
-        x[k] = c->x[k][i];
-        g[k] = gain[c->steps[k]];
-    }
-    block4 corrected = x * g;
-    float4 out = __builtin_convertvector(corrected, float4);
-    for (size_t k = 0; k < CREEP_LANES; k++)
-        c->x[k][i] = out[k];
-    long4 loaded = (long4)(corrected > CREEP_CONTACT_N);
-    long4 down = c->steps - CREEP_RECOVERY_RATE;
-    down &= (long4)(down > 0);
-    c->steps = (loaded & (c->steps + 1)) | (~loaded & down);
-}
-
-/** Step `count` groups (1 or 2) through n samples side by side: their
- *  chains of loaded time overlap, and in locals their pointers and loaded
- *  time stay in registers. */
-static inline void undo_creep_groups(const creep_group *groups, size_t count,
-                                     size_t n, creep_table *table)
-{
-    creep_group c[2] = {groups[0], groups[count - 1]};
-    for (size_t i = 0; i < n;) {
-        size_t run = n - i < CREEP_RUN ? n - i : CREEP_RUN;
-        creep_table_fill(table, (size_t)most_steps(c, count) + run);
-        for (size_t end = i + run; i < end; i++)
-            for (size_t k = 0; k < count; k++)
-                creep_group_step(&c[k], i, table->gain);
-    }
-}
-
-/** Undo the creep of the cells x[0..cells), n samples each. Each cell's
- *  loaded time depends on its previous corrected sample, so the cells,
- *  not the samples, are the vector lanes. */
+/** Undo the creep of the cells x[0..cells), n samples each. */
 AVX2_CLONE
 static void undo_creep(float *const *x, size_t cells, size_t n,
                        creep_table *table)
 {
-    creep_group groups[MAX_CREEP_GROUPS];
-    size_t count = group_cells(x, cells, groups), g = 0;
-    for (; count - g >= 2; g += 2)
-        undo_creep_groups(groups + g, 2, n, table);
-    if (g < count)
-        undo_creep_groups(groups + g, 1, n, table);
+    for (size_t k = 0; k < cells; k++)
+        undo_cell_creep(x[k], n, table);
 }
 
 /** The table for n samples of a cell whose reading falls by

@@ -991,6 +991,37 @@ static void assert_same_bits(const float *got, const float *want, size_t n,
                      got[i], want[i]);
 }
 
+/* Removes drift and creep from ch and compares every channel bit for bit
+ * with the definitions above, which leave their result in want (n samples
+ * a channel). Returns how often a cell's loaded time went down from above
+ * 0; *most_anchors: the most anchors of a segment. */
+static size_t assert_removal_as_defined(const rm_device_info *info,
+                                        const rm_analysis_config *cfg,
+                                        ana_channels *ch, float *want,
+                                        size_t *most_anchors)
+{
+    size_t n = ch->n, recoveries = 0;
+    uint8_t *unloaded = malloc(n + 1);
+    assert_non_null(unloaded);
+    memcpy(want, ch->newtons_block, sizeof *want * n * ch->count);
+    define_unloaded(info, ch, cfg->load_threshold_n, unloaded);
+    *most_anchors = 0;
+    for (unsigned k = 0; k < ch->count; k++) {
+        size_t most = define_drift_removal(want + k * n, ch, unloaded);
+        *most_anchors = most > *most_anchors ? most : *most_anchors;
+        if (info->channels[k].kind == RM_CHANNEL_PRESSURE_CELL)
+            recoveries += define_creep_removal(want + k * n, n,
+                                               cfg->fsr_creep_pct);
+    }
+    rm_error err;
+    assert_int_equal(ana_channels_remove_drift_and_creep(ch, info, cfg, &err),
+                     RM_OK);
+    for (unsigned k = 0; k < ch->count; k++)
+        assert_same_bits(ch->newtons[k], want + k * n, n, k);
+    free(unloaded);
+    return recoveries;
+}
+
 /* Device shapes around the vector widths: 1 to 14 cells (groups of four
  * and partial ones), 0 to 3 totalled load cells, n not a multiple of 4. */
 static void removes_drift_and_creep_as_defined(void **state)
@@ -1012,32 +1043,100 @@ static void removes_drift_and_creep_as_defined(void **state)
         rm_analysis_config_default(&cfg);
         ana_channels ch = settle_channels(&info, shapes[t].n);
         settle_fill(&info, &ch);
-        size_t n = ch.n, most_anchors = 0, recoveries = 0;
-        float *want = malloc(sizeof *want * n * ch.count + 1);
-        uint8_t *unloaded = malloc(n + 1);
-        assert_true(want && unloaded);
-        memcpy(want, ch.newtons_block, sizeof *want * n * ch.count);
-        define_unloaded(&info, &ch, cfg.load_threshold_n, unloaded);
-        for (unsigned k = 0; k < ch.count; k++) {
-            size_t most = define_drift_removal(want + k * n, &ch, unloaded);
-            most_anchors = most > most_anchors ? most : most_anchors;
-            if (info.channels[k].kind == RM_CHANNEL_PRESSURE_CELL)
-                recoveries += define_creep_removal(want + k * n, n,
-                                                   cfg.fsr_creep_pct);
-        }
-        rm_error err;
-        assert_int_equal(ana_channels_remove_drift_and_creep(&ch, &info, &cfg,
-                                                             &err), RM_OK);
-        for (unsigned k = 0; k < ch.count; k++)
-            assert_same_bits(ch.newtons[k], want + k * n, n, k);
-        if (n > 1000) {      /* ramps between anchors, creep both ways */
+        float *want = malloc(sizeof *want * ch.n * ch.count + 1);
+        assert_non_null(want);
+        size_t most_anchors;
+        size_t recoveries = assert_removal_as_defined(&info, &cfg, &ch, want,
+                                                      &most_anchors);
+        if (ch.n > 1000) {      /* ramps between anchors, creep both ways */
             assert_true(most_anchors >= 2);
             assert_true(recoveries > 0);
         }
         free(want);
-        free(unloaded);
         ana_channels_free(&ch);
     }
+}
+
+/* Cell values around the contact force (0.2 N): above it whatever the
+ * gain (0.2f is just above it), above it only at some gains, never, and
+ * NaNs with their signs and payloads, which must keep their bits. */
+static float creep_edge_value(unsigned kind)
+{
+    static const uint32_t nan_bits[] = {0x7fc00000u, 0xffc00000u,
+                                        0x7fc12345u};
+    static const float values[] = {3.0f, 0.2f, 0.19999999f, 0.12f, 0.0201f,
+                                   0.0f, -0.0f, -1.0f};
+    size_t count = sizeof values / sizeof values[0];
+    if (kind < count)
+        return values[kind];
+    float nan;
+    memcpy(&nan, &nan_bits[(kind - count) % 3], sizeof nan);
+    return nan;
+}
+
+/* Runs of 1 to 19 samples of one value each (the kind drawn with loads
+ * the likelier, so loaded time builds up), and now and then 5500 loaded
+ * samples: 55 s under load, past where a 90 % creep's correction stops at
+ * its largest gain. */
+static void creep_edge_fill(float *x, size_t n, uint64_t *state)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned draw = (unsigned)((noise(state) + 0.5) * 24.0);
+        size_t run = draw == 0 ? 5500 : 1 + (size_t)((noise(state) + 0.5) * 19);
+        float v = creep_edge_value(draw < 12 ? draw % 4 : draw - 12);
+        for (size_t end = i + run < n ? i + run : n; i < end; i++)
+            x[i] = v;
+    }
+}
+
+/* Whether some loaded sample got the largest gain, 1 / 0.1. */
+static bool reaches_largest_gain(const float *x, const float *corrected,
+                                 size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (x[i] > 0.2f && corrected[i] == (float)(x[i] * (1.0 / 0.1)))
+            return true;
+    return false;
+}
+
+/* The creep correction tells most samples' loading from their value alone
+ * and corrects runs of them at once; here cells cross between those runs
+ * and the samples that need their time under load at every offset, with
+ * NaNs, and reach the largest gain. The load cells hold every sample
+ * loaded, so drift removal leaves the cells as they are. */
+static void undoes_creep_across_runs_as_defined(void **state)
+{
+    (void)state;
+    rm_device_info info;
+    device_init(&info, 2, 5);
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.fsr_creep_pct = 90.0;
+    ana_channels ch = settle_channels(&info, 30011);
+    uint64_t seed = 7;
+    for (unsigned k = 0; k < ch.count; k++) {
+        if (info.channels[k].kind == RM_CHANNEL_PRESSURE_CELL)
+            creep_edge_fill(ch.newtons[k], ch.n, &seed);
+        else
+            for (size_t i = 0; i < ch.n; i++)
+                ch.newtons[k][i] = 60.0f;
+    }
+    float *in = malloc(sizeof *in * ch.n * ch.count + 1);
+    float *want = malloc(sizeof *want * ch.n * ch.count + 1);
+    assert_true(in && want);
+    memcpy(in, ch.newtons_block, sizeof *in * ch.n * ch.count);
+    size_t most_anchors;
+    assert_true(assert_removal_as_defined(&info, &cfg, &ch, want,
+                                          &most_anchors) > 0);
+    assert_int_equal(most_anchors, 0);
+    size_t floor_cells = 0;
+    for (unsigned k = 2; k < ch.count; k++)
+        floor_cells += reaches_largest_gain(in + k * ch.n, want + k * ch.n,
+                                            ch.n);
+    assert_true(floor_cells > 0);
+    free(in);
+    free(want);
+    ana_channels_free(&ch);
 }
 
 int main(void)
@@ -1054,6 +1153,7 @@ int main(void)
         cmocka_unit_test(a_tare_ends_the_offset_estimate),
         cmocka_unit_test(undoes_fsr_creep_under_constant_load),
         cmocka_unit_test(removes_drift_and_creep_as_defined),
+        cmocka_unit_test(undoes_creep_across_runs_as_defined),
         cmocka_unit_test(pressure_is_the_mean_over_loaded_cells),
         cmocka_unit_test(fills_time_gaps_and_counts_them),
         cmocka_unit_test(holds_last_values_through_a_gap_without_decimation),
