@@ -13,14 +13,18 @@
 typedef struct extreme_queue {
     size_t *idx;
     size_t head, tail;
-    double sign;            /**< +1 tracks the maximum, -1 the minimum */
+    bool tracks_max;        /**< the maximum, else the minimum */
 } extreme_queue;
 
-static void queue_push(extreme_queue *q, const double *x, size_t i)
+/** x[i] joins; the values it outlasts and equals or outdoes leave. */
+static inline void queue_push(extreme_queue *q, const double *x, size_t i)
 {
-    while (q->tail > q->head &&
-           q->sign * x[q->idx[q->tail - 1]] <= q->sign * x[i])
-        q->tail--;
+    if (q->tracks_max)
+        while (q->tail > q->head && x[q->idx[q->tail - 1]] <= x[i])
+            q->tail--;
+    else
+        while (q->tail > q->head && x[q->idx[q->tail - 1]] >= x[i])
+            q->tail--;
     q->idx[q->tail++] = i;
 }
 
@@ -91,8 +95,8 @@ static rm_status held_position_spans(const rm_series *s, double radius_cm,
                                      size_t min_len, span_list *out)
 {
     const double *p = s->position_cm;
-    extreme_queue hi = {malloc(sizeof(size_t) * (s->n + 1)), 0, 0, 1.0};
-    extreme_queue lo = {malloc(sizeof(size_t) * (s->n + 1)), 0, 0, -1.0};
+    extreme_queue hi = {malloc(sizeof(size_t) * (s->n + 1)), 0, 0, true};
+    extreme_queue lo = {malloc(sizeof(size_t) * (s->n + 1)), 0, 0, false};
     out->items = malloc(sizeof *out->items * (s->n / (min_len ? min_len : 1) + 1));
     out->count = 0;
     rm_status st = hi.idx && lo.idx && out->items ? RM_OK : RM_ERR_NOMEM;

@@ -654,12 +654,14 @@ double rm_clamp(double x, double lo, double hi);
  *  keeps its results' bits. */
 static inline double rm_fmax_libm(double a, double b)
 {
-    return a > b || isnan(b) ? a : b;
+    double larger = a > b ? a : b;   /* one maxsd */
+    return isnan(b) ? a : larger;
 }
 /** The same for glibc's fmin(a, b): a < b ? a : b, NaNs as rm_fmax_libm. */
 static inline double rm_fmin_libm(double a, double b)
 {
-    return a < b || isnan(b) ? a : b;
+    double smaller = a < b ? a : b;  /* one minsd */
+    return isnan(b) ? a : smaller;
 }
 /** Move the finite values of x[0..n) to its front, in order; their count. */
 size_t rm_keep_finite(double *x, size_t n);
