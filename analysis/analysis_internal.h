@@ -20,6 +20,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ------------------------------------------------------------------------ */
 /* Conditioning                                                             */
@@ -97,6 +98,38 @@ void ana_combine_channels(const rm_device_info *info,
                           const rm_analysis_config *cfg,
                           const ana_channels *ch, rm_series *out);
 
+
+/* ------------------------------------------------------------------------ */
+/* Two samples at a time                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Two samples as one value, an SSE2 register that every x86-64 has: GCC
+ * and clang do the arithmetic on it with SIMD instructions, each lane the
+ * scalar expression's operations in the same order, so the same bits (a
+ * division stays a division: two of them cost about what one does).
+ * Comparisons give all bits set (true) or none per lane; ana_where(mask,
+ * a, b) picks by them. */
+typedef double ana_pair __attribute__((vector_size(2 * sizeof(double))));
+typedef float ana_pair_f __attribute__((vector_size(2 * sizeof(float))));
+typedef int64_t ana_pair_mask __attribute__((vector_size(2 * sizeof(int64_t))));
+
+static inline ana_pair ana_where(ana_pair_mask mask, ana_pair a, ana_pair b)
+{
+    return (ana_pair)(((ana_pair_mask)a & mask) | ((ana_pair_mask)b & ~mask));
+}
+
+/** x[i], x[i + 1] (any alignment). */
+static inline ana_pair ana_pair_load(const double *x)
+{
+    ana_pair v;
+    memcpy(&v, x, sizeof v);
+    return v;
+}
+
+static inline void ana_pair_store(double *x, ana_pair v)
+{
+    memcpy(x, &v, sizeof v);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Position                                                                 */

@@ -88,45 +88,29 @@ static double centre_of_pressure(const cop_channels *c, size_t i)
     return total > 0.0 ? moment / total : NAN;
 }
 
-/* Two samples as one value, an SSE2 register that every x86-64 has: GCC
- * and clang do the arithmetic on it with SIMD instructions, each lane the
- * scalar expression's operations in the same order, so the same bits.
- * Comparisons give all bits set (true) or none per lane; where(mask, a, b)
- * picks by them. */
-typedef double sample2 __attribute__((vector_size(2 * sizeof(double))));
-typedef float sample2_f __attribute__((vector_size(2 * sizeof(float))));
-typedef int64_t mask2 __attribute__((vector_size(2 * sizeof(int64_t))));
-#define SAMPLES2 2
-
-static sample2 where(mask2 mask, sample2 a, sample2 b)
-{
-    return (sample2)(((mask2)a & mask) | ((mask2)b & ~mask));
-}
-
 /** centre_of_pressure of samples i and i + 1, NaN where not loaded. */
-static sample2 centre_of_pressure2(const cop_channels *c,
+static ana_pair centre_of_pressure2(const cop_channels *c,
                                    const uint8_t *loaded, size_t i)
 {
-    sample2 moment = {0}, total = {0}, none = {NAN, NAN};
+    ana_pair moment = {0}, total = {0}, none = {NAN, NAN};
     for (unsigned k = 0; k < c->count; k++) {
-        sample2_f in;
+        ana_pair_f in;
         memcpy(&in, c->newtons[k] + i, sizeof in);
-        sample2 f = __builtin_convertvector(in, sample2);
-        f = (sample2)((mask2)f & (f > 0.0));   /* +0.0 where not > 0 */
+        ana_pair f = __builtin_convertvector(in, ana_pair);
+        f = (ana_pair)((ana_pair_mask)f & (f > 0.0)); /* +0.0 where not > 0 */
         moment += f * c->position_mm[k];
         total += f;
     }
-    mask2 is_loaded = {-(loaded[i] != 0), -(loaded[i + 1] != 0)};
-    return where((total > 0.0) & is_loaded, moment / total, none);
+    ana_pair_mask is_loaded = {-(loaded[i] != 0), -(loaded[i + 1] != 0)};
+    return ana_where((total > 0.0) & is_loaded, moment / total, none);
 }
 
 /** Every sample's centre of pressure (NaN where not loaded) into cop. */
 static void fill_cop(const cop_channels *c, const rm_series *s, double *cop)
 {
     size_t i = 0;
-    for (; i + SAMPLES2 <= s->n; i += SAMPLES2) {
-        sample2 v = centre_of_pressure2(c, s->loaded, i);
-        memcpy(cop + i, &v, sizeof v);
+    for (; i + 2 <= s->n; i += 2) {
+        ana_pair_store(cop + i, centre_of_pressure2(c, s->loaded, i));
     }
     for (; i < s->n; i++)
         cop[i] = s->loaded[i] ? centre_of_pressure(c, i) : NAN;
@@ -138,14 +122,13 @@ static void cop_to_ml(const double *cop, size_t n, double centre, double sign,
                       double *ml)
 {
     size_t i = 0;
-    sample2 lo = {-1.0, -1.0}, hi = {1.0, 1.0}, none = {NAN, NAN};
-    for (; i + SAMPLES2 <= n; i += SAMPLES2) {
-        sample2 c;
-        memcpy(&c, cop + i, sizeof c);
-        sample2 x = sign * (c - centre) / ML_FULL_SCALE_MM;
-        x = where(x < lo, lo, where(x > hi, hi, x));    /* rm_clamp */
-        x = where(c - c == 0.0, x, none);               /* isfinite(c) */
-        memcpy(ml + i, &x, sizeof x);
+    ana_pair lo = {-1.0, -1.0}, hi = {1.0, 1.0}, none = {NAN, NAN};
+    for (; i + 2 <= n; i += 2) {
+        ana_pair c = ana_pair_load(cop + i);
+        ana_pair x = sign * (c - centre) / ML_FULL_SCALE_MM;
+        x = ana_where(x < lo, lo, ana_where(x > hi, hi, x));    /* rm_clamp */
+        x = ana_where(c - c == 0.0, x, none);               /* isfinite(c) */
+        ana_pair_store(ml + i, x);
     }
     for (; i < n; i++)
         ml[i] = isfinite(cop[i]) ? rm_clamp(sign * (cop[i] - centre) /
@@ -211,19 +194,46 @@ static void fill_ml(const rm_device_info *info, const rm_session_meta *meta,
     cop_to_ml(cop, s->n, centre, lateral_sign(meta), s->ml);
 }
 
+/** The slope over samples i - k .. i + k, cut short at the ends. */
+static double speed_at(const rm_series *s, size_t i, size_t k)
+{
+    if (!isfinite(s->position_cm[i]))
+        return NAN;
+    size_t a = i >= k ? i - k : 0, b = i + k < s->n ? i + k : s->n - 1;
+    return b > a ? (s->position_cm[b] - s->position_cm[a]) * s->rate_hz /
+                       (double)(b - a)
+                 : 0.0;
+}
+
 static void fill_speed(rm_series *s)
 {
     size_t k = (size_t)lround(SPEED_HALF_WINDOW_S * s->rate_hz);
     if (k == 0)
         k = 1;
-    for (size_t i = 0; i < s->n; i++) {
-        size_t a = i >= k ? i - k : 0, b = i + k < s->n ? i + k : s->n - 1;
-        s->speed_cm_s[i] = b > a ? (s->position_cm[b] - s->position_cm[a]) *
-                                       s->rate_hz / (double)(b - a)
-                                 : 0.0;
-        if (!isfinite(s->position_cm[i]))
-            s->speed_cm_s[i] = NAN;
+    const double *p = s->position_cm;
+    size_t i = 0;
+    for (; i < k && i < s->n; i++)
+        s->speed_cm_s[i] = speed_at(s, i, k);
+    ana_pair none = {NAN, NAN};
+    for (; i + 1 + k < s->n; i += 2) {    /* whole windows, two at once */
+        ana_pair x = ana_pair_load(p + i);
+        ana_pair v = (ana_pair_load(p + i + k) - ana_pair_load(p + i - k)) *
+                     s->rate_hz / (double)(2 * k);
+        ana_pair_store(s->speed_cm_s + i, ana_where(x - x == 0.0, v, none));
     }
+    for (; i < s->n; i++)
+        s->speed_cm_s[i] = speed_at(s, i, k);
+}
+
+/** Encoder counts to cm in place (NaN for all without an encoder). */
+static void counts_to_cm(double *x, size_t n, double mm, double direction)
+{
+    size_t i = 0;
+    if (mm > 0.0)
+        for (; i + 2 <= n; i += 2)
+            ana_pair_store(x + i, direction * ana_pair_load(x + i) * mm / 10.0);
+    for (; i < n; i++)
+        x[i] = mm > 0.0 ? direction * x[i] * mm / 10.0 : NAN;
 }
 
 double ana_position_fill(const rm_device_info *info,
@@ -231,10 +241,8 @@ double ana_position_fill(const rm_device_info *info,
                          rm_series *s, double *scratch)
 {
     double mm = ana_mm_per_count(info);
-    double direction = info->distal_direction < 0 ? -1.0 : 1.0;
-    for (size_t i = 0; i < s->n; i++)   /* encoder counts -> cm, in place */
-        s->position_cm[i] = mm > 0.0 ? direction * s->position_cm[i] * mm / 10.0
-                                     : NAN;
+    counts_to_cm(s->position_cm, s->n, mm,
+                 info->distal_direction < 0 ? -1.0 : 1.0);
     double zero, far;
     robust_ends(s, scratch, &zero, &far);
     if (!isfinite(zero) && mm > 0.0)   /* never loaded: zero at the start */

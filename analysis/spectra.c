@@ -242,6 +242,20 @@ rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
     return RM_OK;
 }
 
+/** Frame power u frames on from frame 0, linear between frames and held
+ *  beyond the first and last. */
+static inline double power_between_frames(const double *frame_power,
+                                          size_t frames, double u)
+{
+    if (u <= 0.0)
+        return frame_power[0];
+    if (u >= (double)(frames - 1))
+        return frame_power[frames - 1];
+    size_t f = (size_t)u;
+    double frac = u - (double)f;
+    return frame_power[f] * (1.0 - frac) + frame_power[f + 1] * frac;
+}
+
 void ana_band_power_series(const rm_spectrogram *sg, double lo_hz,
                            double hi_hz, size_t n, double rate_hz,
                            double *out)
@@ -260,19 +274,18 @@ void ana_band_power_series(const rm_spectrogram *sg, double lo_hz,
     for (size_t f = 0; f < sg->frames; f++)
         frame_power[f] = rm_band_power(sg->power + f * sg->bins, sg->bins,
                                        sg->df_hz, lo_hz, hi_hz);
-    /* Frame f is centred at (f + 1) * dt_s (its half-length is one hop). */
-    for (size_t i = 0; i < n; i++) {
-        double u = ((double)i / rate_hz) / sg->dt_s - 1.0;
-        if (u <= 0.0)
-            out[i] = frame_power[0];
-        else if (u >= (double)(sg->frames - 1))
-            out[i] = frame_power[sg->frames - 1];
-        else {
-            size_t f = (size_t)u;
-            double frac = u - (double)f;
-            out[i] = frame_power[f] * (1.0 - frac) + frame_power[f + 1] * frac;
-        }
+    /* Frame f is centred at (f + 1) * dt_s (its half-length is one hop):
+     * sample i lies u frames on from frame 0. */
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        ana_pair at = {(double)i, (double)(i + 1)};
+        ana_pair u = (at / rate_hz) / sg->dt_s - 1.0;
+        out[i] = power_between_frames(frame_power, sg->frames, u[0]);
+        out[i + 1] = power_between_frames(frame_power, sg->frames, u[1]);
     }
+    for (; i < n; i++)
+        out[i] = power_between_frames(frame_power, sg->frames,
+                                      ((double)i / rate_hz) / sg->dt_s - 1.0);
     free(frame_power);
 }
 

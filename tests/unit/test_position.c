@@ -129,6 +129,54 @@ static void check_ml(size_t n, rm_side side)
     free(loaded);
 }
 
+/* Counts to cm, zeroed at the first sample when nothing was loaded, and
+ * the speed as the slope over +/- 0.1 s cut short at the ends, NaN where
+ * the position is not finite: both encoder directions, missing and
+ * infinite counts, lengths around the window (10 samples each side). */
+static void positions_and_speed_follow_their_definition(void **state)
+{
+    (void)state;
+    static const size_t lengths[] = {1, 2, 3, 11, 20, 21, 22, 23, 101, 1000};
+    double counts[1000], position[1000], speed[1000], ml[1000], scratch[1000];
+    float loads[1000] = {0};
+    uint8_t loaded[1000] = {0};
+    srand(18);
+    for (int direction = -1; direction <= 1; direction += 2)
+        for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++) {
+            size_t n = lengths[l];
+            rm_device_info info = roller_with_cells();
+            info.distal_direction = (int8_t)direction;
+            ana_channels ch = {.n = n, .rate_hz = RATE_HZ, .count = CELLS + 2};
+            for (unsigned k = 0; k < CELLS + 2; k++)
+                ch.newtons[k] = loads;
+            for (size_t i = 0; i < n; i++) {
+                int r = rand() % 40;
+                counts[i] = r == 0 ? NAN : r == 1 ? INFINITY
+                                         : (double)(rand() % 2001 - 1000);
+            }
+            counts[0] = 17.0;
+            memcpy(position, counts, n * sizeof *counts);
+            rm_series s = {.n = n, .rate_hz = RATE_HZ, .position_cm = position,
+                           .speed_cm_s = speed, .ml = ml, .loaded = loaded};
+            ana_position_fill(&info, NULL, &ch, &s, scratch);
+            double mm = ana_mm_per_count(&info);
+            double zero = direction * counts[0] * mm / 10.0;
+            for (size_t i = 0; i < n; i++)
+                assert_true(same_bits(position[i],
+                                      direction * counts[i] * mm / 10.0 - zero));
+            for (size_t i = 0; i < n; i++) {
+                size_t a = i >= 10 ? i - 10 : 0;
+                size_t b = i + 10 < n ? i + 10 : n - 1;
+                double expected =
+                    !isfinite(position[i]) ? NAN
+                    : b > a ? (position[b] - position[a]) * RATE_HZ /
+                                  (double)(b - a)
+                            : 0.0;
+                assert_true(same_bits(speed[i], expected));
+            }
+        }
+}
+
 static void ml_follows_its_definition(void **state)
 {
     (void)state;
@@ -166,6 +214,7 @@ static void ml_without_cell_load_is_nan(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(positions_and_speed_follow_their_definition),
         cmocka_unit_test(ml_follows_its_definition),
         cmocka_unit_test(ml_without_cell_load_is_nan),
     };

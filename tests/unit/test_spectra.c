@@ -1,6 +1,7 @@
 /* Welch PSD against the textbook definition, Parseval, peaks, band power,
  * argument checks and plan reuse across threads. */
 #include "testutil.h"
+#include "analysis_internal.h"  /* ana_band_power_series */
 
 #include <math.h>
 #include <pthread.h>
@@ -163,6 +164,54 @@ static int cleanup(void **state)
     return 0;
 }
 
+/* The band power at sample i by its definition: frame f's power is
+ * centred at (f + 1) * dt_s; linear between frames, held beyond the first
+ * and last. */
+static double band_power_by_definition(const double *frame_power,
+                                       size_t frames, size_t i, double rate_hz,
+                                       double dt_s)
+{
+    double u = ((double)i / rate_hz) / dt_s - 1.0;
+    if (u <= 0.0)
+        return frame_power[0];
+    if (u >= (double)(frames - 1))
+        return frame_power[frames - 1];
+    double f = floor(u);
+    return frame_power[(size_t)f] * (1.0 - (u - f)) +
+           frame_power[(size_t)f + 1] * (u - f);
+}
+
+static bool same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* Every sample of odd and even lengths, before the first frame's centre,
+ * between frames and past the last, bit for bit. */
+static void band_power_series_follows_its_definition(void **state)
+{
+    (void)state;
+    enum { FRAMES = 7, BINS = 33 };
+    double power[FRAMES * BINS], frame_power[FRAMES], out[1001];
+    uint64_t seed = 21;
+    for (size_t k = 0; k < FRAMES * BINS; k++)
+        power[k] = fabs(next_noise(&seed));
+    rm_spectrogram sg = {.frames = FRAMES, .bins = BINS, .dt_s = 0.64,
+                         .df_hz = 100.0 / 64, .power = power};
+    for (size_t f = 0; f < FRAMES; f++)
+        frame_power[f] = rm_band_power(power + f * BINS, BINS, sg.df_hz, 6.0,
+                                       12.0);
+    static const size_t lengths[] = {1, 2, 3, 64, 65, 1000, 1001};
+    for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++) {
+        size_t n = lengths[l];
+        ana_band_power_series(&sg, 6.0, 12.0, n, 100.0, out);
+        for (size_t i = 0; i < n; i++)
+            assert_true(same_bits(out[i], band_power_by_definition(
+                                              frame_power, FRAMES, i, 100.0,
+                                              sg.dt_s)));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +220,7 @@ int main(void)
         cmocka_unit_test(sine_peaks_at_its_frequency_with_its_power),
         cmocka_unit_test(rejects_input_shorter_than_a_segment),
         cmocka_unit_test(concurrent_callers_get_identical_results),
+        cmocka_unit_test(band_power_series_follows_its_definition),
     };
     return cmocka_run_group_tests(tests, NULL, cleanup);
 }
