@@ -135,6 +135,19 @@ static inline void ana_pair_store(double *x, ana_pair v)
 /* Position                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/** The profile bin of a position: floor(position_cm / bin_cm) within
+ *  [0, bins), 0 for NaN. Without the floor (a call or a dozen
+ *  instructions before SSE4.1): for q >= 1 the floor's integer is q's
+ *  truncation, and floor(q) >= bins exactly when q >= bins. */
+static inline size_t ana_profile_bin(double position_cm, double bin_cm,
+                                     size_t bins)
+{
+    double q = position_cm / bin_cm;
+    if (!(q >= 1.0))
+        return 0;
+    return q >= (double)bins ? bins - 1 : (size_t)q;
+}
+
 /** Contact-point travel of one encoder count, mm (0 without an encoder). */
 double ana_mm_per_count(const rm_device_info *info);
 

@@ -123,10 +123,7 @@ typedef struct profile_work {
 
 static size_t bin_of(const profile_work *w, double position_cm)
 {
-    double b = floor(position_cm / w->bin_cm);
-    if (!(b > 0.0))
-        return 0;
-    return b >= (double)w->bins ? w->bins - 1 : (size_t)b;
+    return ana_profile_bin(position_cm, w->bin_cm, w->bins);
 }
 
 /** Index of the series sample nearest t_s (clamped). */

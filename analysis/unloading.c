@@ -46,14 +46,6 @@ typedef struct cell_list {
     size_t count, cap;
 } cell_list;
 
-static size_t bin_index(double position_cm, double bin_cm, size_t bins)
-{
-    double b = floor(position_cm / bin_cm);
-    if (!(b > 0.0))
-        return 0;
-    return b >= (double)bins ? bins - 1 : (size_t)b;
-}
-
 static size_t sample_at(const rm_series *s, double t_s)
 {
     double i = round((t_s - s->t_s[0]) * s->rate_hz);
@@ -89,7 +81,7 @@ static bool add_pass_cells(cell_list *l, const rm_series *s,
     for (size_t i = a; i <= z; i++) {
         if (!s->loaded[i] || !(s->force_n[i] > 0.0))
             continue;
-        size_t b = bin_index(s->position_cm[i], bin_cm, bins);
+        size_t b = ana_profile_bin(s->position_cm[i], bin_cm, bins);
         if (!c || c->bin != b) {
             if (c)
                 c->log_force /= (double)samples;

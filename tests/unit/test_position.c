@@ -177,6 +177,40 @@ static void positions_and_speed_follow_their_definition(void **state)
         }
 }
 
+/* The profile bin by its definition: the floor of position / bin width,
+ * 0 below the first bin and for NaN, the last beyond the last. */
+static size_t bin_by_definition(double position_cm, double bin_cm,
+                                size_t bins)
+{
+    double b = floor(position_cm / bin_cm);
+    if (!(b > 0.0))
+        return 0;
+    return b >= (double)bins ? bins - 1 : (size_t)b;
+}
+
+/* Zeros of both signs, NaN, infinities, the edges of bins and of the
+ * profile and just either side of them, huge positions. */
+static void profile_bin_follows_its_definition(void **state)
+{
+    (void)state;
+    static const double widths[] = {0.5, 1.0, 0.3, 2.5};
+    static const size_t bins[] = {1, 2, 3, 40, 101};
+    double positions[] = {0.0, -0.0, NAN, INFINITY, -INFINITY, 1e300, -1e300,
+                          -0.1, 0.1, 0.3, 0.5, 1.0, 2.5, 12.0, 30.0, 50.5,
+                          100.0, 250.0, 1e19, 2e19};
+    size_t count = sizeof positions / sizeof *positions;
+    for (size_t w = 0; w < sizeof widths / sizeof *widths; w++)
+        for (size_t b = 0; b < sizeof bins / sizeof *bins; b++)
+            for (size_t p = 0; p < count; p++)
+                for (int side = -1; side <= 1; side++) {
+                    double x = side == 0 ? positions[p]
+                             : nextafter(positions[p], side * INFINITY);
+                    assert_int_equal(
+                        ana_profile_bin(x, widths[w], bins[b]),
+                        bin_by_definition(x, widths[w], bins[b]));
+                }
+}
+
 static void ml_follows_its_definition(void **state)
 {
     (void)state;
@@ -214,6 +248,7 @@ static void ml_without_cell_load_is_nan(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(profile_bin_follows_its_definition),
         cmocka_unit_test(positions_and_speed_follow_their_definition),
         cmocka_unit_test(ml_follows_its_definition),
         cmocka_unit_test(ml_without_cell_load_is_nan),
