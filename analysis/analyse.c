@@ -216,14 +216,15 @@ static void fill_force_summary(rm_analysis *a)
     rm_summary *m = &a->summary;
     double force = 0.0, kpa = 0.0, dt = 1.0 / s->rate_hz;
     size_t loaded = 0;
-    m->peak_force_n = 0.0;
-    m->peak_pressure_kpa = a->has_pressure ? 0.0 : NAN;
+    /* Running values in locals, not through m (which the compiler must
+     * assume the series might alias): no store and reload per sample. */
+    double peak_force = 0.0, peak_kpa = a->has_pressure ? 0.0 : NAN;
+    double too_fast_s = m->time_too_fast_s;
     for (size_t i = 0; i < s->n; i++) {
         /* fmax inline, the operands in the order GCC passed them */
-        m->peak_force_n = rm_fmax_libm(s->force_n[i], m->peak_force_n);
+        peak_force = rm_fmax_libm(s->force_n[i], peak_force);
         if (a->has_pressure)
-            m->peak_pressure_kpa = rm_fmax_libm(s->pressure_kpa[i],
-                                                m->peak_pressure_kpa);
+            peak_kpa = rm_fmax_libm(s->pressure_kpa[i], peak_kpa);
         if (!s->loaded[i])
             continue;
         loaded++;
@@ -231,8 +232,11 @@ static void fill_force_summary(rm_analysis *a)
         kpa += s->pressure_kpa[i];
         if (a->has_position &&
             fabs(s->speed_cm_s[i]) > a->config.target_speed_cm_s)
-            m->time_too_fast_s += dt;
+            too_fast_s += dt;
     }
+    m->peak_force_n = peak_force;
+    m->peak_pressure_kpa = peak_kpa;
+    m->time_too_fast_s = too_fast_s;
     m->time_under_load_s = (double)loaded * dt;
     m->mean_force_n = loaded ? force / (double)loaded : 0.0;
     m->mean_pressure_kpa = !a->has_pressure ? NAN
