@@ -1,9 +1,9 @@
 /*
  * Signal conditioning: counts -> newtons with each channel's calibration,
- * mains-hum detection and notch, anti-aliased decimation to the analysis
- * rate (streaming, so an hour at 1 kHz never sits in memory), then offset
- * drift and FSR creep removal on the decimated channels. docs/ANALYSIS.md
- * explains every constant.
+ * mains-hum detection and notch (where decimation does not stop the hum),
+ * anti-aliased decimation to the analysis rate (streaming, so an hour at
+ * 1 kHz never sits in memory), then offset drift and FSR creep removal on
+ * the decimated channels. docs/ANALYSIS.md explains every constant.
  */
 #include "analysis_internal.h"
 
@@ -205,6 +205,7 @@ static double detect_hum(const rm_device_info *info, const rm_sample *prefix,
 typedef struct notch_bank {
     double b0, b1, b2, a1, a2;
     block4_stored z1[MAX_BLOCKS], z2[MAX_BLOCKS];
+    bool on;        /**< designed: there is hum for it to remove */
     bool primed;
 } notch_bank;
 
@@ -221,6 +222,7 @@ static void notch_design(notch_bank *q, double f0_hz, double rate_hz)
     q->a2 = (1.0 - alpha) / a0;
     memset(q->z1, 0, sizeof q->z1);
     memset(q->z2, 0, sizeof q->z2);
+    q->on = true;
     q->primed = false;
 }
 
@@ -789,6 +791,29 @@ static rm_status hold_last(ana_conditioner *c, double t_s, uint16_t flags,
     return RM_OK;
 }
 
+/** Whether the decimator's filter stops a line at line_hz (at the input
+ *  rate): from FIR_STOP_EDGE of the output rate up, it takes everything
+ *  down by FIR_ATTENUATION_DB (59.6 dB at the edge, 1 kHz to 100 Hz). */
+static bool decimator_stops(const decimator *d, double rate_hz,
+                            double line_hz)
+{
+    return d->factor > 1 &&
+           line_hz >= FIR_STOP_EDGE * rate_hz / (double)d->factor;
+}
+
+/** Hum at hum_hz is removed: by the decimator's filter where it stops the
+ *  hum's line anyway, else by the notch. A notch in front of that filter
+ *  would cost a recursion per channel and sample (the longest chain in
+ *  staging) to take the line down by what the filter already does. */
+static void remove_hum(ana_conditioner *c, double hum_hz)
+{
+    c->raw.hum_removed = true;
+    c->raw.hum_hz = hum_hz;
+    double line_hz = aliased_hz(hum_hz, c->rate_hz);
+    if (!decimator_stops(&c->dec, c->rate_hz, line_hz))
+        notch_design(&c->notch, line_hz, c->rate_hz);
+}
+
 rm_status ana_conditioner_new(ana_conditioner **out,
                               const rm_device_info *info,
                               const rm_analysis_config *cfg,
@@ -823,15 +848,12 @@ rm_status ana_conditioner_new(ana_conditioner **out,
     c->out.count = info->channel_count;
     size_t factor = (size_t)floor(c->rate_hz / cfg->analysis_rate_hz + 1e-9);
     c->out.rate_hz = c->rate_hz / (double)(factor ? factor : 1);
-    double hum = cfg->mains_hz > 0.0 ? cfg->mains_hz
-                                     : detect_hum(info, prefix, prefix_n);
-    if (hum > 0.0 && aliased_hz(hum, c->rate_hz) >= 1.0) {
-        c->raw.hum_removed = true;
-        c->raw.hum_hz = hum;
-        notch_design(&c->notch, aliased_hz(hum, c->rate_hz), c->rate_hz);
-    }
     rm_status st = decimator_design(&c->dec, factor ? factor : 1,
                                     info->channel_count, err);
+    double hum = cfg->mains_hz > 0.0 ? cfg->mains_hz
+                                     : detect_hum(info, prefix, prefix_n);
+    if (st == RM_OK && hum > 0.0 && aliased_hz(hum, c->rate_hz) >= 1.0)
+        remove_hum(c, hum);
     if (st == RM_OK)
         st = ana_psd_accumulator_init(&c->raw_psd, c->rate_hz, err);
     /* The whole series at once when its length is known: no doubling. */
@@ -985,7 +1007,7 @@ static rm_status note_flags(ana_conditioner *c, const sample_run *r, size_t n,
  *  four samples. Only the first `count` samples are real (the notch
  *  steps over those alone). */
 static HOT_INLINE void condition_quad(const channel_bank *bank,
-                                      notch_bank *notch, bool hum,
+                                      notch_bank *notch,
                                       const sample_run *r, size_t i,
                                       size_t count, const size_t blocks,
                                       block4 block[][QUAD], block4 *column)
@@ -996,7 +1018,7 @@ static HOT_INLINE void condition_quad(const channel_bank *bank,
         for (size_t k = b * BLOCK; k < (b + 1) * BLOCK; k++)
             calibrate_channel(bank, r, i, k, &column[k]);
         transpose4(column + b * BLOCK, block[b]);
-        if (!hum)
+        if (!notch->on)
             continue;
         if (!notch->primed)
             notch_prime(notch, b, &block[b][0]);
@@ -1005,8 +1027,7 @@ static HOT_INLINE void condition_quad(const channel_bank *bank,
             notch_step(notch, b, &block[b][j]);
         transpose4(block[b], column + b * BLOCK);
     }
-    if (hum)
-        notch->primed = true;
+    notch->primed = notch->on;
 }
 
 /** Total force of the four samples: their channels of the total's kind
@@ -1063,7 +1084,6 @@ static HOT_INLINE void stage_blocks(ana_conditioner *c, const sample_run *run,
     const channel_bank bank = c->channels;
     const sample_run samples = *run;
     notch_bank notch = c->notch;
-    bool hum = c->raw.hum_removed;
     stage_target to = {.total = c->raw_total};
     for (size_t b = 0; b < MAX_LANE_BLOCKS; b++)
         to.x[b] = c->dec.x[b] ? c->dec.x[b] + c->dec.len : NULL;
@@ -1071,7 +1091,7 @@ static HOT_INLINE void stage_blocks(ana_conditioner *c, const sample_run *run,
     memset(column, 0, sizeof column); /* quiets a false maybe-uninitialized */
     size_t i = 0;
     for (; i + QUAD <= n; i += QUAD) {
-        condition_quad(&bank, &notch, hum, &samples, i, QUAD, blocks, block,
+        condition_quad(&bank, &notch, &samples, i, QUAD, blocks, block,
                        column);
         stage_quad(&to, &bank, i, QUAD, blocks, block, column);
     }
@@ -1083,7 +1103,7 @@ static HOT_INLINE void stage_blocks(ana_conditioner *c, const sample_run *run,
             memcpy(padded[k], samples.lane[k] + i, sizeof(int32_t) * (n - i));
             tail.lane[k] = padded[k];
         }
-        condition_quad(&bank, &notch, hum, &tail, 0, n - i, blocks, block,
+        condition_quad(&bank, &notch, &tail, 0, n - i, blocks, block,
                        column);
         stage_quad(&to, &bank, i, n - i, blocks, block, column);
     }
