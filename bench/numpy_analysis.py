@@ -7,7 +7,8 @@ user would, for bench_analysis to time beside rollmap (issue #14).
 SESSION.npy holds one row per sample: t_us, encoder, then the raw counts of
 every channel (int64); SESSION.json the device (rate, encoder geometry,
 each channel's kind, area and calibration). The stages are rollmap's:
-counts to newtons, mains-hum detection on the first 4 s and a notch,
+counts to newtons, mains-hum detection on the first 4 s and a notch
+(where the decimation filter does not already stop the hum),
 Kaiser-windowed anti-aliasing decimation to 100 Hz, offset drift from
 unloaded stretches, FSR creep, total force and pressure, position and
 speed from the encoder, a Welch PSD and a 64-point spectrogram of the
@@ -113,6 +114,14 @@ def dwells(position, loaded, rate):
     return int(np.count_nonzero(np.diff(np.r_[0, held.astype(np.int8)]) == 1))
 
 
+def decimation_stops(hum_hz, rate):
+    """The decimation filter's stop band, from half the output rate up,
+    holds the hum's line (where it lands at this rate)."""
+    factor = int(rate / ANALYSIS_HZ + 1e-9)
+    line_hz = abs(hum_hz - rate * round(hum_hz / rate))
+    return factor > 1 and line_hz >= 0.5 * rate / factor
+
+
 def analyse(npy_path, json_path):
     with open(json_path) as f:
         device = json.load(f)
@@ -124,13 +133,16 @@ def analyse(npy_path, json_path):
     cells = kinds == "pressure-cell"
     force = newtons(data[:, 2:], channels)
     hum = detect_hum(force, total_mask, rate)
-    if hum:
+    if hum and not decimation_stops(hum, rate):
         b, a = signal.iirnotch(hum, NOTCH_Q, fs=rate)
         zi = signal.lfilter_zi(b, a)
         for k in range(force.shape[1]):
             force[:, k] = signal.lfilter(b, a, force[:, k], zi=zi * force[0, k])[0]
     raw_total = force[:, total_mask].sum(axis=1)
     f_raw, p_raw = signal.welch(raw_total, fs=rate, nperseg=1024)
+    if hum:  # the hum and its harmonics are no vibration
+        harmonic = np.maximum(np.round(f_raw / hum), 1.0) * hum
+        p_raw[np.abs(f_raw - harmonic) <= 2.0] = 0.0
     vibration_hz = f_raw[15 + np.argmax(p_raw[15:])]
     values = np.column_stack([force, data[:, 1].astype(np.float64)])
     low = decimate(values, rate)
