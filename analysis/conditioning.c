@@ -371,6 +371,9 @@ typedef struct decimator {
     lanes_f *coef_f;      /**< the same for the channels, in every lane */
     lanes_f *x[MAX_LANE_BLOCKS];
     double *encoder;
+    /** Times of the inputs outputs are centred on (every factor-th from
+     *  centre on) and of held inputs; the others' are never needed, so
+     *  never computed. */
     double *t_s;
     uint16_t *flags;      /**< FLAG_* */
     size_t len;           /**< inputs staged */
@@ -1127,8 +1130,18 @@ static void stage_channels(ana_conditioner *c, const sample_run *run,
 
 typedef uint16_t ushort8 __attribute__((vector_size(8 * sizeof(uint16_t))));
 
-/** The encoder, time and flags of r[0..n), staged for the decimator at
- *  its index `at`, a vector of samples at a time. */
+/** The index of the first output centre at or after index `at`. */
+static size_t first_centre_from(const decimator *d, size_t at)
+{
+    if (at <= d->centre)
+        return d->centre;
+    size_t outputs_on = (at - d->centre + d->factor - 1) / d->factor;
+    return d->centre + outputs_on * d->factor;
+}
+
+/** The encoder, flags and (where outputs are centred) time of r[0..n),
+ *  staged for the decimator at its index `at`, a vector of samples at a
+ *  time. */
 AVX2_CLONE
 static void stage_others(decimator *d, size_t at, const sample_run *r,
                          size_t n, uint64_t t0_us)
@@ -1136,19 +1149,14 @@ static void stage_others(decimator *d, size_t at, const sample_run *r,
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
         int4 encoder;
-        ulong4 t_us;
         memcpy(&encoder, r->encoder + i, sizeof encoder);
-        memcpy(&t_us, r->t_us + i, sizeof t_us);
         block4 e = __builtin_convertvector(encoder, block4);
-        long4 after_us = (long4)(t_us - t0_us);
-        block4 t = __builtin_convertvector(after_us, block4) / 1e6;
         memcpy(d->encoder + at + i, &e, sizeof e);
-        memcpy(d->t_s + at + i, &t, sizeof t);
     }
-    for (; i < n; i++) {
+    for (; i < n; i++)
         d->encoder[at + i] = r->encoder[i];
-        d->t_s[at + i] = seconds_after(t0_us, r->t_us[i]);
-    }
+    for (i = first_centre_from(d, at); i < at + n; i += d->factor)
+        d->t_s[i] = seconds_after(t0_us, r->t_us[i - at]);
     for (i = 0; i + 8 <= n; i += 8) {
         ushort8 flags;
         memcpy(&flags, r->flags + i, sizeof flags);

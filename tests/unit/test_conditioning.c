@@ -643,6 +643,12 @@ static void check_gaps(const size_t *at, size_t count)
     uint64_t last_us = x.s[x.n - 1].t_us - t0;
     for (size_t i = 0; i < a->series.n; i++) {
         uint64_t t = (uint64_t)llround(a->series.t_s[i] * 1e6);
+        /* The gaps are whole periods: held or not, input slot k is at
+         * k ms, and output i is centred on slot i * factor. */
+        if (t != i * factor * 1000)
+            fail_msg("gaps from sample %zu: output %zu at %llu us, expected "
+                     "%llu", at[0], i, (unsigned long long)t,
+                     (unsigned long long)(i * factor * 1000));
         bool held = t > last_us;
         for (size_t k = 0; k < count; k++) {
             uint64_t before = x.s[at[k] - 1].t_us - t0;
