@@ -14,7 +14,7 @@
 
 /* Several channels handled as one value: GCC and clang turn the arithmetic
  * on it into SIMD instructions. Calibration and the hum notch run in
- * double, four channels at a time (the notch's poles sit just inside the
+ * double, four values at a time (the notch's poles sit just inside the
  * unit circle, where float rounding would be amplified); the anti-aliasing
  * FIR and the 100 Hz channels are float, eight channels at a time: float
  * holds a force to a part in ten million, far below any sensor's noise, at
@@ -261,6 +261,7 @@ typedef struct channel_bank {
     block4_stored coef[MAX_BLOCKS * BLOCK][4];
     long4_stored in_total[MAX_BLOCKS * BLOCK];
     size_t blocks;        /**< blocks of four channels */
+    bool linear;          /**< c2 = c3 = 0 in every channel (a device's) */
 } channel_bank;
 
 static void channel_bank_init(channel_bank *bank, const rm_device_info *info,
@@ -268,8 +269,10 @@ static void channel_bank_init(channel_bank *bank, const rm_device_info *info,
 {
     memset(bank, 0, sizeof *bank);
     bank->blocks = (info->channel_count + BLOCK - 1) / BLOCK;
+    bank->linear = true;
     for (unsigned k = 0; k < info->channel_count; k++) {
         const rm_channel_info *ch = &info->channels[k];
+        bank->linear &= ch->cal.coef[2] == 0.0 && ch->cal.coef[3] == 0.0;
         double tare = ch->cal.tare_counts;
         bank->tare[k] = (block4_stored){tare, tare, tare, tare};
         for (size_t i = 0; i < 4; i++) {
@@ -302,10 +305,25 @@ static sample_run run_of(const rm_sample_columns *s, size_t from)
     return r;
 }
 
-/* Staging goes four samples at a time: calibration runs along each
- * channel (one vector is four samples), the notch along each block of
- * channels (one vector is four channels), and the two meet in a 4 x 4
- * transposition. */
+/** The samples of s from index `from` to n, padded to LANES with copies of
+ *  the last one: `channels` lanes of it in padded. */
+static sample_run padded_tail(const sample_run *s, size_t from, size_t n,
+                              size_t channels, int32_t padded[][LANES])
+{
+    sample_run tail = *s;
+    for (size_t k = 0; k < channels; k++) {
+        for (size_t j = 0; j < LANES; j++)
+            padded[k][j] = s->lane[k][from + j < n ? from + j : n - 1];
+        tail.lane[k] = padded[k];
+    }
+    return tail;
+}
+
+/* Calibration runs along each channel (one vector is four samples). With
+ * the notch, staging goes four samples at a time: the notch runs along
+ * each block of channels (one vector is four channels), the two meet in a
+ * 4 x 4 transposition. Without, eight samples at a time, turned into the
+ * decimator's rows of eight channels by an 8 x 8 transposition in float. */
 #define QUAD 4
 typedef int32_t int4 __attribute__((vector_size(QUAD * sizeof(int32_t))));
 
@@ -323,17 +341,26 @@ static HOT_INLINE void transpose4(const block4 in[4], block4 out[4])
 }
 
 /** Newtons of channel k for samples i .. i+3 of r, the same arithmetic
- *  as rm_channel_newtons. A channel past the last one comes out 0: its
+ *  as rm_channel_newtons; `linear` (fixed when compiling) leaves out the
+ *  terms that are zero, which changes no value (but a zero's sign where
+ *  c0 and c1 are zero too). A channel past the last one comes out 0: its
  *  counts and coefficients are 0. */
 static HOT_INLINE void calibrate_channel(const channel_bank *bank,
                                          const sample_run *r, size_t i,
-                                         size_t k, block4 *newtons)
+                                         size_t k, const bool linear,
+                                         block4 *newtons)
 {
     int4 counts;
     memcpy(&counts, r->lane[k] + i, sizeof counts);
     const block4_stored *c = bank->coef[k];
-    block4 x = __builtin_convertvector(counts, block4) - bank->tare[k];
-    *newtons = c[0] + x * (c[1] + x * (c[2] + x * c[3]));
+    /* lane by lane: GCC 12 makes one AVX instruction of this conversion,
+     * four of __builtin_convertvector's */
+    block4 x = (block4){counts[0], counts[1], counts[2], counts[3]} -
+               bank->tare[k];
+    if (linear)
+        *newtons = c[0] + x * c[1];
+    else
+        *newtons = c[0] + x * (c[1] + x * (c[2] + x * c[3]));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -521,6 +548,8 @@ static HOT_INLINE void transpose_lanes(const lanes_f row[LANES],
 {
     _Static_assert(LANES == 8, "an 8 x 8 transposition");
     lanes_f pair[LANES], quad[LANES];
+    /* unrolled, so that every vector stays in a register */
+#pragma GCC unroll 4
     for (size_t j = 0; j < LANES; j += 2) {
         /* rows j, j+1: columns 0 1 | 4 5, then 2 3 | 6 7 */
         pair[j] = __builtin_shufflevector(row[j], row[j + 1],
@@ -528,7 +557,9 @@ static HOT_INLINE void transpose_lanes(const lanes_f row[LANES],
         pair[j + 1] = __builtin_shufflevector(row[j], row[j + 1],
                                               2, 10, 3, 11, 6, 14, 7, 15);
     }
+#pragma GCC unroll 2
     for (size_t j = 0; j < LANES; j += 4)
+#pragma GCC unroll 2
         for (size_t h = 0; h < 2; h++) {
             /* rows j..j+3: columns 2h | 2h+4, then 2h+1 | 2h+5 */
             quad[j + 2 * h] = __builtin_shufflevector(
@@ -536,6 +567,7 @@ static HOT_INLINE void transpose_lanes(const lanes_f row[LANES],
             quad[j + 2 * h + 1] = __builtin_shufflevector(
                 pair[j + h], pair[j + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
         }
+#pragma GCC unroll 4
     for (size_t k = 0; k < LANES / 2; k++) {
         column[k] = __builtin_shufflevector(quad[k], quad[k + 4],
                                             0, 1, 2, 3, 8, 9, 10, 11);
@@ -1005,9 +1037,9 @@ static rm_status note_flags(ana_conditioner *c, const sample_run *r, size_t n,
     return RM_OK;
 }
 
-/** Samples i .. i+3 of r calibrated, hum removed: block[b][j] holds
- *  channels 4b .. 4b+3 of sample i+j; column[k] holds channel k of the
- *  four samples. Only the first `count` samples are real (the notch
+/** Samples i .. i+3 of r calibrated, hum removed by the notch: block[b][j]
+ *  holds channels 4b .. 4b+3 of sample i+j; column[k] holds channel k of
+ *  the four samples. Only the first `count` samples are real (the notch
  *  steps over those alone). */
 static HOT_INLINE void condition_quad(const channel_bank *bank,
                                       notch_bank *notch,
@@ -1019,10 +1051,8 @@ static HOT_INLINE void condition_quad(const channel_bank *bank,
     for (size_t b = 0; b < blocks; b++) {
 #pragma GCC unroll 4
         for (size_t k = b * BLOCK; k < (b + 1) * BLOCK; k++)
-            calibrate_channel(bank, r, i, k, &column[k]);
+            calibrate_channel(bank, r, i, k, false, &column[k]);
         transpose4(column + b * BLOCK, block[b]);
-        if (!notch->on)
-            continue;
         if (!notch->primed)
             notch_prime(notch, b, &block[b][0]);
 #pragma GCC unroll 4
@@ -1030,7 +1060,7 @@ static HOT_INLINE void condition_quad(const channel_bank *bank,
             notch_step(notch, b, &block[b][j]);
         transpose4(block[b], column + b * BLOCK);
     }
-    notch->primed = notch->on;
+    notch->primed = true;
 }
 
 /** Total force of the four samples: their channels of the total's kind
@@ -1046,12 +1076,20 @@ static HOT_INLINE void add_total(const channel_bank *bank,
         *total += (block4)((long4)column[k] & bank->in_total[k]);
 }
 
-/** Where stage_quad puts the conditioned samples: a local copy, which
- *  the stores through it cannot change, so it stays in registers. */
+/** Where staging puts the conditioned samples: a local copy, which the
+ *  stores through it cannot change, so it stays in registers. */
 typedef struct stage_target {
     lanes_f *x[MAX_LANE_BLOCKS];   /**< the decimator's inputs, from len on */
     double *total;                 /**< raw_total */
 } stage_target;
+
+static stage_target target_of(ana_conditioner *c)
+{
+    stage_target to = {.total = c->raw_total};
+    for (size_t b = 0; b < MAX_LANE_BLOCKS; b++)
+        to.x[b] = c->dec.x[b] ? c->dec.x[b] + c->dec.len : NULL;
+    return to;
+}
 
 /** Stage the first `count` of the four conditioned samples at index at of
  *  the target. */
@@ -1074,10 +1112,10 @@ static HOT_INLINE void stage_quad(const stage_target *to,
     memcpy(to->total + at, &total, sizeof(double) * count);
 }
 
-/** stage_channels for a number of channel blocks fixed when compiling:
- *  the loops over the blocks unroll, so the notch's state stays in
- *  registers instead of being stored and loaded again every sample, on
- *  the recursion's chain. */
+/** stage_through_notch for a number of channel blocks fixed when
+ *  compiling: the loops over the blocks unroll, so the notch's state
+ *  stays in registers instead of being stored and loaded again every
+ *  sample, on the recursion's chain. */
 static HOT_INLINE void stage_blocks(ana_conditioner *c, const sample_run *run,
                                     size_t n, const size_t blocks)
 {
@@ -1087,9 +1125,7 @@ static HOT_INLINE void stage_blocks(ana_conditioner *c, const sample_run *run,
     const channel_bank bank = c->channels;
     const sample_run samples = *run;
     notch_bank notch = c->notch;
-    stage_target to = {.total = c->raw_total};
-    for (size_t b = 0; b < MAX_LANE_BLOCKS; b++)
-        to.x[b] = c->dec.x[b] ? c->dec.x[b] + c->dec.len : NULL;
+    const stage_target to = target_of(c);
     block4 block[MAX_BLOCKS][QUAD], column[MAX_BLOCKS * BLOCK];
     memset(column, 0, sizeof column); /* quiets a false maybe-uninitialized */
     size_t i = 0;
@@ -1099,13 +1135,8 @@ static HOT_INLINE void stage_blocks(ana_conditioner *c, const sample_run *run,
         stage_quad(&to, &bank, i, QUAD, blocks, block, column);
     }
     if (i < n) {
-        /* The last samples, padded to four with zero counts. */
-        int32_t padded[MAX_BLOCKS * BLOCK][QUAD] = {{0}};
-        sample_run tail = samples;
-        for (size_t k = 0; k < blocks * BLOCK; k++) {
-            memcpy(padded[k], samples.lane[k] + i, sizeof(int32_t) * (n - i));
-            tail.lane[k] = padded[k];
-        }
+        int32_t padded[MAX_BLOCKS * BLOCK][LANES];
+        sample_run tail = padded_tail(&samples, i, n, blocks * BLOCK, padded);
         condition_quad(&bank, &notch, &tail, 0, n - i, blocks, block,
                        column);
         stage_quad(&to, &bank, i, n - i, blocks, block, column);
@@ -1113,11 +1144,11 @@ static HOT_INLINE void stage_blocks(ana_conditioner *c, const sample_run *run,
     c->notch = notch;
 }
 
-/** Counts -> newtons (hum removed) of r[0..n), staged for the decimator;
- *  the total force of each goes to raw_total[0..n). */
+/** Counts -> newtons of r[0..n), hum removed by the notch, staged for
+ *  the decimator; their total forces to raw_total. */
 AVX2_CLONE
-static void stage_channels(ana_conditioner *c, const sample_run *run,
-                           size_t n)
+static void stage_through_notch(ana_conditioner *c, const sample_run *run,
+                                size_t n)
 {
     _Static_assert(MAX_BLOCKS == 4, "one case per number of blocks");
     switch (c->channels.blocks) {
@@ -1126,6 +1157,95 @@ static void stage_channels(ana_conditioner *c, const sample_run *run,
     case 3: stage_blocks(c, run, n, 3); break;
     default: stage_blocks(c, run, n, 4); break;
     }
+}
+
+/** Samples i .. i+7 of r calibrated, the first `count` of them staged at
+ *  index at of the target (the lane blocks of channels, each transposed
+ *  from eight samples of a channel to eight channels of a sample), their
+ *  total forces too, as add_total adds them. */
+static HOT_INLINE void stage_octet(const stage_target *to,
+                                   const channel_bank *bank,
+                                   const sample_run *r, size_t i, size_t at,
+                                   size_t count, const size_t blocks,
+                                   const bool linear)
+{
+    _Static_assert(MAX_LANE_BLOCKS * LANES == MAX_BLOCKS * BLOCK,
+                   "the same channels in lanes and in blocks");
+    block4 total[2] = {{0.0, 0.0, 0.0, 0.0}, {0.0, 0.0, 0.0, 0.0}};
+#pragma GCC unroll 2
+    for (size_t b = 0; b < blocks; b++) {
+        lanes_f column[LANES], row[LANES];
+#pragma GCC unroll 8
+        for (size_t k = b * LANES; k < (b + 1) * LANES; k++) {
+            float4 half[2];
+            for (size_t h = 0; h < 2; h++) {
+                block4 newtons;
+                calibrate_channel(bank, r, i + h * QUAD, k, linear, &newtons);
+                total[h] += (block4)((long4)newtons & bank->in_total[k]);
+                half[h] = __builtin_convertvector(newtons, float4);
+            }
+            column[k % LANES] = __builtin_shufflevector(half[0], half[1], 0, 1,
+                                                        2, 3, 4, 5, 6, 7);
+        }
+        transpose_lanes(column, row);
+#pragma GCC unroll 8
+        for (size_t j = 0; j < count; j++)
+            to->x[b][at + j] = row[j];
+    }
+    memcpy(to->total + at, &total[0], sizeof(double) * (count < 4 ? count : 4));
+    if (count > 4)
+        memcpy(to->total + at + 4, &total[1], sizeof(double) * (count - 4));
+}
+
+/** stage_in_lanes for a number of lane blocks and a kind of polynomial
+ *  fixed when compiling. */
+static HOT_INLINE void stage_lane_blocks(ana_conditioner *c,
+                                         const sample_run *run, size_t n,
+                                         const size_t blocks,
+                                         const bool linear)
+{
+    const channel_bank bank = c->channels;  /* local copies, as stage_blocks */
+    const sample_run samples = *run;
+    const stage_target to = target_of(c);
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        stage_octet(&to, &bank, &samples, i, i, LANES, blocks, linear);
+    if (i < n) {
+        int32_t padded[MAX_LANE_BLOCKS * LANES][LANES];
+        sample_run tail = padded_tail(&samples, i, n, blocks * LANES, padded);
+        stage_octet(&to, &bank, &tail, 0, i, n - i, blocks, linear);
+    }
+}
+
+/** Counts -> newtons of r[0..n), no notch, staged for the decimator
+ *  eight samples at a time; their total forces to raw_total. */
+AVX2_CLONE
+static void stage_in_lanes(ana_conditioner *c, const sample_run *run,
+                           size_t n)
+{
+    _Static_assert(MAX_LANE_BLOCKS == 2, "one case per number of blocks");
+    bool one = c->dec.blocks == 1;
+    if (c->channels.linear) {
+        if (one)
+            stage_lane_blocks(c, run, n, 1, true);
+        else
+            stage_lane_blocks(c, run, n, 2, true);
+    } else if (one) {
+        stage_lane_blocks(c, run, n, 1, false);
+    } else {
+        stage_lane_blocks(c, run, n, 2, false);
+    }
+}
+
+/** Counts -> newtons (hum removed) of r[0..n), staged for the decimator;
+ *  the total force of each goes to raw_total[0..n). */
+static void stage_channels(ana_conditioner *c, const sample_run *run,
+                           size_t n)
+{
+    if (c->notch.on)
+        stage_through_notch(c, run, n);
+    else
+        stage_in_lanes(c, run, n);
 }
 
 typedef uint16_t ushort8 __attribute__((vector_size(8 * sizeof(uint16_t))));

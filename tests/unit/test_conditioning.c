@@ -376,6 +376,26 @@ static void conditions_every_block_of_channels(void **state)
             condition_blocks_of_channels(cells, HUM_RATES_HZ[r]);
 }
 
+/* The session's samples through a conditioner (the first prefix_n of
+ * them for its hum detection), handed over in parts of the sizes given,
+ * in turn. */
+static void condition_in_parts(const session *x, const rm_analysis_config *cfg,
+                               size_t prefix_n, const size_t *parts,
+                               size_t part_count, ana_channels *ch,
+                               ana_raw_stats *raw)
+{
+    ana_conditioner *c;
+    rm_error err;
+    assert_int_equal(ana_conditioner_new(&c, &x->info, cfg, x->s, prefix_n,
+                                         x->n, &err), RM_OK);
+    for (size_t i = 0, k = 0, part; i < x->n; i += part, k++) {
+        part = parts[k % part_count];
+        part = part < x->n - i ? part : x->n - i;
+        assert_int_equal(ana_conditioner_push(c, x->s + i, part, &err), RM_OK);
+    }
+    assert_int_equal(ana_conditioner_finish(c, ch, raw, &err), RM_OK);
+}
+
 /* Each channel a ramp of its own (100 + 10 k N, rising 50 N/s) and the
  * encoder one count a sample, handed to the conditioner in parts of
  * uneven sizes, with device tares at a few samples: for 1 to 16 channels
@@ -407,18 +427,10 @@ static void puts_each_output_in_its_channel_and_time(void **state)
         }
         for (size_t k = 0; k < sizeof tares / sizeof *tares; k++)
             x.s[tares[k]].flags |= RM_SAMPLE_TARED;
-        ana_conditioner *c;
-        rm_error err;
-        assert_int_equal(ana_conditioner_new(&c, &x.info, &cfg, x.s, x.n, x.n,
-                                             &err), RM_OK);
-        for (size_t i = 0, k = 0, part; i < x.n; i += part, k++) {
-            part = parts[k % (sizeof parts / sizeof *parts)];
-            part = part < x.n - i ? part : x.n - i;
-            assert_int_equal(ana_conditioner_push(c, x.s + i, part, &err), RM_OK);
-        }
         ana_channels ch;
         ana_raw_stats raw;
-        assert_int_equal(ana_conditioner_finish(c, &ch, &raw, &err), RM_OK);
+        condition_in_parts(&x, &cfg, x.n, parts, sizeof parts / sizeof *parts,
+                           &ch, &raw);
         size_t factor = (size_t)(RATE / ch.rate_hz);
         for (size_t j = 0; j < ch.n; j++) {
             size_t centre = j * factor;
@@ -444,6 +456,84 @@ static void puts_each_output_in_its_channel_and_time(void **state)
         ana_raw_stats_free(&raw);
         free_session(&x);
     }
+}
+
+/* Channel k's calibration: tares near +-8,000,000 counts and small ones,
+ * most with a fraction; a polynomial whose terms are alike in size at the
+ * ends of a 24-bit ADC's range, or the linear part alone. */
+static void set_calibration(rm_calibration *cal, unsigned k, bool cubic)
+{
+    static const double tares[] = {8000000.375, -7999999.75, 22290.4, 0.0,
+                                   173.986};
+    cal->tare_counts = tares[k % (sizeof tares / sizeof *tares)];
+    cal->coef[0] = 2.5 - (double)k;
+    cal->coef[1] = 0.005 * (1.0 + (double)k / 8.0);
+    cal->coef[2] = cubic ? 1e-10 * ((double)(k % 3) - 1.0) : 0.0;
+    cal->coef[3] = cubic ? 3e-17 : 0.0;
+}
+
+/* Counts of sample i, channel k: the tare's whole part, the ends of a
+ * 24-bit ADC's range and of int32's, then anything in a 24-bit range. */
+static int32_t staged_counts(session *x, size_t i, unsigned k)
+{
+    static const int32_t ends[] = {-8388608, 8388607, INT32_MIN, INT32_MAX};
+    if (i == 0)
+        return (int32_t)floor(x->info.channels[k].cal.tare_counts);
+    if (i <= sizeof ends / sizeof *ends)
+        return ends[(i - 1 + k) % (sizeof ends / sizeof *ends)];
+    return (int32_t)floor(16777216.0 * noise(&x->noise));
+}
+
+/* Staging calibrates each channel of each sample exactly as
+ * rm_channel_newtons does (in double: vectors of samples are only a way
+ * to do several at once) and keeps the value in float. At the input rate
+ * (one tap: the filter passes what was staged), in parts whose runs end
+ * anywhere in a vector, for 1 to 16 channels, with polynomials of degree
+ * 3 and of degree 1 (which leave out two terms), with tares near
+ * +-8,000,000 counts and fractional ones, negative counts and the ends of
+ * int32's range, every value of every channel is that definition's,
+ * rounded to float, to the bit. 0.99 s: no unloaded second for drift
+ * removal. */
+static void calibrates_every_channel_as_defined(void **state)
+{
+    (void)state;
+    static const size_t parts[] = {1, 7, 333, 64, 5, 500, 80};
+    enum { SAMPLES = 990 };
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.analysis_rate_hz = RATE;
+    cfg.fsr_creep_pct = 0.0;
+    for (int cubic = 0; cubic < 2; cubic++)
+        for (unsigned channels = 1; channels <= RM_MAX_CHANNELS; channels++) {
+            session x;
+            unsigned load_cells = channels < 2 ? channels : 2;
+            session_init(&x, load_cells, channels - load_cells,
+                         SAMPLES / (double)RATE);
+            for (unsigned k = 0; k < channels; k++)
+                set_calibration(&x.info.channels[k].cal, k, cubic);
+            for (size_t i = 0; i < x.n; i++)
+                for (unsigned k = 0; k < channels; k++)
+                    x.s[i].counts[k] = staged_counts(&x, i, k);
+            ana_channels ch;
+            ana_raw_stats raw;
+            condition_in_parts(&x, &cfg, 0, parts, sizeof parts / sizeof *parts,
+                               &ch, &raw);
+            assert_int_equal(ch.n, x.n);
+            for (size_t i = 0; i < x.n; i++)
+                for (unsigned k = 0; k < channels; k++) {
+                    float want = (float)rm_channel_newtons(&x.info.channels[k],
+                                                           x.s[i].counts[k]);
+                    if (memcmp(&ch.newtons[k][i], &want, sizeof want) != 0)
+                        fail_msg("%u channels, degree %d, channel %u, sample "
+                                 "%zu (%d counts): %.9g N, expected %.9g",
+                                 channels, cubic ? 3 : 1, k, i,
+                                 x.s[i].counts[k], (double)ch.newtons[k][i],
+                                 (double)want);
+                }
+            ana_channels_free(&ch);
+            ana_raw_stats_free(&raw);
+            free_session(&x);
+        }
 }
 
 /* Samples reach the filters in runs that end at gaps and at the edges of
@@ -1172,6 +1262,7 @@ int main(void)
         cmocka_unit_test(detects_and_removes_mains_hum),
         cmocka_unit_test(conditions_every_block_of_channels),
         cmocka_unit_test(puts_each_output_in_its_channel_and_time),
+        cmocka_unit_test(calibrates_every_channel_as_defined),
         cmocka_unit_test(conditions_every_sample_of_uneven_runs),
         cmocka_unit_test(combines_every_output_of_the_channels),
         cmocka_unit_test(decimates_keeping_slow_force_and_rejecting_fast),
