@@ -51,17 +51,31 @@ const char *rm_ml_side_name(rm_ml_side side)
 /* Results                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static void series_free(rm_series *s)
+double *ana_series_block_alloc(size_t cap)
 {
-    free(s->t_s);
-    free(s->force_n);
-    free(s->pressure_kpa);
-    free(s->position_cm);
-    free(s->ml);
-    free(s->speed_cm_s);
-    free(s->tremor);
-    free(s->loaded);
-    free(s->in_gap);
+    size_t each = sizeof(double) * ANA_SERIES_DOUBLES + ANA_SERIES_BYTES;
+    if (cap == 0 || cap > SIZE_MAX / each)
+        return NULL;
+    return rm_alloc_large(cap * each);
+}
+
+/** The arrays of s: the one block of an analysis' own series, or each
+ *  array on its own (a series filled by other code). */
+static void series_free(rm_series *s, void *block)
+{
+    if (block) {
+        free(block);
+    } else {
+        free(s->t_s);
+        free(s->force_n);
+        free(s->pressure_kpa);
+        free(s->position_cm);
+        free(s->ml);
+        free(s->speed_cm_s);
+        free(s->tremor);
+        free(s->loaded);
+        free(s->in_gap);
+    }
     memset(s, 0, sizeof *s);
 }
 
@@ -69,7 +83,7 @@ void rm_analysis_free(rm_analysis *a)
 {
     if (!a)
         return;
-    series_free(&a->series);
+    series_free(&a->series, a->series_memory);
     free(a->dwells);
     free(a->spots);
     free(a->marks);
@@ -81,39 +95,37 @@ void rm_analysis_free(rm_analysis *a)
     free(a);
 }
 
-/** The series of ch: its times and gap flags are taken over from the
- *  channels (the same values; copying them cost 3 MB an hour and the page
- *  faults of a fresh array), and so are the encoder counts, which
- *  ana_position_fill turns into positions in place; the rest is
- *  allocated. */
-static rm_status series_alloc(rm_series *s, ana_channels *ch)
+/** The series of ch, in the series block that a takes over from ch: the
+ *  times, gap flags and encoder counts (which ana_position_fill turns into
+ *  positions in place) are already there. */
+static rm_status series_alloc(rm_analysis *a, ana_channels *ch)
 {
-    size_t m = ch->n ? ch->n : 1;
+    /* no output yet: no block to take over */
+    size_t cap = ch->series_block ? ch->cap : 1;
+    double *block = ch->series_block ? ch->series_block
+                                     : ana_series_block_alloc(cap);
+    if (!block)
+        return RM_ERR_NOMEM;
+    rm_series *s = &a->series;
+    a->series_memory = block;
     s->n = ch->n;
     s->rate_hz = ch->rate_hz;
-    /* no output yet: no arrays to take over */
-    s->t_s = ch->t_s ? ch->t_s : malloc(sizeof *s->t_s * m);
-    s->in_gap = ch->in_gap ? ch->in_gap : malloc(m);
-    s->position_cm = ch->encoder ? ch->encoder
-                                 : malloc(sizeof *s->position_cm * m);
-    ch->t_s = NULL;
+    s->t_s = ana_series_doubles(block, cap, ANA_SERIES_T_S);
+    s->position_cm = ana_series_doubles(block, cap, ANA_SERIES_POSITION);
+    s->in_gap = ana_series_bytes(block, cap, ANA_SERIES_IN_GAP);
+    ch->series_block = NULL;
+    ch->t_s = ch->encoder = NULL;
     ch->in_gap = NULL;
-    ch->encoder = NULL;
-    s->force_n = rm_alloc_large(sizeof *s->force_n * m);
-    s->pressure_kpa = rm_alloc_large(sizeof *s->pressure_kpa * m);
-    s->ml = rm_alloc_large(sizeof *s->ml * m);
-    s->speed_cm_s = rm_alloc_large(sizeof *s->speed_cm_s * m);
-    s->tremor = rm_alloc_large(sizeof *s->tremor * m);
-    s->loaded = malloc(m);
-    bool ok = s->t_s && s->force_n && s->pressure_kpa && s->position_cm &&
-              s->ml && s->speed_cm_s && s->tremor && s->loaded && s->in_gap;
-    if (!ok)
-        return RM_ERR_NOMEM;
-    double *whole[] = {s->force_n, s->pressure_kpa, s->ml, s->speed_cm_s,
-                       s->tremor};
-    for (size_t k = 0; k < sizeof whole / sizeof whole[0]; k++)
-        rm_prefault(whole[k], sizeof *whole[k] * m);
-    rm_prefault(s->loaded, m);
+    s->force_n = ana_series_doubles(block, cap, ANA_SERIES_FORCE);
+    s->pressure_kpa = ana_series_doubles(block, cap, ANA_SERIES_PRESSURE);
+    s->ml = ana_series_doubles(block, cap, ANA_SERIES_ML);
+    s->speed_cm_s = ana_series_doubles(block, cap, ANA_SERIES_SPEED);
+    s->tremor = ana_series_doubles(block, cap, ANA_SERIES_TREMOR);
+    s->loaded = ana_series_bytes(block, cap, ANA_SERIES_LOADED);
+    /* force_n to tremor lie end to end: their pages in one call */
+    const double *end = s->tremor + s->n;
+    rm_prefault(s->force_n, sizeof *end * (size_t)(end - s->force_n));
+    rm_prefault(s->loaded, s->n);
     return RM_OK;
 }
 
@@ -329,7 +341,7 @@ static rm_status derive(rm_analysis *a, const session_parts *p,
                         ana_channels *ch, const ana_raw_stats *raw,
                         rm_error *err)
 {
-    if (series_alloc(&a->series, ch) != RM_OK ||
+    if (series_alloc(a, ch) != RM_OK ||
         copy_gaps(a, p->gaps, p->n_gaps) != RM_OK)
         return rm_error_set(err, RM_ERR_NOMEM, "analysis: out of memory");
     ana_combine_channels(p->info, &a->config, ch, &a->series);

@@ -26,17 +26,52 @@
 /* Conditioning                                                             */
 /* ------------------------------------------------------------------------ */
 
+/* The result's series in one allocation (ana_series_block): the arrays of
+ * rm_series, cap entries each, at fixed places. One run of huge pages
+ * instead of one per array saves the rounding of each array up to whole
+ * 2 MiB pages and the small pages of the byte arrays, all of which a
+ * fresh process pays for in page faults. The conditioner fills the times,
+ * encoder counts and gap flags in place; the analysis takes the block
+ * over. */
+typedef enum ana_series_double {
+    ANA_SERIES_T_S, ANA_SERIES_POSITION, ANA_SERIES_FORCE,
+    ANA_SERIES_PRESSURE, ANA_SERIES_ML, ANA_SERIES_SPEED, ANA_SERIES_TREMOR,
+    ANA_SERIES_DOUBLES
+} ana_series_double;
+typedef enum ana_series_byte {
+    ANA_SERIES_IN_GAP, ANA_SERIES_LOADED, ANA_SERIES_BYTES
+} ana_series_byte;
+
+/** A block of cap entries of every series (rm_alloc_large, released with
+ *  free()); NULL when out of memory. Nothing is touched yet. */
+double *ana_series_block_alloc(size_t cap);
+static inline double *ana_series_doubles(double *block, size_t cap,
+                                         ana_series_double which)
+{
+    return block + (size_t)which * cap;
+}
+static inline uint8_t *ana_series_bytes(double *block, size_t cap,
+                                        ana_series_byte which)
+{
+    return (uint8_t *)(block + (size_t)ANA_SERIES_DOUBLES * cap) +
+           (size_t)which * cap;
+}
+
 /** Per-channel series at the analysis rate, before they are combined. */
 typedef struct ana_channels {
     size_t n, cap;
     double rate_hz;
     unsigned count;                      /**< force/pressure channels */
-    double *t_s;
+    double *t_s;                         /**< in series_block */
     float *newtons[RM_MAX_CHANNELS];     /**< float: see conditioning.c */
-    float *newtons_block;                /**< the one allocation behind them */
-    double *encoder;                     /**< low-passed encoder counts */
-    uint8_t *in_gap;                     /**< 1 filled into a gap, else 0 */
+    float *newtons_block;                /**< the one allocation behind them
+                                              and tared */
+    double *encoder;                     /**< low-passed encoder counts,
+                                              in series_block */
+    uint8_t *in_gap;                     /**< 1 filled into a gap, else 0;
+                                              in series_block */
     uint8_t *tared;                      /**< 1 a device tare happened here */
+    double *series_block;                /**< ana_series_block_alloc(cap) */
 } ana_channels;
 
 /** Raw-rate facts gathered while streaming. */

@@ -666,30 +666,57 @@ struct ana_conditioner {
     rm_sample_columns transposed;    /**< ana_conditioner_push's samples */
 };
 
-/** p resized to `bytes`; the first time, large memory (rm_alloc_large). */
-static void *grow(void *p, size_t bytes)
-{
-    return p ? realloc(p, bytes) : rm_alloc_large(bytes);
-}
-
-/** The channels' arrays moved into one allocation of cap values each
- *  (channel k's at k * cap): a single run of huge pages. */
+/** The channels' arrays and their tare flags moved into one allocation
+ *  of cap values each (channel k's at k * cap, the flags after them): a
+ *  single run of huge pages. */
 static bool channel_block_grow(ana_channels *ch, size_t cap)
 {
-    if (cap > SIZE_MAX / sizeof(float) / RM_MAX_CHANNELS)
+    if (cap > SIZE_MAX / (sizeof(float) * RM_MAX_CHANNELS + 1))
         return false;
-    size_t bytes = sizeof(float) * cap * ch->count;
+    size_t floats = cap * ch->count;
+    size_t bytes = sizeof(float) * floats + cap;
     float *block = rm_alloc_large(bytes);
     if (!block)
         return false;
     rm_prefault(block, bytes);
+    uint8_t *tared = (uint8_t *)(block + floats);
     for (unsigned k = 0; k < ch->count; k++) {
         if (ch->n)
             memcpy(block + k * cap, ch->newtons[k], sizeof *block * ch->n);
         ch->newtons[k] = block + k * cap;
     }
+    if (ch->n)
+        memcpy(tared, ch->tared, ch->n);
+    ch->tared = tared;
     free(ch->newtons_block);
     ch->newtons_block = block;
+    return true;
+}
+
+/** The times, encoder counts and gap flags moved into a series block of
+ *  cap entries. Only their pages are mapped now: the other series' when
+ *  the analysis fills them. */
+static bool series_block_grow(ana_channels *ch, size_t cap)
+{
+    double *block = ana_series_block_alloc(cap);
+    if (!block)
+        return false;
+    double *t = ana_series_doubles(block, cap, ANA_SERIES_T_S);
+    double *e = ana_series_doubles(block, cap, ANA_SERIES_POSITION);
+    uint8_t *gap = ana_series_bytes(block, cap, ANA_SERIES_IN_GAP);
+    rm_prefault(t, sizeof *t * cap);
+    rm_prefault(e, sizeof *e * cap);
+    rm_prefault(gap, cap);
+    if (ch->n) {
+        memcpy(t, ch->t_s, sizeof *t * ch->n);
+        memcpy(e, ch->encoder, sizeof *e * ch->n);
+        memcpy(gap, ch->in_gap, ch->n);
+    }
+    ch->t_s = t;
+    ch->encoder = e;
+    ch->in_gap = gap;
+    free(ch->series_block);
+    ch->series_block = block;
     return true;
 }
 
@@ -698,27 +725,10 @@ static rm_status channels_grow(ana_channels *ch, size_t want, rm_error *err)
 {
     size_t cap = ch->cap ? ch->cap * 2 : 4096;
     cap = cap > want ? cap : want;
-    double *t = grow(ch->t_s, sizeof *t * cap);
-    if (t)
-        ch->t_s = t;
-    double *e = t ? grow(ch->encoder, sizeof *e * cap) : NULL;
-    if (e)
-        ch->encoder = e;
-    bool ok = t && e && channel_block_grow(ch, cap);
-    if (ok) {
-        rm_prefault(t, sizeof *t * cap);
-        rm_prefault(e, sizeof *e * cap);
-    }
-    uint8_t *gap = ok ? realloc(ch->in_gap, cap) : NULL, *tare = NULL;
-    if (gap) {
-        ch->in_gap = gap;
-        tare = realloc(ch->tared, cap);
-    }
-    if (!tare)
+    if (!channel_block_grow(ch, cap) || !series_block_grow(ch, cap))
         return rm_error_set(err, RM_ERR_NOMEM,
                             "conditioning: out of memory at %zu samples",
                             ch->n);
-    ch->tared = tare;
     ch->cap = cap;
     return RM_OK;
 }
@@ -1838,11 +1848,8 @@ void ana_conditioner_free(ana_conditioner *c)
 
 void ana_channels_free(ana_channels *ch)
 {
-    free(ch->t_s);
-    free(ch->encoder);
     free(ch->newtons_block);
-    free(ch->in_gap);
-    free(ch->tared);
+    free(ch->series_block);
     memset(ch, 0, sizeof *ch);
 }
 

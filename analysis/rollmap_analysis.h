@@ -51,7 +51,11 @@ typedef enum rm_ml_side { RM_ML_SIDE_CENTRE = 0, RM_ML_SIDE_MEDIAL = 1,
                           RM_ML_SIDE_UNKNOWN = 3 } rm_ml_side;
 const char *rm_ml_side_name(rm_ml_side side); /* "medial" ... */
 
-/** Conditioned series at analysis_rate_hz (all arrays have n entries). */
+/** Conditioned series at analysis_rate_hz (all arrays have n entries).
+ *  rm_analysis_free releases the arrays: those of an analysis made by
+ *  rm_analyse_* lie in one allocation (rm_analysis.series_memory); code
+ *  filling an rm_analysis itself mallocs each array on its own and leaves
+ *  series_memory NULL. */
 typedef struct rm_series {
     size_t n;
     double rate_hz;
@@ -183,6 +187,8 @@ typedef struct rm_analysis {
     rm_summary summary;
     rm_quality quality;
     rm_series series;
+    void *series_memory;       /**< the one allocation holding every array
+                                    of series, or NULL: each is malloc'd */
     size_t dwell_count;  rm_dwell *dwells;
     size_t spot_count;   rm_spot *spots;
     size_t mark_count;   rm_mark *marks;

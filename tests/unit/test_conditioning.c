@@ -948,14 +948,16 @@ static ana_channels settle_channels(const rm_device_info *info, size_t n)
     ch.n = ch.cap = n;
     ch.rate_hz = SETTLE_RATE;
     ch.count = info->channel_count;
-    ch.newtons_block = calloc(n * ch.count + 1, sizeof(float));
-    ch.in_gap = calloc(n + 1, 1);
-    ch.tared = calloc(n + 1, 1);
+    /* the tare flags after the channels, as the conditioner lays them */
+    ch.newtons_block = calloc(n * ch.count + n, sizeof(float));
+    ch.series_block = ana_series_block_alloc(n);
     assert_non_null(ch.newtons_block);
-    assert_non_null(ch.in_gap);
-    assert_non_null(ch.tared);
+    assert_non_null(ch.series_block);
     for (unsigned k = 0; k < ch.count; k++)
         ch.newtons[k] = ch.newtons_block + k * n;
+    ch.tared = (uint8_t *)(ch.newtons_block + n * ch.count);
+    ch.in_gap = ana_series_bytes(ch.series_block, n, ANA_SERIES_IN_GAP);
+    memset(ch.in_gap, 0, n);
     return ch;
 }
 
