@@ -237,7 +237,8 @@ rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
         return RM_OK;  /* too short for one frame: an empty spectrogram */
     size_t hop = nfft / 2;
     out->frames = (n - nfft) / hop + 1;
-    out->power = malloc(sizeof *out->power * out->frames * out->bins);
+    /* 3 MB an hour: malloc would take it from the heap's small pages */
+    out->power = rm_alloc_large(sizeof *out->power * out->frames * out->bins);
     if (!out->power)
         return rm_error_set(err, RM_ERR_NOMEM, "spectrogram: out of memory");
     rm_prefault(out->power, sizeof *out->power * out->frames * out->bins);
