@@ -115,7 +115,8 @@ void ana_conditioner_free(ana_conditioner *c);
 /** Remove offset drift (estimated where the total force is under half
  *  the load threshold, between device tares) and FSR creep (from the
  *  pressure cells, cfg->fsr_creep_pct) from the filtered channels ch of a
- *  device info: the last step of ana_conditioner_finish. */
+ *  device info: the last step of ana_conditioner_finish. Its scratch is
+ *  the loaded and force_n-to-tremor arrays of ch->series_block. */
 rm_status ana_channels_remove_drift_and_creep(ana_channels *ch,
                                               const rm_device_info *info,
                                               const rm_analysis_config *cfg,

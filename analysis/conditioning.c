@@ -1704,26 +1704,22 @@ static void undo_creep(float *const *x, size_t cells, size_t n,
         undo_cell_creep(x[k], n, table);
 }
 
-/** The table for n samples of a cell whose reading falls by
- *  creep_fraction_5_to_60s from 5 s to 60 s under load; t->gain stays
- *  NULL when there is no creep to undo. */
-static rm_status creep_table_init(creep_table *t, size_t n, double rate_hz,
-                                  double creep_fraction_5_to_60s,
-                                  rm_error *err)
+/** The table, its gains in `room` (a session's samples + 1), for a cell
+ *  whose reading falls by creep_fraction_5_to_60s from 5 s to 60 s under
+ *  load; t->gain stays NULL when there is no creep to undo. */
+static void creep_table_init(creep_table *t, double *room, double rate_hz,
+                             double creep_fraction_5_to_60s)
 {
     memset(t, 0, sizeof *t);
     double c = creep_fraction_5_to_60s;
     if (!(c > 0.0) || c >= 1.0)
-        return RM_OK;
+        return;
     /* Interlink specifies drift per decade of time: the cell reads
      * F (1 - a log10(1 + t/1 s)) after t seconds under load. a follows from
      * the reading falling by the given fraction from 5 s to 60 s. */
     t->a = c / (log10(61.0) - (1.0 - c) * log10(6.0));
     t->dt = 1.0 / rate_hz;
-    t->gain = rm_alloc_large(sizeof *t->gain * (n + 1));
-    return t->gain ? RM_OK
-                      : rm_error_set(err, RM_ERR_NOMEM,
-                                     "conditioning: out of memory");
+    t->gain = room;
 }
 
 /** unloaded[i0 .. i0 + m) (m <= 4): the total force under `below`, outside
@@ -1766,16 +1762,20 @@ rm_status ana_channels_remove_drift_and_creep(ana_channels *ch,
                                               const rm_analysis_config *cfg,
                                               rm_error *err)
 {
-    uint8_t *unloaded = malloc(ch->n ? ch->n : 1);
+    if (ch->n == 0)
+        return RM_OK;
+    /* Scratch in the series block, in arrays the analysis fills only
+     * later: no fresh memory to map (force_n's array and the four after
+     * it hold the n + 1 gains). */
+    uint8_t *unloaded = ana_series_bytes(ch->series_block, ch->cap,
+                                         ANA_SERIES_LOADED);
     drift_plan plan = {0};
-    creep_table creep = {0};
-    if (!unloaded)
-        return rm_error_set(err, RM_ERR_NOMEM, "conditioning: out of memory");
+    creep_table creep;
     mark_unloaded(info, cfg, ch, unloaded);
     rm_status st = drift_plan_init(&plan, ch, unloaded, err);
-    if (st == RM_OK)
-        st = creep_table_init(&creep, ch->n, ch->rate_hz,
-                              cfg->fsr_creep_pct / 100.0, err);
+    creep_table_init(&creep, ana_series_doubles(ch->series_block, ch->cap,
+                                                ANA_SERIES_FORCE),
+                     ch->rate_hz, cfg->fsr_creep_pct / 100.0);
     if (st == RM_OK) {
         float *cells[RM_MAX_CHANNELS];
         size_t cell_count = 0;
@@ -1787,9 +1787,7 @@ rm_status ana_channels_remove_drift_and_creep(ana_channels *ch,
         if (creep.gain)
             undo_creep(cells, cell_count, ch->n, &creep);
     }
-    free(creep.gain);
     drift_plan_free(&plan);
-    free(unloaded);
     return st;
 }
 
