@@ -715,65 +715,89 @@ static bool decode_index_entry(const uint8_t *p,
            (e->type != RM_BLOCK_SAMPLES || plausible_samples_block(e));
 }
 
-static bool read_index_payload(const rm_session *s, uint64_t index_offset,
-                               rm_block_entry *index, uint8_t **payload)
+/* The index block's header at index_offset, checked against the file:
+ * the block ends where the trailer begins. */
+static bool read_index_header(const rm_session *s, uint64_t index_offset,
+                              rm_block_entry *index)
 {
     uint8_t header[RM_BLOCK_HEADER_SIZE];
-    if (index_offset < s->good_end ||
-        index_offset + RM_BLOCK_HEADER_SIZE + RM_TRAILER_SIZE > s->file_size ||
-        !read_at(s, header, sizeof header, index_offset) ||
-        !core_block_header_decode(header, index_offset, index) ||
-        index->type != RM_BLOCK_INDEX ||
-        index_offset + RM_BLOCK_HEADER_SIZE + index->payload_length + RM_TRAILER_SIZE !=
-            s->file_size || index->payload_length < 4)
-        return false;
-    *payload = malloc(index->payload_length);
-    if (*payload && read_at(s, *payload, index->payload_length,
-                            index_offset + RM_BLOCK_HEADER_SIZE) &&
-        rm_crc32c(0, *payload, index->payload_length) == index->payload_crc &&
-        4 + (uint64_t)rm_get_le32(*payload) * RM_INDEX_ENTRY_SIZE == index->payload_length)
-        return true;
-    free(*payload);
-    *payload = NULL;
-    return false;
+    return index_offset >= s->good_end &&
+           index_offset + RM_BLOCK_HEADER_SIZE + RM_TRAILER_SIZE <= s->file_size &&
+           read_at(s, header, sizeof header, index_offset) &&
+           core_block_header_decode(header, index_offset, index) &&
+           index->type == RM_BLOCK_INDEX &&
+           index_offset + RM_BLOCK_HEADER_SIZE + index->payload_length +
+                   RM_TRAILER_SIZE == s->file_size &&
+           index->payload_length >= 4;
+}
+
+/* Index entries read at a time: a small buffer used over and over rather
+ * than the whole index (337 kB an hour) in fresh pages. */
+#define INDEX_CHUNK_ENTRIES 256
+
+/* The `count` entries of the index payload into `into`, each checked
+ * against the file's layout, and the payload against its CRC (`crc` is
+ * that of its first four bytes). */
+static bool decode_index(const rm_session *s, const rm_block_entry *index,
+                         size_t count, uint32_t crc, rm_block_entry *into)
+{
+    uint8_t chunk[INDEX_CHUNK_ENTRIES * RM_INDEX_ENTRY_SIZE];
+    uint64_t at = index->offset + RM_BLOCK_HEADER_SIZE + 4;
+    uint64_t min_offset = s->good_end;
+    for (size_t i = 0; i < count;) {
+        size_t m = count - i < INDEX_CHUNK_ENTRIES ? count - i
+                                                    : INDEX_CHUNK_ENTRIES;
+        if (!read_at(s, chunk, m * RM_INDEX_ENTRY_SIZE, at))
+            return false;
+        crc = rm_crc32c(crc, chunk, m * RM_INDEX_ENTRY_SIZE);
+        at += m * RM_INDEX_ENTRY_SIZE;
+        for (size_t j = 0; j < m; j++, i++) {
+            rm_block_entry *e = &into[i];
+            if (!decode_index_entry(chunk + j * RM_INDEX_ENTRY_SIZE,
+                                    min_offset, index->offset, e))
+                return false;
+            min_offset = e->offset + RM_BLOCK_HEADER_SIZE + e->payload_length;
+        }
+    }
+    return crc == index->payload_crc;
 }
 
 /* Fast path: the closing index lists every block. False (and nothing
  * loaded) when there is no valid index; then the blocks are walked. */
 static bool load_closing_index(rm_session *s, rm_status *st, rm_error *err)
 {
-    uint8_t trailer[RM_TRAILER_SIZE];
+    uint8_t trailer[RM_TRAILER_SIZE], count_bytes[4];
     rm_block_entry index;
-    uint8_t *payload = NULL;
     if (s->file_size < s->good_end + RM_TRAILER_SIZE ||
         !read_at(s, trailer, sizeof trailer, s->file_size - RM_TRAILER_SIZE) ||
         rm_get_le32(trailer + 8) != RM_TRAILER_MAGIC ||
         rm_get_le32(trailer + 12) != rm_crc32c(0, trailer, 12) ||
-        !read_index_payload(s, rm_get_le64(trailer), &index, &payload))
+        !read_index_header(s, rm_get_le64(trailer), &index) ||
+        !read_at(s, count_bytes, 4, index.offset + RM_BLOCK_HEADER_SIZE))
         return false;
-    size_t count = rm_get_le32(payload);
-    rm_block_entry *entries = malloc((count ? count : 1) * sizeof *entries);
-    bool valid = entries != NULL;
-    uint64_t min_offset = s->good_end;
-    for (size_t i = 0; valid && i < count; i++) {
-        valid = decode_index_entry(payload + 4 + i * RM_INDEX_ENTRY_SIZE,
-                                   min_offset, index.offset, &entries[i]);
-        min_offset = entries[i].offset + RM_BLOCK_HEADER_SIZE + entries[i].payload_length;
-    }
-    free(payload);
-    *st = RM_OK;
+    size_t count = rm_get_le32(count_bytes);
+    if (4 + (uint64_t)count * RM_INDEX_ENTRY_SIZE != index.payload_length)
+        return false;
     /* Nearly every block holds samples: one allocation each instead of
      * some twenty doublings, each copying the list so far. */
-    if (valid &&
-        (!array_reserve((void **)&s->blocks, &s->block_cap,
-                        s->block_count + count, sizeof *s->blocks) ||
-         !array_reserve((void **)&s->sample_blocks, &s->sample_block_cap,
-                        s->sample_block_count + count,
-                        sizeof *s->sample_blocks)))
+    if (!array_reserve((void **)&s->blocks, &s->block_cap,
+                       s->block_count + count, sizeof *s->blocks) ||
+        !array_reserve((void **)&s->sample_blocks, &s->sample_block_cap,
+                       s->sample_block_count + count,
+                       sizeof *s->sample_blocks)) {
         *st = out_of_memory(s, err);
-    for (size_t i = 0; valid && *st == RM_OK && i < count; i++)
-        *st = take_block(s, &entries[i], err);
-    free(entries);
+        return false;
+    }
+    /* The entries wait in the blocks' list past its end: take_block
+     * appends each at or before its own place. */
+    rm_block_entry *entries = s->blocks + s->block_count;
+    bool valid = decode_index(s, &index, count, rm_crc32c(0, count_bytes, 4),
+                              entries);
+    *st = RM_OK;
+    for (size_t i = 0; valid && *st == RM_OK && i < count; i++) {
+        rm_block_entry e = entries[i];
+        *st = take_block(s, &e, err);
+    }
     s->integrity.closed_cleanly = valid;
     return valid;
 }
