@@ -591,28 +591,65 @@ static void fir_columns(const lanes_f *coef, const lanes_f *h, size_t taps,
     transpose_lanes(row, column);
 }
 
-/** The same filter over the encoder's history, in double. The four running
- *  sums are the four lanes of one vector: lane j adds taps k + j, as four
- *  scalar sums would, in the same order, so the result has the same bits
- *  as a scalar loop's. */
-AVX2_CLONE
-static double symmetric_dot(const double *coef, const double *h, size_t taps)
+/* Encoder outputs filtered side by side (symmetric_dots): their running
+ * sums are independent, so the additions of one overlap the others'. */
+#define DOTS_AT_ONCE 8
+
+/** The same filter over the encoder's history, in double, for n (at most
+ *  DOTS_AT_ONCE) outputs, the first over h[0..taps) and each next one
+ *  `step` inputs on. Each output's four running sums are the four lanes
+ *  of one vector: lane j adds taps k + j, as four scalar sums would, in
+ *  the same order, so each result has the same bits as a scalar loop's,
+ *  however many outputs go side by side. */
+static HOT_INLINE void symmetric_dots(const double *coef, const double *h,
+                                      size_t taps, size_t step, size_t n,
+                                      double *out)
 {
     size_t half = taps / 2, k = 0;
-    const double *tail = h + taps - 1, *back_at = tail - 3;
-    block4 sums = {coef[half] * h[half], 0.0, 0.0, 0.0};
-#pragma GCC unroll 2
-    for (; k + 4 <= half; k += 4, back_at -= 4) {
-        block4 c, head, back;  /* back: tail[-k-3 .. -k], reversed below */
-        memcpy(&c, coef + k, sizeof c);
-        memcpy(&head, h + k, sizeof head);
-        memcpy(&back, back_at, sizeof back);
-        sums += c * (head + __builtin_shufflevector(back, back, 3, 2, 1, 0));
+    block4 sums[DOTS_AT_ONCE];
+    const long4 first_lane = {-1, 0, 0, 0};
+#pragma GCC unroll 8
+    for (size_t o = 0; o < n; o++) {
+        /* {centre tap, 0, 0, 0} by masking a whole vector's bits */
+        double centre = coef[half] * h[o * step + half];
+        block4 every = {centre, centre, centre, centre};
+        sums[o] = (block4)((long4)every & first_lane);
     }
-    double first = sums[0];
-    for (; k < half; k++)
-        first += coef[k] * (h[k] + tail[-(ptrdiff_t)k]);
-    return (first + sums[1]) + (sums[2] + sums[3]);
+    for (; k + 4 <= half; k += 4) {
+        block4 c;
+        memcpy(&c, coef + k, sizeof c);
+#pragma GCC unroll 8
+        for (size_t o = 0; o < n; o++) {
+            /* back: h[taps-1-k-3 .. taps-1-k], reversed below */
+            const double *at = h + o * step;
+            block4 head, back;
+            memcpy(&head, at + k, sizeof head);
+            memcpy(&back, at + taps - 4 - k, sizeof back);
+            sums[o] += c * (head + __builtin_shufflevector(back, back,
+                                                           3, 2, 1, 0));
+        }
+    }
+#pragma GCC unroll 8
+    for (size_t o = 0; o < n; o++) {
+        const double *at = h + o * step;
+        double first = sums[o][0];
+        for (size_t r = k; r < half; r++)
+            first += coef[r] * (at[r] + at[taps - 1 - r]);
+        out[o] = (first + sums[o][1]) + (sums[o][2] + sums[o][3]);
+    }
+}
+
+/** `count` outputs of the encoder's filter (symmetric_dots) into out,
+ *  the first over h[0..taps) and each next one `step` inputs on. */
+AVX2_CLONE
+static void encoder_outputs(const double *coef, const double *h, size_t taps,
+                            size_t step, size_t count, double *out)
+{
+    size_t j = 0;
+    for (; j + DOTS_AT_ONCE <= count; j += DOTS_AT_ONCE)
+        symmetric_dots(coef, h + j * step, taps, step, DOTS_AT_ONCE, out + j);
+    for (; j < count; j++)
+        symmetric_dots(coef, h + j * step, taps, step, 1, out + j);
 }
 
 typedef uint16_t flags16 __attribute__((vector_size(16 * sizeof(uint16_t))));
@@ -770,9 +807,9 @@ static void append_outputs(ana_conditioner *c, size_t i, size_t count,
                     count, column);
         store_columns(ch, b, at, column, count);
     }
+    encoder_outputs(d->coef, d->encoder + i - d->delay, d->taps, d->factor,
+                    count, ch->encoder + at);
     for (size_t j = at; j < at + count; j++, i += d->factor) {
-        ch->encoder[j] = symmetric_dot(d->coef, d->encoder + i - d->delay,
-                                       d->taps);
         ch->t_s[j] = d->t_s[i];
         uint16_t flags = flagged ? output_flags(d, i) : 0;
         ch->in_gap[j] = (flags & FLAG_FILLED) != 0;

@@ -1257,6 +1257,130 @@ static void undoes_creep_across_runs_as_defined(void **state)
     ana_channels_free(&ch);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The encoder's anti-aliasing filter against its definition: outputs side */
+/* by side must give each one the bits of a scalar loop.                   */
+/* ------------------------------------------------------------------------ */
+
+/* Samples between impulses: over twice the filter's delay, and prime, so
+ * that the impulses fall at every phase of the decimation. */
+#define IMPULSE_SPACING 307
+#define MAX_DELAY (IMPULSE_SPACING / 2)
+
+/* The encoder outputs of a session with one load cell, the session pushed
+ * in parts of uneven sizes (so that every count of outputs at once, 1 to
+ * the most, comes up); *factor: inputs per output. */
+static double *encoder_outputs_of(session *x, size_t *n_out, size_t *factor)
+{
+    static const size_t parts[] = {1, 7, 333, 1024, 2000, 5, 1500, 13};
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    ana_conditioner *c;
+    rm_error err;
+    assert_int_equal(ana_conditioner_new(&c, &x->info, &cfg, x->s, x->n,
+                                         x->n, &err), RM_OK);
+    for (size_t i = 0, k = 0, part; i < x->n; i += part, k++) {
+        part = parts[k % (sizeof parts / sizeof *parts)];
+        part = part < x->n - i ? part : x->n - i;
+        assert_int_equal(ana_conditioner_push(c, x->s + i, part, &err), RM_OK);
+    }
+    ana_channels ch;
+    ana_raw_stats raw;
+    assert_int_equal(ana_conditioner_finish(c, &ch, &raw, &err), RM_OK);
+    *factor = (size_t)(RATE / ch.rate_hz);
+    *n_out = ch.n;
+    double *encoder = malloc(sizeof *encoder * ch.n);
+    assert_non_null(encoder);
+    memcpy(encoder, ch.encoder, sizeof *encoder * ch.n);
+    ana_channels_free(&ch);
+    ana_raw_stats_free(&raw);
+    return encoder;
+}
+
+/* The filter's taps, read off its response to impulses of one count at
+ * every phase of the decimation: output j, centred on input j * factor,
+ * gives an impulse at input p exactly the tap at offset p - j * factor
+ * from the centre (its one other product is 0). Returns the taps (odd,
+ * symmetric) into coef[0 .. 2 * MAX_DELAY]. */
+static size_t filter_taps(double *coef)
+{
+    session x;
+    session_init(&x, 1, 0, 4.0);
+    size_t factor = 0, n_out, delay = 0;
+    for (size_t p = IMPULSE_SPACING; p + IMPULSE_SPACING < x.n;
+         p += IMPULSE_SPACING)
+        x.s[p].encoder = 1;
+    double *out = encoder_outputs_of(&x, &n_out, &factor);
+    double by_offset[2 * MAX_DELAY + 1] = {0};
+    for (size_t j = 0; j < n_out; j++) {
+        size_t centre = j * factor, p = centre + MAX_DELAY;
+        p -= p % IMPULSE_SPACING;     /* the one impulse within reach */
+        if (p == 0 || p + MAX_DELAY < centre || x.s[p].encoder != 1)
+            continue;
+        size_t offset = p + MAX_DELAY - centre;
+        by_offset[offset] = out[j];
+        if (out[j] != 0.0 && offset >= MAX_DELAY)
+            delay = offset - MAX_DELAY > delay ? offset - MAX_DELAY : delay;
+    }
+    assert_true(factor > 1 && delay > 0 && delay < MAX_DELAY);
+    for (size_t k = 0; k <= 2 * delay; k++) {
+        coef[k] = by_offset[MAX_DELAY - delay + k];
+        assert_true(coef[k] != 0.0);
+    }
+    free(out);
+    free_session(&x);
+    return 2 * delay + 1;
+}
+
+/* The definition: four running sums over the symmetric pairs of taps, sum
+ * j adding pairs k = j, j + 4, ... of the first multiple of four pairs;
+ * sum 0 starts with the centre tap and takes the pairs left over. */
+static double define_encoder_output(const double *coef, const double *h,
+                                    size_t taps)
+{
+    size_t half = taps / 2, whole = half / 4 * 4;
+    double sum[4] = {coef[half] * h[half], 0.0, 0.0, 0.0};
+    for (size_t k = 0; k < whole; k++)
+        sum[k % 4] += coef[k] * (h[k] + h[taps - 1 - k]);
+    for (size_t k = whole; k < half; k++)
+        sum[0] += coef[k] * (h[k] + h[taps - 1 - k]);
+    return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+}
+
+/* An encoder wandering over a million counts, so that every output's sums
+ * round: each output away from the held ends has its definition's bits. */
+static void filters_the_encoder_as_defined(void **state)
+{
+    (void)state;
+    double coef[2 * MAX_DELAY + 1];
+    size_t taps = filter_taps(coef), factor, n_out;
+    session x;
+    session_init(&x, 1, 0, 30.0);
+    double *h = malloc(sizeof *h * x.n);
+    assert_non_null(h);
+    int32_t counts = 1000000;
+    for (size_t i = 0; i < x.n; i++) {
+        counts += (int32_t)(4000.0 * noise(&x.noise));
+        x.s[i].encoder = counts;
+        h[i] = counts;
+    }
+    double *out = encoder_outputs_of(&x, &n_out, &factor);
+    size_t delay = taps / 2, checked = 0;
+    for (size_t j = 0; j < n_out; j++) {
+        size_t centre = j * factor;
+        if (centre < delay || centre + delay >= x.n)
+            continue;
+        double want = define_encoder_output(coef, h + centre - delay, taps);
+        if (memcmp(&out[j], &want, sizeof want))
+            fail_msg("output %zu: %a, defined %a", j, out[j], want);
+        checked++;
+    }
+    assert_true(checked + 2 * delay / factor + 2 >= n_out);
+    free(out);
+    free(h);
+    free_session(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1283,6 +1407,7 @@ int main(void)
         cmocka_unit_test(reports_saturation_and_calibration_age),
         cmocka_unit_test(finds_a_vibrating_rollers_frequency),
         cmocka_unit_test(rejects_bad_input_with_a_clear_message),
+        cmocka_unit_test(filters_the_encoder_as_defined),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
