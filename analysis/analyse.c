@@ -348,7 +348,7 @@ static rm_status derive(rm_analysis *a, const session_parts *p,
     /* The tremor series is filled from the spectrogram later; until then
      * its memory is the position's scratch (a fresh array of the series'
      * length would cost its first touch of every page again). */
-    a->summary.rolled_length_cm = ana_position_fill(p->info, p->meta, ch,
+    a->summary.rolled_length_cm = ana_position_fill(p->info, p->meta,
                                                     &a->series,
                                                     a->series.tremor);
     if (a->summary.rolled_length_cm > LONGEST_ROLL_CM)

@@ -129,7 +129,10 @@ bool ana_has_pressure_cells(const rm_device_info *info);
 
 
 /** Combine channels into total force and mean pressure (series fields
- *  force_n, pressure_kpa, loaded; out->in_gap must be filled). */
+ *  force_n, pressure_kpa, loaded; out->in_gap must be filled) and, when
+ *  ana_cop_kind finds channels for it, the centre of pressure (mm across
+ *  the roller; NaN where not loaded or no channel pushes) into out->ml,
+ *  which ana_position_fill turns into ml. */
 void ana_combine_channels(const rm_device_info *info,
                           const rm_analysis_config *cfg,
                           const ana_channels *ch, rm_series *out);
@@ -187,12 +190,18 @@ static inline size_t ana_profile_bin(double position_cm, double bin_cm,
 /** Contact-point travel of one encoder count, mm (0 without an encoder). */
 double ana_mm_per_count(const rm_device_info *info);
 
+/** The kind of the channels that give the centre of pressure: pressure
+ *  cells when they sit at two or more places across the roller, else load
+ *  cells; false when those do not either. */
+bool ana_cop_kind(const rm_device_info *info, rm_channel_kind *kind);
+
 /** Fill position_cm (which holds the channels' low-passed encoder counts
- *  on entry), ml and speed_cm_s; returns the rolled length in cm (NaN
- *  without position). scratch: room for s->n values, for the medians. */
+ *  on entry), ml (which holds ana_combine_channels's centre of pressure)
+ *  and speed_cm_s; returns the rolled length in cm (NaN without
+ *  position). scratch: room for s->n values, for the medians. */
 double ana_position_fill(const rm_device_info *info,
-                         const rm_session_meta *meta, const ana_channels *ch,
-                         rm_series *s, double *scratch);
+                         const rm_session_meta *meta, rm_series *s,
+                         double *scratch);
 
 /** Passes under load in either direction (from_cm -> to_cm as rolled).
  *  *out is malloc'd. */

@@ -95,13 +95,17 @@ typedef struct channel_roles {
     const float *cell[RM_MAX_CHANNELS];
     double cell_area_mm2[RM_MAX_CHANNELS];
     unsigned cells;
+    const float *cop[RM_MAX_CHANNELS];  /**< of ana_cop_kind's kind */
+    double cop_position_mm[RM_MAX_CHANNELS];
+    unsigned cops;                      /**< 0: no centre of pressure */
 } channel_roles;
 
 static void pick_roles(const rm_device_info *info, const ana_channels *ch,
                        channel_roles *roles)
 {
-    rm_channel_kind total_kind = total_force_kind(info);
-    roles->totals = roles->cells = 0;
+    rm_channel_kind total_kind = total_force_kind(info), cop_kind;
+    bool cop = ana_cop_kind(info, &cop_kind);
+    roles->totals = roles->cells = roles->cops = 0;
     for (unsigned k = 0; k < ch->count; k++) {
         const rm_channel_info *ci = &info->channels[k];
         if (ci->kind == total_kind)
@@ -109,6 +113,10 @@ static void pick_roles(const rm_device_info *info, const ana_channels *ch,
         if (ci->kind == RM_CHANNEL_PRESSURE_CELL && ci->area_mm2 > 0.0f) {
             roles->cell[roles->cells] = ch->newtons[k];
             roles->cell_area_mm2[roles->cells++] = ci->area_mm2;
+        }
+        if (cop && ci->kind == cop_kind) {
+            roles->cop[roles->cops] = ch->newtons[k];
+            roles->cop_position_mm[roles->cops++] = ci->position_mm;
         }
     }
 }
@@ -1928,6 +1936,29 @@ static HOT_INLINE void combine_four(const channel_roles *roles, size_t i,
     }
 }
 
+/** The centre of pressure of outputs i .. i+3 into *cop: NaN where not
+ *  `loaded` (lanes of all bits set) or where no cop channel pushes, else
+ *  their force-weighted mean position, a load not above 0 (also NaN)
+ *  counting as none. Each lane adds in channel order, as one output at a
+ *  time would. */
+static HOT_INLINE void centre_of_pressure4(const channel_roles *roles,
+                                           size_t i, const long4 *loaded,
+                                           block4 *cop)
+{
+    block4 moment = {0}, total = {0}, none = {NAN, NAN, NAN, NAN};
+    for (unsigned k = 0; k < roles->cops; k++) {
+        float4 f4;
+        memcpy(&f4, roles->cop[k] + i, sizeof f4);
+        block4 f = __builtin_convertvector(f4, block4);
+        f = (block4)((long4)f & (f > 0.0));    /* +0.0 where not above 0 */
+        moment += f * roles->cop_position_mm[k];
+        total += f;
+    }
+    long4 defined = (total > 0.0) & *loaded;
+    block4 quotient = moment / total;
+    *cop = (block4)(((long4)quotient & defined) | ((long4)none & ~defined));
+}
+
 /** Outputs i .. i+count-1 (count at most four) of the series. */
 static HOT_INLINE void combine_into(const channel_roles *roles, size_t i,
                                     size_t count, bool cells,
@@ -1935,6 +1966,7 @@ static HOT_INLINE void combine_into(const channel_roles *roles, size_t i,
                                     rm_series *out)
 {
     block4 total, kpa, in_contact;
+    long4 loaded = {0};
     combine_four(roles, i, &total, &kpa, &in_contact);
     for (size_t j = 0; j < count; j++) {
         out->force_n[at + j] = total[j];
@@ -1943,7 +1975,14 @@ static HOT_INLINE void combine_into(const channel_roles *roles, size_t i,
                                         ? kpa[j] / in_contact[j]
                                         : 0.0;
         out->loaded[at + j] = total[j] >= threshold && !out->in_gap[at + j];
+        loaded[j] = -(int64_t)out->loaded[at + j];
     }
+    if (roles->cops == 0)
+        return;
+    block4 cop;
+    centre_of_pressure4(roles, i, &loaded, &cop);
+    for (size_t j = 0; j < count; j++)
+        out->ml[at + j] = cop[j];
 }
 
 /** The channels' last n - from outputs (fewer than four) copied to the
@@ -1961,6 +2000,10 @@ static void pad_roles(const channel_roles *roles, size_t from, size_t n,
         memcpy(padded[used], roles->cell[k] + from, sizeof(float) * (n - from));
         tail->cell[k] = padded[used];
     }
+    for (unsigned k = 0; k < roles->cops; k++, used++) {
+        memcpy(padded[used], roles->cop[k] + from, sizeof(float) * (n - from));
+        tail->cop[k] = padded[used];
+    }
 }
 
 AVX2_CLONE
@@ -1971,7 +2014,7 @@ static void combine_outputs(const channel_roles *roles, size_t n, bool cells,
     for (; i + 4 <= n; i += 4)
         combine_into(roles, i, 4, cells, threshold, i, out);
     if (i < n) {
-        float padded[2 * RM_MAX_CHANNELS][4] = {{0}};
+        float padded[3 * RM_MAX_CHANNELS][4] = {{0}};
         channel_roles tail;
         pad_roles(roles, i, n, padded, &tail);
         combine_into(&tail, 0, n - i, cells, threshold, i, out);

@@ -54,68 +54,6 @@ static void robust_ends(const rm_series *s, double *v, double *zero,
                       (size_t)ceil(END_SUPPORT_S * s->rate_hz), zero, far);
 }
 
-/** The channels of one kind that give the centre of pressure, with their
- *  places across the roller, picked once rather than for every sample. */
-typedef struct cop_channels {
-    const float *newtons[RM_MAX_CHANNELS];
-    double position_mm[RM_MAX_CHANNELS];
-    unsigned count;
-} cop_channels;
-
-static void pick_cop_channels(const rm_device_info *info,
-                              const ana_channels *ch, rm_channel_kind kind,
-                              cop_channels *out)
-{
-    out->count = 0;
-    for (unsigned k = 0; k < ch->count; k++)
-        if (info->channels[k].kind == kind) {
-            out->newtons[out->count] = ch->newtons[k];
-            out->position_mm[out->count++] = info->channels[k].position_mm;
-        }
-}
-
-/** Centre of pressure across the roller (mm from its left end) of sample
- *  i; NaN when the channels carry no load. */
-static double centre_of_pressure(const cop_channels *c, size_t i)
-{
-    double moment = 0.0, total = 0.0;
-    for (unsigned k = 0; k < c->count; k++) {
-        double f = c->newtons[k][i];
-        f = f > 0.0 ? f : 0.0;        /* also for NaN, as fmax(f, 0) */
-        moment += f * c->position_mm[k];
-        total += f;
-    }
-    return total > 0.0 ? moment / total : NAN;
-}
-
-/** centre_of_pressure of samples i and i + 1, NaN where not loaded. */
-static ana_pair centre_of_pressure2(const cop_channels *c,
-                                   const uint8_t *loaded, size_t i)
-{
-    ana_pair moment = {0}, total = {0}, none = {NAN, NAN};
-    for (unsigned k = 0; k < c->count; k++) {
-        ana_pair_f in;
-        memcpy(&in, c->newtons[k] + i, sizeof in);
-        ana_pair f = __builtin_convertvector(in, ana_pair);
-        f = (ana_pair)((ana_pair_mask)f & (f > 0.0)); /* +0.0 where not > 0 */
-        moment += f * c->position_mm[k];
-        total += f;
-    }
-    ana_pair_mask is_loaded = {-(loaded[i] != 0), -(loaded[i + 1] != 0)};
-    return ana_where((total > 0.0) & is_loaded, moment / total, none);
-}
-
-/** Every sample's centre of pressure (NaN where not loaded) into cop. */
-static void fill_cop(const cop_channels *c, const rm_series *s, double *cop)
-{
-    size_t i = 0;
-    for (; i + 2 <= s->n; i += 2) {
-        ana_pair_store(cop + i, centre_of_pressure2(c, s->loaded, i));
-    }
-    for (; i < s->n; i++)
-        cop[i] = s->loaded[i] ? centre_of_pressure(c, i) : NAN;
-}
-
 /** ml[i] = the clamped lateral offset of cop[i] from the centre line, NaN
  *  where cop[i] is not finite; ml may be cop. */
 static void cop_to_ml(const double *cop, size_t n, double centre, double sign,
@@ -152,6 +90,14 @@ static bool spread_across(const rm_device_info *info, rm_channel_kind kind)
     return false;
 }
 
+bool ana_cop_kind(const rm_device_info *info, rm_channel_kind *kind)
+{
+    *kind = spread_across(info, RM_CHANNEL_PRESSURE_CELL)
+                ? RM_CHANNEL_PRESSURE_CELL
+                : RM_CHANNEL_LOAD_CELL;
+    return spread_across(info, *kind);
+}
+
 /** +1 when a higher position_mm is lateral. Looking toward the feet, the
  *  right leg's lateral side is to the right (higher position_mm); the left
  *  leg's is to the left. An unknown side is taken as a right leg. */
@@ -172,24 +118,19 @@ static double leg_centre(const rm_series *s, const double *cop, double *v)
     return m ? rm_median_select(v, m) : rm_quantile(cop, s->n, 0.5);
 }
 
+/** ml from the centre of pressure that ana_combine_channels left in it,
+ *  once the leg's centre line is known; 0 where loaded without channels
+ *  for a centre of pressure. */
 static void fill_ml(const rm_device_info *info, const rm_session_meta *meta,
-                    const ana_channels *ch, rm_series *s, double *scratch)
+                    rm_series *s, double *scratch)
 {
-    rm_channel_kind kind = spread_across(info, RM_CHANNEL_PRESSURE_CELL)
-                               ? RM_CHANNEL_PRESSURE_CELL
-                               : RM_CHANNEL_LOAD_CELL;
-    bool usable = spread_across(info, kind);
-    if (!usable) {
+    rm_channel_kind kind;
+    if (!ana_cop_kind(info, &kind)) {
         for (size_t i = 0; i < s->n; i++)
             s->ml[i] = s->loaded[i] ? 0.0 : NAN;
         return;
     }
-    /* The centre of pressure is put in ml itself and turned into ml in
-     * place once the leg's centre line is known. */
-    cop_channels channels;
-    pick_cop_channels(info, ch, kind, &channels);
-    double *cop = s->ml;
-    fill_cop(&channels, s, cop);
+    const double *cop = s->ml;
     double centre = leg_centre(s, cop, scratch);
     cop_to_ml(cop, s->n, centre, lateral_sign(meta), s->ml);
 }
@@ -237,8 +178,8 @@ static void counts_to_cm(double *x, size_t n, double mm, double direction)
 }
 
 double ana_position_fill(const rm_device_info *info,
-                         const rm_session_meta *meta, const ana_channels *ch,
-                         rm_series *s, double *scratch)
+                         const rm_session_meta *meta, rm_series *s,
+                         double *scratch)
 {
     double mm = ana_mm_per_count(info);
     counts_to_cm(s->position_cm, s->n, mm,
@@ -250,7 +191,7 @@ double ana_position_fill(const rm_device_info *info,
     for (size_t i = 0; i < s->n; i++)
         s->position_cm[i] -= zero;
     fill_speed(s);
-    fill_ml(info, meta, ch, s, scratch);
+    fill_ml(info, meta, s, scratch);
     return mm > 0.0 ? far - zero : NAN;
 }
 

@@ -590,11 +590,11 @@ static void combines_every_output_of_the_channels(void **state)
                                          : 0.1f;
         ch.newtons[k] = values[k];
     }
-    double force[OUTPUTS], kpa[OUTPUTS];
+    double force[OUTPUTS], kpa[OUTPUTS], ml[OUTPUTS];
     uint8_t loaded[OUTPUTS], in_gap[OUTPUTS] = {0};
     in_gap[OUTPUTS - 1] = 1;
     rm_series out = {.n = OUTPUTS, .force_n = force, .pressure_kpa = kpa,
-                     .loaded = loaded, .in_gap = in_gap};
+                     .loaded = loaded, .in_gap = in_gap, .ml = ml};
     rm_analysis_config cfg;
     rm_analysis_config_default(&cfg);
     ana_combine_channels(&x.info, &cfg, &ch, &out);

@@ -1,7 +1,7 @@
-/* The centre of pressure and ml of analysis/position.c against their
- * definition, worked out here sample by sample: cell loads of both signs,
- * both zeros and NaN, loaded and unloaded samples, odd and even lengths
- * (the centre of pressure is worked out two samples at a time). */
+/* The centre of pressure (ana_combine_channels) and ml (analysis/position.c)
+ * against their definition, worked out here sample by sample: cell loads
+ * of both signs, both zeros and NaN, loaded and unloaded samples, lengths
+ * around the four samples worked out at a time. */
 #include "testutil.h"
 #include "analysis_internal.h"
 
@@ -41,16 +41,19 @@ static float awkward_load(void)
     return loads[rand() % (int)(sizeof loads / sizeof *loads)];
 }
 
-/* The definition: force-weighted mean place of the cells that push
- * (negative, zero and missing loads count as none), NaN unloaded. */
+/* The definition: force-weighted mean place of the channels of `kind`
+ * that push (negative, zero and missing loads count as none), NaN
+ * unloaded. */
 static double cop_by_definition(const rm_device_info *info,
                                 const ana_channels *ch, const uint8_t *loaded,
-                                size_t i)
+                                size_t i, rm_channel_kind kind)
 {
     if (!loaded[i])
         return NAN;
     double moment = 0.0, total = 0.0;
-    for (unsigned k = 0; k < CELLS; k++) {
+    for (unsigned k = 0; k < ch->count; k++) {
+        if (info->channels[k].kind != kind)
+            continue;
         double f = ch->newtons[k][i];
         f = f > 0.0 ? f : 0.0;
         moment += f * info->channels[k].position_mm;
@@ -106,10 +109,12 @@ static void check_ml(size_t n, rm_side side)
                       (i % 50 < 10 ? 0.0 : 20.0);
     }
     for (size_t i = 0; i < n; i++)
-        cop[i] = cop_by_definition(&info, &ch, loaded, i);
+        cop[i] = cop_by_definition(&info, &ch, loaded, i,
+                                   RM_CHANNEL_PRESSURE_CELL);
+    memcpy(ml, cop, sizeof *ml * n);   /* as ana_combine_channels leaves it */
     rm_series s = {.n = n, .rate_hz = RATE_HZ, .position_cm = position,
                    .speed_cm_s = speed, .ml = ml, .loaded = loaded};
-    ana_position_fill(&info, &meta, &ch, &s, scratch);
+    ana_position_fill(&info, &meta, &s, scratch);
     double centre = centre_by_definition(cop, speed, n);
     double sign = side == RM_SIDE_LEFT ? -1.0 : 1.0;
     for (size_t i = 0; i < n; i++) {
@@ -138,7 +143,6 @@ static void positions_and_speed_follow_their_definition(void **state)
     (void)state;
     static const size_t lengths[] = {1, 2, 3, 11, 20, 21, 22, 23, 101, 1000};
     double counts[1000], position[1000], speed[1000], ml[1000], scratch[1000];
-    float loads[1000] = {0};
     uint8_t loaded[1000] = {0};
     srand(18);
     for (int direction = -1; direction <= 1; direction += 2)
@@ -146,9 +150,6 @@ static void positions_and_speed_follow_their_definition(void **state)
             size_t n = lengths[l];
             rm_device_info info = roller_with_cells();
             info.distal_direction = (int8_t)direction;
-            ana_channels ch = {.n = n, .rate_hz = RATE_HZ, .count = CELLS + 2};
-            for (unsigned k = 0; k < CELLS + 2; k++)
-                ch.newtons[k] = loads;
             for (size_t i = 0; i < n; i++) {
                 int r = rand() % 40;
                 counts[i] = r == 0 ? NAN : r == 1 ? INFINITY
@@ -156,9 +157,11 @@ static void positions_and_speed_follow_their_definition(void **state)
             }
             counts[0] = 17.0;
             memcpy(position, counts, n * sizeof *counts);
+            for (size_t i = 0; i < n; i++)
+                ml[i] = NAN;      /* no centre of pressure: nothing loaded */
             rm_series s = {.n = n, .rate_hz = RATE_HZ, .position_cm = position,
                            .speed_cm_s = speed, .ml = ml, .loaded = loaded};
-            ana_position_fill(&info, NULL, &ch, &s, scratch);
+            ana_position_fill(&info, NULL, &s, scratch);
             double mm = ana_mm_per_count(&info);
             double zero = direction * counts[0] * mm / 10.0;
             for (size_t i = 0; i < n; i++)
@@ -222,27 +225,89 @@ static void ml_follows_its_definition(void **state)
     }
 }
 
-/* Every cell pushing nothing (zeros, negative, NaN) while loaded: no
- * centre of pressure, so ml is NaN, never a division's 0/0 or inf. */
+/* The channels as ana_combine_channels sees them: the load cells' total
+ * force awkward too, so that samples are loaded and not; every tenth
+ * sample in a gap. */
+static void combine(const rm_device_info *info, ana_channels *ch,
+                    rm_series *s)
+{
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    for (size_t i = 0; i < s->n; i++)
+        s->in_gap[i] = i % 10 == 9;
+    ana_combine_channels(info, &cfg, ch, s);
+}
+
+/* ana_combine_channels puts each loaded sample's centre of pressure into
+ * ml with its definition's bits, four samples at a time and the rest:
+ * from the pressure cells, and from the load cells when the cells all sit
+ * at one place. */
+static void combine_puts_the_centre_of_pressure_in_ml(void **state)
+{
+    (void)state;
+    static const size_t lengths[] = {1, 2, 3, 4, 5, 6, 7, 64, 101, 1003};
+    enum { MOST = 1003 };
+    float loads[CELLS + 2][MOST];
+    double force[MOST], kpa[MOST], ml[MOST];
+    uint8_t loaded[MOST], in_gap[MOST];
+    srand(19);
+    for (int cells_spread = 0; cells_spread < 2; cells_spread++)
+        for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++) {
+            size_t n = lengths[l], loaded_count = 0;
+            rm_device_info info = roller_with_cells();
+            for (unsigned k = 0; k < CELLS && !cells_spread; k++)
+                info.channels[k].position_mm = 100.0f;
+            ana_channels ch = {.n = n, .rate_hz = RATE_HZ,
+                               .count = CELLS + 2};
+            for (unsigned k = 0; k < CELLS + 2; k++) {
+                ch.newtons[k] = loads[k];
+                for (size_t i = 0; i < n; i++)
+                    loads[k][i] = awkward_load();
+            }
+            rm_series s = {.n = n, .rate_hz = RATE_HZ, .force_n = force,
+                           .pressure_kpa = kpa, .ml = ml, .loaded = loaded,
+                           .in_gap = in_gap};
+            combine(&info, &ch, &s);
+            rm_channel_kind kind = cells_spread ? RM_CHANNEL_PRESSURE_CELL
+                                                : RM_CHANNEL_LOAD_CELL;
+            for (size_t i = 0; i < n; i++) {
+                double want = cop_by_definition(&info, &ch, loaded, i, kind);
+                if (!same_bits(ml[i], want))
+                    fail_msg("%zu samples, sample %zu: %a mm, defined %a mm",
+                             n, i, ml[i], want);
+                loaded_count += loaded[i];
+            }
+            assert_true(n < 64 || (loaded_count > 0 && loaded_count < n));
+        }
+}
+
+/* Every cell pushing nothing (zeros, negative, NaN) while the load cells
+ * carry the leg: no centre of pressure, so ml is NaN, never a division's
+ * 0/0 or inf. */
 static void ml_without_cell_load_is_nan(void **state)
 {
     (void)state;
     rm_device_info info = roller_with_cells();
     enum { N = 5 };
     static const float nothing[N] = {0.0f, -0.0f, -1.0f, NAN, 0.0f};
-    float loads[CELLS][N];
+    float loads[CELLS][N], carried[N] = {80.0f, 80.0f, 80.0f, 80.0f, 80.0f};
     ana_channels ch = {.n = N, .rate_hz = RATE_HZ, .count = CELLS + 2};
-    for (unsigned k = 0; k < CELLS + 2; k++) {
-        ch.newtons[k] = loads[k % CELLS];
-        memcpy(loads[k % CELLS], nothing, sizeof nothing);
+    for (unsigned k = 0; k < CELLS; k++) {
+        ch.newtons[k] = loads[k];
+        memcpy(loads[k], nothing, sizeof nothing);
     }
-    double position[N] = {0}, speed[N], ml[N], scratch[N];
-    uint8_t loaded[N] = {1, 1, 1, 1, 1};
+    ch.newtons[CELLS] = ch.newtons[CELLS + 1] = carried;
+    double position[N] = {0}, speed[N], ml[N], scratch[N], force[N], kpa[N];
+    uint8_t loaded[N], in_gap[N];
     rm_series s = {.n = N, .rate_hz = RATE_HZ, .position_cm = position,
-                   .speed_cm_s = speed, .ml = ml, .loaded = loaded};
-    ana_position_fill(&info, NULL, &ch, &s, scratch);
-    for (size_t i = 0; i < N; i++)
+                   .speed_cm_s = speed, .ml = ml, .loaded = loaded,
+                   .force_n = force, .pressure_kpa = kpa, .in_gap = in_gap};
+    combine(&info, &ch, &s);
+    ana_position_fill(&info, NULL, &s, scratch);
+    for (size_t i = 0; i < N; i++) {
+        assert_true(loaded[i] || in_gap[i]);
         assert_true(isnan(ml[i]));
+    }
 }
 
 int main(void)
@@ -251,6 +316,7 @@ int main(void)
         cmocka_unit_test(profile_bin_follows_its_definition),
         cmocka_unit_test(positions_and_speed_follow_their_definition),
         cmocka_unit_test(ml_follows_its_definition),
+        cmocka_unit_test(combine_puts_the_centre_of_pressure_in_ml),
         cmocka_unit_test(ml_without_cell_load_is_nan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
