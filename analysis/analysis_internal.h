@@ -149,7 +149,6 @@ void ana_combine_channels(const rm_device_info *info,
  * Comparisons give all bits set (true) or none per lane; ana_where(mask,
  * a, b) picks by them. */
 typedef double ana_pair __attribute__((vector_size(2 * sizeof(double))));
-typedef float ana_pair_f __attribute__((vector_size(2 * sizeof(float))));
 typedef int64_t ana_pair_mask __attribute__((vector_size(2 * sizeof(int64_t))));
 
 static inline ana_pair ana_where(ana_pair_mask mask, ana_pair a, ana_pair b)

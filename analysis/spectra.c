@@ -137,11 +137,9 @@ static double segment_mean(const double *x, size_t n)
     ana_pair sums[MEAN_SUMS] = {{0.0, 0.0}};
     size_t i = 0;
     for (; i + 2 * MEAN_SUMS <= n; i += 2 * MEAN_SUMS)
-        for (size_t k = 0; k < MEAN_SUMS; k++) {
-            ana_pair v;
-            memcpy(&v, x + i + 2 * k, sizeof v);
-            sums[k] += v;
-        }
+        for (size_t k = 0; k < MEAN_SUMS; k++)
+            sums[k] += ana_pair_load(x + i + 2 * k);
+    _Static_assert(MEAN_SUMS == 4, "the sums added pairwise below");
     ana_pair pair = (sums[0] + sums[1]) + (sums[2] + sums[3]);
     double sum = pair[0] + pair[1];
     for (; i < n; i++)

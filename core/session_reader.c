@@ -789,7 +789,8 @@ static bool load_closing_index(rm_session *s, rm_status *st, rm_error *err)
         return false;
     }
     /* The entries wait in the blocks' list past its end: take_block
-     * appends each at or before its own place. */
+     * appends each at or before its own place, and the room reserved
+     * above means no append moves the list. */
     rm_block_entry *entries = s->blocks + s->block_count;
     bool valid = decode_index(s, &index, count, rm_crc32c(0, count_bytes, 4),
                               entries);
