@@ -141,11 +141,15 @@ static size_t pow2_at_most(size_t n, size_t cap)
     return p;
 }
 
-static rm_status force_spectra(rm_analysis *a, rm_error *err)
+/** The spectrogram, the tremor series and the PSD of the force; spare as
+ *  for ana_spectrogram. */
+static rm_status force_spectra(rm_analysis *a, void *spare, size_t spare_bytes,
+                               rm_error *err)
 {
     rm_series *s = &a->series;
     rm_status st = ana_spectrogram(s->force_n, s->n, s->rate_hz,
-                                   SPECTROGRAM_FRAME, &a->spectrogram, err);
+                                   SPECTROGRAM_FRAME, spare, spare_bytes,
+                                   &a->spectrogram, err);
     if (st != RM_OK)
         return st;
     ana_band_power_series(&a->spectrogram, a->config.tremor_lo_hz,
@@ -359,7 +363,11 @@ static rm_status derive(rm_analysis *a, const session_parts *p,
                             a->summary.rolled_length_cm,
                             p->info->encoder_counts_per_turn,
                             (double)p->info->roller_diameter_mm);
-    rm_status st = force_spectra(a, err);
+    /* Combined, the channels are done with: their memory, mapped already,
+     * becomes the spectrogram's instead of fresh pages. */
+    size_t spare_bytes;
+    void *spare = ana_channels_release_block(ch, &spare_bytes);
+    rm_status st = force_spectra(a, spare, spare_bytes, err);
     rm_stroke *passes = NULL;
     size_t pass_count = 0;
     if (st == RM_OK)

@@ -121,6 +121,10 @@ rm_status ana_channels_remove_drift_and_creep(ana_channels *ch,
                                               const rm_device_info *info,
                                               const rm_analysis_config *cfg,
                                               rm_error *err);
+/** Hand over the memory of ch's channel series and tare flags (a block
+ *  from malloc of *bytes, NULL with 0 when there is none): they are gone
+ *  from ch, the rest of ch stays. */
+void *ana_channels_release_block(ana_channels *ch, size_t *bytes);
 void ana_channels_free(ana_channels *ch);
 void ana_raw_stats_free(ana_raw_stats *raw);
 
@@ -235,9 +239,13 @@ static inline double ana_kept(const double *x, const uint8_t *keep, size_t i)
     return !keep || (keep[i] && isfinite(x[i])) ? x[i] : 0.0;
 }
 
-/** Spectrogram of x: Hann frames of nfft, hop nfft/2, density scaling. */
+/** Spectrogram of x: Hann frames of nfft, hop nfft/2, density scaling.
+ *  spare (NULL for none) is a block from malloc that is no longer needed:
+ *  the power takes it over when it is large enough, which saves mapping
+ *  fresh pages; it is released either way. */
 rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
-                          size_t nfft, rm_spectrogram *out, rm_error *err);
+                          size_t nfft, void *spare, size_t spare_bytes,
+                          rm_spectrogram *out, rm_error *err);
 /** Band power over time, interpolated from the spectrogram frames. */
 void ana_band_power_series(const rm_spectrogram *sg, double lo_hz,
                            double hi_hz, size_t n, double rate_hz,

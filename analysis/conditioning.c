@@ -714,12 +714,17 @@ struct ana_conditioner {
 /** The channels' arrays and their tare flags moved into one allocation
  *  of cap values each (channel k's at k * cap, the flags after them): a
  *  single run of huge pages. */
+static size_t channel_block_bytes(const ana_channels *ch, size_t cap)
+{
+    return sizeof(float) * cap * ch->count + cap;
+}
+
 static bool channel_block_grow(ana_channels *ch, size_t cap)
 {
     if (cap > SIZE_MAX / (sizeof(float) * RM_MAX_CHANNELS + 1))
         return false;
     size_t floats = cap * ch->count;
-    size_t bytes = sizeof(float) * floats + cap;
+    size_t bytes = channel_block_bytes(ch, cap);
     float *block = rm_alloc_large(bytes);
     if (!block)
         return false;
@@ -1887,6 +1892,16 @@ void ana_conditioner_free(ana_conditioner *c)
     ana_channels_free(&c->out);
     ana_raw_stats_free(&c->raw);
     free(c);
+}
+
+void *ana_channels_release_block(ana_channels *ch, size_t *bytes)
+{
+    void *block = ch->newtons_block;
+    *bytes = block ? channel_block_bytes(ch, ch->cap) : 0;
+    ch->newtons_block = NULL;
+    memset(ch->newtons, 0, sizeof ch->newtons);
+    ch->tared = NULL;
+    return block;
 }
 
 void ana_channels_free(ana_channels *ch)

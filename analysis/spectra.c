@@ -224,22 +224,41 @@ double rm_band_power(const double *psd, size_t bins, double df_hz,
 /* Spectrogram and band power over time                                     */
 /* ------------------------------------------------------------------------ */
 
+/** Memory for `bytes` of spectrogram power: spare when it is large enough
+ *  (shrunk in place, its pages already mapped), else fresh memory; spare
+ *  is released either way. */
+static double *power_memory(size_t bytes, void *spare, size_t spare_bytes)
+{
+    if (spare && spare_bytes >= bytes) {
+        double *shrunk = realloc(spare, bytes);
+        return shrunk ? shrunk : spare;
+    }
+    free(spare);
+    /* 3 MB an hour: malloc would take it from the heap's small pages */
+    double *power = rm_alloc_large(bytes);
+    if (power)
+        rm_prefault(power, bytes);
+    return power;
+}
+
 rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
-                          size_t nfft, rm_spectrogram *out, rm_error *err)
+                          size_t nfft, void *spare, size_t spare_bytes,
+                          rm_spectrogram *out, rm_error *err)
 {
     memset(out, 0, sizeof *out);
     out->bins = nfft / 2 + 1;
     out->df_hz = rate_hz / (double)nfft;
     out->dt_s = (double)(nfft / 2) / rate_hz;
-    if (n < nfft)
+    if (n < nfft) {
+        free(spare);
         return RM_OK;  /* too short for one frame: an empty spectrogram */
+    }
     size_t hop = nfft / 2;
     out->frames = (n - nfft) / hop + 1;
-    /* 3 MB an hour: malloc would take it from the heap's small pages */
-    out->power = rm_alloc_large(sizeof *out->power * out->frames * out->bins);
+    out->power = power_memory(sizeof *out->power * out->frames * out->bins,
+                              spare, spare_bytes);
     if (!out->power)
         return rm_error_set(err, RM_ERR_NOMEM, "spectrogram: out of memory");
-    rm_prefault(out->power, sizeof *out->power * out->frames * out->bins);
     fft_work w;
     rm_status st = fft_work_init(&w, nfft, err);
     if (st != RM_OK) {
