@@ -134,10 +134,11 @@ chunks=$(( ($(stat -c %s "$work/big/big1.rms") + CHUNK - 1) / CHUNK ))
 uploading() { sql "SELECT count(*) FROM session_chunks c WHERE NOT EXISTS
                    (SELECT 1 FROM session_data d WHERE d.session_id = c.session_id
                     AND d.content_length > 0 AND d.complete = 1)"; }
-# Each chunk takes the server 0.2 s to store while the faults below run,
-# so a loaded machine's polling cannot miss the upload under way.
+# Each chunk takes the server 1 s to store while the faults below run,
+# so the upload is under way for seconds: polling through psql, which
+# takes most of a second at a load of 14 on two cores, cannot miss it.
 sql "CREATE FUNCTION slow_chunk() RETURNS trigger LANGUAGE plpgsql AS
-     \$\$ BEGIN PERFORM pg_sleep(0.2); RETURN NEW; END \$\$;
+     \$\$ BEGIN PERFORM pg_sleep(1.0); RETURN NEW; END \$\$;
      CREATE TRIGGER slow_chunk BEFORE INSERT ON session_chunks
      FOR EACH ROW EXECUTE FUNCTION slow_chunk()" >/dev/null
 when_uploading() { # when_uploading COMMAND...: run it once 2 chunks are in
