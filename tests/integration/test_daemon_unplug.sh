@@ -38,8 +38,11 @@ boots=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wire"][
 [ $((recorded + outside)) = "$received" ] || fail "received $received, recorded $recorded + outside $outside"
 in_file=$(sed -nE 's/.*ended \(.*\): ([0-9]+) samples.*/\1/p' "$log")
 [ "$in_file" = "$recorded" ] || fail "session says $in_file samples, recorder counted $recorded"
-# 23 s at 1 kHz less 20 x 0.3 s unplugged: about 17000 samples reach the host
-[ "$received" -gt 16000 ] || fail "only $received samples received"
+# 23 s at 1 kHz less 20 x 0.3 s unplugged: about 17000 samples reach the
+# host, less what each reconnection takes: 30-60 ms at a load of 12 on
+# two cores (16350 and 15790 samples). Under 14000, reconnecting took over
+# 150 ms a time (test_daemon_replug_time measures that latency itself).
+[ "$received" -gt 14000 ] || fail "only $received samples received"
 
 [ "$(info_field "$file" samples)" = "$recorded" ] || fail "rollmap info: $(cat "$work/info.txt")"
 [ "$(info_field "$file" gaps)" = 20 ] || fail "rollmap info: $(cat "$work/info.txt")"
