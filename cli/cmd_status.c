@@ -179,8 +179,17 @@ static void print_library(const rm_json *lib)
            total_text);
 }
 
+/* A count of the library's JSON status, 0 when absent (an older
+ * rollmapd). */
+static double count_of(const rm_json *lib, const char *key)
+{
+    double n = number(lib, key);
+    return isnan(n) ? 0.0 : n;
+}
+
 /* Where sessions are added, and those still waiting (a locked database,
- * a clinic server that does not answer). */
+ * a clinic server that does not answer); the files of the folder not yet
+ * looked up in the library apart, as most are usually in it already. */
 static void print_indexing(const rm_json *lib)
 {
     if (!rm_json_get(lib, "database"))
@@ -190,18 +199,26 @@ static void print_indexing(const rm_json *lib)
         printf("index:    none (sessions are not added to a library)\n");
         return;
     }
-    double waiting = number(lib, "waiting");
+    double waiting = count_of(lib, "waiting");
+    double unchecked = count_of(lib, "unchecked");
     const char *problem = text(lib, "problem");
     const rm_json *uploads = rm_json_get(lib, "uploads");
     bool uploading = uploads && rm_json_as_bool(uploads, false);
-    if (isnan(waiting) || waiting < 1)
+    if (waiting < 1 && unchecked < 1) {
         printf("index:    %s%s\n", db,
                uploading ? " (session data uploaded)" : "");
-    else
-        printf("index:    %s: %.0f session%s waiting to be %s%s%s\n", db,
-               waiting, waiting == 1 ? "" : "s",
+        return;
+    }
+    printf("index:    %s: ", db);
+    if (waiting >= 1)
+        printf("%.0f session%s waiting to be %s%s", waiting,
+               waiting == 1 ? "" : "s",
                uploading ? "added or uploaded" : "added",
-               problem[0] ? ": " : "", problem);
+               unchecked >= 1 ? ", " : "");
+    if (unchecked >= 1)
+        printf("%.0f file%s of the folder to look up in it", unchecked,
+               unchecked == 1 ? "" : "s");
+    printf("%s%s\n", problem[0] ? ": " : "", problem);
 }
 
 static void print_status(const rm_json *st)

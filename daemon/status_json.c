@@ -122,6 +122,8 @@ static void write_library(rm_json_writer *w, const rm_daemon_status *st,
     rm_json_string(w, st->library_db);
     rm_json_key(w, "waiting");
     rm_json_int(w, (int64_t)st->indexing.waiting);
+    rm_json_key(w, "unchecked");
+    rm_json_int(w, (int64_t)st->indexing.unchecked);
     rm_json_key(w, "uploads");
     rm_json_bool(w, st->indexing.uploads);
     rm_json_key(w, "problem");

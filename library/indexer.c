@@ -33,6 +33,7 @@ struct rm_library_indexer {
     bool working;                          /* a job taken, not finished */
     const char *working_path;              /* its file (the job owns it) */
     bool working_upload_only;
+    bool working_unchecked;                /* swept, not looked up yet */
     /* The session of the upload under way ended and waits in the queue
      * to be added, which uploads it too: the upload need not go on. */
     bool working_superseded;
@@ -67,6 +68,7 @@ static bool next_job(rm_library_indexer *ix, index_job *job)
     ix->working = job->path != NULL;
     ix->working_path = job->path;
     ix->working_upload_only = job->upload_only;
+    ix->working_unchecked = job->swept;
     ix->working_superseded = false;
     pthread_mutex_unlock(&ix->lock);
     return job->path != NULL;
@@ -122,6 +124,15 @@ static bool upload_pending(rm_library_indexer *ix, rm_library_indexed *r,
     return r->status == RM_OK && state.pending;
 }
 
+/* The swept file being worked on was looked up in the library: it waits
+ * to be added or uploaded now. */
+static void note_looked_up(rm_library_indexer *ix)
+{
+    pthread_mutex_lock(&ix->lock);
+    ix->working_unchecked = false;
+    pthread_mutex_unlock(&ix->lock);
+}
+
 /* A swept file: when it has a row by now, only its upload if that is not
  * done; close it when its recorder never did. False when there is nothing
  * to do. */
@@ -130,6 +141,8 @@ static bool prepare_swept(rm_library_indexer *ix, index_job *job,
 {
     bool indexed = false;
     r->status = rm_library_is_indexed(ix->lib, r->path, &indexed, err);
+    if (r->status == RM_OK)
+        note_looked_up(ix);
     if (r->status == RM_OK && indexed) {
         job->upload_only = true;
         return rm_library_stores_data(ix->lib) && upload_pending(ix, r, err);
@@ -410,8 +423,10 @@ void rm_library_indexer_state_get(rm_library_indexer *ix,
 {
     pthread_mutex_lock(&ix->lock);
     *out = ix->state;
-    out->waiting = ix->count + (ix->swept_count - ix->swept_next) +
-                   (ix->working && !ix->working_superseded ? 1 : 0);
+    bool working = ix->working && !ix->working_superseded;
+    out->waiting = ix->count + (working && !ix->working_unchecked ? 1 : 0);
+    out->unchecked = (ix->swept_count - ix->swept_next) +
+                     (working && ix->working_unchecked ? 1 : 0);
     out->uploads = ix->remote;
     pthread_mutex_unlock(&ix->lock);
 }

@@ -493,6 +493,9 @@ typedef struct rm_library_indexer_state {
     size_t waiting;     /**< session files queued or being tried, not
                              yet added (or uploaded); a recording's
                              upload gives way to its session's add */
+    size_t unchecked;   /**< files of the folder's sweeps not yet looked
+                             up in the library: most are usually in it
+                             already, so they are not counted as waiting */
     bool uploads;       /**< the library stores data: each waiting file
                              is also uploaded */
     bool retrying;      /**< the current file found the database locked or
@@ -508,7 +511,7 @@ void rm_library_indexer_state_get(rm_library_indexer *ix,
  *  (rm_library_close_unclosed) and add those without a row. Only for a
  *  folder whose recorder is this program and is not yet recording: a
  *  file already queued when the sweep lists it would be tried, and
- *  counted in `waiting`, twice. rollmapd sweeps before its capture starts
+ *  counted (in `waiting` and `unchecked`), twice. rollmapd sweeps before its capture starts
  *  and its recorder only creates new files, so none is. */
 rm_status rm_library_indexer_sweep(rm_library_indexer *ix, const char *folder,
                                    rm_error *err);

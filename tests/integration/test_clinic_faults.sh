@@ -195,9 +195,15 @@ kill -TERM "$room2_pid"
 wait "$room2_pid" || fail "room 2's rollmapd exit status"
 "$ctl" stop >/dev/null
 rm -f "$work/room2.sock"
+old=$(ls "$work"/room2/*.rms | wc -l)
 start_room 2
 record 2 left
 sleep 2
+# The files from before are in the library, but it cannot be asked: they
+# are to be looked up, not waiting to be added like the new session.
+"$ROLLMAP" status --socket "$work/room2.sock" >"$work/status2.txt"
+grep -Eq "^index: .*: 1 session waiting to be added or uploaded, $old files? of the folder to look up in it: " \
+    "$work/status2.txt" || fail "status with the server down at start: $(cat "$work/status2.txt")"
 "$ctl" start >/dev/null
 wait_listed 6 40
 stored_whole "$work"/room2/*.rms || fail "room 2's late session is not stored whole"

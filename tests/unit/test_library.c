@@ -1500,6 +1500,7 @@ static void the_indexer_retries_a_locked_database_until_the_file_is_added(
     }
     assert_true(waiting.retrying);
     assert_int_equal(waiting.waiting, 1);
+    assert_int_equal(waiting.unchecked, 0);   /* submitted: no sweep's */
     assert_non_null(strstr(waiting.problem, "is locked by another process"));
     wait_for_sessions(f->lib, 1, LOCK_HELD_S + 20);
     rm_library_indexer_state done;
@@ -1654,9 +1655,10 @@ static bool recorder_can_create(const char *path)
  * session its recorder ends. Could a file be both swept and queued, the
  * status would count it twice. It cannot: the sweep lists the folder at
  * once, and the recorder only creates files, so a file it ends was not
- * there to be listed. While the database is locked, two swept files and
- * two sessions that ended after the sweep are four waiting, and each is
- * added once. */
+ * there to be listed. While the database is locked, of two swept files
+ * the first has been looked up and waits, the second is unchecked; with
+ * two sessions that ended after the sweep, three wait and one is
+ * unchecked, and each is added once. */
 static void sessions_that_end_after_a_sweep_are_counted_once_each(
     void **state)
 {
@@ -1678,7 +1680,9 @@ static void sessions_that_end_after_a_sweep_are_counted_once_each(
         make_session(folder, "new2.rms", "C16", RM_SIDE_RIGHT, T0_US + 3, 22)};
     for (int i = 0; i < 2; i++)
         assert_int_equal(rm_library_indexer_submit(ix, ended[i], &err), RM_OK);
-    assert_int_equal(retrying_state(ix).waiting, 4);
+    rm_library_indexer_state locked = retrying_state(ix);
+    assert_int_equal(locked.waiting, 3);
+    assert_int_equal(locked.unchecked, 1);
     release_write_lock(&other);
     wait_for_sessions(f->lib, 4, 60);
     rm_library_indexer_state done = {.waiting = 1};
@@ -1688,6 +1692,7 @@ static void sessions_that_end_after_a_sweep_are_counted_once_each(
     }
     rm_library_indexer_stop(ix);
     assert_int_equal(done.waiting, 0);
+    assert_int_equal(done.unchecked, 0);
     assert_int_equal(log.ok, 4);
     assert_int_equal(log.failed, 0);
     for (int i = 0; i < 2; i++) {
