@@ -78,6 +78,7 @@ typedef struct live_view {
     struct termios saved_termios;
     bool have_sample;
     uint64_t last_sample_us;   /* when the latest SAMPLE line arrived */
+    bool unplugged;            /* rollmapd has no device connected */
     live_sample now;
     double force_scale, pressure_scale;
     bool recording;
@@ -353,7 +354,9 @@ static void draw_screen(const live_view *v)
             v->recording ? "recording " : "not recording",
             v->recording ? v->session_id : "");
     uint64_t silent_us = rm_monotonic_us() - v->last_sample_us;
-    if (v->have_sample && silent_us < STALE_US)
+    if (v->unplugged)
+        fputs("device unplugged: plug the roller in again" ESC "[K\n", out);
+    else if (v->have_sample && silent_us < STALE_US)
         draw_measurements(out, v, bar_width);
     else if (v->have_sample)
         fprintf(out, "no samples for %.0f s: is the roller connected?" ESC "[K\n",
@@ -416,6 +419,7 @@ static double member(const rm_json *doc, const char *key)
 static void take_sample(live_view *v, const rm_json *doc)
 {
     live_sample *s = &v->now;
+    v->unplugged = false;
     s->t_s = member(doc, "t_s");
     s->force_n = member(doc, "force_n");
     s->pressure_kpa = member(doc, "pressure_kpa");
@@ -492,6 +496,8 @@ static void take_event(live_view *v, const rm_json *doc)
         take_mark(v, doc);
         return;
     }
+    if (!strcmp(kind, "unplug") || !strcmp(kind, "plug"))
+        v->unplugged = !strcmp(kind, "unplug");
     if (!strcmp(kind, "session_start") || !strcmp(kind, "session_end")) {
         v->recording = !strcmp(kind, "session_start");
         snprintf(v->session_id, sizeof v->session_id, "%s", detail);
@@ -601,6 +607,8 @@ static rm_status start_watching(live_view *v, rm_error *err)
                                      ANSWER_TIMEOUT_MS, err);
     if (st != RM_OK)
         return st;
+    const rm_json *device = rm_json_get(status, "device");
+    v->unplugged = !rm_json_as_bool(rm_json_get(device, "connected"), true);
     const rm_json *session = rm_json_get(status, "session");
     v->recording = rm_json_as_bool(rm_json_get(session, "recording"), false);
     snprintf(v->session_id, sizeof v->session_id, "%s",

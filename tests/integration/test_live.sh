@@ -174,9 +174,11 @@ wait "$server_pid" || true
 server_pid=
 
 # ---- end to end: the real rollmapd records the mark made in the view -----
+# and the roller, unplugged at 20 s for 8 s, is said to be unplugged for
+# as long as it is (not "no samples" once the event's message has gone)
 lib="$work/library"
 rm -f "$sock"
-"$ROLLMAPD" --foreground --source "sim:seed=5,duration=120" --socket "$sock" \
+"$ROLLMAPD" --foreground --source "sim:seed=5,duration=120,unplug=20,unplug_for=8" --socket "$sock" \
     --library "$lib" >"$work/rollmapd.log" 2>&1 &
 server_pid=$!
 wait_for 10 test -S "$sock" || fail "rollmapd did not start: $(cat "$work/rollmapd.log")"
@@ -186,6 +188,10 @@ start_view
 wait_for 30 screen_has "[0-9] N$" || fail "no force from rollmapd"
 keys m 8
 wait_for 5 screen_has "8/10" || fail "rollmapd did not announce the mark"
+wait_for 25 screen_has "device unplugged: plug the roller in again" || fail "the unplug is not shown"
+sleep 5
+screen_has "device unplugged: plug the roller in again" || fail "the unplug is no longer shown"
+wait_for 15 screen_has "[0-9] N$" || fail "no force after the replug"
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "rollmapd exited $? on SIGTERM"
 server_pid=
