@@ -278,19 +278,22 @@ def sound_on_with_short_hold_goal(driver):
     the focused checkbox, a user's gesture as a click is) starts the audio,
     and the hold-reached cue plays then. A click lands by position, and the
     live cards above change height as their texts change, so a click can
-    miss when the settings move under it; focus follows the element."""
+    miss when the settings move under it; focus follows the element.
+    The sound goes on before the goal is shortened: a hold already past
+    the new goal reaches it at once, and its cue, played while the sound
+    was still off, would be silent (a slow machine took that long)."""
     driver.find_element(By.CSS_SELECTOR, "details.settings summary").click()
     sound = driver.find_element(By.ID, "sound")
     if sound.is_selected() or driver.execute_script("return window.__cues.length"):
         fail("sound cues are not muted by default")
-    goal = driver.find_element(By.ID, "hold-goal")
-    goal.clear()
-    goal.send_keys("5\t")
     sound.send_keys(Keys.SPACE)
     if not sound.is_selected():
         fail("the space bar did not switch the sound on")
     wait(driver, 10, lambda d: d.execute_script("return audio && audio.state") == "running",
          "switching the sound on did not start the audio")
+    goal = driver.find_element(By.ID, "hold-goal")
+    goal.clear()
+    goal.send_keys("5\t")
 
 
 def stop_and_start_named(driver, status_of):
