@@ -300,6 +300,11 @@ rm_status ana_unloading(const rm_series *s, const rm_stroke *passes,
  *  into a->summary (rhythm.c); needs the series and the dwells. */
 rm_status ana_rhythm(rm_analysis *a, rm_error *err);
 
+/** steady[i] = 1 where every sample within reach of i (the series' ends
+ *  cut the reach short) is loaded, else 0 (spots.c). */
+void ana_steady_load(const uint8_t *loaded, size_t n, size_t reach,
+                     uint8_t *steady);
+
 /** Build profile, marks and spots into a (series, dwells, summary's
  *  rolled length and has_position must be filled). */
 rm_status ana_find_spots(rm_analysis *a, const rm_stroke *passes,

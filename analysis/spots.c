@@ -80,12 +80,17 @@
 enum { EV_DWELL, EV_AIMED_HOLD, EV_SLOWING, EV_UNLOADING, EV_TREMOR, EV_MARK,
        EV_KINDS };
 
-/** Everything gathered per profile bin. */
-typedef struct bin_acc {
+/** What the loaded samples in a profile bin add up to. */
+typedef struct sample_sums {
     double time_s, force_sum, force_peak, kpa_sum, medial, lateral;
-    double tremor_sum, rel_tremor_sum, ml_force_sum, ml_force;
+    double tremor_sum, rel_tremor_sum;
     double tremor_time_s;     /**< steady loaded time behind rel_tremor_sum */
     size_t samples;
+} sample_sums;
+
+/** Everything gathered per profile bin. */
+typedef struct bin_acc {
+    sample_sums sums;
     double dwell_s, dwell_ml_weighted, aimed_hold_s;
     double pass_speed_sum, pass_speed_sq, unloading, unloading_spread;
     size_t passes;
@@ -141,27 +146,36 @@ static size_t index_at(const rm_series *s, double t_s)
 /* Gathering                                                                */
 /* ------------------------------------------------------------------------ */
 
+void ana_steady_load(const uint8_t *loaded, size_t n, size_t reach,
+                     uint8_t *steady)
+{
+    /* By the runs of unloaded samples, which are few, rather than
+     * counting the samples since and until the last unloaded one. */
+    memset(steady, 1, n);
+    const uint8_t *end = loaded + n, *p = loaded;
+    while ((p = memchr(p, 0, (size_t)(end - p)))) {
+        size_t first = (size_t)(p - loaded);
+        while (p < end && !*p)
+            p++;
+        size_t after = (size_t)(p - loaded);
+        size_t from = first > reach ? first - reach : 0;
+        size_t to = n - after > reach ? after + reach : n;
+        memset(steady + from, 0, to - from);
+    }
+}
+
 /** steady[i]: every sample within a tremor frame of i is under load. The
  *  6-12 Hz power of a frame that takes in sitting down on the roller or
  *  lifting the leg off is the step's, not tremor. */
 static uint8_t *steady_load(const profile_work *w)
 {
     const rm_series *s = w->s;
-    size_t reach = (size_t)ceil(w->tremor_frame_s * s->rate_hz);
     uint8_t *steady = malloc(s->n ? s->n : 1);
     if (!steady)
         return NULL;
     rm_prefault(steady, s->n);
-    size_t since = reach + 1;          /* samples since the last unloaded */
-    for (size_t i = 0; i < s->n; i++) {
-        since = s->loaded[i] ? since + 1 : 0;
-        steady[i] = since > reach;
-    }
-    since = reach + 1;                 /* samples until the next unloaded */
-    for (size_t i = s->n; i-- > 0;) {
-        since = s->loaded[i] ? since + 1 : 0;
-        steady[i] = steady[i] && since > reach;
-    }
+    ana_steady_load(s->loaded, s->n,
+                    (size_t)ceil(w->tremor_frame_s * s->rate_hz), steady);
     return steady;
 }
 
@@ -173,32 +187,52 @@ static double rel_tremor_at(const profile_work *w, size_t i)
     return w->steady[i] && f > 0.0 ? w->s->tremor[i] / (f * f) : NAN;
 }
 
-static void gather_samples(profile_work *w)
+/** Adds the loaded samples from i on to *sums while they fall in bin b
+ *  (the position moves slowly: a bin takes runs of samples); returns the
+ *  first loaded sample in another bin, or n. */
+static size_t gather_run(const profile_work *w, size_t i, size_t b,
+                         sample_sums *sums)
 {
     const rm_series *s = w->s;
     double dt = 1.0 / s->rate_hz;
-    for (size_t i = 0; i < s->n; i++) {
+    sample_sums t = *sums;    /* in registers while the run lasts */
+    for (; i < s->n; i++) {
         if (!s->loaded[i])
             continue;
-        bin_acc *b = &w->acc[bin_of(w, s->position_cm[i])];
+        if (bin_of(w, s->position_cm[i]) != b)
+            break;
         double f = s->force_n[i];
         double ml = isfinite(s->ml[i]) ? s->ml[i] : 0.0;
-        b->time_s += dt;
-        b->force_sum += f;
-        b->force_peak = rm_fmax_libm(f, b->force_peak); /* as GCC called fmax */
+        t.time_s += dt;
+        t.force_sum += f;
+        t.force_peak = rm_fmax_libm(f, t.force_peak); /* as GCC called fmax */
         if (isfinite(s->pressure_kpa[i]))
-            b->kpa_sum += s->pressure_kpa[i];
-        b->medial += f * (1.0 - ml) / 2.0;
-        b->lateral += f * (1.0 + ml) / 2.0;
-        b->tremor_sum += s->tremor[i];
+            t.kpa_sum += s->pressure_kpa[i];
+        t.medial += f * (1.0 - ml) / 2.0;
+        t.lateral += f * (1.0 + ml) / 2.0;
+        t.tremor_sum += s->tremor[i];
         double rel = rel_tremor_at(w, i);
         if (isfinite(rel)) {
-            b->rel_tremor_sum += rel / s->rate_hz;
-            b->tremor_time_s += dt;
+            t.rel_tremor_sum += rel / s->rate_hz;
+            t.tremor_time_s += dt;
         }
-        b->samples++;
-        if (isfinite(s->ml[i]))
-            b->ml_force_sum += f * s->ml[i], b->ml_force += f;
+        t.samples++;
+    }
+    *sums = t;
+    return i;
+}
+
+static void gather_samples(profile_work *w)
+{
+    const rm_series *s = w->s;
+    size_t i = 0;
+    while (i < s->n) {
+        if (!s->loaded[i]) {
+            i++;
+            continue;
+        }
+        size_t b = bin_of(w, s->position_cm[i]);
+        i = gather_run(w, i, b, &w->acc[b].sums);
     }
 }
 
@@ -354,8 +388,8 @@ static double bins_quantile(const profile_work *w, double q,
 
 static double bin_rel_tremor(const bin_acc *a)
 {
-    return a->tremor_time_s >= TREMOR_MIN_TIME_S
-               ? a->rel_tremor_sum / a->tremor_time_s : NAN;
+    return a->sums.tremor_time_s >= TREMOR_MIN_TIME_S
+               ? a->sums.rel_tremor_sum / a->sums.tremor_time_s : NAN;
 }
 
 static double bin_pass_speed(const bin_acc *a)
@@ -499,7 +533,7 @@ static double strength_error(const profile_work *w, const bin_acc *a)
 static void fill_profile(const profile_work *w, rm_profile_bin *out)
 {
     for (size_t b = 0; b < w->bins; b++) {
-        const bin_acc *a = &w->acc[b];
+        const sample_sums *a = &w->acc[b].sums;
         double n = a->samples ? (double)a->samples : NAN;
         out[b] = (rm_profile_bin){
             .position_cm = ((double)b + 0.5) * w->bin_cm,
@@ -511,7 +545,7 @@ static void fill_profile(const profile_work *w, rm_profile_bin *out)
             .medial_force_n = a->samples ? a->medial / n : 0.0,
             .lateral_force_n = a->samples ? a->lateral / n : 0.0,
             .tremor = a->samples ? a->tremor_sum / n : 0.0,
-            .passes = a->passes};
+            .passes = w->acc[b].passes};
         if (!isfinite(w->s->pressure_kpa[0]) && w->s->n)
             out[b].mean_pressure_kpa = NAN;
     }

@@ -1,7 +1,9 @@
 /* Tender spots, marks and the profile along the leg, from passes over a
  * synthetic leg with (or without) a tender point; and the same analysis
- * from a real session file as from memory. */
+ * from a real session file as from memory. The steady load behind the
+ * relative tremor against its definition. */
 #include "testutil.h"
+#include "analysis_internal.h"
 #include "rollmap_report.h"
 
 #include <math.h>
@@ -690,6 +692,49 @@ static void a_damaged_block_is_skipped_not_fatal(void **state)
     free(dir);
 }
 
+/* The definition: counting the samples since the last unloaded one and
+ * until the next, both more than reach (the ends count as loaded). */
+static void steady_by_definition(const uint8_t *loaded, size_t n,
+                                 size_t reach, uint8_t *steady)
+{
+    size_t since = reach + 1;
+    for (size_t i = 0; i < n; i++) {
+        since = loaded[i] ? since + 1 : 0;
+        steady[i] = since > reach;
+    }
+    since = reach + 1;
+    for (size_t i = n; i-- > 0;) {
+        since = loaded[i] ? since + 1 : 0;
+        steady[i] = steady[i] && since > reach;
+    }
+}
+
+static void steady_load_follows_its_definition(void **state)
+{
+    (void)state;
+    enum { MOST = 700 };
+    static const size_t lengths[] = {0, 1, 2, 3, 9, 64, MOST};
+    static const size_t reaches[] = {0, 1, 2, 7, 64, MOST, SIZE_MAX / 2};
+    static const int unloaded_in[] = {2, 5, 40, 1000};
+    uint8_t loaded[MOST], steady[MOST + 1], expected[MOST];
+    srand(10);
+    for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++)
+        for (size_t r = 0; r < sizeof reaches / sizeof *reaches; r++)
+            for (size_t u = 0; u < sizeof unloaded_in / sizeof *unloaded_in;
+                 u++) {
+                size_t n = lengths[l];
+                for (size_t i = 0; i < n; i++)  /* runs of either */
+                    loaded[i] = i && rand() % 4 ? loaded[i - 1]
+                                : rand() % unloaded_in[u] != 0;
+                steady[n] = 0xAA;
+                steady_by_definition(loaded, n, reaches[r], expected);
+                ana_steady_load(loaded, n, reaches[r], steady);
+                if (n)
+                    assert_memory_equal(steady, expected, n);
+                assert_int_equal(steady[n], 0xAA);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -709,6 +754,7 @@ int main(void)
         cmocka_unit_test(link_figures_of_a_session_reach_its_reports),
         cmocka_unit_test(a_session_without_link_figures_reports_them_unknown),
         cmocka_unit_test(a_damaged_block_is_skipped_not_fatal),
+        cmocka_unit_test(steady_load_follows_its_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
