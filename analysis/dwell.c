@@ -89,6 +89,126 @@ static span trim_to_held_point(const rm_series *s, span w, double radius_cm)
     return w;
 }
 
+/* Starts that cannot begin a dwell are passed over a block at a time:
+ * every start in a block spans the next min_len / block - 1 blocks whole,
+ * SKIP_BLOCKS_SPANNED of them or a few more. */
+#define SKIP_BLOCKS_SPANNED 15
+/* Blocks shorter than this are not worth their bookkeeping. */
+#define SKIP_BLOCK_MIN 8
+
+/** Where the greedy windows may start: next[k] is the first block from k
+ *  on (at most count) with a start that might hold for min_len samples.
+ *  Only with finite positions: with a NaN in a window fits() does not see
+ *  the window's spread (count is then 0). */
+typedef struct start_skip {
+    bool finite;
+    size_t block, count;
+    size_t *next;
+} start_skip;
+
+static bool all_finite(const double *x, size_t n)
+{
+    ana_pair zero = {0.0, 0.0};     /* x * 0 is NaN for NaN and infinity */
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2)
+        zero += ana_pair_load(x + i) * 0.0;
+    for (; i < n; i++)
+        zero[0] += x[i] * 0.0;
+    return zero[0] == 0.0 && zero[1] == 0.0;
+}
+
+/** Bounds on the positions of each whole block of s (the extremes of its
+ *  first even count of samples: enough to rule starts out) and whether
+ *  it has an unloaded sample. */
+static void block_ranges(const rm_series *s, size_t block, size_t count,
+                         double *top, double *bottom, bool *unloaded)
+{
+    for (size_t k = 0; k < count; k++) {
+        const double *p = s->position_cm + k * block;
+        ana_pair hi = ana_pair_load(p), lo = hi;
+        for (size_t i = 2; i + 2 <= block; i += 2) {
+            ana_pair x = ana_pair_load(p + i);
+            hi = ana_where(x > hi, x, hi);
+            lo = ana_where(x < lo, x, lo);
+        }
+        top[k] = hi[0] > hi[1] ? hi[0] : hi[1];
+        bottom[k] = lo[0] < lo[1] ? lo[0] : lo[1];
+        unloaded[k] = memchr(s->loaded + k * block, 0, block) != NULL;
+    }
+}
+
+/** A start in block k spans blocks k + 1 .. k + spanned whole: when one
+ *  of them is not all loaded or their positions spread beyond limit, no
+ *  window from there lasts min_len samples. */
+static bool cannot_start(const double *top, const double *bottom,
+                         const bool *unloaded, size_t k, size_t spanned,
+                         double limit)
+{
+    double hi = top[k + 1], lo = bottom[k + 1];
+    for (size_t b = k + 1; b <= k + spanned; b++) {
+        if (unloaded[b])
+            return true;
+        hi = top[b] > hi ? top[b] : hi;
+        lo = bottom[b] < lo ? bottom[b] : lo;
+    }
+    return hi - lo > limit;
+}
+
+/** The skip table of s (count 0 when nothing is passed over). */
+static rm_status start_skip_make(const rm_series *s, size_t min_len,
+                                 double limit, start_skip *sk)
+{
+    *sk = (start_skip){.finite = all_finite(s->position_cm, s->n),
+                       .block = min_len / (SKIP_BLOCKS_SPANNED + 1)};
+    if (!sk->finite || sk->block < SKIP_BLOCK_MIN)
+        return RM_OK;
+    size_t spanned = min_len / sk->block - 1, blocks = s->n / sk->block;
+    double *top = malloc(sizeof *top * (blocks + 1));
+    double *bottom = malloc(sizeof *bottom * (blocks + 1));
+    bool *unloaded = malloc(sizeof *unloaded * (blocks + 1));
+    sk->next = malloc(sizeof *sk->next * (blocks + 1));
+    rm_status st = top && bottom && unloaded && sk->next ? RM_OK
+                                                         : RM_ERR_NOMEM;
+    if (st == RM_OK) {
+        block_ranges(s, sk->block, blocks, top, bottom, unloaded);
+        sk->count = blocks;
+        sk->next[blocks] = blocks;
+        for (size_t k = blocks; k-- > 0;)
+            sk->next[k] = k + spanned < blocks &&
+                          cannot_start(top, bottom, unloaded, k, spanned,
+                                       limit)
+                              ? sk->next[k + 1] : k;
+    }
+    free(top);
+    free(bottom);
+    free(unloaded);
+    return st;
+}
+
+/** The first start from i on that might begin a dwell. */
+static size_t possible_start(const start_skip *sk, size_t i)
+{
+    size_t k = sk->count ? i / sk->block : 0;
+    return k < sk->count && sk->next[k] > k ? sk->next[k] * sk->block : i;
+}
+
+/** How far a window of finite positions with extremes top and bottom
+ *  goes on from j: fits() with those extremes, which is all the queues
+ *  give once no sample leaves the window. */
+static size_t held_until(const rm_series *s, size_t j, double top,
+                         double bottom, double limit)
+{
+    const double *x = s->position_cm;
+    for (; j < s->n && s->loaded[j]; j++) {
+        double hi = rm_fmax_libm(x[j], top), lo = rm_fmin_libm(x[j], bottom);
+        if (!(hi - lo <= limit))
+            break;
+        top = hi;
+        bottom = lo;
+    }
+    return j;
+}
+
 /** Greedy leftmost maximal windows of loaded samples whose position
  *  spread stays within 2 * radius and which last min_len samples. */
 static rm_status held_position_spans(const rm_series *s, double radius_cm,
@@ -99,33 +219,48 @@ static rm_status held_position_spans(const rm_series *s, double radius_cm,
     extreme_queue lo = {malloc(sizeof(size_t) * (s->n + 1)), 0, 0, false};
     out->items = malloc(sizeof *out->items * (s->n / (min_len ? min_len : 1) + 1));
     out->count = 0;
-    rm_status st = hi.idx && lo.idx && out->items ? RM_OK : RM_ERR_NOMEM;
+    start_skip skip;
+    rm_status st = start_skip_make(s, min_len, 2 * radius_cm, &skip);
+    if (!hi.idx || !lo.idx || !out->items)
+        st = RM_ERR_NOMEM;
     size_t i = 0, j = 0;
     while (st == RM_OK && i < s->n) {
         if (j < i) {
             j = i;
             hi.head = hi.tail = lo.head = lo.tail = 0;
         }
-        while (j < s->n && s->loaded[j] && fits(&hi, &lo, p, j, 2 * radius_cm)) {
+        /* Once the window lasts it is a dwell: finite positions go on
+         * without the queues (held_until). */
+        while (j < s->n && s->loaded[j] &&
+               (j - i < min_len || !skip.finite) &&
+               fits(&hi, &lo, p, j, 2 * radius_cm)) {
             queue_push(&hi, p, j);
             queue_push(&lo, p, j);
             j++;
         }
         if (j - i >= min_len) {
+            if (skip.finite)
+                j = held_until(s, j, queue_value(&hi, p),
+                               queue_value(&lo, p), 2 * radius_cm);
             /* A long window that is not held at one point after trimming
              * (a slow roll) is passed over whole, which keeps this linear. */
             span held = trim_to_held_point(s, (span){i, j}, radius_cm);
             if (held.to - held.from >= min_len)
                 out->items[out->count++] = held;
-            i = j;
+            /* No window starts at j: it is unloaded, past the end or
+             * beyond this window's extremes, which it is checked against. */
+            i = possible_start(&skip, j + 1);
         } else {
-            i++;
+            /* The starts passed over would each end here (no window
+             * from them lasts), so the windows found are the same. */
+            i = possible_start(&skip, i + 1);
             queue_drop_before(&hi, i);
             queue_drop_before(&lo, i);
         }
     }
     free(hi.idx);
     free(lo.idx);
+    free(skip.next);
     return st;
 }
 

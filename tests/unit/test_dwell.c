@@ -1,8 +1,10 @@
 /* Dwells: held contact under load for at least dwell_min_s, every field of
  * rm_dwell, encoder orientation, and dwells in time for devices without
  * an encoder. Sessions are scripts of moves and holds turned into samples
- * of a two-load-cell roller. */
+ * of a two-load-cell roller; the held windows also against their
+ * definition on a random series. */
 #include "testutil.h"
+#include "analysis_internal.h"
 
 #include <math.h>
 
@@ -250,6 +252,120 @@ static void devices_without_encoder_dwell_in_time(void **state)
     free(r.s);
 }
 
+/* The definition of the held windows: from each start the longest run
+ * of loaded samples whose positions spread at most 2 radius; one lasting
+ * min_len is trimmed at both ends to the samples within half the radius
+ * of its median position and is a dwell if that still lasts min_len. The
+ * next start is after the sample that ended it. Returns the count. */
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static size_t held_by_definition(const rm_series *s, size_t min_len,
+                                 double radius, double *start_s,
+                                 double *end_s)
+{
+    const double *x = s->position_cm;
+    double *v = malloc(sizeof *v * s->n);
+    size_t count = 0, i = 0;
+    while (i < s->n) {
+        size_t j = i;
+        double hi = -INFINITY, lo = INFINITY;
+        while (j < s->n && s->loaded[j] && fmax(hi, x[j]) -
+                                               fmin(lo, x[j]) <= 2 * radius) {
+            hi = fmax(hi, x[j]), lo = fmin(lo, x[j]);
+            j++;
+        }
+        if (j - i < min_len) {
+            i++;
+            continue;
+        }
+        memcpy(v, x + i, sizeof *v * (j - i));
+        qsort(v, j - i, sizeof *v, by_value);
+        size_t m = j - i;
+        double held = m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+        size_t a = i, z = j;
+        while (a < z && fabs(x[a] - held) > 0.5 * radius)
+            a++;
+        while (z > a && fabs(x[z - 1] - held) > 0.5 * radius)
+            z--;
+        if (z - a >= min_len) {
+            start_s[count] = s->t_s[a];
+            end_s[count++] = s->t_s[z - 1] + 1.0 / s->rate_hz;
+        }
+        i = j + 1;
+    }
+    free(v);
+    return count;
+}
+
+/** Rolls back and forth, holds with a little jitter, slow drifts and
+ *  lifts of the leg, positions in 0.01 cm steps (so some repeat). */
+static void random_session(rm_series *s, unsigned seed)
+{
+    srand(seed);
+    double at = 10.0;
+    size_t i = 0;
+    while (i < s->n) {
+        int kind = rand() % 4;
+        size_t len = 200 + (size_t)(rand() % 2500);
+        double amplitude = 1.0 + rand() % 80 / 10.0, period = 100 + rand() % 500;
+        double drift = (rand() % 9 - 4) / 800.0;
+        for (size_t k = 0; k < len && i < s->n; k++, i++) {
+            double p = kind == 0 ? at + amplitude * sin(2 * M_PI * k / period)
+                     : kind == 1 ? at + (rand() % 21 - 10) / 100.0
+                     : at + drift * (double)k;
+            s->position_cm[i] = round(p * 100.0) / 100.0;
+            s->loaded[i] = kind != 3 || k > 150;
+            s->t_s[i] = (double)i / s->rate_hz;
+            s->force_n[i] = 200.0 + rand() % 50;
+            s->pressure_kpa[i] = NAN;
+            s->ml[i] = s->tremor[i] = 0.0;
+        }
+        at = s->position_cm[i - 1];
+    }
+}
+
+static void held_windows_follow_their_definition(void **state)
+{
+    (void)state;
+    enum { N = 60000 };
+    static double t[N], force[N], kpa[N], position[N], ml[N], tremor[N];
+    static double start_s[N], end_s[N];
+    static uint8_t loaded[N];
+    rm_series s = {.n = N, .rate_hz = RATE, .t_s = t, .force_n = force,
+                   .pressure_kpa = kpa, .position_cm = position, .ml = ml,
+                   .tremor = tremor, .loaded = loaded};
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    static const double min_s[] = {10.0, 3.0, 0.5, 20.0};
+    static const double radius_cm[] = {1.5, 0.5, 1.5, 3.0};
+    size_t found = 0;
+    for (unsigned seed = 1; seed <= 6; seed++) {
+        random_session(&s, seed);
+        cfg.dwell_min_s = min_s[seed % 4];
+        cfg.dwell_radius_cm = radius_cm[seed % 4];
+        size_t min_len = (size_t)ceil(cfg.dwell_min_s * RATE);
+        size_t expected = held_by_definition(&s, min_len, cfg.dwell_radius_cm,
+                                             start_s, end_s);
+        rm_dwell *d;
+        size_t count;
+        rm_error err;
+        assert_int_equal(ana_find_dwells(&s, true, 30.0, &cfg, NULL, 0, &d,
+                                         &count, &err), RM_OK);
+        assert_int_equal(count, expected);
+        for (size_t k = 0; k < count; k++) {
+            assert_true(d[k].start_s == start_s[k]);
+            assert_true(d[k].end_s == end_s[k]);
+        }
+        found += count;
+        free(d);
+    }
+    assert_true(found > 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +374,7 @@ int main(void)
         cmocka_unit_test(encoder_orientation_does_not_move_dwells),
         cmocka_unit_test(encoder_glitches_do_not_move_the_zero),
         cmocka_unit_test(slow_rolling_is_not_a_dwell),
+        cmocka_unit_test(held_windows_follow_their_definition),
         cmocka_unit_test(devices_without_encoder_dwell_in_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
