@@ -234,13 +234,12 @@ static void fill_force_summary(rm_analysis *a)
     size_t loaded = 0;
     /* Running values in locals, not through m (which the compiler must
      * assume the series might alias): no store and reload per sample. */
-    double peak_force = 0.0, peak_kpa = a->has_pressure ? 0.0 : NAN;
     double too_fast_s = m->time_too_fast_s;
+    m->peak_force_n = ana_peak_from_zero(s->force_n, s->n);
+    m->peak_pressure_kpa = a->has_pressure
+                               ? ana_peak_from_zero(s->pressure_kpa, s->n)
+                               : NAN;
     for (size_t i = 0; i < s->n; i++) {
-        /* fmax inline, the operands in the order GCC passed them */
-        peak_force = rm_fmax_libm(s->force_n[i], peak_force);
-        if (a->has_pressure)
-            peak_kpa = rm_fmax_libm(s->pressure_kpa[i], peak_kpa);
         if (!s->loaded[i])
             continue;
         loaded++;
@@ -250,8 +249,6 @@ static void fill_force_summary(rm_analysis *a)
             fabs(s->speed_cm_s[i]) > a->config.target_speed_cm_s)
             too_fast_s += dt;
     }
-    m->peak_force_n = peak_force;
-    m->peak_pressure_kpa = peak_kpa;
     m->time_too_fast_s = too_fast_s;
     m->time_under_load_s = (double)loaded * dt;
     m->mean_force_n = loaded ? force / (double)loaded : 0.0;

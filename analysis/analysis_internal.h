@@ -173,6 +173,22 @@ static inline void ana_pair_store(double *x, ana_pair v)
     memcpy(x, &v, sizeof v);
 }
 
+/** peak = rm_fmax_libm(x[i], peak) for each x[i] in order from peak = +0
+ *  (NaNs left out, +0 when nothing is above it), two samples at a time:
+ *  the running values are +0 or above it, and equal ones have equal
+ *  bits, so the lanes' order does not show. */
+static inline double ana_peak_from_zero(const double *x, size_t n)
+{
+    ana_pair peak = {0.0, 0.0};
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        ana_pair v = ana_pair_load(x + i);
+        peak = ana_where(v > peak, v, peak);
+    }
+    double last = peak[1] > peak[0] ? peak[1] : peak[0];
+    return i < n && x[i] > last ? x[i] : last;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Position                                                                 */
 /* ------------------------------------------------------------------------ */

@@ -307,21 +307,20 @@ static rm_dwell describe(const rm_series *s, span w, double rolled_cm)
     rm_dwell d = {.start_s = s->t_s[w.from], .end_s = s->t_s[w.to - 1] + dt};
     d.duration_s = d.end_s - d.start_s;
     double pos = 0.0, ml = 0.0, f = 0.0, f2 = 0.0, kpa = 0.0, tremor = 0.0;
+    double peak_kpa = -INFINITY;
     size_t ml_n = 0;
-    d.peak_pressure_kpa = -INFINITY;
     for (size_t i = w.from; i < w.to; i++) {
         pos += s->position_cm[i];
         if (isfinite(s->ml[i]))
             ml += s->ml[i], ml_n++;
         f += s->force_n[i];
         f2 += s->force_n[i] * s->force_n[i];
-        /* fmax inline, the operands in the order GCC passed them */
-        d.peak_force_n = rm_fmax_libm(s->force_n[i], d.peak_force_n);
         kpa += s->pressure_kpa[i];
-        d.peak_pressure_kpa = rm_fmax_libm(d.peak_pressure_kpa,
-                                           s->pressure_kpa[i]);
+        peak_kpa = rm_fmax_libm(peak_kpa, s->pressure_kpa[i]);
         tremor += s->tremor[i];
     }
+    d.peak_force_n = ana_peak_from_zero(s->force_n + w.from, w.to - w.from);
+    d.peak_pressure_kpa = peak_kpa;
     d.position_cm = pos / n;     /* NaN without position */
     d.position_pct = rolled_cm > 0.0 ? 100.0 * d.position_cm / rolled_cm : NAN;
     d.ml = ml_n ? ml / (double)ml_n : 0.0;

@@ -1,7 +1,8 @@
 /* The centre of pressure (ana_combine_channels) and ml (analysis/position.c)
  * against their definition, worked out here sample by sample: cell loads
  * of both signs, both zeros and NaN, loaded and unloaded samples, lengths
- * around the four samples worked out at a time. */
+ * around the four samples worked out at a time. The same for the series'
+ * peaks of the summary. */
 #include "testutil.h"
 #include "analysis_internal.h"
 
@@ -310,6 +311,27 @@ static void ml_without_cell_load_is_nan(void **state)
     }
 }
 
+static void peak_from_zero_follows_its_definition(void **state)
+{
+    (void)state;
+    static const double awkward[] = {0.0, -0.0, NAN, -NAN, INFINITY,
+                                     -INFINITY, -1.0, 1.0, 3.5, 1e300};
+    enum { MOST = 40 };
+    double x[MOST];
+    srand(14);
+    for (int round = 0; round < 2000; round++) {
+        size_t n = (size_t)(rand() % (MOST + 1));
+        for (size_t i = 0; i < n; i++)
+            x[i] = rand() % 3 ? awkward[rand() % 10]
+                              : (double)(rand() % 200 - 100) / 8.0;
+        double peak = 0.0;
+        for (size_t i = 0; i < n; i++)
+            peak = rm_fmax_libm(x[i], peak);
+        double fast = ana_peak_from_zero(x, n);
+        assert_memory_equal(&fast, &peak, sizeof peak);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +340,7 @@ int main(void)
         cmocka_unit_test(ml_follows_its_definition),
         cmocka_unit_test(combine_puts_the_centre_of_pressure_in_ml),
         cmocka_unit_test(ml_without_cell_load_is_nan),
+        cmocka_unit_test(peak_from_zero_follows_its_definition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
