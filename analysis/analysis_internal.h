@@ -21,6 +21,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Conditioning                                                             */
@@ -160,6 +163,27 @@ static inline ana_pair ana_where(ana_pair_mask mask, ana_pair a, ana_pair b)
     return (ana_pair)(((ana_pair_mask)a & mask) | ((ana_pair_mask)b & ~mask));
 }
 
+/** a > b ? a : b and a < b ? a : b lane by lane: x86's maxpd and minpd
+ *  (the second operand for equal values and NaNs), one instruction
+ *  instead of ana_where's three. */
+static inline ana_pair ana_pair_max(ana_pair a, ana_pair b)
+{
+#ifdef __SSE2__
+    return _mm_max_pd(a, b);
+#else
+    return ana_where(a > b, a, b);
+#endif
+}
+
+static inline ana_pair ana_pair_min(ana_pair a, ana_pair b)
+{
+#ifdef __SSE2__
+    return _mm_min_pd(a, b);
+#else
+    return ana_where(a < b, a, b);
+#endif
+}
+
 /** x[i], x[i + 1] (any alignment). */
 static inline ana_pair ana_pair_load(const double *x)
 {
@@ -181,10 +205,8 @@ static inline double ana_peak_from_zero(const double *x, size_t n)
 {
     ana_pair peak = {0.0, 0.0};
     size_t i = 0;
-    for (; i + 2 <= n; i += 2) {
-        ana_pair v = ana_pair_load(x + i);
-        peak = ana_where(v > peak, v, peak);
-    }
+    for (; i + 2 <= n; i += 2)
+        peak = ana_pair_max(ana_pair_load(x + i), peak);
     double last = peak[1] > peak[0] ? peak[1] : peak[0];
     return i < n && x[i] > last ? x[i] : last;
 }

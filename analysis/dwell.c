@@ -128,8 +128,8 @@ static void block_ranges(const rm_series *s, size_t block, size_t count,
         ana_pair hi = ana_pair_load(p), lo = hi;
         for (size_t i = 2; i + 2 <= block; i += 2) {
             ana_pair x = ana_pair_load(p + i);
-            hi = ana_where(x > hi, x, hi);
-            lo = ana_where(x < lo, x, lo);
+            hi = ana_pair_max(x, hi);
+            lo = ana_pair_min(x, lo);
         }
         top[k] = hi[0] > hi[1] ? hi[0] : hi[1];
         bottom[k] = lo[0] < lo[1] ? lo[0] : lo[1];
