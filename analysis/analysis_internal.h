@@ -146,7 +146,7 @@ void ana_combine_channels(const rm_device_info *info,
 
 
 /* ------------------------------------------------------------------------ */
-/* Two samples at a time                                                    */
+/* Two or four samples at a time                                            */
 /* ------------------------------------------------------------------------ */
 
 /* Two samples as one value, an SSE2 register that every x86-64 has: GCC
@@ -210,6 +210,30 @@ static inline double ana_peak_from_zero(const double *x, size_t n)
     double last = peak[1] > peak[0] ? peak[1] : peak[0];
     return i < n && x[i] > last ? x[i] : last;
 }
+
+/* Four samples as one value: with AVX2 one register, else two SSE2 ones
+ * (the same bits either way, as with ana_pair). Read and written in place
+ * through ANA_QUAD_LOAD and ANA_QUAD_AT: a function returning one would
+ * pass it differently with AVX and without (GCC's -Wpsabi). */
+typedef double ana_quad __attribute__((vector_size(4 * sizeof(double))));
+typedef int64_t ana_quad_mask
+    __attribute__((vector_size(4 * sizeof(int64_t))));
+typedef double ana_quad_stored
+    __attribute__((vector_size(4 * sizeof(double)), aligned(sizeof(double)),
+                   may_alias));
+/** p[0 .. 4) as an ana_quad, to read (any alignment). */
+#define ANA_QUAD_LOAD(p) (*(const ana_quad_stored *)(p))
+/** p[0 .. 4) as an ana_quad, to write. */
+#define ANA_QUAD_AT(p) (*(ana_quad_stored *)(p))
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(ROLLMAP_PORTABLE)
+/* Built twice, chosen at load time: with AVX2 eight floats (or four
+ * doubles) are one instruction, with plain x86-64 (SSE2) two. A
+ * ROLLMAP_PORTABLE build has only the second (see docs/HACKING.md). */
+#define AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#else
+#define AVX2_CLONE
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Position                                                                 */
@@ -296,7 +320,7 @@ struct fft_work;
 typedef struct ana_psd_accumulator {
     size_t nfft, fill, segments;
     double rate_hz;
-    double *segment, *power, *sum;
+    double *segment, *sum;
     struct fft_work *work;          /**< plan and buffers (spectra.c) */
 } ana_psd_accumulator;
 

@@ -518,15 +518,6 @@ static void decimator_prime(decimator *d)
     }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(ROLLMAP_PORTABLE)
-/* Built twice, chosen at load time: with AVX2 eight floats (or four
- * doubles) are one instruction, with plain x86-64 (SSE2) two. A
- * ROLLMAP_PORTABLE build has only the second (see docs/HACKING.md). */
-#define AVX2_CLONE __attribute__((target_clones("avx2", "default")))
-#else
-#define AVX2_CLONE
-#endif
-
 /** A symmetric filter of odd length over the channels' history h[0..taps):
  *  pairs of taps share a coefficient, and four running sums let the
  *  additions overlap. */

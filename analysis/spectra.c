@@ -102,17 +102,71 @@ static rm_status fft_work_init(fft_work *w, size_t n, rm_error *err)
     return RM_OK;
 }
 
-/** |X_k|^2 of w->in into power[0..n/2]. */
-static void fft_work_power(fft_work *w, double *power)
+/** |X|^2 of one bin. */
+static inline double bin_power(const fftw_complex x)
+{
+    return x[0] * x[0] + x[1] * x[1];
+}
+
+/** bin_power of x[0 .. 4) into power's lanes, each by the same
+ *  operations. */
+static inline void quad_power(const fftw_complex *x, ana_quad *power)
+{
+    ana_quad a = ANA_QUAD_LOAD(x[0]), b = ANA_QUAD_LOAD(x[2]);
+    a *= a;
+    b *= b;
+    *power = __builtin_shufflevector(a, b, 0, 2, 4, 6) +
+             __builtin_shufflevector(a, b, 1, 3, 5, 7);
+}
+
+/** sum[k] += bin_power(x[k]) for k < bins. */
+AVX2_CLONE
+static void add_power(const fftw_complex *x, size_t bins, double *sum)
+{
+    size_t k = 0;
+    for (; k + 4 <= bins; k += 4) {
+        ana_quad power;
+        quad_power(x + k, &power);
+        ANA_QUAD_AT(sum + k) += power;
+    }
+    for (; k < bins; k++)
+        sum[k] += bin_power(x[k]);
+}
+
+/** power[k] = bin_power(x[k]) * factor for k < bins. */
+AVX2_CLONE
+static void scaled_power(const fftw_complex *x, size_t bins, double factor,
+                         double *power)
+{
+    size_t k = 0;
+    for (; k + 4 <= bins; k += 4) {
+        ana_quad unscaled;
+        quad_power(x + k, &unscaled);
+        ANA_QUAD_AT(power + k) = unscaled * factor;
+    }
+    for (; k < bins; k++)
+        power[k] = bin_power(x[k]) * factor;
+}
+
+/** The periodogram |X_k|^2 of w->in added to sum[0..n/2]. */
+static void fft_work_add_power(fft_work *w, double *sum)
 {
     fftw_execute_dft_r2c(w->plan, w->in, w->out);
-    for (size_t k = 0; k <= w->n / 2; k++)
-        power[k] = w->out[k][0] * w->out[k][0] + w->out[k][1] * w->out[k][1];
+    add_power(w->out, w->n / 2 + 1, sum);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Welch PSD                                                                */
 /* ------------------------------------------------------------------------ */
+
+/** The density scale of a summed periodogram of `segments` made with w's
+ *  window, for the bins that have no mirror image (0 and n/2 of even n);
+ *  the others count twice. */
+static double density_scale(const fft_work *w, double rate_hz,
+                            size_t segments)
+{
+    return 1.0 / (rate_hz * w->window_energy * (double)segments);
+}
 
 /** One-sided density scaling of a summed periodogram of `segments` made
  *  with w's window. */
@@ -120,27 +174,29 @@ static void scale_to_density(const fft_work *w, double *psd, double rate_hz,
                              size_t segments)
 {
     size_t nfft = w->n;
-    double scale = 1.0 / (rate_hz * w->window_energy * (double)segments);
+    double scale = density_scale(w, rate_hz, segments);
     for (size_t k = 0; k <= nfft / 2; k++) {
         bool unique = k == 0 || (nfft % 2 == 0 && k == nfft / 2);
         psd[k] *= unique ? scale : 2.0 * scale;
     }
 }
 
-/* Running sums of segment_mean: one chain of additions would wait on each
- * addition's latency, a thousand times a segment. */
-#define MEAN_SUMS 4
-
-/** The mean of x[0..n), summed in MEAN_SUMS pairs of running sums. */
-static double segment_mean(const double *x, size_t n)
+/** The mean of x[0..n). The whole eights are summed in eight running
+ *  sums (x[i] into sum i % 8; one chain of additions would wait on each
+ *  addition's latency, a thousand times a segment), added up as
+ *  ((0 + 2) + (4 + 6)) + ((1 + 3) + (5 + 7)); then the rest one by one. */
+static inline double segment_mean(const double *x, size_t n)
 {
-    ana_pair sums[MEAN_SUMS] = {{0.0, 0.0}};
+    ana_quad low = {0}, high = {0};   /* sums 0..3 and 4..7 */
     size_t i = 0;
-    for (; i + 2 * MEAN_SUMS <= n; i += 2 * MEAN_SUMS)
-        for (size_t k = 0; k < MEAN_SUMS; k++)
-            sums[k] += ana_pair_load(x + i + 2 * k);
-    _Static_assert(MEAN_SUMS == 4, "the sums added pairwise below");
-    ana_pair pair = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+    for (; i + 8 <= n; i += 8) {
+        low += ANA_QUAD_LOAD(x + i);
+        high += ANA_QUAD_LOAD(x + i + 4);
+    }
+    ana_pair pair = (__builtin_shufflevector(low, low, 0, 1) +
+                     __builtin_shufflevector(low, low, 2, 3)) +
+                    (__builtin_shufflevector(high, high, 0, 1) +
+                     __builtin_shufflevector(high, high, 2, 3));
     double sum = pair[0] + pair[1];
     for (; i < n; i++)
         sum += x[i];
@@ -149,12 +205,19 @@ static double segment_mean(const double *x, size_t n)
 
 /** Window segment x[0..nfft) into w->in, less its own mean if asked, else
  *  less `offset`. */
+AVX2_CLONE
 static void load_segment(fft_work *w, const double *x, bool remove_mean,
                          double offset)
 {
-    double mean = remove_mean ? segment_mean(x, w->n) : offset;
-    for (size_t i = 0; i < w->n; i++)
-        w->in[i] = (x[i] - mean) * w->window[i];
+    size_t n = w->n, i = 0;
+    double mean = remove_mean ? segment_mean(x, n) : offset;
+    const double *window = w->window;
+    double *in = w->in;
+    for (; i + 4 <= n; i += 4)
+        ANA_QUAD_AT(in + i) =
+            (ANA_QUAD_LOAD(x + i) - mean) * ANA_QUAD_LOAD(window + i);
+    for (; i < n; i++)
+        in[i] = (x[i] - mean) * window[i];
 }
 
 /** Window segment x[0..nfft) less mean into w->in, taking only what keep
@@ -189,21 +252,13 @@ rm_status ana_welch_psd_about(const double *x, const uint8_t *keep, size_t n,
     rm_status st = fft_work_init(&w, nfft, err);
     if (st != RM_OK)
         return st;
-    double *power = malloc(sizeof *power * (nfft / 2 + 1));
-    if (!power) {
-        fft_work_free(&w);
-        return rm_error_set(err, RM_ERR_NOMEM, "Welch PSD: out of memory");
-    }
     size_t hop = nfft / 2, segments = (n - nfft) / hop + 1;
     memset(psd, 0, sizeof *psd * (nfft / 2 + 1));
     for (size_t s = 0; s < segments; s++) {
         load_kept_segment(&w, x + s * hop, keep ? keep + s * hop : NULL, mean);
-        fft_work_power(&w, power);
-        for (size_t k = 0; k <= nfft / 2; k++)
-            psd[k] += power[k];
+        fft_work_add_power(&w, psd);
     }
     scale_to_density(&w, psd, rate_hz, segments);
-    free(power);
     fft_work_free(&w);
     return RM_OK;
 }
@@ -266,11 +321,16 @@ rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
         out->power = NULL;
         return st;
     }
+    double scale = density_scale(&w, rate_hz, 1);
     for (size_t f = 0; f < out->frames; f++) {
         double *row = out->power + f * out->bins;
         load_segment(&w, x + f * hop, true, 0.0);
-        fft_work_power(&w, row);
-        scale_to_density(&w, row, rate_hz, 1);
+        fftw_execute_dft_r2c(w.plan, w.in, w.out);
+        /* scale_to_density as the row is written */
+        scaled_power(w.out, out->bins, 2.0 * scale, row);
+        row[0] = bin_power(w.out[0]) * scale;
+        if (nfft % 2 == 0)
+            row[nfft / 2] = bin_power(w.out[nfft / 2]) * scale;
     }
     fft_work_free(&w);
     return RM_OK;
@@ -338,10 +398,9 @@ rm_status ana_psd_accumulator_init(ana_psd_accumulator *a, double rate_hz,
     while ((double)a->nfft < rate_hz)
         a->nfft *= 2;
     a->segment = malloc(sizeof *a->segment * a->nfft);
-    a->power = malloc(sizeof *a->power * (a->nfft / 2 + 1));
     a->sum = calloc(a->nfft / 2 + 1, sizeof *a->sum);
     a->work = calloc(1, sizeof *a->work);
-    if (!a->segment || !a->power || !a->sum || !a->work) {
+    if (!a->segment || !a->sum || !a->work) {
         ana_psd_accumulator_free(a);
         return rm_error_set(err, RM_ERR_NOMEM, "raw spectrum: out of memory");
     }
@@ -354,14 +413,11 @@ rm_status ana_psd_accumulator_init(ana_psd_accumulator *a, double rate_hz,
     return st;
 }
 
-/** The periodogram of the full segment into the sum. */
-static void accumulate_segment(ana_psd_accumulator *a)
+/** The periodogram of segment x[0..nfft) into the sum. */
+static void accumulate_segment(ana_psd_accumulator *a, const double *x)
 {
-    a->fill = 0;
-    load_segment(a->work, a->segment, true, 0.0);
-    fft_work_power(a->work, a->power);
-    for (size_t k = 0; k <= a->nfft / 2; k++)
-        a->sum[k] += a->power[k];
+    load_segment(a->work, x, true, 0.0);
+    fft_work_add_power(a->work, a->sum);
     a->segments++;
 }
 
@@ -369,13 +425,21 @@ void ana_psd_accumulator_push(ana_psd_accumulator *a, const double *x,
                               size_t n)
 {
     while (n > 0) {
+        if (a->fill == 0 && n >= a->nfft) {  /* a whole segment: no copy */
+            accumulate_segment(a, x);
+            x += a->nfft;
+            n -= a->nfft;
+            continue;
+        }
         size_t take = a->nfft - a->fill < n ? a->nfft - a->fill : n;
         memcpy(a->segment + a->fill, x, sizeof *x * take);
         a->fill += take;
         x += take;
         n -= take;
-        if (a->fill == a->nfft)
-            accumulate_segment(a);
+        if (a->fill == a->nfft) {
+            a->fill = 0;
+            accumulate_segment(a, a->segment);
+        }
     }
 }
 
@@ -444,8 +508,7 @@ void ana_psd_accumulator_free(ana_psd_accumulator *a)
         fft_work_free(a->work);
     free(a->work);
     free(a->segment);
-    free(a->power);
     free(a->sum);
-    a->segment = a->power = a->sum = NULL;
+    a->segment = a->sum = NULL;
     a->work = NULL;
 }

@@ -3,6 +3,7 @@
 #include "testutil.h"
 #include "analysis_internal.h"  /* ana_band_power_series, ana_spectrogram */
 
+#include <fftw3.h>
 #include <math.h>
 #include <pthread.h>
 
@@ -251,6 +252,147 @@ static void spectrogram_takes_over_a_spare_block(void **state)
     free(x);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The periodograms bit for bit by their definition, with FFTW's own plan   */
+/* ------------------------------------------------------------------------ */
+
+static double hann_value(size_t i, size_t n)
+{
+    return 0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)n);
+}
+
+static double hann_energy(size_t n)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sum += hann_value(i, n) * hann_value(i, n);
+    return sum;
+}
+
+/* A segment's own mean in the order spectra.c sums it: eight running sums
+ * over the whole eights, added ((0 + 2) + (4 + 6)) + ((1 + 3) + (5 + 7)),
+ * then the rest one by one. */
+static double segment_mean_by_definition(const double *x, size_t n)
+{
+    double s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (size_t j = 0; j < 8; j++)
+            s[j] += x[i + j];
+    double sum = ((s[0] + s[2]) + (s[4] + s[6])) +
+                 ((s[1] + s[3]) + (s[5] + s[7]));
+    for (; i < n; i++)
+        sum += x[i];
+    return sum / (double)n;
+}
+
+/* |X_k|^2 of (x[i] - mean) * hann[i], i < nfft, added to sum. */
+static void add_periodogram_by_definition(const double *x, size_t nfft,
+                                          double mean, double *sum)
+{
+    double *in = fftw_malloc(sizeof *in * nfft);
+    fftw_complex *out = fftw_malloc(sizeof *out * (nfft / 2 + 1));
+    fftw_plan plan = fftw_plan_dft_r2c_1d((int)nfft, in, out, FFTW_ESTIMATE);
+    for (size_t i = 0; i < nfft; i++)
+        in[i] = (x[i] - mean) * hann_value(i, nfft);
+    fftw_execute(plan);
+    for (size_t k = 0; k <= nfft / 2; k++)
+        sum[k] += out[k][0] * out[k][0] + out[k][1] * out[k][1];
+    fftw_destroy_plan(plan);
+    fftw_free(in);
+    fftw_free(out);
+}
+
+/* The one-sided density of a sum of `segments` periodograms. */
+static void density_by_definition(double *psd, size_t nfft, double rate_hz,
+                                  size_t segments)
+{
+    double scale = 1.0 / (rate_hz * hann_energy(nfft) * (double)segments);
+    for (size_t k = 0; k <= nfft / 2; k++) {
+        bool unique = k == 0 || (nfft % 2 == 0 && k == nfft / 2);
+        psd[k] *= unique ? scale : 2.0 * scale;
+    }
+}
+
+static void assert_same_bits(const double *got, const double *want, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        assert_true(same_bits(got[k], want[k]));
+}
+
+/* Sizes of four bins and more, with and without a rest, odd and even. */
+static const size_t odd_and_even_nfft[] = {64, 37, 22, 6, 7, 2};
+
+static void welch_follows_its_definition(void **state)
+{
+    (void)state;
+    size_t n = 1000;
+    double *x = noise(n, 5), got[33], want[33];
+    for (size_t s = 0; s < sizeof odd_and_even_nfft / sizeof(size_t); s++) {
+        size_t nfft = odd_and_even_nfft[s], hop = nfft / 2;
+        size_t segments = (n - nfft) / hop + 1;
+        assert_int_equal(ana_welch_psd_about(x, NULL, n, 0.25, 100.0, nfft,
+                                             got, NULL), RM_OK);
+        memset(want, 0, sizeof want);
+        for (size_t g = 0; g < segments; g++)
+            add_periodogram_by_definition(x + g * hop, nfft, 0.25, want);
+        density_by_definition(want, nfft, 100.0, segments);
+        assert_same_bits(got, want, nfft / 2 + 1);
+    }
+    free(x);
+}
+
+static void spectrogram_follows_its_definition(void **state)
+{
+    (void)state;
+    size_t n = 700;
+    double *x = noise(n, 9), want[33];
+    for (size_t s = 0; s < sizeof odd_and_even_nfft / sizeof(size_t); s++) {
+        size_t nfft = odd_and_even_nfft[s], hop = nfft / 2;
+        rm_spectrogram sg;
+        assert_int_equal(ana_spectrogram(x, n, 100.0, nfft, NULL, 0, &sg,
+                                         NULL), RM_OK);
+        assert_int_equal(sg.frames, (n - nfft) / hop + 1);
+        for (size_t f = 0; f < sg.frames; f++) {
+            const double *frame = x + f * hop;
+            memset(want, 0, sizeof want);
+            add_periodogram_by_definition(
+                frame, nfft, segment_mean_by_definition(frame, nfft), want);
+            density_by_definition(want, nfft, 100.0, 1);
+            assert_same_bits(sg.power + f * sg.bins, want, sg.bins);
+        }
+        free(sg.power);
+    }
+    free(x);
+}
+
+/* Pushed in pieces that start and end anywhere in a segment, or hold
+ * several whole ones. */
+static void raw_periodogram_sum_follows_its_definition(void **state)
+{
+    (void)state;
+    static const size_t pieces[] = {1000, 3000, 1024, 1, 2047, 5000, 9};
+    size_t n = 0;
+    for (size_t p = 0; p < sizeof pieces / sizeof *pieces; p++)
+        n += pieces[p];
+    double *x = noise(n, 13), want[513] = {0};
+    ana_psd_accumulator a;
+    assert_int_equal(ana_psd_accumulator_init(&a, 1000.0, NULL), RM_OK);
+    assert_int_equal(a.nfft, 1024);
+    for (size_t p = 0, at = 0; p < sizeof pieces / sizeof *pieces; p++) {
+        ana_psd_accumulator_push(&a, x + at, pieces[p]);
+        at += pieces[p];
+    }
+    assert_int_equal(a.segments, n / 1024);
+    for (size_t g = 0; g < n / 1024; g++)
+        add_periodogram_by_definition(
+            x + g * 1024, 1024, segment_mean_by_definition(x + g * 1024, 1024),
+            want);
+    assert_same_bits(a.sum, want, 513);
+    ana_psd_accumulator_free(&a);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +403,9 @@ int main(void)
         cmocka_unit_test(concurrent_callers_get_identical_results),
         cmocka_unit_test(band_power_series_follows_its_definition),
         cmocka_unit_test(spectrogram_takes_over_a_spare_block),
+        cmocka_unit_test(welch_follows_its_definition),
+        cmocka_unit_test(spectrogram_follows_its_definition),
+        cmocka_unit_test(raw_periodogram_sum_follows_its_definition),
     };
     return cmocka_run_group_tests(tests, NULL, cleanup);
 }
