@@ -300,6 +300,19 @@ static inline double ana_kept(const double *x, const uint8_t *keep, size_t i)
 {
     return !keep || (keep[i] && isfinite(x[i])) ? x[i] : 0.0;
 }
+/** ana_kept of x[i .. i + 4) with keep (not NULL) into *kept. */
+static inline void ana_kept_quad(const double *x, const uint8_t *keep,
+                                 size_t i, ana_quad *kept)
+{
+    ana_quad v = ANA_QUAD_LOAD(x + i);
+    /* x - x is 0 exactly when x is finite; the bits of 0.0 are all clear */
+    ana_quad_mask take = ((ana_quad_mask){keep[i], keep[i + 1], keep[i + 2],
+                                          keep[i + 3]} != 0) &
+                         (v - v == 0.0);
+    *kept = (ana_quad)((ana_quad_mask)v & take);
+}
+/** The sum of ana_kept(x, keep, i) over i < n, added in the order of i. */
+double ana_kept_sum(const double *x, const uint8_t *keep, size_t n);
 
 /** Spectrogram of x: Hann frames of nfft, hop nfft/2, density scaling.
  *  spare (NULL for none) is a block from malloc that is no longer needed:

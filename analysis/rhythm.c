@@ -57,10 +57,7 @@ static rm_status add_psd(const double *x, const uint8_t *keep, size_t n,
                          double rate_hz, size_t nfft, double *sum, double *tmp,
                          rm_error *err)
 {
-    double mean = 0.0;
-    for (size_t i = 0; i < n; i++)
-        mean += ana_kept(x, keep, i);
-    mean /= (double)n;
+    double mean = ana_kept_sum(x, keep, n) / (double)n;
     rm_status st = ana_welch_psd_about(x, keep, n, mean, rate_hz, nfft, tmp,
                                        err);
     for (size_t k = 0; st == RM_OK && k <= nfft / 2; k++)
@@ -117,6 +114,11 @@ static rm_status hold_tremor(rm_analysis *a, rm_error *err)
     return st;
 }
 
+static bool moving_under_load(const rm_series *s, size_t i)
+{
+    return s->loaded[i] && isfinite(s->speed_cm_s[i]);
+}
+
 /** Cadence from the position: the peak of the spectrum of its rate of
  *  change (the speed, 0 while unloaded) over the loaded part of the
  *  session, in one-way passes a minute. The position itself wanders
@@ -126,16 +128,16 @@ static rm_status hold_tremor(rm_analysis *a, rm_error *err)
 static rm_status position_cadence(rm_analysis *a, rm_error *err)
 {
     const rm_series *s = &a->series;
-    size_t first = s->n, last = 0;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->loaded[i] && isfinite(s->speed_cm_s[i])) {
-            first = first < i ? first : i;
-            last = i;
-        }
+    /* [first, end): from the first sample moving under load to the last */
+    size_t first = 0, end = s->n;
+    while (first < end && !moving_under_load(s, first))
+        first++;
+    while (end > first && !moving_under_load(s, end - 1))
+        end--;
+    size_t n = end - first;
     size_t nfft = segment_samples(CADENCE_SEGMENT_S, s->rate_hz);
-    if (first >= last || last - first + 1 < nfft)
+    if (n < 2 || n < nfft)
         return RM_OK;   /* shorter than one segment: no figure */
-    size_t n = last - first + 1;
     double *sum = calloc(nfft / 2 + 1, sizeof *sum);
     double *tmp = malloc(sizeof *tmp * (nfft / 2 + 1));
     rm_status st = sum && tmp

@@ -12,53 +12,76 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------------ */
-/* Plan cache                                                               */
+/* Plans and windows, cached                                                */
 /* ------------------------------------------------------------------------ */
 
 /* Analyses use a handful of sizes (the Welch, spectrogram and raw segment
- * lengths), so a small table is enough. */
+ * lengths), so a small table is enough: each size's plan and Hann window,
+ * made once. */
 #define PLAN_CACHE_SIZE 16
 
-typedef struct cached_plan {
+typedef struct cached_size {
     size_t n;
     fftw_plan plan;
-} cached_plan;
+    double *window;          /**< Hann window of n */
+    double window_energy;    /**< sum of its squares */
+} cached_size;
 
 static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
-static cached_plan plan_cache[PLAN_CACHE_SIZE];
+static cached_size plan_cache[PLAN_CACHE_SIZE];
 static size_t plan_count;
-
-/* Planning is not thread-safe in FFTW; executing a plan on new arrays is. */
-static fftw_plan plan_for_size(size_t n, double *in, fftw_complex *out)
-{
-    fftw_plan plan = NULL;
-    pthread_mutex_lock(&plan_lock);
-    for (size_t i = 0; i < plan_count && !plan; i++)
-        if (plan_cache[i].n == n)
-            plan = plan_cache[i].plan;
-    if (!plan && plan_count < PLAN_CACHE_SIZE) {
-        plan = fftw_plan_dft_r2c_1d((int)n, in, out, FFTW_ESTIMATE);
-        if (plan)
-            plan_cache[plan_count++] = (cached_plan){n, plan};
-    }
-    pthread_mutex_unlock(&plan_lock);
-    return plan;
-}
-
-void rm_spectra_cleanup(void)
-{
-    pthread_mutex_lock(&plan_lock);
-    for (size_t i = 0; i < plan_count; i++)
-        fftw_destroy_plan(plan_cache[i].plan);
-    plan_count = 0;
-    fftw_cleanup();
-    pthread_mutex_unlock(&plan_lock);
-}
 
 /** Periodic Hann window value i of n (the form Welch uses). */
 static double hann(size_t i, size_t n)
 {
     return 0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)n);
+}
+
+/** A new entry of size n, planned on in and out (plan_lock held, room in
+ *  the table); NULL when out of memory. */
+static const cached_size *cache_new_size(size_t n, double *in,
+                                         fftw_complex *out)
+{
+    double *window = malloc(sizeof *window * n), energy = 0.0;
+    for (size_t i = 0; window && i < n; i++) {
+        window[i] = hann(i, n);
+        energy += window[i] * window[i];
+    }
+    fftw_plan plan = window
+        ? fftw_plan_dft_r2c_1d((int)n, in, out, FFTW_ESTIMATE) : NULL;
+    if (!plan) {
+        free(window);
+        return NULL;
+    }
+    plan_cache[plan_count] = (cached_size){n, plan, window, energy};
+    return &plan_cache[plan_count++];
+}
+
+/* Planning is not thread-safe in FFTW; executing a plan on new arrays is.
+ * Entries stay in place, unchanged, until rm_spectra_cleanup. */
+static const cached_size *size_entry(size_t n, double *in, fftw_complex *out)
+{
+    const cached_size *entry = NULL;
+    pthread_mutex_lock(&plan_lock);
+    for (size_t i = 0; i < plan_count && !entry; i++)
+        if (plan_cache[i].n == n)
+            entry = &plan_cache[i];
+    if (!entry && plan_count < PLAN_CACHE_SIZE)
+        entry = cache_new_size(n, in, out);
+    pthread_mutex_unlock(&plan_lock);
+    return entry;
+}
+
+void rm_spectra_cleanup(void)
+{
+    pthread_mutex_lock(&plan_lock);
+    for (size_t i = 0; i < plan_count; i++) {
+        fftw_destroy_plan(plan_cache[i].plan);
+        free(plan_cache[i].window);
+    }
+    plan_count = 0;
+    fftw_cleanup();
+    pthread_mutex_unlock(&plan_lock);
 }
 
 /** One FFT size with its aligned buffers. */
@@ -67,7 +90,7 @@ typedef struct fft_work {
     fftw_plan plan;
     double *in;
     fftw_complex *out;
-    double *window;          /**< Hann window of n */
+    const double *window;    /**< Hann window of n (size_entry's) */
     double window_energy;    /**< sum of its squares */
 } fft_work;
 
@@ -75,7 +98,6 @@ static void fft_work_free(fft_work *w)
 {
     fftw_free(w->in);
     fftw_free(w->out);
-    free(w->window);
 }
 
 static rm_status fft_work_init(fft_work *w, size_t n, rm_error *err)
@@ -86,19 +108,16 @@ static rm_status fft_work_init(fft_work *w, size_t n, rm_error *err)
     w->n = n;
     w->in = fftw_malloc(sizeof *w->in * n);
     w->out = fftw_malloc(sizeof *w->out * (n / 2 + 1));
-    w->window = malloc(sizeof *w->window * n);
-    w->window_energy = 0.0;
-    for (size_t i = 0; w->window && i < n; i++) {
-        w->window[i] = hann(i, n);
-        w->window_energy += w->window[i] * w->window[i];
-    }
-    w->plan = (w->in && w->out && w->window) ? plan_for_size(n, w->in, w->out)
-                                             : NULL;
-    if (!w->plan) {
+    const cached_size *entry = w->in && w->out ? size_entry(n, w->in, w->out)
+                                               : NULL;
+    if (!entry) {
         fft_work_free(w);
         return rm_error_set(err, RM_ERR_NOMEM, "FFT of %zu points: no plan",
                             n);
     }
+    w->plan = entry->plan;
+    w->window = entry->window;
+    w->window_energy = entry->window_energy;
     return RM_OK;
 }
 
@@ -222,6 +241,7 @@ static void load_segment(fft_work *w, const double *x, bool remove_mean,
 
 /** Window segment x[0..nfft) less mean into w->in, taking only what keep
  *  keeps (see ana_welch_psd_about). */
+AVX2_CLONE
 static void load_kept_segment(fft_work *w, const double *x,
                               const uint8_t *keep, double mean)
 {
@@ -229,8 +249,34 @@ static void load_kept_segment(fft_work *w, const double *x,
         load_segment(w, x, false, mean);
         return;
     }
-    for (size_t i = 0; i < w->n; i++)
-        w->in[i] = (ana_kept(x, keep, i) - mean) * w->window[i];
+    size_t n = w->n, i = 0;
+    const double *window = w->window;
+    double *in = w->in;
+    for (; i + 4 <= n; i += 4) {
+        ana_quad kept;
+        ana_kept_quad(x, keep, i, &kept);
+        ANA_QUAD_AT(in + i) = (kept - mean) * ANA_QUAD_LOAD(window + i);
+    }
+    for (; i < n; i++)
+        in[i] = (ana_kept(x, keep, i) - mean) * window[i];
+}
+
+AVX2_CLONE
+double ana_kept_sum(const double *x, const uint8_t *keep, size_t n)
+{
+    double sum = 0.0;
+    size_t i = 0;
+    for (; keep && i + 4 <= n; i += 4) {
+        ana_quad kept;
+        ana_kept_quad(x, keep, i, &kept);
+        sum += kept[0];
+        sum += kept[1];
+        sum += kept[2];
+        sum += kept[3];
+    }
+    for (; i < n; i++)
+        sum += ana_kept(x, keep, i);
+    return sum;
 }
 
 rm_status rm_welch_psd(const double *x, size_t n, double rate_hz,
@@ -263,15 +309,19 @@ rm_status ana_welch_psd_about(const double *x, const uint8_t *keep, size_t n,
     return RM_OK;
 }
 
+static bool bin_in_band(size_t k, double df_hz, double lo_hz, double hi_hz)
+{
+    double f = (double)k * df_hz;
+    return f >= lo_hz && f <= hi_hz;
+}
+
 double rm_band_power(const double *psd, size_t bins, double df_hz,
                      double lo_hz, double hi_hz)
 {
     double sum = 0.0;
-    for (size_t k = 0; k < bins; k++) {
-        double f = (double)k * df_hz;
-        if (f >= lo_hz && f <= hi_hz)
+    for (size_t k = 0; k < bins; k++)
+        if (bin_in_band(k, df_hz, lo_hz, hi_hz))
             sum += psd[k] * df_hz;
-    }
     return sum;
 }
 
@@ -350,6 +400,57 @@ static inline double power_between_frames(const double *frame_power,
     return frame_power[f] * (1.0 - frac) + frame_power[f + 1] * frac;
 }
 
+/** rm_band_power of each frame of sg into frame_power. Which bins lie in
+ *  the band is the same in every frame: they are listed once, into band
+ *  (room for sg->bins). */
+static void frame_band_powers(const rm_spectrogram *sg, double lo_hz,
+                              double hi_hz, size_t *band, double *frame_power)
+{
+    size_t count = 0;
+    for (size_t k = 0; k < sg->bins; k++)
+        if (bin_in_band(k, sg->df_hz, lo_hz, hi_hz))
+            band[count++] = k;
+    for (size_t f = 0; f < sg->frames; f++) {
+        const double *psd = sg->power + f * sg->bins;
+        double sum = 0.0;
+        for (size_t j = 0; j < count; j++)
+            sum += psd[band[j]] * sg->df_hz;
+        frame_power[f] = sum;
+    }
+}
+
+/** out[i] = power_between_frames at sample i, i < n (frame f is centred
+ *  at (f + 1) * dt_s: its half-length is one hop). Four samples at a time
+ *  where all four lie between the same two frames. */
+AVX2_CLONE
+static void interpolate_frames(const double *frame_power, size_t frames,
+                               double dt_s, double rate_hz, size_t n,
+                               double *out)
+{
+    double last = (double)(frames - 1);
+    ana_quad at = {0.0, 1.0, 2.0, 3.0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4, at += 4.0) {
+        ana_quad u = (at / rate_hz) / dt_s - 1.0;
+        size_t f = u[0] > 0.0 && u[0] < last ? (size_t)u[0] : 0;
+        double from = (double)f;
+        /* every lane checked, though u grows with i */
+        ana_quad_mask same = (u > 0.0) & (u < last) & (u >= from) &
+                             (u < from + 1.0);
+        if (same[0] & same[1] & same[2] & same[3]) {
+            ana_quad frac = u - from;
+            ANA_QUAD_AT(out + i) = frame_power[f] * (1.0 - frac) +
+                                   frame_power[f + 1] * frac;
+            continue;
+        }
+        for (size_t j = 0; j < 4; j++)
+            out[i + j] = power_between_frames(frame_power, frames, u[j]);
+    }
+    for (; i < n; i++)
+        out[i] = power_between_frames(frame_power, frames,
+                                      ((double)i / rate_hz) / dt_s - 1.0);
+}
+
 void ana_band_power_series(const rm_spectrogram *sg, double lo_hz,
                            double hi_hz, size_t n, double rate_hz,
                            double *out)
@@ -360,27 +461,17 @@ void ana_band_power_series(const rm_spectrogram *sg, double lo_hz,
         return;
     }
     double *frame_power = malloc(sizeof *frame_power * sg->frames);
-    if (!frame_power) {
+    size_t *band = malloc(sizeof *band * sg->bins);
+    if (frame_power && band) {
+        frame_band_powers(sg, lo_hz, hi_hz, band, frame_power);
+        interpolate_frames(frame_power, sg->frames, sg->dt_s, rate_hz, n,
+                           out);
+    } else {
         for (size_t i = 0; i < n; i++)
             out[i] = NAN;
-        return;
     }
-    for (size_t f = 0; f < sg->frames; f++)
-        frame_power[f] = rm_band_power(sg->power + f * sg->bins, sg->bins,
-                                       sg->df_hz, lo_hz, hi_hz);
-    /* Frame f is centred at (f + 1) * dt_s (its half-length is one hop):
-     * sample i lies u frames on from frame 0. */
-    size_t i = 0;
-    for (; i + 2 <= n; i += 2) {
-        ana_pair at = {(double)i, (double)(i + 1)};
-        ana_pair u = (at / rate_hz) / sg->dt_s - 1.0;
-        out[i] = power_between_frames(frame_power, sg->frames, u[0]);
-        out[i + 1] = power_between_frames(frame_power, sg->frames, u[1]);
-    }
-    for (; i < n; i++)
-        out[i] = power_between_frames(frame_power, sg->frames,
-                                      ((double)i / rate_hz) / sg->dt_s - 1.0);
     free(frame_power);
+    free(band);
 }
 
 /* ------------------------------------------------------------------------ */

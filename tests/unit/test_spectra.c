@@ -188,7 +188,8 @@ static bool same_bits(double a, double b)
 }
 
 /* Every sample of odd and even lengths, before the first frame's centre,
- * between frames and past the last, bit for bit. */
+ * between frames and past the last, bit for bit; frames 64 samples apart
+ * and 63 (frame centres inside a run of four samples). */
 static void band_power_series_follows_its_definition(void **state)
 {
     (void)state;
@@ -197,19 +198,23 @@ static void band_power_series_follows_its_definition(void **state)
     uint64_t seed = 21;
     for (size_t k = 0; k < FRAMES * BINS; k++)
         power[k] = fabs(next_noise(&seed));
-    rm_spectrogram sg = {.frames = FRAMES, .bins = BINS, .dt_s = 0.64,
-                         .df_hz = 100.0 / 64, .power = power};
-    for (size_t f = 0; f < FRAMES; f++)
-        frame_power[f] = rm_band_power(power + f * BINS, BINS, sg.df_hz, 6.0,
-                                       12.0);
-    static const size_t lengths[] = {1, 2, 3, 64, 65, 1000, 1001};
-    for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++) {
-        size_t n = lengths[l];
-        ana_band_power_series(&sg, 6.0, 12.0, n, 100.0, out);
-        for (size_t i = 0; i < n; i++)
-            assert_true(same_bits(out[i], band_power_by_definition(
-                                              frame_power, FRAMES, i, 100.0,
-                                              sg.dt_s)));
+    static const double frame_spacing_s[] = {0.64, 0.63};
+    for (size_t d = 0; d < 2; d++) {
+        rm_spectrogram sg = {.frames = FRAMES, .bins = BINS,
+                             .dt_s = frame_spacing_s[d],
+                             .df_hz = 100.0 / 64, .power = power};
+        for (size_t f = 0; f < FRAMES; f++)
+            frame_power[f] = rm_band_power(power + f * BINS, BINS, sg.df_hz,
+                                           6.0, 12.0);
+        static const size_t lengths[] = {1, 2, 3, 64, 65, 1000, 1001};
+        for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++) {
+            size_t n = lengths[l];
+            ana_band_power_series(&sg, 6.0, 12.0, n, 100.0, out);
+            for (size_t i = 0; i < n; i++)
+                assert_true(same_bits(out[i], band_power_by_definition(
+                                                  frame_power, FRAMES, i,
+                                                  100.0, sg.dt_s)));
+        }
     }
 }
 
@@ -342,6 +347,60 @@ static void welch_follows_its_definition(void **state)
     free(x);
 }
 
+/* With keep: dropped values, infinities and NaN count as 0. */
+static void welch_of_kept_values_follows_its_definition(void **state)
+{
+    (void)state;
+    size_t n = 1000;
+    double *x = noise(n, 17), *kept = malloc(sizeof *kept * n);
+    double got[33], want[33];
+    uint8_t *keep = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        keep[i] = i % 7 != 3 && i % 11 != 0;
+        if (i % 13 == 5)
+            x[i] = i % 2 ? INFINITY : NAN;
+        kept[i] = ana_kept(x, keep, i);
+    }
+    for (size_t s = 0; s < sizeof odd_and_even_nfft / sizeof(size_t); s++) {
+        size_t nfft = odd_and_even_nfft[s], hop = nfft / 2;
+        size_t segments = (n - nfft) / hop + 1;
+        assert_int_equal(ana_welch_psd_about(x, keep, n, -0.5, 100.0, nfft,
+                                             got, NULL), RM_OK);
+        memset(want, 0, sizeof want);
+        for (size_t g = 0; g < segments; g++)
+            add_periodogram_by_definition(kept + g * hop, nfft, -0.5, want);
+        density_by_definition(want, nfft, 100.0, segments);
+        assert_same_bits(got, want, nfft / 2 + 1);
+    }
+    free(x);
+    free(kept);
+    free(keep);
+}
+
+static void kept_sum_adds_in_order(void **state)
+{
+    (void)state;
+    size_t n = 203;
+    double *x = noise(n, 19);
+    uint8_t keep[203];
+    for (size_t i = 0; i < n; i++) {
+        keep[i] = i % 5 != 2;
+        x[i] *= i % 3 ? 1.0 : 1e12;     /* the order shows in the bits */
+        if (i % 17 == 4)
+            x[i] = i % 2 ? -INFINITY : NAN;
+    }
+    for (size_t m = 0; m <= n; m += 29) {
+        for (int with_keep = 0; with_keep < 2; with_keep++) {
+            const uint8_t *k = with_keep ? keep : NULL;
+            double want = 0.0;
+            for (size_t i = 0; i < m; i++)
+                want += ana_kept(x, k, i);
+            assert_true(same_bits(ana_kept_sum(x, k, m), want));
+        }
+    }
+    free(x);
+}
+
 static void spectrogram_follows_its_definition(void **state)
 {
     (void)state;
@@ -404,6 +463,8 @@ int main(void)
         cmocka_unit_test(band_power_series_follows_its_definition),
         cmocka_unit_test(spectrogram_takes_over_a_spare_block),
         cmocka_unit_test(welch_follows_its_definition),
+        cmocka_unit_test(welch_of_kept_values_follows_its_definition),
+        cmocka_unit_test(kept_sum_adds_in_order),
         cmocka_unit_test(spectrogram_follows_its_definition),
         cmocka_unit_test(raw_periodogram_sum_follows_its_definition),
     };
