@@ -1525,10 +1525,9 @@ static void find_anchors(const float *x, const drift_plan *p,
 {
     for (size_t k = 0; k < g->count; k++) {
         const anchor_span *s = &p->spans[g->first + k];
-        for (size_t i = s->from; i < s->to; i++)
-            p->scratch[i - s->from] = x[i];
         p->anchors[k] = (anchor){s->centre,
-                                 rm_median_select(p->scratch, s->to - s->from)};
+                                 rm_median_floats(x + s->from, s->to - s->from,
+                                                  p->scratch)};
     }
 }
 

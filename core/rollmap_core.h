@@ -670,6 +670,10 @@ double rm_median_inplace(double *x, size_t n);
 /** The same median, reordering x[0..n) without sorting it (linear time on
  *  average); NaN for n == 0. */
 double rm_median_select(double *x, size_t n);
+/** rm_median_select of x[0..n) converted to double in order, bit for bit,
+ *  leaving x as it is; scratch: room for n values. Counts the values
+ *  into buckets first, so only a few need selecting among. */
+double rm_median_floats(const float *x, size_t n, double *scratch);
 /** The outermost values of x[0..n) (finite; reordered) that have at least
  *  `need` values, themselves included, within `reach` inward: *low the
  *  smallest x with #{y : x <= y <= x + reach} >= need, *high the largest

@@ -1,6 +1,7 @@
 /* The small numerics in core/: clamp, median, quantile, finite filter. */
 #include "testutil.h"
 
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,6 +157,61 @@ static void median_by_selection_of_four_values(void **state)
     assert_true(same_bits(m, median_of_selected(nan_low, 4)));
 }
 
+/* Float test values of kind `kind` for the float median: noise about an
+ * offset (a drift anchor's samples), few distinct values, noise about
+ * zero with zeros of both signs, a stray NaN or infinity in noise, one
+ * value throughout, a range of a few subnormal steps, the whole float
+ * range, and two clusters far apart. */
+static float float_median_value(int kind, size_t i, size_t n)
+{
+    float noise = (float)rand() / (float)RAND_MAX - 0.5f;
+    switch (kind) {
+    case 0: return -0.25f + 0.01f * noise;
+    case 1: return (float)(rand() % 4) - 1.0f;
+    case 2: return rand() % 3 == 0 ? (rand() % 2 ? 0.0f : -0.0f)
+                                   : 0.001f * noise;
+    case 3: return i == n / 3 ? NAN : noise;
+    case 4: return i == n / 3 ? (rand() % 2 ? INFINITY : -INFINITY) : noise;
+    case 5: return 7.5f;
+    case 6: return (float)(rand() % 5) * 1e-45f;
+    case 7: return i % 2 ? FLT_MAX * noise : -FLT_MAX;
+    default: return rand() % 2 ? 1e6f + noise : -3.0f + noise;
+    }
+}
+
+/* rm_median_floats gives rm_median_select's bits for the floats as
+ * doubles, for every kind of values above, at lengths about the counting's
+ * least one and at odd and even lengths of a few thousand, and leaves
+ * the floats as they were. */
+static void median_of_floats_is_the_median_of_their_doubles(void **state)
+{
+    (void)state;
+    static const size_t lengths[] = {1, 2, 5, 255, 256, 257, 258, 1001,
+                                     2000, 2461, 4096};
+    enum { LONGEST = 4096, KINDS = 9 };
+    float *x = malloc(sizeof *x * LONGEST), *kept = malloc(sizeof *x * LONGEST);
+    double *scratch = malloc(sizeof *scratch * LONGEST);
+    double *as_doubles = malloc(sizeof *as_doubles * LONGEST);
+    assert_true(x && kept && scratch && as_doubles);
+    srand(18);
+    for (int trial = 0; trial < 20; trial++)
+        for (int kind = 0; kind < KINDS; kind++)
+            for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++) {
+                size_t n = lengths[l];
+                for (size_t i = 0; i < n; i++) {
+                    x[i] = kept[i] = float_median_value(kind, i, n);
+                    as_doubles[i] = x[i];
+                }
+                double m = rm_median_floats(x, n, scratch);
+                assert_true(same_bits(m, rm_median_select(as_doubles, n)));
+                assert_memory_equal(x, kept, sizeof *x * n);
+            }
+    free(x);
+    free(kept);
+    free(scratch);
+    free(as_doubles);
+}
+
 static int ascending(const void *pa, const void *pb)
 {
     double a = *(const double *)pa, b = *(const double *)pb;
@@ -307,6 +363,7 @@ int main(void)
         cmocka_unit_test(median_by_selection_keeps_fmax_bits),
         cmocka_unit_test(median_by_selection_of_one_or_two_values),
         cmocka_unit_test(median_by_selection_of_four_values),
+        cmocka_unit_test(median_of_floats_is_the_median_of_their_doubles),
         cmocka_unit_test(median_sorts_like_qsort),
         cmocka_unit_test(supported_ends_follow_their_definition),
         cmocka_unit_test(supported_ends_of_unsupported_values_are_the_middle_one),
