@@ -37,6 +37,10 @@ typedef uint64_t ulong4 __attribute__((vector_size(4 * sizeof(uint64_t))));
 #define LANES 8
 typedef float lanes_f __attribute__((vector_size(LANES * sizeof(float))));
 #define MAX_LANE_BLOCKS ((RM_MAX_CHANNELS + LANES - 1) / LANES)
+/* A float4 variable's values as doubles, lane by lane: GCC 12 makes one
+ * AVX instruction of this conversion, four of __builtin_convertvector's
+ * (a macro: a function returning a block4 has no portable ABI). */
+#define WIDENED(v) ((block4){(v)[0], (v)[1], (v)[2], (v)[3]})
 /* Inputs staged between two runs of the anti-aliasing FIR over them
  * (after the taps - 1 kept from before): the longest run of samples the
  * conditioner takes at once. */
@@ -1417,11 +1421,6 @@ rm_status ana_conditioner_push(ana_conditioner *c, const rm_sample *s,
 #define ANCHOR_MIN_S 1.0
 #define ANCHOR_TRIM_S 0.25
 
-typedef struct anchor {
-    double index;        /**< centre of the stretch, in samples */
-    double offset;       /**< median of the channel over the stretch */
-} anchor;
-
 /** The samples an offset estimate is the median of: the trimmed part
  *  [from, to) of an unloaded stretch centred on `centre`. */
 typedef struct anchor_span {
@@ -1436,12 +1435,14 @@ typedef struct drift_segment {
 } drift_segment;
 
 /** Where the offsets are estimated: the same samples for every channel,
- *  so found once. */
+ *  so found once; and the estimates, an anchor at each span's centre. */
 typedef struct drift_plan {
     drift_segment *segments;
     size_t segment_count;
     anchor_span *spans;
-    anchor *anchors;     /**< one channel's, room for every span */
+    size_t span_count;
+    unsigned channels;
+    double *offsets;     /**< channel c's at span k: [k * channels + c] */
     double *scratch;     /**< room for the longest span */
 } drift_plan;
 
@@ -1475,22 +1476,27 @@ static void drift_plan_free(drift_plan *p)
 {
     free(p->segments);
     free(p->spans);
-    free(p->anchors);
+    free(p->offsets);
     free(p->scratch);
     memset(p, 0, sizeof *p);
 }
 
-/** Room for a plan's anchors and for the longest span's values. */
-static bool drift_plan_alloc_work(drift_plan *p, size_t spans)
+/** Room for the channels' offsets at a plan's spans and for the longest
+ *  span's values. */
+static bool drift_plan_alloc_work(drift_plan *p, unsigned channels,
+                                  size_t spans)
 {
     size_t longest = 1;
     for (size_t k = 0; k < spans; k++) {
         size_t len = p->spans[k].to - p->spans[k].from;
         longest = len > longest ? len : longest;
     }
-    p->anchors = malloc(sizeof *p->anchors * (spans ? spans : 1));
+    p->span_count = spans;
+    p->channels = channels;
+    size_t offsets = spans * channels;
+    p->offsets = malloc(sizeof *p->offsets * (offsets ? offsets : 1));
     p->scratch = malloc(sizeof *p->scratch * longest);
-    return p->anchors && p->scratch;
+    return p->offsets && p->scratch;
 }
 
 /** The segments of ch between tares and, in each, the spans of the
@@ -1513,21 +1519,20 @@ static rm_status drift_plan_init(drift_plan *p, const ana_channels *ch,
                 (drift_segment){from, to, spans, count};
             spans += count;
         }
-    if (p->segments && p->spans && drift_plan_alloc_work(p, spans))
+    if (p->segments && p->spans &&
+        drift_plan_alloc_work(p, ch->count, spans))
         return RM_OK;
     drift_plan_free(p);
     return rm_error_set(err, RM_ERR_NOMEM, "conditioning: out of memory");
 }
 
-/** The anchors of x in segment g: the median of each of its spans. */
-static void find_anchors(const float *x, const drift_plan *p,
-                         const drift_segment *g)
+/** The offsets of channel c, samples x: its median at each span. */
+static void find_offsets(const float *x, unsigned c, const drift_plan *p)
 {
-    for (size_t k = 0; k < g->count; k++) {
-        const anchor_span *s = &p->spans[g->first + k];
-        p->anchors[k] = (anchor){s->centre,
-                                 rm_median_floats(x + s->from, s->to - s->from,
-                                                  p->scratch)};
+    for (size_t k = 0; k < p->span_count; k++) {
+        const anchor_span *s = &p->spans[k];
+        p->offsets[k * p->channels + c] =
+            rm_median_floats(x + s->from, s->to - s->from, p->scratch);
     }
 }
 
@@ -1538,35 +1543,61 @@ static void subtract_offset(float *x, size_t from, size_t to, double offset)
         x[i] = (float)(x[i] - offset);
 }
 
-/** x[0..m) -= the offset interpolated between anchors p and q at sample
- *  indices (*at)[0..m) (m <= 4): the scalar expression's operations, in
- *  its order, in each lane, so the same bits. */
-static inline void subtract_ramp_lanes(float *x, size_t m, const block4 *at,
-                                       anchor p, anchor q)
+/** x[0..m) -= the offset `along` the way from an anchor at offset `from`
+ *  to one `rise` higher, at four sample indices (m <= 4): the scalar
+ *  expression's operations, in its order, in each lane, so the same bits. */
+static inline void subtract_ramp_lanes(float *x, size_t m,
+                                       const block4 *along, double from,
+                                       double rise)
 {
-    double span = q.index - p.index, rise = q.offset - p.offset;
     float4 v = {0};
     memcpy(&v, x, m * sizeof *x);
-    block4 offset = p.offset + (*at - p.index) / span * rise;
-    v = __builtin_convertvector(__builtin_convertvector(v, block4) - offset,
-                                float4);
+    block4 offset = from + *along * rise;
+    v = __builtin_convertvector(WIDENED(v) - offset, float4);
     memcpy(x, &v, m * sizeof *x);
 }
 
-/** x[i] -= the offset interpolated between anchors p and q, for i in
- *  [from, to). The anchors are copies: x's stores cannot change them, so
- *  they stay in registers. */
-AVX2_CLONE
-static void subtract_ramp(float *x, size_t from, size_t to, anchor p,
-                          anchor q)
+/* Samples of each channel that subtract_ramps takes at a time, the way
+ * along the ramp worked out once for all channels. */
+#define RAMP_RUN 16
+
+/** subtract_ramp_lanes for x[0..RAMP_RUN), `along` the ramp in blocks. */
+static HOT_INLINE void subtract_ramp_run(float *x, const block4 *along,
+                                         double from, double rise)
 {
+#pragma GCC unroll 4
+    for (size_t j = 0; j < RAMP_RUN / 4; j++)
+        subtract_ramp_lanes(x + 4 * j, 4, &along[j], from, rise);
+}
+
+/** x[c][i] -= channel c's offset interpolated between anchors p and q,
+ *  at centres p_at < q_at with offsets p[c] and q[c], for every channel c
+ *  and i in [from, to): p[c] + (i - p_at) / (q_at - p_at) * (q[c] - p[c]).
+ *  The way along is the same for every channel, so divided out once. */
+AVX2_CLONE
+static void subtract_ramps(float *const *x, unsigned channels, size_t from,
+                           size_t to, double p_at, double q_at,
+                           const double *p, const double *q)
+{
+    double span = q_at - p_at, rise[RM_MAX_CHANNELS];
+    for (unsigned c = 0; c < channels; c++)
+        rise[c] = q[c] - p[c];
     /* Sample indices stay below 2^53, where doubles count exactly. */
     block4 at = (double)from + (block4){0.0, 1.0, 2.0, 3.0};
     size_t i = from;
-    for (; to - i >= 4; i += 4, at += 4.0)
-        subtract_ramp_lanes(x + i, 4, &at, p, q);
-    if (i < to)
-        subtract_ramp_lanes(x + i, to - i, &at, p, q);
+    for (; to - i >= RAMP_RUN; i += RAMP_RUN) {
+        block4 along[RAMP_RUN / 4];
+        for (size_t j = 0; j < RAMP_RUN / 4; j++, at += 4.0)
+            along[j] = (at - p_at) / span;
+        for (unsigned c = 0; c < channels; c++)
+            subtract_ramp_run(x[c] + i, along, p[c], rise[c]);
+    }
+    for (; i < to; i += 4, at += 4.0) {
+        size_t m = to - i < 4 ? to - i : 4;
+        block4 along = (at - p_at) / span;
+        for (unsigned c = 0; c < channels; c++)
+            subtract_ramp_lanes(x[c] + i, m, &along, p[c], rise[c]);
+    }
 }
 
 /** First sample index after position `index` (an anchor's centre),
@@ -1578,32 +1609,39 @@ static size_t first_after(double index, size_t from, size_t to)
                                                              : (size_t)next;
 }
 
-/** The offset is anchors[0]'s up to its centre, the last one's after the
- *  last centre, and linear between centres. */
-static void remove_drift_segment(float *x, size_t from, size_t to,
-                                 const anchor *anchors, size_t count)
+/** In segment g of the channels x, the offset is the first anchor's up to
+ *  its centre, the last one's after the last centre, and linear between
+ *  centres. */
+static void remove_drift_segment(float *const *x, const drift_plan *p,
+                                 const drift_segment *g)
 {
-    if (count == 0)
+    if (g->count == 0)
         return;
-    size_t i = first_after(anchors[0].index, from, to);
-    subtract_offset(x, from, i, anchors[0].offset);
-    for (size_t k = 1; k < count; k++) {
-        size_t end = first_after(anchors[k].index, from, to);
-        subtract_ramp(x, i, end, anchors[k - 1], anchors[k]);
+    const anchor_span *s = p->spans + g->first;
+    const double *offsets = p->offsets + g->first * p->channels;
+    size_t i = first_after(s[0].centre, g->from, g->to);
+    for (unsigned c = 0; c < p->channels; c++)
+        subtract_offset(x[c], g->from, i, offsets[c]);
+    for (size_t k = 1; k < g->count; k++) {
+        size_t end = first_after(s[k].centre, g->from, g->to);
+        subtract_ramps(x, p->channels, i, end, s[k - 1].centre, s[k].centre,
+                       offsets + (k - 1) * p->channels,
+                       offsets + k * p->channels);
         i = end;
     }
-    subtract_offset(x, i, to, anchors[count - 1].offset);
+    const double *last = offsets + (g->count - 1) * p->channels;
+    for (unsigned c = 0; c < p->channels; c++)
+        subtract_offset(x[c], i, g->to, last[c]);
 }
 
-/** Remove the time-varying offset of x, estimated at the plan's spans;
- *  the estimate does not cross device tares. */
-static void remove_offset_drift(float *x, const drift_plan *p)
+/** Remove the time-varying offset of the channels x, estimated at the
+ *  plan's spans; the estimate does not cross device tares. */
+static void remove_offset_drift(float *const *x, const drift_plan *p)
 {
-    for (size_t s = 0; s < p->segment_count; s++) {
-        const drift_segment *g = &p->segments[s];
-        find_anchors(x, p, g);
-        remove_drift_segment(x, g->from, g->to, p->anchors, g->count);
-    }
+    for (unsigned c = 0; c < p->channels; c++)
+        find_offsets(x[c], c, p);
+    for (size_t s = 0; s < p->segment_count; s++)
+        remove_drift_segment(x, p, &p->segments[s]);
 }
 
 /* An FSR counts as carrying load above its 0.2 N range floor (FSR 400
@@ -1658,8 +1696,7 @@ static HOT_INLINE bool all_surely(const float *x, bool loaded)
     for (size_t j = 0; j < CREEP_SCAN; j += 4) {
         float4 v;
         memcpy(&v, x + j, sizeof v);
-        differ |= (long4)(__builtin_convertvector(v, block4) >
-                          CREEP_CONTACT_N) ^ want;
+        differ |= (long4)(WIDENED(v) > CREEP_CONTACT_N) ^ want;
     }
     return !(differ[0] | differ[1] | differ[2] | differ[3]);
 }
@@ -1773,7 +1810,7 @@ static inline void mark_unloaded_lanes(const channel_roles *roles,
     for (unsigned k = 0; k < roles->totals; k++) {
         float4 v = {0};
         memcpy(&v, roles->total[k] + i0, m * sizeof v[0]);
-        total += __builtin_convertvector(v, block4);
+        total += WIDENED(v);
     }
     long4 under = (long4)(total < below);
     for (size_t k = 0; k < m; k++)
@@ -1819,11 +1856,10 @@ rm_status ana_channels_remove_drift_and_creep(ana_channels *ch,
     if (st == RM_OK) {
         float *cells[RM_MAX_CHANNELS];
         size_t cell_count = 0;
-        for (unsigned k = 0; k < ch->count; k++) {
-            remove_offset_drift(ch->newtons[k], &plan);
+        remove_offset_drift(ch->newtons, &plan);
+        for (unsigned k = 0; k < ch->count; k++)
             if (info->channels[k].kind == RM_CHANNEL_PRESSURE_CELL)
                 cells[cell_count++] = ch->newtons[k];
-        }
         if (creep.gain)
             undo_creep(cells, cell_count, ch->n, &creep);
     }
@@ -1928,12 +1964,12 @@ static HOT_INLINE void combine_four(const channel_roles *roles, size_t i,
     for (unsigned k = 0; k < roles->totals; k++) {
         float4 f;
         memcpy(&f, roles->total[k] + i, sizeof f);
-        *total += __builtin_convertvector(f, block4);
+        *total += WIDENED(f);
     }
     for (unsigned k = 0; k < roles->cells; k++) {
         float4 f4;
         memcpy(&f4, roles->cell[k] + i, sizeof f4);
-        block4 f = __builtin_convertvector(f4, block4);
+        block4 f = WIDENED(f4);
         long4 contact = f >= CELL_CONTACT_N;
         block4 cell_kpa = f / roles->cell_area_mm2[k] * 1000.0; /* N/mm^2 = 1000 kPa */
         *kpa += (block4)((long4)cell_kpa & contact);
@@ -1954,7 +1990,7 @@ static HOT_INLINE void centre_of_pressure4(const channel_roles *roles,
     for (unsigned k = 0; k < roles->cops; k++) {
         float4 f4;
         memcpy(&f4, roles->cop[k] + i, sizeof f4);
-        block4 f = __builtin_convertvector(f4, block4);
+        block4 f = WIDENED(f4);
         f = (block4)((long4)f & (f > 0.0));    /* +0.0 where not above 0 */
         moment += f * roles->cop_position_mm[k];
         total += f;
