@@ -2000,30 +2000,52 @@ static HOT_INLINE void centre_of_pressure4(const channel_roles *roles,
     *cop = (block4)(((long4)quotient & defined) | ((long4)none & ~defined));
 }
 
+/** The mean pressure of the cells in contact from the sums of their
+ *  pressures and their count: 0 where none is, NaN where the device has
+ *  no cells. Dividing in every lane gives the lanes that are kept the
+ *  bits of one division at a time. */
+static HOT_INLINE void mean_pressure4(bool cells, const block4 *kpa,
+                                      const block4 *in_contact,
+                                      block4 *pressure)
+{
+    const block4 none = {NAN, NAN, NAN, NAN};
+    long4 some = *in_contact > 0.0;
+    *pressure = cells ? (block4)((long4)(*kpa / *in_contact) & some) : none;
+}
+
+/** Into *loaded whether outputs at .. at+count-1 are (lanes of all bits
+ *  set): total force at least threshold, outside gaps. */
+static HOT_INLINE void loaded4(const block4 *total, double threshold,
+                               const uint8_t *in_gap, size_t count,
+                               long4 *loaded)
+{
+    uint8_t gap[4] = {0};
+    memcpy(gap, in_gap, count);
+    long4 open = (long4){gap[0], gap[1], gap[2], gap[3]} == 0;
+    *loaded = (*total >= threshold) & open;
+}
+
 /** Outputs i .. i+count-1 (count at most four) of the series. */
 static HOT_INLINE void combine_into(const channel_roles *roles, size_t i,
                                     size_t count, bool cells,
                                     double threshold, size_t at,
                                     rm_series *out)
 {
-    block4 total, kpa, in_contact;
-    long4 loaded = {0};
+    block4 total, kpa, in_contact, pressure;
     combine_four(roles, i, &total, &kpa, &in_contact);
-    for (size_t j = 0; j < count; j++) {
-        out->force_n[at + j] = total[j];
-        out->pressure_kpa[at + j] = !cells ? NAN
-                                    : in_contact[j] > 0.0
-                                        ? kpa[j] / in_contact[j]
-                                        : 0.0;
-        out->loaded[at + j] = total[j] >= threshold && !out->in_gap[at + j];
-        loaded[j] = -(int64_t)out->loaded[at + j];
-    }
+    mean_pressure4(cells, &kpa, &in_contact, &pressure);
+    long4 loaded;
+    loaded4(&total, threshold, out->in_gap + at, count, &loaded);
+    uint8_t flags[4] = {loaded[0] & 1, loaded[1] & 1, loaded[2] & 1,
+                        loaded[3] & 1};
+    memcpy(out->force_n + at, &total, sizeof(double) * count);
+    memcpy(out->pressure_kpa + at, &pressure, sizeof(double) * count);
+    memcpy(out->loaded + at, flags, count);
     if (roles->cops == 0)
         return;
     block4 cop;
     centre_of_pressure4(roles, i, &loaded, &cop);
-    for (size_t j = 0; j < count; j++)
-        out->ml[at + j] = cop[j];
+    memcpy(out->ml + at, &cop, sizeof(double) * count);
 }
 
 /** The channels' last n - from outputs (fewer than four) copied to the

@@ -571,10 +571,10 @@ static void conditions_every_sample_of_uneven_runs(void **state)
 }
 
 /* The channels become the total force (the load cells' sum), the mean
- * pressure over the cells in contact (0.5 N or more) and the loaded flag,
- * output by output: each output of a count that is no multiple of four,
- * with values that differ from output to output, is checked against the
- * same sums made here one output at a time. */
+ * pressure over the cells in contact (0.5 N or more; 0 where none is) and
+ * the loaded flag, output by output: each output of a count that is no
+ * multiple of four, with values that differ from output to output, is
+ * checked against the same sums made here one output at a time. */
 static void combines_every_output_of_the_channels(void **state)
 {
     (void)state;
@@ -586,8 +586,9 @@ static void combines_every_output_of_the_channels(void **state)
     for (unsigned k = 0; k < LOADS + CELLS; k++) {
         for (size_t i = 0; i < OUTPUTS; i++)
             values[k][i] = k < LOADS ? (float)(4.0 * (double)i + k)
-                           : (i + k) % 3 ? (float)(1.0 + 0.25 * (double)(i * k))
-                                         : 0.1f;
+                           : (i + k) % 3 && i % 7 != 3
+                               ? (float)(1.0 + 0.25 * (double)(i * k))
+                               : 0.1f;
         ch.newtons[k] = values[k];
     }
     double force[OUTPUTS], kpa[OUTPUTS], ml[OUTPUTS];
