@@ -1016,27 +1016,31 @@ static rm_status fill_gap(ana_conditioner *c, uint64_t t_us, rm_error *err)
 }
 
 /* Steps between samples that gapless_run tests together. */
-#define STEPS_AT_ONCE 16
+#define STEPS_AT_ONCE 32
 
 /** How many of the n samples at t_us follow each other without a gap.
- *  The steps are tested STEPS_AT_ONCE at a time, is_gap's test on each
- *  lane of a vector; the scalar loop then finds the gap among them, or
- *  takes the last few steps. */
+ *  The steps are tested STEPS_AT_ONCE at a time, each lane of a vector
+ *  for what a gap needs: a time above prev + gap_us, which then does not
+ *  wrap (unsigned, so both sides' top bits flipped for a signed
+ *  comparison). The scalar loop then finds the gap among them with
+ *  is_gap's whole test, or takes the last few steps. */
 AVX2_CLONE
 static size_t gapless_run(const ana_conditioner *c, const uint64_t *t_us,
                           size_t n)
 {
-    const ulong4 gap_us = {c->gap_us, c->gap_us, c->gap_us, c->gap_us};
+    const ulong4 top = {1ull << 63, 1ull << 63, 1ull << 63, 1ull << 63};
+    const ulong4 reach = c->gap_us + top;
     size_t i = 1;
     for (; i + STEPS_AT_ONCE <= n; i += STEPS_AT_ONCE) {
-        ulong4 gap = {0};
+        long4 beyond = {0};
+#pragma GCC unroll 8
         for (size_t j = i; j < i + STEPS_AT_ONCE; j += 4) {
             ulong4 prev, next;
             memcpy(&prev, t_us + j - 1, sizeof prev);
             memcpy(&next, t_us + j, sizeof next);
-            gap |= (next > prev) & (next - prev > gap_us);
+            beyond |= (long4)(next ^ top) > (long4)(prev + reach);
         }
-        if (gap[0] | gap[1] | gap[2] | gap[3])
+        if (beyond[0] | beyond[1] | beyond[2] | beyond[3])
             break;
     }
     while (i < n && !is_gap(c, t_us[i - 1], t_us[i]))
