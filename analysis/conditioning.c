@@ -1689,18 +1689,21 @@ static inline bool surely_loaded(float x)
     return x > CREEP_CONTACT_N;
 }
 
-/* Samples that the run scan tests together. */
-#define CREEP_SCAN 8
+/* Samples that the run scan tests together, as floats: a float is above
+ * CREEP_CONTACT_N exactly when it is at least 0.2f, the nearest float,
+ * which lies above it (the one below 0.2f lies below it). */
+#define CREEP_SCAN 16
+#define CREEP_CONTACT_FLOAT 0.2f
 
 /** Whether surely_loaded is `loaded` for each of x[0..CREEP_SCAN). */
 static HOT_INLINE bool all_surely(const float *x, bool loaded)
 {
     const long4 want = {-loaded, -loaded, -loaded, -loaded};
     long4 differ = {0};
-    for (size_t j = 0; j < CREEP_SCAN; j += 4) {
-        float4 v;
+    for (size_t j = 0; j < CREEP_SCAN; j += LANES) {
+        lanes_f v;
         memcpy(&v, x + j, sizeof v);
-        differ |= (long4)(WIDENED(v) > CREEP_CONTACT_N) ^ want;
+        differ |= (long4)(v >= CREEP_CONTACT_FLOAT) ^ want;
     }
     return !(differ[0] | differ[1] | differ[2] | differ[3]);
 }
