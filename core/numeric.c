@@ -208,6 +208,11 @@ void rm_supported_ends(double *x, size_t n, double reach, size_t need,
     supported_end(x, n, true, reach, need, -1, high);
 }
 
+void rm_select_kth(double *x, size_t n, size_t k)
+{
+    select_kth(x, n, k);
+}
+
 double rm_median_select(double *x, size_t n)
 {
     if (n == 0)

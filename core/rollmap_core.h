@@ -667,6 +667,9 @@ static inline double rm_fmin_libm(double a, double b)
 size_t rm_keep_finite(double *x, size_t n);
 /** Median of x[0..n), sorting x in place; NaN for n == 0. */
 double rm_median_inplace(double *x, size_t n);
+/** Reorders x[0..n) so that x[k] (k < n) is the value a sort would put
+ *  there, with nothing larger before it and nothing smaller after it. */
+void rm_select_kth(double *x, size_t n, size_t k);
 /** The same median, reordering x[0..n) without sorting it (linear time on
  *  average); NaN for n == 0. */
 double rm_median_select(double *x, size_t n);
