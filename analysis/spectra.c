@@ -262,7 +262,7 @@ static void load_kept_segment(fft_work *w, const double *x,
 }
 
 AVX2_CLONE
-double ana_kept_sum(const double *x, const uint8_t *keep, size_t n)
+static double kept_sum(const double *x, const uint8_t *keep, size_t n)
 {
     double sum = 0.0;
     size_t i = 0;
@@ -277,6 +277,13 @@ double ana_kept_sum(const double *x, const uint8_t *keep, size_t n)
     for (; i < n; i++)
         sum += ana_kept(x, keep, i);
     return sum;
+}
+
+/* Clang resolves a target_clones function only in the file that defines
+ * it: the clones stay static behind this plain function. */
+double ana_kept_sum(const double *x, const uint8_t *keep, size_t n)
+{
+    return kept_sum(x, keep, n);
 }
 
 rm_status rm_welch_psd(const double *x, size_t n, double rate_hz,
