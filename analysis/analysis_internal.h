@@ -357,11 +357,6 @@ void ana_psd_accumulator_free(ana_psd_accumulator *a);
 #define ANA_SIDE_THRESHOLD 0.25
 rm_ml_side ana_side_of(double ml);
 
-/** rm_median_select's value for the finite x[0..n) but for the sign of a
- *  zero, without reordering x: long runs select only among the values
- *  near the median (dwell.c). v: room for n values. */
-double ana_finite_median(const double *x, size_t n, double *v);
-
 rm_status ana_find_dwells(const rm_series *s, bool has_position,
                           double rolled_length_cm,
                           const rm_analysis_config *cfg,

@@ -1535,8 +1535,10 @@ static void find_offsets(const float *x, unsigned c, const drift_plan *p)
 {
     for (size_t k = 0; k < p->span_count; k++) {
         const anchor_span *s = &p->spans[k];
-        p->offsets[k * p->channels + c] =
-            rm_median_floats(x + s->from, s->to - s->from, p->scratch);
+        size_t n = s->to - s->from;
+        for (size_t i = 0; i < n; i++)
+            p->scratch[i] = x[s->from + i];
+        p->offsets[k * p->channels + c] = rm_median_select(p->scratch, n);
     }
 }
 

@@ -63,78 +63,22 @@ typedef struct span_list {
  * this fraction of the radius of the held position. */
 #define TRIM_FRACTION 0.5
 
-/* A long window's median is selected among the values in a band around
- * it: between the values MEDIAN_BAND either side of the middle of
- * MEDIAN_SAMPLE values spread over the window. */
-#define MEDIAN_SAMPLE 64
-#define MEDIAN_BAND 8
-
-/** The median of the finite x[0..n) (n >= MEDIAN_SAMPLE) as
- *  rm_median_select gives it, but for the sign of a zero, from the values
- *  in the band; false when the band misses it. v: room for n values. */
-static bool band_median(const double *x, size_t n, double *v, double *median)
-{
-    double sample[MEDIAN_SAMPLE];
-    for (size_t k = 0; k < MEDIAN_SAMPLE; k++)
-        sample[k] = x[k * (n / MEDIAN_SAMPLE)];
-    rm_median_inplace(sample, MEDIAN_SAMPLE);     /* sorts the sample */
-    double lo = sample[MEDIAN_SAMPLE / 2 - MEDIAN_BAND];
-    double hi = sample[MEDIAN_SAMPLE / 2 + MEDIAN_BAND - 1];
-    size_t below = 0, m = 0;
-    for (size_t i = 0; i < n; i++) {     /* no branch on the values */
-        below += x[i] < lo;
-        v[m] = x[i];
-        m += x[i] >= lo && x[i] <= hi;
-    }
-    size_t k = n / 2, first = n % 2 ? k : k - 1;   /* the ranks wanted */
-    if (first < below || k >= below + m)
-        return false;
-    rm_select_kth(v, m, k - below);
-    if (n % 2) {
-        *median = v[k - below];
-        return true;
-    }
-    double under = v[0];    /* the largest below, as rm_median_select */
-    for (size_t i = 1; i < k - below; i++)
-        under = rm_fmax_libm(v[i], under);
-    *median = 0.5 * (under + v[k - below]);
-    return true;
-}
-
-double ana_finite_median(const double *x, size_t n, double *v)
-{
-    double m;
-    if (n < 4 * MEDIAN_SAMPLE || !band_median(x, n, v, &m)) {
-        memcpy(v, x, sizeof *v * n);
-        m = rm_median_select(v, n);
-    }
-    return m;
-}
-
-/** The median position over w (with finite positions by
- *  ana_finite_median: trimming does not see the sign of a zero). */
-static double span_median_position(const rm_series *s, span w, bool finite)
+/** The median position over w. */
+static double span_median_position(const rm_series *s, span w)
 {
     size_t n = w.to - w.from;
-    const double *x = s->position_cm + w.from;
     double *v = malloc(sizeof *v * n);
     if (!v)
         return NAN;
-    double m;
-    if (finite) {
-        m = ana_finite_median(x, n, v);
-    } else {
-        memcpy(v, x, sizeof *v * n);
-        m = rm_median_select(v, n);
-    }
+    memcpy(v, s->position_cm + w.from, sizeof *v * n);
+    double m = rm_median_select(v, n);
     free(v);
     return m;
 }
 
-static span trim_to_held_point(const rm_series *s, span w, double radius_cm,
-                               bool finite)
+static span trim_to_held_point(const rm_series *s, span w, double radius_cm)
 {
-    double held = span_median_position(s, w, finite);
+    double held = span_median_position(s, w);
     double limit = TRIM_FRACTION * radius_cm;
     if (!isfinite(held))
         return w;
@@ -300,8 +244,7 @@ static rm_status held_position_spans(const rm_series *s, double radius_cm,
                                queue_value(&lo, p), 2 * radius_cm);
             /* A long window that is not held at one point after trimming
              * (a slow roll) is passed over whole, which keeps this linear. */
-            span held = trim_to_held_point(s, (span){i, j}, radius_cm,
-                                           skip.finite);
+            span held = trim_to_held_point(s, (span){i, j}, radius_cm);
             if (held.to - held.from >= min_len)
                 out->items[out->count++] = held;
             /* No window starts at j: it is unloaded, past the end or

@@ -208,201 +208,105 @@ void rm_supported_ends(double *x, size_t n, double reach, size_t need,
     supported_end(x, n, true, reach, need, -1, high);
 }
 
-void rm_select_kth(double *x, size_t n, size_t k)
+/* Of many values rm_median_select first gathers those in a band about the
+ * median to x's front and selects among them: the band runs between the
+ * values MEDIAN_BAND either side of the middle of MEDIAN_SAMPLE values
+ * spread over x, and holds about a quarter of x. */
+#define MEDIAN_SAMPLE 64
+#define MEDIAN_BAND 8
+#define MEDIAN_BAND_MIN_N (4 * MEDIAN_SAMPLE)
+
+/** The band [*lo, *hi] of x[0..n) (n >= MEDIAN_SAMPLE) from its sample. */
+static void median_band(const double *x, size_t n, double *lo, double *hi)
 {
-    select_kth(x, n, k);
+    double sample[MEDIAN_SAMPLE];
+    for (size_t k = 0; k < MEDIAN_SAMPLE; k++)
+        sample[k] = x[k * (n / MEDIAN_SAMPLE)];
+    sort_doubles(sample, MEDIAN_SAMPLE);
+    *lo = sample[MEDIAN_SAMPLE / 2 - MEDIAN_BAND];
+    *hi = sample[MEDIAN_SAMPLE / 2 + MEDIAN_BAND - 1];
+}
+
+typedef double double2 __attribute__((vector_size(2 * sizeof(double))));
+typedef int64_t long2 __attribute__((vector_size(2 * sizeof(int64_t))));
+
+/** Per lane, less the number of values below lo and above hi so far (a
+ *  true comparison is -1), and whether one was NaN. */
+typedef struct band_counts { long2 below, above, nan; } band_counts;
+
+static inline void count_pair(double2 v, double lo, double hi, band_counts *c)
+{
+    c->below += v < lo;
+    c->above += v > hi;
+    c->nan |= v != v;
+}
+
+/** How many of x[0..n) lie below lo and above hi; false if one is NaN. */
+static bool count_outside(const double *x, size_t n, double lo, double hi,
+                          size_t *below, size_t *above)
+{
+    band_counts c = {{0, 0}, {0, 0}, {0, 0}};
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        double2 v;
+        memcpy(&v, x + i, sizeof v);
+        count_pair(v, lo, hi, &c);
+    }
+    if (i < n)
+        count_pair((double2){x[i], lo}, lo, hi, &c);
+    *below = (size_t)-(c.below[0] + c.below[1]);
+    *above = (size_t)-(c.above[0] + c.above[1]);
+    return !(c.nan[0] | c.nan[1]);
+}
+
+/** Moves the values of x[0..n) from lo to hi to its front (swapping, so
+ *  x keeps its values); their count. */
+static size_t gather_band(double *x, size_t n, double lo, double hi)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {     /* no branch on the values */
+        double v = x[i];
+        x[i] = x[m];
+        x[m] = v;
+        m += (v >= lo) & (v <= hi);
+    }
+    return m;
+}
+
+/** Moves the band's values of x[0..n), the median's among them, to its
+ *  front; their count, and in *before how many values lie below them.
+ *  Only where that keeps the median's bits (the order selection visits x
+ *  in decides the sign of a zero median and which NaN comes out); else
+ *  n, with x as it was. */
+static size_t gather_median(double *x, size_t n, size_t *before)
+{
+    *before = 0;
+    if (n < MEDIAN_BAND_MIN_N)
+        return n;
+    double lo, hi;
+    size_t below, above;
+    median_band(x, n, &lo, &hi);
+    if (!(lo > 0.0 || hi < 0.0) ||                /* zero may be in it */
+        !count_outside(x, n, lo, hi, &below, &above) ||
+        below > (n - 1) / 2 || above >= n - n / 2) /* the band misses */
+        return n;
+    *before = below;
+    return gather_band(x, n, lo, hi);
 }
 
 double rm_median_select(double *x, size_t n)
 {
     if (n == 0)
         return NAN;
-    select_kth(x, n, n / 2);
+    size_t before;
+    size_t m = gather_median(x, n, &before), k = n / 2 - before;
+    select_kth(x, m, k);
     if (n % 2)
-        return x[n / 2];
-    double below = x[0]; /* the largest of x[0..n/2) */
-    for (size_t i = 1; i < n / 2; i++)
+        return x[k];
+    double below = x[0]; /* the largest of x[0..k) */
+    for (size_t i = 1; i < k; i++)
         below = rm_fmax_libm(x[i], below);   /* as GCC called fmax */
-    return 0.5 * (below + x[n / 2]);
-}
-
-/* The float median counts its values into this many buckets first: few
- * enough to clear and scan for a few thousand values, enough that the
- * median's bucket holds only a few dozen of them. Fewer values than
- * FLOAT_MEDIAN_MIN_N are not worth the counting. */
-#define FLOAT_BUCKETS 256
-#define FLOAT_MEDIAN_MIN_N 256
-
-typedef float float4 __attribute__((vector_size(4 * sizeof(float))));
-typedef int32_t int4 __attribute__((vector_size(4 * sizeof(int32_t))));
-
-/** a where `take` is set (all bits), else b. */
-static inline float4 pick4(int4 take, float4 a, float4 b)
-{
-    return (float4)(((int4)a & take) | ((int4)b & ~take));
-}
-
-/** Whether any lane of a comparison's result is set. */
-static inline bool any4(int4 set)
-{
-    int64_t half[2];
-    memcpy(half, &set, sizeof half);
-    return (half[0] | half[1]) != 0;
-}
-
-/** x[i .. n) (fewer than four values) and `fill` after them. */
-static float4 tail4(const float *x, size_t i, size_t n, float fill)
-{
-    float4 v = {fill, fill, fill, fill};
-    for (size_t j = 0; i + j < n; j++)
-        v[j] = x[i + j];
-    return v;
-}
-
-/** Into *low and *high the smaller and larger of them and v; NaN lanes
- *  set in *nan. */
-static inline void widen4(float4 v, float4 *low, float4 *high, int4 *nan)
-{
-    *low = pick4(v < *low, v, *low);
-    *high = pick4(v > *high, v, *high);
-    *nan |= v != v;
-}
-
-/** The smallest and largest of x[0..n) (n > 0); false if one is NaN. */
-static bool float_range(const float *x, size_t n, float *lo, float *hi)
-{
-    float4 low = {x[0], x[0], x[0], x[0]}, high = low;
-    int4 nan = {0};
-    size_t i = 0;
-    for (; n - i >= 4; i += 4) {
-        float4 v;
-        memcpy(&v, x + i, sizeof v);
-        widen4(v, &low, &high, &nan);
-    }
-    widen4(tail4(x, i, n, x[0]), &low, &high, &nan);
-    *lo = low[0], *hi = high[0];
-    for (int j = 1; j < 4; j++) {
-        *lo = low[j] < *lo ? low[j] : *lo;
-        *hi = high[j] > *hi ? high[j] : *hi;
-    }
-    return !any4(nan);
-}
-
-/** The buckets of four values from lo on, scale buckets to a unit. Each
- *  step rounds monotonically, so a bucket holds a run of the sorted
- *  values (zeros of both signs in one). */
-static inline int4 buckets4(float4 v, float lo, float scale)
-{
-    return __builtin_convertvector((v - lo) * scale, int4);
-}
-
-/** Count the first m (at most four) of v's values into their buckets. */
-static inline void count4(float4 v, size_t m, float lo, float scale,
-                          uint32_t *count)
-{
-    int4 b = buckets4(v, lo, scale);
-    if (m == 4) {   /* unrolled: most calls */
-        count[b[0]]++, count[b[1]]++, count[b[2]]++, count[b[3]]++;
-        return;
-    }
-    for (size_t j = 0; j < m; j++)
-        count[b[j]]++;
-}
-
-/** Which bucket holds the value of rank `rank`, and how many values lie
- *  in the buckets before it. */
-static size_t bucket_of_rank(const uint32_t *count, size_t rank,
-                             size_t *before)
-{
-    size_t b = 0, seen = 0;
-    while (seen + count[b] <= rank)
-        seen += count[b++];
-    *before = seen;
-    return b;
-}
-
-/** Append those of the first m (at most four) of v's values that lie in
- *  buckets first..last to out[*len..]. */
-static inline void collect4(float4 v, size_t m, float lo, float scale,
-                            int32_t first, int32_t last, double *out,
-                            size_t *len)
-{
-    int4 b = buckets4(v, lo, scale);
-    int4 in = (b >= first) & (b <= last);
-    if (!any4(in))
-        return;
-    for (size_t j = 0; j < m; j++)
-        if (in[j])
-            out[(*len)++] = v[j];
-}
-
-/** The median's two middle values of x[0..n) (or its middle one twice),
- *  values without NaNs from lo to where scale puts the last bucket:
- *  counted into buckets, then selected among those in the middle ones. */
-static void middle_values(const float *x, size_t n, float lo, float scale,
-                          double *scratch, double *below, double *middle)
-{
-    uint32_t count[FLOAT_BUCKETS] = {0};
-    size_t full = n - n % 4;
-    for (size_t i = 0; i < full; i += 4) {
-        float4 v;
-        memcpy(&v, x + i, sizeof v);
-        count4(v, 4, lo, scale, count);
-    }
-    count4(tail4(x, full, n, lo), n - full, lo, scale, count);
-    size_t before, unused;
-    int32_t first = (int32_t)bucket_of_rank(count, (n - 1) / 2, &before);
-    int32_t last = (int32_t)bucket_of_rank(count, n / 2, &unused);
-    size_t m = 0;
-    for (size_t i = 0; i < full; i += 4) {
-        float4 v;
-        memcpy(&v, x + i, sizeof v);
-        collect4(v, 4, lo, scale, first, last, scratch, &m);
-    }
-    collect4(tail4(x, full, n, lo), n - full, lo, scale, first, last, scratch,
-             &m);
-    size_t k = n / 2 - before;
-    select_kth(scratch, m, k);
-    *middle = scratch[k];
-    *below = *middle;
-    if (n % 2 == 0) {
-        *below = scratch[0];
-        for (size_t i = 1; i < k; i++)
-            *below = scratch[i] > *below ? scratch[i] : *below;
-    }
-}
-
-/** The median's two middle values of x[0..n) (or its middle one twice)
- *  found by counting; false where counting cannot tell them: too few
- *  values, a NaN, or a range too wide or too narrow for the buckets. */
-static bool middle_by_counting(const float *x, size_t n, double *scratch,
-                               double *below, double *middle)
-{
-    float lo, hi;
-    if (n < FLOAT_MEDIAN_MIN_N || !float_range(x, n, &lo, &hi) ||
-        !isfinite(hi - lo))
-        return false;
-    *below = *middle = lo;
-    if (hi == lo)
-        return true;
-    float scale = (float)(FLOAT_BUCKETS - 1) / (hi - lo);
-    if (!isfinite(scale))
-        return false;
-    middle_values(x, n, lo, scale, scratch, below, middle);
-    return true;
-}
-
-double rm_median_floats(const float *x, size_t n, double *scratch)
-{
-    double below, middle;
-    /* Any exact selection finds these values; only a zero's sign depends
-     * on the order rm_median_select visits the values in. */
-    if (middle_by_counting(x, n, scratch, &below, &middle) && below != 0.0 &&
-        middle != 0.0)
-        return n % 2 ? middle : 0.5 * (below + middle);
-    for (size_t i = 0; i < n; i++)
-        scratch[i] = x[i];
-    return rm_median_select(scratch, n);
+    return 0.5 * (below + x[k]);
 }
 
 double rm_quantile(const double *x, size_t n, double q)

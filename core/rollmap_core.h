@@ -667,16 +667,11 @@ static inline double rm_fmin_libm(double a, double b)
 size_t rm_keep_finite(double *x, size_t n);
 /** Median of x[0..n), sorting x in place; NaN for n == 0. */
 double rm_median_inplace(double *x, size_t n);
-/** Reorders x[0..n) so that x[k] (k < n) is the value a sort would put
- *  there, with nothing larger before it and nothing smaller after it. */
-void rm_select_kth(double *x, size_t n, size_t k);
 /** The same median, reordering x[0..n) without sorting it (linear time on
- *  average); NaN for n == 0. */
+ *  average); NaN for n == 0. Its bits are those of Hoare's selection of
+ *  the middle over all of x; of many values it selects among those near
+ *  the middle where that cannot change them. */
 double rm_median_select(double *x, size_t n);
-/** rm_median_select of x[0..n) converted to double in order, bit for bit,
- *  leaving x as it is; scratch: room for n values. Counts the values
- *  into buckets first, so only a few need selecting among. */
-double rm_median_floats(const float *x, size_t n, double *scratch);
 /** The outermost values of x[0..n) (finite; reordered) that have at least
  *  `need` values, themselves included, within `reach` inward: *low the
  *  smallest x with #{y : x <= y <= x + reach} >= need, *high the largest

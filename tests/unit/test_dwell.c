@@ -366,28 +366,6 @@ static void held_windows_follow_their_definition(void **state)
     assert_true(found > 6);
 }
 
-static void finite_median_follows_rm_median_select(void **state)
-{
-    (void)state;
-    enum { MOST = 3000 };
-    static double x[MOST], kept[MOST], copy[MOST], v[MOST];
-    srand(9);
-    for (int round = 0; round < 300; round++) {
-        size_t n = 1 + (size_t)(rand() % MOST);
-        int spread = 1 + rand() % 1000, skew = rand() % 3;
-        for (size_t i = 0; i < n; i++) {
-            double r = (double)(rand() % spread) / 7.0;
-            x[i] = skew == 0 ? r : skew == 1 ? r * r : -r + (double)(i % 50);
-        }
-        memcpy(copy, x, sizeof *x * n);
-        memcpy(kept, x, sizeof *x * n);
-        double expected = rm_median_select(copy, n);
-        double m = ana_finite_median(x, n, v);
-        assert_true(m == expected);      /* a zero's sign may differ */
-        assert_memory_equal(x, kept, sizeof *x * n);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,7 +375,6 @@ int main(void)
         cmocka_unit_test(encoder_glitches_do_not_move_the_zero),
         cmocka_unit_test(slow_rolling_is_not_a_dwell),
         cmocka_unit_test(held_windows_follow_their_definition),
-        cmocka_unit_test(finite_median_follows_rm_median_select),
         cmocka_unit_test(devices_without_encoder_dwell_in_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

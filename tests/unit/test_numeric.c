@@ -68,6 +68,12 @@ static bool same_bits(double a, double b)
     return memcmp(&a, &b, sizeof a) == 0;
 }
 
+/* Doubles in the order of their bit patterns, for qsort. */
+static int by_bits(const void *pa, const void *pb)
+{
+    return memcmp(pa, pb, sizeof(double));
+}
+
 /* rm_fmax_libm and rm_fmin_libm give libm's bits for every pair of
  * zeros of both signs, infinities, quiet NaNs of both signs and with a
  * payload, ties and ordinary values, in both orders. */
@@ -157,59 +163,102 @@ static void median_by_selection_of_four_values(void **state)
     assert_true(same_bits(m, median_of_selected(nan_low, 4)));
 }
 
-/* Float test values of kind `kind` for the float median: noise about an
- * offset (a drift anchor's samples), few distinct values, noise about
- * zero with zeros of both signs, a stray NaN or infinity in noise, one
- * value throughout, a range of a few subnormal steps, the whole float
- * range, and two clusters far apart. */
-static float float_median_value(int kind, size_t i, size_t n)
+/* rm_median_select's definition: Hoare's selection of x[n/2] over all of
+ * x as numeric.c's select_kth does it (the middle value as pivot, runs of
+ * equal values split evenly), then median_of_selected. */
+static double median_by_definition(double *x, size_t n)
 {
-    float noise = (float)rand() / (float)RAND_MAX - 0.5f;
+    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, want = (ptrdiff_t)(n / 2);
+    while (lo < hi) {
+        double pivot = x[lo + (hi - lo) / 2];
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) {
+            for (; x[i] < pivot; i++) {}
+            for (; x[j] > pivot; j--) {}
+            if (i > j)
+                break;
+            double t = x[i];
+            x[i++] = x[j];
+            x[j--] = t;
+        }
+        if (want <= j)
+            hi = j;
+        else if (want >= i)
+            lo = i;
+        else
+            break;
+    }
+    return median_of_selected(x, n);
+}
+
+/* Test values of kind `kind` for long medians: noise about an offset (a
+ * drift anchor's samples) below and above zero, few distinct values,
+ * noise about zero with zeros of both signs, a stray NaN or infinity in
+ * noise, one value throughout, a range of a few subnormal steps, the
+ * whole double range, two clusters far apart, and every n/64th value far
+ * from the others (a sample that misses the median). */
+static double long_median_value(int kind, size_t i, size_t n)
+{
+    double noise = (double)rand() / RAND_MAX - 0.5;
     switch (kind) {
-    case 0: return -0.25f + 0.01f * noise;
-    case 1: return (float)(rand() % 4) - 1.0f;
-    case 2: return rand() % 3 == 0 ? (rand() % 2 ? 0.0f : -0.0f)
-                                   : 0.001f * noise;
-    case 3: return i == n / 3 ? NAN : noise;
-    case 4: return i == n / 3 ? (rand() % 2 ? INFINITY : -INFINITY) : noise;
-    case 5: return 7.5f;
-    case 6: return (float)(rand() % 5) * 1e-45f;
-    case 7: return i % 2 ? FLT_MAX * noise : -FLT_MAX;
-    default: return rand() % 2 ? 1e6f + noise : -3.0f + noise;
+    case 0: return -0.25 + 0.01 * noise;
+    case 1: return 30.0 + noise;
+    case 2: return (double)(rand() % 4) - 1.0;
+    case 3: return rand() % 3 == 0 ? (rand() % 2 ? 0.0 : -0.0)
+                                   : 0.001 * noise;
+    case 4: return i == n / 3 ? (rand() % 2 ? NAN : -NAN) : noise;
+    case 5: return i == n / 3 ? (rand() % 2 ? INFINITY : -INFINITY) : noise;
+    case 6: return 7.5;
+    case 7: return (double)(rand() % 5) * 5e-324;
+    case 8: return i % 2 ? DBL_MAX * noise : -DBL_MAX;
+    case 9: return rand() % 2 ? 1e6 + noise : -3.0 + noise;
+    default: return i % (n / 64 ? n / 64 : 1) == 0 ? 1e6 + noise : noise;
     }
 }
 
-/* rm_median_floats gives rm_median_select's bits for the floats as
- * doubles, for every kind of values above, at lengths about the counting's
- * least one and at odd and even lengths of a few thousand, and leaves
- * the floats as they were. */
-static void median_of_floats_is_the_median_of_their_doubles(void **state)
+/* rm_median_select gives its definition's bits for every kind of values
+ * above, at lengths about the least one it selects among a band for and
+ * at odd and even lengths of a few thousand, and keeps x's values. */
+static void median_by_selection_follows_its_definition(void **state)
 {
     (void)state;
     static const size_t lengths[] = {1, 2, 5, 255, 256, 257, 258, 1001,
                                      2000, 2461, 4096};
-    enum { LONGEST = 4096, KINDS = 9 };
-    float *x = malloc(sizeof *x * LONGEST), *kept = malloc(sizeof *x * LONGEST);
-    double *scratch = malloc(sizeof *scratch * LONGEST);
-    double *as_doubles = malloc(sizeof *as_doubles * LONGEST);
-    assert_true(x && kept && scratch && as_doubles);
+    enum { LONGEST = 4096, KINDS = 11 };
+    static double x[LONGEST], copy[LONGEST], kept[LONGEST];
     srand(18);
     for (int trial = 0; trial < 20; trial++)
         for (int kind = 0; kind < KINDS; kind++)
             for (size_t l = 0; l < sizeof lengths / sizeof *lengths; l++) {
                 size_t n = lengths[l];
-                for (size_t i = 0; i < n; i++) {
-                    x[i] = kept[i] = float_median_value(kind, i, n);
-                    as_doubles[i] = x[i];
-                }
-                double m = rm_median_floats(x, n, scratch);
-                assert_true(same_bits(m, rm_median_select(as_doubles, n)));
+                for (size_t i = 0; i < n; i++)
+                    x[i] = long_median_value(kind, i, n);
+                memcpy(copy, x, sizeof *x * n);
+                memcpy(kept, x, sizeof *x * n);
+                double m = rm_median_select(x, n);
+                assert_true(same_bits(m, median_by_definition(copy, n)));
+                qsort(x, n, sizeof *x, by_bits);
+                qsort(kept, n, sizeof *x, by_bits);
                 assert_memory_equal(x, kept, sizeof *x * n);
             }
-    free(x);
-    free(kept);
-    free(scratch);
-    free(as_doubles);
+}
+
+/* Every n/64th value shifted by d against the others, a rising run: for
+ * some d the band rm_median_select takes from the shifted values ends
+ * just beside the median's ranks, below or above them. */
+static void median_by_selection_about_the_band_edges(void **state)
+{
+    (void)state;
+    enum { N = 4097 };
+    static double x[N], copy[N];
+    for (size_t n = N - 1; n <= N; n++)
+        for (int d = -1200; d <= 1200; d++) {
+            for (size_t i = 0; i < n; i++)
+                x[i] = (double)i + 1.0 + (i % (n / 64) ? 0.0 : d);
+            memcpy(copy, x, sizeof *x * n);
+            assert_true(same_bits(rm_median_select(x, n),
+                                  median_by_definition(copy, n)));
+        }
 }
 
 static int ascending(const void *pa, const void *pb)
@@ -363,7 +412,8 @@ int main(void)
         cmocka_unit_test(median_by_selection_keeps_fmax_bits),
         cmocka_unit_test(median_by_selection_of_one_or_two_values),
         cmocka_unit_test(median_by_selection_of_four_values),
-        cmocka_unit_test(median_of_floats_is_the_median_of_their_doubles),
+        cmocka_unit_test(median_by_selection_follows_its_definition),
+        cmocka_unit_test(median_by_selection_about_the_band_edges),
         cmocka_unit_test(median_sorts_like_qsort),
         cmocka_unit_test(supported_ends_follow_their_definition),
         cmocka_unit_test(supported_ends_of_unsupported_values_are_the_middle_one),
