@@ -259,16 +259,30 @@ static bool count_outside(const double *x, size_t n, double lo, double hi,
     return !(c.nan[0] | c.nan[1]);
 }
 
-/** Moves the values of x[0..n) from lo to hi to its front (swapping, so
- *  x keeps its values); their count. */
+/** The bits of d: for doubles of one sign they order as the magnitudes. */
+static inline uint64_t bits_of(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+/** Moves the values of x[0..n) from lo to hi, a band of one sign, to its
+ *  front (swapping, so x keeps its values); their count. */
 static size_t gather_band(double *x, size_t n, double lo, double hi)
 {
+    /* One unsigned comparison: a value's bits less those of the band's
+     * end nearer zero are at most the band's width in bits only within
+     * it; short of that end they wrap round, and the sign bit puts values
+     * of the other sign more than the width away. */
+    uint64_t near = bits_of(lo > 0.0 ? lo : hi);
+    uint64_t width = bits_of(lo > 0.0 ? hi : lo) - near;
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {     /* no branch on the values */
         double v = x[i];
         x[i] = x[m];
         x[m] = v;
-        m += (v >= lo) & (v <= hi);
+        m += bits_of(v) - near <= width;
     }
     return m;
 }
