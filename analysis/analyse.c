@@ -51,14 +51,19 @@ const char *rm_ml_side_name(rm_ml_side side)
 /* Results                                                                  */
 /* ------------------------------------------------------------------------ */
 
-double *ana_series_block_alloc(size_t cap)
+void *ana_series_block_alloc(size_t cap, unsigned channels)
 {
-    size_t each = sizeof(double) * ANA_SERIES_DOUBLES + ANA_SERIES_BYTES;
-    if (cap == 0 || cap > SIZE_MAX / each)
+    /* under 128 bytes a sample in all: the sizes below cannot overflow */
+    if (cap == 0 || cap > SIZE_MAX / 128 || channels > RM_MAX_CHANNELS)
         return NULL;
-    return rm_alloc_large(cap * each);
+    size_t early = ana_series_head_bytes(cap) +
+                   sizeof(double) * ANA_SERIES_SPEED * cap;
+    size_t channel_bytes = (sizeof(float) * channels + 1) * cap;
+    size_t late_bytes = sizeof(double) *
+        (2 * cap + ana_spectrogram_values(cap, SPECTROGRAM_FRAME));
+    return rm_alloc_large(early + (channel_bytes > late_bytes ? channel_bytes
+                                                              : late_bytes));
 }
-
 /** The arrays of s: the one block of an analysis' own series, or each
  *  array on its own (a series filled by other code). */
 static void series_free(rm_series *s, void *block)
@@ -83,6 +88,8 @@ void rm_analysis_free(rm_analysis *a)
 {
     if (!a)
         return;
+    if (!a->series_memory)      /* else the power lies in it */
+        free(a->spectrogram.power);
     series_free(&a->series, a->series_memory);
     free(a->dwells);
     free(a->spots);
@@ -90,20 +97,22 @@ void rm_analysis_free(rm_analysis *a)
     free(a->strokes);
     free(a->profile);
     free(a->psd);
-    free(a->spectrogram.power);
     free((rm_gap *)a->gaps);
     free(a);
 }
 
 /** The series of ch, in the series block that a takes over from ch: the
  *  times, gap flags and encoder counts (which ana_position_fill turns into
- *  positions in place) are already there. */
-static rm_status series_alloc(rm_analysis *a, ana_channels *ch)
+ *  positions in place) are already there, and the channels stay there
+ *  until they are combined. *spectrogram_room: where the spectrogram's
+ *  power goes. */
+static rm_status series_alloc(rm_analysis *a, ana_channels *ch,
+                              double **spectrogram_room)
 {
     /* no output yet: no block to take over */
     size_t cap = ch->series_block ? ch->cap : 1;
-    double *block = ch->series_block ? ch->series_block
-                                     : ana_series_block_alloc(cap);
+    void *block = ch->series_block ? ch->series_block
+                                   : ana_series_block_alloc(cap, ch->count);
     if (!block)
         return RM_ERR_NOMEM;
     rm_series *s = &a->series;
@@ -122,10 +131,12 @@ static rm_status series_alloc(rm_analysis *a, ana_channels *ch)
     s->speed_cm_s = ana_series_doubles(block, cap, ANA_SERIES_SPEED);
     s->tremor = ana_series_doubles(block, cap, ANA_SERIES_TREMOR);
     s->loaded = ana_series_bytes(block, cap, ANA_SERIES_LOADED);
-    /* force_n to tremor lie end to end: their pages in one call */
-    const double *end = s->tremor + s->n;
+    *spectrogram_room = ana_series_spectrogram(block, cap);
+    /* force_n to the spectrogram lie end to end: their pages in one call
+     * (those the channels used are mapped already) */
+    const double *end = *spectrogram_room +
+                        ana_spectrogram_values(s->n, SPECTROGRAM_FRAME);
     rm_prefault(s->force_n, sizeof *end * (size_t)(end - s->force_n));
-    rm_prefault(s->loaded, s->n);
     return RM_OK;
 }
 
@@ -141,15 +152,14 @@ static size_t pow2_at_most(size_t n, size_t cap)
     return p;
 }
 
-/** The spectrogram, the tremor series and the PSD of the force; spare as
- *  for ana_spectrogram. */
-static rm_status force_spectra(rm_analysis *a, void *spare, size_t spare_bytes,
-                               rm_error *err)
+/** The spectrogram (its power into room, as for ana_spectrogram), the
+ *  tremor series and the PSD of the force. */
+static rm_status force_spectra(rm_analysis *a, double *room, rm_error *err)
 {
     rm_series *s = &a->series;
     rm_status st = ana_spectrogram(s->force_n, s->n, s->rate_hz,
-                                   SPECTROGRAM_FRAME, spare, spare_bytes,
-                                   &a->spectrogram, err);
+                                   SPECTROGRAM_FRAME, room, &a->spectrogram,
+                                   err);
     if (st != RM_OK)
         return st;
     ana_band_power_series(&a->spectrogram, a->config.tremor_lo_hz,
@@ -342,7 +352,8 @@ static rm_status derive(rm_analysis *a, const session_parts *p,
                         ana_channels *ch, const ana_raw_stats *raw,
                         rm_error *err)
 {
-    if (series_alloc(a, ch) != RM_OK ||
+    double *spectrogram_room;
+    if (series_alloc(a, ch, &spectrogram_room) != RM_OK ||
         copy_gaps(a, p->gaps, p->n_gaps) != RM_OK)
         return rm_error_set(err, RM_ERR_NOMEM, "analysis: out of memory");
     ana_combine_channels(p->info, &a->config, ch, &a->series);
@@ -360,11 +371,7 @@ static rm_status derive(rm_analysis *a, const session_parts *p,
                             a->summary.rolled_length_cm,
                             p->info->encoder_counts_per_turn,
                             (double)p->info->roller_diameter_mm);
-    /* Combined, the channels are done with: their memory, mapped already,
-     * becomes the spectrogram's instead of fresh pages. */
-    size_t spare_bytes;
-    void *spare = ana_channels_release_block(ch, &spare_bytes);
-    rm_status st = force_spectra(a, spare, spare_bytes, err);
+    rm_status st = force_spectra(a, spectrogram_room, err);
     rm_stroke *passes = NULL;
     size_t pass_count = 0;
     if (st == RM_OK)

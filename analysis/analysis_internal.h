@@ -30,12 +30,19 @@
 /* ------------------------------------------------------------------------ */
 
 /* The result's series in one allocation (ana_series_block): the arrays of
- * rm_series, cap entries each, at fixed places. One run of huge pages
- * instead of one per array saves the rounding of each array up to whole
- * 2 MiB pages and the small pages of the byte arrays, all of which a
- * fresh process pays for in page faults. The conditioner fills the times,
- * encoder counts and gap flags in place; the analysis takes the block
- * over. */
+ * rm_series, cap entries each, at fixed places: the byte arrays first,
+ * then the doubles in the order below. One run of huge pages instead of
+ * one per array saves the rounding of each array up to whole 2 MiB pages
+ * and the small pages of the byte arrays, all of which a fresh process
+ * pays for in page faults. The conditioner fills the times, encoder
+ * counts and gap flags in place; the analysis takes the block over.
+ *
+ * The block's end, from the speed's array on, serves twice: while
+ * conditioning it holds the channels' floats and tare flags; once those
+ * are combined into the force, pressure and centre of pressure, it holds
+ * the speed, the tremor and then the spectrogram's power. Sharing it
+ * spares a fresh process mapping (and on a virtual machine, the host
+ * backing) the memory of one of the two. */
 typedef enum ana_series_double {
     ANA_SERIES_T_S, ANA_SERIES_POSITION, ANA_SERIES_FORCE,
     ANA_SERIES_PRESSURE, ANA_SERIES_ML, ANA_SERIES_SPEED, ANA_SERIES_TREMOR,
@@ -45,19 +52,36 @@ typedef enum ana_series_byte {
     ANA_SERIES_IN_GAP, ANA_SERIES_LOADED, ANA_SERIES_BYTES
 } ana_series_byte;
 
-/** A block of cap entries of every series (rm_alloc_large, released with
+/** A block of cap entries of every series, room for `channels` channels
+ *  and for the spectrogram of cap samples (rm_alloc_large, released with
  *  free()); NULL when out of memory. Nothing is touched yet. */
-double *ana_series_block_alloc(size_t cap);
-static inline double *ana_series_doubles(double *block, size_t cap,
+void *ana_series_block_alloc(size_t cap, unsigned channels);
+/** The byte arrays, rounded up to a cache line so the doubles align. */
+static inline size_t ana_series_head_bytes(size_t cap)
+{
+    return ((size_t)ANA_SERIES_BYTES * cap + 63) & ~(size_t)63;
+}
+static inline double *ana_series_doubles(void *block, size_t cap,
                                          ana_series_double which)
 {
-    return block + (size_t)which * cap;
+    return (double *)((char *)block + ana_series_head_bytes(cap)) +
+           (size_t)which * cap;
 }
-static inline uint8_t *ana_series_bytes(double *block, size_t cap,
+static inline uint8_t *ana_series_bytes(void *block, size_t cap,
                                         ana_series_byte which)
 {
-    return (uint8_t *)(block + (size_t)ANA_SERIES_DOUBLES * cap) +
-           (size_t)which * cap;
+    return (uint8_t *)block + (size_t)which * cap;
+}
+/** The channels' floats while conditioning (channel k's cap values at
+ *  k * cap), their cap tare flags after them. */
+static inline float *ana_series_channels(void *block, size_t cap)
+{
+    return (float *)ana_series_doubles(block, cap, ANA_SERIES_SPEED);
+}
+/** The spectrogram's power once the channels are combined. */
+static inline double *ana_series_spectrogram(void *block, size_t cap)
+{
+    return ana_series_doubles(block, cap, ANA_SERIES_DOUBLES);
 }
 
 /** Per-channel series at the analysis rate, before they are combined. */
@@ -66,15 +90,16 @@ typedef struct ana_channels {
     double rate_hz;
     unsigned count;                      /**< force/pressure channels */
     double *t_s;                         /**< in series_block */
-    float *newtons[RM_MAX_CHANNELS];     /**< float: see conditioning.c */
-    float *newtons_block;                /**< the one allocation behind them
-                                              and tared */
+    float *newtons[RM_MAX_CHANNELS];     /**< float: see conditioning.c;
+                                              in series_block */
     double *encoder;                     /**< low-passed encoder counts,
                                               in series_block */
     uint8_t *in_gap;                     /**< 1 filled into a gap, else 0;
                                               in series_block */
-    uint8_t *tared;                      /**< 1 a device tare happened here */
-    double *series_block;                /**< ana_series_block_alloc(cap) */
+    uint8_t *tared;                      /**< 1 a device tare happened here;
+                                              in series_block */
+    void *series_block;                  /**< ana_series_block_alloc(cap,
+                                              count) */
 } ana_channels;
 
 /** Raw-rate facts gathered while streaming. */
@@ -119,15 +144,11 @@ void ana_conditioner_free(ana_conditioner *c);
  *  the load threshold, between device tares) and FSR creep (from the
  *  pressure cells, cfg->fsr_creep_pct) from the filtered channels ch of a
  *  device info: the last step of ana_conditioner_finish. Its scratch is
- *  the loaded and force_n-to-tremor arrays of ch->series_block. */
+ *  the loaded and force_n-to-ml arrays of ch->series_block. */
 rm_status ana_channels_remove_drift_and_creep(ana_channels *ch,
                                               const rm_device_info *info,
                                               const rm_analysis_config *cfg,
                                               rm_error *err);
-/** Hand over the memory of ch's channel series and tare flags (a block
- *  from malloc of *bytes, NULL with 0 when there is none): they are gone
- *  from ch, the rest of ch stays. */
-void *ana_channels_release_block(ana_channels *ch, size_t *bytes);
 void ana_channels_free(ana_channels *ch);
 void ana_raw_stats_free(ana_raw_stats *raw);
 
@@ -314,13 +335,15 @@ static inline void ana_kept_quad(const double *x, const uint8_t *keep,
 /** The sum of ana_kept(x, keep, i) over i < n, added in the order of i. */
 double ana_kept_sum(const double *x, const uint8_t *keep, size_t n);
 
+/** Values of the spectrogram of n samples in frames of nfft. */
+size_t ana_spectrogram_values(size_t n, size_t nfft);
 /** Spectrogram of x: Hann frames of nfft, hop nfft/2, density scaling.
- *  spare (NULL for none) is a block from malloc that is no longer needed:
- *  the power takes it over when it is large enough, which saves mapping
- *  fresh pages; it is released either way. */
+ *  The power goes into room (ana_spectrogram_values(n, nfft) doubles that
+ *  stay the caller's), or with room NULL into fresh memory that
+ *  out->power owns. */
 rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
-                          size_t nfft, void *spare, size_t spare_bytes,
-                          rm_spectrogram *out, rm_error *err);
+                          size_t nfft, double *room, rm_spectrogram *out,
+                          rm_error *err);
 /** Band power over time, interpolated from the spectrogram frames. */
 void ana_band_power_series(const rm_spectrogram *sg, double lo_hz,
                            double hi_hz, size_t n, double rate_hz,

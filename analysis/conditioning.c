@@ -706,60 +706,38 @@ struct ana_conditioner {
     rm_sample_columns transposed;    /**< ana_conditioner_push's samples */
 };
 
-/** The channels' arrays and their tare flags moved into one allocation
- *  of cap values each (channel k's at k * cap, the flags after them): a
- *  single run of huge pages. */
-static size_t channel_block_bytes(const ana_channels *ch, size_t cap)
-{
-    return sizeof(float) * cap * ch->count + cap;
-}
-
-static bool channel_block_grow(ana_channels *ch, size_t cap)
-{
-    if (cap > SIZE_MAX / (sizeof(float) * RM_MAX_CHANNELS + 1))
-        return false;
-    size_t floats = cap * ch->count;
-    size_t bytes = channel_block_bytes(ch, cap);
-    float *block = rm_alloc_large(bytes);
-    if (!block)
-        return false;
-    rm_prefault(block, bytes);
-    uint8_t *tared = (uint8_t *)(block + floats);
-    for (unsigned k = 0; k < ch->count; k++) {
-        if (ch->n)
-            memcpy(block + k * cap, ch->newtons[k], sizeof *block * ch->n);
-        ch->newtons[k] = block + k * cap;
-    }
-    if (ch->n)
-        memcpy(tared, ch->tared, ch->n);
-    ch->tared = tared;
-    free(ch->newtons_block);
-    ch->newtons_block = block;
-    return true;
-}
-
-/** The times, encoder counts and gap flags moved into a series block of
- *  cap entries. Only their pages are mapped now: the other series' when
- *  the analysis fills them. */
+/** Everything output so far moved into a series block of cap entries
+ *  (ana_series_block): times, encoder counts, gap flags, the channels and
+ *  their tare flags. Only their pages are mapped now: the other series'
+ *  when the analysis fills them. */
 static bool series_block_grow(ana_channels *ch, size_t cap)
 {
-    double *block = ana_series_block_alloc(cap);
+    void *block = ana_series_block_alloc(cap, ch->count);
     if (!block)
         return false;
     double *t = ana_series_doubles(block, cap, ANA_SERIES_T_S);
     double *e = ana_series_doubles(block, cap, ANA_SERIES_POSITION);
-    uint8_t *gap = ana_series_bytes(block, cap, ANA_SERIES_IN_GAP);
-    rm_prefault(t, sizeof *t * cap);
-    rm_prefault(e, sizeof *e * cap);
-    rm_prefault(gap, cap);
+    float *newtons = ana_series_channels(block, cap);
+    uint8_t *tared = (uint8_t *)(newtons + cap * ch->count);
+    /* the byte arrays, times and counts lie end to end, as do the
+     * channels and their flags */
+    rm_prefault(block, (size_t)((char *)(e + cap) - (char *)block));
+    rm_prefault(newtons, (size_t)(tared + cap - (uint8_t *)newtons));
     if (ch->n) {
         memcpy(t, ch->t_s, sizeof *t * ch->n);
         memcpy(e, ch->encoder, sizeof *e * ch->n);
-        memcpy(gap, ch->in_gap, ch->n);
+        memcpy(ana_series_bytes(block, cap, ANA_SERIES_IN_GAP), ch->in_gap,
+               ch->n);
+        for (unsigned k = 0; k < ch->count; k++)
+            memcpy(newtons + k * cap, ch->newtons[k], sizeof *newtons * ch->n);
+        memcpy(tared, ch->tared, ch->n);
     }
     ch->t_s = t;
     ch->encoder = e;
-    ch->in_gap = gap;
+    ch->in_gap = ana_series_bytes(block, cap, ANA_SERIES_IN_GAP);
+    for (unsigned k = 0; k < ch->count; k++)
+        ch->newtons[k] = newtons + k * cap;
+    ch->tared = tared;
     free(ch->series_block);
     ch->series_block = block;
     return true;
@@ -770,7 +748,7 @@ static rm_status channels_grow(ana_channels *ch, size_t want, rm_error *err)
 {
     size_t cap = ch->cap ? ch->cap * 2 : 4096;
     cap = cap > want ? cap : want;
-    if (!channel_block_grow(ch, cap) || !series_block_grow(ch, cap))
+    if (!series_block_grow(ch, cap))
         return rm_error_set(err, RM_ERR_NOMEM,
                             "conditioning: out of memory at %zu samples",
                             ch->n);
@@ -1851,7 +1829,7 @@ rm_status ana_channels_remove_drift_and_creep(ana_channels *ch,
     if (ch->n == 0)
         return RM_OK;
     /* Scratch in the series block, in arrays the analysis fills only
-     * later: no fresh memory to map (force_n's array and the four after
+     * later: no fresh memory to map (force_n's array and the two after
      * it hold the n + 1 gains). */
     uint8_t *unloaded = ana_series_bytes(ch->series_block, ch->cap,
                                          ANA_SERIES_LOADED);
@@ -1929,19 +1907,8 @@ void ana_conditioner_free(ana_conditioner *c)
     free(c);
 }
 
-void *ana_channels_release_block(ana_channels *ch, size_t *bytes)
-{
-    void *block = ch->newtons_block;
-    *bytes = block ? channel_block_bytes(ch, ch->cap) : 0;
-    ch->newtons_block = NULL;
-    memset(ch->newtons, 0, sizeof ch->newtons);
-    ch->tared = NULL;
-    return block;
-}
-
 void ana_channels_free(ana_channels *ch)
 {
-    free(ch->newtons_block);
     free(ch->series_block);
     memset(ch, 0, sizeof *ch);
 }

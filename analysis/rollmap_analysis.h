@@ -188,7 +188,8 @@ typedef struct rm_analysis {
     rm_quality quality;
     rm_series series;
     void *series_memory;       /**< the one allocation holding every array
-                                    of series, or NULL: each is malloc'd */
+                                    of series and the spectrogram's power,
+                                    or NULL: each is malloc'd */
     size_t dwell_count;  rm_dwell *dwells;
     size_t spot_count;   rm_spot *spots;
     size_t mark_count;   rm_mark *marks;

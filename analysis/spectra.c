@@ -336,45 +336,33 @@ double rm_band_power(const double *psd, size_t bins, double df_hz,
 /* Spectrogram and band power over time                                     */
 /* ------------------------------------------------------------------------ */
 
-/** Memory for `bytes` of spectrogram power: spare when it is large enough
- *  (shrunk in place, its pages already mapped), else fresh memory; spare
- *  is released either way. */
-static double *power_memory(size_t bytes, void *spare, size_t spare_bytes)
+size_t ana_spectrogram_values(size_t n, size_t nfft)
 {
-    if (spare && spare_bytes >= bytes) {
-        double *shrunk = realloc(spare, bytes);
-        return shrunk ? shrunk : spare;
-    }
-    free(spare);
-    /* 3 MB an hour: malloc would take it from the heap's small pages */
-    double *power = rm_alloc_large(bytes);
-    if (power)
-        rm_prefault(power, bytes);
-    return power;
+    size_t hop = nfft / 2;
+    return n < nfft ? 0 : ((n - nfft) / hop + 1) * (nfft / 2 + 1);
 }
 
 rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
-                          size_t nfft, void *spare, size_t spare_bytes,
-                          rm_spectrogram *out, rm_error *err)
+                          size_t nfft, double *room, rm_spectrogram *out,
+                          rm_error *err)
 {
     memset(out, 0, sizeof *out);
     out->bins = nfft / 2 + 1;
     out->df_hz = rate_hz / (double)nfft;
     out->dt_s = (double)(nfft / 2) / rate_hz;
-    if (n < nfft) {
-        free(spare);
+    size_t values = ana_spectrogram_values(n, nfft);
+    if (values == 0)
         return RM_OK;  /* too short for one frame: an empty spectrogram */
-    }
     size_t hop = nfft / 2;
-    out->frames = (n - nfft) / hop + 1;
-    out->power = power_memory(sizeof *out->power * out->frames * out->bins,
-                              spare, spare_bytes);
+    out->frames = values / out->bins;
+    out->power = room ? room : malloc(sizeof *out->power * values);
     if (!out->power)
         return rm_error_set(err, RM_ERR_NOMEM, "spectrogram: out of memory");
     fft_work w;
     rm_status st = fft_work_init(&w, nfft, err);
     if (st != RM_OK) {
-        free(out->power);
+        if (!room)
+            free(out->power);
         out->power = NULL;
         return st;
     }

@@ -949,14 +949,15 @@ static ana_channels settle_channels(const rm_device_info *info, size_t n)
     ch.n = ch.cap = n;
     ch.rate_hz = SETTLE_RATE;
     ch.count = info->channel_count;
-    /* the tare flags after the channels, as the conditioner lays them */
-    ch.newtons_block = calloc(n * ch.count + n, sizeof(float));
-    ch.series_block = ana_series_block_alloc(n);
-    assert_non_null(ch.newtons_block);
+    /* laid out as the conditioner lays them: the tare flags after the
+     * channels */
+    ch.series_block = ana_series_block_alloc(n, ch.count);
     assert_non_null(ch.series_block);
+    float *newtons = ana_series_channels(ch.series_block, n);
     for (unsigned k = 0; k < ch.count; k++)
-        ch.newtons[k] = ch.newtons_block + k * n;
-    ch.tared = (uint8_t *)(ch.newtons_block + n * ch.count);
+        ch.newtons[k] = newtons + k * n;
+    ch.tared = (uint8_t *)(newtons + n * ch.count);
+    memset(ch.tared, 0, n);
     ch.in_gap = ana_series_bytes(ch.series_block, n, ANA_SERIES_IN_GAP);
     memset(ch.in_gap, 0, n);
     return ch;
@@ -983,8 +984,9 @@ static void settle_fill(const rm_device_info *info, ana_channels *ch)
             ch->newtons[k][i] = (float)(drift + load + 0.6 * noise(&state));
         }
     }
-    ch->tared[0] = 1;
-    ch->tared[n / 3] = ch->tared[2 * n / 3 + 1] = 1;
+    ch->tared[0] = ch->tared[n / 3] = 1;
+    if (2 * n / 3 + 1 < n)
+        ch->tared[2 * n / 3 + 1] = 1;
     memset(ch->in_gap + n / 2, 1, n / 2 + 37 < n ? 37 : n - n / 2);
 }
 
@@ -1122,7 +1124,7 @@ static size_t assert_removal_as_defined(const rm_device_info *info,
     size_t n = ch->n, recoveries = 0;
     uint8_t *unloaded = malloc(n + 1);
     assert_non_null(unloaded);
-    memcpy(want, ch->newtons_block, sizeof *want * n * ch->count);
+    memcpy(want, ch->newtons[0], sizeof *want * n * ch->count);
     define_unloaded(info, ch, cfg->load_threshold_n, unloaded);
     *most_anchors = 0;
     for (unsigned k = 0; k < ch->count; k++) {
@@ -1243,7 +1245,7 @@ static void undoes_creep_across_runs_as_defined(void **state)
     float *in = malloc(sizeof *in * ch.n * ch.count + 1);
     float *want = malloc(sizeof *want * ch.n * ch.count + 1);
     assert_true(in && want);
-    memcpy(in, ch.newtons_block, sizeof *in * ch.n * ch.count);
+    memcpy(in, ch.newtons[0], sizeof *in * ch.n * ch.count);
     size_t most_anchors;
     assert_true(assert_removal_as_defined(&info, &cfg, &ch, want,
                                           &most_anchors) > 0);
