@@ -511,21 +511,50 @@ rm_status rm_analyse_samples(const rm_device_info *info,
 /* From a session file                                                      */
 /* ------------------------------------------------------------------------ */
 
-/** A new conditioner, with the first seconds of s for its hum detection. */
+/** cols from index `at` on, as columns of their own. */
+static rm_sample_columns columns_from(const rm_sample_columns *cols, size_t at)
+{
+    rm_sample_columns rest = *cols;
+    rest.t_us += at;
+    rest.flags += at;
+    rest.encoder += at;
+    for (unsigned k = 0; k < cols->channels; k++)
+        rest.counts[k] += at;
+    rest.cap -= at;
+    return rest;
+}
+
+/** The first cols->cap samples of s (fewer when s has fewer) into cols. */
+static rm_status read_prefix(rm_session *s, rm_sample_columns *cols,
+                             size_t *got, rm_error *err)
+{
+    *got = 0;
+    while (*got < cols->cap) {
+        rm_sample_columns rest = columns_from(cols, *got);
+        size_t more;
+        rm_status st = rm_session_read_columns(s, *got, &rest, &more, err);
+        if (st != RM_OK || more == 0)
+            return st;
+        *got += more;
+    }
+    return RM_OK;
+}
+
+/** A new conditioner, with the first seconds of s (read into cols, whose
+ *  room is enough for them) for its hum detection. */
 static rm_status conditioner_for(rm_session *s, const rm_analysis_config *cfg,
+                                 rm_sample_columns *cols,
                                  ana_conditioner **out, rm_error *err)
 {
     const rm_device_info *info = rm_session_device(s);
-    size_t n = prefix_length(info, rm_session_sample_count(s)), got = 0;
+    rm_sample_columns prefix = *cols;
+    prefix.cap = prefix_length(info, rm_session_sample_count(s));
+    size_t got;
     *out = NULL;
-    rm_sample *prefix = malloc(sizeof *prefix * (n ? n : 1));
-    if (!prefix)
-        return rm_error_set(err, RM_ERR_NOMEM, "analysis: out of memory");
-    rm_status st = rm_session_read(s, 0, prefix, n, &got, err);
+    rm_status st = read_prefix(s, &prefix, &got, err);
     if (st == RM_OK)
-        st = ana_conditioner_new(out, info, cfg, prefix, got,
-                                 rm_session_sample_count(s), err);
-    free(prefix);
+        st = ana_conditioner_new_columns(out, info, cfg, &prefix, got,
+                                         rm_session_sample_count(s), err);
     return st;
 }
 
@@ -536,7 +565,7 @@ static rm_status condition_file(rm_session *s, const rm_analysis_config *cfg,
                                 ana_conditioner **out, rm_error *err)
 {
     size_t got = 0;
-    rm_status st = conditioner_for(s, cfg, out, err);
+    rm_status st = conditioner_for(s, cfg, cols, out, err);
     for (uint64_t at = 0; st == RM_OK; at += got) {
         st = rm_session_read_columns(s, at, cols, &got, err);
         if (st != RM_OK || got == 0)
@@ -562,8 +591,11 @@ rm_status rm_analyse_session(rm_session *s, const rm_analysis_config *cfg,
         return rm_error_set(err, RM_ERR_FORMAT, "%s: session has no samples",
                             rm_session_path(s));
     rm_sample_columns cols;
+    size_t prefix = prefix_length(rm_session_device(s),
+                                  rm_session_sample_count(s));
     st = rm_sample_columns_alloc(&cols, rm_session_device(s)->channel_count,
-                                 READ_CHUNK, err);
+                                 prefix > READ_CHUNK ? prefix : READ_CHUNK,
+                                 err);
     if (st != RM_OK)
         return st;
     ana_conditioner *c = NULL;

@@ -123,6 +123,14 @@ typedef struct ana_conditioner ana_conditioner;
 /** Prepare a conditioner. prefix (the first samples of the session, any
  *  number) is used to detect mains hum before streaming starts;
  *  expected_samples (0 if unknown) sizes the output at once. */
+rm_status ana_conditioner_new_columns(ana_conditioner **out,
+                                      const rm_device_info *info,
+                                      const rm_analysis_config *cfg,
+                                      const rm_sample_columns *prefix,
+                                      size_t prefix_n,
+                                      uint64_t expected_samples,
+                                      rm_error *err);
+/** The same with the prefix as rm_samples. */
 rm_status ana_conditioner_new(ana_conditioner **out,
                               const rm_device_info *info,
                               const rm_analysis_config *cfg,

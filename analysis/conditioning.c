@@ -151,29 +151,29 @@ static size_t largest_pow2_at_most(size_t n)
     return p;
 }
 
-/** Newtons of channel `which` of sample s, or with which = -1 the total
+/** Newtons of channel `which` of sample i, or with which = -1 the total
  *  force (in which a lean shifting load between the end caps cancels). */
-static double prefix_value(const rm_device_info *info, const rm_sample *s,
-                           int which)
+static double prefix_value(const rm_device_info *info,
+                           const rm_sample_columns *s, size_t i, int which)
 {
     if (which >= 0)
-        return rm_channel_newtons(&info->channels[which], s->counts[which]);
+        return rm_channel_newtons(&info->channels[which], s->counts[which][i]);
     rm_channel_kind kind = total_force_kind(info);
     double total = 0.0;
     for (unsigned k = 0; k < info->channel_count; k++)
         if (info->channels[k].kind == kind)
-            total += rm_channel_newtons(&info->channels[k], s->counts[k]);
+            total += rm_channel_newtons(&info->channels[k], s->counts[k][i]);
     return total;
 }
 
 /** Welch PSD of one signal of the prefix, mean removed. */
 static rm_status prefix_psd(const rm_device_info *info, int which,
-                            const rm_sample *s, size_t n, size_t nfft,
+                            const rm_sample_columns *s, size_t n, size_t nfft,
                             double *x, double *psd)
 {
     double mean = 0.0;
     for (size_t i = 0; i < n; i++)
-        mean += x[i] = prefix_value(info, &s[i], which);
+        mean += x[i] = prefix_value(info, s, i, which);
     mean /= (double)n;
     for (size_t i = 0; i < n; i++)
         x[i] -= mean;
@@ -183,8 +183,8 @@ static rm_status prefix_psd(const rm_device_info *info, int which,
 /** Mains frequency (50 or 60) whose line stands out in the total force or
  *  any one channel, or 0. Hum is in the wiring of every channel, while the
  *  broadband content that can hide it differs (an FSR's is larger). */
-static double detect_hum(const rm_device_info *info, const rm_sample *prefix,
-                         size_t n)
+static double detect_hum(const rm_device_info *info,
+                         const rm_sample_columns *prefix, size_t n)
 {
     static const double mains[] = {50.0, 60.0};
     double rate = info->sample_rate_hz;
@@ -882,13 +882,11 @@ static void remove_hum(ana_conditioner *c, double hum_hz)
         notch_design(&c->notch, line_hz, c->rate_hz);
 }
 
-rm_status ana_conditioner_new(ana_conditioner **out,
-                              const rm_device_info *info,
-                              const rm_analysis_config *cfg,
-                              const rm_sample *prefix, size_t prefix_n,
-                              uint64_t expected_samples, rm_error *err)
+/** Whether a conditioner can be made for info and cfg. */
+static rm_status check_conditioner_inputs(const rm_device_info *info,
+                                          const rm_analysis_config *cfg,
+                                          rm_error *err)
 {
-    *out = NULL;
     if (info->sample_rate_hz == 0)
         return rm_error_set(err, RM_ERR_FORMAT,
                             "device info: sample_rate_hz is 0");
@@ -899,6 +897,21 @@ rm_status ana_conditioner_new(ana_conditioner **out,
     if (!(cfg->analysis_rate_hz > 0.0))
         return rm_error_set(err, RM_ERR_ARG, "analysis_rate_hz %g: must be > 0",
                             cfg->analysis_rate_hz);
+    return RM_OK;
+}
+
+rm_status ana_conditioner_new_columns(ana_conditioner **out,
+                                      const rm_device_info *info,
+                                      const rm_analysis_config *cfg,
+                                      const rm_sample_columns *prefix,
+                                      size_t prefix_n,
+                                      uint64_t expected_samples,
+                                      rm_error *err)
+{
+    *out = NULL;
+    rm_status st = check_conditioner_inputs(info, cfg, err);
+    if (st != RM_OK)
+        return st;
     ana_conditioner *c = calloc(1, sizeof *c);
     if (!c)
         return rm_error_set(err, RM_ERR_NOMEM, "conditioning: out of memory");
@@ -916,8 +929,8 @@ rm_status ana_conditioner_new(ana_conditioner **out,
     c->out.count = info->channel_count;
     size_t factor = (size_t)floor(c->rate_hz / cfg->analysis_rate_hz + 1e-9);
     c->out.rate_hz = c->rate_hz / (double)(factor ? factor : 1);
-    rm_status st = decimator_design(&c->dec, factor ? factor : 1,
-                                    info->channel_count, err);
+    st = decimator_design(&c->dec, factor ? factor : 1, info->channel_count,
+                          err);
     double hum = cfg->mains_hz > 0.0 ? cfg->mains_hz
                                      : detect_hum(info, prefix, prefix_n);
     if (st == RM_OK && hum > 0.0 && aliased_hz(hum, c->rate_hz) >= 1.0)
@@ -934,6 +947,27 @@ rm_status ana_conditioner_new(ana_conditioner **out,
     }
     *out = c;
     return RM_OK;
+}
+
+rm_status ana_conditioner_new(ana_conditioner **out,
+                              const rm_device_info *info,
+                              const rm_analysis_config *cfg,
+                              const rm_sample *prefix, size_t prefix_n,
+                              uint64_t expected_samples, rm_error *err)
+{
+    rm_sample_columns cols;
+    *out = NULL;
+    rm_status st = check_conditioner_inputs(info, cfg, err);
+    if (st == RM_OK)
+        st = rm_sample_columns_alloc(&cols, info->channel_count, prefix_n,
+                                     err);
+    if (st != RM_OK)
+        return st;
+    rm_sample_columns_put(&cols, 0, prefix, prefix_n);
+    st = ana_conditioner_new_columns(out, info, cfg, &cols, prefix_n,
+                                     expected_samples, err);
+    rm_sample_columns_free(&cols);
+    return st;
 }
 
 static rm_status add_mark(ana_raw_stats *raw, double t_s, rm_error *err)
