@@ -174,40 +174,58 @@ python3 "$work/frames.py" "$work/pty.bin" 100 $lossy || fail "frames read from t
 
 # 5. A host on the pty: nothing before START, INFO on IDENTIFY, samples
 #    after START; an unplug closes the pty and a new one appears.
-# The unplug comes late enough for a host that is slow to start.
-"$ROLLMAP" simulate --pty --link "$work/dev" --duration 9 \
-    --set unplug=6,unplug_for=1 >"$work/host.out" 2>"$work/host.err" &
-pids+=($!)
-for _ in $(seq 50); do [ -L "$work/dev" ] && break; sleep 0.1; done
-python3 - "$work/dev" "$work/frames.py" <<'EOF' || fail "host on the pty"
+# The host must be done before the unplug, 6 s after the pty appears. On a
+# loaded machine starting Python alone took 7 s, so the host starts first
+# and opens the pty as soon as it appears; it then reads until what it
+# waits for has come, and finds samples sent before START from the order
+# of the frames, not from how long it happened to read.
+python3 - "$work/dev" "$work/frames.py" "$work/host.ready" <<'EOF' &
 import os, sys, time, termios, tty, select
 sys.path.insert(0, os.path.dirname(sys.argv[2]))
 from frames import frames, encode, INFO, SAMPLES, ACK, IDENTIFY, START
 
+open(sys.argv[3], "w").close()
+give_up = time.time() + 60
+while not os.path.islink(sys.argv[1]):
+    assert time.time() < give_up, "no pty appeared"
+    time.sleep(0.01)
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)
 tty.setraw(fd)
+got, unfinished = [], b""
 
-def read_for(seconds):
-    data, end = b"", time.time() + seconds
-    while time.time() < end:
+def read_until(done):
+    """Every frame read so far, once done(frames) holds (or 5 s passed)."""
+    global unfinished
+    end = time.time() + 5
+    while not done(got) and time.time() < end:
         if select.select([fd], [], [], 0.05)[0]:
-            try:
-                data += os.read(fd, 65536)
-            except OSError:
-                break
-    return frames(data)[0]
+            whole, _, unfinished = (unfinished + os.read(fd, 65536)).rpartition(b"\0")
+            got.extend(frames(whole + b"\0")[0] if whole else [])
+    return got
 
-types = [t for t, s, p in read_for(0.5)]
-assert SAMPLES not in types, "samples before START"
+def start_acked(got):
+    return any(t == ACK and p[0] == START for t, s, p in got)
+
+time.sleep(0.5)  # the device's chance to send samples unasked
 os.write(fd, encode(IDENTIFY))
-types = [t for t, s, p in read_for(0.5)]
+types = [t for t, s, p in read_until(lambda got: any(t == INFO for t, s, p in got))]
 assert INFO in types, "no INFO after IDENTIFY: %r" % types
 os.write(fd, encode(START))
-got = read_for(0.7)
-assert any(t == ACK and p[0] == START for t, s, p in got), "START not acked"
+got = read_until(lambda got: start_acked(got) and
+                 sum(t == SAMPLES for t, s, p in got) >= 30)
+assert start_acked(got), "START not acked"
+ack = next(i for i, (t, s, p) in enumerate(got) if t == ACK and p[0] == START)
+assert all(t != SAMPLES for t, s, p in got[:ack]), "samples before START"
 assert sum(t == SAMPLES for t, s, p in got) >= 30, "too few samples after START"
 os.close(fd)
 EOF
+host=$!
+pids+=("$host")
+for _ in $(seq 600); do [ -e "$work/host.ready" ] && break; sleep 0.1; done
+"$ROLLMAP" simulate --pty --link "$work/dev" --duration 9 \
+    --set unplug=6,unplug_for=1 >"$work/host.out" 2>"$work/host.err" &
+pids+=($!)
+wait "$host" || fail "host on the pty"
 wait "${pids[-1]}" || fail "simulate --pty with an unplug failed"
 grep -q "unplugged at 6" "$work/host.err" || fail "no unplug reported"
 [ "$(wc -l <"$work/host.out")" = 2 ] || fail "expected a second pty after the replug"
