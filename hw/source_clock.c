@@ -5,12 +5,12 @@
  * busy machine reads late, a USB bridge batches) but never early. So the
  * relation between the device's clock and the host's shows best in the
  * least delayed frame: the one whose arrival less its last sample's device
- * time is smallest. Before a restart that minimum is kept over the last
- * few frames of the old clock (few, so that a drifting device crystal does
- * not matter); after it the first frames of the new clock are held back
- * and the least delayed of them anchors the new clock to the old. The held
- * frames then go on in their order with the new offset: holding delays
- * them, it loses none.
+ * time is smallest. The first frames of a restarted clock are held back
+ * and the least delayed of them anchors the new clock to the old, whose
+ * least delayed frame is looked for among as many of its last reads:
+ * equal chances on both sides to be read on time. The held frames then go
+ * on in their order with the new offset: holding delays them, it loses
+ * none.
  */
 #include "source_internal.h"
 
@@ -20,8 +20,9 @@
  * carry samples, or until the first has waited HOLD_US: long enough that
  * one of them is read on time on a loaded machine (with 8 processes per
  * core, 100 ms still left about 1 ms per replug), short enough for the
- * live view. The old clock's lateness counts over its last HOLD_US too:
- * over that time even a ceramic resonator (0.5 %) drifts 1.5 ms. */
+ * live view. As many of the old clock's last reads span about as long
+ * (longer after a stall): over 300 ms even a ceramic resonator (0.5 %)
+ * drifts only 1.5 ms. */
 #define HOLD_SAMPLE_FRAMES 32
 #define HOLD_US 300000u
 
@@ -78,17 +79,40 @@ bool hw_clock_complete(const hw_clock_hold *h, uint64_t now_us)
            h->count == HW_CLOCK_HOLD_FRAMES || now_us >= hw_clock_deadline(h);
 }
 
-/** The smallest lateness of the old clock's frames that arrived in its
- *  last HOLD_US. */
-static int64_t old_lateness(const hw_clock_hold *h)
+/** The smallest lateness of the old clock's frames that came in its last
+ *  `reads` reads (the frames of one read share their arrival). Counting
+ *  reads, not time, reaches past a host's stall before the restart: its
+ *  frames all came late, in one read (the old clock's last 300 ms alone
+ *  put the clock 242 ms back at load 18). */
+static int64_t old_lateness(const hw_clock_hold *h, unsigned reads)
 {
-    unsigned newest = (h->recent_next + HW_CLOCK_RECENT - 1) % HW_CLOCK_RECENT;
-    uint64_t since = h->recent_arrival_us[newest] - HOLD_US;
-    int64_t least = h->recent[newest];
-    for (unsigned i = 0; i < h->recent_count; i++)
-        if (h->recent_arrival_us[i] >= since && h->recent[i] < least)
+    int64_t least = INT64_MAX;
+    unsigned seen = 0;
+    for (unsigned back = 1; back <= h->recent_count; back++) {
+        unsigned i = (h->recent_next + HW_CLOCK_RECENT - back) % HW_CLOCK_RECENT;
+        unsigned newer = (i + 1) % HW_CLOCK_RECENT;
+        bool new_read = back == 1 ||
+                        h->recent_arrival_us[i] != h->recent_arrival_us[newer];
+        if (new_read && seen++ == reads)
+            break;
+        if (h->recent[i] < least)
             least = h->recent[i];
+    }
     return least;
+}
+
+/** How many reads brought the held frames with samples. */
+static unsigned held_reads(const hw_clock_hold *h)
+{
+    unsigned reads = 0;
+    uint64_t last_arrival = 0;
+    for (unsigned i = 0; i < h->count; i++) {
+        if (!hw_frame_has_samples(&h->frames[i]))
+            continue;
+        reads += reads == 0 || h->arrival_us[i] != last_arrival;
+        last_arrival = h->arrival_us[i];
+    }
+    return reads;
 }
 
 /** The held frame with samples whose lateness is smallest. */
@@ -114,7 +138,10 @@ int64_t hw_clock_release_start(hw_clock_hold *h)
         return INT64_MIN;
     /* The same lateness on both sides of the restart: new device time plus
      * the offset is old device time. */
-    return new_lateness(h) - old_lateness(h);
+    int64_t offset = new_lateness(h) - old_lateness(h, held_reads(h));
+    /* The next restart is anchored by this clock's frames. */
+    h->recent_count = h->recent_next = 0;
+    return offset;
 }
 
 bool hw_clock_release(hw_clock_hold *h, rm_frame *out, uint64_t *arrival_us)

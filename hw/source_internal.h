@@ -82,8 +82,9 @@ rm_status hw_link_identify(rm_link *link, rm_device_info *info,
 
 /* ---- A restarted device clock, anchored by arrivals (source_clock.c) - */
 
-/* Frames of the old clock whose lateness is kept; frames held at most. */
-#define HW_CLOCK_RECENT 32
+/* Frames of the old clock whose lateness is kept (room for a stall's
+ * burst before the last reads); frames held at most. */
+#define HW_CLOCK_RECENT 128
 #define HW_CLOCK_HOLD_FRAMES 40
 
 /** The lateness (arrival less device time) of the last frames, and the

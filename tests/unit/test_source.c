@@ -3,6 +3,8 @@
  * and its unplug reported; capture files replayed at recorded speed. */
 #include "testutil.h"
 
+#include "source_internal.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -474,6 +476,61 @@ static void late_read_after_a_reset_keeps_the_clock(void **state)
     rm_source_close(src);
 }
 
+/* The clock's anchoring alone, with made-up arrivals: frames of 20
+ * samples at 1 kHz (device time 20 ms apart) read 0.1 ms after their last
+ * sample except where a test says, then a restart 1.5 s after the last
+ * one and STALL_NEW_FRAMES frames of the new clock read on time. */
+enum { STALL_OLD_FRAMES = 100, STALL_NEW_FRAMES = 15, STALL_FRAME_US = 20000,
+       STALL_HOST_US = 5000000, STALL_READ_US = 100, STALL_OFF_US = 1500000 };
+
+static uint64_t stall_device_us(int frame)
+{
+    return (uint64_t)frame * STALL_FRAME_US + STALL_FRAME_US - 1000u;
+}
+
+/** The offset that anchors the new clock when old frame k arrived
+ *  late_us[k] after it was due. */
+static int64_t anchor_after(const uint64_t *late_us)
+{
+    hw_clock_hold *h = calloc(1, sizeof *h);
+    for (int k = 0; k < STALL_OLD_FRAMES; k++)
+        hw_clock_note(h, STALL_HOST_US + stall_device_us(k) + late_us[k],
+                      stall_device_us(k));
+    uint64_t restart_us = STALL_HOST_US + stall_device_us(STALL_OLD_FRAMES - 1) +
+                          STALL_OFF_US;
+    rm_frame f;
+    memset(&f, 0, sizeof f);
+    f.type = RM_FRAME_SAMPLES;
+    f.u.samples.count = 20;
+    for (int j = 0; j < STALL_NEW_FRAMES; j++) {
+        f.u.samples.samples[19].t_us = stall_device_us(j);
+        hw_clock_keep(h, &f, restart_us + stall_device_us(j) + STALL_READ_US);
+    }
+    int64_t offset = hw_clock_release_start(h);
+    free(h);
+    return offset;
+}
+
+/* The host stalled before the restart and read the old clock's last 400 ms
+ * in one read, 240 ms late: a frame read on time before the stall anchors
+ * the new clock (the last 300 ms alone put it 240 ms back). The old clock
+ * is looked at over as many reads as brought the new clock's held frames,
+ * not over all it kept: a frame read on time long ago does not count. */
+static void restart_after_a_stall_is_anchored_by_a_frame_read_on_time(void **state)
+{
+    (void)state;
+    int64_t truth = (int64_t)(stall_device_us(STALL_OLD_FRAMES - 1) + STALL_OFF_US);
+    uint64_t late_us[STALL_OLD_FRAMES];
+    uint64_t burst_us = stall_device_us(STALL_OLD_FRAMES - 1) + 240000u;
+    for (int k = 0; k < STALL_OLD_FRAMES; k++)
+        late_us[k] = k < 80 ? STALL_READ_US : burst_us - stall_device_us(k);
+    assert_int_equal(anchor_after(late_us), truth);
+
+    for (int k = 0; k < STALL_OLD_FRAMES; k++)
+        late_us[k] = k == 0 ? 0 : STALL_READ_US + 1000u;
+    assert_int_equal(anchor_after(late_us), truth - 1000);
+}
+
 static void silent_device_times_out_naming_the_port(void **state)
 {
     (void)state;
@@ -752,6 +809,7 @@ int main(void)
         cmocka_unit_test(usb_ids_known_built_in_and_added),
         cmocka_unit_test(pty_device_is_identified_streamed_and_unplugged),
         cmocka_unit_test(late_read_after_a_reset_keeps_the_clock),
+        cmocka_unit_test(restart_after_a_stall_is_anchored_by_a_frame_read_on_time),
         cmocka_unit_test(silent_device_times_out_naming_the_port),
         cmocka_unit_test(missing_port_is_not_found),
         cmocka_unit_test(capture_replays_at_recorded_speed),
