@@ -14,26 +14,54 @@
 # starting over; the file reads back with one unplug gap per replug.
 source "$(dirname "$0")/daemon_lib.sh"
 
-# The first unplug comes 20 s in: on a busy machine starting the daemon
-# and the session took 10 s.
-start_daemon "sim:seed=6,duration=55,batch=20,unplug=20/25/30/35/40/45,unplug_for=1" \
-  --set session.auto=false
-python3 - "$sock" >"$work/events.txt" <<'PY' &
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-f = s.makefile("rw")
-f.readline()
-f.write('{"cmd":"watch","samples":false,"events":true}\n')
-f.flush()
-for line in f:
+# The first unplug comes 20 s after the daemon starts. On a busy machine
+# starting the daemon and the session took 10 s, and starting Python alone
+# 7-10 s at load 25-30 (the session then began after the first unplug): so
+# the client that watches the events and starts the session runs before
+# the daemon, and asks for the session as soon as the device is there.
+python3 - "$sock" "$work/client" >"$work/events.txt" <<'PY' &
+import json, os, socket, sys, time
+give_up = time.time() + 60
+
+def connect():
+    while True:
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sys.argv[1])
+            f = s.makefile("rw")
+            f.readline()  # VERSION
+            return f
+        except (FileNotFoundError, ConnectionRefusedError):
+            assert time.time() < give_up, "rollmapd never answered"
+            time.sleep(0.01)
+
+def answer(f, request):
+    f.write(request + "\n")
+    f.flush()
+    for line in f:
+        if json.loads(line).get("class") not in ("SAMPLE", "EVENT", "NOTICE"):
+            return json.loads(line)
+
+open(sys.argv[2] + ".ready", "w").close()
+watch = connect()
+watch.write('{"cmd":"watch","samples":false,"events":true}\n')
+watch.flush()
+control = connect()
+while answer(control, '{"cmd":"start"}').get("class") != "OK":
+    assert time.time() < give_up, "start refused"  # no device yet
+    time.sleep(0.05)
+open(sys.argv[2] + ".started", "w").close()
+for line in watch:
     msg = json.loads(line)
     if msg.get("class") == "EVENT" and msg["event"] in ("unplug", "plug"):
         print(msg["event"], msg["t_s"], flush=True)
 PY
 watcher=$!
-wait_log "device .* channels" 10
-request '{"cmd":"start"}' | grep -q '"class":"OK"' || fail "start refused"
+for _ in $(seq 600); do [ -e "$work/client.ready" ] && break; sleep 0.1; done
+start_daemon "sim:seed=6,duration=55,batch=20,unplug=20/25/30/35/40/45,unplug_for=1" \
+  --set session.auto=false
+for _ in $(seq 600); do [ -e "$work/client.started" ] && break; sleep 0.1; done
+[ -e "$work/client.started" ] || fail "the session did not start"
 wait_log "session .* ended (the source ended)" 60
 stop_daemon
 kill "$watcher" 2>/dev/null || true
