@@ -64,6 +64,7 @@ void *ana_series_block_alloc(size_t cap, unsigned channels)
     return rm_alloc_large(early + (channel_bytes > late_bytes ? channel_bytes
                                                               : late_bytes));
 }
+
 /** The arrays of s: the one block of an analysis' own series, or each
  *  array on its own (a series filled by other code). */
 static void series_free(rm_series *s, void *block)
