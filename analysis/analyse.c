@@ -153,7 +153,7 @@ static size_t pow2_at_most(size_t n, size_t cap)
     return p;
 }
 
-/** The spectrogram (its power into room, as for ana_spectrogram), the
+/** The spectrogram (its power into room, for ana_spectrogram), the
  *  tremor series and the PSD of the force. */
 static rm_status force_spectra(rm_analysis *a, double *room, rm_error *err)
 {

@@ -346,11 +346,10 @@ double ana_kept_sum(const double *x, const uint8_t *keep, size_t n);
 /** Values of the spectrogram of n samples in frames of nfft. */
 size_t ana_spectrogram_values(size_t n, size_t nfft);
 /** Spectrogram of x: Hann frames of nfft, hop nfft/2, density scaling.
- *  The power goes into room (ana_spectrogram_values(n, nfft) doubles that
- *  stay the caller's), or with room NULL into fresh memory that
- *  out->power owns. */
+ *  The power goes into power, room for ana_spectrogram_values(n, nfft)
+ *  doubles that stays the caller's (out->power is NULL without a frame). */
 rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
-                          size_t nfft, double *room, rm_spectrogram *out,
+                          size_t nfft, double *power, rm_spectrogram *out,
                           rm_error *err);
 /** Band power over time, interpolated from the spectrogram frames. */
 void ana_band_power_series(const rm_spectrogram *sg, double lo_hz,

@@ -343,7 +343,7 @@ size_t ana_spectrogram_values(size_t n, size_t nfft)
 }
 
 rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
-                          size_t nfft, double *room, rm_spectrogram *out,
+                          size_t nfft, double *power, rm_spectrogram *out,
                           rm_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -355,14 +355,10 @@ rm_status ana_spectrogram(const double *x, size_t n, double rate_hz,
         return RM_OK;  /* too short for one frame: an empty spectrogram */
     size_t hop = nfft / 2;
     out->frames = values / out->bins;
-    out->power = room ? room : malloc(sizeof *out->power * values);
-    if (!out->power)
-        return rm_error_set(err, RM_ERR_NOMEM, "spectrogram: out of memory");
+    out->power = power;
     fft_work w;
     rm_status st = fft_work_init(&w, nfft, err);
     if (st != RM_OK) {
-        if (!room)
-            free(out->power);
         out->power = NULL;
         return st;
     }
