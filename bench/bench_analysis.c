@@ -15,11 +15,12 @@
  * seconds defaults to 3600; with a session file, that file is used and
  * nothing is simulated.
  *
- * Two figures separate the analysis' own work from the cost of fresh
- * memory: the analysis run a second time in one process whose allocator
- * keeps (and so reuses) the first run's memory, and the time to touch
- * each page of 64 MB of fresh anonymous memory once. On a virtual machine
- * with shadow page tables that first touch costs microseconds a page.
+ * Two figures separate the analysis' own work from the cost of a fresh
+ * process: reading and analysis each run a second time in one process
+ * whose allocator keeps (and so reuses) the first run's memory, compared
+ * with each other, and the time to touch each page of 64 MB of fresh
+ * anonymous memory once. On a virtual machine with shadow page tables
+ * that first touch costs microseconds a page.
  */
 #include "rollmap_analysis.h"
 #include "rollmap_hw.h"
@@ -166,14 +167,39 @@ typedef struct child_result {
     long rss_kb;
 } child_result;
 
-typedef enum child_job { READ_ONCE, ANALYSE, ANALYSE_AGAIN } child_job;
+typedef enum child_job {
+    READ_ONCE,
+    READ_AGAIN,
+    ANALYSE,
+    ANALYSE_AGAIN
+} child_job;
 
-/* In a child: analyse once, then time a second analysis that gets the
- * first one's memory back (the allocator told to keep what is freed). */
-static int analyse_again(const char *path, child_result *c)
+/* The allocator told to keep what is freed, so that a second run gets the
+ * first one's memory back. */
+static void keep_freed_memory(void)
 {
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
+/* In a child: read once, then time a second reading in the same process. */
+static int read_again(const char *path, child_result *c)
+{
+    keep_freed_memory();
+    double cpu0 = 0.0;
+    int rc = read_once(path, &c->seconds, &c->samples);
+    if (rc == 0) {
+        cpu0 = cpu_seconds();
+        rc = read_once(path, &c->seconds, &c->samples);
+    }
+    c->cpu_s = cpu_seconds() - cpu0;
+    return rc;
+}
+
+/* In a child: analyse once, then time a second analysis the same way. */
+static int analyse_again(const char *path, child_result *c)
+{
+    keep_freed_memory();
     double cpu0 = 0.0;
     int rc = analyse(path, &c->seconds, &c->spots, &c->dwells);
     if (rc == 0) {
@@ -194,6 +220,8 @@ static int run_job(const char *path, child_job job, child_result *c)
     case ANALYSE:
         rc = analyse(path, &c->seconds, &c->spots, &c->dwells);
         break;
+    case READ_AGAIN:
+        return read_again(path, c);
     default:
         return analyse_again(path, c);
     }
@@ -367,7 +395,7 @@ static int compare_with_numpy(const char *path, const char *dir)
     snprintf(json, sizeof json, "%s/bench.json", dir);
     int rc = export_numpy(path, npy, json);
     for (int round = 1; rc == 0 && round <= 2; round++) {
-        child_result a = in_child(path, true);
+        child_result a = in_child(path, ANALYSE);
         fflush(stdout);
         process_result b = run_numpy(npy, json);
         if (a.status != 0 || b.status != 0) {
@@ -406,8 +434,10 @@ int main(int argc, char **argv)
     }
     child_result read = in_child(path, READ_ONCE);
     child_result an = in_child(path, ANALYSE);
+    child_result read_again = in_child(path, READ_AGAIN);
     child_result again = in_child(path, ANALYSE_AGAIN);
-    if (read.status != 0 || an.status != 0 || again.status != 0)
+    if (read.status != 0 || an.status != 0 || read_again.status != 0 ||
+        again.status != 0)
         return 1;
     printf("samples           %llu\n", (unsigned long long)read.samples);
     printf("read once         %.3f s (CPU %.3f s)   peak RSS %ld kB\n",
@@ -420,8 +450,12 @@ int main(int argc, char **argv)
            an.seconds > 0 ? (double)read.samples / an.seconds / 1e6 : 0.0);
     printf("found             %zu dwells, %zu tender spots\n", an.dwells,
            an.spots);
-    printf("analyse again     %.3f s (CPU %.3f s)   in one process, its "
-           "memory reused\n", again.seconds, again.cpu_s);
+    printf("read again        %.3f s (CPU %.3f s)   in one process, its "
+           "memory reused\n", read_again.seconds, read_again.cpu_s);
+    printf("analyse again     %.3f s (CPU %.3f s)   the same\n",
+           again.seconds, again.cpu_s);
+    printf("ratio again       %.2f x reading again (CPU)\n",
+           read_again.cpu_s > 0 ? again.cpu_s / read_again.cpu_s : 0.0);
     printf("first touch       %.2f us a page of fresh memory\n",
            first_touch_us_per_page());
     fflush(stdout);
