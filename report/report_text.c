@@ -166,7 +166,9 @@ static void write_header(FILE *out, const rm_analysis *a)
     put_rule(out, '=', TEXT_WIDTH);
     put_field(out, "Session", a->meta.session_id);
     put_field(out, "Client", a->meta.client);
-    put_field(out, "Side", rm_side_name((rm_side)a->meta.side));
+    put_field(out, "Side", a->meta.side == RM_SIDE_UNKNOWN
+                               ? "unknown (medial, lateral as on a right leg)"
+                               : rm_side_name((rm_side)a->meta.side));
     put_field(out, "Muscle", a->meta.muscle);
     put_field(out, "Start (UTC)", start);
     put_field(out, "Duration", duration);

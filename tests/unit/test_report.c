@@ -433,6 +433,21 @@ static void text_says_why_a_ball_has_no_map(void **state)
     rm_analysis_free(a);
 }
 
+static void text_says_how_an_unknown_side_is_read(void **state)
+{
+    (void)state;
+    rm_analysis *a = make_analysis();
+    char *text = capture(rm_report_text, a);
+    assert_non_null(strstr(text, "Side                  left\n"));
+    free(text);
+    a->meta.side = RM_SIDE_UNKNOWN;
+    text = capture(rm_report_text, a);
+    assert_non_null(strstr(text, "Side                  unknown (medial, "
+                                 "lateral as on a right leg)\n"));
+    free(text);
+    rm_analysis_free(a);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Screen-resolution reduction                                              */
 /* ------------------------------------------------------------------------ */
@@ -827,6 +842,7 @@ int main(void)
         cmocka_unit_test(text_never_exceeds_80_columns),
         cmocka_unit_test(text_replaces_control_characters_in_client_text),
         cmocka_unit_test(text_says_why_a_ball_has_no_map),
+        cmocka_unit_test(text_says_how_an_unknown_side_is_read),
         cmocka_unit_test(reduction_keeps_every_column_extreme),
         cmocka_unit_test(reduction_keeps_short_series_whole),
         cmocka_unit_test(reduction_keeps_a_break_for_a_column_of_nan),
