@@ -165,6 +165,7 @@ def live_scenarios(driver, base, status_of):
     progress = float(driver.find_element(By.ID, "hold-progress").get_attribute("value"))
     if progress < 5:
         fail(f"hold progress {progress}")
+    pace_while_holding(driver)
     print(f"  hold timer ran to {number(driver, 'hold')} s")
     wait(driver, 10, lambda d: any(c["hz"] == 880 and c["state"] == "running"
                                   for c in d.execute_script("return window.__cues")),
@@ -179,6 +180,7 @@ def live_scenarios(driver, base, status_of):
     wait(driver, UNPLUG_AT_S + 15, phone.seeing(lambda d: "unplugged" in d.find_element(By.ID, "state").text.lower()
          or "no samples" in d.find_element(By.ID, "state").text.lower()), "the unplug was not shown")
     print(f"  unplug shown: {driver.find_element(By.ID, 'state').text!r}")
+    no_figures_while_unplugged(driver)
     wait(driver, 20, phone.seeing(lambda d: d.find_element(By.ID, "state").text.startswith("Recording")),
          "recording did not resume after the replug")
     wait(driver, 5, phone.seeing(lambda d: re.search(r"back after a [3-9]\.\d s gap",
@@ -271,6 +273,35 @@ def cards_keep_still(driver):
             fail(f"{' and '.join(moved)} moved while the figures changed: "
                  f"{before[moved[0]]} -> {after[moved[0]]} px as "
                  f"{before['texts']!r} became {after['texts']!r}")
+
+
+FIGURES = """
+return ['force', 'pressure', 'position', 'lean', 'speed', 'pace', 'hold'].map(function (id) {
+  return id + '=' + document.getElementById(id).textContent; });
+"""
+
+
+def no_figures_while_unplugged(driver):
+    """While the roller is unplugged no figure stands as if measured (the
+    last force and "Too fast: slow down" stayed up, frozen)."""
+    shown = [f for f in driver.execute_script(FIGURES)
+             if f.split("=")[1] not in ("-", "0")]
+    if shown:
+        fail(f"figures still shown while the roller is unplugged: {shown}")
+
+
+def pace_while_holding(driver):
+    """While the hold timer counts, the pace says Holding (it said "Slow"
+    for the first seconds of every hold); the speed has no sign."""
+    for _ in range(20):
+        hold, pace, speed = driver.execute_script(
+            "return ['hold', 'pace', 'speed'].map(function (id) {"
+            " return document.getElementById(id).textContent; })")
+        if int(hold) >= 3 and pace not in ("Holding", "Too fast: slow down"):
+            fail(f"the pace says {pace!r} while the hold timer counts {hold} s")
+        if speed.startswith("-") and speed != "-":
+            fail(f"the speed has a sign: {speed!r} cm/s")
+        time.sleep(0.1)
 
 
 def sound_on_with_short_hold_goal(driver):

@@ -108,11 +108,14 @@ function showState() {
   var st = state.status, now = Date.now();
   if (state.relay && !state.relay.connected) {
     setState('Not connected', state.relay.message, 'bad');
+    clearFigures();
   } else if (state.unplugged || (st && st.device && st.device.connected === false)) {
     setState('Device unplugged', 'plug the roller in again', 'bad');
+    clearFigures();
   } else if (state.sample && now - state.lastSampleAt > STALE_MS) {
     setState('No samples', 'for ' + Math.round((now - state.lastSampleAt) / 1000) +
              ' s: is the roller connected?', 'bad');
+    clearFigures();
   } else if (st && st.session && st.session.recording) {
     var loaded = state.sample && (state.sample.flags & LOADED);
     setState('Recording', recordingDetail(st.session, loaded, now), loaded ? 'rec' : 'wait');
@@ -131,6 +134,22 @@ function showState() {
 
 // ---- drawing ----
 function fmt(v, digits) { return v === null || v === undefined ? '-' : v.toFixed(digits); }
+
+// With no samples coming, the last ones would stand as if still measured
+// (a force and "Too fast: slow down" frozen while the roller is
+// unplugged): the figures go to dashes until samples come again.
+function clearFigures() {
+  ['force', 'pressure', 'position', 'lean', 'speed', 'pace'].forEach(function (id) {
+    $(id).textContent = '-';
+  });
+  $('force').parentNode.className = 'big';
+  $('pace').className = 'pace';
+  $('needle').style.width = '0%';
+  $('contact').setAttribute('hidden', '');
+  $('hold').textContent = '0';
+  $('hold-progress').value = 0;
+  state.holdReached = false;
+}
 function legY(pct) { return LEG_TOP + (LEG_BOTTOM - LEG_TOP) * pct / 100; }
 
 function drawHeat() {
@@ -187,10 +206,12 @@ function leanText(mm) {
   return Math.abs(mm).toFixed(0) + ' mm ' + toward;
 }
 
+// Held on one spot long enough for the hold timer to show.
+function holding(s) { return (s.flags & LOADED) && s.dwell_s >= HOLD_SHOW_S; }
+
 function showHold(s) {
   var goal = setting('hold-goal');
-  var holding = (s.flags & LOADED) && s.dwell_s >= HOLD_SHOW_S;
-  var held = holding ? s.dwell_s : 0;
+  var held = holding(s) ? s.dwell_s : 0;
   $('hold').textContent = held.toFixed(0);
   $('hold-progress').value = Math.min(goal, held);
   $('hold-progress').textContent = held.toFixed(0) + ' s';
@@ -198,19 +219,21 @@ function showHold(s) {
     state.holdReached = true;
     beep(880, 300);
   }
-  if (!holding) state.holdReached = false;
+  if (!holding(s)) state.holdReached = false;
 }
 
+// The speed without its direction, as rollmap live shows it: the good
+// pace is "up to 2.5 cm/s" either way (and no "-0.0" while holding).
 function showPace(s) {
   var pace = $('pace'), speed = Math.abs(s.speed_cm_s || 0);
-  $('speed').textContent = fmt(s.speed_cm_s, 1);
+  $('speed').textContent = s.speed_cm_s === null || s.speed_cm_s === undefined ? '-' : speed.toFixed(1);
   if (!(s.flags & LOADED)) { pace.textContent = '-'; pace.className = 'pace'; return; }
   if (s.flags & TOO_FAST) {
     pace.textContent = 'Too fast: slow down';
     pace.className = 'pace fast';
     if (Date.now() - state.fastSince > 3000) { state.fastSince = Date.now(); beep(330, 150); }
-  } else if (s.flags & DWELL || speed >= SLOW_CM_S) {
-    pace.textContent = s.flags & DWELL ? 'Holding' : 'Good';
+  } else if (s.flags & DWELL || holding(s) || speed >= SLOW_CM_S) {
+    pace.textContent = s.flags & DWELL || holding(s) ? 'Holding' : 'Good';
     pace.className = 'pace good';
   } else {
     pace.textContent = 'Slow';
@@ -270,6 +293,7 @@ function connect() {
   state.source.onmessage = onLine;
   state.source.onerror = function () {
     setState('Connection lost', 'to rollmap serve: retrying...', 'bad');
+    clearFigures();
   };
 }
 
