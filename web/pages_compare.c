@@ -121,31 +121,61 @@ static void spot_sentence(FILE *out, const rm_comparison *c,
     fputs("</li>\n", out);
 }
 
+/* The groups the words list, in order. A spot "unchanged" on anything but
+ * a measured change (one session of its leg, found only between the first
+ * and last) was not compared at all, as a spot not covered was not: they
+ * have a group of their own, not "Unchanged (within the smallest real
+ * change)" (and not covered ones were left out). */
+typedef enum words_group {
+    WORDS_EASED,
+    WORDS_WORSE,
+    WORDS_NEW,
+    WORDS_GONE,
+    WORDS_UNCHANGED,
+    WORDS_NOT_COMPARED,
+    WORDS_GROUPS
+} words_group;
+
+static words_group group_of(const rm_matched_spot *m)
+{
+    switch (m->change) {
+    case RM_SPOT_EASED: return WORDS_EASED;
+    case RM_SPOT_WORSE: return WORDS_WORSE;
+    case RM_SPOT_NEW: return WORDS_NEW;
+    case RM_SPOT_GONE: return WORDS_GONE;
+    case RM_SPOT_UNCHANGED:
+        return m->basis == RM_BASIS_MEASURED ? WORDS_UNCHANGED
+                                             : WORDS_NOT_COMPARED;
+    case RM_SPOT_NOT_COVERED: return WORDS_NOT_COMPARED;
+    }
+    return WORDS_NOT_COMPARED;
+}
+
 static void spots_in_words(FILE *out, const rm_comparison *c)
 {
     static const struct {
-        rm_spot_change change;
-        const char *heading;
-    } groups[] = {
-        {RM_SPOT_EASED, "Eased"},
-        {RM_SPOT_WORSE, "Worse"},
-        {RM_SPOT_NEW, "New since the first session"},
-        {RM_SPOT_GONE, "Gone by the last session"},
-        {RM_SPOT_UNCHANGED, "Unchanged (within the smallest real change)"},
+        const char *class_name, *heading;
+    } groups[WORDS_GROUPS] = {
+        [WORDS_EASED] = {"eased", "Eased"},
+        [WORDS_WORSE] = {"worse", "Worse"},
+        [WORDS_NEW] = {"new", "New since the first session"},
+        [WORDS_GONE] = {"gone", "Gone by the last session"},
+        [WORDS_UNCHANGED] = {"unchanged", "Unchanged"},
+        [WORDS_NOT_COMPARED] = {"not-compared", "Not compared"},
     };
     fprintf(out, "<section class=\"card words\" id=\"in-words\">\n<h2>In words"
             "</h2>\n<p>%zu sessions, %zu tender spot%s matched across them.</p>\n",
             c->session_count, c->spot_count, c->spot_count == 1 ? "" : "s");
-    for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
+    for (words_group g = 0; g < WORDS_GROUPS; g++) {
         size_t n = 0;
         for (size_t i = 0; i < c->spot_count; i++)
-            n += c->spots[i].change == groups[g].change;
+            n += group_of(&c->spots[i]) == g;
         if (!n)
             continue;
         fprintf(out, "<h3 class=\"change-%s\">%s: %zu</h3>\n<ul>\n",
-                rm_spot_change_name(groups[g].change), groups[g].heading, n);
+                groups[g].class_name, groups[g].heading, n);
         for (size_t i = 0; i < c->spot_count; i++)
-            if (c->spots[i].change == groups[g].change)
+            if (group_of(&c->spots[i]) == g)
                 spot_sentence(out, c, &c->spots[i]);
         fputs("</ul>\n", out);
     }
@@ -243,10 +273,14 @@ static void spot_table_head(FILE *out, const rm_comparison *c)
           "</th>", out);
     for (size_t i = 0; i < c->session_count; i++) {
         char date[32];
-        web_format_date(date, c->sessions[i]->meta.start_unix_us);
+        int64_t start = c->sessions[i]->meta.start_unix_us;
+        web_format_date(date, start);
         /* "2026-11-24 06:07 UTC": the day above the time */
-        fprintf(out, "<th scope=\"col\" class=\"num\">%.10s<br>%s</th>", date,
-                date + 11);
+        if (start)
+            fprintf(out, "<th scope=\"col\" class=\"num\">%.10s<br>%s</th>",
+                    date, date + 11);
+        else
+            fprintf(out, "<th scope=\"col\" class=\"num\">%s</th>", date);
     }
     fputs("<th scope=\"col\">Change</th></tr></thead>\n<tbody>\n", out);
 }

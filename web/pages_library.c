@@ -20,6 +20,12 @@
 
 void web_format_date(char out[32], int64_t unix_us)
 {
+    /* 0: the file does not know (an import without start_unix_us), which
+     * would read as 1970-01-01 00:00. */
+    if (unix_us == 0) {
+        snprintf(out, 32, "(date unknown)");
+        return;
+    }
     char iso[32];
     rm_format_iso8601(iso, unix_us);
     /* "2026-11-24T06:07:24Z" -> "2026-11-24 06:07 UTC" */

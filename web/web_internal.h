@@ -214,7 +214,7 @@ typedef struct web_request {
     const char *cookie;
 } web_request;
 
-/** "2026-11-24 06:07 UTC". */
+/** "2026-11-24 06:07 UTC"; "(date unknown)" for 0. */
 void web_format_date(char out[32], int64_t unix_us);
 /** "YYYY-MM-DD" as UTC microseconds, at its start or (end_of_day) its end. */
 bool web_parse_day(const char *text, bool end_of_day, int64_t *us);

@@ -82,6 +82,26 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -d "client=C-9&side=right&muscle=h
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-CSRF-Token: 00$csrf" -d rating=7 "$base/api/live/mark")
 [ "$code" = 403 ] || fail "mark with a wrong token: HTTP $code"
 
+echo "-- a session whose file has no start time (an import) says so, not 1970"
+python3 -c 'import math; print("t_s,ch0_N,position_cm"); [print(f"{i / 100:.2f},{200 + 50 * math.sin(i / 100):.1f},{15 + 15 * math.sin(i / 500):.2f}") for i in range(6000)]' \
+    >"$work/nostart.csv"
+"$ROLLMAP" import "$work/nostart.csv" -o "$work/nostart.rms" --client C-9 --side left >/dev/null
+nostart=$("$ROLLMAP" library add --db "$work/lib.db" "$work/nostart.rms" | cut -f1)
+curl -s "$base/session/$nostart" >"$work/page"
+grep -q "<h1>Session (date unknown)</h1>" "$work/page" || fail "no unknown date on the session page"
+! grep -q 1970 "$work/page" || fail "the session page shows 1970 for an unknown start"
+curl -s "$base/library/client?code=C-9" >"$work/page"
+grep -q '(date unknown)</a>' "$work/page" || fail "the client's sessions do not say the date is unknown"
+! grep -q 1970 "$work/page" || fail "the client page shows 1970 for an unknown start"
+
+echo "-- compare a left and a right session: spots not compared, not 'unchanged'"
+right=$("$ROLLMAP" library list --db "$work/lib.db" --client C-9 --side right --json \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+curl -s "$base/compare?ids=$right,$nostart" | sed -n '/id="in-words"/,/<\/section>/p' >"$work/words"
+grep -q '<h3 class="change-not-compared">Not compared: [1-9]' "$work/words" \
+    || fail "a left and a right session: spots not listed as not compared: $(cat "$work/words")"
+! grep -q "Unchanged" "$work/words" || fail "spots of one session called unchanged: $(cat "$work/words")"
+
 echo "-- traversal on static and download routes"
 for path in /static/../web-password /static/%2e%2e%2fstyle.css /static/..%2f..%2fetc%2fpasswd \
             /session/1/..%2f..%2fetc%2fpasswd /session/1/%2e%2e /vendor/..%2fdygraph.js \
