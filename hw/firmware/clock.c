@@ -10,10 +10,12 @@
 #define TICKS_PER_US 2
 
 static volatile uint32_t overflows;
+static volatile bool overflowed;
 
 ISR(TIMER1_OVF_vect)
 {
     overflows++;
+    overflowed = true;
 }
 
 void clock_init(void)
@@ -36,4 +38,14 @@ uint32_t clock_us(void)
             high++;
     }
     return high * US_PER_OVERFLOW + ticks / TICKS_PER_US;
+}
+
+bool clock_overflowed(void)
+{
+    bool was;
+    ATOMIC_BLOCK(ATOMIC_RESTORESTATE) {
+        was = overflowed;
+        overflowed = false;
+    }
+    return was;
 }

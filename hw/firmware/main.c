@@ -2,8 +2,8 @@
  * end caps, a quadrature encoder on the axle and a "tender here" button,
  * on an ATmega328P at 16 MHz, speaking docs/PROTOCOL.md over the UART.
  *
- * One loop, woken by interrupts (a conversion ready, a received byte, an
- * encoder edge, the button, the clock's overflow every 32.8 ms): it answers
+ * One loop, run when there is work (a conversion ready, a received byte,
+ * the button, the clock's overflow every 32.8 ms): it answers
  * commands, pairs the two ADCs' conversions into samples, batches them into
  * SAMPLES frames, and sleeps when there is nothing to do. The watchdog
  * resets the chip if the loop stops; every boot announces itself with
@@ -362,23 +362,39 @@ static void poll_health(uint32_t now)
 /* Main loop                                                                */
 /* ------------------------------------------------------------------------ */
 
-static bool work_waiting(void)
+static bool conversion_unread(void)
 {
     for (uint8_t c = 0; c < ROLLER_CHANNELS; c++)
         if (!(r.chips_read & (1u << c)) && hx711_ready(c))
             return true;
-    return uart_has_input() || button_level_pressed() != r.button_raw;
+    return false;
 }
 
-/* Idle sleep keeps the timers and the UART running; any interrupt wakes. */
-static void sleep_until_interrupt(void)
+/* Set by the pin-change interrupts: an HX711's DOUT or the button moved. */
+static volatile bool pins_changed;
+
+/* Sleeps until the loop has work: a conversion not yet read, a command
+ * byte, the button, or the clock's overflow (the timed polls: debounce,
+ * STATUS, LED, a silent HX711, the watchdog). Every interrupt wakes the
+ * CPU, but one that brings no work (a byte sent: about 22 a sample at
+ * 80/s; an encoder edge) sends it back to sleep without a turn of the
+ * loop. What is checked with interrupts off is kept short: an edge waits
+ * for it, and two edges in one wait lose a count. */
+static void sleep_until_work(void)
 {
-    cli();
-    if (!work_waiting()) {
+    for (;;) {
+        pins_changed = false;
+        if (conversion_unread())
+            return;
+        cli();
+        if (pins_changed || uart_has_input() ||
+            button_level_pressed() != r.button_raw || clock_overflowed())
+            break;
         sleep_enable();
         sei();
         sleep_cpu();
         sleep_disable();
+        sei();
     }
     sei();
 }
@@ -407,9 +423,12 @@ static void boot(void)
     send_info();
 }
 
-/* The pin-change interrupts only wake the loop. */
-EMPTY_INTERRUPT(PCINT1_vect);
-EMPTY_INTERRUPT(PCINT2_vect);
+ISR(PCINT1_vect)
+{
+    pins_changed = true;
+}
+
+ISR(PCINT2_vect, ISR_ALIASOF(PCINT1_vect));
 
 int main(void)
 {
@@ -422,6 +441,6 @@ int main(void)
         uint32_t now = clock_us();
         poll_button(now);
         poll_health(now);
-        sleep_until_interrupt();
+        sleep_until_work();
     }
 }
