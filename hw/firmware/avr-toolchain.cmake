@@ -1,5 +1,6 @@
-# Cross-compiling for the ATmega328P with Debian's gcc-avr and avr-libc:
-#   cmake -S hw/firmware -B build-avr -DCMAKE_TOOLCHAIN_FILE=hw/firmware/avr-toolchain.cmake
+# Cross-compiling for the ATmega328P with Debian's gcc-avr and avr-libc;
+# hw/firmware/CMakeLists.txt uses it unless told otherwise:
+#   cmake -S hw/firmware -B build-avr
 set(CMAKE_SYSTEM_NAME Generic)
 set(CMAKE_SYSTEM_PROCESSOR avr)
 find_program(AVR_GCC avr-gcc REQUIRED)
