@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,8 +38,12 @@
 #define MCU "atmega328p"
 #define MCU_HZ 16000000u
 #define MODEL_RATE_HZ 400u       /* how often the model's forces and position move */
-#define CHUNK_US 1000u           /* emulated time between looks at the pty */
+#define CHUNK_US 1000u           /* emulated time between host bytes fed */
 #define HOST_BYTES_PER_CHUNK 8   /* under 11.5, what 115200 baud carries in 1 ms */
+/* Chunks between looks at the pty: every 10 ms, as a USB bridge's latency
+ * timer hands the host what came in (an FTDI's waits 16 ms). Fewer looks
+ * leave the CPU to the emulation. */
+#define CHUNKS_PER_LOOK 10
 #define DRAIN_US 300000u         /* run on after the session for the last frames */
 #define HOST_WAIT_S 60           /* for the host's first byte */
 #define NEVER UINT64_MAX
@@ -485,6 +490,46 @@ static void pump_pty(bench *b)
     }
 }
 
+/* Bytes the firmware sent that the host has not read yet: those the pty
+ * did not take, and those in the terminal's input queue. */
+static size_t undelivered(const bench *b)
+{
+    int queued = 0;
+    if (ioctl(b->slave, FIONREAD, &queued) != 0)
+        queued = 0;
+    return b->to_host.len + (size_t)queued;
+}
+
+/* At --speed 0 the emulation runs ahead of a host on a loaded machine: the
+ * link stays open until the host has read everything, as long as it goes
+ * on reading (a host that quit, such as `rollmap calibrate`, is given up
+ * after 10 s). The terminal's queue can read empty for a moment while the
+ * kernel moves the next bytes into it: empty counts after 0.2 s. */
+#define DELIVERY_CHECK_US 10000
+#define EMPTY_FOR_US 200000
+#define HOST_GONE_US 10000000
+
+static void deliver_the_rest(bench *b)
+{
+    size_t left = SIZE_MAX;
+    int empty = 0;
+    for (int idle = 0; idle * DELIVERY_CHECK_US < HOST_GONE_US && !stop_requested; idle++) {
+        pump_pty(b);
+        size_t now_left = undelivered(b);
+        empty = now_left == 0 ? empty + 1 : 0;
+        if (empty * DELIVERY_CHECK_US >= EMPTY_FOR_US)
+            return;
+        if (now_left < left) {
+            left = now_left;
+            idle = 0;
+        }
+        usleep(DELIVERY_CHECK_US);
+    }
+    if (undelivered(b) > 0)
+        fprintf(stderr, "roller_bench: the host stopped reading: %zu bytes not delivered\n",
+                undelivered(b));
+}
+
 static bool wait_for_host(bench *b)
 {
     struct pollfd p = {.fd = b->master, .events = POLLIN};
@@ -544,16 +589,17 @@ static int run_link(bench *b, const char *truth_path)
         return 1;
     b->wall_start_us = wall_us();
     uint64_t drain_end = NEVER;
-    while (!stop_requested && b->avr->cycle < drain_end) {
+    for (uint64_t chunk = 1; !stop_requested && b->avr->cycle < drain_end; chunk++) {
         if (!run_chunk(b))
             return 1;
         maybe_reset(b);
-        pump_pty(b);
+        if (chunk % CHUNKS_PER_LOOK == 0)
+            pump_pty(b);
         pace(b);
         if (b->model_over && drain_end == NEVER)
             drain_end = b->avr->cycle + avr_usec_to_cycles(b->avr, DRAIN_US);
     }
-    pump_pty(b);
+    deliver_the_rest(b);
     print_parts(b, stderr);
     unlink(b->link);
     if (!truth_path)
