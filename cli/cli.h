@@ -37,10 +37,10 @@ int cli_fail_usage(const char *cmd, const char *fmt, ...)
  *  (cmd_report.c). */
 rm_status cli_analyse_file(const char *path, rm_analysis **out, rm_error *err);
 /** The file to read for SESSION text: the file itself when it exists,
- *  else the session with that library id, session id or added path in
- *  the library db (NULL: the default), from its bytes in the database
- *  when this machine lacks its file (damaged chunks are warned about on
- *  stderr). Errors are printed; CLI_OK or CLI_FAILURE. */
+ *  else, unless the text names a file (a slash, or ".rms" at its end),
+ *  the session with that library id or session id in the library db
+ *  (NULL: the default), from its bytes in the database when this machine
+ *  lacks its file (damaged chunks are warned about on stderr). Errors are printed; CLI_OK or CLI_FAILURE. */
 int cli_session_file(const char *cmd, const char *db, const char *text,
                      char *path, size_t cap);
 /** true when argv holds -h or --help (before any "--"). */

@@ -3,9 +3,11 @@
  * (docs/CLINIC.md, "Reading a session recorded elsewhere"). */
 #include "cli.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* The library's file of entry e into path, with what was damaged in its
@@ -27,6 +29,14 @@ static int entry_file(const char *cmd, rm_library *lib,
     return CLI_OK;
 }
 
+/* A path the library cannot stand in for: it finds an added file only
+ * while the file exists, and ids have neither a slash nor ".rms". */
+static bool names_a_file(const char *text)
+{
+    size_t len = strlen(text);
+    return strchr(text, '/') || (len > 4 && !strcmp(text + len - 4, ".rms"));
+}
+
 int cli_session_file(const char *cmd, const char *db, const char *text,
                      char *path, size_t cap)
 {
@@ -34,6 +44,8 @@ int cli_session_file(const char *cmd, const char *db, const char *text,
         snprintf(path, cap, "%s", text);
         return CLI_OK;
     }
+    if (names_a_file(text))
+        return cli_fail(cmd, "%s: cannot open: %s", text, strerror(errno));
     char target[PATH_MAX];
     rm_error err;
     if (!db && rm_default_library_db(target, sizeof target, &err) != RM_OK)

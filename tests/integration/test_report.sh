@@ -177,6 +177,7 @@ open=$(find "$work/private" \( -type d ! -perm 0700 \) -o \( -type f ! -perm 060
 echo "-- bad input fails with a message naming the file; nothing is changed"
 set +e
 "$ROLLMAP" report "$work/missing.rms" 2>"$work/e1"; rc1=$?
+XDG_DATA_HOME=$work/data "$ROLLMAP" report missing.rms 2>"$work/e1b"; rc1b=$?
 head -c 5000 /dev/urandom >"$work/garbage.rms"
 sum=$(md5sum <"$work/garbage.rms")
 "$ROLLMAP" report "$work/garbage.rms" -o "$work/g" 2>"$work/e2"; rc2=$?
@@ -184,7 +185,11 @@ sum=$(md5sum <"$work/garbage.rms")
 "$ROLLMAP" report "$work/roller.rms" --format gif 2>"$work/e4"; rc4=$?
 "$ROLLMAP" report "$work/roller.rms" -o "$work/roller.rms" 2>"$work/e5"; rc5=$?
 set -e
-[ $rc1 -eq 1 ] && grep -q "missing.rms" "$work/e1" || fail "missing file: rc $rc1, $(cat "$work/e1")"
+[ $rc1 -eq 1 ] && grep -qx "rollmap report: $work/missing.rms: cannot open: No such file or directory" "$work/e1" \
+    || fail "missing file: rc $rc1, $(cat "$work/e1")"
+[ $rc1b -eq 1 ] && grep -qx "rollmap report: missing.rms: cannot open: No such file or directory" "$work/e1b" \
+    || fail "missing file in the working folder: rc $rc1b, $(cat "$work/e1b")"
+[ ! -e "$work/data" ] || fail "a missing file made a library: $(find "$work/data")"
 [ $rc2 -eq 1 ] && grep -q "garbage.rms" "$work/e2" || fail "garbage file: rc $rc2, $(cat "$work/e2")"
 [ "$(md5sum <"$work/garbage.rms")" = "$sum" ] || fail "the input file was changed"
 [ ! -e "$work/g/report.json" ] || fail "a report was written for garbage"
