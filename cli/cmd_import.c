@@ -37,6 +37,7 @@ static void usage(FILE *out)
           "                        0.001 N/count in the end caps of a 330 mm\n"
           "                        roller, a 4096-count encoder on a 150 mm\n"
           "                        roller, the rate from the median time step\n"
+          "                        (a file whose rows give none is refused)\n"
           "  --columns MAP         FROM=TO,... : the file's column FROM is\n"
           "                        rollmap's TO (the unit is in TO), e.g.\n"
           "                        time=t_ms,left=ch0_kg,right=ch1_kg,pos=position_mm\n"

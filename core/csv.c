@@ -775,6 +775,21 @@ static uint32_t estimate_rate(const rm_sample *s, size_t n)
     return (uint32_t)llround(1e6 / (double)steps[k / 2]);
 }
 
+/* The generic device's rate from the rows; without one, the session
+ * would be unusable for analysis, so the import fails. */
+static rm_status set_estimated_rate(rm_device_info *device, const rm_sample *head,
+                                    size_t n, const char *csv_path, rm_error *err)
+{
+    device->sample_rate_hz = estimate_rate(head, n);
+    if (device->sample_rate_hz)
+        return RM_OK;
+    return rm_error_set(err, RM_ERR_FORMAT,
+                        "%s: cannot work out the sample rate from %zu data row%s: "
+                        "it needs rows with increasing time at most 2 s apart, "
+                        "or a device profile that gives the rate",
+                        csv_path, n, n == 1 ? "" : "s");
+}
+
 static void merge_meta(rm_session_meta *base, const rm_session_meta *over)
 {
     rm_session_meta_merge(base, over);
@@ -838,7 +853,7 @@ rm_status rm_session_import_csv(const char *csv_path, const char *session_path,
     size_t head_count = 0;
     st = read_head(r, &device, head, &head_count, err);
     if (st == RM_OK && !info)
-        device.sample_rate_hz = estimate_rate(head, head_count);
+        st = set_estimated_rate(&device, head, head_count, csv_path, err);
     rm_session_meta session_meta = r->meta;
     if (meta)
         merge_meta(&session_meta, meta);

@@ -292,6 +292,38 @@ static void import_refuses_empty_files_and_more_channels_than_the_device(void **
     assert_int_equal(access(f->session, F_OK), -1);
 }
 
+/* Without a profile the rate comes from the time steps: a file with fewer
+ * than two increasing times has none, and a session at 0 Hz cannot be
+ * analysed. A profile gives the rate, so its empty session is fine. */
+static void import_refuses_a_file_without_a_rate(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *text, *expected;
+    } cases[] = {
+        {"t_s,ch0_N\n", "from 0 data rows"},
+        {"t_s,ch0_N\n0,1\n", "from 1 data row:"},
+        {"t_s,ch0_N\n0,1\n0,2\n", "from 2 data rows"},
+        {"t_s,ch0_N\n0,1\n5,2\n", "at most 2 s apart"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_text(f->csv, cases[i].text);
+        rm_error err;
+        assert_int_equal(rm_session_import_csv(f->csv, f->session, NULL, NULL,
+                                               NULL, &err), RM_ERR_FORMAT);
+        assert_non_null(strstr(err.message, f->csv));
+        if (!strstr(err.message, cases[i].expected))
+            fail_msg("%s: '%s'", cases[i].text, err.message);
+        assert_int_equal(access(f->session, F_OK), -1);
+    }
+    rm_device_info info;
+    make_roller(&info);
+    write_text(f->csv, "t_s,ch0_N\n");
+    rm_error err;
+    assert_int_equal(rm_session_import_csv(f->csv, f->session, &info, NULL, NULL, &err),
+                     RM_OK);
+}
+
 static rm_csv_column_map parse_map(const char *text)
 {
     rm_csv_column_map map;
@@ -397,6 +429,7 @@ int main(void)
         T(import_inverts_a_curved_calibration),
         T(import_errors_name_the_file_line_and_column),
         T(import_refuses_empty_files_and_more_channels_than_the_device),
+        T(import_refuses_a_file_without_a_rate),
         T(a_column_map_reads_another_loggers_names_and_units),
         T(a_column_map_keeps_naming_the_files_line_and_column),
         T(bad_column_maps_say_which_entry_is_wrong),
