@@ -212,5 +212,9 @@ int main(int argc, char **argv)
         print_usage(stderr);
         return CLI_USAGE;
     }
+    /* getopt names argv[0] in its messages: make them "rollmap CMD: ..." */
+    char name[32];
+    snprintf(name, sizeof name, "rollmap %s", c->name);
+    argv[1] = name;
     return c->run(argc - 1, argv + 1);
 }

@@ -136,6 +136,23 @@ status=0
 [ "$status" = 2 ] || fail "bad --side: exit status $status, expected 2"
 expect_output "$work/err" "--side 'up': expected left or right"
 
+# Every command's usage errors read "rollmap CMD: ...", getopt's own too
+# (rollmap(1)), and exit 2.
+commands=$("$ROLLMAP" help | awk '/^Commands:/ { on = 1; next } on && !NF { exit } on { print $1 }')
+[ "$(echo "$commands" | wc -l)" -gt 10 ] || fail "rollmap help lists: $commands"
+for cmd in $commands; do
+  [ "$cmd" = help ] || [ "$cmd" = version ] && continue
+  for bad in --bogus -o; do
+    status=0
+    # library takes its subcommand first; the others their options
+    if [ "$cmd" = library ]; then set -- list "$bad"; else set -- "$bad"; fi
+    "$ROLLMAP" "$cmd" "$@" > /dev/null 2> "$work/err" || status=$?
+    [ "$status" = 2 ] || fail "rollmap $cmd $*: exit status $status, expected 2"
+    head -1 "$work/err" | grep -q "^rollmap $cmd: " \
+      || fail "rollmap $cmd $*: the message does not start 'rollmap $cmd: ': $(head -1 "$work/err")"
+  done
+done
+
 ends_with_newline() { [ "$(tail -c 1 "$1" | od -An -tx1 | tr -d ' ')" = 0a ]; }
 for cmd in info export import; do
   "$ROLLMAP" "$cmd" --help > "$work/help" || fail "$cmd --help failed"
