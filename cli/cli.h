@@ -53,6 +53,9 @@ int cli_wants_help(int argc, char **argv);
 int cli_parse_date(const char *cmd, const char *option, const char *text,
                    bool end_of_day, int64_t *us);
 
+/** A folder option's value without its trailing slashes ("/" stays), so
+ *  that the paths printed under it read "report/report.html". */
+char *cli_folder(char *value);
 /** Copy an option's text value into a field of cap bytes; one that does
  *  not fit prints "rollmap CMD: --OPTION: longer than N characters" and
  *  returns CLI_USAGE. */

@@ -187,7 +187,7 @@ static int parse_options(int argc, char **argv, compare_cli *o)
     optind = 1;
     while (status < 0 && (c = getopt_long(argc, argv, "o:f:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'o': o->dir = optarg; break;
+        case 'o': o->dir = cli_folder(optarg); break;
         case 'f':
             if (rm_graph_format_parse(optarg, &o->format) != RM_OK) {
                 cli_fail(CMD, "--format '%s': expected png, svg or pdf", optarg);

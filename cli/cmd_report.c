@@ -62,7 +62,7 @@ static int parse_options(int argc, char **argv, report_options *o)
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:f:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'o': o->dir = optarg; break;
+        case 'o': o->dir = cli_folder(optarg); break;
         case 'd': o->db = optarg; break;
         case 'f':
             if (rm_graph_format_parse(optarg, &o->format) != RM_OK) {

@@ -113,6 +113,14 @@ int cli_parse_date(const char *cmd, const char *option, const char *text,
     return CLI_OK;
 }
 
+char *cli_folder(char *value)
+{
+    size_t len = strlen(value);
+    while (len > 1 && value[len - 1] == '/')
+        value[--len] = '\0';
+    return value;
+}
+
 int cli_option_text(const char *cmd, const char *option, const char *value,
                     char *field, size_t cap)
 {

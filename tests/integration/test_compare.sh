@@ -131,8 +131,11 @@ key = lambda c: [(round(s["position_cm"], 3), s["side"], s["change"],
 assert [s["id"] for s in files["sessions"]] == [s["id"] for s in lib["sessions"]]
 assert key(files) == key(lib), (key(files), key(lib))
 EOF
-"$ROLLMAP" compare --client "$client" --db "$db" --last 2 -o "$work/last2" \
-    >/dev/null 2>&1 || fail "compare --last 2"
+"$ROLLMAP" compare --client "$client" --db "$db" --last 2 -o "$work/last2/" \
+    >"$work/last2.out" 2>&1 || fail "compare --last 2"
+# a folder given with a trailing slash (as in the README) prints clean paths
+[ "$(head -1 "$work/last2.out")" = "$work/last2/compare.html" ] \
+    || fail "printed: $(cat "$work/last2.out")"
 python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); assert len(c["sessions"]) == 2' \
     "$work/last2/compare.json" || fail "--last 2 did not take two sessions"
 status=0

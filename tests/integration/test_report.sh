@@ -102,7 +102,9 @@ echo "-- a graph redraws by hand from its folder"
 echo "-- --format pdf and svg"
 "$ROLLMAP" report "$work/roller.rms" -o "$work/pdf" --format pdf >/dev/null
 [ "$(head -c 4 "$work/pdf/graphs/map.pdf")" = "%PDF" ] || fail "map.pdf is not a PDF"
-"$ROLLMAP" report "$work/roller.rms" -o "$work/svg" --format svg >/dev/null
+"$ROLLMAP" report "$work/roller.rms" -o "$work/svg//" --format svg >"$work/svg.out"
+# a folder given with a trailing slash (as in the README) prints clean paths
+[ "$(head -1 "$work/svg.out")" = "$work/svg/report.html" ] || fail "printed: $(cat "$work/svg.out")"
 grep -q '<svg' "$work/svg/graphs/profile.svg" || fail "profile.svg"
 [ ! -e "$work/svg/graphs/profile.png" ] || fail "PNG written although SVG was asked"
 
