@@ -285,9 +285,17 @@ static void print_log(void *user, rm_log_level level, const char *line)
         fprintf(stderr, "rollmap record: %s\n", line);
 }
 
+/* The session asked for could not be opened (its file exists, its folder
+ * is not writable): nothing will be recorded however long we wait. */
+static bool session_refused(const rm_capture_status *s)
+{
+    return s->recorder.last_error[0] && !s->recorder.path[0] &&
+           !s->recorder.last_path[0];
+}
+
 static bool capture_done(const rm_capture_status *s, uint64_t started_us)
 {
-    if (interrupted || s->source_ended)
+    if (interrupted || s->source_ended || session_refused(s))
         return true;
     if (s->recorder.sessions_closed > 0) /* --duration reached */
         return true;
@@ -300,6 +308,8 @@ static int report(const rm_capture_status *s, const char *path)
     if (!s->device_known)
         return cli_fail(CMD, "no device: %s", s->last_source_error[0]
                         ? s->last_source_error : "the source never answered");
+    if (session_refused(s))
+        return CLI_FAILURE; /* print_log has said why */
     rm_session *file;
     rm_error err;
     if (rm_session_open(&file, path, &err) != RM_OK)

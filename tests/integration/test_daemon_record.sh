@@ -30,6 +30,17 @@ grep -q "calibration: user" <("$ROLLMAP" info "$work/fg.rms") &&
 n=$(sed -E 's/.*: ([0-9]+) samples recorded.*/\1/' "$work/dur.out")
 [ "$n" = 2000 ] || fail "--duration 2 recorded $n samples"
 
+# Onto an existing file: it is kept, and the capture ends at once with the
+# file named instead of running on (a live roller would until Ctrl-C)
+# without recording anything.
+sum=$(md5sum <"$work/dur.rms")
+rc=0; timeout 30 "$ROLLMAP" record --source "sim:seed=3" -o "$work/dur.rms" \
+  >/dev/null 2>"$work/err" || rc=$?
+[ "$rc" = 1 ] && grep -q "rollmap record: .*$work/dur.rms: cannot create: File exists" "$work/err" ||
+  fail "record onto an existing file: rc $rc, $(cat "$work/err")"
+! grep -q "rollmap record: : " "$work/err" || fail "a message names an empty file: $(cat "$work/err")"
+[ "$(md5sum <"$work/dur.rms")" = "$sum" ] || fail "record changed the existing file"
+
 # Bad input: a clear message and a usage error.
 rc=0; "$ROLLMAP" record --source "nonsense:x" 2>"$work/err" || rc=$?
 [ "$rc" = 1 ] && grep -q "rollmap record: --source" "$work/err" || fail "bad --source: rc $rc"
