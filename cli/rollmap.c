@@ -179,7 +179,8 @@ static void print_usage(FILE *out)
     for (const cli_command *c = cli_commands; c->name; c++)
         fprintf(out, "  %-11s %s\n", c->name, c->summary);
     fputs("\nrollmap turns an instrumented foam roller into a measuring "
-          "instrument.\nSee rollmap(1) and docs/ for details.\n", out);
+          "instrument.\nSee rollmap(1) and the docs/ pages, installed in\n"
+          "share/doc/rollmap under the prefix (/usr/local by default).\n", out);
 }
 
 int cmd_help(int argc, char **argv)

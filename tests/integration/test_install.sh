@@ -6,7 +6,8 @@
 # rollmapd runs with the shipped configuration; a reinstall keeps a
 # configuration the administrator edited. Installed with --prefix P instead,
 # every file lands under P, the unit names P's rollmapd and configuration
-# (systemd-analyze verify accepts it) and the installed rollmap finds the
+# (systemd-analyze verify accepts it), every docs/ page and man page that
+# --help names is there, the installed rollmap finds the
 # installed profiles by name, and the installed rollmap serve serves the
 # installed web files (rollmap-web.service verified too).
 . "$ROLLMAP_SOURCE/tests/integration/daemon_lib.sh"
@@ -72,6 +73,24 @@ grep -q -- "--config $prefix/etc/rollmap/rollmapd.conf" "$prefix_unit" \
 # that ExecStart names an executable.
 MANPATH=$prefix/share/man systemd-analyze verify "$prefix_unit" >"$work/verify.log" 2>&1 \
     || fail "systemd-analyze verify: $(cat "$work/verify.log")"
+
+echo "-- every docs/ page that --help or a man page names is installed"
+commands=$("$prefix/bin/rollmap" help | awk '/^Commands:/ { on = 1; next } on && !NF { exit } on { print $1 }')
+named=$({ "$prefix/bin/rollmap" help
+          for cmd in $commands; do "$prefix/bin/rollmap" "$cmd" --help; done
+          "$prefix/bin/rollmapd" --help
+          cat "$prefix"/share/man/man*/*; } 2>/dev/null | grep -o 'docs/[A-Za-z-]*\.md' | sort -u)
+[ "$(echo "$named" | wc -l)" -gt 5 ] || fail "too few docs/ pages named: $named"
+for page in $named; do
+    [ -s "$prefix/share/doc/rollmap/${page#docs/}" ] || fail "$page is named but not installed"
+done
+"$prefix/bin/rollmap" help | grep -q "share/doc/rollmap" || fail "rollmap help does not say where the docs are"
+# Commands described in rollmap(1) have their name as a page too.
+for cmd in $commands; do
+    case $cmd in help|version) continue ;; esac
+    man -M "$prefix/share/man" "rollmap-$cmd" 2>/dev/null | grep -q "rollmap $cmd" \
+        || fail "man rollmap-$cmd shows nothing about rollmap $cmd"
+done
 
 echo "-- the installed rollmap finds an installed profile by name"
 printf 't_ms,raw1,raw2\n0,1000,2000\n12.5,1100,2100\n' >"$work/diy.csv"
