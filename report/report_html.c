@@ -154,6 +154,8 @@ static void write_identity(FILE *out, const rm_analysis *a)
     put_row(out, "Duration", duration);
     put_row(out, "Device", a->device.model[0] ? a->device.model : "-");
     put_row(out, "Device serial", a->device.serial[0] ? a->device.serial : "-");
+    if (report_positions_note(a))
+        put_row(out, "Positions", report_positions_note(a));
     fputs("</table>\n", out);
     if (a->meta.notes[0]) {
         fputs("<h2>Notes</h2>\n", out);

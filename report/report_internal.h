@@ -144,6 +144,10 @@ typedef void (*report_row_writer)(FILE *out, const char *label,
 void report_put_summary(FILE *out, const rm_analysis *a,
                         report_row_writer put);
 
+/** What the tables' positions are measured from, for the header of the
+ *  text and the HTML; NULL for a device without position. */
+const char *report_positions_note(const rm_analysis *a);
+
 /** One sentence saying what counts as a dwell for this device. */
 void report_dwell_rule(char out[160], const rm_analysis *a);
 

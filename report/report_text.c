@@ -67,6 +67,12 @@ rm_summary report_summary(const rm_analysis *a)
     return s;
 }
 
+const char *report_positions_note(const rm_analysis *a)
+{
+    return a->has_position ? "cm from the gluteal fold; % of the rolled length"
+                           : NULL;
+}
+
 void report_dwell_rule(char out[160], const rm_analysis *a)
 {
     const rm_analysis_config *c = &a->config;
@@ -173,6 +179,8 @@ static void write_header(FILE *out, const rm_analysis *a)
     put_field(out, "Start (UTC)", start);
     put_field(out, "Duration", duration);
     put_field(out, "Device", a->device.model[0] ? a->device.model : "-");
+    if (report_positions_note(a))
+        put_field(out, "Positions", report_positions_note(a));
 }
 
 static void put_quantity(FILE *out, const char *label, double value,

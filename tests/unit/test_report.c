@@ -433,6 +433,29 @@ static void text_says_why_a_ball_has_no_map(void **state)
     rm_analysis_free(a);
 }
 
+/* "pos cm 31.6": from the knee or from the gluteal fold? The header says,
+ * in the text and in the HTML; a ball has no positions to explain. */
+static void reports_say_where_positions_are_measured_from(void **state)
+{
+    (void)state;
+    rm_analysis *a = make_analysis();
+    const char *line = "Positions             cm from the gluteal fold; "
+                       "% of the rolled length\n";
+    char *text = capture(rm_report_text, a);
+    assert_non_null(strstr(text, line));
+    free(text);
+    text = capture(html_without_graphs, a);
+    assert_non_null(strstr(text, "<th class=\"l\">Positions</th><td class=\"l\">"
+                                 "cm from the gluteal fold; % of the rolled "
+                                 "length</td>"));
+    free(text);
+    a->has_position = false;
+    text = capture(rm_report_text, a);
+    assert_null(strstr(text, "Positions"));
+    free(text);
+    rm_analysis_free(a);
+}
+
 static void text_says_how_an_unknown_side_is_read(void **state)
 {
     (void)state;
@@ -843,6 +866,7 @@ int main(void)
         cmocka_unit_test(text_replaces_control_characters_in_client_text),
         cmocka_unit_test(text_says_why_a_ball_has_no_map),
         cmocka_unit_test(text_says_how_an_unknown_side_is_read),
+        cmocka_unit_test(reports_say_where_positions_are_measured_from),
         cmocka_unit_test(reduction_keeps_every_column_extreme),
         cmocka_unit_test(reduction_keeps_short_series_whole),
         cmocka_unit_test(reduction_keeps_a_break_for_a_column_of_nan),
