@@ -29,6 +29,10 @@ static const double side_x[] = {[RM_ML_SIDE_CENTRE] = 0.0,
 
 void compare_session_date(char out[16], const rm_analysis *a)
 {
+    if (a->meta.start_unix_us == 0) {
+        strcpy(out, "unknown");
+        return;
+    }
     time_t t = (time_t)(a->meta.start_unix_us / 1000000);
     struct tm tm;
     gmtime_r(&t, &tm);

@@ -29,7 +29,7 @@ void compare_strength_mdc_text(char *out, size_t size,
 /** A symmetry metric for people ("mean force (N)"), from its name. */
 const char *compare_symmetry_label(const char *name);
 
-/** "YYYY-MM-DD" of a session's start (UTC). */
+/** "YYYY-MM-DD" of a session's start (UTC), or "unknown". */
 void compare_session_date(char out[16], const rm_analysis *a);
 
 #endif /* ROLLMAP_COMPARE_INTERNAL_H */

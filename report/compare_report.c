@@ -142,7 +142,11 @@ static void write_session(rm_json_writer *w, const rm_analysis *a,
     rm_json_member_string(w, "client", a->meta.client);
     rm_json_member_string(w, "side", leg_name(a->meta.side));
     rm_json_member_string(w, "muscle", a->meta.muscle);
-    rm_json_member_string(w, "start", start);
+    rm_json_key(w, "start");
+    if (a->meta.start_unix_us == 0)
+        rm_json_null(w); /* unknown, not 1970 */
+    else
+        rm_json_string(w, start);
     rm_json_member_int(w, "start_unix_us", a->meta.start_unix_us);
     rm_json_member_string(w, "device_model", a->device.model);
     rm_json_member_string(w, "device_serial", a->device.serial);
@@ -309,8 +313,9 @@ static void text_sessions(FILE *out, const rm_comparison *c)
     for (size_t i = 0; i < c->session_count; i++) {
         const rm_analysis *a = c->sessions[i];
         char start[32], load[24];
-        rm_format_iso8601(start, a->meta.start_unix_us);
-        start[10] = ' ';   /* "YYYY-MM-DD HH:MM" from the ISO 8601 form */
+        report_format_start(start, a->meta.start_unix_us);
+        if (a->meta.start_unix_us)
+            start[10] = ' '; /* "YYYY-MM-DD HH:MM" from the ISO 8601 form */
         report_format_clock(load, a->summary.time_under_load_s);
         fprintf(out, "%3zu  %-16.16s %-6.6s %6.6s %6.1f %6.1f %5zu  ", i + 1,
                 start, leg_name(a->meta.side), load, a->summary.mean_force_n,
@@ -353,7 +358,7 @@ static void text_spots(FILE *out, const rm_comparison *c)
                 rm_spot_change_name(m->change), m->present, s0, s1, p0, p1);
         char note[RM_COMPARE_NOTE_MAX];
         rm_compare_spot_note(c, m, note, sizeof note);
-        fprintf(out, "      %.*s\n", TEXT_WIDTH - 6, note);
+        report_put_wrapped(out, note, 6);
     }
 }
 

@@ -60,6 +60,10 @@ bool report_embed_svg(FILE *out, const char *svg_dir, const char *name);
  *  UTF-8 sequence), control characters replaced by '?'. */
 void report_text_clean(FILE *out, const char *s, size_t max);
 
+/** s as lines of at most 78 columns that start with indent spaces, broken
+ *  at spaces where possible, cleaned as by report_text_clean. */
+void report_put_wrapped(FILE *out, const char *s, int indent);
+
 /* ---- gnuplot (gnuplot.c) ----------------------------------------------- */
 
 /** "png", "svg" or "pdf". */

@@ -11,8 +11,8 @@
 
 /** Widest line the text report writes (a classic terminal). */
 #define TEXT_WIDTH 80
-/** Client text (notes) is wrapped to this width after a 2-column indent. */
-#define TEXT_WRAP 76
+/** Wrapped text ends this far short of TEXT_WIDTH. */
+#define TEXT_WRAP_MARGIN 2
 
 void report_format_start(char out[32], int64_t start_unix_us)
 {
@@ -149,11 +149,12 @@ static size_t wrap_length(const char *s, size_t width)
     return cut > 0 ? cut : width;
 }
 
-static void put_wrapped(FILE *out, const char *s)
+void report_put_wrapped(FILE *out, const char *s, int indent)
 {
+    size_t width = (size_t)(TEXT_WIDTH - TEXT_WRAP_MARGIN - indent);
     while (*s) {
-        size_t len = wrap_length(s, TEXT_WRAP);
-        fputs("  ", out);
+        size_t len = wrap_length(s, width);
+        fprintf(out, "%*s", indent, "");
         report_text_clean(out, s, len);
         fputc('\n', out);
         s += len;
@@ -298,8 +299,9 @@ static void write_quality(FILE *out, const rm_analysis *a)
     snprintf(text, sizeof text, "%llu", (unsigned long long)q->blocks_skipped);
     put_field(out, "Damaged file blocks", text);
     if (rm_link_stats_problems(&q->link))
-        put_wrapped(out, "Warning: the serial link rejected or lost data during "
-                    "this session; check the cable and the USB port.");
+        report_put_wrapped(out, "Warning: the serial link rejected or lost "
+                           "data during this session; check the cable and "
+                           "the USB port.", 2);
 }
 
 static void write_notes(FILE *out, const rm_analysis *a)
@@ -307,7 +309,7 @@ static void write_notes(FILE *out, const rm_analysis *a)
     if (!a->meta.notes[0])
         return;
     put_heading(out, "Notes");
-    put_wrapped(out, a->meta.notes);
+    report_put_wrapped(out, a->meta.notes, 2);
 }
 
 rm_status rm_report_text(const rm_analysis *a, FILE *out, rm_error *err)

@@ -638,6 +638,69 @@ static void the_folder_holds_json_text_html_and_graphs(void **state)
         skip(); /* the graphs were not checked: say so instead of passing */
 }
 
+static rm_status html_without_graphs(const rm_comparison *c, FILE *out,
+                                     rm_error *err)
+{
+    return rm_compare_html(c, NULL, out, err);
+}
+
+/** What a writer prints, as one string the caller frees. */
+static char *written(rm_status (*writer)(const rm_comparison *, FILE *, rm_error *),
+                     const rm_comparison *c)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    rm_error err = {0};
+    assert_int_equal(writer(c, f, &err), RM_OK);
+    long len = ftell(f);
+    rewind(f);
+    char *text = calloc(1, (size_t)len + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    return text;
+}
+
+/* Imported CSV sessions often have no start: the tables and the JSON said
+ * 1970-01-01. A spot's note longer than a line was cut at 80 columns,
+ * losing its verdict ("...; strength and pressure"). */
+static void an_unknown_start_and_a_long_note_read_whole(void **state)
+{
+    (void)state;
+    sessions s = {0};
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 0), 20.0, RM_ML_SIDE_MEDIAL, 8, 30);
+    add_spot(add_session(&s, RM_SIDE_RIGHT, 0), 20.0, RM_ML_SIDE_MEDIAL, 4, 20);
+    s.a[0]->meta.start_unix_us = s.a[1]->meta.start_unix_us = 0;
+    rm_comparison *c = compare_ok(&s, NULL);
+    const char *note = note_of(c, 0);
+    assert_true(strlen(note) > 74);
+    char *text = written(rm_compare_text, c);
+    assert_null(strstr(text, "1970"));
+    assert_non_null(strstr(text, "(unknown)"));
+    /* the note's lines, joined again, are the whole note */
+    char joined[4096] = "";
+    const char *line = strstr(text, "\n      strength");
+    assert_non_null(line);
+    for (line++; !strncmp(line, "      ", 6); line = strchr(line, '\n') + 1) {
+        size_t len = strcspn(line, "\n");
+        assert_true(len <= 80);
+        if (joined[0])
+            strcat(joined, " "); /* the space the line was broken at */
+        strncat(joined, line + 6, len - 6);
+    }
+    assert_string_equal(joined, note);
+    char *html = written(html_without_graphs, c);
+    assert_null(strstr(html, "1970"));
+    free(html);
+    char *json = written(rm_compare_json, c);
+    assert_null(strstr(json, "1970"));
+    assert_non_null(strstr(json, "\"start\": null"));
+    free(json);
+    free(text);
+    rm_comparison_free(c);
+    free_sessions(&s);
+}
+
 static void both_legs_get_their_own_thigh_and_positive_forces(void **state)
 {
     (void)state;
@@ -711,6 +774,7 @@ int main(void)
         cmocka_unit_test(different_clients_are_refused),
         cmocka_unit_test(one_session_is_not_a_comparison),
         cmocka_unit_test(the_folder_holds_json_text_html_and_graphs),
+        cmocka_unit_test(an_unknown_start_and_a_long_note_read_whole),
         cmocka_unit_test(both_legs_get_their_own_thigh_and_positive_forces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
