@@ -33,9 +33,13 @@ int cli_fail_usage(const char *cmd, const char *fmt, ...)
 #define cli_fail(cmd, ...) (cli_fail((cmd), __VA_ARGS__), CLI_FAILURE)
 #define cli_fail_usage(cmd, ...) (cli_fail_usage((cmd), __VA_ARGS__), CLI_USAGE)
 #endif
-/** Open a session file and analyse it with the default configuration
- *  (cmd_report.c). */
-rm_status cli_analyse_file(const char *path, rm_analysis **out, rm_error *err);
+/** Open a session file and analyse it with the default configuration,
+ *  warning about its damaged stretches as cli_warn_damage (cmd_report.c). */
+rm_status cli_analyse_file(const char *cmd, const char *path, rm_analysis **out,
+                           rm_error *err);
+/** "rollmap CMD: warning: FILE: skipped N damaged bytes at offset X (why)"
+ *  on stderr for each stretch reading s has skipped so far. */
+void cli_warn_damage(const char *cmd, const rm_session *s);
 /** The file to read for SESSION text: the file itself when it exists,
  *  else, unless the text names a file (a slash, or ".rms" at its end),
  *  the session with that library id or session id in the library db

@@ -275,7 +275,7 @@ static int compare_files(const compare_cli *o)
         return cli_fail(CMD, "out of memory");
     rm_error err = {0};
     for (size_t i = 0; i < o->file_count; i++)
-        if (cli_analyse_file(o->files[i], &a[i], &err) != RM_OK) {
+        if (cli_analyse_file(CMD, o->files[i], &a[i], &err) != RM_OK) {
             free_analyses(a, o->file_count);
             return cli_fail_error(CMD, &err);
         }

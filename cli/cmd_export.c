@@ -172,15 +172,6 @@ static bool same_file(const char *a, const char *b)
            x.st_ino == y.st_ino;
 }
 
-static void warn_about_damage(const rm_session *s)
-{
-    const rm_integrity *in = rm_session_integrity(s);
-    for (size_t i = 0; i < in->skipped_count; i++)
-        fprintf(stderr, "rollmap export: warning: skipped %llu damaged bytes at "
-                "offset %llu (%s)\n", (unsigned long long)in->skipped[i].length,
-                (unsigned long long)in->skipped[i].offset, in->skipped[i].reason);
-}
-
 /* ------------------------------------------------------------------------ */
 /* CSV                                                                      */
 /* ------------------------------------------------------------------------ */
@@ -266,7 +257,7 @@ static int export_one_session(const export_options *o)
         rm_session_close(s);
         return cli_fail_error(CMD, &err);
     }
-    warn_about_damage(s);
+    cli_warn_damage(CMD, s);
     int rc = o->edf ? export_edf(s, session, o->edf, o->contiguous)
              : o->output ? export_to_file(s, o->output) : export_to_stdout(s);
     rm_session_close(s);

@@ -84,7 +84,8 @@ static int parse_options(int argc, char **argv, report_options *o)
     return -1;
 }
 
-rm_status cli_analyse_file(const char *path, rm_analysis **out, rm_error *err)
+rm_status cli_analyse_file(const char *cmd, const char *path, rm_analysis **out,
+                           rm_error *err)
 {
     rm_session *s = NULL;
     rm_status st = rm_session_open(&s, path, err);
@@ -93,6 +94,8 @@ rm_status cli_analyse_file(const char *path, rm_analysis **out, rm_error *err)
     rm_analysis_config cfg;
     rm_analysis_config_default(&cfg);
     st = rm_analyse_session(s, &cfg, out, err);
+    if (st == RM_OK)
+        cli_warn_damage(cmd, s);
     rm_session_close(s);
     return st;
 }
@@ -124,7 +127,7 @@ int cmd_report(int argc, char **argv)
         return status;
     rm_analysis *a = NULL;
     rm_error err = {0};
-    if (cli_analyse_file(path, &a, &err) != RM_OK)
+    if (cli_analyse_file(CMD, path, &a, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     if (o.dir)
         status = write_folder(a, &o);

@@ -113,6 +113,16 @@ int cli_parse_date(const char *cmd, const char *option, const char *text,
     return CLI_OK;
 }
 
+void cli_warn_damage(const char *cmd, const rm_session *s)
+{
+    const rm_integrity *in = rm_session_integrity(s);
+    for (size_t i = 0; i < in->skipped_count; i++)
+        fprintf(stderr, "rollmap %s: warning: %s: skipped %llu damaged bytes at "
+                "offset %llu (%s)\n", cmd, rm_session_path(s),
+                (unsigned long long)in->skipped[i].length,
+                (unsigned long long)in->skipped[i].offset, in->skipped[i].reason);
+}
+
 char *cli_folder(char *value)
 {
     size_t len = strlen(value);

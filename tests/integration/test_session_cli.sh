@@ -112,7 +112,13 @@ expect_output "$work/torn.txt" "closed      not cleanly"
 expect_output "$work/torn.txt" "truncated   yes"
 expect_output "$work/torn.txt" "skipped"
 "$ROLLMAP" export "$work/torn.rms" -o "$work/torn.csv" 2> "$work/err"
-expect_output "$work/err" "warning: skipped"
+expect_output "$work/err" "rollmap export: warning: $work/torn.rms: skipped "
+expect_output "$work/err" " damaged bytes at offset "
+# report analyses what is left and says, naming the file and offset, what
+# it left out (it said nothing: only the page's quality table counted it)
+"$ROLLMAP" report "$work/torn.rms" > /dev/null 2> "$work/err" || fail "report of a torn file failed"
+expect_output "$work/err" "rollmap report: warning: $work/torn.rms: skipped "
+expect_output "$work/err" " damaged bytes at offset "
 rows=$(grep -vc '^#' "$work/torn.csv")
 [ "$rows" -gt 1000 ] && [ "$rows" -lt 2001 ] || fail "torn file exported $rows rows"
 
