@@ -43,6 +43,29 @@ static rm_status get_entry(web_server_state *s, int64_t id,
     return st;
 }
 
+/* The session the page or download names, or false with the reply saying
+ * what is wrong: an old link or a removed session reads "No session 99 in
+ * the library", not the database's path and id. */
+static bool entry_or_reply(web_server_state *s, const web_request *q,
+                           rm_library_entry **e, web_reply *r)
+{
+    rm_error err = {0};
+    rm_status st = get_entry(s, q->route->session, e, &err);
+    if (st == RM_OK)
+        return true;
+    if (st == RM_ERR_NOT_FOUND) {
+        char message[96];
+        snprintf(message, sizeof message, "No session %lld in the library "
+                 "(removed, or an old link)", (long long)q->route->session);
+        web_reply_error(r, MHD_HTTP_NOT_FOUND, message);
+    } else {
+        web_reply_error(r, st == RM_ERR_BUSY ? MHD_HTTP_SERVICE_UNAVAILABLE
+                                             : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                        err.message);
+    }
+    return false;
+}
+
 static void cache_folder(const web_server_state *s, const rm_library_entry *e,
                          char *out, size_t cap)
 {
@@ -195,11 +218,9 @@ static void session_file(web_server_state *s, const web_request *q,
         return;
     }
     rm_library_entry *e = NULL;
-    rm_error err = {0};
-    if (get_entry(s, q->route->session, &e, &err) != RM_OK) {
-        web_reply_error(r, MHD_HTTP_NOT_FOUND, err.message);
+    if (!entry_or_reply(s, q, &e, r))
         return;
-    }
+    rm_error err = {0};
     char dir[256];
     cache_folder(s, e, dir, sizeof dir);
     pthread_mutex_lock(&report_lock);
@@ -295,11 +316,8 @@ static void session_page(web_server_state *s, const web_request *q,
                          web_reply *r)
 {
     rm_library_entry *e = NULL;
-    rm_error err = {0};
-    if (get_entry(s, q->route->session, &e, &err) != RM_OK) {
-        web_reply_error(r, MHD_HTTP_NOT_FOUND, err.message);
+    if (!entry_or_reply(s, q, &e, r))
         return;
-    }
     char date[32];
     web_format_date(date, e->start_unix_us);
     web_page p;

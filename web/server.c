@@ -162,7 +162,22 @@ static void serve_vendor(const char *name, web_reply *r)
     r->content_type = content_type_of(name);
 }
 
-static void login_page(const char *message, web_reply *r)
+/* Where a login goes on to: the page of this server the browser asked
+ * for before it had to log in, never another site ("//host", a
+ * backslash, a control character or a space); else the live screen. */
+static const char *page_after_login(const char *next)
+{
+    if (!next || next[0] != '/' || next[1] == '/' ||
+        strncmp(next, "/login", 6) == 0 || strlen(next) >= WEB_LOCATION_MAX)
+        return "/live";
+    for (const unsigned char *c = (const unsigned char *)next; *c; c++)
+        if (*c <= ' ' || *c >= 0x7f || *c == '\\')
+            return "/live";
+    return next;
+}
+
+/* next: the page to go on to (the login form carries it); may be NULL. */
+static void login_page(const char *message, const char *next, web_reply *r)
 {
     web_page p;
     web_page_begin(&p, NULL, "Log in", NULL);
@@ -173,7 +188,9 @@ static void login_page(const char *message, web_reply *r)
         fputs("</p>\n", p.out);
     }
     fputs("<form method=\"post\" action=\"/login\" class=\"card\">\n"
-          "<label for=\"password\">Password</label>\n"
+          "<input type=\"hidden\" name=\"next\" value=\"", p.out);
+    web_html(p.out, page_after_login(next));
+    fputs("\">\n<label for=\"password\">Password</label>\n"
           "<input id=\"password\" name=\"password\" type=\"password\" "
           "autocomplete=\"current-password\" required autofocus>\n"
           "<button type=\"submit\">Log in</button>\n</form>\n", p.out);
@@ -187,8 +204,9 @@ static void do_login(web_server_state *s, const web_request *q, web_reply *r)
     rm_error err = {0};
     rm_status st = web_auth_login(s->auth, q->address, password ? password : "",
                                   token, sizeof token, &err);
+    const char *next = web_form_get(q->form, "next");
     if (st != RM_OK) {
-        login_page(err.message, r);
+        login_page(err.message, next, r);
         r->status = st == RM_ERR_BUSY ? MHD_HTTP_TOO_MANY_REQUESTS
                                       : MHD_HTTP_UNAUTHORIZED;
         return;
@@ -196,7 +214,7 @@ static void do_login(web_server_state *s, const web_request *q, web_reply *r)
     snprintf(r->set_cookie, sizeof r->set_cookie,
              COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict%s", token,
              s->tls ? "; Secure" : "");
-    web_reply_redirect(r, "/live");
+    web_reply_redirect(r, page_after_login(next));
 }
 
 static void do_logout(web_server_state *s, const web_request *q, web_reply *r)
@@ -218,12 +236,50 @@ static bool open_without_login(web_route_id id)
            id == WEB_NOT_FOUND || id == WEB_METHOD_NOT_ALLOWED;
 }
 
+/* The page asked for (path and query) in memory the caller frees. */
+static char *asked_page(const web_request *q)
+{
+    char *page = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&page, &len);
+    if (!out)
+        return NULL;
+    fputs(q->path, out);
+    for (size_t i = 0; i < q->query->count; i++) {
+        fputs(i ? "&" : "?", out);
+        web_url_encode(out, q->query->fields[i].key);
+        fputc('=', out);
+        web_url_encode(out, q->query->fields[i].value);
+    }
+    fclose(out);
+    return page;
+}
+
+/* A page asked for without a login: to the login, which comes back to it
+ * (a bookmarked client page used to end on the live screen). */
+static void redirect_to_login(const web_request *q, web_reply *r)
+{
+    char *page = asked_page(q);
+    char *location = NULL;
+    size_t len = 0;
+    FILE *out = page ? open_memstream(&location, &len) : NULL;
+    if (out) {
+        fputs("/login?next=", out);
+        web_url_encode(out, page);
+        fclose(out);
+    }
+    web_reply_redirect(r, location && len < WEB_LOCATION_MAX ? location
+                                                             : "/login");
+    free(location);
+    free(page);
+}
+
 static void refuse_anonymous(const web_request *q, web_reply *r)
 {
     bool page = strcmp(q->method, "GET") == 0 &&
                 strncmp(q->path, "/api/", 5) != 0;
     if (page) {
-        web_reply_redirect(r, "/login");
+        redirect_to_login(q, r);
         return;
     }
     web_reply_error(r, MHD_HTTP_UNAUTHORIZED, "Log in first");
@@ -255,7 +311,7 @@ static void route(web_server_state *s, const web_request *q, web_reply *r)
     case WEB_COMPARE_PAGE:
     case WEB_COMPARE_REPORT: web_handle_compare(s, q, r); break;
     case WEB_LIVE_COMMAND: web_handle_live_command(s, q, r); break;
-    case WEB_LOGIN_PAGE: login_page(NULL, r); break;
+    case WEB_LOGIN_PAGE: login_page(NULL, web_form_get(q->query, "next"), r); break;
     case WEB_LOGIN: do_login(s, q, r); break;
     case WEB_LOGOUT: do_logout(s, q, r); break;
     case WEB_STATIC: serve_static(s->static_dir, q->route->name, r); break;

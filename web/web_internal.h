@@ -93,6 +93,9 @@ void web_url_encode(FILE *out, const char *text);
 /* Responses                                                                */
 /* ------------------------------------------------------------------------ */
 
+/** The longest redirect target, with its terminating NUL. */
+#define WEB_LOCATION_MAX 512
+
 /** What a handler answers: a body in memory or a file on disk. */
 typedef struct web_reply {
     unsigned status;
@@ -100,7 +103,7 @@ typedef struct web_reply {
     char *body;              /* malloc'd; NULL with file */
     size_t body_len;
     char file[4352];         /* serve this file when body is NULL */
-    char location[512];      /* redirect target */
+    char location[WEB_LOCATION_MAX]; /* redirect target */
     char set_cookie[256];
     char disposition[160];   /* Content-Disposition for downloads */
     bool no_store;

@@ -60,6 +60,15 @@ grep -qF '&lt;script&gt;alert(1)&lt;/script&gt;' "$work/page" \
 curl -sI "$base/library" | grep -qi "content-security-policy: default-src 'self'; script-src 'self'" \
     || fail "no Content-Security-Policy"
 
+echo "-- a session not in the library: a clear 404, not the database's path"
+for page in /session/999 /session/999/report.html; do
+    code=$(curl -s -o "$work/page" -w '%{http_code}' "$base$page")
+    [ "$code" = 404 ] || fail "$page: HTTP $code"
+    grep -q "<h1>No session 999 in the library (removed, or an old link)</h1>" "$work/page" \
+        || fail "$page: unclear: $(grep '<h1>' "$work/page")"
+    ! grep -qF "$work" "$work/page" || fail "$page shows the database's path"
+done
+
 echo "-- compare: picked by ticked ids, or since a date (a bad date is named)"
 curl -s "$base/compare?id=1&id=2" | grep -q "<p>2 sessions" || fail "compare of ticked ids"
 curl -s "$base/compare?client=%3Cscript%3Ealert(1)%3C%2Fscript%3E&since=2000-01-01" \
@@ -155,7 +164,18 @@ start_serve "$work/serve2.log" --listen 127.0.0.1:0
 base=http://127.0.0.1:$port
 grep -q "password required" "$work/serve2.log" || fail "serve does not say a password is required"
 code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$base/library")
-[ "$code" = "303 $base/login" ] || fail "GET /library without login: $code"
+[ "$code" = "303 $base/login?next=%2Flibrary" ] || fail "GET /library without login: $code"
+# The login comes back to the page asked for, and only to a page of its own.
+asked=$(curl -s -o /dev/null -w '%{redirect_url}' "$base/library/client?code=C-9")
+[ "$asked" = "$base/login?next=%2Flibrary%2Fclient%3Fcode%3DC-9" ] || fail "login redirect: $asked"
+curl -s "$asked" | grep -qF '<input type="hidden" name="next" value="/library/client?code=C-9">' \
+    || fail "the login form does not carry the page asked for"
+for next in /library/client%3Fcode%3DC-9 //evil.example/ https://evil.example/ /%5Cevil; do
+    curl -s -c "$work/jar" -o /dev/null -w '%{redirect_url}\n' \
+        -d "password=correct+horse+battery&next=$next" "$base/login"
+done >"$work/after-login"
+[ "$(cat "$work/after-login")" = "$(printf '%s\n' "$base/library/client?code=C-9" "$base/live" \
+    "$base/live" "$base/live")" ] || fail "after the login: $(cat "$work/after-login")"
 code=$(curl -s -o /dev/null -w '%{http_code}' -d rating=7 "$base/api/live/mark")
 [ "$code" = 401 ] || fail "POST without login: HTTP $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/api/live")
