@@ -17,6 +17,7 @@ import tempfile
 import time
 
 from selenium import webdriver
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -158,8 +159,9 @@ def live_scenarios(driver, base, status_of):
     if not re.fullmatch(r"-|centred|\d+ mm (medial|lateral|toward the (left|right) end)", lean):
         fail(f"the lean is not in words with its unit: {lean!r}")
     sound_on_with_short_hold_goal(driver)
-    # The hold timer runs through a dwell.
-    wait(driver, 40, lambda d: (number(d, "hold") or 0) >= 5, "the hold timer never ran")
+    # The hold timer runs through a dwell; the pace agrees with it all along.
+    wait(driver, 40, lambda d: pace_agrees_with_hold(d) and (number(d, "hold") or 0) >= 5,
+         "the hold timer never ran")
     held = number(driver, "hold")
     wait(driver, 3, lambda d: (number(d, "hold") or 0) > held, "the hold timer stopped")
     progress = float(driver.find_element(By.ID, "hold-progress").get_attribute("value"))
@@ -290,17 +292,26 @@ def no_figures_while_unplugged(driver):
         fail(f"figures still shown while the roller is unplugged: {shown}")
 
 
-def pace_while_holding(driver):
+def pace_agrees_with_hold(driver):
     """While the hold timer counts, the pace says Holding (it said "Slow"
-    for the first seconds of every hold); the speed has no sign."""
+    or "Good" for the first seconds of every hold), and from the hold goal
+    on "Done: move on" (nothing said so with the sound off); the speed has
+    no sign. Figures read together, from one sample."""
+    hold, goal, pace, speed = driver.execute_script(
+        "return ['hold', 'hold-target', 'pace', 'speed'].map(function (id) {"
+        " return document.getElementById(id).textContent; })")
+    expected = ("Done: move on" if int(hold) >= int(goal)
+                else "Holding" if int(hold) >= 3 else None)
+    if expected and pace not in (expected, "Too fast: slow down"):
+        fail(f"the pace says {pace!r} at {hold} s of a {goal} s hold goal (expected {expected!r})")
+    if speed.startswith("-") and speed != "-":
+        fail(f"the speed has a sign: {speed!r} cm/s")
+    return True
+
+
+def pace_while_holding(driver):
     for _ in range(20):
-        hold, pace, speed = driver.execute_script(
-            "return ['hold', 'pace', 'speed'].map(function (id) {"
-            " return document.getElementById(id).textContent; })")
-        if int(hold) >= 3 and pace not in ("Holding", "Too fast: slow down"):
-            fail(f"the pace says {pace!r} while the hold timer counts {hold} s")
-        if speed.startswith("-") and speed != "-":
-            fail(f"the speed has a sign: {speed!r} cm/s")
+        pace_agrees_with_hold(driver)
         time.sleep(0.1)
 
 
@@ -409,10 +420,30 @@ def library_scenarios(driver, base):
         fail(f"the compare page does not list the eased spot near 14 cm:\n{words.text}")
     console_errors(driver, "/compare")
     client_spots_over_dates(driver, base)
+    timeline_in_clock_time(driver, base)
     for path in ("/library", "/library/client?code=C-A", "/session/1"):
         driver.get(base + path)
         time.sleep(1)
         console_errors(driver, path)
+
+
+def timeline_in_clock_time(driver, base):
+    """The session's timeline reads its time as the report's dwell table
+    does, m:ss (it was seconds: 50, 100, ... and an unlabelled "221.98"
+    under the pointer)."""
+    driver.get(base + "/session/1")
+    labels = wait(driver, 10, lambda d: [e.text for e in d.find_elements(
+        By.CSS_SELECTOR, "#timeline .dygraph-axis-label-x")], "the timeline did not draw")
+    if not all(re.fullmatch(r"\d+:[0-5]\d", l) for l in labels):
+        fail(f"the timeline's time axis is not in m:ss: {labels}")
+    xlabel = driver.find_element(By.CSS_SELECTOR, "#timeline .dygraph-xlabel").text
+    if xlabel != "time (min:s)":
+        fail(f"the timeline's time axis says {xlabel!r}")
+    canvas = driver.find_element(By.CSS_SELECTOR, "#timeline canvas")
+    ActionChains(driver).move_to_element(canvas).perform()
+    legend = wait(driver, 5, lambda d: re.match(r"at \d+:[0-5]\d \(min:s\): ", d.find_element(
+        By.CSS_SELECTOR, "#timeline .dygraph-legend").text), "no time with its unit under the pointer")
+    print(f"  timeline: {labels[0]} .. {labels[-1]}, {legend.string[:60]!r}")
 
 
 def client_spots_over_dates(driver, base):

@@ -37,6 +37,32 @@ function drawMarks(marks) {
   };
 }
 
+// Seconds as the report's times read: m:ss, or h:mm:ss from an hour on.
+function clock(seconds) {
+  var t = Math.round(seconds), h = Math.floor(t / 3600), m = Math.floor(t % 3600 / 60), s = t % 60;
+  var two = function (n) { return (n < 10 ? '0' : '') + n; };
+  return (h ? h + ':' + two(m) : String(m)) + ':' + two(s);
+}
+
+// The time under the pointer in the legend, with its unit.
+function clockWithUnit(seconds) {
+  return 'at ' + clock(seconds) + (seconds >= 3599.5 ? ' (h:min:s)' : ' (min:s)');
+}
+
+// Time ticks on whole seconds, minutes or hours (numbers of seconds would
+// fall on 1:40, 3:20, ...): the smallest step that leaves room for a label.
+var CLOCK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
+function clockTicks(from, to, pixels, opts) {
+  var room = Math.max(1, Math.floor(pixels / opts('pixelsPerLabel')));
+  var step = CLOCK_STEPS.find(function (s) { return (to - from) / s <= room; }) ||
+             CLOCK_STEPS[CLOCK_STEPS.length - 1];
+  var ticks = [];
+  for (var v = Math.ceil(from / step) * step; v <= to; v += step) {
+    ticks.push({v: v, label: clock(v)});
+  }
+  return ticks;
+}
+
 function timeline(div) {
   fetch(div.dataset.src, {credentials: 'same-origin'})
     .then(function (r) {
@@ -44,11 +70,16 @@ function timeline(div) {
       return r.json();
     })
     .then(function (data) {
+      var last = data.points.length ? data.points[data.points.length - 1][0] : 0;
       new Dygraph(div, data.points, {
-        labels: ['time (s)', 'force (N)', 'position (cm)'],
-        xlabel: 'time (s)', ylabel: 'force (N)', y2label: 'position (cm)',
+        labels: ['time', 'force (N)', 'position (cm)'],
+        xlabel: last >= 3600 ? 'time (h:min:s)' : 'time (min:s)',
+        ylabel: 'force (N)', y2label: 'position (cm)',
         series: {'position (cm)': {axis: 'y2'}},
-        axes: {y2: {independentTicks: true}},
+        axes: {
+          x: {ticker: clockTicks, valueFormatter: clockWithUnit, pixelsPerLabel: 60},
+          y2: {independentTicks: true},
+        },
         colors: ['#1f2937', '#0b57d0'],
         legend: 'always', labelsSeparateLines: false,
         underlayCallback: function (c, a, g) {

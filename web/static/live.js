@@ -232,6 +232,9 @@ function showPace(s) {
     pace.textContent = 'Too fast: slow down';
     pace.className = 'pace fast';
     if (Date.now() - state.fastSince > 3000) { state.fastSince = Date.now(); beep(330, 150); }
+  } else if (holding(s) && s.dwell_s >= setting('hold-goal')) {
+    pace.textContent = 'Done: move on';  // as rollmap live, for the sound off
+    pace.className = 'pace good';
   } else if (s.flags & DWELL || holding(s) || speed >= SLOW_CM_S) {
     pace.textContent = s.flags & DWELL || holding(s) ? 'Holding' : 'Good';
     pace.className = 'pace good';
