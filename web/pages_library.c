@@ -237,16 +237,23 @@ void web_client_options(FILE *out, web_server_state *s, const char *chosen)
 /* One client                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* The total spot score per leg over time, for the chart (app.js). */
+/* The total spot score per leg over time, for the chart (app.js). A
+ * session of unknown date is left out: at 1970 it squeezed every other
+ * session into one corner. */
 static void score_series(FILE *out, const rm_library_entry *e, size_t n)
 {
     fputs("<div class=\"chart\" id=\"client-chart\" role=\"img\" "
           "aria-label=\"Total spot score per leg over time\" data-series=\"[",
           out);
+    bool first = true;
     for (size_t i = 0; i < n; i++) {
+        if (!e[i].start_unix_us)
+            continue;
         double left = e[i].side == RM_SIDE_LEFT ? e[i].spot_score_total : NAN;
         double right = e[i].side == RM_SIDE_RIGHT ? e[i].spot_score_total : NAN;
-        fprintf(out, "%s[%lld,", i ? "," : "", (long long)(e[i].start_unix_us / 1000));
+        fprintf(out, "%s[%lld,", first ? "" : ",",
+                (long long)(e[i].start_unix_us / 1000));
+        first = false;
         isnan(left) ? fputs("null,", out) : fprintf(out, "%.2f,", left);
         isnan(right) ? fputs("null]", out) : fprintf(out, "%.2f]", right);
     }
@@ -265,11 +272,19 @@ static void client_page(web_server_state *s, const web_request *q, web_reply *r)
     size_t n = 0;
     if (!list_or_fail(s, &f, &e, &n, r))
         return;
+    if (!n) {
+        /* A mistyped code (c-a for C-A) is not an empty client. */
+        char message[160];
+        snprintf(message, sizeof message, "No sessions of client %s in the "
+                 "library (client codes are case-sensitive)", code);
+        web_reply_error(r, MHD_HTTP_NOT_FOUND, message);
+        return;
+    }
     web_page p;
     web_page_begin(&p, s, code, q->csrf);
     fputs("<h1>Client ", p.out);
     web_html(p.out, code);
-    if (n && e[0].display_name) {
+    if (e[0].display_name) {
         fputs(" <span class=\"muted\">(", p.out);
         web_html(p.out, e[0].display_name);
         fputs(")</span>", p.out);
@@ -278,11 +293,9 @@ static void client_page(web_server_state *s, const web_request *q, web_reply *r)
             n == 1 ? "" : "s");
     web_url_encode(p.out, code);
     fputs("\">Compare this client's sessions</a></p>\n", p.out);
-    if (n) {
-        fputs("<h2>Total spot score per leg</h2>\n", p.out);
-        score_series(p.out, e, n);
-        web_client_spot_tables(p.out, s, e, n);
-    }
+    fputs("<h2>Total spot score per leg</h2>\n", p.out);
+    score_series(p.out, e, n);
+    web_client_spot_tables(p.out, s, e, n);
     fputs("<h2>Sessions</h2>\n<form id=\"pick\" method=\"get\" action=\"/compare\" "
           "class=\"inline-form\"><button type=\"submit\">Compare the sessions "
           "ticked below</button></form>\n", p.out);

@@ -102,6 +102,14 @@ grep -q "<h1>Session (date unknown)</h1>" "$work/page" || fail "no unknown date 
 curl -s "$base/library/client?code=C-9" >"$work/page"
 grep -q '(date unknown)</a>' "$work/page" || fail "the client's sessions do not say the date is unknown"
 ! grep -q 1970 "$work/page" || fail "the client page shows 1970 for an unknown start"
+grep -q 'data-series="\[\[1[0-9]\{12\},[^]]*\]\]"' "$work/page" \
+    || fail "the client's chart is not its one dated session: $(grep -o 'data-series="[^"]*"' "$work/page")"
+
+echo "-- a client code with no sessions (mistyped) is a clear 404, not an empty client"
+code=$(curl -s -o "$work/page" -w '%{http_code}' "$base/library/client?code=c-9")
+[ "$code" = 404 ] || fail "client c-9: HTTP $code"
+grep -q "<h1>No sessions of client c-9 in the library (client codes are case-sensitive)</h1>" \
+    "$work/page" || fail "client c-9: unclear: $(grep '<h1>' "$work/page")"
 
 echo "-- compare a left and a right session: spots not compared, not 'unchanged'"
 right=$("$ROLLMAP" library list --db "$work/lib.db" --client C-9 --side right --json \
