@@ -212,9 +212,9 @@ function holding(s) { return (s.flags & LOADED) && s.dwell_s >= HOLD_SHOW_S; }
 function showHold(s) {
   var goal = setting('hold-goal');
   var held = holding(s) ? s.dwell_s : 0;
-  $('hold').textContent = held.toFixed(0);
+  $('hold').textContent = String(Math.floor(held));  // whole seconds elapsed, as a timer
   $('hold-progress').value = Math.min(goal, held);
-  $('hold-progress').textContent = held.toFixed(0) + ' s';
+  $('hold-progress').textContent = Math.floor(held) + ' s';
   if (held >= goal && !state.holdReached) {
     state.holdReached = true;
     beep(880, 300);
