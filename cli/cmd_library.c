@@ -104,7 +104,9 @@ static void usage(FILE *out)
 "  check      find files that are missing or changed since they were\n"
 "             added (size; content where the mtime moved; --hash: every\n"
 "             file's content, and on PostgreSQL every stored chunk\n"
-"             against its checksum), and session files in the session\n"
+"             against its checksum, and a damaged one is written again\n"
+"             from this machine's good copy: the unchanged file or a\n"
+"             cached one), and session files in the session\n"
 "             folder (or each --folder) that are not in the library, and\n"
 "             add those; exit 1 if it found any of these\n"
 "  reanalyse  analyse the sessions again from their files (after a\n"
@@ -160,7 +162,8 @@ static void usage(FILE *out)
 "  --json, --csv     machine-readable output\n"
 "  --names           list: add client display names\n"
 "  --hash            check: compare every file's content checksum, and\n"
-"                    read the bytes a PostgreSQL library holds\n"
+"                    read the bytes a PostgreSQL library holds (and\n"
+"                    repair them)\n"
 "  --folder DIR      check, rebuild, sync: the session files in DIR; copy:\n"
 "                    where files fetched from the source go (default:\n"
 "                    rollmapd's default session folder,\n"
@@ -1065,6 +1068,10 @@ static void check_json(const rm_library_check_item *items, size_t n,
         if (stored) {
             rm_json_member_bool(&w, "stored_damaged", items[i].stored_damaged);
             rm_json_member_string(&w, "stored_detail", items[i].stored_detail);
+            rm_json_member_bool(&w, "stored_repaired",
+                                items[i].stored_repaired);
+            rm_json_member_string(&w, "repair_detail",
+                                  items[i].repair_detail);
         }
         rm_json_object_close(&w);
     }
@@ -1096,33 +1103,39 @@ static int run_check(rm_library *lib, library_options *o)
 {
     rm_library_check_item *items;
     unindexed_result *found = NULL;
-    size_t n, n_found = 0, missing = 0, changed = 0, damaged = 0, added = 0;
+    size_t n, n_found = 0, missing = 0, changed = 0, damaged = 0, added = 0,
+           repaired = 0;
     rm_error err;
     if (rm_library_verify(lib, true, &err) != RM_OK ||
         rm_library_check(lib, &o->filter, o->hash, &items, &n, &err) != RM_OK)
         return cli_fail_error(CMD, &err);
     int status = sweep_folders(lib, o, &found, &n_found);
     for (size_t i = 0; status == CLI_OK && i < n; i++) {
+        rm_library_repair_stored(lib, &items[i], NULL);
         missing += items[i].state == RM_LIBRARY_FILE_MISSING;
         changed += items[i].state == RM_LIBRARY_FILE_CHANGED;
         damaged += items[i].stored_damaged;
+        repaired += items[i].stored_repaired;
         if (!o->json && items[i].state != RM_LIBRARY_FILE_OK)
             printf("%lld\t%s\t%s\t%s\n", (long long)items[i].id,
                    state_name(items[i].state), items[i].path, items[i].detail);
         if (!o->json && items[i].stored_damaged)
-            printf("%lld\tdamaged-in-database\t%s\t%s\n",
-                   (long long)items[i].id, items[i].path,
-                   items[i].stored_detail);
+            printf("%lld\t%s\t%s\t%s; %s\n", (long long)items[i].id,
+                   items[i].stored_repaired ? "repaired-in-database"
+                                            : "damaged-in-database",
+                   items[i].path, items[i].stored_detail,
+                   items[i].repair_detail);
     }
     bool stored = o->hash && rm_library_stores_data(lib);
     if (status == CLI_OK && o->json)
         check_json(items, n, stored, found, n_found);
     else if (status == CLI_OK) {
         added = print_unindexed(found, n_found);
-        char in_database[64] = "";
+        char in_database[96] = "";
         if (stored)
             snprintf(in_database, sizeof in_database,
-                     ", %zu damaged in the database", damaged);
+                     ", %zu damaged in the database: %zu repaired", damaged,
+                     repaired);
         printf("%zu sessions checked%s: %zu missing, %zu changed%s; %zu "
                "files not in the library: %zu added\n", n,
                o->hash ? " with content" : "", missing, changed,

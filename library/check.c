@@ -89,6 +89,57 @@ rm_status rm_library_check(rm_library *lib, const rm_library_filter *f,
     return RM_OK;
 }
 
+/* A copy of the item's session on this machine that holds what the
+ * library stored: its file, unchanged since it was indexed (check read it
+ * with hash), or a cached copy matching the stored length and checksum.
+ * Into path; false with why in the item when there is none. */
+static bool good_copy(rm_library *lib, rm_library_check_item *item,
+                      const char *cache_dir, char *path, size_t cap)
+{
+    char dir[4096], why[160] = "no cached copy";
+    rm_error err;
+    bool cached = false;
+    if (item->state == RM_LIBRARY_FILE_OK) {
+        snprintf(path, cap, "%s", item->path);
+        return true;
+    }
+    if (!cache_dir && rm_default_cache_dir(dir, sizeof dir, &err) == RM_OK)
+        cache_dir = dir;
+    if (cache_dir &&
+        library_cached_copy(lib, item->session_id, cache_dir, path, cap,
+                            &cached, &err) != RM_OK)
+        snprintf(why, sizeof why, "its cached copy: %.130s", err.message);
+    if (cached)
+        return true;
+    snprintf(item->repair_detail, sizeof item->repair_detail,
+             "not repaired: this machine has no good copy (%.300s: %s; %s); "
+             "run 'rollmap library check --hash' on the machine that "
+             "recorded it, or restore the session from the server's backups",
+             item->path, item->detail, why);
+    return false;
+}
+
+void rm_library_repair_stored(rm_library *lib, rm_library_check_item *item,
+                              const char *cache_dir)
+{
+    char from[4096];
+    rm_library_upload up;
+    rm_error err;
+    if (!item->stored_damaged ||
+        !good_copy(lib, item, cache_dir, from, sizeof from))
+        return;
+    if (library_rewrite_stored(lib, from, item->session_id, &up, &err) !=
+        RM_OK) {
+        snprintf(item->repair_detail, sizeof item->repair_detail,
+                 "not repaired: %.700s", err.message);
+        return;
+    }
+    item->stored_repaired = true;
+    snprintf(item->repair_detail, sizeof item->repair_detail,
+             "repaired: %zu of %zu chunks written again from %.600s",
+             up.chunks_sent, up.chunks_sent + up.chunks_kept, from);
+}
+
 void rm_library_check_items_free(rm_library_check_item *items, size_t n)
 {
     for (size_t i = 0; items && i < n; i++)

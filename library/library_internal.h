@@ -309,6 +309,19 @@ rm_status library_upload_file(rm_library *lib, const char *path,
  *  sweep of years of sessions reads none of them. */
 rm_status library_upload_state(rm_library *lib, const char *path, bool quick,
                                rm_library_upload_state *out, rm_error *err);
+/** Write again, from the session file at path (which must hold
+ *  session_id), every chunk that the database holds otherwise (missing,
+ *  failing its checksum, other bytes: each stored chunk is read and
+ *  compared), then the length and checksum where they differ. For a
+ *  stored copy found damaged; only the file is trusted. */
+rm_status library_rewrite_stored(rm_library *lib, const char *path,
+                                 const char *session_id,
+                                 rm_library_upload *out, rm_error *err);
+/** Whether cache_dir holds a copy of the session that matches the stored
+ *  length and checksum (*found), and its path. */
+rm_status library_cached_copy(rm_library *lib, const char *session_id,
+                              const char *cache_dir, char *path, size_t cap,
+                              bool *found, rm_error *err);
 /** Read the stored bytes of a session: every chunk against its CRC-32C,
  *  then, when all are sound, the whole content against its own. What
  *  fails is named in out->damage (damaged_chunks counts the chunks); out

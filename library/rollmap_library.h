@@ -245,6 +245,10 @@ typedef struct rm_library_check_item {
     char stored_detail[512];      /**< which chunks (session id, chunk
                                        index, byte range) or the whole
                                        content's CRC-32C; "" when sound */
+    bool stored_repaired;         /**< rm_library_repair_stored wrote the
+                                       database's copy again */
+    char repair_detail[768];      /**< what rm_library_repair_stored did:
+                                       from which file, or why not */
 } rm_library_check_item;
 
 /** Compare every matching session's file with what was indexed: its size,
@@ -259,6 +263,17 @@ rm_status rm_library_check(rm_library *lib, const rm_library_filter *f,
                            bool hash, rm_library_check_item **out, size_t *n,
                            rm_error *err);
 void rm_library_check_items_free(rm_library_check_item *items, size_t n);
+
+/** Repair the database's copy of a session that rm_library_check (with
+ *  hash) found damaged, from a good copy on this machine: the session's
+ *  own file when check found it unchanged, else a copy in cache_dir
+ *  (NULL: rm_default_cache_dir) that matches the stored length and
+ *  checksum. Every stored chunk is compared with it and the ones that
+ *  differ are written again. item->repair_detail says from which file,
+ *  or why it was not repaired (no good copy here, or what failed, the
+ *  database or the file); an item that is not damaged is left alone. */
+void rm_library_repair_stored(rm_library *lib, rm_library_check_item *item,
+                              const char *cache_dir);
 
 /* ------------------------------------------------------------------------ */
 /* Session files the library does not know yet                              */

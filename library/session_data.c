@@ -241,24 +241,91 @@ static bool same_content(const stored_content *c, const local_file *f,
            c->chunk_bytes == chunk_bytes && c->complete == f->complete;
 }
 
-/* Send the chunks the database lacks; *crc is the whole file's. */
+/* Whether the database holds chunk idx as the local bytes are: judged by
+ * the stored length and checksum (an upload, which never reads the
+ * stored bytes) or by the stored bytes themselves (a repair). */
+typedef rm_status (*chunk_held)(rm_library *lib, const local_file *f,
+                                size_t idx, const unsigned char *bytes,
+                                size_t n, uint32_t crc, const chunk_sig *sigs,
+                                bool *held, rm_error *err);
+
+static rm_status held_by_sig(rm_library *lib, const local_file *f,
+                             size_t idx, const unsigned char *bytes, size_t n,
+                             uint32_t crc, const chunk_sig *sigs, bool *held,
+                             rm_error *err)
+{
+    (void)lib;
+    (void)f;
+    (void)bytes;
+    (void)err;
+    *held = sigs[idx].nbytes == n && sigs[idx].crc == crc;
+    return RM_OK;
+}
+
+/* Chunk idx's row (crc32c, nbytes, bytes) in *stmt when *found; the
+ * caller finalizes *stmt after RM_OK. */
+static rm_status select_chunk(rm_library *lib, const char *session_id,
+                              size_t idx, library_stmt **stmt, bool *found,
+                              rm_error *err)
+{
+    rm_status st = library_prepare_binary(
+        lib, "SELECT crc32c, nbytes, bytes FROM session_chunks "
+             "WHERE session_id = ? AND idx = ?", stmt, err);
+    if (st != RM_OK)
+        return st;
+    library_bind_text(*stmt, 1, session_id);
+    library_bind_int64(*stmt, 2, (int64_t)idx);
+    int rc = library_step(*stmt);
+    *found = rc == LIBRARY_ROW;
+    if (rc != LIBRARY_ROW && rc != LIBRARY_DONE) {
+        st = library_sql_error(lib, "reading a chunk of a session", err);
+        library_finalize(*stmt);
+    }
+    return st;
+}
+
+static rm_status held_as_bytes(rm_library *lib, const local_file *f,
+                               size_t idx, const unsigned char *bytes,
+                               size_t n, uint32_t crc, const chunk_sig *sigs,
+                               bool *held, rm_error *err)
+{
+    (void)sigs;
+    library_stmt *stmt;
+    bool found;
+    rm_status st = select_chunk(lib, f->session_id, idx, &stmt, &found, err);
+    if (st != RM_OK)
+        return st;
+    size_t stored = 0;
+    const void *blob = found ? library_column_blob(stmt, 2, &stored) : NULL;
+    *held = found && (uint32_t)library_column_int64(stmt, 0) == crc &&
+            (size_t)library_column_int64(stmt, 1) == n && stored == n &&
+            memcmp(blob, bytes, n) == 0;
+    library_finalize(stmt);
+    return RM_OK;
+}
+
+/* Send the chunks the database does not hold as the file does; *crc is
+ * the whole file's. */
 static rm_status send_chunks(rm_library *lib, const local_file *f,
-                             size_t chunk_bytes, const chunk_sig *held,
-                             unsigned char *buf, uint32_t *crc,
-                             rm_library_upload *out, rm_error *err)
+                             size_t chunk_bytes, chunk_held is_held,
+                             const chunk_sig *sigs, unsigned char *buf,
+                             uint32_t *crc, rm_library_upload *out,
+                             rm_error *err)
 {
     size_t count = chunk_count(f->size, chunk_bytes);
     rm_status st = RM_OK;
     *crc = 0;
     for (size_t i = 0; st == RM_OK && i < count; i++) {
         size_t n = chunk_length(f->size, chunk_bytes, i);
+        bool held = false;
         st = read_at(f, buf, n, (uint64_t)i * chunk_bytes, err);
         if (st != RM_OK)
             break;
         uint32_t c = rm_crc32c(0, buf, n);
         *crc = rm_crc32c(*crc, buf, n);
-        if (held[i].nbytes == n && held[i].crc == c) {
-            out->chunks_kept++;
+        st = is_held(lib, f, i, buf, n, c, sigs, &held, err);
+        if (st != RM_OK || held) {
+            out->chunks_kept += held;
             continue;
         }
         st = put_chunk(lib, f->session_id, i, buf, n, c, err);
@@ -268,27 +335,35 @@ static rm_status send_chunks(rm_library *lib, const local_file *f,
     return st;
 }
 
+/* The file's chunks that the database does not hold (by is_held), then
+ * its length and checksum where they differ. chunk_bytes 0: those the
+ * session is stored in, else RM_LIBRARY_CHUNK_BYTES. */
 static rm_status upload_open_file(rm_library *lib, const local_file *f,
-                                  size_t chunk_bytes, rm_library_upload *out,
-                                  rm_error *err)
+                                  size_t chunk_bytes, chunk_held is_held,
+                                  rm_library_upload *out, rm_error *err)
 {
-    size_t count = chunk_count(f->size, chunk_bytes);
-    chunk_sig *held = calloc(count ? count : 1, sizeof *held);
-    unsigned char *buf = malloc(chunk_bytes);
-    rm_status st = held && buf ? RM_OK
-                               : rm_error_set(err, RM_ERR_NOMEM,
-                                              "out of memory");
     stored_content before;
-    if (st == RM_OK)
-        st = read_stored_content(lib, f->session_id, &before, err);
-    if (st == RM_OK)
-        st = read_chunk_sigs(lib, f->session_id, count, held, err);
+    rm_status st = read_stored_content(lib, f->session_id, &before, err);
+    if (st != RM_OK)
+        return st;
+    if (!chunk_bytes)
+        chunk_bytes = before.found && before.chunk_bytes
+                          ? before.chunk_bytes
+                          : RM_LIBRARY_CHUNK_BYTES;
+    size_t count = chunk_count(f->size, chunk_bytes);
+    chunk_sig *sigs = calloc(count ? count : 1, sizeof *sigs);
+    unsigned char *buf = malloc(chunk_bytes);
+    if (!sigs || !buf)
+        st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
+    if (st == RM_OK && is_held == held_by_sig)
+        st = read_chunk_sigs(lib, f->session_id, count, sigs, err);
     uint32_t crc = 0;
     if (st == RM_OK)
-        st = send_chunks(lib, f, chunk_bytes, held, buf, &crc, out, err);
+        st = send_chunks(lib, f, chunk_bytes, is_held, sigs, buf, &crc, out,
+                         err);
     if (st == RM_OK && !same_content(&before, f, crc, chunk_bytes))
         st = put_content(lib, f, crc, chunk_bytes, err);
-    free(held);
+    free(sigs);
     free(buf);
     return st;
 }
@@ -308,7 +383,27 @@ rm_status library_upload_file(rm_library *lib, const char *path,
                  f.session_id);
         out->bytes = f.size;
         out->complete = f.complete;
-        st = upload_open_file(lib, &f, chunk_bytes, out, err);
+        st = upload_open_file(lib, &f, chunk_bytes, held_by_sig, out, err);
+    }
+    close_local(&f);
+    return st;
+}
+
+rm_status library_rewrite_stored(rm_library *lib, const char *path,
+                                 const char *session_id,
+                                 rm_library_upload *out, rm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    local_file f;
+    rm_status st = open_local(path, &f, err);
+    if (st == RM_OK && strcmp(f.session_id, session_id))
+        st = rm_error_set(err, RM_ERR_FORMAT, "%s holds session %s, not %s",
+                          path, f.session_id, session_id);
+    if (st == RM_OK) {
+        snprintf(out->session_id, sizeof out->session_id, "%s", session_id);
+        out->bytes = f.size;
+        out->complete = f.complete;
+        st = upload_open_file(lib, &f, 0, held_as_bytes, out, err);
     }
     close_local(&f);
     return st;
@@ -439,6 +534,20 @@ static bool cache_is_current(const char *path, const stored_content *c)
     return current;
 }
 
+rm_status library_cached_copy(rm_library *lib, const char *session_id,
+                              const char *cache_dir, char *path, size_t cap,
+                              bool *found, rm_error *err)
+{
+    stored_content c;
+    *found = false;
+    rm_status st = cache_path(cache_dir, session_id, path, cap, err);
+    if (st == RM_OK)
+        st = read_stored_content(lib, session_id, &c, err);
+    if (st == RM_OK)
+        *found = c.found && cache_is_current(path, &c);
+    return st;
+}
+
 static void note_damage(rm_library_fetched *out, const char *session_id,
                         size_t idx, uint64_t offset, size_t n,
                         const char *what)
@@ -460,16 +569,12 @@ static rm_status fetch_chunk(rm_library *lib, const char *session_id,
                              const char **what, rm_error *err)
 {
     library_stmt *stmt;
-    rm_status st = library_prepare_binary(
-        lib, "SELECT crc32c, nbytes, bytes FROM session_chunks "
-             "WHERE session_id = ? AND idx = ?", &stmt, err);
+    bool found;
+    rm_status st = select_chunk(lib, session_id, idx, &stmt, &found, err);
     if (st != RM_OK)
         return st;
-    library_bind_text(stmt, 1, session_id);
-    library_bind_int64(stmt, 2, (int64_t)idx);
-    int rc = library_step(stmt);
     *what = "is missing";
-    if (rc == LIBRARY_ROW) {
+    if (found) {
         uint32_t crc = (uint32_t)library_column_int64(stmt, 0);
         size_t n = 0;
         const void *bytes = library_column_blob(stmt, 2, &n);
@@ -481,11 +586,9 @@ static rm_status fetch_chunk(rm_library *lib, const char *session_id,
             *what = NULL;
         if (!*what)
             memcpy(buf, bytes, want);
-    } else if (rc != LIBRARY_DONE) {
-        st = library_sql_error(lib, "reading a chunk of a session", err);
     }
     library_finalize(stmt);
-    return st;
+    return RM_OK;
 }
 
 /* Where each chunk read goes, in order: n bytes (zeros for a damaged

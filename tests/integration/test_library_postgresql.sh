@@ -12,7 +12,7 @@
 # from the bytes the server holds, and a byte changed in a stored chunk is
 # named on read while the rest is still reported (a cache holding the
 # good copy is read without a word, `library check --hash` names the
-# chunk); and a machine without
+# chunk and writes it again from the file); and a machine without
 # any of this still uses its SQLite file.
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
@@ -114,11 +114,11 @@ third third report "$sid" --db "$clinic" >/dev/null 2>"$work/cached.err" \
 if "$ROLLMAP" library check --db "$clinic" --hash >"$work/check-hash.txt"; then
     fail "check --hash passed a damaged chunk: $(cat "$work/check-hash.txt")"
 fi
-grep -q "^[0-9]*	damaged-in-database	$work/room4/f.rms	session $sid chunk 1 (bytes 1048576-2097151) fails its checksum$" \
+grep -q "^[0-9]*	repaired-in-database	$work/room4/f.rms	session $sid chunk 1 (bytes 1048576-2097151) fails its checksum; repaired: 1 of 3 chunks written again from $work/room4/f.rms$" \
     "$work/check-hash.txt" || fail "check --hash does not name the chunk: $(cat "$work/check-hash.txt")"
 [ "$(grep -vc "sessions checked" "$work/check-hash.txt")" = 1 ] \
     || fail "check --hash found more: $(cat "$work/check-hash.txt")"
-grep -q "checked with content: 0 missing, 0 changed, 1 damaged in the database;" \
+grep -q "checked with content: 0 missing, 0 changed, 1 damaged in the database: 1 repaired;" \
     "$work/check-hash.txt" || fail "check --hash summary: $(cat "$work/check-hash.txt")"
 
 echo "-- migrate names the server and the schema, without a password"
