@@ -102,7 +102,9 @@ static void usage(FILE *out)
 "  rm         remove sessions from the library; asks on a terminal; the\n"
 "             file is kept unless --purge\n"
 "  check      find files that are missing or changed since they were\n"
-"             added (size; content where the mtime moved; --hash: every\n"
+"             added (on PostgreSQL a file not on this machine is missing\n"
+"             only when the server lacks its bytes too; size; content\n"
+"             where the mtime moved; --hash: every\n"
 "             file's content, and on PostgreSQL every stored chunk\n"
 "             against its checksum, and a damaged one is written again\n"
 "             from this machine's good copy: the unchanged file or a\n"
@@ -922,6 +924,7 @@ static const char *state_name(rm_library_file_state state)
     switch (state) {
     case RM_LIBRARY_FILE_MISSING: return "missing";
     case RM_LIBRARY_FILE_CHANGED: return "changed";
+    case RM_LIBRARY_FILE_ELSEWHERE: return "elsewhere";
     default: return "ok";
     }
 }
@@ -1099,12 +1102,54 @@ static size_t print_unindexed(const unindexed_result *found, size_t n)
     return added;
 }
 
+/* What check found among the indexed sessions. */
+typedef struct check_counts {
+    size_t missing, changed, elsewhere, damaged, repaired;
+} check_counts;
+
+/* Counts the item and, without --json, prints its lines. */
+static void take_item(const rm_library_check_item *item, bool json,
+                      check_counts *c)
+{
+    c->missing += item->state == RM_LIBRARY_FILE_MISSING;
+    c->changed += item->state == RM_LIBRARY_FILE_CHANGED;
+    c->elsewhere += item->state == RM_LIBRARY_FILE_ELSEWHERE;
+    c->damaged += item->stored_damaged;
+    c->repaired += item->stored_repaired;
+    if (json)
+        return;
+    if (item->state == RM_LIBRARY_FILE_MISSING ||
+        item->state == RM_LIBRARY_FILE_CHANGED)
+        printf("%lld\t%s\t%s\t%s\n", (long long)item->id,
+               state_name(item->state), item->path, item->detail);
+    if (item->stored_damaged)
+        printf("%lld\t%s\t%s\t%s; %s\n", (long long)item->id,
+               item->stored_repaired ? "repaired-in-database"
+                                     : "damaged-in-database",
+               item->path, item->stored_detail, item->repair_detail);
+}
+
+static void print_check_summary(rm_library *lib, const library_options *o,
+                                size_t n, const check_counts *c,
+                                size_t n_found, size_t added)
+{
+    printf("%zu sessions checked%s: %zu missing, %zu changed", n,
+           o->hash ? " with content" : "", c->missing, c->changed);
+    if (rm_library_stores_data(lib))
+        printf(", %zu on other machines (their bytes in the database)",
+               c->elsewhere);
+    if (o->hash && rm_library_stores_data(lib))
+        printf(", %zu damaged in the database: %zu repaired", c->damaged,
+               c->repaired);
+    printf("; %zu files not in the library: %zu added\n", n_found, added);
+}
+
 static int run_check(rm_library *lib, library_options *o)
 {
     rm_library_check_item *items;
     unindexed_result *found = NULL;
-    size_t n, n_found = 0, missing = 0, changed = 0, damaged = 0, added = 0,
-           repaired = 0;
+    size_t n, n_found = 0;
+    check_counts counts = {0};
     rm_error err;
     if (rm_library_verify(lib, true, &err) != RM_OK ||
         rm_library_check(lib, &o->filter, o->hash, &items, &n, &err) != RM_OK)
@@ -1112,40 +1157,21 @@ static int run_check(rm_library *lib, library_options *o)
     int status = sweep_folders(lib, o, &found, &n_found);
     for (size_t i = 0; status == CLI_OK && i < n; i++) {
         rm_library_repair_stored(lib, &items[i], NULL);
-        missing += items[i].state == RM_LIBRARY_FILE_MISSING;
-        changed += items[i].state == RM_LIBRARY_FILE_CHANGED;
-        damaged += items[i].stored_damaged;
-        repaired += items[i].stored_repaired;
-        if (!o->json && items[i].state != RM_LIBRARY_FILE_OK)
-            printf("%lld\t%s\t%s\t%s\n", (long long)items[i].id,
-                   state_name(items[i].state), items[i].path, items[i].detail);
-        if (!o->json && items[i].stored_damaged)
-            printf("%lld\t%s\t%s\t%s; %s\n", (long long)items[i].id,
-                   items[i].stored_repaired ? "repaired-in-database"
-                                            : "damaged-in-database",
-                   items[i].path, items[i].stored_detail,
-                   items[i].repair_detail);
+        take_item(&items[i], o->json, &counts);
     }
     bool stored = o->hash && rm_library_stores_data(lib);
     if (status == CLI_OK && o->json)
         check_json(items, n, stored, found, n_found);
-    else if (status == CLI_OK) {
-        added = print_unindexed(found, n_found);
-        char in_database[96] = "";
-        if (stored)
-            snprintf(in_database, sizeof in_database,
-                     ", %zu damaged in the database: %zu repaired", damaged,
-                     repaired);
-        printf("%zu sessions checked%s: %zu missing, %zu changed%s; %zu "
-               "files not in the library: %zu added\n", n,
-               o->hash ? " with content" : "", missing, changed,
-               in_database, n_found, added);
-    }
+    else if (status == CLI_OK)
+        print_check_summary(lib, o, n, &counts, n_found,
+                            print_unindexed(found, n_found));
     rm_library_check_items_free(items, n);
     unindexed_free(found, n_found);
     if (status != CLI_OK)
         return status;
-    return missing || changed || damaged || n_found ? CLI_FAILURE : CLI_OK;
+    return counts.missing || counts.changed || counts.damaged || n_found
+               ? CLI_FAILURE
+               : CLI_OK;
 }
 
 /* The bar on a terminal, and the failures to name when it is done. */

@@ -44,6 +44,44 @@ void library_check_entry(const rm_library_entry *e, bool hash,
     }
 }
 
+/* A file that is not on this machine, in a library that keeps the files'
+ * bytes: another room's session, which is not missing when the database
+ * holds its whole file as it was indexed. */
+static rm_status check_elsewhere(rm_library *lib, const rm_library_entry *e,
+                                 rm_library_check_item *item, rm_error *err)
+{
+    library_file_stamp now;
+    rm_error ferr;
+    if (library_file_stat(e->path, &now, &ferr) != RM_ERR_NOT_FOUND)
+        return RM_OK;   /* here, but unreadable: that is what it says */
+    library_stored_file held;
+    rm_status st = library_stored_file_get(lib, e->session_id, &held, err);
+    if (st != RM_OK)
+        return st;
+    if (held.length == e->file_size && held.crc32c == e->file_crc32c) {
+        item->state = RM_LIBRARY_FILE_ELSEWHERE;
+        snprintf(item->detail, sizeof item->detail, "not on this machine; "
+                 "the database holds its %llu bytes",
+                 (unsigned long long)held.length);
+    } else if (!held.length) {
+        snprintf(item->detail, sizeof item->detail, "file is missing, and "
+                 "the database holds none of its bytes");
+    } else if (held.length < e->file_size) {
+        snprintf(item->detail, sizeof item->detail, "file is missing, and "
+                 "the database holds only %llu of its %llu bytes ('rollmap "
+                 "library sync' where it was recorded sends the rest)",
+                 (unsigned long long)held.length,
+                 (unsigned long long)e->file_size);
+    } else {
+        snprintf(item->detail, sizeof item->detail, "file is missing, and "
+                 "the database holds other bytes than were indexed (%llu, "
+                 "CRC-32C %08x; indexed %08x)",
+                 (unsigned long long)held.length, held.crc32c,
+                 e->file_crc32c);
+    }
+    return RM_OK;
+}
+
 static rm_status check_stored(rm_library *lib, rm_library_check_item *item,
                               rm_error *err)
 {
@@ -71,12 +109,14 @@ rm_status rm_library_check(rm_library *lib, const rm_library_filter *f,
         rm_library_entries_free(entries, count);
         return rm_error_set(err, RM_ERR_NOMEM, "out of memory");
     }
-    bool stored = hash && rm_library_stores_data(lib);
+    bool stores = rm_library_stores_data(lib);
     for (size_t i = 0; st == RM_OK && i < count; i++) {
         library_check_entry(&entries[i], hash, &items[i]);
+        if (stores && items[i].state == RM_LIBRARY_FILE_MISSING)
+            st = check_elsewhere(lib, &entries[i], &items[i], err);
         items[i].path = entries[i].path; /* moved: the entry lets go of it */
         entries[i].path = NULL;
-        if (stored)
+        if (st == RM_OK && stores && hash)
             st = check_stored(lib, &items[i], err);
     }
     rm_library_entries_free(entries, count);
@@ -115,7 +155,10 @@ static bool good_copy(rm_library *lib, rm_library_check_item *item,
              "not repaired: this machine has no good copy (%.300s: %s; %s); "
              "run 'rollmap library check --hash' on the machine that "
              "recorded it, or restore the session from the server's backups",
-             item->path, item->detail, why);
+             item->path,
+             item->state == RM_LIBRARY_FILE_ELSEWHERE ? "not on this machine"
+                                                      : item->detail,
+             why);
     return false;
 }
 

@@ -309,6 +309,14 @@ rm_status library_upload_file(rm_library *lib, const char *path,
  *  sweep of years of sessions reads none of them. */
 rm_status library_upload_state(rm_library *lib, const char *path, bool quick,
                                rm_library_upload_state *out, rm_error *err);
+/** What the database holds of a session's file: its length (0: none)
+ *  and the CRC-32C of those bytes. */
+typedef struct library_stored_file {
+    uint64_t length;
+    uint32_t crc32c;
+} library_stored_file;
+rm_status library_stored_file_get(rm_library *lib, const char *session_id,
+                                  library_stored_file *out, rm_error *err);
 /** Write again, from the session file at path (which must hold
  *  session_id), every chunk that the database holds otherwise (missing,
  *  failing its checksum, other bytes: each stored chunk is read and

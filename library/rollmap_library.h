@@ -230,7 +230,11 @@ rm_status rm_library_remove(rm_library *lib, int64_t id, bool purge,
 typedef enum rm_library_file_state {
     RM_LIBRARY_FILE_OK = 0,
     RM_LIBRARY_FILE_MISSING = 1,
-    RM_LIBRARY_FILE_CHANGED = 2   /**< size, mtime or content differ */
+    RM_LIBRARY_FILE_CHANGED = 2,  /**< size, mtime or content differ */
+    RM_LIBRARY_FILE_ELSEWHERE = 3 /**< not on this machine, and the
+                                       database holds the file's bytes as
+                                       indexed (another room's session in
+                                       a clinic's library): nothing lost */
 } rm_library_file_state;
 
 typedef struct rm_library_check_item {
@@ -238,7 +242,7 @@ typedef struct rm_library_check_item {
     char session_id[40];
     char *path;
     rm_library_file_state state;
-    char detail[160];             /**< e.g. "size 1200 -> 1400 bytes" */
+    char detail[224];             /**< e.g. "size 1200 -> 1400 bytes" */
     bool stored_damaged;          /**< with hash, on a library that stores
                                        the bytes: the database's copy
                                        fails its checksums */
@@ -253,7 +257,9 @@ typedef struct rm_library_check_item {
 
 /** Compare every matching session's file with what was indexed: its size,
  *  and the CRC-32C of its content where the mtime moved (a touched file
- *  with the same bytes is fine) or, with hash, always. With hash, a
+ *  with the same bytes is fine) or, with hash, always. A file that is not
+ *  on this machine is missing unless the library holds its bytes as they
+ *  were indexed (elsewhere). With hash, a
  *  library that stores the bytes (PostgreSQL) also reads them: each chunk
  *  against its CRC-32C and the whole content against its own, so a copy
  *  damaged on the server is found although a reader's cache still holds

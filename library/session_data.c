@@ -78,6 +78,15 @@ static rm_status read_stored_content(rm_library *lib, const char *session_id,
     return st;
 }
 
+rm_status library_stored_file_get(rm_library *lib, const char *session_id,
+                                  library_stored_file *out, rm_error *err)
+{
+    stored_content c;
+    rm_status st = read_stored_content(lib, session_id, &c, err);
+    *out = (library_stored_file){.length = c.length, .crc32c = c.crc};
+    return st;
+}
+
 /* The chunks below count the database holds: held[idx]. */
 static rm_status read_chunk_sigs(rm_library *lib, const char *session_id,
                                  size_t count, chunk_sig *held, rm_error *err)

@@ -7,7 +7,8 @@
 # elsewhere. A machine without a good copy says so and what to do, and a
 # file changed since it was indexed is never uploaded over the server's
 # copy. Each machine is a HOME of its own with the other rooms' folders
-# out of reach.
+# out of reach. And a session recorded in another room is not missing on
+# a machine without its file when the server holds its bytes.
 set -euo pipefail
 : "${ROLLMAP:?ROLLMAP must name the rollmap program}"
 
@@ -55,7 +56,7 @@ echo "-- room 1 repairs its session, and cannot repair room 2's"
 check room1 "$work/check1.txt"
 grep -qx "[0-9]*	repaired-in-database	$work/room1/a.rms	session $a chunk 1 (bytes 1048576-[0-9]*) fails its checksum; repaired: 1 of 2 chunks written again from $work/room1/a.rms" \
     "$work/check1.txt" || fail "room 1 did not repair a: $(cat "$work/check1.txt")"
-grep -qx "[0-9]*	damaged-in-database	$work/room2/b.rms	session $b chunk 0 (bytes 0-[0-9]*) fails its checksum; not repaired: this machine has no good copy ($work/room2/b.rms: file is missing; no cached copy); run 'rollmap library check --hash' on the machine that recorded it, or restore the session from the server's backups" \
+grep -qx "[0-9]*	damaged-in-database	$work/room2/b.rms	session $b chunk 0 (bytes 0-[0-9]*) fails its checksum; not repaired: this machine has no good copy ($work/room2/b.rms: not on this machine; no cached copy); run 'rollmap library check --hash' on the machine that recorded it, or restore the session from the server's backups" \
     "$work/check1.txt" || fail "room 1 does not say why b is not repaired: $(cat "$work/check1.txt")"
 grep -q "2 damaged in the database: 1 repaired;" "$work/check1.txt" \
     || fail "summary: $(cat "$work/check1.txt")"
@@ -91,7 +92,29 @@ sql "UPDATE session_data SET content_crc32c = content_crc32c # 1 WHERE session_i
 check room1 "$work/check5.txt"
 grep -q "	repaired-in-database	$work/room1/a.rms	session $a: its [0-9]* bytes fail the whole content's CRC-32C .*; repaired: 0 of 2 chunks written again from $work/room1/a.rms" \
     "$work/check5.txt" || fail "the whole checksum not repaired: $(cat "$work/check5.txt")"
-mv "$work/room2.away" "$work/room2"
 "$ROLLMAP" library check --db "$therapist" --hash --folder "$work/room1" --folder "$work/room2" \
     >"$work/check6.txt" || fail "not clean after the repairs: $(cat "$work/check6.txt")"
+
+echo "-- room 2's session is not missing on room 1's machine: the server holds it"
+machine room1 library check --db "$therapist" --folder "$work/room1" >"$work/check7.txt" \
+    || fail "check on room 1 is not clean: $(cat "$work/check7.txt")"
+[ "$(cat "$work/check7.txt")" = "2 sessions checked: 0 missing, 0 changed, 1 on other machines (their bytes in the database); 0 files not in the library: 0 added" ] \
+    || fail "check on room 1: $(cat "$work/check7.txt")"
+machine room1 library check --db "$therapist" --folder "$work/room1" --json \
+    | python3 -c 'import json,sys; print(sorted(i["state"] for i in json.load(sys.stdin)))' \
+    >"$work/states.txt"
+[ "$(cat "$work/states.txt")" = "['elsewhere', 'ok']" ] || fail "JSON states: $(cat "$work/states.txt")"
+sql "DELETE FROM session_chunks WHERE session_id = '$b' AND idx = 1;
+     UPDATE session_data SET content_length = 1048576, complete = 0 WHERE session_id = '$b'" >/dev/null
+if machine room1 library check --db "$therapist" --folder "$work/room1" >"$work/check8.txt"; then
+    fail "a file the server holds only part of passed: $(cat "$work/check8.txt")"
+fi
+grep -qx "[0-9]*	missing	$work/room2/b.rms	file is missing, and the database holds only 1048576 of its [0-9]* bytes ('rollmap library sync' where it was recorded sends the rest)" \
+    "$work/check8.txt" || fail "check on room 1: $(cat "$work/check8.txt")"
+sql "DELETE FROM session_data WHERE session_id = '$b'" >/dev/null
+if machine room1 library check --db "$therapist" --folder "$work/room1" >"$work/check9.txt"; then
+    fail "a file the server lacks passed: $(cat "$work/check9.txt")"
+fi
+grep -qx "[0-9]*	missing	$work/room2/b.rms	file is missing, and the database holds none of its bytes" \
+    "$work/check9.txt" || fail "check on room 1: $(cat "$work/check9.txt")"
 echo "ok"

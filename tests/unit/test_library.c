@@ -127,6 +127,15 @@ static int64_t query_int(rm_library *lib, const char *sql)
     return v;
 }
 
+static void run_statement(rm_library *lib, const char *sql)
+{
+    library_stmt *stmt;
+    rm_error err;
+    if (library_prepare(lib, sql, &stmt, &err) != RM_OK ||
+        library_step_done(lib, stmt, sql, &err) != RM_OK)
+        fail_msg("%s: %s", sql, err.message);
+}
+
 /* Another process holds the write lock: SQLite's BEGIN IMMEDIATE, or on
  * PostgreSQL a transaction that locks the tables against every writer
  * (adding a tag locks its session row too, for its foreign key). */
@@ -680,7 +689,20 @@ static void check_finds_changed_and_missing_files(void **state)
 
     assert_int_equal(testutil_write_file(path, bytes, len - 10), 0);
     assert_int_equal(check_state(f->lib, false), RM_LIBRARY_FILE_CHANGED);
+    bool stores = rm_library_stores_data(f->lib);
+    rm_error err;
+    if (stores) { /* indexed and uploaded as it is now */
+        add(f->lib, path, NULL);
+        assert_int_equal(rm_library_upload_session(f->lib, path, NULL, &err),
+                         RM_OK);
+    }
     assert_int_equal(unlink(path), 0);
+    if (stores) {
+        /* as on another machine: the database holds the file's bytes */
+        assert_int_equal(check_state(f->lib, false),
+                         RM_LIBRARY_FILE_ELSEWHERE);
+        run_statement(f->lib, "DELETE FROM session_data");
+    }
     assert_int_equal(check_state(f->lib, false), RM_LIBRARY_FILE_MISSING);
     free(bytes);
     free(path);
@@ -1004,15 +1026,6 @@ static void reanalyse_keeps_a_changed_file_s_rows_unless_forced(void **state)
 
 #define TEST_CHUNK 65536 /* small chunks: a 90 s session has dozens */
 
-static void run_statement(rm_library *lib, const char *sql)
-{
-    library_stmt *stmt;
-    rm_error err;
-    if (library_prepare(lib, sql, &stmt, &err) != RM_OK ||
-        library_step_done(lib, stmt, sql, &err) != RM_OK)
-        fail_msg("%s: %s", sql, err.message);
-}
-
 static rm_library_upload upload(rm_library *lib, const char *path)
 {
     rm_library_upload u;
@@ -1249,6 +1262,38 @@ static void checking_the_stored_bytes_names_damaged_chunks_and_content(
     assert_int_equal(library_check_stored(f->lib, "C99-none", &found, &err),
                      RM_OK);
     assert_string_equal(found.damage, "");
+    free(path);
+}
+
+/* A damaged stored copy is written again from the file: only the chunks
+ * that differ, then the whole content's checksum. */
+static void rewriting_the_stored_bytes_repairs_them_from_the_file(
+    void **state)
+{
+    fixture *f = *state;
+    char *path = make_session(f->dir, "fix.rms", "C25", RM_SIDE_LEFT, T0_US,
+                              25);
+    rm_library_upload u = upload(f->lib, path);
+    size_t chunks = u.chunks_sent;
+    replace_chunk_and_its_crc(f->lib, 2);
+    damage_chunk(f->lib, 3);
+    rm_library_fetched found;
+    rm_error err;
+    assert_int_equal(library_rewrite_stored(f->lib, path, "C25-fix.rms", &u,
+                                            &err), RM_OK);
+    assert_int_equal(u.chunks_sent, 2);
+    assert_int_equal(u.chunks_kept, chunks - 2);
+    assert_int_equal(library_check_stored(f->lib, "C25-fix.rms", &found,
+                                          &err), RM_OK);
+    assert_string_equal(found.damage, "");
+    assert_int_equal(library_rewrite_stored(f->lib, path, "C25-fix.rms", &u,
+                                            &err), RM_OK);
+    assert_int_equal(u.chunks_sent, 0);
+    /* a file of another session is never written over this one */
+    assert_int_equal(library_rewrite_stored(f->lib, path, "C99-other", &u,
+                                            &err), RM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "holds session C25-fix.rms, not "
+                                        "C99-other"));
     free(path);
 }
 
@@ -1861,6 +1906,7 @@ int main(void)
         T(a_fetched_session_equals_its_file_and_is_cached),
         T(a_damaged_chunk_is_named_and_the_rest_is_read),
         T(checking_the_stored_bytes_names_damaged_chunks_and_content),
+        T(rewriting_the_stored_bytes_repairs_them_from_the_file),
         T(a_quick_state_trusts_a_closed_file_of_the_stored_length),
         T(purge_also_removes_the_stored_bytes),
         T(only_a_server_library_stores_the_bytes),
