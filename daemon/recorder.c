@@ -241,6 +241,8 @@ static rm_status open_session(rm_recorder *r, const char *path, bool explicit_st
     r->state = RM_RECORDER_RECORDING;
     r->explicit_session = explicit_start;
     r->session_samples = 0;
+    r->stats.session_samples = 0; /* status: this session's, not the last one's */
+    r->stats.session_span_us = 0;
     r->stats.session_gaps = 0;
     r->t_offset = 0;
     r->resync_pending = false;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # rollmap record: a foreground capture of a recorded stream keeps every
 # sample the simulator sent; start/stop/tag drive a running rollmapd; tag
-# --file sets metadata of a closed session; errors are clear.
+# --file sets metadata of a closed session; errors are clear; status of a
+# session that gets no samples says 0.
 source "$(dirname "$0")/daemon_lib.sh"
 
 # Foreground, from a byte capture: 6 s at 1 kHz is exactly 6000 samples.
@@ -76,4 +77,22 @@ rc=0; "$ROLLMAP" record stop --socket "$sock" 2>"$work/err" || rc=$?
 [ "$rc" = 1 ] && grep -q "rollmapd running" "$work/err" || fail "stop without a daemon: rc $rc"
 
 "$ROLLMAP" record tag --file "$file" --client "C-017" >/dev/null || fail "tag --file failed"
+
+# A session that gets no samples (the virtual roller's stream ended after
+# 3 s, which ends the first session) shows 0 in status, not the last
+# session's count.
+start_daemon "sim:seed=9,duration=3" --set session.auto=false
+"$ROLLMAP" record start --socket "$sock" >/dev/null || fail "record start (first)"
+wait_log "ended (the source ended)" 60
+"$ROLLMAP" record start --socket "$sock" >/dev/null || fail "record start (quiet device)"
+for _ in $(seq 100); do   # status is refreshed about once a second
+  "$ROLLMAP" status --socket "$sock" >"$work/quiet.txt"
+  grep -q "^session:  recording" "$work/quiet.txt" && break
+  sleep 0.1
+done
+grep -q "^session:  recording .*, 0 samples$" "$work/quiet.txt" ||
+  fail "status of a session without samples: $(cat "$work/quiet.txt")"
+"$ROLLMAP" record stop --socket "$sock" >/dev/null
+stop_daemon
+
 echo "ok: foreground capture kept 6000 of 6000 samples; start/stop/tag work"
