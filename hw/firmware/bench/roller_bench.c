@@ -74,7 +74,8 @@ typedef struct bench {
     avr_t *avr;
     elf_firmware_t fw;           /* kept: simavr may refer to its symbols */
     bench_parts parts;
-    rm_sim *sim;                 /* NULL in --measure */
+    rm_device_info built;        /* the firmware's boot INFO: its build's roller */
+    rm_sim *sim;                 /* NULL in --measure and --check */
     uint64_t model_next;         /* cycle of the next model step */
     int32_t encoder_origin;      /* the model's count at the start */
     bool model_over;
@@ -321,11 +322,22 @@ static void on_uart_byte(avr_irq_t *irq, uint32_t value, void *param)
         queue_push(&b->to_host, &byte, 1);
 }
 
-/* EEPROM as a calibrated roller leaves the workshop: the model's load
- * cells' gain and zero, so that forces come out in newtons. */
+static roller_settings eeprom_settings(const bench *b)
+{
+    roller_settings s;
+    avr_eeprom_desc_t desc = {.ee = (uint8_t *)&s, .offset = 0, .size = sizeof s};
+    avr_ioctl(b->avr, AVR_IOCTL_EEPROM_GET, &desc);
+    return s;
+}
+
+/* EEPROM as a calibrated roller leaves the workshop: the build's image
+ * (roller.eep: the maker's serial, the rate) with the model's load cells'
+ * gain and zero, so that forces come out in newtons. */
 static void write_settings(bench *b)
 {
-    roller_settings s = ROLLER_SETTINGS_DEFAULTS;
+    roller_settings s = eeprom_settings(b);
+    if (s.layout != ROLLER_SETTINGS_LAYOUT)
+        s = (roller_settings)ROLLER_SETTINGS_DEFAULTS;
     if (b->sim) {
         const rm_device_info *info = rm_sim_info(b->sim);
         for (int c = 0; c < 2; c++) {
@@ -758,10 +770,11 @@ static bool check_boot_and_identify(bench *b)
         return false;
     const rm_device_info *i = &b->seen.info;
     check(b->seen.infos == 1 && !strcmp(i->model, ROLLER_MODEL) &&
-              !strcmp(i->serial, ROLLER_SERIAL) && i->channel_count == 2 &&
-              i->encoder_counts_per_turn == ROLLER_CPR &&
+              !strcmp(i->serial, eeprom_settings(b).serial) && i->channel_count == 2 &&
+              i->encoder_counts_per_turn == b->built.encoder_counts_per_turn &&
               i->sample_rate_hz == ROLLER_RATE_FAST_HZ &&
-              i->channels[1].position_mm == ROLLER_WIDTH_MM,
+              i->channels[0].position_mm == 0.0f &&
+              i->channels[1].position_mm == b->built.roller_width_mm,
           "IDENTIFY: INFO with model, EEPROM serial, 2 end-cap load cells, cpr, rate");
     return true;
 }
@@ -799,14 +812,6 @@ static bool check_streaming(bench *b)
     check(ack_of(b, RM_CMD_SET_RATE) == 0 && b->seen.status.sample_rate_hz == 80,
           "SET_RATE 80: ACK 0, STATUS says 80");
     return true;
-}
-
-static roller_settings eeprom_settings(const bench *b)
-{
-    roller_settings s;
-    avr_eeprom_desc_t desc = {.ee = (uint8_t *)&s, .offset = 0, .size = sizeof s};
-    avr_ioctl(b->avr, AVR_IOCTL_EEPROM_GET, &desc);
-    return s;
 }
 
 static bool check_tare_button_overload(bench *b)
@@ -929,6 +934,27 @@ static void usage(FILE *out)
         "         rollmapd --source tty:/tmp/roller ...\n");
 }
 
+/* The roller the firmware was built for (its -DROLLER_... figures, the
+ * serial in its EEPROM image): its boot INFO, from a scratch AVR run for
+ * a moment before the bench's own. The model moves the parts with that
+ * geometry, so a maker's build runs as it is. */
+#define PROBE_US 100000u
+
+static bool probe_firmware(bench *b, const char *elf)
+{
+    static bench probe;
+    probe = (bench){.reset_at_s = -1, .master = -1, .slave = -1, .first_sample_s = -1};
+    rm_decoder_init(&probe.decoder);
+    bool ok = load_avr(&probe, elf) && run_for(&probe, PROBE_US) && probe.seen.infos > 0;
+    if (ok)
+        b->built = probe.seen.info;
+    else
+        fprintf(stderr, "roller_bench: %s: the firmware sent no INFO at boot\n", elf);
+    if (probe.avr)
+        avr_terminate(probe.avr);
+    return ok;
+}
+
 static bool make_model(bench *b, const char *options)
 {
     rm_sim_config c;
@@ -942,10 +968,10 @@ static bool make_model(bench *b, const char *options)
     c.load_cells = ROLLER_CHANNELS;
     c.pressure_cells = 0;
     c.sample_rate_hz = MODEL_RATE_HZ;
-    c.encoder_counts_per_turn = ROLLER_CPR;
-    c.roller_diameter_mm = ROLLER_DIAMETER_MM;
-    c.roller_width_mm = ROLLER_WIDTH_MM;
-    c.distal_direction = ROLLER_DISTAL_DIRECTION;
+    c.encoder_counts_per_turn = b->built.encoder_counts_per_turn;
+    c.roller_diameter_mm = b->built.roller_diameter_mm;
+    c.roller_width_mm = b->built.roller_width_mm;
+    c.distal_direction = b->built.distal_direction;
     if (rm_sim_new(&b->sim, &c, &err) != RM_OK) {
         fprintf(stderr, "roller_bench: --sim: %s\n", err.message);
         return false;
@@ -993,7 +1019,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (!b.link[0])
         b.speed = 0; /* its own host: no one to keep pace with */
-    if (b.link[0] && !make_model(&b, sim_options))
+    if (!probe_firmware(&b, argv[optind]) || (b.link[0] && !make_model(&b, sim_options)))
         return 1;
     rm_decoder_init(&b.decoder);
     if (!load_avr(&b, argv[optind]))
