@@ -16,11 +16,18 @@
 static const uint8_t dout_bit[2] = {BOARD_HX_DOUT0_BIT, BOARD_HX_DOUT1_BIT};
 static const uint8_t sck_bit[2] = {BOARD_HX_SCK0_BIT, BOARD_HX_SCK1_BIT};
 
+/* A read cut short by a reset of the AVR (the watchdog, a new upload)
+ * leaves a chip halfway through shifting its result out, DOUT showing
+ * whatever bit it had reached. Powering both down and up resets them. */
+#define POWER_DOWN_US 100
+
 void hx711_init(void)
 {
-    BOARD_HX_DDR |= _BV(BOARD_HX_SCK0_BIT) | _BV(BOARD_HX_SCK1_BIT) |
-                    _BV(BOARD_HX_RATE_BIT);
-    BOARD_HX_PORT &= (uint8_t)~(_BV(BOARD_HX_SCK0_BIT) | _BV(BOARD_HX_SCK1_BIT));
+    uint8_t both_sck = _BV(BOARD_HX_SCK0_BIT) | _BV(BOARD_HX_SCK1_BIT);
+    BOARD_HX_DDR |= both_sck | _BV(BOARD_HX_RATE_BIT);
+    BOARD_HX_PORT |= both_sck;
+    _delay_us(POWER_DOWN_US);
+    BOARD_HX_PORT &= (uint8_t)~both_sck;
     BOARD_HX_PCMSK |= _BV(BOARD_HX_DOUT0_BIT) | _BV(BOARD_HX_DOUT1_BIT);
     PCICR |= _BV(BOARD_HX_PCIE);
 }

@@ -94,10 +94,17 @@ static void sck_rising(bench_hx711 *hx, uint64_t now)
     drive(&hx->dout, 1);
 }
 
-static void sck_falling(avr_t *avr, bench_hx711 *hx, uint64_t now)
+/* PD_SCK low again after a power-down resets the chip: a read cut short
+ * is forgotten, and the first conversion comes a period later. */
+static void sck_falling(const bench_parts *p, bench_hx711 *hx, uint64_t now)
 {
-    if (avr_cycles_to_usec(avr, now - hx->sck_rose_at) > HX711_POWER_DOWN_US)
-        hx->power_downs++;
+    if (avr_cycles_to_usec(p->avr, now - hx->sck_rose_at) <= HX711_POWER_DOWN_US)
+        return;
+    hx->power_downs++;
+    hx->pulses = 0;
+    hx->ready = false;
+    drive(&hx->dout, 1);
+    hx->next_conversion = now + conversion_cycles(p, hx);
 }
 
 typedef struct sck_hook {
@@ -118,7 +125,7 @@ static void on_sck(avr_irq_t *irq, uint32_t value, void *param)
     if (high)
         sck_rising(hx, now);
     else
-        sck_falling(h->parts->avr, hx, now);
+        sck_falling(h->parts, hx, now);
 }
 
 static void on_rate(avr_irq_t *irq, uint32_t value, void *param)

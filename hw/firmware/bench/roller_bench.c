@@ -869,8 +869,22 @@ static bool check_edge_burst(bench *b)
     return true;
 }
 
+/* Runs the AVR until the firmware is halfway through reading the left
+ * HX711 (12 of its 25 pulses). */
+static bool run_until_mid_read(bench *b)
+{
+    uint64_t end = b->avr->cycle + avr_usec_to_cycles(b->avr, REPLY_US);
+    while (b->parts.hx[0].pulses != 12) {
+        int state = avr_run(b->avr);
+        if (b->avr->cycle >= end || state == cpu_Done || state == cpu_Crashed)
+            return false;
+    }
+    return true;
+}
+
 static bool check_stop_unknown_reset(bench *b)
 {
+    uint64_t wrong_gain_before = b->parts.hx[0].wrong_gain;
     if (!exchange(b, RM_CMD_STOP, 0, 1000000))
         return false;
     check(ack_of(b, RM_CMD_STOP) == 0 && b->seen.status.streaming == 0 &&
@@ -879,13 +893,19 @@ static bool check_stop_unknown_reset(bench *b)
     if (!exchange(b, 0x99, 0, REPLY_US))
         return false;
     check(b->seen.errors == 1, "an unknown frame type: ERROR");
+    if (!run_until_mid_read(b))
+        return false;
     avr_reset(b->avr);
     if (!exchange(b, 0, 0, REPLY_US))
         return false;
     check(b->seen.resets == 1 && b->seen.first_seq == 0 && b->seen.infos == 1 &&
               b->seen.samples == 0,
           "a reset: EVENT RESET (seq 0) and INFO again, waiting for START");
-    return true;
+    if (!exchange(b, RM_CMD_START, 0, 1000000))
+        return false;
+    check(b->seen.samples >= 70 && b->parts.hx[0].wrong_gain == wrong_gain_before,
+          "a reset in the middle of an HX711 read: after START, 80 samples/s again");
+    return exchange(b, RM_CMD_STOP, 0, REPLY_US);
 }
 
 static int run_check(bench *b)
