@@ -9,16 +9,21 @@
 #include "settings.h"
 
 #include <avr/eeprom.h>
+#include <avr/pgmspace.h>
 #include <stdbool.h>
 #include <string.h>
 
 static roller_settings stored EEMEM = ROLLER_SETTINGS_DEFAULTS;
 
+/* Settings stored under another serial are another build's: a board
+ * flashed again through its bootloader keeps its EEPROM, and a maker who
+ * gave the new build its own serial must see that one. */
 static bool usable(const roller_settings *s)
 {
     return s->layout == ROLLER_SETTINGS_LAYOUT &&
            (s->rate_hz == ROLLER_RATE_SLOW_HZ || s->rate_hz == ROLLER_RATE_FAST_HZ) &&
-           memchr(s->serial, '\0', sizeof s->serial) != NULL;
+           memchr(s->serial, '\0', sizeof s->serial) != NULL &&
+           strcmp_P(s->serial, PSTR(ROLLER_SERIAL)) == 0;
 }
 
 void settings_load(roller_settings *s)

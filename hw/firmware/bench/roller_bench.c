@@ -908,13 +908,32 @@ static bool check_stop_unknown_reset(bench *b)
     return exchange(b, RM_CMD_STOP, 0, REPLY_US);
 }
 
+/* A board flashed again through its bootloader keeps its EEPROM: settings
+ * that another build stored (another serial, rate 10) give way to this
+ * build's. */
+static bool check_other_builds_eeprom(bench *b)
+{
+    roller_settings other = eeprom_settings(b);
+    snprintf(other.serial, sizeof other.serial, "%s", "RMDIY-OTHER");
+    other.rate_hz = ROLLER_RATE_SLOW_HZ;
+    avr_eeprom_desc_t desc = {.ee = (uint8_t *)&other, .offset = 0, .size = sizeof other};
+    avr_ioctl(b->avr, AVR_IOCTL_EEPROM_SET, &desc);
+    avr_reset(b->avr);
+    if (!exchange(b, 0, 0, REPLY_US))
+        return false;
+    check(b->seen.infos == 1 && !strcmp(b->seen.info.serial, b->built.serial) &&
+              b->seen.info.sample_rate_hz == ROLLER_RATE_FAST_HZ,
+          "EEPROM stored by another build (serial RMDIY-OTHER): this build's serial and rate");
+    return true;
+}
+
 static int run_check(bench *b)
 {
     b->parts.hx[0].input = MEASURE_COUNTS_LEFT;
     b->parts.hx[1].input = MEASURE_COUNTS_RIGHT;
     if (!check_boot_and_identify(b) || !check_streaming(b) ||
         !check_tare_button_overload(b) || !check_edge_burst(b) ||
-        !check_stop_unknown_reset(b))
+        !check_stop_unknown_reset(b) || !check_other_builds_eeprom(b))
         return 1;
     const rm_decoder_stats *st = &b->decoder.stats;
     check(st->crc_errors == 0 && st->malformed == 0 && st->frames_lost == 0,
