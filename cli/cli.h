@@ -44,7 +44,8 @@ void cli_warn_damage(const char *cmd, const rm_session *s);
  *  else, unless the text names a file (a slash, or ".rms" at its end),
  *  the session with that library id or session id in the library db
  *  (NULL: the default), from its bytes in the database when this machine
- *  lacks its file (damaged chunks are warned about on stderr). Errors are printed; CLI_OK or CLI_FAILURE. */
+ *  lacks its file (damaged chunks are warned about on stderr). Errors are
+ *  printed; CLI_OK or CLI_FAILURE. */
 int cli_session_file(const char *cmd, const char *db, const char *text,
                      char *path, size_t cap);
 /** true when argv holds -h or --help (before any "--"). */

@@ -250,27 +250,6 @@ static bool same_content(const stored_content *c, const local_file *f,
            c->chunk_bytes == chunk_bytes && c->complete == f->complete;
 }
 
-/* Whether the database holds chunk idx as the local bytes are: judged by
- * the stored length and checksum (an upload, which never reads the
- * stored bytes) or by the stored bytes themselves (a repair). */
-typedef rm_status (*chunk_held)(rm_library *lib, const local_file *f,
-                                size_t idx, const unsigned char *bytes,
-                                size_t n, uint32_t crc, const chunk_sig *sigs,
-                                bool *held, rm_error *err);
-
-static rm_status held_by_sig(rm_library *lib, const local_file *f,
-                             size_t idx, const unsigned char *bytes, size_t n,
-                             uint32_t crc, const chunk_sig *sigs, bool *held,
-                             rm_error *err)
-{
-    (void)lib;
-    (void)f;
-    (void)bytes;
-    (void)err;
-    *held = sigs[idx].nbytes == n && sigs[idx].crc == crc;
-    return RM_OK;
-}
-
 /* Chunk idx's row (crc32c, nbytes, bytes) in *stmt when *found; the
  * caller finalizes *stmt after RM_OK. */
 static rm_status select_chunk(rm_library *lib, const char *session_id,
@@ -293,12 +272,14 @@ static rm_status select_chunk(rm_library *lib, const char *session_id,
     return st;
 }
 
+/* Whether the database holds chunk idx as the local bytes[0..n) are, judged
+ * by the stored bytes themselves (a repair: the stored checksum may be the
+ * bytes' own while the bytes are damaged). */
 static rm_status held_as_bytes(rm_library *lib, const local_file *f,
                                size_t idx, const unsigned char *bytes,
-                               size_t n, uint32_t crc, const chunk_sig *sigs,
-                               bool *held, rm_error *err)
+                               size_t n, uint32_t crc, bool *held,
+                               rm_error *err)
 {
-    (void)sigs;
     library_stmt *stmt;
     bool found;
     rm_status st = select_chunk(lib, f->session_id, idx, &stmt, &found, err);
@@ -313,13 +294,14 @@ static rm_status held_as_bytes(rm_library *lib, const local_file *f,
     return RM_OK;
 }
 
-/* Send the chunks the database does not hold as the file does; *crc is
- * the whole file's. */
+/* Send the chunks the database does not hold as the file does, judged by
+ * the stored lengths and checksums sigs (an upload, which never reads the
+ * stored bytes) or, with sigs NULL, by the stored bytes; *crc is the whole
+ * file's. */
 static rm_status send_chunks(rm_library *lib, const local_file *f,
-                             size_t chunk_bytes, chunk_held is_held,
-                             const chunk_sig *sigs, unsigned char *buf,
-                             uint32_t *crc, rm_library_upload *out,
-                             rm_error *err)
+                             size_t chunk_bytes, const chunk_sig *sigs,
+                             unsigned char *buf, uint32_t *crc,
+                             rm_library_upload *out, rm_error *err)
 {
     size_t count = chunk_count(f->size, chunk_bytes);
     rm_status st = RM_OK;
@@ -332,7 +314,10 @@ static rm_status send_chunks(rm_library *lib, const local_file *f,
             break;
         uint32_t c = rm_crc32c(0, buf, n);
         *crc = rm_crc32c(*crc, buf, n);
-        st = is_held(lib, f, i, buf, n, c, sigs, &held, err);
+        if (sigs)
+            held = sigs[i].nbytes == n && sigs[i].crc == c;
+        else
+            st = held_as_bytes(lib, f, i, buf, n, c, &held, err);
         if (st != RM_OK || held) {
             out->chunks_kept += held;
             continue;
@@ -344,11 +329,12 @@ static rm_status send_chunks(rm_library *lib, const local_file *f,
     return st;
 }
 
-/* The file's chunks that the database does not hold (by is_held), then
- * its length and checksum where they differ. chunk_bytes 0: those the
- * session is stored in, else RM_LIBRARY_CHUNK_BYTES. */
+/* The file's chunks that the database does not hold (send_chunks; by the
+ * stored bytes when compare_bytes), then its length and checksum where
+ * they differ. chunk_bytes 0: those the session is stored in, else
+ * RM_LIBRARY_CHUNK_BYTES. */
 static rm_status upload_open_file(rm_library *lib, const local_file *f,
-                                  size_t chunk_bytes, chunk_held is_held,
+                                  size_t chunk_bytes, bool compare_bytes,
                                   rm_library_upload *out, rm_error *err)
 {
     stored_content before;
@@ -360,16 +346,16 @@ static rm_status upload_open_file(rm_library *lib, const local_file *f,
                           ? before.chunk_bytes
                           : RM_LIBRARY_CHUNK_BYTES;
     size_t count = chunk_count(f->size, chunk_bytes);
-    chunk_sig *sigs = calloc(count ? count : 1, sizeof *sigs);
+    chunk_sig *sigs =
+        compare_bytes ? NULL : calloc(count ? count : 1, sizeof *sigs);
     unsigned char *buf = malloc(chunk_bytes);
-    if (!sigs || !buf)
+    if ((!compare_bytes && !sigs) || !buf)
         st = rm_error_set(err, RM_ERR_NOMEM, "out of memory");
-    if (st == RM_OK && is_held == held_by_sig)
+    if (st == RM_OK && sigs)
         st = read_chunk_sigs(lib, f->session_id, count, sigs, err);
     uint32_t crc = 0;
     if (st == RM_OK)
-        st = send_chunks(lib, f, chunk_bytes, is_held, sigs, buf, &crc, out,
-                         err);
+        st = send_chunks(lib, f, chunk_bytes, sigs, buf, &crc, out, err);
     if (st == RM_OK && !same_content(&before, f, crc, chunk_bytes))
         st = put_content(lib, f, crc, chunk_bytes, err);
     free(sigs);
@@ -392,7 +378,7 @@ rm_status library_upload_file(rm_library *lib, const char *path,
                  f.session_id);
         out->bytes = f.size;
         out->complete = f.complete;
-        st = upload_open_file(lib, &f, chunk_bytes, held_by_sig, out, err);
+        st = upload_open_file(lib, &f, chunk_bytes, false, out, err);
     }
     close_local(&f);
     return st;
@@ -412,7 +398,7 @@ rm_status library_rewrite_stored(rm_library *lib, const char *path,
         snprintf(out->session_id, sizeof out->session_id, "%s", session_id);
         out->bytes = f.size;
         out->complete = f.complete;
-        st = upload_open_file(lib, &f, 0, held_as_bytes, out, err);
+        st = upload_open_file(lib, &f, 0, true, out, err);
     }
     close_local(&f);
     return st;
